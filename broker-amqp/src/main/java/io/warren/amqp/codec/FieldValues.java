@@ -1,0 +1,81 @@
+package io.warren.amqp.codec;
+
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * Java types for AMQP field-table values whose type letter is not implied by a plain Java type,
+ * so that a decoded table re-encodes byte for byte.
+ *
+ * <p>Mapping: t Boolean, b Byte, B {@link UnsignedByte}, s Short, u {@link UnsignedShort},
+ * I Integer, i {@link UnsignedInt}, l Long, f Float, d Double, D BigDecimal, S {@link LongString},
+ * x {@link ByteArray}, A java.util.List, T {@link Timestamp}, F java.util.Map, V null.
+ */
+public final class FieldValues {
+    private FieldValues() {}
+
+    /** 'S': a long string, kept as bytes (it need not be UTF-8). */
+    public record LongString(byte[] bytes) {
+        public static LongString of(String s) {
+            return new LongString(s.getBytes(StandardCharsets.UTF_8));
+        }
+
+        @Override public boolean equals(Object o) {
+            return o instanceof LongString other && Arrays.equals(bytes, other.bytes);
+        }
+
+        @Override public int hashCode() {
+            return Arrays.hashCode(bytes);
+        }
+
+        @Override public String toString() {
+            return new String(bytes, StandardCharsets.UTF_8);
+        }
+    }
+
+    /** 'x': a byte array. */
+    public record ByteArray(byte[] bytes) {
+        @Override public boolean equals(Object o) {
+            return o instanceof ByteArray other && Arrays.equals(bytes, other.bytes);
+        }
+
+        @Override public int hashCode() {
+            return Arrays.hashCode(bytes);
+        }
+
+        @Override public String toString() {
+            return "ByteArray[" + bytes.length + "]";
+        }
+    }
+
+    /** 'B': unsigned octet. */
+    public record UnsignedByte(int value) {}
+
+    /** 'u': unsigned short. */
+    public record UnsignedShort(int value) {}
+
+    /** 'i': unsigned 32-bit integer. */
+    public record UnsignedInt(long value) {}
+
+    /** 'T': seconds since the epoch. */
+    public record Timestamp(long seconds) {}
+
+    /** Numeric view used by the headers exchange to compare values of different widths. */
+    static Object normalise(Object v) {
+        if (v instanceof UnsignedByte u) {
+            return (long) u.value();
+        } else if (v instanceof UnsignedShort u) {
+            return (long) u.value();
+        } else if (v instanceof UnsignedInt u) {
+            return u.value();
+        } else if (v instanceof Byte || v instanceof Short || v instanceof Integer || v instanceof Long) {
+            return ((Number) v).longValue();
+        } else if (v instanceof LongString s) {
+            return s.toString();
+        } else if (v instanceof BigDecimal d) {
+            return d.stripTrailingZeros();
+        }
+        return v;
+    }
+}
