@@ -1,5 +1,7 @@
 package io.warren.server;
 
+import io.warren.server.config.ConfigParser;
+
 import java.nio.file.Path;
 import java.util.List;
 
@@ -8,6 +10,9 @@ import java.util.List;
  * Keys: listeners.tcp.default, management.tcp.port, management.tcp.ip, default_user,
  * default_pass, default_vhost, loopback_users, heartbeat, frame_max, channel_max,
  * max_message_size, data_dir, log.file, log.level.
+ *
+ * <p>{@code logFile} is null when the file says {@code log.file = false} (console only);
+ * {@code logLevel} holds RabbitMQ's level names (debug, info, warning, error, none).
  */
 public record WarrenConfig(
         String listenHost,
@@ -31,6 +36,17 @@ public record WarrenConfig(
         return new WarrenConfig(null, 5672, "127.0.0.1", 15672, "guest", "guest", "/",
                 List.of("guest"), 60, 131072, 2047, 128L * 1024 * 1024,
                 installDir.resolve("data"), installDir.resolve("log/warren.log"), "info");
+    }
+
+    /**
+     * Parses {@code file} ({@code warren.conf} syntax); keys it does not set keep their defaults,
+     * whose paths resolve against {@code installDir}; relative paths in the file resolve against
+     * the file's folder.
+     *
+     * @throws io.warren.server.config.ConfigException with a one-line {@code FILE:LINE: text} message
+     */
+    public static WarrenConfig load(Path file, Path installDir) {
+        return ConfigParser.load(file, installDir);
     }
 
     /** A copy listening on {@code port} (0: ephemeral) with its data in {@code dataDir}; for tests. */

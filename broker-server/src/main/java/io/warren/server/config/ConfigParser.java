@@ -1,0 +1,262 @@
+package io.warren.server.config;
+
+import io.warren.server.WarrenConfig;
+
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads {@code warren.conf}, RabbitMQ's {@code rabbitmq.conf} format: {@code key = value} lines,
+ * {@code #} comments (whole lines, or trailing after whitespace, so {@code pa#ss} stays a value),
+ * blank lines. Keys are a fixed table: an unknown key is an error, never ignored, because a
+ * misspelt key silently falling back to its default is the classic config bug. A key given
+ * twice takes its last value, as in RabbitMQ.
+ */
+public final class ConfigParser {
+    /** Accepted {@code log.level} values (RabbitMQ's names); {@code LogSetup} maps them to logback. */
+    public static final Set<String> LOG_LEVELS = Set.of("debug", "info", "warning", "error", "none");
+
+    private static final String LOOPBACK_USER_PREFIX = "loopback_users.";
+    private static final int MAX_PORT = 65535;
+    // 0-9-1 §4.2.1: frames are at least 4096 bytes; frame_max is a 32-bit field but Java
+    // arrays and ByteBufs are int-indexed, so the ceiling is 2^31-1.
+    private static final int MIN_FRAME = 4096;
+    // RabbitMQ's hard ceiling for max_message_size (512 MiB).
+    private static final long MAX_MESSAGE_CEILING = 536_870_912L;
+
+    private static final Map<String, Setter> KEYS = keys();
+
+    private ConfigParser() {
+    }
+
+    /** Parses {@code file}; defaults (and the paths not set in the file) come from {@code installDir}. */
+    public static WarrenConfig load(Path file, Path installDir) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": config file not found");
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(file + ": not a UTF-8 text file");
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        Path base = file.toAbsolutePath().getParent();
+        return parse(file.toString(), lines, base, installDir);
+    }
+
+    /**
+     * Parses {@code lines} as the content of {@code fileName} (used in messages only); relative
+     * paths resolve against {@code baseDir}.
+     */
+    public static WarrenConfig parse(String fileName, List<String> lines, Path baseDir, Path installDir) {
+        Builder b = new Builder(WarrenConfig.defaults(installDir.toAbsolutePath().normalize()));
+        for (int i = 0; i < lines.size(); i++) {
+            String raw = i == 0 ? stripBom(lines.get(i)) : lines.get(i);
+            String text = stripComment(raw).strip();
+            if (text.isEmpty()) {
+                continue;
+            }
+            int lineNo = i + 1;
+            int eq = text.indexOf('=');
+            if (eq < 0) {
+                throw error(fileName, lineNo, null, "expected 'key = value', got '" + text + "'");
+            }
+            String key = text.substring(0, eq).strip();
+            String value = text.substring(eq + 1).strip();
+            if (key.isEmpty()) {
+                throw error(fileName, lineNo, null, "missing key before '='");
+            }
+            Setter setter = setterFor(key);
+            if (setter == null) {
+                throw error(fileName, lineNo, key, "unknown key '" + key + "'");
+            }
+            if (value.isEmpty()) {
+                throw error(fileName, lineNo, key, "missing value for '" + key + "'");
+            }
+            try {
+                setter.apply(b, key, value, baseDir);
+            } catch (BadValueException e) {
+                throw error(fileName, lineNo, key, "bad value '" + value + "' for '" + key + "': " + e.expected());
+            }
+        }
+        return b.build();
+    }
+
+    private static Setter setterFor(String key) {
+        if (key.startsWith(LOOPBACK_USER_PREFIX) && key.length() > LOOPBACK_USER_PREFIX.length()) {
+            return (b, k, v, base) -> b.loopbackUsers.put(k.substring(LOOPBACK_USER_PREFIX.length()), Values.bool(v));
+        }
+        return KEYS.get(key);
+    }
+
+    private static Map<String, Setter> keys() {
+        Map<String, Setter> m = new LinkedHashMap<>();
+        m.put("listeners.tcp.default", (b, k, v, base) -> b.listener(v));
+        m.put("management.tcp.port", (b, k, v, base) -> b.managementPort = Values.intIn(v, 1, MAX_PORT));
+        m.put("management.tcp.ip", (b, k, v, base) -> b.managementIp = Values.ip(v));
+        m.put("default_user", (b, k, v, base) -> b.defaultUser = v);
+        m.put("default_pass", (b, k, v, base) -> b.defaultPass = v);
+        m.put("default_vhost", (b, k, v, base) -> b.defaultVhost = v);
+        m.put("loopback_users", (b, k, v, base) -> {
+            if (!v.equals("none")) {
+                throw new BadValueException("expected 'none' (list users with loopback_users.NAME = true)");
+            }
+            b.loopbackNone = true;
+        });
+        m.put("heartbeat", (b, k, v, base) -> b.heartbeat = Values.intIn(v, 0, MAX_PORT));
+        m.put("frame_max", (b, k, v, base) -> b.frameMax = frameMax(v));
+        m.put("channel_max", (b, k, v, base) -> {
+            // 0-9-1 §4.2.3 / RabbitMQ: 0 means "no limit", i.e. the 16-bit protocol maximum.
+            int n = Values.intIn(v, 0, MAX_PORT);
+            b.channelMax = n == 0 ? MAX_PORT : n;
+        });
+        m.put("max_message_size", (b, k, v, base) -> b.maxMessageSize = Values.longIn(v, 1, MAX_MESSAGE_CEILING));
+        m.put("data_dir", (b, k, v, base) -> b.dataDir = Values.path(v, base));
+        m.put("log.file", (b, k, v, base) -> b.logFile = v.equals("false") ? null : Values.path(v, base));
+        m.put("log.level", (b, k, v, base) -> {
+            String level = v.toLowerCase(Locale.ROOT);
+            if (!LOG_LEVELS.contains(level)) {
+                throw new BadValueException("expected one of debug, info, warning, error, none");
+            }
+            b.logLevel = level;
+        });
+        return Map.copyOf(m);
+    }
+
+    private static int frameMax(String v) throws BadValueException {
+        String expected = "expected 0 (no limit) or an integer " + MIN_FRAME + ".." + Integer.MAX_VALUE;
+        long n;
+        try {
+            n = Values.longIn(v, 0, Integer.MAX_VALUE);
+        } catch (BadValueException e) {
+            throw new BadValueException(expected);
+        }
+        if (n == 0) {
+            // RabbitMQ and 0-9-1 §4.2.3 read frame_max = 0 as "no limit". We map it to the
+            // largest frame we can buffer, so the rest of the broker never special-cases 0.
+            return Integer.MAX_VALUE;
+        }
+        if (n < MIN_FRAME) {
+            throw new BadValueException(expected);
+        }
+        return (int) n;
+    }
+
+    /** Drops a whole-line comment, or a {@code #} that follows whitespace and everything after it. */
+    static String stripComment(String line) {
+        if (line.strip().startsWith("#")) {
+            return "";
+        }
+        for (int i = 1; i < line.length(); i++) {
+            if (line.charAt(i) == '#' && Character.isWhitespace(line.charAt(i - 1))) {
+                return line.substring(0, i);
+            }
+        }
+        return line;
+    }
+
+    private static String stripBom(String line) {
+        return line.startsWith("\uFEFF") ? line.substring(1) : line;
+    }
+
+    private static ConfigException error(String file, int line, String key, String text) {
+        return new ConfigException(file + ":" + line + ": " + text, line, key, null);
+    }
+
+    @FunctionalInterface
+    private interface Setter {
+        void apply(Builder b, String key, String value, Path baseDir) throws BadValueException;
+    }
+
+    /** Mutable while parsing; {@link #build()} makes the immutable record. */
+    private static final class Builder {
+        String listenHost;
+        int listenPort;
+        String managementIp;
+        int managementPort;
+        String defaultUser;
+        String defaultPass;
+        String defaultVhost;
+        boolean loopbackNone;
+        final Map<String, Boolean> loopbackUsers = new LinkedHashMap<>();
+        final List<String> defaultLoopbackUsers;
+        int heartbeat;
+        int frameMax;
+        int channelMax;
+        long maxMessageSize;
+        Path dataDir;
+        Path logFile;
+        String logLevel;
+
+        Builder(WarrenConfig d) {
+            listenHost = d.listenHost();
+            listenPort = d.listenPort();
+            managementIp = d.managementIp();
+            managementPort = d.managementPort();
+            defaultUser = d.defaultUser();
+            defaultPass = d.defaultPass();
+            defaultVhost = d.defaultVhost();
+            defaultLoopbackUsers = d.loopbackUsers();
+            heartbeat = d.heartbeatSeconds();
+            frameMax = d.frameMax();
+            channelMax = d.channelMax();
+            maxMessageSize = d.maxMessageSize();
+            dataDir = d.dataDir();
+            logFile = d.logFile();
+            logLevel = d.logLevel();
+        }
+
+        /** {@code PORT}, {@code IP:PORT}, {@code [IPv6]:PORT} or RabbitMQ's {@code IPv6:PORT}. */
+        void listener(String v) throws BadValueException {
+            String expected = "expected PORT or IP:PORT with a port 1..65535";
+            int colon = v.lastIndexOf(':');
+            String portText = colon < 0 ? v : v.substring(colon + 1);
+            String host = colon < 0 ? null : v.substring(0, colon);
+            try {
+                listenPort = Values.intIn(portText, 1, MAX_PORT);
+                listenHost = host == null ? null : Values.ip(host);
+            } catch (BadValueException e) {
+                throw new BadValueException(expected);
+            }
+        }
+
+        /**
+         * RabbitMQ's translation: {@code loopback_users = none} empties the list whatever else is
+         * set; otherwise, if any {@code loopback_users.NAME} is set, the list is exactly the names
+         * set to true (so {@code loopback_users.guest = false} lets guest in from anywhere);
+         * otherwise the default [guest].
+         */
+        List<String> loopbackList() {
+            if (loopbackNone) {
+                return List.of();
+            }
+            if (loopbackUsers.isEmpty()) {
+                return defaultLoopbackUsers;
+            }
+            List<String> users = new ArrayList<>();
+            loopbackUsers.forEach((user, restricted) -> {
+                if (restricted) {
+                    users.add(user);
+                }
+            });
+            return List.copyOf(users);
+        }
+
+        WarrenConfig build() {
+            return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser,
+                    defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
+                    maxMessageSize, dataDir, logFile, logLevel);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+package io.warren.server.config;
+
+import io.warren.server.WarrenConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class ConfigParserTest {
+    private static final Path INSTALL = Path.of("/opt/warren");
+    private static final Path ETC = INSTALL.resolve("etc");
+
+    private static WarrenConfig parse(String... lines) {
+        return ConfigParser.parse("etc/warren.conf", List.of(lines), ETC, INSTALL);
+    }
+
+    private static ConfigException error(String... lines) {
+        return assertThrows(ConfigException.class, () -> parse(lines));
+    }
+
+    @Test
+    void emptyFileGivesTheDefaults() {
+        assertEquals(WarrenConfig.defaults(INSTALL), parse());
+        assertEquals(WarrenConfig.defaults(INSTALL), parse("", "   ", "# only a comment", "   # indented comment"));
+    }
+
+    @Test
+    void defaultsAreTheDocumentedOnes() {
+        WarrenConfig d = parse();
+        assertNull(d.listenHost());
+        assertEquals(5672, d.listenPort());
+        assertEquals("127.0.0.1", d.managementIp());
+        assertEquals(15672, d.managementPort());
+        assertEquals(List.of("guest"), d.loopbackUsers());
+        assertEquals(134217728L, d.maxMessageSize());
+        assertEquals(INSTALL.resolve("data"), d.dataDir());
+        assertEquals(INSTALL.resolve("log/warren.log"), d.logFile());
+        assertEquals("info", d.logLevel());
+    }
+
+    @Test
+    void everyKeyIsRead() {
+        WarrenConfig c = parse(
+                "listeners.tcp.default = 10.0.0.5:5673",
+                "management.tcp.port = 15673",
+                "management.tcp.ip = 0.0.0.0",
+                "default_user = admin",
+                "default_pass = s3cret",
+                "default_vhost = /prod",
+                "loopback_users = none",
+                "heartbeat = 30",
+                "frame_max = 65536",
+                "channel_max = 128",
+                "max_message_size = 1048576",
+                "data_dir = /var/lib/warren",
+                "log.file = /var/log/warren/w.log",
+                "log.level = warning");
+        assertEquals(new WarrenConfig("10.0.0.5", 5673, "0.0.0.0", 15673, "admin", "s3cret", "/prod",
+                List.of(), 30, 65536, 128, 1048576L, Path.of("/var/lib/warren"),
+                Path.of("/var/log/warren/w.log"), "warning"), c);
+    }
+
+    @Test
+    void commentsAndWhitespace() {
+        WarrenConfig c = parse(
+                "# heartbeat = 1",
+                "  heartbeat=15   # seconds",
+                "\tdefault_pass = pa#ss\t# the # inside the value stays",
+                "default_user =   two words  ");
+        assertEquals(15, c.heartbeatSeconds());
+        assertEquals("pa#ss", c.defaultPass());
+        assertEquals("two words", c.defaultUser());
+    }
+
+    @Test
+    void valueMayContainEquals() {
+        assertEquals("a=b", parse("default_pass = a=b").defaultPass());
+    }
+
+    @Test
+    void byteOrderMarkIsIgnored() {
+        assertEquals(7, parse("\uFEFFheartbeat = 7").heartbeatSeconds());
+    }
+
+    @Test
+    void lastValueWins() {
+        assertEquals(9, parse("heartbeat = 8", "heartbeat = 9").heartbeatSeconds());
+    }
+
+    @Test
+    void listenerForms() {
+        WarrenConfig port = parse("listeners.tcp.default = 5673");
+        assertNull(port.listenHost());
+        assertEquals(5673, port.listenPort());
+        assertEquals("127.0.0.1", parse("listeners.tcp.default = 127.0.0.1:5674").listenHost());
+        WarrenConfig v6 = parse("listeners.tcp.default = ::1:5675");
+        assertEquals("::1", v6.listenHost());
+        assertEquals(5675, v6.listenPort());
+        assertEquals("::", parse("listeners.tcp.default = [::]:5676").listenHost());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "listeners.tcp.default = abc       | bad value 'abc' for 'listeners.tcp.default': expected PORT or IP:PORT with a port 1..65535",
+            "listeners.tcp.default = 0         | bad value '0' for 'listeners.tcp.default'",
+            "listeners.tcp.default = 70000     | bad value '70000' for 'listeners.tcp.default'",
+            "listeners.tcp.default = host:5672 | bad value 'host:5672' for 'listeners.tcp.default'",
+            "listeners.tcp.default = 1.2.3.256:5672 | bad value '1.2.3.256:5672'",
+            "listeners.tcp.default = :5672     | bad value ':5672'",
+            "management.tcp.port = 0           | bad value '0' for 'management.tcp.port': expected an integer 1..65535",
+            "management.tcp.ip = localhost     | bad value 'localhost' for 'management.tcp.ip': expected an IP address",
+            "heartbeat = abc                   | bad value 'abc' for 'heartbeat': expected an integer 0..65535",
+            "heartbeat = -1                    | bad value '-1' for 'heartbeat': expected an integer 0..65535",
+            "heartbeat = 65536                 | bad value '65536' for 'heartbeat'",
+            "heartbeat = 99999999999999999999  | bad value '99999999999999999999' for 'heartbeat'",
+            "heartbeat = 1.5                   | bad value '1.5' for 'heartbeat'",
+            "frame_max = 4095                  | bad value '4095' for 'frame_max': expected 0 (no limit) or an integer 4096..2147483647",
+            "frame_max = 2147483648            | bad value '2147483648' for 'frame_max'",
+            "channel_max = 65536               | bad value '65536' for 'channel_max': expected an integer 0..65535",
+            "max_message_size = 0              | bad value '0' for 'max_message_size': expected an integer 1..536870912",
+            "max_message_size = 536870913      | bad value '536870913' for 'max_message_size'",
+            "log.level = verbose               | bad value 'verbose' for 'log.level': expected one of debug, info, warning, error, none",
+            "loopback_users = guest            | bad value 'guest' for 'loopback_users': expected 'none'",
+            "loopback_users.guest = yes        | bad value 'yes' for 'loopback_users.guest': expected true or false",
+            "data_dir = a\u0000b               | bad value",
+    })
+    void badValuesNameFileLineAndKey(String line, String expected) {
+        ConfigException e = error("# first line", line);
+        String key = line.substring(0, line.indexOf('=')).strip();
+        assertEquals(2, e.line());
+        assertEquals(key, e.key());
+        assertStartsWith("etc/warren.conf:2: " + expected, e.getMessage());
+    }
+
+    @Test
+    void exampleMessages() {
+        String[] lines = new String[7];
+        java.util.Arrays.fill(lines, "");
+        lines[6] = "heartbeet = 10";
+        assertEquals("etc/warren.conf:7: unknown key 'heartbeet'", error(lines).getMessage());
+        assertEquals("etc/warren.conf:3: bad value 'abc' for 'heartbeat': expected an integer 0..65535",
+                error("", "", "heartbeat = abc").getMessage());
+    }
+
+    @Test
+    void unknownKeys() {
+        assertEquals("etc/warren.conf:1: unknown key 'listeners.tcp.other'",
+                error("listeners.tcp.other = 5673").getMessage());
+        assertEquals("etc/warren.conf:1: unknown key 'loopback_users.'", error("loopback_users. = true").getMessage());
+        assertEquals("etc/warren.conf:1: unknown key 'Heartbeat'", error("Heartbeat = 5").getMessage());
+    }
+
+    @Test
+    void malformedLines() {
+        assertEquals("etc/warren.conf:2: expected 'key = value', got 'heartbeat 5'",
+                error("", "heartbeat 5  # no equals").getMessage());
+        assertEquals("etc/warren.conf:1: missing key before '='", error(" = 5").getMessage());
+        assertEquals("etc/warren.conf:1: missing value for 'heartbeat'", error("heartbeat =").getMessage());
+        assertEquals("etc/warren.conf:1: missing value for 'heartbeat'", error("heartbeat = # none").getMessage());
+    }
+
+    @Test
+    void messagesAreOneLine() {
+        assertEquals(1, error("default_user", "x").getMessage().lines().count());
+    }
+
+    @Test
+    void zeroMeansProtocolMaximum() {
+        assertEquals(Integer.MAX_VALUE, parse("frame_max = 0").frameMax());
+        assertEquals(4096, parse("frame_max = 4096").frameMax());
+        assertEquals(Integer.MAX_VALUE, parse("frame_max = 2147483647").frameMax());
+        assertEquals(65535, parse("channel_max = 0").channelMax());
+        assertEquals(1, parse("channel_max = 1").channelMax());
+        assertEquals(0, parse("heartbeat = 0").heartbeatSeconds());
+        assertEquals(536870912L, parse("max_message_size = 536870912").maxMessageSize());
+    }
+
+    @Test
+    void loopbackUsersFollowRabbitMq() {
+        assertEquals(List.of(), parse("loopback_users = none").loopbackUsers());
+        assertEquals(List.of(), parse("loopback_users.guest = false").loopbackUsers());
+        assertEquals(List.of("guest"), parse("loopback_users.guest = true").loopbackUsers());
+        assertEquals(List.of("alice"), parse("loopback_users.alice = true").loopbackUsers());
+        assertEquals(List.of("guest", "bob"),
+                parse("loopback_users.guest = true", "loopback_users.alice = false", "loopback_users.bob = true")
+                        .loopbackUsers());
+        assertEquals(List.of(), parse("loopback_users.alice = true", "loopback_users = none").loopbackUsers());
+        assertEquals(List.of("alice"),
+                parse("loopback_users.alice = false", "loopback_users.alice = true").loopbackUsers());
+    }
+
+    @Test
+    void logSettings() {
+        assertNull(parse("log.file = false").logFile());
+        assertEquals("warning", parse("log.level = WARNING").logLevel());
+        for (String level : List.of("debug", "info", "warning", "error", "none")) {
+            assertEquals(level, parse("log.level = " + level).logLevel());
+        }
+    }
+
+    @Test
+    void relativePathsResolveAgainstTheConfigFolder() {
+        WarrenConfig c = parse("data_dir = ../var/data", "log.file = logs/w.log");
+        assertEquals(INSTALL.resolve("var/data"), c.dataDir());
+        assertEquals(ETC.resolve("logs/w.log"), c.logFile());
+    }
+
+    @Test
+    void loadReadsTheFileAndResolvesAgainstItsFolder(@TempDir Path tmp) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("conf.d"));
+        Path file = dir.resolve("w.conf");
+        Files.writeString(file, "heartbeat = 11\ndata_dir = d\n");
+        WarrenConfig c = WarrenConfig.load(file, tmp.resolve("install"));
+        assertEquals(11, c.heartbeatSeconds());
+        assertEquals(dir.resolve("d"), c.dataDir());
+        assertEquals(tmp.resolve("install/log/warren.log"), c.logFile());
+    }
+
+    @Test
+    void loadNamesTheFileInErrors(@TempDir Path tmp) throws Exception {
+        Path file = tmp.resolve("w.conf");
+        Files.writeString(file, "# c\n\nheartbeet = 1\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> WarrenConfig.load(file, tmp));
+        assertEquals(file + ":3: unknown key 'heartbeet'", e.getMessage());
+        ConfigException missing = assertThrows(ConfigException.class, () -> WarrenConfig.load(tmp.resolve("no.conf"), tmp));
+        assertEquals(tmp.resolve("no.conf") + ": config file not found", missing.getMessage());
+        Files.write(file, new byte[] {'h', '=', (byte) 0xff, '\n'});
+        assertEquals(file + ": not a UTF-8 text file",
+                assertThrows(ConfigException.class, () -> WarrenConfig.load(file, tmp)).getMessage());
+    }
+
+    private static void assertStartsWith(String prefix, String actual) {
+        if (!actual.startsWith(prefix)) {
+            throw new AssertionError("expected a message starting with <" + prefix + "> but was <" + actual + ">");
+        }
+    }
+}
