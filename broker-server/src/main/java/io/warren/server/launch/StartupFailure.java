@@ -1,0 +1,25 @@
+package io.warren.server.launch;
+
+import java.net.BindException;
+
+/** Turns an exception from {@code Broker.start()} into the one line an operator needs. */
+public final class StartupFailure {
+    private StartupFailure() {
+    }
+
+    public static String describe(Throwable failure, String address) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            // Netty's native transport reports EADDRINUSE as a plain IOException subclass.
+            if (t instanceof BindException || m.contains("Address already in use")) {
+                return "cannot listen on " + address + ": address already in use (is another broker running?)";
+            }
+        }
+        Throwable root = failure;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root.getMessage() == null ? "" : ": " + root.getMessage().lines().findFirst().orElse("");
+        return "failed to start: " + root.getClass().getSimpleName() + message;
+    }
+}
