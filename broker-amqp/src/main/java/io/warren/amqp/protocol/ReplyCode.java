@@ -13,6 +13,7 @@ public enum ReplyCode {
     PRECONDITION_FAILED(406, false),
     CONNECTION_FORCED(320, true),
     INVALID_PATH(402, true),
+    FRAME_ERROR(501, true),
     SYNTAX_ERROR(502, true),
     COMMAND_INVALID(503, true),
     CHANNEL_ERROR(504, true),

@@ -116,7 +116,7 @@ public final class SpecCodegen {
         List<String> entries = new ArrayList<>();
         for (JsonNode c : spec.get("constants")) {
             String name = c.get("name").asText();
-            if (name.startsWith("FRAME-") || !(c.has("class") || name.equals("REPLY-SUCCESS"))) {
+            if (!(c.has("class") || name.equals("REPLY-SUCCESS"))) {
                 continue;
             }
             boolean hard = c.has("class") && c.get("class").asText().equals("hard-error");

@@ -1,0 +1,677 @@
+package io.warren.amqp.channel;
+
+import io.netty.buffer.ByteBuf;
+import io.warren.amqp.codec.ConnectionException;
+import io.warren.amqp.codec.Frame;
+import io.warren.amqp.codec.FrameWriter;
+import io.warren.amqp.connection.AmqpConnection;
+import io.warren.amqp.connection.ReplyCodes;
+import io.warren.amqp.protocol.*;
+import io.warren.core.BrokerException;
+import io.warren.core.exchange.Exchange;
+import io.warren.core.exchange.RoutingResult;
+import io.warren.core.message.Message;
+import io.warren.core.message.QueueEntry;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.vhost.VirtualHost;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One AMQP channel: implements every channel-level method. Owner: its connection's loop;
+ * queues hand deliveries over to that loop. Soft errors close only this channel.
+ */
+public final class AmqpChannel implements MethodHandler {
+    private static final Logger log = LoggerFactory.getLogger(AmqpChannel.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private enum State { OPEN, CLOSING, CLOSED }
+
+    private final AmqpConnection connection;
+    private final int id;
+    private State state = State.OPEN;
+    private final PublishAssembler publish = new PublishAssembler();
+    private final RoutingResult routing = new RoutingResult();
+    private final Map<String, ChannelConsumer> consumers = new LinkedHashMap<>();
+    /** Delivery tag -> delivery, in tag order (multiple acks walk from the head). */
+    private final LinkedHashMap<Long, Unacked> unacked = new LinkedHashMap<>();
+    private long nextDeliveryTag = 1;
+    /** basic.qos global=false: the prefetch given to consumers created afterwards. */
+    private int consumerPrefetch;
+    /** basic.qos global=true: the limit shared by all consumers of the channel (0 = none). */
+    volatile int globalPrefetch;
+    final AtomicInteger globalUnacked = new AtomicInteger();
+    private final ConfirmTracker confirms = new ConfirmTracker();
+    private Transaction tx;
+    /** The method being handled, for the class/method ids of a channel.close. */
+    private AmqpMethod current;
+
+    public AmqpChannel(AmqpConnection connection, int id) {
+        this.connection = connection;
+        this.id = id;
+    }
+
+    AmqpConnection connection() {
+        return connection;
+    }
+
+    private VirtualHost vhost() {
+        return connection.vhost();
+    }
+
+    public void opened() {
+        send(new ChannelOpenOk(new byte[0]));
+    }
+
+    private void send(AmqpMethod m) {
+        connection.sendMethod(id, m);
+    }
+
+    // ---- frames -----------------------------------------------------------------------------
+
+    public void handleFrame(Frame frame) {
+        if (state != State.OPEN) {
+            // After we sent channel.close only close-ok (or a crossing close) matters (0-9-1 §4.2.8).
+            if (frame instanceof Frame.Method m) {
+                if (m.method() instanceof ChannelCloseOk) {
+                    state = State.CLOSED;
+                    connection.channelClosed(id);
+                } else if (m.method() instanceof ChannelClose) {
+                    send(new ChannelCloseOk());
+                }
+            } else if (frame instanceof Frame.ReleasableFrame r) {
+                r.content().release();
+            }
+            return;
+        }
+        try {
+            if (frame instanceof Frame.Method m) {
+                if (publish.inProgress()) {
+                    publish.reset();
+                    throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "expected content header for class 60,"
+                            + " got non content header frame instead", m.method().classId(), m.method().methodId());
+                }
+                current = m.method();
+                m.method().dispatch(this);
+            } else if (frame instanceof Frame.ContentHeader h) {
+                onHeader(h);
+            } else if (frame instanceof Frame.ContentBody b) {
+                if (publish.body(b, connection.ctx().alloc())) {
+                    publishComplete();
+                }
+            }
+        } catch (ChannelException e) {
+            closeWithError(e.code(), e.getMessage());
+        } catch (BrokerException e) {
+            ReplyCode code = ReplyCodes.of(e.reason());
+            if (code.hardError()) {
+                throw new ConnectionException(code, e.getMessage(), classId(), methodId());
+            }
+            closeWithError(code, e.getMessage());
+        } catch (ConnectionException e) {
+            throw e;
+        } catch (Exception e) {
+            log.error("internal error on channel {}", id, e);
+            throw new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(e), classId(), methodId());
+        }
+    }
+
+    private int classId() {
+        return current == null ? 0 : current.classId();
+    }
+
+    private int methodId() {
+        return current == null ? 0 : current.methodId();
+    }
+
+    @Override public void unexpectedMethod(AmqpMethod method) {
+        throw new ConnectionException(ReplyCode.COMMAND_INVALID, "unexpected method " + method.name() + " on channel "
+                + id, method.classId(), method.methodId());
+    }
+
+    /** End of a read batch: send coalesced publisher confirms. */
+    public void readBatchComplete() {
+        if (state == State.OPEN) {
+            confirms.flush(this::send);
+        }
+    }
+
+    // ---- channel class ----------------------------------------------------------------------
+
+    @Override public void onChannelOpen(ChannelOpen m) {
+        throw new ConnectionException(ReplyCode.CHANNEL_ERROR, "second 'channel.open' seen", 20, 10);
+    }
+
+    @Override public void onChannelClose(ChannelClose m) {
+        release();
+        send(new ChannelCloseOk());
+        state = State.CLOSED;
+        connection.channelClosed(id);
+    }
+
+    @Override public void onChannelCloseOk(ChannelCloseOk m) {
+        // Not closing: nothing to confirm. RabbitMQ ignores a stray close-ok.
+    }
+
+    @Override public void onChannelFlow(ChannelFlow m) {
+        if (!m.active()) {
+            // RabbitMQ 3.10 does not implement flow active=false either.
+            throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "active=false", 20, 20);
+        }
+        send(new ChannelFlowOk(true));
+    }
+
+    @Override public void onChannelFlowOk(ChannelFlowOk m) {
+        // A reply to a flow we never send; ignore.
+    }
+
+    @Override public void onAccessRequest(AccessRequest m) {
+        send(new AccessRequestOk(1));
+    }
+
+    // ---- exchanges ----------------------------------------------------------------------------
+
+    @Override public void onExchangeDeclare(ExchangeDeclare m) {
+        vhost().declareExchange(m.exchange(), m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
+                m.arguments());
+        if (!m.nowait()) {
+            send(new ExchangeDeclareOk());
+        }
+    }
+
+    @Override public void onExchangeDelete(ExchangeDelete m) {
+        vhost().deleteExchange(m.exchange(), m.ifUnused());
+        if (!m.nowait()) {
+            send(new ExchangeDeleteOk());
+        }
+    }
+
+    @Override public void onExchangeBind(ExchangeBind m) {
+        vhost().bindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
+        if (!m.nowait()) {
+            send(new ExchangeBindOk());
+        }
+    }
+
+    @Override public void onExchangeUnbind(ExchangeUnbind m) {
+        vhost().unbindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
+        if (!m.nowait()) {
+            send(new ExchangeUnbindOk());
+        }
+    }
+
+    // ---- queues ---------------------------------------------------------------------------------
+
+    @Override public void onQueueDeclare(QueueDeclare m) {
+        VirtualHost.Declared d = vhost().declareQueue(m.queue(), m.passive(), m.durable(), m.exclusive(),
+                m.autoDelete(), m.arguments(), connection);
+        if (m.nowait()) {
+            return;
+        }
+        MessageQueue q = d.queue();
+        // Counts are read on the queue's loop, after any publish this channel sent before.
+        q.execute(() -> {
+            int messages = q.messageCount();
+            int consumerCount = q.consumerCount();
+            connection.execute(() -> sendIfOpen(new QueueDeclareOk(q.name(), messages, consumerCount)));
+        });
+    }
+
+    @Override public void onQueueBind(QueueBind m) {
+        vhost().bindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
+        if (!m.nowait()) {
+            send(new QueueBindOk());
+        }
+    }
+
+    @Override public void onQueueUnbind(QueueUnbind m) {
+        vhost().unbindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
+        send(new QueueUnbindOk());
+    }
+
+    @Override public void onQueuePurge(QueuePurge m) {
+        MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
+        q.execute(() -> q.purge(n -> {
+            if (!m.nowait()) {
+                connection.execute(() -> sendIfOpen(new QueuePurgeOk(n)));
+            }
+        }));
+    }
+
+    @Override public void onQueueDelete(QueueDelete m) {
+        int count = vhost().deleteQueue(queueName(m.queue()), m.ifUnused(), m.ifEmpty(), connection);
+        if (!m.nowait()) {
+            send(new QueueDeleteOk(count));
+        }
+    }
+
+    /** An empty queue name means the channel's last declared queue; warren requires a name. */
+    private String queueName(String name) {
+        if (name.isEmpty()) {
+            throw new BrokerException(BrokerException.Reason.NOT_FOUND, "no previously declared queue");
+        }
+        return name;
+    }
+
+    private void sendIfOpen(AmqpMethod m) {
+        if (state == State.OPEN) {
+            send(m);
+        }
+    }
+
+    // ---- basic: consuming --------------------------------------------------------------------
+
+    @Override public void onBasicQos(BasicQos m) {
+        if (m.prefetchSize() != 0) {
+            throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "prefetch_size!=0 (" + m.prefetchSize() + ")",
+                    60, 10);
+        }
+        if (m.global()) {
+            globalPrefetch = m.prefetchCount();
+            kickConsumers();
+        } else {
+            consumerPrefetch = m.prefetchCount();
+        }
+        send(new BasicQosOk());
+    }
+
+    @Override public void onBasicConsume(BasicConsume m) {
+        MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
+        String tag = m.consumerTag().isEmpty() ? "amq.ctag-" + randomId() : m.consumerTag();
+        if (consumers.containsKey(tag)) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "attempt to reuse consumer tag '" + tag + "'", 60, 20);
+        }
+        ChannelConsumer c = new ChannelConsumer(this, tag, q, m.noAck(), m.exclusive(), consumerPrefetch);
+        consumers.put(tag, c);
+        q.execute(() -> {
+            try {
+                q.addConsumer(c);
+            } catch (BrokerException e) {
+                connection.execute(() -> {
+                    consumers.remove(tag);
+                    if (state == State.OPEN) {
+                        closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), 60, 20);
+                    }
+                });
+                return;
+            }
+            // consume-ok is queued to the channel before the first delivery.
+            if (!m.nowait()) {
+                connection.execute(() -> sendIfOpen(new BasicConsumeOk(tag)));
+            }
+            q.scheduleDispatch();
+        });
+    }
+
+    private static String randomId() {
+        byte[] b = new byte[16];
+        RANDOM.nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    @Override public void onBasicCancel(BasicCancel m) {
+        ChannelConsumer c = consumers.remove(m.consumerTag());
+        if (c != null) {
+            c.cancelled = true;
+            c.queue.execute(() -> c.queue.removeConsumer(c));
+        }
+        if (!m.nowait()) {
+            send(new BasicCancelOk(m.consumerTag()));
+        }
+    }
+
+    /** The queue's loop handed over an entry; write it (channel loop). */
+    void deliver(ChannelConsumer c, QueueEntry e) {
+        if (state != State.OPEN || c.cancelled) {
+            c.release(1);
+            c.queue.execute(() -> c.queue.requeue(List.of(e), false));
+            return;
+        }
+        long tag = nextDeliveryTag++;
+        Message msg = e.message();
+        ByteBuf frame = FrameWriter.content(connection.ctx().alloc(), id,
+                new BasicDeliver(c.tag, tag, e.redelivered(), msg.exchange(), msg.routingKey()),
+                BasicDeliver.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
+        if (c.noAck) {
+            msg.release();
+        } else {
+            unacked.put(tag, new Unacked(tag, e, c.queue, c));
+        }
+        connection.write(frame);
+    }
+
+    void consumerCancelledByQueue(ChannelConsumer c) {
+        if (consumers.remove(c.tag) == c) {
+            c.cancelled = true;
+            if (state == State.OPEN && connection.clientCapability("consumer_cancel_notify")) {
+                send(new BasicCancel(c.tag, true));
+            }
+        }
+    }
+
+    /** The socket became writable again, or the channel prefetch grew: let queues deliver. */
+    public void resumeDelivery() {
+        kickConsumers();
+    }
+
+    private void kickConsumers() {
+        Map<MessageQueue, Boolean> seen = new IdentityHashMap<>();
+        for (ChannelConsumer c : consumers.values()) {
+            if (seen.put(c.queue, Boolean.TRUE) == null) {
+                c.queue.scheduleDispatch();
+            }
+        }
+    }
+
+    @Override public void onBasicGet(BasicGet m) {
+        MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
+        q.execute(() -> q.get((entry, remaining) -> connection.execute(() -> getReply(q, entry, remaining, m.noAck()))));
+    }
+
+    private void getReply(MessageQueue q, QueueEntry e, int remaining, boolean noAck) {
+        if (e == null) {
+            sendIfOpen(new BasicGetEmpty(""));
+            return;
+        }
+        if (state != State.OPEN) {
+            q.execute(() -> q.requeue(List.of(e), false));
+            return;
+        }
+        long tag = nextDeliveryTag++;
+        Message msg = e.message();
+        connection.write(FrameWriter.content(connection.ctx().alloc(), id,
+                new BasicGetOk(tag, e.redelivered(), msg.exchange(), msg.routingKey(), remaining),
+                BasicGetOk.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
+        if (noAck) {
+            msg.release();
+        } else {
+            unacked.put(tag, new Unacked(tag, e, q, null));
+        }
+    }
+
+    // ---- basic: acknowledgements ----------------------------------------------------------
+
+    @Override public void onBasicAck(BasicAck m) {
+        List<Unacked> settled = take(m.deliveryTag(), m.multiple());
+        if (tx != null) {
+            tx.acks.add(new Transaction.Settle(settled, false, false));
+            return;
+        }
+        settle(settled, false, false);
+    }
+
+    @Override public void onBasicReject(BasicReject m) {
+        List<Unacked> settled = take(m.deliveryTag(), false);
+        if (tx != null) {
+            tx.acks.add(new Transaction.Settle(settled, true, m.requeue()));
+            return;
+        }
+        settle(settled, true, m.requeue());
+    }
+
+    @Override public void onBasicNack(BasicNack m) {
+        List<Unacked> settled = take(m.deliveryTag(), m.multiple());
+        if (tx != null) {
+            tx.acks.add(new Transaction.Settle(settled, true, m.requeue()));
+            return;
+        }
+        settle(settled, true, m.requeue());
+    }
+
+    /** Removes the deliveries an ack/nack/reject names; unknown tags are a 406 as in RabbitMQ. */
+    private List<Unacked> take(long tag, boolean multiple) {
+        List<Unacked> out = new ArrayList<>();
+        if (multiple) {
+            if (tag != 0 && !unacked.containsKey(tag) && (unacked.isEmpty() || unacked.keySet().iterator().next() > tag)) {
+                throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - unknown delivery tag "
+                        + tag);
+            }
+            Iterator<Map.Entry<Long, Unacked>> it = unacked.entrySet().iterator();
+            while (it.hasNext()) {
+                Map.Entry<Long, Unacked> e = it.next();
+                if (tag != 0 && e.getKey() > tag) {
+                    break;
+                }
+                out.add(e.getValue());
+                it.remove();
+            }
+            return out;
+        }
+        Unacked u = unacked.remove(tag);
+        if (u == null) {
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - unknown delivery tag "
+                    + tag);
+        }
+        out.add(u);
+        return out;
+    }
+
+    /** Acks (discard) or rejects (requeue or discard) deliveries, and returns their credit. */
+    private void settle(List<Unacked> settled, boolean reject, boolean requeue) {
+        if (settled.isEmpty()) {
+            return;
+        }
+        Map<MessageQueue, List<QueueEntry>> back = requeue ? new IdentityHashMap<>() : null;
+        Map<ChannelConsumer, Integer> credit = new IdentityHashMap<>();
+        for (Unacked u : settled) {
+            if (requeue) {
+                back.computeIfAbsent(u.queue(), k -> new ArrayList<>()).add(u.entry());
+            } else {
+                u.entry().message().release();
+            }
+            if (u.consumer() != null) {
+                credit.merge(u.consumer(), 1, Integer::sum);
+            }
+        }
+        if (requeue) {
+            back.forEach((q, entries) -> q.execute(() -> q.requeue(entries, true)));
+        }
+        boolean globalLimited = globalPrefetch > 0;
+        credit.forEach((c, n) -> {
+            c.release(n);
+            if (!globalLimited && !c.cancelled) {
+                c.queue.scheduleDispatch();
+            }
+        });
+        if (globalLimited && !credit.isEmpty()) {
+            kickConsumers();
+        }
+    }
+
+    @Override public void onBasicRecover(BasicRecover m) {
+        recover();
+        send(new BasicRecoverOk());
+    }
+
+    @Override public void onBasicRecoverAsync(BasicRecoverAsync m) {
+        recover();
+    }
+
+    /** Requeues every unacked delivery (RabbitMQ requeues for requeue=false too). */
+    private void recover() {
+        List<Unacked> all = new ArrayList<>(unacked.values());
+        unacked.clear();
+        settle(all, true, true);
+    }
+
+    // ---- basic: publishing -----------------------------------------------------------------
+
+    @Override public void onBasicPublish(BasicPublish m) {
+        Exchange x = vhost().exchange(m.exchange());
+        if (x == null) {
+            throw BrokerException.notFound("no exchange '%s' in vhost '%s'", m.exchange(), vhost().name());
+        }
+        if (x.internal()) {
+            throw BrokerException.accessRefused("cannot publish to internal exchange '%s' in vhost '%s'",
+                    m.exchange(), vhost().name());
+        }
+        publish.start(m);
+    }
+
+    private void onHeader(Frame.ContentHeader h) {
+        publish.header(h);
+        long max = connection.broker().settings().maxMessageSize();
+        if (h.bodySize() > max) {
+            publish.reset();
+            current = publish.method();
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - message size "
+                    + h.bodySize() + " is larger than configured max size " + max);
+        }
+        if (h.bodySize() == 0) {
+            publishComplete();
+        }
+    }
+
+    private void publishComplete() {
+        BasicPublish m = publish.method();
+        Message msg = new Message(m.exchange(), m.routingKey(), publish.takeProperties(), publish.takeBody(),
+                false, BasicProperties::readHeaders);
+        publish.reset();
+        long seq = confirms.enabled() ? confirms.nextSeq() : 0;
+        if (tx != null) {
+            tx.publishes.add(new Transaction.Publish(msg, m.mandatory()));
+            return;
+        }
+        route(msg, m.mandatory());
+        if (seq > 0) {
+            confirms.confirmed(seq);
+        }
+    }
+
+    /** Routes a complete message to its queues; unroutable mandatory ones go back (312 NO_ROUTE). */
+    private void route(Message msg, boolean mandatory) {
+        Exchange x = vhost().exchange(msg.exchange());
+        routing.clear();
+        if (x != null) {
+            routing.start(x);
+            x.route(msg, routing);
+        }
+        List<MessageQueue> queues = routing.queues();
+        if (queues.isEmpty()) {
+            if (mandatory) {
+                connection.write(FrameWriter.content(connection.ctx().alloc(), id,
+                        new BasicReturn(ReplyCode.NO_ROUTE.code(), "NO_ROUTE", msg.exchange(), msg.routingKey()),
+                        BasicReturn.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
+            }
+        } else {
+            for (int i = 0, n = queues.size(); i < n; i++) {
+                MessageQueue q = queues.get(i);
+                msg.retain();
+                q.execute(() -> q.enqueue(msg));
+            }
+        }
+        msg.release();
+    }
+
+    // ---- confirms and transactions ---------------------------------------------------------
+
+    @Override public void onConfirmSelect(ConfirmSelect m) {
+        if (tx != null) {
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED,
+                    "PRECONDITION_FAILED - cannot switch from tx to confirm mode");
+        }
+        confirms.enable();
+        if (!m.nowait()) {
+            send(new ConfirmSelectOk());
+        }
+    }
+
+    @Override public void onTxSelect(TxSelect m) {
+        if (confirms.enabled()) {
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED,
+                    "PRECONDITION_FAILED - cannot switch from confirm to tx mode");
+        }
+        if (tx == null) {
+            tx = new Transaction();
+        }
+        send(new TxSelectOk());
+    }
+
+    @Override public void onTxCommit(TxCommit m) {
+        if (tx == null) {
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - channel is not transactional");
+        }
+        for (Transaction.Publish p : tx.publishes) {
+            route(p.message(), p.mandatory());
+        }
+        tx.publishes.clear();
+        for (Transaction.Settle s : tx.acks) {
+            settle(s.deliveries(), s.reject(), s.requeue());
+        }
+        tx.acks.clear();
+        send(new TxCommitOk());
+    }
+
+    @Override public void onTxRollback(TxRollback m) {
+        if (tx == null) {
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - channel is not transactional");
+        }
+        tx.publishes.forEach(p -> p.message().release());
+        tx.publishes.clear();
+        // Rolled-back acks leave their deliveries unacknowledged, as before the ack.
+        for (Transaction.Settle s : tx.acks) {
+            for (Unacked u : s.deliveries()) {
+                unacked.put(u.tag(), u);
+            }
+        }
+        tx.acks.clear();
+        sortUnacked();
+        send(new TxRollbackOk());
+    }
+
+    private void sortUnacked() {
+        List<Map.Entry<Long, Unacked>> entries = new ArrayList<>(unacked.entrySet());
+        entries.sort(Map.Entry.comparingByKey());
+        unacked.clear();
+        entries.forEach(e -> unacked.put(e.getKey(), e.getValue()));
+    }
+
+    // ---- closing ----------------------------------------------------------------------------
+
+    private void closeWithError(ReplyCode code, String text) {
+        closeWithError(code, text, classId(), methodId());
+    }
+
+    private void closeWithError(ReplyCode code, String text, int classId, int methodId) {
+        String reply = text.startsWith(code.text() + " - ") ? text : code.text() + " - " + text;
+        log.debug("closing channel {}: {}", id, reply);
+        release();
+        send(new ChannelClose(code.code(), reply.length() > 255 ? reply.substring(0, 255) : reply, classId, methodId));
+        state = State.CLOSING;
+    }
+
+    /** The connection went away: give everything back. */
+    public void connectionClosed() {
+        release();
+        state = State.CLOSED;
+    }
+
+    /** Cancels consumers, requeues unacked deliveries, drops half-assembled and uncommitted publishes. */
+    private void release() {
+        for (ChannelConsumer c : consumers.values()) {
+            c.cancelled = true;
+            c.queue.execute(() -> c.queue.removeConsumer(c));
+        }
+        consumers.clear();
+        List<Unacked> all = new ArrayList<>(unacked.values());
+        unacked.clear();
+        if (tx != null) {
+            tx.publishes.forEach(p -> p.message().release());
+            tx.publishes.clear();
+            tx.acks.forEach(s -> all.addAll(s.deliveries()));
+            tx.acks.clear();
+        }
+        settle(all, true, true);
+        publish.reset();
+    }
+}

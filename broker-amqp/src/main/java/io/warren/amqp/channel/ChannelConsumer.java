@@ -1,0 +1,91 @@
+package io.warren.amqp.channel;
+
+import io.warren.core.message.QueueEntry;
+import io.warren.core.queue.Consumer;
+import io.warren.core.queue.MessageQueue;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A basic.consume subscription. The queue's loop reserves credit and hands over entries;
+ * the channel's loop writes them and returns credit on ack. The credit counters are the only
+ * state both loops touch, hence atomics.
+ */
+final class ChannelConsumer implements Consumer {
+    final AmqpChannel channel;
+    final String tag;
+    final MessageQueue queue;
+    final boolean noAck;
+    final boolean exclusive;
+    /** Per-consumer prefetch (basic.qos global=false at consume time); 0 = unlimited. */
+    final int prefetch;
+    final AtomicInteger unacked = new AtomicInteger();
+    /** Set on the channel loop when the consumer is cancelled; later deliveries are requeued. */
+    volatile boolean cancelled;
+
+    ChannelConsumer(AmqpChannel channel, String tag, MessageQueue queue, boolean noAck, boolean exclusive, int prefetch) {
+        this.channel = channel;
+        this.tag = tag;
+        this.queue = queue;
+        this.noAck = noAck;
+        this.exclusive = exclusive;
+        this.prefetch = prefetch;
+    }
+
+    @Override public String tag() {
+        return tag;
+    }
+
+    @Override public boolean exclusive() {
+        return exclusive;
+    }
+
+    @Override public boolean tryReserve() {
+        if (cancelled || !channel.connection().writable()) {
+            return false;
+        }
+        if (noAck) {
+            return true;
+        }
+        if (!acquire(unacked, prefetch)) {
+            return false;
+        }
+        if (!acquire(channel.globalUnacked, channel.globalPrefetch)) {
+            unacked.decrementAndGet();
+            return false;
+        }
+        return true;
+    }
+
+    private static boolean acquire(AtomicInteger counter, int limit) {
+        if (limit <= 0) {
+            counter.incrementAndGet();
+            return true;
+        }
+        while (true) {
+            int c = counter.get();
+            if (c >= limit) {
+                return false;
+            }
+            if (counter.compareAndSet(c, c + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** Gives back the credit of {@code n} settled deliveries. */
+    void release(int n) {
+        if (!noAck) {
+            unacked.addAndGet(-n);
+            channel.globalUnacked.addAndGet(-n);
+        }
+    }
+
+    @Override public void deliver(MessageQueue q, QueueEntry entry) {
+        channel.connection().execute(() -> channel.deliver(this, entry));
+    }
+
+    @Override public void cancelledByQueue(MessageQueue q) {
+        channel.connection().execute(() -> channel.consumerCancelledByQueue(this));
+    }
+}

@@ -1,0 +1,117 @@
+package io.warren.amqp.channel;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.warren.amqp.codec.ConnectionException;
+import io.warren.amqp.codec.Frame;
+import io.warren.amqp.protocol.BasicPublish;
+import io.warren.amqp.protocol.ReplyCode;
+
+/**
+ * Collects basic.publish, its content header and body frames into one message. Body frames
+ * are kept as retained slices of the read buffers (a composite when there are several): the
+ * body is never copied. Owner: the channel's loop.
+ */
+final class PublishAssembler {
+    private BasicPublish method;
+    private ByteBuf properties;
+    private long bodySize = -1;
+    private ByteBuf body;
+    private long received;
+
+    boolean inProgress() {
+        return method != null;
+    }
+
+    boolean awaitingHeader() {
+        return method != null && properties == null;
+    }
+
+    void start(BasicPublish m) {
+        method = m;
+    }
+
+    BasicPublish method() {
+        return method;
+    }
+
+    long bodySize() {
+        return bodySize;
+    }
+
+    void header(Frame.ContentHeader h) {
+        if (method == null || properties != null) {
+            h.properties().release();
+            throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "content header for class " + h.classId()
+                    + " on channel " + h.channel() + " without a method expecting content", 60, 40);
+        }
+        properties = h.properties();
+        bodySize = h.bodySize();
+        if (h.classId() != BasicPublish.CLASS_ID) {
+            throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "content header for class " + h.classId()
+                    + " does not match method class " + BasicPublish.CLASS_ID, 60, 40);
+        }
+    }
+
+    /** Adds a body fragment; true when the body is complete. */
+    boolean body(Frame.ContentBody b, io.netty.buffer.ByteBufAllocator alloc) {
+        if (properties == null) {
+            b.body().release();
+            throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "content body on channel " + b.channel()
+                    + " without a content header", 60, 40);
+        }
+        int n = b.body().readableBytes();
+        received += n;
+        if (received > bodySize) {
+            b.body().release();
+            throw new ConnectionException(ReplyCode.FRAME_ERROR, "content body larger than the " + bodySize
+                    + " bytes declared in its header", 60, 40);
+        }
+        if (body == null) {
+            body = b.body();
+        } else {
+            CompositeByteBuf c;
+            if (body instanceof CompositeByteBuf existing) {
+                c = existing;
+            } else {
+                c = alloc.compositeBuffer(Integer.MAX_VALUE);
+                c.addComponent(true, body);
+                body = c;
+            }
+            c.addComponent(true, b.body());
+        }
+        return received == bodySize;
+    }
+
+    boolean complete() {
+        return properties != null && received == bodySize;
+    }
+
+    /** Hands over properties and body (the caller owns them now) and resets. */
+    ByteBuf takeProperties() {
+        ByteBuf p = properties;
+        properties = null;
+        return p;
+    }
+
+    ByteBuf takeBody() {
+        ByteBuf b = body == null ? Unpooled.EMPTY_BUFFER : body;
+        body = null;
+        return b;
+    }
+
+    void reset() {
+        method = null;
+        bodySize = -1;
+        received = 0;
+        if (properties != null) {
+            properties.release();
+            properties = null;
+        }
+        if (body != null) {
+            body.release();
+            body = null;
+        }
+    }
+}

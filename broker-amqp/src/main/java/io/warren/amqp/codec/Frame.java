@@ -1,0 +1,35 @@
+package io.warren.amqp.codec;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.util.ReferenceCounted;
+import io.warren.amqp.protocol.AmqpMethod;
+
+/** A decoded AMQP frame. Content frames hold retained slices of the read buffer. */
+public sealed interface Frame {
+    int channel();
+
+    /** A method frame. */
+    record Method(int channel, AmqpMethod method) implements Frame {}
+
+    /** A content header: class, body size and the raw property flags + properties. */
+    record ContentHeader(int channel, int classId, long bodySize, ByteBuf properties) implements Frame, ReleasableFrame {
+        @Override public ReferenceCounted content() {
+            return properties;
+        }
+    }
+
+    /** A content body fragment. */
+    record ContentBody(int channel, ByteBuf body) implements Frame, ReleasableFrame {
+        @Override public ReferenceCounted content() {
+            return body;
+        }
+    }
+
+    /** A heartbeat. */
+    record Heartbeat(int channel) implements Frame {}
+
+    /** Frames holding a buffer the receiver must release. */
+    interface ReleasableFrame {
+        ReferenceCounted content();
+    }
+}

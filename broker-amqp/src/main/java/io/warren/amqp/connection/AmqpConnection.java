@@ -1,0 +1,503 @@
+package io.warren.amqp.connection;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.collection.IntObjectHashMap;
+import io.netty.util.concurrent.EventExecutor;
+import io.warren.amqp.channel.AmqpChannel;
+import io.warren.amqp.codec.ConnectionException;
+import io.warren.amqp.codec.FieldValues.LongString;
+import io.warren.amqp.codec.Frame;
+import io.warren.amqp.codec.FrameDecoder;
+import io.warren.amqp.codec.FrameWriter;
+import io.warren.amqp.codec.Wire;
+import io.warren.amqp.protocol.AmqpConstants;
+import io.warren.amqp.protocol.AmqpMethod;
+import io.warren.amqp.protocol.ChannelOpen;
+import io.warren.amqp.protocol.ConnectionClose;
+import io.warren.amqp.protocol.ConnectionCloseOk;
+import io.warren.amqp.protocol.ConnectionOpen;
+import io.warren.amqp.protocol.ConnectionOpenOk;
+import io.warren.amqp.protocol.ConnectionStart;
+import io.warren.amqp.protocol.ConnectionStartOk;
+import io.warren.amqp.protocol.ConnectionTune;
+import io.warren.amqp.protocol.ConnectionTuneOk;
+import io.warren.amqp.protocol.ConnectionUpdateSecret;
+import io.warren.amqp.protocol.ConnectionUpdateSecretOk;
+import io.warren.amqp.protocol.ReplyCode;
+import io.warren.amqp.server.BrokerContext;
+import io.warren.core.vhost.VirtualHost;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One AMQP connection: the handshake, channel 0, and routing of frames to channels. Owner:
+ * the connection's event loop; every field is touched only there, except {@link #writable}.
+ */
+public final class AmqpConnection extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(AmqpConnection.class);
+    /** RabbitMQ gives a client 10 s to finish the handshake. */
+    private static final long HANDSHAKE_TIMEOUT_MS = 10_000;
+    /** How long to wait for connection.close-ok before dropping the socket. */
+    private static final long CLOSE_OK_TIMEOUT_MS = 3_000;
+
+    private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
+
+    private final BrokerContext broker;
+    private final FrameDecoder decoder;
+    private final IntObjectHashMap<AmqpChannel> channels = new IntObjectHashMap<>();
+    private final Runnable flushTask = this::flushNow;
+    private ChannelHandlerContext ctx;
+    private State state = State.AWAIT_HEADER;
+    private VirtualHost vhost;
+    private String user;
+    private int channelMax;
+    private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
+    private boolean flushScheduled;
+    private volatile boolean writable = true;
+    private Map<String, Object> clientCapabilities = Map.of();
+
+    public AmqpConnection(BrokerContext broker, FrameDecoder decoder) {
+        this.broker = broker;
+        this.decoder = decoder;
+    }
+
+    // ---- accessors used by channels -------------------------------------------------------
+
+    public VirtualHost vhost() {
+        return vhost;
+    }
+
+    public long frameMax() {
+        return frameMax;
+    }
+
+    public BrokerContext broker() {
+        return broker;
+    }
+
+    public EventExecutor loop() {
+        return ctx.executor();
+    }
+
+    public ChannelHandlerContext ctx() {
+        return ctx;
+    }
+
+    public boolean writable() {
+        return writable;
+    }
+
+    public String user() {
+        return user;
+    }
+
+    /** True when the client announced capability {@code name} in connection.start-ok. */
+    public boolean clientCapability(String name) {
+        return Boolean.TRUE.equals(clientCapabilities.get(name));
+    }
+
+    /** Runs {@code task} on this connection's loop: inline when already there. */
+    public void execute(Runnable task) {
+        if (ctx.executor().inEventLoop()) {
+            task.run();
+        } else {
+            ctx.executor().execute(task);
+        }
+    }
+
+    /** Queues a frame buffer; a flush follows once the current batch of work is done. */
+    public void write(ByteBuf frame) {
+        if (state == State.CLOSED) {
+            frame.release();
+            return;
+        }
+        ctx.write(frame, ctx.voidPromise());
+        if (!flushScheduled) {
+            flushScheduled = true;
+            ctx.executor().execute(flushTask);
+        }
+    }
+
+    public void sendMethod(int channel, AmqpMethod m) {
+        write(FrameWriter.method(ctx.alloc(), channel, m));
+    }
+
+    private void flushNow() {
+        flushScheduled = false;
+        ctx.flush();
+    }
+
+    // ---- Netty callbacks ------------------------------------------------------------------
+
+    @Override public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override public void channelActive(ChannelHandlerContext ctx) {
+        broker.connections().add(this);
+        ctx.executor().schedule(() -> {
+            if (state.ordinal() < State.OPEN.ordinal() && ctx.channel().isActive()) {
+                log.warn("closing connection from {}: handshake not completed within {} ms",
+                        ctx.channel().remoteAddress(), HANDSHAKE_TIMEOUT_MS);
+                ctx.close();
+            }
+        }, HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        ctx.fireChannelActive();
+    }
+
+    @Override public void channelInactive(ChannelHandlerContext ctx) {
+        state = State.CLOSED;
+        cleanup();
+        broker.connections().remove(this);
+    }
+
+    @Override public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        writable = ctx.channel().isWritable();
+        if (writable) {
+            for (AmqpChannel ch : channels.values()) {
+                ch.resumeDelivery();
+            }
+        }
+    }
+
+    @Override public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == FrameDecoder.ProtocolHeaderReceived.INSTANCE) {
+            sendStart();
+        } else if (evt instanceof IdleStateEvent e) {
+            switch (e.state()) {
+                case WRITER_IDLE -> write(FrameWriter.heartbeat(ctx.alloc()));
+                case READER_IDLE -> {
+                    log.warn("closing connection from {}: missed heartbeats from client", ctx.channel().remoteAddress());
+                    ctx.close();
+                }
+                default -> { }
+            }
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        Frame frame = (Frame) msg;
+        try {
+            if (state == State.CLOSING || state == State.CLOSED) {
+                if (frame instanceof Frame.Method m && m.method() instanceof ConnectionCloseOk) {
+                    ctx.close();
+                } else if (frame instanceof Frame.Method m && m.method() instanceof ConnectionClose) {
+                    sendMethod(0, new ConnectionCloseOk());
+                }
+                ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
+                return;
+            }
+            if (frame instanceof Frame.Heartbeat) {
+                return;
+            }
+            if (frame.channel() == 0) {
+                if (frame instanceof Frame.Method m) {
+                    handleConnectionMethod(m.method());
+                } else {
+                    ReferenceCountUtil.release(((Frame.ReleasableFrame) frame).content());
+                    throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "content frame on channel 0");
+                }
+                return;
+            }
+            if (state != State.OPEN) {
+                ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
+                throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "frame on channel " + frame.channel()
+                        + " before the connection is open");
+            }
+            channelFrame(frame);
+        } catch (ConnectionException e) {
+            closeWithError(e);
+        }
+    }
+
+    @Override public void channelReadComplete(ChannelHandlerContext ctx) {
+        for (AmqpChannel ch : channels.values()) {
+            ch.readBatchComplete();
+        }
+        flushNow();
+    }
+
+    @Override public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable c = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
+                ? cause.getCause() : cause;
+        if (c instanceof ConnectionException e) {
+            closeWithError(e);
+        } else if (c instanceof java.io.IOException) {
+            log.debug("connection from {} failed: {}", ctx.channel().remoteAddress(), c.toString());
+            ctx.close();
+        } else {
+            log.error("internal error on connection from {}", ctx.channel().remoteAddress(), c);
+            closeWithError(new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(c)));
+        }
+    }
+
+    // ---- channels -------------------------------------------------------------------------
+
+    private void channelFrame(Frame frame) {
+        int id = frame.channel();
+        AmqpChannel ch = channels.get(id);
+        if (ch == null) {
+            if (frame instanceof Frame.Method m && m.method() instanceof ChannelOpen) {
+                if (id > channelMax) {
+                    throw new ConnectionException(ReplyCode.NOT_ALLOWED, "channel number " + id
+                            + " exceeds the negotiated channel_max (" + channelMax + ")", 20, 10);
+                }
+                if (channels.size() >= channelMax) {
+                    throw new ConnectionException(ReplyCode.NOT_ALLOWED, "number of channels opened ("
+                            + channels.size() + ") has reached the negotiated channel_max (" + channelMax + ")", 20, 10);
+                }
+                ch = new AmqpChannel(this, id);
+                channels.put(id, ch);
+                ch.opened();
+                return;
+            }
+            ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
+            throw new ConnectionException(ReplyCode.CHANNEL_ERROR, "expected 'channel.open' on channel " + id,
+                    frame instanceof Frame.Method m ? m.method().classId() : 0,
+                    frame instanceof Frame.Method m ? m.method().methodId() : 0);
+        }
+        ch.handleFrame(frame);
+    }
+
+    /** Called by a channel once closed (close-ok sent or received). */
+    public void channelClosed(int id) {
+        channels.remove(id);
+    }
+
+    // ---- channel 0 ------------------------------------------------------------------------
+
+    private void sendStart() {
+        state = State.AWAIT_START_OK;
+        Map<String, Object> caps = new LinkedHashMap<>();
+        caps.put("publisher_confirms", true);
+        caps.put("exchange_exchange_bindings", true);
+        caps.put("basic.nack", true);
+        caps.put("consumer_cancel_notify", true);
+        caps.put("per_consumer_qos", true);
+        caps.put("authentication_failure_close", true);
+        Map<String, Object> props = new LinkedHashMap<>();
+        props.put("capabilities", caps);
+        props.put("cluster_name", LongString.of("warren@" + hostName()));
+        props.put("copyright", LongString.of("Copyright (c) the warren authors"));
+        props.put("information", LongString.of("AMQP 0-9-1 broker, RabbitMQ-compatible"));
+        props.put("platform", LongString.of("Java " + Runtime.version().feature()));
+        props.put("product", LongString.of("warren"));
+        props.put("version", LongString.of(BrokerContext.VERSION));
+        sendMethod(0, new ConnectionStart(0, 9, props, "PLAIN AMQPLAIN".getBytes(StandardCharsets.UTF_8),
+                "en_US".getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            return "localhost";
+        }
+    }
+
+    private void handleConnectionMethod(AmqpMethod m) {
+        switch (state) {
+            case AWAIT_START_OK -> {
+                if (m instanceof ConnectionStartOk s) {
+                    startOk(s);
+                    return;
+                }
+            }
+            case AWAIT_TUNE_OK -> {
+                if (m instanceof ConnectionTuneOk t) {
+                    tuneOk(t);
+                    return;
+                }
+            }
+            case AWAIT_OPEN -> {
+                if (m instanceof ConnectionOpen o) {
+                    open(o);
+                    return;
+                }
+            }
+            case OPEN -> {
+                if (m instanceof ConnectionClose) {
+                    sendMethod(0, new ConnectionCloseOk());
+                    state = State.CLOSED;
+                    cleanup();
+                    ctx.writeAndFlush(ctx.alloc().buffer(0)).addListener(ChannelFutureListener.CLOSE);
+                    return;
+                }
+                if (m instanceof ConnectionUpdateSecret) {
+                    sendMethod(0, new ConnectionUpdateSecretOk());
+                    return;
+                }
+                if (m instanceof io.warren.amqp.protocol.ConnectionBlocked
+                        || m instanceof io.warren.amqp.protocol.ConnectionUnblocked) {
+                    return; // a client may send these; nothing to do
+                }
+            }
+            default -> { }
+        }
+        if (m instanceof ConnectionClose) {
+            sendMethod(0, new ConnectionCloseOk());
+            state = State.CLOSED;
+            ctx.writeAndFlush(ctx.alloc().buffer(0)).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        throw new ConnectionException(ReplyCode.COMMAND_INVALID, "unexpected method " + m.name() + " on channel 0"
+                + " in state " + state.name().toLowerCase(), m.classId(), m.methodId());
+    }
+
+    private void startOk(ConnectionStartOk s) {
+        Object caps = s.clientProperties().get("capabilities");
+        if (caps instanceof Map<?, ?> c) {
+            @SuppressWarnings("unchecked") Map<String, Object> cm = (Map<String, Object>) c;
+            clientCapabilities = cm;
+        }
+        String[] credentials = credentials(s.mechanism(), s.response());
+        InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+        String refusal = credentials == null ? "invalid " + s.mechanism() + " response"
+                : broker.users().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
+        if (refusal != null) {
+            log.warn("connection from {} refused: {}", remote, refusal);
+            ConnectionException e = new ConnectionException(ReplyCode.ACCESS_REFUSED, "Login was refused using "
+                    + "authentication mechanism " + s.mechanism() + ". For details see the broker logfile.");
+            if (clientCapability("authentication_failure_close")) {
+                closeWithError(e);
+            } else {
+                ctx.close();
+            }
+            return;
+        }
+        user = credentials[0];
+        state = State.AWAIT_TUNE_OK;
+        AmqpSettingsView t = new AmqpSettingsView(broker);
+        sendMethod(0, new ConnectionTune(t.channelMax(), t.frameMax(), t.heartbeat()));
+        flushNow();
+    }
+
+    /** {user, password} from a PLAIN or AMQPLAIN response, or null when malformed. */
+    private String[] credentials(String mechanism, byte[] response) {
+        if (mechanism.equals("PLAIN")) {
+            String s = new String(response, StandardCharsets.UTF_8);
+            String[] parts = s.split("\0", -1);
+            return parts.length == 3 ? new String[] {parts[1], parts[2]} : null;
+        }
+        if (mechanism.equals("AMQPLAIN")) {
+            ByteBuf b = ctx.alloc().buffer(response.length + 4).writeInt(response.length).writeBytes(response);
+            try {
+                Map<String, Object> t = Wire.readTable(b);
+                String login = Wire.asString(t.get("LOGIN"));
+                String password = Wire.asString(t.get("PASSWORD"));
+                return login == null || password == null ? null : new String[] {login, password};
+            } catch (RuntimeException e) {
+                return null;
+            } finally {
+                b.release();
+            }
+        }
+        throw new ConnectionException(ReplyCode.COMMAND_INVALID, "unknown authentication mechanism '" + mechanism
+                + "'", 10, 11);
+    }
+
+    private void tuneOk(ConnectionTuneOk t) {
+        AmqpSettingsView offered = new AmqpSettingsView(broker);
+        long fm = t.frameMax() == 0 ? offered.frameMax() : t.frameMax();
+        if (fm < AmqpConstants.FRAME_MIN_SIZE) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "frame_max=" + fm + " < "
+                    + AmqpConstants.FRAME_MIN_SIZE + " min size", 10, 31);
+        }
+        if (fm > offered.frameMax()) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "frame_max=" + fm + " > " + offered.frameMax()
+                    + " max size", 10, 31);
+        }
+        int cm = t.channelMax() == 0 ? offered.channelMax() : t.channelMax();
+        if (cm > offered.channelMax()) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "channel_max=" + cm + " > " + offered.channelMax()
+                    + " max", 10, 31);
+        }
+        frameMax = fm;
+        channelMax = cm;
+        decoder.frameMax(fm);
+        int hb = t.heartbeat();
+        if (hb > 0) {
+            // Send a heartbeat after hb seconds without writes; drop a peer silent for 2 intervals.
+            ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(hb * 2L, hb, 0, TimeUnit.SECONDS));
+        }
+        state = State.AWAIT_OPEN;
+    }
+
+    private void open(ConnectionOpen o) {
+        VirtualHost v = broker.vhosts().get(o.virtualHost());
+        if (v == null) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "vhost " + o.virtualHost() + " not found", 10, 40);
+        }
+        vhost = v;
+        state = State.OPEN;
+        sendMethod(0, new ConnectionOpenOk(""));
+        log.info("connection from {} opened: user '{}', vhost '{}'", ctx.channel().remoteAddress(), user, v.name());
+    }
+
+    // ---- closing --------------------------------------------------------------------------
+
+    /** Closes the connection with a hard error: connection.close, then wait for close-ok. */
+    public void closeWithError(ConnectionException e) {
+        if (state == State.CLOSING || state == State.CLOSED) {
+            return;
+        }
+        log.warn("closing connection from {}: {}", ctx.channel().remoteAddress(), e.replyText());
+        if (state == State.AWAIT_HEADER) {
+            ctx.close();
+            return;
+        }
+        sendMethod(0, new ConnectionClose(e.code().code(), truncate(e.replyText()), e.classId(), e.methodId()));
+        flushNow();
+        state = State.CLOSING;
+        cleanup();
+        ctx.executor().schedule(() -> {
+            ctx.close();
+        }, CLOSE_OK_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Broker shutdown: 320 CONNECTION_FORCED to the client. Any thread. */
+    public void forceClose(String reason) {
+        ctx.executor().execute(() -> closeWithError(new ConnectionException(ReplyCode.CONNECTION_FORCED,
+                "broker forced connection closure with reason '" + reason + "'")));
+    }
+
+    static String truncate(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        return b.length <= 255 ? s : new String(b, 0, 250, StandardCharsets.UTF_8) + "...";
+    }
+
+    private void cleanup() {
+        List<AmqpChannel> all = new ArrayList<>(channels.values());
+        channels.clear();
+        for (AmqpChannel ch : all) {
+            ch.connectionClosed();
+        }
+        if (vhost != null) {
+            vhost.connectionClosed(this);
+        }
+    }
+
+    /** The offer made in connection.tune. */
+    private record AmqpSettingsView(int channelMax, int frameMax, int heartbeat) {
+        AmqpSettingsView(BrokerContext b) {
+            this(b.settings().channelMax() == 0 ? 65535 : b.settings().channelMax(), b.settings().frameMax(),
+                    b.settings().heartbeatSeconds());
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package io.warren.amqp.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.warren.amqp.codec.FrameDecoder;
+import io.warren.amqp.connection.AmqpConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The AMQP listener and the event loops. The same loops run connections and own queues
+ * (../shared/DESIGN.md §3), so a consumer and its queue often share a thread.
+ */
+public final class AmqpServer {
+    private static final Logger log = LoggerFactory.getLogger(AmqpServer.class);
+
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final boolean epoll;
+    private Channel listener;
+
+    public AmqpServer(int threads) {
+        epoll = Epoll.isAvailable();
+        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        boss = new MultiThreadIoEventLoopGroup(1, io);
+        workers = new MultiThreadIoEventLoopGroup(threads, io);
+    }
+
+    /** The worker loops, for queue ownership. */
+    public EventExecutor[] loops() {
+        List<EventExecutor> l = new ArrayList<>();
+        workers.forEach(l::add);
+        return l.toArray(new EventExecutor[0]);
+    }
+
+    /** Binds {@code host:port} (host null: all interfaces; port 0: ephemeral). */
+    public void bind(String host, int port, BrokerContext broker) throws InterruptedException {
+        Class<? extends ServerSocketChannel> type = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(type)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                // Back-pressure for consumers: stop delivering above 2 MiB queued for the socket.
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(512 * 1024, 2 * 1024 * 1024))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override protected void initChannel(SocketChannel ch) {
+                        FrameDecoder decoder = new FrameDecoder();
+                        ch.pipeline().addLast("frames", decoder);
+                        ch.pipeline().addLast("amqp", new AmqpConnection(broker, decoder));
+                    }
+                });
+        InetSocketAddress addr = host == null ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+        listener = b.bind(addr).sync().channel();
+        log.info("AMQP listener on {} ({} transport)", listener.localAddress(), epoll ? "epoll" : "nio");
+    }
+
+    public int port() {
+        return ((InetSocketAddress) listener.localAddress()).getPort();
+    }
+
+    /** Stops accepting, forces clients off with 320 CONNECTION_FORCED, shuts the loops down. */
+    public void close(BrokerContext broker) {
+        if (listener != null) {
+            listener.close().syncUninterruptibly();
+        }
+        for (AmqpConnection c : broker.connections()) {
+            c.forceClose("shutdown");
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (!broker.connections().isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

@@ -1,0 +1,117 @@
+package io.warren.core.exchange;
+
+import io.warren.core.message.Message;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An exchange: routes messages to destinations through its bindings. Bindings change under
+ * the vhost's topology lock; each change rebuilds an immutable routing snapshot published
+ * through a volatile field, so {@link #route} (every publish, any thread) takes no lock.
+ */
+public abstract class Exchange implements Destination {
+    private final String name;
+    private final ExchangeType type;
+    private final boolean durable;
+    private final boolean autoDelete;
+    private final boolean internal;
+    private final Map<String, Object> arguments;
+    /** Guarded by the vhost topology lock. */
+    private final List<Binding> bindings = new ArrayList<>();
+
+    protected Exchange(String name, ExchangeType type, boolean durable, boolean autoDelete, boolean internal,
+                       Map<String, Object> arguments) {
+        this.name = name;
+        this.type = type;
+        this.durable = durable;
+        this.autoDelete = autoDelete;
+        this.internal = internal;
+        this.arguments = arguments == null ? Map.of() : arguments;
+    }
+
+    public static Exchange create(String name, ExchangeType type, boolean durable, boolean autoDelete,
+                                  boolean internal, Map<String, Object> arguments) {
+        return switch (type) {
+            case DIRECT -> new DirectExchange(name, durable, autoDelete, internal, arguments);
+            case FANOUT -> new FanoutExchange(name, durable, autoDelete, internal, arguments);
+            case TOPIC -> new TopicExchange(name, durable, autoDelete, internal, arguments);
+            case HEADERS -> new HeadersExchange(name, durable, autoDelete, internal, arguments);
+        };
+    }
+
+    @Override public String name() {
+        return name;
+    }
+
+    public ExchangeType type() {
+        return type;
+    }
+
+    public boolean durable() {
+        return durable;
+    }
+
+    public boolean autoDelete() {
+        return autoDelete;
+    }
+
+    public boolean internal() {
+        return internal;
+    }
+
+    public Map<String, Object> arguments() {
+        return arguments;
+    }
+
+    /** Adds every destination {@code message} routes to. Any thread. */
+    public abstract void route(Message message, RoutingResult out);
+
+    /** Rebuilds the routing snapshot from the current bindings. */
+    protected abstract void rebuild(List<Binding> bindings);
+
+    /** Adds a binding; false when an equal one exists. Caller holds the topology lock. */
+    public boolean addBinding(Binding b) {
+        if (bindings.contains(b)) {
+            return false;
+        }
+        bindings.add(b);
+        rebuild(List.copyOf(bindings));
+        return true;
+    }
+
+    /** Removes a binding; false when there was none. Caller holds the topology lock. */
+    public boolean removeBinding(Binding b) {
+        boolean removed = bindings.remove(b);
+        if (removed) {
+            rebuild(List.copyOf(bindings));
+        }
+        return removed;
+    }
+
+    /** Removes every binding to {@code d}; returns them. Caller holds the topology lock. */
+    public List<Binding> removeBindingsTo(Destination d) {
+        List<Binding> removed = new ArrayList<>();
+        bindings.removeIf(b -> {
+            if (b.destination() == d) {
+                removed.add(b);
+                return true;
+            }
+            return false;
+        });
+        if (!removed.isEmpty()) {
+            rebuild(List.copyOf(bindings));
+        }
+        return removed;
+    }
+
+    /** A copy of the bindings whose source is this exchange. Caller holds the topology lock. */
+    public List<Binding> bindings() {
+        return List.copyOf(bindings);
+    }
+
+    public boolean hasBindings() {
+        return !bindings.isEmpty();
+    }
+}

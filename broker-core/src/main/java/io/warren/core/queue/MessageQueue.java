@@ -1,0 +1,289 @@
+package io.warren.core.queue;
+
+import io.netty.util.concurrent.EventExecutor;
+import io.warren.core.BrokerException;
+import io.warren.core.exchange.Destination;
+import io.warren.core.message.Message;
+import io.warren.core.message.QueueEntry;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.function.IntConsumer;
+
+/**
+ * A classic FIFO queue. Owner: its event loop ({@link #loop()}); every state change runs
+ * there, other threads submit tasks with {@link #execute}. Counters read by other threads
+ * (declare-ok, delete checks) are volatile copies.
+ */
+public final class MessageQueue implements Destination {
+    /**
+     * Deliveries per dispatch pass before the loop yields to other tasks: one hot queue must
+     * not starve the connections and queues sharing its loop. 256 keeps the per-task cost
+     * small while amortising the scheduling.
+     */
+    static final int DISPATCH_QUANTUM = 256;
+
+    private final String name;
+    private final String vhost;
+    private final boolean durable;
+    private final boolean autoDelete;
+    private final Object exclusiveOwner;
+    private final Map<String, Object> arguments;
+    private final EventExecutor loop;
+    private final QueueListener listener;
+
+    private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
+    private final List<Consumer> consumers = new ArrayList<>();
+    private int nextConsumer;
+    private long nextSeq;
+    private boolean deleted;
+    private boolean hadConsumer;
+    private boolean dispatchScheduled;
+    private volatile int readyCount;
+    private volatile int consumerCount;
+    private volatile boolean hasExclusiveConsumer;
+
+    /** Told when an auto-delete queue loses its last consumer. */
+    public interface QueueListener {
+        void lastConsumerGone(MessageQueue queue);
+    }
+
+    public MessageQueue(String name, String vhost, boolean durable, boolean autoDelete, Object exclusiveOwner,
+                        Map<String, Object> arguments, EventExecutor loop, QueueListener listener) {
+        this.name = name;
+        this.vhost = vhost;
+        this.durable = durable;
+        this.autoDelete = autoDelete;
+        this.exclusiveOwner = exclusiveOwner;
+        this.arguments = arguments == null ? Map.of() : arguments;
+        this.loop = loop;
+        this.listener = listener;
+    }
+
+    @Override public String name() {
+        return name;
+    }
+
+    public String vhost() {
+        return vhost;
+    }
+
+    public boolean durable() {
+        return durable;
+    }
+
+    public boolean autoDelete() {
+        return autoDelete;
+    }
+
+    public boolean exclusive() {
+        return exclusiveOwner != null;
+    }
+
+    /** The connection owning an exclusive queue, else null. */
+    public Object exclusiveOwner() {
+        return exclusiveOwner;
+    }
+
+    public Map<String, Object> arguments() {
+        return arguments;
+    }
+
+    public EventExecutor loop() {
+        return loop;
+    }
+
+    /** Ready messages (not counting unacknowledged ones), as of the last change on the loop. */
+    public int messageCount() {
+        return readyCount;
+    }
+
+    public int consumerCount() {
+        return consumerCount;
+    }
+
+    /** Runs {@code task} on the queue's loop: at once when already there, else queued. */
+    public void execute(Runnable task) {
+        if (loop.inEventLoop()) {
+            task.run();
+        } else {
+            loop.execute(task);
+        }
+    }
+
+    // ---- operations: each runs on the loop ----------------------------------------------
+
+    /** Appends a message; the caller has retained it for this queue. */
+    public void enqueue(Message m) {
+        assert loop.inEventLoop();
+        if (deleted) {
+            m.release();
+            return;
+        }
+        ready.addLast(new QueueEntry(m, nextSeq++, false));
+        readyCount = ready.size();
+        dispatch();
+    }
+
+    /**
+     * Puts entries back at their original places (ordered by sequence), marked redelivered when
+     * {@code delivered}; entries that never reached a client go back unmarked.
+     */
+    public void requeue(List<QueueEntry> entries, boolean delivered) {
+        assert loop.inEventLoop();
+        if (deleted) {
+            entries.forEach(e -> e.message().release());
+            return;
+        }
+        List<QueueEntry> merged = new ArrayList<>(entries);
+        if (delivered) {
+            merged.forEach(QueueEntry::markRedelivered);
+        }
+        merged.sort(Comparator.comparingLong(QueueEntry::seq));
+        long maxSeq = merged.get(merged.size() - 1).seq();
+        while (!ready.isEmpty() && ready.peekFirst().seq() < maxSeq) {
+            merged.add(ready.pollFirst());
+        }
+        merged.sort(Comparator.comparingLong(QueueEntry::seq));
+        for (int i = merged.size() - 1; i >= 0; i--) {
+            ready.addFirst(merged.get(i));
+        }
+        readyCount = ready.size();
+        dispatch();
+    }
+
+    /** Adds a consumer after checking exclusivity; throws ACCESS_REFUSED like RabbitMQ. */
+    public void addConsumer(Consumer c) {
+        assert loop.inEventLoop();
+        if (deleted) {
+            throw BrokerException.notFound("no queue '%s' in vhost '%s'", name, vhost);
+        }
+        if (hasExclusiveConsumer || (c.exclusive() && !consumers.isEmpty())) {
+            throw BrokerException.accessRefused("queue '%s' in vhost '%s' in exclusive use", name, vhost);
+        }
+        consumers.add(c);
+        hadConsumer = true;
+        hasExclusiveConsumer = c.exclusive();
+        consumerCount = consumers.size();
+    }
+
+    public void removeConsumer(Consumer c) {
+        assert loop.inEventLoop();
+        int i = consumers.indexOf(c);
+        if (i < 0) {
+            return;
+        }
+        consumers.remove(i);
+        if (nextConsumer > i) {
+            nextConsumer--;
+        }
+        if (c.exclusive()) {
+            hasExclusiveConsumer = false;
+        }
+        consumerCount = consumers.size();
+        if (consumers.isEmpty() && autoDelete && hadConsumer && !deleted) {
+            listener.lastConsumerGone(this);
+        }
+    }
+
+    /** Takes the head message for basic.get: {@code sink} gets the entry (or null) and the count left. */
+    public void get(BiConsumer<QueueEntry, Integer> sink) {
+        assert loop.inEventLoop();
+        QueueEntry e = deleted ? null : ready.pollFirst();
+        readyCount = ready.size();
+        sink.accept(e, ready.size());
+    }
+
+    /** Drops the ready messages; reports how many. */
+    public void purge(IntConsumer sink) {
+        assert loop.inEventLoop();
+        int n = ready.size();
+        releaseReady();
+        sink.accept(n);
+    }
+
+    /** Marks the queue deleted: consumers are cancelled, ready messages released. */
+    public void delete() {
+        assert loop.inEventLoop();
+        if (deleted) {
+            return;
+        }
+        deleted = true;
+        releaseReady();
+        List<Consumer> gone = new ArrayList<>(consumers);
+        consumers.clear();
+        consumerCount = 0;
+        for (Consumer c : gone) {
+            c.cancelledByQueue(this);
+        }
+    }
+
+    public boolean deleted() {
+        return deleted;
+    }
+
+    private void releaseReady() {
+        QueueEntry e;
+        while ((e = ready.pollFirst()) != null) {
+            e.message().release();
+        }
+        readyCount = 0;
+    }
+
+    /** Asks for a dispatch pass on the loop (after acks, or when a socket became writable). */
+    public void scheduleDispatch() {
+        if (loop.inEventLoop()) {
+            dispatch();
+        } else {
+            loop.execute(this::dispatch);
+        }
+    }
+
+    /**
+     * Hands ready messages to consumers round-robin, each only while it has room
+     * (prefetch, writability), at most {@link #DISPATCH_QUANTUM} per pass.
+     */
+    void dispatch() {
+        assert loop.inEventLoop();
+        dispatchScheduled = false;
+        int delivered = 0;
+        while (!ready.isEmpty() && !consumers.isEmpty()) {
+            if (delivered == DISPATCH_QUANTUM) {
+                if (!dispatchScheduled) {
+                    dispatchScheduled = true;
+                    loop.execute(this::dispatch);
+                }
+                break;
+            }
+            Consumer c = nextWithRoom();
+            if (c == null) {
+                break;
+            }
+            QueueEntry e = ready.pollFirst();
+            readyCount = ready.size();
+            c.deliver(this, e);
+            delivered++;
+        }
+    }
+
+    private Consumer nextWithRoom() {
+        int n = consumers.size();
+        for (int i = 0; i < n; i++) {
+            int idx = (nextConsumer + i) % n;
+            Consumer c = consumers.get(idx);
+            if (c.tryReserve()) {
+                nextConsumer = (idx + 1) % n;
+                return c;
+            }
+        }
+        return null;
+    }
+
+    @Override public String toString() {
+        return "queue '" + name + "' in vhost '" + vhost + "'";
+    }
+}

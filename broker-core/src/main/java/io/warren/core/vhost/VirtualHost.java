@@ -1,0 +1,323 @@
+package io.warren.core.vhost;
+
+import io.netty.util.concurrent.EventExecutor;
+import io.warren.core.BrokerException;
+import io.warren.core.exchange.Binding;
+import io.warren.core.exchange.DefaultExchange;
+import io.warren.core.exchange.Destination;
+import io.warren.core.exchange.Exchange;
+import io.warren.core.exchange.ExchangeType;
+import io.warren.core.queue.MessageQueue;
+
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A virtual host: its exchanges, queues and bindings. Lookups (every publish) read concurrent
+ * maps without locking; topology changes (declare, delete, bind, unbind) are rare and take
+ * {@link #topologyLock}, so each sees and leaves a consistent graph.
+ */
+public final class VirtualHost {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final String name;
+    private final EventExecutor[] loops;
+    private final Object topologyLock = new Object();
+    private final Map<String, Exchange> exchanges = new ConcurrentHashMap<>();
+    private final Map<String, MessageQueue> queues = new ConcurrentHashMap<>();
+    private final DefaultExchange defaultExchange;
+
+    public VirtualHost(String name, EventExecutor[] loops) {
+        this.name = name;
+        this.loops = loops;
+        this.defaultExchange = new DefaultExchange(queues::get);
+        exchanges.put("", defaultExchange);
+        for (ExchangeType t : ExchangeType.values()) {
+            String n = "amq." + t.wireName();
+            exchanges.put(n, Exchange.create(n, t, true, false, false, Map.of()));
+        }
+        exchanges.put("amq.match", Exchange.create("amq.match", ExchangeType.HEADERS, true, false, false, Map.of()));
+    }
+
+    public String name() {
+        return name;
+    }
+
+    // ---- lookups ------------------------------------------------------------------------
+
+    public Exchange exchange(String exchangeName) {
+        return exchanges.get(exchangeName);
+    }
+
+    public MessageQueue queue(String queueName) {
+        return queues.get(queueName);
+    }
+
+    public List<MessageQueue> queues() {
+        return new ArrayList<>(queues.values());
+    }
+
+    public List<Exchange> exchanges() {
+        return new ArrayList<>(exchanges.values());
+    }
+
+    /** The exchange, or NOT_FOUND. */
+    public Exchange existingExchange(String exchangeName) {
+        Exchange x = exchanges.get(exchangeName);
+        if (x == null) {
+            throw BrokerException.notFound("no exchange '%s' in vhost '%s'", exchangeName, name);
+        }
+        return x;
+    }
+
+    /** The queue, or NOT_FOUND; RESOURCE_LOCKED when another connection owns it exclusively. */
+    public MessageQueue existingQueue(String queueName, Object connection) {
+        MessageQueue q = queues.get(queueName);
+        if (q == null) {
+            throw BrokerException.notFound("no queue '%s' in vhost '%s'", queueName, name);
+        }
+        checkExclusiveAccess(q, connection);
+        return q;
+    }
+
+    private void checkExclusiveAccess(MessageQueue q, Object connection) {
+        if (q.exclusive() && q.exclusiveOwner() != connection) {
+            throw BrokerException.resourceLocked("cannot obtain exclusive access to locked queue '%s' in vhost '%s'."
+                    + " It could be originally declared on another connection or the exclusive property value does"
+                    + " not match that of the original declaration.", q.name(), name);
+        }
+    }
+
+    // ---- exchanges -----------------------------------------------------------------------
+
+    public Exchange declareExchange(String exchangeName, String typeName, boolean passive, boolean durable,
+                                    boolean autoDelete, boolean internal, Map<String, Object> args) {
+        if (passive) {
+            checkNotDefault(exchangeName);
+            return existingExchange(exchangeName);
+        }
+        ExchangeType type = ExchangeType.of(typeName);
+        checkNotDefault(exchangeName);
+        synchronized (topologyLock) {
+            Exchange x = exchanges.get(exchangeName);
+            if (x == null) {
+                checkName("exchange", exchangeName);
+                x = Exchange.create(exchangeName, type, durable, autoDelete, internal, args);
+                exchanges.put(exchangeName, x);
+                return x;
+            }
+            checkEquivalent("exchange", exchangeName, "type", typeName, x.type().wireName());
+            checkEquivalent("exchange", exchangeName, "durable", durable, x.durable());
+            checkEquivalent("exchange", exchangeName, "auto_delete", autoDelete, x.autoDelete());
+            checkEquivalent("exchange", exchangeName, "internal", internal, x.internal());
+            return x;
+        }
+    }
+
+    public void deleteExchange(String exchangeName, boolean ifUnused) {
+        checkNotDefault(exchangeName);
+        if (exchangeName.startsWith("amq.")) {
+            throw BrokerException.accessRefused("deletion of system exchange '%s' in vhost '%s' not allowed",
+                    exchangeName, name);
+        }
+        synchronized (topologyLock) {
+            Exchange x = exchanges.get(exchangeName);
+            if (x == null) {
+                return; // RabbitMQ 3.10: deleting a missing exchange succeeds
+            }
+            if (ifUnused && x.hasBindings()) {
+                throw BrokerException.preconditionFailed("exchange '%s' in vhost '%s' in use", exchangeName, name);
+            }
+            removeExchange(x);
+        }
+    }
+
+    private void removeExchange(Exchange x) {
+        exchanges.remove(x.name());
+        for (Binding b : x.bindings()) {
+            x.removeBinding(b);
+        }
+        for (Exchange other : exchanges.values()) {
+            if (other != defaultExchange) {
+                unbindAll(other, x);
+            }
+        }
+    }
+
+    private void checkNotDefault(String exchangeName) {
+        if (exchangeName.isEmpty()) {
+            throw BrokerException.accessRefused("operation not permitted on the default exchange");
+        }
+    }
+
+    private static void checkName(String kind, String n) {
+        if (n.startsWith("amq.")) {
+            throw BrokerException.accessRefused("%s name '%s' contains reserved prefix 'amq.*'", kind, n);
+        }
+    }
+
+    private void checkEquivalent(String kind, String n, String arg, Object received, Object current) {
+        if (!Objects.equals(received, current)) {
+            throw BrokerException.preconditionFailed(
+                    "inequivalent arg '%s' for %s '%s' in vhost '%s': received '%s' but current is '%s'",
+                    arg, kind, n, name, received, current);
+        }
+    }
+
+    // ---- queues ------------------------------------------------------------------------
+
+    /** Result of a queue declaration. */
+    public record Declared(MessageQueue queue, boolean created) {}
+
+    public Declared declareQueue(String queueName, boolean passive, boolean durable, boolean exclusive,
+                                 boolean autoDelete, Map<String, Object> args, Object connection) {
+        if (passive) {
+            return new Declared(existingQueue(queueName, connection), false);
+        }
+        String n = queueName.isEmpty() ? generatedName() : queueName;
+        QueueArguments.validate(n, name, args);
+        synchronized (topologyLock) {
+            MessageQueue q = queues.get(n);
+            if (q != null) {
+                checkExclusiveAccess(q, connection);
+                checkEquivalent("queue", n, "durable", durable, q.durable());
+                checkEquivalent("queue", n, "auto_delete", autoDelete, q.autoDelete());
+                if (exclusive != q.exclusive()) {
+                    checkExclusiveAccess(q, exclusive ? new Object() : null);
+                }
+                QueueArguments.checkEquivalent(n, name, args, q.arguments());
+                return new Declared(q, false);
+            }
+            if (!queueName.isEmpty()) {
+                checkName("queue", n);
+            }
+            q = new MessageQueue(n, name, durable, autoDelete, exclusive ? connection : null, args, loopFor(n),
+                    this::autoDeleteQueue);
+            queues.put(n, q);
+            return new Declared(q, true);
+        }
+    }
+
+    private void autoDeleteQueue(MessageQueue q) {
+        synchronized (topologyLock) {
+            if (queues.get(q.name()) == q) {
+                removeQueue(q);
+            }
+        }
+    }
+
+    /** Deletes a queue, returning its ready message count (0 when it did not exist). */
+    public int deleteQueue(String queueName, boolean ifUnused, boolean ifEmpty, Object connection) {
+        synchronized (topologyLock) {
+            MessageQueue q = queues.get(queueName);
+            if (q == null) {
+                return 0; // RabbitMQ 3.10: deleting a missing queue succeeds with count 0
+            }
+            checkExclusiveAccess(q, connection);
+            if (ifUnused && q.consumerCount() > 0) {
+                throw BrokerException.preconditionFailed("queue '%s' in vhost '%s' in use", queueName, name);
+            }
+            if (ifEmpty && q.messageCount() > 0) {
+                throw BrokerException.preconditionFailed("queue '%s' in vhost '%s' is not empty", queueName, name);
+            }
+            int count = q.messageCount();
+            removeQueue(q);
+            return count;
+        }
+    }
+
+    private void removeQueue(MessageQueue q) {
+        queues.remove(q.name());
+        for (Exchange x : exchanges.values()) {
+            if (x != defaultExchange) {
+                unbindAll(x, q);
+            }
+        }
+        q.execute(q::delete);
+    }
+
+    /** Deletes the exclusive queues of a closed connection. */
+    public void connectionClosed(Object connection) {
+        synchronized (topologyLock) {
+            for (MessageQueue q : new ArrayList<>(queues.values())) {
+                if (q.exclusiveOwner() == connection) {
+                    removeQueue(q);
+                }
+            }
+        }
+    }
+
+    private void unbindAll(Exchange x, Destination d) {
+        if (!x.removeBindingsTo(d).isEmpty()) {
+            maybeAutoDelete(x);
+        }
+    }
+
+    private void maybeAutoDelete(Exchange x) {
+        if (x.autoDelete() && !x.hasBindings() && exchanges.get(x.name()) == x) {
+            removeExchange(x);
+        }
+    }
+
+    private String generatedName() {
+        byte[] b = new byte[16];
+        RANDOM.nextBytes(b);
+        return "amq.gen-" + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    private EventExecutor loopFor(String queueName) {
+        return loops[Math.floorMod(queueName.hashCode(), loops.length)];
+    }
+
+    // ---- bindings -------------------------------------------------------------------------
+
+    public void bindQueue(String queueName, String exchangeName, String key, Map<String, Object> args,
+                          Object connection) {
+        synchronized (topologyLock) {
+            MessageQueue q = existingQueue(queueName, connection);
+            Exchange x = bindableExchange(exchangeName);
+            x.addBinding(new Binding(x, q, key, args));
+        }
+    }
+
+    public void unbindQueue(String queueName, String exchangeName, String key, Map<String, Object> args,
+                            Object connection) {
+        synchronized (topologyLock) {
+            MessageQueue q = existingQueue(queueName, connection);
+            Exchange x = bindableExchange(exchangeName);
+            if (x.removeBinding(new Binding(x, q, key, args))) {
+                maybeAutoDelete(x);
+            }
+        }
+    }
+
+    public void bindExchange(String destination, String source, String key, Map<String, Object> args) {
+        synchronized (topologyLock) {
+            Exchange d = bindableExchange(destination);
+            Exchange s = bindableExchange(source);
+            s.addBinding(new Binding(s, d, key, args));
+        }
+    }
+
+    public void unbindExchange(String destination, String source, String key, Map<String, Object> args) {
+        synchronized (topologyLock) {
+            Exchange d = bindableExchange(destination);
+            Exchange s = bindableExchange(source);
+            if (s.removeBinding(new Binding(s, d, key, args))) {
+                maybeAutoDelete(s);
+            }
+        }
+    }
+
+    private Exchange bindableExchange(String exchangeName) {
+        if (exchangeName.isEmpty()) {
+            throw BrokerException.accessRefused("operation not permitted on the default exchange");
+        }
+        return existingExchange(exchangeName);
+    }
+}
