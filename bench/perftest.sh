@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Side-by-side PerfTest: warren (started here through bin/warren on its own port) and the
+# reference RabbitMQ 3.10 (../shared/tools/reference-rabbitmq.sh), same machine, same flags.
+#
+#   bench/perftest.sh [PERFTEST FLAGS...]      default flags: -x 1 -y 1 -s 100 -a -z 20
+#
+# Needs `mvn -q -B -DskipTests package` first. Prints PerfTest's summary line for each broker.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+flags=("$@")
+[ ${#flags[@]} -gt 0 ] || flags=(-x 1 -y 1 -s 100 -a -z 20)
+warren_port=${WARREN_BENCH_PORT:-5699}
+rabbit_port=${RABBIT_BENCH_PORT:-5698}
+work=$(mktemp -d)
+cp_file="$work/cp.txt"
+mvn -q -B -f "$here/pom.xml" dependency:build-classpath -Dmdep.outputFile="$cp_file" >/dev/null
+cp=$(cat "$cp_file")
+
+cat > "$work/warren.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$warren_port
+management.tcp.port = $((warren_port + 10000))
+data_dir = $work/data
+log.file = $work/warren.log
+log.level = warning
+CONF
+
+cleanup() {
+  "$top/bin/warren" stop --config "$work/warren.conf" >/dev/null 2>&1 || true
+  [ -n "${keep_rabbit:-}" ] || "$top/../shared/tools/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+run() { # NAME PORT PID
+  local name=$1 port=$2 pid=$3 before after
+  before=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" "${flags[@]}" \
+    > "$work/$name.out" 2>&1 || { tail -20 "$work/$name.out"; return 1; }
+  after=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  echo "== $name: $(grep -E 'sending rate avg' "$work/$name.out" | tail -1)"
+  grep -E 'receiving rate avg' "$work/$name.out" | tail -1 | sed "s/^/== $name: /"
+  grep -E 'consumer latency min/median/75th/95th/99th' "$work/$name.out" | tail -1 | sed "s/^/== $name: /" || true
+  echo "== $name: broker CPU time $(( (after - before) / $(getconf CLK_TCK) )) s"
+}
+
+echo "PerfTest flags: ${flags[*]}  ($(date -u +%F), $(nproc) cores, $(java -version 2>&1 | head -1))"
+"$top/bin/warren" start --config "$work/warren.conf" >/dev/null
+run warren "$warren_port" "$(cat "$work/data/warren.pid")"
+"$top/bin/warren" stop --config "$work/warren.conf" >/dev/null
+
+if "$top/../shared/tools/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
+  run rabbitmq "$rabbit_port" "$("$top/../shared/tools/reference-rabbitmq.sh" pid "$rabbit_port")"
+else
+  echo "== rabbitmq: reference broker could not be started"
+fi
