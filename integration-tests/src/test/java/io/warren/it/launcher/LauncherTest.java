@@ -1,0 +1,389 @@
+package io.warren.it.launcher;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
+import com.rabbitmq.client.ShutdownSignalException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Runs the real {@code bin/warren} as an operator would: separate broker JVMs, configs with
+ * their own ports and data dirs, the exit codes of an LSB service script. Needs
+ * broker-server/target/broker-server.jar and target/lib, which the reactor has packaged
+ * before this module's tests run.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class LauncherTest {
+    private static final Path ROOT = repoRoot();
+    private static final Path SCRIPT = ROOT.resolve("bin/warren");
+    private static final Path JAR = ROOT.resolve("broker-server/target/broker-server.jar");
+    private static final Duration SCRIPT_TIMEOUT = Duration.ofSeconds(120);
+
+    @TempDir
+    Path tmp;
+
+    /** Every config a test started a broker with; each is stopped after the test. */
+    private final List<Path> started = new ArrayList<>();
+
+    @BeforeAll
+    static void needsThePackagedServer() {
+        if (!Files.isRegularFile(JAR)) {
+            System.err.println("LauncherTest skipped: " + JAR + " is missing (run mvn package first)");
+        }
+        assumeTrue(Files.isRegularFile(JAR), JAR + " is missing: run mvn -q -B -DskipTests package first");
+    }
+
+    @AfterEach
+    void stopEveryBroker() throws Exception {
+        for (Path conf : started) {
+            Result r = warren(Map.of(), "stop", "--config", conf.toString());
+            // Belt and braces: never leave a broker JVM behind a failed test.
+            Path pidFile = conf.resolveSibling("data").resolve("warren.pid");
+            if (r.code() != 0 && Files.exists(pidFile)) {
+                ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip())).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+    }
+
+    @Test
+    void startStatusStopWithConfigAfterTheCommand() throws Exception {
+        Broker b = newConfig();
+        Result start = warren(Map.of(), "start", "--config", b.conf().toString());
+        started.add(b.conf());
+        assertEquals(0, start.code(), start.out());
+        assertTrue(start.out().contains("warren started"), start.out());
+        assertTrue(accepts(b.port()), "AMQP port open after start returned");
+        long pid = b.pid();
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertTrue(Files.readString(b.logFile()).contains("warren started, AMQP on 127.0.0.1:" + b.port()));
+
+        Result status = warren(Map.of(), "status", "--config", b.conf().toString());
+        assertEquals(0, status.code(), status.out());
+        assertTrue(status.out().contains("running (pid " + pid + ")"), status.out());
+
+        ConnectionFactory f = new ConnectionFactory();
+        f.setPort(b.port());
+        f.setAutomaticRecoveryEnabled(false);
+        AtomicReference<ShutdownSignalException> closedBy = new AtomicReference<>();
+        Connection c = f.newConnection();
+        try {
+            c.addShutdownListener(closedBy::set);
+            Channel ch = c.createChannel();
+            String q = ch.queueDeclare().getQueue();
+            ch.basicPublish("", q, null, "through bin/warren".getBytes(StandardCharsets.UTF_8));
+            AtomicReference<GetResponse> got = new AtomicReference<>();
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                got.set(ch.basicGet(q, true));
+                return got.get() != null;
+            });
+            assertEquals("through bin/warren", new String(got.get().getBody(), StandardCharsets.UTF_8));
+
+            Result stop = warren(Map.of(), "stop", "--config", b.conf().toString());
+            assertEquals(0, stop.code(), stop.out());
+            assertTrue(stop.out().contains("warren stopped"), stop.out());
+            // The shutdown hook closed the broker, which tells clients 320 CONNECTION_FORCED.
+            await().atMost(Duration.ofSeconds(10)).until(() -> closedBy.get() != null);
+            assertTrue(closedBy.get().getMessage().contains("reply-code=320"), closedBy.get().getMessage());
+        } finally {
+            if (c.isOpen()) {
+                c.abort();
+            }
+        }
+        assertFalse(Files.exists(b.pidFile()), "pid file removed by the shutdown hook");
+        assertFalse(accepts(b.port()), "port closed after stop");
+        assertEquals(3, warren(Map.of(), "status", "--config", b.conf().toString()).code());
+    }
+
+    @Test
+    void configBeforeTheCommandAndRestart() throws Exception {
+        Broker b = newConfig();
+        Result start = warren(Map.of(), "--config", b.conf().toString(), "start");
+        started.add(b.conf());
+        assertEquals(0, start.code(), start.out());
+        long first = b.pid();
+
+        Result again = warren(Map.of(), "--config=" + b.conf(), "start");
+        assertEquals(0, again.code(), again.out());
+        assertTrue(again.out().contains("already running"), again.out());
+        assertEquals(first, b.pid());
+
+        Result restart = warren(Map.of(), "--config=" + b.conf(), "restart");
+        assertEquals(0, restart.code(), restart.out());
+        long second = b.pid();
+        assertNotEquals(first, second);
+        assertTrue(accepts(b.port()));
+        assertEquals(0, warren(Map.of(), "--config", b.conf().toString(), "status").code());
+    }
+
+    @Test
+    void warrenConfigEnvironmentVariable() throws Exception {
+        Broker b = newConfig();
+        Map<String, String> env = Map.of("WARREN_CONFIG", b.conf().toString());
+        Result start = warren(env, "start");
+        started.add(b.conf());
+        assertEquals(0, start.code(), start.out());
+        assertTrue(accepts(b.port()));
+        assertEquals(0, warren(env, "status").code());
+        assertEquals(0, warren(env, "stop").code());
+        assertEquals(3, warren(env, "status").code());
+    }
+
+    @Test
+    void configOptionBeatsTheEnvironment() throws Exception {
+        Broker good = newConfig();
+        Path bad = writeConfig("bad.conf", "heartbeet = 1");
+        Map<String, String> env = Map.of("WARREN_CONFIG", bad.toString());
+        assertEquals(3, warren(env, "status", "--config", good.conf().toString()).code());
+        Result fromEnv = warren(env, "status");
+        assertEquals(4, fromEnv.code(), fromEnv.out());
+        assertTrue(fromEnv.out().contains(bad + ":1: unknown key 'heartbeet'"), fromEnv.out());
+    }
+
+    @Test
+    void badKeyIsReportedWithFileLineAndKey() throws Exception {
+        Path conf = writeConfig("warren.conf", "# a comment", "", "heartbeet = 10");
+        for (String command : List.of("start", "run", "stop")) {
+            Result r = warren(Map.of(), command, "--config", conf.toString());
+            assertEquals(2, r.code(), command + ": " + r.out());
+            assertTrue(r.out().contains(conf + ":3: unknown key 'heartbeet'"), command + ": " + r.out());
+            assertFalse(r.out().contains("Exception"), "no stack trace: " + r.out());
+        }
+        assertFalse(Files.exists(tmp.resolve("data")), "nothing started");
+    }
+
+    @Test
+    void badValueIsReportedWithFileLineAndKey() throws Exception {
+        Path conf = writeConfig("warren.conf", "heartbeat = abc");
+        Result r = warren(Map.of(), "start", "--config", conf.toString());
+        assertEquals(2, r.code(), r.out());
+        assertTrue(r.out().contains(conf + ":1: bad value 'abc' for 'heartbeat': expected an integer 0..65535"), r.out());
+    }
+
+    @Test
+    void aMissingExplicitConfigIsAnError() throws Exception {
+        Path missing = tmp.resolve("nope.conf");
+        Result cli = warren(Map.of(), "start", "--config", missing.toString());
+        assertEquals(2, cli.code(), cli.out());
+        assertTrue(cli.out().contains(missing + ": config file not found"), cli.out());
+        Result env = warren(Map.of("WARREN_CONFIG", missing.toString()), "start");
+        assertEquals(2, env.code(), env.out());
+        assertTrue(env.out().contains(missing + ": config file not found (given by WARREN_CONFIG)"), env.out());
+    }
+
+    @Test
+    void statusIsThreeAndStopIsZeroWhenNothingRuns() throws Exception {
+        Broker b = newConfig();
+        Result status = warren(Map.of(), "status", "--config", b.conf().toString());
+        assertEquals(3, status.code(), status.out());
+        assertTrue(status.out().contains("not running"), status.out());
+        Result stop = warren(Map.of(), "stop", "--config", b.conf().toString());
+        assertEquals(0, stop.code(), stop.out());
+        assertTrue(stop.out().contains("not running"), stop.out());
+    }
+
+    @Test
+    void aPidFileOfADeadProcessIsStale() throws Exception {
+        Broker b = newConfig();
+        Files.createDirectories(b.pidFile().getParent());
+        Files.writeString(b.pidFile(), deadPid() + "\n");
+        Result status = warren(Map.of(), "status", "--config", b.conf().toString());
+        assertEquals(3, status.code(), status.out());
+        assertTrue(status.out().contains("stale pid file"), status.out());
+        assertFalse(Files.exists(b.pidFile()));
+    }
+
+    @Test
+    void aPidFileOfAnotherProgramIsStaleAndThatProgramIsLeftAlone() throws Exception {
+        Broker b = newConfig();
+        Process sleeper = new ProcessBuilder("sleep", "60").start();
+        try {
+            Files.createDirectories(b.pidFile().getParent());
+            Files.writeString(b.pidFile(), sleeper.pid() + "\n");
+            Result stop = warren(Map.of(), "stop", "--config", b.conf().toString());
+            assertEquals(0, stop.code(), stop.out());
+            assertTrue(sleeper.isAlive(), "stop must not signal a pid that is not warren");
+            assertFalse(Files.exists(b.pidFile()));
+        } finally {
+            sleeper.destroyForcibly().waitFor();
+        }
+    }
+
+    @Test
+    void aStalePidFileIsReplacedOnStart() throws Exception {
+        Broker b = newConfig();
+        long dead = deadPid();
+        Files.createDirectories(b.pidFile().getParent());
+        Files.writeString(b.pidFile(), dead + "\n");
+        Result start = warren(Map.of(), "start", "--config", b.conf().toString());
+        started.add(b.conf());
+        assertEquals(0, start.code(), start.out());
+        long pid = b.pid();
+        assertNotEquals(dead, pid);
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+    }
+
+    @Test
+    void startFailsWhenThePortIsTaken() throws Exception {
+        Broker b = newConfig();
+        try (ServerSocket squatter = new ServerSocket()) {
+            squatter.bind(new InetSocketAddress("127.0.0.1", b.port()));
+            Result start = warren(Map.of(), "start", "--config", b.conf().toString());
+            started.add(b.conf());
+            assertEquals(1, start.code(), start.out());
+            assertTrue(start.out().contains("already in use"), start.out());
+        }
+        assertEquals(3, warren(Map.of(), "status", "--config", b.conf().toString()).code());
+    }
+
+    @Test
+    void aBrokerThatDiesOnStartIsReportedWithTheLog() throws Exception {
+        Broker b = newConfig();
+        // The log file path is a directory: WarrenMain exits 1 before binding.
+        Files.createDirectories(b.logFile());
+        Result start = warren(Map.of(), "start", "--config", b.conf().toString());
+        started.add(b.conf());
+        assertEquals(1, start.code(), start.out());
+        assertTrue(start.out().contains("failed to start (exit code 1)"), start.out());
+        assertTrue(start.out().contains("cannot open log file"), start.out());
+        assertEquals(3, warren(Map.of(), "status", "--config", b.conf().toString()).code());
+    }
+
+    @Test
+    void worksThroughASymlinkFromAnyDirectoryWithARelativeConfig() throws Exception {
+        Broker b = newConfig();
+        Path link = Files.createSymbolicLink(tmp.resolve("warren-link"), SCRIPT);
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        Result r = run(elsewhere, Map.of(), link.toString(), "status", "--config", "../warren.conf");
+        assertEquals(3, r.code(), r.out());
+        assertTrue(r.out().contains("not running"), r.out());
+    }
+
+    @Test
+    void usageErrors() throws Exception {
+        assertEquals(2, warren(Map.of(), "bogus").code());
+        assertEquals(2, warren(Map.of()).code());
+        assertEquals(2, warren(Map.of(), "status", "--config").code());
+        assertEquals(2, warren(Map.of(), "start", "stop").code());
+    }
+
+    // --- helpers -----------------------------------------------------------------------
+
+    /** A config in {@code tmp} with free ports, its data and log under {@code tmp}. */
+    private record Broker(Path conf, int port, Path pidFile, Path logFile) {
+        long pid() throws IOException {
+            return Long.parseLong(Files.readString(pidFile).strip());
+        }
+    }
+
+    private Broker newConfig() throws IOException {
+        int port = freePort();
+        int management = freePort();
+        Path conf = writeConfig("warren.conf",
+                "listeners.tcp.default = 127.0.0.1:" + port,
+                "management.tcp.port = " + management,
+                "data_dir = data        # relative: next to this file",
+                "log.file = log/warren.log");
+        return new Broker(conf, port, tmp.resolve("data/warren.pid"), tmp.resolve("log/warren.log"));
+    }
+
+    private Path writeConfig(String name, String... lines) throws IOException {
+        Path conf = tmp.resolve(name);
+        Files.writeString(conf, String.join("\n", lines) + "\n");
+        return conf;
+    }
+
+    private record Result(int code, String out) {
+    }
+
+    private Result warren(Map<String, String> env, String... args) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(SCRIPT.toString());
+        command.addAll(List.of(args));
+        return run(tmp, env, command.toArray(String[]::new));
+    }
+
+    private static Result run(Path cwd, Map<String, String> env, String... command) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile()).redirectErrorStream(true);
+        pb.environment().remove("WARREN_CONFIG");
+        pb.environment().remove("WARREN_JAVA_OPTS");
+        pb.environment().put("WARREN_JAVA_OPTS", "-Xmx256m");
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
+        if (!p.waitFor(SCRIPT_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " did not finish in " + SCRIPT_TIMEOUT);
+        }
+        // The broker JVM must not hold our pipe open: output ends when the script does.
+        String text = out.get(10, TimeUnit.SECONDS);
+        return new Result(p.exitValue(), text);
+    }
+
+    private static String readAll(InputStream in) {
+        try {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "<unreadable: " + e + ">";
+        }
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static long deadPid() throws Exception {
+        Process p = new ProcessBuilder("true").start();
+        p.waitFor();
+        return p.pid();
+    }
+
+    private static Path repoRoot() {
+        // Surefire runs in the module folder (and sets basedir); the repository is its parent.
+        String basedir = System.getProperty("basedir");
+        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
+        Path root = module.toAbsolutePath().getParent();
+        assertNotNull(root);
+        return root;
+    }
+}
