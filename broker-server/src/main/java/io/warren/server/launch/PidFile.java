@@ -6,6 +6,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 
 /**
@@ -51,12 +52,20 @@ public final class PidFile {
         // Write-then-rename so a reader (bin/warren status) never sees a half-written pid.
         Path tmp = Files.createTempFile(dataDir, NAME, ".tmp");
         Files.writeString(tmp, self + "\n", StandardCharsets.US_ASCII);
+        readableByAll(tmp);
         try {
             Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
         }
         return new PidFile(path, self);
+    }
+
+    /** createTempFile makes 0600 files; status checks and monitoring by other users need to read it. */
+    private static void readableByAll(Path file) throws IOException {
+        if (file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+        }
     }
 
     public Path path() {

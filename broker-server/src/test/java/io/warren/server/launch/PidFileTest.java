@@ -23,6 +23,7 @@ class PidFileTest {
         PidFile pid = PidFile.claim(data);
         assertEquals(data.resolve("warren.pid"), pid.path());
         assertEquals(SELF + "\n", Files.readString(pid.path()));
+        assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pid.path())));
         try (var files = Files.list(data)) {
             assertEquals(1, files.count(), "no temp file left behind");
         }
@@ -56,9 +57,16 @@ class PidFileTest {
 
     @Test
     void aLiveWarrenRefusesASecondClaim() throws Exception {
-        // A process whose command line carries the marker stands in for a running broker.
-        Process fake = new ProcessBuilder("bash", "-c", "sleep 30 # " + PidFile.MARKER).start();
+        // A process whose command line carries the marker stands in for a running broker:
+        // bash keeps its $0 (the marker) in its command line, and "; true" stops it from
+        // exec'ing sleep in its place. Until bash has exec'd, the child shows our own command
+        // line, hence the wait.
+        Process fake = new ProcessBuilder("bash", "-c", "sleep 30; true", PidFile.MARKER).start();
         try {
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!PidFile.isWarren(fake.pid()) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
             assertTrue(PidFile.isWarren(fake.pid()));
             Files.writeString(tmp.resolve("warren.pid"), fake.pid() + "\n");
             PidFile.AlreadyRunningException e =
