@@ -522,8 +522,8 @@ public final class AmqpChannel implements MethodHandler {
         publish.header(h);
         long max = connection.broker().settings().maxMessageSize();
         if (h.bodySize() > max) {
-            publish.reset();
             current = publish.method();
+            publish.reset();
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - message size "
                     + h.bodySize() + " is larger than configured max size " + max);
         }
