@@ -1,0 +1,62 @@
+package io.warren.core.store;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Persistent messages of durable queues (delivery_mode 2). Implementations journal by group
+ * commit: one committer thread wakes on the first pending write, writes everything pending as
+ * one batch, commits once, then completes the waiting callbacks. Nothing here blocks the
+ * caller: every method may be called from an event loop.
+ *
+ * <p>A message stored for N queues occupies N slots, one per queue; each slot is released on
+ * its own ({@link #remove}) when that queue is done with the message (ack, purge, delete).
+ */
+public interface MessageStore extends AutoCloseable {
+
+    /** Runs on the store's thread once a write is durable ({@code failure == null}) or has failed. */
+    @FunctionalInterface
+    interface Durable {
+        void done(Throwable failure);
+    }
+
+    /**
+     * Journals a message for {@code queueIds.length} durable queues. Does not take ownership of
+     * the buffers (it copies what it needs before returning). Returns the reference of the first
+     * slot; queue {@code queueIds[i]} holds slot {@code ref + i}.
+     */
+    long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
+                Durable durable);
+
+    /** Releases one slot; made durable by a later commit. */
+    void remove(long ref);
+
+    /** Calls {@code durable} after a commit covering every call made before this one. */
+    void sync(Durable durable);
+
+    /**
+     * Visits every live slot, grouped per queue in original publish order, without keeping
+     * bodies in the heap: the visitor gets a {@link StoredMessage} whose body it can load later.
+     */
+    void recover(RecoveryVisitor visitor);
+
+    /** Loads the properties and body of a stored slot; {@code sink} runs on the store's reader thread. */
+    void load(long ref, LoadSink sink);
+
+    /** Callback of {@link #load}. The buffers belong to the sink. */
+    @FunctionalInterface
+    interface LoadSink {
+        void loaded(ByteBuf properties, ByteBuf body, Throwable failure);
+    }
+
+    /** Receives recovered slots, queue by queue, each queue's in publish order. */
+    @FunctionalInterface
+    interface RecoveryVisitor {
+        void slot(long queueId, StoredMessage message);
+    }
+
+    /** A recovered slot: routing info and sizes; the body stays on disk until loaded. */
+    record StoredMessage(long ref, String exchange, String routingKey, int bodySize) {}
+
+    /** Flushes and closes; pending callbacks fail. */
+    @Override void close();
+}
