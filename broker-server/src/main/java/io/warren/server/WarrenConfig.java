@@ -55,4 +55,14 @@ public record WarrenConfig(
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 dataDir, logFile, logLevel);
     }
+
+    /** Like the record's, with the default password masked: configs end up in logs. */
+    @Override public String toString() {
+        return "WarrenConfig[listen=" + (listenHost == null ? "" : listenHost + ":") + listenPort
+                + ", management=" + managementIp + ":" + managementPort + ", defaultUser=" + defaultUser
+                + ", defaultPass=******, defaultVhost=" + defaultVhost + ", loopbackUsers=" + loopbackUsers
+                + ", heartbeat=" + heartbeatSeconds + ", frameMax=" + frameMax + ", channelMax=" + channelMax
+                + ", maxMessageSize=" + maxMessageSize + ", dataDir=" + dataDir + ", logFile=" + logFile
+                + ", logLevel=" + logLevel + "]";
+    }
 }
