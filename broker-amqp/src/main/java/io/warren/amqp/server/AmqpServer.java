@@ -18,6 +18,8 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.warren.amqp.codec.FrameDecoder;
 import io.warren.amqp.connection.AmqpConnection;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.vhost.VirtualHost;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,7 +98,29 @@ public final class AmqpServer {
                 break;
             }
         }
+        closeQueues(broker);
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /**
+     * Releases the messages queues still hold (the closed connections have requeued their
+     * unacknowledged ones by now: those tasks ran earlier on the same loops), before the loops
+     * stop. Otherwise every message left in a queue is a leaked buffer when a broker is stopped
+     * in-process (tests, restarts).
+     */
+    private static void closeQueues(BrokerContext broker) {
+        if (broker.vhosts() == null) {
+            return;
+        }
+        List<io.netty.util.concurrent.Future<?>> done = new ArrayList<>();
+        for (VirtualHost v : broker.vhosts().all()) {
+            for (MessageQueue q : v.queues()) {
+                done.add(q.loop().submit(q::close));
+            }
+        }
+        for (io.netty.util.concurrent.Future<?> f : done) {
+            f.awaitUninterruptibly(1, TimeUnit.SECONDS);
+        }
     }
 }

@@ -226,6 +226,19 @@ public final class MessageQueue implements Destination {
         return deleted;
     }
 
+    /**
+     * Broker shutdown: releases the ready messages, so no buffer outlives the broker, and
+     * releases whatever is enqueued or requeued afterwards. Unlike {@link #delete()} no consumer
+     * is told, and the queue's definition (its store entry) is left alone.
+     */
+    public void close() {
+        assert loop.inEventLoop();
+        deleted = true;
+        releaseReady();
+        consumers.clear();
+        consumerCount = 0;
+    }
+
     private void releaseReady() {
         QueueEntry e;
         while ((e = ready.pollFirst()) != null) {

@@ -2,6 +2,7 @@ package io.warren.core.vhost;
 
 import io.netty.util.concurrent.EventExecutor;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -21,5 +22,9 @@ public final class VirtualHosts {
 
     public VirtualHost get(String name) {
         return vhosts.get(name);
+    }
+
+    public List<VirtualHost> all() {
+        return List.copyOf(vhosts.values());
     }
 }
