@@ -428,18 +428,24 @@ public final class AmqpChannel implements MethodHandler {
         settle(settled, true, m.requeue());
     }
 
-    /** Removes the deliveries an ack/nack/reject names; unknown tags are a 406 as in RabbitMQ. */
+    /**
+     * Removes the deliveries an ack/nack/reject names. As in RabbitMQ (rabbit_channel:collect_acks)
+     * the tag itself must be outstanding, with multiple too: a multiple ack of a tag already
+     * settled, or beyond the last delivery, is a 406 and settles nothing. Tag 0 with multiple
+     * means everything outstanding.
+     */
     private List<Unacked> take(long tag, boolean multiple) {
         List<Unacked> out = new ArrayList<>();
-        if (multiple) {
-            if (tag != 0 && !unacked.containsKey(tag) && (unacked.isEmpty() || unacked.keySet().iterator().next() > tag)) {
-                throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - unknown delivery tag "
-                        + tag);
-            }
+        if (multiple && tag == 0) {
+            out.addAll(unacked.values());
+            unacked.clear();
+            return out;
+        }
+        if (multiple && unacked.containsKey(tag)) {
             Iterator<Map.Entry<Long, Unacked>> it = unacked.entrySet().iterator();
             while (it.hasNext()) {
                 Map.Entry<Long, Unacked> e = it.next();
-                if (tag != 0 && e.getKey() > tag) {
+                if (e.getKey() > tag) {
                     break;
                 }
                 out.add(e.getValue());
