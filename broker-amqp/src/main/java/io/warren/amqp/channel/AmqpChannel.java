@@ -495,16 +495,22 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onBasicRecover(BasicRecover m) {
-        recover();
+        recover(m.requeue(), BasicRecover.METHOD_ID);
         send(new BasicRecoverOk());
     }
 
     @Override public void onBasicRecoverAsync(BasicRecoverAsync m) {
-        recover();
+        recover(m.requeue(), BasicRecoverAsync.METHOD_ID);
     }
 
-    /** Requeues every unacked delivery (RabbitMQ requeues for requeue=false too). */
-    private void recover() {
+    /**
+     * Requeues every unacked delivery. Redelivering to the original recipient (requeue=false)
+     * is not implemented, as in RabbitMQ 3.10, which closes the connection with 540.
+     */
+    private void recover(boolean requeue, int methodId) {
+        if (!requeue) {
+            throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "requeue=false", BasicRecover.CLASS_ID, methodId);
+        }
         List<Unacked> all = new ArrayList<>(unacked.values());
         unacked.clear();
         settle(all, true, true);
