@@ -278,10 +278,13 @@ public final class AmqpChannel implements MethodHandler {
         }
         if (m.global()) {
             globalPrefetch = m.prefetchCount();
-            kickConsumers();
         } else {
             consumerPrefetch = m.prefetchCount();
+            // RabbitMQ 3.10 (rabbit_channel, basic.qos global=false) also lifts the channel-wide
+            // limit of an earlier global=true: "unlimit_prefetch". Clients see that, so do the same.
+            globalPrefetch = 0;
         }
+        kickConsumers();
         send(new BasicQosOk());
     }
 
