@@ -268,7 +268,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 return;
             }
             ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
-            throw new ConnectionException(ReplyCode.CHANNEL_ERROR, "expected 'channel.open' on channel " + id,
+            // RabbitMQ's exact text (rabbit_reader), without the channel number.
+            throw new ConnectionException(ReplyCode.CHANNEL_ERROR, "expected 'channel.open'",
                     frame instanceof Frame.Method m ? m.method().classId() : 0,
                     frame instanceof Frame.Method m ? m.method().methodId() : 0);
         }
