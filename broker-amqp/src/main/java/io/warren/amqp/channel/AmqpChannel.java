@@ -97,9 +97,14 @@ public final class AmqpChannel implements MethodHandler {
         try {
             if (frame instanceof Frame.Method m) {
                 if (publish.inProgress()) {
+                    // RabbitMQ's texts (rabbit_command_assembler), with the ids of the method
+                    // whose content was cut short.
+                    String text = publish.awaitingHeader()
+                            ? "expected content header for class 60, got non content header frame instead"
+                            : "expected content body, got non content body frame instead";
                     publish.reset();
-                    throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "expected content header for class 60,"
-                            + " got non content header frame instead", m.method().classId(), m.method().methodId());
+                    throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, text, BasicPublish.CLASS_ID,
+                            BasicPublish.METHOD_ID);
                 }
                 current = m.method();
                 m.method().dispatch(this);

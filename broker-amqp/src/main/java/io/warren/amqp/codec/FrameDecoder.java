@@ -14,8 +14,11 @@ import java.util.List;
  * Turns bytes into {@link Frame}s. Reads the 8-byte protocol header first; a wrong one gets
  * the supported header back and the socket closed (0-9-1 §4.2.2). Every frame header is
  * validated before its payload is buffered: the size, read unsigned, must fit the negotiated
- * frame_max (4096 before tune, §4.2.3), else 501 FRAME_ERROR without reading further.
- * After a protocol error the decoder discards all further input: the connection is closing.
+ * frame_max (4096 before tune, §4.2.3; see {@link #readFrame} for RabbitMQ's 8-byte leeway),
+ * else 501 FRAME_ERROR without reading further.
+ * After a protocol error the offending frame (or, when too large, its header) is skipped and
+ * decoding goes on, so that the client's connection.close-ok is seen, as RabbitMQ's reader does;
+ * a second error while closing drops the socket.
  */
 public final class FrameDecoder extends ByteToMessageDecoder {
     /** "AMQP" 0 0 9 1. */
@@ -24,6 +27,8 @@ public final class FrameDecoder extends ByteToMessageDecoder {
 
     private boolean headerSeen;
     private boolean failed;
+    /** A protocol error was reported: the connection is closing. */
+    private boolean closing;
     private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
 
     /** Sets the negotiated frame_max (whole frame, header and end octet included). */
@@ -50,8 +55,13 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                 out.add(f);
             }
         } catch (ConnectionException e) {
-            failed = true;
-            in.skipBytes(in.readableBytes());
+            if (closing) {
+                failed = true;
+                in.skipBytes(in.readableBytes());
+                ctx.close();
+                return;
+            }
+            closing = true;
             throw e;
         }
     }
@@ -85,7 +95,11 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         int type = in.getUnsignedByte(start);
         int channel = in.getUnsignedShort(start + 1);
         long size = in.getUnsignedInt(start + 3);
-        if (size > frameMax - 8) {
+        // RabbitMQ (rabbit_reader, FRAME_SIZE_FUDGE) lets the payload alone be frame_max bytes,
+        // 8 more than frame_max counts, because old clients send such frames; the text still
+        // names frame_max - 8 as the limit, like RabbitMQ's.
+        if (size > frameMax) {
+            in.skipBytes(FRAME_HEADER);
             throw new ConnectionException(ReplyCode.FRAME_ERROR, "type " + type + ", all octets = <<>>: {frame_too_large,"
                     + size + "," + (frameMax - 8) + "}");
         }
@@ -95,6 +109,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         int payload = start + FRAME_HEADER;
         int end = payload + (int) size;
         if (in.getUnsignedByte(end) != AmqpConstants.FRAME_END) {
+            in.readerIndex(end + 1);
             throw new ConnectionException(ReplyCode.FRAME_ERROR, "type " + type + ", invalid frame end octet "
                     + in.getUnsignedByte(end));
         }
@@ -104,16 +119,21 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             case AmqpConstants.FRAME_METHOD -> new Frame.Method(channel, readMethod(p));
             case AmqpConstants.FRAME_HEADER -> readHeader(channel, p);
             case AmqpConstants.FRAME_BODY -> new Frame.ContentBody(channel, p.retain());
-            case AmqpConstants.FRAME_HEARTBEAT -> heartbeat(channel, size);
+            case AmqpConstants.FRAME_HEARTBEAT -> heartbeat(channel, p);
             default -> throw new ConnectionException(ReplyCode.FRAME_ERROR, "type " + type + ", all octets = <<>>: "
                     + "unknown frame type");
         };
     }
 
-    private static Frame heartbeat(int channel, long size) {
+    /** RabbitMQ: a heartbeat with a payload is an unknown frame (501), one off channel 0 unexpected (505). */
+    private static Frame heartbeat(int channel, ByteBuf p) {
+        if (p.isReadable()) {
+            throw new ConnectionException(ReplyCode.FRAME_ERROR, "type " + AmqpConstants.FRAME_HEARTBEAT
+                    + ", heartbeat frame with a " + p.readableBytes() + "-byte payload: unknown_frame");
+        }
         if (channel != 0) {
-            throw new ConnectionException(ReplyCode.COMMAND_INVALID,
-                    "heartbeat frame on channel " + channel + ": heartbeats belong on channel 0");
+            throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "type " + AmqpConstants.FRAME_HEARTBEAT
+                    + ", heartbeat frame on channel " + channel + ": heartbeats belong on channel 0");
         }
         return new Frame.Heartbeat(channel);
     }

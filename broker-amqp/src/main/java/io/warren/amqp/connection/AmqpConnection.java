@@ -53,6 +53,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private static final long HANDSHAKE_TIMEOUT_MS = 10_000;
     /** How long to wait for connection.close-ok before dropping the socket. */
     private static final long CLOSE_OK_TIMEOUT_MS = 3_000;
+    /**
+     * RabbitMQ's SILENT_CLOSE_DELAY: a protocol error during the handshake is not answered; the
+     * socket is dropped after this pause so a client cannot hammer the broker with bad handshakes.
+     */
+    private static final long SILENT_CLOSE_DELAY_MS = 3_000;
 
     private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
 
@@ -254,13 +259,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         AmqpChannel ch = channels.get(id);
         if (ch == null) {
             if (frame instanceof Frame.Method m && m.method() instanceof ChannelOpen) {
-                if (id > channelMax) {
-                    throw new ConnectionException(ReplyCode.NOT_ALLOWED, "channel number " + id
-                            + " exceeds the negotiated channel_max (" + channelMax + ")", 20, 10);
-                }
+                // RabbitMQ 3.10 limits how many channels are open, not their numbers: channel.open
+                // on a number above channel_max succeeds while fewer than channel_max are open.
                 if (channels.size() >= channelMax) {
                     throw new ConnectionException(ReplyCode.NOT_ALLOWED, "number of channels opened ("
-                            + channels.size() + ") has reached the negotiated channel_max (" + channelMax + ")", 20, 10);
+                            + channels.size() + ") has reached the negotiated channel_max (" + channelMax + ")");
                 }
                 ch = new AmqpChannel(this, id);
                 channels.put(id, ch);
@@ -356,6 +359,12 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             state = State.CLOSED;
             ctx.writeAndFlush(ctx.alloc().buffer(0)).addListener(ChannelFutureListener.CLOSE);
             return;
+        }
+        if (state == State.OPEN) {
+            // RabbitMQ (rabbit_reader:handle_method0) answers any other method on channel 0,
+            // a channel method or a second connection.open alike, with 504.
+            throw new ConnectionException(ReplyCode.CHANNEL_ERROR, "unexpected method in connection state running",
+                    m.classId(), m.methodId());
         }
         throw new ConnectionException(ReplyCode.COMMAND_INVALID, "unexpected method " + m.name() + " on channel 0"
                 + " in state " + state.name().toLowerCase(), m.classId(), m.methodId());
@@ -463,6 +472,18 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
+        if (state != State.OPEN && !answeredDuringHandshake(e.code())) {
+            // As RabbitMQ (rabbit_reader:handle_exception): no connection.close before the
+            // connection is open; stop reading and drop the socket after a pause.
+            state = State.CLOSING;
+            cleanup();
+            ctx.channel().config().setAutoRead(false);
+            long delay = e.code() == ReplyCode.CONNECTION_FORCED ? 0 : SILENT_CLOSE_DELAY_MS;
+            ctx.executor().schedule(() -> {
+                ctx.close();
+            }, delay, TimeUnit.MILLISECONDS);
+            return;
+        }
         sendMethod(0, new ConnectionClose(e.code().code(), truncate(e.replyText()), e.classId(), e.methodId()));
         flushNow();
         state = State.CLOSING;
@@ -470,6 +491,15 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         ctx.executor().schedule(() -> {
             ctx.close();
         }, CLOSE_OK_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The handshake errors RabbitMQ does answer with connection.close: a refused login (to
+     * clients with the authentication_failure_close capability) and not_allowed from tune-ok
+     * or connection.open (bad frame_max / channel_max, unknown vhost).
+     */
+    private static boolean answeredDuringHandshake(ReplyCode code) {
+        return code == ReplyCode.ACCESS_REFUSED || code == ReplyCode.NOT_ALLOWED;
     }
 
     /** Broker shutdown: 320 CONNECTION_FORCED to the client. Any thread. */
