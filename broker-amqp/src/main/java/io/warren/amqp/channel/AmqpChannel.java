@@ -547,8 +547,31 @@ public final class AmqpChannel implements MethodHandler {
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - message size "
                     + h.bodySize() + " is larger than configured max size " + max);
         }
+        checkUserId();
         if (h.bodySize() == 0) {
             publishComplete();
+        }
+    }
+
+    /** The user-id bit of the property flags (0-9-1 basic properties: 13th of 14). */
+    private static final int USER_ID_FLAG = 1 << 4;
+
+    /**
+     * RabbitMQ's validated user-id: a publish whose user_id property is not the connection's
+     * user is refused with 406 (and the message dropped). Only this flag word is read on the
+     * hot path; the properties are decoded only when a user_id is present.
+     */
+    private void checkUserId() {
+        ByteBuf props = publish.properties();
+        if (props.readableBytes() < 2 || (props.getUnsignedShort(props.readerIndex()) & USER_ID_FLAG) == 0) {
+            return;
+        }
+        String userId = BasicProperties.read(props.duplicate()).userId();
+        if (!userId.equals(connection.user())) {
+            current = publish.method();
+            publish.reset();
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - user_id property set to '"
+                    + userId + "' but authenticated user was '" + connection.user() + "'");
         }
     }
 

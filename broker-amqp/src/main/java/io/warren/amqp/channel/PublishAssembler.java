@@ -91,6 +91,11 @@ final class PublishAssembler {
         return properties != null && received == bodySize;
     }
 
+    /** The raw properties of the current publish (still owned here), null before its header. */
+    ByteBuf properties() {
+        return properties;
+    }
+
     /** Hands over properties and body (the caller owns them now) and resets. */
     ByteBuf takeProperties() {
         ByteBuf p = properties;

@@ -18,6 +18,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static io.warren.it.support.AmqpAssertions.assertClose;
+import static io.warren.it.support.AmqpAssertions.assertConnectionUsable;
+import static io.warren.it.support.AmqpAssertions.awaitChannelClosed;
 import static io.warren.it.support.AmqpAssertions.newQueue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -180,5 +183,20 @@ class PropertiesTest {
         assertEquals("routed", new String(r.getBody()));
         assertSameProperties(props, r.getProps());
         assertEquals(null, ch.basicGet(q, true));
+    }
+
+    @Test
+    void aUserIdOtherThanTheConnectionsUserIs406() throws Exception {
+        Connection conn = broker.connect();
+        Channel ch = conn.createChannel();
+        String q = newQueue(ch);
+        ch.basicPublish("", q, new AMQP.BasicProperties.Builder().userId("mallory").build(), "forged".getBytes());
+        AMQP.Channel.Close close = awaitChannelClosed(ch);
+        assertClose(406, "PRECONDITION_FAILED - user_id property set to 'mallory' but authenticated user was"
+                + " 'guest'", close);
+        assertEquals(60, close.getClassId());
+        assertEquals(40, close.getMethodId());
+        assertConnectionUsable(conn);
+        assertEquals(null, conn.createChannel().basicGet(q, true), "the forged message was not enqueued");
     }
 }
