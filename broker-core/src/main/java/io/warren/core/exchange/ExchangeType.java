@@ -16,13 +16,17 @@ public enum ExchangeType {
         return wireName;
     }
 
-    /** Parses a type name; unknown names fail with COMMAND_INVALID, as RabbitMQ does. */
+    /**
+     * Parses a type name; unknown names fail with COMMAND_INVALID (a connection error), as in
+     * RabbitMQ 3.10, whose text is "unknown exchange type 'x'" for names it has never heard of
+     * ("invalid exchange type" only for names of types whose plugin is not enabled).
+     */
     public static ExchangeType of(String name) {
         for (ExchangeType t : values()) {
             if (t.wireName.equals(name)) {
                 return t;
             }
         }
-        throw BrokerException.commandInvalid("invalid exchange type '%s'", name);
+        throw BrokerException.commandInvalid("unknown exchange type '%s'", name);
     }
 }
