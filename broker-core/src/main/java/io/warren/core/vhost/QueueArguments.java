@@ -1,9 +1,10 @@
 package io.warren.core.vhost;
 
 import io.warren.core.BrokerException;
+import io.warren.core.message.TableValue;
 
+import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * Validates queue x-arguments, one rule per argument, with RabbitMQ's wording. Arguments
@@ -11,6 +12,14 @@ import java.util.Objects;
  * as RabbitMQ keeps unknown ones.
  */
 final class QueueArguments {
+    /**
+     * The arguments RabbitMQ 3.10 compares when a classic queue is redeclared (probed against
+     * 3.10.8); any other argument may differ between declarations.
+     */
+    private static final List<String> COMPARED = List.of("x-expires", "x-message-ttl", "x-dead-letter-exchange",
+            "x-dead-letter-routing-key", "x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow",
+            "x-queue-mode", "x-single-active-consumer", "x-queue-type", "x-queue-master-locator", "x-queue-version");
+
     private QueueArguments() {}
 
     static void validate(String queue, String vhost, Map<String, Object> args) {
@@ -19,59 +28,54 @@ final class QueueArguments {
         }
         Object type = args.get("x-queue-type");
         if (type != null) {
-            String t = type.toString();
+            String t = string(type);
+            if (t == null) {
+                throw invalid("x-queue-type", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(type) + "}");
+            }
             if (t.equals("quorum") || t.equals("stream")) {
-                throw BrokerException.preconditionFailed(
-                        "invalid arg 'x-queue-type' for queue '%s' in vhost '%s': queue type '%s' is not supported"
-                                + " by warren yet (classic queues only)", queue, vhost, t);
+                throw invalid("x-queue-type", queue, vhost,
+                        "queue type '" + t + "' is not supported by warren yet (classic queues only)");
             }
             if (!t.equals("classic")) {
-                throw BrokerException.preconditionFailed(
-                        "invalid arg 'x-queue-type' for queue '%s' in vhost '%s': unknown queue type '%s'",
-                        queue, vhost, t);
+                throw invalid("x-queue-type", queue, vhost, "\"unsupported queue type '" + t + "'\"");
             }
         }
         Object mode = args.get("x-queue-mode");
-        if (mode != null && !mode.toString().equals("default") && !mode.toString().equals("lazy")) {
-            throw BrokerException.preconditionFailed(
-                    "invalid arg 'x-queue-mode' for queue '%s' in vhost '%s': {unsupported_queue_mode,%s}",
-                    queue, vhost, mode);
+        if (mode != null) {
+            String m = string(mode);
+            if (m == null) {
+                throw invalid("x-queue-mode", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(mode) + "}");
+            }
+            if (!m.equals("default") && !m.equals("lazy")) {
+                throw invalid("x-queue-mode", queue, vhost, "\"unsupported queue mode '" + m + "'\"");
+            }
         }
+    }
+
+    private static BrokerException invalid(String arg, String queue, String vhost, String why) {
+        return BrokerException.preconditionFailed("invalid arg '%s' for queue '%s' in vhost '%s': %s",
+                arg, queue, vhost, why);
+    }
+
+    private static String string(Object v) {
+        if (v instanceof TableValue t && t.comparable() instanceof String s) {
+            return s;
+        }
+        return v instanceof CharSequence s ? s.toString() : null;
     }
 
     /** Redeclaring with different x-arguments fails like RabbitMQ (x-queue-type classic equals none). */
     static void checkEquivalent(String queue, String vhost, Map<String, Object> received, Map<String, Object> current) {
         Map<String, Object> r = received == null ? Map.of() : received;
-        for (String key : new java.util.TreeSet<>(union(r, current))) {
-            if (key.equals("x-queue-mode")) {
-                continue; // RabbitMQ 3.10 lets x-queue-mode differ (it is policy-overridable)
+        String resource = "queue '" + queue + "' in vhost '" + vhost + "'";
+        for (String key : COMPARED) {
+            Object a = r.get(key);
+            Object b = current.get(key);
+            if (key.equals("x-queue-type")) {
+                a = a == null ? "classic" : a;
+                b = b == null ? "classic" : b;
             }
-            Object a = normal(key, r.get(key));
-            Object b = normal(key, current.get(key));
-            if (!Objects.equals(a, b)) {
-                throw BrokerException.preconditionFailed(
-                        "inequivalent arg '%s' for queue '%s' in vhost '%s': received '%s' but current is '%s'",
-                        key, queue, vhost, a == null ? "none" : a, b == null ? "none" : b);
-            }
+            ArgumentEquivalence.check(resource, key, a, b);
         }
-    }
-
-    private static java.util.Set<String> union(Map<String, Object> a, Map<String, Object> b) {
-        java.util.Set<String> s = new java.util.HashSet<>(a.keySet());
-        s.addAll(b.keySet());
-        return s;
-    }
-
-    private static Object normal(String key, Object v) {
-        if (v == null) {
-            return key.equals("x-queue-type") ? "classic" : null;
-        }
-        if (v instanceof Number n && !(v instanceof Float || v instanceof Double)) {
-            return n.longValue();
-        }
-        if (v instanceof io.warren.core.message.TableValue t) {
-            return t.comparable();
-        }
-        return v.toString();
     }
 }

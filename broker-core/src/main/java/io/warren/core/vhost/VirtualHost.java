@@ -115,6 +115,9 @@ public final class VirtualHost {
             checkEquivalent("exchange", exchangeName, "durable", durable, x.durable());
             checkEquivalent("exchange", exchangeName, "auto_delete", autoDelete, x.autoDelete());
             checkEquivalent("exchange", exchangeName, "internal", internal, x.internal());
+            // RabbitMQ compares no other exchange argument on redeclare.
+            ArgumentEquivalence.check("exchange '" + exchangeName + "' in vhost '" + name + "'", "alternate-exchange",
+                    args == null ? null : args.get("alternate-exchange"), x.arguments().get("alternate-exchange"));
             return x;
         }
     }
