@@ -87,10 +87,14 @@ public final class VirtualHost {
 
     private void checkExclusiveAccess(MessageQueue q, Object connection) {
         if (q.exclusive() && q.exclusiveOwner() != connection) {
-            throw BrokerException.resourceLocked("cannot obtain exclusive access to locked queue '%s' in vhost '%s'."
-                    + " It could be originally declared on another connection or the exclusive property value does"
-                    + " not match that of the original declaration.", q.name(), name);
+            throw locked(q);
         }
+    }
+
+    private BrokerException locked(MessageQueue q) {
+        return BrokerException.resourceLocked("cannot obtain exclusive access to locked queue '%s' in vhost '%s'."
+                + " It could be originally declared on another connection or the exclusive property value does"
+                + " not match that of the original declaration.", q.name(), name);
     }
 
     // ---- exchanges -----------------------------------------------------------------------
@@ -183,23 +187,31 @@ public final class VirtualHost {
             return new Declared(existingQueue(queueName, connection), false);
         }
         String n = queueName.isEmpty() ? generatedName() : queueName;
-        QueueArguments.validate(n, name, args);
+        if (!queueName.isEmpty()) {
+            // RabbitMQ checks the reserved prefix before looking the queue up: not even a
+            // server-named queue can be redeclared by its name (passive declares can).
+            checkName("queue", n);
+        }
+        // RabbitMQ 3.10: "Durable = DurableDeclare andalso not ExclusiveDeclare" - an exclusive
+        // queue dies with its connection, so it is never durable, whatever the flag says.
+        boolean isDurable = durable && !exclusive;
+        Object owner = exclusive ? connection : null;
         synchronized (topologyLock) {
             MessageQueue q = queues.get(n);
             if (q != null) {
-                checkExclusiveAccess(q, connection);
-                checkEquivalent("queue", n, "durable", durable, q.durable());
-                checkEquivalent("queue", n, "auto_delete", autoDelete, q.autoDelete());
-                if (exclusive != q.exclusive()) {
-                    checkExclusiveAccess(q, exclusive ? new Object() : null);
+                // Exclusivity is checked first and strictly (rabbit_amqqueue:assert_equivalence): an
+                // exclusive declare must come from the owner, a shared one must find a shared queue.
+                if (q.exclusiveOwner() != owner) {
+                    throw locked(q);
                 }
+                checkEquivalent("queue", n, "durable", isDurable, q.durable());
+                checkEquivalent("queue", n, "auto_delete", autoDelete, q.autoDelete());
                 QueueArguments.checkEquivalent(n, name, args, q.arguments());
                 return new Declared(q, false);
             }
-            if (!queueName.isEmpty()) {
-                checkName("queue", n);
-            }
-            q = new MessageQueue(n, name, durable, autoDelete, exclusive ? connection : null, args, loopFor(n),
+            // Arguments are validated only for a new queue; a redeclare compares them instead.
+            QueueArguments.validate(n, name, args);
+            q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
             queues.put(n, q);
             return new Declared(q, true);
