@@ -71,6 +71,18 @@ public abstract class Exchange implements Destination {
     /** Rebuilds the routing snapshot from the current bindings. */
     protected abstract void rebuild(List<Binding> bindings);
 
+    /**
+     * Refuses a binding this exchange type cannot route by (PRECONDITION_FAILED, RabbitMQ's
+     * validate_binding). Checked before the binding is added; the default accepts all.
+     */
+    public void validateBinding(Binding b) {
+    }
+
+    /** Whether an equal binding exists. Caller holds the topology lock. */
+    public boolean hasBinding(Binding b) {
+        return bindings.contains(b);
+    }
+
     /** Adds a binding; false when an equal one exists. Caller holds the topology lock. */
     public boolean addBinding(Binding b) {
         if (bindings.contains(b)) {

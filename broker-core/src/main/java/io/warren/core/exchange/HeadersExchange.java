@@ -1,5 +1,6 @@
 package io.warren.core.exchange;
 
+import io.warren.core.BrokerException;
 import io.warren.core.message.Message;
 import io.warren.core.message.TableValue;
 
@@ -7,6 +8,7 @@ import java.math.BigDecimal;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Routes by message headers: a binding's arguments are the values to match, {@code x-match}
@@ -15,6 +17,7 @@ import java.util.Objects;
  * argument with a void value matches on the key's presence.
  */
 public final class HeadersExchange extends Exchange {
+    private static final Set<String> MODES = Set.of("all", "any", "all-with-x", "any-with-x");
     private volatile Binding[] bindings = new Binding[0];
 
     HeadersExchange(String name, boolean durable, boolean autoDelete, boolean internal, Map<String, Object> args) {
@@ -31,6 +34,23 @@ public final class HeadersExchange extends Exchange {
             if (matches(b.arguments(), headers == null ? Map.of() : headers)) {
                 out.add(b.destination(), message);
             }
+        }
+    }
+
+    /** x-match, when given, must be one of RabbitMQ's four modes, as a string (rabbit_exchange_type_headers). */
+    @Override public void validateBinding(Binding b) {
+        Object mode = b.arguments().get("x-match");
+        if (mode == null) {
+            return;
+        }
+        Object value = mode instanceof TableValue t ? t.comparable() : mode;
+        if (!(value instanceof CharSequence)) {
+            throw BrokerException.preconditionFailed("Invalid x-match field type %s (value %s); expected longstr",
+                    TableValue.typeNameOf(mode), value);
+        }
+        if (!MODES.contains(value.toString())) {
+            throw BrokerException.preconditionFailed("Invalid x-match field value <<\"%s\">>; expected all, any,"
+                    + " all-with-x, or any-with-x", value);
         }
     }
 

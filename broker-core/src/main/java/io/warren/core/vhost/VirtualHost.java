@@ -291,48 +291,71 @@ public final class VirtualHost {
 
     // ---- bindings -------------------------------------------------------------------------
 
+    // RabbitMQ's order (rabbit_channel:binding_action, rabbit_binding:add/remove): the default
+    // exchange is refused first; then the source exchange and the destination are looked up, in
+    // that order; then the exchange type validates the binding; exclusivity is checked last.
+    // Unbinding something that is not bound succeeds without any of those checks, even when
+    // the exchange or the queue does not exist.
+
     public void bindQueue(String queueName, String exchangeName, String key, Map<String, Object> args,
                           Object connection) {
+        checkNotDefault(exchangeName);
         synchronized (topologyLock) {
-            MessageQueue q = existingQueue(queueName, connection);
-            Exchange x = bindableExchange(exchangeName);
-            x.addBinding(new Binding(x, q, key, args));
+            Exchange x = existingExchange(exchangeName);
+            MessageQueue q = queues.get(queueName);
+            if (q == null) {
+                throw BrokerException.notFound("no queue '%s' in vhost '%s'", queueName, name);
+            }
+            Binding b = new Binding(x, q, key, args);
+            x.validateBinding(b);
+            checkExclusiveAccess(q, connection);
+            x.addBinding(b);
         }
     }
 
     public void unbindQueue(String queueName, String exchangeName, String key, Map<String, Object> args,
                             Object connection) {
+        checkNotDefault(exchangeName);
         synchronized (topologyLock) {
-            MessageQueue q = existingQueue(queueName, connection);
-            Exchange x = bindableExchange(exchangeName);
-            if (x.removeBinding(new Binding(x, q, key, args))) {
-                maybeAutoDelete(x);
+            Exchange x = exchanges.get(exchangeName);
+            MessageQueue q = queues.get(queueName);
+            if (x == null || q == null) {
+                return;
             }
+            Binding b = new Binding(x, q, key, args);
+            if (!x.hasBinding(b)) {
+                return;
+            }
+            checkExclusiveAccess(q, connection);
+            x.removeBinding(b);
+            maybeAutoDelete(x);
         }
     }
 
     public void bindExchange(String destination, String source, String key, Map<String, Object> args) {
+        checkNotDefault(destination);
+        checkNotDefault(source);
         synchronized (topologyLock) {
-            Exchange d = bindableExchange(destination);
-            Exchange s = bindableExchange(source);
-            s.addBinding(new Binding(s, d, key, args));
+            Exchange s = existingExchange(source);
+            Exchange d = existingExchange(destination);
+            Binding b = new Binding(s, d, key, args);
+            s.validateBinding(b);
+            s.addBinding(b);
         }
     }
 
     public void unbindExchange(String destination, String source, String key, Map<String, Object> args) {
+        checkNotDefault(destination);
+        checkNotDefault(source);
         synchronized (topologyLock) {
-            Exchange d = bindableExchange(destination);
-            Exchange s = bindableExchange(source);
+            Exchange s = exchanges.get(source);
+            Exchange d = exchanges.get(destination);
+            if (s == null || d == null) {
+                return;
+            }
             if (s.removeBinding(new Binding(s, d, key, args))) {
                 maybeAutoDelete(s);
             }
         }
-    }
-
-    private Exchange bindableExchange(String exchangeName) {
-        if (exchangeName.isEmpty()) {
-            throw BrokerException.accessRefused("operation not permitted on the default exchange");
-        }
-        return existingExchange(exchangeName);
     }
 }
