@@ -254,10 +254,19 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onQueueDelete(QueueDelete m) {
-        int count = vhost().deleteQueue(queueName(m.queue()), m.ifUnused(), m.ifEmpty(), connection);
-        if (!m.nowait()) {
-            send(new QueueDeleteOk(count));
-        }
+        // The checks and the count run on the queue's loop (after this channel's publishes,
+        // consumes and cancels); the outcome comes back to this loop.
+        vhost().deleteQueue(queueName(m.queue()), m.ifUnused(), m.ifEmpty(), connection,
+                (count, refused) -> connection.execute(() -> {
+                    if (refused != null) {
+                        if (state == State.OPEN) {
+                            closeWithError(ReplyCodes.of(refused.reason()), refused.getMessage(),
+                                    QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
+                        }
+                    } else if (!m.nowait()) {
+                        sendIfOpen(new QueueDeleteOk(count));
+                    }
+                }));
     }
 
     /** An empty queue name means the channel's last declared queue; warren requires a name. */

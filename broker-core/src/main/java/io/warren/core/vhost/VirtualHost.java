@@ -226,24 +226,47 @@ public final class VirtualHost {
         }
     }
 
-    /** Deletes a queue, returning its ready message count (0 when it did not exist). */
-    public int deleteQueue(String queueName, boolean ifUnused, boolean ifEmpty, Object connection) {
-        synchronized (topologyLock) {
-            MessageQueue q = queues.get(queueName);
-            if (q == null) {
-                return 0; // RabbitMQ 3.10: deleting a missing queue succeeds with count 0
-            }
-            checkExclusiveAccess(q, connection);
-            if (ifUnused && q.consumerCount() > 0) {
-                throw BrokerException.preconditionFailed("queue '%s' in vhost '%s' in use", queueName, name);
-            }
-            if (ifEmpty && q.messageCount() > 0) {
-                throw BrokerException.preconditionFailed("queue '%s' in vhost '%s' is not empty", queueName, name);
-            }
-            int count = q.messageCount();
-            removeQueue(q);
-            return count;
+    /** How a queue deletion ended: the ready message count it had, or the reason it was refused. */
+    public interface DeleteCallback {
+        void done(int messageCount, BrokerException refused);
+    }
+
+    /**
+     * Deletes a queue. The if-unused/if-empty checks and the count run on the queue's loop, after
+     * every enqueue, consume and cancel handed to it before (a publish just before the delete
+     * counts; a cancel just before frees it). {@code done} runs on that loop, or at once when
+     * the queue does not exist (RabbitMQ 3.10: deleting a missing queue succeeds with count 0).
+     * Throws at once when another connection owns the queue.
+     */
+    public void deleteQueue(String queueName, boolean ifUnused, boolean ifEmpty, Object connection,
+                            DeleteCallback done) {
+        MessageQueue q = queues.get(queueName);
+        if (q == null) {
+            done.done(0, null);
+            return;
         }
+        checkExclusiveAccess(q, connection);
+        q.execute(() -> {
+            int count;
+            synchronized (topologyLock) {
+                if (queues.get(queueName) != q) {
+                    count = 0; // deleted meanwhile
+                } else if (ifUnused && q.consumerCount() > 0) {
+                    done.done(0, BrokerException.preconditionFailed("queue '%s' in vhost '%s' in use", queueName,
+                            name));
+                    return;
+                } else if (ifEmpty && q.messageCount() > 0) {
+                    // RabbitMQ's wording: "... not empty".
+                    done.done(0, BrokerException.preconditionFailed("queue '%s' in vhost '%s' not empty", queueName,
+                            name));
+                    return;
+                } else {
+                    count = q.messageCount();
+                    removeQueue(q);
+                }
+            }
+            done.done(count, null);
+        });
     }
 
     private void removeQueue(MessageQueue q) {
