@@ -698,7 +698,7 @@ public final class AmqpChannel implements MethodHandler {
         String reply = text.startsWith(code.text() + " - ") ? text : code.text() + " - " + text;
         log.debug("closing channel {}: {}", id, reply);
         release();
-        send(new ChannelClose(code.code(), reply.length() > 255 ? reply.substring(0, 255) : reply, classId, methodId));
+        send(new ChannelClose(code.code(), ReplyCodes.replyText(reply), classId, methodId));
         state = State.CLOSING;
     }
 

@@ -509,8 +509,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     static String truncate(String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        return b.length <= 255 ? s : new String(b, 0, 250, StandardCharsets.UTF_8) + "...";
+        return ReplyCodes.replyText(s);
     }
 
     private void cleanup() {

@@ -3,9 +3,21 @@ package io.warren.amqp.connection;
 import io.warren.amqp.protocol.ReplyCode;
 import io.warren.core.BrokerException;
 
+import java.nio.charset.StandardCharsets;
+
 /** Maps the core's protocol-neutral failure reasons to AMQP reply codes. */
 public final class ReplyCodes {
     private ReplyCodes() {}
+
+    /**
+     * A reply text that fits a shortstr (255 bytes), cut as RabbitMQ cuts it
+     * (rabbit_binary_generator:amqp_exception_explanation): the first 252 bytes, then "...".
+     * Clients compare these texts, so the cut must be the same.
+     */
+    public static String replyText(String text) {
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        return b.length <= 255 ? text : new String(b, 0, 252, StandardCharsets.UTF_8) + "...";
+    }
 
     public static ReplyCode of(BrokerException.Reason reason) {
         return switch (reason) {
