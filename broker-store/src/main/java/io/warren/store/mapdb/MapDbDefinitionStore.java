@@ -1,0 +1,149 @@
+package io.warren.store.mapdb;
+
+import io.warren.core.store.DefinitionStore;
+import io.warren.core.store.StoreException;
+import org.mapdb.Atomic;
+import org.mapdb.DB;
+import org.mapdb.HTreeMap;
+import org.mapdb.Serializer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * Durable exchanges, queues and bindings in {@code definitions.db}: one map entry per
+ * definition (they are few and change rarely), a commit before each method returns.
+ * Methods are synchronized because MapDB's commit is global to the file: two callers must
+ * not commit each other's half-done changes.
+ */
+public final class MapDbDefinitionStore implements DefinitionStore {
+    public static final String FILE_NAME = "definitions.db";
+    static final String KIND = "warren-definitions";
+    static final int VERSION = 1;
+
+    private final Path file;
+    private final DB db;
+    private final HTreeMap<String, byte[]> exchanges;
+    private final HTreeMap<String, byte[]> queues;
+    private final Set<byte[]> bindings;
+    private final Atomic.Long queueIds;
+
+    private MapDbDefinitionStore(Path file, DB db) {
+        this.file = file;
+        this.db = db;
+        this.exchanges = db.hashMap("exchanges", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.queues = db.hashMap("queues", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.bindings = db.hashSet("bindings", Serializer.BYTE_ARRAY).createOrOpen();
+        this.queueIds = db.atomicLong("queue.ids").createOrOpen();
+        db.commit();
+    }
+
+    /** Opens (or creates) {@code dir/definitions.db}; the caller holds the {@link DataDirLock}. */
+    public static MapDbDefinitionStore open(Path dir) {
+        try {
+            Files.createDirectories(dir);
+        } catch (java.io.IOException e) {
+            throw new StoreException("cannot create data directory " + dir + ": " + e, e);
+        }
+        Path file = dir.resolve(FILE_NAME);
+        DB db = MapDbFiles.open(file, KIND, VERSION);
+        try {
+            return new MapDbDefinitionStore(file, db);
+        } catch (RuntimeException e) {
+            MapDbFiles.closeQuietly(db);
+            throw new StoreException("cannot open " + file + ": " + e, e);
+        }
+    }
+
+    @Override
+    public synchronized void putExchange(ExchangeDef d) {
+        write(() -> exchanges.put(DefinitionEncoding.key(d.vhost(), d.name()), DefinitionEncoding.exchange(d)));
+    }
+
+    @Override
+    public synchronized void removeExchange(String vhost, String name) {
+        write(() -> exchanges.remove(DefinitionEncoding.key(vhost, name)));
+    }
+
+    @Override
+    public synchronized void putQueue(QueueDef d) {
+        write(() -> queues.put(DefinitionEncoding.key(d.vhost(), d.name()), DefinitionEncoding.queue(d)));
+    }
+
+    @Override
+    public synchronized void removeQueue(String vhost, String name) {
+        write(() -> queues.remove(DefinitionEncoding.key(vhost, name)));
+    }
+
+    @Override
+    public synchronized void putBinding(BindingDef d) {
+        write(() -> bindings.add(DefinitionEncoding.binding(d)));
+    }
+
+    @Override
+    public synchronized void removeBinding(BindingDef d) {
+        write(() -> bindings.remove(DefinitionEncoding.binding(d)));
+    }
+
+    @Override
+    public synchronized long nextQueueId() {
+        long[] id = new long[1];
+        write(() -> id[0] = queueIds.incrementAndGet());
+        return id[0];
+    }
+
+    /** Exchanges by (vhost, name), queues by id (their creation order), bindings in a stable order. */
+    @Override
+    public synchronized Definitions load() {
+        try {
+            List<ExchangeDef> ex = decode(exchanges.values(), DefinitionEncoding::exchange);
+            ex.sort(Comparator.comparing(ExchangeDef::vhost).thenComparing(ExchangeDef::name));
+            List<QueueDef> qs = decode(queues.values(), DefinitionEncoding::queue);
+            qs.sort(Comparator.comparingLong(QueueDef::id));
+            List<byte[]> raw = new ArrayList<>(bindings);
+            raw.sort(java.util.Arrays::compare);
+            List<BindingDef> bs = decode(raw, DefinitionEncoding::binding);
+            return new Definitions(ex, qs, bs);
+        } catch (RuntimeException e) {
+            throw new StoreException("definition store " + file + " is corrupt: " + e, e);
+        }
+    }
+
+    private static <T> List<T> decode(Iterable<byte[]> values, Function<byte[], T> f) {
+        List<T> out = new ArrayList<>();
+        for (byte[] v : values) {
+            out.add(f.apply(v));
+        }
+        return out;
+    }
+
+    private void write(Runnable change) {
+        try {
+            change.run();
+            db.commit();
+        } catch (RuntimeException e) {
+            try {
+                db.rollback();
+            } catch (RuntimeException r) {
+                e.addSuppressed(r);
+            }
+            throw new StoreException("definition store " + file + ": write failed: " + e, e);
+        }
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!db.isClosed()) {
+            db.close();
+        }
+    }
+}
