@@ -175,7 +175,10 @@ final class Committer implements Runnable {
                     retry[n++] = take.removes()[i];
                 }
             }
-            pending.requeueRemoves(retry, n);
+            if (!pending.requeueRemoves(retry, n) && n > 0) {
+                log.warn("message store {} closing: {} removes dropped after the failed commit (redelivered at restart)",
+                        fileName, n);
+            }
             committedThrough = maxFresh;
             complete(take.waiters(), failure);
             return;

@@ -75,16 +75,22 @@ final class PendingWork {
         }
     }
 
-    /** Puts back removes of a failed commit, so the next commit retries them. */
-    void requeueRemoves(long[] refs, int count) {
+    /**
+     * Puts back removes of a failed commit for the next commit to retry. It does not wake the
+     * committer: with a broken disk that would spin on failing commits; the next write (or
+     * close) carries them. Returns false when closed and they are dropped: a dropped remove
+     * only means a redelivery after restart, and dropping it ends the retries at close.
+     */
+    boolean requeueRemoves(long[] refs, int count) {
         lock.lock();
         try {
+            if (closed) {
+                return false;
+            }
             for (int i = 0; i < count; i++) {
                 addRemove(refs[i]);
             }
-            if (count > 0) {
-                wake();
-            }
+            return true;
         } finally {
             lock.unlock();
         }
@@ -109,8 +115,8 @@ final class PendingWork {
                 // Uninterruptible on purpose: an interrupt would also close MapDB's FileChannel.
                 ready.awaitUninterruptibly();
             }
-            if (!hasWork) {
-                return null;
+            if (!hasWork && removeCount == 0) {
+                return null; // closed and drained (requeued removes count as work at close)
             }
             if (forming != null) {
                 sealed.add(forming);

@@ -23,6 +23,7 @@ import static io.warren.store.mapdb.StoreFixtures.sync;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The committer: batching, callbacks after the commit, failures. */
@@ -154,6 +155,27 @@ class GroupCommitTest {
             assertEquals(1, rec.size());
             assertEquals(after.ref(), rec.get(0).message().ref());
             assertEquals("after", StoreFixtures.loadBody(s, after.ref()));
+        }
+    }
+
+    @Test
+    void closeReturnsEvenWhenEveryCommitFails() throws Exception {
+        StoreFixtures.Appended a;
+        MapDbMessageStore s = MapDbMessageStore.open(dir);
+        a = append(s, "a", 1);
+        a.awaitDurable();
+        s.beforeCommit(() -> {
+            throw new UncheckedIOException(new java.io.IOException("Input/output error"));
+        });
+        s.remove(a.ref());
+        var b = append(s, "b", 1);
+        assertThrows(ExecutionException.class, b::awaitDurable);
+        s.remove(a.ref());
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), s::close);
+        try (MapDbMessageStore again = MapDbMessageStore.open(dir)) {
+            var rec = recover(again);
+            assertEquals(1, rec.size(), "the remove never committed: 'a' comes back, 'b' never made it");
+            assertEquals(a.ref(), rec.get(0).message().ref());
         }
     }
 
