@@ -1,6 +1,7 @@
 package io.warren.store.mapdb;
 
 import io.netty.buffer.Unpooled;
+import io.warren.core.store.MessageStore;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -9,6 +10,10 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -24,15 +29,19 @@ final class ChildProcess implements AutoCloseable {
         this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     }
 
+    /** Leading arguments starting with "-" are JVM options (default heap: 256 MB). */
     static ChildProcess start(String... args) throws IOException {
-        String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
-        String[] cmd = new String[args.length + 5];
-        cmd[0] = java;
-        cmd[1] = "-Xmx256m";
-        cmd[2] = "-cp";
-        cmd[3] = System.getProperty("java.class.path");
-        cmd[4] = ChildProcess.class.getName();
-        System.arraycopy(args, 0, cmd, 5, args.length);
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+        int i = 0;
+        while (i < args.length && args[i].startsWith("-")) {
+            cmd.add(args[i++]);
+        }
+        if (i == 0) {
+            cmd.add("-Xmx256m");
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ChildProcess.class.getName()));
+        cmd.addAll(Arrays.asList(args).subList(i, args.length));
         return new ChildProcess(new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start());
     }
 
@@ -71,6 +80,7 @@ final class ChildProcess implements AutoCloseable {
                 }
             }
             case "publish" -> publish(dir, Integer.parseInt(args[2]), stdout);
+            case "recover" -> recover(dir, stdout);
             default -> throw new IllegalArgumentException(args[0]);
         }
     }
@@ -101,5 +111,47 @@ final class ChildProcess implements AutoCloseable {
                         });
             }
         }
+    }
+
+    /** Opens and recovers keeping every StoredMessage (as a broker's queues would), then reports time and heap. */
+    private static void recover(Path dir, PrintStream stdout) throws Exception {
+        long t0 = System.nanoTime();
+        MapDbMessageStore store = MapDbMessageStore.open(dir);
+        long t1 = System.nanoTime();
+        List<List<MessageStore.StoredMessage>> queues = new ArrayList<>();
+        store.recover((q, m) -> {
+            while (queues.size() <= q) {
+                queues.add(new ArrayList<>());
+            }
+            queues.get((int) q).add(m);
+        });
+        long t2 = System.nanoTime();
+        long n = queues.stream().mapToLong(List::size).sum();
+        System.gc();
+        java.lang.management.MemoryUsage heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        stdout.printf("recovery: open %.2f s, recover %,d messages %.2f s, heap used after GC %d MB (max %d MB)%n",
+                (t1 - t0) / 1e9, n, (t2 - t1) / 1e9, heap.getUsed() >> 20, Runtime.getRuntime().maxMemory() >> 20);
+        List<MessageStore.StoredMessage> first = queues.stream().filter(l -> !l.isEmpty()).findFirst().orElseThrow();
+        int pages = Math.min(20_000, first.size());
+        long t3 = System.nanoTime();
+        CompletableFuture<Void> last = null;
+        for (int i = 0; i < pages; i++) {
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            store.load(first.get(i).ref(), (p, b, failure) -> {
+                if (failure != null) {
+                    f.completeExceptionally(failure);
+                    return;
+                }
+                p.release();
+                b.release();
+                f.complete(null);
+            });
+            last = f;
+        }
+        last.get();
+        long t4 = System.nanoTime();
+        stdout.printf("page-in: %,d loads of one queue in publish order %.2f s = %,.0f loads/s%n",
+                pages, (t4 - t3) / 1e9, pages / ((t4 - t3) / 1e9));
+        store.close();
     }
 }
