@@ -467,11 +467,14 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         if (state == State.CLOSING || state == State.CLOSED) {
             return;
         }
-        log.warn("closing connection from {}: {}", ctx.channel().remoteAddress(), e.replyText());
         if (state == State.AWAIT_HEADER) {
+            // Never spoke AMQP (a port probe, or garbage): nothing to tell it.
+            log.debug("closing connection from {} before its protocol header: {}", ctx.channel().remoteAddress(),
+                    e.replyText());
             ctx.close();
             return;
         }
+        log.warn("closing connection from {}: {}", ctx.channel().remoteAddress(), e.replyText());
         if (state != State.OPEN && !answeredDuringHandshake(e.code())) {
             // As RabbitMQ (rabbit_reader:handle_exception): no connection.close before the
             // connection is open; stop reading and drop the socket after a pause.
