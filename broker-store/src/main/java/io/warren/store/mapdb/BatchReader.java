@@ -102,9 +102,9 @@ final class BatchReader {
             int off = rec.messageOffset(slot);
             // Copies, not slices of the cached record: a loaded message may stay unacked for a
             // long time and must not pin a 4 MiB record (DESIGN §4, exact-size parked buffers).
-            int p = rec.propertiesOffset(off);
+            int p = rec.propertiesField(off);
             props = Unpooled.copiedBuffer(rec.data, p + 4, rec.propertiesLength(off));
-            int b = rec.bodyOffset(off);
+            int b = rec.bodyField(off);
             body = Unpooled.copiedBuffer(rec.data, b + 4, rec.bodyLength(off));
         } catch (Throwable t) {
             deliver(sink, null, null, t instanceof StoreException ? t

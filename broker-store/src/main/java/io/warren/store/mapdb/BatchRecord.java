@@ -89,6 +89,7 @@ final class BatchRecord {
     }
 
     // Field accessors of the message at offset off (see MessageEncoding for the layout).
+    // A "...Field" offset is that of the field's length prefix; its bytes follow the prefix.
 
     int queueCount(int off) {
         return getInt(data, off + 4);
@@ -114,20 +115,20 @@ final class BatchRecord {
         return getShort(routingKeyOffset(off));
     }
 
-    int propertiesOffset(int off) {
+    int propertiesField(int off) {
         return routingKeyOffset(off) + 2 + routingKeyLength(off);
     }
 
     int propertiesLength(int off) {
-        return getInt(data, propertiesOffset(off));
+        return getInt(data, propertiesField(off));
     }
 
-    int bodyOffset(int off) {
-        return propertiesOffset(off) + 4 + propertiesLength(off);
+    int bodyField(int off) {
+        return propertiesField(off) + 4 + propertiesLength(off);
     }
 
     int bodyLength(int off) {
-        return getInt(data, bodyOffset(off));
+        return getInt(data, bodyField(off));
     }
 
     /** Offset of the message after the one at {@code off}. */

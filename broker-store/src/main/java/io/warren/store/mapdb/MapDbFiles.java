@@ -16,11 +16,13 @@ import java.nio.file.Path;
  * empty store.
  */
 final class MapDbFiles {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MapDbFiles.class);
     static final String FORMAT = "warren.format";
 
     private MapDbFiles() {}
 
     static DB open(Path file, String kind, int version) {
+        discardIfZeroBytes(file);
         boolean existed = Files.exists(file);
         DB db;
         try {
@@ -72,6 +74,21 @@ final class MapDbFiles {
         }
         throw new StoreException(file + " has layout '" + found + "'; this warren reads only '" + expected
                 + "' (no automatic upgrade: restore a matching warren version or move the data directory away)");
+    }
+
+    /**
+     * A crash right after MapDB created the file can leave it at 0 bytes, which MapDB refuses
+     * ("File is empty"). It holds nothing, so start afresh rather than keep the broker down.
+     */
+    private static void discardIfZeroBytes(Path file) {
+        try {
+            if (Files.isRegularFile(file) && Files.size(file) == 0) {
+                log.warn("{} is empty (0 bytes, a crash during its creation?): creating it afresh", file);
+                Files.delete(file);
+            }
+        } catch (java.io.IOException e) {
+            throw new StoreException("cannot inspect " + file + ": " + e, e);
+        }
     }
 
     static void closeQuietly(DB db) {

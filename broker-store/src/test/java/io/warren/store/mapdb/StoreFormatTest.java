@@ -113,6 +113,17 @@ class StoreFormatTest {
         }
     }
 
+    @Test
+    void aZeroByteFileLeftByACrashDuringCreationStartsAfresh() throws Exception {
+        Files.createFile(messages());
+        try (MapDbMessageStore s = MapDbMessageStore.open(dir)) {
+            append(s, "x", 1).awaitDurable();
+        }
+        try (MapDbMessageStore s = MapDbMessageStore.open(dir)) {
+            assertEquals(1, recover(s).size());
+        }
+    }
+
     private static int indexOf(byte[] hay, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= hay.length; i++) {
