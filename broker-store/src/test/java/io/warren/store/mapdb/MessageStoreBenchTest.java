@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (sizes: {@code -Dbench.messages=N}, default 200,000 per throughput run and 1,000,000 for recovery).
  */
 @Tag("bench")
-class MessageStoreBench {
+class MessageStoreBenchTest {
     private static final int SIZE = 1024;
     /** Unconfirmed messages per publisher, like a client's confirm window. */
     private static final int WINDOW = 2_000;
