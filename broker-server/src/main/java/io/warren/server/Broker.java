@@ -1,13 +1,20 @@
 package io.warren.server;
 
+import io.warren.amqp.codec.TableArgumentCodec;
 import io.warren.amqp.server.AmqpServer;
 import io.warren.amqp.server.AmqpSettings;
 import io.warren.amqp.server.BrokerContext;
 import io.warren.core.auth.Users;
+import io.warren.core.store.StoreDurability;
 import io.warren.core.vhost.VirtualHosts;
+import io.warren.store.mapdb.DataDirLock;
+import io.warren.store.mapdb.MapDbDefinitionStore;
+import io.warren.store.mapdb.MapDbMessageStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Map;
 
@@ -21,27 +28,42 @@ public final class Broker implements AutoCloseable {
     private final WarrenConfig config;
     private AmqpServer server;
     private BrokerContext context;
+    private DataDirLock lock;
+    private MapDbDefinitionStore definitions;
+    private MapDbMessageStore messages;
 
     public Broker(WarrenConfig config) {
         this.config = config;
     }
 
-    /** Binds the AMQP listener; returns once it accepts connections. */
+    /**
+     * Locks and opens the store in data_dir, recovers durable definitions and messages, then
+     * binds the AMQP listener; returns once it accepts connections. A store that cannot be
+     * opened fails with a {@link io.warren.core.store.StoreException} naming the file.
+     */
     public synchronized void start() throws Exception {
         if (server != null) {
             throw new IllegalStateException("already started");
         }
         AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
         try {
-            VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost());
+            Path dataDir = config.dataDir();
+            Files.createDirectories(dataDir);
+            lock = DataDirLock.acquire(dataDir);
+            definitions = MapDbDefinitionStore.open(dataDir);
+            messages = MapDbMessageStore.open(dataDir);
+            StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
+            VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability);
+            durability.recover(vhosts);
             Users users = new Users(Map.of(config.defaultUser(), config.defaultPass()),
                     new HashSet<>(config.loopbackUsers()));
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize());
             context = new BrokerContext(vhosts, users, settings);
             s.bind(config.listenHost(), config.listenPort(), context);
-        } catch (Exception e) {
-            s.close(context == null ? new BrokerContext(null, null, null) : context);
+        } catch (Exception | Error e) {
+            s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null) : context);
+            closeStore();
             throw e;
         }
         server = s;
@@ -62,6 +84,23 @@ public final class Broker implements AutoCloseable {
             log.info("stopping warren");
             server.close(context);
             server = null;
+            closeStore();
+        }
+    }
+
+    /** After the queues are closed: commit what is pending, close the files, release the lock. */
+    private void closeStore() {
+        if (messages != null) {
+            messages.close();
+            messages = null;
+        }
+        if (definitions != null) {
+            definitions.close();
+            definitions = null;
+        }
+        if (lock != null) {
+            lock.close();
+            lock = null;
         }
     }
 }

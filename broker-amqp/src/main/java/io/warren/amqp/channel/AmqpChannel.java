@@ -13,6 +13,7 @@ import io.warren.core.exchange.RoutingResult;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 import io.warren.core.queue.MessageQueue;
+import io.warren.core.store.MessageStore;
 import io.warren.core.vhost.VirtualHost;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -360,7 +361,7 @@ public final class AmqpChannel implements MethodHandler {
                 new BasicDeliver(c.tag, tag, e.redelivered(), msg.exchange(), msg.routingKey()),
                 BasicDeliver.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
         if (c.noAck) {
-            msg.release();
+            c.queue.discard(e);
         } else {
             unacked.put(tag, new Unacked(tag, e, c.queue, c));
         }
@@ -410,7 +411,7 @@ public final class AmqpChannel implements MethodHandler {
                 new BasicGetOk(tag, e.redelivered(), msg.exchange(), msg.routingKey(), remaining),
                 BasicGetOk.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
         if (noAck) {
-            msg.release();
+            q.discard(e);
         } else {
             unacked.put(tag, new Unacked(tag, e, q, null));
         }
@@ -490,7 +491,7 @@ public final class AmqpChannel implements MethodHandler {
             if (requeue) {
                 back.computeIfAbsent(u.queue(), k -> new ArrayList<>()).add(u.entry());
             } else {
-                u.entry().message().release();
+                u.queue().discard(u.entry());
             }
             if (u.consumer() != null) {
                 credit.merge(u.consumer(), 1, Integer::sum);
@@ -586,22 +587,45 @@ public final class AmqpChannel implements MethodHandler {
 
     private void publishComplete() {
         BasicPublish m = publish.method();
-        Message msg = new Message(m.exchange(), m.routingKey(), publish.takeProperties(), publish.takeBody(),
-                false, BasicProperties::readHeaders);
+        ByteBuf props = publish.takeProperties();
+        Integer deliveryMode = props.readableBytes() >= 2 ? BasicProperties.readDeliveryMode(props.duplicate()) : null;
+        Message msg = new Message(m.exchange(), m.routingKey(), props, publish.takeBody(),
+                deliveryMode != null && deliveryMode == 2, BasicProperties::readHeaders);
         publish.reset();
-        long seq = confirms.enabled() ? confirms.nextSeq() : 0;
         if (tx != null) {
             tx.publishes.add(new Transaction.Publish(msg, m.mandatory()));
             return;
         }
-        route(msg, m.mandatory());
-        if (seq > 0) {
-            confirms.confirmed(seq);
+        route(msg, m.mandatory(), confirms.enabled() ? confirms.nextSeq() : 0);
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean confirmFlushScheduled =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Store thread: a commit settled confirm {@code seq}; send it from the channel's loop. */
+    private void committed(long seq, Throwable failure) {
+        if (failure == null) {
+            confirms.committed(seq);
+        } else {
+            log.error("publish {} on channel {} could not be made durable; sending basic.nack", seq, id, failure);
+            confirms.failed(seq);
+        }
+        if (confirmFlushScheduled.compareAndSet(false, true)) {
+            connection.execute(() -> {
+                confirmFlushScheduled.set(false);
+                if (state == State.OPEN) {
+                    confirms.flush(this::send);
+                }
+            });
         }
     }
 
-    /** Routes a complete message to its queues; unroutable mandatory ones go back (312 NO_ROUTE). */
-    private void route(Message msg, boolean mandatory) {
+    /**
+     * Routes a complete message to its queues; unroutable mandatory ones go back (312 NO_ROUTE).
+     * A persistent message reaching durable queues is journaled once for all of them; its
+     * confirm ({@code seq > 0}) waits for that commit. Returns the store written to, or null.
+     */
+    private MessageStore route(Message msg, boolean mandatory, long seq) {
         Exchange x = vhost().exchange(msg.exchange());
         routing.clear();
         if (x != null) {
@@ -615,15 +639,55 @@ public final class AmqpChannel implements MethodHandler {
                         new BasicReturn(ReplyCode.NO_ROUTE.code(), "NO_ROUTE", msg.exchange(), msg.routingKey()),
                         BasicReturn.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
             }
-        } else {
-            for (int i = 0, n = queues.size(); i < n; i++) {
-                MessageQueue q = queues.get(i);
-                msg.retain();
-                q.execute(() -> q.enqueue(msg));
-            }
+        }
+        MessageStore store = msg.persistent() ? journal(msg, queues, seq) : null;
+        int slot = 0;
+        for (int i = 0, n = queues.size(); i < n; i++) {
+            MessageQueue q = queues.get(i);
+            long ref = store != null && q.store() != null ? storedRef + slot++ : QueueEntry.NOT_STORED;
+            msg.retain();
+            q.execute(() -> q.enqueue(msg, ref));
         }
         msg.release();
+        if (seq > 0) {
+            if (store != null) {
+                confirms.awaitCommit(seq);
+            } else {
+                confirms.routed(seq);
+            }
+        }
+        return store;
     }
+
+    /** The first slot of the message {@link #journal} stored last. */
+    private long storedRef;
+
+    /** Appends a persistent message for the durable queues among {@code queues}; null when there are none. */
+    private MessageStore journal(Message msg, List<MessageQueue> queues, long seq) {
+        MessageStore store = null;
+        int durable = 0;
+        for (int i = 0, n = queues.size(); i < n; i++) {
+            if (queues.get(i).store() != null) {
+                store = queues.get(i).store();
+                durable++;
+            }
+        }
+        if (store == null) {
+            return null;
+        }
+        long[] ids = new long[durable];
+        int k = 0;
+        for (int i = 0, n = queues.size(); i < n; i++) {
+            if (queues.get(i).store() != null) {
+                ids[k++] = queues.get(i).storeId();
+            }
+        }
+        MessageStore.Durable done = seq > 0 ? failure -> committed(seq, failure) : NOT_WATCHED;
+        storedRef = store.append(msg.exchange(), msg.routingKey(), msg.properties(), msg.body(), ids, done);
+        return store;
+    }
+
+    private static final MessageStore.Durable NOT_WATCHED = failure -> { };
 
     // ---- confirms and transactions ---------------------------------------------------------
 
@@ -653,15 +717,35 @@ public final class AmqpChannel implements MethodHandler {
         if (tx == null) {
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - channel is not transactional");
         }
+        MessageStore store = null;
         for (Transaction.Publish p : tx.publishes) {
-            route(p.message(), p.mandatory());
+            MessageStore used = route(p.message(), p.mandatory(), 0);
+            store = used != null ? used : store;
         }
         tx.publishes.clear();
         for (Transaction.Settle s : tx.acks) {
+            for (Unacked u : s.deliveries()) {
+                if (u.entry().ref() != QueueEntry.NOT_STORED) {
+                    store = u.queue().store();
+                }
+            }
             settle(s.deliveries(), s.reject(), s.requeue());
         }
         tx.acks.clear();
-        send(new TxCommitOk());
+        if (store == null) {
+            send(new TxCommitOk());
+            return;
+        }
+        // The transaction's persistent publishes and acks are durable together before commit-ok.
+        store.sync(failure -> connection.execute(() -> {
+            if (failure == null) {
+                sendIfOpen(new TxCommitOk());
+            } else {
+                log.error("tx.commit on channel {} could not be made durable", id, failure);
+                connection.closeWithError(new ConnectionException(ReplyCode.INTERNAL_ERROR,
+                        "tx.commit could not be written to disk: " + failure.getMessage(), 90, 20));
+            }
+        }));
     }
 
     @Override public void onTxRollback(TxRollback m) {

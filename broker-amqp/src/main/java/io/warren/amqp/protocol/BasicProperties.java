@@ -129,6 +129,21 @@ public record BasicProperties(String contentType, String contentEncoding, java.u
         return new BasicProperties(contentType, contentEncoding, headers, deliveryMode, priority, correlationId, replyTo, expiration, messageId, timestamp, type, userId, appId, clusterId);
     }
 
+    /** Reads only the delivery mode (null when absent), skipping the properties before it. */
+    public static Integer readDeliveryMode(ByteBuf in) {
+        int flags = in.readUnsignedShort();
+        if ((flags & 32768) != 0) {
+            in.skipBytes(in.readUnsignedByte());
+        }
+        if ((flags & 16384) != 0) {
+            in.skipBytes(in.readUnsignedByte());
+        }
+        if ((flags & 8192) != 0) {
+            in.skipBytes((int) in.readUnsignedInt());
+        }
+        return (flags & 4096) != 0 ? Integer.valueOf(in.readUnsignedByte()) : null;
+    }
+
     /** Reads only the headers table, skipping the properties before it. */
     public static java.util.Map<String, Object> readHeaders(ByteBuf in) {
         int flags = in.readUnsignedShort();

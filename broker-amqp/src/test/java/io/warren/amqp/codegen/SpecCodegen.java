@@ -393,6 +393,7 @@ public final class SpecCodegen {
         }
         sb.append("        return new ").append(name).append('(').append(String.join(", ", names)).append(");\n");
         sb.append("    }\n\n");
+        sb.append(peek(fields, "delivery-mode", "Integer", "Reads only the delivery mode (null when absent), skipping the properties before it."));
         sb.append("    /** Reads only the headers table, skipping the properties before it. */\n");
         sb.append("    public static java.util.Map<String, Object> readHeaders(ByteBuf in) {\n");
         sb.append("        int flags = in.readUnsignedShort();\n");
@@ -417,6 +418,30 @@ public final class SpecCodegen {
         };
     }
 
+    /** A static reader of one property that skips the ones before it (no full decode). */
+    private String peek(List<String[]> fields, String property, String javaType, String doc) {
+        int index = -1;
+        for (int i = 0; i < fields.size(); i++) {
+            if (fields.get(i)[2].equals(property)) {
+                index = i;
+            }
+        }
+        if (index < 0) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        sb.append("    /** ").append(doc).append(" */\n");
+        sb.append("    public static ").append(javaType).append(" read").append(pascal(property)).append("(ByteBuf in) {\n");
+        sb.append("        int flags = in.readUnsignedShort();\n");
+        for (int i = 0; i < index; i++) {
+            sb.append("        if ((flags & ").append(1 << (15 - i)).append(") != 0) {\n            ")
+              .append(skipCall(fields.get(i)[1])).append(";\n        }\n");
+        }
+        sb.append("        return (flags & ").append(1 << (15 - index)).append(") != 0 ? ")
+          .append(boxedRead(fields.get(index)[1])).append(" : null;\n    }\n\n");
+        return sb.toString();
+    }
+
     private static String skipCall(String type) {
         return switch (type) {
             case "octet" -> "in.skipBytes(1)";
@@ -424,6 +449,7 @@ public final class SpecCodegen {
             case "long" -> "in.skipBytes(4)";
             case "longlong", "timestamp" -> "in.skipBytes(8)";
             case "shortstr" -> "in.skipBytes(in.readUnsignedByte())";
+            case "table" -> "in.skipBytes((int) in.readUnsignedInt())";
             default -> throw new IllegalStateException("cannot skip " + type);
         };
     }

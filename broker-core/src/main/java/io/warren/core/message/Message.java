@@ -16,8 +16,9 @@ import java.util.function.Function;
 public final class Message extends AbstractReferenceCounted {
     private final String exchange;
     private final String routingKey;
-    private final ByteBuf properties;
-    private final ByteBuf body;
+    private ByteBuf properties;
+    private ByteBuf body;
+    private final int storedBodySize;
     private final boolean persistent;
     private final Function<ByteBuf, Map<String, Object>> headersReader;
     private Map<String, Object> headers;
@@ -36,6 +37,39 @@ public final class Message extends AbstractReferenceCounted {
         this.body = body;
         this.persistent = persistent;
         this.headersReader = headersReader;
+        this.storedBodySize = -1;
+    }
+
+    private Message(String exchange, String routingKey, int bodySize) {
+        this.exchange = exchange;
+        this.routingKey = routingKey;
+        this.persistent = true;
+        this.headersReader = b -> null;
+        this.storedBodySize = bodySize;
+    }
+
+    /**
+     * A message recovered from the store: routing info only, its properties and body stay on
+     * disk until {@link #attach} (so recovery does not fill the heap with bodies).
+     */
+    public static Message recovered(String exchange, String routingKey, int bodySize) {
+        return new Message(exchange, routingKey, bodySize);
+    }
+
+    /** False for a recovered message whose content is still on disk. */
+    public boolean loaded() {
+        return body != null;
+    }
+
+    /** Gives a recovered message its content (ownership passes here). Owner: the queue's loop. */
+    public void attach(ByteBuf loadedProperties, ByteBuf loadedBody) {
+        if (body != null) {
+            loadedProperties.release();
+            loadedBody.release();
+            return;
+        }
+        properties = loadedProperties;
+        body = loadedBody;
     }
 
     public String exchange() {
@@ -57,7 +91,7 @@ public final class Message extends AbstractReferenceCounted {
     }
 
     public int bodySize() {
-        return body.readableBytes();
+        return body == null ? storedBodySize : body.readableBytes();
     }
 
     public boolean persistent() {
@@ -74,12 +108,16 @@ public final class Message extends AbstractReferenceCounted {
     }
 
     @Override protected void deallocate() {
-        properties.release();
-        body.release();
+        if (body != null) {
+            properties.release();
+            body.release();
+        }
     }
 
     @Override public ReferenceCounted touch(Object hint) {
-        body.touch(hint);
+        if (body != null) {
+            body.touch(hint);
+        }
         return this;
     }
 }

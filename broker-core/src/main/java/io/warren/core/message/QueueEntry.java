@@ -7,13 +7,28 @@ package io.warren.core.message;
  */
 public final class QueueEntry {
     private final Message message;
+    /** No store slot: a transient message, or a queue that is not durable. */
+    public static final long NOT_STORED = -1;
+
     private final long seq;
+    private final long ref;
     private boolean redelivered;
 
     public QueueEntry(Message message, long seq, boolean redelivered) {
+        this(message, seq, redelivered, NOT_STORED);
+    }
+
+    /** @param ref the message's store slot for this queue, or {@link #NOT_STORED} */
+    public QueueEntry(Message message, long seq, boolean redelivered, long ref) {
         this.message = message;
         this.seq = seq;
         this.redelivered = redelivered;
+        this.ref = ref;
+    }
+
+    /** The store slot to release when the queue is done with the message, or {@link #NOT_STORED}. */
+    public long ref() {
+        return ref;
     }
 
     public Message message() {

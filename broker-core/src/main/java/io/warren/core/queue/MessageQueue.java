@@ -5,6 +5,9 @@ import io.warren.core.BrokerException;
 import io.warren.core.exchange.Destination;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
+import io.warren.core.store.MessageStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -26,6 +29,7 @@ public final class MessageQueue implements Destination {
      * small while amortising the scheduling.
      */
     static final int DISPATCH_QUANTUM = 256;
+    private static final Logger LOG = LoggerFactory.getLogger(MessageQueue.class);
 
     private final String name;
     private final String vhost;
@@ -35,12 +39,20 @@ public final class MessageQueue implements Destination {
     private final Map<String, Object> arguments;
     private final EventExecutor loop;
     private final QueueListener listener;
+    /** Set once, before the queue is published (durable queues with a store only). */
+    private MessageStore store;
+    private long storeId;
 
     private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
     private final List<Consumer> consumers = new ArrayList<>();
     private int nextConsumer;
     private long nextSeq;
     private boolean deleted;
+    /** Broker shutdown: like deleted, but stored messages stay in the store. */
+    private boolean closed;
+    /** A load of recovered content is in flight; dispatch and get wait for it. */
+    private boolean loading;
+    private final ArrayDeque<BiConsumer<QueueEntry, Integer>> waitingGets = new ArrayDeque<>();
     private boolean hadConsumer;
     private boolean dispatchScheduled;
     private volatile int readyCount;
@@ -62,6 +74,25 @@ public final class MessageQueue implements Destination {
         this.arguments = arguments == null ? Map.of() : arguments;
         this.loop = loop;
         this.listener = listener;
+    }
+
+    /**
+     * Makes this durable queue keep its persistent messages in {@code store} under {@code id}.
+     * Called once, before the queue is visible to other threads.
+     */
+    public void attachStore(MessageStore messageStore, long id) {
+        this.store = messageStore;
+        this.storeId = id;
+    }
+
+    /** The store keeping this queue's persistent messages, or null (not durable, or no store). */
+    public MessageStore store() {
+        return store;
+    }
+
+    /** The queue's id in the store (meaningful when {@link #store()} is not null). */
+    public long storeId() {
+        return storeId;
     }
 
     @Override public String name() {
@@ -119,14 +150,45 @@ public final class MessageQueue implements Destination {
 
     /** Appends a message; the caller has retained it for this queue. */
     public void enqueue(Message m) {
+        enqueue(m, QueueEntry.NOT_STORED);
+    }
+
+    /** Appends a message held in the store under slot {@code ref} (or {@link QueueEntry#NOT_STORED}). */
+    public void enqueue(Message m, long ref) {
         assert loop.inEventLoop();
+        QueueEntry e = new QueueEntry(m, nextSeq++, false, ref);
         if (deleted) {
-            m.release();
+            discard(e);
             return;
         }
-        ready.addLast(new QueueEntry(m, nextSeq++, false));
+        ready.addLast(e);
         readyCount = ready.size();
         dispatch();
+    }
+
+    /**
+     * Recovery: appends messages found in the store, in their original order, marked redelivered
+     * (they may have been delivered before the stop; an exact flag would cost a disk write per
+     * delivery). Their content stays on disk until dispatch or get needs it.
+     */
+    public void recover(List<MessageStore.StoredMessage> stored) {
+        assert loop.inEventLoop();
+        for (MessageStore.StoredMessage sm : stored) {
+            Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
+            ready.addLast(new QueueEntry(m, nextSeq++, true, sm.ref()));
+        }
+        readyCount = ready.size();
+    }
+
+    /**
+     * The queue is done with an entry (acked, rejected without requeue, purged, deleted):
+     * frees its store slot and releases the message. Any thread.
+     */
+    public void discard(QueueEntry e) {
+        if (e.ref() != QueueEntry.NOT_STORED && store != null && !closed) {
+            store.remove(e.ref());
+        }
+        e.message().release();
     }
 
     /**
@@ -136,7 +198,7 @@ public final class MessageQueue implements Destination {
     public void requeue(List<QueueEntry> entries, boolean delivered) {
         assert loop.inEventLoop();
         if (deleted) {
-            entries.forEach(e -> e.message().release());
+            entries.forEach(this::discard);
             return;
         }
         List<QueueEntry> merged = new ArrayList<>(entries);
@@ -193,6 +255,10 @@ public final class MessageQueue implements Destination {
     /** Takes the head message for basic.get: {@code sink} gets the entry (or null) and the count left. */
     public void get(BiConsumer<QueueEntry, Integer> sink) {
         assert loop.inEventLoop();
+        if (!deleted && (!waitingGets.isEmpty() || !headLoaded())) {
+            waitingGets.addLast(sink);
+            return;
+        }
         QueueEntry e = deleted ? null : ready.pollFirst();
         readyCount = ready.size();
         sink.accept(e, ready.size());
@@ -202,7 +268,7 @@ public final class MessageQueue implements Destination {
     public void purge(IntConsumer sink) {
         assert loop.inEventLoop();
         int n = ready.size();
-        releaseReady();
+        releaseReady(true);
         sink.accept(n);
     }
 
@@ -213,7 +279,7 @@ public final class MessageQueue implements Destination {
             return;
         }
         deleted = true;
-        releaseReady();
+        releaseReady(true);
         List<Consumer> gone = new ArrayList<>(consumers);
         consumers.clear();
         consumerCount = 0;
@@ -233,18 +299,86 @@ public final class MessageQueue implements Destination {
      */
     public void close() {
         assert loop.inEventLoop();
+        closed = true;
         deleted = true;
-        releaseReady();
+        releaseReady(false);
         consumers.clear();
         consumerCount = 0;
     }
 
-    private void releaseReady() {
+    /** Drops the ready entries; their store slots too when {@code fromStore}. */
+    private void releaseReady(boolean fromStore) {
         QueueEntry e;
         while ((e = ready.pollFirst()) != null) {
-            e.message().release();
+            if (fromStore) {
+                discard(e);
+            } else {
+                e.message().release();
+            }
         }
         readyCount = 0;
+        answerWaitingGets();
+    }
+
+    /**
+     * How many recovered entries one load fetches ahead of dispatch: they usually sit in the
+     * same journal batch, so one read serves them all; 256 bounds the heap a queue pins.
+     */
+    static final int LOAD_AHEAD = 256;
+
+    /** True when the head entry's content is in memory; otherwise starts loading it. */
+    private boolean headLoaded() {
+        QueueEntry head = ready.peekFirst();
+        if (head == null || head.message().loaded()) {
+            return true;
+        }
+        if (!loading) {
+            loadAhead();
+        }
+        return false;
+    }
+
+    private void loadAhead() {
+        List<QueueEntry> batch = new ArrayList<>();
+        for (QueueEntry e : ready) {
+            if (batch.size() == LOAD_AHEAD) {
+                break;
+            }
+            if (!e.message().loaded()) {
+                batch.add(e);
+            }
+        }
+        loading = true;
+        int[] left = {batch.size()};
+        for (QueueEntry e : batch) {
+            store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
+                if (failure != null) {
+                    // Unreadable: take it out of the queue, loudly, but keep its store slot so a
+                    // restart (e.g. after freeing disk or fixing permissions) can try again.
+                    LOG.error("cannot load message {} of {} from the store", e.ref(), this, failure);
+                    if (ready.remove(e)) {
+                        e.message().release();
+                        readyCount = ready.size();
+                    }
+                } else {
+                    e.message().attach(props, body);
+                }
+                if (--left[0] == 0) {
+                    loading = false;
+                    answerWaitingGets();
+                    dispatch();
+                }
+            }));
+        }
+    }
+
+    private void answerWaitingGets() {
+        while (!waitingGets.isEmpty() && (deleted || headLoaded())) {
+            BiConsumer<QueueEntry, Integer> sink = waitingGets.pollFirst();
+            QueueEntry e = deleted ? null : ready.pollFirst();
+            readyCount = ready.size();
+            sink.accept(e, ready.size());
+        }
     }
 
     /** Asks for a dispatch pass on the loop (after acks, or when a socket became writable). */
@@ -264,7 +398,10 @@ public final class MessageQueue implements Destination {
         assert loop.inEventLoop();
         dispatchScheduled = false;
         int delivered = 0;
-        while (!ready.isEmpty() && !consumers.isEmpty()) {
+        while (!ready.isEmpty() && !consumers.isEmpty() && waitingGets.isEmpty()) {
+            if (!headLoaded()) {
+                break;
+            }
             if (delivered == DISPATCH_QUANTUM) {
                 if (!dispatchScheduled) {
                     dispatchScheduled = true;

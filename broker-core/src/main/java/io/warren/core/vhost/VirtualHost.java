@@ -31,10 +31,16 @@ public final class VirtualHost {
     private final Map<String, Exchange> exchanges = new ConcurrentHashMap<>();
     private final Map<String, MessageQueue> queues = new ConcurrentHashMap<>();
     private final DefaultExchange defaultExchange;
+    private final Durability durability;
 
     public VirtualHost(String name, EventExecutor[] loops) {
+        this(name, loops, Durability.NONE);
+    }
+
+    public VirtualHost(String name, EventExecutor[] loops, Durability durability) {
         this.name = name;
         this.loops = loops;
+        this.durability = durability;
         this.defaultExchange = new DefaultExchange(queues::get);
         exchanges.put("", defaultExchange);
         for (ExchangeType t : ExchangeType.values()) {
@@ -112,6 +118,9 @@ public final class VirtualHost {
             if (x == null) {
                 checkName("exchange", exchangeName);
                 x = Exchange.create(exchangeName, type, durable, autoDelete, internal, args);
+                if (durable) {
+                    durability.exchangeAdded(name, x);
+                }
                 exchanges.put(exchangeName, x);
                 return x;
             }
@@ -148,6 +157,10 @@ public final class VirtualHost {
         exchanges.remove(x.name());
         for (Binding b : x.bindings()) {
             x.removeBinding(b);
+            durability.bindingRemoved(name, b);
+        }
+        if (x.durable()) {
+            durability.exchangeRemoved(name, x);
         }
         for (Exchange other : exchanges.values()) {
             if (other != defaultExchange) {
@@ -213,6 +226,9 @@ public final class VirtualHost {
             QueueArguments.validate(n, name, args);
             q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
+            if (isDurable) {
+                durability.queueAdded(name, q);
+            }
             queues.put(n, q);
             return new Declared(q, true);
         }
@@ -271,6 +287,9 @@ public final class VirtualHost {
 
     private void removeQueue(MessageQueue q) {
         queues.remove(q.name());
+        if (q.durable()) {
+            durability.queueRemoved(name, q);
+        }
         for (Exchange x : exchanges.values()) {
             if (x != defaultExchange) {
                 unbindAll(x, q);
@@ -291,7 +310,9 @@ public final class VirtualHost {
     }
 
     private void unbindAll(Exchange x, Destination d) {
-        if (!x.removeBindingsTo(d).isEmpty()) {
+        List<Binding> removed = x.removeBindingsTo(d);
+        if (!removed.isEmpty()) {
+            removed.forEach(b -> durability.bindingRemoved(name, b));
             maybeAutoDelete(x);
         }
     }
@@ -332,7 +353,9 @@ public final class VirtualHost {
             Binding b = new Binding(x, q, key, args);
             x.validateBinding(b);
             checkExclusiveAccess(q, connection);
-            x.addBinding(b);
+            if (x.addBinding(b)) {
+                durability.bindingAdded(name, b);
+            }
         }
     }
 
@@ -351,6 +374,7 @@ public final class VirtualHost {
             }
             checkExclusiveAccess(q, connection);
             x.removeBinding(b);
+            durability.bindingRemoved(name, b);
             maybeAutoDelete(x);
         }
     }
@@ -363,7 +387,9 @@ public final class VirtualHost {
             Exchange d = existingExchange(destination);
             Binding b = new Binding(s, d, key, args);
             s.validateBinding(b);
-            s.addBinding(b);
+            if (s.addBinding(b)) {
+                durability.bindingAdded(name, b);
+            }
         }
     }
 
@@ -376,9 +402,52 @@ public final class VirtualHost {
             if (s == null || d == null) {
                 return;
             }
-            if (s.removeBinding(new Binding(s, d, key, args))) {
+            Binding b = new Binding(s, d, key, args);
+            if (s.removeBinding(b)) {
+                durability.bindingRemoved(name, b);
                 maybeAutoDelete(s);
             }
+        }
+    }
+
+    // ---- recovery ---------------------------------------------------------------------------
+
+    /** Start-up: re-creates a stored exchange (before any client connects). */
+    public Exchange recoverExchange(String exchangeName, String typeName, boolean autoDelete, boolean internal,
+                                    Map<String, Object> args) {
+        synchronized (topologyLock) {
+            Exchange x = exchanges.get(exchangeName);
+            if (x == null) {
+                x = Exchange.create(exchangeName, ExchangeType.of(typeName), true, autoDelete, internal, args);
+                exchanges.put(exchangeName, x);
+            }
+            return x;
+        }
+    }
+
+    /** Start-up: re-creates a stored durable queue; {@code attach} gives it its store. */
+    public MessageQueue recoverQueue(String queueName, boolean autoDelete, Map<String, Object> args,
+                                     java.util.function.Consumer<MessageQueue> attach) {
+        synchronized (topologyLock) {
+            MessageQueue q = new MessageQueue(queueName, name, true, autoDelete, null, args, loopFor(queueName),
+                    this::autoDeleteQueue);
+            attach.accept(q);
+            queues.put(queueName, q);
+            return q;
+        }
+    }
+
+    /** Start-up: re-creates a stored binding; false when an end is missing (it is then dropped). */
+    public boolean recoverBinding(String source, boolean toQueue, String destination, String key,
+                                  Map<String, Object> args) {
+        synchronized (topologyLock) {
+            Exchange s = exchanges.get(source);
+            Destination d = toQueue ? queues.get(destination) : exchanges.get(destination);
+            if (s == null || d == null || s == defaultExchange) {
+                return false;
+            }
+            s.addBinding(new Binding(s, d, key, args));
+            return true;
         }
     }
 }

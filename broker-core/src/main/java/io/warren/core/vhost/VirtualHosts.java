@@ -10,14 +10,20 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class VirtualHosts {
     private final Map<String, VirtualHost> vhosts = new ConcurrentHashMap<>();
     private final EventExecutor[] loops;
+    private final Durability durability;
 
     public VirtualHosts(EventExecutor[] loops, String defaultVhost) {
+        this(loops, defaultVhost, Durability.NONE);
+    }
+
+    public VirtualHosts(EventExecutor[] loops, String defaultVhost, Durability durability) {
         this.loops = loops;
+        this.durability = durability;
         add(defaultVhost);
     }
 
     public VirtualHost add(String name) {
-        return vhosts.computeIfAbsent(name, n -> new VirtualHost(n, loops));
+        return vhosts.computeIfAbsent(name, n -> new VirtualHost(n, loops, durability));
     }
 
     public VirtualHost get(String name) {

@@ -5,7 +5,6 @@ import com.rabbitmq.client.Connection;
 import io.warren.it.support.WarrenBroker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -124,8 +123,6 @@ abstract class TutorialScenarios {
     }
 
     @Test
-    @Disabled("warren keeps no store yet: after a restart on the same data dir the durable queue "
-            + "task_queue is gone (queue.declare passive: 404 NOT_FOUND) with its persistent messages")
     void durableTasksSurviveABrokerRestart() throws Exception {
         Assumptions.assumeFalse(WarrenBroker.external(), "an external broker cannot be restarted from here");
         resetQueue("task_queue", true);

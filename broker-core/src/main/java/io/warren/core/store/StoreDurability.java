@@ -1,0 +1,131 @@
+package io.warren.core.store;
+
+import io.warren.core.exchange.Binding;
+import io.warren.core.exchange.Exchange;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.store.DefinitionStore.BindingDef;
+import io.warren.core.store.DefinitionStore.ExchangeDef;
+import io.warren.core.store.DefinitionStore.QueueDef;
+import io.warren.core.vhost.Durability;
+import io.warren.core.vhost.VirtualHost;
+import io.warren.core.vhost.VirtualHosts;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Keeps durable topology in a {@link DefinitionStore} and gives durable queues the
+ * {@link MessageStore}; {@link #recover} rebuilds both at start-up.
+ *
+ * <p>Definition writes commit before they return (about a millisecond) and run on the event
+ * loop of the connection that declared: declarations are rare, and a reply sent before the
+ * commit could promise a durability that a crash would break.
+ */
+public final class StoreDurability implements Durability {
+    private static final Logger log = LoggerFactory.getLogger(StoreDurability.class);
+
+    private final DefinitionStore definitions;
+    private final MessageStore messages;
+    private final ArgumentCodec codec;
+
+    public StoreDurability(DefinitionStore definitions, MessageStore messages, ArgumentCodec codec) {
+        this.definitions = definitions;
+        this.messages = messages;
+        this.codec = codec;
+    }
+
+    @Override public void exchangeAdded(String vhost, Exchange x) {
+        definitions.putExchange(new ExchangeDef(vhost, x.name(), x.type().wireName(), x.autoDelete(), x.internal(),
+                codec.encode(x.arguments())));
+    }
+
+    @Override public void exchangeRemoved(String vhost, Exchange x) {
+        definitions.removeExchange(vhost, x.name());
+    }
+
+    @Override public void queueAdded(String vhost, MessageQueue q) {
+        long id = definitions.nextQueueId();
+        q.attachStore(messages, id);
+        definitions.putQueue(new QueueDef(vhost, q.name(), id, q.autoDelete(), codec.encode(q.arguments())));
+    }
+
+    @Override public void queueRemoved(String vhost, MessageQueue q) {
+        definitions.removeQueue(vhost, q.name());
+    }
+
+    @Override public void bindingAdded(String vhost, Binding b) {
+        if (durable(b)) {
+            definitions.putBinding(def(vhost, b));
+        }
+    }
+
+    @Override public void bindingRemoved(String vhost, Binding b) {
+        if (durable(b)) {
+            definitions.removeBinding(def(vhost, b));
+        }
+    }
+
+    private static boolean durable(Binding b) {
+        boolean destDurable = b.destination() instanceof MessageQueue q ? q.durable()
+                : b.destination() instanceof Exchange x && x.durable();
+        return b.source().durable() && destDurable;
+    }
+
+    private BindingDef def(String vhost, Binding b) {
+        return new BindingDef(vhost, b.source().name(), b.destination() instanceof MessageQueue,
+                b.destination().name(), b.routingKey(), codec.encode(b.arguments()));
+    }
+
+    /**
+     * Start-up, before the listener opens: exchanges, then queues, then bindings, then each
+     * queue's messages in their original order (content left on disk until needed).
+     */
+    public void recover(VirtualHosts vhosts) {
+        long start = System.nanoTime();
+        DefinitionStore.Definitions d = definitions.load();
+        for (ExchangeDef x : d.exchanges()) {
+            vhosts.add(x.vhost()).recoverExchange(x.name(), x.type(), x.autoDelete(), x.internal(),
+                    codec.decode(x.arguments()));
+        }
+        Map<Long, MessageQueue> byId = new HashMap<>();
+        for (QueueDef q : d.queues()) {
+            MessageQueue queue = vhosts.add(q.vhost()).recoverQueue(q.name(), q.autoDelete(),
+                    codec.decode(q.arguments()), mq -> mq.attachStore(messages, q.id()));
+            byId.put(q.id(), queue);
+        }
+        for (BindingDef b : d.bindings()) {
+            VirtualHost v = vhosts.add(b.vhost());
+            if (!v.recoverBinding(b.source(), b.toQueue(), b.destination(), b.routingKey(),
+                    codec.decode(b.arguments()))) {
+                log.warn("dropping stored binding {} -> {} in vhost '{}': an end no longer exists", b.source(),
+                        b.destination(), b.vhost());
+                definitions.removeBinding(b);
+            }
+        }
+        Map<Long, List<MessageStore.StoredMessage>> perQueue = new HashMap<>();
+        long[] orphans = {0};
+        messages.recover((queueId, m) -> {
+            if (byId.containsKey(queueId)) {
+                perQueue.computeIfAbsent(queueId, k -> new ArrayList<>()).add(m);
+            } else {
+                messages.remove(m.ref()); // its queue was deleted before the stop
+                orphans[0]++;
+            }
+        });
+        long count = 0;
+        for (Map.Entry<Long, List<MessageStore.StoredMessage>> e : perQueue.entrySet()) {
+            MessageQueue q = byId.get(e.getKey());
+            count += e.getValue().size();
+            q.loop().submit(() -> q.recover(e.getValue())).syncUninterruptibly();
+        }
+        log.info("recovered {} exchanges, {} queues, {} bindings and {} messages in {} ms{}", d.exchanges().size(),
+                d.queues().size(), d.bindings().size(), count,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+                orphans[0] > 0 ? " (" + orphans[0] + " messages of deleted queues dropped)" : "");
+    }
+}

@@ -1,0 +1,28 @@
+package io.warren.core.vhost;
+
+import io.warren.core.exchange.Binding;
+import io.warren.core.exchange.Exchange;
+import io.warren.core.queue.MessageQueue;
+
+/**
+ * What a vhost tells the store about its durable topology. Called under the vhost's topology
+ * lock, so the store sees changes in the order they happened. {@link #NONE} keeps nothing.
+ */
+public interface Durability {
+    Durability NONE = new Durability() { };
+
+    /** A durable exchange was declared. */
+    default void exchangeAdded(String vhost, Exchange x) { }
+
+    default void exchangeRemoved(String vhost, Exchange x) { }
+
+    /** A durable queue was declared: give it its store id and message store before it is published. */
+    default void queueAdded(String vhost, MessageQueue q) { }
+
+    default void queueRemoved(String vhost, MessageQueue q) { }
+
+    /** Called for every binding; durable when both ends are (as in RabbitMQ). */
+    default void bindingAdded(String vhost, Binding b) { }
+
+    default void bindingRemoved(String vhost, Binding b) { }
+}
