@@ -34,8 +34,9 @@ public interface MessageStore extends AutoCloseable {
     void sync(Durable durable);
 
     /**
-     * Visits every live slot, grouped per queue in original publish order, without keeping
-     * bodies in the heap: the visitor gets a {@link StoredMessage} whose body it can load later.
+     * Visits every live slot; each queue's slots come in original publish order (slots of
+     * different queues may interleave). Bodies are not kept in the heap: the visitor gets a
+     * {@link StoredMessage} whose content it can {@link #load} later.
      */
     void recover(RecoveryVisitor visitor);
 
@@ -48,7 +49,7 @@ public interface MessageStore extends AutoCloseable {
         void loaded(ByteBuf properties, ByteBuf body, Throwable failure);
     }
 
-    /** Receives recovered slots, queue by queue, each queue's in publish order. */
+    /** Receives recovered slots; each queue's in publish order. */
     @FunctionalInterface
     interface RecoveryVisitor {
         void slot(long queueId, StoredMessage message);
