@@ -68,6 +68,11 @@ final class ConfirmTracker {
 
     /** Sends the nacks and the coalesced ack that are due. Channel loop. */
     void flush(Consumer<AmqpMethod> send) {
+        // Read the commit mark before draining the failures: the store thread reports a failed
+        // batch before it marks any later one committed, so every failure below `done` is in
+        // the queue by now. Read after the drain, a failure reported in between would be
+        // covered by the multiple ack of a later commit.
+        long done = committedUpTo.get();
         Long f;
         while ((f = failures.poll()) != null) {
             awaitingDisk.remove(f);
@@ -76,7 +81,6 @@ final class ConfirmTracker {
                 nacked.add(f);
             }
         }
-        long done = committedUpTo.get();
         while (!awaitingDisk.isEmpty() && awaitingDisk.peekFirst() <= done) {
             awaitingDisk.pollFirst();
         }
