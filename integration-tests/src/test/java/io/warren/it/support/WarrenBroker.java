@@ -23,9 +23,13 @@ import java.util.stream.Stream;
  *
  * <p>With {@code -Dwarren.it.external.port=PORT} no broker is started and the tests talk to
  * whatever listens on 127.0.0.1:PORT (e.g. the reference RabbitMQ, to check a test itself).
+ * {@link #restart()} then runs the shell command {@code -Dwarren.it.external.restart=CMD}, if
+ * given (e.g. {@code reference-rabbitmq.sh ctl PORT stop_app && reference-rabbitmq.sh ctl PORT
+ * start_app}), so the restart tests can be checked against RabbitMQ too.
  */
 public class WarrenBroker implements BeforeAllCallback, AfterAllCallback {
     private static final Integer EXTERNAL = Integer.getInteger("warren.it.external.port");
+    private static final String EXTERNAL_RESTART = System.getProperty("warren.it.external.restart");
 
     private final UnaryOperator<WarrenConfig> customizer;
     private final List<Connection> connections = new ArrayList<>();
@@ -82,6 +86,12 @@ public class WarrenBroker implements BeforeAllCallback, AfterAllCallback {
     /** Stops and starts the broker on the same data dir (a new port). */
     public void restart() throws Exception {
         stop();
+        if (EXTERNAL != null && EXTERNAL_RESTART != null) {
+            Process p = new ProcessBuilder("bash", "-c", EXTERNAL_RESTART).inheritIO().start();
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException("external restart command failed: " + EXTERNAL_RESTART);
+            }
+        }
         start();
     }
 
