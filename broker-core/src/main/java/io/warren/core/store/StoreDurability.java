@@ -13,9 +13,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -78,7 +81,34 @@ public final class StoreDurability implements Durability {
 
     private BindingDef def(String vhost, Binding b) {
         return new BindingDef(vhost, b.source().name(), b.destination() instanceof MessageQueue,
-                b.destination().name(), b.routingKey(), codec.encode(b.arguments()));
+                b.destination().name(), b.routingKey(), codec.encode(canonical(b.arguments())));
+    }
+
+    /**
+     * Binding arguments with their keys sorted, nested tables too. Two bindings are the same
+     * when their arguments are equal as maps, whatever the order (RabbitMQ 3.10 compares
+     * tables sorted: an unbind naming the arguments in another order removes the binding), so
+     * the stored bytes must not depend on the order either: otherwise the unbind's encoding
+     * misses the stored one and the binding comes back at the next start.
+     */
+    static Map<String, Object> canonical(Map<String, Object> table) {
+        Map<String, Object> sorted = new TreeMap<>(table);
+        Map<String, Object> out = new LinkedHashMap<>();
+        sorted.forEach((k, v) -> out.put(k, canonicalValue(v)));
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Object canonicalValue(Object v) {
+        if (v instanceof Map<?, ?> m) {
+            return canonical((Map<String, Object>) m);
+        }
+        if (v instanceof List<?> l) {
+            List<Object> out = new ArrayList<>(l.size());
+            l.forEach(e -> out.add(canonicalValue(e)));
+            return out;
+        }
+        return v;
     }
 
     /**
@@ -100,11 +130,19 @@ public final class StoreDurability implements Durability {
         }
         for (BindingDef b : d.bindings()) {
             VirtualHost v = vhosts.add(b.vhost());
-            if (!v.recoverBinding(b.source(), b.toQueue(), b.destination(), b.routingKey(),
-                    codec.decode(b.arguments()))) {
+            Map<String, Object> args = codec.decode(b.arguments());
+            if (!v.recoverBinding(b.source(), b.toQueue(), b.destination(), b.routingKey(), args)) {
                 log.warn("dropping stored binding {} -> {} in vhost '{}': an end no longer exists", b.source(),
                         b.destination(), b.vhost());
                 definitions.removeBinding(b);
+                continue;
+            }
+            byte[] canonical = codec.encode(canonical(args));
+            if (!Arrays.equals(canonical, b.arguments())) {
+                // Stored before arguments were sorted: rewrite it so that an unbind can find it.
+                definitions.removeBinding(b);
+                definitions.putBinding(new BindingDef(b.vhost(), b.source(), b.toQueue(), b.destination(),
+                        b.routingKey(), canonical));
             }
         }
         Map<Long, List<MessageStore.StoredMessage>> perQueue = new HashMap<>();
