@@ -32,9 +32,18 @@ final class MapDbFiles {
         } catch (DBException.FileLocked e) {
             throw new StoreException(file + " is locked by another process: " + e.getMessage(), e);
         } catch (DBException.WrongFormat | DBException.DataCorruption | DBException.NewMapDBFormat e) {
-            throw new StoreException(file + " is not a readable warren store (" + e.getMessage() + ")", e);
+            // MapDB's first sentence says what is wrong; the rest is advice for MapDB programmers
+            // ("Use DBMaker.checksumHeaderBypass()...") that would only mislead an operator.
+            throw new StoreException(file + " is not a readable warren store (" + firstSentence(e.getMessage()) + ")", e);
+        } catch (DBException.VolumeIOError e) {
+            throw new StoreException(rootCause(e) instanceof java.io.EOFException
+                    ? file + " is not a readable warren store (truncated: MapDB read past its end)"
+                    : "cannot read " + file + ": " + describe(rootCause(e)), e);
         } catch (RuntimeException e) {
-            throw new StoreException("cannot open " + file + ": " + e, e);
+            // Garbage inside the file surfaces as whatever MapDB tripped over
+            // (IndexOutOfBoundsException, ...): say that the file is the problem.
+            throw new StoreException(file + " is not a readable warren store (damaged? MapDB failed with "
+                    + describe(e) + ")", e);
         }
         try {
             checkFormat(db, file, existed, kind, version);
@@ -89,6 +98,27 @@ final class MapDbFiles {
         } catch (java.io.IOException e) {
             throw new StoreException("cannot inspect " + file + ": " + e, e);
         }
+    }
+
+    private static String firstSentence(String message) {
+        if (message == null) {
+            return "no detail";
+        }
+        int end = message.indexOf(". ");
+        return (end < 0 ? message : message.substring(0, end)).strip();
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    /** "SimpleName: first line of the message", or the simple name alone. */
+    private static String describe(Throwable t) {
+        String m = t.getMessage();
+        return t.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": " + m.lines().findFirst().orElse(""));
     }
 
     static void closeQuietly(DB db) {
