@@ -10,11 +10,15 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.zip.CRC32C;
 
 /**
  * Definitions as bytes: {@code DataOutputStream} fields in record order, arguments as the
- * protocol layer's table bytes ({@code -1} length for null). The file's format header
- * versions this layout as a whole.
+ * protocol layer's table bytes ({@code -1} length for null), then a CRC32C of all of that.
+ * MapDB keeps no checksums with transactions enabled, and without one a flipped byte in a
+ * name would bring a queue back under another name (and drop its bindings as dangling)
+ * instead of stopping start-up. The file's format header versions this layout as a whole
+ * (version 2 added the checksum).
  */
 final class DefinitionEncoding {
     private DefinitionEncoding() {}
@@ -79,25 +83,49 @@ final class DefinitionEncoding {
         T read(DataInputStream in) throws IOException;
     }
 
+    /** A stored definition that does not decode: the message says what is wrong with it. */
+    static final class CorruptDefinitionException extends RuntimeException {
+        CorruptDefinitionException(String message) {
+            super(message);
+        }
+    }
+
     private static byte[] write(Writer w) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             w.write(out);
+            out.flush();
+            out.writeInt(crc(bytes.toByteArray(), bytes.size()));
         } catch (IOException e) {
             throw new UncheckedIOException(e); // in-memory stream: cannot happen
         }
         return bytes.toByteArray();
     }
 
+    private static int crc(byte[] b, int length) {
+        CRC32C crc = new CRC32C();
+        crc.update(b, 0, length);
+        return (int) crc.getValue();
+    }
+
     private static <T> T read(byte[] b, Reader<T> r) {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(b))) {
+        if (b == null || b.length < 4) {
+            throw new CorruptDefinitionException("an entry is truncated");
+        }
+        int payload = b.length - 4;
+        int stored = ((b[payload] & 0xff) << 24) | ((b[payload + 1] & 0xff) << 16) | ((b[payload + 2] & 0xff) << 8)
+                | (b[payload + 3] & 0xff);
+        if (crc(b, payload) != stored) {
+            throw new CorruptDefinitionException("an entry fails its checksum");
+        }
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(b, 0, payload))) {
             T value = r.read(in);
             if (in.available() != 0) {
-                throw new IOException(in.available() + " trailing bytes");
+                throw new CorruptDefinitionException("an entry has " + in.available() + " trailing bytes");
             }
             return value;
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new CorruptDefinitionException("an entry does not decode: " + e);
         }
     }
 

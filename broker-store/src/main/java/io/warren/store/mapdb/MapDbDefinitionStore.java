@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -24,7 +25,8 @@ import java.util.function.Function;
 public final class MapDbDefinitionStore implements DefinitionStore {
     public static final String FILE_NAME = "definitions.db";
     static final String KIND = "warren-definitions";
-    static final int VERSION = 1;
+    /** 2: each entry carries a CRC32C ({@link DefinitionEncoding}). */
+    static final int VERSION = 2;
 
     private final Path file;
     private final DB db;
@@ -101,14 +103,17 @@ public final class MapDbDefinitionStore implements DefinitionStore {
     @Override
     public synchronized Definitions load() {
         try {
-            List<ExchangeDef> ex = decode(exchanges.values(), DefinitionEncoding::exchange);
+            List<ExchangeDef> ex = decode(exchanges, DefinitionEncoding::exchange,
+                    d -> DefinitionEncoding.key(d.vhost(), d.name()));
             ex.sort(Comparator.comparing(ExchangeDef::vhost).thenComparing(ExchangeDef::name));
-            List<QueueDef> qs = decode(queues.values(), DefinitionEncoding::queue);
+            List<QueueDef> qs = decode(queues, DefinitionEncoding::queue, d -> DefinitionEncoding.key(d.vhost(), d.name()));
             qs.sort(Comparator.comparingLong(QueueDef::id));
             List<byte[]> raw = new ArrayList<>(bindings);
             raw.sort(java.util.Arrays::compare);
             List<BindingDef> bs = decode(raw, DefinitionEncoding::binding);
             return new Definitions(ex, qs, bs);
+        } catch (DefinitionEncoding.CorruptDefinitionException e) {
+            throw new StoreException("definition store " + file + " is corrupt: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             throw new StoreException("definition store " + file + " is corrupt: " + e, e);
         }
@@ -118,6 +123,24 @@ public final class MapDbDefinitionStore implements DefinitionStore {
         List<T> out = new ArrayList<>();
         for (byte[] v : values) {
             out.add(f.apply(v));
+        }
+        return out;
+    }
+
+    /**
+     * Decodes the values of a map whose key is derived from the value: a key that does not
+     * match its (checksummed) value is a damaged key, and an entry that removals could never
+     * find again.
+     */
+    private static <T> List<T> decode(Map<String, byte[]> map, Function<byte[], T> f, Function<T, String> key) {
+        List<T> out = new ArrayList<>();
+        for (Map.Entry<String, byte[]> e : map.entrySet()) {
+            T d = f.apply(e.getValue());
+            if (!key.apply(d).equals(e.getKey())) {
+                throw new DefinitionEncoding.CorruptDefinitionException("the entry stored under key '" + e.getKey()
+                        + "' is for '" + key.apply(d) + "'");
+            }
+            out.add(d);
         }
         return out;
     }

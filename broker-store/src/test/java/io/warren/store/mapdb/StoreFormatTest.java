@@ -82,7 +82,7 @@ class StoreFormatTest {
     void aDefinitionsFileIsNotAMessageStore() throws Exception {
         MapDbDefinitionStore.open(dir).close();
         Files.move(dir.resolve(MapDbDefinitionStore.FILE_NAME), messages());
-        assertTrue(openFails().getMessage().contains("warren-definitions/1"));
+        assertTrue(openFails().getMessage().contains("warren-definitions/" + MapDbDefinitionStore.VERSION));
     }
 
     @Test
