@@ -1,5 +1,7 @@
 package io.warren.server.launch;
 
+import io.warren.core.store.StoreException;
+
 import java.net.BindException;
 
 /** Turns an exception from {@code Broker.start()} into the one line an operator needs. */
@@ -13,6 +15,13 @@ public final class StartupFailure {
             // Netty's native transport reports EADDRINUSE as a plain IOException subclass.
             if (t instanceof BindException || m.contains("Address already in use")) {
                 return "cannot listen on " + address + ": address already in use (is another broker running?)";
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            // The store's own message names the file and what is wrong with it; its cause
+            // (a MapDB exception) knows neither.
+            if (t instanceof StoreException && t.getMessage() != null) {
+                return "failed to start: " + t.getMessage().lines().findFirst().orElse("");
             }
         }
         Throwable root = failure;

@@ -1,5 +1,6 @@
 package io.warren.server.launch;
 
+import io.warren.core.store.StoreException;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -15,6 +16,14 @@ class StartupFailureTest {
         // Netty's epoll transport: a NativeIoException (an IOException) wrapped by the caller
         Exception wrapped = new RuntimeException(new IOException("bind(..) failed: Address already in use"));
         assertEquals(expected, StartupFailure.describe(wrapped, "0.0.0.0:5672"));
+    }
+
+    @Test
+    void aStoreFailureIsTheStoresMessageNotItsCause() {
+        Exception e = new StoreException("/d/messages.db is not a readable warren store (Header checksum broken)",
+                new IllegalStateException("Header checksum broken. Use DBMaker.checksumHeaderBypass()"));
+        assertEquals("failed to start: /d/messages.db is not a readable warren store (Header checksum broken)",
+                StartupFailure.describe(new RuntimeException(e), "x"));
     }
 
     @Test
