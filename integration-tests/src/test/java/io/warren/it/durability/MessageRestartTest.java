@@ -225,7 +225,35 @@ class MessageRestartTest {
 
         restart();
 
-        assertEquals(bodies("new", 0, 3), texts(getAll(c.createChannel(), q)));
+        assertEquals(3, messageCount(c, q));
+        // Purging recovered messages (content still on disk) removes them from the store too.
+        assertEquals(3, c.createChannel().queuePurge(q).getMessageCount());
+        publishConfirmed(c, "", q, PERSISTENT, List.of("newest"));
+
+        restart();
+
+        assertEquals(List.of("newest"), texts(getAll(c.createChannel(), q)));
+    }
+
+    @Test
+    void aMessageReachingOneQueueThroughSeveralBindingsComesBackOnce() throws Exception {
+        Channel ch = c.createChannel();
+        String topic = unique("x-topic");
+        String fanout = unique("x-fanout");
+        ch.exchangeDeclare(topic, "topic", true);
+        ch.exchangeDeclare(fanout, "fanout", true);
+        String q = durableQueue("q-once");
+        ch.queueBind(q, topic, "a.*");
+        ch.queueBind(q, topic, "*.b");
+        ch.queueBind(q, topic, "#");
+        ch.exchangeBind(fanout, topic, "a.b");
+        ch.queueBind(q, fanout, "");
+        publishConfirmed(c, topic, "a.b", PERSISTENT, List.of("one"));
+        assertEquals(1, messageCount(c, q));
+
+        restart();
+
+        assertEquals(List.of("one"), texts(getAll(c.createChannel(), q)));
     }
 
     @Test

@@ -24,6 +24,7 @@ import static io.warren.it.durability.Durable.unique;
 import static io.warren.it.durability.Durable.utf8;
 import static io.warren.it.support.AmqpAssertions.assertClose;
 import static io.warren.it.support.AmqpAssertions.channelError;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -139,6 +140,7 @@ class TopologyRestartTest {
         ch.queueDeclare(limited, true, false, false, limitArgs);
         // Durable and auto-delete, never consumed from: RabbitMQ 3.10 brings it back.
         ch.queueDeclare(autoDelete, true, false, true, null);
+        String serverNamed = ch.queueDeclare("", true, false, false, null).getQueue();
 
         restart();
 
@@ -157,6 +159,18 @@ class TopologyRestartTest {
                 x -> x.queueDeclare(lazy, false, false, false, lazyArgs));
         assertPreconditionFailed(inequivalent("auto_delete", "queue", autoDelete, false, true),
                 x -> x.queueDeclare(autoDelete, true, false, false, null));
+        assertTrue(queueExists(c, serverNamed), "a durable server-named queue comes back");
+
+        // The recovered auto-delete queue still deletes itself after its first consumer, for good.
+        Channel consumer = c.createChannel();
+        String tag = consumer.basicConsume(autoDelete, true, new DefaultConsumer(consumer));
+        consumer.basicCancel(tag);
+        await().atMost(Durable.TIMEOUT).until(() -> !queueExists(c, autoDelete));
+
+        restart();
+
+        assertFalse(queueExists(c, autoDelete));
+        assertTrue(queueExists(c, lazy));
     }
 
     @Test
