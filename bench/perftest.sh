@@ -4,7 +4,13 @@
 #
 #   bench/perftest.sh [PERFTEST FLAGS...]      default flags: -x 1 -y 1 -s 100 -a -z 20
 #
-# Needs `mvn -q -B -DskipTests package` first. Prints PerfTest's summary line for each broker.
+# Needs `mvn -q -B -DskipTests package` first. Prints PerfTest's summary lines for each broker,
+# the broker's CPU time during the run and its data dir's size on disk (peak, sampled every
+# second, and at the end). WARREN_JAVA_OPTS reaches warren's JVM (e.g. for JFR).
+#
+# The durable-queue benchmark of the README:
+#   bench/perftest.sh -x 1 -y 1 -s 1000 -f persistent -c 1000 -q 1000 --multi-ack-every 100 -z 30 \
+#       -u perf-durable -ad false
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -32,25 +38,41 @@ cleanup() {
 }
 trap cleanup EXIT
 
-run() { # NAME PORT PID
-  local name=$1 port=$2 pid=$3 before after
+# Samples the size on disk of DIR every second into FILE (max last): the store's peak during
+# the run matters more than what is left once the consumers caught up.
+sample_du() { # DIR FILE
+  local max=0 kb
+  while :; do
+    kb=$(du -sk "$1" 2>/dev/null | cut -f1) || kb=0
+    [ "${kb:-0}" -gt "$max" ] && max=$kb
+    echo "$max" > "$2"
+    sleep 1
+  done
+}
+
+run() { # NAME PORT PID DATA_DIR
+  local name=$1 port=$2 pid=$3 data=$4 before after sampler
   before=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  sample_du "$data" "$work/$name.du" & sampler=$!
   java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" "${flags[@]}" \
-    > "$work/$name.out" 2>&1 || { tail -20 "$work/$name.out"; return 1; }
+    > "$work/$name.out" 2>&1 || { kill "$sampler"; tail -20 "$work/$name.out"; return 1; }
   after=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   echo "== $name: $(grep -E 'sending rate avg' "$work/$name.out" | tail -1)"
   grep -E 'receiving rate avg' "$work/$name.out" | tail -1 | sed "s/^/== $name: /"
   grep -E 'consumer latency min/median/75th/95th/99th' "$work/$name.out" | tail -1 | sed "s/^/== $name: /" || true
   echo "== $name: broker CPU time $(( (after - before) / $(getconf CLK_TCK) )) s"
+  echo "== $name: data dir on disk: peak $(cat "$work/$name.du" 2>/dev/null || echo ?) KB, at the end $(du -sk "$data" | cut -f1) KB ($data)"
 }
 
 echo "PerfTest flags: ${flags[*]}  ($(date -u +%F), $(nproc) cores, $(java -version 2>&1 | head -1))"
 "$top/bin/warren" start --config "$work/warren.conf" >/dev/null
-run warren "$warren_port" "$(cat "$work/data/warren.pid")"
+run warren "$warren_port" "$(cat "$work/data/warren.pid")" "$work/data"
 "$top/bin/warren" stop --config "$work/warren.conf" >/dev/null
 
 if "$top/../shared/tools/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
-  run rabbitmq "$rabbit_port" "$("$top/../shared/tools/reference-rabbitmq.sh" pid "$rabbit_port")"
+  run rabbitmq "$rabbit_port" "$("$top/../shared/tools/reference-rabbitmq.sh" pid "$rabbit_port")" \
+    "${TMPDIR:-/tmp}/reference-rabbitmq-$rabbit_port/mnesia"
 else
   echo "== rabbitmq: reference broker could not be started"
 fi
