@@ -35,6 +35,7 @@ import static io.warren.it.durability.Durable.utf8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * What a recovered message carries (body, every property, routing info) and the two ways a
@@ -227,6 +228,50 @@ class ContentAndTxRestartTest {
                         "each publisher's messages in its order");
             }
         }
+    }
+
+    @Test
+    void everythingConfirmedUntilTheBrokerStopsComesBackOnce() throws Exception {
+        String q = durableQueue("q-confirmed-during-stop");
+        Channel ch = c.createChannel();
+        ch.confirmSelect();
+        java.util.concurrent.ConcurrentSkipListSet<Long> outstanding = new java.util.concurrent.ConcurrentSkipListSet<>();
+        java.util.concurrent.ConcurrentSkipListSet<Long> confirmed = new java.util.concurrent.ConcurrentSkipListSet<>();
+        java.util.concurrent.ConcurrentSkipListSet<Long> nacked = new java.util.concurrent.ConcurrentSkipListSet<>();
+        ch.addConfirmListener((tag, multiple) -> settle(outstanding, confirmed, tag, multiple),
+                (tag, multiple) -> settle(outstanding, nacked, tag, multiple));
+        Thread publisher = new Thread(() -> {
+            try {
+                while (true) {
+                    long seq = ch.getNextPublishSeqNo();
+                    outstanding.add(seq);
+                    ch.basicPublish("", q, PERSISTENT, utf8(Long.toString(seq)));
+                }
+            } catch (Exception stopped) {
+                // the broker went away
+            }
+        }, "publisher");
+        publisher.start();
+        org.awaitility.Awaitility.await().atMost(TIMEOUT).until(() -> confirmed.size() >= 2_000);
+
+        restart(); // while the publisher is still publishing
+
+        publisher.join(TIMEOUT.toMillis());
+        assertEquals(java.util.Set.of(), nacked, "nothing was nacked");
+        List<String> got = texts(getAll(c.createChannel(), q));
+        assertEquals(got.size(), new java.util.HashSet<>(got).size(), "no message twice");
+        java.util.Set<Long> present = new java.util.HashSet<>();
+        got.forEach(t -> present.add(Long.parseLong(t)));
+        List<Long> lost = confirmed.stream().filter(seq -> !present.contains(seq)).toList();
+        assertEquals(List.of(), lost, "confirmed (" + confirmed.size() + ") but missing after the restart");
+        assertTrue(got.size() >= confirmed.size());
+    }
+
+    private static void settle(java.util.NavigableSet<Long> outstanding, java.util.Set<Long> into, long tag,
+                               boolean multiple) {
+        java.util.NavigableSet<Long> done = multiple ? outstanding.headSet(tag, true) : outstanding.subSet(tag, true, tag, true);
+        into.addAll(done);
+        done.clear();
     }
 
     // ---- transactions -------------------------------------------------------------------------
