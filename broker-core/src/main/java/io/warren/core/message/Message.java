@@ -63,7 +63,8 @@ public final class Message extends AbstractReferenceCounted {
 
     /** Gives a recovered message its content (ownership passes here). Owner: the queue's loop. */
     public void attach(ByteBuf loadedProperties, ByteBuf loadedBody) {
-        if (body != null) {
+        if (body != null || refCnt() == 0) {
+            // Already loaded, or purged/deleted while the load was in flight.
             loadedProperties.release();
             loadedBody.release();
             return;
