@@ -16,6 +16,7 @@ final class BatchState {
     final int slotCount;
     private volatile Location location;
     private long[] removed;
+    @SuppressWarnings("NonAtomicVolatileUpdate") // only the committer (or replay) writes it
     private volatile int live; // volatile: read by liveSlots() on other threads
 
     BatchState(long batchId, int slotCount, long[] removed, Location location) {
@@ -63,7 +64,17 @@ final class BatchState {
         return removed.clone();
     }
 
-    /** Installs the bitmap of a successful commit (or of a replayed frame). */
+    /** Replay only (single-threaded, before the store serves): removes one slot in place; false if it was not live. */
+    boolean removeInPlace(int slot) {
+        if (slot < 0 || slot >= slotCount || isSet(removed, slot)) {
+            return false;
+        }
+        removed[slot >>> 6] |= 1L << slot;
+        live--;
+        return true;
+    }
+
+    /** Installs the bitmap of a successful commit. */
     void install(long[] bits, int liveCount) {
         this.removed = bits;
         this.live = liveCount;

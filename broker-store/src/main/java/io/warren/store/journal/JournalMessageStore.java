@@ -123,12 +123,9 @@ public final class JournalMessageStore implements MessageStore {
         @Override
         public void remove(long batchId, int slot) {
             BatchState st = batches.get(batchId);
-            if (st == null || slot < 0 || slot >= st.slotCount || !st.isLive(slot)) {
+            if (st == null || !st.removeInPlace(slot)) {
                 return; // its batch died earlier (its segment may be gone): nothing to do
             }
-            long[] bits = st.removedCopy();
-            bits[slot >>> 6] |= 1L << slot;
-            st.install(bits, st.live() - 1);
             if (st.live() == 0) {
                 batches.remove(batchId);
                 BatchState.Location loc = st.location();

@@ -47,7 +47,7 @@ class JournalMessageStoreTest {
     private long journalBytes() throws IOException {
         long n = 0;
         for (Path p : segments()) {
-            n += Files.size(p);
+            n += p.toFile().length(); // 0 if the committer deleted it meanwhile (it deletes after the callbacks)
         }
         return n;
     }
@@ -411,18 +411,18 @@ class JournalMessageStoreTest {
             var ack = append(s, "ack", 1);
             keep.awaitDurable();
             ack.awaitDurable();
-            AtomicInteger failures = new AtomicInteger(3);
+            java.util.concurrent.atomic.AtomicBoolean full = new java.util.concurrent.atomic.AtomicBoolean(true);
             s.beforeWrite((ch, pos, frame) -> {
-                if (failures.getAndDecrement() > 0) {
+                if (full.get()) {
                     throw new IOException("No space left on device");
                 }
             });
             s.remove(ack.ref());
             var f1 = append(s, "fail", 1);
             assertThrows(ExecutionException.class, f1::awaitDurable);
-            assertThrows(ExecutionException.class, () -> sync(s)); // carries the requeued remove, fails again
             assertThrows(ExecutionException.class, () -> append(s, "fail2", 1).awaitDurable());
-            append(s, "ok", 1).awaitDurable(); // space is back
+            full.set(false); // space is back
+            append(s, "ok", 1).awaitDurable(); // carries the requeued remove too
         }
         assertEquals(List.of("keep", "ok"), bodies());
     }
