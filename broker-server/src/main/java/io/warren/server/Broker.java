@@ -7,9 +7,9 @@ import io.warren.amqp.server.BrokerContext;
 import io.warren.core.auth.Users;
 import io.warren.core.store.StoreDurability;
 import io.warren.core.vhost.VirtualHosts;
-import io.warren.store.mapdb.DataDirLock;
-import io.warren.store.mapdb.MapDbDefinitionStore;
-import io.warren.store.mapdb.MapDbMessageStore;
+import io.warren.store.DataDirLock;
+import io.warren.store.definitions.SnapshotDefinitionStore;
+import io.warren.store.journal.JournalMessageStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,8 +29,8 @@ public final class Broker implements AutoCloseable {
     private AmqpServer server;
     private BrokerContext context;
     private DataDirLock lock;
-    private MapDbDefinitionStore definitions;
-    private MapDbMessageStore messages;
+    private SnapshotDefinitionStore definitions;
+    private JournalMessageStore messages;
 
     public Broker(WarrenConfig config) {
         this.config = config;
@@ -50,8 +50,8 @@ public final class Broker implements AutoCloseable {
             Path dataDir = config.dataDir();
             Files.createDirectories(dataDir);
             lock = DataDirLock.acquire(dataDir);
-            definitions = MapDbDefinitionStore.open(dataDir);
-            messages = MapDbMessageStore.open(dataDir);
+            definitions = SnapshotDefinitionStore.open(dataDir);
+            messages = JournalMessageStore.open(dataDir);
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability);
             durability.recover(vhosts);

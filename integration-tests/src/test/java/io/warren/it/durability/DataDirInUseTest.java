@@ -5,7 +5,7 @@ import com.rabbitmq.client.Connection;
 import io.warren.core.store.StoreException;
 import io.warren.it.support.WarrenBroker;
 import io.warren.server.Broker;
-import io.warren.store.mapdb.DataDirLock;
+import io.warren.store.DataDirLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;

@@ -1,4 +1,4 @@
-package io.warren.store.mapdb;
+package io.warren.store;
 
 import io.warren.core.store.StoreException;
 

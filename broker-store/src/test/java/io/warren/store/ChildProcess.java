@@ -1,0 +1,79 @@
+package io.warren.store;
+
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A second JVM for the tests that need a real other process: one holding the data-dir lock,
+ * one publishing until it is killed with SIGKILL. {@link #main} is the child's side.
+ */
+final class ChildProcess implements AutoCloseable {
+    final Process process;
+    final BufferedReader out;
+
+    private ChildProcess(Process process) {
+        this.process = process;
+        this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    }
+
+    /** Leading arguments starting with "-" are JVM options (default heap: 256 MB). */
+    static ChildProcess start(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+        int i = 0;
+        while (i < args.length && args[i].startsWith("-")) {
+            cmd.add(args[i++]);
+        }
+        if (i == 0) {
+            cmd.add("-Xmx256m");
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ChildProcess.class.getName()));
+        cmd.addAll(Arrays.asList(args).subList(i, args.length));
+        return new ChildProcess(new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start());
+    }
+
+    /** Next line of the child's stdout, or null at its end. */
+    String readLine() throws IOException {
+        return out.readLine();
+    }
+
+    /**
+     * SIGKILL on Unix: no shutdown hook, no close, like {@code kill -9}. Through the process
+     * handle, because {@code Process.destroyForcibly()} also closes our end of its stdout and
+     * would drop the confirmations still in the pipe.
+     */
+    void kill() throws InterruptedException {
+        process.toHandle().destroyForcibly();
+        process.waitFor();
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (process.isAlive()) {
+            kill();
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Paths.get(args[1]);
+        PrintStream stdout = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
+                StandardCharsets.UTF_8);
+        if (!args[0].equals("lock")) {
+            throw new IllegalArgumentException(args[0]);
+        }
+        DataDirLock.acquire(dir);
+        stdout.println("locked");
+        while (System.in.read() >= 0) {
+            // hold the lock until the parent closes our stdin or kills us
+        }
+    }
+}
