@@ -6,8 +6,6 @@ import com.rabbitmq.client.ConnectionFactory;
 import io.warren.it.support.WarrenBroker;
 import io.warren.server.Broker;
 import io.warren.server.WarrenConfig;
-import io.warren.store.mapdb.MapDbDefinitionStore;
-import io.warren.store.mapdb.MapDbMessageStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
@@ -66,7 +64,7 @@ class CorruptStoreLauncherTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {MapDbMessageStore.FILE_NAME, MapDbDefinitionStore.FILE_NAME})
+    @ValueSource(strings = {CorruptStoreTest.DEFINITIONS, CorruptStoreTest.JOURNAL + "/00000000000000000000.seg"})
     void startOnACorruptedStoreFailsWithOneLineNamingTheFile(String fileName) throws Exception {
         int port = freePort();
         conf = tmp.resolve("warren.conf");
@@ -78,17 +76,21 @@ class CorruptStoreLauncherTest {
         Path dataDir = tmp.resolve("data");
         populate(dataDir);
         Path file = dataDir.resolve(fileName);
-        Path good = tmp.resolve(fileName + ".good");
+        Path good = tmp.resolve(file.getFileName() + ".good");
         Files.copy(file, good);
         CorruptStoreTest.damage(file, CorruptStoreTest.Damage.HEADER_GARBAGE, null);
 
         Result start = warren("start", "--config", conf.toString());
 
         assertEquals(1, start.code(), start.out());
-        String expected = "warren: failed to start: " + file + " is not a readable warren store (";
-        String line = start.out().lines().filter(l -> l.startsWith(expected)).findFirst().orElse(null);
+        // e.g. "warren: failed to start: definition store /x/data/definitions.dat is not a warren
+        // definitions file (no warren-definitions/3 header: damaged or foreign)", "... message
+        // journal file /x/data/journal/00000000000000000000.seg is not a warren message journal
+        // segment (no warren-journal/1 header)"
+        String line = start.out().lines().filter(l -> l.startsWith("warren: failed to start: "))
+                .filter(l -> l.contains(" " + file + " is not a warren ")).findFirst().orElse(null);
         assertNotNull(line, "a line of its own naming the file and what is wrong:\n" + start.out());
-        assertTrue(line.endsWith(")"), line);
+        assertTrue(line.matches(".* is not a warren [a-z ]+ \\(no warren-[a-z]+/\\d+ header.*\\)"), line);
         assertEquals(3, warren("status", "--config", conf.toString()).code(), "not running");
 
         // Nothing was left locked or half-written: with the file restored the broker starts
