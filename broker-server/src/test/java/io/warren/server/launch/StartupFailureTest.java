@@ -20,9 +20,11 @@ class StartupFailureTest {
 
     @Test
     void aStoreFailureIsTheStoresMessageNotItsCause() {
-        Exception e = new StoreException("/d/messages.db is not a readable warren store (Header checksum broken)",
-                new IllegalStateException("Header checksum broken. Use DBMaker.checksumHeaderBypass()"));
-        assertEquals("failed to start: /d/messages.db is not a readable warren store (Header checksum broken)",
+        Exception e = new StoreException("definition store /d/definitions.dat is damaged: checksum mismatch"
+                + " (stored CRC32C 1a2b3c4d, content has 5e6f7a8b)\nsecond line",
+                new java.nio.BufferUnderflowException());
+        assertEquals("failed to start: definition store /d/definitions.dat is damaged: checksum mismatch"
+                + " (stored CRC32C 1a2b3c4d, content has 5e6f7a8b)",
                 StartupFailure.describe(new RuntimeException(e), "x"));
     }
 
