@@ -19,7 +19,7 @@ public final class StartupFailure {
         }
         for (Throwable t = failure; t != null; t = t.getCause()) {
             // The store's own message names the file and what is wrong with it; its cause
-            // (a MapDB exception) knows neither.
+            // (a low-level I/O exception) knows neither.
             if (t instanceof StoreException && t.getMessage() != null) {
                 return "failed to start: " + t.getMessage().lines().findFirst().orElse("");
             }
