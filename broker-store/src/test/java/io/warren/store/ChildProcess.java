@@ -13,20 +13,26 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * A second JVM for the tests that need a real other process: one holding the data-dir lock,
- * one publishing until it is killed with SIGKILL. {@link #main} is the child's side.
+ * A second JVM for the tests that need a real other process (one holding the data-dir lock, a
+ * journal writer killed with SIGKILL, ...): it runs a given class's main on this test classpath.
+ * {@link #main} is the lock holder's side.
  */
-final class ChildProcess implements AutoCloseable {
-    final Process process;
-    final BufferedReader out;
+public final class ChildProcess implements AutoCloseable {
+    public final Process process;
+    private final BufferedReader out;
 
     private ChildProcess(Process process) {
         this.process = process;
         this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     }
 
-    /** Leading arguments starting with "-" are JVM options (default heap: 256 MB). */
+    /** Runs this class's main (the lock holder). */
     static ChildProcess start(String... args) throws IOException {
+        return start(ChildProcess.class, args);
+    }
+
+    /** Runs {@code mainClass}; leading arguments starting with "-" are JVM options (default heap: 256 MB). */
+    public static ChildProcess start(Class<?> mainClass, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
         int i = 0;
@@ -36,13 +42,13 @@ final class ChildProcess implements AutoCloseable {
         if (i == 0) {
             cmd.add("-Xmx256m");
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ChildProcess.class.getName()));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass.getName()));
         cmd.addAll(Arrays.asList(args).subList(i, args.length));
         return new ChildProcess(new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start());
     }
 
     /** Next line of the child's stdout, or null at its end. */
-    String readLine() throws IOException {
+    public String readLine() throws IOException {
         return out.readLine();
     }
 
@@ -51,7 +57,7 @@ final class ChildProcess implements AutoCloseable {
      * handle, because {@code Process.destroyForcibly()} also closes our end of its stdout and
      * would drop the confirmations still in the pipe.
      */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.toHandle().destroyForcibly();
         process.waitFor();
     }

@@ -1,5 +1,7 @@
 package io.warren.store.journal;
 
+import io.warren.store.ChildProcess;
+
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Tag;
@@ -105,7 +107,7 @@ class JournalBenchTest {
             dropPageCache();
         }
         // A fresh JVM with a 128 MB heap, like a broker restart: open, recover, page in a queue's head.
-        try (JournalChild child = JournalChild.start("-Xmx128m", "recover", dir.toString())) {
+        try (ChildProcess child = ChildProcess.start(JournalChild.class, "-Xmx128m", "recover", dir.toString())) {
             String line;
             while ((line = child.readLine()) != null) {
                 System.out.println("BENCH " + line);

@@ -2,62 +2,20 @@ package io.warren.store.journal;
 
 import io.netty.buffer.Unpooled;
 import io.warren.core.store.MessageStore;
+import io.warren.store.ChildProcess;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 
-/** A second JVM for the kill -9 test and the recovery bench. {@link #main} is the child's side. */
-final class JournalChild implements AutoCloseable {
-    final Process process;
-    final BufferedReader out;
-
-    private JournalChild(Process process) {
-        this.process = process;
-        this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-    }
-
-    /** Leading arguments starting with "-" are JVM options (default heap: 256 MB). */
-    static JournalChild start(String... args) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
-        int i = 0;
-        while (i < args.length && args[i].startsWith("-")) {
-            cmd.add(args[i++]);
-        }
-        if (i == 0) {
-            cmd.add("-Xmx256m");
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), JournalChild.class.getName()));
-        cmd.addAll(Arrays.asList(args).subList(i, args.length));
-        return new JournalChild(new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start());
-    }
-
-    String readLine() throws IOException {
-        return out.readLine();
-    }
-
-    /** SIGKILL through the process handle (keeps our end of its stdout readable). */
-    void kill() throws InterruptedException {
-        process.toHandle().destroyForcibly();
-        process.waitFor();
-    }
-
-    @Override
-    public void close() throws Exception {
-        if (process.isAlive()) {
-            kill();
-        }
-    }
+/** The child JVM's side of the kill -9 test and the recovery bench (run through {@link ChildProcess}). */
+final class JournalChild {
+    private JournalChild() {}
 
     public static void main(String[] args) throws Exception {
         Path dir = Paths.get(args[1]);

@@ -1,5 +1,7 @@
 package io.warren.store.journal;
 
+import io.warren.store.ChildProcess;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,7 +34,7 @@ class JournalCrashTest {
             int killAt = 5_000 + ThreadLocalRandom.current().nextInt(20_000);
             Map<Long, Long> confirmed = new HashMap<>();
             long highest = next;
-            try (JournalChild child = JournalChild.start("publish", dir.toString(), "1024", Long.toString(next))) {
+            try (ChildProcess child = ChildProcess.start(JournalChild.class, "publish", dir.toString(), "1024", Long.toString(next))) {
                 assertEquals("open", child.readLine());
                 String line;
                 while ((line = child.readLine()) != null) {
