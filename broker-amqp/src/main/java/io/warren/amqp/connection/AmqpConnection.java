@@ -119,8 +119,17 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     public void execute(Runnable task) {
         if (ctx.executor().inEventLoop()) {
             task.run();
-        } else {
+            return;
+        }
+        try {
             ctx.executor().execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            if (!ctx.executor().isShuttingDown()) {
+                throw e;
+            }
+            // Broker shutdown: the connection is gone, so is whatever the task would have sent
+            // (e.g. a confirm from the store's last commit; the client never saw it and resends).
+            log.debug("connection from {} gone at shutdown; dropping a task", ctx.channel().remoteAddress());
         }
     }
 
