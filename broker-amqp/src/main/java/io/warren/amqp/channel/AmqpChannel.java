@@ -22,7 +22,6 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.IdentityHashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,9 +43,7 @@ public final class AmqpChannel implements MethodHandler {
     private final PublishAssembler publish = new PublishAssembler();
     private final RoutingResult routing = new RoutingResult();
     private final Map<String, ChannelConsumer> consumers = new LinkedHashMap<>();
-    /** Delivery tag -> delivery, in tag order (multiple acks walk from the head). */
-    private final LinkedHashMap<Long, Unacked> unacked = new LinkedHashMap<>();
-    private long nextDeliveryTag = 1;
+    private final UnackedDeliveries unacked = new UnackedDeliveries();
     /** basic.qos global=false: the prefetch given to consumers created afterwards. */
     private int consumerPrefetch;
     /** basic.qos global=true: the limit shared by all consumers of the channel (0 = none). */
@@ -355,7 +352,7 @@ public final class AmqpChannel implements MethodHandler {
             c.queue.execute(() -> c.queue.requeue(List.of(e), false));
             return;
         }
-        long tag = nextDeliveryTag++;
+        long tag = unacked.nextTag();
         Message msg = e.message();
         ByteBuf frame = FrameWriter.content(connection.ctx().alloc(), id,
                 new BasicDeliver(c.tag, tag, e.redelivered(), msg.exchange(), msg.routingKey()),
@@ -363,7 +360,7 @@ public final class AmqpChannel implements MethodHandler {
         if (c.noAck) {
             c.queue.discard(e);
         } else {
-            unacked.put(tag, new Unacked(tag, e, c.queue, c));
+            unacked.add(new Unacked(tag, e, c.queue, c));
         }
         connection.write(frame);
     }
@@ -405,7 +402,7 @@ public final class AmqpChannel implements MethodHandler {
             q.execute(() -> q.requeue(List.of(e), false));
             return;
         }
-        long tag = nextDeliveryTag++;
+        long tag = unacked.nextTag();
         Message msg = e.message();
         connection.write(FrameWriter.content(connection.ctx().alloc(), id,
                 new BasicGetOk(tag, e.redelivered(), msg.exchange(), msg.routingKey(), remaining),
@@ -413,14 +410,14 @@ public final class AmqpChannel implements MethodHandler {
         if (noAck) {
             q.discard(e);
         } else {
-            unacked.put(tag, new Unacked(tag, e, q, null));
+            unacked.add(new Unacked(tag, e, q, null));
         }
     }
 
     // ---- basic: acknowledgements ----------------------------------------------------------
 
     @Override public void onBasicAck(BasicAck m) {
-        List<Unacked> settled = take(m.deliveryTag(), m.multiple());
+        List<Unacked> settled = unacked.take(m.deliveryTag(), m.multiple());
         if (tx != null) {
             tx.acks.add(new Transaction.Settle(settled, false, false));
             return;
@@ -429,7 +426,7 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onBasicReject(BasicReject m) {
-        List<Unacked> settled = take(m.deliveryTag(), false);
+        List<Unacked> settled = unacked.take(m.deliveryTag(), false);
         if (tx != null) {
             tx.acks.add(new Transaction.Settle(settled, true, m.requeue()));
             return;
@@ -438,7 +435,7 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onBasicNack(BasicNack m) {
-        List<Unacked> settled = take(m.deliveryTag(), m.multiple());
+        List<Unacked> settled = unacked.take(m.deliveryTag(), m.multiple());
         if (tx != null) {
             tx.acks.add(new Transaction.Settle(settled, true, m.requeue()));
             return;
@@ -446,43 +443,13 @@ public final class AmqpChannel implements MethodHandler {
         settle(settled, true, m.requeue());
     }
 
-    /**
-     * Removes the deliveries an ack/nack/reject names. As in RabbitMQ (rabbit_channel:collect_acks)
-     * the tag itself must be outstanding, with multiple too: a multiple ack of a tag already
-     * settled, or beyond the last delivery, is a 406 and settles nothing. Tag 0 with multiple
-     * means everything outstanding.
-     */
-    private List<Unacked> take(long tag, boolean multiple) {
-        List<Unacked> out = new ArrayList<>();
-        if (multiple && tag == 0) {
-            out.addAll(unacked.values());
-            unacked.clear();
-            return out;
-        }
-        if (multiple && unacked.containsKey(tag)) {
-            Iterator<Map.Entry<Long, Unacked>> it = unacked.entrySet().iterator();
-            while (it.hasNext()) {
-                Map.Entry<Long, Unacked> e = it.next();
-                if (e.getKey() > tag) {
-                    break;
-                }
-                out.add(e.getValue());
-                it.remove();
-            }
-            return out;
-        }
-        Unacked u = unacked.remove(tag);
-        if (u == null) {
-            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - unknown delivery tag "
-                    + tag);
-        }
-        out.add(u);
-        return out;
-    }
-
     /** Acks (discard) or rejects (requeue or discard) deliveries, and returns their credit. */
     private void settle(List<Unacked> settled, boolean reject, boolean requeue) {
         if (settled.isEmpty()) {
+            return;
+        }
+        if (settled.size() == 1) {
+            settleOne(settled.get(0), requeue);
             return;
         }
         Map<MessageQueue, List<QueueEntry>> back = requeue ? new IdentityHashMap<>() : null;
@@ -512,6 +479,26 @@ public final class AmqpChannel implements MethodHandler {
         }
     }
 
+    /** The common case (one ack per delivery): the same as {@link #settle} without its grouping maps. */
+    private void settleOne(Unacked u, boolean requeue) {
+        MessageQueue q = u.queue();
+        if (requeue) {
+            q.execute(() -> q.requeue(List.of(u.entry()), true));
+        } else {
+            q.discard(u.entry());
+        }
+        ChannelConsumer c = u.consumer();
+        if (c == null) {
+            return;
+        }
+        c.release(1);
+        if (globalPrefetch > 0) {
+            kickConsumers();
+        } else if (!c.cancelled) {
+            c.queue.scheduleDispatch();
+        }
+    }
+
     @Override public void onBasicRecover(BasicRecover m) {
         recover(m.requeue(), BasicRecover.METHOD_ID);
         send(new BasicRecoverOk());
@@ -529,9 +516,7 @@ public final class AmqpChannel implements MethodHandler {
         if (!requeue) {
             throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "requeue=false", BasicRecover.CLASS_ID, methodId);
         }
-        List<Unacked> all = new ArrayList<>(unacked.values());
-        unacked.clear();
-        settle(all, true, true);
+        settle(unacked.takeAll(), true, true);
     }
 
     // ---- basic: publishing -----------------------------------------------------------------
@@ -756,20 +741,10 @@ public final class AmqpChannel implements MethodHandler {
         tx.publishes.clear();
         // Rolled-back acks leave their deliveries unacknowledged, as before the ack.
         for (Transaction.Settle s : tx.acks) {
-            for (Unacked u : s.deliveries()) {
-                unacked.put(u.tag(), u);
-            }
+            unacked.restore(s.deliveries());
         }
         tx.acks.clear();
-        sortUnacked();
         send(new TxRollbackOk());
-    }
-
-    private void sortUnacked() {
-        List<Map.Entry<Long, Unacked>> entries = new ArrayList<>(unacked.entrySet());
-        entries.sort(Map.Entry.comparingByKey());
-        unacked.clear();
-        entries.forEach(e -> unacked.put(e.getKey(), e.getValue()));
     }
 
     // ---- closing ----------------------------------------------------------------------------
@@ -799,8 +774,7 @@ public final class AmqpChannel implements MethodHandler {
             c.queue.execute(() -> c.queue.removeConsumer(c));
         }
         consumers.clear();
-        List<Unacked> all = new ArrayList<>(unacked.values());
-        unacked.clear();
+        List<Unacked> all = unacked.takeAll();
         if (tx != null) {
             tx.publishes.forEach(p -> p.message().release());
             tx.publishes.clear();
