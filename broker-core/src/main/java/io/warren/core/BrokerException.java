@@ -40,15 +40,8 @@ public class BrokerException extends RuntimeException {
         return new BrokerException(Reason.PRECONDITION_FAILED, String.format(fmt, args));
     }
 
-    public static BrokerException notAllowed(String fmt, Object... args) {
-        return new BrokerException(Reason.NOT_ALLOWED, String.format(fmt, args));
-    }
-
     public static BrokerException commandInvalid(String fmt, Object... args) {
         return new BrokerException(Reason.COMMAND_INVALID, String.format(fmt, args));
     }
 
-    public static BrokerException notImplemented(String fmt, Object... args) {
-        return new BrokerException(Reason.NOT_IMPLEMENTED, String.format(fmt, args));
-    }
 }

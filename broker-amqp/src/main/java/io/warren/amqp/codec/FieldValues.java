@@ -2,7 +2,6 @@ package io.warren.amqp.codec;
 
 import io.warren.core.message.TableValue;
 
-import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -112,21 +111,4 @@ public final class FieldValues {
         }
     }
 
-    /** Numeric view used by the headers exchange to compare values of different widths. */
-    static Object normalise(Object v) {
-        if (v instanceof UnsignedByte u) {
-            return (long) u.value();
-        } else if (v instanceof UnsignedShort u) {
-            return (long) u.value();
-        } else if (v instanceof UnsignedInt u) {
-            return u.value();
-        } else if (v instanceof Byte || v instanceof Short || v instanceof Integer || v instanceof Long) {
-            return ((Number) v).longValue();
-        } else if (v instanceof LongString s) {
-            return s.toString();
-        } else if (v instanceof BigDecimal d) {
-            return d.stripTrailingZeros();
-        }
-        return v;
-    }
 }

@@ -46,11 +46,6 @@ public final class Wire {
         out.setByte(lenIndex, n);
     }
 
-    /** Length in bytes of {@code s} as UTF-8. */
-    public static int utf8Length(String s) {
-        return io.netty.buffer.ByteBufUtil.utf8Bytes(s);
-    }
-
     public static byte[] readLongStr(ByteBuf in) {
         long len = in.readUnsignedInt();
         checkReadable(in, len);
@@ -228,10 +223,5 @@ public final class Wire {
             return s;
         }
         return null;
-    }
-
-    /** Values compared the way the headers exchange does: numbers by value, strings by content. */
-    public static boolean valuesEqual(Object a, Object b) {
-        return java.util.Objects.equals(FieldValues.normalise(a), FieldValues.normalise(b));
     }
 }

@@ -14,10 +14,6 @@ public final class QueueEntry {
     private final long ref;
     private boolean redelivered;
 
-    public QueueEntry(Message message, long seq, boolean redelivered) {
-        this(message, seq, redelivered, NOT_STORED);
-    }
-
     /** @param ref the message's store slot for this queue, or {@link #NOT_STORED} */
     public QueueEntry(Message message, long seq, boolean redelivered, long ref) {
         this.message = message;

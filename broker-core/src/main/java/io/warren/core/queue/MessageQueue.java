@@ -148,11 +148,6 @@ public final class MessageQueue implements Destination {
 
     // ---- operations: each runs on the loop ----------------------------------------------
 
-    /** Appends a message; the caller has retained it for this queue. */
-    public void enqueue(Message m) {
-        enqueue(m, QueueEntry.NOT_STORED);
-    }
-
     /** Appends a message held in the store under slot {@code ref} (or {@link QueueEntry#NOT_STORED}). */
     public void enqueue(Message m, long ref) {
         assert loop.inEventLoop();
@@ -286,10 +281,6 @@ public final class MessageQueue implements Destination {
         for (Consumer c : gone) {
             c.cancelledByQueue(this);
         }
-    }
-
-    public boolean deleted() {
-        return deleted;
     }
 
     /**
