@@ -30,6 +30,7 @@ import static io.warren.it.durability.Durable.messageCount;
 import static io.warren.it.durability.Durable.publishConfirmed;
 import static io.warren.it.durability.Durable.text;
 import static io.warren.it.durability.Durable.texts;
+import static io.warren.it.durability.Durable.durableQueue;
 import static io.warren.it.durability.Durable.unique;
 import static io.warren.it.durability.Durable.utf8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -58,14 +59,6 @@ class ContentAndTxRestartTest {
         c = broker.connect();
     }
 
-    private String durableQueue(String prefix) throws Exception {
-        String q = unique(prefix);
-        Channel ch = c.createChannel();
-        ch.queueDeclare(q, true, false, false, null);
-        ch.close();
-        return q;
-    }
-
     // ---- content ------------------------------------------------------------------------------
 
     @Test
@@ -73,7 +66,7 @@ class ContentAndTxRestartTest {
         Channel ch = c.createChannel();
         String x = unique("x-direct");
         ch.exchangeDeclare(x, "direct", true);
-        String q = durableQueue("q-content");
+        String q = durableQueue(c, "q-content");
         String key = "routing.key.ünïcødé";
         ch.queueBind(q, x, key);
 
@@ -198,8 +191,8 @@ class ContentAndTxRestartTest {
         Channel setup = c.createChannel();
         String x = unique("x-fanout");
         setup.exchangeDeclare(x, "fanout", true);
-        String a = durableQueue("q-confirmed-a");
-        String b = durableQueue("q-confirmed-b");
+        String a = durableQueue(c, "q-confirmed-a");
+        String b = durableQueue(c, "q-confirmed-b");
         setup.queueBind(a, x, "");
         setup.queueBind(b, x, "");
         List<Channel> publishers = new ArrayList<>();
@@ -232,7 +225,7 @@ class ContentAndTxRestartTest {
 
     @Test
     void everythingConfirmedUntilTheBrokerStopsComesBackOnce() throws Exception {
-        String q = durableQueue("q-confirmed-during-stop");
+        String q = durableQueue(c, "q-confirmed-during-stop");
         Channel ch = c.createChannel();
         ch.confirmSelect();
         java.util.concurrent.ConcurrentSkipListSet<Long> outstanding = new java.util.concurrent.ConcurrentSkipListSet<>();
@@ -278,7 +271,7 @@ class ContentAndTxRestartTest {
 
     @Test
     void committedTransactionsSurviveRolledBackOnesDoNot() throws Exception {
-        String q = durableQueue("q-tx");
+        String q = durableQueue(c, "q-tx");
         publishConfirmed(c, "", q, PERSISTENT, bodies("a", 0, 4));
         Channel tx = c.createChannel();
         tx.txSelect();

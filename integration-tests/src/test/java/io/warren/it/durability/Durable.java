@@ -33,6 +33,15 @@ final class Durable {
         return prefix + "-" + UUID.randomUUID();
     }
 
+    /** Declares a durable queue with a unique name starting with {@code prefix}. */
+    static String durableQueue(Connection c, String prefix) throws Exception {
+        String q = unique(prefix);
+        Channel ch = c.createChannel();
+        ch.queueDeclare(q, true, false, false, null);
+        ch.close();
+        return q;
+    }
+
     static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }

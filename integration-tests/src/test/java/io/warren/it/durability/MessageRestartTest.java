@@ -25,6 +25,7 @@ import static io.warren.it.durability.Durable.publishConfirmed;
 import static io.warren.it.durability.Durable.queueExists;
 import static io.warren.it.durability.Durable.text;
 import static io.warren.it.durability.Durable.texts;
+import static io.warren.it.durability.Durable.durableQueue;
 import static io.warren.it.durability.Durable.unique;
 import static io.warren.it.durability.Durable.utf8;
 import static org.awaitility.Awaitility.await;
@@ -59,14 +60,6 @@ class MessageRestartTest {
         c = broker.connect();
     }
 
-    private String durableQueue(String prefix) throws Exception {
-        String q = unique(prefix);
-        Channel ch = c.createChannel();
-        ch.queueDeclare(q, true, false, false, null);
-        ch.close();
-        return q;
-    }
-
     /**
      * Every recovered message is marked redelivered (warren's documented choice). RabbitMQ 3.10
      * keeps the exact flag (only messages delivered before the stop), so against an external
@@ -83,7 +76,7 @@ class MessageRestartTest {
 
     @Test
     void persistentMessagesComeBackInOrderMarkedRedelivered() throws Exception {
-        String q = durableQueue("q-order");
+        String q = durableQueue(c, "q-order");
         publishConfirmed(c, "", q, PERSISTENT, bodies("m", 0, 100));
 
         restart();
@@ -107,7 +100,7 @@ class MessageRestartTest {
 
     @Test
     void transientMessagesDoNotComeBack() throws Exception {
-        String q = durableQueue("q-mixed");
+        String q = durableQueue(c, "q-mixed");
         Channel ch = c.createChannel();
         ch.confirmSelect();
         for (int i = 0; i < 20; i++) {
@@ -133,7 +126,7 @@ class MessageRestartTest {
         Channel ch = c.createChannel();
         String x = unique("x-fanout");
         ch.exchangeDeclare(x, "fanout", true);
-        String durable = durableQueue("q-durable");
+        String durable = durableQueue(c, "q-durable");
         String transientQueue = unique("q-transient");
         ch.queueDeclare(transientQueue, false, false, false, null);
         ch.queueBind(durable, x, "");
@@ -156,9 +149,9 @@ class MessageRestartTest {
         Channel ch = c.createChannel();
         String x = unique("x-fanout");
         ch.exchangeDeclare(x, "fanout", true);
-        String a = durableQueue("q-a");
-        String b = durableQueue("q-b");
-        String d = durableQueue("q-c");
+        String a = durableQueue(c, "q-a");
+        String b = durableQueue(c, "q-b");
+        String d = durableQueue(c, "q-c");
         for (String q : List.of(a, b, d)) {
             ch.queueBind(q, x, "");
         }
@@ -195,7 +188,7 @@ class MessageRestartTest {
 
     @Test
     void unackedMessagesComeBackAckedOnesDoNot() throws Exception {
-        String q = durableQueue("q-unacked");
+        String q = durableQueue(c, "q-unacked");
         publishConfirmed(c, "", q, PERSISTENT, bodies("m", 0, 10));
         Channel ch = c.createChannel();
         ch.basicQos(100);
@@ -217,7 +210,7 @@ class MessageRestartTest {
 
     @Test
     void purgedMessagesDoNotComeBack() throws Exception {
-        String q = durableQueue("q-purged");
+        String q = durableQueue(c, "q-purged");
         publishConfirmed(c, "", q, PERSISTENT, bodies("old", 0, 10));
         Channel ch = c.createChannel();
         assertEquals(10, ch.queuePurge(q).getMessageCount());
@@ -242,7 +235,7 @@ class MessageRestartTest {
         String fanout = unique("x-fanout");
         ch.exchangeDeclare(topic, "topic", true);
         ch.exchangeDeclare(fanout, "fanout", true);
-        String q = durableQueue("q-once");
+        String q = durableQueue(c, "q-once");
         ch.queueBind(q, topic, "a.*");
         ch.queueBind(q, topic, "*.b");
         ch.queueBind(q, topic, "#");
@@ -258,7 +251,7 @@ class MessageRestartTest {
 
     @Test
     void rejectedAndNackedWithoutRequeueDoNotComeBackRequeuedOnesDo() throws Exception {
-        String q = durableQueue("q-rejected");
+        String q = durableQueue(c, "q-rejected");
         publishConfirmed(c, "", q, PERSISTENT, bodies("m", 0, 7));
         Channel ch = c.createChannel();
         List<Long> tags = new ArrayList<>();
@@ -284,7 +277,7 @@ class MessageRestartTest {
 
     @Test
     void messagesSurviveTwoRestartsInARow() throws Exception {
-        String q = durableQueue("q-twice");
+        String q = durableQueue(c, "q-twice");
         publishConfirmed(c, "", q, PERSISTENT, bodies("first", 0, 50));
 
         restart();
@@ -306,7 +299,7 @@ class MessageRestartTest {
 
     @Test
     void theMessagesOfADeletedQueueDoNotComeBackInANewQueueOfTheSameName() throws Exception {
-        String q = durableQueue("q-reborn");
+        String q = durableQueue(c, "q-reborn");
         publishConfirmed(c, "", q, PERSISTENT, bodies("old", 0, 5));
         Channel ch = c.createChannel();
         assertEquals(5, ch.queueDelete(q).getMessageCount());
@@ -333,7 +326,7 @@ class MessageRestartTest {
     @Test
     void basicGetRightAfterRestartAndInterleavedWithAConsumer() throws Exception {
         int n = 2_000; // several load-ahead chunks of 256
-        String q = durableQueue("q-get");
+        String q = durableQueue(c, "q-get");
         publishConfirmed(c, "", q, PERSISTENT, bodies("m", 0, n));
 
         restart();
@@ -391,7 +384,7 @@ class MessageRestartTest {
     @Test
     void tenThousandMessagesComeBackInOrder() throws Exception {
         int n = 10_000;
-        String q = durableQueue("q-10k");
+        String q = durableQueue(c, "q-10k");
         Channel pub = c.createChannel();
         pub.confirmSelect();
         for (int i = 0; i < n; i++) {
