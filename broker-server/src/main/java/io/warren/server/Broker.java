@@ -5,8 +5,11 @@ import io.warren.amqp.server.AmqpServer;
 import io.warren.amqp.server.AmqpSettings;
 import io.warren.amqp.server.BrokerContext;
 import io.warren.core.auth.Users;
+import io.warren.core.flow.ResourceAlarms;
 import io.warren.core.store.StoreDurability;
 import io.warren.core.vhost.VirtualHosts;
+import io.warren.server.flow.ResourceMonitor;
+import io.warren.server.flow.Watermark;
 import io.warren.store.DataDirLock;
 import io.warren.store.definitions.SnapshotDefinitionStore;
 import io.warren.store.journal.JournalMessageStore;
@@ -31,6 +34,7 @@ public final class Broker implements AutoCloseable {
     private DataDirLock lock;
     private SnapshotDefinitionStore definitions;
     private JournalMessageStore messages;
+    private ResourceMonitor resources;
 
     public Broker(WarrenConfig config) {
         this.config = config;
@@ -59,10 +63,12 @@ public final class Broker implements AutoCloseable {
                     new HashSet<>(config.loopbackUsers()));
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize());
-            context = new BrokerContext(vhosts, users, settings);
+            resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit());
+            resources.start();
+            context = new BrokerContext(vhosts, users, settings, resources.alarms());
             s.bind(config.listenHost(), config.listenPort(), context);
         } catch (Exception | Error e) {
-            s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null) : context);
+            s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : context);
             closeStore();
             throw e;
         }
@@ -88,8 +94,37 @@ public final class Broker implements AutoCloseable {
         }
     }
 
+    // ---- resource alarms: the broker methods warrenctl and the management API call ---------
+
+    /** The alarms in force (memory, disk); empty when publishers may publish. */
+    public java.util.Set<ResourceAlarms.Resource> alarms() {
+        return monitor().alarms().active();
+    }
+
+    /** rabbitmqctl set_vm_memory_high_watermark: takes effect at once (alarms set or cleared). */
+    public void setMemoryHighWatermark(Watermark w) {
+        monitor().memory().setWatermark(w);
+    }
+
+    /** rabbitmqctl set_disk_free_limit: takes effect at once. */
+    public void setDiskFreeLimit(Watermark w) {
+        monitor().disk().setLimit(w);
+    }
+
+    /** The resource monitor: memory used and its limit, free disk and its limit. */
+    public synchronized ResourceMonitor monitor() {
+        if (resources == null) {
+            throw new IllegalStateException("broker not started");
+        }
+        return resources;
+    }
+
     /** After the queues are closed: commit what is pending, close the files, release the lock. */
     private void closeStore() {
+        if (resources != null) {
+            resources.close();
+            resources = null;
+        }
         if (messages != null) {
             messages.close();
             messages = null;

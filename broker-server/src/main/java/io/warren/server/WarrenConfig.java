@@ -1,6 +1,7 @@
 package io.warren.server;
 
 import io.warren.server.config.ConfigParser;
+import io.warren.server.flow.Watermark;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -9,7 +10,8 @@ import java.util.List;
  * The parsed configuration ({@code etc/warren.conf}, RabbitMQ's {@code rabbitmq.conf} style).
  * Keys: listeners.tcp.default, management.tcp.port, management.tcp.ip, default_user,
  * default_pass, default_vhost, loopback_users, heartbeat, frame_max, channel_max,
- * max_message_size, data_dir, log.file, log.level.
+ * max_message_size, vm_memory_high_watermark.relative / .absolute, disk_free_limit.relative /
+ * .absolute, data_dir, log.file, log.level.
  *
  * <p>{@code logFile} is null when the file says {@code log.file = false} (console only);
  * {@code logLevel} holds RabbitMQ's level names (debug, info, warning, error, none).
@@ -27,15 +29,21 @@ public record WarrenConfig(
         int frameMax,
         int channelMax,
         long maxMessageSize,
+        Watermark memoryHighWatermark,
+        Watermark diskFreeLimit,
         Path dataDir,
         Path logFile,
         String logLevel) {
+
+    /** RabbitMQ's defaults: 0.4 of the memory the broker may use; 50 MB of free disk. */
+    public static final Watermark DEFAULT_MEMORY_HIGH_WATERMARK = new Watermark.Relative(0.4);
+    public static final Watermark DEFAULT_DISK_FREE_LIMIT = new Watermark.Absolute(50_000_000L);
 
     /** Defaults as documented in etc/warren.conf; paths resolve against {@code installDir}. */
     public static WarrenConfig defaults(Path installDir) {
         return new WarrenConfig(null, 5672, "127.0.0.1", 15672, "guest", "guest", "/",
                 List.of("guest"), 60, 131072, 2047, 128L * 1024 * 1024,
-                installDir.resolve("data"), installDir.resolve("log/warren.log"), "info");
+                DEFAULT_MEMORY_HIGH_WATERMARK, DEFAULT_DISK_FREE_LIMIT, installDir.resolve("data"), installDir.resolve("log/warren.log"), "info");
     }
 
     /**
@@ -53,7 +61,14 @@ public record WarrenConfig(
     public WarrenConfig withListener(String host, int port, Path dataDir) {
         return new WarrenConfig(host, port, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
-                dataDir, logFile, logLevel);
+                memoryHighWatermark, diskFreeLimit, dataDir, logFile, logLevel);
+    }
+
+    /** A copy with other resource limits; for tests. */
+    public WarrenConfig withResourceLimits(Watermark memory, Watermark disk) {
+        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
+                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
+                memory, disk, dataDir, logFile, logLevel);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -62,7 +77,8 @@ public record WarrenConfig(
                 + ", management=" + managementIp + ":" + managementPort + ", defaultUser=" + defaultUser
                 + ", defaultPass=******, defaultVhost=" + defaultVhost + ", loopbackUsers=" + loopbackUsers
                 + ", heartbeat=" + heartbeatSeconds + ", frameMax=" + frameMax + ", channelMax=" + channelMax
-                + ", maxMessageSize=" + maxMessageSize + ", dataDir=" + dataDir + ", logFile=" + logFile
+                + ", maxMessageSize=" + maxMessageSize + ", memoryHighWatermark=" + memoryHighWatermark
+                + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
                 + ", logLevel=" + logLevel + "]";
     }
 }

@@ -74,6 +74,15 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private boolean flushScheduled;
     private volatile boolean writable = true;
     private Map<String, Object> clientCapabilities = Map.of();
+    /**
+     * Set once the client has published: RabbitMQ blocks only publishing connections on an
+     * alarm, so connections that only consume keep draining queues.
+     */
+    private boolean publisher;
+    /** Socket reads paused by a resource alarm (RabbitMQ's "blocked" connection state). */
+    private boolean blocked;
+    /** connection.blocked was sent, so connection.unblocked is owed. */
+    private boolean blockedSent;
 
     public AmqpConnection(BrokerContext broker, FrameDecoder decoder) {
         this.broker = broker;
@@ -195,6 +204,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             switch (e.state()) {
                 case WRITER_IDLE -> write(FrameWriter.heartbeat(ctx.alloc()));
                 case READER_IDLE -> {
+                    if (blocked) {
+                        // Its socket is not read while blocked, so its heartbeats are not seen
+                        // either: RabbitMQ pauses the heartbeat monitor of a blocked connection.
+                        return;
+                    }
                     log.warn("closing connection from {}: missed heartbeats from client", ctx.channel().remoteAddress());
                     ctx.close();
                 }
@@ -235,6 +249,12 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                         + " before the connection is open");
             }
             channelFrame(frame);
+            if (frame instanceof Frame.Method m && m.method() instanceof io.warren.amqp.protocol.BasicPublish) {
+                publisher = true;
+                if (!blocked && broker.alarms() != null && broker.alarms().blocked()) {
+                    block(broker.alarms().reason());
+                }
+            }
         } catch (ConnectionException e) {
             closeWithError(e);
         }
@@ -259,6 +279,56 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             log.error("internal error on connection from {}", ctx.channel().remoteAddress(), c);
             closeWithError(new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(c)));
         }
+    }
+
+    // ---- resource alarms (RabbitMQ's connection.blocked extension) -----------------------
+
+    /** The broker's alarms changed (any thread): block or unblock on this connection's loop. */
+    public void alarmsChanged() {
+        execute(this::applyAlarms);
+    }
+
+    private void applyAlarms() {
+        String reason = broker.alarms().reason();
+        if (reason != null) {
+            if (!blocked && publisher && state == State.OPEN) {
+                block(reason);
+            }
+        } else if (blocked) {
+            unblock();
+        }
+    }
+
+    /**
+     * Stops reading the socket (TCP then pushes back on the publisher) and tells a client that
+     * asked for it with connection.blocked. Deliveries to this connection go on.
+     */
+    private void block(String reason) {
+        blocked = true;
+        ctx.channel().config().setAutoRead(false);
+        if (clientCapability("connection.blocked")) {
+            blockedSent = true;
+            sendMethod(0, new io.warren.amqp.protocol.ConnectionBlocked(reason));
+        }
+        log.info("connection from {} blocked: {}", ctx.channel().remoteAddress(), reason);
+    }
+
+    private void unblock() {
+        blocked = false;
+        // Only open connections are ever blocked; one closing since still needs its close-ok read.
+        if (state == State.OPEN || state == State.CLOSING) {
+            ctx.channel().config().setAutoRead(true);
+        }
+        if (blockedSent) {
+            blockedSent = false;
+            sendMethod(0, new io.warren.amqp.protocol.ConnectionUnblocked());
+        }
+        log.info("connection from {} unblocked", ctx.channel().remoteAddress());
+    }
+
+    /** True while this connection's socket is not read because of a resource alarm. */
+    public boolean blocked() {
+        return blocked;
     }
 
     // ---- channels -------------------------------------------------------------------------
@@ -304,6 +374,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         caps.put("consumer_cancel_notify", true);
         caps.put("per_consumer_qos", true);
         caps.put("authentication_failure_close", true);
+        caps.put("connection.blocked", true);
         Map<String, Object> props = new LinkedHashMap<>();
         props.put("capabilities", caps);
         props.put("cluster_name", LongString.of("warren@" + hostName()));

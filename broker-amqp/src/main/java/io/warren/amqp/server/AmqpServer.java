@@ -72,6 +72,14 @@ public final class AmqpServer {
                         ch.pipeline().addLast("amqp", new AmqpConnection(broker, decoder));
                     }
                 });
+        if (broker.alarms() != null) {
+            // Alarms change on the monitor thread; each connection applies them on its own loop.
+            broker.alarms().addListener(reason -> {
+                for (AmqpConnection c : broker.connections()) {
+                    c.alarmsChanged();
+                }
+            });
+        }
         InetSocketAddress addr = host == null ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
         listener = b.bind(addr).sync().channel();
         log.info("AMQP listener on {} ({} transport)", listener.localAddress(), epoll ? "epoll" : "nio");

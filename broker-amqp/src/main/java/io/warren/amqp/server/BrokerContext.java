@@ -2,16 +2,21 @@ package io.warren.amqp.server;
 
 import io.warren.amqp.connection.AmqpConnection;
 import io.warren.core.auth.Users;
+import io.warren.core.flow.ResourceAlarms;
 import io.warren.core.vhost.VirtualHosts;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** What every connection needs from the broker: its model, users, limits, and the open connections. */
-public record BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings, Set<AmqpConnection> connections) {
+/**
+ * What every connection needs from the broker: its model, users, limits, the resource alarms
+ * that block publishers, and the open connections.
+ */
+public record BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings, ResourceAlarms alarms,
+                            Set<AmqpConnection> connections) {
     public static final String VERSION = "0.1.0";
 
-    public BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings) {
-        this(vhosts, users, settings, ConcurrentHashMap.newKeySet());
+    public BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings, ResourceAlarms alarms) {
+        this(vhosts, users, settings, alarms, ConcurrentHashMap.newKeySet());
     }
 }

@@ -1,6 +1,7 @@
 package io.warren.server.config;
 
 import io.warren.server.WarrenConfig;
+import io.warren.server.flow.Watermark;
 
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -122,6 +123,17 @@ public final class ConfigParser {
             b.channelMax = n == 0 ? MAX_PORT : n;
         });
         m.put("max_message_size", (b, k, v, base) -> b.maxMessageSize = Values.longIn(v, 1, MAX_MESSAGE_CEILING));
+        m.put("vm_memory_high_watermark.relative", (b, k, v, base) -> {
+            // RabbitMQ accepts any fraction >= 0 (0 blocks every publisher); above 1.0 would let
+            // the JVM hit its own limits before the alarm, so that is refused here.
+            b.memory(k, new Watermark.Relative(Values.fraction(v, 0.0, 1.0)));
+        });
+        m.put("vm_memory_high_watermark.absolute", (b, k, v, base) -> b.memory(k, new Watermark.Absolute(Values.bytes(v))));
+        m.put("disk_free_limit.relative", (b, k, v, base) -> {
+            // A multiple of the machine's RAM, as in RabbitMQ (1.0 to 2.0 are its suggestions).
+            b.disk(k, new Watermark.Relative(Values.fraction(v, 0.0, 100.0)));
+        });
+        m.put("disk_free_limit.absolute", (b, k, v, base) -> b.disk(k, new Watermark.Absolute(Values.bytes(v))));
         m.put("data_dir", (b, k, v, base) -> b.dataDir = Values.path(v, base));
         m.put("log.file", (b, k, v, base) -> b.logFile = v.equals("false") ? null : Values.path(v, base));
         m.put("log.level", (b, k, v, base) -> {
@@ -195,9 +207,35 @@ public final class ConfigParser {
         int frameMax;
         int channelMax;
         long maxMessageSize;
+        Watermark memory;
+        String memoryKey;
+        Watermark disk;
+        String diskKey;
         Path dataDir;
         Path logFile;
         String logLevel;
+
+        /**
+         * RabbitMQ's schema quietly prefers the relative watermark when both are set; a config
+         * that sets both is ambiguous, so it is refused (a key given twice keeps its last value).
+         */
+        void memory(String key, Watermark w) throws BadValueException {
+            if (memoryKey != null && !memoryKey.equals(key)) {
+                throw new BadValueException("'" + memoryKey + "' is set too: use only one of "
+                        + "vm_memory_high_watermark.relative and vm_memory_high_watermark.absolute");
+            }
+            memoryKey = key;
+            memory = w;
+        }
+
+        void disk(String key, Watermark w) throws BadValueException {
+            if (diskKey != null && !diskKey.equals(key)) {
+                throw new BadValueException("'" + diskKey + "' is set too: use only one of "
+                        + "disk_free_limit.relative and disk_free_limit.absolute");
+            }
+            diskKey = key;
+            disk = w;
+        }
 
         Builder(WarrenConfig d) {
             listenHost = d.listenHost();
@@ -212,6 +250,8 @@ public final class ConfigParser {
             frameMax = d.frameMax();
             channelMax = d.channelMax();
             maxMessageSize = d.maxMessageSize();
+            memory = d.memoryHighWatermark();
+            disk = d.diskFreeLimit();
             dataDir = d.dataDir();
             logFile = d.logFile();
             logLevel = d.logLevel();
@@ -256,7 +296,7 @@ public final class ConfigParser {
         WarrenConfig build() {
             return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
-                    maxMessageSize, dataDir, logFile, logLevel);
+                    maxMessageSize, memory, disk, dataDir, logFile, logLevel);
         }
     }
 }

@@ -39,6 +39,54 @@ final class Values {
         return (int) longIn(value, min, max);
     }
 
+    private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,9}(\\.[0-9]{1,9})?|\\.[0-9]{1,9}");
+    private static final Pattern AMOUNT = Pattern.compile("([0-9]{1,19})\\s*([A-Za-z]*)");
+
+    /** A decimal number min..max, e.g. {@code 0.4}. */
+    static double fraction(String value, double min, double max) throws BadValueException {
+        String expected = "expected a number " + min + ".." + max;
+        if (!DECIMAL.matcher(value).matches()) {
+            throw new BadValueException(expected);
+        }
+        double d = Double.parseDouble(value);
+        if (d < min || d > max) {
+            throw new BadValueException(expected);
+        }
+        return d;
+    }
+
+    /**
+     * An amount of memory or disk in RabbitMQ's units: bytes, or a number followed by k / kiB
+     * / M / MiB / G / GiB / T / TiB (powers of 1024) or kB / MB / GB / TB (powers of 1000).
+     */
+    static long bytes(String value) throws BadValueException {
+        String expected = "expected bytes, or a number with a unit: kB, MB, GB, TB (1000s) or k, kiB, M, MiB, "
+                + "G, GiB, T, TiB (1024s), e.g. 512MB";
+        java.util.regex.Matcher m = AMOUNT.matcher(value);
+        if (!m.matches()) {
+            throw new BadValueException(expected);
+        }
+        long unit = switch (m.group(2)) {
+            case "" -> 1L;
+            case "k", "K", "kiB", "KiB" -> 1L << 10;
+            case "M", "MiB" -> 1L << 20;
+            case "G", "GiB" -> 1L << 30;
+            case "T", "TiB" -> 1L << 40;
+            case "kB", "KB" -> 1_000L;
+            case "MB" -> 1_000_000L;
+            case "GB" -> 1_000_000_000L;
+            case "TB" -> 1_000_000_000_000L;
+            default -> throw new BadValueException(expected);
+        };
+        long n;
+        try {
+            n = Math.multiplyExact(Long.parseLong(m.group(1)), unit);
+        } catch (ArithmeticException | NumberFormatException tooBig) {
+            throw new BadValueException(expected);
+        }
+        return n;
+    }
+
     static boolean bool(String value) throws BadValueException {
         return switch (value) {
             case "true" -> true;

@@ -1,6 +1,7 @@
 package io.warren.server.config;
 
 import io.warren.server.WarrenConfig;
+import io.warren.server.flow.Watermark;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -60,11 +61,14 @@ class ConfigParserTest {
                 "frame_max = 65536",
                 "channel_max = 128",
                 "max_message_size = 1048576",
+                "vm_memory_high_watermark.absolute = 512MB",
+                "disk_free_limit.relative = 1.5",
                 "data_dir = /var/lib/warren",
                 "log.file = /var/log/warren/w.log",
                 "log.level = warning");
         assertEquals(new WarrenConfig("10.0.0.5", 5673, "0.0.0.0", 15673, "admin", "s3cret", "/prod",
-                List.of(), 30, 65536, 128, 1048576L, Path.of("/var/lib/warren"),
+                List.of(), 30, 65536, 128, 1048576L, new Watermark.Absolute(512_000_000L), new Watermark.Relative(1.5),
+                Path.of("/var/lib/warren"),
                 Path.of("/var/log/warren/w.log"), "warning"), c);
     }
 
@@ -131,6 +135,13 @@ class ConfigParserTest {
             "loopback_users = guest            | bad value 'guest' for 'loopback_users': expected 'none'",
             "loopback_users.guest = yes        | bad value 'yes' for 'loopback_users.guest': expected true or false",
             "data_dir = a\u0000b               | bad value",
+            "vm_memory_high_watermark.relative = 1.5 | bad value '1.5' for 'vm_memory_high_watermark.relative': expected a number 0.0..1.0",
+            "vm_memory_high_watermark.relative = lots | bad value 'lots' for 'vm_memory_high_watermark.relative'",
+            "vm_memory_high_watermark.absolute = 512XB | bad value '512XB' for 'vm_memory_high_watermark.absolute': expected bytes, or a number with a unit",
+            "vm_memory_high_watermark.absolute = -1 | bad value '-1' for 'vm_memory_high_watermark.absolute'",
+            "vm_memory_high_watermark.absolute = 99999999999TB | bad value '99999999999TB'",
+            "disk_free_limit.absolute = 1.5GB  | bad value '1.5GB' for 'disk_free_limit.absolute'",
+            "disk_free_limit.relative = 101    | bad value '101' for 'disk_free_limit.relative': expected a number 0.0..100.0",
     })
     void badValuesNameFileLineAndKey(String line, String expected) {
         ConfigException e = error("# first line", line);
@@ -138,6 +149,34 @@ class ConfigParserTest {
         assertEquals(2, e.line());
         assertEquals(key, e.key());
         assertStartsWith("etc/warren.conf:2: " + expected, e.getMessage());
+    }
+
+    @Test
+    void resourceLimitsTakeRabbitMqUnits() {
+        assertEquals(new Watermark.Relative(0.4), parse("# nothing").memoryHighWatermark());
+        assertEquals(new Watermark.Absolute(50_000_000L), parse("# nothing").diskFreeLimit());
+        assertEquals(new Watermark.Relative(0.6), parse("vm_memory_high_watermark.relative = 0.6").memoryHighWatermark());
+        assertEquals(new Watermark.Absolute(1_073_741_824L),
+                parse("vm_memory_high_watermark.absolute = 1GiB").memoryHighWatermark());
+        assertEquals(new Watermark.Absolute(2_000_000_000L),
+                parse("vm_memory_high_watermark.absolute = 2GB").memoryHighWatermark());
+        assertEquals(new Watermark.Absolute(512L << 20), parse("vm_memory_high_watermark.absolute = 512M").memoryHighWatermark());
+        assertEquals(new Watermark.Absolute(4096), parse("disk_free_limit.absolute = 4k").diskFreeLimit());
+        assertEquals(new Watermark.Absolute(123), parse("disk_free_limit.absolute = 123").diskFreeLimit());
+        assertEquals(new Watermark.Relative(2.0), parse("disk_free_limit.relative = 2.0").diskFreeLimit());
+        // The same key twice keeps its last value, as every key does.
+        assertEquals(new Watermark.Relative(0.5), parse("vm_memory_high_watermark.relative = 0.3",
+                "vm_memory_high_watermark.relative = 0.5").memoryHighWatermark());
+    }
+
+    @Test
+    void relativeAndAbsoluteTogetherAreRefused() {
+        assertEquals("etc/warren.conf:2: bad value '1GB' for 'vm_memory_high_watermark.absolute': "
+                        + "'vm_memory_high_watermark.relative' is set too: use only one of "
+                        + "vm_memory_high_watermark.relative and vm_memory_high_watermark.absolute",
+                error("vm_memory_high_watermark.relative = 0.4", "vm_memory_high_watermark.absolute = 1GB").getMessage());
+        assertStartsWith("etc/warren.conf:2: bad value '1.0' for 'disk_free_limit.relative': 'disk_free_limit.absolute' is set too",
+                error("disk_free_limit.absolute = 1GB", "disk_free_limit.relative = 1.0").getMessage());
     }
 
     @Test

@@ -1,0 +1,134 @@
+package io.warren.server.flow;
+
+import com.sun.management.GarbageCollectionNotificationInfo;
+import io.netty.util.internal.PlatformDependent;
+import io.warren.core.flow.ResourceAlarms;
+
+import javax.management.Notification;
+import javax.management.NotificationEmitter;
+import javax.management.NotificationListener;
+import javax.management.openmbean.CompositeData;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Sets the memory alarm when the memory warren uses passes {@code vm_memory_high_watermark}.
+ *
+ * <p>Used memory is the live heap (what the last garbage collection left, so garbage waiting
+ * for the next collection does not trip the alarm) plus the direct memory in use (message
+ * bodies live there). A relative watermark is a fraction of what the JVM may use: the heap
+ * limit ({@code -Xmx}) plus the direct memory limit ({@code -XX:MaxDirectMemorySize}, by
+ * default the heap limit). Where RabbitMQ measures its whole process against the machine's RAM,
+ * a JVM cannot go past its own limits, so those are the base.
+ */
+public final class MemoryMonitor implements AutoCloseable {
+    private final ResourceAlarms alarms;
+    private final BufferPoolMXBean directPool;
+    private final Set<String> heapPools = new HashSet<>();
+    private final List<Runnable> unsubscribe = new ArrayList<>();
+    private volatile long liveHeap;
+    private volatile Watermark watermark;
+
+    public MemoryMonitor(ResourceAlarms alarms, Watermark watermark) {
+        this.alarms = alarms;
+        this.watermark = watermark;
+        BufferPoolMXBean direct = null;
+        for (BufferPoolMXBean p : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
+            if (p.getName().equals("direct")) {
+                direct = p;
+            }
+        }
+        directPool = direct;
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (p.getType() == MemoryType.HEAP) {
+                heapPools.add(p.getName());
+            }
+        }
+        liveHeap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        NotificationListener afterGc = this::afterGc;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            if (gc instanceof NotificationEmitter emitter) {
+                emitter.addNotificationListener(afterGc, null, null);
+                unsubscribe.add(() -> {
+                    try {
+                        emitter.removeNotificationListener(afterGc);
+                    } catch (javax.management.ListenerNotFoundException ignored) {
+                        // already gone
+                    }
+                });
+            }
+        }
+    }
+
+    private void afterGc(Notification n, Object handback) {
+        if (!GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) {
+            return;
+        }
+        GarbageCollectionNotificationInfo info = GarbageCollectionNotificationInfo.from((CompositeData) n.getUserData());
+        long live = 0;
+        for (var e : info.getGcInfo().getMemoryUsageAfterGc().entrySet()) {
+            if (heapPools.contains(e.getKey())) {
+                MemoryUsage u = e.getValue();
+                live += u.getUsed();
+            }
+        }
+        liveHeap = live;
+    }
+
+    /** Heap limit plus direct memory limit: what a relative watermark is a fraction of. */
+    public static long memoryLimitBase() {
+        return Runtime.getRuntime().maxMemory() + PlatformDependent.maxDirectMemory();
+    }
+
+    /** Live heap after the last collection plus direct memory in use, in bytes. */
+    public long used() {
+        long direct = directPool == null ? 0 : directPool.getMemoryUsed();
+        // Netty counts the direct memory it allocates without a Cleaner itself; the JDK's pool
+        // does not see that memory.
+        long nettyOwn = PlatformDependent.usedDirectMemory();
+        return liveHeap + direct + Math.max(0, nettyOwn);
+    }
+
+    /** The high watermark in bytes. */
+    public long limit() {
+        return watermark.bytes(memoryLimitBase());
+    }
+
+    public Watermark watermark() {
+        return watermark;
+    }
+
+    /** Changes the watermark at run time (warrenctl set_vm_memory_high_watermark); checks at once. */
+    public void setWatermark(Watermark w) {
+        watermark = w;
+        check();
+    }
+
+    /** Sets or clears the memory alarm for the memory in use now. */
+    public synchronized void check() {
+        long used = used();
+        long limit = limit();
+        boolean over = used > limit;
+        if (over != alarms.active(ResourceAlarms.Resource.MEMORY)) {
+            alarms.set(ResourceAlarms.Resource.MEMORY, over,
+                    "memory used " + mb(used) + " " + (over ? ">" : "<=") + " high watermark " + mb(limit)
+                            + " (vm_memory_high_watermark " + watermark + ")");
+        }
+    }
+
+    static String mb(long bytes) {
+        return String.format(java.util.Locale.ROOT, "%.1f MB", bytes / 1_000_000.0);
+    }
+
+    @Override public void close() {
+        unsubscribe.forEach(Runnable::run);
+    }
+}
