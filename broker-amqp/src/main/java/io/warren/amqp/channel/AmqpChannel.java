@@ -627,13 +627,21 @@ public final class AmqpChannel implements MethodHandler {
         }
         MessageStore store = msg.persistent() ? journal(msg, queues, seq) : null;
         int slot = 0;
-        for (int i = 0, n = queues.size(); i < n; i++) {
+        int n = queues.size();
+        if (n == 0) {
+            msg.release();
+        }
+        for (int i = 0; i < n; i++) {
             MessageQueue q = queues.get(i);
             long ref = store != null && q.store() != null ? storedRef + slot++ : QueueEntry.NOT_STORED;
-            msg.retain();
+            if (i < n - 1) {
+                msg.retain();
+            }
+            // The last queue takes over this channel's reference, so a message in one queue has
+            // one holder and can be compacted when it parks (Message.compact). msg is not
+            // touched after this loop: the queue may already own it on another thread.
             q.execute(() -> q.enqueue(msg, ref));
         }
-        msg.release();
         if (seq > 0) {
             if (store != null) {
                 confirms.awaitCommit(seq);

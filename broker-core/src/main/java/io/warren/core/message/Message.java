@@ -18,6 +18,8 @@ public final class Message extends AbstractReferenceCounted {
     private final String routingKey;
     private ByteBuf properties;
     private ByteBuf body;
+    /** After {@link #compact}: the one buffer holding properties and body (their slices); released last. */
+    private ByteBuf owner;
     private final int storedBodySize;
     private final boolean persistent;
     private final Function<ByteBuf, Map<String, Object>> headersReader;
@@ -73,6 +75,46 @@ public final class Message extends AbstractReferenceCounted {
         body = loadedBody;
     }
 
+    /**
+     * Bodies up to this size are copied when they park in a queue. A received body is a slice of
+     * a socket read buffer (up to 64 KiB), so a small parked message would pin a whole read
+     * buffer; larger bodies fill most of the buffers they span, and copying them costs more
+     * than it saves.
+     */
+    public static final int COMPACT_MAX = 64 * 1024;
+
+    /**
+     * Copy-on-park: replaces properties and body, slices of read buffers, with one exact-size
+     * buffer, so a message that waits in a queue holds only its own bytes. Only when the caller
+     * holds the only reference (a message in one queue: no other thread can be reading it);
+     * a message shared by several queues keeps its slices. Returns true when it copied.
+     * Owner: the queue's loop.
+     */
+    public boolean compact() {
+        if (body == null || owner != null || refCnt() != 1) {
+            return false;
+        }
+        int p = properties.readableBytes();
+        int b = body.readableBytes();
+        if (b > COMPACT_MAX) {
+            return false;
+        }
+        ByteBuf copy = io.netty.buffer.PooledByteBufAllocator.DEFAULT.directBuffer(p + b, p + b);
+        copy.writeBytes(properties, properties.readerIndex(), p);
+        copy.writeBytes(body, body.readerIndex(), b);
+        properties.release();
+        body.release();
+        owner = copy;
+        properties = copy.slice(0, p);
+        body = copy.slice(p, b);
+        return true;
+    }
+
+    /** Bytes held in memory for this message's content (0 while it is on disk only). */
+    public int memoryBytes() {
+        return body == null ? 0 : properties.readableBytes() + body.readableBytes();
+    }
+
     public String exchange() {
         return exchange;
     }
@@ -109,7 +151,9 @@ public final class Message extends AbstractReferenceCounted {
     }
 
     @Override protected void deallocate() {
-        if (body != null) {
+        if (owner != null) {
+            owner.release();
+        } else if (body != null) {
             properties.release();
             body.release();
         }

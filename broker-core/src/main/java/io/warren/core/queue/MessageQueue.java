@@ -159,6 +159,16 @@ public final class MessageQueue implements Destination {
         ready.addLast(e);
         readyCount = ready.size();
         dispatch();
+        if (ready.peekLast() == e) {
+            // Not delivered at once: it parks, so it should stop pinning its read buffer.
+            try {
+                m.compact();
+            } catch (OutOfMemoryError noRoom) {
+                // No memory for the copy: the message keeps its slices, nothing is lost (the
+                // memory alarm is what stops the publishers).
+                LOG.debug("no memory to compact a parked message in {}", this);
+            }
+        }
     }
 
     /**

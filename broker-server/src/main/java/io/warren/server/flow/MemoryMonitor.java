@@ -91,10 +91,13 @@ public final class MemoryMonitor implements AutoCloseable {
     /** Live heap after the last collection plus direct memory in use, in bytes. */
     public long used() {
         long direct = directPool == null ? 0 : directPool.getMemoryUsed();
-        // Netty counts the direct memory it allocates without a Cleaner itself; the JDK's pool
-        // does not see that memory.
-        long nettyOwn = PlatformDependent.usedDirectMemory();
-        return liveHeap + direct + Math.max(0, nettyOwn);
+        if (PlatformDependent.useDirectBufferNoCleaner()) {
+            // Netty then allocates outside the JDK's accounting and counts that memory itself.
+            // Otherwise its counter mirrors the JDK's (every buffer is a JDK direct buffer), and
+            // adding it would count each byte twice.
+            direct += Math.max(0, PlatformDependent.usedDirectMemory());
+        }
+        return liveHeap + direct;
     }
 
     /** The high watermark in bytes. */
@@ -119,9 +122,22 @@ public final class MemoryMonitor implements AutoCloseable {
         boolean over = used > limit;
         if (over != alarms.active(ResourceAlarms.Resource.MEMORY)) {
             alarms.set(ResourceAlarms.Resource.MEMORY, over,
-                    "memory used " + mb(used) + " " + (over ? ">" : "<=") + " high watermark " + mb(limit)
-                            + " (vm_memory_high_watermark " + watermark + ")");
+                    "memory used " + mb(used) + " (live heap " + mb(liveHeap) + ", direct " + mb(used - liveHeap)
+                            + ") " + (over ? ">" : "<=") + " high watermark " + mb(limit)
+                            + " (vm_memory_high_watermark " + watermark + ")" + allocators());
         }
+    }
+
+    private static String allocators() {
+        StringBuilder b = new StringBuilder();
+        for (io.netty.buffer.ByteBufAllocator a : new io.netty.buffer.ByteBufAllocator[] {
+                io.netty.buffer.ByteBufAllocator.DEFAULT, io.netty.buffer.PooledByteBufAllocator.DEFAULT}) {
+            if (a instanceof io.netty.buffer.ByteBufAllocatorMetricProvider p) {
+                b.append(", ").append(a.getClass().getSimpleName()).append(" direct ")
+                        .append(mb(p.metric().usedDirectMemory()));
+            }
+        }
+        return b.toString();
     }
 
     static String mb(long bytes) {
