@@ -36,8 +36,19 @@ public final class Broker implements AutoCloseable {
     private JournalMessageStore messages;
     private ResourceMonitor resources;
 
+    private final io.netty.buffer.ByteBufAllocator allocator;
+
     public Broker(WarrenConfig config) {
+        this(config, null);
+    }
+
+    /**
+     * A broker whose client connections allocate their buffers from {@code allocator} (null:
+     * Netty's default). For tests that inject allocation failures; not a configuration key.
+     */
+    public Broker(WarrenConfig config, io.netty.buffer.ByteBufAllocator allocator) {
         this.config = config;
+        this.allocator = allocator;
     }
 
     /**
@@ -66,7 +77,7 @@ public final class Broker implements AutoCloseable {
             resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit());
             resources.start();
             context = new BrokerContext(vhosts, users, settings, resources.alarms());
-            s.bind(config.listenHost(), config.listenPort(), context);
+            s.bind(config.listenHost(), config.listenPort(), context, allocator);
         } catch (Exception | Error e) {
             s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : context);
             closeStore();

@@ -123,6 +123,13 @@ public final class AmqpChannel implements MethodHandler {
             closeWithError(code, e.getMessage());
         } catch (ConnectionException e) {
             throw e;
+        } catch (OutOfMemoryError e) {
+            // No memory for a reply (a basic.return, say): the client must learn that what it
+            // sent was not handled, so the connection closes (its unconfirmed publishes are in
+            // doubt, as after any connection loss). Not a bug: no stack trace.
+            log.warn("channel {}: out of memory handling {}: {}", id, current == null ? "a frame" : current.name(),
+                    e.getMessage());
+            throw new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(e), classId(), methodId());
         } catch (Exception e) {
             log.error("internal error on channel {}", id, e);
             throw new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(e), classId(), methodId());
@@ -354,9 +361,21 @@ public final class AmqpChannel implements MethodHandler {
         }
         long tag = unacked.nextTag();
         Message msg = e.message();
-        ByteBuf frame = FrameWriter.content(connection.ctx().alloc(), id,
-                new BasicDeliver(c.tag, tag, e.redelivered(), msg.exchange(), msg.routingKey()),
-                BasicDeliver.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
+        ByteBuf frame;
+        try {
+            frame = FrameWriter.content(connection.ctx().alloc(), id,
+                    new BasicDeliver(c.tag, tag, e.redelivered(), msg.exchange(), msg.routingKey()),
+                    BasicDeliver.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
+        } catch (RuntimeException | OutOfMemoryError failure) {
+            // Nothing reached the client: the message goes back to its place, unmarked, and the
+            // consumer gets its credit back after a pause (retrying at once would spin while
+            // memory is short).
+            unacked.unused(tag);
+            c.release(1);
+            c.queue.execute(() -> c.queue.requeue(List.of(e), false));
+            c.pauseAfterFailedDelivery(failure);
+            return;
+        }
         if (c.noAck) {
             c.queue.discard(e);
         } else {
@@ -404,9 +423,22 @@ public final class AmqpChannel implements MethodHandler {
         }
         long tag = unacked.nextTag();
         Message msg = e.message();
-        connection.write(FrameWriter.content(connection.ctx().alloc(), id,
-                new BasicGetOk(tag, e.redelivered(), msg.exchange(), msg.routingKey(), remaining),
-                BasicGetOk.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
+        ByteBuf frame;
+        try {
+            frame = FrameWriter.content(connection.ctx().alloc(), id,
+                    new BasicGetOk(tag, e.redelivered(), msg.exchange(), msg.routingKey(), remaining),
+                    BasicGetOk.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
+        } catch (RuntimeException | OutOfMemoryError failure) {
+            // The message goes back where it was; the client, waiting for get-ok or get-empty,
+            // learns of the failure by 541 (there is no reply for "could not send it").
+            unacked.unused(tag);
+            q.execute(() -> q.requeue(List.of(e), false));
+            log.warn("basic.get on channel {}: could not encode the reply: {}", id, failure.toString());
+            connection.closeWithError(new ConnectionException(ReplyCode.INTERNAL_ERROR,
+                    "could not send basic.get-ok: " + failure, BasicGet.CLASS_ID, BasicGet.METHOD_ID));
+            return;
+        }
+        connection.write(frame);
         if (noAck) {
             q.discard(e);
         } else {

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * state both loops touch, hence atomics.
  */
 final class ChannelConsumer implements Consumer {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChannelConsumer.class);
     final AmqpChannel channel;
     final String tag;
     final MessageQueue queue;
@@ -22,6 +23,16 @@ final class ChannelConsumer implements Consumer {
     final AtomicInteger unacked = new AtomicInteger();
     /** Set on the channel loop when the consumer is cancelled; later deliveries are requeued. */
     volatile boolean cancelled;
+    /** After a delivery could not be written: no new deliveries before this System.nanoTime(). */
+    private volatile long pausedUntil;
+    private volatile boolean paused;
+
+    /**
+     * How long a consumer rests after a delivery could not be encoded (out of memory): long
+     * enough that a queue does not spin handing it messages that fail again, short enough
+     * that a passing shortage costs little.
+     */
+    static final long FAILED_DELIVERY_PAUSE_MS = 50;
 
     ChannelConsumer(AmqpChannel channel, String tag, MessageQueue queue, boolean noAck, boolean exclusive, int prefetch) {
         this.channel = channel;
@@ -43,6 +54,12 @@ final class ChannelConsumer implements Consumer {
     @Override public boolean tryReserve() {
         if (cancelled || !channel.connection().writable()) {
             return false;
+        }
+        if (paused) {
+            if (System.nanoTime() - pausedUntil < 0) {
+                return false;
+            }
+            paused = false;
         }
         if (noAck) {
             return true;
@@ -79,6 +96,16 @@ final class ChannelConsumer implements Consumer {
             unacked.addAndGet(-n);
             channel.globalUnacked.addAndGet(-n);
         }
+    }
+
+    /** Channel loop: a delivery failed; rest, then ask the queue to dispatch again. */
+    void pauseAfterFailedDelivery(Throwable failure) {
+        pausedUntil = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(FAILED_DELIVERY_PAUSE_MS);
+        paused = true;
+        LOG.warn("consumer '{}' on {}: delivery could not be encoded ({}); message requeued, retrying in {} ms",
+                tag, queue, failure.toString(), FAILED_DELIVERY_PAUSE_MS);
+        channel.connection().loop().schedule(queue::scheduleDispatch, FAILED_DELIVERY_PAUSE_MS,
+                java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     @Override public void deliver(MessageQueue q, QueueEntry entry) {

@@ -22,6 +22,13 @@ final class UnackedDeliveries {
         return nextTag++;
     }
 
+    /** Takes back {@code tag}, the last one handed out, when its delivery could not be written. */
+    void unused(long tag) {
+        if (tag == nextTag - 1) {
+            nextTag--;
+        }
+    }
+
     void add(Unacked u) {
         byTag.put(u.tag(), u);
     }

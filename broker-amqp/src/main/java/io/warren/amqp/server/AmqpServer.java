@@ -56,6 +56,15 @@ public final class AmqpServer {
 
     /** Binds {@code host:port} (host null: all interfaces; port 0: ephemeral). */
     public void bind(String host, int port, BrokerContext broker) throws InterruptedException {
+        bind(host, port, broker, null);
+    }
+
+    /**
+     * Like {@link #bind(String, int, BrokerContext)}, with the allocator client connections use
+     * (null: Netty's default). Tests inject allocation failures this way.
+     */
+    public void bind(String host, int port, BrokerContext broker, io.netty.buffer.ByteBufAllocator allocator)
+            throws InterruptedException {
         Class<? extends ServerSocketChannel> type = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
@@ -79,6 +88,9 @@ public final class AmqpServer {
                     c.alarmsChanged();
                 }
             });
+        }
+        if (allocator != null) {
+            b.childOption(ChannelOption.ALLOCATOR, allocator);
         }
         InetSocketAddress addr = host == null ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
         listener = b.bind(addr).sync().channel();

@@ -32,6 +32,7 @@ public class WarrenBroker implements BeforeAllCallback, AfterAllCallback {
     private static final String EXTERNAL_RESTART = System.getProperty("warren.it.external.restart");
 
     private final UnaryOperator<WarrenConfig> customizer;
+    private final io.netty.buffer.ByteBufAllocator allocator;
     private final List<Connection> connections = new ArrayList<>();
     private Broker broker;
     private Path dataDir;
@@ -43,7 +44,13 @@ public class WarrenBroker implements BeforeAllCallback, AfterAllCallback {
 
     /** A broker whose config is changed by {@code customizer} (e.g. a small frame_max). */
     public WarrenBroker(UnaryOperator<WarrenConfig> customizer) {
+        this(customizer, null);
+    }
+
+    /** A broker whose client connections allocate buffers from {@code allocator} (fault injection). */
+    public WarrenBroker(UnaryOperator<WarrenConfig> customizer, io.netty.buffer.ByteBufAllocator allocator) {
         this.customizer = customizer;
+        this.allocator = allocator;
     }
 
     @Override public void beforeAll(ExtensionContext context) throws Exception {
@@ -62,7 +69,7 @@ public class WarrenBroker implements BeforeAllCallback, AfterAllCallback {
             dataDir = Files.createTempDirectory("warren-it");
         }
         config = customizer.apply(WarrenConfig.defaults(dataDir).withListener("127.0.0.1", 0, dataDir.resolve("data")));
-        broker = new Broker(config);
+        broker = new Broker(config, allocator);
         broker.start();
     }
 
