@@ -73,7 +73,7 @@ public final class Broker implements AutoCloseable {
             Users users = new Users(Map.of(config.defaultUser(), config.defaultPass()),
                     new HashSet<>(config.loopbackUsers()));
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
-                    config.channelMax(), config.maxMessageSize());
+                    config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
             resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit());
             resources.start();
             context = new BrokerContext(vhosts, users, settings, resources.alarms());

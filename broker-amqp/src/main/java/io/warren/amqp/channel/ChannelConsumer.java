@@ -52,7 +52,7 @@ final class ChannelConsumer implements Consumer {
     }
 
     @Override public boolean tryReserve() {
-        if (cancelled || !channel.connection().writable()) {
+        if (cancelled || !channel.connection().acceptsDeliveries()) {
             return false;
         }
         if (paused) {
@@ -109,7 +109,17 @@ final class ChannelConsumer implements Consumer {
     }
 
     @Override public void deliver(MessageQueue q, QueueEntry entry) {
-        channel.connection().execute(() -> channel.deliver(this, entry));
+        long bytes = inFlightBytes(entry);
+        channel.connection().deliveryHandedOver(bytes);
+        channel.connection().execute(() -> {
+            channel.connection().deliveryTaken(bytes);
+            channel.deliver(this, entry);
+        });
+    }
+
+    /** What a delivery weighs while on its way to the connection: its body and frame overhead. */
+    private static long inFlightBytes(QueueEntry e) {
+        return e.message().bodySize() + 128L;
     }
 
     @Override public void cancelledByQueue(MessageQueue q) {

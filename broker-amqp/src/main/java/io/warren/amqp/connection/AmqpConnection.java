@@ -83,6 +83,19 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private boolean blocked;
     /** connection.blocked was sent, so connection.unblocked is owed. */
     private boolean blockedSent;
+    /** Counted in the broker's open connections (connection_max) until cleanup. */
+    private boolean counted;
+    /**
+     * Bytes of deliveries that queues (on other loops) have handed to this connection and it has
+     * not written yet. The socket's writability only counts what was written, so without this a
+     * queue on another loop could hand over its whole backlog before the first write lands.
+     */
+    private final java.util.concurrent.atomic.AtomicLong deliveriesInFlight = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * The most delivery bytes in flight to one connection: about one socket read's worth of
+     * frames, on top of Netty's 2 MiB write-buffer high watermark.
+     */
+    static final long MAX_DELIVERIES_IN_FLIGHT = 1024 * 1024;
 
     public AmqpConnection(BrokerContext broker, FrameDecoder decoder) {
         this.broker = broker;
@@ -113,6 +126,29 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     public boolean writable() {
         return writable;
+    }
+
+    /**
+     * True when a queue may hand this connection another delivery (any thread): the socket is
+     * writable and not too much is on its way to it already.
+     */
+    public boolean acceptsDeliveries() {
+        return writable && deliveriesInFlight.get() < MAX_DELIVERIES_IN_FLIGHT;
+    }
+
+    /** A queue's loop hands over a delivery of about {@code bytes}; {@link #deliveryTaken} follows. */
+    public void deliveryHandedOver(long bytes) {
+        deliveriesInFlight.addAndGet(bytes);
+    }
+
+    /** The connection's loop took a handed-over delivery; reopens the window for queues when it drains. */
+    public void deliveryTaken(long bytes) {
+        long now = deliveriesInFlight.addAndGet(-bytes);
+        if (now < MAX_DELIVERIES_IN_FLIGHT && now + bytes >= MAX_DELIVERIES_IN_FLIGHT && writable) {
+            for (AmqpChannel ch : channels.values()) {
+                ch.resumeDelivery();
+            }
+        }
     }
 
     public String user() {
@@ -534,6 +570,14 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         if (v == null) {
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "vhost " + o.virtualHost() + " not found", 10, 40);
         }
+        int max = broker.settings().connectionMax();
+        if (broker.openConnections().incrementAndGet() > max) {
+            broker.openConnections().decrementAndGet();
+            // 530 with RabbitMQ's text for a connection limit (its per-vhost max-connections).
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "access to vhost '" + o.virtualHost()
+                    + "' refused for user '" + user + "': connection limit (" + max + ") is reached", 10, 40);
+        }
+        counted = true;
         vhost = v;
         state = State.OPEN;
         sendMethod(0, new ConnectionOpenOk(""));
@@ -596,6 +640,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void cleanup() {
+        if (counted) {
+            counted = false;
+            broker.openConnections().decrementAndGet();
+        }
         List<AmqpChannel> all = new ArrayList<>(channels.values());
         channels.clear();
         for (AmqpChannel ch : all) {

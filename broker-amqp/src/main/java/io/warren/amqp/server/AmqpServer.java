@@ -77,6 +77,10 @@ public final class AmqpServer {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override protected void initChannel(SocketChannel ch) {
                         FrameDecoder decoder = new FrameDecoder();
+                        long sendTimeout = broker.settings() == null ? 0 : broker.settings().sendTimeoutMs();
+                        if (sendTimeout > 0) {
+                            ch.pipeline().addLast("send-timeout", new SendTimeoutHandler(sendTimeout));
+                        }
                         ch.pipeline().addLast("frames", decoder);
                         ch.pipeline().addLast("amqp", new AmqpConnection(broker, decoder));
                     }

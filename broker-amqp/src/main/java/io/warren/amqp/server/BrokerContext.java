@@ -7,16 +7,17 @@ import io.warren.core.vhost.VirtualHosts;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What every connection needs from the broker: its model, users, limits, the resource alarms
  * that block publishers, and the open connections.
  */
 public record BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings, ResourceAlarms alarms,
-                            Set<AmqpConnection> connections) {
+                            Set<AmqpConnection> connections, AtomicInteger openConnections) {
     public static final String VERSION = "0.1.0";
 
     public BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings, ResourceAlarms alarms) {
-        this(vhosts, users, settings, alarms, ConcurrentHashMap.newKeySet());
+        this(vhosts, users, settings, alarms, ConcurrentHashMap.newKeySet(), new AtomicInteger());
     }
 }

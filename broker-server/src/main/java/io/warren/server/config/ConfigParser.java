@@ -123,6 +123,14 @@ public final class ConfigParser {
             b.channelMax = n == 0 ? MAX_PORT : n;
         });
         m.put("max_message_size", (b, k, v, base) -> b.maxMessageSize = Values.longIn(v, 1, MAX_MESSAGE_CEILING));
+        m.put("connection_max", (b, k, v, base) -> {
+            // RabbitMQ's key: an integer or "infinity" (its default).
+            b.connectionMax = v.equals("infinity") ? Integer.MAX_VALUE : Values.intIn(v, 1, Integer.MAX_VALUE - 1);
+        });
+        m.put("tcp_listen_options.send_timeout", (b, k, v, base) -> {
+            // Milliseconds, as in RabbitMQ (default 15000); 0 turns the timeout off.
+            b.sendTimeoutMs = Values.longIn(v, 0, 86_400_000L);
+        });
         m.put("vm_memory_high_watermark.relative", (b, k, v, base) -> {
             // RabbitMQ accepts any fraction >= 0 (0 blocks every publisher); above 1.0 would let
             // the JVM hit its own limits before the alarm, so that is refused here.
@@ -207,6 +215,8 @@ public final class ConfigParser {
         int frameMax;
         int channelMax;
         long maxMessageSize;
+        int connectionMax;
+        long sendTimeoutMs;
         Watermark memory;
         String memoryKey;
         Watermark disk;
@@ -250,6 +260,8 @@ public final class ConfigParser {
             frameMax = d.frameMax();
             channelMax = d.channelMax();
             maxMessageSize = d.maxMessageSize();
+            connectionMax = d.connectionMax();
+            sendTimeoutMs = d.sendTimeoutMs();
             memory = d.memoryHighWatermark();
             disk = d.diskFreeLimit();
             dataDir = d.dataDir();
@@ -296,7 +308,7 @@ public final class ConfigParser {
         WarrenConfig build() {
             return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
-                    maxMessageSize, memory, disk, dataDir, logFile, logLevel);
+                    maxMessageSize, connectionMax, sendTimeoutMs, memory, disk, dataDir, logFile, logLevel);
         }
     }
 }

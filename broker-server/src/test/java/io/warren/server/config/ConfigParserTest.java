@@ -61,13 +61,15 @@ class ConfigParserTest {
                 "frame_max = 65536",
                 "channel_max = 128",
                 "max_message_size = 1048576",
+                "connection_max = 5000",
+                "tcp_listen_options.send_timeout = 30000",
                 "vm_memory_high_watermark.absolute = 512MB",
                 "disk_free_limit.relative = 1.5",
                 "data_dir = /var/lib/warren",
                 "log.file = /var/log/warren/w.log",
                 "log.level = warning");
         assertEquals(new WarrenConfig("10.0.0.5", 5673, "0.0.0.0", 15673, "admin", "s3cret", "/prod",
-                List.of(), 30, 65536, 128, 1048576L, new Watermark.Absolute(512_000_000L), new Watermark.Relative(1.5),
+                List.of(), 30, 65536, 128, 1048576L, 5000, 30_000L, new Watermark.Absolute(512_000_000L), new Watermark.Relative(1.5),
                 Path.of("/var/lib/warren"),
                 Path.of("/var/log/warren/w.log"), "warning"), c);
     }
@@ -141,6 +143,9 @@ class ConfigParserTest {
             "vm_memory_high_watermark.absolute = -1 | bad value '-1' for 'vm_memory_high_watermark.absolute'",
             "vm_memory_high_watermark.absolute = 99999999999TB | bad value '99999999999TB'",
             "disk_free_limit.absolute = 1.5GB  | bad value '1.5GB' for 'disk_free_limit.absolute'",
+            "connection_max = 0                | bad value '0' for 'connection_max': expected an integer 1..2147483646",
+            "connection_max = lots             | bad value 'lots' for 'connection_max'",
+            "tcp_listen_options.send_timeout = -5 | bad value '-5' for 'tcp_listen_options.send_timeout': expected an integer 0..86400000",
             "disk_free_limit.relative = 101    | bad value '101' for 'disk_free_limit.relative': expected a number 0.0..100.0",
     })
     void badValuesNameFileLineAndKey(String line, String expected) {
@@ -167,6 +172,14 @@ class ConfigParserTest {
         // The same key twice keeps its last value, as every key does.
         assertEquals(new Watermark.Relative(0.5), parse("vm_memory_high_watermark.relative = 0.3",
                 "vm_memory_high_watermark.relative = 0.5").memoryHighWatermark());
+    }
+
+    @Test
+    void connectionLimits() {
+        assertEquals(Integer.MAX_VALUE, parse("# nothing").connectionMax());
+        assertEquals(Integer.MAX_VALUE, parse("connection_max = infinity").connectionMax());
+        assertEquals(15_000L, parse("# nothing").sendTimeoutMs());
+        assertEquals(0L, parse("tcp_listen_options.send_timeout = 0").sendTimeoutMs());
     }
 
     @Test

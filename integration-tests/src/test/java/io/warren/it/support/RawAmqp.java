@@ -35,7 +35,19 @@ public final class RawAmqp implements Closeable {
     private final DataOutputStream out;
 
     public RawAmqp(String host, int port) throws IOException {
-        socket = new Socket(host, port);
+        this(host, port, 0);
+    }
+
+    /**
+     * A socket whose receive buffer is fixed at {@code receiveBuffer} bytes before it connects
+     * (0: the system's, which Linux grows up to tens of MB for a client that does not read).
+     */
+    public RawAmqp(String host, int port, int receiveBuffer) throws IOException {
+        socket = new Socket();
+        if (receiveBuffer > 0) {
+            socket.setReceiveBufferSize(receiveBuffer);
+        }
+        socket.connect(new java.net.InetSocketAddress(host, port), 10_000);
         socket.setTcpNoDelay(true);
         socket.setSoTimeout(10_000);
         in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
