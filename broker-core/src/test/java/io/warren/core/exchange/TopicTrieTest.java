@@ -179,18 +179,29 @@ class TopicTrieTest {
 
     @Test
     void randomPatternsAndKeysAgreeWithTheReference() {
-        Random rnd = new Random(20261130L);
-        String[] keyWords = {"a", "b", ""};
-        String[] patternWords = {"a", "b", "", "*", "#", "#", "*"};
-        for (int round = 0; round < 2_000; round++) {
-            int count = 1 + rnd.nextInt(30);
+        // Short keys over a/b/empty words; then longer keys, where '#' nodes stay active for
+        // many words and one pattern's '#' leads on to another's.
+        crossCheck(new Random(20261130L), 2_000, 30, 8, new String[] {"a", "b", ""}, 10);
+        crossCheck(new Random(42L), 300, 60, 14, new String[] {"a", "b"}, 40);
+    }
+
+    private static void crossCheck(Random rnd, int rounds, int maxPatterns, int maxPatternWords,
+                                   String[] keyWords, int maxKeyWords) {
+        String[] patternWords = new String[keyWords.length + 4];
+        System.arraycopy(keyWords, 0, patternWords, 0, keyWords.length);
+        patternWords[keyWords.length] = "*";
+        patternWords[keyWords.length + 1] = "*";
+        patternWords[keyWords.length + 2] = "#";
+        patternWords[keyWords.length + 3] = "#";
+        for (int round = 0; round < rounds; round++) {
+            int count = 1 + rnd.nextInt(maxPatterns);
             List<String> patterns = new ArrayList<>();
             for (int i = 0; i < count; i++) {
-                patterns.add(randomKey(rnd, patternWords, 8));
+                patterns.add(randomKey(rnd, patternWords, maxPatternWords));
             }
             TopicTrie<Integer> t = trie(patterns);
             for (int k = 0; k < 30; k++) {
-                String key = randomKey(rnd, keyWords, 10);
+                String key = randomKey(rnd, keyWords, maxKeyWords);
                 Set<Integer> want = expected(patterns, key);
                 Set<Integer> got = matched(t, key);
                 if (!want.equals(got)) {
