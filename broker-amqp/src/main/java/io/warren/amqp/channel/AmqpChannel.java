@@ -129,7 +129,8 @@ public final class AmqpChannel implements MethodHandler {
             throw new ConnectionException(ReplyCode.FRAME_ERROR, "cannot decode content header properties: "
                     + e.getMessage(), BasicPublish.CLASS_ID, BasicPublish.METHOD_ID);
         } catch (Exception e) {
-            log.error("internal error on channel {}", id, e);
+            connection.broker().errorLog().error(log, "internal error " + e.getClass().getName(), "internal error on"
+                    + " channel " + id + " of connection from " + connection.ctx().channel().remoteAddress(), e);
             throw new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(e), classId(), methodId());
         }
     }

@@ -1,6 +1,7 @@
 package io.warren.amqp.server;
 
 import io.warren.amqp.connection.AmqpConnection;
+import io.warren.amqp.logging.RateLimitedLog;
 import io.warren.core.auth.Users;
 import io.warren.core.flow.ResourceAlarms;
 import io.warren.core.vhost.VirtualHosts;
@@ -10,13 +11,14 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What every connection needs from the broker: its model, users, limits, the resource alarms
- * that block publishers, and the open connections.
+ * that block publishers, the open connections, and the rate-limited log that client-caused
+ * errors go to (one budget for all connections).
  */
 public record BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings, ResourceAlarms alarms,
-                            Set<AmqpConnection> connections) {
+                            Set<AmqpConnection> connections, RateLimitedLog errorLog) {
     public static final String VERSION = "0.1.0";
 
     public BrokerContext(VirtualHosts vhosts, Users users, AmqpSettings settings, ResourceAlarms alarms) {
-        this(vhosts, users, settings, alarms, ConcurrentHashMap.newKeySet());
+        this(vhosts, users, settings, alarms, ConcurrentHashMap.newKeySet(), new RateLimitedLog());
     }
 }
