@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.warren.amqp.codec.ConnectionException;
 import io.warren.amqp.codec.Frame;
 import io.warren.amqp.codec.FrameWriter;
+import io.warren.amqp.codec.MalformedFrameException;
 import io.warren.amqp.connection.AmqpConnection;
 import io.warren.amqp.connection.ReplyCodes;
 import io.warren.amqp.protocol.*;
@@ -123,6 +124,10 @@ public final class AmqpChannel implements MethodHandler {
             closeWithError(code, e.getMessage());
         } catch (ConnectionException e) {
             throw e;
+        } catch (MalformedFrameException e) {
+            // Raw properties decoded lazily (user-id, headers while routing): see PublishAssembler.decode.
+            throw new ConnectionException(ReplyCode.FRAME_ERROR, "cannot decode content header properties: "
+                    + e.getMessage(), BasicPublish.CLASS_ID, BasicPublish.METHOD_ID);
         } catch (OutOfMemoryError e) {
             // No memory for a reply (a basic.return, say): the client must learn that what it
             // sent was not handled, so the connection closes (its unconfirmed publishes are in
@@ -131,7 +136,8 @@ public final class AmqpChannel implements MethodHandler {
                     e.getMessage());
             throw new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(e), classId(), methodId());
         } catch (Exception e) {
-            log.error("internal error on channel {}", id, e);
+            connection.broker().errorLog().error(log, "internal error " + e.getClass().getName(), "internal error on"
+                    + " channel " + id + " of connection from " + connection.ctx().channel().remoteAddress(), e);
             throw new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(e), classId(), methodId());
         }
     }
@@ -593,7 +599,7 @@ public final class AmqpChannel implements MethodHandler {
         if (props.readableBytes() < 2 || (props.getUnsignedShort(props.readerIndex()) & USER_ID_FLAG) == 0) {
             return;
         }
-        String userId = BasicProperties.read(props.duplicate()).userId();
+        String userId = PublishAssembler.decode(props, BasicProperties::read).userId();
         if (!userId.equals(connection.user())) {
             current = publish.method();
             publish.reset();
@@ -603,17 +609,13 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     private void publishComplete() {
-        BasicPublish m = publish.method();
-        ByteBuf props = publish.takeProperties();
-        Integer deliveryMode = props.readableBytes() >= 2 ? BasicProperties.readDeliveryMode(props.duplicate()) : null;
-        Message msg = new Message(m.exchange(), m.routingKey(), props, publish.takeBody(),
-                deliveryMode != null && deliveryMode == 2, BasicProperties::readHeaders);
-        publish.reset();
+        boolean mandatory = publish.method().mandatory();
+        Message msg = publish.takeMessage();
         if (tx != null) {
-            tx.publishes.add(new Transaction.Publish(msg, m.mandatory()));
+            tx.publishes.add(new Transaction.Publish(msg, mandatory));
             return;
         }
-        route(msg, m.mandatory(), confirms.enabled() ? confirms.nextSeq() : 0);
+        route(msg, mandatory, confirms.enabled() ? confirms.nextSeq() : 0);
     }
 
     private final java.util.concurrent.atomic.AtomicBoolean confirmFlushScheduled =
@@ -641,20 +643,37 @@ public final class AmqpChannel implements MethodHandler {
      * Routes a complete message to its queues; unroutable mandatory ones go back (312 NO_ROUTE).
      * A persistent message reaching durable queues is journaled once for all of them; its
      * confirm ({@code seq > 0}) waits for that commit. Returns the store written to, or null.
+     * Takes over the caller's reference to {@code msg}, also when routing fails.
      */
     private MessageStore route(Message msg, boolean mandatory, long seq) {
         Exchange x = vhost().exchange(msg.exchange());
         routing.clear();
         if (x != null) {
             routing.start(x);
-            x.route(msg, routing);
+            try {
+                x.route(msg, routing);
+            } catch (RuntimeException e) {
+                // e.g. headers that cannot be decoded; nothing was enqueued yet
+                routing.clear();
+                msg.release();
+                throw e;
+            }
         }
         List<MessageQueue> queues = routing.queues();
         if (queues.isEmpty()) {
             if (mandatory) {
-                connection.write(FrameWriter.content(connection.ctx().alloc(), id,
-                        new BasicReturn(ReplyCode.NO_ROUTE.code(), "NO_ROUTE", msg.exchange(), msg.routingKey()),
-                        BasicReturn.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
+                ByteBuf ret;
+                try {
+                    ret = FrameWriter.content(connection.ctx().alloc(), id,
+                            new BasicReturn(ReplyCode.NO_ROUTE.code(), "NO_ROUTE", msg.exchange(), msg.routingKey()),
+                            BasicReturn.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
+                } catch (RuntimeException | OutOfMemoryError e) {
+                    // The return cannot be sent: handleFrame closes the connection (541), so the
+                    // publisher learns that this message was not handled.
+                    msg.release();
+                    throw e;
+                }
+                connection.write(ret);
             }
         }
         MessageStore store = msg.persistent() ? journal(msg, queues, seq) : null;
@@ -743,11 +762,17 @@ public final class AmqpChannel implements MethodHandler {
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - channel is not transactional");
         }
         MessageStore store = null;
-        for (Transaction.Publish p : tx.publishes) {
-            MessageStore used = route(p.message(), p.mandatory(), 0);
-            store = used != null ? used : store;
+        int routed = 0;
+        try {
+            for (Transaction.Publish p : tx.publishes) {
+                routed++; // route() owns the message from here, even when it throws
+                MessageStore used = route(p.message(), p.mandatory(), 0);
+                store = used != null ? used : store;
+            }
+        } finally {
+            // What is left (after a failure) is released with the channel, once.
+            tx.publishes.subList(0, routed).clear();
         }
-        tx.publishes.clear();
         for (Transaction.Settle s : tx.acks) {
             for (Unacked u : s.deliveries()) {
                 if (u.entry().ref() != QueueEntry.NOT_STORED) {

@@ -5,8 +5,14 @@ import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.warren.amqp.codec.ConnectionException;
 import io.warren.amqp.codec.Frame;
+import io.warren.amqp.codec.MalformedFrameException;
+import io.warren.amqp.protocol.BasicProperties;
 import io.warren.amqp.protocol.BasicPublish;
 import io.warren.amqp.protocol.ReplyCode;
+import io.warren.core.message.Message;
+
+import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Collects basic.publish, its content header and body frames into one message. Body frames
@@ -96,17 +102,40 @@ final class PublishAssembler {
         return properties;
     }
 
-    /** Hands over properties and body (the caller owns them now) and resets. */
-    ByteBuf takeProperties() {
-        ByteBuf p = properties;
+    /**
+     * The complete message, which now owns properties and body; resets for the next publish.
+     * Everything that can fail (decoding the delivery mode) runs while the buffers are still
+     * held here, so that a failure leaves them to {@link #reset}: taking the properties first
+     * and decoding afterwards leaked them whenever the decoding threw.
+     */
+    Message takeMessage() {
+        Integer deliveryMode = properties.readableBytes() >= 2
+                ? decode(properties, BasicProperties::readDeliveryMode) : null;
+        Message msg = new Message(method.exchange(), method.routingKey(), properties,
+                body == null ? Unpooled.EMPTY_BUFFER : body, deliveryMode != null && deliveryMode == 2, HEADERS);
         properties = null;
-        return p;
+        body = null;
+        reset();
+        return msg;
     }
 
-    ByteBuf takeBody() {
-        ByteBuf b = body == null ? Unpooled.EMPTY_BUFFER : body;
-        body = null;
-        return b;
+    /** Decodes the headers on demand (headers exchange), with {@link #decode}'s failure. */
+    private static final Function<ByteBuf, Map<String, Object>> HEADERS =
+            p -> decode(p, BasicProperties::readHeaders);
+
+    /**
+     * Reads from raw properties without moving their indexes. The frame decoder has checked them
+     * (BasicProperties.validate), so this cannot fail unless that check and a reader disagree;
+     * should it, the failure is still a malformed frame (501 for the client, no stack trace),
+     * not an internal error.
+     */
+    static <T> T decode(ByteBuf properties, Function<ByteBuf, T> reader) {
+        try {
+            return reader.apply(properties.duplicate());
+        } catch (IndexOutOfBoundsException | IllegalArgumentException e) {
+            BasicProperties.validate(properties.duplicate()); // throws with a text naming the property
+            throw new MalformedFrameException("property list cannot be decoded: " + e);
+        }
     }
 
     void reset() {

@@ -5,6 +5,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.warren.amqp.protocol.AmqpConstants;
 import io.warren.amqp.protocol.AmqpMethod;
+import io.warren.amqp.protocol.BasicProperties;
+import io.warren.amqp.protocol.BasicPublish;
 import io.warren.amqp.protocol.MethodDecoder;
 import io.warren.amqp.protocol.ReplyCode;
 
@@ -171,7 +173,27 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         if (bodySize < 0) {
             throw new ConnectionException(ReplyCode.FRAME_ERROR, "negative body size " + bodySize);
         }
+        if (classId == BasicPublish.CLASS_ID) {
+            checkProperties(p);
+        }
         return new Frame.ContentHeader(channel, classId, bodySize, p.retainedSlice());
+    }
+
+    /**
+     * The properties stay raw bytes and are decoded lazily (user-id, delivery mode, headers for a
+     * headers exchange), so they are checked here, once, without decoding: a property list the
+     * lazy readers could not decode is refused as a malformed frame before anything holds it.
+     * 501, as RabbitMQ answers method arguments it cannot decode (rabbit_misc:frame_error); for
+     * properties RabbitMQ 3.10 has no answer of its own (its channel crashes on them: 541).
+     * Class 60, method 40: basic.publish is the only method a client sends content with.
+     */
+    private static void checkProperties(ByteBuf p) {
+        try {
+            BasicProperties.validate(p.duplicate());
+        } catch (MalformedFrameException e) {
+            throw new ConnectionException(ReplyCode.FRAME_ERROR, "cannot decode content header properties: "
+                    + e.getMessage(), BasicPublish.CLASS_ID, BasicPublish.METHOD_ID);
+        }
     }
 
     /** Fired once the client's protocol header has been accepted. */

@@ -22,6 +22,17 @@ import java.util.Map;
  * Malformed input throws {@link MalformedFrameException}.
  */
 public final class Wire {
+    /**
+     * How deep field tables and arrays may nest; the outermost table is level 1, a table or
+     * array inside it level 2, and so on. Decoding, comparing, hashing and re-encoding a table
+     * all recurse, about two stack frames per level: a client's table nested 5,000 deep used to
+     * end in a StackOverflowError (541 and a stack trace per attempt). Real tables are shallow
+     * (RabbitMQ's own x-death header, the deepest in common use, is 4 levels), so 128 leaves
+     * ample room while every recursion stays far below a thread's stack. RabbitMQ has no such
+     * limit (Erlang stacks grow on the heap); DESIGN.md §5b asks for one.
+     */
+    public static final int MAX_TABLE_DEPTH = 128;
+
     private Wire() {}
 
     public static String readShortStr(ByteBuf in) {
@@ -70,14 +81,20 @@ public final class Wire {
         }
     }
 
+    /** Reads a field table; one nested deeper than {@link #MAX_TABLE_DEPTH} levels is malformed. */
     public static Map<String, Object> readTable(ByteBuf in) {
+        return readTable(in, 1);
+    }
+
+    private static Map<String, Object> readTable(ByteBuf in, int depth) {
+        checkDepth(depth);
         long len = in.readUnsignedInt();
         checkReadable(in, len);
         Map<String, Object> table = new LinkedHashMap<>();
         int end = in.readerIndex() + (int) len;
         while (in.readerIndex() < end) {
             String key = readShortStr(in);
-            table.put(key, readFieldValue(in));
+            table.put(key, readFieldValue(in, depth));
         }
         if (in.readerIndex() != end) {
             throw new MalformedFrameException("field table overruns its declared size");
@@ -97,13 +114,14 @@ public final class Wire {
         out.setInt(lenIndex, out.writerIndex() - lenIndex - 4);
     }
 
-    static List<Object> readArray(ByteBuf in) {
+    private static List<Object> readArray(ByteBuf in, int depth) {
+        checkDepth(depth);
         long len = in.readUnsignedInt();
         checkReadable(in, len);
         List<Object> list = new ArrayList<>();
         int end = in.readerIndex() + (int) len;
         while (in.readerIndex() < end) {
-            list.add(readFieldValue(in));
+            list.add(readFieldValue(in, depth));
         }
         if (in.readerIndex() != end) {
             throw new MalformedFrameException("field array overruns its declared size");
@@ -120,7 +138,13 @@ public final class Wire {
         out.setInt(lenIndex, out.writerIndex() - lenIndex - 4);
     }
 
+    /** Reads one field value (type letter and value); a table or array in it counts as level 1. */
     public static Object readFieldValue(ByteBuf in) {
+        return readFieldValue(in, 0);
+    }
+
+    /** A value held at nesting level {@code depth}: a table or array in it is one level deeper. */
+    private static Object readFieldValue(ByteBuf in, int depth) {
         char type = (char) in.readUnsignedByte();
         switch (type) {
             case 't': return in.readUnsignedByte() != 0;
@@ -140,11 +164,148 @@ public final class Wire {
             }
             case 'S': return new LongString(readLongStr(in));
             case 'x': return new ByteArray(readLongStr(in));
-            case 'A': return readArray(in);
+            case 'A': return readArray(in, depth + 1);
             case 'T': return new Timestamp(in.readLong());
-            case 'F': return readTable(in);
+            case 'F': return readTable(in, depth + 1);
             case 'V': return null;
             default: throw new MalformedFrameException("unknown field value type '" + type + "' (" + (int) type + ")");
+        }
+    }
+
+    private static void checkDepth(int depth) {
+        if (depth > MAX_TABLE_DEPTH) {
+            throw new MalformedFrameException("field table nested deeper than " + MAX_TABLE_DEPTH + " levels");
+        }
+    }
+
+    // ---- checking without decoding ------------------------------------------------------------
+
+    /**
+     * Moves past a field table after checking it the way {@link #readTable} would decode it (sizes,
+     * type letters, nesting depth), without building anything: for content-header properties,
+     * which are kept as bytes and decoded only when needed, but must be known to decode.
+     */
+    public static void skipTable(ByteBuf in) {
+        skipTable(in, 1);
+    }
+
+    private static void skipTable(ByteBuf in, int depth) {
+        checkDepth(depth);
+        int end = sizedEnd(in, "field table");
+        while (in.readerIndex() < end) {
+            need(in, 1, "field name");
+            skip(in, in.readUnsignedByte(), "field name");
+            skipFieldValue(in, depth);
+        }
+        if (in.readerIndex() != end) {
+            throw new MalformedFrameException("field table overruns its declared size");
+        }
+    }
+
+    private static void skipArray(ByteBuf in, int depth) {
+        checkDepth(depth);
+        int end = sizedEnd(in, "field array");
+        while (in.readerIndex() < end) {
+            skipFieldValue(in, depth);
+        }
+        if (in.readerIndex() != end) {
+            throw new MalformedFrameException("field array overruns its declared size");
+        }
+    }
+
+    private static void skipFieldValue(ByteBuf in, int depth) {
+        need(in, 1, "field value");
+        char type = (char) in.readUnsignedByte();
+        switch (type) {
+            case 'V' -> { }
+            case 't', 'b', 'B' -> skip(in, 1, "field value");
+            case 's', 'u' -> skip(in, 2, "field value");
+            case 'I', 'i', 'f' -> skip(in, 4, "field value");
+            case 'D' -> skip(in, 5, "field value");
+            case 'l', 'd', 'T' -> skip(in, 8, "field value");
+            case 'S', 'x' -> in.readerIndex(sizedEnd(in, "long string"));
+            case 'A' -> skipArray(in, depth + 1);
+            case 'F' -> skipTable(in, depth + 1);
+            default -> throw new MalformedFrameException("unknown field value type '" + type + "' (" + (int) type + ")");
+        }
+    }
+
+    /** Reads a 32-bit size and returns where the sized value ends, after checking it fits. */
+    private static int sizedEnd(ByteBuf in, String what) {
+        need(in, 4, what + " size");
+        long len = in.readUnsignedInt();
+        if (len > in.readableBytes()) {
+            throw new MalformedFrameException(what + " claims " + len + " bytes, " + in.readableBytes() + " are left");
+        }
+        return in.readerIndex() + (int) len;
+    }
+
+    private static void need(ByteBuf in, int n, String what) {
+        if (in.readableBytes() < n) {
+            throw new MalformedFrameException(what + " needs " + n + " bytes, " + in.readableBytes() + " are left");
+        }
+    }
+
+    private static void skip(ByteBuf in, int n, String what) {
+        need(in, n, what);
+        in.skipBytes(n);
+    }
+
+    /**
+     * Content-header property checks, called by the generated {@code BasicProperties.validate}:
+     * each moves past one property announced by the flags, or throws naming it.
+     */
+    public static int checkPropertyFlags(ByteBuf in) {
+        need(in, 2, "property flags");
+        int flags = in.readUnsignedShort();
+        if ((flags & 1) != 0) {
+            throw new MalformedFrameException("property flags continuation is not supported");
+        }
+        return flags;
+    }
+
+    /** A fixed-size property ({@code n} bytes: octet, short, long, longlong, timestamp). */
+    public static void checkFixedProperty(ByteBuf in, int n, String property) {
+        present(in, property);
+        if (in.readableBytes() < n) {
+            throw new MalformedFrameException("property '" + property + "' needs " + n + " bytes, "
+                    + in.readableBytes() + " are left");
+        }
+        in.skipBytes(n);
+    }
+
+    public static void checkShortStrProperty(ByteBuf in, String property) {
+        present(in, property);
+        int len = in.readUnsignedByte();
+        if (len > in.readableBytes()) {
+            throw new MalformedFrameException("property '" + property + "' claims " + len + " bytes, "
+                    + in.readableBytes() + " are left");
+        }
+        in.skipBytes(len);
+    }
+
+    public static void checkLongStrProperty(ByteBuf in, String property) {
+        present(in, property);
+        try {
+            in.readerIndex(sizedEnd(in, "long string"));
+        } catch (MalformedFrameException e) {
+            throw new MalformedFrameException("property '" + property + "': " + e.getMessage());
+        }
+    }
+
+    public static void checkTableProperty(ByteBuf in, String property) {
+        present(in, property);
+        try {
+            skipTable(in);
+        } catch (MalformedFrameException e) {
+            throw new MalformedFrameException("property '" + property + "': " + e.getMessage());
+        }
+    }
+
+    private static void present(ByteBuf in, String property) {
+        if (!in.isReadable()) {
+            throw new MalformedFrameException("property list ends before '" + property
+                    + "', which the property flags announce");
         }
     }
 

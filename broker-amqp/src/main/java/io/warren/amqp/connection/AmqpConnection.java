@@ -210,8 +210,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         broker.connections().add(this);
         ctx.executor().schedule(() -> {
             if (state.ordinal() < State.OPEN.ordinal() && ctx.channel().isActive()) {
-                log.warn("closing connection from {}: handshake not completed within {} ms",
-                        ctx.channel().remoteAddress(), HANDSHAKE_TIMEOUT_MS);
+                broker.errorLog().warn(log, "handshake timeout", "closing connection from {}: handshake not completed"
+                        + " within {} ms", ctx.channel().remoteAddress(), HANDSHAKE_TIMEOUT_MS);
                 ctx.close();
             }
         }, HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
@@ -245,7 +245,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                         // either: RabbitMQ pauses the heartbeat monitor of a blocked connection.
                         return;
                     }
-                    log.warn("closing connection from {}: missed heartbeats from client", ctx.channel().remoteAddress());
+                    broker.errorLog().warn(log, "missed heartbeats", "closing connection from {}: missed heartbeats"
+                            + " from client", ctx.channel().remoteAddress());
                     ctx.close();
                 }
                 default -> { }
@@ -303,6 +304,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         flushNow();
     }
 
+    /**
+     * A protocol error the client caused (a ConnectionException, from the decoder or a handler)
+     * is one line, written by {@link #closeWithError}, never a stack trace; only an unexpected
+     * internal error logs its trace. Both are rate-limited per kind ({@link BrokerContext#errorLog}).
+     */
     @Override public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         Throwable c = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
                 ? cause.getCause() : cause;
@@ -312,7 +318,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             log.debug("connection from {} failed: {}", ctx.channel().remoteAddress(), c.toString());
             ctx.close();
         } else {
-            log.error("internal error on connection from {}", ctx.channel().remoteAddress(), c);
+            broker.errorLog().error(log, "internal error " + c.getClass().getName(),
+                    "internal error on connection from " + ctx.channel().remoteAddress(), c);
             closeWithError(new ConnectionException(ReplyCode.INTERNAL_ERROR, String.valueOf(c)));
         }
     }
@@ -497,7 +504,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         String refusal = credentials == null ? "invalid " + s.mechanism() + " response"
                 : broker.users().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
         if (refusal != null) {
-            log.warn("connection from {} refused: {}", remote, refusal);
+            broker.errorLog().warn(log, "login refused", "connection from {} refused: {}", remote, refusal);
             ConnectionException e = new ConnectionException(ReplyCode.ACCESS_REFUSED, "Login was refused using "
                     + "authentication mechanism " + s.mechanism() + ". For details see the broker logfile.");
             if (clientCapability("authentication_failure_close")) {
@@ -598,7 +605,9 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
-        log.warn("closing connection from {}: {}", ctx.channel().remoteAddress(), e.replyText());
+        // One line per connection error, with what an operator needs: who, reply code, reason.
+        broker.errorLog().warn(log, "connection error " + e.code().code(), "closing connection from {}: {} {}",
+                ctx.channel().remoteAddress(), e.code().code(), e.replyText());
         if (state != State.OPEN && !answeredDuringHandshake(e.code())) {
             // As RabbitMQ (rabbit_reader:handle_exception): no connection.close before the
             // connection is open; stop reading and drop the socket after a pause.

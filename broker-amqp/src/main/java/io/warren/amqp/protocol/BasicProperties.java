@@ -129,6 +129,58 @@ public record BasicProperties(String contentType, String contentEncoding, java.u
         return new BasicProperties(contentType, contentEncoding, headers, deliveryMode, priority, correlationId, replyTo, expiration, messageId, timestamp, type, userId, appId, clusterId);
     }
 
+    /**
+     * Checks, without decoding, that the property list is well formed: every property the flags
+     * announce is present and fits, and tables are well formed and nested at most
+     * {@link Wire#MAX_TABLE_DEPTH} deep, so that the lazy readers cannot fail later. Bytes after
+     * the last property are ignored. Throws {@link io.warren.amqp.codec.MalformedFrameException}.
+     */
+    public static void validate(ByteBuf in) {
+        int flags = Wire.checkPropertyFlags(in);
+        if ((flags & 32768) != 0) {
+            Wire.checkShortStrProperty(in, "content-type");
+        }
+        if ((flags & 16384) != 0) {
+            Wire.checkShortStrProperty(in, "content-encoding");
+        }
+        if ((flags & 8192) != 0) {
+            Wire.checkTableProperty(in, "headers");
+        }
+        if ((flags & 4096) != 0) {
+            Wire.checkFixedProperty(in, 1, "delivery-mode");
+        }
+        if ((flags & 2048) != 0) {
+            Wire.checkFixedProperty(in, 1, "priority");
+        }
+        if ((flags & 1024) != 0) {
+            Wire.checkShortStrProperty(in, "correlation-id");
+        }
+        if ((flags & 512) != 0) {
+            Wire.checkShortStrProperty(in, "reply-to");
+        }
+        if ((flags & 256) != 0) {
+            Wire.checkShortStrProperty(in, "expiration");
+        }
+        if ((flags & 128) != 0) {
+            Wire.checkShortStrProperty(in, "message-id");
+        }
+        if ((flags & 64) != 0) {
+            Wire.checkFixedProperty(in, 8, "timestamp");
+        }
+        if ((flags & 32) != 0) {
+            Wire.checkShortStrProperty(in, "type");
+        }
+        if ((flags & 16) != 0) {
+            Wire.checkShortStrProperty(in, "user-id");
+        }
+        if ((flags & 8) != 0) {
+            Wire.checkShortStrProperty(in, "app-id");
+        }
+        if ((flags & 4) != 0) {
+            Wire.checkShortStrProperty(in, "cluster-id");
+        }
+    }
+
     /** Reads only the delivery mode (null when absent), skipping the properties before it. */
     public static Integer readDeliveryMode(ByteBuf in) {
         int flags = in.readUnsignedShort();

@@ -6,8 +6,10 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.warren.amqp.codec.ConnectionException;
 import io.warren.amqp.codec.Frame;
+import io.warren.amqp.codec.MalformedFrameException;
 import io.warren.amqp.protocol.BasicPublish;
 import io.warren.amqp.protocol.ReplyCode;
+import io.warren.core.message.Message;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -87,19 +89,56 @@ class PublishAssemblerTest {
         assertFalse(assembler.body(first, ALLOC));
         assertTrue(assembler.body(second, ALLOC));
         assertTrue(assembler.complete());
-        ByteBuf props = assembler.takeProperties();
-        ByteBuf body = assembler.takeBody();
-        assembler.reset();
+        Message msg = assembler.takeMessage();
+        assertFalse(assembler.inProgress());
         try {
-            CompositeByteBuf c = assertInstanceOf(CompositeByteBuf.class, body);
+            CompositeByteBuf c = assertInstanceOf(CompositeByteBuf.class, msg.body());
             assertEquals(2, c.numComponents());
-            assertEquals("helloworld", body.toString(java.nio.charset.StandardCharsets.US_ASCII));
+            assertEquals("helloworld", msg.body().toString(java.nio.charset.StandardCharsets.US_ASCII));
+            assertFalse(msg.persistent());
         } finally {
-            props.release();
-            body.release();
+            msg.release();
         }
         assertEquals(0, first.body().refCnt());
         assertEquals(0, second.body().refCnt());
+    }
+
+    /**
+     * Issue 10's leak: properties whose headers table claims more bytes than the frame holds (the
+     * frame decoder refuses those now; this bypasses it). Decoding the delivery mode fails while
+     * the assembler still holds both buffers, so reset releases them. Before, the properties were
+     * handed out first and then decoded: the exception lost the only reference, one leaked
+     * buffer per publish.
+     */
+    @Test
+    void undecodablePropertiesStayHeldUntilReset() {
+        assembler.start(PUBLISH);
+        ByteBuf props = ALLOC.buffer().writeBytes(ByteBufUtil.decodeHexDump("3000" + "000003E8" + "00000000"));
+        assembler.header(new Frame.ContentHeader(1, 60, 5, props));
+        Frame.ContentBody body = body("hello");
+        assertTrue(assembler.body(body, ALLOC));
+        assertThrows(MalformedFrameException.class, assembler::takeMessage);
+        assertEquals(1, props.refCnt(), "the properties must still be held by the assembler");
+        assembler.reset();
+        assertEquals(0, props.refCnt());
+        assertEquals(0, body.body().refCnt());
+    }
+
+    /** The message takes over both buffers and reads the delivery mode from the raw properties. */
+    @Test
+    void theMessageOwnsTheBuffers() {
+        assembler.start(PUBLISH);
+        ByteBuf props = ALLOC.buffer().writeBytes(ByteBufUtil.decodeHexDump("1000" + "02"));
+        assembler.header(new Frame.ContentHeader(1, 60, 5, props));
+        Frame.ContentBody body = body("hello");
+        assertTrue(assembler.body(body, ALLOC));
+        Message msg = assembler.takeMessage();
+        assembler.reset(); // must not release what the message now owns
+        assertTrue(msg.persistent());
+        assertEquals(1, props.refCnt());
+        msg.release();
+        assertEquals(0, props.refCnt());
+        assertEquals(0, body.body().refCnt());
     }
 
     @Test

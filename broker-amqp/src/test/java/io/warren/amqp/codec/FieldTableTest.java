@@ -3,6 +3,7 @@ package io.warren.amqp.codec;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.warren.amqp.codec.FieldValues.ByteArray;
 import io.warren.amqp.codec.FieldValues.LongString;
 import io.warren.amqp.codec.FieldValues.Timestamp;
@@ -25,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Field tables with every type letter RabbitMQ knows (t b B s u I i l f d D S x A T F V) and the
@@ -137,6 +139,134 @@ class FieldTableTest {
         // a long string longer than what is left
         assertThrows(MalformedFrameException.class, () -> decodeTable(Bytes.of().longInt(7).shortStr("k").octet('S')
                 .longInt(50).toArray()));
+    }
+
+    // ---- nesting depth ------------------------------------------------------------------------
+
+    /** A table nested {@code depth} levels deep (the outermost is level 1), every other level an array. */
+    static byte[] nested(int depth, boolean withArrays) {
+        byte[] inner = Bytes.of().longInt(0).toArray(); // the innermost table (or array): empty
+        for (int level = depth - 1; level >= 1; level--) {
+            boolean innerIsArray = withArrays && (level + 1) % 2 == 0;
+            boolean thisIsArray = withArrays && level % 2 == 0;
+            Bytes content = Bytes.of();
+            if (!thisIsArray) {
+                content.shortStr("n");
+            }
+            content.octet(innerIsArray ? 'A' : 'F').raw(inner);
+            inner = sized(content);
+        }
+        return inner;
+    }
+
+    @Test
+    void tablesNestedUpToTheLimitDecodeAndReEncode() {
+        for (boolean arrays : new boolean[] {false, true}) {
+            byte[] deepest = nested(Wire.MAX_TABLE_DEPTH, arrays);
+            Map<String, Object> decoded = decodeTable(deepest);
+            assertEquals(hexOf(deepest), hexOf(encodeTable(decoded)));
+            ByteBuf in = ALLOC.buffer().writeBytes(deepest);
+            try {
+                Wire.skipTable(in);
+                assertFalse(in.isReadable());
+            } finally {
+                in.release();
+            }
+        }
+    }
+
+    /** One level more, or 5,000 (which used to overflow the stack), is a malformed table, not a crash. */
+    @Test
+    void tablesNestedDeeperThanTheLimitAreRefused() {
+        for (int depth : new int[] {Wire.MAX_TABLE_DEPTH + 1, 5_000}) {
+            for (boolean arrays : new boolean[] {false, true}) {
+                byte[] tooDeep = nested(depth, arrays);
+                ByteBuf in = Unpooled.wrappedBuffer(tooDeep);
+                MalformedFrameException e = assertThrows(MalformedFrameException.class, () -> Wire.readTable(in),
+                        "depth " + depth);
+                assertEquals("field table nested deeper than 128 levels", e.getMessage());
+                in.readerIndex(0);
+                try {
+                    e = assertThrows(MalformedFrameException.class, () -> Wire.skipTable(in));
+                    assertEquals("field table nested deeper than 128 levels", e.getMessage());
+                } finally {
+                    in.release();
+                }
+            }
+        }
+    }
+
+    /** A single value holding a table: that table is level 1. */
+    @Test
+    void aFieldValueStartsCountingAtItsTable() {
+        byte[] atLimit = Bytes.of().octet('F').raw(nested(Wire.MAX_TABLE_DEPTH, false)).toArray();
+        ByteBuf in = ALLOC.buffer().writeBytes(atLimit);
+        try {
+            Wire.readFieldValue(in);
+        } finally {
+            in.release();
+        }
+        byte[] over = Bytes.of().octet('A').raw(nested(Wire.MAX_TABLE_DEPTH + 1, true)).toArray();
+        ByteBuf in2 = ALLOC.buffer().writeBytes(over);
+        try {
+            assertThrows(MalformedFrameException.class, () -> Wire.readFieldValue(in2));
+        } finally {
+            in2.release();
+        }
+    }
+
+    /**
+     * {@link Wire#skipTable} (used to check properties without decoding them) accepts exactly what
+     * {@link Wire#readTable} decodes and stops at the same place: every table of this class, and a
+     * few thousand random mutations of them (seeded, so a failure repeats).
+     */
+    @Test
+    void skipTableAgreesWithReadTable() {
+        List<byte[]> seeds = new ArrayList<>(List.of(table(CASES), nested(6, true), nested(Wire.MAX_TABLE_DEPTH, true),
+                nested(Wire.MAX_TABLE_DEPTH + 1, false), Bytes.of().longInt(0).toArray()));
+        for (Case c : CASES) {
+            seeds.add(table(List.of(c)));
+        }
+        java.util.Random random = new java.util.Random(42);
+        int refused = 0;
+        for (int i = 0; i < 5_000; i++) {
+            byte[] b = seeds.get(random.nextInt(seeds.size())).clone();
+            if (i >= seeds.size()) {
+                int edits = 1 + random.nextInt(3);
+                for (int k = 0; k < edits && b.length > 0; k++) {
+                    int at = random.nextInt(b.length);
+                    switch (random.nextInt(3)) {
+                        case 0 -> b[at] = (byte) random.nextInt(256);
+                        case 1 -> b[at] = "tbBsuIilfdDSxATFVZ".getBytes()[random.nextInt(18)];
+                        default -> b = Arrays.copyOf(b, at);
+                    }
+                }
+            }
+            String read = outcome(b, in -> Wire.readTable(in));
+            String skip = outcome(b, in -> {
+                Wire.skipTable(in);
+                return null;
+            });
+            assertEquals(read, skip, "input " + hexOf(b));
+            if (read.startsWith("refused")) {
+                refused++;
+            }
+        }
+        assertTrue(refused > 1_000 && refused < 4_900, "mutations should give both outcomes: " + refused + " refused");
+    }
+
+    /** "ok at N" (reader index after) or "refused": a malformed table is refused by either exception. */
+    private static String outcome(byte[] bytes, Function<ByteBuf, Object> f) {
+        // not from ALLOC: paranoid leak tracking records every access, too slow for thousands of inputs
+        ByteBuf in = Unpooled.wrappedBuffer(bytes);
+        try {
+            f.apply(in);
+            return "ok at " + in.readerIndex();
+        } catch (MalformedFrameException | IndexOutOfBoundsException e) {
+            return "refused";
+        } finally {
+            in.release();
+        }
     }
 
     // ---- basic properties -----------------------------------------------------------------------

@@ -11,7 +11,9 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static io.warren.amqp.codec.Bytes.concat;
 import static io.warren.amqp.codec.Bytes.frame;
@@ -237,6 +239,85 @@ class FrameDecoderTest {
         assertEquals(ReplyCode.FRAME_ERROR, e.code());
     }
 
+    /** A table nested 5,000 deep used to overflow the stack (541 and a trace); now 501 like any undecodable argument. */
+    @Test
+    void methodArgumentsNestedTooDeepAreAFrameError() {
+        for (int depth : new int[] {Wire.MAX_TABLE_DEPTH + 1, 5_000}) {
+            ConnectionException e = decodeError(open(131072), frame(1, 1, queueDeclareWithArguments(
+                    FieldTableTest.nested(depth, true))));
+            assertEquals(ReplyCode.FRAME_ERROR, e.code());
+            assertEquals("cannot decode arguments of queue.declare: field table nested deeper than 128 levels",
+                    e.getMessage());
+            assertEquals(50, e.classId());
+            assertEquals(10, e.methodId());
+        }
+        EmbeddedChannel ch = open(131072);
+        ch.writeInbound(buf(frame(1, 1, queueDeclareWithArguments(FieldTableTest.nested(Wire.MAX_TABLE_DEPTH, true)))));
+        Frame.Method m = ch.readInbound();
+        assertInstanceOf(io.warren.amqp.protocol.QueueDeclare.class, m.method());
+        assertFalse(ch.finish());
+    }
+
+    private static byte[] queueDeclareWithArguments(byte[] table) {
+        return Bytes.of().shortInt(50).shortInt(10).shortInt(0).shortStr("q").octet(0).raw(table).toArray();
+    }
+
+    /** All 14 basic properties (flags 0xFFFC), the headers table holding a nested table. */
+    static final byte[] ALL_PROPERTIES = Bytes.of().shortInt(0xFFFC).shortStr("text/plain").shortStr("gzip")
+            .raw(FieldTableTest.nested(3, true)).octet(2).octet(5).shortStr("corr").shortStr("reply")
+            .shortStr("60000").shortStr("id").longLong(1_700_000_000L).shortStr("type").shortStr("guest")
+            .shortStr("app").shortStr("cluster").toArray();
+
+    private static byte[] contentHeader(byte[] properties) {
+        return frame(2, 1, Bytes.of().shortInt(60).shortInt(0).longLong(5).raw(properties).toArray());
+    }
+
+    @Test
+    void wellFormedPropertiesPass() {
+        EmbeddedChannel ch = open();
+        ch.writeInbound(buf(contentHeader(ALL_PROPERTIES)));
+        assertEquals(List.of("header 1 class 60 size 5 properties " + ByteBufUtil.hexDump(ALL_PROPERTIES)), drain(ch));
+        assertFalse(ch.finish());
+    }
+
+    /**
+     * A property list cut short anywhere (the flags announce properties that are absent) is a
+     * frame error, answered at once: nothing holds the frame, nothing leaks.
+     */
+    @Test
+    void propertyListCutShortAnywhereIsAFrameError() {
+        for (int n = 2; n < ALL_PROPERTIES.length; n++) {
+            ConnectionException e = decodeError(open(), contentHeader(Arrays.copyOf(ALL_PROPERTIES, n)));
+            assertEquals(ReplyCode.FRAME_ERROR, e.code(), "properties cut to " + n + " bytes");
+            assertTrue(e.getMessage().startsWith("cannot decode content header properties: "), e.getMessage());
+            assertEquals(60, e.classId());
+            assertEquals(40, e.methodId());
+        }
+    }
+
+    @Test
+    void malformedPropertyListsAreFrameErrors() {
+        Map<String, byte[]> cases = new LinkedHashMap<>();
+        cases.put("property list ends before 'delivery-mode', which the property flags announce",
+                Bytes.of().shortInt(0x1000).toArray());
+        cases.put("property 'content-type' claims 10 bytes, 3 are left",
+                Bytes.of().shortInt(0x8000).octet(10).raw("abc".getBytes()).toArray());
+        cases.put("property 'headers': field table claims 1000 bytes, 4 are left",
+                Bytes.of().shortInt(0x2000).longInt(1000).longInt(0).toArray());
+        cases.put("property 'headers': field table nested deeper than 128 levels",
+                Bytes.of().shortInt(0x2000).raw(FieldTableTest.nested(Wire.MAX_TABLE_DEPTH + 1, false)).toArray());
+        cases.put("property 'headers': unknown field value type 'Z' (90)",
+                Bytes.of().shortInt(0x2000).longInt(3).shortStr("k").octet('Z').toArray());
+        cases.put("property 'timestamp' needs 8 bytes, 4 are left",
+                Bytes.of().shortInt(0x0040).longInt(7).toArray());
+        cases.put("property flags continuation is not supported", Bytes.of().shortInt(0x8001).shortStr("x").toArray());
+        for (Map.Entry<String, byte[]> c : cases.entrySet()) {
+            ConnectionException e = decodeError(open(131072), contentHeader(c.getValue()));
+            assertEquals(ReplyCode.FRAME_ERROR, e.code(), c.getKey());
+            assertEquals("cannot decode content header properties: " + c.getKey(), e.getMessage());
+        }
+    }
+
     @Test
     void contentHeaderTooShort() {
         ConnectionException e = decodeError(open(), frame(2, 1, hex("003C 00")));
@@ -302,9 +383,16 @@ class FrameDecoderTest {
 
     /** A channel past the protocol header. */
     private static EmbeddedChannel open() {
-        EmbeddedChannel ch = new EmbeddedChannel(new FrameDecoder());
+        return open(4096);
+    }
+
+    /** A channel past the protocol header, with a negotiated frame_max. */
+    private static EmbeddedChannel open(long frameMax) {
+        FrameDecoder decoder = new FrameDecoder();
+        EmbeddedChannel ch = new EmbeddedChannel(decoder);
         ch.writeInbound(buf(HEADER));
         assertNull(ch.readInbound());
+        decoder.frameMax(frameMax);
         return ch;
     }
 

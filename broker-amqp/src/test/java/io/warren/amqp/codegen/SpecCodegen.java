@@ -393,6 +393,19 @@ public final class SpecCodegen {
         }
         sb.append("        return new ").append(name).append('(').append(String.join(", ", names)).append(");\n");
         sb.append("    }\n\n");
+        sb.append("    /**\n     * Checks, without decoding, that the property list is well formed: every property the flags\n")
+          .append("     * announce is present and fits, and tables are well formed and nested at most\n")
+          .append("     * {@link Wire#MAX_TABLE_DEPTH} deep, so that the lazy readers cannot fail later. Bytes after\n")
+          .append("     * the last property are ignored. Throws {@link io.warren.amqp.codec.MalformedFrameException}.\n")
+          .append("     */\n");
+        sb.append("    public static void validate(ByteBuf in) {\n");
+        sb.append("        int flags = Wire.checkPropertyFlags(in);\n");
+        for (int i = 0; i < fields.size(); i++) {
+            String[] f = fields.get(i);
+            sb.append("        if ((flags & ").append(1 << (15 - i)).append(") != 0) {\n            ")
+              .append(checkCall(f[1], f[2])).append(";\n        }\n");
+        }
+        sb.append("    }\n\n");
         sb.append(peek(fields, "delivery-mode", "Integer", "Reads only the delivery mode (null when absent), skipping the properties before it."));
         sb.append("    /** Reads only the headers table, skipping the properties before it. */\n");
         sb.append("    public static java.util.Map<String, Object> readHeaders(ByteBuf in) {\n");
@@ -451,6 +464,20 @@ public final class SpecCodegen {
             case "shortstr" -> "in.skipBytes(in.readUnsignedByte())";
             case "table" -> "in.skipBytes((int) in.readUnsignedInt())";
             default -> throw new IllegalStateException("cannot skip " + type);
+        };
+    }
+
+    private static String checkCall(String type, String property) {
+        String name = "\"" + property + "\"";
+        return switch (type) {
+            case "octet" -> "Wire.checkFixedProperty(in, 1, " + name + ")";
+            case "short" -> "Wire.checkFixedProperty(in, 2, " + name + ")";
+            case "long" -> "Wire.checkFixedProperty(in, 4, " + name + ")";
+            case "longlong", "timestamp" -> "Wire.checkFixedProperty(in, 8, " + name + ")";
+            case "shortstr" -> "Wire.checkShortStrProperty(in, " + name + ")";
+            case "longstr" -> "Wire.checkLongStrProperty(in, " + name + ")";
+            case "table" -> "Wire.checkTableProperty(in, " + name + ")";
+            default -> throw new IllegalStateException("cannot check " + type);
         };
     }
 

@@ -1,5 +1,7 @@
 package io.warren.it.badinput;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
@@ -15,12 +17,24 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * Bad input over a real TCP socket: each case gets the reply RabbitMQ 3.10 gives (checked by
@@ -39,6 +53,7 @@ class BadInputTest {
     static final int CHANNEL_ERROR = 504;
     static final int UNEXPECTED_FRAME = 505;
     static final int NOT_ALLOWED = 530;
+    static final int INTERNAL_ERROR = 541;
 
     @RegisterExtension
     static WarrenBroker broker = new WarrenBroker();
@@ -431,6 +446,178 @@ class BadInputTest {
             c.send(RawClient.publish(1, "q"), RawClient.frame(RawClient.HEADER, 1, new byte[] {0, 60, 0}));
             expectConnectionClose(c, FRAME_ERROR);
         }
+    }
+
+    // ---- hostile field tables and property lists (issue 10) -------------------------------------
+
+    /**
+     * A table nested 5,000 deep used to overflow the stack: 541 and a stack trace per attempt.
+     * warren limits nesting to 128 levels and answers like any undecodable argument. A deliberate
+     * difference: RabbitMQ 3.10 has no limit (Erlang stacks grow on the heap) and declares the queue.
+     */
+    @Test
+    void methodArgumentsNestedTooDeep() throws IOException {
+        assumeFalse(WarrenBroker.external(), "RabbitMQ 3.10 has no nesting limit");
+        try (RawClient c = open()) {
+            c.write(RawClient.method(1, 50, 10, new Args().shortInt(0).shortStr("").octet(0b01100)
+                    .bytes(RawClient.nestedTable(5_000))));
+            Close close = expectConnectionClose(c, FRAME_ERROR);
+            assertEquals("FRAME_ERROR - cannot decode arguments of queue.declare: field table nested deeper than 128"
+                    + " levels", close.replyText());
+            assertEquals(50, close.classId());
+            assertEquals(10, close.methodId());
+        }
+    }
+
+    /** The other side of the limit: 128 levels are a table like any other. */
+    @Test
+    void methodArgumentsNestedToTheLimitAreAccepted() throws IOException {
+        try (RawClient c = open()) {
+            c.write(RawClient.method(1, 50, 10, new Args().shortInt(0).shortStr("").octet(0b01100)
+                    .bytes(RawClient.nestedTable(128))));
+            c.expectMethod(1, 50, 11); // queue.declare-ok
+        }
+    }
+
+    /** The same limit on the headers property: refused at the content header, before anything holds it. */
+    @Test
+    void headersPropertyNestedTooDeep() throws IOException {
+        assumeFalse(WarrenBroker.external(), "RabbitMQ 3.10 has no nesting limit");
+        try (RawClient c = open()) {
+            byte[] properties = new Args().shortInt(0x2000).bytes(RawClient.nestedTable(5_000)).toByteArray();
+            c.send(RawClient.publish(1, "q"), RawClient.contentHeader(1, 5, properties), RawClient.body(1, 5));
+            Close close = expectConnectionClose(c, FRAME_ERROR);
+            assertEquals("FRAME_ERROR - cannot decode content header properties: property 'headers': field table"
+                    + " nested deeper than 128 levels", close.replyText());
+            assertEquals(60, close.classId());
+            assertEquals(40, close.methodId());
+        }
+    }
+
+    /**
+     * Property flags announcing delivery-mode and priority, and a property list that ends before
+     * them. 501 like undecodable method arguments; RabbitMQ 3.10's channel crashes on such a
+     * list (541, a crash report in its log).
+     */
+    @Test
+    void propertyFlagsAnnouncingAbsentProperties() throws IOException {
+        try (RawClient c = open()) {
+            c.send(RawClient.publish(1, "q"), RawClient.contentHeader(1, 5, new Args().shortInt(0x1800).toByteArray()),
+                    RawClient.body(1, 5));
+            Close close = expectMalformedPropertiesClose(c);
+            if (!WarrenBroker.external()) {
+                assertEquals("FRAME_ERROR - cannot decode content header properties: property list ends before"
+                        + " 'delivery-mode', which the property flags announce", close.replyText());
+            }
+        }
+    }
+
+    /**
+     * Issue 10's leak: a headers table claiming more bytes than the frame holds, then a body,
+     * leaked one buffer per publish (195 leaks in 200 publishes under paranoid detection). Sent
+     * on 50 connections so that a leak per publish cannot hide; the leak gate checks after the class.
+     */
+    @Test
+    void propertyTableLongerThanTheFrameThenABody() throws IOException {
+        byte[] properties = new Args().shortInt(0x2000).longInt(1000).longInt(0).toByteArray();
+        for (int i = 0; i < 50; i++) {
+            try (RawClient c = open()) {
+                c.send(RawClient.publish(1, "q"), RawClient.contentHeader(1, 5, properties), RawClient.body(1, 5));
+                Close close = expectMalformedPropertiesClose(c);
+                if (!WarrenBroker.external()) {
+                    assertEquals("FRAME_ERROR - cannot decode content header properties: property 'headers': field"
+                            + " table claims 1000 bytes, 4 are left", close.replyText());
+                }
+            }
+        }
+    }
+
+    /** 501 from warren; RabbitMQ 3.10 answers 541 INTERNAL_ERROR (its channel process crashes). */
+    private Close expectMalformedPropertiesClose(RawClient c) throws IOException {
+        return expectConnectionClose(c, WarrenBroker.external() ? INTERNAL_ERROR : FRAME_ERROR);
+    }
+
+    /**
+     * A fuzz-like burst: 200 connections, 4 at a time, each sending one of five malformed frames.
+     * The log gets at most 10 lines a second per reply code plus a summary line per second, none
+     * with a stack trace; and nothing is lost: the lines written plus the counts in the summaries
+     * add up to one per bad connection.
+     */
+    @Test
+    void aBurstOfMalformedFramesLogsABoundedNumberOfLines() throws Exception {
+        assumeFalse(WarrenBroker.external(), "reads warren's log");
+        List<byte[][]> bad = List.of(
+                new byte[][] {RawClient.frame(RawClient.METHOD, 1, RawClient.methodPayload(60, 10,
+                        new Args().longInt(0).shortInt(10).octet(0)), 0x00)},
+                new byte[][] {RawClient.frame(7, 1, new byte[] {1, 2, 3})},
+                new byte[][] {RawClient.method(1, 50, 10, new Args().shortInt(0).shortStr("").octet(0)
+                        .bytes(RawClient.nestedTable(1_000)))},
+                new byte[][] {RawClient.publish(1, "q"), RawClient.contentHeader(1, 5,
+                        new Args().shortInt(0x2000).longInt(1000).toByteArray()), RawClient.body(1, 5)},
+                new byte[][] {RawClient.body(1, 5)});
+        int connections = 200;
+        ch.qos.logback.classic.Logger warren = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+                .getLogger("io.warren");
+        ListAppender<ILoggingEvent> lines = new ListAppender<>();
+        lines.start();
+        warren.addAppender(lines);
+        try {
+            long start = System.nanoTime();
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<Integer>> codes = new ArrayList<>();
+                for (int i = 0; i < connections; i++) {
+                    byte[][] frames = bad.get(i % bad.size());
+                    codes.add(pool.submit(() -> {
+                        try (RawClient c = open()) {
+                            c.send(frames);
+                            Close close = c.awaitClose();
+                            return close == null ? -1 : close.replyCode();
+                        }
+                    }));
+                }
+                for (Future<Integer> f : codes) {
+                    int code = f.get(60, TimeUnit.SECONDS);
+                    assertTrue(code == FRAME_ERROR || code == UNEXPECTED_FRAME, "reply code " + code);
+                }
+            } finally {
+                pool.shutdown();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            // Every bad connection is accounted for once the summaries of the last second are out.
+            await().atMost(Duration.ofSeconds(10)).until(() -> accounted(lines) >= connections);
+            List<ILoggingEvent> events = List.copyOf(lines.list);
+            System.out.printf("[badinput] burst of %d bad connections in %.1f s: %d log lines%n", connections, seconds,
+                    events.size());
+            assertEquals(connections, accounted(lines), "lines written + suppressed counts");
+            for (ILoggingEvent e : events) {
+                assertNull(e.getThrowableProxy(), "a stack trace in the log: " + e.getFormattedMessage());
+            }
+            long windows = (long) Math.ceil(seconds) + 1;
+            long bound = 2 * (10 * windows + windows); // 2 reply codes (501, 505), 10 lines + 1 summary a second
+            assertTrue(events.size() <= bound, events.size() + " lines for " + connections + " bad connections in "
+                    + seconds + " s, more than " + bound);
+        } finally {
+            warren.detachAppender(lines);
+        }
+    }
+
+    private static final Pattern SUPPRESSED =
+            Pattern.compile("suppressed (\\d+) similar messages \\(connection error 50[15]\\)");
+
+    /** Connection errors logged, plus those counted in summary lines. */
+    private static long accounted(ListAppender<ILoggingEvent> lines) {
+        long n = 0;
+        for (ILoggingEvent e : List.copyOf(lines.list)) {
+            String m = e.getFormattedMessage();
+            Matcher s = SUPPRESSED.matcher(m);
+            if (s.matches()) {
+                n += Long.parseLong(s.group(1));
+            } else if (m.startsWith("closing connection from ") && m.matches(".*: 50[15] [A-Z_]+ - .*")) {
+                n++;
+            }
+        }
+        return n;
     }
 
     // ---- clients that vanish ------------------------------------------------------------------

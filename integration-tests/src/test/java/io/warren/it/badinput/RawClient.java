@@ -118,6 +118,24 @@ final class RawClient implements Closeable {
                 .toByteArray());
     }
 
+    /** A content header for class basic with the given property flags and property list. */
+    static byte[] contentHeader(int channel, long bodySize, byte[] properties) {
+        return frame(HEADER, channel, new Args().shortInt(60).shortInt(0).longLong(bodySize).bytes(properties)
+                .toByteArray());
+    }
+
+    /**
+     * A field table nested {@code depth} levels deep (the outermost is level 1): each level holds
+     * the next under key "n", the innermost is empty.
+     */
+    static byte[] nestedTable(int depth) {
+        byte[] table = {0, 0, 0, 0};
+        for (int level = depth - 1; level >= 1; level--) {
+            table = new Args().longInt(3 + table.length).shortStr("n").octet('F').bytes(table).toByteArray();
+        }
+        return table;
+    }
+
     static byte[] body(int channel, int size) {
         byte[] b = new byte[size];
         java.util.Arrays.fill(b, (byte) 'x');
