@@ -32,8 +32,11 @@ final class BrokerProcess implements AutoCloseable {
     final int port;
     private final String javaOpts;
 
-    /** A config for a broker whose data lives in {@code dataDir} and whose log is under {@code dir}. */
-    BrokerProcess(Path dir, Path dataDir, String javaOpts) throws IOException {
+    /**
+     * A config for a broker whose data lives in {@code dataDir} and whose log is under {@code dir};
+     * {@code extraConfig} lines are appended to it.
+     */
+    BrokerProcess(Path dir, Path dataDir, String javaOpts, String... extraConfig) throws IOException {
         this.dataDir = dataDir;
         this.logFile = dir.resolve("log/warren.log");
         this.port = freePort();
@@ -44,7 +47,7 @@ final class BrokerProcess implements AutoCloseable {
                 "management.tcp.port = " + freePort(),
                 "data_dir = " + dataDir,
                 "log.file = " + logFile,
-                "log.level = info") + "\n");
+                "log.level = info") + "\n" + String.join("\n", extraConfig) + "\n");
     }
 
     static boolean packaged() {

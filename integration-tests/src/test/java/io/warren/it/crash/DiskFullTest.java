@@ -72,7 +72,9 @@ class DiskFullTest {
         Path ballast = fs.resolve("ballast");
         Files.write(ballast, new byte[8 << 20]);
         Path dir = Files.createDirectories(fs.resolve("data"));
-        try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m")) {
+        // The disk alarm is off: this test is about a commit that meets ENOSPC (the alarm checks
+        // free space once a second, so a fast publisher can still fill a disk between checks).
+        try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m", "disk_free_limit.absolute = 0")) {
             broker.start();
             long pid = broker.pid();
             ConfirmedPublisher pub = new ConfirmedPublisher(broker.factory().newConnection("disk-full-publisher"));
@@ -159,6 +161,68 @@ class DiskFullTest {
             missing.removeAll(afterRestart);
             assertTrue(missing.isEmpty(), "confirmed, gone after restart: " + first(missing));
             System.out.printf("after restart: %d messages recovered%n", afterRestart.size());
+            broker.stop();
+        }
+    }
+
+    /**
+     * The disk alarm end to end, through bin/warren: a 128 MB tmpfs with 48 MB of ballast and
+     * {@code disk_free_limit.absolute = 64MB}. Persistent publishes use the space until the alarm
+     * blocks the publisher (connection.blocked "low on disk"); nothing is nacked, nothing is
+     * lost; deleting the ballast clears the alarm and publishing resumes.
+     */
+    @Test
+    void lowDiskSpaceBlocksPublishersUntilSpaceIsFreed() throws Exception {
+        assumeTrue(BrokerProcess.packaged(), BrokerProcess.JAR + " is missing: run mvn -q -B -DskipTests package first");
+        String off = BrokerProcess.crashTestsOff();
+        assumeTrue(off == null, off);
+        Path fs = Files.createDirectories(tmp.resolve("fs"));
+        String why = mountTmpfs(fs, "128m");
+        if (why != null) {
+            System.out.println("DiskFullTest skipped: " + why);
+        }
+        assumeTrue(why == null, why);
+        mount = fs;
+        Path ballast = fs.resolve("ballast");
+        Files.write(ballast, new byte[48 << 20]);
+        Path dir = Files.createDirectories(fs.resolve("data"));
+        try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m", "disk_free_limit.absolute = 64MB")) {
+            broker.start();
+            List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Connection conn = broker.factory().newConnection("low-disk-publisher");
+            conn.addBlockedListener(reason -> events.add("blocked " + reason), () -> events.add("unblocked"));
+            ConfirmedPublisher pub = new ConfirmedPublisher(conn);
+            pub.channel.queueDeclare(QUEUE, true, false, false, null);
+            // Publish from another thread: once blocked, basicPublish itself stalls in the socket.
+            Thread t = new Thread(() -> {
+                try {
+                    for (int i = 0; i < 2000 && events.isEmpty(); i++) {
+                        pub.publish("m-" + i);
+                        pub.channel.waitForConfirms(10_000);
+                    }
+                } catch (Exception ignored) {
+                    // the assertions below say what went wrong
+                }
+            }, "low-disk-publisher");
+            t.setDaemon(true);
+            t.start();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> !events.isEmpty());
+            assertEquals(List.of("blocked low on disk"), events);
+            t.join(15_000);
+            System.out.printf("disk alarm after %d confirmed publishes; df: %s%n", pub.confirmed.size(), df(dir));
+            assertTrue(pub.nacked.isEmpty(), "nacked before the alarm: " + pub.nacked.size());
+            assertEquals(null, pub.closed.get());
+            assertTrue(broker.running());
+
+            Files.delete(ballast);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> events.size() == 2);
+            assertEquals(List.of("blocked low on disk", "unblocked"), events);
+            pub.publish("after");
+            assertTrue(pub.channel.waitForConfirms(10_000));
+            assertTrue(pub.confirmed.contains("after"));
+            int count = pub.channel.queueDeclarePassive(QUEUE).getMessageCount();
+            assertEquals(pub.confirmed.size(), count, "every confirmed message is queued");
+            conn.close();
             broker.stop();
         }
     }
