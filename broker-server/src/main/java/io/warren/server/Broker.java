@@ -6,6 +6,7 @@ import io.warren.amqp.server.AmqpSettings;
 import io.warren.amqp.server.BrokerContext;
 import io.warren.core.auth.Users;
 import io.warren.core.flow.ResourceAlarms;
+import io.warren.core.queue.Paging;
 import io.warren.core.store.StoreDurability;
 import io.warren.core.vhost.VirtualHosts;
 import io.warren.server.flow.ResourceMonitor;
@@ -34,6 +35,7 @@ public final class Broker implements AutoCloseable {
     private DataDirLock lock;
     private SnapshotDefinitionStore definitions;
     private JournalMessageStore messages;
+    private JournalMessageStore pageStore;
     private ResourceMonitor resources;
 
     private final io.netty.buffer.ByteBufAllocator allocator;
@@ -67,14 +69,17 @@ public final class Broker implements AutoCloseable {
             lock = DataDirLock.acquire(dataDir);
             definitions = SnapshotDefinitionStore.open(dataDir);
             messages = JournalMessageStore.open(dataDir);
+            pageStore = JournalMessageStore.openPageStore(dataDir.resolve("paging"));
+            Paging paging = new Paging(pageStore, Paging.DEFAULT_QUEUE_BOUND, Paging.DEFAULT_PRESSURE_BOUND);
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
-            VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability);
+            VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability, paging);
             durability.recover(vhosts);
             Users users = new Users(Map.of(config.defaultUser(), config.defaultPass()),
                     new HashSet<>(config.loopbackUsers()));
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
-            resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit());
+            resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit(), paging,
+                    config.memoryPagingRatio());
             resources.start();
             context = new BrokerContext(vhosts, users, settings, resources.alarms());
             s.bind(config.listenHost(), config.listenPort(), context, allocator);
@@ -122,6 +127,22 @@ public final class Broker implements AutoCloseable {
         monitor().disk().setLimit(w);
     }
 
+    /** A virtual host by name, or null; for tests and the coming management API. */
+    public synchronized io.warren.core.vhost.VirtualHost vhost(String name) {
+        if (context == null) {
+            throw new IllegalStateException("broker not started");
+        }
+        return context.vhosts().get(name);
+    }
+
+    /** How queues page out (bounds, counters). */
+    public synchronized Paging paging() {
+        if (context == null) {
+            throw new IllegalStateException("broker not started");
+        }
+        return context.vhosts().paging();
+    }
+
     /** The resource monitor: memory used and its limit, free disk and its limit. */
     public synchronized ResourceMonitor monitor() {
         if (resources == null) {
@@ -139,6 +160,10 @@ public final class Broker implements AutoCloseable {
         if (messages != null) {
             messages.close();
             messages = null;
+        }
+        if (pageStore != null) {
+            pageStore.close();
+            pageStore = null;
         }
         if (definitions != null) {
             definitions.close();

@@ -10,7 +10,8 @@ import java.util.List;
  * The parsed configuration ({@code etc/warren.conf}, RabbitMQ's {@code rabbitmq.conf} style).
  * Keys: listeners.tcp.default, management.tcp.port, management.tcp.ip, default_user,
  * default_pass, default_vhost, loopback_users, heartbeat, frame_max, channel_max,
- * max_message_size, connection_max, tcp_listen_options.send_timeout, vm_memory_high_watermark.relative / .absolute, disk_free_limit.relative /
+ * max_message_size, connection_max, tcp_listen_options.send_timeout, vm_memory_high_watermark.relative / .absolute,
+ * vm_memory_high_watermark_paging_ratio, disk_free_limit.relative /
  * .absolute, data_dir, log.file, log.level.
  *
  * <p>{@code logFile} is null when the file says {@code log.file = false} (console only);
@@ -32,6 +33,7 @@ public record WarrenConfig(
         int connectionMax,
         long sendTimeoutMs,
         Watermark memoryHighWatermark,
+        double memoryPagingRatio,
         Watermark diskFreeLimit,
         Path dataDir,
         Path logFile,
@@ -45,7 +47,7 @@ public record WarrenConfig(
     public static WarrenConfig defaults(Path installDir) {
         return new WarrenConfig(null, 5672, "127.0.0.1", 15672, "guest", "guest", "/",
                 List.of("guest"), 60, 131072, 2047, 128L * 1024 * 1024, Integer.MAX_VALUE, 15_000,
-                DEFAULT_MEMORY_HIGH_WATERMARK, DEFAULT_DISK_FREE_LIMIT, installDir.resolve("data"), installDir.resolve("log/warren.log"), "info");
+                DEFAULT_MEMORY_HIGH_WATERMARK, 0.5, DEFAULT_DISK_FREE_LIMIT, installDir.resolve("data"), installDir.resolve("log/warren.log"), "info");
     }
 
     /**
@@ -63,21 +65,23 @@ public record WarrenConfig(
     public WarrenConfig withListener(String host, int port, Path dataDir) {
         return new WarrenConfig(host, port, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
-                connectionMax, sendTimeoutMs, memoryHighWatermark, diskFreeLimit, dataDir, logFile, logLevel);
+                connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
+                logLevel);
     }
 
     /** A copy with other resource limits; for tests. */
     public WarrenConfig withResourceLimits(Watermark memory, Watermark disk) {
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
-                connectionMax, sendTimeoutMs, memory, disk, dataDir, logFile, logLevel);
+                connectionMax, sendTimeoutMs, memory, memoryPagingRatio, disk, dataDir, logFile, logLevel);
     }
 
     /** A copy with other connection limits; for tests. */
     public WarrenConfig withConnectionLimits(int connectionMax, long sendTimeoutMs) {
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
-                connectionMax, sendTimeoutMs, memoryHighWatermark, diskFreeLimit, dataDir, logFile, logLevel);
+                connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
+                logLevel);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -87,7 +91,7 @@ public record WarrenConfig(
                 + ", defaultPass=******, defaultVhost=" + defaultVhost + ", loopbackUsers=" + loopbackUsers
                 + ", heartbeat=" + heartbeatSeconds + ", frameMax=" + frameMax + ", channelMax=" + channelMax
                 + ", maxMessageSize=" + maxMessageSize + ", connectionMax=" + connectionMax
-                + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark
+                + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark + ", memoryPagingRatio=" + memoryPagingRatio
                 + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
                 + ", logLevel=" + logLevel + "]";
     }

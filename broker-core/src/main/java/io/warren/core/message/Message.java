@@ -20,7 +20,7 @@ public final class Message extends AbstractReferenceCounted {
     private ByteBuf body;
     /** After {@link #compact}: the one buffer holding properties and body (their slices); released last. */
     private ByteBuf owner;
-    private final int storedBodySize;
+    private int storedBodySize;
     private final boolean persistent;
     private final Function<ByteBuf, Map<String, Object>> headersReader;
     private Map<String, Object> headers;
@@ -107,6 +107,28 @@ public final class Message extends AbstractReferenceCounted {
         owner = copy;
         properties = copy.slice(0, p);
         body = copy.slice(p, b);
+        return true;
+    }
+
+    /**
+     * Page-out: drops the in-memory content of a message whose content is also on disk (its
+     * store slot, or the page-out store), keeping its size; {@link #attach} brings it back.
+     * Only when the caller holds the only reference (see {@link #compact}). Owner: the queue's loop.
+     */
+    public boolean unload() {
+        if (body == null || refCnt() != 1) {
+            return false;
+        }
+        storedBodySize = body.readableBytes();
+        if (owner != null) {
+            owner.release();
+        } else {
+            properties.release();
+            body.release();
+        }
+        owner = null;
+        properties = null;
+        body = null;
         return true;
     }
 

@@ -42,6 +42,10 @@ public final class MessageQueue implements Destination {
     /** Set once, before the queue is published (durable queues with a store only). */
     private MessageStore store;
     private long storeId;
+    private Paging paging = Paging.OFF;
+    private long pageId;
+    /** Bytes of message content held in memory by the ready entries. Loop only. */
+    private long inMemoryBytes;
 
     private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
     private final List<Consumer> consumers = new ArrayList<>();
@@ -83,6 +87,17 @@ public final class MessageQueue implements Destination {
     public void attachStore(MessageStore messageStore, long id) {
         this.store = messageStore;
         this.storeId = id;
+    }
+
+    /** Makes this queue page out past the bound of {@code p}. Called once, before the queue is visible. */
+    public void attachPaging(Paging p) {
+        this.paging = p;
+        this.pageId = p.nextQueueId();
+    }
+
+    /** Bytes of message content the ready messages hold in memory (loop; other threads see a recent value). */
+    public long inMemoryBytes() {
+        return inMemoryBytes;
     }
 
     /** The store keeping this queue's persistent messages, or null (not durable, or no store). */
@@ -168,6 +183,10 @@ public final class MessageQueue implements Destination {
                 // memory alarm is what stops the publishers).
                 LOG.debug("no memory to compact a parked message in {}", this);
             }
+            inMemoryBytes += m.memoryBytes();
+            if (inMemoryBytes > paging.bound()) {
+                pageOut(e);
+            }
         }
     }
 
@@ -193,7 +212,47 @@ public final class MessageQueue implements Destination {
         if (e.ref() != QueueEntry.NOT_STORED && store != null && !closed) {
             store.remove(e.ref());
         }
+        if (e.pagedRef() != QueueEntry.NOT_STORED && !closed) {
+            paging.pageStore().remove(e.pagedRef());
+        }
         e.message().release();
+    }
+
+    /**
+     * Drops the in-memory content of a waiting entry: a persistent message in this queue's
+     * journal has it on disk already; any other goes to the page-out store first (once: a
+     * requeued message keeps its page slot). Messages shared with other queues stay.
+     */
+    private void pageOut(QueueEntry e) {
+        Message m = e.message();
+        if (m.refCnt() != 1 || !m.loaded()) {
+            return;
+        }
+        boolean inJournal = e.ref() != QueueEntry.NOT_STORED && store != null;
+        if (!inJournal && e.pagedRef() == QueueEntry.NOT_STORED) {
+            MessageStore ps = paging.pageStore();
+            if (ps == null) {
+                return;
+            }
+            e.pagedTo(ps.append(m.exchange(), m.routingKey(), m.properties(), m.body(), new long[] {pageId},
+                    NOT_WATCHED));
+        }
+        int bytes = m.memoryBytes();
+        if (m.unload()) {
+            inMemoryBytes -= bytes;
+            paging.countOut();
+        }
+    }
+
+    private static final MessageStore.Durable NOT_WATCHED = failure -> { };
+
+    /** Takes the head entry off the ready list, keeping the in-memory count. */
+    private QueueEntry pollReady() {
+        QueueEntry e = ready.pollFirst();
+        if (e != null) {
+            inMemoryBytes -= e.message().memoryBytes();
+        }
+        return e;
     }
 
     /**
@@ -209,6 +268,9 @@ public final class MessageQueue implements Destination {
         List<QueueEntry> merged = new ArrayList<>(entries);
         if (delivered) {
             merged.forEach(QueueEntry::markRedelivered);
+        }
+        for (QueueEntry e : entries) {
+            inMemoryBytes += e.message().memoryBytes();
         }
         merged.sort(Comparator.comparingLong(QueueEntry::seq));
         long maxSeq = merged.get(merged.size() - 1).seq();
@@ -264,7 +326,7 @@ public final class MessageQueue implements Destination {
             waitingGets.addLast(sink);
             return;
         }
-        QueueEntry e = deleted ? null : ready.pollFirst();
+        QueueEntry e = deleted ? null : pollReady();
         readyCount = ready.size();
         sink.accept(e, ready.size());
     }
@@ -318,6 +380,7 @@ public final class MessageQueue implements Destination {
             }
         }
         readyCount = 0;
+        inMemoryBytes = 0;
         answerWaitingGets();
     }
 
@@ -352,7 +415,10 @@ public final class MessageQueue implements Destination {
         loading = true;
         int[] left = {batch.size()};
         for (QueueEntry e : batch) {
-            store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
+            boolean inJournal = e.ref() != QueueEntry.NOT_STORED && store != null;
+            MessageStore from = inJournal ? store : paging.pageStore();
+            long ref = inJournal ? e.ref() : e.pagedRef();
+            from.load(ref, (props, body, failure) -> loop.execute(() -> {
                 if (failure != null) {
                     // Unreadable: take it out of the queue, loudly, but keep its store slot so a
                     // restart (e.g. after freeing disk or fixing permissions) can try again.
@@ -363,6 +429,9 @@ public final class MessageQueue implements Destination {
                     }
                 } else {
                     e.message().attach(props, body);
+                    // attach drops the content of a message purged or deleted meanwhile
+                    inMemoryBytes += e.message().memoryBytes();
+                    paging.countIn();
                 }
                 if (--left[0] == 0) {
                     loading = false;
@@ -376,7 +445,7 @@ public final class MessageQueue implements Destination {
     private void answerWaitingGets() {
         while (!waitingGets.isEmpty() && (deleted || headLoaded())) {
             BiConsumer<QueueEntry, Integer> sink = waitingGets.pollFirst();
-            QueueEntry e = deleted ? null : ready.pollFirst();
+            QueueEntry e = deleted ? null : pollReady();
             readyCount = ready.size();
             sink.accept(e, ready.size());
         }
@@ -414,7 +483,7 @@ public final class MessageQueue implements Destination {
             if (c == null) {
                 break;
             }
-            QueueEntry e = ready.pollFirst();
+            QueueEntry e = pollReady();
             readyCount = ready.size();
             c.deliver(this, e);
             delivered++;

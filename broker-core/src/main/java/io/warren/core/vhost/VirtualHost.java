@@ -33,11 +33,18 @@ public final class VirtualHost {
     private final DefaultExchange defaultExchange;
     private final Durability durability;
 
+    private final io.warren.core.queue.Paging paging;
+
     public VirtualHost(String name, EventExecutor[] loops) {
         this(name, loops, Durability.NONE);
     }
 
     public VirtualHost(String name, EventExecutor[] loops, Durability durability) {
+        this(name, loops, durability, io.warren.core.queue.Paging.OFF);
+    }
+
+    public VirtualHost(String name, EventExecutor[] loops, Durability durability, io.warren.core.queue.Paging paging) {
+        this.paging = paging;
         this.name = name;
         this.loops = loops;
         this.durability = durability;
@@ -226,6 +233,7 @@ public final class VirtualHost {
             QueueArguments.validate(n, name, args);
             q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
+            q.attachPaging(paging);
             if (isDurable) {
                 durability.queueAdded(name, q);
             }
@@ -431,6 +439,7 @@ public final class VirtualHost {
         synchronized (topologyLock) {
             MessageQueue q = new MessageQueue(queueName, name, true, autoDelete, null, args, loopFor(queueName),
                     this::autoDeleteQueue);
+            q.attachPaging(paging);
             attach.accept(q);
             queues.put(queueName, q);
             return q;

@@ -1,6 +1,7 @@
 package io.warren.core.vhost;
 
 import io.netty.util.concurrent.EventExecutor;
+import io.warren.core.queue.Paging;
 
 import java.util.List;
 import java.util.Map;
@@ -11,19 +12,30 @@ public final class VirtualHosts {
     private final Map<String, VirtualHost> vhosts = new ConcurrentHashMap<>();
     private final EventExecutor[] loops;
     private final Durability durability;
+    private final Paging paging;
 
     public VirtualHosts(EventExecutor[] loops, String defaultVhost) {
         this(loops, defaultVhost, Durability.NONE);
     }
 
     public VirtualHosts(EventExecutor[] loops, String defaultVhost, Durability durability) {
+        this(loops, defaultVhost, durability, Paging.OFF);
+    }
+
+    /** With {@code paging}: how every queue bounds the message content it keeps in memory. */
+    public VirtualHosts(EventExecutor[] loops, String defaultVhost, Durability durability, Paging paging) {
         this.loops = loops;
         this.durability = durability;
+        this.paging = paging;
         add(defaultVhost);
     }
 
     public VirtualHost add(String name) {
-        return vhosts.computeIfAbsent(name, n -> new VirtualHost(n, loops, durability));
+        return vhosts.computeIfAbsent(name, n -> new VirtualHost(n, loops, durability, paging));
+    }
+
+    public Paging paging() {
+        return paging;
     }
 
     public VirtualHost get(String name) {

@@ -137,6 +137,10 @@ public final class ConfigParser {
             b.memory(k, new Watermark.Relative(Values.fraction(v, 0.0, 1.0)));
         });
         m.put("vm_memory_high_watermark.absolute", (b, k, v, base) -> b.memory(k, new Watermark.Absolute(Values.bytes(v))));
+        m.put("vm_memory_high_watermark_paging_ratio", (b, k, v, base) -> {
+            // RabbitMQ's key (default 0.5): above this share of the watermark queues page sooner.
+            b.pagingRatio = Values.fraction(v, 0.0, 1.0);
+        });
         m.put("disk_free_limit.relative", (b, k, v, base) -> {
             // A multiple of the machine's RAM, as in RabbitMQ (1.0 to 2.0 are its suggestions).
             b.disk(k, new Watermark.Relative(Values.fraction(v, 0.0, 100.0)));
@@ -218,6 +222,7 @@ public final class ConfigParser {
         int connectionMax;
         long sendTimeoutMs;
         Watermark memory;
+        double pagingRatio;
         String memoryKey;
         Watermark disk;
         String diskKey;
@@ -263,6 +268,7 @@ public final class ConfigParser {
             connectionMax = d.connectionMax();
             sendTimeoutMs = d.sendTimeoutMs();
             memory = d.memoryHighWatermark();
+            pagingRatio = d.memoryPagingRatio();
             disk = d.diskFreeLimit();
             dataDir = d.dataDir();
             logFile = d.logFile();
@@ -308,7 +314,7 @@ public final class ConfigParser {
         WarrenConfig build() {
             return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
-                    maxMessageSize, connectionMax, sendTimeoutMs, memory, disk, dataDir, logFile, logLevel);
+                    maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel);
         }
     }
 }

@@ -30,6 +30,7 @@ import java.util.Set;
  * a JVM cannot go past its own limits, so those are the base.
  */
 public final class MemoryMonitor implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MemoryMonitor.class);
     private final ResourceAlarms alarms;
     private final BufferPoolMXBean directPool;
     private final Set<String> heapPools = new HashSet<>();
@@ -37,9 +38,23 @@ public final class MemoryMonitor implements AutoCloseable {
     private volatile long liveHeap;
     private volatile Watermark watermark;
 
+    private final io.warren.core.queue.Paging paging;
+    private final double pagingRatio;
+
     public MemoryMonitor(ResourceAlarms alarms, Watermark watermark) {
+        this(alarms, watermark, io.warren.core.queue.Paging.OFF, 0.5);
+    }
+
+    /**
+     * @param paging told when memory in use passes {@code pagingRatio} of the watermark
+     *        (RabbitMQ's vm_memory_high_watermark_paging_ratio): queues then page out sooner
+     */
+    public MemoryMonitor(ResourceAlarms alarms, Watermark watermark, io.warren.core.queue.Paging paging,
+                         double pagingRatio) {
         this.alarms = alarms;
         this.watermark = watermark;
+        this.paging = paging;
+        this.pagingRatio = pagingRatio;
         BufferPoolMXBean direct = null;
         for (BufferPoolMXBean p : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
             if (p.getName().equals("direct")) {
@@ -119,6 +134,12 @@ public final class MemoryMonitor implements AutoCloseable {
     public synchronized void check() {
         long used = used();
         long limit = limit();
+        boolean pressure = used > (long) (limit * pagingRatio);
+        if (pressure != paging.pressure()) {
+            paging.pressure(pressure);
+            log.info("memory used {} {} {} of the high watermark (vm_memory_high_watermark_paging_ratio): queues {}",
+                    mb(used), pressure ? ">" : "<=", pagingRatio, pressure ? "page out sooner" : "keep their usual window");
+        }
         boolean over = used > limit;
         if (over != alarms.active(ResourceAlarms.Resource.MEMORY)) {
             alarms.set(ResourceAlarms.Resource.MEMORY, over,

@@ -33,7 +33,16 @@ public final class ResourceMonitor implements AutoCloseable {
     private final ScheduledExecutorService timer;
 
     public ResourceMonitor(Watermark memoryWatermark, Path dataDir, Watermark diskFreeLimit) {
-        memory = new MemoryMonitor(alarms, memoryWatermark);
+        this(memoryWatermark, dataDir, diskFreeLimit, io.warren.core.queue.Paging.OFF, 0.5);
+    }
+
+    /**
+     * @param paging told of memory pressure (queues then keep less in memory)
+     * @param pagingRatio the share of the high watermark at which pressure starts
+     */
+    public ResourceMonitor(Watermark memoryWatermark, Path dataDir, Watermark diskFreeLimit,
+                           io.warren.core.queue.Paging paging, double pagingRatio) {
+        memory = new MemoryMonitor(alarms, memoryWatermark, paging, pagingRatio);
         disk = new DiskMonitor(alarms, dataDir, diskFreeLimit);
         timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "warren-resource-monitor");

@@ -64,12 +64,13 @@ class ConfigParserTest {
                 "connection_max = 5000",
                 "tcp_listen_options.send_timeout = 30000",
                 "vm_memory_high_watermark.absolute = 512MB",
+                "vm_memory_high_watermark_paging_ratio = 0.75",
                 "disk_free_limit.relative = 1.5",
                 "data_dir = /var/lib/warren",
                 "log.file = /var/log/warren/w.log",
                 "log.level = warning");
         assertEquals(new WarrenConfig("10.0.0.5", 5673, "0.0.0.0", 15673, "admin", "s3cret", "/prod",
-                List.of(), 30, 65536, 128, 1048576L, 5000, 30_000L, new Watermark.Absolute(512_000_000L), new Watermark.Relative(1.5),
+                List.of(), 30, 65536, 128, 1048576L, 5000, 30_000L, new Watermark.Absolute(512_000_000L), 0.75, new Watermark.Relative(1.5),
                 Path.of("/var/lib/warren"),
                 Path.of("/var/log/warren/w.log"), "warning"), c);
     }
@@ -146,6 +147,7 @@ class ConfigParserTest {
             "connection_max = 0                | bad value '0' for 'connection_max': expected an integer 1..2147483646",
             "connection_max = lots             | bad value 'lots' for 'connection_max'",
             "tcp_listen_options.send_timeout = -5 | bad value '-5' for 'tcp_listen_options.send_timeout': expected an integer 0..86400000",
+            "vm_memory_high_watermark_paging_ratio = 2 | bad value '2' for 'vm_memory_high_watermark_paging_ratio': expected a number 0.0..1.0",
             "disk_free_limit.relative = 101    | bad value '101' for 'disk_free_limit.relative': expected a number 0.0..100.0",
     })
     void badValuesNameFileLineAndKey(String line, String expected) {

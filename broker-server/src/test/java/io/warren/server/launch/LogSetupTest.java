@@ -59,7 +59,7 @@ class LogSetupTest {
         WarrenConfig d = WarrenConfig.defaults(tmp);
         return new WarrenConfig(d.listenHost(), d.listenPort(), d.managementIp(), d.managementPort(),
                 d.defaultUser(), d.defaultPass(), d.defaultVhost(), d.loopbackUsers(), d.heartbeatSeconds(),
-                d.frameMax(), d.channelMax(), d.maxMessageSize(), d.connectionMax(), d.sendTimeoutMs(), d.memoryHighWatermark(), d.diskFreeLimit(), d.dataDir(),
+                d.frameMax(), d.channelMax(), d.maxMessageSize(), d.connectionMax(), d.sendTimeoutMs(), d.memoryHighWatermark(), d.memoryPagingRatio(), d.diskFreeLimit(), d.dataDir(),
                 logFile, level);
     }
 }

@@ -25,7 +25,7 @@ class MaxMessageSizeTest {
     @RegisterExtension
     static WarrenBroker broker = new WarrenBroker(c -> new WarrenConfig(c.listenHost(), c.listenPort(),
             c.managementIp(), c.managementPort(), c.defaultUser(), c.defaultPass(), c.defaultVhost(),
-            c.loopbackUsers(), c.heartbeatSeconds(), c.frameMax(), c.channelMax(), MAX, c.connectionMax(), c.sendTimeoutMs(), c.memoryHighWatermark(),
+            c.loopbackUsers(), c.heartbeatSeconds(), c.frameMax(), c.channelMax(), MAX, c.connectionMax(), c.sendTimeoutMs(), c.memoryHighWatermark(), c.memoryPagingRatio(),
             c.diskFreeLimit(), c.dataDir(), c.logFile(),
             c.logLevel()));
 

@@ -1,0 +1,93 @@
+package io.warren.core.queue;
+
+import io.warren.core.store.MessageStore;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * How queues keep their memory bounded: once a queue holds more than {@link #queueBound()} bytes
+ * of message content in memory, messages that arrive and must wait are paged out. A persistent
+ * message that its durable queue has in the journal just drops its in-memory copy; any other
+ * message is written to the page-out store first. Paged messages come back ahead of consumers
+ * ({@link MessageQueue#LOAD_AHEAD} at a time). Under memory pressure (the memory monitor sets it
+ * at {@code vm_memory_high_watermark_paging_ratio} of the high watermark) the bound shrinks to
+ * {@link #pressureBound()}. Shared by every queue; thread-safe.
+ */
+public final class Paging {
+    /** No page-out store and no bound: messages stay in memory (tests, tools). */
+    public static final Paging OFF = new Paging(null, Long.MAX_VALUE, Long.MAX_VALUE);
+
+    /**
+     * Content bytes a queue keeps in memory before new arrivals page out: 8 MiB is 8,000 1 KB
+     * messages, far more than any consumer's prefetch, so a queue that is drained as fast as it
+     * fills never touches the disk.
+     */
+    public static final long DEFAULT_QUEUE_BOUND = 8L << 20;
+    /** The bound under memory pressure: enough for one load-ahead batch of 1 KB messages. */
+    public static final long DEFAULT_PRESSURE_BOUND = 256L << 10;
+
+    private final MessageStore pageStore;
+    private final long queueBound;
+    private final long pressureBound;
+    private volatile boolean pressure;
+    private final AtomicLong queueIds = new AtomicLong();
+    private final LongAdder pagedOut = new LongAdder();
+    private final LongAdder pagedIn = new LongAdder();
+
+    /** @param pageStore where messages without a journal slot page out to (null: they stay in memory) */
+    public Paging(MessageStore pageStore, long queueBound, long pressureBound) {
+        this.pageStore = pageStore;
+        this.queueBound = queueBound;
+        this.pressureBound = pressureBound;
+    }
+
+    public MessageStore pageStore() {
+        return pageStore;
+    }
+
+    public long queueBound() {
+        return queueBound;
+    }
+
+    public long pressureBound() {
+        return pressureBound;
+    }
+
+    /** The bound in force now. */
+    long bound() {
+        return pressure ? pressureBound : queueBound;
+    }
+
+    /** Set by the memory monitor when memory passes the paging ratio of the high watermark. */
+    public void pressure(boolean on) {
+        pressure = on;
+    }
+
+    public boolean pressure() {
+        return pressure;
+    }
+
+    /** A queue's id in the page-out store. */
+    long nextQueueId() {
+        return queueIds.incrementAndGet();
+    }
+
+    void countOut() {
+        pagedOut.increment();
+    }
+
+    void countIn() {
+        pagedIn.increment();
+    }
+
+    /** Messages paged out so far. */
+    public long pagedOut() {
+        return pagedOut.sum();
+    }
+
+    /** Messages paged back in so far. */
+    public long pagedIn() {
+        return pagedIn.sum();
+    }
+}
