@@ -430,7 +430,18 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 "en_US".getBytes(StandardCharsets.UTF_8)));
     }
 
-    private static String hostName() {
+    /**
+     * The host name in connection.start's cluster_name, resolved once: getLocalHost() can be a
+     * DNS lookup, which must never run per connection on an event loop.
+     */
+    private static final String HOST_NAME = resolveHostName();
+
+    /** The host name connection.start names; the listener calls this at start, off the event loops. */
+    public static String hostName() {
+        return HOST_NAME;
+    }
+
+    private static String resolveHostName() {
         try {
             return java.net.InetAddress.getLocalHost().getHostName();
         } catch (java.io.IOException e) {

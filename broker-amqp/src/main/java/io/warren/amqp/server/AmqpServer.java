@@ -65,6 +65,9 @@ public final class AmqpServer {
      */
     public void bind(String host, int port, BrokerContext broker, io.netty.buffer.ByteBufAllocator allocator)
             throws InterruptedException {
+        // Resolves the local host name now, on this thread: the first connection would otherwise
+        // do it (a possible DNS lookup) on an event loop.
+        AmqpConnection.hostName();
         Class<? extends ServerSocketChannel> type = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
