@@ -23,6 +23,10 @@ final class ChannelConsumer implements Consumer {
     final AtomicInteger unacked = new AtomicInteger();
     /** Set on the channel loop when the consumer is cancelled; later deliveries are requeued. */
     volatile boolean cancelled;
+    /** Deliveries are being bounced back to the queue (see AmqpChannel.bounce): take nothing new. */
+    volatile boolean bounced;
+    /** Bounced deliveries whose requeue marker has not come back yet. Channel loop only. */
+    int bouncesOut;
     /** After a delivery could not be written: no new deliveries before this System.nanoTime(). */
     private volatile long pausedUntil;
     private volatile boolean paused;
@@ -52,7 +56,7 @@ final class ChannelConsumer implements Consumer {
     }
 
     @Override public boolean tryReserve() {
-        if (cancelled || !channel.connection().acceptsDeliveries()) {
+        if (cancelled || bounced || !channel.connection().acceptsDeliveries()) {
             return false;
         }
         if (paused) {
@@ -109,11 +113,22 @@ final class ChannelConsumer implements Consumer {
     }
 
     @Override public void deliver(MessageQueue q, QueueEntry entry) {
-        long bytes = inFlightBytes(entry);
-        channel.connection().deliveryHandedOver(bytes);
-        channel.connection().execute(() -> {
-            channel.connection().deliveryTaken(bytes);
+        var connection = channel.connection();
+        if (connection.loop().inEventLoop()) {
+            // Same loop: written at once, nothing in flight.
             channel.deliver(this, entry);
+            return;
+        }
+        long bytes = inFlightBytes(entry);
+        connection.deliveryHandedOver(bytes);
+        connection.execute(() -> {
+            try {
+                channel.deliver(this, entry);
+            } finally {
+                // After the write: reopening the window may dispatch more at once, and those
+                // must not overtake this delivery.
+                connection.deliveryTaken(bytes);
+            }
         });
     }
 

@@ -133,7 +133,13 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
      * writable and not too much is on its way to it already.
      */
     public boolean acceptsDeliveries() {
-        return writable && deliveriesInFlight.get() < MAX_DELIVERIES_IN_FLIGHT;
+        return writable && deliveriesInFlight.get() < MAX_DELIVERIES_IN_FLIGHT && ctx.channel().isWritable();
+    }
+
+    /** Bytes written to the socket's buffer and not yet taken by the socket. Connection's loop. */
+    public long pendingWriteBytes() {
+        io.netty.channel.ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+        return out == null ? 0 : out.totalPendingWriteBytes();
     }
 
     /** A queue's loop hands over a delivery of about {@code bytes}; {@link #deliveryTaken} follows. */

@@ -33,9 +33,9 @@ class PagingTest {
     @RegisterExtension
     static WarrenBroker broker = new WarrenBroker();
 
-    static final int BODY = 1000;
-    /** 3x the default queue bound of 8 MiB. */
-    static final int N = 25_000;
+    static final int BODY = 4000;
+    /** 200 MB: 3x the default queue bound of 64 MiB. */
+    static final int N = 50_000;
 
     @BeforeAll
     static void needsItsOwnBroker() {
@@ -153,7 +153,7 @@ class PagingTest {
     @Test
     void theBoundsAreThoseDocumented() {
         Paging p = broker.broker().paging();
-        assertEquals(8L << 20, p.queueBound());
+        assertEquals(64L << 20, p.queueBound());
         assertEquals(256L << 10, p.pressureBound());
     }
 }
