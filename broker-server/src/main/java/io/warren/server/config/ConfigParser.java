@@ -235,21 +235,22 @@ public final class ConfigParser {
          * that sets both is ambiguous, so it is refused (a key given twice keeps its last value).
          */
         void memory(String key, Watermark w) throws BadValueException {
-            if (memoryKey != null && !memoryKey.equals(key)) {
-                throw new BadValueException("'" + memoryKey + "' is set too: use only one of "
-                        + "vm_memory_high_watermark.relative and vm_memory_high_watermark.absolute");
-            }
-            memoryKey = key;
+            memoryKey = onlyOne(memoryKey, key, "vm_memory_high_watermark");
             memory = w;
         }
 
         void disk(String key, Watermark w) throws BadValueException {
-            if (diskKey != null && !diskKey.equals(key)) {
-                throw new BadValueException("'" + diskKey + "' is set too: use only one of "
-                        + "disk_free_limit.relative and disk_free_limit.absolute");
-            }
-            diskKey = key;
+            diskKey = onlyOne(diskKey, key, "disk_free_limit");
             disk = w;
+        }
+
+        /** {@code key}, unless the other form of {@code family} ({@code earlier}) was set. */
+        private static String onlyOne(String earlier, String key, String family) throws BadValueException {
+            if (earlier != null && !earlier.equals(key)) {
+                throw new BadValueException("'" + earlier + "' is set too: use only one of " + family + ".relative and "
+                        + family + ".absolute");
+            }
+            return key;
         }
 
         Builder(WarrenConfig d) {
