@@ -6,7 +6,6 @@ import io.warren.core.store.MessageStore;
 import io.warren.core.store.StoreException;
 import org.mapdb.DB;
 import org.mapdb.DBMaker;
-import org.mapdb.HTreeMap;
 import org.mapdb.Serializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +29,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A page-out store on a MapDB 3.1.0 file without transactions: a {@code HTreeMap<Long, byte[]>}
+ * (or a {@code BTreeMap} with values outside its nodes, see {@link #open(Path, boolean, boolean)})
  * keyed by a ref counter, in {@code <dir>/pages.mapdb}. Nothing in it outlives a restart: the
  * directory is emptied at open and the file deleted at close, and a crash loses it like a
  * transient message (MapDB without a write-ahead log is not crash-safe; that is fine here and
@@ -55,7 +55,7 @@ public final class MapDbPageStore implements MessageStore {
     private final Path dir;
     private final Path file;
     private final DB db;
-    private final HTreeMap<Long, byte[]> map;
+    private final java.util.concurrent.ConcurrentMap<Long, byte[]> map;
     /** Appended, not yet in the map; the writer removes an entry after its put. */
     private final ConcurrentHashMap<Long, byte[]> unwritten = new ConcurrentHashMap<>();
     private final AtomicLong nextRef = new AtomicLong(1);
@@ -69,7 +69,7 @@ public final class MapDbPageStore implements MessageStore {
     private final ExecutorService reader;
     private volatile long batches;
 
-    private MapDbPageStore(Path dir, boolean mmap) {
+    private MapDbPageStore(Path dir, boolean mmap, boolean btree) {
         this.dir = dir;
         this.file = dir.resolve(FILE);
         DBMaker.Maker maker = DBMaker.fileDB(file.toFile())
@@ -82,7 +82,9 @@ public final class MapDbPageStore implements MessageStore {
             maker = maker.fileChannelEnable();
         }
         this.db = maker.make();
-        this.map = db.hashMap("pages", Serializer.LONG, Serializer.BYTE_ARRAY).create();
+        this.map = btree
+                ? db.treeMap("pages", Serializer.LONG, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().create()
+                : db.hashMap("pages", Serializer.LONG, Serializer.BYTE_ARRAY).create();
         this.writer = new Thread(this::writeLoop, "warren-pagestore-writer");
         writer.setDaemon(true);
         this.reader = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
@@ -99,6 +101,11 @@ public final class MapDbPageStore implements MessageStore {
 
     /** Empties {@code dir} (nothing in it outlives a restart) and creates a fresh file in it. */
     public static MapDbPageStore open(Path dir, boolean mmap) {
+        return open(dir, mmap, false);
+    }
+
+    /** {@code btree}: a {@code BTreeMap} with values outside the nodes instead of the {@code HTreeMap}. */
+    public static MapDbPageStore open(Path dir, boolean mmap, boolean btree) {
         try {
             if (Files.exists(dir)) {
                 try (var walk = Files.walk(dir)) {
@@ -113,7 +120,7 @@ public final class MapDbPageStore implements MessageStore {
         }
         MapDbPageStore s;
         try {
-            s = new MapDbPageStore(dir, mmap);
+            s = new MapDbPageStore(dir, mmap, btree);
         } catch (RuntimeException e) {
             throw new StoreException("cannot create the page-out store " + dir.resolve(FILE) + ": " + e, e);
         }
@@ -331,7 +338,7 @@ public final class MapDbPageStore implements MessageStore {
 
     /** Messages in the store (written or not), by the map's count plus the unwritten ones; for tests. */
     public long size() {
-        return map.sizeLong() + unwritten.size();
+        return map.size() + unwritten.size();
     }
 
     public Path file() {

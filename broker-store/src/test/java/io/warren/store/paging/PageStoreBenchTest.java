@@ -28,7 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * ({@link JournalMessageStore#openPageStore}) and {@link MapDbPageStore} (mmap and file channel).
  * Figures, not assertions on speed. Excluded from the default run; run with
  * {@code mvn -B -o -q test -pl broker-store -Dtest=PageStoreBenchTest -Dgroups=bench -Dstore.excludedGroups=}
- * (sizes: {@code -Dbench.messages=N}, default 1,000,000; {@code -Dbench.warmup=N}, default 100,000).
+ * (sizes: {@code -Dbench.messages=N}, default 1,000,000; {@code -Dbench.warmup=N}, default 100,000;
+ * {@code -Dbench.only=journal-segments,mapdb-mmap} runs a subset).
  *
  * <p>Page-out: one thread appends 1 KB messages as a queue's event loop would (no waiting per
  * message), with at most {@link #OUT_WINDOW} unwritten so the heap stays bounded, then syncs.
@@ -51,16 +52,21 @@ class PageStoreBenchTest {
             new Candidate("journal-segments", JournalMessageStore::openPageStore),
             new Candidate("mapdb-mmap", dir -> MapDbPageStore.open(dir, true)),
             new Candidate("mapdb-filechannel", dir -> MapDbPageStore.open(dir, false)),
+            new Candidate("mapdb-btree-mmap", dir -> MapDbPageStore.open(dir, true, true)),
     };
 
     @Test
     void pageOutAndInOfAMillion1KbMessages() throws Exception {
         int total = Integer.getInteger("bench.messages", 1_000_000);
         int warmup = Integer.getInteger("bench.warmup", 100_000);
-        for (Candidate c : CANDIDATES) {
+        // -Dbench.only=journal-segments,mapdb-mmap runs a subset
+        java.util.List<String> only = java.util.List.of(System.getProperty("bench.only", "").split(","));
+        java.util.List<Candidate> chosen = java.util.Arrays.stream(CANDIDATES)
+                .filter(c -> only.equals(java.util.List.of("")) || only.contains(c.name)).toList();
+        for (Candidate c : chosen) {
             run(c, tmp.resolve("warmup-" + c.name), warmup, false);
         }
-        for (Candidate c : CANDIDATES) {
+        for (Candidate c : chosen) {
             run(c, tmp.resolve(c.name), total, true);
         }
     }
