@@ -74,11 +74,6 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private boolean flushScheduled;
     private volatile boolean writable = true;
     private Map<String, Object> clientCapabilities = Map.of();
-    /**
-     * Set once the client has published: RabbitMQ blocks only publishing connections on an
-     * alarm, so connections that only consume keep draining queues.
-     */
-    private boolean publisher;
     /** Socket reads paused by a resource alarm (RabbitMQ's "blocked" connection state). */
     private boolean blocked;
     /** connection.blocked was sent, so connection.unblocked is owed. */
@@ -292,11 +287,12 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                         + " before the connection is open");
             }
             channelFrame(frame);
-            if (frame instanceof Frame.Method m && m.method() instanceof io.warren.amqp.protocol.BasicPublish) {
-                publisher = true;
-                if (!blocked && broker.alarms() != null && broker.alarms().blocked()) {
-                    block(broker.alarms().reason());
-                }
+            // As RabbitMQ (rabbit_reader: "blocking", then "blocked" on the next publish): during
+            // an alarm a connection is blocked when it publishes, so connections that only
+            // consume or ack, including those that published before the alarm, keep being read.
+            if (!blocked && frame instanceof Frame.Method m && m.method() instanceof io.warren.amqp.protocol.BasicPublish
+                    && broker.alarms() != null && broker.alarms().blocked()) {
+                block(broker.alarms().reason());
             }
         } catch (ConnectionException e) {
             closeWithError(e);
@@ -332,20 +328,16 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     // ---- resource alarms (RabbitMQ's connection.blocked extension) -----------------------
 
-    /** The broker's alarms changed (any thread): block or unblock on this connection's loop. */
+    /**
+     * The broker's alarms changed (any thread): a blocked connection is unblocked on its loop
+     * once no alarm is left. Blocking itself waits for the connection's next publish.
+     */
     public void alarmsChanged() {
-        execute(this::applyAlarms);
-    }
-
-    private void applyAlarms() {
-        String reason = broker.alarms().reason();
-        if (reason != null) {
-            if (!blocked && publisher && state == State.OPEN) {
-                block(reason);
+        execute(() -> {
+            if (blocked && broker.alarms().reason() == null) {
+                unblock();
             }
-        } else if (blocked) {
-            unblock();
-        }
+        });
     }
 
     /**
