@@ -69,12 +69,6 @@ public record WarrenConfig(
                 logLevel);
     }
 
-    /** A copy with other resource limits; for tests. */
-    public WarrenConfig withResourceLimits(Watermark memory, Watermark disk) {
-        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
-                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
-                connectionMax, sendTimeoutMs, memory, memoryPagingRatio, disk, dataDir, logFile, logLevel);
-    }
 
     /** A copy with other connection limits; for tests. */
     public WarrenConfig withConnectionLimits(int connectionMax, long sendTimeoutMs) {

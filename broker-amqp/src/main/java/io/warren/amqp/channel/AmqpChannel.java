@@ -365,10 +365,6 @@ public final class AmqpChannel implements MethodHandler {
             c.queue.execute(() -> c.queue.requeue(List.of(e), false));
             return;
         }
-        if (c.bounced || connection.pendingWriteBytes() > BOUNCE_ABOVE) {
-            bounce(c, e);
-            return;
-        }
         long tag = unacked.nextTag();
         Message msg = e.message();
         ByteBuf frame;
@@ -392,40 +388,6 @@ public final class AmqpChannel implements MethodHandler {
             unacked.add(new Unacked(tag, e, c.queue, c));
         }
         connection.write(frame);
-    }
-
-    /**
-     * Pending write bytes above which a delivery goes back to its queue instead of being written.
-     * Queues stop handing over at Netty's 2 MiB high watermark (ChannelConsumer.tryReserve), so
-     * this is a safety net, set well above it: bouncing at the watermark itself would stall a
-     * fast consumer every time its socket briefly fills.
-     */
-    static final long BOUNCE_ABOVE = 8L << 20;
-
-    /**
-     * A delivery handed over before the socket stopped taking bytes goes back to its place in
-     * the queue instead of growing the write buffer. To keep the consumer's order, every later
-     * delivery already on its way is bounced too, and the consumer takes nothing new until every
-     * bounced delivery is back in the queue: each requeue sends a marker back through the same
-     * task queue as the deliveries (tasks between two loops run in the order they were
-     * submitted), so when the last marker arrives no delivery of the episode is still out.
-     */
-    private void bounce(ChannelConsumer c, QueueEntry e) {
-        c.bounced = true;
-        c.bouncesOut++;
-        c.release(1);
-        MessageQueue q = c.queue;
-        q.execute(() -> {
-            q.requeue(List.of(e), false);
-            connection.execute(() -> {
-                if (--c.bouncesOut == 0) {
-                    c.bounced = false;
-                    if (!c.cancelled) {
-                        q.scheduleDispatch();
-                    }
-                }
-            });
-        });
     }
 
     void consumerCancelledByQueue(ChannelConsumer c) {

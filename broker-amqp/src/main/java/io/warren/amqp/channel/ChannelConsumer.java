@@ -23,10 +23,6 @@ final class ChannelConsumer implements Consumer {
     final AtomicInteger unacked = new AtomicInteger();
     /** Set on the channel loop when the consumer is cancelled; later deliveries are requeued. */
     volatile boolean cancelled;
-    /** Deliveries are being bounced back to the queue (see AmqpChannel.bounce): take nothing new. */
-    volatile boolean bounced;
-    /** Bounced deliveries whose requeue marker has not come back yet. Channel loop only. */
-    int bouncesOut;
     /** After a delivery could not be written: no new deliveries before this System.nanoTime(). */
     private volatile long pausedUntil;
     private volatile boolean paused;
@@ -56,7 +52,7 @@ final class ChannelConsumer implements Consumer {
     }
 
     @Override public boolean tryReserve() {
-        if (cancelled || bounced || !channel.connection().acceptsDeliveries()) {
+        if (cancelled || !channel.connection().acceptsDeliveries()) {
             return false;
         }
         if (paused) {

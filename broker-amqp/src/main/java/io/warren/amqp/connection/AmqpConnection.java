@@ -45,7 +45,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One AMQP connection: the handshake, channel 0, and routing of frames to channels. Owner:
- * the connection's event loop; every field is touched only there, except {@link #writable}.
+ * the connection's event loop; every field is touched only there, except the delivery window.
  */
 public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(AmqpConnection.class);
@@ -72,7 +72,6 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private int channelMax;
     private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
     private boolean flushScheduled;
-    private volatile boolean writable = true;
     private Map<String, Object> clientCapabilities = Map.of();
     /** Socket reads paused by a resource alarm (RabbitMQ's "blocked" connection state). */
     private boolean blocked;
@@ -119,22 +118,12 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         return ctx;
     }
 
-    public boolean writable() {
-        return writable;
-    }
-
     /**
      * True when a queue may hand this connection another delivery (any thread): the socket is
      * writable and not too much is on its way to it already.
      */
     public boolean acceptsDeliveries() {
-        return writable && deliveriesInFlight.get() < MAX_DELIVERIES_IN_FLIGHT && ctx.channel().isWritable();
-    }
-
-    /** Bytes written to the socket's buffer and not yet taken by the socket. Connection's loop. */
-    public long pendingWriteBytes() {
-        io.netty.channel.ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
-        return out == null ? 0 : out.totalPendingWriteBytes();
+        return deliveriesInFlight.get() < MAX_DELIVERIES_IN_FLIGHT && ctx.channel().isWritable();
     }
 
     /** A queue's loop hands over a delivery of about {@code bytes}; {@link #deliveryTaken} follows. */
@@ -145,7 +134,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     /** The connection's loop took a handed-over delivery; reopens the window for queues when it drains. */
     public void deliveryTaken(long bytes) {
         long now = deliveriesInFlight.addAndGet(-bytes);
-        if (now < MAX_DELIVERIES_IN_FLIGHT && now + bytes >= MAX_DELIVERIES_IN_FLIGHT && writable) {
+        if (now < MAX_DELIVERIES_IN_FLIGHT && now + bytes >= MAX_DELIVERIES_IN_FLIGHT && ctx.channel().isWritable()) {
             for (AmqpChannel ch : channels.values()) {
                 ch.resumeDelivery();
             }
@@ -226,8 +215,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     @Override public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        writable = ctx.channel().isWritable();
-        if (writable) {
+        if (ctx.channel().isWritable()) {
             for (AmqpChannel ch : channels.values()) {
                 ch.resumeDelivery();
             }
@@ -365,11 +353,6 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             sendMethod(0, new io.warren.amqp.protocol.ConnectionUnblocked());
         }
         log.info("connection from {} unblocked", ctx.channel().remoteAddress());
-    }
-
-    /** True while this connection's socket is not read because of a resource alarm. */
-    public boolean blocked() {
-        return blocked;
     }
 
     // ---- channels -------------------------------------------------------------------------

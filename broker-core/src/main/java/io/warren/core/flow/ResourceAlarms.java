@@ -101,8 +101,4 @@ public final class ResourceAlarms {
     public void addListener(Listener l) {
         listeners.add(l);
     }
-
-    public void removeListener(Listener l) {
-        listeners.remove(l);
-    }
 }

@@ -431,7 +431,6 @@ public final class MessageQueue implements Destination {
                     e.message().attach(props, body);
                     // attach drops the content of a message purged or deleted meanwhile
                     inMemoryBytes += e.message().memoryBytes();
-                    paging.countIn();
                 }
                 if (--left[0] == 0) {
                     loading = false;

@@ -34,7 +34,6 @@ public final class Paging {
     private volatile boolean pressure;
     private final AtomicLong queueIds = new AtomicLong();
     private final LongAdder pagedOut = new LongAdder();
-    private final LongAdder pagedIn = new LongAdder();
 
     /** @param pageStore where messages without a journal slot page out to (null: they stay in memory) */
     public Paging(MessageStore pageStore, long queueBound, long pressureBound) {
@@ -78,17 +77,8 @@ public final class Paging {
         pagedOut.increment();
     }
 
-    void countIn() {
-        pagedIn.increment();
-    }
-
     /** Messages paged out so far. */
     public long pagedOut() {
         return pagedOut.sum();
-    }
-
-    /** Messages paged back in so far. */
-    public long pagedIn() {
-        return pagedIn.sum();
     }
 }

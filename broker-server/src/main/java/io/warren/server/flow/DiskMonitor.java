@@ -21,7 +21,6 @@ public final class DiskMonitor {
     private final ResourceAlarms alarms;
     private final Path dataDir;
     private volatile Watermark limit;
-    private volatile long lastFree = -1;
     private boolean warnedUnreadable;
 
     public DiskMonitor(ResourceAlarms alarms, Path dataDir, Watermark limit) {
@@ -47,11 +46,6 @@ public final class DiskMonitor {
         return limit;
     }
 
-    /** Free bytes on the data dir's file system at the last check (-1 before the first). */
-    public long free() {
-        return lastFree;
-    }
-
     /** Changes the limit at run time (warrenctl set_disk_free_limit); checks at once. */
     public void setLimit(Watermark w) {
         limit = w;
@@ -70,7 +64,6 @@ public final class DiskMonitor {
             }
             return;
         }
-        lastFree = free;
         long min = limit();
         boolean low = free < min;
         if (low != alarms.active(ResourceAlarms.Resource.DISK)) {

@@ -79,8 +79,8 @@ class StuckConsumerTest {
             int left = ready(ch, qs);
             assertTrue(left >= bound, "only " + left + " of " + n + " messages stayed in the queues");
 
-            // Now it reads: every message arrives, each queue's in publish order, although
-            // deliveries were bounced back to their queues while the socket was full.
+            // Now it reads: every message arrives, each queue's in publish order (a delivery
+            // written after the ones its window reopening dispatched would show up here).
             int[] next = new int[QUEUES];
             int received = 0;
             int current = -1;
