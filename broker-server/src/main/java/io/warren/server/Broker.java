@@ -6,7 +6,9 @@ import io.warren.amqp.server.AmqpSettings;
 import io.warren.amqp.server.BrokerContext;
 import io.warren.core.auth.Users;
 import io.warren.core.flow.ResourceAlarms;
+import io.warren.amqp.channel.MessageHeaders;
 import io.warren.core.queue.Paging;
+import io.warren.store.spill.FileSpillStore;
 import io.warren.core.store.StoreDurability;
 import io.warren.core.vhost.VirtualHosts;
 import io.warren.server.flow.ResourceMonitor;
@@ -35,7 +37,7 @@ public final class Broker implements AutoCloseable {
     private DataDirLock lock;
     private SnapshotDefinitionStore definitions;
     private JournalMessageStore messages;
-    private JournalMessageStore pageStore;
+    private FileSpillStore pageStore;
     private ResourceMonitor resources;
 
     private final io.netty.buffer.ByteBufAllocator allocator;
@@ -69,7 +71,7 @@ public final class Broker implements AutoCloseable {
             lock = DataDirLock.acquire(dataDir);
             definitions = SnapshotDefinitionStore.open(dataDir);
             messages = JournalMessageStore.open(dataDir);
-            pageStore = JournalMessageStore.openPageStore(dataDir.resolve("paging"));
+            pageStore = FileSpillStore.open(dataDir.resolve("paging"), MessageHeaders.READER);
             Paging paging = new Paging(pageStore, Paging.DEFAULT_QUEUE_BOUND, Paging.DEFAULT_PRESSURE_BOUND);
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability, paging);

@@ -112,16 +112,13 @@ final class PublishAssembler {
         Integer deliveryMode = properties.readableBytes() >= 2
                 ? decode(properties, BasicProperties::readDeliveryMode) : null;
         Message msg = new Message(method.exchange(), method.routingKey(), properties,
-                body == null ? Unpooled.EMPTY_BUFFER : body, deliveryMode != null && deliveryMode == 2, HEADERS);
+                body == null ? Unpooled.EMPTY_BUFFER : body, deliveryMode != null && deliveryMode == 2, MessageHeaders.READER);
         properties = null;
         body = null;
         reset();
         return msg;
     }
 
-    /** Decodes the headers on demand (headers exchange), with {@link #decode}'s failure. */
-    private static final Function<ByteBuf, Map<String, Object>> HEADERS =
-            p -> decode(p, BasicProperties::readHeaders);
 
     /**
      * Reads from raw properties without moving their indexes. The frame decoder has checked them

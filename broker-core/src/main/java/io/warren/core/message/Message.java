@@ -58,6 +58,18 @@ public final class Message extends AbstractReferenceCounted {
         return new Message(exchange, routingKey, bodySize);
     }
 
+    /**
+     * A message read back from the page-out store: {@code content} (ownership passes here) holds
+     * the properties ({@code propertiesLength} bytes) followed by the body, as after {@link #compact}.
+     */
+    public static Message restored(String exchange, String routingKey, ByteBuf content, int propertiesLength,
+                                   boolean persistent, Function<ByteBuf, Map<String, Object>> headersReader) {
+        Message m = new Message(exchange, routingKey, content.slice(0, propertiesLength),
+                content.slice(propertiesLength, content.readableBytes() - propertiesLength), persistent, headersReader);
+        m.owner = content;
+        return m;
+    }
+
     /** False for a recovered message whose content is still on disk. */
     public boolean loaded() {
         return body != null;
@@ -107,28 +119,6 @@ public final class Message extends AbstractReferenceCounted {
         owner = copy;
         properties = copy.slice(0, p);
         body = copy.slice(p, b);
-        return true;
-    }
-
-    /**
-     * Page-out: drops the in-memory content of a message whose content is also on disk (its
-     * store slot, or the page-out store), keeping its size; {@link #attach} brings it back.
-     * Only when the caller holds the only reference (see {@link #compact}). Owner: the queue's loop.
-     */
-    public boolean unload() {
-        if (body == null || refCnt() != 1) {
-            return false;
-        }
-        storedBodySize = body.readableBytes();
-        if (owner != null) {
-            owner.release();
-        } else {
-            properties.release();
-            body.release();
-        }
-        owner = null;
-        properties = null;
-        body = null;
         return true;
     }
 

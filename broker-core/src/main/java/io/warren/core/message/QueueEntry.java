@@ -13,8 +13,6 @@ public final class QueueEntry {
     private final long seq;
     private final long ref;
     private boolean redelivered;
-    /** The content's slot in the page-out store, or {@link #NOT_STORED}. Owner: the queue's loop. */
-    private long pagedRef = NOT_STORED;
 
     /** @param ref the message's store slot for this queue, or {@link #NOT_STORED} */
     public QueueEntry(Message message, long seq, boolean redelivered, long ref) {
@@ -27,14 +25,6 @@ public final class QueueEntry {
     /** The store slot to release when the queue is done with the message, or {@link #NOT_STORED}. */
     public long ref() {
         return ref;
-    }
-
-    public long pagedRef() {
-        return pagedRef;
-    }
-
-    public void pagedTo(long ref) {
-        pagedRef = ref;
     }
 
     public Message message() {

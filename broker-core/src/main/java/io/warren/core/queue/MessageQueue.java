@@ -6,6 +6,7 @@ import io.warren.core.exchange.Destination;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 import io.warren.core.store.MessageStore;
+import io.warren.core.store.SpillStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,8 +44,16 @@ public final class MessageQueue implements Destination {
     private MessageStore store;
     private long storeId;
     private Paging paging = Paging.OFF;
-    private long pageId;
-    /** Bytes of message content held in memory by the ready entries. Loop only. */
+    /** Where arrivals past the in-memory bound go (null: paging off). Loop only. */
+    private SpillStore.Spill spill;
+    /** Entries in the spill, counting those of a read in flight. Loop only. */
+    private long spillCount;
+    /** Of those, entries holding a store slot: purge must free their slots. Loop only. */
+    private long spillStored;
+    private boolean spillReading;
+    /** Bumped by purge and delete: a read that was in flight then comes back stale. */
+    private int spillGen;
+    /** Memory the ready entries hold: content plus {@link Paging#ENTRY_OVERHEAD} each. Loop only. */
     private long inMemoryBytes;
 
     private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
@@ -92,12 +101,20 @@ public final class MessageQueue implements Destination {
     /** Makes this queue page out past the bound of {@code p}. Called once, before the queue is visible. */
     public void attachPaging(Paging p) {
         this.paging = p;
-        this.pageId = p.nextQueueId();
+        this.spill = p.open(this);
     }
 
-    /** Bytes of message content the ready messages hold in memory (loop; other threads see a recent value). */
+    /**
+     * Memory the ready messages hold: content plus a fixed per-message overhead (loop; other
+     * threads see a recent value).
+     */
     public long inMemoryBytes() {
         return inMemoryBytes;
+    }
+
+    /** Ready messages paged out to disk (loop; other threads see a recent value). */
+    public long pagedOutCount() {
+        return spillCount;
     }
 
     /** The store keeping this queue's persistent messages, or null (not durable, or no store). */
@@ -171,23 +188,148 @@ public final class MessageQueue implements Destination {
             discard(e);
             return;
         }
+        if (spillCount > 0) {
+            // FIFO: while anything is paged out, later arrivals queue behind it, on disk too.
+            spillOut(e);
+            return;
+        }
         ready.addLast(e);
-        readyCount = ready.size();
+        inMemoryBytes += cost(e);
+        updateCount();
         dispatch();
-        if (ready.peekLast() == e) {
-            // Not delivered at once: it parks, so it should stop pinning its read buffer.
-            try {
-                m.compact();
-            } catch (OutOfMemoryError noRoom) {
-                // No memory for the copy: the message keeps its slices, nothing is lost (the
-                // memory alarm is what stops the publishers).
-                LOG.debug("no memory to compact a parked message in {}", this);
+        if (ready.peekLast() != e) {
+            return;
+        }
+        // Not delivered at once: it waits.
+        if (spill != null && inMemoryBytes > paging.bound()) {
+            ready.pollLast();
+            inMemoryBytes -= cost(e);
+            spillOut(e);
+            return;
+        }
+        // It parks in memory, so it should stop pinning its read buffer.
+        try {
+            m.compact();
+        } catch (OutOfMemoryError noRoom) {
+            // No memory for the copy: the message keeps its slices, nothing is lost (the
+            // memory alarm is what stops the publishers).
+            LOG.debug("no memory to compact a parked message in {}", this);
+        }
+    }
+
+    private static long cost(QueueEntry e) {
+        return e.message().memoryBytes() + Paging.ENTRY_OVERHEAD;
+    }
+
+    private void updateCount() {
+        readyCount = (int) Math.min(Integer.MAX_VALUE, ready.size() + spillCount);
+    }
+
+    /** Ready messages: in memory and paged out. */
+    private int count() {
+        return (int) Math.min(Integer.MAX_VALUE, ready.size() + spillCount);
+    }
+
+    /**
+     * Pages an arrival out: its content and routing info go to the spill, its store slot (if
+     * any) stays in the record, and the queue drops its reference to the message.
+     */
+    private void spillOut(QueueEntry e) {
+        try {
+            spill.append(e);
+        } catch (RuntimeException | OutOfMemoryError failed) {
+            // No memory even for the spill's chunk: keep the message rather than lose it, even
+            // though it now comes before messages paged out earlier.
+            LOG.warn("cannot page out a message of {}: {}", this, failed.toString());
+            ready.addLast(e);
+            inMemoryBytes += cost(e);
+            updateCount();
+            return;
+        }
+        spillCount++;
+        if (e.ref() != QueueEntry.NOT_STORED) {
+            spillStored++;
+        }
+        paging.countOut();
+        e.message().release();
+        updateCount();
+    }
+
+    /**
+     * Bytes below which the ready list asks the spill for more: the read-back must land before
+     * consumers run dry, but a queue under memory pressure keeps little.
+     */
+    private long refillBelow() {
+        return Math.min(paging.bound() / 2, 1L << 20);
+    }
+
+    /** Reads the next batch back from the spill once the ready list runs low. */
+    private void refill() {
+        if (spillCount == 0 || spillReading || deleted || inMemoryBytes >= refillBelow()) {
+            return;
+        }
+        spillReading = true;
+        int gen = spillGen;
+        long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
+        spill.read(READ_BATCH, bytes, (entries, failure) -> loop.execute(() -> spillRead(gen, entries, failure)));
+    }
+
+    /** Entries per read-back: with 1 KB messages, 2 MiB is the limit that applies. */
+    static final int READ_BATCH = 4096;
+
+    private boolean spillFailureLogged;
+
+    private void spillRead(int gen, List<QueueEntry> entries, Throwable failure) {
+        if (gen != spillGen || deleted) {
+            // Purged or deleted while the read was in flight: these entries are gone too.
+            entries.forEach(this::discard);
+            return;
+        }
+        spillReading = false;
+        if (failure != null || (entries.isEmpty() && spillCount > 0)) {
+            if (!spillFailureLogged) {
+                spillFailureLogged = true;
+                LOG.error("cannot read {} paged-out messages of {} back; retrying every second", spillCount, this,
+                        failure);
             }
-            inMemoryBytes += m.memoryBytes();
-            if (inMemoryBytes > paging.bound()) {
-                pageOut(e);
+            spillReading = true;
+            loop.schedule(() -> {
+                if (gen == spillGen) {
+                    spillReading = false;
+                    refill();
+                    dispatch();
+                }
+            }, 1, java.util.concurrent.TimeUnit.SECONDS);
+            return;
+        }
+        for (QueueEntry e : entries) {
+            ready.addLast(e);
+            inMemoryBytes += cost(e);
+            if (e.ref() != QueueEntry.NOT_STORED) {
+                spillStored--;
             }
         }
+        spillCount -= entries.size();
+        paging.countIn(entries.size());
+        updateCount();
+        answerWaitingGets();
+        dispatch();
+    }
+
+    /** Drops whatever is paged out (purge, delete); frees the store slots it held when {@code fromStore}. */
+    private void clearSpill(boolean fromStore) {
+        if (spill == null) {
+            return;
+        }
+        if (spillCount > 0 || spillReading) {
+            MessageStore s = store;
+            spill.clear(fromStore && spillStored > 0 && s != null && !closed ? s::remove : null);
+        }
+        spillCount = 0;
+        spillStored = 0;
+        spillReading = false;
+        spillGen++;
+        updateCount();
     }
 
     /**
@@ -199,9 +341,11 @@ public final class MessageQueue implements Destination {
         assert loop.inEventLoop();
         for (MessageStore.StoredMessage sm : stored) {
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
-            ready.addLast(new QueueEntry(m, nextSeq++, true, sm.ref()));
+            QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
+            ready.addLast(e);
+            inMemoryBytes += cost(e);
         }
-        readyCount = ready.size();
+        updateCount();
     }
 
     /**
@@ -212,45 +356,14 @@ public final class MessageQueue implements Destination {
         if (e.ref() != QueueEntry.NOT_STORED && store != null && !closed) {
             store.remove(e.ref());
         }
-        if (e.pagedRef() != QueueEntry.NOT_STORED && !closed) {
-            paging.pageStore().remove(e.pagedRef());
-        }
         e.message().release();
     }
-
-    /**
-     * Drops the in-memory content of a waiting entry: a persistent message in this queue's
-     * journal has it on disk already; any other goes to the page-out store first (once: a
-     * requeued message keeps its page slot). Messages shared with other queues stay.
-     */
-    private void pageOut(QueueEntry e) {
-        Message m = e.message();
-        if (m.refCnt() != 1 || !m.loaded()) {
-            return;
-        }
-        boolean inJournal = e.ref() != QueueEntry.NOT_STORED && store != null;
-        if (!inJournal && e.pagedRef() == QueueEntry.NOT_STORED) {
-            MessageStore ps = paging.pageStore();
-            if (ps == null) {
-                return;
-            }
-            e.pagedTo(ps.append(m.exchange(), m.routingKey(), m.properties(), m.body(), new long[] {pageId},
-                    NOT_WATCHED));
-        }
-        int bytes = m.memoryBytes();
-        if (m.unload()) {
-            inMemoryBytes -= bytes;
-            paging.countOut();
-        }
-    }
-
-    private static final MessageStore.Durable NOT_WATCHED = failure -> { };
 
     /** Takes the head entry off the ready list, keeping the in-memory count. */
     private QueueEntry pollReady() {
         QueueEntry e = ready.pollFirst();
         if (e != null) {
-            inMemoryBytes -= e.message().memoryBytes();
+            inMemoryBytes -= cost(e);
         }
         return e;
     }
@@ -270,7 +383,7 @@ public final class MessageQueue implements Destination {
             merged.forEach(QueueEntry::markRedelivered);
         }
         for (QueueEntry e : entries) {
-            inMemoryBytes += e.message().memoryBytes();
+            inMemoryBytes += cost(e);
         }
         merged.sort(Comparator.comparingLong(QueueEntry::seq));
         long maxSeq = merged.get(merged.size() - 1).seq();
@@ -281,7 +394,7 @@ public final class MessageQueue implements Destination {
         for (int i = merged.size() - 1; i >= 0; i--) {
             ready.addFirst(merged.get(i));
         }
-        readyCount = ready.size();
+        updateCount();
         dispatch();
     }
 
@@ -327,15 +440,17 @@ public final class MessageQueue implements Destination {
             return;
         }
         QueueEntry e = deleted ? null : pollReady();
-        readyCount = ready.size();
-        sink.accept(e, ready.size());
+        updateCount();
+        refill();
+        sink.accept(e, count());
     }
 
-    /** Drops the ready messages; reports how many. */
+    /** Drops the ready messages, paged out ones too; reports how many. */
     public void purge(IntConsumer sink) {
         assert loop.inEventLoop();
-        int n = ready.size();
+        int n = count();
         releaseReady(true);
+        clearSpill(true);
         sink.accept(n);
     }
 
@@ -347,6 +462,11 @@ public final class MessageQueue implements Destination {
         }
         deleted = true;
         releaseReady(true);
+        clearSpill(true);
+        if (spill != null) {
+            spill.delete();
+            spill = null;
+        }
         List<Consumer> gone = new ArrayList<>(consumers);
         consumers.clear();
         consumerCount = 0;
@@ -365,6 +485,11 @@ public final class MessageQueue implements Destination {
         closed = true;
         deleted = true;
         releaseReady(false);
+        clearSpill(false);
+        if (spill != null) {
+            spill.delete();
+            spill = null;
+        }
         consumers.clear();
         consumerCount = 0;
     }
@@ -379,8 +504,8 @@ public final class MessageQueue implements Destination {
                 e.message().release();
             }
         }
-        readyCount = 0;
         inMemoryBytes = 0;
+        updateCount();
         answerWaitingGets();
     }
 
@@ -390,10 +515,17 @@ public final class MessageQueue implements Destination {
      */
     static final int LOAD_AHEAD = 256;
 
-    /** True when the head entry's content is in memory; otherwise starts loading it. */
+    /**
+     * True when the head entry's content is in memory, or the queue is empty; otherwise starts
+     * loading it (a recovered message from the store, or the next batch from the spill).
+     */
     private boolean headLoaded() {
+        refill();
         QueueEntry head = ready.peekFirst();
-        if (head == null || head.message().loaded()) {
+        if (head == null) {
+            return spillCount == 0;
+        }
+        if (head.message().loaded()) {
             return true;
         }
         if (!loading) {
@@ -415,21 +547,20 @@ public final class MessageQueue implements Destination {
         loading = true;
         int[] left = {batch.size()};
         for (QueueEntry e : batch) {
-            boolean inJournal = e.ref() != QueueEntry.NOT_STORED && store != null;
-            MessageStore from = inJournal ? store : paging.pageStore();
-            long ref = inJournal ? e.ref() : e.pagedRef();
-            from.load(ref, (props, body, failure) -> loop.execute(() -> {
+            store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
                 if (failure != null) {
                     // Unreadable: take it out of the queue, loudly, but keep its store slot so a
                     // restart (e.g. after freeing disk or fixing permissions) can try again.
                     LOG.error("cannot load message {} of {} from the store", e.ref(), this, failure);
                     if (ready.remove(e)) {
+                        inMemoryBytes -= cost(e);
                         e.message().release();
-                        readyCount = ready.size();
+                        updateCount();
                     }
                 } else {
                     e.message().attach(props, body);
-                    // attach drops the content of a message purged or deleted meanwhile
+                    // attach drops the content of a message purged or deleted meanwhile (it
+                    // then counts 0: purge and delete already zeroed the count)
                     inMemoryBytes += e.message().memoryBytes();
                 }
                 if (--left[0] == 0) {
@@ -445,8 +576,8 @@ public final class MessageQueue implements Destination {
         while (!waitingGets.isEmpty() && (deleted || headLoaded())) {
             BiConsumer<QueueEntry, Integer> sink = waitingGets.pollFirst();
             QueueEntry e = deleted ? null : pollReady();
-            readyCount = ready.size();
-            sink.accept(e, ready.size());
+            updateCount();
+            sink.accept(e, count());
         }
     }
 
@@ -467,8 +598,8 @@ public final class MessageQueue implements Destination {
         assert loop.inEventLoop();
         dispatchScheduled = false;
         int delivered = 0;
-        while (!ready.isEmpty() && !consumers.isEmpty() && waitingGets.isEmpty()) {
-            if (!headLoaded()) {
+        while (!consumers.isEmpty() && waitingGets.isEmpty()) {
+            if (!headLoaded() || ready.isEmpty()) {
                 break;
             }
             if (delivered == DISPATCH_QUANTUM) {
@@ -483,10 +614,11 @@ public final class MessageQueue implements Destination {
                 break;
             }
             QueueEntry e = pollReady();
-            readyCount = ready.size();
+            updateCount();
             c.deliver(this, e);
             delivered++;
         }
+        refill();
     }
 
     private Consumer nextWithRoom() {

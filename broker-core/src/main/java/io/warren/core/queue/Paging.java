@@ -1,49 +1,54 @@
 package io.warren.core.queue;
 
-import io.warren.core.store.MessageStore;
+import io.warren.core.store.SpillStore;
 
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * How queues keep their memory bounded: once a queue holds more than {@link #queueBound()} bytes
- * of message content in memory, messages that arrive and must wait are paged out. A persistent
- * message that its durable queue has in the journal just drops its in-memory copy; any other
- * message is written to the page-out store first. Paged messages come back ahead of consumers
- * ({@link MessageQueue#LOAD_AHEAD} at a time). Under memory pressure (the memory monitor sets it
- * at {@code vm_memory_high_watermark_paging_ratio} of the high watermark) the bound shrinks to
- * {@link #pressureBound()}. Shared by every queue; thread-safe.
+ * How queues keep their memory bounded: a queue keeps at most {@link #queueBound()} bytes of
+ * ready messages in memory (content plus {@link #ENTRY_OVERHEAD} per message); a message that
+ * arrives past that, and everything after it while the queue has any paged out, goes to the
+ * queue's spill in the page-out store ({@link SpillStore}), which costs the heap nothing per
+ * message. Paged messages come back a batch at a time ahead of consumers, in order. Under memory
+ * pressure (the memory monitor sets it at {@code vm_memory_high_watermark_paging_ratio} of the
+ * high watermark) the bound shrinks to {@link #pressureBound()}. Shared by every queue;
+ * thread-safe.
  */
 public final class Paging {
     /** No page-out store and no bound: messages stay in memory (tests, tools). */
     public static final Paging OFF = new Paging(null, Long.MAX_VALUE, Long.MAX_VALUE);
 
     /**
-     * Content bytes a queue keeps in memory before new arrivals page out: 64 MiB is 64,000 1 KB
-     * messages, so a queue whose consumers fall a few seconds behind never touches the disk
-     * (paging costs a consumer of the backlog: PerfTest -s 1000 -q 100 received 22k msg/s with
-     * paging against 34k without, 2026-11-30). Memory pressure shrinks it to the pressure bound.
+     * Bytes a queue keeps in memory before new arrivals page out: 64 MiB is ~50,000 1 KB
+     * messages, so a queue whose consumers fall a few seconds behind never touches the disk.
+     * Memory pressure shrinks it to the pressure bound.
      */
     public static final long DEFAULT_QUEUE_BOUND = 64L << 20;
-    /** The bound under memory pressure: enough for one load-ahead batch of 1 KB messages. */
+    /** The bound under memory pressure: a couple of read-back batches of 1 KB messages. */
     public static final long DEFAULT_PRESSURE_BOUND = 256L << 10;
+    /**
+     * What a ready message costs in memory besides its content (entry, message, strings,
+     * buffer headers), counted against the bound so that a backlog of tiny messages is bounded too.
+     */
+    public static final int ENTRY_OVERHEAD = 256;
 
-    private final MessageStore pageStore;
+    private final SpillStore store;
     private final long queueBound;
     private final long pressureBound;
     private volatile boolean pressure;
-    private final AtomicLong queueIds = new AtomicLong();
     private final LongAdder pagedOut = new LongAdder();
+    private final LongAdder pagedIn = new LongAdder();
 
-    /** @param pageStore where messages without a journal slot page out to (null: they stay in memory) */
-    public Paging(MessageStore pageStore, long queueBound, long pressureBound) {
-        this.pageStore = pageStore;
+    /** @param store where queues page out to (null: messages stay in memory) */
+    public Paging(SpillStore store, long queueBound, long pressureBound) {
+        this.store = store;
         this.queueBound = queueBound;
         this.pressureBound = pressureBound;
     }
 
-    public MessageStore pageStore() {
-        return pageStore;
+    /** A spill for {@code queue}, or null when paging is off. */
+    SpillStore.Spill open(MessageQueue queue) {
+        return store == null ? null : store.open(queue.toString());
     }
 
     public long queueBound() {
@@ -68,17 +73,21 @@ public final class Paging {
         return pressure;
     }
 
-    /** A queue's id in the page-out store. */
-    long nextQueueId() {
-        return queueIds.incrementAndGet();
-    }
-
     void countOut() {
         pagedOut.increment();
+    }
+
+    void countIn(int n) {
+        pagedIn.add(n);
     }
 
     /** Messages paged out so far. */
     public long pagedOut() {
         return pagedOut.sum();
+    }
+
+    /** Messages read back so far. */
+    public long pagedIn() {
+        return pagedIn.sum();
     }
 }

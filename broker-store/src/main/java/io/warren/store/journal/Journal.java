@@ -55,12 +55,6 @@ final class Journal {
     /** A failed frame could not be cut off yet: no write until it is. */
     private boolean tailDirty;
 
-    /**
-     * False for a page-out store, whose content never outlives the process (it is deleted at
-     * start): its frames need not reach the disk before their callbacks run.
-     */
-    volatile boolean forceWrites = true;
-
     private Journal(Path dir, long segmentTarget) {
         this.dir = dir;
         this.segmentTarget = segmentTarget;
@@ -326,9 +320,7 @@ final class Journal {
             while (frame.hasRemaining()) {
                 p += h.channel.write(frame, p);
             }
-            if (forceWrites) {
-                h.channel.force(false);
-            }
+            h.channel.force(false);
         } catch (IOException | RuntimeException e) {
             try {
                 h.channel.truncate(start);

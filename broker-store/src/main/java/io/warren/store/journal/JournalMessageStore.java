@@ -60,30 +60,6 @@ public final class JournalMessageStore implements MessageStore {
         return open(dataDir, DEFAULT_SEGMENT_SIZE, DEFAULT_COMPACT_BELOW);
     }
 
-    /**
-     * A store for messages paged out of memory (transient messages, persistent ones in
-     * non-durable queues): {@code dir} is emptied first, since nothing in it outlives a restart,
-     * and writes are not forced to the disk (a crash loses them anyway, like RabbitMQ's transient
-     * message store). The same segment format and group commit as the journal: one write per
-     * batch of page-outs, on the committer thread.
-     */
-    public static JournalMessageStore openPageStore(Path dir) {
-        try {
-            if (Files.exists(dir)) {
-                try (var walk = Files.walk(dir)) {
-                    for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                        Files.delete(p);
-                    }
-                }
-            }
-        } catch (IOException e) {
-            throw new StoreException("cannot empty the page-out store " + dir + ": " + e, e);
-        }
-        JournalMessageStore s = open(dir, 16L << 20, DEFAULT_COMPACT_BELOW);
-        s.journal.forceWrites = false;
-        return s;
-    }
-
     /** With a segment target size and compaction threshold (share of live bytes in the oldest segment). */
     public static JournalMessageStore open(Path dataDir, long segmentSize, double compactBelow) {
         try {

@@ -2,8 +2,11 @@ package io.warren.store.paging;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.warren.core.message.Message;
+import io.warren.core.message.QueueEntry;
 import io.warren.core.store.MessageStore;
-import io.warren.store.journal.JournalMessageStore;
+import io.warren.core.store.SpillStore;
+import io.warren.store.spill.FileSpillStore;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,8 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The page-out store candidates side by side: the journal's segment format
- * ({@link JournalMessageStore#openPageStore}) and {@link MapDbPageStore} (mmap and file channel).
+ * The page-out store candidates side by side: {@link FileSpillStore} (what the broker uses: one
+ * FIFO of segment files per queue) and {@link MapDbPageStore} (mmap and file channel; the
+ * journal's segment format, which page-out used before, measured 2-3x faster than MapDB).
  * Figures, not assertions on speed. Excluded from the default run; run with
  * {@code mvn -B -o -q test -pl broker-store -Dtest=PageStoreBenchTest -Dgroups=bench -Dstore.excludedGroups=}
  * (sizes: {@code -Dbench.messages=N}, default 1,000,000; {@code -Dbench.warmup=N}, default 100,000;
@@ -49,7 +53,6 @@ class PageStoreBenchTest {
     record Candidate(String name, Function<Path, MessageStore> open) {}
 
     private static final Candidate[] CANDIDATES = {
-            new Candidate("journal-segments", JournalMessageStore::openPageStore),
             new Candidate("mapdb-mmap", dir -> MapDbPageStore.open(dir, true)),
             new Candidate("mapdb-filechannel", dir -> MapDbPageStore.open(dir, false)),
             new Candidate("mapdb-btree-mmap", dir -> MapDbPageStore.open(dir, true, true)),
@@ -63,12 +66,92 @@ class PageStoreBenchTest {
         java.util.List<String> only = java.util.List.of(System.getProperty("bench.only", "").split(","));
         java.util.List<Candidate> chosen = java.util.Arrays.stream(CANDIDATES)
                 .filter(c -> only.equals(java.util.List.of("")) || only.contains(c.name)).toList();
+        boolean spill = only.equals(java.util.List.of("")) || only.contains("file-spill");
+        if (spill) {
+            runSpill(tmp.resolve("warmup-spill"), warmup, false);
+        }
         for (Candidate c : chosen) {
             run(c, tmp.resolve("warmup-" + c.name), warmup, false);
+        }
+        if (spill) {
+            runSpill(tmp.resolve("file-spill"), total, true);
         }
         for (Candidate c : chosen) {
             run(c, tmp.resolve(c.name), total, true);
         }
+    }
+
+    /**
+     * The same shape for the spill: append every message (the spill copies it), then read back in
+     * the broker's batches; page-out ends when a one-entry read, queued behind every write,
+     * returns. Removal is free: a segment is deleted once read.
+     */
+    private static void runSpill(Path dir, int n, boolean print) throws Exception {
+        var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        var memory = ManagementFactory.getMemoryMXBean();
+        byte[] content = new byte[SIZE];
+        for (int i = 0; i < SIZE; i++) {
+            content[i] = (byte) i;
+        }
+        System.gc();
+        try (FileSpillStore store = FileSpillStore.open(dir, p -> null)) {
+            SpillStore.Spill s = store.open("bench");
+            Message m = new Message("", "q", Unpooled.wrappedBuffer(new byte[]{(byte) 0x10, 0, 1}),
+                    Unpooled.wrappedBuffer(content), false, p -> null);
+            long cpu0 = os.getProcessCpuTime();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                s.append(new QueueEntry(m, i, false, QueueEntry.NOT_STORED));
+            }
+            m.release();
+            AtomicLong loadedBytes = new AtomicLong();
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            int got = readBack(s, 1, loadedBytes, failed);
+            long outNanos = System.nanoTime() - t0;
+            long outCpu = os.getProcessCpuTime() - cpu0;
+            System.gc();
+            long heapStored = memory.getHeapMemoryUsage().getUsed();
+            long diskBytes = diskBytes(dir);
+            cpu0 = os.getProcessCpuTime();
+            t0 = System.nanoTime();
+            while (got < n) {
+                int k = readBack(s, 4096, loadedBytes, failed);
+                assertTrue(k > 0);
+                got += k;
+            }
+            long inNanos = System.nanoTime() - t0;
+            long inCpu = os.getProcessCpuTime() - cpu0;
+            assertNull(failed.get());
+            assertEquals((long) n * SIZE, loadedBytes.get());
+            if (print) {
+                double mb = (double) n * SIZE / 1e6;
+                System.out.printf("BENCH %-18s %,d x 1 KB | page-out %.2f s %,.0f MB/s %.2f us CPU/msg"
+                                + " | page-in %.2f s %,.0f MB/s %.2f us CPU/msg | remove: none (read segments are deleted)"
+                                + " | on disk %,.0f MB, heap with all stored %,.0f MB%n",
+                        "file-spill", n, outNanos / 1e9, mb / (outNanos / 1e9), outCpu / 1e3 / n,
+                        inNanos / 1e9, mb / (inNanos / 1e9), inCpu / 1e3 / n, diskBytes / 1e6, heapStored / 1e6);
+            }
+        }
+    }
+
+    private static int readBack(SpillStore.Spill s, int max, AtomicLong loadedBytes, AtomicReference<Throwable> failed)
+            throws Exception {
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        s.read(max, 2 << 20, (entries, failure) -> {
+            if (failure != null) {
+                failed.compareAndSet(null, failure);
+            }
+            for (QueueEntry e : entries) {
+                ByteBuf b = e.message().body();
+                loadedBytes.addAndGet(b.readableBytes());
+                if (b.getByte(b.readerIndex() + 7) != 7) {
+                    failed.compareAndSet(null, new AssertionError("wrong body"));
+                }
+                e.message().release();
+            }
+            f.complete(entries.size());
+        });
+        return f.get(5, TimeUnit.MINUTES);
     }
 
     private static void run(Candidate c, Path dir, int n, boolean print) throws Exception {

@@ -151,6 +151,76 @@ class PagingTest {
     }
 
     @Test
+    void aFanOutBacklogPagesOutOfEveryQueueAndEachDrainsInOrder() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        ch.exchangeDeclare("paging-fanout", "fanout");
+        List<String> queues = List.of("paging-fan-1", "paging-fan-2", "paging-fan-3");
+        for (String q : queues) {
+            ch.queueDeclare(q, false, false, false, null);
+            ch.queueBind(q, "paging-fanout", "");
+        }
+        ch.confirmSelect();
+        for (int i = 0; i < N; i++) {
+            ch.basicPublish("paging-fanout", "k", new AMQP.BasicProperties.Builder().messageId("m" + i).build(), body(i));
+        }
+        ch.waitForConfirmsOrDie(60_000);
+        long bound = broker.broker().paging().queueBound();
+        for (String q : queues) {
+            MessageQueue mq = queue(q);
+            assertTrue(mq.loop().submit(mq::inMemoryBytes).get() <= bound + 2 * BODY);
+            assertTrue(mq.loop().submit(mq::pagedOutCount).get() > N / 2, q + " kept its messages in memory");
+            assertEquals(N, ch.queueDeclarePassive(q).getMessageCount());
+        }
+        for (String q : queues) {
+            for (int i = 0; i < N; i++) {
+                GetResponse r = ch.basicGet(q, true);
+                assertArrayEquals(body(i), r.getBody(), q + " message " + i);
+                assertEquals("paging-fanout", r.getEnvelope().getExchange());
+                assertEquals("k", r.getEnvelope().getRoutingKey());
+            }
+            assertNull(ch.basicGet(q, true));
+            ch.queueDelete(q);
+        }
+        ch.exchangeDelete("paging-fanout");
+    }
+
+    @Test
+    void purgingPagedPersistentMessagesFreesTheirJournalSlotsAndDeleteFreesTheFiles() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        String q = ch.queueDeclare("paging-purge-durable", true, false, false, null).getQueue();
+        fill(ch, q, true);
+        MessageQueue mq = queue(q);
+        assertTrue(mq.loop().submit(mq::pagedOutCount).get() > N / 2);
+        assertEquals(N, ch.queuePurge(q).getMessageCount());
+        // A later message, then a restart: only it comes back (the purge freed the paged ones' slots).
+        ch.basicPublish("", q, new AMQP.BasicProperties.Builder().deliveryMode(2).build(), body(-1));
+        ch.waitForConfirmsOrDie(10_000);
+        broker.restart();
+        Channel after = broker.connect().createChannel();
+        assertEquals(1, after.queueDeclarePassive(q).getMessageCount());
+        assertArrayEquals(body(-1), after.basicGet(q, true).getBody());
+
+        // A paged transient backlog, then delete: its page-out files go with it.
+        String t = after.queueDeclare("paging-delete", false, false, false, null).getQueue();
+        fill(after, t, false);
+        java.nio.file.Path paging = broker.config().dataDir().resolve("paging");
+        assertTrue(sizeOf(paging) > (long) N * BODY / 2, "paged bytes on disk: " + sizeOf(paging));
+        after.queueDelete(t);
+        await().atMost(Duration.ofSeconds(30)).until(() -> sizeOf(paging) < BODY * 100L);
+        after.queueDelete(q);
+    }
+
+    private static long sizeOf(java.nio.file.Path dir) throws java.io.IOException {
+        try (var files = java.nio.file.Files.list(dir)) {
+            long n = 0;
+            for (java.nio.file.Path f : files.toList()) {
+                n += java.nio.file.Files.size(f);
+            }
+            return n;
+        }
+    }
+
+    @Test
     void theBoundsAreThoseDocumented() {
         Paging p = broker.broker().paging();
         assertEquals(64L << 20, p.queueBound());

@@ -1,0 +1,64 @@
+package io.warren.core.store;
+
+import io.warren.core.message.QueueEntry;
+
+import java.util.List;
+
+/**
+ * Where queues page out the messages they have no room for in memory: each queue gets a
+ * {@link Spill}, a FIFO of whole entries (routing info, properties, body, sequence, store slot)
+ * that costs the heap nothing per message, so a backlog is bounded by the disk, not by memory.
+ * Nothing in it outlives a restart (persistent messages are in the journal as well), so it needs
+ * no crash recovery and no forced writes. Implementations do their file I/O on threads of their
+ * own: no method blocks its caller.
+ */
+public interface SpillStore extends AutoCloseable {
+
+    /** A new, empty spill for one queue; {@code owner} names it in logs. */
+    Spill open(String owner);
+
+    /** Stops the I/O thread and deletes what is left; spills opened before must not be used after. */
+    @Override void close();
+
+    /**
+     * One queue's page-out FIFO. Every method is called from the queue's own loop, in order; reads
+     * see every entry appended before them.
+     */
+    interface Spill {
+        /**
+         * Appends a copy of {@code e}'s content and routing info; the caller keeps its reference
+         * to the message (and usually releases it at once: that is the point).
+         */
+        void append(QueueEntry e);
+
+        /**
+         * Takes the oldest entries, at most {@code maxEntries} and about {@code maxBytes} of
+         * content (at least one entry), out of the spill. {@code sink} runs on the store's thread
+         * with the entries, in order, each holding one reference to its message (ownership
+         * passes), or with the failure.
+         */
+        void read(int maxEntries, long maxBytes, ReadSink sink);
+
+        /**
+         * Drops every entry (purge); {@code storeRefs} is told each store slot (not
+         * {@link QueueEntry#NOT_STORED}) the dropped entries held, on the store's thread, so
+         * their journal slots can be freed. A read requested before still completes.
+         */
+        void clear(RefSink storeRefs);
+
+        /** Drops everything and frees the spill's files; the spill is not used again. */
+        void delete();
+    }
+
+    /** Callback of {@link Spill#read}. */
+    @FunctionalInterface
+    interface ReadSink {
+        void read(List<QueueEntry> entries, Throwable failure);
+    }
+
+    /** Receives the store slots of cleared entries. */
+    @FunctionalInterface
+    interface RefSink {
+        void ref(long ref);
+    }
+}

@@ -1,0 +1,245 @@
+package io.warren.store.spill;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.warren.core.message.Message;
+import io.warren.core.message.QueueEntry;
+import io.warren.core.store.SpillStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The page-out store keeps each queue's spill in FIFO order with every field intact, reads back
+ * in batches (also a record larger than its read block), rolls and deletes segment files, frees
+ * everything on clear and delete (telling the store slots it held), and keeps a chunk it cannot
+ * write in memory rather than lose it.
+ */
+class FileSpillStoreTest {
+    @TempDir
+    Path tmp;
+    private FileSpillStore store;
+    private final List<QueueEntry> held = new ArrayList<>();
+    /** Stands in for the AMQP headers decoder: proves a read-back message still decodes its headers. */
+    private static final java.util.function.Function<ByteBuf, Map<String, Object>> HEADERS =
+            p -> Map.of("h", p.readableBytes());
+
+    @AfterEach
+    void close() {
+        held.forEach(e -> e.message().release());
+        if (store != null) {
+            store.close();
+        }
+    }
+
+    private static byte[] body(int i, int size) {
+        byte[] b = new byte[size];
+        if (size >= 4) {
+            ByteBuffer.wrap(b).putInt(i);
+        }
+        for (int k = 4; k < size; k++) {
+            b[k] = (byte) (i + k);
+        }
+        return b;
+    }
+
+    private static byte[] props(int i) {
+        return ("props-" + i).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static QueueEntry entry(int i, int size) {
+        Message m = new Message("ex-é", "rk." + i, Unpooled.wrappedBuffer(props(i)), Unpooled.wrappedBuffer(body(i, size)),
+                i % 2 == 0, HEADERS);
+        QueueEntry e = new QueueEntry(m, 1000 + i, i % 3 == 0, i % 5 == 0 ? QueueEntry.NOT_STORED : 77_000 + i);
+        return e;
+    }
+
+    private void append(SpillStore.Spill s, int from, int to, int size) {
+        for (int i = from; i < to; i++) {
+            QueueEntry e = entry(i, size);
+            s.append(e);
+            e.message().release(); // the spill copied it
+        }
+    }
+
+    private List<QueueEntry> read(SpillStore.Spill s, int max, long maxBytes) throws Exception {
+        CompletableFuture<List<QueueEntry>> f = new CompletableFuture<>();
+        s.read(max, maxBytes, (entries, failure) -> {
+            if (failure != null) {
+                f.completeExceptionally(failure);
+            } else {
+                f.complete(entries);
+            }
+        });
+        List<QueueEntry> got = f.get(30, TimeUnit.SECONDS);
+        held.addAll(got);
+        return got;
+    }
+
+    private static void check(QueueEntry e, int i, int size) {
+        assertEquals(1000 + i, e.seq());
+        assertEquals(i % 3 == 0, e.redelivered());
+        assertEquals(i % 5 == 0 ? QueueEntry.NOT_STORED : 77_000 + i, e.ref());
+        Message m = e.message();
+        assertEquals("ex-é", m.exchange());
+        assertEquals("rk." + i, m.routingKey());
+        assertEquals(i % 2 == 0, m.persistent());
+        assertArrayEquals(props(i), ByteBufUtil.getBytes(m.properties()));
+        assertArrayEquals(body(i, size), ByteBufUtil.getBytes(m.body()));
+        assertEquals(Map.of("h", props(i).length), m.headers());
+        assertEquals(1, m.refCnt());
+    }
+
+    private long spillFiles() throws Exception {
+        if (!Files.exists(tmp.resolve("paging"))) {
+            return 0;
+        }
+        try (var files = Files.list(tmp.resolve("paging"))) {
+            return files.count();
+        }
+    }
+
+    @Test
+    void entriesComeBackInOrderWithEveryFieldAcrossSegments() throws Exception {
+        store = FileSpillStore.open(tmp.resolve("paging"), 256 << 10, HEADERS);
+        SpillStore.Spill a = store.open("a");
+        SpillStore.Spill b = store.open("b");
+        append(a, 0, 3000, 1000); // ~3 MB: a dozen segments of 256 KiB
+        append(b, 0, 10, 10);
+        append(a, 3000, 3100, 0);
+        assertTrue(spillFiles() >= 10, "segments: " + spillFiles());
+        int next = 0;
+        while (next < 3100) {
+            List<QueueEntry> got = read(a, 500, 200_000);
+            assertFalse(got.isEmpty());
+            assertTrue(got.size() <= 500);
+            for (QueueEntry e : got) {
+                check(e, next, next < 3000 ? 1000 : 0);
+                next++;
+            }
+        }
+        assertEquals(List.of(), read(a, 10, 1000));
+        List<QueueEntry> fromB = read(b, 100, 1 << 20);
+        assertEquals(10, fromB.size());
+        for (int i = 0; i < 10; i++) {
+            check(fromB.get(i), i, 10);
+        }
+        // Read segments are deleted; the last one of each spill is emptied for reuse.
+        assertTrue(spillFiles() <= 2, "files left: " + spillFiles());
+        assertEquals(3110, store.spilled());
+    }
+
+    @Test
+    void aRecordLargerThanTheReadBlockComesBackWhole() throws Exception {
+        store = FileSpillStore.open(tmp.resolve("paging"), HEADERS);
+        SpillStore.Spill s = store.open("big");
+        int big = FileSpillStore.BLOCK * 3 + 17;
+        append(s, 0, 2, 100);
+        append(s, 2, 3, big);
+        append(s, 3, 4, 100);
+        List<QueueEntry> got = new ArrayList<>();
+        while (got.size() < 4) {
+            got.addAll(read(s, 10, 1000));
+        }
+        assertEquals(4, got.size());
+        assertArrayEquals(body(2, big), ByteBufUtil.getBytes(got.get(2).message().body()));
+        assertArrayEquals(body(3, 100), ByteBufUtil.getBytes(got.get(3).message().body()));
+    }
+
+    @Test
+    void clearReportsTheStoreSlotsOfUnreadEntriesAndDeleteRemovesTheFiles() throws Exception {
+        store = FileSpillStore.open(tmp.resolve("paging"), 64 << 10, HEADERS);
+        SpillStore.Spill s = store.open("q");
+        append(s, 0, 200, 1000);
+        assertEquals(20, read(s, 20, 1 << 20).size());
+        List<Long> refs = new ArrayList<>();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        s.clear(refs::add);
+        s.read(10, 1000, (entries, failure) -> done.complete(null)); // runs after the clear
+        done.get(30, TimeUnit.SECONDS);
+        List<Long> expected = new ArrayList<>();
+        for (int i = 20; i < 200; i++) {
+            if (i % 5 != 0) {
+                expected.add(77_000L + i);
+            }
+        }
+        assertEquals(expected, refs);
+        assertEquals(List.of(), read(s, 10, 1000));
+        append(s, 500, 510, 10); // usable again after a purge
+        List<QueueEntry> again = read(s, 100, 1 << 20);
+        assertEquals(10, again.size());
+        check(again.get(0), 500, 10);
+        s.delete();
+        CompletableFuture<Void> after = new CompletableFuture<>();
+        store.open("other").read(1, 1, (entries, failure) -> after.complete(null));
+        after.get(30, TimeUnit.SECONDS);
+        assertEquals(0, spillFiles());
+    }
+
+    @Test
+    void aChunkThatCannotBeWrittenStaysInMemoryAndNothingIsLost() throws Exception {
+        // Segments of one chunk each: every later chunk needs a new file.
+        store = FileSpillStore.open(tmp.resolve("paging"), FileSpillStore.CHUNK, HEADERS);
+        SpillStore.Spill s = store.open("q");
+        append(s, 0, 100, 1000);
+        assertEquals(10, read(s, 10, 1 << 20).size()); // the first chunk is on disk
+        // The directory disappears: new segment files cannot be created.
+        try (var files = Files.list(tmp.resolve("paging"))) {
+            for (Path p : files.toList()) {
+                Files.delete(p);
+            }
+        }
+        Files.delete(tmp.resolve("paging"));
+        append(s, 100, 300, 1000);
+        List<QueueEntry> got = new ArrayList<>();
+        // What was read from the deleted (still open) file and the chunks kept in memory all come back.
+        while (true) {
+            List<QueueEntry> batch = read(s, 64, 1 << 20);
+            if (batch.isEmpty()) {
+                break;
+            }
+            got.addAll(batch);
+        }
+        assertEquals(290, got.size());
+        for (int i = 0; i < got.size(); i++) {
+            check(got.get(i), 10 + i, 1000);
+        }
+        assertNotEquals(0, store.failedWrites());
+    }
+
+    @Test
+    void closeEmptiesTheDirectoryAndOpenEmptiesWhatAnEarlierRunLeft() throws Exception {
+        Path dir = tmp.resolve("paging");
+        Files.createDirectories(dir);
+        Files.write(dir.resolve("1-0.spill"), new byte[]{1, 2, 3});
+        store = FileSpillStore.open(dir, HEADERS);
+        assertEquals(0, spillFiles());
+        SpillStore.Spill s = store.open("q");
+        append(s, 0, 100, 1000); // more than a chunk: the first is handed to the pager and written
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (spillFiles() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertTrue(spillFiles() > 0);
+        store.close();
+        store = null;
+        assertEquals(0, spillFiles());
+    }
+}
