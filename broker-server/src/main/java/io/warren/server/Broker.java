@@ -159,13 +159,14 @@ public final class Broker implements AutoCloseable {
             resources.close();
             resources = null;
         }
-        if (messages != null) {
-            messages.close();
-            messages = null;
-        }
+        // The page-out store first: a purge still under way there frees journal slots.
         if (pageStore != null) {
             pageStore.close();
             pageStore = null;
+        }
+        if (messages != null) {
+            messages.close();
+            messages = null;
         }
         if (definitions != null) {
             definitions.close();
