@@ -70,7 +70,7 @@ run() { # NAME PORT PID
   t0=$SECONDS
   # The consumer stops after COUNT messages: a lost message shows as a drain that times out.
   local drained=yes
-  timeout 900 java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" \
+  timeout $(( count / 10000 > 900 ? count / 10000 : 900 )) java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" \
     -x 0 -y 1 -u backlog -ad false -q 1000 -D "$count" > "$work/$name.drain" 2>&1 || drained="NO (timed out: messages missing)"
   kill "$sampler"; wait "$sampler" 2>/dev/null || true; sampler=
   echo "== $name: all $count drained: $drained"
