@@ -73,6 +73,11 @@ public final class Broker implements AutoCloseable {
             messages = JournalMessageStore.open(dataDir);
             pageStore = FileSpillStore.open(dataDir.resolve("paging"), MessageHeaders.READER);
             Paging paging = new Paging(pageStore, Paging.DEFAULT_QUEUE_BOUND, Paging.DEFAULT_PRESSURE_BOUND);
+            // The monitor runs from before recovery: a large recovered backlog must see memory
+            // pressure (smaller paging bound) like any other.
+            resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit(), paging,
+                    config.memoryPagingRatio());
+            resources.start();
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability, paging);
             durability.recover(vhosts);
@@ -80,9 +85,6 @@ public final class Broker implements AutoCloseable {
                     new HashSet<>(config.loopbackUsers()));
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
-            resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit(), paging,
-                    config.memoryPagingRatio());
-            resources.start();
             context = new BrokerContext(vhosts, users, settings, resources.alarms());
             s.bind(config.listenHost(), config.listenPort(), context, allocator);
         } catch (Exception | Error e) {

@@ -71,6 +71,14 @@ public record WarrenConfig(
 
 
     /** A copy with other connection limits; for tests. */
+    /** The same config with another {@code vm_memory_high_watermark_paging_ratio}. */
+    public WarrenConfig withMemoryPagingRatio(double ratio) {
+        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
+                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
+                connectionMax, sendTimeoutMs, memoryHighWatermark, ratio, diskFreeLimit, dataDir, logFile,
+                logLevel);
+    }
+
     public WarrenConfig withConnectionLimits(int connectionMax, long sendTimeoutMs) {
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,

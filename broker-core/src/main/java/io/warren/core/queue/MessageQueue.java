@@ -335,15 +335,21 @@ public final class MessageQueue implements Destination {
     /**
      * Recovery: appends messages found in the store, in their original order, marked redelivered
      * (they may have been delivered before the stop; an exact flag would cost a disk write per
-     * delivery). Their content stays on disk until dispatch or get needs it.
+     * delivery). Their content stays on disk until dispatch or get needs it; past the paging
+     * bound, even their entries go to the spill (routing info and store slot only), so a backlog
+     * larger than the heap recovers. Called in chunks, in order.
      */
     public void recover(List<MessageStore.StoredMessage> stored) {
         assert loop.inEventLoop();
         for (MessageStore.StoredMessage sm : stored) {
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
             QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
-            ready.addLast(e);
-            inMemoryBytes += cost(e);
+            if (spill != null && (spillCount > 0 || inMemoryBytes + cost(e) > paging.bound())) {
+                spillOut(e);
+            } else {
+                ready.addLast(e);
+                inMemoryBytes += cost(e);
+            }
         }
         updateCount();
     }

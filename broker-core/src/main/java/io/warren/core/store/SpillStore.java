@@ -1,5 +1,6 @@
 package io.warren.core.store;
 
+import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 
 import java.util.List;
@@ -27,7 +28,9 @@ public interface SpillStore extends AutoCloseable {
     interface Spill {
         /**
          * Appends a copy of {@code e}'s content and routing info; the caller keeps its reference
-         * to the message (and usually releases it at once: that is the point).
+         * to the message (and usually releases it at once: that is the point). A recovered
+         * message whose content is still only in the journal ({@link Message#loaded()} false)
+         * is appended without it and comes back the same way, to be loaded from its store slot.
          */
         void append(QueueEntry e);
 

@@ -115,6 +115,20 @@ public final class StoreDurability implements Durability {
      * Start-up, before the listener opens: exchanges, then queues, then bindings, then each
      * queue's messages in their original order (content left on disk until needed).
      */
+    /** Recovered messages handed to a queue's loop at a time. */
+    static final int RECOVERY_CHUNK = 4096;
+    /** Chunks on their way to the loops before recovery waits for them: bounds the heap it holds. */
+    static final int RECOVERY_IN_FLIGHT = 16;
+
+    private static void handOver(MessageQueue q, List<MessageStore.StoredMessage> chunk,
+                                 List<io.netty.util.concurrent.Future<?>> inFlight) {
+        inFlight.add(q.loop().submit(() -> q.recover(chunk)));
+        if (inFlight.size() >= RECOVERY_IN_FLIGHT) {
+            inFlight.forEach(io.netty.util.concurrent.Future::syncUninterruptibly);
+            inFlight.clear();
+        }
+    }
+
     public void recover(VirtualHosts vhosts) {
         long start = System.nanoTime();
         DefinitionStore.Definitions d = definitions.load();
@@ -145,22 +159,32 @@ public final class StoreDurability implements Durability {
                         b.routingKey(), canonical));
             }
         }
+        // Handed to the queues in chunks as the store reads them, so the heap never holds the
+        // whole backlog: a queue keeps what fits its paging bound and spills the rest.
         Map<Long, List<MessageStore.StoredMessage>> perQueue = new HashMap<>();
-        long[] orphans = {0};
+        List<io.netty.util.concurrent.Future<?>> inFlight = new ArrayList<>();
+        long[] counts = {0, 0}; // recovered, orphans
         messages.recover((queueId, m) -> {
-            if (byId.containsKey(queueId)) {
-                perQueue.computeIfAbsent(queueId, k -> new ArrayList<>()).add(m);
-            } else {
+            MessageQueue q = byId.get(queueId);
+            if (q == null) {
                 messages.remove(m.ref()); // its queue was deleted before the stop
-                orphans[0]++;
+                counts[1]++;
+                return;
+            }
+            List<MessageStore.StoredMessage> chunk = perQueue.computeIfAbsent(queueId, k -> new ArrayList<>());
+            chunk.add(m);
+            counts[0]++;
+            if (chunk.size() == RECOVERY_CHUNK) {
+                perQueue.remove(queueId);
+                handOver(q, chunk, inFlight);
             }
         });
-        long count = 0;
         for (Map.Entry<Long, List<MessageStore.StoredMessage>> e : perQueue.entrySet()) {
-            MessageQueue q = byId.get(e.getKey());
-            count += e.getValue().size();
-            q.loop().submit(() -> q.recover(e.getValue())).syncUninterruptibly();
+            handOver(byId.get(e.getKey()), e.getValue(), inFlight);
         }
+        inFlight.forEach(io.netty.util.concurrent.Future::syncUninterruptibly);
+        long count = counts[0];
+        long[] orphans = {counts[1]};
         log.info("recovered {} exchanges, {} queues, {} bindings and {} messages in {} ms{}", d.exchanges().size(),
                 d.queues().size(), d.bindings().size(), count,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),

@@ -3,6 +3,7 @@ package io.warren.store.spill;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 import io.warren.core.store.SpillStore;
@@ -50,8 +51,8 @@ import java.util.function.Function;
  * so an entry is never lost while the broker runs; the disk alarm stops publishers before that.
  *
  * <p>Record: int length of the rest | long seq | long store ref | byte flags (1 persistent,
- * 2 redelivered) | short + UTF-8 exchange | short + UTF-8 routing key | int + properties |
- * int + body.
+ * 2 redelivered, 4 content in the journal only) | short + UTF-8 exchange | short + UTF-8 routing
+ * key | int + properties | int + body (with flag 4: int 0 | int body size, and no bytes).
  */
 public final class FileSpillStore implements SpillStore {
     private static final Logger log = LoggerFactory.getLogger(FileSpillStore.class);
@@ -62,6 +63,8 @@ public final class FileSpillStore implements SpillStore {
     private static final int FIXED = 4 + 8 + 8 + 1 + 2 + 2 + 4 + 4;
     private static final int PERSISTENT = 1;
     private static final int REDELIVERED = 2;
+    /** A recovered message whose content is in the journal only: no properties or body here. */
+    private static final int CONTENT_IN_STORE = 4;
 
     private final Path dir;
     private final long segmentSize;
@@ -247,8 +250,9 @@ public final class FileSpillStore implements SpillStore {
         @Override
         public void append(QueueEntry e) {
             Message m = e.message();
-            ByteBuf props = m.properties();
-            ByteBuf body = m.body();
+            boolean loaded = m.loaded();
+            ByteBuf props = loaded ? m.properties() : Unpooled.EMPTY_BUFFER;
+            ByteBuf body = loaded ? m.body() : Unpooled.EMPTY_BUFFER;
             int ex = ByteBufUtil.utf8Bytes(m.exchange());
             int rk = ByteBufUtil.utf8Bytes(m.routingKey());
             int size = FIXED + ex + rk + props.readableBytes() + body.readableBytes();
@@ -261,14 +265,15 @@ public final class FileSpillStore implements SpillStore {
             chunk.writeInt(size - 4);
             chunk.writeLong(e.seq());
             chunk.writeLong(e.ref());
-            chunk.writeByte((m.persistent() ? PERSISTENT : 0) | (e.redelivered() ? REDELIVERED : 0));
+            chunk.writeByte((m.persistent() ? PERSISTENT : 0) | (e.redelivered() ? REDELIVERED : 0)
+                    | (loaded ? 0 : CONTENT_IN_STORE));
             chunk.writeShort(ex);
             ByteBufUtil.reserveAndWriteUtf8(chunk, m.exchange(), ex);
             chunk.writeShort(rk);
             ByteBufUtil.reserveAndWriteUtf8(chunk, m.routingKey(), rk);
             chunk.writeInt(props.readableBytes());
             chunk.writeBytes(props, props.readerIndex(), props.readableBytes());
-            chunk.writeInt(body.readableBytes());
+            chunk.writeInt(loaded ? body.readableBytes() : m.bodySize());
             chunk.writeBytes(body, body.readerIndex(), body.readableBytes());
             spilled.incrementAndGet();
         }
@@ -439,6 +444,9 @@ public final class FileSpillStore implements SpillStore {
             int propsAt = b.readerIndex();
             b.skipBytes(p);
             int n = b.readInt();
+            if ((flags & CONTENT_IN_STORE) != 0) {
+                return new QueueEntry(Message.recovered(exchange, routingKey, n), seq, (flags & REDELIVERED) != 0, ref);
+            }
             ByteBuf content = ByteBufAllocator.DEFAULT.directBuffer(p + n, p + n);
             content.writeBytes(b, propsAt, p);
             content.writeBytes(b, n);
