@@ -12,6 +12,8 @@ import io.warren.store.spill.FileSpillStore;
 import io.warren.core.store.StoreDurability;
 import io.warren.core.vhost.VirtualHosts;
 import io.warren.server.flow.ResourceMonitor;
+import io.warren.server.launch.StartupException;
+import io.warren.server.tls.TlsContexts;
 import io.warren.server.flow.Watermark;
 import io.warren.store.DataDirLock;
 import io.warren.store.definitions.SnapshotDefinitionStore;
@@ -64,6 +66,8 @@ public final class Broker implements AutoCloseable {
         if (server != null) {
             throw new IllegalStateException("already started");
         }
+        // Certificates and key first: a bad file fails the start before anything is opened.
+        io.netty.handler.ssl.SslContext tlsContext = config.tls() == null ? null : TlsContexts.server(config.tls());
         AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
         try {
             Path dataDir = config.dataDir();
@@ -87,12 +91,26 @@ public final class Broker implements AutoCloseable {
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
             context = new BrokerContext(vhosts, users, settings, resources.alarms());
             s.bind(config.listenHost(), config.listenPort(), context, allocator);
+            if (tlsContext != null) {
+                WarrenConfig.TlsConfig tls = config.tls();
+                try {
+                    s.bindTls(tls.host(), tls.port(), context, allocator, tlsContext);
+                } catch (Exception e) {
+                    throw new StartupException("cannot listen on " + (tls.host() == null ? "" : tls.host() + ":")
+                            + tls.port() + " (listeners.ssl.default): " + e.getMessage(), e);
+                }
+            }
         } catch (Exception | Error e) {
             s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : context);
             closeStore();
             throw e;
         }
         server = s;
+    }
+
+    /** The bound TLS port (listeners.ssl.default; useful when configured with port 0), or -1 without TLS. */
+    public int tlsPort() {
+        return server == null ? -1 : server.tlsPort();
     }
 
     /** The bound AMQP port (useful when configured with port 0). */

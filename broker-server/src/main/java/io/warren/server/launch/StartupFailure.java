@@ -11,6 +11,11 @@ public final class StartupFailure {
 
     public static String describe(Throwable failure, String address) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof StartupException) {
+                return "failed to start: " + t.getMessage();
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
             String m = String.valueOf(t.getMessage());
             // Netty's native transport reports EADDRINUSE as a plain IOException subclass.
             if (t instanceof BindException || m.contains("Address already in use")) {
