@@ -201,28 +201,28 @@ public final class AmqpChannel implements MethodHandler {
         vhost().declareExchange(m.exchange(), m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
                 m.arguments());
         if (!m.nowait()) {
-            send(new ExchangeDeclareOk());
+            sendWhenDurable(new ExchangeDeclareOk(), ExchangeDeclare.CLASS_ID, ExchangeDeclare.METHOD_ID);
         }
     }
 
     @Override public void onExchangeDelete(ExchangeDelete m) {
         vhost().deleteExchange(m.exchange(), m.ifUnused());
         if (!m.nowait()) {
-            send(new ExchangeDeleteOk());
+            sendWhenDurable(new ExchangeDeleteOk(), ExchangeDelete.CLASS_ID, ExchangeDelete.METHOD_ID);
         }
     }
 
     @Override public void onExchangeBind(ExchangeBind m) {
         vhost().bindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
         if (!m.nowait()) {
-            send(new ExchangeBindOk());
+            sendWhenDurable(new ExchangeBindOk(), ExchangeBind.CLASS_ID, ExchangeBind.METHOD_ID);
         }
     }
 
     @Override public void onExchangeUnbind(ExchangeUnbind m) {
         vhost().unbindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
         if (!m.nowait()) {
-            send(new ExchangeUnbindOk());
+            sendWhenDurable(new ExchangeUnbindOk(), ExchangeUnbind.CLASS_ID, ExchangeUnbind.METHOD_ID);
         }
     }
 
@@ -239,20 +239,21 @@ public final class AmqpChannel implements MethodHandler {
         q.execute(() -> {
             int messages = q.messageCount();
             int consumerCount = q.consumerCount();
-            connection.execute(() -> sendIfOpen(new QueueDeclareOk(q.name(), messages, consumerCount)));
+            connection.execute(() -> sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount),
+                    QueueDeclare.CLASS_ID, QueueDeclare.METHOD_ID));
         });
     }
 
     @Override public void onQueueBind(QueueBind m) {
         vhost().bindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
         if (!m.nowait()) {
-            send(new QueueBindOk());
+            sendWhenDurable(new QueueBindOk(), QueueBind.CLASS_ID, QueueBind.METHOD_ID);
         }
     }
 
     @Override public void onQueueUnbind(QueueUnbind m) {
         vhost().unbindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
-        send(new QueueUnbindOk());
+        sendWhenDurable(new QueueUnbindOk(), QueueUnbind.CLASS_ID, QueueUnbind.METHOD_ID);
     }
 
     @Override public void onQueuePurge(QueuePurge m) {
@@ -275,7 +276,7 @@ public final class AmqpChannel implements MethodHandler {
                                     QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
                         }
                     } else if (!m.nowait()) {
-                        sendIfOpen(new QueueDeleteOk(count));
+                        sendWhenDurable(new QueueDeleteOk(count), QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
                     }
                 }));
     }
@@ -286,6 +287,21 @@ public final class AmqpChannel implements MethodHandler {
             throw new BrokerException(BrokerException.Reason.NOT_FOUND, "no previously declared queue");
         }
         return name;
+    }
+
+    /**
+     * Sends a topology reply once the durable changes made so far are on disk (at once when none
+     * wait), on this channel's loop; a failed definitions write closes the channel with 541.
+     */
+    private void sendWhenDurable(AmqpMethod m, int classId, int methodId) {
+        vhost().whenDurable(failure -> connection.execute(() -> {
+            if (failure == null) {
+                sendIfOpen(m);
+            } else if (state == State.OPEN) {
+                closeWithError(ReplyCode.INTERNAL_ERROR, "cannot store definitions: " + failure.getMessage(), classId,
+                        methodId);
+            }
+        }));
     }
 
     private void sendIfOpen(AmqpMethod m) {

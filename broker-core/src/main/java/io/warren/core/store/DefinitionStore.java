@@ -5,7 +5,8 @@ import java.util.List;
 /**
  * Durable exchanges, queues and bindings. Arguments are stored as the protocol layer's encoded
  * table bytes ({@link ArgumentCodec}), so the store needs no knowledge of field types.
- * Each change is durable when the method returns.
+ * A change is taken in order when the method returns, without waiting for the disk (callers
+ * are event loops); it is durable once a later {@link #sync} calls back.
  */
 public interface DefinitionStore extends AutoCloseable {
     record ExchangeDef(String vhost, String name, String type, boolean autoDelete, boolean internal, byte[] arguments) {}
@@ -34,6 +35,9 @@ public interface DefinitionStore extends AutoCloseable {
     long nextQueueId();
 
     Definitions load();
+
+    /** Calls {@code done} once every change made before is durable (or failed); any thread. */
+    void sync(MessageStore.Durable done);
 
     @Override void close();
 }

@@ -25,9 +25,9 @@ import java.util.concurrent.TimeUnit;
  * Keeps durable topology in a {@link DefinitionStore} and gives durable queues the
  * {@link MessageStore}; {@link #recover} rebuilds both at start-up.
  *
- * <p>Definition writes commit before they return (about a millisecond) and run on the event
- * loop of the connection that declared: declarations are rare, and a reply sent before the
- * commit could promise a durability that a crash would break.
+ * <p>Definition changes are handed to the store without waiting for the disk (the caller is an
+ * event loop); the broker sends declare-ok and friends from {@link #whenDurable}, so a reply
+ * never promises a durability that a crash would break.
  */
 public final class StoreDurability implements Durability {
     private static final Logger log = LoggerFactory.getLogger(StoreDurability.class);
@@ -40,6 +40,10 @@ public final class StoreDurability implements Durability {
         this.definitions = definitions;
         this.messages = messages;
         this.codec = codec;
+    }
+
+    @Override public void whenDurable(MessageStore.Durable done) {
+        definitions.sync(done);
     }
 
     @Override public void exchangeAdded(String vhost, Exchange x) {
@@ -185,6 +189,16 @@ public final class StoreDurability implements Durability {
         inFlight.forEach(io.netty.util.concurrent.Future::syncUninterruptibly);
         long count = counts[0];
         long[] orphans = {counts[1]};
+        if (orphans[0] > 0) {
+            // Messages of a queue whose definition never reached the disk (a crash right after a
+            // nowait declare): their removal must be durable before a new queue can take that id.
+            java.util.concurrent.CompletableFuture<Throwable> removed = new java.util.concurrent.CompletableFuture<>();
+            messages.sync(removed::complete);
+            Throwable failure = removed.join();
+            if (failure != null) {
+                throw new StoreException("cannot remove the messages of deleted queues: " + failure, failure);
+            }
+        }
         log.info("recovered {} exchanges, {} queues, {} bindings and {} messages in {} ms{}", d.exchanges().size(),
                 d.queues().size(), d.bindings().size(), count,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),

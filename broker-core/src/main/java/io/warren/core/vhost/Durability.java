@@ -6,7 +6,8 @@ import io.warren.core.queue.MessageQueue;
 
 /**
  * What a vhost tells the store about its durable topology. Called under the vhost's topology
- * lock, so the store sees changes in the order they happened. {@link #NONE} keeps nothing.
+ * lock, so the store sees changes in the order they happened; none of it waits for the disk
+ * ({@link #whenDurable} does). {@link #NONE} keeps nothing.
  */
 public interface Durability {
     Durability NONE = new Durability() { };
@@ -25,4 +26,13 @@ public interface Durability {
     default void bindingAdded(String vhost, Binding b) { }
 
     default void bindingRemoved(String vhost, Binding b) { }
+
+    /**
+     * Calls {@code done} once every change reported before is on disk ({@code null}) or failed
+     * to get there: the broker answers declare, delete, bind and unbind from here. Any thread;
+     * at once when nothing is waiting for the disk.
+     */
+    default void whenDurable(io.warren.core.store.MessageStore.Durable done) {
+        done.done(null);
+    }
 }

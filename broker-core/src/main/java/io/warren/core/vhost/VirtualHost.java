@@ -255,6 +255,11 @@ public final class VirtualHost {
         void done(int messageCount, BrokerException refused);
     }
 
+    /** Calls {@code done} once the durable topology changes made so far are on disk (see {@link Durability#whenDurable}). */
+    public void whenDurable(io.warren.core.store.MessageStore.Durable done) {
+        durability.whenDurable(done);
+    }
+
     /**
      * Deletes a queue. The if-unused/if-empty checks and the count run on the queue's loop, after
      * every enqueue, consume and cancel handed to it before (a publish just before the delete

@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A child JVM runs a deterministic sequence of declares and removes, printing the number of
- * each operation once the store has returned from it, and is killed with SIGKILL at a random
+ * each operation once the store has synced it, and is killed with SIGKILL at a random
  * moment; twelve times over the same directory. After each kill the store must open and hold
  * exactly the state after the last printed operation, or after the one that was being written.
  */
@@ -169,6 +169,12 @@ class KillTest {
                 case 3 -> s.removeBinding(new BindingDef("/", "x-" + (r - 2), true, "q-" + (r - 2), "k", args(r - 2)));
                 case 4 -> s.removeQueue("/", "q-" + (r - 2));
                 default -> s.removeExchange("/", "x-" + (r - 2));
+            }
+            // Printed once durable: the broker replies to a declare from the same sync.
+            java.util.concurrent.CompletableFuture<Throwable> synced = new java.util.concurrent.CompletableFuture<>();
+            s.sync(synced::complete);
+            if (synced.join() != null) {
+                throw new IllegalStateException(synced.join());
             }
             stdout.println(n + id);
         }

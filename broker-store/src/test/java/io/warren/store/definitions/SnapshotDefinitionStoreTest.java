@@ -18,6 +18,7 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -127,7 +128,15 @@ class SnapshotDefinitionStoreTest {
                 max = id;
             }
             if (run % 2 == 0) {
-                s.close(); // odd runs are "crashes": never closed, the next open takes over
+                s.close();
+            } else {
+                // Odd runs are "crashes": never closed, the next open takes over. What a crash keeps
+                // is what was synced (the broker syncs before it replies to a declare).
+                try {
+                    assertNull(sync(s));
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
             }
         }
         // An id given to putQueue directly also counts as handed out.
@@ -162,25 +171,103 @@ class SnapshotDefinitionStoreTest {
         }
     }
 
+    /** Waits for the store's next sync; returns its failure, or null. */
+    static Throwable sync(SnapshotDefinitionStore s) throws Exception {
+        java.util.concurrent.CompletableFuture<Throwable> f = new java.util.concurrent.CompletableFuture<>();
+        s.sync(f::complete);
+        return f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
     @Test
-    void aFailedWriteThrowsAndChangesNothing() throws Exception {
+    void aFailedWriteIsReportedBySyncAndRetriedWithTheNextChange() throws Exception {
         try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
             s.putExchange(new ExchangeDef("/", "kept", "direct", false, false, null));
-            long id = s.nextQueueId();
+            assertNull(sync(s));
             Path tmp = dir.resolve("definitions.tmp");
-            Files.createDirectory(tmp); // the tmp file cannot be opened for writing, nor deleted
+            Files.createDirectory(tmp); // the next snapshot cannot be written
             Files.createFile(tmp.resolve("f"));
-            StoreException e = assertThrows(StoreException.class,
-                    () -> s.putExchange(new ExchangeDef("/", "lost", "direct", false, false, null)));
-            assertTrue(e.getMessage().contains(dir.resolve("definitions.dat").toString()), e.getMessage());
-            assertEquals(List.of("kept"), s.load().exchanges().stream().map(ExchangeDef::name).toList());
+            // Enough changes that the writer folds the log into a new snapshot, which fails.
+            for (int i = 0; i < 2_000; i++) {
+                s.putBinding(new BindingDef("/", "kept", true, "q" + i, "k", new byte[64]));
+            }
+            Throwable failed = null;
+            for (int i = 0; i < 50 && failed == null; i++) {
+                s.putBinding(new BindingDef("/", "kept", true, "again" + i, "k", null));
+                failed = sync(s);
+            }
+            assertNotNull(failed, "the failing snapshot write is reported");
+            assertTrue(failed.getMessage().contains(dir.resolve("definitions.dat").toString()), failed.getMessage());
+            // Memory keeps every change; once the disk works again the next change writes them all.
             Files.delete(tmp.resolve("f"));
             Files.delete(tmp);
             s.putExchange(new ExchangeDef("/", "after", "direct", false, false, null));
-            assertTrue(s.nextQueueId() > id);
+            assertNull(sync(s));
+            assertTrue(s.load().bindings().size() >= 2_001);
         }
         try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
             assertEquals(List.of("after", "kept"), s.load().exchanges().stream().map(ExchangeDef::name).toList());
+            assertTrue(s.load().bindings().size() >= 2_001);
+        }
+    }
+
+    @Test
+    void manyChangesCostTheLogNotAWholeSnapshotEach() throws Exception {
+        try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
+            for (int i = 0; i < 5_000; i++) {
+                s.putQueue(new QueueDef("/", "q" + i, s.nextQueueId(), false, null));
+                s.putBinding(new BindingDef("/", "amq.direct", true, "q" + i, "q" + i, null));
+            }
+            assertNull(sync(s));
+            // Group commit: far fewer forces than changes; the log was folded into snapshots on the way.
+            assertTrue(s.commits() < 5_000, "commits: " + s.commits());
+            for (int i = 0; i < 5_000; i += 2) {
+                s.removeQueue("/", "q" + i);
+            }
+            assertNull(sync(s));
+        }
+        assertTrue(Files.size(dir.resolve("definitions.log")) < 2 * Files.size(dir.resolve("definitions.dat")) + (64 << 10));
+        try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
+            assertEquals(2_500, s.load().queues().size());
+            assertEquals(5_000, s.load().bindings().size());
+        }
+    }
+
+    @Test
+    void aDamagedCommitInsideTheLogStopsTheOpenNamingTheFile() throws Exception {
+        SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir);
+        s.putExchange(new ExchangeDef("/", "first", "direct", false, false, null));
+        assertNull(sync(s));
+        s.putExchange(new ExchangeDef("/", "second", "direct", false, false, null));
+        assertNull(sync(s));
+        // Not closed (a crash): both commits are in the log. Rot one byte of the first.
+        Path log = dir.resolve("definitions.log");
+        byte[] bytes = Files.readAllBytes(log);
+        int at = new String(bytes, StandardCharsets.ISO_8859_1).indexOf("first");
+        assertTrue(at > 0);
+        bytes[at] = 'F';
+        Files.write(log, bytes);
+        StoreException e = assertThrows(StoreException.class, () -> SnapshotDefinitionStore.open(dir));
+        assertTrue(e.getMessage().startsWith("definitions log " + log + " is damaged"), e.getMessage());
+    }
+
+    @Test
+    void aTornLogTailIsCutOffAtOpen() throws Exception {
+        try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
+            s.putExchange(new ExchangeDef("/", "one", "direct", false, false, null));
+            s.putExchange(new ExchangeDef("/", "two", "direct", false, false, null));
+            assertNull(sync(s));
+        }
+        Path log = dir.resolve("definitions.log");
+        long whole = Files.size(log);
+        Files.write(log, new byte[]{0, 0, 0, 40, 1, 2, 3}, java.nio.file.StandardOpenOption.APPEND);
+        try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
+            assertEquals(List.of("one", "two"), s.load().exchanges().stream().map(ExchangeDef::name).toList());
+            assertEquals(whole, Files.size(log));
+            s.putExchange(new ExchangeDef("/", "three", "direct", false, false, null));
+        }
+        try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
+            assertEquals(List.of("one", "three", "two"),
+                    s.load().exchanges().stream().map(ExchangeDef::name).toList());
         }
     }
 
