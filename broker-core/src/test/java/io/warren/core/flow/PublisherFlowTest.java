@@ -174,4 +174,98 @@ class PublisherFlowTest {
         onPublisher(() -> null); // the grants, if any, have run
         assertEquals(List.of(true), events);
     }
+
+    /** A store whose backlog the test sets; only the flow-control methods are used. */
+    private static final class BackloggedStore implements io.warren.core.store.MessageStore {
+        volatile boolean overloaded;
+        final List<Runnable> drainWaiters = new CopyOnWriteArrayList<>();
+        final List<java.util.concurrent.Executor> executors = new CopyOnWriteArrayList<>();
+
+        void drain() {
+            overloaded = false;
+            for (int i = 0; i < drainWaiters.size(); i++) {
+                executors.get(i).execute(drainWaiters.get(i));
+            }
+            drainWaiters.clear();
+            executors.clear();
+        }
+
+        @Override public boolean overloaded() {
+            return overloaded;
+        }
+
+        @Override public void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+            executors.add(executor);
+            drainWaiters.add(callback);
+        }
+
+        @Override public long append(String exchange, String routingKey, io.netty.buffer.ByteBuf properties,
+                                     io.netty.buffer.ByteBuf body, long[] queueIds, Durable durable) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override public void remove(long ref) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override public void sync(Durable durable) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override public void recover(RecoveryVisitor visitor) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override public void load(long ref, LoadSink sink) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override public void close() {
+        }
+    }
+
+    @Test
+    void anOverloadedStorePausesItsPublishersUntilItDrains() throws Exception {
+        BackloggedStore store = new BackloggedStore();
+        onPublisher(() -> {
+            flow.appended(store);
+            return null;
+        });
+        assertEquals(List.of(), events);
+        store.overloaded = true;
+        onPublisher(() -> {
+            flow.appended(store);
+            flow.appended(store); // one wait per store, however many appends
+            return null;
+        });
+        assertEquals(List.of(true), events);
+        assertEquals(1, store.drainWaiters.size());
+        assertTrue(onPublisher(flow::waitingForStore));
+        store.drain();
+        awaitTrue(() -> events.size() == 2);
+        assertEquals(List.of(true, false), events);
+        assertEquals(false, onPublisher(flow::paused));
+    }
+
+    @Test
+    void aPublisherOutOfCreditAndWaitingForTheStoreResumesOnlyWhenBothAreBack() throws Exception {
+        BackloggedStore store = new BackloggedStore();
+        MessageQueue q = queue("q", queueLoop);
+        CountDownLatch release = holdQueueLoop();
+        publish(q, PublisherFlow.INITIAL_CREDIT);
+        store.overloaded = true;
+        onPublisher(() -> {
+            flow.appended(store);
+            return null;
+        });
+        assertEquals(List.of(true), events);
+        release.countDown();
+        awaitTrue(() -> q.messageCount() == PublisherFlow.INITIAL_CREDIT);
+        onPublisher(() -> null); // the grants have run
+        assertEquals(List.of(true), events);
+        assertTrue(onPublisher(flow::paused));
+        store.drain();
+        awaitTrue(() -> events.size() == 2);
+        assertEquals(List.of(true, false), events);
+    }
 }
