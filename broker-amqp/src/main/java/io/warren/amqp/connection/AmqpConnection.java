@@ -46,7 +46,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One AMQP connection: the handshake, channel 0, and routing of frames to channels. Owner:
- * the connection's event loop; every field is touched only there, except the delivery window.
+ * the connection's event loop; every field is touched only there, except the delivery window
+ * (queue loops add to it) and the volatile state fields that {@link #state()} reads from any thread.
  */
 public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(AmqpConnection.class);

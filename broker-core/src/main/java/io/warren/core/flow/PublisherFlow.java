@@ -115,6 +115,7 @@ public final class PublisherFlow {
 
     /** A persistent message was appended to {@code store}: past its bound, pause until it drains. */
     public void appended(MessageStore store) {
+        assert loop.inEventLoop();
         if (closed || !store.overloaded() || storesWaited.contains(store)) {
             return;
         }
@@ -136,6 +137,7 @@ public final class PublisherFlow {
      * give their credit to links nobody looks at any more; a store's drain callback is ignored.
      */
     public void close() {
+        assert loop.inEventLoop();
         closed = true;
         links.clear();
         lastQueue = null;
@@ -190,6 +192,7 @@ public final class PublisherFlow {
 
     /** The publisher's loop: a link got {@code n} credits back. */
     private void granted(Link l, int n) {
+        assert loop.inEventLoop();
         if (closed) {
             return;
         }
