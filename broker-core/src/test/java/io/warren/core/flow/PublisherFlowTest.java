@@ -123,7 +123,10 @@ class PublisherFlowTest {
             publish(q, PublisherFlow.MORE_CREDIT_AFTER);
             int expected = round * PublisherFlow.MORE_CREDIT_AFTER;
             awaitTrue(() -> q.messageCount() == expected);
-            // The grant for the batch reaches the publisher's loop after the enqueues ran.
+            // The last enqueue task (and the grant it sends) has finished once a task queued
+            // behind it runs on the queue's loop; the grant then runs before a task queued
+            // behind it on the publisher's loop.
+            queueLoop.submit(() -> null).get(10, TimeUnit.SECONDS);
             onPublisher(() -> null);
         }
         assertEquals(20 * PublisherFlow.MORE_CREDIT_AFTER, q.messageCount());
