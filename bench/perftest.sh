@@ -6,7 +6,8 @@
 #
 # Needs `mvn -q -B -DskipTests package` first. Prints PerfTest's summary lines for each broker,
 # the broker's CPU time during the run and its data dir's size on disk (peak, sampled every
-# second, and at the end). WARREN_JAVA_OPTS reaches warren's JVM (e.g. for JFR).
+# second, and at the end). WARREN_JAVA_OPTS reaches warren's JVM (e.g. for JFR). WARREN_ONLY=1
+# skips the reference broker (e.g. to compare two warren builds run after each other).
 #
 # The durable-queue benchmark of the README:
 #   bench/perftest.sh -x 1 -y 1 -s 1000 -f persistent -c 1000 -q 1000 --multi-ack-every 100 -z 30 \
@@ -70,7 +71,9 @@ echo "PerfTest flags: ${flags[*]}  ($(date -u +%F), $(nproc) cores, $(java -vers
 run warren "$warren_port" "$(cat "$work/data/warren.pid")" "$work/data"
 "$top/bin/warren" stop --config "$work/warren.conf" >/dev/null
 
-if "$top/../shared/tools/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
+if [ -n "${WARREN_ONLY:-}" ]; then
+  keep_rabbit=1
+elif "$top/../shared/tools/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
   run rabbitmq "$rabbit_port" "$("$top/../shared/tools/reference-rabbitmq.sh" pid "$rabbit_port")" \
     "${TMPDIR:-/tmp}/reference-rabbitmq-$rabbit_port/mnesia"
 else

@@ -157,6 +157,17 @@ public final class Broker implements AutoCloseable {
         return context.vhosts().get(name);
     }
 
+    /**
+     * The client connections now (a snapshot), with their state (running, flow, blocked ...),
+     * for tests and the coming management API's list of connections.
+     */
+    public synchronized java.util.List<io.warren.amqp.connection.AmqpConnection> connections() {
+        if (context == null) {
+            throw new IllegalStateException("broker not started");
+        }
+        return java.util.List.copyOf(context.connections());
+    }
+
     /** How queues page out (bounds, counters). */
     public synchronized Paging paging() {
         if (context == null) {

@@ -706,8 +706,13 @@ public final class AmqpChannel implements MethodHandler {
             }
             // The last queue takes over this channel's reference, so a message in one queue has
             // one holder and can be compacted when it parks (Message.compact). msg is not
-            // touched after this loop: the queue may already own it on another thread.
-            q.execute(() -> q.enqueue(msg, ref));
+            // touched after this loop: the queue may already own it on another thread. A queue
+            // on another loop costs the connection a credit (PublisherFlow).
+            connection.flow().enqueue(q, msg, ref);
+        }
+        if (store != null) {
+            // Past the store's commit backlog bound the connection pauses until it drains.
+            connection.flow().appended(store);
         }
         if (seq > 0) {
             if (store != null) {

@@ -31,6 +31,7 @@ import io.warren.amqp.protocol.ConnectionUpdateSecret;
 import io.warren.amqp.protocol.ConnectionUpdateSecretOk;
 import io.warren.amqp.protocol.ReplyCode;
 import io.warren.amqp.server.BrokerContext;
+import io.warren.core.flow.PublisherFlow;
 import io.warren.core.vhost.VirtualHost;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,7 +46,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One AMQP connection: the handshake, channel 0, and routing of frames to channels. Owner:
- * the connection's event loop; every field is touched only there, except the delivery window.
+ * the connection's event loop; every field is touched only there, except the delivery window
+ * (queue loops add to it) and the volatile state fields that {@link #state()} reads from any thread.
  */
 public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(AmqpConnection.class);
@@ -66,7 +68,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private final IntObjectHashMap<AmqpChannel> channels = new IntObjectHashMap<>();
     private final Runnable flushTask = this::flushNow;
     private ChannelHandlerContext ctx;
-    private State state = State.AWAIT_HEADER;
+    private volatile State state = State.AWAIT_HEADER;
+    /** Copies of the flow's state for {@link #state()} and tests on other threads. */
+    private volatile boolean flowPaused;
+    private volatile long flowPauses;
     private VirtualHost vhost;
     private String user;
     private int channelMax;
@@ -75,8 +80,16 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private Map<String, Object> clientCapabilities = Map.of();
     /** Socket reads paused by a resource alarm (RabbitMQ's "blocked" connection state). */
     private boolean blocked;
+    /**
+     * Credit flow towards the queues and the store this connection publishes to; while it is
+     * paused the socket is not read either (RabbitMQ's "flow" state, without connection.blocked:
+     * RabbitMQ sends that for resource alarms only). Created when the connection opens.
+     */
+    private PublisherFlow flow;
     /** connection.blocked was sent, so connection.unblocked is owed. */
     private boolean blockedSent;
+    /** Closing without a word (handshake error): never read again. */
+    private boolean silentClose;
     /** Counted in the broker's open connections (connection_max) until cleanup. */
     private boolean counted;
     /**
@@ -143,6 +156,40 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     public String user() {
         return user;
+    }
+
+    /** Credit flow of this publisher (connection's loop only). */
+    public PublisherFlow flow() {
+        return flow;
+    }
+
+    /**
+     * RabbitMQ's connection state, as list_connections and the management API show it:
+     * starting, tuning, opening, running, flow (paused by credit flow: a queue or the store has
+     * not caught up with it), blocking (an alarm is set; blocked at its next publish), blocked
+     * (paused by an alarm; flow too, perhaps), closing, closed. Any thread; a recent value.
+     */
+    public String state() {
+        State s = state;
+        return switch (s) {
+            case AWAIT_HEADER, AWAIT_START_OK -> "starting";
+            case AWAIT_TUNE_OK -> "tuning";
+            case AWAIT_OPEN -> "opening";
+            case CLOSING -> "closing";
+            case CLOSED -> "closed";
+            case OPEN -> blocked ? "blocked" : flowPaused ? "flow"
+                    : broker.alarms() != null && broker.alarms().blocked() ? "blocking" : "running";
+        };
+    }
+
+    /** How many times credit flow paused this connection (a recent value from any thread). */
+    public long flowPauses() {
+        return flowPauses;
+    }
+
+    /** The (connection, queue) credit links this connection holds now. Connection's loop. */
+    public int creditLinks() {
+        return flow == null ? 0 : flow.links();
     }
 
     /** True when the client announced capability {@code name} in connection.start-ok. */
@@ -229,9 +276,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             switch (e.state()) {
                 case WRITER_IDLE -> write(FrameWriter.heartbeat(ctx.alloc()));
                 case READER_IDLE -> {
-                    if (blocked) {
+                    if (blocked || flowPaused) {
                         // Its socket is not read while blocked, so its heartbeats are not seen
-                        // either: RabbitMQ pauses the heartbeat monitor of a blocked connection.
+                        // either: RabbitMQ pauses the heartbeat monitor of a blocked connection
+                        // (blocked by an alarm or by flow alike).
                         return;
                     }
                     broker.errorLog().warn(log, "missed heartbeats", "closing connection from {}: missed heartbeats"
@@ -340,7 +388,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
      */
     private void block(String reason) {
         blocked = true;
-        ctx.channel().config().setAutoRead(false);
+        updateReading();
         if (clientCapability("connection.blocked")) {
             blockedSent = true;
             sendMethod(0, new io.warren.amqp.protocol.ConnectionBlocked(reason));
@@ -350,15 +398,38 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     private void unblock() {
         blocked = false;
-        // Only open connections are ever blocked; one closing since still needs its close-ok read.
-        if (state == State.OPEN || state == State.CLOSING) {
-            ctx.channel().config().setAutoRead(true);
-        }
+        updateReading();
         if (blockedSent) {
             blockedSent = false;
             sendMethod(0, new io.warren.amqp.protocol.ConnectionUnblocked());
         }
         log.info("connection from {} unblocked", ctx.channel().remoteAddress());
+    }
+
+    /**
+     * Credit flow paused or resumed this connection. Reading resumes only when neither flow nor
+     * an alarm holds it; connection.blocked / unblocked are left to the alarms.
+     */
+    private void flowChanged(boolean paused) {
+        flowPaused = paused;
+        flowPauses = flow.pauses();
+        updateReading();
+        log.debug("connection from {} {} by credit flow", ctx.channel().remoteAddress(),
+                paused ? "paused" : "resumed");
+    }
+
+    /**
+     * The one place that sets autoRead from the reasons to stop reading: an alarm (blocked) and
+     * credit flow (a queue or the store behind). Only open connections are ever paused; one
+     * closing since still needs its close-ok read, so it reads again once both reasons are gone.
+     */
+    private void updateReading() {
+        boolean read = !blocked && !flowPaused;
+        if (!read) {
+            ctx.channel().config().setAutoRead(false);
+        } else if (state == State.OPEN || state == State.CLOSING && !silentClose) {
+            ctx.channel().config().setAutoRead(true);
+        }
     }
 
     // ---- channels -------------------------------------------------------------------------
@@ -584,6 +655,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         }
         counted = true;
         vhost = v;
+        // A queue is dropped from the vhost when deleted: its link can go (PublisherFlow.sweep).
+        flow = new PublisherFlow(ctx.executor(), q -> v.queue(q.name()) == q, this::flowChanged);
         state = State.OPEN;
         sendMethod(0, new ConnectionOpenOk(""));
         log.info("connection from {} opened: user '{}', vhost '{}'", ctx.channel().remoteAddress(), user, v.name());
@@ -610,6 +683,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             // As RabbitMQ (rabbit_reader:handle_exception): no connection.close before the
             // connection is open; stop reading and drop the socket after a pause.
             state = State.CLOSING;
+            silentClose = true;
             cleanup();
             ctx.channel().config().setAutoRead(false);
             long delay = e.code() == ReplyCode.CONNECTION_FORCED ? 0 : SILENT_CLOSE_DELAY_MS;
@@ -650,6 +724,14 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         if (counted) {
             counted = false;
             broker.openConnections().decrementAndGet();
+        }
+        if (flow != null) {
+            // Enqueues in flight still run on their queues' loops; their credit goes nowhere.
+            flow.close();
+            if (flowPaused) {
+                flowPaused = false;
+                updateReading(); // a closing connection reads again to see close-ok
+            }
         }
         List<AmqpChannel> all = new ArrayList<>(channels.values());
         channels.clear();

@@ -34,6 +34,24 @@ public interface MessageStore extends AutoCloseable {
     void sync(Durable durable);
 
     /**
+     * True while the writes waiting for a commit are past the store's bound (the disk is slower
+     * than the publishers): callers that append should stop taking new work, e.g. a publisher
+     * stops reading its socket, until {@link #whenDrained} calls back. Appends are still
+     * accepted meanwhile; this is back-pressure, not a refusal. Any thread, cheap.
+     */
+    default boolean overloaded() {
+        return false;
+    }
+
+    /**
+     * Runs {@code callback} on {@code executor} (e.g. the publisher's event loop; never on the
+     * store's thread) once the backlog is back under its bound, or at once when it is already.
+     */
+    default void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+        executor.execute(callback);
+    }
+
+    /**
      * Visits every live slot; each queue's slots come in original publish order (slots of
      * different queues may interleave). Bodies are not kept in the heap: the visitor gets a
      * {@link StoredMessage} whose content it can {@link #load} later.

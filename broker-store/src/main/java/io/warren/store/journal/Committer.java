@@ -80,6 +80,10 @@ final class Committer implements Runnable {
             } catch (Throwable t) {
                 // commit() already reports to the callbacks; this keeps the thread alive regardless.
                 log.error("message store {}: unexpected committer failure", name, t);
+            } finally {
+                // Written or failed, its bytes are no longer waiting: publishers paused on the
+                // backlog may resume.
+                pending.committed(take.bytes());
             }
         }
     }

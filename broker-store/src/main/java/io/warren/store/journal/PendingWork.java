@@ -15,7 +15,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class PendingWork {
     /** Everything the committer took in one go; committed (or failed) as one unit. */
-    record Take(List<PendingBatch> batches, long[] removes, int removeCount, List<Durable> waiters) {
+    record Take(List<PendingBatch> batches, long[] removes, int removeCount, List<Durable> waiters, long bytes) {
         boolean writes() {
             return !batches.isEmpty() || removeCount > 0;
         }
@@ -32,10 +32,24 @@ final class PendingWork {
     private List<Durable> waiters = new ArrayList<>();
     private boolean hasWork;
     private boolean closed;
+    /**
+     * Encoded message bytes appended and not yet committed (taken ones included until their
+     * commit ends): the heap the publishers' backlog holds, and the size of the next frame.
+     */
+    private long backlogBytes;
+    /** Bytes appended since the committer's last take. */
+    private long untakenBytes;
+    private final long maxBacklog;
+    /** Past {@link #maxBacklog}, until the backlog is back at half of it. */
+    private volatile boolean overloaded;
+    private List<Drain> drainWaiters = new ArrayList<>();
 
-    PendingWork(String storeName, long firstBatchId) {
+    private record Drain(java.util.concurrent.Executor executor, Runnable callback) {}
+
+    PendingWork(String storeName, long firstBatchId, long maxBacklog) {
         this.storeName = storeName;
         this.nextBatchId = firstBatchId;
+        this.maxBacklog = maxBacklog;
     }
 
     /** Assigns {@code slots} consecutive slots to an encoded message; returns the first ref. */
@@ -50,6 +64,11 @@ final class PendingWork {
                 forming = new PendingBatch(nextBatchId++);
             }
             int first = forming.add(encoded, slots);
+            backlogBytes += encoded.length;
+            untakenBytes += encoded.length;
+            if (!overloaded && backlogBytes > maxBacklog) {
+                overloaded = true;
+            }
             if (durable != null) {
                 waiters.add(durable);
             }
@@ -122,7 +141,8 @@ final class PendingWork {
                 sealed.add(forming);
                 forming = null;
             }
-            Take t = new Take(sealed, removes, removeCount, waiters);
+            Take t = new Take(sealed, removes, removeCount, waiters, untakenBytes);
+            untakenBytes = 0;
             sealed = new ArrayList<>();
             removes = new long[Math.max(256, Math.min(removeCount, 1 << 16))];
             removeCount = 0;
@@ -131,6 +151,56 @@ final class PendingWork {
             return t;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** True while the uncommitted backlog is past its bound (see {@link #whenDrained}). */
+    boolean overloaded() {
+        return overloaded;
+    }
+
+    /**
+     * Runs {@code callback} on {@code executor} once the backlog has fallen to half its bound:
+     * the hysteresis keeps a publisher from being paused and resumed on every commit.
+     */
+    void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+        lock.lock();
+        try {
+            if (overloaded) {
+                drainWaiters.add(new Drain(executor, callback));
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        executor.execute(callback);
+    }
+
+    /**
+     * The commit of a take has ended (written or failed): its bytes leave the backlog, and when
+     * the backlog is down to half the bound the drain waiters are handed to their executors.
+     * Committer thread; the callbacks never run on it.
+     */
+    void committed(long bytes) {
+        List<Drain> ready;
+        lock.lock();
+        try {
+            backlogBytes -= bytes;
+            if (!overloaded || backlogBytes > maxBacklog / 2) {
+                return;
+            }
+            overloaded = false;
+            ready = drainWaiters;
+            drainWaiters = new ArrayList<>();
+        } finally {
+            lock.unlock();
+        }
+        for (Drain d : ready) {
+            try {
+                d.executor().execute(d.callback());
+            } catch (java.util.concurrent.RejectedExecutionException gone) {
+                // Its loop shut down (broker stopping): nobody is left to resume.
+            }
         }
     }
 

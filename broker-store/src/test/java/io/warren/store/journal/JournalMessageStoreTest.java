@@ -436,4 +436,53 @@ class JournalMessageStoreTest {
         assertFalse(a.durable().isCompletedExceptionally());
         assertEquals(List.of("pending"), bodies());
     }
+
+    /**
+     * Credit flow towards the disk: appends past the backlog bound make the store overloaded
+     * (publishers pause) until a commit brings the backlog down to half of it; the drain
+     * callback runs on the caller's executor, never on the committer thread.
+     */
+    @Test
+    void backlogPastItsBoundOverloadsTheStoreUntilTheCommitterCatchesUp() throws Exception {
+        long bound = 1 << 20;
+        CountDownLatch diskStuck = new CountDownLatch(1);
+        java.util.concurrent.ExecutorService loop = java.util.concurrent.Executors.newSingleThreadExecutor(
+                r -> new Thread(r, "publisher-loop"));
+        try (JournalMessageStore s = JournalMessageStore.open(dir, JournalMessageStore.DEFAULT_SEGMENT_SIZE,
+                JournalMessageStore.DEFAULT_COMPACT_BELOW, bound)) {
+            s.beforeCommit(() -> {
+                try {
+                    diskStuck.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            byte[] body = new byte[64 * 1024];
+            List<StoreFixtures.Appended> appended = new ArrayList<>();
+            int n = 0;
+            while (!s.overloaded()) {
+                appended.add(append(s, "ex", "rk", new byte[0], body, 1));
+                n++;
+                assertTrue(n <= 17, "not overloaded after " + n + " x 64 KiB with a 1 MiB bound");
+            }
+            assertTrue(n >= 16, "overloaded after only " + n + " x 64 KiB");
+            java.util.concurrent.CompletableFuture<String> drained = new java.util.concurrent.CompletableFuture<>();
+            s.whenDrained(loop, () -> drained.complete(Thread.currentThread().getName()));
+            Thread.sleep(100); // nothing may drain while the disk is stuck
+            assertFalse(drained.isDone());
+            assertTrue(s.overloaded());
+            diskStuck.countDown();
+            assertEquals("publisher-loop", drained.get(30, TimeUnit.SECONDS));
+            assertFalse(s.overloaded());
+            for (StoreFixtures.Appended a : appended) {
+                a.awaitDurable();
+            }
+            // Not overloaded: a drain callback runs at once, still on the executor.
+            java.util.concurrent.CompletableFuture<String> now = new java.util.concurrent.CompletableFuture<>();
+            s.whenDrained(loop, () -> now.complete(Thread.currentThread().getName()));
+            assertEquals("publisher-loop", now.get(30, TimeUnit.SECONDS));
+        } finally {
+            loop.shutdownNow();
+        }
+    }
 }
