@@ -560,6 +560,12 @@ public final class AmqpChannel implements MethodHandler {
     // ---- basic: publishing -----------------------------------------------------------------
 
     @Override public void onBasicPublish(BasicPublish m) {
+        if (m.immediate()) {
+            // RabbitMQ 3.x dropped immediate: 540, a connection error, before looking at the
+            // exchange (rabbit_channel). The content frames that follow are discarded with the connection.
+            throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "immediate=true", BasicPublish.CLASS_ID,
+                    BasicPublish.METHOD_ID);
+        }
         Exchange x = vhost().exchange(m.exchange());
         if (x == null) {
             throw BrokerException.notFound("no exchange '%s' in vhost '%s'", m.exchange(), vhost().name());

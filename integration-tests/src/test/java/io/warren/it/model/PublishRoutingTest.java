@@ -142,4 +142,23 @@ class PublishRoutingTest {
         awaitChannelError(ch, 404, "NOT_FOUND - no exchange '" + x + "' in vhost '/'", "basic.publish");
         assertEquals(List.of(), returns);
     }
+
+    /**
+     * RabbitMQ 3.x does not implement basic.publish immediate=true: 540 NOT_IMPLEMENTED, a
+     * connection error, whether or not the message could be routed.
+     */
+    @Test
+    void immediateIsNotImplementedAndClosesTheConnection() throws Exception {
+        Connection c = broker.connect();
+        Channel ch = c.createChannel();
+        String q = ch.queueDeclare().getQueue();
+        ch.basicPublish("", q, false, true, null, new byte[] {1});
+        ModelAssertions.assertConnectionError(c, 540, "NOT_IMPLEMENTED - immediate=true", "basic.publish",
+                () -> ch.basicQos(0));
+        Connection c2 = broker.connect();
+        Channel ch2 = c2.createChannel();
+        ch2.basicPublish("", unique("nowhere"), true, true, null, new byte[] {1});
+        ModelAssertions.assertConnectionError(c2, 540, "NOT_IMPLEMENTED - immediate=true", "basic.publish",
+                () -> ch2.basicQos(0));
+    }
 }
