@@ -52,6 +52,11 @@ public final class AmqpChannel implements MethodHandler {
     final AtomicInteger globalUnacked = new AtomicInteger();
     private final ConfirmTracker confirms = new ConfirmTracker();
     private Transaction tx;
+    /**
+     * The queue this channel declared last (passively or not): what an empty queue name means
+     * (0-9-1 queue-name domain; RabbitMQ's most_recently_declared_queue). Null before any.
+     */
+    private String lastQueue;
     /** The method being handled, for the class/method ids of a channel.close. */
     private AmqpMethod current;
 
@@ -198,7 +203,7 @@ public final class AmqpChannel implements MethodHandler {
     // ---- exchanges ----------------------------------------------------------------------------
 
     @Override public void onExchangeDeclare(ExchangeDeclare m) {
-        vhost().declareExchange(m.exchange(), m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
+        vhost().declareExchange(stripCrLf(m.exchange()), m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
                 m.arguments());
         if (!m.nowait()) {
             send(new ExchangeDeclareOk());
@@ -206,21 +211,21 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onExchangeDelete(ExchangeDelete m) {
-        vhost().deleteExchange(m.exchange(), m.ifUnused());
+        vhost().deleteExchange(stripCrLf(m.exchange()), m.ifUnused());
         if (!m.nowait()) {
             send(new ExchangeDeleteOk());
         }
     }
 
     @Override public void onExchangeBind(ExchangeBind m) {
-        vhost().bindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
+        vhost().bindExchange(stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey(), m.arguments());
         if (!m.nowait()) {
             send(new ExchangeBindOk());
         }
     }
 
     @Override public void onExchangeUnbind(ExchangeUnbind m) {
-        vhost().unbindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
+        vhost().unbindExchange(stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey(), m.arguments());
         if (!m.nowait()) {
             send(new ExchangeUnbindOk());
         }
@@ -229,8 +234,9 @@ public final class AmqpChannel implements MethodHandler {
     // ---- queues ---------------------------------------------------------------------------------
 
     @Override public void onQueueDeclare(QueueDeclare m) {
-        VirtualHost.Declared d = vhost().declareQueue(m.queue(), m.passive(), m.durable(), m.exclusive(),
+        VirtualHost.Declared d = vhost().declareQueue(stripCrLf(m.queue()), m.passive(), m.durable(), m.exclusive(),
                 m.autoDelete(), m.arguments(), connection);
+        lastQueue = d.queue().name();
         if (m.nowait()) {
             return;
         }
@@ -244,14 +250,16 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onQueueBind(QueueBind m) {
-        vhost().bindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
+        vhost().bindQueue(stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
+                bindingKey(m.queue(), m.routingKey()), m.arguments(), connection);
         if (!m.nowait()) {
             send(new QueueBindOk());
         }
     }
 
     @Override public void onQueueUnbind(QueueUnbind m) {
-        vhost().unbindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
+        vhost().unbindQueue(stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
+                bindingKey(m.queue(), m.routingKey()), m.arguments(), connection);
         send(new QueueUnbindOk());
     }
 
@@ -267,7 +275,7 @@ public final class AmqpChannel implements MethodHandler {
     @Override public void onQueueDelete(QueueDelete m) {
         // The checks and the count run on the queue's loop (after this channel's publishes,
         // consumes and cancels); the outcome comes back to this loop.
-        vhost().deleteQueue(queueName(m.queue()), m.ifUnused(), m.ifEmpty(), connection,
+        vhost().deleteQueue(stripCrLf(queueName(m.queue())), m.ifUnused(), m.ifEmpty(), connection,
                 (count, refused) -> connection.execute(() -> {
                     if (refused != null) {
                         if (state == State.OPEN) {
@@ -280,12 +288,42 @@ public final class AmqpChannel implements MethodHandler {
                 }));
     }
 
-    /** An empty queue name means the channel's last declared queue; warren requires a name. */
+    /**
+     * An empty queue name means the channel's last declared queue (0-9-1 queue-name domain);
+     * without one RabbitMQ answers 404 with this text. A queue deleted since is still meant by
+     * name, and then not found.
+     */
     private String queueName(String name) {
-        if (name.isEmpty()) {
+        if (!name.isEmpty()) {
+            return name;
+        }
+        if (lastQueue == null) {
             throw new BrokerException(BrokerException.Reason.NOT_FOUND, "no previously declared queue");
         }
-        return name;
+        return lastQueue;
+    }
+
+    /** queue.bind/unbind with an empty queue name and an empty key bind by the last queue's name (RabbitMQ). */
+    private String bindingKey(String queue, String routingKey) {
+        return queue.isEmpty() && routingKey.isEmpty() ? queueName(queue) : routingKey;
+    }
+
+    /**
+     * RabbitMQ strips CR and LF from exchange and queue names in the declare, delete, bind and
+     * unbind methods (rabbit_channel strip_cr_lf), not in publish, get, consume or purge.
+     */
+    static String stripCrLf(String name) {
+        if (name.indexOf('\n') < 0 && name.indexOf('\r') < 0) {
+            return name;
+        }
+        StringBuilder sb = new StringBuilder(name.length());
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (c != '\n' && c != '\r') {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     private void sendIfOpen(AmqpMethod m) {
