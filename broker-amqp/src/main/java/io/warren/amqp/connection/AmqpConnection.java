@@ -59,6 +59,14 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
      */
     private static final long SILENT_CLOSE_DELAY_MS = 3_000;
 
+    /**
+     * The "version" in connection.start: the RabbitMQ release whose behaviour warren follows.
+     * Clients and test suites compare it with RabbitMQ versions to pick what to expect (the Java
+     * client's suites skip tests below 3.10 or above 4.2), so warren's own version would send
+     * them down the wrong branch; it is in "information" instead.
+     */
+    static final String RABBITMQ_VERSION = "3.10.8";
+
     private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
 
     private final BrokerContext broker;
@@ -403,10 +411,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         props.put("capabilities", caps);
         props.put("cluster_name", LongString.of("warren@" + hostName()));
         props.put("copyright", LongString.of("Copyright (c) the warren authors"));
-        props.put("information", LongString.of("AMQP 0-9-1 broker, RabbitMQ-compatible"));
+        props.put("information", LongString.of("warren " + BrokerContext.VERSION + ": AMQP 0-9-1 broker, RabbitMQ "
+                + RABBITMQ_VERSION + "-compatible"));
         props.put("platform", LongString.of("Java " + Runtime.version().feature()));
         props.put("product", LongString.of("warren"));
-        props.put("version", LongString.of(BrokerContext.VERSION));
+        props.put("version", LongString.of(RABBITMQ_VERSION));
         sendMethod(0, new ConnectionStart(0, 9, props, "PLAIN AMQPLAIN".getBytes(StandardCharsets.UTF_8),
                 "en_US".getBytes(StandardCharsets.UTF_8)));
     }
