@@ -78,6 +78,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private VirtualHost vhost;
     private String user;
     private int channelMax;
+    /** Negotiated heartbeat interval in seconds (0: none). */
+    private int heartbeat;
     private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
     private boolean flushScheduled;
     private Map<String, Object> clientCapabilities = Map.of();
@@ -566,9 +568,13 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         channelMax = cm;
         decoder.frameMax(fm);
         int hb = t.heartbeat();
+        heartbeat = hb;
         if (hb > 0) {
-            // Send a heartbeat after hb seconds without writes; drop a peer silent for 2 intervals.
-            ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(hb * 2L, hb, 0, TimeUnit.SECONDS));
+            // As RabbitMQ (rabbit_heartbeat): a heartbeat after half an interval without writes, so
+            // a client that gives up after one silent interval (the Java client in NIO mode) hears
+            // from us in time; a peer silent for 2 intervals is dropped.
+            ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(hb * 2000L, hb * 1000L / 2, 0,
+                    TimeUnit.MILLISECONDS));
         }
         state = State.AWAIT_OPEN;
     }
