@@ -550,20 +550,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     private void tuneOk(ConnectionTuneOk t) {
         AmqpSettingsView offered = new AmqpSettingsView(broker);
+        validateNegotiated("frame_max", AmqpConstants.FRAME_MIN_SIZE, t.frameMax(), broker.settings().frameMax());
+        validateNegotiated("channel_max", 1, t.channelMax(), broker.settings().channelMax());
         long fm = t.frameMax() == 0 ? offered.frameMax() : t.frameMax();
-        if (fm < AmqpConstants.FRAME_MIN_SIZE) {
-            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "frame_max=" + fm + " < "
-                    + AmqpConstants.FRAME_MIN_SIZE + " min size", 10, 31);
-        }
-        if (fm > offered.frameMax()) {
-            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "frame_max=" + fm + " > " + offered.frameMax()
-                    + " max size", 10, 31);
-        }
         int cm = t.channelMax() == 0 ? offered.channelMax() : t.channelMax();
-        if (cm > offered.channelMax()) {
-            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "channel_max=" + cm + " > " + offered.channelMax()
-                    + " max", 10, 31);
-        }
         frameMax = fm;
         channelMax = cm;
         decoder.frameMax(fm);
@@ -577,6 +567,24 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                     TimeUnit.MILLISECONDS));
         }
         state = State.AWAIT_OPEN;
+    }
+
+    /**
+     * RabbitMQ 3.10's check of a tune-ok value (rabbit_reader validate_negotiated_integer_value):
+     * below the minimum, above the broker's limit, or 0 ("no limit") when the broker has a limit
+     * ({@code serverValue} 0: none) is refused, with its text. Not answered (see closeWithError).
+     */
+    private static void validateNegotiated(String field, long min, long clientValue, long serverValue) {
+        if (clientValue != 0 && clientValue < min) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "negotiated " + field + " = " + clientValue
+                    + " is lower than the minimum allowed value (" + min + ")", ConnectionTune.CLASS_ID,
+                    ConnectionTune.METHOD_ID);
+        }
+        if (serverValue != 0 && (clientValue == 0 || clientValue > serverValue)) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "negotiated " + field + " = " + clientValue
+                    + (clientValue == 0 ? " (no limit)" : "") + " is higher than the maximum allowed value ("
+                    + serverValue + ")", ConnectionTune.CLASS_ID, ConnectionTune.METHOD_ID);
+        }
     }
 
     private void open(ConnectionOpen o) {
@@ -615,7 +623,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         // One line per connection error, with what an operator needs: who, reply code, reason.
         broker.errorLog().warn(log, "connection error " + e.code().code(), "closing connection from {}: {} {}",
                 ctx.channel().remoteAddress(), e.code().code(), e.replyText());
-        if (state != State.OPEN && !answeredDuringHandshake(e.code())) {
+        if (state != State.OPEN && !answeredDuringHandshake(e.code(), state)) {
             // As RabbitMQ (rabbit_reader:handle_exception): no connection.close before the
             // connection is open; stop reading and drop the socket after a pause.
             state = State.CLOSING;
@@ -637,12 +645,13 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * The handshake errors RabbitMQ does answer with connection.close: a refused login (to
-     * clients with the authentication_failure_close capability) and not_allowed from tune-ok
-     * or connection.open (bad frame_max / channel_max, unknown vhost).
+     * The handshake errors RabbitMQ 3.10 does answer with connection.close: a refused login (to
+     * clients with the authentication_failure_close capability) and not_allowed from
+     * connection.open (unknown vhost, connection limit). A refused tune-ok (frame_max,
+     * channel_max) is not: checked against 3.10.8, it drops the socket after 3 s.
      */
-    private static boolean answeredDuringHandshake(ReplyCode code) {
-        return code == ReplyCode.ACCESS_REFUSED || code == ReplyCode.NOT_ALLOWED;
+    private static boolean answeredDuringHandshake(ReplyCode code, State state) {
+        return code == ReplyCode.ACCESS_REFUSED || code == ReplyCode.NOT_ALLOWED && state == State.AWAIT_OPEN;
     }
 
     /** Broker shutdown: 320 CONNECTION_FORCED to the client. Any thread. */
