@@ -66,6 +66,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
      * them down the wrong branch; it is in "information" instead.
      */
     static final String RABBITMQ_VERSION = "3.10.8";
+    /** RabbitMQ's CLOSING_TIMEOUT: the longest wait for a client to close its socket after close-ok. */
+    private static final long CLOSED_SOCKET_TIMEOUT_S = 30;
 
     private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
 
@@ -239,6 +241,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             switch (e.state()) {
                 case WRITER_IDLE -> write(FrameWriter.heartbeat(ctx.alloc()));
                 case READER_IDLE -> {
+                    if (state == State.CLOSED) {
+                        ctx.close(); // closed by the client and then silent: the socket goes quietly
+                        return;
+                    }
                     if (blocked) {
                         // Its socket is not read while blocked, so its heartbeats are not seen
                         // either: RabbitMQ pauses the heartbeat monitor of a blocked connection.
@@ -463,10 +469,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             }
             case OPEN -> {
                 if (m instanceof ConnectionClose) {
-                    sendMethod(0, new ConnectionCloseOk());
-                    state = State.CLOSED;
-                    cleanup();
-                    ctx.writeAndFlush(ctx.alloc().buffer(0)).addListener(ChannelFutureListener.CLOSE);
+                    closedByClient();
                     return;
                 }
                 if (m instanceof ConnectionUpdateSecret) {
@@ -607,6 +610,34 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     // ---- closing --------------------------------------------------------------------------
+
+    /**
+     * connection.close from the client: close-ok, then what still arrives is read and dropped
+     * and the socket left for the client to close (0-9-1 §4.2.8: the peer that receives
+     * close-ok closes). Closing it here, with the client's later frames still arriving
+     * (amqplib queues thousands of publishes, then closes), would reset the connection and the
+     * client would never see close-ok. As RabbitMQ (rabbit_reader close_connection), the
+     * socket is closed after the heartbeat interval, or 30 s, if the client keeps it.
+     */
+    private void closedByClient() {
+        sendMethod(0, new ConnectionCloseOk());
+        flushNow();
+        state = State.CLOSED;
+        cleanup();
+        if (blocked) {
+            // Read (and drop) the rest, so the client's close is seen and its writes complete.
+            blocked = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+        long grace = heartbeat > 0 && heartbeat < CLOSED_SOCKET_TIMEOUT_S ? heartbeat : CLOSED_SOCKET_TIMEOUT_S;
+        ctx.executor().schedule(() -> {
+            if (ctx.channel().isActive()) {
+                log.debug("closing connection from {}: socket kept {} s after close-ok", ctx.channel().remoteAddress(),
+                        grace);
+                ctx.close();
+            }
+        }, grace, TimeUnit.SECONDS);
+    }
 
     /** Closes the connection with a hard error: connection.close, then wait for close-ok. */
     public void closeWithError(ConnectionException e) {
