@@ -50,6 +50,15 @@ public final class AmqpChannel implements MethodHandler {
     /** basic.qos global=true: the limit shared by all consumers of the channel (0 = none). */
     volatile int globalPrefetch;
     final AtomicInteger globalUnacked = new AtomicInteger();
+    /**
+     * Consumers refused by the global prefetch, in the order they asked (any queue loop adds,
+     * the channel's loop takes): freed credit goes to them in turn, so with a channel-wide limit
+     * every queue gets its share (RabbitMQ's limiter wakes its blocked queues in random order).
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<ChannelConsumer> globalWaiters =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** A queue was handed the global credit and has not reported back yet (channel loop). */
+    private boolean creditPassInFlight;
     private final ConfirmTracker confirms = new ConfirmTracker();
     private Transaction tx;
     /**
@@ -401,6 +410,9 @@ public final class AmqpChannel implements MethodHandler {
         if (state != State.OPEN || c.cancelled) {
             c.release(1);
             c.queue.execute(() -> c.queue.requeue(List.of(e), false));
+            if (state == State.OPEN && globalPrefetch > 0) {
+                passGlobalCredit(); // the place it held goes to the next in line
+            }
             return;
         }
         long tag = unacked.nextTag();
@@ -546,12 +558,14 @@ public final class AmqpChannel implements MethodHandler {
         boolean globalLimited = globalPrefetch > 0;
         credit.forEach((c, n) -> {
             c.release(n);
-            if (!globalLimited && !c.cancelled) {
+            if (globalLimited) {
+                waitForGlobalCredit(c); // its own limit may have held it back: it takes its turn too
+            } else if (!c.cancelled) {
                 c.queue.scheduleDispatch();
             }
         });
         if (globalLimited && !credit.isEmpty()) {
-            kickConsumers();
+            passGlobalCredit();
         }
     }
 
@@ -569,9 +583,54 @@ public final class AmqpChannel implements MethodHandler {
         }
         c.release(1);
         if (globalPrefetch > 0) {
-            kickConsumers();
+            waitForGlobalCredit(c);
+            passGlobalCredit();
         } else if (!c.cancelled) {
             c.queue.scheduleDispatch();
+        }
+    }
+
+    /** Any loop: {@code c} was refused by the channel's global prefetch; it waits for its turn. */
+    void waitForGlobalCredit(ChannelConsumer c) {
+        if (c.waitingForCredit.compareAndSet(false, true)) {
+            globalWaiters.add(c);
+        }
+    }
+
+    /**
+     * Channel loop: while the global prefetch has room, hands the turn to the consumer that has
+     * waited longest, one at a time: its queue dispatches (taking what room it can use), then
+     * reports back and the next in line gets what is left. Kicking every queue at once instead
+     * let the queue nearest the channel (the same loop) win every freed place (QosTests.fairness).
+     */
+    private void passGlobalCredit() {
+        if (creditPassInFlight) {
+            return; // the report of the queue now dispatching continues the round
+        }
+        while (state == State.OPEN && (globalPrefetch <= 0 || globalUnacked.get() < globalPrefetch)) {
+            ChannelConsumer c = globalWaiters.poll();
+            if (c == null) {
+                return;
+            }
+            c.waitingForCredit.set(false);
+            if (c.cancelled) {
+                continue;
+            }
+            creditPassInFlight = true;
+            MessageQueue q = c.queue;
+            q.execute(() -> {
+                q.scheduleDispatch();
+                // Always a new task, also on the same loop: no recursion through the waiters.
+                try {
+                    connection.loop().execute(() -> {
+                        creditPassInFlight = false;
+                        passGlobalCredit();
+                    });
+                } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                    // the connection's loop is gone, and the channel with it
+                }
+            });
+            return;
         }
     }
 
