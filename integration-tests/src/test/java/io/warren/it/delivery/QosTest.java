@@ -220,7 +220,11 @@ class QosTest {
         acking.awaitCount(1);
         RecordingConsumer noAck = new RecordingConsumer(ch);
         ch.basicConsume(q2, true, noAck);
-        publish(ch, q2, "n1");
+        // Confirmed once the queue has it (RabbitMQ may answer a declare-ok before a publish lands).
+        Channel publisher = ch.getConnection().createChannel();
+        publisher.confirmSelect();
+        publisher.basicPublish("", q2, null, "n1".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        publisher.waitForConfirmsOrDie(10_000);
         assertEquals(1, ready(ch, q2), "the no-ack consumer got a message past the channel's limit");
         assertEquals(1, ready(ch, q1));
         assertEquals(0, noAck.count());
