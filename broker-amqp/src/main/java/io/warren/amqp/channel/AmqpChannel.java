@@ -50,8 +50,22 @@ public final class AmqpChannel implements MethodHandler {
     /** basic.qos global=true: the limit shared by all consumers of the channel (0 = none). */
     volatile int globalPrefetch;
     final AtomicInteger globalUnacked = new AtomicInteger();
+    /**
+     * Consumers refused by the global prefetch, in the order they asked (any queue loop adds,
+     * the channel's loop takes): freed credit goes to them in turn, so with a channel-wide limit
+     * every queue gets its share (RabbitMQ's limiter wakes its blocked queues in random order).
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<ChannelConsumer> globalWaiters =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** A queue was handed the global credit and has not reported back yet (channel loop). */
+    private boolean creditPassInFlight;
     private final ConfirmTracker confirms = new ConfirmTracker();
     private Transaction tx;
+    /**
+     * The queue this channel declared last (passively or not): what an empty queue name means
+     * (0-9-1 queue-name domain; RabbitMQ's most_recently_declared_queue). Null before any.
+     */
+    private String lastQueue;
     /** The method being handled, for the class/method ids of a channel.close. */
     private AmqpMethod current;
 
@@ -198,7 +212,7 @@ public final class AmqpChannel implements MethodHandler {
     // ---- exchanges ----------------------------------------------------------------------------
 
     @Override public void onExchangeDeclare(ExchangeDeclare m) {
-        vhost().declareExchange(m.exchange(), m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
+        vhost().declareExchange(stripCrLf(m.exchange()), m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
                 m.arguments());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeDeclareOk(), ExchangeDeclare.CLASS_ID, ExchangeDeclare.METHOD_ID);
@@ -206,21 +220,21 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onExchangeDelete(ExchangeDelete m) {
-        vhost().deleteExchange(m.exchange(), m.ifUnused());
+        vhost().deleteExchange(stripCrLf(m.exchange()), m.ifUnused());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeDeleteOk(), ExchangeDelete.CLASS_ID, ExchangeDelete.METHOD_ID);
         }
     }
 
     @Override public void onExchangeBind(ExchangeBind m) {
-        vhost().bindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
+        vhost().bindExchange(stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey(), m.arguments());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeBindOk(), ExchangeBind.CLASS_ID, ExchangeBind.METHOD_ID);
         }
     }
 
     @Override public void onExchangeUnbind(ExchangeUnbind m) {
-        vhost().unbindExchange(m.destination(), m.source(), m.routingKey(), m.arguments());
+        vhost().unbindExchange(stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey(), m.arguments());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeUnbindOk(), ExchangeUnbind.CLASS_ID, ExchangeUnbind.METHOD_ID);
         }
@@ -229,8 +243,9 @@ public final class AmqpChannel implements MethodHandler {
     // ---- queues ---------------------------------------------------------------------------------
 
     @Override public void onQueueDeclare(QueueDeclare m) {
-        VirtualHost.Declared d = vhost().declareQueue(m.queue(), m.passive(), m.durable(), m.exclusive(),
+        VirtualHost.Declared d = vhost().declareQueue(stripCrLf(m.queue()), m.passive(), m.durable(), m.exclusive(),
                 m.autoDelete(), m.arguments(), connection);
+        lastQueue = d.queue().name();
         if (m.nowait()) {
             return;
         }
@@ -245,14 +260,16 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onQueueBind(QueueBind m) {
-        vhost().bindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
+        vhost().bindQueue(stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
+                bindingKey(m.queue(), m.routingKey()), m.arguments(), connection);
         if (!m.nowait()) {
             sendWhenDurable(new QueueBindOk(), QueueBind.CLASS_ID, QueueBind.METHOD_ID);
         }
     }
 
     @Override public void onQueueUnbind(QueueUnbind m) {
-        vhost().unbindQueue(queueName(m.queue()), m.exchange(), m.routingKey(), m.arguments(), connection);
+        vhost().unbindQueue(stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
+                bindingKey(m.queue(), m.routingKey()), m.arguments(), connection);
         sendWhenDurable(new QueueUnbindOk(), QueueUnbind.CLASS_ID, QueueUnbind.METHOD_ID);
     }
 
@@ -268,7 +285,7 @@ public final class AmqpChannel implements MethodHandler {
     @Override public void onQueueDelete(QueueDelete m) {
         // The checks and the count run on the queue's loop (after this channel's publishes,
         // consumes and cancels); the outcome comes back to this loop.
-        vhost().deleteQueue(queueName(m.queue()), m.ifUnused(), m.ifEmpty(), connection,
+        vhost().deleteQueue(stripCrLf(queueName(m.queue())), m.ifUnused(), m.ifEmpty(), connection,
                 (count, refused) -> connection.execute(() -> {
                     if (refused != null) {
                         if (state == State.OPEN) {
@@ -281,12 +298,42 @@ public final class AmqpChannel implements MethodHandler {
                 }));
     }
 
-    /** An empty queue name means the channel's last declared queue; warren requires a name. */
+    /**
+     * An empty queue name means the channel's last declared queue (0-9-1 queue-name domain);
+     * without one RabbitMQ answers 404 with this text. A queue deleted since is still meant by
+     * name, and then not found.
+     */
     private String queueName(String name) {
-        if (name.isEmpty()) {
+        if (!name.isEmpty()) {
+            return name;
+        }
+        if (lastQueue == null) {
             throw new BrokerException(BrokerException.Reason.NOT_FOUND, "no previously declared queue");
         }
-        return name;
+        return lastQueue;
+    }
+
+    /** queue.bind/unbind with an empty queue name and an empty key bind by the last queue's name (RabbitMQ). */
+    private String bindingKey(String queue, String routingKey) {
+        return queue.isEmpty() && routingKey.isEmpty() ? queueName(queue) : routingKey;
+    }
+
+    /**
+     * RabbitMQ strips CR and LF from exchange and queue names in the declare, delete, bind and
+     * unbind methods (rabbit_channel strip_cr_lf), not in publish, get, consume or purge.
+     */
+    static String stripCrLf(String name) {
+        if (name.indexOf('\n') < 0 && name.indexOf('\r') < 0) {
+            return name;
+        }
+        StringBuilder sb = new StringBuilder(name.length());
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (c != '\n' && c != '\r') {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     /**
@@ -379,6 +426,9 @@ public final class AmqpChannel implements MethodHandler {
         if (state != State.OPEN || c.cancelled) {
             c.release(1);
             c.queue.execute(() -> c.queue.requeue(List.of(e), false));
+            if (state == State.OPEN && globalPrefetch > 0) {
+                passGlobalCredit(); // the place it held goes to the next in line
+            }
             return;
         }
         long tag = unacked.nextTag();
@@ -524,12 +574,14 @@ public final class AmqpChannel implements MethodHandler {
         boolean globalLimited = globalPrefetch > 0;
         credit.forEach((c, n) -> {
             c.release(n);
-            if (!globalLimited && !c.cancelled) {
+            if (globalLimited) {
+                waitForGlobalCredit(c); // its own limit may have held it back: it takes its turn too
+            } else if (!c.cancelled) {
                 c.queue.scheduleDispatch();
             }
         });
         if (globalLimited && !credit.isEmpty()) {
-            kickConsumers();
+            passGlobalCredit();
         }
     }
 
@@ -547,9 +599,54 @@ public final class AmqpChannel implements MethodHandler {
         }
         c.release(1);
         if (globalPrefetch > 0) {
-            kickConsumers();
+            waitForGlobalCredit(c);
+            passGlobalCredit();
         } else if (!c.cancelled) {
             c.queue.scheduleDispatch();
+        }
+    }
+
+    /** Any loop: {@code c} was refused by the channel's global prefetch; it waits for its turn. */
+    void waitForGlobalCredit(ChannelConsumer c) {
+        if (c.waitingForCredit.compareAndSet(false, true)) {
+            globalWaiters.add(c);
+        }
+    }
+
+    /**
+     * Channel loop: while the global prefetch has room, hands the turn to the consumer that has
+     * waited longest, one at a time: its queue dispatches (taking what room it can use), then
+     * reports back and the next in line gets what is left. Kicking every queue at once instead
+     * let the queue nearest the channel (the same loop) win every freed place (QosTests.fairness).
+     */
+    private void passGlobalCredit() {
+        if (creditPassInFlight) {
+            return; // the report of the queue now dispatching continues the round
+        }
+        while (state == State.OPEN && (globalPrefetch <= 0 || globalUnacked.get() < globalPrefetch)) {
+            ChannelConsumer c = globalWaiters.poll();
+            if (c == null) {
+                return;
+            }
+            c.waitingForCredit.set(false);
+            if (c.cancelled) {
+                continue;
+            }
+            creditPassInFlight = true;
+            MessageQueue q = c.queue;
+            q.execute(() -> {
+                q.scheduleDispatch();
+                // Always a new task, also on the same loop: no recursion through the waiters.
+                try {
+                    connection.loop().execute(() -> {
+                        creditPassInFlight = false;
+                        passGlobalCredit();
+                    });
+                } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                    // the connection's loop is gone, and the channel with it
+                }
+            });
+            return;
         }
     }
 
@@ -576,6 +673,12 @@ public final class AmqpChannel implements MethodHandler {
     // ---- basic: publishing -----------------------------------------------------------------
 
     @Override public void onBasicPublish(BasicPublish m) {
+        if (m.immediate()) {
+            // RabbitMQ 3.x dropped immediate: 540, a connection error, before looking at the
+            // exchange (rabbit_channel). The content frames that follow are discarded with the connection.
+            throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "immediate=true", BasicPublish.CLASS_ID,
+                    BasicPublish.METHOD_ID);
+        }
         Exchange x = vhost().exchange(m.exchange());
         if (x == null) {
             throw BrokerException.notFound("no exchange '%s' in vhost '%s'", m.exchange(), vhost().name());

@@ -21,6 +21,8 @@ final class ChannelConsumer implements Consumer {
     /** Per-consumer prefetch (basic.qos global=false at consume time); 0 = unlimited. */
     final int prefetch;
     final AtomicInteger unacked = new AtomicInteger();
+    /** In the channel's queue of consumers waiting for its global prefetch (see AmqpChannel.passGlobalCredit). */
+    final java.util.concurrent.atomic.AtomicBoolean waitingForCredit = new java.util.concurrent.atomic.AtomicBoolean();
     /** Set on the channel loop when the consumer is cancelled; later deliveries are requeued. */
     volatile boolean cancelled;
     /** After a delivery could not be written: no new deliveries before this System.nanoTime(). */
@@ -62,16 +64,33 @@ final class ChannelConsumer implements Consumer {
             paused = false;
         }
         if (noAck) {
+            // RabbitMQ 3.x (rabbit_limiter can_send): while the channel's global prefetch is used
+            // up it sends nothing, not even to no-ack consumers, whose deliveries do not count.
+            if (globalLimitReached()) {
+                channel.waitForGlobalCredit(this);
+                // Registered before checking again: an ack in between either sees this consumer
+                // waiting or left room that this check sees, so no credit is missed.
+                return !globalLimitReached();
+            }
             return true;
         }
         if (!acquire(unacked, prefetch)) {
             return false;
         }
         if (!acquire(channel.globalUnacked, channel.globalPrefetch)) {
+            channel.waitForGlobalCredit(this);
+            if (acquire(channel.globalUnacked, channel.globalPrefetch)) { // as above
+                return true;
+            }
             unacked.decrementAndGet();
             return false;
         }
         return true;
+    }
+
+    private boolean globalLimitReached() {
+        int limit = channel.globalPrefetch;
+        return limit > 0 && channel.globalUnacked.get() >= limit;
     }
 
     private static boolean acquire(AtomicInteger counter, int limit) {

@@ -61,6 +61,16 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
      */
     private static final long SILENT_CLOSE_DELAY_MS = 3_000;
 
+    /**
+     * The "version" in connection.start: the RabbitMQ release whose behaviour warren follows.
+     * Clients and test suites compare it with RabbitMQ versions to pick what to expect (the Java
+     * client's suites skip tests below 3.10 or above 4.2), so warren's own version would send
+     * them down the wrong branch; it is in "information" instead.
+     */
+    static final String RABBITMQ_VERSION = "3.10.8";
+    /** RabbitMQ's CLOSING_TIMEOUT: the longest wait for a client to close its socket after close-ok. */
+    private static final long CLOSED_SOCKET_TIMEOUT_S = 30;
+
     private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
 
     private final BrokerContext broker;
@@ -75,6 +85,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private VirtualHost vhost;
     private String user;
     private int channelMax;
+    /** Negotiated heartbeat interval in seconds (0: none). */
+    private int heartbeat;
     private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
     private boolean flushScheduled;
     private Map<String, Object> clientCapabilities = Map.of();
@@ -276,6 +288,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             switch (e.state()) {
                 case WRITER_IDLE -> write(FrameWriter.heartbeat(ctx.alloc()));
                 case READER_IDLE -> {
+                    if (state == State.CLOSED) {
+                        ctx.close(); // closed by the client and then silent: the socket goes quietly
+                        return;
+                    }
                     if (blocked || flowPaused) {
                         // Its socket is not read while blocked, so its heartbeats are not seen
                         // either: RabbitMQ pauses the heartbeat monitor of a blocked connection
@@ -480,10 +496,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         props.put("capabilities", caps);
         props.put("cluster_name", LongString.of("warren@" + hostName()));
         props.put("copyright", LongString.of("Copyright (c) the warren authors"));
-        props.put("information", LongString.of("AMQP 0-9-1 broker, RabbitMQ-compatible"));
+        props.put("information", LongString.of("warren " + BrokerContext.VERSION + ": AMQP 0-9-1 broker, RabbitMQ "
+                + RABBITMQ_VERSION + "-compatible"));
         props.put("platform", LongString.of("Java " + Runtime.version().feature()));
         props.put("product", LongString.of("warren"));
-        props.put("version", LongString.of(BrokerContext.VERSION));
+        props.put("version", LongString.of(RABBITMQ_VERSION));
         sendMethod(0, new ConnectionStart(0, 9, props, "PLAIN AMQPLAIN".getBytes(StandardCharsets.UTF_8),
                 "en_US".getBytes(StandardCharsets.UTF_8)));
     }
@@ -529,10 +546,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             }
             case OPEN -> {
                 if (m instanceof ConnectionClose) {
-                    sendMethod(0, new ConnectionCloseOk());
-                    state = State.CLOSED;
-                    cleanup();
-                    ctx.writeAndFlush(ctx.alloc().buffer(0)).addListener(ChannelFutureListener.CLOSE);
+                    closedByClient();
                     return;
                 }
                 if (m instanceof ConnectionUpdateSecret) {
@@ -616,29 +630,41 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     private void tuneOk(ConnectionTuneOk t) {
         AmqpSettingsView offered = new AmqpSettingsView(broker);
+        validateNegotiated("frame_max", AmqpConstants.FRAME_MIN_SIZE, t.frameMax(), broker.settings().frameMax());
+        validateNegotiated("channel_max", 1, t.channelMax(), broker.settings().channelMax());
         long fm = t.frameMax() == 0 ? offered.frameMax() : t.frameMax();
-        if (fm < AmqpConstants.FRAME_MIN_SIZE) {
-            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "frame_max=" + fm + " < "
-                    + AmqpConstants.FRAME_MIN_SIZE + " min size", 10, 31);
-        }
-        if (fm > offered.frameMax()) {
-            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "frame_max=" + fm + " > " + offered.frameMax()
-                    + " max size", 10, 31);
-        }
         int cm = t.channelMax() == 0 ? offered.channelMax() : t.channelMax();
-        if (cm > offered.channelMax()) {
-            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "channel_max=" + cm + " > " + offered.channelMax()
-                    + " max", 10, 31);
-        }
         frameMax = fm;
         channelMax = cm;
         decoder.frameMax(fm);
         int hb = t.heartbeat();
+        heartbeat = hb;
         if (hb > 0) {
-            // Send a heartbeat after hb seconds without writes; drop a peer silent for 2 intervals.
-            ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(hb * 2L, hb, 0, TimeUnit.SECONDS));
+            // As RabbitMQ (rabbit_heartbeat): a heartbeat after half an interval without writes, so
+            // a client that gives up after one silent interval (the Java client in NIO mode) hears
+            // from us in time; a peer silent for 2 intervals is dropped.
+            ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(hb * 2000L, hb * 1000L / 2, 0,
+                    TimeUnit.MILLISECONDS));
         }
         state = State.AWAIT_OPEN;
+    }
+
+    /**
+     * RabbitMQ 3.10's check of a tune-ok value (rabbit_reader validate_negotiated_integer_value):
+     * below the minimum, above the broker's limit, or 0 ("no limit") when the broker has a limit
+     * ({@code serverValue} 0: none) is refused, with its text. Not answered (see closeWithError).
+     */
+    private static void validateNegotiated(String field, long min, long clientValue, long serverValue) {
+        if (clientValue != 0 && clientValue < min) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "negotiated " + field + " = " + clientValue
+                    + " is lower than the minimum allowed value (" + min + ")", ConnectionTune.CLASS_ID,
+                    ConnectionTune.METHOD_ID);
+        }
+        if (serverValue != 0 && (clientValue == 0 || clientValue > serverValue)) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "negotiated " + field + " = " + clientValue
+                    + (clientValue == 0 ? " (no limit)" : "") + " is higher than the maximum allowed value ("
+                    + serverValue + ")", ConnectionTune.CLASS_ID, ConnectionTune.METHOD_ID);
+        }
     }
 
     private void open(ConnectionOpen o) {
@@ -664,6 +690,34 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     // ---- closing --------------------------------------------------------------------------
 
+    /**
+     * connection.close from the client: close-ok, then what still arrives is read and dropped
+     * and the socket left for the client to close (0-9-1 §4.2.8: the peer that receives
+     * close-ok closes). Closing it here, with the client's later frames still arriving
+     * (amqplib queues thousands of publishes, then closes), would reset the connection and the
+     * client would never see close-ok. As RabbitMQ (rabbit_reader close_connection), the
+     * socket is closed after the heartbeat interval, or 30 s, if the client keeps it.
+     */
+    private void closedByClient() {
+        sendMethod(0, new ConnectionCloseOk());
+        flushNow();
+        state = State.CLOSED;
+        cleanup();
+        if (blocked) {
+            // Read (and drop) the rest, so the client's close is seen and its writes complete.
+            blocked = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+        long grace = heartbeat > 0 && heartbeat < CLOSED_SOCKET_TIMEOUT_S ? heartbeat : CLOSED_SOCKET_TIMEOUT_S;
+        ctx.executor().schedule(() -> {
+            if (ctx.channel().isActive()) {
+                log.debug("closing connection from {}: socket kept {} s after close-ok", ctx.channel().remoteAddress(),
+                        grace);
+                ctx.close();
+            }
+        }, grace, TimeUnit.SECONDS);
+    }
+
     /** Closes the connection with a hard error: connection.close, then wait for close-ok. */
     public void closeWithError(ConnectionException e) {
         if (state == State.CLOSING || state == State.CLOSED) {
@@ -679,7 +733,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         // One line per connection error, with what an operator needs: who, reply code, reason.
         broker.errorLog().warn(log, "connection error " + e.code().code(), "closing connection from {}: {} {}",
                 ctx.channel().remoteAddress(), e.code().code(), e.replyText());
-        if (state != State.OPEN && !answeredDuringHandshake(e.code())) {
+        if (state != State.OPEN && !answeredDuringHandshake(e.code(), state)) {
             // As RabbitMQ (rabbit_reader:handle_exception): no connection.close before the
             // connection is open; stop reading and drop the socket after a pause.
             state = State.CLOSING;
@@ -702,12 +756,13 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * The handshake errors RabbitMQ does answer with connection.close: a refused login (to
-     * clients with the authentication_failure_close capability) and not_allowed from tune-ok
-     * or connection.open (bad frame_max / channel_max, unknown vhost).
+     * The handshake errors RabbitMQ 3.10 does answer with connection.close: a refused login (to
+     * clients with the authentication_failure_close capability) and not_allowed from
+     * connection.open (unknown vhost, connection limit). A refused tune-ok (frame_max,
+     * channel_max) is not: checked against 3.10.8, it drops the socket after 3 s.
      */
-    private static boolean answeredDuringHandshake(ReplyCode code) {
-        return code == ReplyCode.ACCESS_REFUSED || code == ReplyCode.NOT_ALLOWED;
+    private static boolean answeredDuringHandshake(ReplyCode code, State state) {
+        return code == ReplyCode.ACCESS_REFUSED || code == ReplyCode.NOT_ALLOWED && state == State.AWAIT_OPEN;
     }
 
     /** Broker shutdown: 320 CONNECTION_FORCED to the client. Any thread. */

@@ -119,4 +119,91 @@ class CloseAndLimitsTest {
             openChannel(raw, 1);
         }
     }
+
+    /** One write holding connection.close and then {@code publishes} basic.publish frames (with content). */
+    private static void closeFollowedByPublishes(RawAmqp raw, int publishes) throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+        new AMQImpl.Connection.Close(200, "bye", 0, 0).toFrame(0).writeTo(out);
+        byte[] body = new byte[100];
+        for (int i = 0; i < publishes; i++) {
+            new AMQImpl.Basic.Publish(0, "", "nowhere", false, false).toFrame(1).writeTo(out);
+            // content header: class 60, weight 0, body size, no properties; then the body
+            out.write(new byte[] {RawAmqp.FRAME_HEADER, 0, 1, 0, 0, 0, 14, 0, 60, 0, 0});
+            out.writeLong(body.length);
+            out.write(new byte[] {0, 0, (byte) 0xCE, RawAmqp.FRAME_BODY, 0, 1});
+            out.writeInt(body.length);
+            out.write(body);
+            out.write(0xCE);
+        }
+        out.flush();
+        raw.sendRaw(bytes.toByteArray());
+    }
+
+    /**
+     * As RabbitMQ: what arrives after connection.close is discarded, close-ok is sent, and the
+     * socket is left for the client to close (0-9-1 §4.2.8: the peer that receives close-ok
+     * closes). Closing it at once would reset a client whose later frames are still arriving.
+     */
+    @Test
+    void aClientCloseFollowedByMoreFramesIsAnsweredAndTheSocketLeftToTheClient() throws Exception {
+        try (RawAmqp raw = RawAmqp.open(broker, "/", -1, -1, 0)) {
+            openChannel(raw, 1);
+            closeFollowedByPublishes(raw, 10);
+            raw.expect(AMQP.Connection.CloseOk.class);
+            assertFalse(raw.closedByPeerWithin(1_000), "the broker closed the socket before the client did");
+        }
+    }
+
+    /** A client that never closes its socket after close-ok loses it after a grace period (RabbitMQ: the heartbeat interval). */
+    @Test
+    void aClientThatKeepsTheSocketAfterCloseOkIsDisconnected() throws Exception {
+        try (RawAmqp raw = RawAmqp.open(broker, "/", -1, -1, 1)) {
+            openChannel(raw, 1);
+            closeFollowedByPublishes(raw, 2);
+            raw.expect(AMQP.Connection.CloseOk.class);
+            assertTrue(raw.closedByPeerWithin(5_000), "still connected 5 s after close-ok");
+        }
+    }
+
+    /**
+     * RabbitMQ 3.10 (rabbit_reader) refuses channel_max = 0 ("no limit") in tune-ok when it
+     * offered a limit, as any value above its offer. Like every handshake error but a refused
+     * login or vhost, it is not answered: RabbitMQ logs the reason and drops the socket after
+     * 3 s, so a client cannot hammer it with bad handshakes.
+     */
+    @Test
+    void tuneOkWithoutAChannelLimitIsRefusedWhenTheBrokerHasOne() throws Exception {
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+                new ch.qos.logback.core.read.ListAppender<>();
+        ch.qos.logback.classic.Logger warren = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+                .getLogger("io.warren");
+        lines.start();
+        warren.addAppender(lines);
+        try {
+            for (int channelMax : new int[] {0, 4000}) {
+                try (RawAmqp raw = new RawAmqp(broker.host(), broker.port())) {
+                    raw.tuneAndWait(channelMax, -1);
+                    long start = System.currentTimeMillis();
+                    assertTrue(raw.closedByPeerWithin(6_000), "still connected 6 s after a refused tune-ok");
+                    long took = System.currentTimeMillis() - start;
+                    assertTrue(took >= 2_000, "dropped after " + took + " ms, without RabbitMQ's pause");
+                }
+            }
+            if (!WarrenBroker.external()) {
+                java.util.List<String> logged = lines.list.stream()
+                        .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
+                assertTrue(logged.stream().anyMatch(l -> l.endsWith("530 NOT_ALLOWED - negotiated channel_max = 0"
+                        + " (no limit) is higher than the maximum allowed value (2047)")), logged.toString());
+                assertTrue(logged.stream().anyMatch(l -> l.endsWith("530 NOT_ALLOWED - negotiated channel_max = 4000"
+                        + " is higher than the maximum allowed value (2047)")), logged.toString());
+            }
+        } finally {
+            warren.detachAppender(lines);
+        }
+        // A tune-ok that takes the offer still works.
+        try (RawAmqp raw = RawAmqp.open(broker, "/", -1, -1, 0)) {
+            openChannel(raw, 1);
+        }
+    }
 }

@@ -239,4 +239,19 @@ class HandshakeTest {
         assertTrue(reason.isInitiatedByApplication());
         assertEquals(200, ((AMQP.Connection.Close) reason.getReason()).getReplyCode());
     }
+
+    /**
+     * product names warren; version is the RabbitMQ release whose behaviour warren follows, so
+     * clients and test suites that compare it against RabbitMQ versions (e.g. "3.10 or later",
+     * "at most 4.2") take the right branch. warren's own version is in "information".
+     */
+    @Test
+    void serverPropertiesNameWarrenAndTheRabbitMQVersionItFollows() throws Exception {
+        Map<String, Object> props = broker.connect().getServerProperties();
+        assertEquals("3.10.8", props.get("version").toString());
+        if (!WarrenBroker.external()) {
+            assertEquals("warren", props.get("product").toString());
+            assertTrue(props.get("information").toString().startsWith("warren "), props.get("information").toString());
+        }
+    }
 }

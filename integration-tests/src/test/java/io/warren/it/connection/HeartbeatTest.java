@@ -58,4 +58,34 @@ class HeartbeatTest {
             assertTrue(took >= 1_000, "closed after " + took + " ms: sooner than one heartbeat interval");
         }
     }
+
+    /**
+     * RabbitMQ sends a heartbeat when nothing was written for half the negotiated interval
+     * (rabbit_heartbeat): a client that times out after one silent interval (the Java client's
+     * NIO mode) must hear from the broker well within it.
+     */
+    @Test
+    void heartbeatsComeAtHalfTheInterval() throws Exception {
+        try (RawAmqp raw = RawAmqp.open(broker, "/", -1, -1, 2)) {
+            java.util.List<Long> at = new java.util.ArrayList<>();
+            long end = System.currentTimeMillis() + 4_500;
+            for (long left; (left = end - System.currentTimeMillis()) > 0; ) {
+                raw.setSoTimeout((int) left);
+                Frame frame;
+                try {
+                    frame = raw.readFrame();
+                } catch (SocketTimeoutException e) {
+                    break;
+                }
+                assertEquals(RawAmqp.FRAME_HEARTBEAT, frame.getType(), "only heartbeats on an idle connection");
+                at.add(System.currentTimeMillis());
+                raw.send(new Frame(RawAmqp.FRAME_HEARTBEAT, 0));
+            }
+            assertTrue(at.size() >= 3, "heartbeats in 4.5 s with a 2 s interval: " + at.size());
+            for (int i = 1; i < at.size(); i++) {
+                long gap = at.get(i) - at.get(i - 1);
+                assertTrue(gap <= 1_500, "heartbeats " + gap + " ms apart with a 2 s interval");
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ import static io.warren.it.delivery.ConsumeTest.publish;
 import static io.warren.it.support.AmqpAssertions.newQueue;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * basic.qos with RabbitMQ's meaning of {@code global}: false limits each consumer created
@@ -200,5 +201,73 @@ class QosTest {
         a.awaitCount(1);
         b.awaitCount(2);
         assertEquals(7, ready(ch1, q));
+    }
+
+    /**
+     * RabbitMQ 3.x: a channel whose global prefetch is used up delivers nothing, not even to its
+     * no-ack consumers (whose deliveries do not count against the limit), until an ack frees
+     * room (QosTests.noAckObeysLimit in RabbitMQ's Java client).
+     */
+    @Test
+    void aNoAckConsumerWaitsWhileTheChannelLimitIsUsedUp() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        ch.basicQos(1, true);
+        String q1 = newQueue(ch);
+        String q2 = newQueue(ch);
+        RecordingConsumer acking = new RecordingConsumer(ch);
+        ch.basicConsume(q1, false, acking);
+        publish(ch, q1, "a1", "a2");
+        acking.awaitCount(1);
+        RecordingConsumer noAck = new RecordingConsumer(ch);
+        ch.basicConsume(q2, true, noAck);
+        // Confirmed once the queue has it (RabbitMQ may answer a declare-ok before a publish lands).
+        Channel publisher = ch.getConnection().createChannel();
+        publisher.confirmSelect();
+        publisher.basicPublish("", q2, null, "n1".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        publisher.waitForConfirmsOrDie(10_000);
+        assertEquals(1, ready(ch, q2), "the no-ack consumer got a message past the channel's limit");
+        assertEquals(1, ready(ch, q1));
+        assertEquals(0, noAck.count());
+
+        ch.basicAck(acking.deliveries.get(0).tag(), false);
+        acking.awaitCount(2);
+        ch.basicAck(acking.deliveries.get(1).tag(), false);
+        noAck.awaitCount(1);
+        assertEquals(0, ready(ch, q2));
+        // Its deliveries take no room: more flow while nothing is unacked.
+        publish(ch, q2, "n2", "n3");
+        noAck.awaitCount(3);
+    }
+
+    /**
+     * With a channel-wide prefetch, queues take turns as acks free room (RabbitMQ's limiter
+     * wakes the waiting queues in a random order; QosTests.fairness): none is left behind.
+     */
+    @Test
+    void globalPrefetchIsSharedFairlyBetweenQueues() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        ch.basicQos(1, true);
+        List<String> queues = List.of(newQueue(ch), newQueue(ch), newQueue(ch));
+        RecordingConsumer c = new RecordingConsumer(ch);
+        java.util.Map<String, String> tagToQueue = new java.util.HashMap<>();
+        for (String q : queues) {
+            tagToQueue.put(ch.basicConsume(q, false, c), q);
+        }
+        for (String q : queues) {
+            publish(ch, q, bodies(40));
+        }
+        java.util.Map<String, Integer> perQueue = new java.util.HashMap<>();
+        int rounds = 45;
+        for (int i = 0; i < rounds; i++) {
+            c.awaitCount(i + 1);
+            RecordingConsumer.Delivery d = c.deliveries.get(i);
+            perQueue.merge(tagToQueue.get(d.consumerTag()), 1, Integer::sum);
+            ch.basicAck(d.tag(), false);
+        }
+        c.awaitCount(rounds + 1);
+        assertEquals(rounds + 1, c.count(), "one unacked delivery at a time");
+        for (String q : queues) {
+            assertTrue(perQueue.getOrDefault(q, 0) > 0, "queue " + q + " was left behind: " + perQueue);
+        }
     }
 }

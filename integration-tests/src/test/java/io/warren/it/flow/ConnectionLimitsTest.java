@@ -77,7 +77,7 @@ class ConnectionLimitsTest {
         }
         ch.waitForConfirmsOrDie(30_000);
 
-        try (RawAmqp stuck = RawAmqp.open(broker, "/", 0, -1, 0)) {
+        try (RawAmqp stuck = RawAmqp.open(broker, "/", -1, -1, 0)) {
             stuck.send(1, new AMQImpl.Channel.Open(""));
             stuck.expect(AMQP.Channel.OpenOk.class);
             stuck.send(1, new AMQImpl.Basic.Consume(0, q, "stuck", false, false, false, false, Map.of()));
@@ -106,7 +106,7 @@ class ConnectionLimitsTest {
             ch.basicPublish("", q, null, body);
         }
         // Reads one frame every 100 ms: far slower than the broker writes, never stuck for 1 s.
-        try (RawAmqp slow = RawAmqp.open(broker, "/", 0, -1, 0)) {
+        try (RawAmqp slow = RawAmqp.open(broker, "/", -1, -1, 0)) {
             slow.send(1, new AMQImpl.Channel.Open(""));
             slow.expect(AMQP.Channel.OpenOk.class);
             slow.send(1, new AMQImpl.Basic.Consume(0, q, "slow", true, false, false, false, Map.of()));

@@ -62,7 +62,7 @@ class StuckConsumerTest {
         // A 64 KB receive buffer: Linux would otherwise let the client's kernel buffer grow to
         // 32 MB, which is not the broker's memory but would hide whether the broker holds back.
         try (RawAmqp stuck = new RawAmqp(broker.host(), broker.port(), 64 * 1024)) {
-            stuck.handshake("/", 0, -1, 0);
+            stuck.handshake("/", -1, -1, 0);
             stuck.send(1, new AMQImpl.Channel.Open(""));
             stuck.expect(AMQP.Channel.OpenOk.class);
             // Unlimited prefetch: only back-pressure can stop the deliveries.

@@ -317,4 +317,42 @@ class ExchangeDeclareTest {
         assertEquals(Set.of(), routedTo(ch, x, "", null, Map.of("q", q)));
         ch.exchangeDelete(x);
     }
+
+    /**
+     * RabbitMQ strips CR and LF from exchange names in exchange.declare (passive too),
+     * exchange.delete and the bind/unbind methods, but not in basic.publish.
+     */
+    @Test
+    void carriageReturnsAndLineFeedsAreStrippedFromExchangeNames() throws Exception {
+        Connection c = broker.connect();
+        Channel ch = c.createChannel();
+        String x = unique("crlf");
+        String mangled = "\r" + x.substring(0, 3) + "\n" + x.substring(3) + "\r\n";
+        ch.exchangeDeclare(mangled, "direct", false, false, null);
+        assertTrue(exchangeExists(c, x));
+        ch.exchangeDeclarePassive(x + "\n");
+        ch.exchangeDeclare(x, "direct", false, false, null); // the same exchange: equivalent
+        String q = ch.queueDeclare().getQueue();
+        ch.queueBind(q, x + "\r", "k");
+        assertEquals(Set.of("q"), routedTo(ch, x, "k", null, Map.of("q", q)));
+        ch.queueUnbind(q, "\n" + x, "k");
+        assertEquals(Set.of(), routedTo(ch, x, "k", null, Map.of("q", q)));
+        ch.exchangeBind(x, "amq.direct\n", "k2");
+        ch.queueBind(q, x, "k2");
+        assertEquals(Set.of("q"), routedTo(ch, "amq.direct", "k2", null, Map.of("q", q)));
+        ch.exchangeUnbind(x + "\n", "amq.direct", "k2");
+        assertEquals(Set.of(), routedTo(ch, "amq.direct", "k2", null, Map.of("q", q)));
+        ch.exchangeDelete(x + "\r\n");
+        assertFalse(exchangeExists(c, x));
+        // A name of only CR/LF is the default exchange's.
+        Channel ch2 = c.createChannel();
+        assertChannelError(ch2, 403, DEFAULT_REFUSED, "exchange.declare",
+                () -> ch2.exchangeDeclare("\n\r", "direct"));
+        // basic.publish takes the name as it is.
+        ch.exchangeDeclare(x, "direct", false, false, null);
+        Channel ch3 = c.createChannel();
+        ch3.basicPublish(x + "\n", "k", null, new byte[] {1});
+        awaitChannelError(ch3, 404, "NOT_FOUND - no exchange '" + x + "\n' in vhost '/'", "basic.publish");
+        ch.exchangeDelete(x);
+    }
 }

@@ -142,4 +142,27 @@ class PublishRoutingTest {
         awaitChannelError(ch, 404, "NOT_FOUND - no exchange '" + x + "' in vhost '/'", "basic.publish");
         assertEquals(List.of(), returns);
     }
+
+    /**
+     * RabbitMQ 3.x does not implement basic.publish immediate=true: 540 NOT_IMPLEMENTED, a
+     * connection error, whether or not the message could be routed.
+     */
+    @Test
+    void immediateIsNotImplementedAndClosesTheConnection() throws Exception {
+        Connection c = broker.connect();
+        Channel ch = c.createChannel();
+        String q = ch.queueDeclare().getQueue();
+        ch.basicPublish("", q, false, true, null, new byte[] {1});
+        assertImmediateRefused(c);
+        Connection c2 = broker.connect();
+        c2.createChannel().basicPublish("", unique("nowhere"), true, true, null, new byte[] {1});
+        assertImmediateRefused(c2);
+    }
+
+    private static void assertImmediateRefused(Connection c) {
+        AMQP.Connection.Close close = io.warren.it.support.AmqpAssertions.awaitConnectionClosed(c);
+        io.warren.it.support.AmqpAssertions.assertClose(540, "NOT_IMPLEMENTED - immediate=true", close);
+        assertEquals(60, close.getClassId());
+        assertEquals(40, close.getMethodId());
+    }
 }

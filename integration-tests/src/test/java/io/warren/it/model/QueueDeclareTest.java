@@ -279,4 +279,34 @@ class QueueDeclareTest {
         consumerCh.close();
         ch.queueDelete(q);
     }
+
+    /**
+     * RabbitMQ strips CR and LF from queue names in queue.declare (passive too), queue.delete
+     * and queue.bind/unbind, but not in basic.get, basic.consume or queue.purge.
+     */
+    @Test
+    void carriageReturnsAndLineFeedsAreStrippedFromQueueNames() throws Exception {
+        Connection c = broker.connect();
+        Channel ch = c.createChannel();
+        String q = unique("crlf");
+        AMQP.Queue.DeclareOk ok = ch.queueDeclare("q\ru\n" + q.substring(1) + "\r\n", false, false, true, null);
+        String stripped = "qu" + q.substring(1);
+        assertEquals(stripped, ok.getQueue());
+        assertTrue(queueExists(c, stripped));
+        assertEquals(stripped, ch.queueDeclarePassive(stripped + "\n").getQueue());
+        ch.queueBind("\n" + stripped, "amq.direct", stripped);
+        Channel publisher = c.createChannel();
+        publishConfirmed(publisher, stripped, 0);
+        publisher.basicPublish("amq.direct", stripped, null, new byte[] {1});
+        publisher.waitForConfirmsOrDie(TIMEOUT.toMillis());
+        assertEquals(1, ch.queueDeclarePassive(stripped).getMessageCount());
+        ch.queueUnbind(stripped + "\r", "amq.direct", stripped);
+        // A name of only CR/LF asks for a server-named queue.
+        assertTrue(ch.queueDeclare("\r\n", false, true, true, null).getQueue().startsWith("amq.gen-"));
+        Channel ch2 = c.createChannel();
+        assertChannelError(ch2, 404, "NOT_FOUND - no queue '" + stripped + "\n' in vhost '/'", "basic.get",
+                () -> ch2.basicGet(stripped + "\n", true));
+        assertEquals(1, ch.queueDelete(stripped + "\n").getMessageCount());
+        assertFalse(queueExists(c, stripped));
+    }
 }

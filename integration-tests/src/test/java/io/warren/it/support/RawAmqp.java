@@ -80,6 +80,28 @@ public final class RawAmqp implements Closeable {
         return tune;
     }
 
+    /**
+     * Protocol header, start-ok, then a tune-ok with these values (-1: take the offer), without
+     * connection.open: for a tune-ok the broker refuses.
+     */
+    public AMQP.Connection.Tune tuneAndWait(int channelMax, int frameMax) throws IOException {
+        out.write(new byte[] {'A', 'M', 'Q', 'P', 0, 0, 9, 1});
+        out.flush();
+        expect(AMQP.Connection.Start.class);
+        send(0, new AMQImpl.Connection.StartOk(Map.of(), "PLAIN",
+                LongStringHelper.asLongString("\0guest\0guest".getBytes(StandardCharsets.UTF_8)), "en_US"));
+        AMQP.Connection.Tune tune = expect(AMQP.Connection.Tune.class);
+        send(0, new AMQImpl.Connection.TuneOk(channelMax < 0 ? tune.getChannelMax() : channelMax,
+                frameMax < 0 ? tune.getFrameMax() : frameMax, 0));
+        return tune;
+    }
+
+    /** Writes {@code bytes} as they are, in one write. */
+    public void sendRaw(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
     public void send(int channel, Method m) throws IOException {
         m.toFrame(channel).writeTo(out);
         out.flush();
