@@ -3,7 +3,6 @@ package io.warren.server.management;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -31,11 +30,11 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * One HTTP request: basic auth against the broker's users, routing, and the response, written
- * when the endpoint's future completes (on whatever thread; Netty hands the write to this
- * connection's loop). Runs on the management event loop only; it never blocks.
+ * The requests of one HTTP connection: basic auth against the broker's users, routing, and the
+ * response, written on this connection's loop when the endpoint's future completes. Responses go
+ * out in request order even when a later request is answered first (pipelining clients). Runs
+ * on the management event loop only; it never blocks.
  */
-@ChannelHandler.Sharable
 final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Logger log = LoggerFactory.getLogger(HttpApiHandler.class);
     private static final String PREFIX = "/api/";
@@ -51,6 +50,9 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         this.users = users;
     }
 
+    /** Completes once the previous request's response is written. Loop only. */
+    private CompletableFuture<Void> previous = CompletableFuture.completedFuture(null);
+
     @Override protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         CompletableFuture<ApiResponse> answer;
@@ -59,15 +61,28 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         } catch (RuntimeException e) {
             answer = CompletableFuture.failedFuture(e);
         }
-        // The future may complete on a queue's loop or the worker: the response is built and
-        // written on this connection's loop, never on an AMQP loop.
-        answer.whenCompleteAsync((response, failure) -> {
-            ApiResponse r = failure == null ? response : ManagementApi.error(failure);
+        String what = req.method() + " " + req.uri();
+        CompletableFuture<ApiResponse> settled = answer.handle((response, failure) -> {
+            if (failure == null) {
+                return response;
+            }
+            ApiResponse r = ManagementApi.error(failure);
             if (r == null) {
-                log.error("management API: internal error on {} {}", req.method(), req.uri(), failure);
+                log.error("management API: internal error on {}", what, failure);
                 r = new ApiResponse(500, ManagementApi.body("internal_error", String.valueOf(failure)), Map.of());
             }
-            write(ctx, r, keepAlive);
+            return r;
+        });
+        // The future may complete on a queue's loop or the worker: the response is serialised
+        // and written on this connection's loop, never on an AMQP loop, after the previous one.
+        previous = previous.thenCombineAsync(settled, (v, r) -> {
+            try {
+                write(ctx, r, keepAlive);
+            } catch (RuntimeException e) {
+                log.error("management API: cannot answer {}", what, e);
+                ctx.close();
+            }
+            return null;
         }, ctx.executor());
     }
 

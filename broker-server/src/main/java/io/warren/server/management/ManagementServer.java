@@ -59,14 +59,15 @@ public final class ManagementServer implements AutoCloseable {
         List<Map<String, Object>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
         listeners.add(listener(node, "amqp", amqpHost == null ? "::" : amqpHost, amqpPort));
         ApiContext ctx = new ApiContext(broker, monitor, node, System.currentTimeMillis(), worker, listeners);
-        HttpApiHandler handler = new HttpApiHandler(new ManagementApi(ctx), broker.users());
+        ManagementApi api = new ManagementApi(ctx);
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY), handler);
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY),
+                                new HttpApiHandler(api, broker.users()));
                     }
                 });
         listener = b.bind(new InetSocketAddress(ip, port)).sync().channel();

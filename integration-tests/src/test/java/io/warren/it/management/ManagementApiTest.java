@@ -527,6 +527,25 @@ class ManagementApiTest {
     }
 
     @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        String auth = java.util.Base64.getEncoder().encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8));
+        String req = "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth + "\r\n\r\n";
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", broker.broker().managementPort())) {
+            s.setSoTimeout(10_000);
+            // The first waits for every connection's loop; the second is answered at once.
+            s.getOutputStream().write((String.format(req, "/api/connections") + String.format(req, "/api/whoami")
+                    + String.format(req.replace("HTTP/1.1\r\n", "HTTP/1.1\r\nConnection: close\r\n"), "/api/overview"))
+                    .getBytes(StandardCharsets.US_ASCII));
+            String all = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            int first = all.indexOf("HTTP/1.1 200");
+            int whoami = all.indexOf("\"tags\"");
+            int overview = all.indexOf("\"product_name\"");
+            assertTrue(first >= 0 && whoami > first && overview > whoami, all);
+            assertTrue(all.substring(first, whoami).contains("\r\n\r\n["), all); // connections: an array, first
+        }
+    }
+
+    @Test
     void manyRequestsOnOneKeepAliveClient() {
         List<Integer> statuses = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
