@@ -92,6 +92,6 @@ final class ConnectionEndpoints {
     CompletableFuture<ApiResponse> consumers(ApiRequest r) {
         String vhost = vhostFilter(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> ApiResponse.ok(
-                Views.consumers(conns, k -> vhost == null || vhost.equals(k.queue().vhost()))));
+                Views.consumers(conns, ctx.node, k -> vhost == null || vhost.equals(k.queue().vhost()))));
     }
 }

@@ -48,7 +48,7 @@ final class QueueEndpoints {
         MessageQueue q = existing(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<String, Object> m = Views.queue(q, ApiContext.unackedByQueue(conns).getOrDefault(q, 0), ctx.node);
-            m.put("consumer_details", Views.consumers(conns, k -> k.queue() == q));
+            m.put("consumer_details", Views.consumers(conns, ctx.node, k -> k.queue() == q));
             return ApiResponse.ok(m);
         });
     }

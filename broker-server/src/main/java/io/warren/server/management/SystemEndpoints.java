@@ -36,8 +36,11 @@ final class SystemEndpoints {
             m.put("rates_mode", "none");
             List<Map<String, Object>> types = new ArrayList<>();
             for (ExchangeType t : ExchangeType.values()) {
-                types.add(Map.of("name", t.wireName(), "description", "AMQP " + t.wireName() + " exchange",
-                        "enabled", true));
+                Map<String, Object> type = new LinkedHashMap<>();
+                type.put("name", t.wireName());
+                type.put("description", "AMQP " + t.wireName() + " exchange, as per the AMQP specification");
+                type.put("enabled", true);
+                types.add(type);
             }
             m.put("exchange_types", types);
             m.put("product_version", BrokerContext.VERSION);

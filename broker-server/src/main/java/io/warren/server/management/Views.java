@@ -166,10 +166,13 @@ final class Views {
         return m;
     }
 
-    static Map<String, Object> consumer(ConnectionInfo c, ChannelInfo ch, ChannelInfo.ConsumerInfo k) {
+    static Map<String, Object> consumer(ConnectionInfo c, ChannelInfo ch, ChannelInfo.ConsumerInfo k, String node) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("consumer_tag", k.tag());
-        m.put("queue", Map.of("name", k.queue().name(), "vhost", k.queue().vhost()));
+        Map<String, Object> queue = new LinkedHashMap<>();
+        queue.put("name", k.queue().name());
+        queue.put("vhost", k.queue().vhost());
+        m.put("queue", queue);
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("name", channelName(c, ch));
         details.put("number", ch.number());
@@ -177,6 +180,7 @@ final class Views {
         details.put("peer_host", c.peerHost());
         details.put("peer_port", c.peerPort());
         details.put("user", c.user());
+        details.put("node", node);
         m.put("channel_details", details);
         m.put("ack_required", k.ackRequired());
         m.put("exclusive", k.exclusive());
@@ -188,13 +192,14 @@ final class Views {
     }
 
     /** Every consumer of every channel, in connection then channel order. */
-    static List<Map<String, Object>> consumers(List<ConnectionInfo> connections, java.util.function.Predicate<ChannelInfo.ConsumerInfo> filter) {
+    static List<Map<String, Object>> consumers(List<ConnectionInfo> connections, String node,
+                                               java.util.function.Predicate<ChannelInfo.ConsumerInfo> filter) {
         List<Map<String, Object>> out = new java.util.ArrayList<>();
         for (ConnectionInfo c : connections) {
             for (ChannelInfo ch : c.channels()) {
                 for (ChannelInfo.ConsumerInfo k : ch.consumers()) {
                     if (filter.test(k)) {
-                        out.add(consumer(c, ch, k));
+                        out.add(consumer(c, ch, k, node));
                     }
                 }
             }
