@@ -88,9 +88,13 @@ public final class Broker implements AutoCloseable {
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
             context = new BrokerContext(vhosts, users, settings, resources.alarms());
-            s.bind(config.listenHost(), config.listenPort(), context, allocator);
+            // The API first: once bin/warren sees the AMQP port open, the API answers too.
             if (config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
-                startManagement(s.port());
+                startManagement();
+            }
+            s.bind(config.listenHost(), config.listenPort(), context, allocator);
+            if (management != null) {
+                management.amqpListener(config.listenHost(), s.port());
             }
         } catch (Exception | Error e) {
             closeManagement();
@@ -101,11 +105,10 @@ public final class Broker implements AutoCloseable {
         server = s;
     }
 
-    private void startManagement(int amqpPort) throws InterruptedException {
+    private void startManagement() throws InterruptedException {
         management = new io.warren.server.management.ManagementServer();
         try {
-            management.start(config.managementIp(), config.managementPort(), context, resources, config.listenHost(),
-                    amqpPort);
+            management.start(config.managementIp(), config.managementPort(), context, resources);
         } catch (Exception e) {
             String address = WarrenMain.address(config.managementIp(), config.managementPort());
             String why = String.valueOf(e.getMessage()).contains("Address already in use") || e instanceof java.net.BindException

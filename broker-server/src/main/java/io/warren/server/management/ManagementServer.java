@@ -41,6 +41,8 @@ public final class ManagementServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final ExecutorService worker;
     private Channel listener;
+    private String node;
+    private final List<Map<String, Object>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public ManagementServer() {
         group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("warren-mgmt", true),
@@ -50,14 +52,10 @@ public final class ManagementServer implements AutoCloseable {
 
     /**
      * Binds {@code ip:port} (port 0: an ephemeral port, see {@link #port()}) and serves the API.
-     *
-     * @param amqpHost the AMQP listener's address (null: all interfaces), for /api/overview's listeners
+     * Called before the AMQP listener binds, so that once clients can connect the API answers too.
      */
-    public void start(String ip, int port, BrokerContext broker, ResourceMonitor monitor, String amqpHost,
-                      int amqpPort) throws InterruptedException {
-        String node = "warren@" + AmqpConnection.hostName();
-        List<Map<String, Object>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
-        listeners.add(listener(node, "amqp", amqpHost == null ? "::" : amqpHost, amqpPort));
+    public void start(String ip, int port, BrokerContext broker, ResourceMonitor monitor) throws InterruptedException {
+        node = "warren@" + AmqpConnection.hostName();
         ApiContext ctx = new ApiContext(broker, monitor, node, System.currentTimeMillis(), worker, listeners);
         ManagementApi api = new ManagementApi(ctx);
         ServerBootstrap b = new ServerBootstrap()
@@ -73,6 +71,11 @@ public final class ManagementServer implements AutoCloseable {
         listener = b.bind(new InetSocketAddress(ip, port)).sync().channel();
         listeners.add(listener(node, "http", ip, port()));
         log.info("management API on http://{}:{}/api/", ip.contains(":") ? "[" + ip + "]" : ip, port());
+    }
+
+    /** Names the AMQP listener in /api/overview once it is bound ({@code host} null: all interfaces). */
+    public void amqpListener(String host, int port) {
+        listeners.add(0, listener(node, "amqp", host == null ? "::" : host, port));
     }
 
     private static Map<String, Object> listener(String node, String protocol, String ip, int port) {
