@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -55,6 +56,7 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
 
     @Override protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
+        boolean head = req.method() == HttpMethod.HEAD;
         CompletableFuture<ApiResponse> answer;
         try {
             answer = handle(ctx, req);
@@ -77,7 +79,7 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         // and written on this connection's loop, never on an AMQP loop, after the previous one.
         previous = previous.thenCombineAsync(settled, (v, r) -> {
             try {
-                write(ctx, r, keepAlive);
+                write(ctx, r, keepAlive, head);
             } catch (RuntimeException e) {
                 log.error("management API: cannot answer {}", what, e);
                 ctx.close();
@@ -94,7 +96,9 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         }
         String user = authenticate(ctx, req);
         List<String> segments = segments(rawPath.substring(PREFIX.length()));
-        ManagementApi.Match m = api.match(req.method().name(), segments);
+        // HEAD is GET without the body, as in RabbitMQ.
+        String method = req.method() == HttpMethod.HEAD ? "GET" : req.method().name();
+        ManagementApi.Match m = api.match(method, segments);
         if (m == null) {
             throw ApiException.notFound();
         }
@@ -106,7 +110,7 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         Map<String, String> headers = new HashMap<>();
         req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue()));
         byte[] body = ByteBufUtil.getBytes(req.content());
-        ApiRequest r = new ApiRequest(req.method().name(), segments, m.params(), uri.parameters(), headers, body, user,
+        ApiRequest r = new ApiRequest(method, segments, m.params(), uri.parameters(), headers, body, user,
                 ctx.executor());
         return m.endpoint().handle(r);
     }
@@ -160,10 +164,10 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         return colon < 0 ? null : new String[] {decoded.substring(0, colon), decoded.substring(colon + 1)};
     }
 
-    private static void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive) {
+    private static void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, boolean head) {
         byte[] bytes = r.body() == null ? new byte[0] : Json.write(r.body());
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
-                Unpooled.wrappedBuffer(bytes));
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
         if (r.body() != null) {
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         }

@@ -95,6 +95,11 @@ class ManagementApiTest {
         Http.Response r = http.post("/api/overview", "{}");
         assertEquals(405, r.status());
         assertEquals("GET", r.header("allow"));
+        Http.Response head = http.send(http.builder("/api/overview").method("HEAD",
+                java.net.http.HttpRequest.BodyPublishers.noBody()));
+        assertEquals(200, head.status());
+        assertEquals("", head.body());
+        assertEquals(200, http.get("/api/overview").status()); // the connection is still in step
         Http.Response q = http.post("/api/queues/%2F/x", "{}");
         assertEquals(405, q.status());
         assertEquals("DELETE, GET, PUT", q.header("allow"));
