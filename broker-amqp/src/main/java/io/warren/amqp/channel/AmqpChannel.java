@@ -677,22 +677,8 @@ public final class AmqpChannel implements MethodHandler {
             }
         }
         MessageStore store = msg.persistent() ? journal(msg, queues, seq) : null;
-        int slot = 0;
-        int n = queues.size();
-        if (n == 0) {
-            msg.release();
-        }
-        for (int i = 0; i < n; i++) {
-            MessageQueue q = queues.get(i);
-            long ref = store != null && q.store() != null ? storedRef + slot++ : QueueEntry.NOT_STORED;
-            if (i < n - 1) {
-                msg.retain();
-            }
-            // The last queue takes over this channel's reference, so a message in one queue has
-            // one holder and can be compacted when it parks (Message.compact). msg is not
-            // touched after this loop: the queue may already own it on another thread.
-            q.execute(() -> q.enqueue(msg, ref));
-        }
+        // msg is not touched after this: the queues may already own it on other threads.
+        io.warren.core.publish.Publisher.enqueue(msg, queues, store != null ? storedRef : QueueEntry.NOT_STORED);
         if (seq > 0) {
             if (store != null) {
                 confirms.awaitCommit(seq);

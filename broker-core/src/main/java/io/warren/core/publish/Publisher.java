@@ -13,8 +13,9 @@ import java.util.List;
 /**
  * Publishing outside a protocol channel: routes a message through an exchange and hands it to
  * the queues' loops. The management API's aliveness test uses it. For now only transient
- * messages without confirms or returns: the journaled, confirmed path still lives in
- * broker-amqp's {@code AmqpChannel} and moves here when the API gains its publish endpoint.
+ * messages without confirms or returns; the AMQP channel shares the hand-over to the queues
+ * ({@link #enqueue}), while journaling and confirms still live in broker-amqp's
+ * {@code AmqpChannel} and move here when the API gains its publish endpoint.
  */
 public final class Publisher {
     private Publisher() {
@@ -50,18 +51,33 @@ public final class Publisher {
         }
         List<MessageQueue> queues = routing.queues();
         int n = queues.size();
+        enqueue(message, queues, QueueEntry.NOT_STORED);
+        return n;
+    }
+
+    /**
+     * Hands a routed message to each of {@code queues} on its loop (any thread); with none, the
+     * message is released. Takes over the caller's reference: the last queue gets it, so a
+     * message in one queue has one holder and can be compacted when it parks
+     * (Message.compact); the others get one retain each. {@code firstRef} is the store slot of
+     * the first durable queue's copy ({@link QueueEntry#NOT_STORED}: not journaled); the
+     * durable queues among {@code queues} get consecutive slots from it, in list order, as the
+     * store appended them.
+     */
+    public static void enqueue(Message message, List<MessageQueue> queues, long firstRef) {
+        int n = queues.size();
         if (n == 0) {
             message.release();
-            return 0;
+            return;
         }
+        int slot = 0;
         for (int i = 0; i < n; i++) {
             MessageQueue q = queues.get(i);
+            long ref = firstRef != QueueEntry.NOT_STORED && q.store() != null ? firstRef + slot++ : QueueEntry.NOT_STORED;
             if (i < n - 1) {
                 message.retain();
             }
-            // As in the AMQP channel: the last queue takes over the caller's reference.
-            q.execute(() -> q.enqueue(message, QueueEntry.NOT_STORED));
+            q.execute(() -> q.enqueue(message, ref));
         }
-        return n;
     }
 }
