@@ -12,6 +12,8 @@ import io.warren.store.spill.FileSpillStore;
 import io.warren.core.store.StoreDurability;
 import io.warren.core.vhost.VirtualHosts;
 import io.warren.server.flow.ResourceMonitor;
+import io.warren.server.launch.StartupException;
+import io.warren.server.tls.TlsContexts;
 import io.warren.server.flow.Watermark;
 import io.warren.store.DataDirLock;
 import io.warren.store.definitions.SnapshotDefinitionStore;
@@ -65,6 +67,8 @@ public final class Broker implements AutoCloseable {
         if (server != null) {
             throw new IllegalStateException("already started");
         }
+        // Certificates and key first: a bad file fails the start before anything is opened.
+        io.netty.handler.ssl.SslContext tlsContext = config.tls() == null ? null : TlsContexts.server(config.tls());
         AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
         try {
             Path dataDir = config.dataDir();
@@ -96,6 +100,15 @@ public final class Broker implements AutoCloseable {
             if (management != null) {
                 management.amqpListener(config.listenHost(), s.port());
             }
+            if (tlsContext != null) {
+                WarrenConfig.TlsConfig tls = config.tls();
+                try {
+                    s.bindTls(tls.host(), tls.port(), context, allocator, tlsContext);
+                } catch (Exception e) {
+                    throw new StartupException("cannot listen on " + (tls.host() == null ? "" : tls.host() + ":")
+                            + tls.port() + " (listeners.ssl.default): " + e.getMessage(), e);
+                }
+            }
         } catch (Exception | Error e) {
             closeManagement();
             s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : context);
@@ -113,7 +126,7 @@ public final class Broker implements AutoCloseable {
             String address = WarrenMain.address(config.managementIp(), config.managementPort());
             String why = String.valueOf(e.getMessage()).contains("Address already in use") || e instanceof java.net.BindException
                     ? "address already in use" : String.valueOf(e.getMessage());
-            throw new io.warren.server.launch.StartupFailure.ListenerFailure("cannot listen on " + address
+            throw new StartupException("cannot listen on " + address
                     + " for the management API (management.tcp.ip / management.tcp.port): " + why, e);
         }
     }
@@ -131,6 +144,11 @@ public final class Broker implements AutoCloseable {
      */
     public synchronized int managementPort() {
         return management == null ? -1 : management.port();
+    }
+
+    /** The bound TLS port (listeners.ssl.default; useful when configured with port 0), or -1 without TLS. */
+    public int tlsPort() {
+        return server == null ? -1 : server.tlsPort();
     }
 
     /** The bound AMQP port (useful when configured with port 0). */

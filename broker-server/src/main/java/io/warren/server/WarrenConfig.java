@@ -12,7 +12,8 @@ import java.util.List;
  * default_pass, default_vhost, loopback_users, heartbeat, frame_max, channel_max,
  * max_message_size, connection_max, tcp_listen_options.send_timeout, vm_memory_high_watermark.relative / .absolute,
  * vm_memory_high_watermark_paging_ratio, disk_free_limit.relative /
- * .absolute, data_dir, log.file, log.level.
+ * .absolute, data_dir, log.file, log.level, listeners.ssl.default, ssl_options.certfile / keyfile /
+ * password / cacertfile / verify / fail_if_no_peer_cert.
  *
  * <p>{@code managementPort} is 0 for an ephemeral port and {@link #MANAGEMENT_DISABLED} when the
  * file says {@code management.enabled = false}.
@@ -40,7 +41,34 @@ public record WarrenConfig(
         Watermark diskFreeLimit,
         Path dataDir,
         Path logFile,
-        String logLevel) {
+        String logLevel,
+        TlsConfig tls) {
+
+    /** Without a TLS listener. */
+    public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
+                        String defaultPass, String defaultVhost, List<String> loopbackUsers, int heartbeatSeconds,
+                        int frameMax, int channelMax, long maxMessageSize, int connectionMax, long sendTimeoutMs,
+                        Watermark memoryHighWatermark, double memoryPagingRatio, Watermark diskFreeLimit, Path dataDir,
+                        Path logFile, String logLevel) {
+        this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
+                loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null);
+    }
+
+    /**
+     * The TLS listener ({@code listeners.ssl.default}) and RabbitMQ's {@code ssl_options.*}:
+     * PEM files; {@code verifyPeer} asks clients for a certificate signed by a CA in
+     * {@code caCertFile}, {@code failIfNoPeerCert} refuses clients without one.
+     */
+    public record TlsConfig(String host, int port, Path certFile, Path keyFile, String keyPassword, Path caCertFile,
+                            boolean verifyPeer, boolean failIfNoPeerCert) {
+        @Override public String toString() {
+            return "TlsConfig[listen=" + (host == null ? "" : host + ":") + port + ", certFile=" + certFile
+                    + ", keyFile=" + keyFile + ", keyPassword=" + (keyPassword == null ? "none" : "******")
+                    + ", caCertFile=" + caCertFile + ", verifyPeer=" + verifyPeer + ", failIfNoPeerCert="
+                    + failIfNoPeerCert + "]";
+        }
+    }
 
     /** {@code managementPort} when the management API is off ({@code management.enabled = false}). */
     public static final int MANAGEMENT_DISABLED = -1;
@@ -75,24 +103,31 @@ public record WarrenConfig(
         return new WarrenConfig(host, port, "127.0.0.1", 0, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel);
+                logLevel, tls);
     }
 
-
-    /** A copy with other connection limits; for tests. */
-    /** The same config with another {@code vm_memory_high_watermark_paging_ratio}. */
+    /** The same config with another {@code vm_memory_high_watermark_paging_ratio}; for tests. */
     public WarrenConfig withMemoryPagingRatio(double ratio) {
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, ratio, diskFreeLimit, dataDir, logFile,
-                logLevel);
+                logLevel, tls);
     }
 
+    /** A copy with a TLS listener (null: none); for tests. */
+    public WarrenConfig withTls(TlsConfig t) {
+        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
+                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
+                connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
+                logLevel, t);
+    }
+
+    /** A copy with other connection limits; for tests. */
     public WarrenConfig withConnectionLimits(int connectionMax, long sendTimeoutMs) {
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel);
+                logLevel, tls);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -104,6 +139,6 @@ public record WarrenConfig(
                 + ", maxMessageSize=" + maxMessageSize + ", connectionMax=" + connectionMax
                 + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark + ", memoryPagingRatio=" + memoryPagingRatio
                 + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
-                + ", logLevel=" + logLevel + "]";
+                + ", logLevel=" + logLevel + ", tls=" + tls + "]";
     }
 }

@@ -138,7 +138,8 @@ public final class WarrenMain {
             return code;
         }
         lifecycle.started = true;
-        log.info("warren started, AMQP on {}", address(config.listenHost(), lifecycle.broker.port()));
+        log.info("warren started, AMQP on {}{}", address(config.listenHost(), lifecycle.broker.port()),
+                config.tls() == null ? "" : ", AMQP over TLS on " + address(config.tls().host(), lifecycle.broker.tlsPort()));
         lifecycle.awaitStop();
         return 0;
     }

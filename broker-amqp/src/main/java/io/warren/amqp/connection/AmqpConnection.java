@@ -310,6 +310,12 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 ? cause.getCause() : cause;
         if (c instanceof ConnectionException e) {
             closeWithError(e);
+        } else if (c instanceof javax.net.ssl.SSLException) {
+            // A refused certificate, plain AMQP on the TLS port, a failed handshake: the operator
+            // wants to see these (one line, rate-limited), the client gets the TLS alert.
+            broker.errorLog().warn(log, "tls", "TLS connection from {} failed: {}", ctx.channel().remoteAddress(),
+                    c.getMessage());
+            ctx.close();
         } else if (c instanceof java.io.IOException) {
             log.debug("connection from {} failed: {}", ctx.channel().remoteAddress(), c.toString());
             ctx.close();

@@ -15,6 +15,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.EventExecutor;
 import io.warren.amqp.codec.FrameDecoder;
 import io.warren.amqp.connection.AmqpConnection;
@@ -39,6 +40,8 @@ public final class AmqpServer {
     private final EventLoopGroup workers;
     private final boolean epoll;
     private Channel listener;
+    private Channel tlsListener;
+    private boolean alarmsWatched;
 
     public AmqpServer(int threads) {
         epoll = Epoll.isAvailable();
@@ -65,6 +68,20 @@ public final class AmqpServer {
      */
     public void bind(String host, int port, BrokerContext broker, io.netty.buffer.ByteBufAllocator allocator)
             throws InterruptedException {
+        listener = bind(host, port, broker, allocator, null);
+    }
+
+    /**
+     * Binds a TLS listener ({@code listeners.ssl.default}) beside the plain one: the same AMQP
+     * behind Netty's SslHandler. Call after {@link #bind}.
+     */
+    public void bindTls(String host, int port, BrokerContext broker, io.netty.buffer.ByteBufAllocator allocator,
+                        SslContext ssl) throws InterruptedException {
+        tlsListener = bind(host, port, broker, allocator, ssl);
+    }
+
+    private Channel bind(String host, int port, BrokerContext broker, io.netty.buffer.ByteBufAllocator allocator,
+                         SslContext ssl) throws InterruptedException {
         // Resolves the local host name now, on this thread: the first connection would otherwise
         // do it (a possible DNS lookup) on an event loop.
         AmqpConnection.hostName();
@@ -79,6 +96,11 @@ public final class AmqpServer {
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(512 * 1024, 2 * 1024 * 1024))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override protected void initChannel(SocketChannel ch) {
+                        if (ssl != null) {
+                            // The handshake must finish within 10 s (Netty's default), or the
+                            // connection closes: a client cannot hold a socket without speaking.
+                            ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc()));
+                        }
                         FrameDecoder decoder = new FrameDecoder();
                         long sendTimeout = broker.settings() == null ? 0 : broker.settings().sendTimeoutMs();
                         if (sendTimeout > 0) {
@@ -88,7 +110,8 @@ public final class AmqpServer {
                         ch.pipeline().addLast("amqp", new AmqpConnection(broker, decoder));
                     }
                 });
-        if (broker.alarms() != null) {
+        if (broker.alarms() != null && !alarmsWatched) {
+            alarmsWatched = true;
             // Alarms change on the monitor thread; each connection applies them on its own loop.
             broker.alarms().addListener(reason -> {
                 for (AmqpConnection c : broker.connections()) {
@@ -100,18 +123,28 @@ public final class AmqpServer {
             b.childOption(ChannelOption.ALLOCATOR, allocator);
         }
         InetSocketAddress addr = host == null ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
-        listener = b.bind(addr).sync().channel();
-        log.info("AMQP listener on {} ({} transport)", listener.localAddress(), epoll ? "epoll" : "nio");
+        Channel bound = b.bind(addr).sync().channel();
+        log.info("AMQP{} listener on {} ({} transport)", ssl == null ? "" : " TLS", bound.localAddress(),
+                epoll ? "epoll" : "nio");
+        return bound;
     }
 
     public int port() {
         return ((InetSocketAddress) listener.localAddress()).getPort();
     }
 
+    /** The TLS listener's port, or -1 without one. */
+    public int tlsPort() {
+        return tlsListener == null ? -1 : ((InetSocketAddress) tlsListener.localAddress()).getPort();
+    }
+
     /** Stops accepting, forces clients off with 320 CONNECTION_FORCED, shuts the loops down. */
     public void close(BrokerContext broker) {
         if (listener != null) {
             listener.close().syncUninterruptibly();
+        }
+        if (tlsListener != null) {
+            tlsListener.close().syncUninterruptibly();
         }
         for (AmqpConnection c : broker.connections()) {
             c.forceClose("shutdown");

@@ -91,7 +91,12 @@ public final class ConfigParser {
                 throw error(fileName, lineNo, key, "bad value '" + value + "' for '" + key + "': " + e.expected());
             }
         }
-        return b.build();
+        try {
+            return b.build();
+        } catch (ConfigException e) {
+            // Checks across keys (TLS): the file, then the text naming the keys.
+            throw new ConfigException(fileName + ": " + e.getMessage());
+        }
     }
 
     private static Setter setterFor(String key) {
@@ -104,6 +109,23 @@ public final class ConfigParser {
     private static Map<String, Setter> keys() {
         Map<String, Setter> m = new LinkedHashMap<>();
         m.put("listeners.tcp.default", (b, k, v, base) -> b.listener(v));
+        m.put("listeners.ssl.default", (b, k, v, base) -> {
+            b.sslListener(v);
+            b.sslKeys.putIfAbsent(k, true);
+        });
+        m.put("ssl_options.certfile", (b, k, v, base) -> b.ssl(k).certFile = Values.path(v, base));
+        m.put("ssl_options.keyfile", (b, k, v, base) -> b.ssl(k).keyFile = Values.path(v, base));
+        m.put("ssl_options.password", (b, k, v, base) -> b.ssl(k).password = v);
+        m.put("ssl_options.cacertfile", (b, k, v, base) -> b.ssl(k).caCertFile = Values.path(v, base));
+        m.put("ssl_options.verify", (b, k, v, base) -> {
+            // RabbitMQ's values (Erlang ssl's): verify_peer asks for a client certificate.
+            b.ssl(k).verifyPeer = switch (v) {
+                case "verify_peer" -> true;
+                case "verify_none" -> false;
+                default -> throw new BadValueException("expected verify_peer or verify_none");
+            };
+        });
+        m.put("ssl_options.fail_if_no_peer_cert", (b, k, v, base) -> b.ssl(k).failIfNoPeerCert = Values.bool(v));
         // 0: an ephemeral port, logged at start (for tests and side-by-side brokers).
         m.put("management.tcp.port", (b, k, v, base) -> b.managementPort = Values.intIn(v, 0, MAX_PORT));
         m.put("management.enabled", (b, k, v, base) -> b.managementEnabled = Values.bool(v));
@@ -232,6 +254,64 @@ public final class ConfigParser {
         Path dataDir;
         Path logFile;
         String logLevel;
+        String sslHost;
+        int sslPort;
+        /** The TLS keys set, in order (for the messages of tls()). */
+        final Map<String, Boolean> sslKeys = new LinkedHashMap<>();
+        final SslOptions sslOptions = new SslOptions();
+
+        static final class SslOptions {
+            Path certFile;
+            Path keyFile;
+            String password;
+            Path caCertFile;
+            boolean verifyPeer;
+            boolean failIfNoPeerCert;
+        }
+
+        SslOptions ssl(String key) {
+            sslKeys.putIfAbsent(key, true);
+            return sslOptions;
+        }
+
+        void sslListener(String v) throws BadValueException {
+            String host = listenHost;
+            int port = listenPort;
+            listener(v);
+            sslHost = listenHost;
+            sslPort = listenPort;
+            listenHost = host;
+            listenPort = port;
+        }
+
+        /**
+         * The TLS listener, or null. Checked as a whole, since each key alone is fine: options
+         * without a listener would be accepted and do nothing, a listener needs its certificate
+         * and key, and asking for client certificates needs the CA that signs them.
+         */
+        WarrenConfig.TlsConfig tls() {
+            if (sslKeys.isEmpty()) {
+                return null;
+            }
+            if (!sslKeys.containsKey("listeners.ssl.default")) {
+                throw new ConfigException("'" + sslKeys.keySet().iterator().next()
+                        + "' is set but there is no TLS listener: set listeners.ssl.default (e.g. 5671) too");
+            }
+            SslOptions o = sslOptions;
+            if (o.certFile == null || o.keyFile == null) {
+                throw new ConfigException("listeners.ssl.default needs ssl_options.certfile and ssl_options.keyfile "
+                        + "(PEM files)");
+            }
+            if (o.failIfNoPeerCert && !o.verifyPeer) {
+                throw new ConfigException("ssl_options.fail_if_no_peer_cert = true needs ssl_options.verify = verify_peer");
+            }
+            if (o.verifyPeer && o.caCertFile == null) {
+                throw new ConfigException("ssl_options.verify = verify_peer needs ssl_options.cacertfile (the CA "
+                        + "certificates that sign client certificates, PEM)");
+            }
+            return new WarrenConfig.TlsConfig(sslHost, sslPort, o.certFile, o.keyFile, o.password, o.caCertFile,
+                    o.verifyPeer, o.failIfNoPeerCert);
+        }
 
         /**
          * RabbitMQ's schema quietly prefers the relative watermark when both are set; a config
@@ -319,7 +399,8 @@ public final class ConfigParser {
             return new WarrenConfig(listenHost, listenPort, managementIp,
                     managementEnabled ? managementPort : WarrenConfig.MANAGEMENT_DISABLED, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
-                    maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel);
+                    maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel,
+                    tls());
         }
     }
 }

@@ -9,16 +9,11 @@ public final class StartupFailure {
     private StartupFailure() {
     }
 
-    /** A listener other than AMQP's could not bind: its message names the config keys and the address. */
-    public static final class ListenerFailure extends RuntimeException {
-        public ListenerFailure(String message, Throwable cause) {
-            super(message, cause);
-        }
-    }
-
     public static String describe(Throwable failure, String address) {
-        if (failure instanceof ListenerFailure) {
-            return failure.getMessage();
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof StartupException) {
+                return "failed to start: " + t.getMessage();
+            }
         }
         for (Throwable t = failure; t != null; t = t.getCause()) {
             String m = String.valueOf(t.getMessage());

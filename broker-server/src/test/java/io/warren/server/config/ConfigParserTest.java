@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -203,6 +204,45 @@ class ConfigParserTest {
                 error("vm_memory_high_watermark.relative = 0.4", "vm_memory_high_watermark.absolute = 1GB").getMessage());
         assertStartsWith("etc/warren.conf:2: bad value '1.0' for 'disk_free_limit.relative': 'disk_free_limit.absolute' is set too",
                 error("disk_free_limit.absolute = 1GB", "disk_free_limit.relative = 1.0").getMessage());
+    }
+
+    @Test
+    void tlsListenerAndOptions() {
+        assertNull(parse().tls());
+        WarrenConfig c = parse("listeners.ssl.default = 5671",
+                "ssl_options.certfile = certs/server.pem",
+                "ssl_options.keyfile = /etc/warren/server.key",
+                "ssl_options.password = secret",
+                "ssl_options.cacertfile = certs/ca.pem",
+                "ssl_options.verify = verify_peer",
+                "ssl_options.fail_if_no_peer_cert = true");
+        assertEquals(new WarrenConfig.TlsConfig(null, 5671, ETC.resolve("certs/server.pem"),
+                Path.of("/etc/warren/server.key"), "secret", ETC.resolve("certs/ca.pem"), true, true), c.tls());
+        assertEquals(5672, c.listenPort(), "the plain listener keeps its port");
+        assertFalse(c.toString().contains("secret"), c.toString());
+        WarrenConfig local = parse("listeners.ssl.default = 127.0.0.1:5671", "ssl_options.certfile = a.pem",
+                "ssl_options.keyfile = a.key");
+        assertEquals(new WarrenConfig.TlsConfig("127.0.0.1", 5671, ETC.resolve("a.pem"), ETC.resolve("a.key"), null,
+                null, false, false), local.tls());
+    }
+
+    @Test
+    void tlsSettingsThatWouldDoNothingOrCannotWorkAreRefused() {
+        assertEquals("etc/warren.conf: 'ssl_options.certfile' is set but there is no TLS listener: set "
+                + "listeners.ssl.default (e.g. 5671) too", error("ssl_options.certfile = a.pem").getMessage());
+        assertEquals("etc/warren.conf: listeners.ssl.default needs ssl_options.certfile and ssl_options.keyfile (PEM files)",
+                error("listeners.ssl.default = 5671", "ssl_options.certfile = a.pem").getMessage());
+        assertEquals("etc/warren.conf: ssl_options.verify = verify_peer needs ssl_options.cacertfile (the CA "
+                        + "certificates that sign client certificates, PEM)",
+                error("listeners.ssl.default = 5671", "ssl_options.certfile = a.pem", "ssl_options.keyfile = a.key",
+                        "ssl_options.verify = verify_peer").getMessage());
+        assertEquals("etc/warren.conf: ssl_options.fail_if_no_peer_cert = true needs ssl_options.verify = verify_peer",
+                error("listeners.ssl.default = 5671", "ssl_options.certfile = a.pem", "ssl_options.keyfile = a.key",
+                        "ssl_options.fail_if_no_peer_cert = true").getMessage());
+        assertEquals("etc/warren.conf:1: bad value 'verify_all' for 'ssl_options.verify': expected verify_peer or verify_none",
+                error("ssl_options.verify = verify_all").getMessage());
+        assertStartsWith("etc/warren.conf:1: bad value '0' for 'listeners.ssl.default'",
+                error("listeners.ssl.default = 0").getMessage());
     }
 
     @Test

@@ -72,7 +72,7 @@ public final class FileSpillStore implements SpillStore {
     private final ThreadPoolExecutor thread;
     private final AtomicLong ids = new AtomicLong();
     private final Set<FileSpill> open = ConcurrentHashMap.newKeySet();
-    private final AtomicLong spilled = new AtomicLong();
+    private final java.util.concurrent.atomic.LongAdder spilled = new java.util.concurrent.atomic.LongAdder();
     private final AtomicLong failedWrites = new AtomicLong();
     /** Pager thread only: the block reads go through. */
     private ByteBuf block;
@@ -127,7 +127,7 @@ public final class FileSpillStore implements SpillStore {
 
     /** Entries paged out so far (all spills). */
     public long spilled() {
-        return spilled.get();
+        return spilled.sum();
     }
 
     /** Chunks that could not be written and stayed in memory. */
@@ -275,7 +275,7 @@ public final class FileSpillStore implements SpillStore {
             chunk.writeBytes(props, props.readerIndex(), props.readableBytes());
             chunk.writeInt(loaded ? body.readableBytes() : m.bodySize());
             chunk.writeBytes(body, body.readerIndex(), body.readableBytes());
-            spilled.incrementAndGet();
+            spilled.increment();
         }
 
         /** Hands the chunk in progress to the pager. */

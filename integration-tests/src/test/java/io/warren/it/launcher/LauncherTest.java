@@ -84,7 +84,9 @@ class LauncherTest {
         assertTrue(accepts(b.port()), "AMQP port open after start returned");
         long pid = b.pid();
         assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
-        assertTrue(Files.readString(b.logFile()).contains("warren started, AMQP on 127.0.0.1:" + b.port()));
+        // bin/warren returns once the AMQP port accepts; the broker logs "started" just after.
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                Files.readString(b.logFile()).contains("warren started, AMQP on 127.0.0.1:" + b.port()));
 
         Result status = warren(Map.of(), "status", "--config", b.conf().toString());
         assertEquals(0, status.code(), status.out());
@@ -275,6 +277,62 @@ class LauncherTest {
         assertTrue(start.out().contains("failed to start (exit code 1)"), start.out());
         assertTrue(start.out().contains("cannot open log file"), start.out());
         assertEquals(3, warren(Map.of(), "status", "--config", b.conf().toString()).code());
+    }
+
+    @Test
+    void aTlsListenerFromTheConfigServesAmqpOverTls() throws Exception {
+        io.warren.it.support.TestCertificates certs = io.warren.it.support.TestCertificates.create(tmp.resolve("certs"));
+        int port = freePort();
+        int tlsPort = freePort();
+        Path conf = writeConfig("warren.conf",
+                "listeners.tcp.default = 127.0.0.1:" + port,
+                "management.tcp.port = " + freePort(),
+                "listeners.ssl.default = 127.0.0.1:" + tlsPort,
+                "ssl_options.certfile = certs/server.pem   # relative to this file",
+                "ssl_options.keyfile = certs/server.key",
+                "data_dir = data",
+                "log.file = log/warren.log");
+        Result start = warren(Map.of(), "start", "--config", conf.toString());
+        started.add(conf);
+        assertEquals(0, start.code(), start.out());
+        assertTrue(Files.readString(tmp.resolve("log/warren.log"))
+                .contains("AMQP over TLS on 127.0.0.1:" + tlsPort), "log names the TLS listener");
+        ConnectionFactory f = new ConnectionFactory();
+        f.setPort(tlsPort);
+        f.setAutomaticRecoveryEnabled(false);
+        f.useSslProtocol(certs.clientContext(null));
+        f.enableHostnameVerification();
+        try (Connection c = f.newConnection()) {
+            Channel ch = c.createChannel();
+            String q = ch.queueDeclare().getQueue();
+            ch.basicPublish("", q, null, "over TLS through bin/warren".getBytes(StandardCharsets.UTF_8));
+            AtomicReference<GetResponse> got = new AtomicReference<>();
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                got.set(ch.basicGet(q, true));
+                return got.get() != null;
+            });
+            assertEquals("over TLS through bin/warren", new String(got.get().getBody(), StandardCharsets.UTF_8));
+        }
+    }
+
+    @Test
+    void aMissingKeyFileStopsTheStartNamingTheKeyAndFile() throws Exception {
+        io.warren.it.support.TestCertificates.create(tmp.resolve("certs"));
+        int port = freePort();
+        Path conf = writeConfig("warren.conf",
+                "listeners.tcp.default = 127.0.0.1:" + port,
+                "management.tcp.port = " + freePort(),
+                "listeners.ssl.default = 127.0.0.1:" + freePort(),
+                "ssl_options.certfile = certs/server.pem",
+                "ssl_options.keyfile = certs/missing.key",
+                "data_dir = data",
+                "log.file = log/warren.log");
+        Result start = warren(Map.of(), "start", "--config", conf.toString());
+        started.add(conf);
+        assertEquals(1, start.code(), start.out());
+        assertTrue(start.out().contains("failed to start: ssl_options.keyfile " + tmp.resolve("certs/missing.key")
+                + ": no such file"), start.out());
+        assertFalse(accepts(port), "nothing listens after a failed start");
     }
 
     @Test

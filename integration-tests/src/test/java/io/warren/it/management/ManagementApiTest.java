@@ -120,7 +120,7 @@ class ManagementApiTest {
                     base.defaultUser(), base.defaultPass(), base.defaultVhost(), base.loopbackUsers(),
                     base.heartbeatSeconds(), base.frameMax(), base.channelMax(), base.maxMessageSize(),
                     base.connectionMax(), base.sendTimeoutMs(), base.memoryHighWatermark(), base.memoryPagingRatio(),
-                    base.diskFreeLimit(), base.dataDir(), base.logFile(), base.logLevel());
+                    base.diskFreeLimit(), base.dataDir(), base.logFile(), base.logLevel(), base.tls());
             Broker b = new Broker(c);
             Exception e = assertThrows(Exception.class, b::start);
             assertTrue(e.getMessage().contains("management.tcp.port"), e.getMessage());
