@@ -98,12 +98,15 @@ public final class Broker implements AutoCloseable {
             }
             s.bind(config.listenHost(), config.listenPort(), context, allocator);
             if (management != null) {
-                management.amqpListener(config.listenHost(), s.port());
+                management.amqpListener("amqp", config.listenHost(), s.port());
             }
             if (tlsContext != null) {
                 WarrenConfig.TlsConfig tls = config.tls();
                 try {
                     s.bindTls(tls.host(), tls.port(), context, allocator, tlsContext);
+                    if (management != null) {
+                        management.amqpListener("amqp/ssl", tls.host(), s.tlsPort());
+                    }
                 } catch (Exception e) {
                     throw new StartupException("cannot listen on " + (tls.host() == null ? "" : tls.host() + ":")
                             + tls.port() + " (listeners.ssl.default): " + e.getMessage(), e);

@@ -73,9 +73,12 @@ public final class ManagementServer implements AutoCloseable {
         log.info("management API on http://{}:{}/api/", ip.contains(":") ? "[" + ip + "]" : ip, port());
     }
 
-    /** Names the AMQP listener in /api/overview once it is bound ({@code host} null: all interfaces). */
-    public void amqpListener(String host, int port) {
-        listeners.add(0, listener(node, "amqp", host == null ? "::" : host, port));
+    /**
+     * Names an AMQP listener in /api/overview once it is bound, with RabbitMQ's protocol names
+     * ({@code amqp}, {@code amqp/ssl}); {@code host} null: all interfaces.
+     */
+    public void amqpListener(String protocol, String host, int port) {
+        listeners.add(listeners.size() - 1, listener(node, protocol, host == null ? "::" : host, port));
     }
 
     private static Map<String, Object> listener(String node, String protocol, String ip, int port) {

@@ -162,6 +162,23 @@ class ManagementApiTest {
     }
 
     @Test
+    void overviewListsTheTlsListener(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        io.warren.it.support.TestCertificates certs = io.warren.it.support.TestCertificates.create(tmp);
+        WarrenBroker tls = new WarrenBroker(c -> c.withTls(new WarrenConfig.TlsConfig("127.0.0.1", 0,
+                certs.server.certPem(), certs.server.keyPem(), null, null, false, false)));
+        tls.start();
+        try {
+            JsonNode listeners = new Http("127.0.0.1", tls.broker().managementPort(), "guest", "guest")
+                    .get("/api/overview").json().get("listeners");
+            assertEquals(tls.port(), find(listeners, "protocol", "amqp").get("port").asInt());
+            assertEquals(tls.broker().tlsPort(), find(listeners, "protocol", "amqp/ssl").get("port").asInt());
+            assertEquals(tls.broker().managementPort(), find(listeners, "protocol", "http").get("port").asInt());
+        } finally {
+            tls.stop();
+        }
+    }
+
+    @Test
     void nodesReportMemoryDiskAndAlarms() {
         JsonNode nodes = http.get("/api/nodes").json();
         assertEquals(1, nodes.size());
