@@ -41,6 +41,7 @@ public final class Broker implements AutoCloseable {
     private JournalMessageStore messages;
     private FileSpillStore pageStore;
     private ResourceMonitor resources;
+    private io.warren.server.management.ManagementServer management;
 
     private final io.netty.buffer.ByteBufAllocator allocator;
 
@@ -85,27 +86,67 @@ public final class Broker implements AutoCloseable {
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability, paging);
             durability.recover(vhosts);
+            // The default user is an administrator, as RabbitMQ's default user is.
             Users users = new Users(Map.of(config.defaultUser(), config.defaultPass()),
-                    new HashSet<>(config.loopbackUsers()));
+                    new HashSet<>(config.loopbackUsers()), Map.of(config.defaultUser(), java.util.List.of("administrator")));
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
             context = new BrokerContext(vhosts, users, settings, resources.alarms());
+            // The API first: once bin/warren sees the AMQP port open, the API answers too.
+            if (config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
+                startManagement();
+            }
             s.bind(config.listenHost(), config.listenPort(), context, allocator);
+            if (management != null) {
+                management.amqpListener("amqp", config.listenHost(), s.port());
+            }
             if (tlsContext != null) {
                 WarrenConfig.TlsConfig tls = config.tls();
                 try {
                     s.bindTls(tls.host(), tls.port(), context, allocator, tlsContext);
+                    if (management != null) {
+                        management.amqpListener("amqp/ssl", tls.host(), s.tlsPort());
+                    }
                 } catch (Exception e) {
                     throw new StartupException("cannot listen on " + (tls.host() == null ? "" : tls.host() + ":")
                             + tls.port() + " (listeners.ssl.default): " + e.getMessage(), e);
                 }
             }
         } catch (Exception | Error e) {
+            closeManagement();
             s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : context);
             closeStore();
             throw e;
         }
         server = s;
+    }
+
+    private void startManagement() throws InterruptedException {
+        management = new io.warren.server.management.ManagementServer();
+        try {
+            management.start(config.managementIp(), config.managementPort(), context, resources);
+        } catch (Exception e) {
+            String address = WarrenMain.address(config.managementIp(), config.managementPort());
+            String why = String.valueOf(e.getMessage()).contains("Address already in use") || e instanceof java.net.BindException
+                    ? "address already in use" : String.valueOf(e.getMessage());
+            throw new StartupException("cannot listen on " + address
+                    + " for the management API (management.tcp.ip / management.tcp.port): " + why, e);
+        }
+    }
+
+    private void closeManagement() {
+        if (management != null) {
+            management.close();
+            management = null;
+        }
+    }
+
+    /**
+     * The bound management API port (useful when configured with port 0); -1 when the API is
+     * disabled ({@code management.enabled = false}) or the broker is not running.
+     */
+    public synchronized int managementPort() {
+        return management == null ? -1 : management.port();
     }
 
     /** The bound TLS port (listeners.ssl.default; useful when configured with port 0), or -1 without TLS. */
@@ -126,6 +167,7 @@ public final class Broker implements AutoCloseable {
     @Override public synchronized void close() {
         if (server != null) {
             log.info("stopping warren");
+            closeManagement();
             server.close(context);
             server = null;
             closeStore();

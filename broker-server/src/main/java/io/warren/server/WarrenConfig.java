@@ -8,12 +8,15 @@ import java.util.List;
 
 /**
  * The parsed configuration ({@code etc/warren.conf}, RabbitMQ's {@code rabbitmq.conf} style).
- * Keys: listeners.tcp.default, management.tcp.port, management.tcp.ip, default_user,
+ * Keys: listeners.tcp.default, management.tcp.port, management.tcp.ip, management.enabled, default_user,
  * default_pass, default_vhost, loopback_users, heartbeat, frame_max, channel_max,
  * max_message_size, connection_max, tcp_listen_options.send_timeout, vm_memory_high_watermark.relative / .absolute,
  * vm_memory_high_watermark_paging_ratio, disk_free_limit.relative /
  * .absolute, data_dir, log.file, log.level, listeners.ssl.default, ssl_options.certfile / keyfile /
  * password / cacertfile / verify / fail_if_no_peer_cert.
+ *
+ * <p>{@code managementPort} is 0 for an ephemeral port and {@link #MANAGEMENT_DISABLED} when the
+ * file says {@code management.enabled = false}.
  *
  * <p>{@code logFile} is null when the file says {@code log.file = false} (console only);
  * {@code logLevel} holds RabbitMQ's level names (debug, info, warning, error, none).
@@ -67,6 +70,9 @@ public record WarrenConfig(
         }
     }
 
+    /** {@code managementPort} when the management API is off ({@code management.enabled = false}). */
+    public static final int MANAGEMENT_DISABLED = -1;
+
     /** RabbitMQ's defaults: 0.4 of the memory the broker may use; 50 MB of free disk. */
     public static final Watermark DEFAULT_MEMORY_HIGH_WATERMARK = new Watermark.Relative(0.4);
     public static final Watermark DEFAULT_DISK_FREE_LIMIT = new Watermark.Absolute(50_000_000L);
@@ -89,9 +95,12 @@ public record WarrenConfig(
         return ConfigParser.load(file, installDir);
     }
 
-    /** A copy listening on {@code port} (0: ephemeral) with its data in {@code dataDir}; for tests. */
+    /**
+     * A copy listening on {@code port} (0: ephemeral) with its data in {@code dataDir}, and the
+     * management API on an ephemeral loopback port; for tests.
+     */
     public WarrenConfig withListener(String host, int port, Path dataDir) {
-        return new WarrenConfig(host, port, managementIp, managementPort, defaultUser, defaultPass,
+        return new WarrenConfig(host, port, "127.0.0.1", 0, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
                 logLevel, tls);

@@ -936,6 +936,16 @@ public final class AmqpChannel implements MethodHandler {
         send(new TxRollbackOk());
     }
 
+    /** A copy of this channel's state for the management API. Channel loop. */
+    public ChannelInfo info() {
+        List<ChannelInfo.ConsumerInfo> cs = new ArrayList<>(consumers.size());
+        for (ChannelConsumer c : consumers.values()) {
+            cs.add(new ChannelInfo.ConsumerInfo(c.tag, c.queue, !c.noAck, c.exclusive, c.prefetch));
+        }
+        return new ChannelInfo(id, state == State.OPEN ? "running" : "closing", consumerPrefetch, globalPrefetch,
+                confirms.enabled(), tx != null, unacked.size(), unacked.countByQueue(), cs);
+    }
+
     // ---- closing ----------------------------------------------------------------------------
 
     private void closeWithError(ReplyCode code, String text) {

@@ -64,6 +64,19 @@ final class UnackedDeliveries {
         return out;
     }
 
+    /** Deliveries awaiting ack per queue (management API). */
+    Map<io.warren.core.queue.MessageQueue, Integer> countByQueue() {
+        Map<io.warren.core.queue.MessageQueue, Integer> n = new java.util.IdentityHashMap<>();
+        for (Unacked u : byTag.values()) {
+            n.merge(u.queue(), 1, Integer::sum);
+        }
+        return n;
+    }
+
+    int size() {
+        return byTag.size();
+    }
+
     List<Unacked> takeAll() {
         List<Unacked> all = new ArrayList<>(byTag.values());
         byTag.clear();

@@ -90,6 +90,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
     private boolean flushScheduled;
     private Map<String, Object> clientCapabilities = Map.of();
+    /** For the management API: what the client said about itself, how it logged in, when. */
+    private Map<String, Object> clientProperties = Map.of();
+    private String authMechanism;
+    private volatile long connectedAt;
     /** Socket reads paused by a resource alarm (RabbitMQ's "blocked" connection state). */
     private boolean blocked;
     /**
@@ -256,6 +260,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     @Override public void channelActive(ChannelHandlerContext ctx) {
+        connectedAt = System.currentTimeMillis();
         broker.connections().add(this);
         ctx.executor().schedule(() -> {
             if (state.ordinal() < State.OPEN.ordinal() && ctx.channel().isActive()) {
@@ -577,6 +582,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void startOk(ConnectionStartOk s) {
+        clientProperties = s.clientProperties();
+        authMechanism = s.mechanism();
         Object caps = s.clientProperties().get("capabilities");
         if (caps instanceof Map<?, ?> c) {
             @SuppressWarnings("unchecked") Map<String, Object> cm = (Map<String, Object>) c;
@@ -769,6 +776,59 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     public void forceClose(String reason) {
         ctx.executor().execute(() -> closeWithError(new ConnectionException(ReplyCode.CONNECTION_FORCED,
                 "broker forced connection closure with reason '" + reason + "'")));
+    }
+
+    /**
+     * Closed by an operator (management API, warrenctl close_connection): 320 CONNECTION_FORCED
+     * with the operator's reason as the text, as RabbitMQ does. Any thread.
+     */
+    public void closeByOperator(String reason) {
+        execute(() -> closeWithError(new ConnectionException(ReplyCode.CONNECTION_FORCED, reason)));
+    }
+
+    // ---- management API ---------------------------------------------------------------------
+
+    /** RabbitMQ's connection name: {@code "PEER_HOST:PEER_PORT -> HOST:PORT"}. Any thread. */
+    public String name() {
+        InetSocketAddress peer = (InetSocketAddress) ctx.channel().remoteAddress();
+        InetSocketAddress local = (InetSocketAddress) ctx.channel().localAddress();
+        return address(peer) + " -> " + address(local);
+    }
+
+    private static String address(InetSocketAddress a) {
+        if (a == null) {
+            return "?";
+        }
+        String h = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+        return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
+    }
+
+    /**
+     * Hands {@code sink} a copy of this connection's state, taken on its loop (the sink runs
+     * there). Nothing is called when the loop is already shut down.
+     */
+    public void snapshot(java.util.function.Consumer<ConnectionInfo> sink) {
+        execute(() -> {
+            InetSocketAddress peer = (InetSocketAddress) ctx.channel().remoteAddress();
+            InetSocketAddress local = (InetSocketAddress) ctx.channel().localAddress();
+            List<io.warren.amqp.channel.ChannelInfo> chs = new ArrayList<>(channels.size());
+            for (AmqpChannel ch : channels.values()) {
+                chs.add(ch.info());
+            }
+            chs.sort(java.util.Comparator.comparingInt(io.warren.amqp.channel.ChannelInfo::number));
+            String st = switch (state) {
+                case AWAIT_HEADER, AWAIT_START_OK -> "starting";
+                case AWAIT_TUNE_OK -> "tuning";
+                case AWAIT_OPEN -> "opening";
+                case OPEN -> blocked ? "blocked" : "running";
+                case CLOSING -> "closing";
+                case CLOSED -> "closed";
+            };
+            sink.accept(new ConnectionInfo(name(), peer == null ? null : peer.getAddress().getHostAddress(),
+                    peer == null ? 0 : peer.getPort(), local == null ? null : local.getAddress().getHostAddress(),
+                    local == null ? 0 : local.getPort(), user, vhost == null ? null : vhost.name(), st,
+                    authMechanism, clientProperties, connectedAt, channelMax, frameMax, heartbeat, chs));
+        });
     }
 
     static String truncate(String s) {

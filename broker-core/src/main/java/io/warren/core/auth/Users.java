@@ -11,10 +11,22 @@ import java.util.Set;
 public final class Users {
     private final Map<String, String> passwords;
     private final Set<String> loopbackOnly;
+    private final Map<String, java.util.List<String>> tags;
 
     public Users(Map<String, String> passwords, Set<String> loopbackOnly) {
+        this(passwords, loopbackOnly, Map.of());
+    }
+
+    /** With each user's tags (RabbitMQ's administrator, monitoring, management, ...). */
+    public Users(Map<String, String> passwords, Set<String> loopbackOnly, Map<String, java.util.List<String>> tags) {
         this.passwords = Map.copyOf(passwords);
         this.loopbackOnly = Set.copyOf(loopbackOnly);
+        this.tags = Map.copyOf(tags);
+    }
+
+    /** The user's tags; empty for a user without any (or unknown). */
+    public java.util.List<String> tags(String user) {
+        return tags.getOrDefault(user, java.util.List.of());
     }
 
     /** Null when accepted, else the reason (for the log; clients get a generic refusal). */

@@ -348,6 +348,22 @@ public final class VirtualHost {
 
     // ---- bindings -------------------------------------------------------------------------
 
+    /**
+     * Every explicit binding in this vhost (not the default exchange's implicit ones), copied
+     * under the topology lock so the list is consistent. For the management API.
+     */
+    public List<Binding> bindings() {
+        synchronized (topologyLock) {
+            List<Binding> all = new ArrayList<>();
+            for (Exchange x : exchanges.values()) {
+                if (x != defaultExchange) {
+                    all.addAll(x.bindings());
+                }
+            }
+            return all;
+        }
+    }
+
     // RabbitMQ's order (rabbit_channel:binding_action, rabbit_binding:add/remove): the default
     // exchange is refused first; then the source exchange and the destination are looked up, in
     // that order; then the exchange type validates the binding; exclusivity is checked last.

@@ -126,7 +126,9 @@ public final class ConfigParser {
             };
         });
         m.put("ssl_options.fail_if_no_peer_cert", (b, k, v, base) -> b.ssl(k).failIfNoPeerCert = Values.bool(v));
-        m.put("management.tcp.port", (b, k, v, base) -> b.managementPort = Values.intIn(v, 1, MAX_PORT));
+        // 0: an ephemeral port, logged at start (for tests and side-by-side brokers).
+        m.put("management.tcp.port", (b, k, v, base) -> b.managementPort = Values.intIn(v, 0, MAX_PORT));
+        m.put("management.enabled", (b, k, v, base) -> b.managementEnabled = Values.bool(v));
         m.put("management.tcp.ip", (b, k, v, base) -> b.managementIp = Values.ip(v));
         m.put("default_user", (b, k, v, base) -> b.defaultUser = v);
         m.put("default_pass", (b, k, v, base) -> b.defaultPass = v);
@@ -231,6 +233,7 @@ public final class ConfigParser {
         int listenPort;
         String managementIp;
         int managementPort;
+        boolean managementEnabled = true;
         String defaultUser;
         String defaultPass;
         String defaultVhost;
@@ -393,7 +396,8 @@ public final class ConfigParser {
         }
 
         WarrenConfig build() {
-            return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser,
+            return new WarrenConfig(listenHost, listenPort, managementIp,
+                    managementEnabled ? managementPort : WarrenConfig.MANAGEMENT_DISABLED, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
                     maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel,
                     tls());

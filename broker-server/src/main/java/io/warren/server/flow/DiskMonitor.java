@@ -21,6 +21,8 @@ public final class DiskMonitor {
     private final ResourceAlarms alarms;
     private final Path dataDir;
     private volatile Watermark limit;
+    /** Free bytes at the last check; -1 before the first one or when unreadable. */
+    private volatile long lastFree = -1;
     private boolean warnedUnreadable;
 
     public DiskMonitor(ResourceAlarms alarms, Path dataDir, Watermark limit) {
@@ -36,6 +38,11 @@ public final class DiskMonitor {
             return sun.getTotalMemorySize();
         }
         return Runtime.getRuntime().maxMemory();
+    }
+
+    /** Free disk space in bytes as of the last check (every 250 ms), or -1 if unknown. */
+    public long free() {
+        return lastFree;
     }
 
     public long limit() {
@@ -57,6 +64,7 @@ public final class DiskMonitor {
         try {
             FileStore store = Files.getFileStore(dataDir);
             free = store.getUsableSpace();
+            lastFree = free;
         } catch (IOException e) {
             if (!warnedUnreadable) {
                 warnedUnreadable = true;

@@ -115,6 +115,15 @@ class ConfigParserTest {
         assertEquals("::", parse("listeners.tcp.default = [::]:5676").listenHost());
     }
 
+    @Test
+    void managementPortZeroIsEphemeralAndTheApiCanBeTurnedOff() {
+        assertEquals(0, parse("management.tcp.port = 0").managementPort());
+        assertEquals(WarrenConfig.MANAGEMENT_DISABLED, parse("management.enabled = false").managementPort());
+        assertEquals(WarrenConfig.MANAGEMENT_DISABLED,
+                parse("management.enabled = false", "management.tcp.port = 15999").managementPort());
+        assertEquals(15999, parse("management.enabled = true", "management.tcp.port = 15999").managementPort());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "listeners.tcp.default = abc       | bad value 'abc' for 'listeners.tcp.default': expected PORT or IP:PORT with a port 1..65535",
@@ -123,7 +132,9 @@ class ConfigParserTest {
             "listeners.tcp.default = host:5672 | bad value 'host:5672' for 'listeners.tcp.default'",
             "listeners.tcp.default = 1.2.3.256:5672 | bad value '1.2.3.256:5672'",
             "listeners.tcp.default = :5672     | bad value ':5672'",
-            "management.tcp.port = 0           | bad value '0' for 'management.tcp.port': expected an integer 1..65535",
+            "management.tcp.port = -1          | bad value '-1' for 'management.tcp.port': expected an integer 0..65535",
+            "management.tcp.port = 65536       | bad value '65536' for 'management.tcp.port'",
+            "management.enabled = maybe        | bad value 'maybe' for 'management.enabled'",
             "management.tcp.ip = localhost     | bad value 'localhost' for 'management.tcp.ip': expected an IP address",
             "heartbeat = abc                   | bad value 'abc' for 'heartbeat': expected an integer 0..65535",
             "heartbeat = -1                    | bad value '-1' for 'heartbeat': expected an integer 0..65535",

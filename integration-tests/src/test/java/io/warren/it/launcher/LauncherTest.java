@@ -84,7 +84,9 @@ class LauncherTest {
         assertTrue(accepts(b.port()), "AMQP port open after start returned");
         long pid = b.pid();
         assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
-        assertTrue(Files.readString(b.logFile()).contains("warren started, AMQP on 127.0.0.1:" + b.port()));
+        // bin/warren returns once the AMQP port accepts; the broker logs "started" just after.
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                Files.readString(b.logFile()).contains("warren started, AMQP on 127.0.0.1:" + b.port()));
 
         Result status = warren(Map.of(), "status", "--config", b.conf().toString());
         assertEquals(0, status.code(), status.out());
@@ -344,6 +346,42 @@ class LauncherTest {
     }
 
     @Test
+    void managementApiAnswersOnTheConfiguredPort() throws Exception {
+        Broker b = newConfig();
+        Result start = warren(Map.of(), "start", "--config", b.conf().toString());
+        started.add(b.conf());
+        assertEquals(0, start.code(), start.out());
+        // As an operator would with curl -u guest:guest http://127.0.0.1:PORT/api/overview
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpRequest req = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + b.managementPort() + "/api/overview"))
+                .header("authorization", "Basic " + java.util.Base64.getEncoder()
+                        .encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8)))
+                .timeout(Duration.ofSeconds(10)).build();
+        java.net.http.HttpResponse<String> r = http.send(req, java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("application/json", r.headers().firstValue("content-type").orElse(""));
+        com.fasterxml.jackson.databind.JsonNode o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body());
+        assertEquals("warren", o.get("product_name").asText());
+        assertEquals(0, o.get("object_totals").get("connections").asInt());
+        assertTrue(Files.readString(b.logFile()).contains("management API on http://127.0.0.1:" + b.managementPort()));
+    }
+
+    @Test
+    void aTakenManagementPortStopsStartupNamingTheKey() throws Exception {
+        Broker b = newConfig();
+        try (ServerSocket taken = new ServerSocket(b.managementPort(), 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Result start = warren(Map.of(), "start", "--config", b.conf().toString());
+            started.add(b.conf());
+            assertNotEquals(0, start.code(), start.out());
+            assertTrue(start.out().contains("cannot listen on 127.0.0.1:" + b.managementPort()
+                    + " for the management API (management.tcp.ip / management.tcp.port): address already in use"),
+                    start.out());
+            assertFalse(accepts(b.port()), "the AMQP listener is closed again");
+        }
+    }
+
+    @Test
     void usageErrors() throws Exception {
         assertEquals(2, warren(Map.of(), "bogus").code());
         assertEquals(2, warren(Map.of()).code());
@@ -354,7 +392,7 @@ class LauncherTest {
     // --- helpers -----------------------------------------------------------------------
 
     /** A config in {@code tmp} with free ports, its data and log under {@code tmp}. */
-    private record Broker(Path conf, int port, Path pidFile, Path logFile) {
+    private record Broker(Path conf, int port, int managementPort, Path pidFile, Path logFile) {
         long pid() throws IOException {
             return Long.parseLong(Files.readString(pidFile).strip());
         }
@@ -368,7 +406,7 @@ class LauncherTest {
                 "management.tcp.port = " + management,
                 "data_dir = data        # relative: next to this file",
                 "log.file = log/warren.log");
-        return new Broker(conf, port, tmp.resolve("data/warren.pid"), tmp.resolve("log/warren.log"));
+        return new Broker(conf, port, management, tmp.resolve("data/warren.pid"), tmp.resolve("log/warren.log"));
     }
 
     private Path writeConfig(String name, String... lines) throws IOException {

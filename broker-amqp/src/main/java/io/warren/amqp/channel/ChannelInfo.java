@@ -1,0 +1,21 @@
+package io.warren.amqp.channel;
+
+import io.warren.core.queue.MessageQueue;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A copy of one channel's state for the management API, taken on its connection's loop.
+ *
+ * @param unackedByQueue deliveries awaiting ack, per queue (identity keys)
+ */
+public record ChannelInfo(int number, String state, int prefetchCount, int globalPrefetchCount, boolean confirm,
+                          boolean transactional, int unacked, Map<MessageQueue, Integer> unackedByQueue,
+                          List<ConsumerInfo> consumers) {
+
+    /** One basic.consume subscription. */
+    public record ConsumerInfo(String tag, MessageQueue queue, boolean ackRequired, boolean exclusive,
+                               int prefetchCount) {
+    }
+}

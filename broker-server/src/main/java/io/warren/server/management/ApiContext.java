@@ -1,0 +1,135 @@
+package io.warren.server.management;
+
+import io.warren.amqp.channel.ChannelInfo;
+import io.warren.amqp.connection.AmqpConnection;
+import io.warren.amqp.connection.ConnectionInfo;
+import io.warren.amqp.server.BrokerContext;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.vhost.VirtualHost;
+import io.warren.server.flow.ResourceMonitor;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the endpoints share: the broker's model and connections, the resource monitor, the node's
+ * identity, and the worker thread that runs topology changes (they take the vhost's topology
+ * lock, which the HTTP loop must not wait for); replies to them wait for the definitions store
+ * ({@link #durable}).
+ */
+final class ApiContext {
+    /**
+     * How long a listing waits for a connection's loop to copy its state. A loop that does not
+     * answer in time (shutting down) leaves that connection out rather than hang the request.
+     */
+    static final long SNAPSHOT_TIMEOUT_MS = 2_000;
+
+    final BrokerContext broker;
+    final ResourceMonitor monitor;
+    final String node;
+    final long startedAt;
+    final Executor worker;
+    final List<Map<String, Object>> listeners;
+
+    ApiContext(BrokerContext broker, ResourceMonitor monitor, String node, long startedAt, Executor worker,
+               List<Map<String, Object>> listeners) {
+        this.broker = broker;
+        this.monitor = monitor;
+        this.node = node;
+        this.startedAt = startedAt;
+        this.worker = worker;
+        this.listeners = listeners;
+    }
+
+    /** The vhost named in the path, or 404. */
+    VirtualHost vhost(String name) {
+        VirtualHost v = broker.vhosts().get(name);
+        if (v == null) {
+            throw ApiException.notFound();
+        }
+        return v;
+    }
+
+    /** Every vhost, by name. */
+    List<VirtualHost> vhosts() {
+        List<VirtualHost> all = new ArrayList<>(broker.vhosts().all());
+        all.sort(Comparator.comparing(VirtualHost::name));
+        return all;
+    }
+
+    /** The connection with RabbitMQ's name {@code name}, or 404. */
+    AmqpConnection connection(String name) {
+        for (AmqpConnection c : broker.connections()) {
+            if (c.name().equals(name)) {
+                return c;
+            }
+        }
+        throw ApiException.notFound();
+    }
+
+    /**
+     * Copies of every connection's state, each taken on its own loop; completes on {@code loop}
+     * (the HTTP connection's), sorted by name.
+     */
+    CompletableFuture<List<ConnectionInfo>> snapshots(Executor loop) {
+        List<CompletableFuture<ConnectionInfo>> parts = new ArrayList<>();
+        for (AmqpConnection c : broker.connections()) {
+            parts.add(snapshot(c));
+        }
+        return CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenApplyAsync(v -> {
+            List<ConnectionInfo> out = new ArrayList<>(parts.size());
+            for (CompletableFuture<ConnectionInfo> f : parts) {
+                ConnectionInfo i = f.join();
+                if (i != null) {
+                    out.add(i);
+                }
+            }
+            out.sort(Comparator.comparing(ConnectionInfo::name));
+            return out;
+        }, loop);
+    }
+
+    CompletableFuture<ConnectionInfo> snapshot(AmqpConnection c) {
+        CompletableFuture<ConnectionInfo> f = new CompletableFuture<>();
+        try {
+            c.snapshot(f::complete);
+        } catch (RuntimeException e) {
+            f.complete(null); // its loop is gone: so is the connection
+        }
+        return f.completeOnTimeout(null, SNAPSHOT_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Unacknowledged deliveries per queue, summed over every channel of {@code connections}. */
+    static Map<MessageQueue, Integer> unackedByQueue(List<ConnectionInfo> connections) {
+        Map<MessageQueue, Integer> n = new IdentityHashMap<>();
+        for (ConnectionInfo c : connections) {
+            for (ChannelInfo ch : c.channels()) {
+                ch.unackedByQueue().forEach((q, k) -> n.merge(q, k, Integer::sum));
+            }
+        }
+        return n;
+    }
+
+    /**
+     * {@code value} once the definition changes made so far are on disk: an API reply, like an
+     * AMQP declare-ok, never promises a durability that a crash would break.
+     */
+    static <T> java.util.concurrent.CompletableFuture<T> durable(io.warren.core.vhost.VirtualHost v, T value) {
+        java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
+        v.whenDurable(failure -> {
+            if (failure == null) {
+                f.complete(value);
+            } else {
+                f.completeExceptionally(new ApiException(500, "internal_error",
+                        "cannot store definitions: " + failure.getMessage()));
+            }
+        });
+        return f;
+    }
+}

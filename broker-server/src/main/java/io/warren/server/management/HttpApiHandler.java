@@ -1,0 +1,191 @@
+package io.warren.server.management;
+
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.warren.core.auth.Users;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The requests of one HTTP connection: basic auth against the broker's users, routing, and the
+ * response, written on this connection's loop when the endpoint's future completes. Responses go
+ * out in request order even when a later request is answered first (pipelining clients). Runs
+ * on the management event loop only; it never blocks.
+ */
+final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final Logger log = LoggerFactory.getLogger(HttpApiHandler.class);
+    private static final String PREFIX = "/api/";
+    /** RabbitMQ lets users with any of these tags use the management API. */
+    private static final Set<String> MANAGEMENT_TAGS = Set.of("administrator", "monitoring", "policymaker",
+            "management");
+
+    private final ManagementApi api;
+    private final Users users;
+
+    HttpApiHandler(ManagementApi api, Users users) {
+        this.api = api;
+        this.users = users;
+    }
+
+    /** Completes once the previous request's response is written. Loop only. */
+    private CompletableFuture<Void> previous = CompletableFuture.completedFuture(null);
+
+    @Override protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        boolean head = req.method() == HttpMethod.HEAD;
+        CompletableFuture<ApiResponse> answer;
+        try {
+            answer = handle(ctx, req);
+        } catch (RuntimeException e) {
+            answer = CompletableFuture.failedFuture(e);
+        }
+        String what = req.method() + " " + req.uri();
+        CompletableFuture<ApiResponse> settled = answer.handle((response, failure) -> {
+            if (failure == null) {
+                return response;
+            }
+            ApiResponse r = ManagementApi.error(failure);
+            if (r == null) {
+                log.error("management API: internal error on {}", what, failure);
+                r = new ApiResponse(500, ManagementApi.body("internal_error", String.valueOf(failure)), Map.of());
+            }
+            return r;
+        });
+        // The future may complete on a queue's loop or the worker: the response is serialised
+        // and written on this connection's loop, never on an AMQP loop, after the previous one.
+        previous = previous.thenCombineAsync(settled, (v, r) -> {
+            try {
+                write(ctx, r, keepAlive, head);
+            } catch (RuntimeException e) {
+                log.error("management API: cannot answer {}", what, e);
+                ctx.close();
+            }
+            return null;
+        }, ctx.executor());
+    }
+
+    private CompletableFuture<ApiResponse> handle(ChannelHandlerContext ctx, FullHttpRequest req) {
+        QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+        String rawPath = uri.rawPath();
+        if (!rawPath.startsWith(PREFIX)) {
+            throw ApiException.notFound();
+        }
+        String user = authenticate(ctx, req);
+        List<String> segments = segments(rawPath.substring(PREFIX.length()));
+        // HEAD is GET without the body, as in RabbitMQ.
+        String method = req.method() == HttpMethod.HEAD ? "GET" : req.method().name();
+        ManagementApi.Match m = api.match(method, segments);
+        if (m == null) {
+            throw ApiException.notFound();
+        }
+        if (m.endpoint() == null) {
+            // RabbitMQ: 405 with the methods the resource has, and no body.
+            return CompletableFuture.completedFuture(new ApiResponse(405, null,
+                    Map.of("allow", String.join(", ", m.allowed()))));
+        }
+        Map<String, String> headers = new HashMap<>();
+        req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue()));
+        byte[] body = ByteBufUtil.getBytes(req.content());
+        ApiRequest r = new ApiRequest(method, segments, m.params(), uri.parameters(), headers, body, user,
+                ctx.executor());
+        return m.endpoint().handle(r);
+    }
+
+    /**
+     * Splits the raw path on '/' first and then percent-decodes each segment, so a vhost named
+     * "/" (%2F) stays one segment. A '+' in a path is a plus, not a space.
+     */
+    static List<String> segments(String rawPath) {
+        List<String> out = new ArrayList<>();
+        String p = rawPath.endsWith("/") ? rawPath.substring(0, rawPath.length() - 1) : rawPath;
+        if (p.isEmpty()) {
+            return out;
+        }
+        for (String s : p.split("/", -1)) {
+            try {
+                out.add(URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8));
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("bad percent-encoding in path segment '" + s + "'");
+            }
+        }
+        return out;
+    }
+
+    /** The authenticated user; 401 as RabbitMQ words it otherwise. */
+    private String authenticate(ChannelHandlerContext ctx, FullHttpRequest req) {
+        String auth = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+        String[] credentials = auth == null ? null : basic(auth);
+        InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+        if (credentials == null
+                || users.authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress()) != null) {
+            throw new ApiException(401, "not_authorized", "Login failed");
+        }
+        if (users.tags(credentials[0]).stream().noneMatch(MANAGEMENT_TAGS::contains)) {
+            throw new ApiException(401, "not_authorized", "Not management user");
+        }
+        return credentials[0];
+    }
+
+    private static String[] basic(String header) {
+        if (!header.regionMatches(true, 0, "Basic ", 0, 6)) {
+            return null;
+        }
+        String decoded;
+        try {
+            decoded = new String(Base64.getDecoder().decode(header.substring(6).trim()), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        int colon = decoded.indexOf(':');
+        return colon < 0 ? null : new String[] {decoded.substring(0, colon), decoded.substring(colon + 1)};
+    }
+
+    private static void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, boolean head) {
+        byte[] bytes = r.body() == null ? new byte[0] : Json.write(r.body());
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
+        if (r.body() != null) {
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+        }
+        if (r.status() == 401) {
+            res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"warren management\"");
+        }
+        r.headers().forEach((k, v) -> res.headers().set(k, v));
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
+        if (keepAlive) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+            ctx.writeAndFlush(res);
+        } else {
+            ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("management API connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        ctx.close();
+    }
+}

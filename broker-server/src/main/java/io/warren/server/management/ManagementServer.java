@@ -1,0 +1,106 @@
+package io.warren.server.management;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.warren.amqp.connection.AmqpConnection;
+import io.warren.amqp.server.BrokerContext;
+import io.warren.server.flow.ResourceMonitor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The management HTTP API listener (RabbitMQ's management plugin paths and JSON), served by
+ * Netty's HTTP codec in the broker's process. It has its own event loop (one thread: the API is
+ * for operators and scripts, not traffic) and one worker thread for topology changes, so
+ * neither the AMQP loops nor this loop ever block on it.
+ */
+public final class ManagementServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ManagementServer.class);
+    /** Largest request body (definitions imports will need more; today bodies are small). */
+    static final int MAX_BODY = 8 * 1024 * 1024;
+
+    private final EventLoopGroup group;
+    private final ExecutorService worker;
+    private Channel listener;
+    private String node;
+    private final List<Map<String, Object>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    public ManagementServer() {
+        group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("warren-mgmt", true),
+                NioIoHandler.newFactory());
+        worker = Executors.newSingleThreadExecutor(new DefaultThreadFactory("warren-mgmt-worker", true));
+    }
+
+    /**
+     * Binds {@code ip:port} (port 0: an ephemeral port, see {@link #port()}) and serves the API.
+     * Called before the AMQP listener binds, so that once clients can connect the API answers too.
+     */
+    public void start(String ip, int port, BrokerContext broker, ResourceMonitor monitor) throws InterruptedException {
+        node = "warren@" + AmqpConnection.hostName();
+        ApiContext ctx = new ApiContext(broker, monitor, node, System.currentTimeMillis(), worker, listeners);
+        ManagementApi api = new ManagementApi(ctx);
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY),
+                                new HttpApiHandler(api, broker.users()));
+                    }
+                });
+        listener = b.bind(new InetSocketAddress(ip, port)).sync().channel();
+        listeners.add(listener(node, "http", ip, port()));
+        log.info("management API on http://{}:{}/api/", ip.contains(":") ? "[" + ip + "]" : ip, port());
+    }
+
+    /**
+     * Names an AMQP listener in /api/overview once it is bound, with RabbitMQ's protocol names
+     * ({@code amqp}, {@code amqp/ssl}); {@code host} null: all interfaces.
+     */
+    public void amqpListener(String protocol, String host, int port) {
+        listeners.add(listeners.size() - 1, listener(node, protocol, host == null ? "::" : host, port));
+    }
+
+    private static Map<String, Object> listener(String node, String protocol, String ip, int port) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("node", node);
+        m.put("protocol", protocol);
+        m.put("ip_address", ip);
+        m.put("port", port);
+        return m;
+    }
+
+    /** The bound port. */
+    public int port() {
+        return ((InetSocketAddress) listener.localAddress()).getPort();
+    }
+
+    @Override public void close() {
+        if (listener != null) {
+            listener.close().syncUninterruptibly();
+            listener = null;
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        worker.shutdownNow();
+    }
+}

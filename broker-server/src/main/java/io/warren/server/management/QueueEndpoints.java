@@ -1,0 +1,121 @@
+package io.warren.server.management;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.warren.core.BrokerException;
+import io.warren.core.exchange.Binding;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.vhost.VirtualHost;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * /api/queues: list, show, declare (PUT), delete, purge (DELETE .../contents), bindings.
+ * Counts of ready messages and consumers are the queues' volatile copies (made for readers on
+ * other threads); unacknowledged counts come from the channels, copied on their loops.
+ * Declare and delete go through {@link VirtualHost}, as the AMQP channel's do.
+ */
+final class QueueEndpoints {
+    private final ApiContext ctx;
+
+    QueueEndpoints(ApiContext ctx) {
+        this.ctx = ctx;
+    }
+
+    CompletableFuture<ApiResponse> list(ApiRequest r) {
+        List<VirtualHost> vhosts = r.param("vhost") == null ? ctx.vhosts() : List.of(ctx.vhost(r.param("vhost")));
+        return ctx.snapshots(r.loop()).thenApply(conns -> {
+            Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
+            List<Object> out = new ArrayList<>();
+            for (VirtualHost v : vhosts) {
+                for (MessageQueue q : sorted(v.queues())) {
+                    out.add(Views.queue(q, unacked.getOrDefault(q, 0), ctx.node));
+                }
+            }
+            return ApiResponse.ok(out);
+        });
+    }
+
+    static List<MessageQueue> sorted(List<MessageQueue> queues) {
+        queues.sort(Comparator.comparing(MessageQueue::name));
+        return queues;
+    }
+
+    CompletableFuture<ApiResponse> show(ApiRequest r) {
+        MessageQueue q = existing(r);
+        return ctx.snapshots(r.loop()).thenApply(conns -> {
+            Map<String, Object> m = Views.queue(q, ApiContext.unackedByQueue(conns).getOrDefault(q, 0), ctx.node);
+            m.put("consumer_details", Views.consumers(conns, ctx.node, k -> k.queue() == q));
+            return ApiResponse.ok(m);
+        });
+    }
+
+    private MessageQueue existing(ApiRequest r) {
+        MessageQueue q = ctx.vhost(r.param("vhost")).queue(r.param("name"));
+        if (q == null) {
+            throw ApiException.notFound();
+        }
+        return q;
+    }
+
+    /** PUT: 201 when created, 204 when an equivalent queue existed, 400 when it differs. */
+    CompletableFuture<ApiResponse> declare(ApiRequest r) {
+        VirtualHost v = ctx.vhost(r.param("vhost"));
+        String name = r.param("name");
+        ObjectNode body = Json.object(r.body());
+        boolean durable = Json.bool(body, "durable", false);
+        boolean autoDelete = Json.bool(body, "auto_delete", false);
+        Map<String, Object> args = Json.arguments(body, "arguments");
+        if (name.isEmpty()) {
+            throw ApiException.badRequest("queue name must not be empty");
+        }
+        // Topology changes run on the worker thread, off the HTTP loop; the reply waits for the disk.
+        return CompletableFuture.supplyAsync(() -> v.declareQueue(name, false, durable, false, autoDelete, args, null),
+                ctx.worker).thenCompose(d -> ApiContext.durable(v, ApiResponse.status(d.created() ? 201 : 204)));
+    }
+
+    /** DELETE with RabbitMQ's if-empty / if-unused query parameters. */
+    CompletableFuture<ApiResponse> delete(ApiRequest r) {
+        VirtualHost v = ctx.vhost(r.param("vhost"));
+        MessageQueue q = existing(r);
+        CompletableFuture<ApiResponse> done = new CompletableFuture<>();
+        ctx.worker.execute(() -> {
+            try {
+                v.deleteQueue(q.name(), r.flag("if-unused"), r.flag("if-empty"), null, (count, refused) -> {
+                    if (refused != null) {
+                        done.completeExceptionally(refused);
+                    } else {
+                        done.complete(ApiResponse.status(204));
+                    }
+                });
+            } catch (BrokerException e) {
+                done.completeExceptionally(e);
+            }
+        });
+        return done.thenCompose(resp -> ApiContext.durable(v, resp));
+    }
+
+    /** DELETE .../contents: purge, on the queue's loop. */
+    CompletableFuture<ApiResponse> purge(ApiRequest r) {
+        existing(r);
+        MessageQueue q = ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null);
+        CompletableFuture<ApiResponse> done = new CompletableFuture<>();
+        q.execute(() -> q.purge(n -> done.complete(ApiResponse.status(204))));
+        return done;
+    }
+
+    ApiResponse bindings(ApiRequest r) {
+        MessageQueue q = existing(r);
+        List<Object> out = new ArrayList<>();
+        out.add(Views.defaultBinding(q));
+        for (Binding b : BindingEndpoints.sorted(ctx.vhost(q.vhost()).bindings())) {
+            if (b.destination() == q) {
+                out.add(Views.binding(q.vhost(), b));
+            }
+        }
+        return ApiResponse.ok(out);
+    }
+}

@@ -1,0 +1,221 @@
+package io.warren.server.management;
+
+import io.netty.buffer.Unpooled;
+import io.warren.amqp.channel.ChannelInfo;
+import io.warren.amqp.channel.MessageHeaders;
+import io.warren.amqp.connection.ConnectionInfo;
+import io.warren.amqp.server.BrokerContext;
+import io.warren.core.exchange.ExchangeType;
+import io.warren.core.flow.ResourceAlarms;
+import io.warren.core.message.Message;
+import io.warren.core.message.QueueEntry;
+import io.warren.core.publish.Publisher;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.vhost.VirtualHost;
+
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/** /api/overview, /api/nodes, /api/whoami, /api/vhosts, health checks and the aliveness test. */
+final class SystemEndpoints {
+    private final ApiContext ctx;
+
+    SystemEndpoints(ApiContext ctx) {
+        this.ctx = ctx;
+    }
+
+    CompletableFuture<ApiResponse> overview(ApiRequest r) {
+        return ctx.snapshots(r.loop()).thenApply(conns -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("management_version", BrokerContext.VERSION);
+            m.put("rates_mode", "none");
+            List<Map<String, Object>> types = new ArrayList<>();
+            for (ExchangeType t : ExchangeType.values()) {
+                Map<String, Object> type = new LinkedHashMap<>();
+                type.put("name", t.wireName());
+                type.put("description", "AMQP " + t.wireName() + " exchange, as per the AMQP specification");
+                type.put("enabled", true);
+                types.add(type);
+            }
+            m.put("exchange_types", types);
+            m.put("product_version", BrokerContext.VERSION);
+            m.put("product_name", "warren");
+            m.put("rabbitmq_version", BrokerContext.VERSION);
+            m.put("cluster_name", ctx.node);
+            m.put("node", ctx.node);
+            int channels = 0;
+            int consumers = 0;
+            long unacked = 0;
+            for (ConnectionInfo c : conns) {
+                channels += c.channels().size();
+                for (ChannelInfo ch : c.channels()) {
+                    consumers += ch.consumers().size();
+                    unacked += ch.unacked();
+                }
+            }
+            int exchanges = 0;
+            int queues = 0;
+            long ready = 0;
+            for (VirtualHost v : ctx.vhosts()) {
+                exchanges += v.exchanges().size();
+                for (MessageQueue q : v.queues()) {
+                    queues++;
+                    ready += q.messageCount();
+                }
+            }
+            Map<String, Object> totals = new LinkedHashMap<>();
+            totals.put("connections", conns.size());
+            totals.put("channels", channels);
+            totals.put("exchanges", exchanges);
+            totals.put("queues", queues);
+            totals.put("consumers", consumers);
+            m.put("object_totals", totals);
+            Map<String, Object> qt = new LinkedHashMap<>();
+            qt.put("messages", ready + unacked);
+            qt.put("messages_ready", ready);
+            qt.put("messages_unacknowledged", unacked);
+            m.put("queue_totals", qt);
+            m.put("listeners", ctx.listeners);
+            return ApiResponse.ok(m);
+        });
+    }
+
+    ApiResponse nodes(ApiRequest r) {
+        return ApiResponse.ok(List.of(node()));
+    }
+
+    ApiResponse node(ApiRequest r) {
+        if (!r.param("node").equals(ctx.node)) {
+            throw ApiException.notFound();
+        }
+        return ApiResponse.ok(node());
+    }
+
+    private Map<String, Object> node() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", ctx.node);
+        m.put("type", "disc");
+        m.put("running", true);
+        m.put("os_pid", String.valueOf(ProcessHandle.current().pid()));
+        m.put("mem_used", ctx.monitor.memory().used());
+        m.put("mem_limit", ctx.monitor.memory().limit());
+        m.put("mem_alarm", ctx.monitor.alarms().active(ResourceAlarms.Resource.MEMORY));
+        m.put("disk_free", ctx.monitor.disk().free());
+        m.put("disk_free_limit", ctx.monitor.disk().limit());
+        m.put("disk_free_alarm", ctx.monitor.alarms().active(ResourceAlarms.Resource.DISK));
+        m.put("uptime", System.currentTimeMillis() - ctx.startedAt);
+        m.put("processors", Runtime.getRuntime().availableProcessors());
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.UnixOperatingSystemMXBean u) {
+            m.put("fd_used", u.getOpenFileDescriptorCount());
+            m.put("fd_total", u.getMaxFileDescriptorCount());
+        }
+        m.put("being_drained", false);
+        m.put("partitions", List.of());
+        return m;
+    }
+
+    ApiResponse whoami(ApiRequest r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", r.user());
+        m.put("tags", ctx.broker.users().tags(r.user()));
+        return ApiResponse.ok(m);
+    }
+
+    CompletableFuture<ApiResponse> vhosts(ApiRequest r) {
+        return ctx.snapshots(r.loop()).thenApply(conns -> {
+            Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
+            List<Object> out = new ArrayList<>();
+            for (VirtualHost v : ctx.vhosts()) {
+                out.add(vhost(v, unacked));
+            }
+            return ApiResponse.ok(out);
+        });
+    }
+
+    CompletableFuture<ApiResponse> vhost(ApiRequest r) {
+        VirtualHost v = ctx.vhost(r.param("vhost"));
+        return ctx.snapshots(r.loop()).thenApply(conns -> ApiResponse.ok(vhost(v, ApiContext.unackedByQueue(conns))));
+    }
+
+    private Map<String, Object> vhost(VirtualHost v, Map<MessageQueue, Integer> unackedByQueue) {
+        long ready = 0;
+        long unacked = 0;
+        for (MessageQueue q : v.queues()) {
+            ready += q.messageCount();
+            unacked += unackedByQueue.getOrDefault(q, 0);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", v.name());
+        m.put("tags", List.of());
+        m.put("tracing", false);
+        m.put("cluster_state", Map.of(ctx.node, "running"));
+        m.put("messages", ready + unacked);
+        m.put("messages_ready", ready);
+        m.put("messages_unacknowledged", unacked);
+        return m;
+    }
+
+    /** RabbitMQ's rabbit_mgmt_wm_health_check_alarms: 503 with the alarms while any is set. */
+    ApiResponse alarms(ApiRequest r) {
+        var active = ctx.monitor.alarms().active();
+        if (active.isEmpty()) {
+            return ApiResponse.ok(Map.of("status", "ok"));
+        }
+        List<Map<String, Object>> alarms = new ArrayList<>();
+        for (ResourceAlarms.Resource a : active) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("node", ctx.node);
+            m.put("resource", a.id());
+            alarms.add(m);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("status", "failed");
+        m.put("reason", "There are alarms in effect in the cluster");
+        m.put("alarms", alarms);
+        return new ApiResponse(503, m, Map.of());
+    }
+
+    static final String ALIVENESS_QUEUE = "aliveness-test";
+    private static final String ALIVENESS_BODY = "test_message";
+
+    /**
+     * As RabbitMQ's rabbit_mgmt_wm_aliveness_test: declares the non-durable queue
+     * "aliveness-test", publishes "test_message" to it through the default exchange and gets it
+     * back; {"status":"ok"} when the body comes back.
+     */
+    CompletableFuture<ApiResponse> aliveness(ApiRequest r) {
+        VirtualHost v = ctx.vhost(r.param("vhost"));
+        return CompletableFuture.supplyAsync(
+                () -> v.declareQueue(ALIVENESS_QUEUE, false, false, false, false, Map.of(), null).queue(), ctx.worker)
+                .thenCompose(q -> {
+                    byte[] body = ALIVENESS_BODY.getBytes(StandardCharsets.UTF_8);
+                    // No properties: the two property-flag bytes are zero.
+                    Message msg = new Message("", ALIVENESS_QUEUE, Unpooled.wrappedBuffer(new byte[2]),
+                            Unpooled.wrappedBuffer(body), false, MessageHeaders.READER);
+                    Publisher.publishTransient(v, "", msg);
+                    // The get is queued on the queue's loop after the enqueue: it sees the message.
+                    CompletableFuture<String> got = new CompletableFuture<>();
+                    q.execute(() -> q.get((entry, remaining) -> got.complete(take(q, entry))));
+                    return got;
+                })
+                .thenApplyAsync(text -> ALIVENESS_BODY.equals(text) ? ApiResponse.ok(Map.of("status", "ok"))
+                        : new ApiResponse(500, Map.of("status", "failed", "reason",
+                                text == null ? "no message came back" : "got '" + text + "' back"), Map.of()),
+                        r.loop());
+    }
+
+    /** Acks (discards) a got entry and returns its body; queue loop. */
+    private static String take(MessageQueue q, QueueEntry e) {
+        if (e == null) {
+            return null;
+        }
+        String text = e.message().body().toString(StandardCharsets.UTF_8);
+        q.discard(e);
+        return text;
+    }
+}
