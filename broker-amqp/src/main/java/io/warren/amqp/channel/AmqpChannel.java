@@ -123,6 +123,13 @@ public final class AmqpChannel implements MethodHandler {
                 m.method().dispatch(this);
             } else if (frame instanceof Frame.ContentHeader h) {
                 onHeader(h);
+            } else if (frame instanceof Frame.MalformedHeader mh) {
+                if (!publish.awaitingHeader()) {
+                    throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "content header on channel " + id
+                            + " without a method expecting content", 60, 40);
+                }
+                publish.reset();
+                throw mh.error();
             } else if (frame instanceof Frame.ContentBody b) {
                 if (publish.body(b, connection.ctx().alloc())) {
                     publishComplete();

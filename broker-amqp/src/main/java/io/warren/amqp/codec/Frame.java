@@ -18,6 +18,13 @@ public sealed interface Frame {
         }
     }
 
+    /**
+     * A content header that could not be read ({@code error}: 501 FRAME_ERROR). Whether that is
+     * the answer depends on the channel: one that expects no header answers 505 UNEXPECTED_FRAME
+     * first, as RabbitMQ does (it reads a header's contents only when it expects one).
+     */
+    record MalformedHeader(int channel, ConnectionException error) implements Frame {}
+
     /** A content body fragment. */
     record ContentBody(int channel, ByteBuf body) implements Frame, ReleasableFrame {
         @Override public ReferenceCounted content() {

@@ -163,6 +163,14 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     }
 
     private static Frame readHeader(int channel, ByteBuf p) {
+        try {
+            return parseHeader(channel, p);
+        } catch (ConnectionException e) {
+            return new Frame.MalformedHeader(channel, e);
+        }
+    }
+
+    private static Frame parseHeader(int channel, ByteBuf p) {
         if (p.readableBytes() < 14) {
             throw new ConnectionException(ReplyCode.FRAME_ERROR, "content header frame too short: "
                     + p.readableBytes() + " bytes");

@@ -333,7 +333,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 if (frame instanceof Frame.Method m) {
                     handleConnectionMethod(m.method());
                 } else {
-                    ReferenceCountUtil.release(((Frame.ReleasableFrame) frame).content());
+                    ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
                     throw new ConnectionException(ReplyCode.UNEXPECTED_FRAME, "content frame on channel 0");
                 }
                 return;

@@ -287,7 +287,7 @@ class FrameDecoderTest {
     @Test
     void propertyListCutShortAnywhereIsAFrameError() {
         for (int n = 2; n < ALL_PROPERTIES.length; n++) {
-            ConnectionException e = decodeError(open(), contentHeader(Arrays.copyOf(ALL_PROPERTIES, n)));
+            ConnectionException e = headerError(open(), contentHeader(Arrays.copyOf(ALL_PROPERTIES, n)));
             assertEquals(ReplyCode.FRAME_ERROR, e.code(), "properties cut to " + n + " bytes");
             assertTrue(e.getMessage().startsWith("cannot decode content header properties: "), e.getMessage());
             assertEquals(60, e.classId());
@@ -312,7 +312,7 @@ class FrameDecoderTest {
                 Bytes.of().shortInt(0x0040).longInt(7).toArray());
         cases.put("property flags continuation is not supported", Bytes.of().shortInt(0x8001).shortStr("x").toArray());
         for (Map.Entry<String, byte[]> c : cases.entrySet()) {
-            ConnectionException e = decodeError(open(131072), contentHeader(c.getValue()));
+            ConnectionException e = headerError(open(131072), contentHeader(c.getValue()));
             assertEquals(ReplyCode.FRAME_ERROR, e.code(), c.getKey());
             assertEquals("cannot decode content header properties: " + c.getKey(), e.getMessage());
         }
@@ -320,7 +320,7 @@ class FrameDecoderTest {
 
     @Test
     void contentHeaderTooShort() {
-        ConnectionException e = decodeError(open(), frame(2, 1, hex("003C 00")));
+        ConnectionException e = headerError(open(), frame(2, 1, hex("003C 00")));
         assertEquals(ReplyCode.FRAME_ERROR, e.code());
     }
 
@@ -394,6 +394,18 @@ class FrameDecoderTest {
         assertNull(ch.readInbound());
         decoder.frameMax(frameMax);
         return ch;
+    }
+
+    /**
+     * A content header that cannot be read is passed on as a MalformedHeader frame (the channel
+     * decides between 505 and its error); returns that error.
+     */
+    private static ConnectionException headerError(EmbeddedChannel ch, byte[] bytes) {
+        ch.writeInbound(buf(bytes));
+        Object f = ch.readInbound();
+        Frame.MalformedHeader h = assertInstanceOf(Frame.MalformedHeader.class, f);
+        assertNull(ch.readInbound());
+        return h.error();
     }
 
     private static ConnectionException decodeError(EmbeddedChannel ch, byte[] bytes) {

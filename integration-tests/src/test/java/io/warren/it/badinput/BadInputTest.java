@@ -374,6 +374,30 @@ class BadInputTest {
         }
     }
 
+    /**
+     * A method's payload sent as a content header (the Java client suite's
+     * UnexpectedFrames.missingMethod): the channel expects no header, so 505 comes first, as in
+     * RabbitMQ, which reads a header's contents only when it expects one; the same bytes while a
+     * header is expected are a malformed header, 501.
+     */
+    @Test
+    void anUndecodableContentHeaderWithoutMethodIsUnexpectedBeforeMalformed() throws IOException {
+        byte[] publishPayload = RawClient.methodPayload(60, 40, new Args().shortInt(0).shortStr("")
+                .shortStr("routing key").bytes(new byte[] {0}));
+        try (RawClient c = open()) {
+            c.write(RawClient.frame(RawClient.HEADER, 1, publishPayload));
+            expectConnectionClose(c, UNEXPECTED_FRAME);
+        }
+        try (RawClient c = open()) {
+            c.send(RawClient.publish(1, "q"), RawClient.frame(RawClient.HEADER, 1, publishPayload));
+            expectConnectionClose(c, 501);
+        }
+        try (RawClient c = open()) {
+            c.write(RawClient.frame(RawClient.HEADER, 1, new byte[] {0, 60, 0}));
+            expectConnectionClose(c, UNEXPECTED_FRAME);
+        }
+    }
+
     @Test
     void contentBodyWithoutMethod() throws IOException {
         try (RawClient c = open()) {
