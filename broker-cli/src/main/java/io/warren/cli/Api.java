@@ -7,11 +7,10 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
@@ -20,6 +19,12 @@ import java.util.Map;
 /**
  * The management HTTP API as warrenctl uses it: basic auth, JSON bodies, and failures turned
  * into one-line messages with rabbitmqctl's exit codes.
+ *
+ * <p>HttpURLConnection rather than java.net.http.HttpClient: building an HttpClient
+ * initialises TLS (SSLContext, the CA store) and a selector thread even for plain http, which
+ * measured 0.8 s of a 1.2 s {@code warrenctl list_queues}; HttpURLConnection does the same
+ * request in under 0.1 s. warrenctl makes one or two small blocking requests, so nothing of
+ * HttpClient's is missed.
  */
 final class Api {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -37,7 +42,6 @@ final class Api {
     private final Target target;
     private final Duration timeout;
     private final String operation;
-    private final HttpClient http;
     private final String auth;
 
     /**
@@ -47,9 +51,6 @@ final class Api {
         this.target = target;
         this.timeout = timeout;
         this.operation = operation;
-        this.http = HttpClient.newBuilder()
-                .connectTimeout(timeout.compareTo(MAX_CONNECT) < 0 ? timeout : MAX_CONNECT)
-                .build();
         this.auth = "Basic " + Base64.getEncoder().encodeToString(
                 (target.user() + ":" + target.password()).getBytes(StandardCharsets.UTF_8));
     }
@@ -74,44 +75,50 @@ final class Api {
     }
 
     Response send(String method, String path, Object body, Map<String, String> headers) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(target.baseUri() + path))
-                .timeout(timeout)
-                .header("Authorization", auth)
-                .header("Accept", "application/json");
-        headers.forEach(b::header);
-        if (body == null) {
-            b.method(method, HttpRequest.BodyPublishers.noBody());
-        } else {
-            try {
-                b.header("Content-Type", "application/json")
-                        .method(method, HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)));
-            } catch (IOException e) {
-                throw new CliException(ExitCodes.SOFTWARE, "Error: cannot encode the request: " + e.getMessage());
-            }
-        }
-        HttpResponse<byte[]> resp;
+        int status;
+        byte[] bytes;
         try {
-            resp = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (HttpConnectTimeoutException | ConnectException e) {
-            throw unreachable(e instanceof HttpConnectTimeoutException ? "connection timed out" : "connection refused");
-        } catch (HttpTimeoutException e) {
+            HttpURLConnection c = (HttpURLConnection) URI.create(target.baseUri() + path).toURL().openConnection();
+            c.setRequestMethod(method);
+            c.setConnectTimeout((int) Math.min(timeout.toMillis(), MAX_CONNECT.toMillis()));
+            c.setReadTimeout((int) Math.min(timeout.toMillis(), Integer.MAX_VALUE));
+            c.setRequestProperty("Authorization", auth);
+            c.setRequestProperty("Accept", "application/json");
+            headers.forEach(c::setRequestProperty);
+            if (body != null) {
+                byte[] out = JSON.writeValueAsBytes(body);
+                c.setDoOutput(true);
+                c.setRequestProperty("Content-Type", "application/json");
+                c.setFixedLengthStreamingMode(out.length);
+                try (OutputStream os = c.getOutputStream()) {
+                    os.write(out);
+                }
+            }
+            status = c.getResponseCode();
+            InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
+            bytes = in == null ? new byte[0] : in.readAllBytes();
+            if (in != null) {
+                in.close();
+            }
+        } catch (SocketTimeoutException e) {
+            if (String.valueOf(e.getMessage()).contains("connect")) {
+                throw unreachable("connection timed out");
+            }
             throw new CliException(ExitCodes.TEMPFAIL, "Error: operation " + operation + " on node " + target.address()
                     + " timed out. Timeout value used: " + timeout.toSeconds());
+        } catch (ConnectException e) {
+            throw unreachable("connection refused");
         } catch (IOException e) {
             throw unreachable(String.valueOf(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException(ExitCodes.SOFTWARE, "Error: interrupted");
         }
         JsonNode json;
         try {
-            byte[] bytes = resp.body();
             json = bytes == null || bytes.length == 0 ? JSON.missingNode() : JSON.readTree(bytes);
         } catch (IOException e) {
             throw new CliException(ExitCodes.SOFTWARE, "Error: the management API at " + target.address()
-                    + " answered " + resp.statusCode() + " with a body that is not JSON (is it warren's?)");
+                    + " answered " + status + " with a body that is not JSON (is it warren's?)");
         }
-        Response r = new Response(resp.statusCode(), json == null ? JSON.missingNode() : json);
+        Response r = new Response(status, json == null ? JSON.missingNode() : json);
         if (r.status() == 401 && path.startsWith("/api/warren/vm_memory") && !"GET".equals(method)
                 && "not_authorised".equals(r.body().path("error").asText())) {
             throw new CliException(ExitCodes.NOPERM, "Error: user '" + target.user() + "' is not an administrator");

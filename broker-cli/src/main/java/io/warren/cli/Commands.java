@@ -570,7 +570,7 @@ final class Commands {
                     "<fraction>: new limit as a fraction 0.0..1.0 of the memory the broker may use",
                     "absolute <value>: new limit as an absolute value with units, e.g. 1GB, 512MiB"})
     static final class SetVmMemoryHighWatermark extends Base {
-        @Parameters(arity = "1..2", paramLabel = "<fraction> | absolute <value>")
+        @Parameters(index = "0..1", arity = "1..2", paramLabel = "<fraction> | absolute <value>")
         List<String> args;
 
         @Override int exec(Ctx c) {
