@@ -97,13 +97,14 @@ final class Commands {
                         + String.join(",", bad) + " are not supported (" + spec.name() + " knows: "
                         + String.join(", ", known.keySet()) + ")");
             }
-            Api api = c.api();
+            // The request first: a broker that is down gets the one-line error and no banner
+            // on stdout, so a script capturing the output sees nothing half-done.
+            Api.Response r = c.api().get(path(c));
             String pre = preamble(c);
             if (pre != null) {
                 c.out.banner(pre);
             }
             c.out.banner(banner(c));
-            Api.Response r = api.get(path(c));
             if (r.status() == 404 && vhostScoped()) {
                 throw new CliException(ExitCodes.DATAERR, "Error: virtual host '" + c.vhost + "' does not exist");
             }

@@ -477,6 +477,7 @@ class WarrenctlTest {
         assertEquals(69, r.code(), r.all());
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().startsWith("Error: unable to perform an operation on node 127.0.0.1:" + port), r.err());
+        assertEquals("", r.out());
     }
 
     @Test
@@ -485,6 +486,7 @@ class WarrenctlTest {
         assertEquals(77, r.code(), r.all());
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().startsWith("Error: authentication failed for user 'guest'"), r.err());
+        assertEquals("", r.out());
         Result user = ctl("--username", "nobody", "status");
         assertEquals(77, user.code(), user.all());
     }
