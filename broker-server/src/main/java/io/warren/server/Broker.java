@@ -124,7 +124,8 @@ public final class Broker implements AutoCloseable {
     private void startManagement() throws InterruptedException {
         management = new io.warren.server.management.ManagementServer();
         try {
-            management.start(config.managementIp(), config.managementPort(), context, resources);
+            management.start(config.managementIp(), config.managementPort(), context, resources, config,
+                    this::setMemoryHighWatermark);
         } catch (Exception e) {
             String address = WarrenMain.address(config.managementIp(), config.managementPort());
             String why = String.valueOf(e.getMessage()).contains("Address already in use") || e instanceof java.net.BindException

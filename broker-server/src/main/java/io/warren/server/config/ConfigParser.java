@@ -99,6 +99,20 @@ public final class ConfigParser {
         }
     }
 
+    /**
+     * An amount of memory as {@code vm_memory_high_watermark.absolute} takes it (e.g. {@code 512MB},
+     * {@code 1GiB}, {@code 1073741824}); for the management API's run-time change.
+     *
+     * @throws IllegalArgumentException saying what was expected
+     */
+    public static long bytes(String value) {
+        try {
+            return Values.bytes(value.strip());
+        } catch (BadValueException e) {
+            throw new IllegalArgumentException(e.expected());
+        }
+    }
+
     private static Setter setterFor(String key) {
         if (key.startsWith(LOOPBACK_USER_PREFIX) && key.length() > LOOPBACK_USER_PREFIX.length()) {
             return (b, k, v, base) -> b.loopbackUsers.put(k.substring(LOOPBACK_USER_PREFIX.length()), Values.bool(v));

@@ -36,9 +36,16 @@ final class ApiContext {
     final long startedAt;
     final Executor worker;
     final List<Map<String, Object>> listeners;
+    /** The broker's effective configuration (GET /api/warren/environment); null in tests that have none. */
+    final io.warren.server.WarrenConfig config;
+    /** Broker.setMemoryHighWatermark: changes the memory alarm's watermark at run time. */
+    final java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark;
 
     ApiContext(BrokerContext broker, ResourceMonitor monitor, String node, long startedAt, Executor worker,
-               List<Map<String, Object>> listeners) {
+               List<Map<String, Object>> listeners, io.warren.server.WarrenConfig config,
+               java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark) {
+        this.config = config;
+        this.memoryWatermark = memoryWatermark;
         this.broker = broker;
         this.monitor = monitor;
         this.node = node;

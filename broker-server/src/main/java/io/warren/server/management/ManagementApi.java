@@ -36,6 +36,7 @@ final class ManagementApi {
         ExchangeEndpoints exchanges = new ExchangeEndpoints(ctx);
         BindingEndpoints bindings = new BindingEndpoints(ctx);
         ConnectionEndpoints connections = new ConnectionEndpoints(ctx);
+        WarrenEndpoints warren = new WarrenEndpoints(ctx);
 
         get("overview", sys::overview);
         get("nodes", now(sys::nodes));
@@ -72,6 +73,11 @@ final class ManagementApi {
         get("channels", connections::channels);
         get("consumers", connections::consumers);
         get("consumers/{vhost}", connections::consumers);
+
+        // warren's own (not RabbitMQ's): what warrenctl environment / set_vm_memory_high_watermark call.
+        get("warren/environment", now(warren::environment));
+        route("warren/vm_memory_high_watermark", Map.of("GET", now(warren::memoryWatermark),
+                "PUT", now(warren::setMemoryWatermark)));
     }
 
     private static Endpoint now(Function<ApiRequest, ApiResponse> f) {

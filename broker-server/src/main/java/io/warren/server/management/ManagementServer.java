@@ -53,10 +53,16 @@ public final class ManagementServer implements AutoCloseable {
     /**
      * Binds {@code ip:port} (port 0: an ephemeral port, see {@link #port()}) and serves the API.
      * Called before the AMQP listener binds, so that once clients can connect the API answers too.
+     * {@code config} is shown (password masked) by GET /api/warren/environment;
+     * {@code memoryWatermark} is what PUT /api/warren/vm_memory_high_watermark calls.
      */
-    public void start(String ip, int port, BrokerContext broker, ResourceMonitor monitor) throws InterruptedException {
+    public void start(String ip, int port, BrokerContext broker, ResourceMonitor monitor,
+                      io.warren.server.WarrenConfig config,
+                      java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark)
+            throws InterruptedException {
         node = "warren@" + AmqpConnection.hostName();
-        ApiContext ctx = new ApiContext(broker, monitor, node, System.currentTimeMillis(), worker, listeners);
+        ApiContext ctx = new ApiContext(broker, monitor, node, System.currentTimeMillis(), worker, listeners, config,
+                memoryWatermark);
         ManagementApi api = new ManagementApi(ctx);
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)

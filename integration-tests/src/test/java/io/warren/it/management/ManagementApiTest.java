@@ -226,6 +226,57 @@ class ManagementApiTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> http.get("/api/health/checks/alarms").status() == 200);
     }
 
+    // ---- warren's own endpoints (warrenctl environment / set_vm_memory_high_watermark) -----
+
+    @Test
+    void environmentShowsTheEffectiveConfigWithThePasswordMasked() {
+        Http.Response r = http.get("/api/warren/environment");
+        assertEquals(200, r.status(), r.body());
+        JsonNode env = r.json();
+        assertEquals("guest", env.get("default_user").asText());
+        assertEquals("********", env.get("default_pass").asText());
+        // As configured (the test broker asks for an ephemeral port).
+        assertEquals(broker.broker().config().managementPort(), env.get("management.tcp.port").asInt());
+        assertEquals("/", env.get("default_vhost").asText());
+        assertTrue(env.has("vm_memory_high_watermark.relative"), r.body());
+        assertTrue(env.has("data_dir"), r.body());
+        assertEquals(405, http.post("/api/warren/environment", "{}").status());
+    }
+
+    @Test
+    void vmMemoryHighWatermarkChangesAtRunTime() {
+        try {
+            Http.Response r = http.put("/api/warren/vm_memory_high_watermark", "{\"absolute\":\"512MB\"}");
+            assertEquals(200, r.status(), r.body());
+            assertEquals(512_000_000L, r.json().get("absolute").asLong());
+            assertEquals(512_000_000L, http.get("/api/nodes").json().get(0).get("mem_limit").asLong());
+            assertEquals(512_000_000L, http.get("/api/warren/environment").json()
+                    .get("vm_memory_high_watermark.absolute").asLong());
+
+            r = http.put("/api/warren/vm_memory_high_watermark", "{\"relative\":0.3}");
+            assertEquals(200, r.status(), r.body());
+            assertEquals(0.3, r.json().get("relative").asDouble());
+            assertEquals(0.3, http.get("/api/warren/vm_memory_high_watermark").json().get("relative").asDouble());
+
+            // 0 bytes: the memory alarm goes on at once, as rabbitmqctl's does.
+            assertEquals(200, http.put("/api/warren/vm_memory_high_watermark", "{\"absolute\":0}").status());
+            await().atMost(Duration.ofSeconds(10)).until(() -> http.get("/api/health/checks/alarms").status() == 503);
+
+            assertError(http.put("/api/warren/vm_memory_high_watermark", "{\"relative\":1.5}"), 400, "bad_request",
+                    "relative: expected a number 0.0..1.0");
+            assertEquals(400, http.put("/api/warren/vm_memory_high_watermark", "{\"absolute\":\"5xx\"}").status());
+            assertEquals(400, http.put("/api/warren/vm_memory_high_watermark", "{}").status());
+            assertEquals(400, http.put("/api/warren/vm_memory_high_watermark",
+                    "{\"relative\":0.4,\"absolute\":1}").status());
+            assertError(http.put("/api/warren/vm_memory_high_watermark", "nope"), 400, "bad_request", "not_json");
+            Http wrong = new Http("127.0.0.1", broker.broker().managementPort(), "guest", "nope");
+            assertEquals(401, wrong.put("/api/warren/vm_memory_high_watermark", "{\"relative\":0.0}").status());
+        } finally {
+            broker.broker().setMemoryHighWatermark(WarrenConfig.DEFAULT_MEMORY_HIGH_WATERMARK);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> http.get("/api/health/checks/alarms").status() == 200);
+    }
+
     @Test
     void alivenessTestPublishesAndGetsAMessage() throws Exception {
         Http.Response r = http.get("/api/aliveness-test/%2F");

@@ -1,0 +1,644 @@
+package io.warren.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.warren.server.config.ConfigParser;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+
+/** The commands: names, arguments, banners and results as rabbitmqctl 3.10's. */
+final class Commands {
+    /** The process environment (WARREN_CONFIG); a field so that tests can run main in-process. */
+    static Map<String, String> env = System.getenv();
+
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+    private Commands() {
+    }
+
+    /** What every command shares: the global options after the command, merged with those before. */
+    abstract static class Base implements Callable<Integer> {
+        @ParentCommand
+        Warrenctl top;
+        @Mixin
+        GlobalOptions after;
+        @Spec
+        CommandSpec spec;
+
+        @Override public Integer call() {
+            return exec(new Ctx(spec.name(), GlobalOptions.merge(top.before, after), env, Warrenctl.installDir()));
+        }
+
+        abstract int exec(Ctx c);
+    }
+
+    // ---- listings ---------------------------------------------------------------------------
+
+    /** A list_* command: columns given (space- or comma-separated) or the defaults, validated first. */
+    abstract static class Listing extends Base {
+        @Parameters(paramLabel = "<column>", arity = "0..*", description = "columns to show")
+        List<String> columns = new ArrayList<>();
+
+        /** Every column this command knows, in rabbitmqctl's names, and where its value comes from. */
+        abstract Map<String, Function<JsonNode, JsonNode>> known();
+
+        abstract List<String> defaults();
+
+        abstract String banner(Ctx c);
+
+        abstract String path(Ctx c);
+
+        /** True when the listing is of one vhost (-p), so a 404 means the vhost does not exist. */
+        boolean vhostScoped() {
+            return true;
+        }
+
+        /** A line printed before the banner (list_queues prints its timeout). */
+        String preamble(Ctx c) {
+            return null;
+        }
+
+        @Override int exec(Ctx c) {
+            List<String> cols = new ArrayList<>();
+            for (String col : columns) {
+                for (String part : col.split(",")) {
+                    if (!part.isBlank()) {
+                        cols.add(part.strip());
+                    }
+                }
+            }
+            if (cols.isEmpty()) {
+                cols.addAll(defaults());
+            }
+            Map<String, Function<JsonNode, JsonNode>> known = known();
+            List<String> bad = new ArrayList<>();
+            for (String col : cols) {
+                if (!known.containsKey(col)) {
+                    bad.add(col);
+                }
+            }
+            if (!bad.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "Error (argument validation): Info key(s) "
+                        + String.join(",", bad) + " are not supported (" + spec.name() + " knows: "
+                        + String.join(", ", known.keySet()) + ")");
+            }
+            // The request first: a broker that is down gets the one-line error and no banner
+            // on stdout, so a script capturing the output sees nothing half-done.
+            Api.Response r = c.api().get(path(c));
+            String pre = preamble(c);
+            if (pre != null) {
+                c.out.banner(pre);
+            }
+            c.out.banner(banner(c));
+            if (r.status() == 404 && vhostScoped()) {
+                throw new CliException(ExitCodes.DATAERR, "Error: virtual host '" + c.vhost + "' does not exist");
+            }
+            if (r.status() != 200 || !r.body().isArray()) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            List<Map<String, JsonNode>> rows = new ArrayList<>();
+            for (JsonNode item : r.body()) {
+                Map<String, JsonNode> row = new LinkedHashMap<>();
+                for (String col : cols) {
+                    row.put(col, known.get(col).apply(item));
+                }
+                rows.add(row);
+            }
+            c.out.rows(cols, rows);
+            return ExitCodes.OK;
+        }
+    }
+
+    private static Function<JsonNode, JsonNode> field(String... path) {
+        return n -> {
+            JsonNode v = n;
+            for (String p : path) {
+                v = v.path(p);
+            }
+            return v;
+        };
+    }
+
+    private static Function<JsonNode, JsonNode> constant(String value) {
+        return n -> NODES.textNode(value);
+    }
+
+    /**
+     * rabbitmqctl's {@code pid} of a connection: warren has no Erlang pids, so this is a token
+     * made of the peer's address, without spaces (scripts split rows on whitespace), that
+     * close_connection accepts as well as the connection's name.
+     */
+    static String connectionPid(String peerHost, int peerPort) {
+        return "<warren." + peerHost + "." + peerPort + ">";
+    }
+
+    private static JsonNode channelPid(JsonNode details) {
+        return NODES.textNode("<warren." + details.path("peer_host").asText() + "." + details.path("peer_port").asInt()
+                + "." + details.path("number").asInt() + ">");
+    }
+
+    private static String vhostPath(String collection, Ctx c) {
+        return "/api/" + collection + "/" + Api.enc(c.vhost);
+    }
+
+    @Command(name = "list_queues", description = "Lists queues and their properties.")
+    static final class ListQueues extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            for (String f : List.of("name", "messages", "messages_ready", "messages_unacknowledged", "consumers",
+                    "durable", "auto_delete", "exclusive", "arguments", "state", "type")) {
+                m.put(f, field(f));
+            }
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.of("name", "messages");
+        }
+
+        @Override String preamble(Ctx c) {
+            return "Timeout: " + (double) c.timeoutSeconds + " seconds ...";
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing queues for vhost " + c.vhost + " ...";
+        }
+
+        @Override String path(Ctx c) {
+            return vhostPath("queues", c);
+        }
+    }
+
+    @Command(name = "list_exchanges", description = "Lists exchanges.")
+    static final class ListExchanges extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            for (String f : List.of("name", "type", "durable", "auto_delete", "internal", "arguments")) {
+                m.put(f, field(f));
+            }
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.of("name", "type");
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing exchanges for vhost " + c.vhost + " ...";
+        }
+
+        @Override String path(Ctx c) {
+            return vhostPath("exchanges", c);
+        }
+    }
+
+    @Command(name = "list_bindings", description = "Lists all bindings on a vhost.")
+    static final class ListBindings extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            m.put("source_name", field("source"));
+            m.put("source_kind", constant("exchange"));
+            m.put("destination_name", field("destination"));
+            m.put("destination_kind", n -> NODES.textNode(n.path("destination_type").asText()));
+            m.put("routing_key", field("routing_key"));
+            m.put("arguments", field("arguments"));
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.copyOf(known().keySet());
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing bindings for vhost " + c.vhost + "...";
+        }
+
+        @Override String path(Ctx c) {
+            return vhostPath("bindings", c);
+        }
+    }
+
+    @Command(name = "list_connections", description = "Lists AMQP 0.9.1 connections for the node.")
+    static final class ListConnections extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            m.put("pid", n -> NODES.textNode(connectionPid(n.path("peer_host").asText(), n.path("peer_port").asInt())));
+            for (String f : List.of("name", "peer_host", "peer_port", "host", "port", "user", "vhost", "state",
+                    "channels", "client_properties", "auth_mechanism", "protocol", "ssl", "frame_max", "channel_max",
+                    "timeout", "connected_at")) {
+                m.put(f, field(f));
+            }
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.of("user", "peer_host", "peer_port", "state");
+        }
+
+        @Override boolean vhostScoped() {
+            return false;
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing connections ...";
+        }
+
+        @Override String path(Ctx c) {
+            return "/api/connections";
+        }
+    }
+
+    @Command(name = "list_channels", description = "Lists all channels in the node.")
+    static final class ListChannels extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            m.put("pid", n -> channelPid(NODES.objectNode().setAll(Map.of(
+                    "peer_host", n.path("connection_details").path("peer_host"),
+                    "peer_port", n.path("connection_details").path("peer_port"),
+                    "number", n.path("number")))));
+            m.put("connection", field("connection_details", "name"));
+            for (String f : List.of("name", "number", "user", "vhost", "consumer_count", "messages_unacknowledged",
+                    "prefetch_count", "global_prefetch_count", "confirm", "transactional")) {
+                m.put(f, field(f));
+            }
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.of("pid", "user", "consumer_count", "messages_unacknowledged");
+        }
+
+        @Override boolean vhostScoped() {
+            return false;
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing channels ...";
+        }
+
+        @Override String path(Ctx c) {
+            return "/api/channels";
+        }
+    }
+
+    @Command(name = "list_consumers", description = "Lists all consumers for a vhost.")
+    static final class ListConsumers extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            m.put("queue_name", field("queue", "name"));
+            m.put("channel_pid", n -> channelPid(n.path("channel_details")));
+            for (String f : List.of("consumer_tag", "ack_required", "prefetch_count", "active", "activity_status",
+                    "arguments", "exclusive")) {
+                m.put(f, field(f));
+            }
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.of("queue_name", "channel_pid", "consumer_tag", "ack_required", "prefetch_count", "active",
+                    "activity_status", "arguments");
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing consumers in vhost " + c.vhost + " ...";
+        }
+
+        @Override String path(Ctx c) {
+            return vhostPath("consumers", c);
+        }
+    }
+
+    @Command(name = "list_vhosts", description = "Lists virtual hosts.")
+    static final class ListVhosts extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            for (String f : List.of("name", "tags", "tracing", "cluster_state", "messages", "messages_ready",
+                    "messages_unacknowledged")) {
+                m.put(f, field(f));
+            }
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.of("name");
+        }
+
+        @Override boolean vhostScoped() {
+            return false;
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing vhosts ...";
+        }
+
+        @Override String path(Ctx c) {
+            return "/api/vhosts";
+        }
+    }
+
+    // ---- queues -----------------------------------------------------------------------------
+
+    @Command(name = "delete_queue", description = "Deletes a queue.")
+    static final class DeleteQueue extends Base {
+        @Parameters(index = "0", paramLabel = "<queue_name>", description = "name of the queue to delete")
+        String name;
+        @Option(names = {"-e", "--if-empty"}, description = "delete the queue only if it is empty (has no messages ready for delivery)")
+        boolean ifEmpty;
+        @Option(names = {"-u", "--if-unused"}, description = "delete the queue only if it has no consumers")
+        boolean ifUnused;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Deleting queue '" + name + "' on vhost '" + c.vhost + "' ...");
+            String path = vhostPath("queues", c) + "/" + Api.enc(name);
+            Api.Response q = api.get(path);
+            if (q.status() == 404) {
+                // rabbitmqctl: "Queue not found", exit 64.
+                throw new CliException(ExitCodes.USAGE, "Error: queue '" + name + "' not found in vhost '" + c.vhost + "'");
+            }
+            String query = ifEmpty && ifUnused ? "?if-empty=true&if-unused=true"
+                    : ifEmpty ? "?if-empty=true" : ifUnused ? "?if-unused=true" : "";
+            Api.Response r = api.send("DELETE", path + query, null, Map.of());
+            if (r.status() == 404) {
+                throw new CliException(ExitCodes.USAGE, "Error: queue '" + name + "' not found in vhost '" + c.vhost + "'");
+            }
+            if (r.status() != 204 && r.status() != 200) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            if (!c.out.silent) {
+                c.out.out.println("Queue was successfully deleted with " + q.body().path("messages_ready").asLong()
+                        + " ready messages");
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "purge_queue", description = "Purges a queue (removes all messages in it).")
+    static final class PurgeQueue extends Base {
+        @Parameters(index = "0", paramLabel = "<queue_name>", description = "name of the queue to purge")
+        String name;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Purging queue '" + name + "' in vhost '" + c.vhost + "' ...");
+            Api.Response r = api.send("DELETE", vhostPath("queues", c) + "/" + Api.enc(name) + "/contents", null,
+                    Map.of());
+            if (r.status() == 404) {
+                // rabbitmqctl exits 69 for a queue that does not exist here.
+                throw new CliException(ExitCodes.UNAVAILABLE, "Error: queue '" + name + "' not found in vhost '"
+                        + c.vhost + "'");
+            }
+            if (r.status() != 204 && r.status() != 200) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    // ---- connections ------------------------------------------------------------------------
+
+    @Command(name = "close_connection",
+            description = "Closes a connection (320 CONNECTION_FORCED with the explanation as its text).")
+    static final class CloseConnection extends Base {
+        @Parameters(index = "0", paramLabel = "<connection>",
+                description = "the connection's name or pid, as list_connections name / pid show them")
+        String connection;
+        @Parameters(index = "1", paramLabel = "<explanation>", description = "reason the client is told")
+        String explanation;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Closing connection " + connection + ", reason: " + explanation + "...");
+            String name = connection;
+            if (connection.startsWith("<warren.")) {
+                name = null;
+                for (JsonNode n : api.getOk("/api/connections")) {
+                    if (connectionPid(n.path("peer_host").asText(), n.path("peer_port").asInt()).equals(connection)) {
+                        name = n.path("name").asText();
+                    }
+                }
+                if (name == null) {
+                    throw new CliException(ExitCodes.UNAVAILABLE, "Error: no connection with pid " + connection);
+                }
+            }
+            Api.Response r = api.send("DELETE", "/api/connections/" + Api.enc(name), null,
+                    Map.of("X-Reason", explanation));
+            if (r.status() == 404) {
+                // rabbitmqctl exits 69 for a pid that names no connection.
+                throw new CliException(ExitCodes.UNAVAILABLE, "Error: no connection named '" + connection + "'");
+            }
+            if (r.status() != 204 && r.status() != 200) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    // ---- node -------------------------------------------------------------------------------
+
+    @Command(name = "status", description = "Displays status of a node.")
+    static final class Status extends Base {
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            JsonNode overview = api.getOk("/api/overview");
+            JsonNode node = api.getOk("/api/nodes").path(0);
+            String nodeName = overview.path("node").asText();
+            if (c.out.json) {
+                ObjectNode o = NODES.objectNode();
+                o.put("node_name", nodeName);
+                o.put("pid", node.path("os_pid").asText());
+                o.put("product_name", overview.path("product_name").asText());
+                o.put("product_version", overview.path("product_version").asText());
+                o.put("uptime", node.path("uptime").asLong() / 1000);
+                o.set("listeners", overview.path("listeners"));
+                o.set("alarms", alarms(node));
+                o.put("mem_used", node.path("mem_used").asLong());
+                o.put("mem_limit", node.path("mem_limit").asLong());
+                o.put("disk_free", node.path("disk_free").asLong());
+                o.put("disk_free_limit", node.path("disk_free_limit").asLong());
+                o.put("processors", node.path("processors").asInt());
+                o.set("totals", overview.path("object_totals"));
+                o.set("queue_totals", overview.path("queue_totals"));
+                c.out.out.println(Output.write(o));
+                return ExitCodes.OK;
+            }
+            c.out.banner("Status of node " + nodeName + " ...");
+            StringBuilder sb = new StringBuilder();
+            sb.append("Runtime\n\n");
+            sb.append("OS PID: ").append(node.path("os_pid").asText()).append('\n');
+            sb.append("Uptime (seconds): ").append(node.path("uptime").asLong() / 1000).append('\n');
+            sb.append("warren version: ").append(overview.path("product_version").asText()).append('\n');
+            sb.append("Node name: ").append(nodeName).append('\n');
+            sb.append("Processors: ").append(node.path("processors").asInt()).append('\n');
+            sb.append("\nAlarms\n\n");
+            JsonNode alarms = alarms(node);
+            if (alarms.isEmpty()) {
+                sb.append("(none)\n");
+            }
+            for (JsonNode a : alarms) {
+                sb.append(a.asText().equals("memory") ? "Memory alarm on node " : "Free disk space alarm on node ")
+                        .append(nodeName).append('\n');
+            }
+            sb.append("\nMemory\n\n");
+            sb.append("Total memory used: ").append(gb(node.path("mem_used").asLong())).append(" gb\n");
+            sb.append("Memory high watermark: ").append(gb(node.path("mem_limit").asLong())).append(" gb\n");
+            sb.append("\nFree Disk Space\n\n");
+            sb.append("Low free disk space watermark: ").append(gb(node.path("disk_free_limit").asLong())).append(" gb\n");
+            sb.append("Free disk space: ").append(gb(node.path("disk_free").asLong())).append(" gb\n");
+            sb.append("\nListeners\n\n");
+            for (JsonNode l : overview.path("listeners")) {
+                String protocol = l.path("protocol").asText();
+                sb.append("Interface: ").append(l.path("ip_address").asText()).append(", port: ")
+                        .append(l.path("port").asInt()).append(", protocol: ").append(protocol).append(", purpose: ")
+                        .append(switch (protocol) {
+                            case "http" -> "HTTP API";
+                            case "amqp/ssl" -> "AMQP 0-9-1 over TLS";
+                            default -> "AMQP 0-9-1";
+                        }).append('\n');
+            }
+            JsonNode t = overview.path("object_totals");
+            sb.append("\nTotals\n\n");
+            sb.append("Connection count: ").append(t.path("connections").asInt()).append('\n');
+            sb.append("Queue count: ").append(t.path("queues").asInt()).append('\n');
+            sb.append("Virtual host count: ").append(api.getOk("/api/vhosts").size()).append('\n');
+            c.out.out.print(sb);
+            return ExitCodes.OK;
+        }
+
+        private static JsonNode alarms(JsonNode node) {
+            var a = NODES.arrayNode();
+            if (node.path("mem_alarm").asBoolean()) {
+                a.add("memory");
+            }
+            if (node.path("disk_free_alarm").asBoolean()) {
+                a.add("disk");
+            }
+            return a;
+        }
+
+        private static String gb(long bytes) {
+            return String.format(java.util.Locale.ROOT, "%.4f", bytes / 1e9);
+        }
+    }
+
+    @Command(name = "environment", description = "Displays the broker's effective configuration (passwords masked).")
+    static final class Environment extends Base {
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Application environment of node " + c.target().address() + " ...");
+            JsonNode env = api.getOk("/api/warren/environment");
+            if (c.out.json) {
+                c.out.out.println(Output.write(env));
+                return ExitCodes.OK;
+            }
+            StringBuilder sb = new StringBuilder();
+            Iterator<Map.Entry<String, JsonNode>> it = env.fields();
+            while (it.hasNext()) {
+                Map.Entry<String, JsonNode> e = it.next();
+                JsonNode v = e.getValue();
+                sb.append(e.getKey()).append(" = ")
+                        .append(v.isArray() ? String.join(",", toStrings(v)) : v.asText()).append('\n');
+            }
+            c.out.out.print(sb);
+            return ExitCodes.OK;
+        }
+
+        private static List<String> toStrings(JsonNode array) {
+            List<String> out = new ArrayList<>();
+            array.forEach(n -> out.add(n.asText()));
+            return out;
+        }
+    }
+
+    @Command(name = "set_vm_memory_high_watermark",
+            customSynopsis = "warrenctl set_vm_memory_high_watermark <fraction> | absolute <value>",
+            description = {"Sets the vm_memory_high_watermark setting (at once; not written to the config file).",
+                    "<fraction>: new limit as a fraction 0.0..1.0 of the memory the broker may use",
+                    "absolute <value>: new limit as an absolute value with units, e.g. 1GB, 512MiB"})
+    static final class SetVmMemoryHighWatermark extends Base {
+        @Parameters(index = "0..1", arity = "1..2", paramLabel = "<fraction> | absolute <value>")
+        List<String> args;
+
+        @Override int exec(Ctx c) {
+            Map<String, Object> body = new LinkedHashMap<>();
+            String shown;
+            if (args.size() == 1) {
+                double f;
+                try {
+                    f = Double.parseDouble(args.get(0));
+                } catch (NumberFormatException e) {
+                    f = Double.NaN;
+                }
+                if (!(f >= 0.0 && f <= 1.0)) {
+                    throw new CliException(ExitCodes.DATAERR, "Error (argument validation): Bad argument: "
+                            + "The threshold should be a fraction between 0.0 and 1.0");
+                }
+                body.put("relative", f);
+                shown = args.get(0);
+            } else if (args.get(0).equals("absolute")) {
+                try {
+                    ConfigParser.bytes(args.get(1));
+                } catch (IllegalArgumentException e) {
+                    throw new CliException(ExitCodes.DATAERR, "Error (argument validation): Bad argument: "
+                            + "Invalid units (" + e.getMessage() + ")");
+                }
+                body.put("absolute", args.get(1));
+                shown = args.get(1) + " bytes";
+            } else {
+                throw new CliException(ExitCodes.USAGE, "Error (argument validation): expected <fraction> or "
+                        + "absolute <value>, got '" + String.join(" ", args) + "'");
+            }
+            Api api = c.api();
+            c.out.banner("Setting memory threshold on " + c.target().address() + " to " + shown + " ...");
+            Api.Response r = api.send("PUT", "/api/warren/vm_memory_high_watermark", body, Map.of());
+            if (r.status() == 404 || r.status() == 405) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: this broker has no run-time watermark endpoint "
+                        + "(an older warren?)");
+            }
+            if (r.status() != 200 && r.status() != 204) {
+                throw new CliException(ExitCodes.DATAERR, "Error: " + r.reason());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "help", description = "Displays usage information for a command.")
+    static final class Help extends Base {
+        @Parameters(arity = "0..1", paramLabel = "<command>")
+        String command;
+
+        @Override public Integer call() {
+            CommandLine topLine = spec.parent().commandLine();
+            if (command == null) {
+                topLine.usage(System.out);
+                return ExitCodes.OK;
+            }
+            CommandLine sub = topLine.getSubcommands().get(command);
+            if (sub == null) {
+                throw new CliException(ExitCodes.USAGE, "Error: command '" + command + "' not found. "
+                        + "Use 'warrenctl help' for the list of commands.");
+            }
+            sub.usage(System.out);
+            return ExitCodes.OK;
+        }
+
+        @Override int exec(Ctx c) {
+            throw new UnsupportedOperationException();
+        }
+    }
+}

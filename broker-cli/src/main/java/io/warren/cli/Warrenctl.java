@@ -1,0 +1,104 @@
+package io.warren.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * warrenctl: rabbitmqctl's commands, arguments, output and exit codes, over warren's management
+ * HTTP API. It never opens the broker's data files.
+ *
+ * <pre>warrenctl [global options] COMMAND [arguments] [global options]</pre>
+ */
+@Command(name = "warrenctl", sortOptions = false,
+        description = "Manages a running warren broker through its management HTTP API (rabbitmqctl's commands).",
+        subcommands = {
+                Commands.Status.class,
+                Commands.ListQueues.class,
+                Commands.ListExchanges.class,
+                Commands.ListBindings.class,
+                Commands.ListConnections.class,
+                Commands.ListChannels.class,
+                Commands.ListConsumers.class,
+                Commands.ListVhosts.class,
+                Commands.DeleteQueue.class,
+                Commands.PurgeQueue.class,
+                Commands.CloseConnection.class,
+                Commands.Environment.class,
+                Commands.SetVmMemoryHighWatermark.class,
+                Commands.Help.class,
+        },
+        footer = {"", "Exit codes: 0 ok, 64 usage, 65 bad data, 69 broker unreachable, 70 refused or failed,",
+                "75 timed out, 77 wrong credentials, 78 bad config file.",
+                "Use 'warrenctl help <command>' to learn more about a specific command."})
+public final class Warrenctl implements Runnable {
+    @Mixin
+    GlobalOptions before;
+
+    /** The install dir (bin/warrenctl sets warren.home): where etc/warren.conf is looked for. */
+    static Path installDir() {
+        String home = System.getProperty("warren.home");
+        return Path.of(home == null ? "." : home).toAbsolutePath().normalize();
+    }
+
+    @Override public void run() {
+        throw new CliException(ExitCodes.USAGE, "Error: no command given. Use 'warrenctl help' for the list of commands.");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.getenv()));
+    }
+
+    /** Runs one invocation; returns its exit code. */
+    static int run(String[] args, Map<String, String> env) {
+        CommandLine cl = commandLine(env);
+        return cl.execute(args);
+    }
+
+    static CommandLine commandLine(Map<String, String> env) {
+        Commands.env = env;
+        CommandLine cl = new CommandLine(new Warrenctl());
+        cl.setUsageHelpWidth(100);
+        cl.setExecutionExceptionHandler((e, line, parsed) -> {
+            if (e instanceof CliException c) {
+                line.getErr().println(c.getMessage());
+                line.getErr().flush();
+                return c.code;
+            }
+            line.getErr().println("Error: " + e);
+            return ExitCodes.SOFTWARE;
+        });
+        cl.setParameterExceptionHandler(Warrenctl::usageError);
+        cl.setExitCodeExceptionMapper(t -> t instanceof CliException c ? c.code : ExitCodes.SOFTWARE);
+        return cl;
+    }
+
+    /** Unknown command or option, wrong arguments: one line naming the problem, then a hint; 64. */
+    private static int usageError(ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        PrintWriter err = cmd.getErr();
+        if (e instanceof UnmatchedArgumentException u && cmd.getParent() == null && !u.getUnmatched().isEmpty()
+                && !u.getUnmatched().get(0).startsWith("-")) {
+            err.println("Error: command '" + u.getUnmatched().get(0) + "' not found. "
+                    + "Use 'warrenctl help' for the list of commands.");
+        } else {
+            err.println("Error (argument validation): " + e.getMessage());
+            String name = cmd.getCommandName();
+            err.println(cmd.getParent() == null ? "Use 'warrenctl help' for usage."
+                    : "Use 'warrenctl help " + name + "' for its usage.");
+        }
+        err.flush();
+        return ExitCodes.USAGE;
+    }
+
+    static List<String> commandNames(CommandLine top) {
+        return List.copyOf(top.getSubcommands().keySet());
+    }
+}
