@@ -617,6 +617,48 @@ final class Commands {
         }
     }
 
+    /**
+     * rabbitmqctl eval runs Erlang on the node; warren has no Erlang. The one use scripts and
+     * RabbitMQ's own test suites make of it that warren can honour is raising and clearing a
+     * resource alarm by hand; anything else is refused.
+     */
+    @Command(name = "eval",
+            customSynopsis = "warrenctl eval '<expression>'",
+            description = {"Evaluates an Erlang expression on RabbitMQ; warren accepts only these two:",
+                    "  rabbit_alarm:set_alarm({{resource_limit, memory|disk, node()}, []}).",
+                    "  rabbit_alarm:clear_alarm({resource_limit, memory|disk, node()}).",
+                    "which raise and clear a resource alarm by hand (publishers are blocked while it holds)."})
+    static final class Eval extends Base {
+        @Parameters(arity = "1..*", paramLabel = "<expression>")
+        List<String> words;
+
+        private static final java.util.regex.Pattern SET = java.util.regex.Pattern.compile(
+                "rabbit_alarm:set_alarm\\(\\{\\{resource_limit,(memory|disk),node\\(\\)\\},\\[\\]\\}\\)\\.?");
+        private static final java.util.regex.Pattern CLEAR = java.util.regex.Pattern.compile(
+                "rabbit_alarm:clear_alarm\\(\\{resource_limit,(memory|disk),node\\(\\)\\}\\)\\.?");
+
+        @Override int exec(Ctx c) {
+            String expr = String.join("", words).replaceAll("\\s+", "");
+            java.util.regex.Matcher set = SET.matcher(expr);
+            java.util.regex.Matcher clear = CLEAR.matcher(expr);
+            boolean on = set.matches();
+            if (!on && !clear.matches()) {
+                throw new CliException(ExitCodes.USAGE, "Error: warren runs no Erlang: eval accepts only "
+                        + "rabbit_alarm:set_alarm({{resource_limit, memory|disk, node()}, []}) and "
+                        + "rabbit_alarm:clear_alarm({resource_limit, memory|disk, node()})");
+            }
+            String resource = on ? set.group(1) : clear.group(1);
+            Api.Response r = c.api().send(on ? "PUT" : "DELETE", "/api/warren/alarms/" + resource, null, Map.of());
+            if (r.status() != 204) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            if (!c.out.silent) {
+                c.out.out.println("ok"); // what rabbitmqctl prints for the expression's value
+            }
+            return ExitCodes.OK;
+        }
+    }
+
     @Command(name = "help", description = "Displays usage information for a command.")
     static final class Help extends Base {
         @Parameters(arity = "0..1", paramLabel = "<command>")

@@ -46,22 +46,50 @@ public final class ResourceAlarms {
     }
 
     private final Map<Resource, String> active = new EnumMap<>(Resource.class);
+    /** Raised by the monitors, and by an operator (what rabbitmqctl eval rabbit_alarm:set_alarm does). */
+    private final Map<Resource, String> monitored = new EnumMap<>(Resource.class);
+    private final Map<Resource, String> byOperator = new EnumMap<>(Resource.class);
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile String reason;
 
-    /** Sets or clears the alarm for {@code r}; {@code detail} says why (logged once per change). */
+    /** Sets or clears the monitor's alarm for {@code r}; {@code detail} says why (logged once per change). */
     public void set(Resource r, boolean on, String detail) {
+        change(monitored, r, on, detail);
+    }
+
+    /**
+     * Sets or clears an alarm by hand, whatever the monitor measures (RabbitMQ's
+     * {@code rabbit_alarm:set_alarm} / {@code clear_alarm}, which its tests use to block publishers).
+     * The resource is in alarm while either the monitor or the operator says so.
+     */
+    public void setByOperator(Resource r, boolean on) {
+        change(byOperator, r, on, on ? "set by an operator" : "cleared by an operator");
+    }
+
+    /** True while an operator holds an alarm on {@code r}. */
+    public synchronized boolean setByOperator(Resource r) {
+        return byOperator.containsKey(r);
+    }
+
+    private void change(Map<Resource, String> source, Resource r, boolean on, String detail) {
         String changed;
         synchronized (this) {
+            if (on) {
+                source.put(r, detail);
+            } else {
+                source.remove(r);
+            }
             boolean was = active.containsKey(r);
-            if (was == on) {
+            boolean now = monitored.containsKey(r) || byOperator.containsKey(r);
+            if (was == now) {
                 return;
             }
-            if (on) {
+            if (now) {
                 active.put(r, detail);
             } else {
                 active.remove(r);
             }
+            on = now;
             reason = active.isEmpty() ? null
                     : active.keySet().stream().map(x -> x.blockedReason).collect(Collectors.joining(" & "));
             changed = reason;

@@ -78,6 +78,8 @@ final class ManagementApi {
         get("warren/environment", now(warren::environment));
         route("warren/vm_memory_high_watermark", Map.of("GET", now(warren::memoryWatermark),
                 "PUT", now(warren::setMemoryWatermark)));
+        route("warren/alarms/{resource}", Map.of("PUT", now(r -> warren.setAlarm(r, true)),
+                "DELETE", now(r -> warren.setAlarm(r, false))));
     }
 
     private static Endpoint now(Function<ApiRequest, ApiResponse> f) {

@@ -128,4 +128,23 @@ final class WarrenEndpoints {
         ctx.memoryWatermark.accept(w);
         return ApiResponse.ok(watermarkView());
     }
+
+    /**
+     * PUT / DELETE /api/warren/alarms/{resource} ({@code memory} or {@code disk}): sets or clears
+     * an alarm by hand, as rabbitmqctl's {@code eval 'rabbit_alarm:set_alarm(...)'} does (RabbitMQ's
+     * client test suites block publishers this way). The alarm holds until cleared by hand, whatever
+     * the monitor measures. Administrators only.
+     */
+    ApiResponse setAlarm(ApiRequest r, boolean on) {
+        if (!ctx.broker.users().tags(r.user()).contains("administrator")) {
+            throw new ApiException(401, "not_authorised", "Not administrator user");
+        }
+        io.warren.core.flow.ResourceAlarms.Resource res = switch (r.param("resource")) {
+            case "memory" -> io.warren.core.flow.ResourceAlarms.Resource.MEMORY;
+            case "disk" -> io.warren.core.flow.ResourceAlarms.Resource.DISK;
+            default -> throw ApiException.notFound();
+        };
+        ctx.monitor.alarms().setByOperator(res, on);
+        return ApiResponse.status(204);
+    }
 }

@@ -429,6 +429,37 @@ class WarrenctlTest {
         }
     }
 
+    /**
+     * The two rabbit_alarm expressions RabbitMQ's client suites pass to rabbitmqctl eval raise and
+     * clear an alarm by hand: a publisher is blocked (connection.blocked) until it is cleared,
+     * whatever the memory monitor measures; any other expression is refused.
+     */
+    @Test
+    void evalRaisesAndClearsAnAlarmByHand() throws Exception {
+        com.rabbitmq.client.Connection conn = connect();
+        java.util.concurrent.CountDownLatch blocked = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch unblocked = new java.util.concurrent.CountDownLatch(1);
+        conn.addBlockedListener(reason -> blocked.countDown(), unblocked::countDown);
+        try {
+            Result set = ctl("eval", "rabbit_alarm:set_alarm({{resource_limit, disk, node()}, []}).");
+            assertEquals(0, set.code(), set.all());
+            assertEquals("ok\n", set.out());
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                    assertTrue(ctl("status").out().contains("Free disk space alarm on node"), ctl("status").out()));
+            conn.createChannel().basicPublish("", "nowhere", null, new byte[] {1});
+            assertTrue(blocked.await(10, java.util.concurrent.TimeUnit.SECONDS), "publisher blocked");
+            Result clear = ctl("eval", "rabbit_alarm:clear_alarm({resource_limit, disk, node()}).");
+            assertEquals(0, clear.code(), clear.all());
+            assertTrue(unblocked.await(10, java.util.concurrent.TimeUnit.SECONDS), "publisher unblocked");
+            Result other = ctl("eval", "io:format(\"hi\").");
+            assertEquals(64, other.code(), other.all());
+            assertTrue(other.err().startsWith("Error: warren runs no Erlang"), other.err());
+        } finally {
+            ctl("eval", "rabbit_alarm:clear_alarm({resource_limit, disk, node()}).");
+            conn.abort();
+        }
+    }
+
     // ---- usage, help, errors ---------------------------------------------------------------
 
     @Test
