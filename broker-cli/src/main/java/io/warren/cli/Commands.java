@@ -449,6 +449,59 @@ final class Commands {
         }
     }
 
+    @Command(name = "close_all_connections",
+            customSynopsis = "warrenctl close_all_connections [-p <vhost>] [--global] [--limit <n>] "
+                    + "[--per-connection-delay <ms>] <explanation>",
+            description = {"Closes every connection of a virtual host (-p, default /), or of the broker with --global,",
+                    "each with 320 CONNECTION_FORCED and the explanation as its text."})
+    static final class CloseAllConnections extends Base {
+        @Parameters(index = "0", paramLabel = "<explanation>", description = "reason the clients are told")
+        String explanation;
+        @Option(names = "--global", description = "all virtual hosts, not just -p's")
+        boolean global;
+        @Option(names = "--limit", paramLabel = "<n>", description = "close at most this many (default: all)")
+        Integer limit;
+        @Option(names = "--per-connection-delay", paramLabel = "<ms>",
+                description = "wait this long between two closes (default 0)")
+        long delayMs;
+
+        @Override int exec(Ctx c) {
+            if ((limit != null && limit < 0) || delayMs < 0) {
+                throw new CliException(ExitCodes.DATAERR, "Error (argument validation): --limit and "
+                        + "--per-connection-delay must not be negative");
+            }
+            Api api = c.api();
+            c.out.banner(global ? "Closing all connections to node " + c.target().address() + " (across all vhosts)"
+                    : "Closing all connections in vhost " + c.vhost + " on node " + c.target().address()
+                            + " because: " + explanation);
+            int closed = 0;
+            for (JsonNode n : api.getOk("/api/connections")) {
+                if (limit != null && closed >= limit) {
+                    break;
+                }
+                if (!global && !c.vhost.equals(n.path("vhost").asText())) {
+                    continue;
+                }
+                if (closed > 0 && delayMs > 0) {
+                    try {
+                        Thread.sleep(delayMs);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new CliException(ExitCodes.SOFTWARE, "Error: interrupted");
+                    }
+                }
+                Api.Response r = api.send("DELETE", "/api/connections/" + Api.enc(n.path("name").asText()), null,
+                        Map.of("X-Reason", explanation));
+                // 404: it closed by itself meanwhile, which is what was asked.
+                if (r.status() != 204 && r.status() != 200 && r.status() != 404) {
+                    throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+                }
+                closed++;
+            }
+            return ExitCodes.OK;
+        }
+    }
+
     // ---- node -------------------------------------------------------------------------------
 
     @Command(name = "status", description = "Displays status of a node.")

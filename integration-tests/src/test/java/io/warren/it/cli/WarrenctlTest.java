@@ -292,6 +292,34 @@ class WarrenctlTest {
     }
 
     @Test
+    void closeAllConnectionsClosesEveryConnectionOfTheVhostWithTheReason() throws Exception {
+        Connection a = connect();
+        Connection b = connect();
+        AtomicReference<ShutdownSignalException> closedA = new AtomicReference<>();
+        AtomicReference<ShutdownSignalException> closedB = new AtomicReference<>();
+        a.addShutdownListener(closedA::set);
+        b.addShutdownListener(closedB::set);
+        try {
+            Result limited = ctl("close_all_connections", "--limit", "1", "first one");
+            assertEquals(0, limited.code(), limited.all());
+            await().atMost(Duration.ofSeconds(10)).until(() -> closedA.get() != null || closedB.get() != null);
+            Thread.sleep(300);
+            assertTrue(closedA.get() == null || closedB.get() == null, "--limit 1 closed only one");
+            Result r = ctl("close_all_connections", "--per-connection-delay", "10", "Closed via rabbitmqctl");
+            assertEquals(0, r.code(), r.all());
+            await().atMost(Duration.ofSeconds(10)).until(() -> closedA.get() != null && closedB.get() != null);
+            ShutdownSignalException last = closedA.get().getMessage().contains("first one") ? closedB.get()
+                    : closedA.get();
+            assertTrue(last.getMessage().contains("CONNECTION_FORCED - Closed via rabbitmqctl"), last.getMessage());
+            assertEquals(64, ctl("close_all_connections").code(), "the explanation is required");
+            assertEquals(65, ctl("close_all_connections", "--limit", "-1", "x").code());
+        } finally {
+            a.abort();
+            b.abort();
+        }
+    }
+
+    @Test
     void closeConnectionByThePidListConnectionsShows() throws Exception {
         conn = connect();
         AtomicReference<ShutdownSignalException> closed = new AtomicReference<>();
