@@ -46,8 +46,9 @@ public final class ResourceAlarms {
     }
 
     private final Map<Resource, String> active = new EnumMap<>(Resource.class);
-    /** Raised by the monitors, and by an operator (what rabbitmqctl eval rabbit_alarm:set_alarm does). */
+    /** Alarms the monitors raised. */
     private final Map<Resource, String> monitored = new EnumMap<>(Resource.class);
+    /** Alarms an operator raised by hand (what rabbitmqctl eval rabbit_alarm:set_alarm does). */
     private final Map<Resource, String> byOperator = new EnumMap<>(Resource.class);
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile String reason;
@@ -64,11 +65,6 @@ public final class ResourceAlarms {
      */
     public void setByOperator(Resource r, boolean on) {
         change(byOperator, r, on, on ? "set by an operator" : "cleared by an operator");
-    }
-
-    /** True while an operator holds an alarm on {@code r}. */
-    public synchronized boolean setByOperator(Resource r) {
-        return byOperator.containsKey(r);
     }
 
     private void change(Map<Resource, String> source, Resource r, boolean on, String detail) {
