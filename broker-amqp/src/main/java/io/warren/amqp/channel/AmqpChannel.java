@@ -71,6 +71,7 @@ public final class AmqpChannel implements MethodHandler {
 
     public AmqpChannel(AmqpConnection connection, int id) {
         this.connection = connection;
+        this.handover = (q, m, ref) -> connection.flow().enqueue(q, m, ref);
         this.id = id;
     }
 
@@ -803,23 +804,9 @@ public final class AmqpChannel implements MethodHandler {
             }
         }
         MessageStore store = msg.persistent() ? journal(msg, queues, seq) : null;
-        int slot = 0;
-        int n = queues.size();
-        if (n == 0) {
-            msg.release();
-        }
-        for (int i = 0; i < n; i++) {
-            MessageQueue q = queues.get(i);
-            long ref = store != null && q.store() != null ? storedRef + slot++ : QueueEntry.NOT_STORED;
-            if (i < n - 1) {
-                msg.retain();
-            }
-            // The last queue takes over this channel's reference, so a message in one queue has
-            // one holder and can be compacted when it parks (Message.compact). msg is not
-            // touched after this loop: the queue may already own it on another thread. A queue
-            // on another loop costs the connection a credit (PublisherFlow).
-            connection.flow().enqueue(q, msg, ref);
-        }
+        // A queue on another loop costs the connection a credit (PublisherFlow).
+        io.warren.core.publish.Publisher.enqueue(msg, queues, store != null ? storedRef : QueueEntry.NOT_STORED,
+                handover);
         if (store != null) {
             // Past the store's commit backlog bound the connection pauses until it drains.
             connection.flow().appended(store);
@@ -833,6 +820,9 @@ public final class AmqpChannel implements MethodHandler {
         }
         return store;
     }
+
+    /** Hands routed messages to queues through the connection's credit flow (one object, not one per publish). */
+    private final io.warren.core.publish.Publisher.Handover handover;
 
     /** The first slot of the message {@link #journal} stored last. */
     private long storedRef;

@@ -51,20 +51,30 @@ public final class Publisher {
         }
         List<MessageQueue> queues = routing.queues();
         int n = queues.size();
-        enqueue(message, queues, QueueEntry.NOT_STORED);
+        enqueue(message, queues, QueueEntry.NOT_STORED, DIRECT);
         return n;
     }
 
+    /** How one queue gets its copy: on its loop directly, or through a publisher's credit flow. */
+    @FunctionalInterface
+    public interface Handover {
+        void enqueue(MessageQueue q, Message m, long ref);
+    }
+
+    /** Straight to the queue's loop, without credit (the management API's publishes). */
+    public static final Handover DIRECT = (q, m, ref) -> q.execute(() -> q.enqueue(m, ref));
+
     /**
-     * Hands a routed message to each of {@code queues} on its loop (any thread); with none, the
+     * Hands a routed message to each of {@code queues} through {@code handover}; with none, the
      * message is released. Takes over the caller's reference: the last queue gets it, so a
      * message in one queue has one holder and can be compacted when it parks
-     * (Message.compact); the others get one retain each. {@code firstRef} is the store slot of
-     * the first durable queue's copy ({@link QueueEntry#NOT_STORED}: not journaled); the
+     * (Message.compact); the others get one retain each. The message is not touched after a
+     * hand-over: the queue may already own it on another thread. {@code firstRef} is the store
+     * slot of the first durable queue's copy ({@link QueueEntry#NOT_STORED}: not journaled); the
      * durable queues among {@code queues} get consecutive slots from it, in list order, as the
      * store appended them.
      */
-    public static void enqueue(Message message, List<MessageQueue> queues, long firstRef) {
+    public static void enqueue(Message message, List<MessageQueue> queues, long firstRef, Handover handover) {
         int n = queues.size();
         if (n == 0) {
             message.release();
@@ -77,7 +87,7 @@ public final class Publisher {
             if (i < n - 1) {
                 message.retain();
             }
-            q.execute(() -> q.enqueue(message, ref));
+            handover.enqueue(q, message, ref);
         }
     }
 }

@@ -310,7 +310,6 @@ public final class MessageQueue implements Destination {
             }
         }
         spillCount -= entries.size();
-        paging.countIn(entries.size());
         updateCount();
         answerWaitingGets();
         dispatch();

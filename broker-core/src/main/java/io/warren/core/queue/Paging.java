@@ -37,7 +37,6 @@ public final class Paging {
     private final long pressureBound;
     private volatile boolean pressure;
     private final LongAdder pagedOut = new LongAdder();
-    private final LongAdder pagedIn = new LongAdder();
 
     /** @param store where queues page out to (null: messages stay in memory) */
     public Paging(SpillStore store, long queueBound, long pressureBound) {
@@ -77,17 +76,8 @@ public final class Paging {
         pagedOut.increment();
     }
 
-    void countIn(int n) {
-        pagedIn.add(n);
-    }
-
     /** Messages paged out so far. */
     public long pagedOut() {
         return pagedOut.sum();
-    }
-
-    /** Messages read back so far. */
-    public long pagedIn() {
-        return pagedIn.sum();
     }
 }
