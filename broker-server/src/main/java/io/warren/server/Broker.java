@@ -4,7 +4,7 @@ import io.warren.amqp.codec.TableArgumentCodec;
 import io.warren.amqp.server.AmqpServer;
 import io.warren.amqp.server.AmqpSettings;
 import io.warren.amqp.server.BrokerContext;
-import io.warren.core.auth.Users;
+import io.warren.core.auth.AccessControl;
 import io.warren.core.flow.ResourceAlarms;
 import io.warren.amqp.channel.MessageHeaders;
 import io.warren.core.queue.Paging;
@@ -84,14 +84,15 @@ public final class Broker implements AutoCloseable {
                     config.memoryPagingRatio());
             resources.start();
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
-            VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability, paging);
+            VirtualHosts vhosts = new VirtualHosts(s.loops(), durability, paging);
+            AccessControl access = new AccessControl(definitions, config.loopbackUsers());
             durability.recover(vhosts);
-            // The default user is an administrator, as RabbitMQ's default user is.
-            Users users = new Users(Map.of(config.defaultUser(), config.defaultPass()),
-                    new HashSet<>(config.loopbackUsers()), Map.of(config.defaultUser(), java.util.List.of("administrator")));
+            if (!access.seeded()) {
+                seed(vhosts, access);
+            }
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
-            context = new BrokerContext(vhosts, users, settings, resources.alarms());
+            context = new BrokerContext(vhosts, access, settings, resources.alarms());
             // The API first: once bin/warren sees the AMQP port open, the API answers too.
             if (config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
                 startManagement();
@@ -119,6 +120,29 @@ public final class Broker implements AutoCloseable {
             throw e;
         }
         server = s;
+    }
+
+    /**
+     * A new data dir (or one from before access control was stored) gets RabbitMQ's first-start
+     * set-up: the default vhost, and the default user as an administrator with every permission
+     * in it. Later starts keep what operators made of them (default_user and default_pass are
+     * then not read, as in RabbitMQ).
+     */
+    private void seed(VirtualHosts vhosts, AccessControl access) {
+        vhosts.create(config.defaultVhost(), new VirtualHosts.Info("Default virtual host", java.util.List.of()));
+        if (access.user(config.defaultUser()) == null) {
+            access.putUser(config.defaultUser(), config.defaultPass(), java.util.List.of("administrator"));
+        }
+        access.setPermissions(config.defaultUser(), config.defaultVhost(), ".*", ".*", ".*");
+        access.markSeeded();
+        java.util.concurrent.CompletableFuture<Throwable> synced = new java.util.concurrent.CompletableFuture<>();
+        access.whenDurable(synced::complete);
+        Throwable failure = synced.join();
+        if (failure != null) {
+            throw new io.warren.core.store.StoreException("cannot store the default vhost and user: " + failure, failure);
+        }
+        log.info("created the default vhost '{}' and user '{}' (administrator)", config.defaultVhost(),
+                config.defaultUser());
     }
 
     private void startManagement() throws InterruptedException {

@@ -9,6 +9,9 @@ import io.warren.amqp.connection.AmqpConnection;
 import io.warren.amqp.connection.ReplyCodes;
 import io.warren.amqp.protocol.*;
 import io.warren.core.BrokerException;
+import io.warren.core.auth.AccessControl.Permission;
+import io.warren.core.auth.Authorizer;
+import io.warren.core.auth.Authorizer.Kind;
 import io.warren.core.exchange.Exchange;
 import io.warren.core.exchange.RoutingResult;
 import io.warren.core.message.Message;
@@ -220,7 +223,12 @@ public final class AmqpChannel implements MethodHandler {
     // ---- exchanges ----------------------------------------------------------------------------
 
     @Override public void onExchangeDeclare(ExchangeDeclare m) {
-        vhost().declareExchange(stripCrLf(m.exchange()), m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
+        String name = stripCrLf(m.exchange());
+        if (!m.passive() && !name.isEmpty()) {
+            // RabbitMQ: a passive declare needs no permission; the default exchange is refused first.
+            authz().check(Kind.EXCHANGE, name, Permission.CONFIGURE);
+        }
+        vhost().declareExchange(name, m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
                 m.arguments());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeDeclareOk(), ExchangeDeclare.CLASS_ID, ExchangeDeclare.METHOD_ID);
@@ -228,13 +236,19 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onExchangeDelete(ExchangeDelete m) {
-        vhost().deleteExchange(stripCrLf(m.exchange()), m.ifUnused());
+        String name = stripCrLf(m.exchange());
+        if (!name.isEmpty() && !name.startsWith("amq.")) {
+            // The default and amq.* exchanges are refused first, whatever the permissions (RabbitMQ's order).
+            authz().check(Kind.EXCHANGE, name, Permission.CONFIGURE);
+        }
+        vhost().deleteExchange(name, m.ifUnused());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeDeleteOk(), ExchangeDelete.CLASS_ID, ExchangeDelete.METHOD_ID);
         }
     }
 
     @Override public void onExchangeBind(ExchangeBind m) {
+        checkBinding(Kind.EXCHANGE, stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey());
         vhost().bindExchange(stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey(), m.arguments());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeBindOk(), ExchangeBind.CLASS_ID, ExchangeBind.METHOD_ID);
@@ -242,6 +256,7 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onExchangeUnbind(ExchangeUnbind m) {
+        checkBinding(Kind.EXCHANGE, stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey());
         vhost().unbindExchange(stripCrLf(m.destination()), stripCrLf(m.source()), m.routingKey(), m.arguments());
         if (!m.nowait()) {
             sendWhenDurable(new ExchangeUnbindOk(), ExchangeUnbind.CLASS_ID, ExchangeUnbind.METHOD_ID);
@@ -252,7 +267,7 @@ public final class AmqpChannel implements MethodHandler {
 
     @Override public void onQueueDeclare(QueueDeclare m) {
         VirtualHost.Declared d = vhost().declareQueue(stripCrLf(m.queue()), m.passive(), m.durable(), m.exclusive(),
-                m.autoDelete(), m.arguments(), connection);
+                m.autoDelete(), m.arguments(), connection, n -> authz().check(Kind.QUEUE, n, Permission.CONFIGURE));
         lastQueue = d.queue().name();
         if (m.nowait()) {
             return;
@@ -268,6 +283,8 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onQueueBind(QueueBind m) {
+        checkBinding(Kind.QUEUE, stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
+                bindingKey(m.queue(), m.routingKey()));
         vhost().bindQueue(stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
                 bindingKey(m.queue(), m.routingKey()), m.arguments(), connection);
         if (!m.nowait()) {
@@ -276,12 +293,15 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onQueueUnbind(QueueUnbind m) {
+        checkBinding(Kind.QUEUE, stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
+                bindingKey(m.queue(), m.routingKey()));
         vhost().unbindQueue(stripCrLf(queueName(m.queue())), stripCrLf(m.exchange()),
                 bindingKey(m.queue(), m.routingKey()), m.arguments(), connection);
         sendWhenDurable(new QueueUnbindOk(), QueueUnbind.CLASS_ID, QueueUnbind.METHOD_ID);
     }
 
     @Override public void onQueuePurge(QueuePurge m) {
+        authz().check(Kind.QUEUE, queueName(m.queue()), Permission.READ);
         MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
         q.execute(() -> q.purge(n -> {
             if (!m.nowait()) {
@@ -293,6 +313,7 @@ public final class AmqpChannel implements MethodHandler {
     @Override public void onQueueDelete(QueueDelete m) {
         // The checks and the count run on the queue's loop (after this channel's publishes,
         // consumes and cancels); the outcome comes back to this loop.
+        authz().check(Kind.QUEUE, stripCrLf(queueName(m.queue())), Permission.CONFIGURE);
         vhost().deleteQueue(stripCrLf(queueName(m.queue())), m.ifUnused(), m.ifEmpty(), connection,
                 (count, refused) -> connection.execute(() -> {
                     if (refused != null) {
@@ -304,6 +325,29 @@ public final class AmqpChannel implements MethodHandler {
                         sendWhenDurable(new QueueDeleteOk(count), QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
                     }
                 }));
+    }
+
+    private Authorizer authz() {
+        return connection.authorizer();
+    }
+
+    /**
+     * RabbitMQ's binding checks (rabbit_channel:binding_action_with_checks): write on the
+     * destination, read on the source exchange, then the topic read permission on the key when
+     * the source is a topic exchange. The default exchange is refused by the vhost as before.
+     */
+    private void checkBinding(Kind destinationKind, String destination, String source, String routingKey) {
+        if (destinationKind == Kind.QUEUE || !destination.isEmpty()) {
+            authz().check(destinationKind, destination, Permission.WRITE);
+        }
+        if (source.isEmpty() || destination.isEmpty()) {
+            return; // the vhost refuses the default exchange with its own 403
+        }
+        authz().check(Kind.EXCHANGE, source, Permission.READ);
+        Exchange x = vhost().exchange(source);
+        if (x != null && x.type() == io.warren.core.exchange.ExchangeType.TOPIC) {
+            authz().checkTopic(source, routingKey, Permission.READ);
+        }
     }
 
     /**
@@ -385,6 +429,7 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onBasicConsume(BasicConsume m) {
+        authz().check(Kind.QUEUE, queueName(m.queue()), Permission.READ);
         MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
         String tag = m.consumerTag().isEmpty() ? "amq.ctag-" + randomId() : m.consumerTag();
         if (consumers.containsKey(tag)) {
@@ -488,6 +533,7 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onBasicGet(BasicGet m) {
+        authz().check(Kind.QUEUE, queueName(m.queue()), Permission.READ);
         MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
         q.execute(() -> q.get((entry, remaining) -> connection.execute(() -> getReply(q, entry, remaining, m.noAck()))));
     }
@@ -687,6 +733,7 @@ public final class AmqpChannel implements MethodHandler {
             throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "immediate=true", BasicPublish.CLASS_ID,
                     BasicPublish.METHOD_ID);
         }
+        authz().check(Kind.EXCHANGE, m.exchange(), Permission.WRITE);
         Exchange x = vhost().exchange(m.exchange());
         if (x == null) {
             throw BrokerException.notFound("no exchange '%s' in vhost '%s'", m.exchange(), vhost().name());
@@ -694,6 +741,9 @@ public final class AmqpChannel implements MethodHandler {
         if (x.internal()) {
             throw BrokerException.accessRefused("cannot publish to internal exchange '%s' in vhost '%s'",
                     m.exchange(), vhost().name());
+        }
+        if (x.type() == io.warren.core.exchange.ExchangeType.TOPIC) {
+            authz().checkTopic(m.exchange(), m.routingKey(), Permission.WRITE);
         }
         publish.start(m);
     }
@@ -727,11 +777,12 @@ public final class AmqpChannel implements MethodHandler {
             return;
         }
         String userId = PublishAssembler.decode(props, BasicProperties::read).userId();
-        if (!userId.equals(connection.user())) {
+        try {
+            authz().checkUserId(userId);
+        } catch (BrokerException e) {
             current = publish.method();
             publish.reset();
-            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - user_id property set to '"
-                    + userId + "' but authenticated user was '" + connection.user() + "'");
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());
         }
     }
 

@@ -32,6 +32,7 @@ import io.warren.amqp.protocol.ConnectionUpdateSecretOk;
 import io.warren.amqp.protocol.ReplyCode;
 import io.warren.amqp.server.BrokerContext;
 import io.warren.core.flow.PublisherFlow;
+import io.warren.core.auth.Authorizer;
 import io.warren.core.vhost.VirtualHost;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,6 +85,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private volatile long flowPauses;
     private VirtualHost vhost;
     private String user;
+    private Authorizer authorizer;
     private int channelMax;
     /** Negotiated heartbeat interval in seconds (0: none). */
     private int heartbeat;
@@ -168,6 +170,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 ch.resumeDelivery();
             }
         }
+    }
+
+    /** The permission checks of this connection's user in its vhost (loop only); null before connection.open. */
+    public Authorizer authorizer() {
+        return authorizer;
     }
 
     public String user() {
@@ -592,7 +599,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         String[] credentials = credentials(s.mechanism(), s.response());
         InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
         String refusal = credentials == null ? "invalid " + s.mechanism() + " response"
-                : broker.users().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
+                : broker.access().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
         if (refusal != null) {
             broker.errorLog().warn(log, "login refused", "connection from {} refused: {}", remote, refusal);
             ConnectionException e = new ConnectionException(ReplyCode.ACCESS_REFUSED, "Login was refused using "
@@ -679,6 +686,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         if (v == null) {
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "vhost " + o.virtualHost() + " not found", 10, 40);
         }
+        if (!broker.access().canAccessVhost(user, v.name())) {
+            // RabbitMQ (rabbit_access_control:check_vhost_access): a user needs permissions in the vhost.
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "access to vhost '" + v.name() + "' refused for user '"
+                    + user + "'", 10, 40);
+        }
         int max = broker.settings().connectionMax();
         if (broker.openConnections().incrementAndGet() > max) {
             broker.openConnections().decrementAndGet();
@@ -688,6 +700,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         }
         counted = true;
         vhost = v;
+        authorizer = new Authorizer(broker.access(), user, v.name());
         // A queue is dropped from the vhost when deleted: its link can go (PublisherFlow.sweep).
         flow = new PublisherFlow(ctx.executor(), q -> v.queue(q.name()) == q, this::flowChanged);
         state = State.OPEN;

@@ -12,7 +12,6 @@ import io.warren.amqp.protocol.ConnectionStartOk;
 import io.warren.amqp.protocol.ConnectionTuneOk;
 import io.warren.amqp.server.AmqpSettings;
 import io.warren.amqp.server.BrokerContext;
-import io.warren.core.auth.Users;
 import io.warren.core.vhost.VirtualHosts;
 
 import java.net.InetSocketAddress;
@@ -49,7 +48,10 @@ final class EmbeddedConnection implements AutoCloseable {
             }
         };
         EventExecutor[] loops = {channel.eventLoop()};
-        broker = new BrokerContext(new VirtualHosts(loops, "/"), new Users(Map.of("guest", "guest"), Set.of()),
+        io.warren.core.auth.AccessControl access = new io.warren.core.auth.AccessControl(null, Set.of());
+        access.putUser("guest", "guest", java.util.List.of("administrator"));
+        access.setPermissions("guest", "/", ".*", ".*", ".*");
+        broker = new BrokerContext(new VirtualHosts(loops, "/"), access,
                 new AmqpSettings(0, 131072, 2047, 128L * 1024 * 1024), null);
         channel.pipeline().addLast("amqp", new AmqpConnection(broker, new FrameDecoder()));
     }

@@ -3,7 +3,7 @@ package io.warren.core.store;
 import java.util.List;
 
 /**
- * Durable exchanges, queues and bindings. Arguments are stored as the protocol layer's encoded
+ * Durable exchanges, queues and bindings, and access control (vhosts, users, permissions). Arguments are stored as the protocol layer's encoded
  * table bytes ({@link ArgumentCodec}), so the store needs no knowledge of field types.
  * A change is taken in order when the method returns, without waiting for the disk (callers
  * are event loops); it is durable once a later {@link #sync} calls back.
@@ -19,6 +19,25 @@ public interface DefinitionStore extends AutoCloseable {
 
     record Definitions(List<ExchangeDef> exchanges, List<QueueDef> queues, List<BindingDef> bindings) {}
 
+    /** A virtual host (RabbitMQ's description and tags are kept for definitions export). */
+    record VhostDef(String name, String description, List<String> tags) {}
+
+    /** A user: RabbitMQ's password hash (base64, see PasswordHashing) and its algorithm; never a plain password. */
+    record UserDef(String name, String passwordHash, String hashingAlgorithm, List<String> tags) {}
+
+    /** A user's configure / write / read regular expressions in one vhost. */
+    record PermissionDef(String user, String vhost, String configure, String write, String read) {}
+
+    /** A user's write / read regular expressions on the routing keys of one topic exchange in one vhost. */
+    record TopicPermissionDef(String user, String vhost, String exchange, String write, String read) {}
+
+    /**
+     * Access control: {@code seeded} is false only for a store that never had its default vhost
+     * and user created (a new data dir, or one from before access control was stored).
+     */
+    record AccessDefinitions(boolean seeded, List<VhostDef> vhosts, List<UserDef> users,
+                             List<PermissionDef> permissions, List<TopicPermissionDef> topicPermissions) {}
+
     void putExchange(ExchangeDef d);
 
     void removeExchange(String vhost, String name);
@@ -30,6 +49,27 @@ public interface DefinitionStore extends AutoCloseable {
     void putBinding(BindingDef d);
 
     void removeBinding(BindingDef d);
+
+    void putVhost(VhostDef d);
+
+    void removeVhost(String name);
+
+    void putUser(UserDef d);
+
+    void removeUser(String name);
+
+    void putPermission(PermissionDef d);
+
+    void removePermission(String user, String vhost);
+
+    void putTopicPermission(TopicPermissionDef d);
+
+    void removeTopicPermission(String user, String vhost, String exchange);
+
+    /** Records that the default vhost and user were created: they are not created again at the next start. */
+    void markSeeded();
+
+    AccessDefinitions loadAccess();
 
     /** A new queue id, never handed out before (survives restarts). */
     long nextQueueId();

@@ -46,6 +46,14 @@ public final class StoreDurability implements Durability {
         definitions.sync(done);
     }
 
+    @Override public void vhostAdded(String name, String description, List<String> tags) {
+        definitions.putVhost(new DefinitionStore.VhostDef(name, description, List.copyOf(tags)));
+    }
+
+    @Override public void vhostRemoved(String name) {
+        definitions.removeVhost(name);
+    }
+
     @Override public void exchangeAdded(String vhost, Exchange x) {
         definitions.putExchange(new ExchangeDef(vhost, x.name(), x.type().wireName(), x.autoDelete(), x.internal(),
                 codec.encode(x.arguments())));
@@ -133,21 +141,37 @@ public final class StoreDurability implements Durability {
         }
     }
 
+    /**
+     * The vhost of a stored definition. One without a stored vhost record comes from a data dir
+     * written before vhosts were stored (only the default vhost existed then): it gets its record.
+     */
+    private static VirtualHost vhost(VirtualHosts vhosts, String name) {
+        VirtualHost v = vhosts.get(name);
+        if (v == null) {
+            vhosts.create(name, VirtualHosts.Info.NONE);
+            v = vhosts.get(name);
+        }
+        return v;
+    }
+
     public void recover(VirtualHosts vhosts) {
         long start = System.nanoTime();
         DefinitionStore.Definitions d = definitions.load();
+        for (DefinitionStore.VhostDef v : definitions.loadAccess().vhosts()) {
+            vhosts.recover(v.name(), new VirtualHosts.Info(v.description(), v.tags()));
+        }
         for (ExchangeDef x : d.exchanges()) {
-            vhosts.add(x.vhost()).recoverExchange(x.name(), x.type(), x.autoDelete(), x.internal(),
+            vhost(vhosts, x.vhost()).recoverExchange(x.name(), x.type(), x.autoDelete(), x.internal(),
                     codec.decode(x.arguments()));
         }
         Map<Long, MessageQueue> byId = new HashMap<>();
         for (QueueDef q : d.queues()) {
-            MessageQueue queue = vhosts.add(q.vhost()).recoverQueue(q.name(), q.autoDelete(),
+            MessageQueue queue = vhost(vhosts, q.vhost()).recoverQueue(q.name(), q.autoDelete(),
                     codec.decode(q.arguments()), mq -> mq.attachStore(messages, q.id()));
             byId.put(q.id(), queue);
         }
         for (BindingDef b : d.bindings()) {
-            VirtualHost v = vhosts.add(b.vhost());
+            VirtualHost v = vhost(vhosts, b.vhost());
             Map<String, Object> args = codec.decode(b.arguments());
             if (!v.recoverBinding(b.source(), b.toQueue(), b.destination(), b.routingKey(), args)) {
                 log.warn("dropping stored binding {} -> {} in vhost '{}': an end no longer exists", b.source(),

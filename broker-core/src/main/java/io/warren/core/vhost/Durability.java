@@ -27,6 +27,12 @@ public interface Durability {
 
     default void bindingRemoved(String vhost, Binding b) { }
 
+    /** A vhost was created (or its description / tags changed). */
+    default void vhostAdded(String name, String description, java.util.List<String> tags) { }
+
+    /** A vhost was deleted (its contents were reported removed before). */
+    default void vhostRemoved(String name) { }
+
     /**
      * Calls {@code done} once every change reported before is on disk ({@code null}) or failed
      * to get there: the broker answers declare, delete, bind and unbind from here. Any thread;

@@ -203,6 +203,16 @@ public final class VirtualHost {
 
     public Declared declareQueue(String queueName, boolean passive, boolean durable, boolean exclusive,
                                  boolean autoDelete, Map<String, Object> args, Object connection) {
+        return declareQueue(queueName, passive, durable, exclusive, autoDelete, args, connection, n -> { });
+    }
+
+    /**
+     * As above; {@code authorize} is called with the queue's actual name (a server-generated
+     * one too) before anything is looked up or created, as RabbitMQ checks configure access.
+     */
+    public Declared declareQueue(String queueName, boolean passive, boolean durable, boolean exclusive,
+                                 boolean autoDelete, Map<String, Object> args, Object connection,
+                                 java.util.function.Consumer<String> authorize) {
         if (passive) {
             return new Declared(existingQueue(queueName, connection), false);
         }
@@ -212,6 +222,7 @@ public final class VirtualHost {
             // server-named queue can be redeclared by its name (passive declares can).
             checkName("queue", n);
         }
+        authorize.accept(n);
         // RabbitMQ 3.10: "Durable = DurableDeclare andalso not ExclusiveDeclare" - an exclusive
         // queue dies with its connection, so it is never durable, whatever the flag says.
         boolean isDurable = durable && !exclusive;
@@ -435,6 +446,31 @@ public final class VirtualHost {
             if (s.removeBinding(b)) {
                 durability.bindingRemoved(name, b);
                 maybeAutoDelete(s);
+            }
+        }
+    }
+
+    /**
+     * The vhost is being deleted: every queue (with its messages), every exchange and every
+     * binding goes, from memory and from the store. Queues are deleted on their loops.
+     */
+    public void deleteAll() {
+        synchronized (topologyLock) {
+            for (MessageQueue q : new ArrayList<>(queues.values())) {
+                removeQueue(q);
+            }
+            for (Exchange x : new ArrayList<>(exchanges.values())) {
+                if (x == defaultExchange) {
+                    continue;
+                }
+                if (x.name().startsWith("amq.")) {
+                    for (Binding b : x.bindings()) {
+                        x.removeBinding(b);
+                        durability.bindingRemoved(name, b);
+                    }
+                } else if (exchanges.containsKey(x.name())) {
+                    removeExchange(x);
+                }
             }
         }
     }

@@ -1,15 +1,26 @@
 package io.warren.core.vhost;
 
 import io.netty.util.concurrent.EventExecutor;
+import io.warren.core.BrokerException;
 import io.warren.core.queue.Paging;
 
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The broker's virtual hosts by name. */
+/**
+ * The broker's virtual hosts by name, with their description and tags (RabbitMQ's vhost
+ * metadata). Creating and deleting vhosts is an operator's action, serialized on this object;
+ * lookups (every connection.open) read a concurrent map.
+ */
 public final class VirtualHosts {
+    /** A vhost's metadata. */
+    public record Info(String description, List<String> tags) {
+        public static final Info NONE = new Info("", List.of());
+    }
+
     private final Map<String, VirtualHost> vhosts = new ConcurrentHashMap<>();
+    private final Map<String, Info> info = new ConcurrentHashMap<>();
     private final EventExecutor[] loops;
     private final Durability durability;
     private final Paging paging;
@@ -24,14 +35,66 @@ public final class VirtualHosts {
 
     /** With {@code paging}: how every queue bounds the message content it keeps in memory. */
     public VirtualHosts(EventExecutor[] loops, String defaultVhost, Durability durability, Paging paging) {
-        this.loops = loops;
-        this.durability = durability;
-        this.paging = paging;
+        this(loops, durability, paging);
         add(defaultVhost);
     }
 
+    /** Without any vhost yet: the broker recovers the stored ones ({@link #recover}) or creates the default. */
+    public VirtualHosts(EventExecutor[] loops, Durability durability, Paging paging) {
+        this.loops = loops;
+        this.durability = durability;
+        this.paging = paging;
+    }
+
+    /** The vhost, created in memory when missing (not stored: see {@link #create}). */
     public VirtualHost add(String name) {
         return vhosts.computeIfAbsent(name, n -> new VirtualHost(n, loops, durability, paging));
+    }
+
+    /** Start-up: a stored vhost. */
+    public VirtualHost recover(String name, Info i) {
+        info.put(name, i);
+        return add(name);
+    }
+
+    /**
+     * Creates a vhost, stored (durable; see {@link Durability#whenDurable}); an existing one
+     * keeps its contents and gets the new metadata. Returns true when it was created.
+     */
+    public synchronized boolean create(String name, Info i) {
+        if (name == null || name.isEmpty()) {
+            throw BrokerException.preconditionFailed("vhost name must not be empty");
+        }
+        boolean created = !vhosts.containsKey(name);
+        info.put(name, i);
+        durability.vhostAdded(name, i.description(), i.tags());
+        add(name);
+        return created;
+    }
+
+    /**
+     * Deletes a vhost: removed from the map first (no new connection gets in), then its queues,
+     * exchanges and bindings, then its record. The caller closes its connections. Returns the
+     * deleted vhost, or null when there was none.
+     */
+    public synchronized VirtualHost delete(String name) {
+        VirtualHost v = vhosts.remove(name);
+        if (v == null) {
+            return null;
+        }
+        v.deleteAll();
+        info.remove(name);
+        durability.vhostRemoved(name);
+        return v;
+    }
+
+    public Info info(String name) {
+        return info.getOrDefault(name, Info.NONE);
+    }
+
+    /** Calls {@code done} once vhost changes made so far are on disk (or failed). */
+    public void whenDurable(io.warren.core.store.MessageStore.Durable done) {
+        durability.whenDurable(done);
     }
 
     public Paging paging() {

@@ -15,7 +15,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.warren.core.auth.Users;
+import io.warren.core.auth.AccessControl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,9 +44,9 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
             "management");
 
     private final ManagementApi api;
-    private final Users users;
+    private final AccessControl users;
 
-    HttpApiHandler(ManagementApi api, Users users) {
+    HttpApiHandler(ManagementApi api, AccessControl users) {
         this.api = api;
         this.users = users;
     }

@@ -71,7 +71,7 @@ public final class ManagementServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY),
-                                new HttpApiHandler(api, broker.users()));
+                                new HttpApiHandler(api, broker.access()));
                     }
                 });
         listener = b.bind(new InetSocketAddress(ip, port)).sync().channel();

@@ -99,7 +99,7 @@ final class WarrenEndpoints {
      * A fraction is 0.0..1.0 as rabbitmqctl checks it (and as the config key takes it).
      */
     ApiResponse setMemoryWatermark(ApiRequest r) {
-        if (!ctx.broker.users().tags(r.user()).contains("administrator")) {
+        if (!ctx.broker.access().tags(r.user()).contains("administrator")) {
             throw new ApiException(401, "not_authorised", "Not administrator user");
         }
         ObjectNode body = Json.object(r.body());
@@ -136,7 +136,7 @@ final class WarrenEndpoints {
      * the monitor measures. Administrators only.
      */
     ApiResponse setAlarm(ApiRequest r, boolean on) {
-        if (!ctx.broker.users().tags(r.user()).contains("administrator")) {
+        if (!ctx.broker.access().tags(r.user()).contains("administrator")) {
             throw new ApiException(401, "not_authorised", "Not administrator user");
         }
         io.warren.core.flow.ResourceAlarms.Resource res = switch (r.param("resource")) {

@@ -25,6 +25,8 @@ import java.util.zip.CRC32C;
  *   1 put exchange, 3 put queue, 5 put binding, 6 remove binding: DefinitionEncoding's bytes
  *   2 remove exchange, 4 remove queue: the entry's key, UTF-8
  *   7 queue-id ceiling: int64
+ *   8 put access entry (vhost, user, permission, topic permission, seeded marker): DefinitionEncoding.access bytes
+ *   9 remove access entry: its key, UTF-8
  * </pre>
  * Each frame is forced before the next is written, so a crash can only tear the last one: at
  * open, a frame that is bad and reaches the end of the file is cut off (an unfinished commit,
@@ -43,6 +45,8 @@ final class ChangeLog implements AutoCloseable {
     static final byte PUT_BINDING = 5;
     static final byte REMOVE_BINDING = 6;
     static final byte ID_CEILING = 7;
+    static final byte PUT_ACCESS = 8;
+    static final byte REMOVE_ACCESS = 9;
 
     /** A decoded record: {@code data} for puts and binding removes, {@code key}, or {@code ceiling}. */
     record Record(byte type, byte[] data) {

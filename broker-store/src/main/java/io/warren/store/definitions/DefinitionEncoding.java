@@ -1,6 +1,10 @@
 package io.warren.store.definitions;
 
 import io.warren.core.store.DefinitionStore.BindingDef;
+import io.warren.core.store.DefinitionStore.PermissionDef;
+import io.warren.core.store.DefinitionStore.TopicPermissionDef;
+import io.warren.core.store.DefinitionStore.UserDef;
+import io.warren.core.store.DefinitionStore.VhostDef;
 import io.warren.core.store.DefinitionStore.ExchangeDef;
 import io.warren.core.store.DefinitionStore.QueueDef;
 
@@ -74,6 +78,135 @@ final class DefinitionEncoding {
     static BindingDef binding(byte[] b) {
         return read(b, in -> new BindingDef(in.readUTF(), in.readUTF(), in.readBoolean(), in.readUTF(), in.readUTF(),
                 bytes(in)));
+    }
+
+    // ---- access control: one kind byte, then the fields; keyed by kind and identity ----------
+
+    static final byte VHOST = 'v';
+    static final byte USER = 'u';
+    static final byte PERMISSION = 'p';
+    static final byte TOPIC_PERMISSION = 't';
+    /** The marker that the default vhost and user were created. */
+    static final byte SEEDED = 's';
+
+    /** A decoded access entry: one of the records, or {@link #SEEDED_ENTRY}. */
+    static final Object SEEDED_ENTRY = new Object();
+
+    static String vhostKey(String name) {
+        return "v" + name;
+    }
+
+    static String userKey(String name) {
+        return "u" + name;
+    }
+
+    static String permissionKey(String user, String vhost) {
+        return "p" + key(vhost, user);
+    }
+
+    static String topicPermissionKey(String user, String vhost, String exchange) {
+        return "t" + key(vhost, user) + "\0" + exchange.length() + ":" + exchange;
+    }
+
+    static final String SEEDED_KEY = "s";
+
+    static byte[] access(Object d) {
+        return write(out -> {
+            if (d instanceof VhostDef v) {
+                out.writeByte(VHOST);
+                string(out, v.name());
+                string(out, v.description());
+                strings(out, v.tags());
+            } else if (d instanceof UserDef u) {
+                out.writeByte(USER);
+                string(out, u.name());
+                string(out, u.passwordHash());
+                string(out, u.hashingAlgorithm());
+                strings(out, u.tags());
+            } else if (d instanceof PermissionDef p) {
+                out.writeByte(PERMISSION);
+                string(out, p.user());
+                string(out, p.vhost());
+                string(out, p.configure());
+                string(out, p.write());
+                string(out, p.read());
+            } else if (d instanceof TopicPermissionDef t) {
+                out.writeByte(TOPIC_PERMISSION);
+                string(out, t.user());
+                string(out, t.vhost());
+                string(out, t.exchange());
+                string(out, t.write());
+                string(out, t.read());
+            } else if (d == SEEDED_ENTRY) {
+                out.writeByte(SEEDED);
+            } else {
+                throw new IllegalArgumentException("not an access definition: " + d);
+            }
+        });
+    }
+
+    static Object access(byte[] b) {
+        return read(b, in -> switch (in.readByte()) {
+            case VHOST -> new VhostDef(string(in), string(in), strings(in));
+            case USER -> new UserDef(string(in), string(in), string(in), strings(in));
+            case PERMISSION -> new PermissionDef(string(in), string(in), string(in), string(in), string(in));
+            case TOPIC_PERMISSION -> new TopicPermissionDef(string(in), string(in), string(in), string(in),
+                    string(in));
+            case SEEDED -> SEEDED_ENTRY;
+            default -> throw new IOException("unknown access entry kind " + b[0]);
+        });
+    }
+
+    /** The key an access entry is stored under. */
+    static String accessKey(Object d) {
+        if (d instanceof VhostDef v) {
+            return vhostKey(v.name());
+        }
+        if (d instanceof UserDef u) {
+            return userKey(u.name());
+        }
+        if (d instanceof PermissionDef p) {
+            return permissionKey(p.user(), p.vhost());
+        }
+        if (d instanceof TopicPermissionDef t) {
+            return topicPermissionKey(t.user(), t.vhost(), t.exchange());
+        }
+        return SEEDED_KEY;
+    }
+
+    private static void string(DataOutputStream out, String s) throws IOException {
+        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        out.writeInt(b.length);
+        out.write(b);
+    }
+
+    private static String string(DataInputStream in) throws IOException {
+        int n = in.readInt();
+        if (n < 0 || n > in.available()) {
+            throw new IOException("string length " + n + " with " + in.available() + " bytes left");
+        }
+        byte[] b = new byte[n];
+        in.readFully(b);
+        return new String(b, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static void strings(DataOutputStream out, java.util.List<String> l) throws IOException {
+        out.writeInt(l.size());
+        for (String s : l) {
+            string(out, s);
+        }
+    }
+
+    private static java.util.List<String> strings(DataInputStream in) throws IOException {
+        int n = in.readInt();
+        if (n < 0 || n > in.available() / 4) {
+            throw new IOException("list length " + n + " with " + in.available() + " bytes left");
+        }
+        java.util.List<String> l = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            l.add(string(in));
+        }
+        return java.util.List.copyOf(l);
     }
 
     private interface Writer {

@@ -12,6 +12,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import io.warren.core.store.DefinitionStore.AccessDefinitions;
+import io.warren.core.store.DefinitionStore.PermissionDef;
+import io.warren.core.store.DefinitionStore.TopicPermissionDef;
+import io.warren.core.store.DefinitionStore.UserDef;
+import io.warren.core.store.DefinitionStore.VhostDef;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -21,7 +27,7 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Durable exchanges, queues and bindings: a snapshot file, {@code definitions.dat}
+ * Durable exchanges, queues and bindings, and access control: a snapshot file, {@code definitions.dat}
  * ({@link SnapshotFile}), plus a log of the changes made since, {@code definitions.log}
  * ({@link ChangeLog}). A change updates the in-memory set and queues one log record; it never
  * touches the disk on the caller's thread (an event loop). The thread "warren-definitions"
@@ -72,10 +78,10 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
 
     /** Encoded entries: exchanges and queues by {@link DefinitionEncoding#key}, bindings by their bytes. */
     private record State(long[] idCeiling, TreeMap<String, byte[]> exchanges, TreeMap<String, byte[]> queues,
-                         TreeSet<byte[]> bindings) {
+                         TreeSet<byte[]> bindings, TreeMap<String, byte[]> access) {
         Snapshot snapshot() {
             return new Snapshot(idCeiling[0], new ArrayList<>(exchanges.values()), new ArrayList<>(queues.values()),
-                    new ArrayList<>(bindings));
+                    new ArrayList<>(bindings), new ArrayList<>(access.values()));
         }
     }
 
@@ -126,7 +132,8 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
                 throw new StoreException("definition store " + old + " is an older layout (MapDB) that this broker "
                         + "does not read: it keeps definitions in " + file + "; there is no migration");
             }
-            st = new State(new long[] {0}, new TreeMap<>(), new TreeMap<>(), new TreeSet<>(Arrays::compare));
+            st = new State(new long[] {0}, new TreeMap<>(), new TreeMap<>(), new TreeSet<>(Arrays::compare),
+                    new TreeMap<>());
             bytes = SnapshotFile.encode(st.snapshot());
             try {
                 // The file exists from now on: its absence later is not "a new broker".
@@ -200,7 +207,13 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
             if (s.idCeiling() < 0) {
                 throw new StoreException(corrupt + "negative queue-id ceiling " + s.idCeiling());
             }
-            return new State(new long[] {s.idCeiling()}, exchanges, queues, bindings);
+            TreeMap<String, byte[]> access = new TreeMap<>();
+            for (byte[] e : s.access()) {
+                if (access.put(DefinitionEncoding.accessKey(DefinitionEncoding.access(e)), e) != null) {
+                    throw new StoreException(corrupt + "an access control entry is stored twice");
+                }
+            }
+            return new State(new long[] {s.idCeiling()}, exchanges, queues, bindings, access);
         } catch (DefinitionEncoding.CorruptDefinitionException e) {
             throw new StoreException(corrupt + e.getMessage(), e);
         }
@@ -225,6 +238,9 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
             }
             case ChangeLog.REMOVE_BINDING -> st.bindings().remove(r.data());
             case ChangeLog.ID_CEILING -> st.idCeiling()[0] = Math.max(st.idCeiling()[0], r.ceiling());
+            case ChangeLog.PUT_ACCESS -> st.access().put(DefinitionEncoding.accessKey(DefinitionEncoding.access(r.data())),
+                    r.data());
+            case ChangeLog.REMOVE_ACCESS -> st.access().remove(r.key());
             default -> throw new StoreException("unknown definitions log record type " + r.type());
         }
     }
@@ -284,6 +300,82 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
         if (open().bindings().remove(e)) {
             queue(ChangeLog.encode(ChangeLog.REMOVE_BINDING, e));
         }
+    }
+
+    // ---- access control ------------------------------------------------------------------------
+
+    private void putAccess(Object d) {
+        byte[] e = DefinitionEncoding.access(d);
+        String key = DefinitionEncoding.accessKey(d);
+        if (!Arrays.equals(open().access().get(key), e)) {
+            state.access().put(key, e);
+            queue(ChangeLog.encode(ChangeLog.PUT_ACCESS, e));
+        }
+    }
+
+    private void removeAccess(String key) {
+        if (open().access().remove(key) != null) {
+            queue(ChangeLog.encodeKey(ChangeLog.REMOVE_ACCESS, key));
+        }
+    }
+
+    @Override public synchronized void putVhost(VhostDef d) {
+        putAccess(d);
+    }
+
+    @Override public synchronized void removeVhost(String name) {
+        removeAccess(DefinitionEncoding.vhostKey(name));
+    }
+
+    @Override public synchronized void putUser(UserDef d) {
+        putAccess(d);
+    }
+
+    @Override public synchronized void removeUser(String name) {
+        removeAccess(DefinitionEncoding.userKey(name));
+    }
+
+    @Override public synchronized void putPermission(PermissionDef d) {
+        putAccess(d);
+    }
+
+    @Override public synchronized void removePermission(String user, String vhost) {
+        removeAccess(DefinitionEncoding.permissionKey(user, vhost));
+    }
+
+    @Override public synchronized void putTopicPermission(TopicPermissionDef d) {
+        putAccess(d);
+    }
+
+    @Override public synchronized void removeTopicPermission(String user, String vhost, String exchange) {
+        removeAccess(DefinitionEncoding.topicPermissionKey(user, vhost, exchange));
+    }
+
+    @Override public synchronized void markSeeded() {
+        putAccess(DefinitionEncoding.SEEDED_ENTRY);
+    }
+
+    @Override public synchronized AccessDefinitions loadAccess() {
+        boolean seeded = false;
+        List<VhostDef> vhosts = new ArrayList<>();
+        List<UserDef> users = new ArrayList<>();
+        List<PermissionDef> permissions = new ArrayList<>();
+        List<TopicPermissionDef> topic = new ArrayList<>();
+        for (byte[] e : open().access().values()) {
+            Object d = DefinitionEncoding.access(e);
+            if (d instanceof VhostDef v) {
+                vhosts.add(v);
+            } else if (d instanceof UserDef u) {
+                users.add(u);
+            } else if (d instanceof PermissionDef p) {
+                permissions.add(p);
+            } else if (d instanceof TopicPermissionDef t) {
+                topic.add(t);
+            } else {
+                seeded = true;
+            }
+        }
+        return new AccessDefinitions(seeded, vhosts, users, permissions, topic);
     }
 
     @Override

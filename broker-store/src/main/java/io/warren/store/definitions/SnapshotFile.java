@@ -21,13 +21,14 @@ import java.util.zip.CRC32C;
  * The whole definition set as one file, replaced atomically on every change.
  *
  * <pre>
- * "warren-definitions/3\n"        magic and version, ASCII
+ * "warren-definitions/4\n"        magic and version, ASCII (version 3, without access entries, is read too)
  * int32   N                        length of the body
  * body (N bytes):
  *   int64 queue-id ceiling         every id handed out so far is &lt;= this
  *   int32 count, then count x (int32 length, exchange entry)
  *   int32 count, then count x (int32 length, queue entry)
  *   int32 count, then count x (int32 length, binding entry)
+ *   int32 count, then count x (int32 length, access entry)   (version 4)
  * int32   CRC32C of everything above (magic, N and body)
  * </pre>
  * Entries are {@link DefinitionEncoding}'s bytes; integers big-endian. The file is exactly
@@ -42,11 +43,14 @@ final class SnapshotFile {
     static final String DATA = "definitions.dat";
     static final String TMP = "definitions.tmp";
     static final String KIND = "warren-definitions";
-    static final int VERSION = 3;
+    static final int VERSION = 4;
     private static final byte[] MAGIC = (KIND + "/" + VERSION + "\n").getBytes(StandardCharsets.US_ASCII);
+    /** The layout before access control was stored: the same without the access entries. */
+    private static final byte[] MAGIC_V3 = (KIND + "/3\n").getBytes(StandardCharsets.US_ASCII);
 
     /** Entries as {@link DefinitionEncoding} bytes. */
-    record Snapshot(long idCeiling, List<byte[]> exchanges, List<byte[]> queues, List<byte[]> bindings) {}
+    record Snapshot(long idCeiling, List<byte[]> exchanges, List<byte[]> queues, List<byte[]> bindings,
+                    List<byte[]> access) {}
 
     private SnapshotFile() {}
 
@@ -56,7 +60,7 @@ final class SnapshotFile {
             out.write(MAGIC);
             out.writeInt(0); // body length, patched below
             out.writeLong(s.idCeiling());
-            for (List<byte[]> list : List.of(s.exchanges(), s.queues(), s.bindings())) {
+            for (List<byte[]> list : List.of(s.exchanges(), s.queues(), s.bindings(), s.access())) {
                 out.writeInt(list.size());
                 for (byte[] e : list) {
                     out.writeInt(e.length);
@@ -77,8 +81,12 @@ final class SnapshotFile {
     /** The snapshot in {@code bytes}, read from {@code file}; a StoreException naming it if it is not a valid one. */
     static Snapshot decode(Path file, byte[] bytes) {
         String damaged = "definition store " + file + " is damaged: ";
+        int sections = 4;
         if (!startsWith(bytes, MAGIC)) {
-            throw new StoreException(describeHeader(file, bytes));
+            if (!startsWith(bytes, MAGIC_V3)) {
+                throw new StoreException(describeHeader(file, bytes));
+            }
+            sections = 3; // same header length as version 4
         }
         ByteBuffer b = ByteBuffer.wrap(bytes);
         if (bytes.length < MAGIC.length + 4 + 8 + 12 + 4) {
@@ -100,8 +108,8 @@ final class SnapshotFile {
         try {
             b.position(MAGIC.length + 4).limit(bytes.length - 4);
             long ceiling = b.getLong();
-            List<List<byte[]>> lists = new ArrayList<>(3);
-            for (int k = 0; k < 3; k++) {
+            List<List<byte[]>> lists = new ArrayList<>(4);
+            for (int k = 0; k < sections; k++) {
                 int count = b.getInt();
                 if (count < 0 || count > b.remaining() / 4) {
                     throw new StoreException(damaged + "impossible entry count " + count);
@@ -121,7 +129,8 @@ final class SnapshotFile {
             if (b.hasRemaining()) {
                 throw new StoreException(damaged + b.remaining() + " bytes after the last entry");
             }
-            return new Snapshot(ceiling, lists.get(0), lists.get(1), lists.get(2));
+            return new Snapshot(ceiling, lists.get(0), lists.get(1), lists.get(2),
+                    sections == 4 ? lists.get(3) : List.of());
         } catch (java.nio.BufferUnderflowException e) {
             throw new StoreException(damaged + "an entry runs past the end of the content", e);
         }
@@ -141,7 +150,7 @@ final class SnapshotFile {
             String v = header.substring(prefix.length());
             try {
                 int version = Integer.parseInt(v);
-                return "definition store " + file + " has format " + header + (version < VERSION
+                return "definition store " + file + " has format " + header + (version < 3
                         ? ", an older layout than this broker's " + KIND + "/" + VERSION + " (no migration)"
                         : ", written by a newer broker (this one reads " + KIND + "/" + VERSION + ")");
             } catch (NumberFormatException e) {
