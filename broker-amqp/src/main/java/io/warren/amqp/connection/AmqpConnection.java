@@ -83,7 +83,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     /** Copies of the flow's state for {@link #state()} and tests on other threads. */
     private volatile boolean flowPaused;
     private volatile long flowPauses;
-    private VirtualHost vhost;
+    /** Volatile: the management API reads it to close a deleted vhost's connections. */
+    private volatile VirtualHost vhost;
     private String user;
     private Authorizer authorizer;
     private int channelMax;
@@ -701,6 +702,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         counted = true;
         vhost = v;
         authorizer = new Authorizer(broker.access(), user, v.name());
+        if (broker.vhosts().get(v.name()) != v) {
+            // Deleted meanwhile: its deletion may have missed this connection.
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "vhost " + o.virtualHost() + " not found", 10, 40);
+        }
         // A queue is dropped from the vhost when deleted: its link can go (PublisherFlow.sweep).
         flow = new PublisherFlow(ctx.executor(), q -> v.queue(q.name()) == q, this::flowChanged);
         state = State.OPEN;

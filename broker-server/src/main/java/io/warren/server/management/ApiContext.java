@@ -54,6 +54,25 @@ final class ApiContext {
         this.listeners = listeners;
     }
 
+    /** 403 unless the user is tagged administrator (RabbitMQ answers 401 with the same body). */
+    void requireAdministrator(ApiRequest r) {
+        if (!broker.access().tags(r.user()).contains("administrator")) {
+            throw new ApiException(403, "not_authorised", "Not administrator user");
+        }
+    }
+
+    /**
+     * The AMQP permission check for an API action of the request's user, as RabbitMQ makes it for
+     * its API: the user needs access to the vhost and the permission on the object.
+     */
+    void authorize(ApiRequest r, String vhost, io.warren.core.auth.Authorizer.Kind kind, String name,
+                   io.warren.core.auth.AccessControl.Permission permission) {
+        if (!broker.access().canAccessVhost(r.user(), vhost)) {
+            throw new ApiException(401, "not_authorised", "Access refused.");
+        }
+        new io.warren.core.auth.Authorizer(broker.access(), r.user(), vhost).check(kind, name, permission);
+    }
+
     /** The vhost named in the path, or 404. */
     VirtualHost vhost(String name) {
         VirtualHost v = broker.vhosts().get(name);

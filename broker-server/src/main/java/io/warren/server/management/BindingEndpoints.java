@@ -56,6 +56,20 @@ final class BindingEndpoints {
         return ApiResponse.ok(out);
     }
 
+    /** As AMQP (RabbitMQ's binding_action_with_checks): write on the destination, read on the source. */
+    private void authorizeBinding(ApiRequest r, Ends e, String source, String dest, String key) {
+        if (source.isEmpty() || dest.isEmpty()) {
+            return; // the vhost refuses the default exchange
+        }
+        ctx.authorize(r, e.vhost.name(), e.toQueue ? io.warren.core.auth.Authorizer.Kind.QUEUE : io.warren.core.auth.Authorizer.Kind.EXCHANGE, dest, io.warren.core.auth.AccessControl.Permission.WRITE);
+        ctx.authorize(r, e.vhost.name(), io.warren.core.auth.Authorizer.Kind.EXCHANGE, source, io.warren.core.auth.AccessControl.Permission.READ);
+        io.warren.core.exchange.Exchange x = e.vhost.exchange(source);
+        if (x != null && x.type() == io.warren.core.exchange.ExchangeType.TOPIC) {
+            new io.warren.core.auth.Authorizer(ctx.broker.access(), r.user(), e.vhost.name()).checkTopic(source, key,
+                    io.warren.core.auth.AccessControl.Permission.READ);
+        }
+    }
+
     CompletableFuture<ApiResponse> create(ApiRequest r) {
         Ends e = ends(r);
         ObjectNode body = Json.object(r.body());
@@ -63,6 +77,7 @@ final class BindingEndpoints {
         Map<String, Object> args = Json.arguments(body, "arguments");
         String source = ExchangeEndpoints.name(r.param("source"));
         String dest = e.destinationName();
+        authorizeBinding(r, e, source, dest, key);
         return CompletableFuture.supplyAsync(() -> {
             if (e.toQueue) {
                 e.vhost.bindQueue(dest, source, key, args, null);
@@ -84,6 +99,7 @@ final class BindingEndpoints {
         Ends e = ends(r);
         Binding b = find(e, r.param("props"));
         String source = b.source().name();
+        authorizeBinding(r, e, source, b.destination().name(), b.routingKey());
         return CompletableFuture.supplyAsync(() -> {
             if (e.toQueue) {
                 e.vhost.unbindQueue(b.destination().name(), source, b.routingKey(), b.arguments(), null);

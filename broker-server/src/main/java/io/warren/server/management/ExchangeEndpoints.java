@@ -60,6 +60,9 @@ final class ExchangeEndpoints {
         boolean autoDelete = Json.bool(body, "auto_delete", false);
         boolean internal = Json.bool(body, "internal", false);
         Map<String, Object> args = Json.arguments(body, "arguments");
+        if (!name.isEmpty()) {
+            ctx.authorize(r, v.name(), io.warren.core.auth.Authorizer.Kind.EXCHANGE, name, io.warren.core.auth.AccessControl.Permission.CONFIGURE);
+        }
         return CompletableFuture.supplyAsync(() -> {
             boolean existed = v.exchange(name) != null;
             v.declareExchange(name, type, false, durable, autoDelete, internal, args);
@@ -78,6 +81,7 @@ final class ExchangeEndpoints {
         if (v.exchange(name) == null) {
             throw ApiException.notFound();
         }
+        ctx.authorize(r, v.name(), io.warren.core.auth.Authorizer.Kind.EXCHANGE, name, io.warren.core.auth.AccessControl.Permission.CONFIGURE);
         return CompletableFuture.supplyAsync(() -> {
             v.deleteExchange(name, ifUnused);
             return ApiResponse.status(204);

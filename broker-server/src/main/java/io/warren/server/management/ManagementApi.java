@@ -37,13 +37,31 @@ final class ManagementApi {
         BindingEndpoints bindings = new BindingEndpoints(ctx);
         ConnectionEndpoints connections = new ConnectionEndpoints(ctx);
         WarrenEndpoints warren = new WarrenEndpoints(ctx);
+        AccessEndpoints access = new AccessEndpoints(ctx);
 
         get("overview", sys::overview);
         get("nodes", now(sys::nodes));
         get("nodes/{node}", now(sys::node));
         get("whoami", now(sys::whoami));
         get("vhosts", sys::vhosts);
-        get("vhosts/{vhost}", sys::vhost);
+        route("vhosts/{vhost}", Map.of("GET", sys::vhost, "PUT", access::putVhost, "DELETE", access::deleteVhost));
+        get("vhosts/{vhost}/permissions", now(access::vhostPermissions));
+        get("vhosts/{vhost}/topic-permissions", now(access::vhostTopicPermissions));
+
+        get("users", now(access::users));
+        get("users/without-permissions", now(access::usersWithoutPermissions));
+        route("users/bulk-delete", Map.of("POST", access::bulkDeleteUsers));
+        route("users/{user}", Map.of("GET", now(access::showUser), "PUT", access::putUser,
+                "DELETE", access::deleteUser));
+        get("users/{user}/permissions", now(access::userPermissions));
+        get("users/{user}/topic-permissions", now(access::userTopicPermissions));
+        get("permissions", now(access::permissions));
+        route("permissions/{vhost}/{user}", Map.of("GET", now(access::showPermission), "PUT", access::putPermission,
+                "DELETE", access::deletePermission));
+        get("topic-permissions", now(access::topicPermissions));
+        route("topic-permissions/{vhost}/{user}", Map.of("GET", now(access::showTopicPermissions),
+                "PUT", access::putTopicPermission, "DELETE", access::deleteTopicPermissions));
+        route("topic-permissions/{vhost}/{user}/{exchange}", Map.of("DELETE", access::deleteTopicPermissions));
         get("vhosts/{vhost}/connections", connections::list);
         get("vhosts/{vhost}/channels", connections::channels);
         get("health/checks/alarms", now(sys::alarms));

@@ -72,6 +72,7 @@ final class QueueEndpoints {
         if (name.isEmpty()) {
             throw ApiException.badRequest("queue name must not be empty");
         }
+        ctx.authorize(r, v.name(), io.warren.core.auth.Authorizer.Kind.QUEUE, name, io.warren.core.auth.AccessControl.Permission.CONFIGURE);
         // Topology changes run on the worker thread, off the HTTP loop; the reply waits for the disk.
         return CompletableFuture.supplyAsync(() -> v.declareQueue(name, false, durable, false, autoDelete, args, null),
                 ctx.worker).thenCompose(d -> ApiContext.durable(v, ApiResponse.status(d.created() ? 201 : 204)));
@@ -81,6 +82,7 @@ final class QueueEndpoints {
     CompletableFuture<ApiResponse> delete(ApiRequest r) {
         VirtualHost v = ctx.vhost(r.param("vhost"));
         MessageQueue q = existing(r);
+        ctx.authorize(r, v.name(), io.warren.core.auth.Authorizer.Kind.QUEUE, q.name(), io.warren.core.auth.AccessControl.Permission.CONFIGURE);
         CompletableFuture<ApiResponse> done = new CompletableFuture<>();
         ctx.worker.execute(() -> {
             try {
@@ -101,6 +103,7 @@ final class QueueEndpoints {
     /** DELETE .../contents: purge, on the queue's loop. */
     CompletableFuture<ApiResponse> purge(ApiRequest r) {
         existing(r);
+        ctx.authorize(r, r.param("vhost"), io.warren.core.auth.Authorizer.Kind.QUEUE, r.param("name"), io.warren.core.auth.AccessControl.Permission.READ);
         MessageQueue q = ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null);
         CompletableFuture<ApiResponse> done = new CompletableFuture<>();
         q.execute(() -> q.purge(n -> done.complete(ApiResponse.status(204))));

@@ -130,8 +130,13 @@ final class SystemEndpoints {
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             List<Object> out = new ArrayList<>();
+            List<String> tags = ctx.broker.access().tags(r.user());
+            boolean all = tags.contains("administrator") || tags.contains("monitoring");
             for (VirtualHost v : ctx.vhosts()) {
-                out.add(vhost(v, unacked));
+                // RabbitMQ: management users see the vhosts they have permissions in.
+                if (all || ctx.broker.access().canAccessVhost(r.user(), v.name())) {
+                    out.add(vhost(v, unacked));
+                }
             }
             return ApiResponse.ok(out);
         });
@@ -150,8 +155,10 @@ final class SystemEndpoints {
             unacked += unackedByQueue.getOrDefault(q, 0);
         }
         Map<String, Object> m = new LinkedHashMap<>();
+        io.warren.core.vhost.VirtualHosts.Info info = ctx.broker.vhosts().info(v.name());
         m.put("name", v.name());
-        m.put("tags", List.of());
+        m.put("description", info.description());
+        m.put("tags", info.tags());
         m.put("tracing", false);
         m.put("cluster_state", Map.of(ctx.node, "running"));
         m.put("messages", ready + unacked);
