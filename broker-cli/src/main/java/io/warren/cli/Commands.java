@@ -327,7 +327,7 @@ final class Commands {
     static final class ListVhosts extends Listing {
         @Override Map<String, Function<JsonNode, JsonNode>> known() {
             Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
-            for (String f : List.of("name", "tags", "tracing", "cluster_state", "messages", "messages_ready",
+            for (String f : List.of("name", "description", "tags", "tracing", "cluster_state", "messages", "messages_ready",
                     "messages_unacknowledged")) {
                 m.put(f, field(f));
             }

@@ -192,6 +192,23 @@ final class AccessEndpoints {
                 .map(AccessEndpoints::topicPermission).toList());
     }
 
+    /**
+     * POST /api/warren/authenticate {@code {"username": ..., "password": ...}} (warren's, for
+     * warrenctl authenticate_user): 200 when the password is the user's, 422 when not. The
+     * password alone is checked, as rabbitmqctl does (not loopback_users). Administrators only.
+     */
+    ApiResponse authenticate(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        ObjectNode body = Json.object(r.body());
+        String user = required(body, "username");
+        String password = required(body, "password");
+        String refusal = access().authenticate(user, password, java.net.InetAddress.getLoopbackAddress());
+        if (refusal != null) {
+            return new ApiResponse(422, ManagementApi.body("authentication_failed", refusal), Map.of());
+        }
+        return ApiResponse.ok(Map.of("name", user, "tags", access().tags(user)));
+    }
+
     // ---- permissions -----------------------------------------------------------------------------
 
     static Map<String, Object> permission(AccessControl.VhostPermission p) {

@@ -48,6 +48,7 @@ final class ManagementApi {
         get("vhosts/{vhost}/permissions", now(access::vhostPermissions));
         get("vhosts/{vhost}/topic-permissions", now(access::vhostTopicPermissions));
 
+        route("warren/authenticate", Map.of("POST", now(access::authenticate)));
         get("users", now(access::users));
         get("users/without-permissions", now(access::usersWithoutPermissions));
         route("users/bulk-delete", Map.of("POST", access::bulkDeleteUsers));

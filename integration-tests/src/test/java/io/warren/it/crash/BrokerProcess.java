@@ -30,6 +30,7 @@ final class BrokerProcess implements AutoCloseable {
     final Path dataDir;
     final Path logFile;
     final int port;
+    final int managementPort;
     private final String javaOpts;
 
     /**
@@ -40,11 +41,12 @@ final class BrokerProcess implements AutoCloseable {
         this.dataDir = dataDir;
         this.logFile = dir.resolve("log/warren.log");
         this.port = freePort();
+        this.managementPort = freePort();
         this.javaOpts = javaOpts;
         this.conf = dir.resolve("warren.conf");
         Files.writeString(conf, String.join("\n",
                 "listeners.tcp.default = 127.0.0.1:" + port,
-                "management.tcp.port = " + freePort(),
+                "management.tcp.port = " + managementPort,
                 "data_dir = " + dataDir,
                 "log.file = " + logFile,
                 "log.level = info") + "\n" + String.join("\n", extraConfig) + "\n");

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -81,6 +82,54 @@ class TopologyCrashTest {
                 ch.waitForConfirmsOrDie(10_000);
                 assertEquals(1, ch.queueDeclarePassive("crash-q2").getMessageCount());
                 assertEquals(0, ch.queueDeclarePassive("crash-q1").getMessageCount());
+            }
+        }
+    }
+
+    private static int put(BrokerProcess b, String user, String password, String path, String json) throws Exception {
+        java.net.http.HttpRequest req = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + b.managementPort + path))
+                .header("authorization", "Basic " + java.util.Base64.getEncoder().encodeToString(
+                        (user + ":" + password).getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .header("content-type", "application/json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString(json)).build();
+        return java.net.http.HttpClient.newHttpClient().send(req, java.net.http.HttpResponse.BodyHandlers.ofString())
+                .statusCode();
+    }
+
+    /** Users, vhosts and permissions are definitions too: each answered change survives a kill -9. */
+    @Test
+    void everyAnsweredAccessChangeSurvivesAKill9() throws Exception {
+        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), "-Xmx256m")) {
+            b.start();
+            assertEquals(201, put(b, "guest", "guest", "/api/vhosts/crash-v", "{}"));
+            for (int i = 0; i < 50; i++) {
+                assertEquals(201, put(b, "guest", "guest", "/api/users/u" + i, "{\"password\":\"p" + i + "\"}"));
+                assertEquals(201, put(b, "guest", "guest", "/api/permissions/crash-v/u" + i,
+                        "{\"configure\":\"^u" + i + "-\",\"write\":\".*\",\"read\":\".*\"}"));
+            }
+            assertEquals(204, put(b, "guest", "guest", "/api/users/guest", "{\"password\":\"new-guest\",\"tags\":\"administrator\"}"));
+            // The last answer is in: kill at once, no clean stop.
+            b.kill9();
+            b.start();
+            ConnectionFactory f = factory(b);
+            f.setVirtualHost("crash-v");
+            for (int i = 0; i < 50; i += 7) {
+                f.setUsername("u" + i);
+                f.setPassword("p" + i);
+                try (Connection c = f.newConnection()) {
+                    Channel ch = c.createChannel();
+                    ch.queueDeclare("u" + i + "-q", false, false, false, null);
+                    String other = "x" + i;
+                    assertThrows(IOException.class, () -> c.createChannel().queueDeclare(other, false, false, false,
+                            null), "permissions came back");
+                }
+            }
+            ConnectionFactory guest = factory(b);
+            assertThrows(com.rabbitmq.client.AuthenticationFailureException.class, guest::newConnection);
+            guest.setPassword("new-guest");
+            try (Connection c = guest.newConnection()) {
+                assertTrue(c.isOpen());
             }
         }
     }
