@@ -39,6 +39,12 @@ public final class Authorizer {
     private final String vhost;
     private long version = -1;
     private final Map<String, Boolean> cache = new HashMap<>();
+    /** Per version: the user's permissions here, and whether it has topic permissions here. */
+    private AccessControl.VhostPermission permission;
+    private boolean topic;
+    /** The last name allowed per (kind, permission): a publisher's exchange checks without allocating. */
+    private final String[] lastAllowed = new String[Kind.values().length * PERMISSIONS];
+    private static final int PERMISSIONS = Permission.values().length;
 
     public Authorizer(AccessControl access, String user, String vhost) {
         this.access = access;
@@ -58,10 +64,14 @@ public final class Authorizer {
     public void check(Kind kind, String name, Permission perm) {
         // RabbitMQ checks the default exchange under the name amq.default.
         String n = kind == Kind.EXCHANGE && name.isEmpty() ? "amq.default" : name;
-        if (!allowed("r" + kind.ordinal() + perm.ordinal() + n, () -> {
-            AccessControl.VhostPermission p = access.permission(user, vhost);
-            return p != null && find(p.pattern(perm), n);
-        })) {
+        refresh();
+        int slot = kind.ordinal() * PERMISSIONS + perm.ordinal();
+        if (n.equals(lastAllowed[slot])) {
+            return;
+        }
+        if (allowed("r" + slot + n, () -> permission != null && find(permission.pattern(perm), n))) {
+            lastAllowed[slot] = n;
+        } else {
             throw BrokerException.accessRefused("%s access to %s '%s' in vhost '%s' refused for user '%s'", perm.word(),
                     kind.word(), n, vhost, user);
         }
@@ -72,7 +82,8 @@ public final class Authorizer {
      * the user's pattern for the exchange; without topic permissions on it, any key is allowed.
      */
     public void checkTopic(String exchange, String routingKey, Permission perm) {
-        if (!access.hasTopicPermissions(user, vhost)) {
+        refresh();
+        if (!topic) {
             return;
         }
         if (!allowed("t" + perm.ordinal() + exchange.length() + ":" + exchange + routingKey, () -> {
@@ -96,12 +107,19 @@ public final class Authorizer {
                 claimed, user);
     }
 
-    private boolean allowed(String key, java.util.function.BooleanSupplier check) {
+    /** Drops what was cached when access control changed since. */
+    private void refresh() {
         long v = access.version();
         if (v != version) {
             cache.clear();
+            java.util.Arrays.fill(lastAllowed, null);
+            permission = access.permission(user, vhost);
+            topic = access.hasTopicPermissions(user, vhost);
             version = v;
         }
+    }
+
+    private boolean allowed(String key, java.util.function.BooleanSupplier check) {
         Boolean b = cache.get(key);
         if (b == null) {
             b = check.getAsBoolean();
