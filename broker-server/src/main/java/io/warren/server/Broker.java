@@ -91,7 +91,8 @@ public final class Broker implements AutoCloseable {
                 seed(vhosts, access);
             }
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
-                    config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
+                    config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs(),
+                    config.auth().mechanisms(), config.auth().certLoginFrom().equals("common_name"));
             context = new BrokerContext(vhosts, access, settings, resources.alarms());
             // The API first: once bin/warren sees the AMQP port open, the API answers too.
             if (config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
@@ -214,6 +215,14 @@ public final class Broker implements AutoCloseable {
     /** rabbitmqctl set_disk_free_limit: takes effect at once. */
     public void setDiskFreeLimit(Watermark w) {
         monitor().disk().setLimit(w);
+    }
+
+    /** Users, tags and permissions. */
+    public synchronized AccessControl access() {
+        if (context == null) {
+            throw new IllegalStateException("broker not started");
+        }
+        return context.access();
     }
 
     /** A virtual host by name, or null; for tests and the coming management API. */

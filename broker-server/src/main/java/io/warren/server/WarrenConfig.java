@@ -42,7 +42,8 @@ public record WarrenConfig(
         Path dataDir,
         Path logFile,
         String logLevel,
-        TlsConfig tls) {
+        TlsConfig tls,
+        AuthConfig auth) {
 
     /** Without a TLS listener. */
     public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
@@ -52,7 +53,18 @@ public record WarrenConfig(
                         Path logFile, String logLevel) {
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
-                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null);
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null, AuthConfig.DEFAULT);
+    }
+
+    /** With the default SASL mechanisms (PLAIN, AMQPLAIN). */
+    public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
+                        String defaultPass, String defaultVhost, List<String> loopbackUsers, int heartbeatSeconds,
+                        int frameMax, int channelMax, long maxMessageSize, int connectionMax, long sendTimeoutMs,
+                        Watermark memoryHighWatermark, double memoryPagingRatio, Watermark diskFreeLimit, Path dataDir,
+                        Path logFile, String logLevel, TlsConfig tls) {
+        this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
+                loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, AuthConfig.DEFAULT);
     }
 
     /**
@@ -68,6 +80,24 @@ public record WarrenConfig(
                     + ", caCertFile=" + caCertFile + ", verifyPeer=" + verifyPeer + ", failIfNoPeerCert="
                     + failIfNoPeerCert + "]";
         }
+    }
+
+    /**
+     * RabbitMQ's {@code auth_mechanisms.N} (the SASL mechanisms offered, in order; default PLAIN
+     * and AMQPLAIN) and {@code ssl_cert_login_from} (how EXTERNAL names the user: the client
+     * certificate's subject as an RFC 2253 string, {@code distinguished_name}, or its CN,
+     * {@code common_name}).
+     */
+    public record AuthConfig(List<String> mechanisms, String certLoginFrom) {
+        public static final AuthConfig DEFAULT = new AuthConfig(List.of("PLAIN", "AMQPLAIN"), "distinguished_name");
+    }
+
+    /** A copy with other SASL mechanisms and EXTERNAL naming; for tests. */
+    public WarrenConfig withAuth(AuthConfig a) {
+        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
+                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
+                connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
+                logLevel, tls, a);
     }
 
     /** {@code managementPort} when the management API is off ({@code management.enabled = false}). */
@@ -103,7 +133,7 @@ public record WarrenConfig(
         return new WarrenConfig(host, port, "127.0.0.1", 0, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls);
+                logLevel, tls, auth);
     }
 
     /** The same config with another {@code vm_memory_high_watermark_paging_ratio}; for tests. */
@@ -111,7 +141,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, ratio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls);
+                logLevel, tls, auth);
     }
 
     /** A copy with a TLS listener (null: none); for tests. */
@@ -119,7 +149,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, t);
+                logLevel, t, auth);
     }
 
     /** A copy with other connection limits; for tests. */
@@ -127,7 +157,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls);
+                logLevel, tls, auth);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -139,6 +169,6 @@ public record WarrenConfig(
                 + ", maxMessageSize=" + maxMessageSize + ", connectionMax=" + connectionMax
                 + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark + ", memoryPagingRatio=" + memoryPagingRatio
                 + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
-                + ", logLevel=" + logLevel + ", tls=" + tls + "]";
+                + ", logLevel=" + logLevel + ", tls=" + tls + ", auth=" + auth + "]";
     }
 }

@@ -514,7 +514,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         props.put("platform", LongString.of("Java " + Runtime.version().feature()));
         props.put("product", LongString.of("warren"));
         props.put("version", LongString.of(RABBITMQ_VERSION));
-        sendMethod(0, new ConnectionStart(0, 9, props, "PLAIN AMQPLAIN".getBytes(StandardCharsets.UTF_8),
+        sendMethod(0, new ConnectionStart(0, 9, props, String.join(" ", offeredMechanisms()).getBytes(StandardCharsets.UTF_8),
                 "en_US".getBytes(StandardCharsets.UTF_8)));
     }
 
@@ -597,10 +597,24 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             @SuppressWarnings("unchecked") Map<String, Object> cm = (Map<String, Object>) c;
             clientCapabilities = cm;
         }
-        String[] credentials = credentials(s.mechanism(), s.response());
+        if (!offeredMechanisms().contains(s.mechanism())) {
+            throw new ConnectionException(ReplyCode.COMMAND_INVALID, "unknown authentication mechanism '"
+                    + s.mechanism() + "'", 10, 11);
+        }
         InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
-        String refusal = credentials == null ? "invalid " + s.mechanism() + " response"
-                : broker.access().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
+        String[] credentials;
+        String refusal;
+        if (s.mechanism().equals("EXTERNAL")) {
+            // The user named by the verified client certificate; no password (RabbitMQ's auth_mechanism_ssl).
+            String name = certificateUser();
+            credentials = name == null ? null : new String[] {name, null};
+            refusal = name == null ? "EXTERNAL login: no usable client certificate"
+                    : broker.access().authenticateExternal(name, remote == null ? null : remote.getAddress());
+        } else {
+            credentials = credentials(s.mechanism(), s.response());
+            refusal = credentials == null ? "invalid " + s.mechanism() + " response"
+                    : broker.access().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
+        }
         if (refusal != null) {
             broker.errorLog().warn(log, "login refused", "connection from {} refused: {}", remote, refusal);
             ConnectionException e = new ConnectionException(ReplyCode.ACCESS_REFUSED, "Login was refused using "
@@ -617,6 +631,58 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         AmqpSettingsView t = new AmqpSettingsView(broker);
         sendMethod(0, new ConnectionTune(t.channelMax(), t.frameMax(), t.heartbeat()));
         flushNow();
+    }
+
+    /**
+     * The configured mechanisms (auth_mechanisms), EXTERNAL only to a TLS client that presented
+     * a certificate the listener verified: offered to anyone else it could never succeed.
+     */
+    private java.util.List<String> offeredMechanisms() {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (String m : broker.settings().mechanisms()) {
+            if (!m.equals("EXTERNAL") || peerCertificate() != null) {
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
+    private java.security.cert.X509Certificate peerCertificate() {
+        io.netty.handler.ssl.SslHandler tls = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+        if (tls == null) {
+            return null;
+        }
+        try {
+            java.security.cert.Certificate[] chain = tls.engine().getSession().getPeerCertificates();
+            return chain.length > 0 && chain[0] instanceof java.security.cert.X509Certificate x ? x : null;
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The EXTERNAL user name: the client certificate's subject as an RFC 2253 string (RabbitMQ's
+     * default, like OpenSSL's {@code -nameopt RFC2253}), or its CN with ssl_cert_login_from = common_name.
+     */
+    private String certificateUser() {
+        java.security.cert.X509Certificate cert = peerCertificate();
+        if (cert == null) {
+            return null;
+        }
+        String dn = cert.getSubjectX500Principal().getName(javax.security.auth.x500.X500Principal.RFC2253);
+        if (!broker.settings().certLoginFromCommonName()) {
+            return dn;
+        }
+        try {
+            for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(dn).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    return String.valueOf(rdn.getValue());
+                }
+            }
+        } catch (javax.naming.InvalidNameException e) {
+            return null;
+        }
+        return null;
     }
 
     /** {user, password} from a PLAIN or AMQPLAIN response, or null when malformed. */

@@ -10,11 +10,26 @@ package io.warren.amqp.server;
  * @param connectionMax most open connections ({@link Integer#MAX_VALUE}: no limit)
  * @param sendTimeoutMs a connection whose socket accepts no bytes for this long while output is
  *        pending is closed (0: never)
+ * @param mechanisms the SASL mechanisms offered (auth_mechanisms); EXTERNAL only to TLS clients
+ *        that presented a verified certificate
+ * @param certLoginFromCommonName EXTERNAL names the user by the certificate's CN rather than its
+ *        subject's RFC 2253 string (ssl_cert_login_from)
  */
 public record AmqpSettings(int heartbeatSeconds, int frameMax, int channelMax, long maxMessageSize,
-                           int connectionMax, long sendTimeoutMs) {
+                           int connectionMax, long sendTimeoutMs, java.util.List<String> mechanisms,
+                           boolean certLoginFromCommonName) {
+    /** RabbitMQ's default SASL mechanisms. */
+    public static final java.util.List<String> DEFAULT_MECHANISMS = java.util.List.of("PLAIN", "AMQPLAIN");
+
     /** Limits with no connection limit and RabbitMQ's default send timeout (15 s). */
     public AmqpSettings(int heartbeatSeconds, int frameMax, int channelMax, long maxMessageSize) {
         this(heartbeatSeconds, frameMax, channelMax, maxMessageSize, Integer.MAX_VALUE, 15_000);
+    }
+
+    /** With the default mechanisms (PLAIN, AMQPLAIN). */
+    public AmqpSettings(int heartbeatSeconds, int frameMax, int channelMax, long maxMessageSize, int connectionMax,
+                        long sendTimeoutMs) {
+        this(heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs, DEFAULT_MECHANISMS,
+                false);
     }
 }

@@ -169,6 +169,20 @@ public final class AccessControl {
         return null;
     }
 
+    /**
+     * EXTERNAL (client certificate) login: the user must exist, and loopback_users applies; no
+     * password is checked. Null when accepted, else the reason.
+     */
+    public String authenticateExternal(String user, InetAddress from) {
+        if (!state.users.containsKey(user)) {
+            return "user '" + user + "' (from the client certificate) does not exist";
+        }
+        if (loopbackOnly.contains(user) && (from == null || !from.isLoopbackAddress())) {
+            return "user '" + user + "' can only connect via localhost";
+        }
+        return null;
+    }
+
     /** RabbitMQ: a user may open a connection to a vhost where it has permissions (any). */
     public boolean canAccessVhost(String user, String vhost) {
         return state.permissions.containsKey(key(vhost, user));

@@ -28,6 +28,7 @@ public final class ConfigParser {
     public static final Set<String> LOG_LEVELS = Set.of("debug", "info", "warning", "error", "none");
 
     private static final String LOOPBACK_USER_PREFIX = "loopback_users.";
+    private static final Set<String> MECHANISMS = Set.of("PLAIN", "AMQPLAIN", "EXTERNAL");
     private static final int MAX_PORT = 65535;
     // 0-9-1 §4.2.1: frames are at least 4096 bytes; frame_max is a 32-bit field but Java
     // arrays and ByteBufs are int-indexed, so the ceiling is 2^31-1.
@@ -117,6 +118,15 @@ public final class ConfigParser {
         if (key.startsWith(LOOPBACK_USER_PREFIX) && key.length() > LOOPBACK_USER_PREFIX.length()) {
             return (b, k, v, base) -> b.loopbackUsers.put(k.substring(LOOPBACK_USER_PREFIX.length()), Values.bool(v));
         }
+        if (key.matches("auth_mechanisms\\.[1-9][0-9]{0,2}")) {
+            // RabbitMQ's auth_mechanisms.N: the mechanisms offered, in the order of N.
+            return (b, k, v, base) -> {
+                if (!MECHANISMS.contains(v)) {
+                    throw new BadValueException("expected one of PLAIN, AMQPLAIN, EXTERNAL");
+                }
+                b.mechanisms.put(Integer.parseInt(k.substring(k.indexOf('.') + 1)), v);
+            };
+        }
         return KEYS.get(key);
     }
 
@@ -147,6 +157,12 @@ public final class ConfigParser {
         m.put("default_user", (b, k, v, base) -> b.defaultUser = v);
         m.put("default_pass", (b, k, v, base) -> b.defaultPass = v);
         m.put("default_vhost", (b, k, v, base) -> b.defaultVhost = v);
+        m.put("ssl_cert_login_from", (b, k, v, base) -> {
+            if (!v.equals("distinguished_name") && !v.equals("common_name")) {
+                throw new BadValueException("expected distinguished_name or common_name");
+            }
+            b.certLoginFrom = v;
+        });
         m.put("loopback_users", (b, k, v, base) -> {
             if (!v.equals("none")) {
                 throw new BadValueException("expected 'none' (list users with loopback_users.NAME = true)");
@@ -252,6 +268,8 @@ public final class ConfigParser {
         String defaultPass;
         String defaultVhost;
         boolean loopbackNone;
+        final java.util.TreeMap<Integer, String> mechanisms = new java.util.TreeMap<>();
+        String certLoginFrom = WarrenConfig.AuthConfig.DEFAULT.certLoginFrom();
         final Map<String, Boolean> loopbackUsers = new LinkedHashMap<>();
         final List<String> defaultLoopbackUsers;
         int heartbeat;
@@ -409,12 +427,26 @@ public final class ConfigParser {
             return List.copyOf(users);
         }
 
+        /**
+         * The mechanisms offered. EXTERNAL logs in by client certificate, so it needs a TLS
+         * listener that asks for one; offered without, it would be accepted and never usable.
+         */
+        WarrenConfig.AuthConfig auth() {
+            List<String> list = mechanisms.isEmpty() ? WarrenConfig.AuthConfig.DEFAULT.mechanisms()
+                    : List.copyOf(new java.util.LinkedHashSet<>(mechanisms.values()));
+            if (list.contains("EXTERNAL") && (!sslKeys.containsKey("listeners.ssl.default") || !sslOptions.verifyPeer)) {
+                throw new ConfigException("auth_mechanisms EXTERNAL needs a TLS listener that asks for client "
+                        + "certificates: set listeners.ssl.default and ssl_options.verify = verify_peer");
+            }
+            return new WarrenConfig.AuthConfig(list, certLoginFrom);
+        }
+
         WarrenConfig build() {
             return new WarrenConfig(listenHost, listenPort, managementIp,
                     managementEnabled ? managementPort : WarrenConfig.MANAGEMENT_DISABLED, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
                     maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel,
-                    tls());
+                    tls(), auth());
         }
     }
 }

@@ -38,6 +38,8 @@ final class WarrenEndpoints {
         m.put("default_pass", MASK);
         m.put("default_vhost", c.defaultVhost());
         m.put("loopback_users", c.loopbackUsers());
+        m.put("auth_mechanisms", c.auth().mechanisms());
+        m.put("ssl_cert_login_from", c.auth().certLoginFrom());
         m.put("heartbeat", c.heartbeatSeconds());
         m.put("frame_max", c.frameMax());
         m.put("channel_max", c.channelMax());

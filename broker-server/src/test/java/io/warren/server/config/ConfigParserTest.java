@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ConfigParserTest {
     private static final Path INSTALL = Path.of("/opt/warren");
@@ -346,5 +347,20 @@ class ConfigParserTest {
         if (!actual.startsWith(prefix)) {
             throw new AssertionError("expected a message starting with <" + prefix + "> but was <" + actual + ">");
         }
+    }
+
+    @Test
+    void authMechanismsAndCertificateLogin() {
+        assertEquals(WarrenConfig.AuthConfig.DEFAULT, parse().auth());
+        WarrenConfig c = parse("listeners.ssl.default = 5671", "ssl_options.certfile = c.pem", "ssl_options.keyfile = k.pem",
+                "ssl_options.cacertfile = ca.pem", "ssl_options.verify = verify_peer",
+                "auth_mechanisms.2 = PLAIN", "auth_mechanisms.1 = EXTERNAL", "ssl_cert_login_from = common_name");
+        assertEquals(List.of("EXTERNAL", "PLAIN"), c.auth().mechanisms());
+        assertEquals("common_name", c.auth().certLoginFrom());
+        assertEquals(List.of("AMQPLAIN"), parse("auth_mechanisms.1 = AMQPLAIN").auth().mechanisms());
+        assertTrue(error("auth_mechanisms.1 = CRAM-MD5").getMessage().contains("auth_mechanisms.1"));
+        assertTrue(error("ssl_cert_login_from = serial").getMessage().contains("ssl_cert_login_from"));
+        // EXTERNAL without a TLS listener that verifies peers could never log anyone in.
+        assertTrue(error("auth_mechanisms.1 = EXTERNAL").getMessage().contains("verify_peer"));
     }
 }

@@ -152,6 +152,43 @@ class TlsTest {
         assertThrows(IOException.class, () -> tls(required, other.client));
     }
 
+    /**
+     * SASL EXTERNAL (auth_mechanisms): a TLS client with a verified certificate logs in as the
+     * user its subject names, without a password; EXTERNAL is offered to nobody else.
+     */
+    @Test
+    void externalLoginByClientCertificate() throws Exception {
+        for (String from : List.of("distinguished_name", "common_name")) {
+            WarrenBroker b = new WarrenBroker(c -> c.withTls(new WarrenConfig.TlsConfig("127.0.0.1", 0,
+                    certs.server.certPem(), certs.server.keyPem(), null, certs.client.certPem(), true, false))
+                    .withAuth(new WarrenConfig.AuthConfig(List.of("EXTERNAL", "PLAIN"), from)));
+            brokers.add(b);
+            b.start();
+            String user = from.equals("common_name") ? "warren-test-client" : "CN=warren-test-client";
+            ConnectionFactory f = b.factory();
+            f.setPort(b.broker().tlsPort());
+            f.useSslProtocol(certs.clientContext(certs.client));
+            f.setSaslConfig(com.rabbitmq.client.DefaultSaslConfig.EXTERNAL);
+            // Not a user yet: refused like a wrong password.
+            assertThrows(com.rabbitmq.client.AuthenticationFailureException.class, f::newConnection);
+            b.broker().access().putUser(user, null, List.of());
+            b.broker().access().setPermissions(user, "/", ".*", ".*", ".*");
+            Connection c = f.newConnection();
+            connections.add(c);
+            roundTrip(c, "logged in by certificate as " + user);
+            assertTrue(b.broker().connections().stream().anyMatch(x -> user.equals(x.user())), "logged in as " + user);
+            // Without a client certificate EXTERNAL is not offered: the client finds no mechanism it can use.
+            ConnectionFactory none = b.factory();
+            none.setPort(b.broker().tlsPort());
+            none.useSslProtocol(certs.clientContext(null));
+            none.setSaslConfig(com.rabbitmq.client.DefaultSaslConfig.EXTERNAL);
+            none.setHandshakeTimeout(3000);
+            assertThrows(IOException.class, none::newConnection);
+            // PLAIN still works, on the plain port too.
+            roundTrip(b.connect(), "PLAIN beside EXTERNAL");
+        }
+    }
+
     @Test
     void unusableCertificateFilesFailTheStartNamingTheKey() throws Exception {
         Path garbage = Files.writeString(tmp.resolve("garbage.pem"), "not a certificate\n");
