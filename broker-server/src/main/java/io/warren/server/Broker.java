@@ -29,19 +29,40 @@ import java.util.Map;
 /**
  * Wires the broker from a {@link WarrenConfig} and owns its lifecycle: the one place where
  * the parts are constructed and connected (no container, no global state).
+ *
+ * <p>Two layers, as RabbitMQ's node and its {@code rabbit} application: the node (data dir
+ * lock, users, resource monitor, management API) lives from {@link #start} to {@link #close};
+ * the application (message, definition and page-out stores, vhosts and queues, the AMQP and
+ * TLS listeners) can be stopped and started again inside it ({@link #stopApp}, {@link
+ * #startApp}: rabbitmqctl stop_app / start_app). Every lifecycle method is synchronized; the
+ * management API calls the blocking ones on its worker thread, never on its event loop, and
+ * reads the current model through a volatile field.
  */
-public final class Broker implements AutoCloseable {
+public final class Broker implements AutoCloseable, io.warren.server.management.BrokerControl {
     private static final Logger log = LoggerFactory.getLogger(Broker.class);
 
     private final WarrenConfig config;
-    private AmqpServer server;
-    private BrokerContext context;
+    // ---- the node: from start() to close()
     private DataDirLock lock;
+    private Users users;
+    private io.netty.handler.ssl.SslContext tlsContext;
+    private volatile ResourceMonitor resources;
+    private io.warren.server.management.ManagementServer management;
+    /** What warrenctl stop asks for; WarrenMain makes it the process's exit (its shutdown hook closes). */
+    private volatile Runnable stopRequest = this::close;
+    /**
+     * The ports the listeners got at the first start: start_app binds them again, so a configured
+     * port 0 comes back where clients (and the API's listener list) last saw it. -1: not yet bound.
+     */
+    private int amqpPort = -1;
+    private int amqpTlsPort = -1;
+    // ---- the application: from startApp() to stopApp()
+    private AmqpServer server;
+    /** The running application's model; null while it is stopped. Read without the lock by the API. */
+    private volatile BrokerContext context;
     private SnapshotDefinitionStore definitions;
     private JournalMessageStore messages;
     private FileSpillStore pageStore;
-    private ResourceMonitor resources;
-    private io.warren.server.management.ManagementServer management;
 
     private final io.netty.buffer.ByteBufAllocator allocator;
 
@@ -64,68 +85,159 @@ public final class Broker implements AutoCloseable {
      * opened fails with a {@link io.warren.core.store.StoreException} naming the file.
      */
     public synchronized void start() throws Exception {
-        if (server != null) {
+        if (lock != null) {
             throw new IllegalStateException("already started");
         }
         // Certificates and key first: a bad file fails the start before anything is opened.
-        io.netty.handler.ssl.SslContext tlsContext = config.tls() == null ? null : TlsContexts.server(config.tls());
-        AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
+        tlsContext = config.tls() == null ? null : TlsContexts.server(config.tls());
         try {
             Path dataDir = config.dataDir();
             Files.createDirectories(dataDir);
             lock = DataDirLock.acquire(dataDir);
+            // The default user is an administrator, as RabbitMQ's default user is.
+            users = new Users(Map.of(config.defaultUser(), config.defaultPass()),
+                    new HashSet<>(config.loopbackUsers()), Map.of(config.defaultUser(), java.util.List.of("administrator")));
+            openApp();
+        } catch (Exception | Error e) {
+            closeManagement();
+            closeNode();
+            throw e;
+        }
+    }
+
+    /**
+     * rabbitmqctl start_app: reopens the stores, recovers durable definitions and persistent
+     * messages as {@link #start} does, and listens again on the ports the listeners had. A no-op
+     * while the application runs.
+     */
+    @Override public synchronized void startApp() throws Exception {
+        if (lock == null) {
+            throw new IllegalStateException("broker not started");
+        }
+        if (server != null) {
+            return;
+        }
+        log.info("starting the warren application (start_app)");
+        openApp();
+        log.info("warren application started, AMQP on {}", WarrenMain.address(config.listenHost(), server.port()));
+    }
+
+    /**
+     * rabbitmqctl stop_app: closes the AMQP and TLS listeners and every client connection with
+     * 320 CONNECTION_FORCED, the queues and the stores. Non-durable queues and exchanges and
+     * transient messages are gone; durable ones and persistent messages come back with
+     * {@link #startApp}. The process, the management API, the data dir lock and the resource
+     * monitor stay. A no-op while the application is stopped.
+     */
+    @Override public synchronized void stopApp() {
+        if (server == null) {
+            return;
+        }
+        log.info("stopping the warren application (stop_app)");
+        closeApp();
+        log.info("warren application stopped; the management API still answers (start_app starts it again)");
+    }
+
+    /** True while the application (stores, queues, AMQP listeners) runs. */
+    public boolean appRunning() {
+        return context != null;
+    }
+
+    /** rabbitmqctl stop: whatever {@link #onStopRequest} set; by default {@link #close}. */
+    @Override public void stopNode() {
+        log.info("stop requested through the management API (warrenctl stop)");
+        stopRequest.run();
+    }
+
+    /**
+     * What a stop request from the management API does. WarrenMain exits the process, so the
+     * stop runs its shutdown hook as bin/warren stop's SIGTERM does (close, pid file removed).
+     */
+    public void onStopRequest(Runnable r) {
+        stopRequest = r;
+    }
+
+    /** Opens the application: stores, recovery, the API on the first start, then the listeners. */
+    private void openApp() throws Exception {
+        AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
+        BrokerContext ctx = null;
+        try {
+            Path dataDir = config.dataDir();
             definitions = SnapshotDefinitionStore.open(dataDir);
             messages = JournalMessageStore.open(dataDir);
             pageStore = FileSpillStore.open(dataDir.resolve("paging"), MessageHeaders.READER);
             Paging paging = new Paging(pageStore, Paging.DEFAULT_QUEUE_BOUND, Paging.DEFAULT_PRESSURE_BOUND);
             // The monitor runs from before recovery: a large recovered backlog must see memory
-            // pressure (smaller paging bound) like any other.
-            resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit(), paging,
-                    config.memoryPagingRatio());
-            resources.start();
+            // pressure (smaller paging bound) like any other. It outlives stop_app.
+            if (resources == null) {
+                ResourceMonitor m = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit(),
+                        paging, config.memoryPagingRatio());
+                resources = m;
+                m.start();
+            } else {
+                resources.memory().paging(paging);
+                resources.memory().check();
+            }
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), config.defaultVhost(), durability, paging);
             durability.recover(vhosts);
-            // The default user is an administrator, as RabbitMQ's default user is.
-            Users users = new Users(Map.of(config.defaultUser(), config.defaultPass()),
-                    new HashSet<>(config.loopbackUsers()), Map.of(config.defaultUser(), java.util.List.of("administrator")));
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs());
-            context = new BrokerContext(vhosts, users, settings, resources.alarms());
+            ctx = new BrokerContext(vhosts, users, settings, resources.alarms());
+            context = ctx;
             // The API first: once bin/warren sees the AMQP port open, the API answers too.
-            if (config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
+            if (management == null && config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
                 startManagement();
             }
-            s.bind(config.listenHost(), config.listenPort(), context, allocator);
+            s.bind(config.listenHost(), amqpPort < 0 ? config.listenPort() : amqpPort, ctx, allocator);
+            amqpPort = s.port();
             if (management != null) {
                 management.amqpListener("amqp", config.listenHost(), s.port());
             }
             if (tlsContext != null) {
                 WarrenConfig.TlsConfig tls = config.tls();
+                int port = amqpTlsPort < 0 ? tls.port() : amqpTlsPort;
                 try {
-                    s.bindTls(tls.host(), tls.port(), context, allocator, tlsContext);
+                    s.bindTls(tls.host(), port, ctx, allocator, tlsContext);
+                    amqpTlsPort = s.tlsPort();
                     if (management != null) {
                         management.amqpListener("amqp/ssl", tls.host(), s.tlsPort());
                     }
                 } catch (Exception e) {
                     throw new StartupException("cannot listen on " + (tls.host() == null ? "" : tls.host() + ":")
-                            + tls.port() + " (listeners.ssl.default): " + e.getMessage(), e);
+                            + port + " (listeners.ssl.default): " + e.getMessage(), e);
                 }
             }
         } catch (Exception | Error e) {
-            closeManagement();
-            s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : context);
-            closeStore();
+            context = null;
+            if (management != null) {
+                management.amqpListenersClosed();
+            }
+            s.close(ctx == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : ctx);
+            closeStores();
             throw e;
         }
         server = s;
     }
 
+    /** Closes the application: listeners, connections (320), queues, stores. */
+    private void closeApp() {
+        BrokerContext ctx = context;
+        // From here the API answers 503 for the model: nothing reads queues that are closing.
+        context = null;
+        if (management != null) {
+            management.amqpListenersClosed();
+        }
+        server.close(ctx);
+        server = null;
+        closeStores();
+    }
+
     private void startManagement() throws InterruptedException {
         management = new io.warren.server.management.ManagementServer();
         try {
-            management.start(config.managementIp(), config.managementPort(), context, resources, config,
-                    this::setMemoryHighWatermark);
+            management.start(config.managementIp(), config.managementPort(), () -> context, users, this, resources,
+                    config, this::setMemoryHighWatermark);
         } catch (Exception e) {
             String address = WarrenMain.address(config.managementIp(), config.managementPort());
             String why = String.valueOf(e.getMessage()).contains("Address already in use") || e instanceof java.net.BindException
@@ -151,27 +263,28 @@ public final class Broker implements AutoCloseable {
     }
 
     /** The bound TLS port (listeners.ssl.default; useful when configured with port 0), or -1 without TLS. */
-    public int tlsPort() {
+    public synchronized int tlsPort() {
         return server == null ? -1 : server.tlsPort();
     }
 
-    /** The bound AMQP port (useful when configured with port 0). */
-    public int port() {
-        return server == null ? config.listenPort() : server.port();
+    /** The bound AMQP port (useful when configured with port 0); while the application is stopped, the one it had. */
+    public synchronized int port() {
+        return server != null ? server.port() : amqpPort >= 0 ? amqpPort : config.listenPort();
     }
 
     public WarrenConfig config() {
         return config;
     }
 
-    /** Closes every client connection with 320 CONNECTION_FORCED, then the listener. */
+    /** Closes every client connection with 320 CONNECTION_FORCED, then the listener; then the node. */
     @Override public synchronized void close() {
-        if (server != null) {
+        if (lock != null) {
             log.info("stopping warren");
             closeManagement();
-            server.close(context);
-            server = null;
-            closeStore();
+            if (server != null) {
+                closeApp();
+            }
+            closeNode();
         }
     }
 
@@ -188,7 +301,7 @@ public final class Broker implements AutoCloseable {
     }
 
     /** rabbitmqctl set_disk_free_limit: takes effect at once. */
-    public void setDiskFreeLimit(Watermark w) {
+    @Override public void setDiskFreeLimit(Watermark w) {
         monitor().disk().setLimit(w);
     }
 
@@ -220,19 +333,30 @@ public final class Broker implements AutoCloseable {
     }
 
     /** The resource monitor: memory used and its limit, free disk and its limit. */
-    public synchronized ResourceMonitor monitor() {
-        if (resources == null) {
+    public ResourceMonitor monitor() {
+        // Not synchronized: the API's event loop calls the watermark setters, and must not wait
+        // for a start_app that holds the lock.
+        ResourceMonitor m = resources;
+        if (m == null) {
             throw new IllegalStateException("broker not started");
         }
-        return resources;
+        return m;
     }
 
-    /** After the queues are closed: commit what is pending, close the files, release the lock. */
-    private void closeStore() {
+    /** After the application: the monitor, then the data dir lock. */
+    private void closeNode() {
         if (resources != null) {
             resources.close();
             resources = null;
         }
+        if (lock != null) {
+            lock.close();
+            lock = null;
+        }
+    }
+
+    /** After the queues are closed: commit what is pending, close the files. */
+    private void closeStores() {
         // The page-out store first: a purge still under way there frees journal slots.
         if (pageStore != null) {
             pageStore.close();
@@ -245,10 +369,6 @@ public final class Broker implements AutoCloseable {
         if (definitions != null) {
             definitions.close();
             definitions = null;
-        }
-        if (lock != null) {
-            lock.close();
-            lock = null;
         }
     }
 }

@@ -30,7 +30,12 @@ final class ApiContext {
      */
     static final long SNAPSHOT_TIMEOUT_MS = 2_000;
 
-    final BrokerContext broker;
+    /** The running application's model, or null while it is stopped (warrenctl stop_app). */
+    private final java.util.function.Supplier<BrokerContext> broker;
+    /** Who may use the API; the same while the application is stopped, so start_app can be asked for. */
+    final io.warren.core.auth.Users users;
+    /** stop_app, start_app, stop, set_disk_free_limit: what the lifecycle endpoints ask of the broker. */
+    final BrokerControl control;
     final ResourceMonitor monitor;
     final String node;
     final long startedAt;
@@ -41,9 +46,12 @@ final class ApiContext {
     /** Broker.setMemoryHighWatermark: changes the memory alarm's watermark at run time. */
     final java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark;
 
-    ApiContext(BrokerContext broker, ResourceMonitor monitor, String node, long startedAt, Executor worker,
+    ApiContext(java.util.function.Supplier<BrokerContext> broker, io.warren.core.auth.Users users,
+               BrokerControl control, ResourceMonitor monitor, String node, long startedAt, Executor worker,
                List<Map<String, Object>> listeners, io.warren.server.WarrenConfig config,
                java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark) {
+        this.users = users;
+        this.control = control;
         this.config = config;
         this.memoryWatermark = memoryWatermark;
         this.broker = broker;
@@ -54,9 +62,38 @@ final class ApiContext {
         this.listeners = listeners;
     }
 
+    /**
+     * The running application's model; 503 while it is stopped (warrenctl stop_app), so that
+     * every endpoint that needs queues, exchanges or connections says why it cannot answer.
+     */
+    BrokerContext broker() {
+        BrokerContext b = broker.get();
+        if (b == null) {
+            throw appStopped(node);
+        }
+        return b;
+    }
+
+    static ApiException appStopped(String node) {
+        return new ApiException(503, "service_unavailable", "the warren application is stopped on node " + node
+                + " (warrenctl start_app starts it)");
+    }
+
+    /** True while the application (stores, queues, AMQP listeners) runs. */
+    boolean appRunning() {
+        return broker.get() != null;
+    }
+
+    /** 401 as RabbitMQ words it unless {@code r}'s user has the administrator tag. */
+    void requireAdministrator(ApiRequest r) {
+        if (!users.tags(r.user()).contains("administrator")) {
+            throw new ApiException(401, "not_authorised", "Not administrator user");
+        }
+    }
+
     /** The vhost named in the path, or 404. */
     VirtualHost vhost(String name) {
-        VirtualHost v = broker.vhosts().get(name);
+        VirtualHost v = broker().vhosts().get(name);
         if (v == null) {
             throw ApiException.notFound();
         }
@@ -65,14 +102,14 @@ final class ApiContext {
 
     /** Every vhost, by name. */
     List<VirtualHost> vhosts() {
-        List<VirtualHost> all = new ArrayList<>(broker.vhosts().all());
+        List<VirtualHost> all = new ArrayList<>(broker().vhosts().all());
         all.sort(Comparator.comparing(VirtualHost::name));
         return all;
     }
 
     /** The connection with RabbitMQ's name {@code name}, or 404. */
     AmqpConnection connection(String name) {
-        for (AmqpConnection c : broker.connections()) {
+        for (AmqpConnection c : broker().connections()) {
             if (c.name().equals(name)) {
                 return c;
             }
@@ -86,7 +123,7 @@ final class ApiContext {
      */
     CompletableFuture<List<ConnectionInfo>> snapshots(Executor loop) {
         List<CompletableFuture<ConnectionInfo>> parts = new ArrayList<>();
-        for (AmqpConnection c : broker.connections()) {
+        for (AmqpConnection c : broker().connections()) {
             parts.add(snapshot(c));
         }
         return CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenApplyAsync(v -> {

@@ -122,7 +122,7 @@ final class SystemEndpoints {
     ApiResponse whoami(ApiRequest r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", r.user());
-        m.put("tags", ctx.broker.users().tags(r.user()));
+        m.put("tags", ctx.users.tags(r.user()));
         return ApiResponse.ok(m);
     }
 
