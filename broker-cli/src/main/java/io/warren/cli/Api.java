@@ -119,7 +119,7 @@ final class Api {
                     + " answered " + status + " with a body that is not JSON (is it warren's?)");
         }
         Response r = new Response(status, json == null ? JSON.missingNode() : json);
-        if (r.status() == 401 && path.startsWith("/api/warren/vm_memory") && !"GET".equals(method)
+        if (r.status() == 401 && path.startsWith("/api/warren/") && !"GET".equals(method)
                 && "not_authorised".equals(r.body().path("error").asText())) {
             throw new CliException(ExitCodes.NOPERM, "Error: user '" + target.user() + "' is not an administrator");
         }
@@ -131,6 +131,10 @@ final class Api {
         if (r.status() == 403) {
             throw new CliException(ExitCodes.NOPERM, "Error: user '" + target.user() + "' may not do this: "
                     + r.reason());
+        }
+        if (r.status() == 503) {
+            // The application is stopped (warrenctl stop_app): the broker is there but cannot answer this.
+            throw new CliException(ExitCodes.UNAVAILABLE, "Error: " + r.reason());
         }
         if (r.status() >= 500) {
             throw new CliException(ExitCodes.SOFTWARE, "Error: the broker failed the operation (HTTP "

@@ -508,15 +508,19 @@ final class Commands {
     static final class Status extends Base {
         @Override int exec(Ctx c) {
             Api api = c.api();
-            JsonNode overview = api.getOk("/api/overview");
+            // After stop_app the overview (the model) is unavailable; the node's own figures are not.
+            Api.Response app = api.get("/api/warren/app");
+            boolean running = app.status() != 200 || app.body().path("running").asBoolean(true);
+            JsonNode overview = running ? api.getOk("/api/overview") : NODES.missingNode();
             JsonNode node = api.getOk("/api/nodes").path(0);
-            String nodeName = overview.path("node").asText();
+            String nodeName = running ? overview.path("node").asText() : node.path("name").asText();
             if (c.out.json) {
                 ObjectNode o = NODES.objectNode();
                 o.put("node_name", nodeName);
+                o.put("app_running", running);
                 o.put("pid", node.path("os_pid").asText());
                 o.put("product_name", overview.path("product_name").asText());
-                o.put("product_version", overview.path("product_version").asText());
+                o.put("product_version", (running ? overview : app.body()).path("product_version").asText());
                 o.put("uptime", node.path("uptime").asLong() / 1000);
                 o.set("listeners", overview.path("listeners"));
                 o.set("alarms", alarms(node));
@@ -535,8 +539,11 @@ final class Commands {
             sb.append("Runtime\n\n");
             sb.append("OS PID: ").append(node.path("os_pid").asText()).append('\n');
             sb.append("Uptime (seconds): ").append(node.path("uptime").asLong() / 1000).append('\n');
-            sb.append("warren version: ").append(overview.path("product_version").asText()).append('\n');
+            sb.append("warren version: ").append((running ? overview : app.body()).path("product_version").asText())
+                    .append('\n');
             sb.append("Node name: ").append(nodeName).append('\n');
+            sb.append("Application: ").append(running ? "running" : "stopped (stop_app; start_app starts it)")
+                    .append('\n');
             sb.append("Processors: ").append(node.path("processors").asInt()).append('\n');
             sb.append("\nAlarms\n\n");
             JsonNode alarms = alarms(node);
@@ -554,6 +561,11 @@ final class Commands {
             sb.append("Low free disk space watermark: ").append(gb(node.path("disk_free_limit").asLong())).append(" gb\n");
             sb.append("Free disk space: ").append(gb(node.path("disk_free").asLong())).append(" gb\n");
             sb.append("\nListeners\n\n");
+            if (!running) {
+                sb.append("(the application is stopped: only the management API listens)\n");
+                c.out.out.print(sb);
+                return ExitCodes.OK;
+            }
             for (JsonNode l : overview.path("listeners")) {
                 String protocol = l.path("protocol").asText();
                 sb.append("Interface: ").append(l.path("ip_address").asText()).append(", port: ")

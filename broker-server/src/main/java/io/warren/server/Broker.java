@@ -23,25 +23,48 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
-import java.util.Map;
 
 /**
  * Wires the broker from a {@link WarrenConfig} and owns its lifecycle: the one place where
  * the parts are constructed and connected (no container, no global state).
+ *
+ * <p>Two layers, as RabbitMQ's node and its {@code rabbit} application: the node (data dir
+ * lock, users, resource monitor, management API) lives from {@link #start} to {@link #close};
+ * the application (message, definition and page-out stores, vhosts and queues, the AMQP and
+ * TLS listeners) can be stopped and started again inside it ({@link #stopApp}, {@link
+ * #startApp}: rabbitmqctl stop_app / start_app). Every lifecycle method is synchronized; the
+ * management API calls the blocking ones on its worker thread, never on its event loop, and
+ * reads the current model through a volatile field.
  */
-public final class Broker implements AutoCloseable {
+public final class Broker implements AutoCloseable, io.warren.server.management.BrokerControl {
     private static final Logger log = LoggerFactory.getLogger(Broker.class);
 
     private final WarrenConfig config;
-    private AmqpServer server;
-    private BrokerContext context;
+    // ---- the node: from start() to close()
     private DataDirLock lock;
+    /**
+     * Users and permissions, loaded from the definitions store by each start of the application;
+     * the last one stays while the application is stopped, so management logins keep working.
+     */
+    private volatile AccessControl access;
+    private io.netty.handler.ssl.SslContext tlsContext;
+    private volatile ResourceMonitor resources;
+    private io.warren.server.management.ManagementServer management;
+    /** What warrenctl stop asks for; WarrenMain makes it the process's exit (its shutdown hook closes). */
+    private volatile Runnable stopRequest = this::close;
+    /**
+     * The ports the listeners got at the first start: start_app binds them again, so a configured
+     * port 0 comes back where clients (and the API's listener list) last saw it. -1: not yet bound.
+     */
+    private int amqpPort = -1;
+    private int amqpTlsPort = -1;
+    // ---- the application: from startApp() to stopApp()
+    private AmqpServer server;
+    /** The running application's model; null while it is stopped. Read without the lock by the API. */
+    private volatile BrokerContext context;
     private SnapshotDefinitionStore definitions;
     private JournalMessageStore messages;
     private FileSpillStore pageStore;
-    private ResourceMonitor resources;
-    private io.warren.server.management.ManagementServer management;
 
     private final io.netty.buffer.ByteBufAllocator allocator;
 
@@ -64,63 +87,155 @@ public final class Broker implements AutoCloseable {
      * opened fails with a {@link io.warren.core.store.StoreException} naming the file.
      */
     public synchronized void start() throws Exception {
-        if (server != null) {
+        if (lock != null) {
             throw new IllegalStateException("already started");
         }
         // Certificates and key first: a bad file fails the start before anything is opened.
-        io.netty.handler.ssl.SslContext tlsContext = config.tls() == null ? null : TlsContexts.server(config.tls());
-        AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
+        tlsContext = config.tls() == null ? null : TlsContexts.server(config.tls());
         try {
             Path dataDir = config.dataDir();
             Files.createDirectories(dataDir);
             lock = DataDirLock.acquire(dataDir);
+            openApp();
+        } catch (Exception | Error e) {
+            closeManagement();
+            closeNode();
+            throw e;
+        }
+    }
+
+    /**
+     * rabbitmqctl start_app: reopens the stores, recovers durable definitions and persistent
+     * messages as {@link #start} does, and listens again on the ports the listeners had. A no-op
+     * while the application runs.
+     */
+    @Override public synchronized void startApp() throws Exception {
+        if (lock == null) {
+            throw new IllegalStateException("broker not started");
+        }
+        if (server != null) {
+            return;
+        }
+        log.info("starting the warren application (start_app)");
+        openApp();
+        log.info("warren application started, AMQP on {}", WarrenMain.address(config.listenHost(), server.port()));
+    }
+
+    /**
+     * rabbitmqctl stop_app: closes the AMQP and TLS listeners and every client connection with
+     * 320 CONNECTION_FORCED, the queues and the stores. Non-durable queues and exchanges and
+     * transient messages are gone; durable ones and persistent messages come back with
+     * {@link #startApp}. The process, the management API, the data dir lock and the resource
+     * monitor stay. A no-op while the application is stopped.
+     */
+    @Override public synchronized void stopApp() {
+        if (server == null) {
+            return;
+        }
+        log.info("stopping the warren application (stop_app)");
+        closeApp();
+        log.info("warren application stopped; the management API still answers (start_app starts it again)");
+    }
+
+    /** True while the application (stores, queues, AMQP listeners) runs. */
+    public boolean appRunning() {
+        return context != null;
+    }
+
+    /** rabbitmqctl stop: whatever {@link #onStopRequest} set; by default {@link #close}. */
+    @Override public void stopNode() {
+        log.info("stop requested through the management API (warrenctl stop)");
+        stopRequest.run();
+    }
+
+    /**
+     * What a stop request from the management API does. WarrenMain exits the process, so the
+     * stop runs its shutdown hook as bin/warren stop's SIGTERM does (close, pid file removed).
+     */
+    public void onStopRequest(Runnable r) {
+        stopRequest = r;
+    }
+
+    /** Opens the application: stores, recovery, the API on the first start, then the listeners. */
+    private void openApp() throws Exception {
+        AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
+        BrokerContext ctx = null;
+        try {
+            Path dataDir = config.dataDir();
             definitions = SnapshotDefinitionStore.open(dataDir);
             messages = JournalMessageStore.open(dataDir);
             pageStore = FileSpillStore.open(dataDir.resolve("paging"), MessageHeaders.READER);
             Paging paging = new Paging(pageStore, Paging.DEFAULT_QUEUE_BOUND, Paging.DEFAULT_PRESSURE_BOUND);
             // The monitor runs from before recovery: a large recovered backlog must see memory
-            // pressure (smaller paging bound) like any other.
-            resources = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit(), paging,
-                    config.memoryPagingRatio());
-            resources.start();
+            // pressure (smaller paging bound) like any other. It outlives stop_app.
+            if (resources == null) {
+                ResourceMonitor m = new ResourceMonitor(config.memoryHighWatermark(), dataDir, config.diskFreeLimit(),
+                        paging, config.memoryPagingRatio());
+                resources = m;
+                m.start();
+            } else {
+                resources.memory().paging(paging);
+                resources.memory().check();
+            }
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), durability, paging);
-            AccessControl access = new AccessControl(definitions, config.loopbackUsers());
+            AccessControl ac = new AccessControl(definitions, config.loopbackUsers());
             durability.recover(vhosts);
-            if (!access.seeded()) {
-                seed(vhosts, access);
+            if (!ac.seeded()) {
+                seed(vhosts, ac);
             }
+            access = ac;
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs(),
                     config.auth().mechanisms(), config.auth().certLoginFrom().equals("common_name"));
-            context = new BrokerContext(vhosts, access, settings, resources.alarms());
+            ctx = new BrokerContext(vhosts, ac, settings, resources.alarms());
+            context = ctx;
             // The API first: once bin/warren sees the AMQP port open, the API answers too.
-            if (config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
+            if (management == null && config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
                 startManagement();
             }
-            s.bind(config.listenHost(), config.listenPort(), context, allocator);
+            s.bind(config.listenHost(), amqpPort < 0 ? config.listenPort() : amqpPort, ctx, allocator);
+            amqpPort = s.port();
             if (management != null) {
                 management.amqpListener("amqp", config.listenHost(), s.port());
             }
             if (tlsContext != null) {
                 WarrenConfig.TlsConfig tls = config.tls();
+                int port = amqpTlsPort < 0 ? tls.port() : amqpTlsPort;
                 try {
-                    s.bindTls(tls.host(), tls.port(), context, allocator, tlsContext);
+                    s.bindTls(tls.host(), port, ctx, allocator, tlsContext);
+                    amqpTlsPort = s.tlsPort();
                     if (management != null) {
                         management.amqpListener("amqp/ssl", tls.host(), s.tlsPort());
                     }
                 } catch (Exception e) {
                     throw new StartupException("cannot listen on " + (tls.host() == null ? "" : tls.host() + ":")
-                            + tls.port() + " (listeners.ssl.default): " + e.getMessage(), e);
+                            + port + " (listeners.ssl.default): " + e.getMessage(), e);
                 }
             }
         } catch (Exception | Error e) {
-            closeManagement();
-            s.close(context == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : context);
-            closeStore();
+            context = null;
+            if (management != null) {
+                management.amqpListenersClosed();
+            }
+            s.close(ctx == null ? new BrokerContext(new VirtualHosts(s.loops(), "/"), null, null, null) : ctx);
+            closeStores();
             throw e;
         }
         server = s;
+    }
+
+    /** Closes the application: listeners, connections (320), queues, stores. */
+    private void closeApp() {
+        BrokerContext ctx = context;
+        // From here the API answers 503 for the model: nothing reads queues that are closing.
+        context = null;
+        if (management != null) {
+            management.amqpListenersClosed();
+        }
+        server.close(ctx);
+        server = null;
+        closeStores();
     }
 
     /**
@@ -129,15 +244,15 @@ public final class Broker implements AutoCloseable {
      * in it. Later starts keep what operators made of them (default_user and default_pass are
      * then not read, as in RabbitMQ).
      */
-    private void seed(VirtualHosts vhosts, AccessControl access) {
+    private void seed(VirtualHosts vhosts, AccessControl ac) {
         vhosts.create(config.defaultVhost(), new VirtualHosts.Info("Default virtual host", java.util.List.of()));
-        if (access.user(config.defaultUser()) == null) {
-            access.putUser(config.defaultUser(), config.defaultPass(), java.util.List.of("administrator"));
+        if (ac.user(config.defaultUser()) == null) {
+            ac.putUser(config.defaultUser(), config.defaultPass(), java.util.List.of("administrator"));
         }
-        access.setPermissions(config.defaultUser(), config.defaultVhost(), ".*", ".*", ".*");
-        access.markSeeded();
+        ac.setPermissions(config.defaultUser(), config.defaultVhost(), ".*", ".*", ".*");
+        ac.markSeeded();
         java.util.concurrent.CompletableFuture<Throwable> synced = new java.util.concurrent.CompletableFuture<>();
-        access.whenDurable(synced::complete);
+        ac.whenDurable(synced::complete);
         Throwable failure = synced.join();
         if (failure != null) {
             throw new io.warren.core.store.StoreException("cannot store the default vhost and user: " + failure, failure);
@@ -149,8 +264,8 @@ public final class Broker implements AutoCloseable {
     private void startManagement() throws InterruptedException {
         management = new io.warren.server.management.ManagementServer();
         try {
-            management.start(config.managementIp(), config.managementPort(), context, resources, config,
-                    this::setMemoryHighWatermark);
+            management.start(config.managementIp(), config.managementPort(), () -> context, () -> access, this, resources,
+                    config, this::setMemoryHighWatermark);
         } catch (Exception e) {
             String address = WarrenMain.address(config.managementIp(), config.managementPort());
             String why = String.valueOf(e.getMessage()).contains("Address already in use") || e instanceof java.net.BindException
@@ -176,27 +291,28 @@ public final class Broker implements AutoCloseable {
     }
 
     /** The bound TLS port (listeners.ssl.default; useful when configured with port 0), or -1 without TLS. */
-    public int tlsPort() {
+    public synchronized int tlsPort() {
         return server == null ? -1 : server.tlsPort();
     }
 
-    /** The bound AMQP port (useful when configured with port 0). */
-    public int port() {
-        return server == null ? config.listenPort() : server.port();
+    /** The bound AMQP port (useful when configured with port 0); while the application is stopped, the one it had. */
+    public synchronized int port() {
+        return server != null ? server.port() : amqpPort >= 0 ? amqpPort : config.listenPort();
     }
 
     public WarrenConfig config() {
         return config;
     }
 
-    /** Closes every client connection with 320 CONNECTION_FORCED, then the listener. */
+    /** Closes every client connection with 320 CONNECTION_FORCED, then the listener; then the node. */
     @Override public synchronized void close() {
-        if (server != null) {
+        if (lock != null) {
             log.info("stopping warren");
             closeManagement();
-            server.close(context);
-            server = null;
-            closeStore();
+            if (server != null) {
+                closeApp();
+            }
+            closeNode();
         }
     }
 
@@ -213,11 +329,11 @@ public final class Broker implements AutoCloseable {
     }
 
     /** rabbitmqctl set_disk_free_limit: takes effect at once. */
-    public void setDiskFreeLimit(Watermark w) {
+    @Override public void setDiskFreeLimit(Watermark w) {
         monitor().disk().setLimit(w);
     }
 
-    /** Users, tags and permissions. */
+    /** Users, tags and permissions of the running application. */
     public synchronized AccessControl access() {
         if (context == null) {
             throw new IllegalStateException("broker not started");
@@ -225,7 +341,7 @@ public final class Broker implements AutoCloseable {
         return context.access();
     }
 
-    /** A virtual host by name, or null; for tests and the coming management API. */
+    /** A virtual host by name, or null; for tests. */
     public synchronized io.warren.core.vhost.VirtualHost vhost(String name) {
         if (context == null) {
             throw new IllegalStateException("broker not started");
@@ -253,19 +369,30 @@ public final class Broker implements AutoCloseable {
     }
 
     /** The resource monitor: memory used and its limit, free disk and its limit. */
-    public synchronized ResourceMonitor monitor() {
-        if (resources == null) {
+    public ResourceMonitor monitor() {
+        // Not synchronized: the API's event loop calls the watermark setters, and must not wait
+        // for a start_app that holds the lock.
+        ResourceMonitor m = resources;
+        if (m == null) {
             throw new IllegalStateException("broker not started");
         }
-        return resources;
+        return m;
     }
 
-    /** After the queues are closed: commit what is pending, close the files, release the lock. */
-    private void closeStore() {
+    /** After the application: the monitor, then the data dir lock. */
+    private void closeNode() {
         if (resources != null) {
             resources.close();
             resources = null;
         }
+        if (lock != null) {
+            lock.close();
+            lock = null;
+        }
+    }
+
+    /** After the queues are closed: commit what is pending, close the files. */
+    private void closeStores() {
         // The page-out store first: a purge still under way there frees journal slots.
         if (pageStore != null) {
             pageStore.close();
@@ -278,10 +405,6 @@ public final class Broker implements AutoCloseable {
         if (definitions != null) {
             definitions.close();
             definitions = null;
-        }
-        if (lock != null) {
-            lock.close();
-            lock = null;
         }
     }
 }

@@ -22,8 +22,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * The process entry point: {@code [--config FILE]}. Exit codes: 2 for a bad command line or
  * config (one line on stderr, no stack trace), 1 when the broker cannot start, otherwise it
- * serves until SIGTERM/SIGINT, when the shutdown hook closes the broker (clients get 320
- * CONNECTION_FORCED) and removes the pid file.
+ * serves until SIGTERM/SIGINT (bin/warren stop) or {@code warrenctl stop} (which exits 0 through
+ * the same path), when the shutdown hook closes the broker (clients get 320 CONNECTION_FORCED)
+ * and removes the pid file.
  *
  * <p>No logger is touched before {@link LogSetup} runs, so the {@code --print-*} modes used by
  * bin/warren stay fast and never initialise logback.
@@ -130,6 +131,9 @@ public final class WarrenMain {
         Runtime.getRuntime().addShutdownHook(new Thread(lifecycle::stop, "warren-shutdown"));
         try {
             lifecycle.broker = new Broker(config);
+            // warrenctl stop: the process exits 0 through the same shutdown hook as bin/warren
+            // stop's SIGTERM (clients get 320, the store closes, the pid file goes).
+            lifecycle.broker.onStopRequest(() -> System.exit(0));
             lifecycle.broker.start();
         } catch (Exception | LinkageError e) {
             String address = address(config.listenHost(), config.listenPort());

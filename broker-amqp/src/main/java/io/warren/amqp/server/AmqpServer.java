@@ -41,7 +41,8 @@ public final class AmqpServer {
     private final boolean epoll;
     private Channel listener;
     private Channel tlsListener;
-    private boolean alarmsWatched;
+    /** Tells this server's connections of alarm changes; removed on close (the alarms outlive it). */
+    private io.warren.core.flow.ResourceAlarms.Listener alarmsListener;
 
     public AmqpServer(int threads) {
         epoll = Epoll.isAvailable();
@@ -110,14 +111,14 @@ public final class AmqpServer {
                         ch.pipeline().addLast("amqp", new AmqpConnection(broker, decoder));
                     }
                 });
-        if (broker.alarms() != null && !alarmsWatched) {
-            alarmsWatched = true;
+        if (broker.alarms() != null && alarmsListener == null) {
             // Alarms change on the monitor thread; each connection applies them on its own loop.
-            broker.alarms().addListener(reason -> {
+            alarmsListener = reason -> {
                 for (AmqpConnection c : broker.connections()) {
                     c.alarmsChanged();
                 }
-            });
+            };
+            broker.alarms().addListener(alarmsListener);
         }
         if (allocator != null) {
             b.childOption(ChannelOption.ALLOCATOR, allocator);
@@ -140,6 +141,10 @@ public final class AmqpServer {
 
     /** Stops accepting, forces clients off with 320 CONNECTION_FORCED, shuts the loops down. */
     public void close(BrokerContext broker) {
+        if (alarmsListener != null && broker.alarms() != null) {
+            broker.alarms().removeListener(alarmsListener);
+            alarmsListener = null;
+        }
         if (listener != null) {
             listener.close().syncUninterruptibly();
         }

@@ -125,4 +125,9 @@ public final class ResourceAlarms {
     public void addListener(Listener l) {
         listeners.add(l);
     }
+
+    /** The alarms outlive the AMQP server across stop_app / start_app: each removes its own listener. */
+    public void removeListener(Listener l) {
+        listeners.remove(l);
+    }
 }

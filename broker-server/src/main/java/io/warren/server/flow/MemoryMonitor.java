@@ -38,7 +38,8 @@ public final class MemoryMonitor implements AutoCloseable {
     private volatile long liveHeap;
     private volatile Watermark watermark;
 
-    private final io.warren.core.queue.Paging paging;
+    /** Replaced when the application restarts (start_app opens a new page-out store). */
+    private volatile io.warren.core.queue.Paging paging;
     private final double pagingRatio;
 
     public MemoryMonitor(ResourceAlarms alarms, Watermark watermark) {
@@ -98,6 +99,11 @@ public final class MemoryMonitor implements AutoCloseable {
         liveHeap = live;
     }
 
+    /** The queues' paging to tell of memory pressure from now on (start_app: a new one). */
+    public void paging(io.warren.core.queue.Paging p) {
+        paging = p;
+    }
+
     /** Heap limit plus direct memory limit: what a relative watermark is a fraction of. */
     public static long memoryLimitBase() {
         return Runtime.getRuntime().maxMemory() + PlatformDependent.maxDirectMemory();
@@ -135,8 +141,9 @@ public final class MemoryMonitor implements AutoCloseable {
         long used = used();
         long limit = limit();
         boolean pressure = used > (long) (limit * pagingRatio);
-        if (pressure != paging.pressure()) {
-            paging.pressure(pressure);
+        io.warren.core.queue.Paging p = paging;
+        if (pressure != p.pressure()) {
+            p.pressure(pressure);
             log.info("memory used {} {} {} of the high watermark (vm_memory_high_watermark_paging_ratio): queues {}",
                     mb(used), pressure ? ">" : "<=", pagingRatio, pressure ? "page out sooner" : "keep their usual window");
         }

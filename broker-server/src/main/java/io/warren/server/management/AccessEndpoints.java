@@ -29,7 +29,7 @@ final class AccessEndpoints {
     }
 
     private AccessControl access() {
-        return ctx.broker.access();
+        return ctx.broker().access();
     }
 
     /** Runs {@code change} on the worker; answers {@code status} once access and vhost changes are on disk. */
@@ -364,7 +364,7 @@ final class AccessEndpoints {
         String description = Json.string(body, "description", null);
         List<String> tags = body.has("tags") ? tags(body) : null;
         return change(() -> {
-            VirtualHosts vhosts = ctx.broker.vhosts();
+            VirtualHosts vhosts = ctx.broker().vhosts();
             VirtualHosts.Info old = vhosts.get(name) == null ? null : vhosts.info(name);
             VirtualHosts.Info info = new VirtualHosts.Info(
                     description != null ? description : old == null ? "" : old.description(),
@@ -388,12 +388,12 @@ final class AccessEndpoints {
         String name = r.param("vhost");
         ctx.vhost(name);
         return change(() -> {
-            VirtualHost v = ctx.broker.vhosts().delete(name);
+            VirtualHost v = ctx.broker().vhosts().delete(name);
             if (v == null) {
                 throw ApiException.notFound();
             }
             access().vhostDeleted(name);
-            for (AmqpConnection c : ctx.broker.connections()) {
+            for (AmqpConnection c : ctx.broker().connections()) {
                 if (c.vhost() == v) {
                     c.closeByOperator("vhost '" + name + "' is deleted");
                 }

@@ -30,7 +30,13 @@ final class ApiContext {
      */
     static final long SNAPSHOT_TIMEOUT_MS = 2_000;
 
-    final BrokerContext broker;
+    /** The running application's model, or null while it is stopped (warrenctl stop_app). */
+    private final java.util.function.Supplier<BrokerContext> broker;
+    /** Who may use the API; the same while the application is stopped, so start_app can be asked for. */
+    /** Users and permissions: the running application's, or the last one's while it is stopped (logins). */
+    private final java.util.function.Supplier<io.warren.core.auth.AccessControl> access;
+    /** stop_app, start_app, stop, set_disk_free_limit: what the lifecycle endpoints ask of the broker. */
+    final BrokerControl control;
     final ResourceMonitor monitor;
     final String node;
     final long startedAt;
@@ -41,9 +47,12 @@ final class ApiContext {
     /** Broker.setMemoryHighWatermark: changes the memory alarm's watermark at run time. */
     final java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark;
 
-    ApiContext(BrokerContext broker, ResourceMonitor monitor, String node, long startedAt, Executor worker,
+    ApiContext(java.util.function.Supplier<BrokerContext> broker, java.util.function.Supplier<io.warren.core.auth.AccessControl> access,
+               BrokerControl control, ResourceMonitor monitor, String node, long startedAt, Executor worker,
                List<Map<String, Object>> listeners, io.warren.server.WarrenConfig config,
                java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark) {
+        this.access = access;
+        this.control = control;
         this.config = config;
         this.memoryWatermark = memoryWatermark;
         this.broker = broker;
@@ -54,9 +63,35 @@ final class ApiContext {
         this.listeners = listeners;
     }
 
+    /**
+     * The running application's model; 503 while it is stopped (warrenctl stop_app), so that
+     * every endpoint that needs queues, exchanges or connections says why it cannot answer.
+     */
+    BrokerContext broker() {
+        BrokerContext b = broker.get();
+        if (b == null) {
+            throw appStopped(node);
+        }
+        return b;
+    }
+
+    static ApiException appStopped(String node) {
+        return new ApiException(503, "service_unavailable", "the warren application is stopped on node " + node
+                + " (warrenctl start_app starts it)");
+    }
+
+    /** True while the application (stores, queues, AMQP listeners) runs. */
+    boolean appRunning() {
+        return broker.get() != null;
+    }
+
+    io.warren.core.auth.AccessControl access() {
+        return access.get();
+    }
+
     /** 403 unless the user is tagged administrator (RabbitMQ answers 401 with the same body). */
     void requireAdministrator(ApiRequest r) {
-        if (!broker.access().tags(r.user()).contains("administrator")) {
+        if (!access().tags(r.user()).contains("administrator")) {
             throw new ApiException(403, "not_authorised", "Not administrator user");
         }
     }
@@ -67,15 +102,16 @@ final class ApiContext {
      */
     void authorize(ApiRequest r, String vhost, io.warren.core.auth.Authorizer.Kind kind, String name,
                    io.warren.core.auth.AccessControl.Permission permission) {
-        if (!broker.access().canAccessVhost(r.user(), vhost)) {
+        io.warren.core.auth.AccessControl ac = broker().access();
+        if (!ac.canAccessVhost(r.user(), vhost)) {
             throw new ApiException(401, "not_authorised", "Access refused.");
         }
-        new io.warren.core.auth.Authorizer(broker.access(), r.user(), vhost).check(kind, name, permission);
+        new io.warren.core.auth.Authorizer(ac, r.user(), vhost).check(kind, name, permission);
     }
 
     /** The vhost named in the path, or 404. */
     VirtualHost vhost(String name) {
-        VirtualHost v = broker.vhosts().get(name);
+        VirtualHost v = broker().vhosts().get(name);
         if (v == null) {
             throw ApiException.notFound();
         }
@@ -84,14 +120,14 @@ final class ApiContext {
 
     /** Every vhost, by name. */
     List<VirtualHost> vhosts() {
-        List<VirtualHost> all = new ArrayList<>(broker.vhosts().all());
+        List<VirtualHost> all = new ArrayList<>(broker().vhosts().all());
         all.sort(Comparator.comparing(VirtualHost::name));
         return all;
     }
 
     /** The connection with RabbitMQ's name {@code name}, or 404. */
     AmqpConnection connection(String name) {
-        for (AmqpConnection c : broker.connections()) {
+        for (AmqpConnection c : broker().connections()) {
             if (c.name().equals(name)) {
                 return c;
             }
@@ -105,7 +141,7 @@ final class ApiContext {
      */
     CompletableFuture<List<ConnectionInfo>> snapshots(Executor loop) {
         List<CompletableFuture<ConnectionInfo>> parts = new ArrayList<>();
-        for (AmqpConnection c : broker.connections()) {
+        for (AmqpConnection c : broker().connections()) {
             parts.add(snapshot(c));
         }
         return CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenApplyAsync(v -> {

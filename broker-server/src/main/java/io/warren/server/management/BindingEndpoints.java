@@ -65,7 +65,7 @@ final class BindingEndpoints {
         ctx.authorize(r, e.vhost.name(), io.warren.core.auth.Authorizer.Kind.EXCHANGE, source, io.warren.core.auth.AccessControl.Permission.READ);
         io.warren.core.exchange.Exchange x = e.vhost.exchange(source);
         if (x != null && x.type() == io.warren.core.exchange.ExchangeType.TOPIC) {
-            new io.warren.core.auth.Authorizer(ctx.broker.access(), r.user(), e.vhost.name()).checkTopic(source, key,
+            new io.warren.core.auth.Authorizer(ctx.broker().access(), r.user(), e.vhost.name()).checkTopic(source, key,
                     io.warren.core.auth.AccessControl.Permission.READ);
         }
     }

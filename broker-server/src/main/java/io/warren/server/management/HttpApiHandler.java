@@ -44,9 +44,9 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
             "management");
 
     private final ManagementApi api;
-    private final AccessControl users;
+    private final java.util.function.Supplier<AccessControl> users;
 
-    HttpApiHandler(ManagementApi api, AccessControl users) {
+    HttpApiHandler(ManagementApi api, java.util.function.Supplier<AccessControl> users) {
         this.api = api;
         this.users = users;
     }
@@ -141,10 +141,10 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         String[] credentials = auth == null ? null : basic(auth);
         InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
         if (credentials == null
-                || users.authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress()) != null) {
+                || users.get().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress()) != null) {
             throw new ApiException(401, "not_authorized", "Login failed");
         }
-        if (users.tags(credentials[0]).stream().noneMatch(MANAGEMENT_TAGS::contains)) {
+        if (users.get().tags(credentials[0]).stream().noneMatch(MANAGEMENT_TAGS::contains)) {
             throw new ApiException(401, "not_authorized", "Not management user");
         }
         return credentials[0];

@@ -97,6 +97,13 @@ final class ManagementApi {
         get("warren/environment", now(warren::environment));
         route("warren/vm_memory_high_watermark", Map.of("GET", now(warren::memoryWatermark),
                 "PUT", now(warren::setMemoryWatermark)));
+        route("warren/disk_free_limit", Map.of("GET", now(warren::diskFreeLimit),
+                "PUT", now(warren::setDiskFreeLimit)));
+        // warrenctl status / stop_app / start_app / stop: they answer while the application is stopped.
+        get("warren/app", now(warren::app));
+        route("warren/stop_app", Map.of("POST", warren::stopApp));
+        route("warren/start_app", Map.of("POST", warren::startApp));
+        route("warren/stop", Map.of("POST", now(warren::stop)));
         route("warren/alarms/{resource}", Map.of("PUT", now(r -> warren.setAlarm(r, true)),
                 "DELETE", now(r -> warren.setAlarm(r, false))));
     }

@@ -55,14 +55,17 @@ public final class ManagementServer implements AutoCloseable {
      * Called before the AMQP listener binds, so that once clients can connect the API answers too.
      * {@code config} is shown (password masked) by GET /api/warren/environment;
      * {@code memoryWatermark} is what PUT /api/warren/vm_memory_high_watermark calls.
+     * {@code broker} gives the running application's model, null while it is stopped (stop_app):
+     * the API outlives the application so that start_app can be asked for; {@code users} log in.
      */
-    public void start(String ip, int port, BrokerContext broker, ResourceMonitor monitor,
-                      io.warren.server.WarrenConfig config,
+    public void start(String ip, int port, java.util.function.Supplier<BrokerContext> broker,
+                      java.util.function.Supplier<io.warren.core.auth.AccessControl> users,
+                      BrokerControl control, ResourceMonitor monitor, io.warren.server.WarrenConfig config,
                       java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark)
             throws InterruptedException {
         node = "warren@" + AmqpConnection.hostName();
-        ApiContext ctx = new ApiContext(broker, monitor, node, System.currentTimeMillis(), worker, listeners, config,
-                memoryWatermark);
+        ApiContext ctx = new ApiContext(broker, users, control, monitor, node, System.currentTimeMillis(), worker,
+                listeners, config, memoryWatermark);
         ManagementApi api = new ManagementApi(ctx);
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
@@ -71,7 +74,7 @@ public final class ManagementServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY),
-                                new HttpApiHandler(api, broker.access()));
+                                new HttpApiHandler(api, users));
                     }
                 });
         listener = b.bind(new InetSocketAddress(ip, port)).sync().channel();
@@ -84,7 +87,13 @@ public final class ManagementServer implements AutoCloseable {
      * ({@code amqp}, {@code amqp/ssl}); {@code host} null: all interfaces.
      */
     public void amqpListener(String protocol, String host, int port) {
+        listeners.removeIf(l -> protocol.equals(l.get("protocol")));
         listeners.add(listeners.size() - 1, listener(node, protocol, host == null ? "::" : host, port));
+    }
+
+    /** The AMQP listeners are closed (stop_app): only the API's own stays listed. */
+    public void amqpListenersClosed() {
+        listeners.removeIf(l -> !"http".equals(l.get("protocol")));
     }
 
     private static Map<String, Object> listener(String node, String protocol, String ip, int port) {

@@ -122,7 +122,7 @@ final class SystemEndpoints {
     ApiResponse whoami(ApiRequest r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", r.user());
-        m.put("tags", ctx.broker.access().tags(r.user()));
+        m.put("tags", ctx.access().tags(r.user()));
         return ApiResponse.ok(m);
     }
 
@@ -130,11 +130,11 @@ final class SystemEndpoints {
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             List<Object> out = new ArrayList<>();
-            List<String> tags = ctx.broker.access().tags(r.user());
+            List<String> tags = ctx.broker().access().tags(r.user());
             boolean all = tags.contains("administrator") || tags.contains("monitoring");
             for (VirtualHost v : ctx.vhosts()) {
                 // RabbitMQ: management users see the vhosts they have permissions in.
-                if (all || ctx.broker.access().canAccessVhost(r.user(), v.name())) {
+                if (all || ctx.broker().access().canAccessVhost(r.user(), v.name())) {
                     out.add(vhost(v, unacked));
                 }
             }
@@ -155,7 +155,7 @@ final class SystemEndpoints {
             unacked += unackedByQueue.getOrDefault(q, 0);
         }
         Map<String, Object> m = new LinkedHashMap<>();
-        io.warren.core.vhost.VirtualHosts.Info info = ctx.broker.vhosts().info(v.name());
+        io.warren.core.vhost.VirtualHosts.Info info = ctx.broker().vhosts().info(v.name());
         m.put("name", v.name());
         m.put("description", info.description());
         m.put("tags", info.tags());

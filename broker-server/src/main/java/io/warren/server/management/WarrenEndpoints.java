@@ -49,7 +49,7 @@ final class WarrenEndpoints {
         // The watermark in force: set_vm_memory_high_watermark changes it at run time.
         putWatermark(m, "vm_memory_high_watermark", ctx.monitor.memory().watermark());
         m.put("vm_memory_high_watermark_paging_ratio", c.memoryPagingRatio());
-        putWatermark(m, "disk_free_limit", c.diskFreeLimit());
+        putWatermark(m, "disk_free_limit", ctx.monitor.disk().watermark());
         m.put("data_dir", String.valueOf(c.dataDir()));
         m.put("log.file", c.logFile() == null ? false : c.logFile().toString());
         m.put("log.level", c.logLevel());
@@ -101,9 +101,16 @@ final class WarrenEndpoints {
      * A fraction is 0.0..1.0 as rabbitmqctl checks it (and as the config key takes it).
      */
     ApiResponse setMemoryWatermark(ApiRequest r) {
-        if (!ctx.broker.access().tags(r.user()).contains("administrator")) {
-            throw new ApiException(401, "not_authorised", "Not administrator user");
-        }
+        ctx.requireAdministrator(r);
+        ctx.memoryWatermark.accept(watermark(r, 1.0));
+        return ApiResponse.ok(watermarkView());
+    }
+
+    /**
+     * {@code {"relative": f}} (0.0..{@code maxRelative}) or {@code {"absolute": bytes or "512MB"}}
+     * from a PUT body; 400 otherwise.
+     */
+    private static Watermark watermark(ApiRequest r, double maxRelative) {
         ObjectNode body = Json.object(r.body());
         JsonNode rel = body.get("relative");
         JsonNode abs = body.get("absolute");
@@ -112,8 +119,8 @@ final class WarrenEndpoints {
         }
         Watermark w;
         if (rel != null) {
-            if (!rel.isNumber() || !(rel.asDouble() >= 0.0 && rel.asDouble() <= 1.0)) {
-                throw ApiException.badRequest("relative: expected a number 0.0..1.0");
+            if (!rel.isNumber() || !(rel.asDouble() >= 0.0 && rel.asDouble() <= maxRelative)) {
+                throw ApiException.badRequest("relative: expected a number 0.0.." + maxRelative);
             }
             w = new Watermark.Relative(rel.asDouble());
         } else if (abs.isIntegralNumber() && abs.canConvertToLong() && abs.asLong() >= 0) {
@@ -127,8 +134,86 @@ final class WarrenEndpoints {
         } else {
             throw ApiException.badRequest("absolute: expected bytes, or a string such as \"512MB\"");
         }
-        ctx.memoryWatermark.accept(w);
-        return ApiResponse.ok(watermarkView());
+        return w;
+    }
+
+    /** GET /api/warren/disk_free_limit: the limit in force and what it is in bytes now. */
+    ApiResponse diskFreeLimit(ApiRequest r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        Watermark w = ctx.monitor.disk().watermark();
+        if (w instanceof Watermark.Relative rel) {
+            m.put("relative", rel.fraction());
+        } else if (w instanceof Watermark.Absolute abs) {
+            m.put("absolute", abs.limit());
+        }
+        m.put("limit", ctx.monitor.disk().limit());
+        m.put("free", ctx.monitor.disk().free());
+        m.put("alarm", ctx.monitor.alarms().active(io.warren.core.flow.ResourceAlarms.Resource.DISK));
+        return ApiResponse.ok(m);
+    }
+
+    /**
+     * PUT /api/warren/disk_free_limit {@code {"absolute": "50MB"}} (or bytes) or {@code
+     * {"relative": 1.5}} (rabbitmqctl's mem_relative: a multiple of the machine's RAM, so above
+     * 1.0 is allowed; 100 is a bound that no real setting reaches): in force at once.
+     * Administrators only.
+     */
+    ApiResponse setDiskFreeLimit(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        ctx.control.setDiskFreeLimit(watermark(r, MAX_DISK_RELATIVE));
+        return diskFreeLimit(r);
+    }
+
+    /** The largest mem_relative disk_free_limit accepted: a sanity bound on a typo, not a policy. */
+    static final double MAX_DISK_RELATIVE = 100.0;
+
+    /** GET /api/warren/app: whether the application runs (answers while it is stopped too). */
+    ApiResponse app(ApiRequest r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("node", ctx.node);
+        m.put("running", ctx.appRunning());
+        m.put("product_version", io.warren.amqp.server.BrokerContext.VERSION);
+        // warrenctl stop on the same machine waits for this process to be gone.
+        m.put("pid", ProcessHandle.current().pid());
+        return ApiResponse.ok(m);
+    }
+
+    /**
+     * POST /api/warren/stop_app and /api/warren/start_app: run on the API's worker thread (they
+     * close and open files and wait for queue loops), answered once done, 204. Administrators only.
+     */
+    java.util.concurrent.CompletableFuture<ApiResponse> stopApp(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            ctx.control.stopApp();
+            return ApiResponse.status(204);
+        }, ctx.worker);
+    }
+
+    java.util.concurrent.CompletableFuture<ApiResponse> startApp(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                ctx.control.startApp();
+            } catch (ApiException | io.warren.core.BrokerException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new ApiException(500, "internal_error", "cannot start the application: " + e.getMessage());
+            }
+            return ApiResponse.status(204);
+        }, ctx.worker);
+    }
+
+    /**
+     * POST /api/warren/stop: 202 now, then the broker stops as bin/warren stop stops it (the
+     * process exits); the client waits for the API to stop answering. Administrators only.
+     */
+    ApiResponse stop(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        // Its own thread: the stop closes this API (its loop and worker) and must not wait on itself.
+        Thread t = new Thread(ctx.control::stopNode, "warren-stop");
+        t.start();
+        return ApiResponse.status(202);
     }
 
     /**
@@ -138,9 +223,7 @@ final class WarrenEndpoints {
      * the monitor measures. Administrators only.
      */
     ApiResponse setAlarm(ApiRequest r, boolean on) {
-        if (!ctx.broker.access().tags(r.user()).contains("administrator")) {
-            throw new ApiException(401, "not_authorised", "Not administrator user");
-        }
+        ctx.requireAdministrator(r);
         io.warren.core.flow.ResourceAlarms.Resource res = switch (r.param("resource")) {
             case "memory" -> io.warren.core.flow.ResourceAlarms.Resource.MEMORY;
             case "disk" -> io.warren.core.flow.ResourceAlarms.Resource.DISK;

@@ -37,7 +37,7 @@ class PathsAndKeysTest {
 
     @Test
     void routesMatchLiteralsVariablesAndMethods() {
-        ManagementApi api = new ManagementApi(new ApiContext(null, null, "n", 0, Runnable::run, List.of(), null, null));
+        ManagementApi api = new ManagementApi(new ApiContext(() -> null, null, null, null, "n", 0, Runnable::run, List.of(), null, null));
         ManagementApi.Match m = api.match("PUT", List.of("queues", "/", "q"));
         assertEquals(Map.of("vhost", "/", "name", "q"), m.params());
         assertEquals(List.of("DELETE", "GET", "PUT"), m.allowed());

@@ -1,0 +1,30 @@
+package io.warren.server.management;
+
+import io.warren.server.flow.Watermark;
+
+/**
+ * What the management API asks of the broker for rabbitmqctl's node commands, which RabbitMQ
+ * runs over Erlang distribution: {@code stop_app}, {@code start_app}, {@code stop} and
+ * {@code set_disk_free_limit}. {@link io.warren.server.Broker} implements it. The API calls
+ * the blocking methods on its worker thread, never on the HTTP event loop.
+ */
+public interface BrokerControl {
+    /**
+     * rabbitmqctl stop_app: closes the AMQP listeners and every client connection (320
+     * CONNECTION_FORCED), the queues and the stores; the process, the management API, the data
+     * dir lock and the resource monitor stay. A no-op when already stopped. Blocks.
+     */
+    void stopApp();
+
+    /**
+     * rabbitmqctl start_app: reopens the stores, recovers as a start does and listens again on
+     * the same ports. A no-op when running. Blocks.
+     */
+    void startApp() throws Exception;
+
+    /** rabbitmqctl stop: stops the whole broker (and its process) as bin/warren stop does. Returns at once. */
+    void stopNode();
+
+    /** rabbitmqctl set_disk_free_limit: in force at once (alarm set or cleared). */
+    void setDiskFreeLimit(Watermark limit);
+}
