@@ -14,8 +14,9 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * rabbitmqctl's user, vhost and permission commands, with its banners, messages and exit codes
- * (67 for a user that does not exist, 65 for a vhost that does not exist or bad input). They
+ * rabbitmqctl's user, vhost and permission commands, with rabbitmqctl 3.10's banners, messages and
+ * exit codes (checked against it): 67 for a user that does not exist, 69 for a vhost that does
+ * not exist or a refused value (a bad regular expression), 70 for a user that exists. They
  * call the management API's /api/users, /api/vhosts, /api/permissions and /api/topic-permissions.
  */
 final class AccessCommands {
@@ -30,7 +31,10 @@ final class AccessCommands {
         return "/api/users/" + Api.enc(name);
     }
 
-    /** Fails the command unless {@code r} has one of the {@code ok} statuses; 400 is bad input. */
+    /**
+     * Fails the command unless {@code r} has one of the {@code ok} statuses; a refused value (400,
+     * e.g. a regular expression that does not compile) exits 69, as rabbitmqctl 3.10 does.
+     */
     private static void expect(Api.Response r, int... ok) {
         for (int s : ok) {
             if (r.status() == s) {
@@ -38,7 +42,7 @@ final class AccessCommands {
             }
         }
         if (r.status() == 400) {
-            throw new CliException(ExitCodes.DATAERR, "Error: " + r.reason());
+            throw new CliException(ExitCodes.UNAVAILABLE, "Error: " + r.reason());
         }
         throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
     }
@@ -47,8 +51,9 @@ final class AccessCommands {
         return new CliException(NOUSER, "Error: User \"" + user + "\" does not exist");
     }
 
+    /** rabbitmqctl 3.10 (set/clear_permissions, set/clear_topic_permissions): exit 69. */
     private static CliException noVhost(String vhost) {
-        return new CliException(ExitCodes.DATAERR, "Error: Virtual host \"" + vhost + "\" does not exist");
+        return new CliException(ExitCodes.UNAVAILABLE, "Error: Virtual host " + vhost + " does not exist");
     }
 
     private static void requireUser(Api api, String user) {
@@ -83,7 +88,8 @@ final class AccessCommands {
             Api api = c.api();
             c.out.banner("Adding user \"" + user + "\" ...");
             if (api.get(users(user)).status() == 200) {
-                throw new CliException(ExitCodes.DATAERR, "Error: User \"" + user + "\" already exists");
+                // rabbitmqctl 3.10 exits 70 here.
+                throw new CliException(ExitCodes.SOFTWARE, "Error: User \"" + user + "\" already exists");
             }
             ObjectNode body = NODES.objectNode().put("password", password).put("tags", "");
             expect(api.send("PUT", users(user), body, Map.of()), 201, 204);
@@ -265,7 +271,7 @@ final class AccessCommands {
             c.out.banner("Deleting vhost \"" + name + "\" ...");
             Api.Response r = c.api().send("DELETE", "/api/vhosts/" + Api.enc(name), null, Map.of());
             if (r.status() == 404) {
-                throw noVhost(name);
+                throw new CliException(ExitCodes.DATAERR, "Error: Virtual host '" + name + "' does not exist");
             }
             expect(r, 204);
             return ExitCodes.OK;
@@ -409,7 +415,7 @@ final class AccessCommands {
         }
     }
 
-    /** A listing of one user's permissions (fixed columns); a missing user is exit 67. */
+    /** A listing of one user's permissions (fixed columns); a missing user exits 69, as rabbitmqctl 3.10. */
     abstract static class UserListing extends Commands.Base {
         @Parameters(index = "0", paramLabel = "<username>")
         String user;
@@ -425,7 +431,7 @@ final class AccessCommands {
             Api.Response r = api.get(path());
             c.out.banner(banner());
             if (r.status() == 404) {
-                throw noUser(user);
+                throw new CliException(ExitCodes.UNAVAILABLE, "Error: User \"" + user + "\" does not exist");
             }
             expect(r, 200);
             List<Map<String, JsonNode>> rows = new ArrayList<>();

@@ -67,7 +67,7 @@ class WarrenctlAccessTest {
         assertEquals("Adding user \"carol\" ...\nDone. Don't forget to grant the user permissions to some virtual "
                 + "hosts! See 'warrenctl help set_permissions' to learn more.\n", r.out());
         r = broker.ctl("add_user", "carol", "again");
-        assertEquals(65, r.code(), r.all());
+        assertEquals(70, r.code(), r.all());
         assertEquals("Error: User \"carol\" already exists\n", r.err());
         ok("set_user_tags", "carol", "monitoring", "impersonator");
         r = ok("list_users");
@@ -133,18 +133,18 @@ class WarrenctlAccessTest {
         assertThrows(IOException.class, () -> connect("dave", "pw", "sales"));
         // Errors: a bad regex, a vhost or a user that does not exist.
         r = broker.ctl("set_permissions", "-p", "sales", "dave", "(", ".*", ".*");
-        assertEquals(65, r.code(), r.all());
+        assertEquals(69, r.code(), r.all());
         assertTrue(r.err().contains("invalid regular expression for configure permission '('"), r.err());
         r = broker.ctl("set_permissions", "-p", "nowhere", "dave", ".*", ".*", ".*");
-        assertEquals(65, r.code(), r.all());
-        assertEquals("Error: Virtual host \"nowhere\" does not exist\n", r.err());
+        assertEquals(69, r.code(), r.all());
+        assertEquals("Error: Virtual host nowhere does not exist\n", r.err());
         assertEquals(67, broker.ctl("set_permissions", "-p", "sales", "nobody", ".*", ".*", ".*").code());
-        assertEquals(67, broker.ctl("list_user_permissions", "nobody").code());
+        assertEquals(69, broker.ctl("list_user_permissions", "nobody").code());
         r = ok("delete_vhost", "sales");
         assertEquals("Deleting vhost \"sales\" ...\n", r.out());
         r = broker.ctl("delete_vhost", "sales");
         assertEquals(65, r.code(), r.all());
-        assertEquals("Error: Virtual host \"sales\" does not exist\n", r.err());
+        assertEquals("Error: Virtual host 'sales' does not exist\n", r.err());
         ok("delete_user", "dave");
     }
 
