@@ -35,6 +35,8 @@ import java.util.Map;
                 Commands.SetVmMemoryHighWatermark.class,
                 Commands.Eval.class,
                 Commands.CloseAllConnections.class,
+                Commands.ExportDefinitions.class,
+                Commands.ImportDefinitions.class,
                 Commands.Help.class,
         },
         footer = {"", "Exit codes: 0 ok, 64 usage, 65 bad data, 69 broker unreachable, 70 refused or failed,",
