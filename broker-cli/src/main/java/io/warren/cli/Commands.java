@@ -748,4 +748,136 @@ final class Commands {
             throw new UnsupportedOperationException();
         }
     }
+
+    // ---- definitions ------------------------------------------------------------------------
+
+    /** rabbitmqctl's --format for definitions: json (any case); erlang is RabbitMQ's own term format. */
+    static void jsonFormatOnly(String format) {
+        if (format.equalsIgnoreCase("json")) {
+            return;
+        }
+        if (format.equals("erlang")) {
+            throw new CliException(ExitCodes.DATAERR, "Error (argument validation): warren has no Erlang term"
+                    + " format; use --format json");
+        }
+        throw new CliException(ExitCodes.DATAERR, "Error (argument validation): Format should be either json or"
+                + " erlang");
+    }
+
+    @Command(name = "export_definitions",
+            customSynopsis = "warrenctl export_definitions <file_path | \"-\"> [--format json]",
+            description = {"Exports definitions (users, vhosts, permissions, topic permissions, queues, exchanges,",
+                    "bindings) in RabbitMQ's JSON definitions format, which RabbitMQ and warren can import.",
+                    "<file_path>: local file to write; a dash (-) writes to standard output (with no banner)."})
+    static final class ExportDefinitions extends Base {
+        @Parameters(index = "0", paramLabel = "<file_path | \"-\">", description = "file to write, or - for stdout")
+        String path;
+        @Option(names = "--format", paramLabel = "json", description = "output format: json (the only one warren has)")
+        String format = "json";
+
+        @Override int exec(Ctx c) {
+            jsonFormatOnly(format);
+            boolean stdout = path.equals("-");
+            java.nio.file.Path file = java.nio.file.Path.of(path).toAbsolutePath();
+            if (!stdout && !java.nio.file.Files.isDirectory(file.getParent())) {
+                // rabbitmqctl checks the directory before it asks the node.
+                throw new CliException(ExitCodes.DATAERR, "Error (argument validation): Directory "
+                        + java.nio.file.Path.of(path).toAbsolutePath().getParent() + " does not exist");
+            }
+            JsonNode defs = c.api().getOk("/api/definitions");
+            String json = Output.write(defs);
+            if (stdout) {
+                c.out.out.println(json);
+                return ExitCodes.OK;
+            }
+            c.out.banner("Exporting definitions in JSON to a file at \"" + path + "\" ...");
+            try {
+                java.nio.file.Files.writeString(file, json);
+            } catch (java.nio.file.AccessDeniedException e) {
+                throw new CliException(ExitCodes.DATAERR, "Error: No permissions to write to file " + path
+                        + " or its parent directory");
+            } catch (java.io.IOException e) {
+                throw new CliException(ExitCodes.DATAERR, java.nio.file.Files.isDirectory(file)
+                        ? "Error: Path " + path + " is a directory"
+                        : "Error: Could not write to file " + path + ": " + e.getMessage());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /**
+     * rabbitmqctl import_definitions. warren applies the import before it answers (checked whole
+     * first: a refused file changes nothing), yet prints rabbitmqctl's words, which scripts match.
+     */
+    @Command(name = "import_definitions",
+            customSynopsis = "warrenctl import_definitions <file_path | \"-\"> [--format json]",
+            description = {"Imports definitions in RabbitMQ's JSON definitions format (from RabbitMQ's or warren's",
+                    "export_definitions or the management API's GET /api/definitions).",
+                    "<file_path>: local file to read; a dash (-) reads standard input (with no banner).",
+                    "A file the broker refuses (invalid, or with policies or runtime parameters, which warren",
+                    "does not support yet) changes nothing and exits with 65."})
+    static final class ImportDefinitions extends Base {
+        @Parameters(index = "0", paramLabel = "<file_path | \"-\">", description = "file to read, or - for stdin")
+        String path;
+        @Option(names = "--format", paramLabel = "json", description = "input format: json (the only one warren has)")
+        String format = "json";
+
+        @Override int exec(Ctx c) {
+            jsonFormatOnly(format);
+            boolean stdin = path.equals("-");
+            byte[] bytes;
+            if (stdin) {
+                try {
+                    bytes = System.in.readAllBytes();
+                } catch (java.io.IOException e) {
+                    throw new CliException(ExitCodes.DATAERR, "Error: cannot read standard input: " + e.getMessage());
+                }
+            } else {
+                java.nio.file.Path file = java.nio.file.Path.of(path);
+                if (!java.nio.file.Files.exists(file)) {
+                    throw new CliException(ExitCodes.DATAERR, "Error (argument validation): File " + path
+                            + " does not exist");
+                }
+                try {
+                    bytes = java.nio.file.Files.readAllBytes(file);
+                } catch (java.nio.file.AccessDeniedException e) {
+                    throw new CliException(ExitCodes.DATAERR, "Error: No permissions to read from file " + path
+                            + " or its parent directory");
+                } catch (java.io.IOException e) {
+                    throw new CliException(ExitCodes.DATAERR, java.nio.file.Files.isDirectory(file)
+                            ? "Error: Path " + path + " is a directory"
+                            : "Error: Could not read from file " + path + ": " + e.getMessage());
+                }
+                if (bytes.length == 0) {
+                    throw new CliException(ExitCodes.DATAERR, "Error: File " + path + " is zero-sized");
+                }
+            }
+            JsonNode doc;
+            try {
+                doc = Api.JSON.readTree(bytes);
+            } catch (java.io.IOException e) {
+                doc = null;
+            }
+            if (doc == null || !doc.isObject()) {
+                throw new CliException(ExitCodes.DATAERR, "Error: Failed to deserialise input (format: JSON)"
+                        + " (error: " + (doc == null ? "not valid JSON" : "not a JSON object") + ")");
+            }
+            // The request first: a broker that is down gets the one-line error and no banner.
+            Api.Response r = c.api().send("POST", "/api/definitions", doc, Map.of());
+            if (!stdin) {
+                c.out.banner("Importing definitions in JSON from a file at \"" + path + "\" ...");
+            }
+            if (r.status() == 400) {
+                throw new CliException(ExitCodes.DATAERR, "Error: " + r.reason());
+            }
+            if (r.status() != 204 && r.status() != 200 && r.status() != 201) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            if (!stdin && !c.out.quiet && !c.out.silent) {
+                c.out.out.println("Successfully started definition import. This process is asynchronous and can take"
+                        + " some time.");
+            }
+            return ExitCodes.OK;
+        }
+    }
 }

@@ -56,6 +56,8 @@ import java.util.Map;
                 LifecycleCommands.StartApp.class,
                 LifecycleCommands.Stop.class,
                 LifecycleCommands.SetDiskFreeLimit.class,
+                Commands.ExportDefinitions.class,
+                Commands.ImportDefinitions.class,
                 Commands.Help.class,
         },
         footer = {"", "Exit codes: 0 ok, 64 usage, 65 bad data, 69 broker unreachable, 70 refused or failed,",

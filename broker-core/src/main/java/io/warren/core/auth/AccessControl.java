@@ -422,6 +422,16 @@ public final class AccessControl {
         return new BrokerException(BrokerException.Reason.PRECONDITION_FAILED, String.format(fmt, args));
     }
 
+    /** Throws what {@link #setPermissions} would throw for these regular expressions (a definitions import checks first). */
+    public static void checkPermissions(String user, String vhost, String configure, String write, String read) {
+        compile(user, vhost, configure, write, read);
+    }
+
+    /** Throws what {@link #setTopicPermissions} would throw for these regular expressions. */
+    public static void checkTopicPermissions(String user, String vhost, String exchange, String write, String read) {
+        compileTopic(user, vhost, exchange, write, read);
+    }
+
     private static VhostPermission compile(String user, String vhost, String configure, String write, String read) {
         return new VhostPermission(user, vhost, configure, write, read, regex("configure", configure),
                 regex("write", write), regex("read", read));

@@ -131,15 +131,87 @@ public final class VirtualHost {
                 exchanges.put(exchangeName, x);
                 return x;
             }
-            checkEquivalent("exchange", exchangeName, "type", typeName, x.type().wireName());
-            checkEquivalent("exchange", exchangeName, "durable", durable, x.durable());
-            checkEquivalent("exchange", exchangeName, "auto_delete", autoDelete, x.autoDelete());
-            checkEquivalent("exchange", exchangeName, "internal", internal, x.internal());
-            // RabbitMQ compares no other exchange argument on redeclare.
-            ArgumentEquivalence.check("exchange '" + exchangeName + "' in vhost '" + name + "'", "alternate-exchange",
-                    args == null ? null : args.get("alternate-exchange"), x.arguments().get("alternate-exchange"));
+            checkExchangeEquivalent(x, typeName, durable, autoDelete, internal, args);
             return x;
         }
+    }
+
+    private void checkExchangeEquivalent(Exchange x, String typeName, boolean durable, boolean autoDelete,
+                                         boolean internal, Map<String, Object> args) {
+        String exchangeName = x.name();
+        checkEquivalent("exchange", exchangeName, "type", typeName, x.type().wireName());
+        checkEquivalent("exchange", exchangeName, "durable", durable, x.durable());
+        checkEquivalent("exchange", exchangeName, "auto_delete", autoDelete, x.autoDelete());
+        checkEquivalent("exchange", exchangeName, "internal", internal, x.internal());
+        // RabbitMQ compares no other exchange argument on redeclare.
+        ArgumentEquivalence.check("exchange '" + exchangeName + "' in vhost '" + name + "'", "alternate-exchange",
+                args == null ? null : args.get("alternate-exchange"), x.arguments().get("alternate-exchange"));
+    }
+
+    // ---- dry runs: a definitions import checks a whole document before it changes anything ----
+
+    /**
+     * Throws what {@link #declareExchange} (not passive) would throw now, without declaring
+     * anything: an unknown type, the default or an amq.* name, an inequivalent redeclare.
+     */
+    public void checkExchangeDeclaration(String exchangeName, String typeName, boolean durable, boolean autoDelete,
+                                         boolean internal, Map<String, Object> args) {
+        ExchangeType.of(typeName);
+        checkNotDefault(exchangeName);
+        synchronized (topologyLock) {
+            Exchange x = exchanges.get(exchangeName);
+            if (x == null) {
+                checkName("exchange", exchangeName);
+            } else {
+                checkExchangeEquivalent(x, typeName, durable, autoDelete, internal, args);
+            }
+        }
+    }
+
+    /**
+     * Throws what {@link #declareQueue} of a shared (not exclusive) queue would throw now, without
+     * declaring anything: an amq.* name, invalid x-arguments, an inequivalent redeclare, an
+     * existing exclusive queue.
+     */
+    public void checkQueueDeclaration(String queueName, boolean durable, boolean autoDelete, Map<String, Object> args) {
+        checkName("queue", queueName);
+        synchronized (topologyLock) {
+            MessageQueue q = queues.get(queueName);
+            if (q == null) {
+                QueueArguments.validate(queueName, name, args);
+                return;
+            }
+            if (q.exclusiveOwner() != null) {
+                throw locked(q);
+            }
+            checkEquivalent("queue", queueName, "durable", durable, q.durable());
+            checkEquivalent("queue", queueName, "auto_delete", autoDelete, q.autoDelete());
+            QueueArguments.checkEquivalent(queueName, name, args, q.arguments());
+        }
+    }
+
+    /** Throws what declaring a new queue with {@code args} in vhost {@code vhost} would throw (invalid x-arguments). */
+    public static void checkQueueArguments(String queueName, String vhost, Map<String, Object> args) {
+        QueueArguments.validate(queueName, vhost, args);
+    }
+
+    /** The type of the amq.* exchange every vhost is created with under that name, or null. */
+    public static ExchangeType builtInExchangeType(String exchangeName) {
+        if (exchangeName.equals("amq.match")) {
+            return ExchangeType.HEADERS;
+        }
+        for (ExchangeType t : ExchangeType.values()) {
+            if (exchangeName.equals("amq." + t.wireName())) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    /** Throws what binding from an exchange of type {@code sourceType} with {@code args} would throw (headers' x-match). */
+    public static void checkBindingArguments(String sourceType, String key, Map<String, Object> args) {
+        Exchange probe = Exchange.create("probe", ExchangeType.of(sourceType), false, false, false, Map.of());
+        probe.validateBinding(new Binding(probe, probe, key, args));
     }
 
     public void deleteExchange(String exchangeName, boolean ifUnused) {

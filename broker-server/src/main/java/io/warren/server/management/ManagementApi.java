@@ -38,6 +38,7 @@ final class ManagementApi {
         ConnectionEndpoints connections = new ConnectionEndpoints(ctx);
         WarrenEndpoints warren = new WarrenEndpoints(ctx);
         AccessEndpoints access = new AccessEndpoints(ctx);
+        DefinitionEndpoints definitions = new DefinitionEndpoints(ctx);
 
         get("overview", sys::overview);
         get("nodes", now(sys::nodes));
@@ -85,6 +86,9 @@ final class ManagementApi {
                 "POST", bindings::create));
         route("bindings/{vhost}/e/{source}/{kind}/{dest}/{props}", Map.of("GET", now(bindings::show),
                 "DELETE", bindings::delete));
+
+        route("definitions", Map.of("GET", now(definitions::export), "POST", definitions::importDefinitions));
+        route("definitions/{vhost}", Map.of("GET", now(definitions::export), "POST", definitions::importDefinitions));
 
         get("connections", connections::list);
         route("connections/{name}", Map.of("GET", connections::show, "DELETE", now(connections::close)));

@@ -35,8 +35,11 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ManagementServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ManagementServer.class);
-    /** Largest request body (definitions imports will need more; today bodies are small). */
-    static final int MAX_BODY = 8 * 1024 * 1024;
+    /**
+     * Largest request body: RabbitMQ's default management.http.max_body_size (20 MB), so a
+     * definitions file RabbitMQ's API takes is taken here too.
+     */
+    static final int MAX_BODY = 20_000_000;
 
     private final EventLoopGroup group;
     private final ExecutorService worker;
