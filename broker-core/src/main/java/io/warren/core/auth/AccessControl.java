@@ -255,29 +255,10 @@ public final class AccessControl {
         existing(name);
         Map<String, User> users = new HashMap<>(state.users);
         users.remove(name);
-        Map<String, VhostPermission> permissions = new HashMap<>();
-        state.permissions.forEach((k, p) -> {
-            if (p.user().equals(name)) {
-                if (store != null) {
-                    store.removePermission(p.user(), p.vhost());
-                }
-            } else {
-                permissions.put(k, p);
-            }
-        });
-        Map<String, Map<String, TopicPermission>> topic = new HashMap<>();
-        state.topic.forEach((k, m) -> {
-            TopicPermission any = m.values().iterator().next();
-            if (any.user().equals(name)) {
-                m.values().forEach(t -> removeTopicFromStore(t));
-            } else {
-                topic.put(k, m);
-            }
-        });
         if (store != null) {
             store.removeUser(name);
         }
-        swap(users, permissions, topic);
+        dropPermissions(users, p -> p.user().equals(name), t -> t.user().equals(name));
     }
 
     public synchronized void setPermissions(String user, String vhost, String configure, String write, String read) {
@@ -346,25 +327,33 @@ public final class AccessControl {
 
     /** A vhost was deleted: every permission in it goes too. */
     public synchronized void vhostDeleted(String vhost) {
+        dropPermissions(state.users, p -> p.vhost().equals(vhost), t -> t.vhost().equals(vhost));
+    }
+
+    /**
+     * The next state: {@code users}, without the permissions and topic permissions that match
+     * (removed from the store too). A user's topic permissions in a vhost are all of one user and
+     * one vhost, so one of them decides for the group.
+     */
+    private void dropPermissions(Map<String, User> users, java.util.function.Predicate<VhostPermission> drop,
+                                 java.util.function.Predicate<TopicPermission> dropTopic) {
         Map<String, VhostPermission> permissions = new HashMap<>();
         state.permissions.forEach((k, p) -> {
-            if (p.vhost().equals(vhost)) {
-                if (store != null) {
-                    store.removePermission(p.user(), p.vhost());
-                }
-            } else {
+            if (!drop.test(p)) {
                 permissions.put(k, p);
+            } else if (store != null) {
+                store.removePermission(p.user(), p.vhost());
             }
         });
         Map<String, Map<String, TopicPermission>> topic = new HashMap<>();
         state.topic.forEach((k, m) -> {
-            if (m.values().iterator().next().vhost().equals(vhost)) {
+            if (dropTopic.test(m.values().iterator().next())) {
                 m.values().forEach(this::removeTopicFromStore);
             } else {
                 topic.put(k, m);
             }
         });
-        swap(state.users, permissions, topic);
+        swap(users, permissions, topic);
     }
 
     /** Calls {@code done} once the changes made so far are on disk (or failed); any thread. */

@@ -102,7 +102,8 @@ final class AccessEndpoints {
         ctx.requireAdministrator(r);
         String name = r.param("user");
         ObjectNode body = Json.object(r.body());
-        List<String> tags = tags(body);
+        List<String> given = Json.tags(body, "user '" + name + "'", "tags");
+        List<String> tags = given == null ? List.of() : given;
         String password = Json.string(body, "password", null);
         String hash = Json.string(body, "password_hash", null);
         String algorithm = Json.string(body, "hashing_algorithm", PasswordHashing.SHA256);
@@ -122,31 +123,6 @@ final class AccessEndpoints {
             }
             return old == null ? 201 : 204;
         });
-    }
-
-    private static List<String> tags(ObjectNode body) {
-        JsonNode t = body.get("tags");
-        List<String> out = new ArrayList<>();
-        if (t == null || t.isNull()) {
-            return out;
-        }
-        if (t.isTextual()) {
-            for (String s : t.asText().split(",")) {
-                if (!s.isBlank()) {
-                    out.add(s.strip());
-                }
-            }
-        } else if (t.isArray()) {
-            for (JsonNode e : t) {
-                if (!e.isTextual()) {
-                    throw ApiException.badRequest("tags: expected strings");
-                }
-                out.add(e.asText());
-            }
-        } else {
-            throw ApiException.badRequest("tags: expected a comma-separated string or a list of strings");
-        }
-        return out;
     }
 
     CompletableFuture<ApiResponse> deleteUser(ApiRequest r) {
@@ -362,7 +338,7 @@ final class AccessEndpoints {
         String name = r.param("vhost");
         ObjectNode body = Json.object(r.body());
         String description = Json.string(body, "description", null);
-        List<String> tags = body.has("tags") ? tags(body) : null;
+        List<String> tags = Json.tags(body, "vhost '" + name + "'", "tags");
         return change(() -> {
             VirtualHosts vhosts = ctx.broker().vhosts();
             VirtualHosts.Info old = vhosts.get(name) == null ? null : vhosts.info(name);

@@ -177,7 +177,7 @@ final class DefinitionImport {
                         + algorithm + " digest");
             }
         }
-        List<String> tags = tags(o, w, "tags");
+        List<String> tags = Json.tags(o, w, "tags");
         noLimits(o, w, "user limits");
         users.add(new User(w, name, password, hash, algorithm, tags == null ? List.of() : tags));
     }
@@ -187,7 +187,7 @@ final class DefinitionImport {
         String w = where + " (vhost '" + name + "')";
         JsonNode metadata = o.get("metadata");
         String description = optional(o, w, "description");
-        List<String> tags = tags(o, w, "tags");
+        List<String> tags = Json.tags(o, w, "tags");
         if (metadata != null && !metadata.isNull()) {
             if (!metadata.isObject()) {
                 throw ApiException.badRequest(w + ": field 'metadata': expected an object, got " + metadata);
@@ -197,7 +197,7 @@ final class DefinitionImport {
                 description = optional(m, w + " metadata", "description");
             }
             if (tags == null) {
-                tags = tags(m, w + " metadata", "tags");
+                tags = Json.tags(m, w + " metadata", "tags");
             }
             queueType(m, w + " metadata");
         }
@@ -523,7 +523,7 @@ final class DefinitionImport {
         return out;
     }
 
-    private static String kind(JsonNode n) {
+    static String kind(JsonNode n) {
         return n.getNodeType().name().toLowerCase(Locale.ROOT) + " " + abbreviated(n);
     }
 
@@ -571,33 +571,6 @@ final class DefinitionImport {
             return Map.of();
         }
         return field(where, () -> Json.arguments(o, "arguments"));
-    }
-
-    /** Tags as RabbitMQ 3.9+ writes them (a list) or as older versions did (a comma-separated string); null when absent. */
-    private static List<String> tags(ObjectNode o, String where, String field) {
-        JsonNode t = o.get(field);
-        if (t == null || t.isNull()) {
-            return null;
-        }
-        List<String> out = new ArrayList<>();
-        if (t.isTextual()) {
-            for (String s : t.asText().split(",")) {
-                if (!s.isBlank()) {
-                    out.add(s.strip());
-                }
-            }
-        } else if (t.isArray()) {
-            for (JsonNode e : t) {
-                if (!e.isTextual()) {
-                    throw ApiException.badRequest(where + ": field '" + field + "': expected strings, got " + kind(e));
-                }
-                out.add(e.asText());
-            }
-        } else {
-            throw ApiException.badRequest(where + ": field '" + field + "': expected a list of strings or a"
-                    + " comma-separated string, got " + kind(t));
-        }
-        return out;
     }
 
     /** Limits warren cannot enforce yet are refused; empty ones (what RabbitMQ writes by default) are fine. */

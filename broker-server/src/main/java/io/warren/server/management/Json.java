@@ -155,4 +155,31 @@ final class Json {
         }
         return v.toString();
     }
+
+    /** Tags as RabbitMQ 3.9+ writes them (a list) or as older versions did (a comma-separated string); null when absent. */
+    static List<String> tags(ObjectNode o, String where, String field) {
+        JsonNode t = o.get(field);
+        if (t == null || t.isNull()) {
+            return null;
+        }
+        List<String> out = new ArrayList<>();
+        if (t.isTextual()) {
+            for (String s : t.asText().split(",")) {
+                if (!s.isBlank()) {
+                    out.add(s.strip());
+                }
+            }
+        } else if (t.isArray()) {
+            for (JsonNode e : t) {
+                if (!e.isTextual()) {
+                    throw ApiException.badRequest(where + ": field '" + field + "': expected strings, got " + DefinitionImport.kind(e));
+                }
+                out.add(e.asText());
+            }
+        } else {
+            throw ApiException.badRequest(where + ": field '" + field + "': expected a list of strings or a"
+                    + " comma-separated string, got " + DefinitionImport.kind(t));
+        }
+        return out;
+    }
 }
