@@ -38,6 +38,8 @@ final class ApiContext {
     final List<Map<String, Object>> listeners;
     /** The broker's effective configuration (GET /api/warren/environment); null in tests that have none. */
     final io.warren.server.WarrenConfig config;
+    /** message_stats: counters and the rates sampled on the management loop. */
+    final MessageStats stats = new MessageStats(this::vhosts);
     /** Broker.setMemoryHighWatermark: changes the memory alarm's watermark at run time. */
     final java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark;
 

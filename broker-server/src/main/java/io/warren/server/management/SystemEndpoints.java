@@ -33,7 +33,8 @@ final class SystemEndpoints {
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("management_version", BrokerContext.VERSION);
-            m.put("rates_mode", "none");
+            m.put("rates_mode", "basic");
+            m.put("statistics_db_event_queue", 0);
             List<Map<String, Object>> types = new ArrayList<>();
             for (ExchangeType t : ExchangeType.values()) {
                 Map<String, Object> type = new LinkedHashMap<>();
@@ -80,6 +81,7 @@ final class SystemEndpoints {
             qt.put("messages_ready", ready);
             qt.put("messages_unacknowledged", unacked);
             m.put("queue_totals", qt);
+            m.put("message_stats", ctx.stats.overview(ctx.vhosts()));
             m.put("listeners", ctx.listeners);
             return ApiResponse.ok(m);
         });
@@ -127,13 +129,14 @@ final class SystemEndpoints {
     }
 
     CompletableFuture<ApiResponse> vhosts(ApiRequest r) {
+        Listing.Params p = Listing.params(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             List<Object> out = new ArrayList<>();
             for (VirtualHost v : ctx.vhosts()) {
                 out.add(vhost(v, unacked));
             }
-            return ApiResponse.ok(out);
+            return Listing.reply(p, out, List.of("name"));
         });
     }
 
