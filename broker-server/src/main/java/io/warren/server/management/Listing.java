@@ -23,11 +23,11 @@ final class Listing {
     static final int MAX_FILTER_LENGTH = 1024;
     /**
      * Characters a regex filter may read over one request: a client-supplied pattern with
-     * catastrophic backtracking would otherwise hold the management loop for minutes. 20
-     * million reads take well under a second; an honest filter over 10,000 names uses a few
+     * catastrophic backtracking would otherwise hold the management loop for minutes. 5
+     * million reads take about half a second; an honest filter over 10,000 names uses a few
      * hundred thousand.
      */
-    static final long REGEX_BUDGET = 20_000_000;
+    static final long REGEX_BUDGET = 5_000_000;
 
     static final List<String> DEFAULT_SORT = List.of("vhost", "name");
 

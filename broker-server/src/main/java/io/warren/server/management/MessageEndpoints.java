@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.warren.amqp.channel.MessageHeaders;
+import io.warren.amqp.connection.ReplyCodes;
 import io.warren.amqp.protocol.BasicProperties;
 import io.warren.core.exchange.Exchange;
 import io.warren.core.exchange.RoutingResult;
@@ -232,6 +233,13 @@ final class MessageEndpoints {
         }
         ObjectNode body = Json.object(r.body());
         missing(body, "ackmode", "count", "encoding");
+        try {
+            // The API's channel is not the owner: an exclusive queue refuses its basic.get.
+            v.existingQueue(q.name(), null);
+        } catch (io.warren.core.BrokerException e) {
+            throw ApiException.badRequest(ReplyCodes.of(e.reason()).code() + " " + ReplyCodes.of(e.reason()).text()
+                    + " - " + e.getMessage());
+        }
         String mode = body.get("ackmode").asText();
         AckMode ackMode;
         try {

@@ -234,6 +234,13 @@ class ManagementMessagesTest {
                 "Unsupported encoding. Please use auto or base64.");
         assertEquals(400, get("api-bad", "keep_it", 1, "auto").status());
         assertEquals(404, get("no-such-queue", "ack_requeue_true", 1, "auto").status());
+        try (Connection c = broker.connect(); Channel ch = c.createChannel()) {
+            ch.queueDeclare("api-excl", false, true, false, null);
+            assertError(get("api-excl", "ack_requeue_true", 1, "auto"), 400, "bad_request",
+                    "405 RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'api-excl' in vhost '/'."
+                            + " It could be originally declared on another connection or the exclusive property"
+                            + " value does not match that of the original declaration.");
+        }
         assertEquals(404, http.post("/api/queues/nohost/api-bad/get", "{\"count\":1,\"ackmode\":\"ack_requeue_true\","
                 + "\"encoding\":\"auto\"}").status());
         assertError(http.post(pub, "[1]"), 400, "bad_request", null);
