@@ -6,9 +6,8 @@ import io.warren.core.exchange.RoutingResult;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 import io.warren.core.queue.MessageQueue;
-import io.warren.core.vhost.VirtualHost;
-
 import io.warren.core.store.MessageStore;
+import io.warren.core.vhost.VirtualHost;
 
 import java.util.List;
 import java.util.function.Consumer;
