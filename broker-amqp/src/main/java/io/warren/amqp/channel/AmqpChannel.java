@@ -607,7 +607,7 @@ public final class AmqpChannel implements MethodHandler {
             return;
         }
         if (settled.size() == 1) {
-            settleOne(settled.get(0), requeue);
+            settleOne(settled.get(0), reject, requeue);
             return;
         }
         Map<MessageQueue, List<QueueEntry>> back = requeue ? new IdentityHashMap<>() : null;
@@ -617,6 +617,9 @@ public final class AmqpChannel implements MethodHandler {
                 back.computeIfAbsent(u.queue(), k -> new ArrayList<>()).add(u.entry());
             } else {
                 u.queue().discard(u.entry());
+            }
+            if (!reject) {
+                u.queue().acked(1);
             }
             if (u.consumer() != null) {
                 credit.merge(u.consumer(), 1, Integer::sum);
@@ -640,8 +643,11 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     /** The common case (one ack per delivery): the same as {@link #settle} without its grouping maps. */
-    private void settleOne(Unacked u, boolean requeue) {
+    private void settleOne(Unacked u, boolean reject, boolean requeue) {
         MessageQueue q = u.queue();
+        if (!reject) {
+            q.acked(1);
+        }
         if (requeue) {
             q.execute(() -> q.requeue(List.of(u.entry()), true));
         } else {
@@ -818,46 +824,16 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     /**
-     * Routes a complete message to its queues; unroutable mandatory ones go back (312 NO_ROUTE).
-     * A persistent message reaching durable queues is journaled once for all of them; its
-     * confirm ({@code seq > 0}) waits for that commit. Returns the store written to, or null.
-     * Takes over the caller's reference to {@code msg}, also when routing fails.
+     * Publishes a complete message through the core's publish path (route, journal, hand over);
+     * unroutable mandatory ones go back (312 NO_ROUTE). Its confirm ({@code seq > 0}) waits for
+     * the journal when the core wrote one, else goes out with the next flush. Returns the store
+     * written to, or null. Takes over the caller's reference to {@code msg}, also when it fails.
      */
     private MessageStore route(Message msg, boolean mandatory, long seq) {
-        Exchange x = vhost().exchange(msg.exchange());
-        routing.clear();
-        if (x != null) {
-            routing.start(x);
-            try {
-                x.route(msg, routing);
-            } catch (RuntimeException e) {
-                // e.g. headers that cannot be decoded; nothing was enqueued yet
-                routing.clear();
-                msg.release();
-                throw e;
-            }
-        }
-        List<MessageQueue> queues = routing.queues();
-        if (queues.isEmpty()) {
-            if (mandatory) {
-                ByteBuf ret;
-                try {
-                    ret = FrameWriter.content(connection.ctx().alloc(), id,
-                            new BasicReturn(ReplyCode.NO_ROUTE.code(), "NO_ROUTE", msg.exchange(), msg.routingKey()),
-                            BasicReturn.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
-                } catch (RuntimeException | OutOfMemoryError e) {
-                    // The return cannot be sent: handleFrame closes the connection (541), so the
-                    // publisher learns that this message was not handled.
-                    msg.release();
-                    throw e;
-                }
-                connection.write(ret);
-            }
-        }
-        MessageStore store = msg.persistent() ? journal(msg, queues, seq) : null;
+        MessageStore.Durable safe = seq > 0 ? failure -> committed(seq, failure) : NOT_WATCHED;
         // A queue on another loop costs the connection a credit (PublisherFlow).
-        io.warren.core.publish.Publisher.enqueue(msg, queues, store != null ? storedRef : QueueEntry.NOT_STORED,
-                handover);
+        MessageStore store = io.warren.core.publish.Publisher.publish(vhost().exchange(msg.exchange()), msg, routing,
+                mandatory ? returner : null, handover, safe);
         if (store != null) {
             // Past the store's commit backlog bound the connection pauses until it drains.
             connection.flow().appended(store);
@@ -872,36 +848,21 @@ public final class AmqpChannel implements MethodHandler {
         return store;
     }
 
+    /**
+     * basic.return for a mandatory message no queue took. A failure to build it propagates:
+     * handleFrame then closes the connection (541), so the publisher learns that this message
+     * was not handled.
+     */
+    private final java.util.function.Consumer<Message> returner = this::sendReturn;
+
+    private void sendReturn(Message msg) {
+        connection.write(FrameWriter.content(connection.ctx().alloc(), id,
+                new BasicReturn(ReplyCode.NO_ROUTE.code(), "NO_ROUTE", msg.exchange(), msg.routingKey()),
+                BasicReturn.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
+    }
+
     /** Hands routed messages to queues through the connection's credit flow (one object, not one per publish). */
     private final io.warren.core.publish.Publisher.Handover handover;
-
-    /** The first slot of the message {@link #journal} stored last. */
-    private long storedRef;
-
-    /** Appends a persistent message for the durable queues among {@code queues}; null when there are none. */
-    private MessageStore journal(Message msg, List<MessageQueue> queues, long seq) {
-        MessageStore store = null;
-        int durable = 0;
-        for (int i = 0, n = queues.size(); i < n; i++) {
-            if (queues.get(i).store() != null) {
-                store = queues.get(i).store();
-                durable++;
-            }
-        }
-        if (store == null) {
-            return null;
-        }
-        long[] ids = new long[durable];
-        int k = 0;
-        for (int i = 0, n = queues.size(); i < n; i++) {
-            if (queues.get(i).store() != null) {
-                ids[k++] = queues.get(i).storeId();
-            }
-        }
-        MessageStore.Durable done = seq > 0 ? failure -> committed(seq, failure) : NOT_WATCHED;
-        storedRef = store.append(msg.exchange(), msg.routingKey(), msg.properties(), msg.body(), ids, done);
-        return store;
-    }
 
     private static final MessageStore.Durable NOT_WATCHED = failure -> { };
 

@@ -2,6 +2,7 @@ package io.warren.core.auth;
 
 import io.warren.core.BrokerException;
 import io.warren.core.auth.AccessControl.Permission;
+import io.warren.core.text.MatchBudget;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -134,55 +135,11 @@ public final class Authorizer {
     /** An unanchored search for {@code p} in {@code input}, refused past the budget. */
     static boolean find(Pattern p, String input) {
         try {
-            return p.matcher(new Budgeted(input, MATCH_BUDGET)).find();
-        } catch (Budgeted.Exceeded e) {
+            return new MatchBudget(MATCH_BUDGET).find(p, input);
+        } catch (MatchBudget.Exceeded e) {
             log.warn("permission pattern '{}' took too long to match a name of {} characters: refused", p.pattern(),
                     input.length());
             return false;
-        }
-    }
-
-    /** A string whose characters may be read {@code budget} times in all. */
-    private static final class Budgeted implements CharSequence {
-        static final class Exceeded extends RuntimeException {
-            Exceeded() {
-                super(null, null, false, false);
-            }
-        }
-
-        private final String s;
-        private final int[] left;
-        private final int offset;
-        private final int length;
-
-        Budgeted(String s, int budget) {
-            this(s, new int[] {budget}, 0, s.length());
-        }
-
-        private Budgeted(String s, int[] left, int offset, int length) {
-            this.s = s;
-            this.left = left;
-            this.offset = offset;
-            this.length = length;
-        }
-
-        @Override public int length() {
-            return length;
-        }
-
-        @Override public char charAt(int index) {
-            if (--left[0] < 0) {
-                throw new Exceeded();
-            }
-            return s.charAt(offset + index);
-        }
-
-        @Override public CharSequence subSequence(int start, int end) {
-            return new Budgeted(s, left, offset + start, end - start);
-        }
-
-        @Override public String toString() {
-            return s.substring(offset, offset + length);
         }
     }
 }

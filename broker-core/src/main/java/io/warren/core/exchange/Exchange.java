@@ -18,6 +18,13 @@ public abstract class Exchange implements Destination {
     private final boolean autoDelete;
     private final boolean internal;
     private final Map<String, Object> arguments;
+    /**
+     * Messages published to this exchange, and those of them that reached a queue (RabbitMQ's
+     * publish_in / publish_out). Any publishing thread adds: LongAdder spreads contended adds
+     * over cells instead of one contended line, and allocates nothing per message.
+     */
+    private final java.util.concurrent.atomic.LongAdder publishIn = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder publishOut = new java.util.concurrent.atomic.LongAdder();
     /** Guarded by the vhost topology lock. */
     private final List<Binding> bindings = new ArrayList<>();
 
@@ -43,6 +50,22 @@ public abstract class Exchange implements Destination {
 
     @Override public String name() {
         return name;
+    }
+
+    /** Counts one message published here; {@code routed}: it reached at least one queue. Any thread. */
+    public void countPublish(boolean routed) {
+        publishIn.increment();
+        if (routed) {
+            publishOut.increment();
+        }
+    }
+
+    public long publishIn() {
+        return publishIn.sum();
+    }
+
+    public long publishOut() {
+        return publishOut.sum();
     }
 
     public ExchangeType type() {

@@ -6,16 +6,18 @@ import io.warren.core.exchange.RoutingResult;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 import io.warren.core.queue.MessageQueue;
+import io.warren.core.store.MessageStore;
 import io.warren.core.vhost.VirtualHost;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
- * Publishing outside a protocol channel: routes a message through an exchange and hands it to
- * the queues' loops. The management API's aliveness test uses it. For now only transient
- * messages without confirms or returns; the AMQP channel shares the hand-over to the queues
- * ({@link #enqueue}), while journaling and confirms still live in broker-amqp's
- * {@code AmqpChannel} and move here when the API gains its publish endpoint.
+ * The publish path every protocol shares ({@link #publish}): route through an exchange, journal
+ * a persistent message once for the durable queues it reached, hand a copy to each queue's loop,
+ * and say when the message is safe (what a publisher confirm promises). The AMQP channel calls it
+ * for basic.publish and tx.commit, the management API for its publish endpoint; neither decides
+ * persistence on its own.
  */
 public final class Publisher {
     private Publisher() {
@@ -31,7 +33,7 @@ public final class Publisher {
     public static int publishTransient(VirtualHost vhost, String exchangeName, Message message) {
         if (message.persistent()) {
             message.release();
-            throw new IllegalArgumentException("persistent messages are journaled by the protocol layer");
+            throw new IllegalArgumentException("a persistent message needs publish() and its safe callback");
         }
         Exchange x = vhost.exchange(exchangeName);
         if (x == null || x.internal()) {
@@ -42,17 +44,82 @@ public final class Publisher {
                             exchangeName, vhost.name());
         }
         RoutingResult routing = new RoutingResult();
-        routing.start(x);
-        try {
-            x.route(message, routing);
-        } catch (RuntimeException e) {
-            message.release();
-            throw e;
+        publish(x, message, routing, null, DIRECT, NOT_WATCHED);
+        return routing.queues().size();
+    }
+
+    private static final MessageStore.Durable NOT_WATCHED = failure -> { };
+
+    /**
+     * Routes {@code message} from {@code x} (null: the exchange is gone, no queue is reached) into
+     * {@code routing} (the caller's reusable result, cleared here), shows a message that reached
+     * no queue to {@code unroutable} before it is released (basic.return; null: nothing to do),
+     * journals a persistent message once for the durable queues among those reached, and hands
+     * a copy to each queue through {@code handover}. Counts the exchange's publish_in and
+     * publish_out.
+     *
+     * <p>Returns the store that journals the message, or null. With a store, the message is safe
+     * once {@code safe} runs (on the store's thread; {@code failure != null}: it could not be made
+     * durable, a confirm becomes a nack). Without one it is as safe as it will be when this
+     * returns (handed to its queues, or dropped as unroutable) and {@code safe} is never called.
+     * Takes over the caller's reference to {@code message}, also when it throws. Any thread.
+     */
+    public static MessageStore publish(Exchange x, Message message, RoutingResult routing, Consumer<Message> unroutable,
+                                       Handover handover, MessageStore.Durable safe) {
+        routing.clear();
+        if (x != null) {
+            routing.start(x);
+            try {
+                x.route(message, routing);
+            } catch (RuntimeException e) {
+                // e.g. headers that cannot be decoded; nothing was enqueued yet
+                routing.clear();
+                message.release();
+                throw e;
+            }
         }
         List<MessageQueue> queues = routing.queues();
-        int n = queues.size();
-        enqueue(message, queues, QueueEntry.NOT_STORED, DIRECT);
-        return n;
+        if (x != null) {
+            x.countPublish(!queues.isEmpty());
+        }
+        if (queues.isEmpty() && unroutable != null) {
+            try {
+                unroutable.accept(message);
+            } catch (RuntimeException | Error e) {
+                message.release();
+                throw e;
+            }
+        }
+        MessageStore store = null;
+        long ref = QueueEntry.NOT_STORED;
+        if (message.persistent()) {
+            // DESIGN §5: persistent messages in durable queues, and only those, are journaled.
+            int durable = 0;
+            for (int i = 0, n = queues.size(); i < n; i++) {
+                if (queues.get(i).store() != null) {
+                    store = queues.get(i).store();
+                    durable++;
+                }
+            }
+            if (store != null) {
+                long[] ids = new long[durable];
+                int k = 0;
+                for (int i = 0, n = queues.size(); i < n; i++) {
+                    if (queues.get(i).store() != null) {
+                        ids[k++] = queues.get(i).storeId();
+                    }
+                }
+                try {
+                    ref = store.append(message.exchange(), message.routingKey(), message.properties(), message.body(),
+                            ids, safe);
+                } catch (RuntimeException | Error e) {
+                    message.release();
+                    throw e;
+                }
+            }
+        }
+        enqueue(message, queues, ref, handover);
+        return store;
     }
 
     /** How one queue gets its copy: on its loop directly, or through a publisher's credit flow. */

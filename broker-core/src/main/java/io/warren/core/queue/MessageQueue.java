@@ -72,6 +72,29 @@ public final class MessageQueue implements Destination {
     private volatile int consumerCount;
     private volatile boolean hasExclusiveConsumer;
 
+    // ---- message statistics (RabbitMQ's message_stats), monotonic counters --------------------
+    // Written only on the loop with opaque stores (no fence, no lock, no allocation), read by the
+    // management API with opaque loads: a reader sees a recent value, never a torn one. Acks come
+    // from the channels' loops, so they go to a LongAdder instead.
+    private long publishCount;
+    private long deliverGetCount;
+    private long redeliverCount;
+    private final java.util.concurrent.atomic.LongAdder ackCount = new java.util.concurrent.atomic.LongAdder();
+    private static final java.lang.invoke.VarHandle PUBLISH_COUNT;
+    private static final java.lang.invoke.VarHandle DELIVER_GET_COUNT;
+    private static final java.lang.invoke.VarHandle REDELIVER_COUNT;
+
+    static {
+        try {
+            java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.lookup();
+            PUBLISH_COUNT = l.findVarHandle(MessageQueue.class, "publishCount", long.class);
+            DELIVER_GET_COUNT = l.findVarHandle(MessageQueue.class, "deliverGetCount", long.class);
+            REDELIVER_COUNT = l.findVarHandle(MessageQueue.class, "redeliverCount", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** Told when an auto-delete queue loses its last consumer. */
     public interface QueueListener {
         void lastConsumerGone(MessageQueue queue);
@@ -169,6 +192,39 @@ public final class MessageQueue implements Destination {
         return consumerCount;
     }
 
+    /** Messages routed into this queue (RabbitMQ's message_stats.publish). Any thread, a recent value. */
+    public long publishCount() {
+        return (long) PUBLISH_COUNT.getOpaque(this);
+    }
+
+    /** Deliveries to consumers plus basic.gets that took a message (deliver_get). Any thread. */
+    public long deliverGetCount() {
+        return (long) DELIVER_GET_COUNT.getOpaque(this);
+    }
+
+    /** Of those, deliveries of messages marked redelivered (redeliver). Any thread. */
+    public long redeliverCount() {
+        return (long) REDELIVER_COUNT.getOpaque(this);
+    }
+
+    /** Deliveries acknowledged by clients (ack). Any thread. */
+    public long ackCount() {
+        return ackCount.sum();
+    }
+
+    /** Counts {@code n} client acks of this queue's deliveries. Any thread. */
+    public void acked(int n) {
+        ackCount.add(n);
+    }
+
+    /** Counts a delivery or a get of {@code e}. Loop. */
+    private void countDelivered(QueueEntry e) {
+        DELIVER_GET_COUNT.setOpaque(this, deliverGetCount + 1);
+        if (e.redelivered()) {
+            REDELIVER_COUNT.setOpaque(this, redeliverCount + 1);
+        }
+    }
+
     /** Runs {@code task} on the queue's loop: at once when already there, else queued. */
     public void execute(Runnable task) {
         if (loop.inEventLoop()) {
@@ -188,6 +244,7 @@ public final class MessageQueue implements Destination {
             discard(e);
             return;
         }
+        PUBLISH_COUNT.setOpaque(this, publishCount + 1);
         if (spillCount > 0) {
             // FIFO: while anything is paged out, later arrivals queue behind it, on disk too.
             spillOut(e);
@@ -447,6 +504,9 @@ public final class MessageQueue implements Destination {
         QueueEntry e = deleted ? null : pollReady();
         updateCount();
         refill();
+        if (e != null) {
+            countDelivered(e);
+        }
         sink.accept(e, count());
     }
 
@@ -582,6 +642,9 @@ public final class MessageQueue implements Destination {
             BiConsumer<QueueEntry, Integer> sink = waitingGets.pollFirst();
             QueueEntry e = deleted ? null : pollReady();
             updateCount();
+            if (e != null) {
+                countDelivered(e);
+            }
             sink.accept(e, count());
         }
     }
@@ -620,6 +683,7 @@ public final class MessageQueue implements Destination {
             }
             QueueEntry e = pollReady();
             updateCount();
+            countDelivered(e);
             c.deliver(this, e);
             delivered++;
         }

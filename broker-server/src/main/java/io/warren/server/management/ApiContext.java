@@ -44,6 +44,8 @@ final class ApiContext {
     final List<Map<String, Object>> listeners;
     /** The broker's effective configuration (GET /api/warren/environment); null in tests that have none. */
     final io.warren.server.WarrenConfig config;
+    /** message_stats: counters and the rates sampled on the management loop. */
+    final MessageStats stats = new MessageStats(this::vhosts);
     /** Broker.setMemoryHighWatermark: changes the memory alarm's watermark at run time. */
     final java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark;
 
@@ -107,6 +109,36 @@ final class ApiContext {
             throw new ApiException(401, "not_authorised", "Access refused.");
         }
         new io.warren.core.auth.Authorizer(ac, r.user(), vhost).check(kind, name, permission);
+    }
+
+    /**
+     * What a list endpoint shows the request's user, as RabbitMQ's management plugin filters it:
+     * administrators and monitoring users see everything; other management users see the
+     * objects of the vhosts they have permissions in, and only their own connections and
+     * channels (items with a {@code user}, or whose {@code channel_details} have one).
+     */
+    List<?> visible(ApiRequest r, List<?> items) {
+        io.warren.core.auth.AccessControl ac = access();
+        List<String> tags = ac.tags(r.user());
+        if (tags.contains("administrator") || tags.contains("monitoring")) {
+            return items;
+        }
+        List<Object> out = new ArrayList<>(items.size());
+        for (Object o : items) {
+            if (!(o instanceof Map<?, ?> m)) {
+                continue;
+            }
+            Object vhost = m.get("vhost");
+            Object user = m.get("user");
+            if (user == null && m.get("channel_details") instanceof Map<?, ?> ch) {
+                user = ch.get("user");
+            }
+            if ((vhost == null || vhost instanceof String v && ac.canAccessVhost(r.user(), v))
+                    && (user == null || r.user().equals(user))) {
+                out.add(o);
+            }
+        }
+        return out;
     }
 
     /** The vhost named in the path, or 404. */

@@ -7,11 +7,18 @@ package io.warren.server.management;
 final class ApiException extends RuntimeException {
     final int status;
     final String error;
+    /** The JSON reason: the message, or what RabbitMQ prints for an Erlang term (e.g. a list). */
+    final Object reason;
 
     ApiException(int status, String error, String reason) {
-        super(reason, null, false, false);
+        this(status, error, reason, reason);
+    }
+
+    ApiException(int status, String error, String message, Object reason) {
+        super(message, null, false, false);
         this.status = status;
         this.error = error;
+        this.reason = reason;
     }
 
     /** RabbitMQ's answer for a path naming something that does not exist. */

@@ -32,8 +32,12 @@ final class BindingEndpoints {
         return bindings;
     }
 
+    /** RabbitMQ's default order of bindings. */
+    static final List<String> BINDING_SORT = List.of("vhost", "source", "destination", "routing_key");
+
     ApiResponse list(ApiRequest r) {
         List<VirtualHost> vhosts = r.param("vhost") == null ? ctx.vhosts() : List.of(ctx.vhost(r.param("vhost")));
+        Listing.Params p = Listing.params(r);
         List<Object> out = new ArrayList<>();
         for (VirtualHost v : vhosts) {
             for (MessageQueue q : QueueEndpoints.sorted(v.queues())) {
@@ -43,7 +47,7 @@ final class BindingEndpoints {
                 out.add(Views.binding(v.name(), b));
             }
         }
-        return ApiResponse.ok(out);
+        return Listing.reply(p, ctx.visible(r, out), BINDING_SORT);
     }
 
     /** The bindings from {source} to {dest}; 404 when either end is missing. */

@@ -25,6 +25,7 @@ final class ConnectionEndpoints {
 
     CompletableFuture<ApiResponse> list(ApiRequest r) {
         String vhost = vhostFilter(r);
+        Listing.Params p = Listing.params(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             List<Object> out = new ArrayList<>();
             for (ConnectionInfo c : conns) {
@@ -32,7 +33,7 @@ final class ConnectionEndpoints {
                     out.add(Views.connection(c, ctx.node));
                 }
             }
-            return ApiResponse.ok(out);
+            return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
         });
     }
 
@@ -76,6 +77,7 @@ final class ConnectionEndpoints {
 
     CompletableFuture<ApiResponse> channels(ApiRequest r) {
         String vhost = vhostFilter(r);
+        Listing.Params p = Listing.params(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             List<Object> out = new ArrayList<>();
             for (ConnectionInfo c : conns) {
@@ -85,13 +87,15 @@ final class ConnectionEndpoints {
                     }
                 }
             }
-            return ApiResponse.ok(out);
+            return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
         });
     }
 
     CompletableFuture<ApiResponse> consumers(ApiRequest r) {
         String vhost = vhostFilter(r);
-        return ctx.snapshots(r.loop()).thenApply(conns -> ApiResponse.ok(
-                Views.consumers(conns, ctx.node, k -> vhost == null || vhost.equals(k.queue().vhost()))));
+        Listing.Params p = Listing.params(r);
+        return ctx.snapshots(r.loop()).thenApply(conns -> Listing.reply(p,
+                ctx.visible(r, Views.consumers(conns, ctx.node, k -> vhost == null || vhost.equals(k.queue().vhost()))),
+                List.of("queue.vhost", "queue.name", "consumer_tag")));
     }
 }

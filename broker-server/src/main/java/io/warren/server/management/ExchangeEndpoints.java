@@ -30,15 +30,16 @@ final class ExchangeEndpoints {
 
     ApiResponse list(ApiRequest r) {
         List<VirtualHost> vhosts = r.param("vhost") == null ? ctx.vhosts() : List.of(ctx.vhost(r.param("vhost")));
+        Listing.Params p = Listing.params(r);
         List<Object> out = new ArrayList<>();
         for (VirtualHost v : vhosts) {
             List<Exchange> xs = v.exchanges();
             xs.sort(Comparator.comparing(Exchange::name));
             for (Exchange x : xs) {
-                out.add(Views.exchange(x, v.name()));
+                out.add(Views.exchange(x, v.name(), ctx.stats));
             }
         }
-        return ApiResponse.ok(out);
+        return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
     }
 
     ApiResponse show(ApiRequest r) {
@@ -47,7 +48,7 @@ final class ExchangeEndpoints {
         if (x == null) {
             throw ApiException.notFound();
         }
-        return ApiResponse.ok(Views.exchange(x, v.name()));
+        return ApiResponse.ok(Views.exchange(x, v.name(), ctx.stats));
     }
 
     /** PUT {"type":..,"durable":..,"auto_delete":..,"internal":..,"arguments":{}}: 201, 204 or 400. */

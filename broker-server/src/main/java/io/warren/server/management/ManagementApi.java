@@ -39,6 +39,7 @@ final class ManagementApi {
         WarrenEndpoints warren = new WarrenEndpoints(ctx);
         AccessEndpoints access = new AccessEndpoints(ctx);
         DefinitionEndpoints definitions = new DefinitionEndpoints(ctx);
+        MessageEndpoints messages = new MessageEndpoints(ctx);
 
         get("overview", sys::overview);
         get("nodes", now(sys::nodes));
@@ -75,11 +76,13 @@ final class ManagementApi {
         route("queues/{vhost}/{name}", Map.of("GET", queues::show, "PUT", queues::declare, "DELETE", queues::delete));
         route("queues/{vhost}/{name}/contents", Map.of("DELETE", queues::purge));
         get("queues/{vhost}/{name}/bindings", now(queues::bindings));
+        route("queues/{vhost}/{name}/get", Map.of("POST", messages::get));
 
         get("exchanges", now(exchanges::list));
         get("exchanges/{vhost}", now(exchanges::list));
         route("exchanges/{vhost}/{name}", Map.of("GET", now(exchanges::show), "PUT", exchanges::declare,
                 "DELETE", exchanges::delete));
+        route("exchanges/{vhost}/{name}/publish", Map.of("POST", messages::publish));
 
         get("bindings", now(bindings::list));
         get("bindings/{vhost}", now(bindings::list));
@@ -157,7 +160,10 @@ final class ManagementApi {
     static ApiResponse error(Throwable t) {
         Throwable c = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
         if (c instanceof ApiException e) {
-            return new ApiResponse(e.status, body(e.error, e.getMessage()), Map.of());
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("error", e.error);
+            m.put("reason", e.reason);
+            return new ApiResponse(e.status, m, Map.of());
         }
         if (c instanceof BrokerException e) {
             return switch (e.reason()) {

@@ -70,6 +70,7 @@ public final class ManagementServer implements AutoCloseable {
         ApiContext ctx = new ApiContext(broker, users, control, monitor, node, System.currentTimeMillis(), worker,
                 listeners, config, memoryWatermark);
         ManagementApi api = new ManagementApi(ctx);
+        ctx.stats.start(group.next());
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)

@@ -27,15 +27,16 @@ final class QueueEndpoints {
 
     CompletableFuture<ApiResponse> list(ApiRequest r) {
         List<VirtualHost> vhosts = r.param("vhost") == null ? ctx.vhosts() : List.of(ctx.vhost(r.param("vhost")));
+        Listing.Params p = Listing.params(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             List<Object> out = new ArrayList<>();
             for (VirtualHost v : vhosts) {
                 for (MessageQueue q : sorted(v.queues())) {
-                    out.add(Views.queue(q, unacked.getOrDefault(q, 0), ctx.node));
+                    out.add(Views.queue(q, unacked.getOrDefault(q, 0), ctx.node, ctx.stats));
                 }
             }
-            return ApiResponse.ok(out);
+            return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
         });
     }
 
@@ -47,7 +48,8 @@ final class QueueEndpoints {
     CompletableFuture<ApiResponse> show(ApiRequest r) {
         MessageQueue q = existing(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
-            Map<String, Object> m = Views.queue(q, ApiContext.unackedByQueue(conns).getOrDefault(q, 0), ctx.node);
+            Map<String, Object> m = Views.queue(q, ApiContext.unackedByQueue(conns).getOrDefault(q, 0), ctx.node,
+                    ctx.stats);
             m.put("consumer_details", Views.consumers(conns, ctx.node, k -> k.queue() == q));
             return ApiResponse.ok(m);
         });

@@ -33,7 +33,8 @@ final class SystemEndpoints {
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("management_version", BrokerContext.VERSION);
-            m.put("rates_mode", "none");
+            m.put("rates_mode", "basic");
+            m.put("statistics_db_event_queue", 0);
             List<Map<String, Object>> types = new ArrayList<>();
             for (ExchangeType t : ExchangeType.values()) {
                 Map<String, Object> type = new LinkedHashMap<>();
@@ -80,6 +81,7 @@ final class SystemEndpoints {
             qt.put("messages_ready", ready);
             qt.put("messages_unacknowledged", unacked);
             m.put("queue_totals", qt);
+            m.put("message_stats", ctx.stats.overview(ctx.vhosts()));
             m.put("listeners", ctx.listeners);
             return ApiResponse.ok(m);
         });
@@ -127,18 +129,19 @@ final class SystemEndpoints {
     }
 
     CompletableFuture<ApiResponse> vhosts(ApiRequest r) {
+        Listing.Params p = Listing.params(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             List<Object> out = new ArrayList<>();
-            List<String> tags = ctx.broker().access().tags(r.user());
+            List<String> tags = ctx.access().tags(r.user());
             boolean all = tags.contains("administrator") || tags.contains("monitoring");
             for (VirtualHost v : ctx.vhosts()) {
                 // RabbitMQ: management users see the vhosts they have permissions in.
-                if (all || ctx.broker().access().canAccessVhost(r.user(), v.name())) {
+                if (all || ctx.access().canAccessVhost(r.user(), v.name())) {
                     out.add(vhost(v, unacked));
                 }
             }
-            return ApiResponse.ok(out);
+            return Listing.reply(p, out, List.of("name"));
         });
     }
 

@@ -24,7 +24,7 @@ final class Views {
     private Views() {
     }
 
-    static Map<String, Object> queue(MessageQueue q, int unacked, String node) {
+    static Map<String, Object> queue(MessageQueue q, int unacked, String node, MessageStats stats) {
         Map<String, Object> m = new LinkedHashMap<>();
         int ready = q.messageCount();
         m.put("name", q.name());
@@ -41,13 +41,14 @@ final class Views {
         m.put("messages_ready", ready);
         m.put("messages_unacknowledged", unacked);
         m.put("messages_paged_out", q.pagedOutCount());
+        m.put("message_stats", stats.queue(q));
         if (q.exclusiveOwner() instanceof AmqpConnection owner) {
             m.put("owner_pid_details", Map.of("name", owner.name()));
         }
         return m;
     }
 
-    static Map<String, Object> exchange(Exchange x, String vhost) {
+    static Map<String, Object> exchange(Exchange x, String vhost, MessageStats stats) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", x.name());
         m.put("vhost", vhost);
@@ -56,6 +57,7 @@ final class Views {
         m.put("auto_delete", x.autoDelete());
         m.put("internal", x.internal());
         m.put("arguments", Json.fromAmqp(x.arguments()));
+        m.put("message_stats", stats.exchange(x));
         return m;
     }
 

@@ -310,4 +310,38 @@ class AccessControlTest {
         assertEquals(204, keeper.put("/api/users/guest", "{\"password\":\"guest\",\"tags\":\"administrator\"}").status());
         assertEquals(204, keeper.delete("/api/vhosts/kept").status());
     }
+
+    /** RabbitMQ's filtering: a management user sees its vhosts' objects and its own connections only. */
+    @Test
+    void managementUsersSeeTheirVhostsAndConnectionsOnly() throws Exception {
+        assertEquals(201, admin.put("/api/vhosts/seen", "{}").status());
+        putUser("viewer", "v", "management");
+        permit("seen", "viewer", ".*", ".*", ".*");
+        try (Connection g = broker.connect(); Connection mine = connect("viewer", "v", "seen")) {
+            g.createChannel().queueDeclare("hidden-q", false, false, false, null);
+            mine.createChannel().queueDeclare("seen-q", false, false, false, null);
+            Http viewer = new Http("127.0.0.1", broker.broker().managementPort(), "viewer", "v");
+            JsonNode queues = viewer.get("/api/queues").json();
+            assertEquals(1, queues.size(), queues.toString());
+            assertEquals("seen-q", queues.get(0).get("name").asText());
+            assertEquals(1, viewer.get("/api/queues?page=1").json().get("total_count").asInt());
+            JsonNode conns = viewer.get("/api/connections").json();
+            assertEquals(1, conns.size(), conns.toString());
+            assertEquals("viewer", conns.get(0).get("user").asText());
+            JsonNode vhosts = viewer.get("/api/vhosts").json();
+            assertEquals(1, vhosts.size(), vhosts.toString());
+            // The API's publish and get make AMQP's checks for the API user.
+            String msg = "{\"routing_key\":\"seen-q\",\"properties\":{},\"payload\":\"x\",\"payload_encoding\":\"string\"}";
+            assertEquals(200, viewer.post("/api/exchanges/seen/amq.default/publish", msg).status());
+            assertEquals(401, viewer.post("/api/exchanges/%2F/amq.default/publish", msg).status());
+            assertEquals(401, viewer.post("/api/queues/%2F/hidden-q/get",
+                    "{\"count\":1,\"ackmode\":\"ack_requeue_true\",\"encoding\":\"auto\"}").status());
+            permit("seen", "viewer", ".*", "^nothing$", ".*");
+            assertEquals(401, viewer.post("/api/exchanges/seen/amq.default/publish", msg).status(), "no write");
+            // guest (administrator) sees both queues.
+            assertTrue(admin.get("/api/queues").json().size() >= 2);
+        } finally {
+            admin.delete("/api/vhosts/seen");
+        }
+    }
 }

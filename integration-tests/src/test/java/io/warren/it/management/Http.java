@@ -37,6 +37,11 @@ final class Http {
         }
     }
 
+    /** A path segment or query value, percent-encoded. */
+    static String enc(String s) {
+        return java.net.URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
     Response get(String path) {
         return send(builder(path).GET());
     }
