@@ -9,6 +9,8 @@ import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.MessageProperties;
 import com.rabbitmq.client.ShutdownSignalException;
+import io.warren.it.support.Processes;
+import io.warren.it.support.Processes.Result;
 import io.warren.it.support.WarrenBroker;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -17,10 +19,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -31,10 +29,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -53,9 +49,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class LifecycleCommandsTest {
-    private static final Path ROOT = repoRoot();
-    private static final Path CTL = ROOT.resolve("bin/warrenctl");
-    private static final Path WARREN = ROOT.resolve("bin/warren");
+    private static final Path CTL = Processes.WARRENCTL;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @RegisterExtension
@@ -66,7 +60,7 @@ class LifecycleCommandsTest {
 
     @BeforeAll
     static void needsThePackagedCli() {
-        assumeTrue(Files.isRegularFile(ROOT.resolve("broker-cli/target/broker-cli.jar")),
+        assumeTrue(Files.isRegularFile(Processes.CLI_JAR),
                 "broker-cli.jar is missing: run mvn -q -B -DskipTests package first");
     }
 
@@ -96,7 +90,7 @@ class LifecycleCommandsTest {
         assertTrue(closedBy.get().getMessage().contains(
                 "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"),
                 closedBy.get().getMessage());
-        assertFalse(accepts(port), "AMQP port refuses connections while the app is stopped");
+        assertFalse(Processes.accepts(port), "AMQP port refuses connections while the app is stopped");
 
         // The model is gone: the API says why, warrenctl exits 69 with one line.
         HttpResponse<String> queues = http("GET", "/api/queues");
@@ -160,17 +154,17 @@ class LifecycleCommandsTest {
             int management = tls.broker().managementPort();
             int amqp = tls.port();
             int tlsPort = tls.broker().tlsPort();
-            assertTrue(accepts(tlsPort));
+            assertTrue(Processes.accepts(tlsPort));
             Result stop = ctlAt(management, "stop_app");
             assertEquals(0, stop.code(), stop.all());
-            assertFalse(accepts(tlsPort), "TLS port closed by stop_app");
-            assertFalse(accepts(amqp), "AMQP port closed by stop_app");
+            assertFalse(Processes.accepts(tlsPort), "TLS port closed by stop_app");
+            assertFalse(Processes.accepts(amqp), "AMQP port closed by stop_app");
             Result start = ctlAt(management, "start_app");
             assertEquals(0, start.code(), start.all());
             assertEquals(tlsPort, tls.broker().tlsPort());
             assertEquals(amqp, tls.broker().port());
-            assertTrue(accepts(tlsPort), "TLS port open again");
-            assertTrue(accepts(amqp), "AMQP port open again");
+            assertTrue(Processes.accepts(tlsPort), "TLS port open again");
+            assertTrue(Processes.accepts(amqp), "AMQP port open again");
             JsonNode listeners = JSON.readTree(http(management, "GET", "/api/overview").body()).get("listeners");
             assertEquals(3, listeners.size(), listeners.toString());
             assertTrue(listeners.toString().contains("\"protocol\":\"amqp/ssl\",\"ip_address\":\"127.0.0.1\",\"port\":"
@@ -236,18 +230,11 @@ class LifecycleCommandsTest {
     /** warrenctl stop ends a broker started with bin/warren as bin/warren stop does. */
     @Test
     void stopStopsTheBrokerProcess() throws Exception {
-        int amqp = freePort();
-        int management = freePort();
-        Path conf = tmp.resolve("warren.conf");
-        Files.writeString(conf, String.join("\n",
-                "listeners.tcp.default = 127.0.0.1:" + amqp,
-                "management.tcp.port = " + management,
-                "data_dir = data",
-                "log.file = log/warren.log") + "\n");
+        CtlProcess b = new CtlProcess(tmp);
+        int amqp = b.amqpPort;
+        Path conf = b.conf;
         Path pidFile = tmp.resolve("data/warren.pid");
-        Result started = run(List.of(WARREN.toString(), "start", "--config", conf.toString()), Map.of());
-        assertEquals(0, started.code(), started.all());
-        long pid = Long.parseLong(Files.readString(pidFile).strip());
+        long pid = Processes.pid(pidFile);
         try {
             ConnectionFactory f = new ConnectionFactory();
             f.setPort(amqp);
@@ -256,22 +243,23 @@ class LifecycleCommandsTest {
             AtomicReference<ShutdownSignalException> closedBy = new AtomicReference<>();
             c.addShutdownListener(closedBy::set);
 
-            Result stop = run(List.of(CTL.toString(), "stop", "--config", conf.toString()), Map.of());
+            Result stop = b.run(List.of(CTL.toString(), "stop", "--config", conf.toString()), Map.of());
             assertEquals(0, stop.code(), stop.all());
             assertEquals("Stopping and halting node warren@" + hostName() + " ...\n", stop.out());
             // warrenctl returned once the process was gone.
-            assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "broker process gone");
+            assertFalse(Processes.alive(pid), "broker process gone");
             assertFalse(Files.exists(pidFile), "pid file removed by the shutdown hook");
-            assertFalse(accepts(amqp));
+            assertFalse(Processes.accepts(amqp));
             await().atMost(Duration.ofSeconds(10)).until(() -> closedBy.get() != null);
             assertTrue(closedBy.get().getMessage().contains("reply-code=320"), closedBy.get().getMessage());
             String log = Files.readString(tmp.resolve("log/warren.log"));
             assertTrue(log.contains("stop requested through the management API"), log);
             assertTrue(log.contains("warren stopped"), log);
-            Result status = run(List.of(WARREN.toString(), "status", "--config", conf.toString()), Map.of());
+            Result status = b.run(List.of(Processes.WARREN.toString(), "status", "--config", conf.toString()),
+                    Map.of());
             assertEquals(3, status.code(), status.all());
             // A broker that is down: 69, as for every command.
-            Result down = run(List.of(CTL.toString(), "stop", "--config", conf.toString()), Map.of());
+            Result down = b.run(List.of(CTL.toString(), "stop", "--config", conf.toString()), Map.of());
             assertEquals(69, down.code(), down.all());
         } finally {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
@@ -279,12 +267,6 @@ class LifecycleCommandsTest {
     }
 
     // ---- helpers ----------------------------------------------------------------------------
-
-    private record Result(int code, String out, String err) {
-        String all() {
-            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
-        }
-    }
 
     private static int managementPort() {
         return broker.broker().managementPort();
@@ -305,19 +287,7 @@ class LifecycleCommandsTest {
     }
 
     private Result run(List<String> command, Map<String, String> env) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(command).directory(tmp.toFile());
-        pb.environment().remove("WARREN_CONFIG");
-        pb.environment().put("WARREN_JAVA_OPTS", "-Xmx256m");
-        pb.environment().putAll(new HashMap<>(env));
-        Process p = pb.start();
-        p.getOutputStream().close();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
-        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", command) + " did not finish in 120 s");
-        }
-        return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS), err.get(10, TimeUnit.SECONDS));
+        return Processes.run(tmp, command, env);
     }
 
     private static HttpResponse<String> http(String method, String path) throws Exception {
@@ -339,34 +309,5 @@ class LifecycleCommandsTest {
 
     private static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String readAll(InputStream in) {
-        try {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "<unreadable: " + e + ">";
-        }
-    }
-
-    private static boolean accepts(int port) {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static Path repoRoot() {
-        String basedir = System.getProperty("basedir");
-        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
-        return module.toAbsolutePath().getParent();
     }
 }

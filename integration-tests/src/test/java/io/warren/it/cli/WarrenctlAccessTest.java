@@ -3,7 +3,7 @@ package io.warren.it.cli;
 import com.rabbitmq.client.AuthenticationFailureException;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.ConnectionFactory;
+import io.warren.it.support.Processes.Result;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -11,14 +11,12 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * warrenctl's user, vhost and permission commands through the real bin/warrenctl, with
@@ -32,9 +30,7 @@ class WarrenctlAccessTest {
 
     @BeforeAll
     static void start() throws Exception {
-        assumeTrue(Files.isRegularFile(CtlProcess.ROOT.resolve("broker-cli/target/broker-cli.jar")),
-                "broker-cli.jar is missing: run mvn -q -B -DskipTests package first");
-        broker = new CtlProcess(dir);
+        broker = CtlProcess.startPackaged(dir);
     }
 
     @AfterAll
@@ -45,25 +41,18 @@ class WarrenctlAccessTest {
     }
 
     private static Connection connect(String user, String password, String vhost) throws Exception {
-        ConnectionFactory f = new ConnectionFactory();
-        f.setHost("127.0.0.1");
-        f.setPort(broker.amqpPort);
-        f.setUsername(user);
-        f.setPassword(password);
-        f.setVirtualHost(vhost);
-        f.setAutomaticRecoveryEnabled(false);
-        return f.newConnection();
+        return broker.connect(user, password, vhost);
     }
 
-    private static CtlProcess.Result ok(String... args) throws Exception {
-        CtlProcess.Result r = broker.ctl(args);
+    private static Result ok(String... args) throws Exception {
+        Result r = broker.ctl(args);
         assertEquals(0, r.code(), r.all());
         return r;
     }
 
     @Test
     void usersAndPasswords() throws Exception {
-        CtlProcess.Result r = ok("add_user", "carol", "pw1");
+        Result r = ok("add_user", "carol", "pw1");
         assertEquals("Adding user \"carol\" ...\nDone. Don't forget to grant the user permissions to some virtual "
                 + "hosts! See 'warrenctl help set_permissions' to learn more.\n", r.out());
         r = broker.ctl("add_user", "carol", "again");
@@ -100,7 +89,7 @@ class WarrenctlAccessTest {
     @Test
     void vhostsAndPermissions() throws Exception {
         ok("add_user", "dave", "pw");
-        CtlProcess.Result r = ok("add_vhost", "sales", "--description", "Sales team");
+        Result r = ok("add_vhost", "sales", "--description", "Sales team");
         assertEquals("Adding vhost \"sales\" ...\n", r.out());
         r = ok("list_vhosts", "name", "description");
         assertTrue(r.out().contains("sales\tSales team\n"), r.out());
@@ -150,14 +139,14 @@ class WarrenctlAccessTest {
 
     @Test
     void helpDocumentsTheCommands() throws Exception {
-        CtlProcess.Result all = ok("help");
+        Result all = ok("help");
         for (String cmd : new String[] {"add_user", "delete_user", "change_password", "clear_password",
                 "authenticate_user", "set_user_tags", "list_users", "add_vhost", "delete_vhost", "set_permissions",
                 "clear_permissions", "list_permissions", "list_user_permissions", "set_topic_permissions",
                 "clear_topic_permissions", "list_topic_permissions", "list_user_topic_permissions"}) {
             assertTrue(all.out().contains(cmd), all.all());
         }
-        CtlProcess.Result r = ok("help", "set_topic_permissions");
+        Result r = ok("help", "set_topic_permissions");
         assertTrue(r.out().contains("<exchange>") && r.out().contains("{username}"), r.all());
     }
 }

@@ -4,34 +4,27 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
+import io.warren.it.support.Processes;
+import io.warren.it.support.Processes.Result;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static io.warren.it.cli.CtlProcess.find;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The real {@code bin/warrenctl export_definitions} and {@code import_definitions} against a
@@ -41,57 +34,27 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class WarrenctlDefinitionsTest {
-    private static final Path ROOT = repoRoot();
-    private static final Path CTL = ROOT.resolve("bin/warrenctl");
-    private static final Path WARREN = ROOT.resolve("bin/warren");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PASSWORD = "defs-pass";
 
     @TempDir
     static Path dir;
-    private static Path conf;
-    private static int amqpPort;
+    private static CtlProcess broker;
 
     @BeforeAll
     static void startBroker() throws Exception {
-        assumeTrue(Files.isRegularFile(ROOT.resolve("broker-cli/target/broker-cli.jar")),
-                "broker-cli.jar is missing: run mvn -q -B -DskipTests package first");
-        amqpPort = freePort();
-        int managementPort = freePort();
-        conf = dir.resolve("warren.conf");
-        Files.writeString(conf, String.join("\n",
-                "listeners.tcp.default = 127.0.0.1:" + amqpPort,
-                "management.tcp.port = " + managementPort,
-                "default_pass = " + PASSWORD,
-                "data_dir = data",
-                "log.file = log/warren.log") + "\n");
-        Result r = run(List.of(WARREN.toString(), "start", "--config", conf.toString()), null);
-        assertEquals(0, r.code(), r.all());
+        broker = CtlProcess.startPackaged(dir, "default_pass = " + PASSWORD);
     }
 
     @AfterAll
     static void stopBroker() throws Exception {
-        if (conf != null) {
-            run(List.of(WARREN.toString(), "stop", "--config", conf.toString()), null);
+        if (broker != null) {
+            broker.stop();
         }
     }
 
     private static Connection connect() throws Exception {
-        ConnectionFactory f = new ConnectionFactory();
-        f.setHost("127.0.0.1");
-        f.setPort(amqpPort);
-        f.setPassword(PASSWORD);
-        f.setAutomaticRecoveryEnabled(false);
-        return f.newConnection();
-    }
-
-    private static JsonNode find(JsonNode array, String field, String value) {
-        for (JsonNode n : array) {
-            if (value.equals(n.path(field).asText(null))) {
-                return n;
-            }
-        }
-        return null;
+        return broker.connect("guest", PASSWORD, "/");
     }
 
     @Test
@@ -136,7 +99,7 @@ class WarrenctlDefinitionsTest {
         }
 
         // "-": read from stdin, silently.
-        Result piped = run(cmd("import_definitions", "-"), stdout.out().getBytes(StandardCharsets.UTF_8));
+        Result piped = broker.ctlWithInput(stdout.out().getBytes(StandardCharsets.UTF_8), "import_definitions", "-");
         assertEquals(0, piped.code(), piped.all());
         assertEquals("", piped.out());
         try (Connection c = connect(); Channel ch = c.createChannel()) {
@@ -190,7 +153,7 @@ class WarrenctlDefinitionsTest {
         r = ctl("import_definitions", "a.json", "b.json");
         assertEquals(64, r.code(), r.all());
 
-        int port = freePort();
+        int port = Processes.freePort();
         r = ctl("--port", String.valueOf(port), "export_definitions", dir.resolve("down.json").toString());
         assertEquals(69, r.code(), r.all());
         assertEquals("", r.out());
@@ -207,60 +170,7 @@ class WarrenctlDefinitionsTest {
 
     // ---- running the scripts -------------------------------------------------------------------
 
-    private record Result(int code, String out, String err) {
-        String all() {
-            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
-        }
-    }
-
-    private static List<String> cmd(String... args) {
-        List<String> c = new ArrayList<>();
-        c.add(CTL.toString());
-        c.addAll(List.of(args));
-        return c;
-    }
-
     private static Result ctl(String... args) throws Exception {
-        return run(cmd(args), null);
-    }
-
-    /** Runs {@code command} with WARREN_CONFIG set and {@code stdin} (null: none) on its standard input. */
-    private static Result run(List<String> command, byte[] stdin) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
-        pb.environment().put("WARREN_JAVA_OPTS", "-Xmx256m");
-        pb.environment().putAll(new HashMap<>(Map.of("WARREN_CONFIG", conf.toString())));
-        Process p = pb.start();
-        try (OutputStream in = p.getOutputStream()) {
-            if (stdin != null) {
-                in.write(stdin);
-            }
-        }
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
-        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", command) + " did not finish in 120 s");
-        }
-        return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS), err.get(10, TimeUnit.SECONDS));
-    }
-
-    private static String readAll(InputStream in) {
-        try {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "<unreadable: " + e + ">";
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static Path repoRoot() {
-        String basedir = System.getProperty("basedir");
-        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
-        return module.toAbsolutePath().getParent();
+        return broker.ctl(args);
     }
 }

@@ -4,9 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.ShutdownSignalException;
+import io.warren.it.support.Processes;
+import io.warren.it.support.Processes.Result;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -14,27 +15,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static io.warren.it.cli.CtlProcess.find;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Runs the real {@code bin/warrenctl} as scripts do, against a broker started with
@@ -46,14 +40,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class WarrenctlTest {
-    private static final Path ROOT = repoRoot();
-    private static final Path CTL = ROOT.resolve("bin/warrenctl");
-    private static final Path WARREN = ROOT.resolve("bin/warren");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PASSWORD = "s3cret-pass";
 
     @TempDir
     static Path dir;
+    private static CtlProcess broker;
     private static Path conf;
     private static int amqpPort;
     private static int managementPort;
@@ -62,25 +54,16 @@ class WarrenctlTest {
 
     @BeforeAll
     static void startBroker() throws Exception {
-        assumeTrue(Files.isRegularFile(ROOT.resolve("broker-cli/target/broker-cli.jar")),
-                "broker-cli.jar is missing: run mvn -q -B -DskipTests package first");
-        amqpPort = freePort();
-        managementPort = freePort();
-        conf = dir.resolve("warren.conf");
-        Files.writeString(conf, String.join("\n",
-                "listeners.tcp.default = 127.0.0.1:" + amqpPort,
-                "management.tcp.port = " + managementPort,
-                "default_pass = " + PASSWORD,
-                "data_dir = data",
-                "log.file = log/warren.log") + "\n");
-        Result r = run(List.of(WARREN.toString(), "start", "--config", conf.toString()), Map.of());
-        assertEquals(0, r.code(), r.all());
+        broker = CtlProcess.startPackaged(dir, "default_pass = " + PASSWORD);
+        conf = broker.conf;
+        amqpPort = broker.amqpPort;
+        managementPort = broker.managementPort;
     }
 
     @AfterAll
     static void stopBroker() throws Exception {
-        if (conf != null) {
-            run(List.of(WARREN.toString(), "stop", "--config", conf.toString()), Map.of());
+        if (broker != null) {
+            broker.stop();
         }
     }
 
@@ -101,12 +84,7 @@ class WarrenctlTest {
     }
 
     private static Connection connect() throws Exception {
-        ConnectionFactory f = new ConnectionFactory();
-        f.setHost("127.0.0.1");
-        f.setPort(amqpPort);
-        f.setPassword(PASSWORD);
-        f.setAutomaticRecoveryEnabled(false);
-        return f.newConnection();
+        return broker.connect("guest", PASSWORD, "/");
     }
 
     // ---- config lookup ------------------------------------------------------------------
@@ -146,7 +124,7 @@ class WarrenctlTest {
     void worksThroughASymlinkFromAnotherDirectory() throws Exception {
         Path link = dir.resolve("ctl-link");
         Files.deleteIfExists(link);
-        Files.createSymbolicLink(link, CTL);
+        Files.createSymbolicLink(link, Processes.WARRENCTL);
         Result r = run(List.of(link.toString(), "-q", "list_vhosts"), Map.of("WARREN_CONFIG", conf.toString()));
         assertEquals(0, r.code(), r.all());
         assertEquals("name\n/\n", r.out());
@@ -531,7 +509,7 @@ class WarrenctlTest {
 
     @Test
     void brokerDownIs69NamingTheAddress() throws Exception {
-        int port = freePort();
+        int port = Processes.freePort();
         Result r = ctl("--port", String.valueOf(port), "list_queues");
         assertEquals(69, r.code(), r.all());
         assertEquals(1, r.err().lines().count(), r.err());
@@ -552,46 +530,17 @@ class WarrenctlTest {
 
     // ---- helpers -------------------------------------------------------------------------
 
-    private record Result(int code, String out, String err) {
-        String all() {
-            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
-        }
-    }
-
     private static List<String> cmd(String... args) {
-        List<String> c = new ArrayList<>();
-        c.add(CTL.toString());
-        c.addAll(List.of(args));
-        return c;
+        return CtlProcess.cmd(args);
     }
 
     /** bin/warrenctl with WARREN_CONFIG naming the test broker's config. */
     private static Result ctl(String... args) throws Exception {
-        return run(cmd(args), Map.of("WARREN_CONFIG", conf.toString()));
+        return broker.ctl(args);
     }
 
     private static Result run(List<String> command, Map<String, String> env) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
-        pb.environment().remove("WARREN_CONFIG");
-        pb.environment().put("WARREN_JAVA_OPTS", "-Xmx256m");
-        pb.environment().putAll(new HashMap<>(env));
-        Process p = pb.start();
-        p.getOutputStream().close();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
-        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", command) + " did not finish in 120 s");
-        }
-        return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS), err.get(10, TimeUnit.SECONDS));
-    }
-
-    private static String readAll(InputStream in) {
-        try {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "<unreadable: " + e + ">";
-        }
+        return broker.run(command, env);
     }
 
     private static String head(String text, int lines) {
@@ -603,24 +552,4 @@ class WarrenctlTest {
         return sb.toString();
     }
 
-    private static JsonNode find(JsonNode array, String field, String value) {
-        for (JsonNode n : array) {
-            if (value.equals(n.path(field).asText(null))) {
-                return n;
-            }
-        }
-        return null;
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static Path repoRoot() {
-        String basedir = System.getProperty("basedir");
-        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
-        return module.toAbsolutePath().getParent();
-    }
 }

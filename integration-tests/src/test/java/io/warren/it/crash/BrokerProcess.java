@@ -1,18 +1,14 @@
 package io.warren.it.crash;
 
 import com.rabbitmq.client.ConnectionFactory;
+import io.warren.it.support.Processes;
+import io.warren.it.support.Processes.Result;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -22,9 +18,7 @@ import java.util.concurrent.TimeUnit;
  * reactor has packaged before this module's tests run.
  */
 final class BrokerProcess implements AutoCloseable {
-    static final Path ROOT = repoRoot();
-    static final Path SCRIPT = ROOT.resolve("bin/warren");
-    static final Path JAR = ROOT.resolve("broker-server/target/broker-server.jar");
+    static final Path JAR = Processes.SERVER_JAR;
 
     final Path conf;
     final Path dataDir;
@@ -40,8 +34,8 @@ final class BrokerProcess implements AutoCloseable {
     BrokerProcess(Path dir, Path dataDir, String javaOpts, String... extraConfig) throws IOException {
         this.dataDir = dataDir;
         this.logFile = dir.resolve("log/warren.log");
-        this.port = freePort();
-        this.managementPort = freePort();
+        this.port = Processes.freePort();
+        this.managementPort = Processes.freePort();
         this.javaOpts = javaOpts;
         this.conf = dir.resolve("warren.conf");
         Files.writeString(conf, String.join("\n",
@@ -83,15 +77,15 @@ final class BrokerProcess implements AutoCloseable {
     /** bin/warren start; returns once the AMQP port accepts connections. */
     void start() throws Exception {
         Result r = warren("start");
-        if (r.code != 0) {
-            throw new AssertionError("bin/warren start exited " + r.code + ":\n" + r.out + "\n" + logTail()
+        if (r.code() != 0) {
+            throw new AssertionError("bin/warren start exited " + r.code() + ":\n" + r.out() + "\n" + logTail()
                     + "\n" + keepDataDir());
         }
     }
 
     /** Copies the data dir under target/ (the temp dir goes with the test) for a post-mortem. */
     String keepDataDir() {
-        Path to = ROOT.resolve("integration-tests/target/failed-data-dirs/" + System.currentTimeMillis());
+        Path to = Processes.ROOT.resolve("integration-tests/target/failed-data-dirs/" + System.currentTimeMillis());
         try {
             Files.createDirectories(to);
             try (var files = Files.list(dataDir)) {
@@ -108,14 +102,14 @@ final class BrokerProcess implements AutoCloseable {
     /** bin/warren stop (SIGTERM, a graceful stop). */
     void stop() throws Exception {
         Result r = warren("stop");
-        if (r.code != 0) {
-            throw new AssertionError("bin/warren stop exited " + r.code + ":\n" + r.out);
+        if (r.code() != 0) {
+            throw new AssertionError("bin/warren stop exited " + r.code() + ":\n" + r.out());
         }
     }
 
     /** The broker JVM's pid, from the pid file it wrote. */
     long pid() throws IOException {
-        return Long.parseLong(Files.readString(dataDir.resolve("warren.pid")).strip());
+        return Processes.pid(dataDir.resolve("warren.pid"));
     }
 
     /** kill -9 of the broker JVM; returns once it is gone. */
@@ -129,7 +123,7 @@ final class BrokerProcess implements AutoCloseable {
 
     boolean running() {
         try {
-            return ProcessHandle.of(pid()).map(ProcessHandle::isAlive).orElse(false);
+            return Processes.alive(pid());
         } catch (IOException | NumberFormatException e) {
             return false;
         }
@@ -172,7 +166,7 @@ final class BrokerProcess implements AutoCloseable {
     private void keepLog() {
         try {
             if (Files.exists(logFile)) {
-                Path to = ROOT.resolve("integration-tests/target/broker-logs");
+                Path to = Processes.ROOT.resolve("integration-tests/target/broker-logs");
                 Files.createDirectories(to);
                 Files.copy(logFile, to.resolve("warren-" + port + "-" + System.currentTimeMillis() + ".log"));
             }
@@ -181,51 +175,9 @@ final class BrokerProcess implements AutoCloseable {
         }
     }
 
-    private record Result(int code, String out) {
-    }
-
+    /** bin/warren COMMAND --config CONF, stderr merged into stdout, with this broker's WARREN_JAVA_OPTS. */
     private Result warren(String command) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(SCRIPT.toString(), command, "--config", conf.toString()));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("WARREN_CONFIG");
-        pb.environment().put("WARREN_JAVA_OPTS", javaOpts);
-        Process p = pb.start();
-        p.getOutputStream().close();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", cmd) + " did not finish in 120 s");
-        }
-        return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS));
-    }
-
-    private static String readAll(InputStream in) {
-        try {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "<unreadable: " + e + ">";
-        }
-    }
-
-    static boolean accepts(int port) {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static Path repoRoot() {
-        // Surefire runs in the module folder (and sets basedir); the repository is its parent.
-        String basedir = System.getProperty("basedir");
-        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
-        return module.toAbsolutePath().getParent();
+        List<String> cmd = List.of(Processes.WARREN.toString(), command, "--config", conf.toString());
+        return Processes.runMerged(null, cmd, Map.of("WARREN_JAVA_OPTS", javaOpts), Processes.TIMEOUT);
     }
 }

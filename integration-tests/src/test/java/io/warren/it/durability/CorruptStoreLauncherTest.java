@@ -3,6 +3,8 @@ package io.warren.it.durability;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import io.warren.it.support.Processes;
+import io.warren.it.support.Processes.Result;
 import io.warren.it.support.WarrenBroker;
 import io.warren.server.Broker;
 import io.warren.server.WarrenConfig;
@@ -13,16 +15,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static io.warren.it.durability.Durable.PERSISTENT;
@@ -42,9 +40,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class CorruptStoreLauncherTest {
-    private static final Path ROOT = repoRoot();
-    private static final Path SCRIPT = ROOT.resolve("bin/warren");
-    private static final Path JAR = ROOT.resolve("broker-server/target/broker-server.jar");
+    private static final Path SCRIPT = Processes.WARREN;
+    private static final Path JAR = Processes.SERVER_JAR;
 
     @TempDir
     Path tmp;
@@ -66,11 +63,11 @@ class CorruptStoreLauncherTest {
     @ParameterizedTest
     @ValueSource(strings = {CorruptStoreTest.DEFINITIONS, CorruptStoreTest.JOURNAL + "/00000000000000000000.seg"})
     void startOnACorruptedStoreFailsWithOneLineNamingTheFile(String fileName) throws Exception {
-        int port = freePort();
+        int port = Processes.freePort();
         conf = tmp.resolve("warren.conf");
         Files.writeString(conf, String.join("\n",
                 "listeners.tcp.default = 127.0.0.1:" + port,
-                "management.tcp.port = " + freePort(),
+                "management.tcp.port = " + Processes.freePort(),
                 "data_dir = data",
                 "log.file = log/warren.log") + "\n");
         Path dataDir = tmp.resolve("data");
@@ -124,43 +121,11 @@ class CorruptStoreLauncherTest {
         }
     }
 
-    private record Result(int code, String out) {
-    }
-
+    /** bin/warren ARGS in the test's directory, stderr merged into stdout. */
     private Result warren(String... args) throws Exception {
         List<String> command = new ArrayList<>();
         command.add(SCRIPT.toString());
         command.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(command).directory(tmp.toFile()).redirectErrorStream(true);
-        pb.environment().remove("WARREN_CONFIG");
-        pb.environment().put("WARREN_JAVA_OPTS", "-Xmx256m");
-        Process p = pb.start();
-        p.getOutputStream().close();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", command) + " did not finish in 120 s");
-        }
-        return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS));
-    }
-
-    private static String readAll(InputStream in) {
-        try {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "<unreadable: " + e + ">";
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static Path repoRoot() {
-        String basedir = System.getProperty("basedir");
-        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
-        return module.toAbsolutePath().getParent();
+        return Processes.runMerged(tmp, command, Map.of(), Processes.TIMEOUT);
     }
 }

@@ -5,6 +5,8 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.ShutdownSignalException;
+import io.warren.it.support.Processes;
+import io.warren.it.support.Processes.Result;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -12,10 +14,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +23,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -31,7 +30,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -43,9 +41,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class LauncherTest {
-    private static final Path ROOT = repoRoot();
-    private static final Path SCRIPT = ROOT.resolve("bin/warren");
-    private static final Path JAR = ROOT.resolve("broker-server/target/broker-server.jar");
+    private static final Path SCRIPT = Processes.WARREN;
+    private static final Path JAR = Processes.SERVER_JAR;
     private static final Duration SCRIPT_TIMEOUT = Duration.ofSeconds(120);
 
     @TempDir
@@ -69,7 +66,7 @@ class LauncherTest {
             // Belt and braces: never leave a broker JVM behind a failed test.
             Path pidFile = conf.resolveSibling("data").resolve("warren.pid");
             if (r.code() != 0 && Files.exists(pidFile)) {
-                ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip())).ifPresent(ProcessHandle::destroyForcibly);
+                ProcessHandle.of(Processes.pid(pidFile)).ifPresent(ProcessHandle::destroyForcibly);
             }
         }
     }
@@ -81,9 +78,9 @@ class LauncherTest {
         started.add(b.conf());
         assertEquals(0, start.code(), start.out());
         assertTrue(start.out().contains("warren started"), start.out());
-        assertTrue(accepts(b.port()), "AMQP port open after start returned");
+        assertTrue(Processes.accepts(b.port()), "AMQP port open after start returned");
         long pid = b.pid();
-        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertTrue(Processes.alive(pid));
         // bin/warren returns once the AMQP port accepts; the broker logs "started" just after.
         await().atMost(Duration.ofSeconds(10)).until(() ->
                 Files.readString(b.logFile()).contains("warren started, AMQP on 127.0.0.1:" + b.port()));
@@ -121,7 +118,7 @@ class LauncherTest {
             }
         }
         assertFalse(Files.exists(b.pidFile()), "pid file removed by the shutdown hook");
-        assertFalse(accepts(b.port()), "port closed after stop");
+        assertFalse(Processes.accepts(b.port()), "port closed after stop");
         assertEquals(3, warren(Map.of(), "status", "--config", b.conf().toString()).code());
     }
 
@@ -142,7 +139,7 @@ class LauncherTest {
         assertEquals(0, restart.code(), restart.out());
         long second = b.pid();
         assertNotEquals(first, second);
-        assertTrue(accepts(b.port()));
+        assertTrue(Processes.accepts(b.port()));
         assertEquals(0, warren(Map.of(), "--config", b.conf().toString(), "status").code());
     }
 
@@ -153,7 +150,7 @@ class LauncherTest {
         Result start = warren(env, "start");
         started.add(b.conf());
         assertEquals(0, start.code(), start.out());
-        assertTrue(accepts(b.port()));
+        assertTrue(Processes.accepts(b.port()));
         assertEquals(0, warren(env, "status").code());
         assertEquals(0, warren(env, "stop").code());
         assertEquals(3, warren(env, "status").code());
@@ -250,7 +247,7 @@ class LauncherTest {
         assertEquals(0, start.code(), start.out());
         long pid = b.pid();
         assertNotEquals(dead, pid);
-        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertTrue(Processes.alive(pid));
     }
 
     @Test
@@ -282,11 +279,11 @@ class LauncherTest {
     @Test
     void aTlsListenerFromTheConfigServesAmqpOverTls() throws Exception {
         io.warren.it.support.TestCertificates certs = io.warren.it.support.TestCertificates.create(tmp.resolve("certs"));
-        int port = freePort();
-        int tlsPort = freePort();
+        int port = Processes.freePort();
+        int tlsPort = Processes.freePort();
         Path conf = writeConfig("warren.conf",
                 "listeners.tcp.default = 127.0.0.1:" + port,
-                "management.tcp.port = " + freePort(),
+                "management.tcp.port = " + Processes.freePort(),
                 "listeners.ssl.default = 127.0.0.1:" + tlsPort,
                 "ssl_options.certfile = certs/server.pem   # relative to this file",
                 "ssl_options.keyfile = certs/server.key",
@@ -318,11 +315,11 @@ class LauncherTest {
     @Test
     void aMissingKeyFileStopsTheStartNamingTheKeyAndFile() throws Exception {
         io.warren.it.support.TestCertificates.create(tmp.resolve("certs"));
-        int port = freePort();
+        int port = Processes.freePort();
         Path conf = writeConfig("warren.conf",
                 "listeners.tcp.default = 127.0.0.1:" + port,
-                "management.tcp.port = " + freePort(),
-                "listeners.ssl.default = 127.0.0.1:" + freePort(),
+                "management.tcp.port = " + Processes.freePort(),
+                "listeners.ssl.default = 127.0.0.1:" + Processes.freePort(),
                 "ssl_options.certfile = certs/server.pem",
                 "ssl_options.keyfile = certs/missing.key",
                 "data_dir = data",
@@ -332,7 +329,7 @@ class LauncherTest {
         assertEquals(1, start.code(), start.out());
         assertTrue(start.out().contains("failed to start: ssl_options.keyfile " + tmp.resolve("certs/missing.key")
                 + ": no such file"), start.out());
-        assertFalse(accepts(port), "nothing listens after a failed start");
+        assertFalse(Processes.accepts(port), "nothing listens after a failed start");
     }
 
     @Test
@@ -377,7 +374,7 @@ class LauncherTest {
             assertTrue(start.out().contains("cannot listen on 127.0.0.1:" + b.managementPort()
                     + " for the management API (management.tcp.ip / management.tcp.port): address already in use"),
                     start.out());
-            assertFalse(accepts(b.port()), "the AMQP listener is closed again");
+            assertFalse(Processes.accepts(b.port()), "the AMQP listener is closed again");
         }
     }
 
@@ -394,13 +391,13 @@ class LauncherTest {
     /** A config in {@code tmp} with free ports, its data and log under {@code tmp}. */
     private record Broker(Path conf, int port, int managementPort, Path pidFile, Path logFile) {
         long pid() throws IOException {
-            return Long.parseLong(Files.readString(pidFile).strip());
+            return Processes.pid(pidFile);
         }
     }
 
     private Broker newConfig() throws IOException {
-        int port = freePort();
-        int management = freePort();
+        int port = Processes.freePort();
+        int management = Processes.freePort();
         Path conf = writeConfig("warren.conf",
                 "listeners.tcp.default = 127.0.0.1:" + port,
                 "management.tcp.port = " + management,
@@ -415,9 +412,6 @@ class LauncherTest {
         return conf;
     }
 
-    private record Result(int code, String out) {
-    }
-
     private Result warren(Map<String, String> env, String... args) throws Exception {
         List<String> command = new ArrayList<>();
         command.add(SCRIPT.toString());
@@ -426,58 +420,12 @@ class LauncherTest {
     }
 
     private static Result run(Path cwd, Map<String, String> env, String... command) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile()).redirectErrorStream(true);
-        pb.environment().remove("WARREN_CONFIG");
-        pb.environment().remove("WARREN_JAVA_OPTS");
-        pb.environment().put("WARREN_JAVA_OPTS", "-Xmx256m");
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        p.getOutputStream().close();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
-        if (!p.waitFor(SCRIPT_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", command) + " did not finish in " + SCRIPT_TIMEOUT);
-        }
-        // The broker JVM must not hold our pipe open: output ends when the script does.
-        String text = out.get(10, TimeUnit.SECONDS);
-        return new Result(p.exitValue(), text);
-    }
-
-    private static String readAll(InputStream in) {
-        try {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "<unreadable: " + e + ">";
-        }
-    }
-
-    private static boolean accepts(int port) {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+        return Processes.runMerged(cwd, List.of(command), env, SCRIPT_TIMEOUT);
     }
 
     private static long deadPid() throws Exception {
         Process p = new ProcessBuilder("true").start();
         p.waitFor();
         return p.pid();
-    }
-
-    private static Path repoRoot() {
-        // Surefire runs in the module folder (and sets basedir); the repository is its parent.
-        String basedir = System.getProperty("basedir");
-        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
-        Path root = module.toAbsolutePath().getParent();
-        assertNotNull(root);
-        return root;
     }
 }

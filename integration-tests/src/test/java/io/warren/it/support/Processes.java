@@ -1,0 +1,135 @@
+package io.warren.it.support;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs the real {@code bin/warren} and {@code bin/warrenctl} (and anything started like them)
+ * from the tests that drive the broker as an operator or a script would: the process, its output
+ * and exit code, free ports, the repository root, and pid and port checks.
+ *
+ * <p>Every process gets the environment of this JVM without {@code WARREN_CONFIG} (so a
+ * developer's own config never leaks into a test) and with {@code WARREN_JAVA_OPTS=-Xmx256m},
+ * then the entries the caller gives, which win.
+ */
+public final class Processes {
+    /** How long a script may run before the test fails. */
+    public static final Duration TIMEOUT = Duration.ofSeconds(120);
+    /** The repository: surefire runs in the module folder (and sets basedir), whose parent it is. */
+    public static final Path ROOT = repoRoot();
+    public static final Path WARREN = ROOT.resolve("bin/warren");
+    public static final Path WARRENCTL = ROOT.resolve("bin/warrenctl");
+    public static final Path SERVER_JAR = ROOT.resolve("broker-server/target/broker-server.jar");
+    public static final Path CLI_JAR = ROOT.resolve("broker-cli/target/broker-cli.jar");
+
+    private Processes() {
+    }
+
+    /** A finished process: exit code, stdout and stderr (empty when it went to stdout). */
+    public record Result(int code, String out, String err) {
+        /** Everything, for an assertion message. */
+        public String all() {
+            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    /** Runs {@code command} in {@code dir} with nothing on its stdin; stdout and stderr apart. */
+    public static Result run(Path dir, List<String> command, Map<String, String> env) throws Exception {
+        return run(dir, command, env, null, false, TIMEOUT);
+    }
+
+    /** Runs {@code command} in {@code dir} with stderr merged into stdout (as a terminal shows it). */
+    public static Result runMerged(Path dir, List<String> command, Map<String, String> env, Duration timeout)
+            throws Exception {
+        return run(dir, command, env, null, true, timeout);
+    }
+
+    /**
+     * Runs {@code command} in {@code dir} (null: this JVM's working directory) with {@code env}
+     * over the environment described above, {@code stdin} (null: nothing) on its standard input,
+     * and stderr either apart or merged into stdout; fails the test if it outlives {@code timeout}.
+     */
+    public static Result run(Path dir, List<String> command, Map<String, String> env, byte[] stdin,
+            boolean mergeErrors, Duration timeout) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(mergeErrors);
+        if (dir != null) {
+            pb.directory(dir.toFile());
+        }
+        pb.environment().remove("WARREN_CONFIG");
+        pb.environment().put("WARREN_JAVA_OPTS", "-Xmx256m");
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        try (OutputStream in = p.getOutputStream()) {
+            if (stdin != null) {
+                in.write(stdin);
+            }
+        }
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
+        CompletableFuture<String> err = mergeErrors ? CompletableFuture.completedFuture("")
+                : CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " did not finish in " + timeout.toSeconds() + " s");
+        }
+        // A broker JVM the script started must not hold our pipes open: output ends with the script.
+        return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS), err.get(10, TimeUnit.SECONDS));
+    }
+
+    /** The whole of {@code in} as UTF-8 (a marker instead if it cannot be read). */
+    public static String readAll(InputStream in) {
+        try {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "<unreadable: " + e + ">";
+        }
+    }
+
+    /** A TCP port nothing listens on right now. */
+    public static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Whether something accepts TCP connections on 127.0.0.1:{@code port} (2 s to connect). */
+    public static boolean accepts(int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The pid written in {@code pidFile}. */
+    public static long pid(Path pidFile) throws IOException {
+        return Long.parseLong(Files.readString(pidFile).strip());
+    }
+
+    /** Whether process {@code pid} is alive. */
+    public static boolean alive(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    private static Path repoRoot() {
+        String basedir = System.getProperty("basedir");
+        Path module = basedir != null ? Path.of(basedir) : Path.of("").toAbsolutePath();
+        Path root = module.toAbsolutePath().getParent();
+        if (root == null) {
+            throw new IllegalStateException("no repository above " + module);
+        }
+        return root;
+    }
+}
