@@ -284,6 +284,21 @@ final class AccessCommands {
         return "/api/" + kind + "/" + Api.enc(vhost) + "/" + Api.enc(user);
     }
 
+    /**
+     * The banner, then the vhost (-p) and the user checked (69 / 67 as rabbitmqctl), then the
+     * request to {@code /api/KIND/VHOST/USER[SUFFIX]}; {@code ok} are the statuses that succeed
+     * (a clear with nothing to clear succeeds, as rabbitmqctl's does).
+     */
+    private static int permissionChange(Ctx c, String banner, String user, String method, String kind, String suffix,
+                                        ObjectNode body, int... ok) {
+        Api api = c.api();
+        c.out.banner(banner);
+        requireVhost(api, c.vhost);
+        requireUser(api, user);
+        expect(api.send(method, permissionPath(kind, c.vhost, user) + suffix, body, Map.of()), ok);
+        return ExitCodes.OK;
+    }
+
     @Command(name = "set_permissions", description = "Sets the user's configure, write and read permissions in a "
             + "virtual host (-p), as regular expressions matched against resource names.")
     static final class SetPermissions extends Commands.Base {
@@ -297,13 +312,9 @@ final class AccessCommands {
         String read;
 
         @Override int exec(Ctx c) {
-            Api api = c.api();
-            c.out.banner("Setting permissions for user \"" + user + "\" in vhost \"" + c.vhost + "\" ...");
-            requireVhost(api, c.vhost);
-            requireUser(api, user);
-            ObjectNode body = NODES.objectNode().put("configure", configure).put("write", write).put("read", read);
-            expect(api.send("PUT", permissionPath("permissions", c.vhost, user), body, Map.of()), 201, 204);
-            return ExitCodes.OK;
+            return permissionChange(c, "Setting permissions for user \"" + user + "\" in vhost \"" + c.vhost + "\" ...",
+                    user, "PUT", "permissions", "",
+                    NODES.objectNode().put("configure", configure).put("write", write).put("read", read), 201, 204);
         }
     }
 
@@ -313,13 +324,8 @@ final class AccessCommands {
         String user;
 
         @Override int exec(Ctx c) {
-            Api api = c.api();
-            c.out.banner("Clearing permissions for user \"" + user + "\" in vhost \"" + c.vhost + "\" ...");
-            requireVhost(api, c.vhost);
-            requireUser(api, user);
-            Api.Response r = api.send("DELETE", permissionPath("permissions", c.vhost, user), null, Map.of());
-            expect(r, 204, 404); // none to clear: rabbitmqctl succeeds too
-            return ExitCodes.OK;
+            return permissionChange(c, "Clearing permissions for user \"" + user + "\" in vhost \"" + c.vhost
+                    + "\" ...", user, "DELETE", "permissions", "", null, 204, 404);
         }
     }
 
@@ -337,14 +343,9 @@ final class AccessCommands {
         String read;
 
         @Override int exec(Ctx c) {
-            Api api = c.api();
-            c.out.banner("Setting topic permissions on \"" + exchange + "\" for user \"" + user + "\" in vhost \""
-                    + c.vhost + "\" ...");
-            requireVhost(api, c.vhost);
-            requireUser(api, user);
-            ObjectNode body = NODES.objectNode().put("exchange", exchange).put("write", write).put("read", read);
-            expect(api.send("PUT", permissionPath("topic-permissions", c.vhost, user), body, Map.of()), 201, 204);
-            return ExitCodes.OK;
+            return permissionChange(c, "Setting topic permissions on \"" + exchange + "\" for user \"" + user
+                    + "\" in vhost \"" + c.vhost + "\" ...", user, "PUT", "topic-permissions", "",
+                    NODES.objectNode().put("exchange", exchange).put("write", write).put("read", read), 201, 204);
         }
     }
 
@@ -357,14 +358,9 @@ final class AccessCommands {
         String exchange;
 
         @Override int exec(Ctx c) {
-            Api api = c.api();
-            c.out.banner("Clearing topic permissions for user \"" + user + "\" in vhost \"" + c.vhost + "\" ...");
-            requireVhost(api, c.vhost);
-            requireUser(api, user);
-            String path = permissionPath("topic-permissions", c.vhost, user)
-                    + (exchange == null ? "" : "/" + Api.enc(exchange));
-            expect(api.send("DELETE", path, null, Map.of()), 204, 404);
-            return ExitCodes.OK;
+            return permissionChange(c, "Clearing topic permissions for user \"" + user + "\" in vhost \"" + c.vhost
+                    + "\" ...", user, "DELETE", "topic-permissions", exchange == null ? "" : "/" + Api.enc(exchange),
+                    null, 204, 404);
         }
     }
 
