@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The AMQP listener and the event loops. The same loops run connections and own queues
- * (../shared/DESIGN.md §3), so a consumer and its queue often share a thread.
+ * (docs/architecture.md, threads), so a consumer and its queue often share a thread.
  */
 public final class AmqpServer {
     private static final Logger log = LoggerFactory.getLogger(AmqpServer.class);

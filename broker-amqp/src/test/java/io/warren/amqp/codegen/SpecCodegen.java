@@ -17,11 +17,11 @@ import java.util.TreeMap;
 /**
  * Generates the AMQP 0-9-1 method records, constants, decoder switch, {@code MethodHandler}
  * interface and {@code BasicProperties} from the machine-readable spec
- * ({@code ../shared/spec/amqp-0-9-1.json}).
+ * ({@code spec/amqp-0-9-1.json} in the repository).
  *
  * <p>The output is committed under {@code broker-amqp/src/main/java/io/warren/amqp/protocol} so
- * that a fresh clone builds without the spec; {@code GeneratedSourcesTest} regenerates into a
- * temporary folder and compares whenever the spec is present.
+ * that the main build does not depend on this generator; {@code GeneratedSourcesTest} regenerates
+ * them in memory on every build and compares.
  *
  * <p>Run: {@code mvn -q -pl broker-amqp test-compile exec:java} is not wired on purpose; the
  * test {@code GeneratedSourcesTest} prints the command, or call {@link #main} with
