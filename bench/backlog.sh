@@ -2,7 +2,7 @@
 # Backlog benchmark (flow control and bounded memory): COUNT x SIZE transient messages into one
 # queue with no consumer, then drained by one consumer, against warren (started through
 # bin/warren with its default -Xmx1g) and then the reference RabbitMQ 3.10
-# (../shared/tools/reference-rabbitmq.sh) on the same machine, with the same PerfTest 2.22.1 flags.
+# (bench/reference-rabbitmq.sh) on the same machine, with the same PerfTest 2.22.1 flags.
 #
 #   bench/backlog.sh [COUNT] [SIZE]        defaults: 1000000 1000
 #   WARREN_ONLY=1 bench/backlog.sh ...      skip RabbitMQ (bench/soak.sh does)
@@ -33,7 +33,7 @@ CONF
 cleanup() {
   [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null || true
   "$top/bin/warren" stop --config "$work/warren.conf" >/dev/null 2>&1 || true
-  "$top/../shared/tools/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
+  "$top/bench/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,8 +85,8 @@ run warren "$warren_port" "$(cat "$work/data/warren.pid")"
 if [ -n "${WARREN_ONLY:-}" ]; then
   exit 0
 fi
-if "$top/../shared/tools/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
-  run rabbitmq "$rabbit_port" "$("$top/../shared/tools/reference-rabbitmq.sh" pid "$rabbit_port")"
+if "$top/bench/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
+  run rabbitmq "$rabbit_port" "$("$top/bench/reference-rabbitmq.sh" pid "$rabbit_port")"
 else
   echo "== rabbitmq: reference broker could not be started"
 fi

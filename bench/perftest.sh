@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side PerfTest: warren (started here through bin/warren on its own port) and the
-# reference RabbitMQ 3.10 (../shared/tools/reference-rabbitmq.sh), same machine, same flags.
+# reference RabbitMQ 3.10 (bench/reference-rabbitmq.sh), same machine, same flags.
 #
 #   bench/perftest.sh [PERFTEST FLAGS...]      default flags: -x 1 -y 1 -s 100 -a -z 20
 #
@@ -34,7 +34,7 @@ CONF
 
 cleanup() {
   "$top/bin/warren" stop --config "$work/warren.conf" >/dev/null 2>&1 || true
-  [ -n "${keep_rabbit:-}" ] || "$top/../shared/tools/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
+  [ -n "${keep_rabbit:-}" ] || "$top/bench/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,8 +73,8 @@ run warren "$warren_port" "$(cat "$work/data/warren.pid")" "$work/data"
 
 if [ -n "${WARREN_ONLY:-}" ]; then
   keep_rabbit=1
-elif "$top/../shared/tools/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
-  run rabbitmq "$rabbit_port" "$("$top/../shared/tools/reference-rabbitmq.sh" pid "$rabbit_port")" \
+elif "$top/bench/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
+  run rabbitmq "$rabbit_port" "$("$top/bench/reference-rabbitmq.sh" pid "$rabbit_port")" \
     "${TMPDIR:-/tmp}/reference-rabbitmq-$rabbit_port/mnesia"
 else
   echo "== rabbitmq: reference broker could not be started"
