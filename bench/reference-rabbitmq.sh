@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reference broker for side-by-side checks and benchmarks: a private RabbitMQ node from
-# Debian's rabbitmq-server package, on a port of your choice, with its own data folder. It never
-# touches a system-wide RabbitMQ (other node name, ports and folders) nor port 5672.
+# Debian's rabbitmq-server package, on a port of your choice (default 5680), with its own data
+# folder. It never touches a system-wide RabbitMQ (its own node name, ports and folders).
 #
 #   bench/reference-rabbitmq.sh start [PORT]        install the package if missing (apt-get, needs
 #                                                    root), start a node (default port 5680), wait
