@@ -75,7 +75,7 @@ if [ -n "${WARREN_ONLY:-}" ]; then
   keep_rabbit=1
 elif "$top/bench/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
   run rabbitmq "$rabbit_port" "$("$top/bench/reference-rabbitmq.sh" pid "$rabbit_port")" \
-    "${TMPDIR:-/tmp}/reference-rabbitmq-$rabbit_port/mnesia"
+    "${TMPDIR:-/tmp}/warren-reference-rabbitmq-$rabbit_port/data"
 else
   echo "== rabbitmq: reference broker could not be started"
 fi
