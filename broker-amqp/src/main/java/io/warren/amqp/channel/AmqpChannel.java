@@ -435,7 +435,8 @@ public final class AmqpChannel implements MethodHandler {
         if (consumers.containsKey(tag)) {
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "attempt to reuse consumer tag '" + tag + "'", 60, 20);
         }
-        ChannelConsumer c = new ChannelConsumer(this, tag, q, m.noAck(), m.exclusive(), consumerPrefetch);
+        ChannelConsumer c = new ChannelConsumer(this, tag, q, m.noAck(), m.exclusive(), consumerPrefetch,
+                consumerPriority(m.arguments(), q));
         consumers.put(tag, c);
         q.execute(() -> {
             try {
@@ -455,6 +456,28 @@ public final class AmqpChannel implements MethodHandler {
             }
             q.scheduleDispatch();
         });
+    }
+
+    /**
+     * {@code x-priority} of a basic.consume: an integer of any AMQP integer type (RabbitMQ's
+     * check_int_arg), clamped to int; anything else is 406 with RabbitMQ's text.
+     */
+    private static int consumerPriority(java.util.Map<String, Object> args, MessageQueue q) {
+        Object v = args == null ? null : args.get("x-priority");
+        if (v == null) {
+            return 0;
+        }
+        long p;
+        if (v instanceof Byte || v instanceof Short || v instanceof Integer || v instanceof Long) {
+            p = ((Number) v).longValue();
+        } else if (v instanceof io.warren.core.message.TableValue t && t.typeName().startsWith("unsigned")
+                && t.comparable() instanceof Long l) {
+            p = l;
+        } else {
+            throw BrokerException.preconditionFailed("invalid arg 'x-priority' for queue '%s' in vhost '%s': "
+                    + "{unacceptable_type,%s}", q.name(), q.vhost(), io.warren.core.message.TableValue.typeNameOf(v));
+        }
+        return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, p));
     }
 
     private static String randomId() {

@@ -36,7 +36,12 @@ final class ChannelConsumer implements Consumer {
      */
     static final long FAILED_DELIVERY_PAUSE_MS = 50;
 
-    ChannelConsumer(AmqpChannel channel, String tag, MessageQueue queue, boolean noAck, boolean exclusive, int prefetch) {
+    /** x-priority of basic.consume. */
+    final int priority;
+
+    ChannelConsumer(AmqpChannel channel, String tag, MessageQueue queue, boolean noAck, boolean exclusive, int prefetch,
+                    int priority) {
+        this.priority = priority;
         this.channel = channel;
         this.tag = tag;
         this.queue = queue;
@@ -47,6 +52,10 @@ final class ChannelConsumer implements Consumer {
 
     @Override public String tag() {
         return tag;
+    }
+
+    @Override public int priority() {
+        return priority;
     }
 
     @Override public boolean exclusive() {

@@ -12,6 +12,15 @@ public interface Consumer {
     boolean exclusive();
 
     /**
+     * RabbitMQ's consumer priority ({@code x-priority} at basic.consume; default 0): the queue
+     * delivers to the highest-priority consumers with room, round-robin among equals, and to
+     * lower ones only while all higher ones are full.
+     */
+    default int priority() {
+        return 0;
+    }
+
+    /**
      * Reserves room for one delivery: false while the prefetch window is full or the socket
      * is not writable. Called on the queue's loop; must be thread-safe against acks.
      */

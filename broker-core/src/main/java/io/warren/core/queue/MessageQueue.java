@@ -59,6 +59,10 @@ public final class MessageQueue implements Destination {
     private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
     private final List<Consumer> consumers = new ArrayList<>();
     private int nextConsumer;
+    /** True while the consumers differ in priority: dispatch then goes by priority group. Loop only. */
+    private boolean prioritized;
+    /** Round-robin cursor per priority group, used while {@link #prioritized}. Loop only. */
+    private final java.util.Map<Integer, Integer> groupCursors = new java.util.HashMap<>();
     private long nextSeq;
     private boolean deleted;
     /** Broker shutdown: like deleted, but stored messages stay in the store. */
@@ -469,7 +473,16 @@ public final class MessageQueue implements Destination {
         if (hasExclusiveConsumer || (c.exclusive() && !consumers.isEmpty())) {
             throw BrokerException.accessRefused("queue '%s' in vhost '%s' in exclusive use", name, vhost);
         }
-        consumers.add(c);
+        // Highest priority first; a newcomer goes after its equals (stable).
+        int at = consumers.size();
+        while (at > 0 && consumers.get(at - 1).priority() < c.priority()) {
+            at--;
+        }
+        consumers.add(at, c);
+        if (nextConsumer >= at && at < consumers.size() - 1) {
+            nextConsumer++; // keep pointing at the consumer it pointed at
+        }
+        prioritized = consumers.get(0).priority() != consumers.get(consumers.size() - 1).priority();
         hadConsumer = true;
         hasExclusiveConsumer = c.exclusive();
         consumerCount = consumers.size();
@@ -485,6 +498,8 @@ public final class MessageQueue implements Destination {
         if (nextConsumer > i) {
             nextConsumer--;
         }
+        prioritized = !consumers.isEmpty()
+                && consumers.get(0).priority() != consumers.get(consumers.size() - 1).priority();
         if (c.exclusive()) {
             hasExclusiveConsumer = false;
         }
@@ -691,6 +706,9 @@ public final class MessageQueue implements Destination {
     }
 
     private Consumer nextWithRoom() {
+        if (prioritized) {
+            return nextByPriority();
+        }
         int n = consumers.size();
         for (int i = 0; i < n; i++) {
             int idx = (nextConsumer + i) % n;
@@ -699,6 +717,35 @@ public final class MessageQueue implements Destination {
                 nextConsumer = (idx + 1) % n;
                 return c;
             }
+        }
+        return null;
+    }
+
+    /**
+     * With consumers of different priorities ({@code consumers} sorted highest first): the first
+     * priority group with a consumer that has room, round-robin inside the group from that
+     * group's cursor. Only queues whose consumers differ in priority pay for the scan.
+     */
+    private Consumer nextByPriority() {
+        int n = consumers.size();
+        int start = 0;
+        while (start < n) {
+            int p = consumers.get(start).priority();
+            int end = start + 1;
+            while (end < n && consumers.get(end).priority() == p) {
+                end++;
+            }
+            int size = end - start;
+            int cursor = Math.floorMod(groupCursors.getOrDefault(p, 0), size);
+            for (int i = 0; i < size; i++) {
+                int idx = start + (cursor + i) % size;
+                Consumer c = consumers.get(idx);
+                if (c.tryReserve()) {
+                    groupCursors.put(p, (cursor + i + 1) % size);
+                    return c;
+                }
+            }
+            start = end;
         }
         return null;
     }
