@@ -972,7 +972,7 @@ public final class AmqpChannel implements MethodHandler {
     public ChannelInfo info() {
         List<ChannelInfo.ConsumerInfo> cs = new ArrayList<>(consumers.size());
         for (ChannelConsumer c : consumers.values()) {
-            cs.add(new ChannelInfo.ConsumerInfo(c.tag, c.queue, !c.noAck, c.exclusive, c.prefetch));
+            cs.add(new ChannelInfo.ConsumerInfo(c.tag, c.queue, !c.noAck, c.exclusive, c.prefetch, c));
         }
         return new ChannelInfo(id, state == State.OPEN ? "running" : "closing", consumerPrefetch, globalPrefetch,
                 confirms.enabled(), tx != null, unacked.size(), unacked.countByQueue(), cs);
@@ -1000,10 +1000,8 @@ public final class AmqpChannel implements MethodHandler {
 
     /** Cancels consumers, requeues unacked deliveries, drops half-assembled and uncommitted publishes. */
     private void release() {
-        for (ChannelConsumer c : consumers.values()) {
-            c.cancelled = true;
-            c.queue.execute(() -> c.queue.removeConsumer(c));
-        }
+        List<ChannelConsumer> gone = new ArrayList<>(consumers.values());
+        gone.forEach(c -> c.cancelled = true);
         consumers.clear();
         List<Unacked> all = unacked.takeAll();
         if (tx != null) {
@@ -1012,7 +1010,12 @@ public final class AmqpChannel implements MethodHandler {
             tx.acks.forEach(s -> all.addAll(s.deliveries()));
             tx.acks.clear();
         }
+        // Unacked messages go back before the consumers are removed (RabbitMQ's order): a
+        // single-active-consumer queue's next consumer then starts with them, in order.
         settle(all, true, true);
+        for (ChannelConsumer c : gone) {
+            c.queue.execute(() -> c.queue.removeConsumer(c));
+        }
         publish.reset();
     }
 }

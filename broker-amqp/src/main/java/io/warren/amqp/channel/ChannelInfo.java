@@ -16,6 +16,10 @@ public record ChannelInfo(int number, String state, int prefetchCount, int globa
 
     /** One basic.consume subscription. */
     public record ConsumerInfo(String tag, MessageQueue queue, boolean ackRequired, boolean exclusive,
-                               int prefetchCount) {
+                               int prefetchCount, io.warren.core.queue.Consumer consumer) {
+        /** False for a consumer waiting its turn on a single-active-consumer queue. Any thread. */
+        public boolean active() {
+            return queue.isActive(consumer);
+        }
     }
 }

@@ -59,6 +59,10 @@ public final class MessageQueue implements Destination {
     private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
     private final List<Consumer> consumers = new ArrayList<>();
     private int nextConsumer;
+    /** x-single-active-consumer: only the first consumer (in priority, then arrival order) gets messages. */
+    private final boolean singleActive;
+    /** The consumer that gets messages on a single-active-consumer queue; null otherwise. Written on the loop. */
+    private volatile Consumer active;
     /** True while the consumers differ in priority: dispatch then goes by priority group. Loop only. */
     private boolean prioritized;
     /** Round-robin cursor per priority group, used while {@link #prioritized}. Loop only. */
@@ -112,6 +116,7 @@ public final class MessageQueue implements Destination {
         this.autoDelete = autoDelete;
         this.exclusiveOwner = exclusiveOwner;
         this.arguments = arguments == null ? Map.of() : arguments;
+        this.singleActive = Boolean.TRUE.equals(this.arguments.get("x-single-active-consumer"));
         this.loop = loop;
         this.listener = listener;
     }
@@ -177,6 +182,16 @@ public final class MessageQueue implements Destination {
     /** The connection owning an exclusive queue, else null. */
     public Object exclusiveOwner() {
         return exclusiveOwner;
+    }
+
+    /** True for an x-single-active-consumer queue. */
+    public boolean singleActiveConsumer() {
+        return singleActive;
+    }
+
+    /** False only for a consumer waiting its turn on a single-active-consumer queue. Any thread. */
+    public boolean isActive(Consumer c) {
+        return !singleActive || active == c;
     }
 
     public Map<String, Object> arguments() {
@@ -483,6 +498,7 @@ public final class MessageQueue implements Destination {
             nextConsumer++; // keep pointing at the consumer it pointed at
         }
         prioritized = consumers.get(0).priority() != consumers.get(consumers.size() - 1).priority();
+        active = singleActive ? consumers.get(0) : null;
         hadConsumer = true;
         hasExclusiveConsumer = c.exclusive();
         consumerCount = consumers.size();
@@ -500,6 +516,11 @@ public final class MessageQueue implements Destination {
         }
         prioritized = !consumers.isEmpty()
                 && consumers.get(0).priority() != consumers.get(consumers.size() - 1).priority();
+        // Single active consumer: the next one in line takes over (RabbitMQ's failover).
+        active = singleActive && !consumers.isEmpty() ? consumers.get(0) : null;
+        if (active != null) {
+            scheduleDispatch(); // the new active consumer may take what waited
+        }
         if (c.exclusive()) {
             hasExclusiveConsumer = false;
         }
@@ -706,6 +727,10 @@ public final class MessageQueue implements Destination {
     }
 
     private Consumer nextWithRoom() {
+        if (singleActive) {
+            Consumer c = consumers.get(0);
+            return c.tryReserve() ? c : null;
+        }
         if (prioritized) {
             return nextByPriority();
         }

@@ -40,6 +40,11 @@ final class QueueArguments {
                 throw invalid("x-queue-type", queue, vhost, "\"unsupported queue type '" + t + "'\"");
             }
         }
+        Object sac = args.get("x-single-active-consumer");
+        if (sac != null && !(sac instanceof Boolean)) {
+            throw invalid("x-single-active-consumer", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(sac)
+                    + "}");
+        }
         Object mode = args.get("x-queue-mode");
         if (mode != null) {
             String m = string(mode);

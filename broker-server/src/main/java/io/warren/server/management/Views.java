@@ -187,9 +187,12 @@ final class Views {
         m.put("ack_required", k.ackRequired());
         m.put("exclusive", k.exclusive());
         m.put("prefetch_count", k.prefetchCount());
-        m.put("active", true);
-        m.put("activity_status", "up");
-        m.put("arguments", Map.of());
+        // RabbitMQ's single-active-consumer states; "up" on ordinary queues.
+        boolean active = k.active();
+        m.put("active", active);
+        m.put("activity_status", k.queue().singleActiveConsumer() ? (active ? "single_active" : "waiting") : "up");
+        int priority = k.consumer() == null ? 0 : k.consumer().priority();
+        m.put("arguments", priority == 0 ? Map.of() : Map.of("x-priority", priority));
         return m;
     }
 
