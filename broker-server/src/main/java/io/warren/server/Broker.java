@@ -187,7 +187,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             access = ac;
             AmqpSettings settings = new AmqpSettings(config.heartbeatSeconds(), config.frameMax(),
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs(),
-                    config.auth().mechanisms(), config.auth().certLoginFrom().equals("common_name"));
+                    config.auth().mechanisms(), config.auth().certLoginFrom().equals("common_name"),
+                    config.consumerTimeoutMs());
             ctx = new BrokerContext(vhosts, ac, settings, resources.alarms());
             context = ctx;
             // The API first: once bin/warren sees the AMQP port open, the API answers too.

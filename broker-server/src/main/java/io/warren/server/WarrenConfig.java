@@ -43,7 +43,8 @@ public record WarrenConfig(
         Path logFile,
         String logLevel,
         TlsConfig tls,
-        AuthConfig auth) {
+        AuthConfig auth,
+        long consumerTimeoutMs) {
 
     /** Without a TLS listener. */
     public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
@@ -53,7 +54,7 @@ public record WarrenConfig(
                         Path logFile, String logLevel) {
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
-                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null, AuthConfig.DEFAULT);
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null, AuthConfig.DEFAULT, 0);
     }
 
     /** With the default SASL mechanisms (PLAIN, AMQPLAIN). */
@@ -64,7 +65,7 @@ public record WarrenConfig(
                         Path logFile, String logLevel, TlsConfig tls) {
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
-                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, AuthConfig.DEFAULT);
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, AuthConfig.DEFAULT, 0);
     }
 
     /**
@@ -92,12 +93,20 @@ public record WarrenConfig(
         public static final AuthConfig DEFAULT = new AuthConfig(List.of("PLAIN", "AMQPLAIN"), "distinguished_name");
     }
 
+    /** A copy with another consumer_timeout (ms; 0: none); for tests. */
+    public WarrenConfig withConsumerTimeout(long ms) {
+        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
+                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
+                connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
+                logLevel, tls, auth, ms);
+    }
+
     /** A copy with other SASL mechanisms and EXTERNAL naming; for tests. */
     public WarrenConfig withAuth(AuthConfig a) {
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, a);
+                logLevel, tls, a, consumerTimeoutMs);
     }
 
     /** {@code managementPort} when the management API is off ({@code management.enabled = false}). */
@@ -133,7 +142,7 @@ public record WarrenConfig(
         return new WarrenConfig(host, port, "127.0.0.1", 0, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth);
+                logLevel, tls, auth, consumerTimeoutMs);
     }
 
     /** The same config with another {@code vm_memory_high_watermark_paging_ratio}; for tests. */
@@ -141,7 +150,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, ratio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth);
+                logLevel, tls, auth, consumerTimeoutMs);
     }
 
     /** A copy with a TLS listener (null: none); for tests. */
@@ -149,7 +158,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, t, auth);
+                logLevel, t, auth, consumerTimeoutMs);
     }
 
     /** A copy with other connection limits; for tests. */
@@ -157,7 +166,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth);
+                logLevel, tls, auth, consumerTimeoutMs);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -169,6 +178,6 @@ public record WarrenConfig(
                 + ", maxMessageSize=" + maxMessageSize + ", connectionMax=" + connectionMax
                 + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark + ", memoryPagingRatio=" + memoryPagingRatio
                 + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
-                + ", logLevel=" + logLevel + ", tls=" + tls + ", auth=" + auth + "]";
+                + ", logLevel=" + logLevel + ", tls=" + tls + ", auth=" + auth + ", consumerTimeoutMs=" + consumerTimeoutMs + "]";
     }
 }

@@ -528,6 +528,7 @@ public final class AmqpChannel implements MethodHandler {
             c.queue.discard(e);
         } else {
             unacked.add(new Unacked(tag, e, c.queue, c));
+            armConsumerTimeout(c.queue);
         }
         connection.write(frame);
     }
@@ -592,7 +593,61 @@ public final class AmqpChannel implements MethodHandler {
             q.discard(e);
         } else {
             unacked.add(new Unacked(tag, e, q, null));
+            armConsumerTimeout(q);
         }
+    }
+
+    // ---- consumer timeout ----------------------------------------------------------------------
+
+    /** The pending check of the oldest unacked delivery's age; null when none is scheduled. Channel loop. */
+    private io.netty.util.concurrent.ScheduledFuture<?> timeoutCheck;
+
+    /** A queue's delivery acknowledgement timeout in ms: its x-consumer-timeout, else consumer_timeout; 0 none. */
+    private long consumerTimeout(MessageQueue q) {
+        long t = q.consumerTimeoutMs();
+        return t > 0 ? t : connection.broker().settings().consumerTimeoutMs();
+    }
+
+    /** After a delivery that awaits an ack: schedule the timeout check if it applies and none is pending. */
+    private void armConsumerTimeout(MessageQueue q) {
+        if (timeoutCheck == null) {
+            long t = consumerTimeout(q);
+            if (t > 0) {
+                timeoutCheck = connection.ctx().executor().schedule(this::checkConsumerTimeout, t,
+                        java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    /**
+     * RabbitMQ's check (rabbit_channel evaluate_consumer_timeout): the oldest delivery awaiting
+     * ack, against its queue's timeout; past it the channel closes with 406 and RabbitMQ's text
+     * (its deliveries go back to their queues). Otherwise checked again when the oldest one would
+     * time out, while anything awaits an ack. Costs nothing while no timeout applies.
+     */
+    private void checkConsumerTimeout() {
+        timeoutCheck = null;
+        if (state != State.OPEN) {
+            return;
+        }
+        Unacked head = unacked.oldest();
+        if (head == null) {
+            return;
+        }
+        long t = consumerTimeout(head.queue());
+        long ageMs = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - head.deliveredAt());
+        if (t > 0 && ageMs >= t) {
+            log.warn("consumer '{}' on channel {} of connection from {} timed out waiting for the ack of delivery tag "
+                    + "{} from {} ({} ms)", head.consumer() == null ? "basic.get" : head.consumer().tag, id,
+                    connection.ctx().channel().remoteAddress(), head.tag(), head.queue(), t);
+            closeWithError(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - delivery acknowledgement on channel "
+                    + id + " timed out. Timeout value used: " + t + " ms. This timeout value can be configured, see "
+                    + "consumers doc guide to learn more");
+            return;
+        }
+        long next = t > 0 ? t - ageMs : 1000;
+        timeoutCheck = connection.ctx().executor().schedule(this::checkConsumerTimeout, Math.max(1, next),
+                java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     // ---- basic: acknowledgements ----------------------------------------------------------

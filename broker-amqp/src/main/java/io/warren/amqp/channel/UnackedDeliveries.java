@@ -77,6 +77,11 @@ final class UnackedDeliveries {
         return byTag.size();
     }
 
+    /** The earliest delivery still awaiting ack, or null. */
+    Unacked oldest() {
+        return byTag.isEmpty() ? null : byTag.values().iterator().next();
+    }
+
     List<Unacked> takeAll() {
         List<Unacked> all = new ArrayList<>(byTag.values());
         byTag.clear();

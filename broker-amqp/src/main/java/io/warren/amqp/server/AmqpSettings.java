@@ -14,10 +14,12 @@ package io.warren.amqp.server;
  *        that presented a verified certificate
  * @param certLoginFromCommonName EXTERNAL names the user by the certificate's CN rather than its
  *        subject's RFC 2253 string (ssl_cert_login_from)
+ * @param consumerTimeoutMs consumer_timeout: a delivery not acknowledged within this many ms
+ *        closes its channel with 406 (0: never; a queue's x-consumer-timeout overrides it)
  */
 public record AmqpSettings(int heartbeatSeconds, int frameMax, int channelMax, long maxMessageSize,
                            int connectionMax, long sendTimeoutMs, java.util.List<String> mechanisms,
-                           boolean certLoginFromCommonName) {
+                           boolean certLoginFromCommonName, long consumerTimeoutMs) {
     /** RabbitMQ's default SASL mechanisms. */
     public static final java.util.List<String> DEFAULT_MECHANISMS = java.util.List.of("PLAIN", "AMQPLAIN");
 
@@ -30,6 +32,6 @@ public record AmqpSettings(int heartbeatSeconds, int frameMax, int channelMax, l
     public AmqpSettings(int heartbeatSeconds, int frameMax, int channelMax, long maxMessageSize, int connectionMax,
                         long sendTimeoutMs) {
         this(heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs, DEFAULT_MECHANISMS,
-                false);
+                false, 0);
     }
 }

@@ -61,6 +61,7 @@ public final class MessageQueue implements Destination {
     private int nextConsumer;
     /** x-single-active-consumer: only the first consumer (in priority, then arrival order) gets messages. */
     private final boolean singleActive;
+    private final long consumerTimeoutMs;
     /** The consumer that gets messages on a single-active-consumer queue; null otherwise. Written on the loop. */
     private volatile Consumer active;
     /** True while the consumers differ in priority: dispatch then goes by priority group. Loop only. */
@@ -117,6 +118,7 @@ public final class MessageQueue implements Destination {
         this.exclusiveOwner = exclusiveOwner;
         this.arguments = arguments == null ? Map.of() : arguments;
         this.singleActive = Boolean.TRUE.equals(this.arguments.get("x-single-active-consumer"));
+        this.consumerTimeoutMs = this.arguments.get("x-consumer-timeout") instanceof Number n ? n.longValue() : 0;
         this.loop = loop;
         this.listener = listener;
     }
@@ -182,6 +184,11 @@ public final class MessageQueue implements Destination {
     /** The connection owning an exclusive queue, else null. */
     public Object exclusiveOwner() {
         return exclusiveOwner;
+    }
+
+    /** x-consumer-timeout in ms (0: none; then consumer_timeout applies). */
+    public long consumerTimeoutMs() {
+        return consumerTimeoutMs;
     }
 
     /** True for an x-single-active-consumer queue. */

@@ -45,6 +45,19 @@ final class QueueArguments {
             throw invalid("x-single-active-consumer", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(sac)
                     + "}");
         }
+        Object timeout = args.get("x-consumer-timeout");
+        if (timeout != null) {
+            if (!(timeout instanceof Byte || timeout instanceof Short || timeout instanceof Integer
+                    || timeout instanceof Long)) {
+                throw invalid("x-consumer-timeout", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(timeout)
+                        + "}");
+            }
+            long ms = ((Number) timeout).longValue();
+            if (ms <= 0) {
+                throw invalid("x-consumer-timeout", queue, vhost, ms == 0 ? "{value_zero,0}" : "{value_negative," + ms
+                        + "}");
+            }
+        }
         Object mode = args.get("x-queue-mode");
         if (mode != null) {
             String m = string(mode);

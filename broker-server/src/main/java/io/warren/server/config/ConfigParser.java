@@ -157,6 +157,11 @@ public final class ConfigParser {
         m.put("default_user", (b, k, v, base) -> b.defaultUser = v);
         m.put("default_pass", (b, k, v, base) -> b.defaultPass = v);
         m.put("default_vhost", (b, k, v, base) -> b.defaultVhost = v);
+        m.put("consumer_timeout", (b, k, v, base) -> {
+            // RabbitMQ's key, in ms; warren's default is none (the tutorials' promise that a slow
+            // consumer is never cut off). 0 turns it off too.
+            b.consumerTimeoutMs = Values.longIn(v, 0, 86_400_000L * 365);
+        });
         m.put("ssl_cert_login_from", (b, k, v, base) -> {
             if (!v.equals("distinguished_name") && !v.equals("common_name")) {
                 throw new BadValueException("expected distinguished_name or common_name");
@@ -268,6 +273,7 @@ public final class ConfigParser {
         String defaultPass;
         String defaultVhost;
         boolean loopbackNone;
+        long consumerTimeoutMs;
         final java.util.TreeMap<Integer, String> mechanisms = new java.util.TreeMap<>();
         String certLoginFrom = WarrenConfig.AuthConfig.DEFAULT.certLoginFrom();
         final Map<String, Boolean> loopbackUsers = new LinkedHashMap<>();
@@ -389,6 +395,7 @@ public final class ConfigParser {
             dataDir = d.dataDir();
             logFile = d.logFile();
             logLevel = d.logLevel();
+            consumerTimeoutMs = d.consumerTimeoutMs();
         }
 
         /** {@code PORT}, {@code IP:PORT}, {@code [IPv6]:PORT} or RabbitMQ's {@code IPv6:PORT}. */
@@ -446,7 +453,7 @@ public final class ConfigParser {
                     managementEnabled ? managementPort : WarrenConfig.MANAGEMENT_DISABLED, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
                     maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel,
-                    tls(), auth());
+                    tls(), auth(), consumerTimeoutMs);
         }
     }
 }

@@ -39,6 +39,7 @@ final class WarrenEndpoints {
         m.put("default_vhost", c.defaultVhost());
         m.put("loopback_users", c.loopbackUsers());
         m.put("auth_mechanisms", c.auth().mechanisms());
+        m.put("consumer_timeout", c.consumerTimeoutMs() == 0 ? "none" : c.consumerTimeoutMs());
         m.put("ssl_cert_login_from", c.auth().certLoginFrom());
         m.put("heartbeat", c.heartbeatSeconds());
         m.put("frame_max", c.frameMax());
