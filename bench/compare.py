@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: warren and the reference RabbitMQ, same machine, same PerfTest flags.
+
+    bench/compare.py [--quick] [--rounds N] [--seconds S] [--only NAME,NAME...] [--list]
+
+Starts warren (bin/warren, its own config and data dir) and the reference RabbitMQ
+(bench/reference-rabbitmq.sh), then runs every scenario against both alternately (A B A B ...,
+N rounds), and prints per scenario each broker's median send and receive rate, the median of
+PerfTest's consumer latency percentiles, the broker's CPU seconds per million messages received
+(cpu/M, from /proc), its peak RSS during the scenario, and the CPU that everything else on the
+machine used meanwhile (so a noisy run shows itself). --quick: 1 round of 5 s per side, a few
+minutes in all. Needs `mvn -q -B -DskipTests package` first and PerfTest 2.22.1 (resolved from
+Maven Central through bench/pom.xml). WARREN_ONLY=1 skips the reference broker.
+"""
+
+import argparse
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+CLK = os.sysconf("SC_CLK_TCK")
+
+# name -> (description, PerfTest flags). Durations and rounds come from the command line.
+SCENARIOS = [
+    ("transient-100B", "1 producer, 1 consumer, 100 B, auto-ack", ["-x", "1", "-y", "1", "-s", "100", "-a"]),
+    ("transient-16B-4x4", "4 producers, 4 consumers, 16 B, auto-ack (LavinMQ's shape)",
+     ["-x", "4", "-y", "4", "-s", "16", "-a"]),
+    ("persistent-confirms", "1 KB persistent, confirms (1000 in flight), manual multi-ack, durable queue",
+     ["-x", "1", "-y", "1", "-s", "1000", "-f", "persistent", "-c", "1000", "-q", "1000",
+      "--multi-ack-every", "100", "-u", "bench-durable", "-ad", "false"]),
+    ("fanout-10", "fanout exchange to 10 queues, 100 B, auto-ack",
+     ["-x", "1", "-y", "10", "-s", "100", "-a", "-t", "fanout", "-e", "bench-fanout",
+      "--queue-pattern", "bench-fan-%d", "--queue-pattern-from", "1", "--queue-pattern-to", "10"]),
+    ("topic", "topic exchange, random routing keys, 100 B, auto-ack",
+     ["-x", "1", "-y", "1", "-s", "100", "-a", "-t", "topic", "-e", "bench-topic", "-k", "#", "-K"]),
+    ("body-64KB", "64 KB bodies, auto-ack", ["-x", "1", "-y", "1", "-s", "65536", "-a"]),
+    ("body-1MB", "1 MB bodies, auto-ack", ["-x", "1", "-y", "1", "-s", "1048576", "-a"]),
+    ("latency-5000", "latency at 5,000 msg/s", ["-x", "1", "-y", "1", "-s", "100", "-a", "-r", "5000"]),
+]
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def machine_ticks():
+    with open("/proc/stat") as f:
+        parts = f.readline().split()[1:]
+    values = [int(v) for v in parts]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Sampler(threading.Thread):
+    """Peak RSS of a process, sampled every 0.2 s."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, rss_kb(self.pid))
+            self.done.wait(0.2)
+
+
+def run_perftest(cp, port, flags, seconds, broker_pid):
+    cmd = ["java", "-cp", cp, "com.rabbitmq.perf.PerfTest", "-h", f"amqp://guest:guest@127.0.0.1:{port}",
+           *flags, "-z", str(seconds)]
+    sampler = Sampler(broker_pid)
+    sampler.start()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    b0, m0, t0 = cpu_ticks(broker_pid), machine_ticks(), time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = proc.communicate(timeout=seconds + 180)
+    b1, m1, t1 = cpu_ticks(broker_pid), machine_ticks(), time.time()
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler.done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError("PerfTest failed:\n" + "\n".join(out.splitlines()[-20:]))
+    # PerfTest is this script's only child while it runs: its CPU is the children's rusage delta.
+    return {
+        "perftest_cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime),
+        "send": last_float(out, r"sending rate avg: (\d+)"),
+        "recv": last_float(out, r"receiving rate avg: (\d+)"),
+        "latency": last_latency(out),
+        "broker_cpu": (b1 - b0) / CLK,
+        "machine_cpu": (m1 - m0) / CLK,
+        "wall": t1 - t0,
+        "rss_mb": sampler.peak / 1024.0,
+        "seconds": seconds,
+    }
+
+
+def last_float(text, pattern):
+    found = re.findall(pattern, text)
+    return float(found[-1]) if found else 0.0
+
+
+def last_latency(text):
+    found = re.findall(r"consumer latency min/median/75th/95th/99th (\d+)/(\d+)/(\d+)/(\d+)/(\d+) (µs|ms)", text)
+    if not found:
+        return None
+    values = [float(v) for v in found[-1][:5]]
+    if found[-1][5] == "ms":
+        values = [v * 1000 for v in values]
+    return values  # µs
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(runs):
+    recv = median([r["recv"] for r in runs])
+    cpu_per_m = median([r["broker_cpu"] / (r["recv"] * r["seconds"] / 1e6) if r["recv"] else None for r in runs])
+    lat = [r["latency"] for r in runs if r["latency"]]
+    return {
+        "send": median([r["send"] for r in runs]),
+        "recv": recv,
+        "p50": median([x[1] for x in lat]) if lat else None,
+        "p99": median([x[4] for x in lat]) if lat else None,
+        "cpu_per_m": cpu_per_m,
+        "rss_mb": max(r["rss_mb"] for r in runs),
+        "perftest": median([r["perftest_cpu"] / r["wall"] for r in runs]),
+        "others": median([max(0.0, r["machine_cpu"] - r["broker_cpu"] - r["perftest_cpu"]) / r["wall"] for r in runs]),
+    }
+
+
+def fmt(v, unit="", digits=0):
+    if v is None:
+        return "-"
+    return f"{v:,.{digits}f}{unit}"
+
+
+def start_warren(work):
+    port = int(os.environ.get("WARREN_BENCH_PORT", "5699"))
+    conf = os.path.join(work, "warren.conf")
+    with open(conf, "w") as f:
+        f.write(f"listeners.tcp.default = 127.0.0.1:{port}\nmanagement.tcp.port = {port + 10000}\n"
+                f"data_dir = {work}/data\nlog.file = {work}/warren.log\nlog.level = warning\n")
+    subprocess.run([os.path.join(TOP, "bin/warren"), "start", "--config", conf], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(os.path.join(work, "data", "warren.pid")) as f:
+        return port, int(f.read().strip()), conf
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1 round of 5 s per broker and scenario")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--only", help="comma-separated scenario names")
+    ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    args = ap.parse_args()
+    if args.list:
+        for name, desc, flags in SCENARIOS:
+            print(f"{name:22} {desc}\n{'':22} PerfTest {' '.join(flags)}")
+        return 0
+    rounds, seconds = (1, 5) if args.quick else (args.rounds, args.seconds)
+    chosen = [s for s in SCENARIOS if not args.only or s[0] in args.only.split(",")]
+    if not chosen:
+        ap.error("no scenario matches --only")
+
+    work = tempfile.mkdtemp(prefix="warren-compare.")
+    cp_file = os.path.join(work, "cp.txt")
+    subprocess.run(["mvn", "-q", "-B", "-f", os.path.join(HERE, "pom.xml"), "dependency:build-classpath",
+                    f"-Dmdep.outputFile={cp_file}"], check=True, stdout=subprocess.DEVNULL)
+    with open(cp_file) as f:
+        cp = f.read().strip()
+
+    brokers = []
+    warren_port, warren_pid, conf = start_warren(work)
+    brokers.append(("warren", warren_port, warren_pid))
+    rabbit_port = int(os.environ.get("RABBIT_BENCH_PORT", "5698"))
+    reference = os.path.join(HERE, "reference-rabbitmq.sh")
+    try:
+        if not os.environ.get("WARREN_ONLY"):
+            subprocess.run([reference, "start", str(rabbit_port)], check=True, stdout=subprocess.DEVNULL)
+            pid = subprocess.run([reference, "pid", str(rabbit_port)], check=True, capture_output=True,
+                                 text=True).stdout.strip()
+            brokers.append(("rabbitmq", rabbit_port, int(pid)))
+        java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+        print(f"# {time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores, "
+              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB, {java}; "
+              f"{rounds} round(s) x {seconds} s, alternating brokers; medians")
+        results = {}
+        for name, desc, flags in chosen:
+            runs = {b[0]: [] for b in brokers}
+            for _ in range(rounds):
+                for broker, port, pid in brokers:
+                    runs[broker].append(run_perftest(cp, port, flags, seconds, pid))
+            results[name] = {b: summarize(r) for b, r in runs.items()}
+            print_scenario(name, desc, results[name])
+        return 0
+    finally:
+        subprocess.run([os.path.join(TOP, "bin/warren"), "stop", "--config", conf], stdout=subprocess.DEVNULL)
+        if not os.environ.get("WARREN_ONLY"):
+            subprocess.run([reference, "stop", str(rabbit_port)], stdout=subprocess.DEVNULL)
+
+
+def print_scenario(name, desc, by_broker):
+    print(f"\n## {name}: {desc}")
+    print("| broker | send msg/s | receive msg/s | latency p50 / p99 | cpu/M (CPU-s per 1M received) | peak RSS | "
+          "PerfTest CPU | others' CPU |")
+    print("|---|---|---|---|---|---|---|---|")
+    for broker, s in by_broker.items():
+        lat = "-" if s["p50"] is None else f"{fmt(s['p50'], ' µs')} / {fmt(s['p99'], ' µs')}"
+        print(f"| {broker} | {fmt(s['send'])} | {fmt(s['recv'])} | {lat} | {fmt(s['cpu_per_m'], '', 2)} | "
+              f"{fmt(s['rss_mb'], ' MB')} | {fmt(s['perftest'] * 100, '%')} | {fmt(s['others'] * 100, '%')} |")
+    if "warren" in by_broker and "rabbitmq" in by_broker:
+        w, r = by_broker["warren"], by_broker["rabbitmq"]
+        rate = w["recv"] / r["recv"] if r["recv"] else None
+        cpu = w["cpu_per_m"] / r["cpu_per_m"] if w["cpu_per_m"] and r["cpu_per_m"] else None
+        print(f"\nwarren / rabbitmq: receive rate {fmt(rate, 'x', 2)}, cpu/M {fmt(cpu, 'x', 2)}, "
+              f"peak RSS {fmt(w['rss_mb'] / r['rss_mb'] if r['rss_mb'] else None, 'x', 2)}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
