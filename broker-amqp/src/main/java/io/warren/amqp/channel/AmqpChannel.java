@@ -227,6 +227,12 @@ public final class AmqpChannel implements MethodHandler {
         if (!m.passive() && !name.isEmpty()) {
             // RabbitMQ: a passive declare needs no permission; the default exchange is refused first.
             authz().check(Kind.EXCHANGE, name, Permission.CONFIGURE);
+            String ae = Exchange.alternateExchangeName(m.arguments());
+            if (ae != null && vhost().exchange(name) == null) {
+                // RabbitMQ (rabbit_channel): declaring a new exchange with an AE needs read on it and write on the AE.
+                authz().check(Kind.EXCHANGE, name, Permission.READ);
+                authz().check(Kind.EXCHANGE, ae, Permission.WRITE);
+            }
         }
         vhost().declareExchange(name, m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
                 m.arguments());
