@@ -800,7 +800,15 @@ public final class AmqpChannel implements MethodHandler {
 
     private void publishComplete() {
         boolean mandatory = publish.method().mandatory();
-        Message msg = publish.takeMessage();
+        Message msg;
+        try {
+            msg = publish.takeMessage();
+        } catch (BrokerException e) {
+            // e.g. a CC header that is not an array: RabbitMQ's "invalid message", 406
+            current = publish.method();
+            publish.reset();
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());
+        }
         if (tx != null) {
             tx.publishes.add(new Transaction.Publish(msg, mandatory));
             return;
