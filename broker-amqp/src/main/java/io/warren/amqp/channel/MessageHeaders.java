@@ -1,6 +1,7 @@
 package io.warren.amqp.channel;
 
 import io.netty.buffer.ByteBuf;
+import io.warren.amqp.codec.Wire;
 import io.warren.amqp.protocol.BasicProperties;
 import io.warren.core.BrokerException;
 import io.warren.core.message.TableValue;
@@ -33,6 +34,26 @@ public final class MessageHeaders {
     static boolean present(ByteBuf properties) {
         return properties.readableBytes() >= 2
                 && (properties.getUnsignedShort(properties.readerIndex()) & HEADERS_FLAG) != 0;
+    }
+
+    private static final byte[] CC_NAME = CC.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] BCC_NAME = BCC.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /**
+     * Whether raw {@code properties} have a CC or BCC header: the flag word, then a scan of the
+     * headers table's field names; nothing is decoded or allocated for a message without them.
+     */
+    static boolean hasCcOrBcc(ByteBuf properties) {
+        return present(properties) && PublishAssembler.decode(properties, in -> {
+            int flags = in.readUnsignedShort();
+            if ((flags & (1 << 15)) != 0) { // content-type
+                in.skipBytes(in.readUnsignedByte());
+            }
+            if ((flags & (1 << 14)) != 0) { // content-encoding
+                in.skipBytes(in.readUnsignedByte());
+            }
+            return Wire.tableHasField(in, CC_NAME, BCC_NAME);
+        });
     }
 
     /**

@@ -113,8 +113,8 @@ final class PublishAssembler {
                 ? decode(properties, BasicProperties::readDeliveryMode) : null;
         String[] ccRoutes = null;
         ByteBuf props = properties;
-        // Sender-selected distribution: only a publish with headers pays for reading them.
-        if (MessageHeaders.present(properties)) {
+        // Sender-selected distribution: the headers are decoded only when they hold CC or BCC.
+        if (MessageHeaders.hasCcOrBcc(properties)) {
             Map<String, Object> headers = decode(properties, BasicProperties::readHeaders);
             ccRoutes = MessageHeaders.ccRoutes(headers);
             if (headers != null && headers.containsKey(MessageHeaders.BCC)) {
