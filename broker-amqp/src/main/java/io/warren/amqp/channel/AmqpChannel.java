@@ -227,6 +227,12 @@ public final class AmqpChannel implements MethodHandler {
         if (!m.passive() && !name.isEmpty()) {
             // RabbitMQ: a passive declare needs no permission; the default exchange is refused first.
             authz().check(Kind.EXCHANGE, name, Permission.CONFIGURE);
+            String ae = Exchange.alternateExchangeName(m.arguments());
+            if (ae != null && vhost().exchange(name) == null) {
+                // RabbitMQ (rabbit_channel): declaring a new exchange with an AE needs read on it and write on the AE.
+                authz().check(Kind.EXCHANGE, name, Permission.READ);
+                authz().check(Kind.EXCHANGE, ae, Permission.WRITE);
+            }
         }
         vhost().declareExchange(name, m.type(), m.passive(), m.durable(), m.autoDelete(), m.internal(),
                 m.arguments());
@@ -872,7 +878,15 @@ public final class AmqpChannel implements MethodHandler {
 
     private void publishComplete() {
         boolean mandatory = publish.method().mandatory();
-        Message msg = publish.takeMessage();
+        Message msg;
+        try {
+            msg = publish.takeMessage();
+        } catch (BrokerException e) {
+            // e.g. a CC header that is not an array: RabbitMQ's "invalid message", 406
+            current = publish.method();
+            publish.reset();
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());
+        }
         if (tx != null) {
             tx.publishes.add(new Transaction.Publish(msg, mandatory));
             return;

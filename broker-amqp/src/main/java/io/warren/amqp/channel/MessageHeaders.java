@@ -1,17 +1,105 @@
 package io.warren.amqp.channel;
 
 import io.netty.buffer.ByteBuf;
+import io.warren.amqp.codec.Wire;
 import io.warren.amqp.protocol.BasicProperties;
+import io.warren.core.BrokerException;
+import io.warren.core.message.TableValue;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
-/** Decodes a message's headers table from its raw properties, on demand (headers exchange). */
+/**
+ * Decodes a message's headers table from its raw properties, on demand (headers exchange), and
+ * reads the CC and BCC headers of sender-selected distribution.
+ */
 public final class MessageHeaders {
     /** The decoder every message gets, also those read back from the page-out store. */
     public static final Function<ByteBuf, Map<String, Object>> READER =
             p -> PublishAssembler.decode(p, BasicProperties::readHeaders);
 
+    /** The headers bit of the property flags (0-9-1 basic properties: 3rd of 14). */
+    private static final int HEADERS_FLAG = 1 << 13;
+
+    public static final String CC = "CC";
+    public static final String BCC = "BCC";
+
     private MessageHeaders() {
+    }
+
+    /** Whether raw {@code properties} have a headers table: the flag word only, nothing decoded. */
+    static boolean present(ByteBuf properties) {
+        return properties.readableBytes() >= 2
+                && (properties.getUnsignedShort(properties.readerIndex()) & HEADERS_FLAG) != 0;
+    }
+
+    private static final byte[] CC_NAME = CC.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] BCC_NAME = BCC.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /**
+     * Whether raw {@code properties} have a CC or BCC header: the flag word, then a scan of the
+     * headers table's field names; nothing is decoded or allocated for a message without them.
+     */
+    static boolean hasCcOrBcc(ByteBuf properties) {
+        return present(properties) && PublishAssembler.decode(properties, in -> {
+            int flags = in.readUnsignedShort();
+            if ((flags & (1 << 15)) != 0) { // content-type
+                in.skipBytes(in.readUnsignedByte());
+            }
+            if ((flags & (1 << 14)) != 0) { // content-encoding
+                in.skipBytes(in.readUnsignedByte());
+            }
+            return Wire.tableHasField(in, CC_NAME, BCC_NAME);
+        });
+    }
+
+    /**
+     * The routing keys of the CC and BCC headers (RabbitMQ's rabbit_basic:header_routes): the
+     * long strings of each array, other entries skipped; null when neither header is there. A
+     * CC or BCC that is not an array makes the message invalid (PRECONDITION_FAILED, RabbitMQ's
+     * text).
+     */
+    public static String[] ccRoutes(Map<String, Object> headers) {
+        if (headers == null || (!headers.containsKey(CC) && !headers.containsKey(BCC))) {
+            return null;
+        }
+        List<String> routes = new ArrayList<>();
+        for (String key : new String[] {CC, BCC}) {
+            if (!headers.containsKey(key)) {
+                continue;
+            }
+            Object v = headers.get(key);
+            if (!(v instanceof List<?> list)) {
+                throw BrokerException.preconditionFailed("invalid message: {unacceptable_type_in_header,\"%s\",%s}",
+                        key, TableValue.typeNameOf(v));
+            }
+            for (Object e : list) {
+                if (e instanceof TableValue t && "longstr".equals(t.typeName())) {
+                    routes.add(t.toString());
+                } else if (e instanceof String s) {
+                    routes.add(s);
+                }
+            }
+        }
+        return routes.isEmpty() ? null : routes.toArray(new String[0]);
+    }
+
+    /**
+     * {@code props} without the BCC header (RabbitMQ strips it before the message is stored or
+     * delivered; the headers table stays, empty if BCC was all it had); {@code props} itself
+     * when there is no BCC.
+     */
+    public static BasicProperties withoutBcc(BasicProperties props) {
+        if (props.headers() == null || !props.headers().containsKey(BCC)) {
+            return props;
+        }
+        Map<String, Object> headers = new LinkedHashMap<>(props.headers());
+        headers.remove(BCC);
+        return new BasicProperties(props.contentType(), props.contentEncoding(), headers, props.deliveryMode(),
+                props.priority(), props.correlationId(), props.replyTo(), props.expiration(), props.messageId(),
+                props.timestamp(), props.type(), props.userId(), props.appId(), props.clusterId());
     }
 }

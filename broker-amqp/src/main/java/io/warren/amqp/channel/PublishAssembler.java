@@ -111,8 +111,23 @@ final class PublishAssembler {
     Message takeMessage() {
         Integer deliveryMode = properties.readableBytes() >= 2
                 ? decode(properties, BasicProperties::readDeliveryMode) : null;
-        Message msg = new Message(method.exchange(), method.routingKey(), properties,
-                body == null ? Unpooled.EMPTY_BUFFER : body, deliveryMode != null && deliveryMode == 2, MessageHeaders.READER);
+        String[] ccRoutes = null;
+        ByteBuf props = properties;
+        // Sender-selected distribution: the headers are decoded only when they hold CC or BCC.
+        if (MessageHeaders.hasCcOrBcc(properties)) {
+            Map<String, Object> headers = decode(properties, BasicProperties::readHeaders);
+            ccRoutes = MessageHeaders.ccRoutes(headers);
+            if (headers != null && headers.containsKey(MessageHeaders.BCC)) {
+                props = Unpooled.buffer();
+                MessageHeaders.withoutBcc(decode(properties, BasicProperties::read)).write(props);
+            }
+        }
+        Message msg = new Message(method.exchange(), method.routingKey(), props,
+                body == null ? Unpooled.EMPTY_BUFFER : body, deliveryMode != null && deliveryMode == 2,
+                MessageHeaders.READER, ccRoutes);
+        if (props != properties) {
+            properties.release();
+        }
         properties = null;
         body = null;
         reset();

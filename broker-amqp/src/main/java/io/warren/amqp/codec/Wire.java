@@ -189,6 +189,38 @@ public final class Wire {
         skipTable(in, 1);
     }
 
+    /**
+     * Whether a field table has a top-level field named {@code a} or {@code b}: names are compared
+     * as bytes and values skipped, so a table without them costs a scan and no allocation.
+     */
+    public static boolean tableHasField(ByteBuf in, byte[] a, byte[] b) {
+        int end = sizedEnd(in, "field table");
+        while (in.readerIndex() < end) {
+            need(in, 1, "field name");
+            int n = in.readUnsignedByte();
+            need(in, n, "field name");
+            if (nameIs(in, n, a) || nameIs(in, n, b)) {
+                return true;
+            }
+            in.skipBytes(n);
+            skipFieldValue(in, 1);
+        }
+        return false;
+    }
+
+    private static boolean nameIs(ByteBuf in, int n, byte[] name) {
+        if (n != name.length) {
+            return false;
+        }
+        int at = in.readerIndex();
+        for (int i = 0; i < n; i++) {
+            if (in.getByte(at + i) != name[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static void skipTable(ByteBuf in, int depth) {
         checkDepth(depth);
         int end = sizedEnd(in, "field table");

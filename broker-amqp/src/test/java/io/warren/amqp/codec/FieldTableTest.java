@@ -415,4 +415,23 @@ class FieldTableTest {
     void hexHelperSanity() {
         assertArrayEquals(new byte[] {1, (byte) 0xCE}, Bytes.hex("01 CE"));
     }
+
+    /** The CC/BCC scan: top-level names only, values of every type skipped. */
+    @Test
+    void tableHasFieldMatchesTopLevelNamesOnly() {
+        byte[] cc = "CC".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] bcc = "BCC".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        Map<String, Object> nested = new LinkedHashMap<>();
+        nested.put("n", Map.of("CC", "inner"));
+        nested.put("a", List.of(1, "x", LongString.of("CC")));
+        nested.put("CCX", 5L);
+        nested.put("B", new BigDecimal("1.5"));
+        ByteBuf without = Unpooled.buffer();
+        Wire.writeTable(without, nested);
+        assertFalse(Wire.tableHasField(without, cc, bcc));
+        nested.put("BCC", List.of("k"));
+        ByteBuf with = Unpooled.buffer();
+        Wire.writeTable(with, nested);
+        assertTrue(Wire.tableHasField(with, cc, bcc));
+    }
 }

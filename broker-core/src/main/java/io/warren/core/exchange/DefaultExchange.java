@@ -21,6 +21,15 @@ public final class DefaultExchange extends Exchange {
         if (q != null) {
             out.add(q, message);
         }
+        String[] cc = message.ccRoutes();
+        if (cc != null) {
+            for (String key : cc) {
+                MessageQueue c = queues.apply(key);
+                if (c != null) {
+                    out.add(c, message);
+                }
+            }
+        }
     }
 
     @Override protected void rebuild(List<Binding> bindings) {

@@ -17,8 +17,17 @@ public final class DirectExchange extends Exchange {
     }
 
     @Override public void route(Message message, RoutingResult out) {
-        for (Destination d : byKey.getOrDefault(message.routingKey(), NONE)) {
+        Map<String, Destination[]> snapshot = byKey;
+        for (Destination d : snapshot.getOrDefault(message.routingKey(), NONE)) {
             out.add(d, message);
+        }
+        String[] cc = message.ccRoutes();
+        if (cc != null) {
+            for (String key : cc) {
+                for (Destination d : snapshot.getOrDefault(key, NONE)) {
+                    out.add(d, message);
+                }
+            }
         }
     }
 

@@ -1,10 +1,13 @@
 package io.warren.core.exchange;
 
+import io.warren.core.BrokerException;
 import io.warren.core.message.Message;
+import io.warren.core.message.TableValue;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * An exchange: routes messages to destinations through its bindings. Bindings change under
@@ -18,6 +21,10 @@ public abstract class Exchange implements Destination {
     private final boolean autoDelete;
     private final boolean internal;
     private final Map<String, Object> arguments;
+    /** The {@code alternate-exchange} argument, null without one. */
+    private final String alternateName;
+    /** The vhost's exchanges by name, to find the AE at publish time (it may come and go). */
+    private volatile Function<String, Exchange> siblings;
     /**
      * Messages published to this exchange, and those of them that reached a queue (RabbitMQ's
      * publish_in / publish_out). Any publishing thread adds: LongAdder spreads contended adds
@@ -36,6 +43,46 @@ public abstract class Exchange implements Destination {
         this.autoDelete = autoDelete;
         this.internal = internal;
         this.arguments = arguments == null ? Map.of() : arguments;
+        this.alternateName = alternateExchangeName(this.arguments);
+    }
+
+    /** The AMQP name of the {@code alternate-exchange} argument. */
+    public static final String ALTERNATE_EXCHANGE = "alternate-exchange";
+
+    /**
+     * Refuses an {@code alternate-exchange} argument that is not a string, with RabbitMQ's text
+     * (rabbit_channel, exchange.declare of a new exchange). Any thread.
+     */
+    public static void checkArguments(String exchangeName, String vhostName, Map<String, Object> args) {
+        Object v = args == null ? null : args.get(ALTERNATE_EXCHANGE);
+        if (v != null && alternateExchangeName(args) == null) {
+            throw BrokerException.preconditionFailed("invalid type '%s' for arg '%s' in exchange '%s' in vhost '%s'",
+                    TableValue.typeNameOf(v), ALTERNATE_EXCHANGE, exchangeName, vhostName);
+        }
+    }
+
+    /** The alternate exchange's name when the argument is a string, else null. */
+    public static String alternateExchangeName(Map<String, Object> args) {
+        Object v = args == null ? null : args.get(ALTERNATE_EXCHANGE);
+        if (v instanceof TableValue t && "longstr".equals(t.typeName())) {
+            return t.toString();
+        }
+        return v instanceof CharSequence s ? s.toString() : null;
+    }
+
+    /** Lets {@link #alternate} find the AE among the vhost's exchanges. Called once the exchange is in its vhost. */
+    public void attach(Function<String, Exchange> vhostExchanges) {
+        this.siblings = vhostExchanges;
+    }
+
+    /** The alternate exchange as the vhost has it now; null without one or when it does not exist. Any thread. */
+    public Exchange alternate() {
+        String n = alternateName;
+        if (n == null) {
+            return null;
+        }
+        Function<String, Exchange> s = siblings;
+        return s == null ? null : s.apply(n);
     }
 
     public static Exchange create(String name, ExchangeType type, boolean durable, boolean autoDelete,

@@ -15,6 +15,8 @@ import java.util.Map;
 public final class RoutingResult {
     private final List<MessageQueue> queues = new ArrayList<>();
     private final Map<Object, Boolean> seen = new IdentityHashMap<>();
+    /** Calls to {@link #add}, seen destinations included: tells whether an exchange's bindings matched. */
+    private int matched;
 
     public void clear() {
         queues.clear();
@@ -23,13 +25,31 @@ public final class RoutingResult {
 
     /** Adds a destination reached by {@code message}; exchanges are routed through once. */
     public void add(Destination d, io.warren.core.message.Message message) {
+        matched++;
         if (seen.put(d, Boolean.TRUE) != null) {
             return;
         }
         if (d instanceof MessageQueue q) {
             queues.add(q);
         } else if (d instanceof Exchange x) {
-            x.route(message, this);
+            route(x, message);
+        }
+    }
+
+    /**
+     * Routes {@code message} through {@code x}; when x's own bindings matched nothing (no queue,
+     * no exchange, not even one already reached) it goes on to x's alternate exchange, as
+     * RabbitMQ's rabbit_exchange:route does for every exchange it walks through. Each exchange is
+     * routed through at most once, so an AE cycle ends where it started. A missing AE is no AE.
+     */
+    public void route(Exchange x, io.warren.core.message.Message message) {
+        int before = matched;
+        x.route(message, this);
+        if (matched == before) {
+            Exchange ae = x.alternate();
+            if (ae != null) {
+                add(ae, message);
+            }
         }
     }
 

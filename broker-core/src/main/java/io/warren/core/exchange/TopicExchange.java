@@ -14,7 +14,14 @@ public final class TopicExchange extends Exchange {
     }
 
     @Override public void route(Message message, RoutingResult out) {
-        trie.match(message.routingKey(), d -> out.add(d, message));
+        TopicTrie<Destination> t = trie;
+        t.match(message.routingKey(), d -> out.add(d, message));
+        String[] cc = message.ccRoutes();
+        if (cc != null) {
+            for (String key : cc) {
+                t.match(key, d -> out.add(d, message));
+            }
+        }
     }
 
     @Override protected void rebuild(List<Binding> bindings) {

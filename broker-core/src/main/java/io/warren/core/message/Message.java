@@ -16,6 +16,7 @@ import java.util.function.Function;
 public final class Message extends AbstractReferenceCounted {
     private final String exchange;
     private final String routingKey;
+    private final String[] ccRoutes;
     private ByteBuf properties;
     private ByteBuf body;
     /** After {@link #compact}: the one buffer holding properties and body (their slices); released last. */
@@ -33,6 +34,16 @@ public final class Message extends AbstractReferenceCounted {
      */
     public Message(String exchange, String routingKey, ByteBuf properties, ByteBuf body, boolean persistent,
                    Function<ByteBuf, Map<String, Object>> headersReader) {
+        this(exchange, routingKey, properties, body, persistent, headersReader, null);
+    }
+
+    /**
+     * @param ccRoutes the routing keys of the CC and BCC headers (sender-selected distribution),
+     *        routed by as well as {@code routingKey}; null when there are none
+     */
+    public Message(String exchange, String routingKey, ByteBuf properties, ByteBuf body, boolean persistent,
+                   Function<ByteBuf, Map<String, Object>> headersReader, String[] ccRoutes) {
+        this.ccRoutes = ccRoutes;
         this.exchange = exchange;
         this.routingKey = routingKey;
         this.properties = properties;
@@ -43,6 +54,7 @@ public final class Message extends AbstractReferenceCounted {
     }
 
     private Message(String exchange, String routingKey, int bodySize) {
+        this.ccRoutes = null;
         this.exchange = exchange;
         this.routingKey = routingKey;
         this.persistent = true;
@@ -133,6 +145,15 @@ public final class Message extends AbstractReferenceCounted {
 
     public String routingKey() {
         return routingKey;
+    }
+
+    /**
+     * The extra routing keys from the CC and BCC headers (sender-selected distribution), routed by
+     * as well as {@link #routingKey()} by the exchanges that route by key; null when there are
+     * none. Callers must not modify it.
+     */
+    public String[] ccRoutes() {
+        return ccRoutes;
     }
 
     /** The raw properties; callers must not move its indexes (use duplicate()/slice()). */

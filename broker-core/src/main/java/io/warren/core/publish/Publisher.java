@@ -70,7 +70,7 @@ public final class Publisher {
         if (x != null) {
             routing.start(x);
             try {
-                x.route(message, routing);
+                routing.route(x, message);
             } catch (RuntimeException e) {
                 // e.g. headers that cannot be decoded; nothing was enqueued yet
                 routing.clear();

@@ -124,10 +124,12 @@ public final class VirtualHost {
             Exchange x = exchanges.get(exchangeName);
             if (x == null) {
                 checkName("exchange", exchangeName);
+                Exchange.checkArguments(exchangeName, name, args);
                 x = Exchange.create(exchangeName, type, durable, autoDelete, internal, args);
                 if (durable) {
                     durability.exchangeAdded(name, x);
                 }
+                x.attach(exchanges::get);
                 exchanges.put(exchangeName, x);
                 return x;
             }
@@ -162,6 +164,7 @@ public final class VirtualHost {
             Exchange x = exchanges.get(exchangeName);
             if (x == null) {
                 checkName("exchange", exchangeName);
+                Exchange.checkArguments(exchangeName, name, args);
             } else {
                 checkExchangeEquivalent(x, typeName, durable, autoDelete, internal, args);
             }
@@ -556,6 +559,7 @@ public final class VirtualHost {
             Exchange x = exchanges.get(exchangeName);
             if (x == null) {
                 x = Exchange.create(exchangeName, ExchangeType.of(typeName), true, autoDelete, internal, args);
+                x.attach(exchanges::get);
                 exchanges.put(exchangeName, x);
             }
             return x;

@@ -140,11 +140,13 @@ final class MessageEndpoints {
     /** HTTP loop: publishes through the core; answers once the message is safe. */
     private CompletableFuture<ApiResponse> publish(VirtualHost v, Exchange x, String routingKey, BasicProperties props,
                                                    byte[] payload) {
+        // Sender-selected distribution as for basic.publish: CC and BCC route, BCC is not kept.
+        String[] ccRoutes = MessageHeaders.ccRoutes(props.headers());
         ByteBuf raw = Unpooled.buffer();
-        props.write(raw);
+        MessageHeaders.withoutBcc(props).write(raw);
         Integer mode = props.deliveryMode();
         Message msg = new Message(x.name(), routingKey, raw, Unpooled.wrappedBuffer(payload),
-                mode != null && mode == 2, MessageHeaders.READER);
+                mode != null && mode == 2, MessageHeaders.READER, ccRoutes);
         CompletableFuture<Throwable> safe = new CompletableFuture<>();
         RoutingResult routing = new RoutingResult();
         // The exchange may have been deleted since the lookup: publish to what the vhost has now,

@@ -347,4 +347,21 @@ class AccessControlTest {
             admin.delete("/api/vhosts/seen");
         }
     }
+
+    /** RabbitMQ: declaring a new exchange with an alternate-exchange needs read on it and write on the AE. */
+    @Test
+    void anAlternateExchangeNeedsReadOnTheExchangeAndWriteOnTheAlternate() throws Exception {
+        putUser("ae-user", "p", "");
+        permit("%2F", "ae-user", "^ae-", "^ae-(x|ok)", "^ae-(y|ok)");
+        java.util.Map<String, Object> args = java.util.Map.of("alternate-exchange", "ae-alt");
+        try (Connection c = connect("ae-user", "p", "/")) {
+            assertRefused("read access to exchange 'ae-x' in vhost '/' refused for user 'ae-user'",
+                    () -> c.createChannel().exchangeDeclare("ae-x", "fanout", false, true, args));
+            assertRefused("write access to exchange 'ae-alt' in vhost '/' refused for user 'ae-user'",
+                    () -> c.createChannel().exchangeDeclare("ae-y", "fanout", false, true, args));
+            Channel ch = c.createChannel();
+            ch.exchangeDeclare("ae-ok", "fanout", false, true, java.util.Map.of("alternate-exchange", "ae-ok2"));
+            ch.exchangeDelete("ae-ok");
+        }
+    }
 }

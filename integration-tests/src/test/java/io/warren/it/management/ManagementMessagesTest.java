@@ -180,6 +180,29 @@ class ManagementMessagesTest {
         }
     }
 
+    /** The API's publish goes through the same routing: CC/BCC keys and alternate exchanges. */
+    @Test
+    void publishFollowsCcBccAndAlternateExchanges() throws Exception {
+        try (Connection c = broker.connect(); Channel ch = c.createChannel()) {
+            ch.queueDeclare("api-cc1", false, false, true, null);
+            ch.queueDeclare("api-cc2", false, false, true, null);
+            Http.Response r = http.post("/api/exchanges/%2F/amq.default/publish", publishBody("api-cc1", "cc",
+                    "string", "{\"headers\":{\"BCC\":[\"api-cc2\"]}}"));
+            assertEquals("{\"routed\":true}", r.body());
+            for (String q : new String[] {"api-cc1", "api-cc2"}) {
+                GetResponse g = ch.basicGet(q, true);
+                assertNotNull(g, q);
+                assertFalse(g.getProps().getHeaders().containsKey("BCC"));
+            }
+            ch.exchangeDeclare("api-ae", "fanout", false, true, null);
+            ch.exchangeDeclare("api-with-ae", "direct", false, true, Map.of("alternate-exchange", "api-ae"));
+            ch.queueBind("api-cc1", "api-ae", "");
+            r = http.post("/api/exchanges/%2F/api-with-ae/publish", publishBody("unbound", "ae", "string", "{}"));
+            assertEquals("{\"routed\":true}", r.body());
+            assertNotNull(ch.basicGet("api-cc1", true));
+        }
+    }
+
     @Test
     void publishWaitsWhileAResourceAlarmIsSet() throws Exception {
         try (Connection c = broker.connect(); Channel ch = c.createChannel()) {
