@@ -4,6 +4,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
+import com.rabbitmq.client.MessageProperties;
 import com.rabbitmq.client.RpcClient;
 import com.rabbitmq.client.RpcClientParams;
 import com.rabbitmq.client.StringRpcServer;
@@ -252,6 +253,31 @@ class DirectReplyToTest {
             replies.awaitCount(1);
             await().atMost(Duration.ofSeconds(5)).until(() -> returned.size() == 1);
             ch.queueDelete(q);
+        }
+    }
+
+    /** A reply in a transaction goes at commit; a persistent one is not stored (no queue holds it). */
+    @Test
+    void transactionalAndPersistentReplies() throws Exception {
+        try (Connection client = broker.connect(); Connection server = broker.connect()) {
+            Channel cch = client.createChannel();
+            RecordingConsumer replies = new RecordingConsumer(cch);
+            cch.basicConsume(REPLY_TO, true, replies);
+            String q = newQueue(cch);
+            cch.txSelect();
+            cch.basicPublish("", q, new AMQP.BasicProperties.Builder().replyTo(REPLY_TO).build(), new byte[1]);
+            cch.txCommit();
+            Channel sch = server.createChannel();
+            String address = await().until(() -> sch.basicGet(q, true), r -> r != null).getProps().getReplyTo();
+            sch.txSelect();
+            sch.basicPublish("", address, MessageProperties.PERSISTENT_BASIC, "tx".getBytes(StandardCharsets.UTF_8));
+            Thread.sleep(200);
+            assertEquals(0, replies.count());
+            sch.txCommit();
+            replies.awaitCount(1);
+            assertEquals("tx", replies.deliveries.get(0).text());
+            assertEquals(2, replies.deliveries.get(0).properties().getDeliveryMode());
+            sch.queueDelete(q);
         }
     }
 }
