@@ -300,7 +300,8 @@ public final class AmqpChannel implements MethodHandler {
         }
         lastQueue = name;
         if (!nowait) {
-            send(new QueueDeclareOk(name, 0, 1));
+            // in order with the replies of earlier declares that wait for the disk
+            sendWhenDurable(new QueueDeclareOk(name, 0, 1), QueueDeclare.CLASS_ID, QueueDeclare.METHOD_ID);
         }
     }
 
