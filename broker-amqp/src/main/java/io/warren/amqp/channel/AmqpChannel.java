@@ -71,6 +71,9 @@ public final class AmqpChannel implements MethodHandler {
     private String lastQueue;
     /** The method being handled, for the class/method ids of a channel.close. */
     private AmqpMethod current;
+    /** The direct reply-to consumer (consumer tag and registry token), or null. Channel loop. */
+    private String replyTag;
+    private String replyToken;
 
     public AmqpChannel(AmqpConnection connection, int id) {
         this.connection = connection;
@@ -272,6 +275,10 @@ public final class AmqpChannel implements MethodHandler {
     // ---- queues ---------------------------------------------------------------------------------
 
     @Override public void onQueueDeclare(QueueDeclare m) {
+        if (stripCrLf(m.queue()).startsWith(DirectReplyTo.QUEUE)) {
+            declareReplyQueue(stripCrLf(m.queue()), m.nowait());
+            return;
+        }
         VirtualHost.Declared d = vhost().declareQueue(stripCrLf(m.queue()), m.passive(), m.durable(), m.exclusive(),
                 m.autoDelete(), m.arguments(), connection, n -> authz().check(Kind.QUEUE, n, Permission.CONFIGURE));
         lastQueue = d.queue().name();
@@ -286,6 +293,26 @@ public final class AmqpChannel implements MethodHandler {
             connection.execute(() -> sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount),
                     QueueDeclare.CLASS_ID, QueueDeclare.METHOD_ID));
         });
+    }
+
+    /**
+     * RabbitMQ (rabbit_channel, queue.declare of amq.rabbitmq.reply-to*): passive or not, no
+     * permission checked, the pseudo-queue and a live reply address answer 0 messages and 1
+     * consumer; anything else under that name is 404. Nothing is created.
+     */
+    private void declareReplyQueue(String name, boolean nowait) {
+        if (!replies().exists(name)) {
+            throw BrokerException.notFound("no queue '%s' in vhost '%s'", name, vhost().name());
+        }
+        lastQueue = name;
+        if (!nowait) {
+            // in order with the replies of earlier declares that wait for the disk
+            sendWhenDurable(new QueueDeclareOk(name, 0, 1), QueueDeclare.CLASS_ID, QueueDeclare.METHOD_ID);
+        }
+    }
+
+    private DirectReplyTo replies() {
+        return connection.broker().directReplyTo();
     }
 
     @Override public void onQueueBind(QueueBind m) {
@@ -435,6 +462,10 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onBasicConsume(BasicConsume m) {
+        if (m.queue().equals(DirectReplyTo.QUEUE)) {
+            consumeReplies(m);
+            return;
+        }
         authz().check(Kind.QUEUE, queueName(m.queue()), Permission.READ);
         MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
         String tag = m.consumerTag().isEmpty() ? "amq.ctag-" + randomId() : m.consumerTag();
@@ -486,6 +517,59 @@ public final class AmqpChannel implements MethodHandler {
         return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, p));
     }
 
+    /**
+     * basic.consume on amq.rabbitmq.reply-to (RabbitMQ's checks, in its order): no permission
+     * needed, one no-ack reply consumer per channel.
+     */
+    private void consumeReplies(BasicConsume m) {
+        if (consumers.containsKey(m.consumerTag())) {
+            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "attempt to reuse consumer tag '" + m.consumerTag()
+                    + "'", 60, 20);
+        }
+        if (!m.noAck()) {
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "reply consumer cannot acknowledge");
+        }
+        if (replyTag != null) {
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "reply consumer already set");
+        }
+        replyTag = m.consumerTag().isEmpty() ? "amq.ctag-" + randomId() : m.consumerTag();
+        replyToken = replies().register(this);
+        if (!m.nowait()) {
+            send(new BasicConsumeOk(replyTag));
+        }
+    }
+
+    private void cancelReplies() {
+        if (replyToken != null) {
+            replies().unregister(replyToken, this);
+        }
+        replyTag = null;
+        replyToken = null;
+    }
+
+    /**
+     * A direct reply for this channel's reply consumer {@code token} (channel loop; handed over
+     * by {@link DirectReplyTo#deliver}). Dropped when the channel closed or the consumer was
+     * cancelled since. As in RabbitMQ, the delivery tag is the channel's next one, not taken (no
+     * ack follows), and nothing limits these deliveries (no prefetch, no queue).
+     */
+    void deliverReply(String token, Message msg) {
+        try {
+            if (state != State.OPEN || !token.equals(replyToken)) {
+                return;
+            }
+            connection.write(FrameWriter.content(connection.ctx().alloc(), id,
+                    new BasicDeliver(replyTag, unacked.peekTag(), false, msg.exchange(), msg.routingKey()),
+                    BasicDeliver.CLASS_ID, msg.properties(), msg.body(), connection.frameMax()));
+        } catch (RuntimeException | OutOfMemoryError failure) {
+            // Replies are transient and unacknowledged: one that cannot be written is lost, as
+            // when its client goes away.
+            log.warn("channel {}: could not write a direct reply: {}", id, failure.toString());
+        } finally {
+            msg.release();
+        }
+    }
+
     private static String randomId() {
         byte[] b = new byte[16];
         RANDOM.nextBytes(b);
@@ -493,6 +577,13 @@ public final class AmqpChannel implements MethodHandler {
     }
 
     @Override public void onBasicCancel(BasicCancel m) {
+        if (replyTag != null && replyTag.equals(m.consumerTag())) {
+            cancelReplies();
+            if (!m.nowait()) {
+                send(new BasicCancelOk(m.consumerTag()));
+            }
+            return;
+        }
         ChannelConsumer c = consumers.remove(m.consumerTag());
         if (c != null) {
             c.cancelled = true;
@@ -848,6 +939,7 @@ public final class AmqpChannel implements MethodHandler {
                     + h.bodySize() + " is larger than configured max size " + max);
         }
         checkUserId();
+        setReplyAddress();
         if (h.bodySize() == 0) {
             publishComplete();
         }
@@ -874,6 +966,32 @@ public final class AmqpChannel implements MethodHandler {
             publish.reset();
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());
         }
+    }
+
+    /** The reply-to bit of the property flags (0-9-1 basic properties: 7th of 14). */
+    private static final int REPLY_TO_FLAG = 1 << 9;
+
+    /**
+     * RabbitMQ's maybe_set_fast_reply_to: a request with reply_to = amq.rabbitmq.reply-to gets
+     * this channel's reply address instead; without a reply consumer it is refused with 406.
+     * Only the flag word is read unless a reply-to is present.
+     */
+    private void setReplyAddress() {
+        ByteBuf props = publish.properties();
+        if (props.readableBytes() < 2 || (props.getUnsignedShort(props.readerIndex()) & REPLY_TO_FLAG) == 0) {
+            return;
+        }
+        String replyTo = PublishAssembler.decode(props, BasicProperties::read).replyTo();
+        if (!DirectReplyTo.QUEUE.equals(replyTo)) {
+            return;
+        }
+        if (replyToken == null) {
+            current = publish.method();
+            publish.reset();
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "fast reply consumer does not exist");
+        }
+        publish.replaceProperties(DirectReplyTo.withReplyTo(connection.ctx().alloc(), props,
+                DirectReplyTo.PREFIX + replyToken));
     }
 
     private void publishComplete() {
@@ -923,6 +1041,12 @@ public final class AmqpChannel implements MethodHandler {
      */
     private MessageStore route(Message msg, boolean mandatory, long seq) {
         MessageStore.Durable safe = seq > 0 ? failure -> committed(seq, failure) : NOT_WATCHED;
+        if (msg.exchange().isEmpty() && DirectReplyTo.isReplyAddress(msg.routingKey())) {
+            // A direct reply (RabbitMQ routes it in the default exchange): straight to the reply
+            // consumer's channel. It counts as reaching no queue: a mandatory one also comes back.
+            msg.retain();
+            replies().deliver(msg.routingKey(), msg);
+        }
         // A queue on another loop costs the connection a credit (PublisherFlow).
         MessageStore store = io.warren.core.publish.Publisher.publish(vhost().exchange(msg.exchange()), msg, routing,
                 mandatory ? returner : null, handover, safe);
@@ -1069,6 +1193,7 @@ public final class AmqpChannel implements MethodHandler {
 
     /** Cancels consumers, requeues unacked deliveries, drops half-assembled and uncommitted publishes. */
     private void release() {
+        cancelReplies();
         List<ChannelConsumer> gone = new ArrayList<>(consumers.values());
         gone.forEach(c -> c.cancelled = true);
         consumers.clear();

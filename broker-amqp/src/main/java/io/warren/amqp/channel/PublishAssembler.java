@@ -102,6 +102,12 @@ final class PublishAssembler {
         return properties;
     }
 
+    /** Replaces the current publish's raw properties (ownership of {@code p} passes here). */
+    void replaceProperties(ByteBuf p) {
+        properties.release();
+        properties = p;
+    }
+
     /**
      * The complete message, which now owns properties and body; resets for the next publish.
      * Everything that can fail (decoding the delivery mode) runs while the buffers are still

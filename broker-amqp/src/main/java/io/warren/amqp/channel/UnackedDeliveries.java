@@ -22,6 +22,11 @@ final class UnackedDeliveries {
         return nextTag++;
     }
 
+    /** The tag the next delivery will get, without taking it (RabbitMQ's direct reply-to deliveries). */
+    long peekTag() {
+        return nextTag;
+    }
+
     /** Takes back {@code tag}, the last one handed out, when its delivery could not be written. */
     void unused(long tag) {
         if (tag == nextTag - 1) {

@@ -505,6 +505,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         caps.put("per_consumer_qos", true);
         caps.put("authentication_failure_close", true);
         caps.put("connection.blocked", true);
+        caps.put("direct_reply_to", true);
         Map<String, Object> props = new LinkedHashMap<>();
         props.put("capabilities", caps);
         props.put("cluster_name", LongString.of("warren@" + hostName()));

@@ -52,7 +52,7 @@ class HandshakeTest {
         @SuppressWarnings("unchecked")
         Map<String, Object> caps = (Map<String, Object>) props.get("capabilities");
         for (String cap : List.of("publisher_confirms", "exchange_exchange_bindings", "basic.nack",
-                "consumer_cancel_notify", "per_consumer_qos", "authentication_failure_close")) {
+                "consumer_cancel_notify", "per_consumer_qos", "authentication_failure_close", "direct_reply_to")) {
             assertEquals(Boolean.TRUE, caps.get(cap), cap);
         }
     }
