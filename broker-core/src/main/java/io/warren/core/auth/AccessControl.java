@@ -226,25 +226,6 @@ public final class AccessControl {
         swap(users, state.permissions, state.topic);
     }
 
-    /** rabbitmqctl add_user: fails when the user exists. */
-    public synchronized void addUser(String name, String password, List<String> tags) {
-        if (state.users.containsKey(name)) {
-            throw new BrokerException(BrokerException.Reason.PRECONDITION_FAILED, "User '" + name + "' already exists");
-        }
-        putUser(name, password, tags);
-    }
-
-    public synchronized void changePassword(String name, String password) {
-        User u = existing(name);
-        putUserWithHash(name, PasswordHashing.hash(password), PasswordHashing.SHA256, u.tags());
-    }
-
-    /** rabbitmqctl clear_password: the user can no longer log in with a password. */
-    public synchronized void clearPassword(String name) {
-        User u = existing(name);
-        putUserWithHash(name, "", u.hashingAlgorithm(), u.tags());
-    }
-
     public synchronized void setTags(String name, List<String> tags) {
         User u = existing(name);
         putUserWithHash(name, u.passwordHash(), u.hashingAlgorithm(), tags);
