@@ -500,10 +500,10 @@ public final class AmqpChannel implements MethodHandler {
      * check_int_arg), clamped to int; anything else is 406 with RabbitMQ's text.
      */
     private static int consumerPriority(java.util.Map<String, Object> args, MessageQueue q) {
-        Object v = args == null ? null : args.get("x-priority");
-        if (v == null) {
+        if (args == null || !args.containsKey("x-priority")) {
             return 0;
         }
+        Object v = args.get("x-priority"); // a void value is refused below, as RabbitMQ does
         long p;
         if (v instanceof Byte || v instanceof Short || v instanceof Integer || v instanceof Long) {
             p = ((Number) v).longValue();

@@ -88,6 +88,12 @@ class ConsumerPriorityTest {
             assertEquals(406, close.getReplyCode());
             assertEquals("PRECONDITION_FAILED - invalid arg 'x-priority' for queue '" + q
                     + "' in vhost '/': {unacceptable_type,longstr}", close.getReplyText());
+            java.util.Map<String, Object> voidValue = new java.util.HashMap<>();
+            voidValue.put("x-priority", null);
+            Channel nul = c.createChannel();
+            IOException v = assertThrows(IOException.class,
+                    () -> nul.basicConsume(q, true, voidValue, (t, d) -> { }, t -> { }));
+            assertEquals(406, ((AMQP.Channel.Close) ((ShutdownSignalException) v.getCause()).getReason()).getReplyCode());
             Channel ok = c.createChannel();
             assertTrue(ok.basicConsume(q, true, Map.of("x-priority", 3L), (t, d) -> { }, t -> { }).startsWith("amq.ctag"));
         }
