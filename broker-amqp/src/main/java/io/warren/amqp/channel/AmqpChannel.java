@@ -939,6 +939,7 @@ public final class AmqpChannel implements MethodHandler {
                     + h.bodySize() + " is larger than configured max size " + max);
         }
         checkUserId();
+        checkExpiration();
         setReplyAddress();
         if (h.bodySize() == 0) {
             publishComplete();
@@ -962,6 +963,17 @@ public final class AmqpChannel implements MethodHandler {
         try {
             authz().checkUserId(userId);
         } catch (BrokerException e) {
+            current = publish.method();
+            publish.reset();
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());
+        }
+    }
+
+    /** RabbitMQ's rabbit_channel:check_expiration_header: an invalid expiration is refused with 406. */
+    private void checkExpiration() {
+        try {
+            publish.checkExpiration();
+        } catch (Expiration.Invalid e) {
             current = publish.method();
             publish.reset();
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());

@@ -25,6 +25,8 @@ final class PublishAssembler {
     private long bodySize = -1;
     private ByteBuf body;
     private long received;
+    /** The checked expiration of the current publish in ms, or -1 (see {@link #checkExpiration}). */
+    private long ttl = -1;
 
     boolean inProgress() {
         return method != null;
@@ -97,6 +99,14 @@ final class PublishAssembler {
         return properties != null && received == bodySize;
     }
 
+    /**
+     * Parses the expiration property of the current publish (after its header); throws
+     * {@link Expiration.Invalid} when RabbitMQ would refuse it with 406.
+     */
+    void checkExpiration() {
+        ttl = Expiration.read(properties);
+    }
+
     /** The raw properties of the current publish (still owned here), null before its header. */
     ByteBuf properties() {
         return properties;
@@ -131,6 +141,7 @@ final class PublishAssembler {
         Message msg = new Message(method.exchange(), method.routingKey(), props,
                 body == null ? Unpooled.EMPTY_BUFFER : body, deliveryMode != null && deliveryMode == 2,
                 MessageHeaders.READER, ccRoutes);
+        msg.ttl(ttl);
         if (props != properties) {
             properties.release();
         }
@@ -158,6 +169,7 @@ final class PublishAssembler {
 
     void reset() {
         method = null;
+        ttl = -1;
         bodySize = -1;
         received = 0;
         if (properties != null) {

@@ -26,6 +26,8 @@ public final class Message extends AbstractReferenceCounted {
     private final Function<ByteBuf, Map<String, Object>> headersReader;
     private Map<String, Object> headers;
     private boolean headersRead;
+    /** The per-message TTL in ms (the {@code expiration} property), or -1: none. */
+    private long ttl = -1;
 
     /**
      * @param properties property flags and property list, as received (ownership passes here)
@@ -80,6 +82,16 @@ public final class Message extends AbstractReferenceCounted {
                 content.slice(propertiesLength, content.readableBytes() - propertiesLength), persistent, headersReader);
         m.owner = content;
         return m;
+    }
+
+    /** The per-message TTL in ms from the {@code expiration} property, or -1 when it has none. */
+    public long ttl() {
+        return ttl;
+    }
+
+    /** Set by the protocol layer once, before the message is routed (it parsed and checked the property). */
+    public void ttl(long ms) {
+        ttl = ms;
     }
 
     /** False for a recovered message whose content is still on disk. */

@@ -13,6 +13,11 @@ public final class QueueEntry {
     private final long seq;
     private final long ref;
     private boolean redelivered;
+    /** When the message expires in this queue (epoch ms), or {@link #NEVER}; kept across requeues. */
+    private long expiresAt = NEVER;
+    private boolean ownExpiry;
+    /** No expiry: neither the queue nor the message has a TTL. */
+    public static final long NEVER = Long.MAX_VALUE;
 
     /** @param ref the message's store slot for this queue, or {@link #NOT_STORED} */
     public QueueEntry(Message message, long seq, boolean redelivered, long ref) {
@@ -37,6 +42,25 @@ public final class QueueEntry {
 
     public boolean redelivered() {
         return redelivered;
+    }
+
+    /** The entry's expiry (epoch ms), or {@link #NEVER}. */
+    public long expiresAt() {
+        return expiresAt;
+    }
+
+    /** Set by the queue when the entry is created (enqueue, recovery, read-back from the spill). */
+    public void expiresAt(long at, boolean own) {
+        expiresAt = at;
+        ownExpiry = own;
+    }
+
+    /**
+     * True when the expiry comes from the message's own TTL (shorter than the queue's): such
+     * entries expire out of FIFO order, so the queue sweeps for them; the others expire in order.
+     */
+    public boolean ownExpiry() {
+        return ownExpiry;
     }
 
     public void markRedelivered() {

@@ -81,6 +81,33 @@ public final class MessageQueue implements Destination {
     private volatile int consumerCount;
     private volatile boolean hasExclusiveConsumer;
 
+    // ---- expiry: x-message-ttl, the expiration property, x-expires ----------------------------
+    // No timer per message: entries whose expiry comes from the queue's TTL expire in FIFO order,
+    // so only the head is watched; entries whose own, shorter TTL decides (ownExpiry) are found by
+    // a sweep of the in-memory ready list when the earliest of them is due (the list is bounded by
+    // the paging bound, so a sweep is too); paged-out entries are counted per expiry bucket
+    // (SpillExpiries). One scheduled task per queue, for the earliest deadline.
+    /** x-message-ttl in ms, or -1. */
+    private final long messageTtl;
+    /** x-expires in ms, or -1. */
+    private final long expiresMs;
+    /** Set once any entry had an expiry: only then do dispatch and get look at the clock. Loop only. */
+    private boolean expiring;
+    /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
+    private long nextOwnExpiry = QueueEntry.NEVER;
+    private final SpillExpiries spillExpiries = new SpillExpiries();
+    private java.util.concurrent.ScheduledFuture<?> expiryTimer;
+    private long expiryTimerAt = QueueEntry.NEVER;
+    private long lastExpiryRun;
+    private java.util.concurrent.ScheduledFuture<?> leaseTimer;
+    /** Last use for x-expires (consume, get, declare; System.nanoTime). Any thread. */
+    private volatile long lastUsed = System.nanoTime();
+    /**
+     * Expiry passes run at most this often: entries due close together go in one pass (no task
+     * per message), and an entry still leaves the counts well within the promised second.
+     */
+    static final long EXPIRY_TICK_MS = 50;
+
     // ---- message statistics (RabbitMQ's message_stats), monotonic counters --------------------
     // Written only on the loop with opaque stores (no fence, no lock, no allocation), read by the
     // management API with opaque loads: a reader sees a recent value, never a torn one. Acks come
@@ -104,7 +131,10 @@ public final class MessageQueue implements Destination {
         }
     }
 
-    /** Told when an auto-delete queue loses its last consumer. */
+    /**
+     * Told when the queue should go: an auto-delete queue lost its last consumer, or an x-expires
+     * queue was unused for its period.
+     */
     public interface QueueListener {
         void lastConsumerGone(MessageQueue queue);
     }
@@ -121,6 +151,19 @@ public final class MessageQueue implements Destination {
         this.consumerTimeoutMs = this.arguments.get("x-consumer-timeout") instanceof Number n ? n.longValue() : 0;
         this.loop = loop;
         this.listener = listener;
+        this.messageTtl = millis(this.arguments.get("x-message-ttl"));
+        this.expiresMs = millis(this.arguments.get("x-expires"));
+        if (expiresMs > 0) {
+            loop.execute(this::armLease);
+        }
+    }
+
+    /** An integer x-argument in ms (validated at declare), or -1 when absent. */
+    private static long millis(Object v) {
+        if (v instanceof io.warren.core.message.TableValue t) {
+            v = t.comparable();
+        }
+        return v instanceof Number n ? n.longValue() : -1;
     }
 
     /**
@@ -271,9 +314,20 @@ public final class MessageQueue implements Destination {
             return;
         }
         PUBLISH_COUNT.setOpaque(this, publishCount + 1);
+        long now = 0;
+        if (messageTtl >= 0 || m.ttl() >= 0) {
+            now = System.currentTimeMillis();
+            stamp(e, now);
+        }
         if (spillCount > 0) {
+            if (e.expiresAt() <= now) {
+                // TTL 0 (RabbitMQ's zero-TTL rule): deliverable only if a consumer takes it at once.
+                expire(e);
+                return;
+            }
             // FIFO: while anything is paged out, later arrivals queue behind it, on disk too.
             spillOut(e);
+            armExpiry();
             return;
         }
         ready.addLast(e);
@@ -283,13 +337,24 @@ public final class MessageQueue implements Destination {
         if (ready.peekLast() != e) {
             return;
         }
+        if (e.expiresAt() <= now) {
+            // TTL 0: no consumer took it at once, so it expires now, never to be delivered.
+            ready.pollLast();
+            inMemoryBytes -= cost(e);
+            updateCount();
+            expire(e);
+            return;
+        }
         // Not delivered at once: it waits.
         if (spill != null && inMemoryBytes > paging.bound()) {
             ready.pollLast();
             inMemoryBytes -= cost(e);
             spillOut(e);
+            armExpiry();
             return;
         }
+        watch(e);
+        armExpiry();
         // It parks in memory, so it should stop pinning its read buffer.
         try {
             m.compact();
@@ -305,12 +370,149 @@ public final class MessageQueue implements Destination {
     }
 
     private void updateCount() {
-        readyCount = (int) Math.min(Integer.MAX_VALUE, ready.size() + spillCount);
+        readyCount = count();
     }
 
-    /** Ready messages: in memory and paged out. */
+    /** Ready messages: in memory and paged out (less those of the paged out that have expired). */
     private int count() {
-        return (int) Math.min(Integer.MAX_VALUE, ready.size() + spillCount);
+        return (int) Math.min(Integer.MAX_VALUE, ready.size() + spillCount - spillExpiries.expired());
+    }
+
+    /** Gives a new entry its expiry: the smaller of the queue's TTL and the message's own. */
+    private void stamp(QueueEntry e, long now) {
+        long own = e.message().ttl();
+        if (own >= 0 && (messageTtl < 0 || own < messageTtl)) {
+            e.expiresAt(now + own, true);
+        } else if (messageTtl >= 0) {
+            e.expiresAt(now + messageTtl, false);
+        } else {
+            return;
+        }
+        expiring = true;
+    }
+
+    /** An entry joined the in-memory ready list: an own expiry may be the next one due. */
+    private void watch(QueueEntry e) {
+        if (e.ownExpiry() && e.expiresAt() < nextOwnExpiry) {
+            nextOwnExpiry = e.expiresAt();
+        }
+    }
+
+    /**
+     * An entry expired: it is never delivered. Dead-lettering (issue 12) hooks in here: hand the
+     * entry to the queue's dead-letter exchange with reason {@code expired} before discarding it.
+     */
+    private void expire(QueueEntry e) {
+        discard(e);
+    }
+
+    /** Drops expired entries at the head of the ready list (dispatch and get never hand them out). */
+    private void dropExpiredHead(long now) {
+        QueueEntry h;
+        // Strictly before now: an entry expires after its last millisecond, so a TTL 0 message
+        // can still go to a consumer in the millisecond it arrived (RabbitMQ's zero-TTL rule).
+        while ((h = ready.peekFirst()) != null && h.expiresAt() < now) {
+            ready.pollFirst();
+            inMemoryBytes -= cost(h);
+            expire(h);
+        }
+    }
+
+    /** Before taking the head: drops what has expired there (only for queues that have expiries). */
+    private void dropExpiredHead() {
+        if (expiring) {
+            dropExpiredHead(System.currentTimeMillis());
+            updateCount();
+        }
+    }
+
+    /** Schedules the queue's one expiry task for the earliest deadline, unless one runs by then. */
+    private void armExpiry() {
+        if (!expiring || deleted) {
+            return;
+        }
+        long next = nextOwnExpiry;
+        QueueEntry head = ready.peekFirst();
+        if (head != null && head.expiresAt() < next) {
+            next = head.expiresAt();
+        }
+        next = Math.min(next, spillExpiries.next());
+        if (next == QueueEntry.NEVER) {
+            return;
+        }
+        long at = Math.max(next, lastExpiryRun + EXPIRY_TICK_MS);
+        if (expiryTimer != null) {
+            if (expiryTimerAt <= at) {
+                return;
+            }
+            expiryTimer.cancel(false);
+        }
+        expiryTimerAt = at;
+        expiryTimer = loop.schedule(this::expiryDue, Math.max(0, at - System.currentTimeMillis()),
+                java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void expiryDue() {
+        expiryTimer = null;
+        expiryTimerAt = QueueEntry.NEVER;
+        if (deleted) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        lastExpiryRun = now;
+        dropExpiredHead(now);
+        if (nextOwnExpiry <= now) {
+            sweep(now);
+        }
+        spillExpiries.expireUpTo(now);
+        updateCount();
+        refill();
+        armExpiry();
+    }
+
+    /** Removes every expired entry from the in-memory ready list, wherever it sits. */
+    private void sweep(long now) {
+        long[] next = {QueueEntry.NEVER};
+        ready.removeIf(e -> {
+            if (e.expiresAt() <= now) {
+                inMemoryBytes -= cost(e);
+                expire(e);
+                return true;
+            }
+            if (e.ownExpiry() && e.expiresAt() < next[0]) {
+                next[0] = e.expiresAt();
+            }
+            return false;
+        });
+        nextOwnExpiry = next[0];
+    }
+
+    /** Records a use of the queue for x-expires (consume, get, declare). Any thread. */
+    public void markUsed() {
+        lastUsed = System.nanoTime();
+    }
+
+    /** x-expires: the queue goes once it has been unused (no consumer, no get, no declare) that long. */
+    private void armLease() {
+        if (deleted) {
+            return;
+        }
+        long left = lastUsed + expiresMs * 1_000_000L - System.nanoTime();
+        leaseTimer = loop.schedule(this::leaseDue, Math.max(0, left), java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    private void leaseDue() {
+        if (deleted) {
+            return;
+        }
+        if (!consumers.isEmpty()) {
+            // In use: the period starts again when the last consumer goes.
+            markUsed();
+        } else if (System.nanoTime() - lastUsed >= expiresMs * 1_000_000L) {
+            listener.lastConsumerGone(this);
+            return;
+        }
+        armLease();
     }
 
     /**
@@ -326,10 +528,12 @@ public final class MessageQueue implements Destination {
             LOG.warn("cannot page out a message of {}: {}", this, failed.toString());
             ready.addLast(e);
             inMemoryBytes += cost(e);
+            watch(e);
             updateCount();
             return;
         }
         spillCount++;
+        spillExpiries.add(e.expiresAt());
         if (e.ref() != QueueEntry.NOT_STORED) {
             spillStored++;
         }
@@ -385,15 +589,22 @@ public final class MessageQueue implements Destination {
             }, 1, java.util.concurrent.TimeUnit.SECONDS);
             return;
         }
+        long now = expiring ? System.currentTimeMillis() : 0;
         for (QueueEntry e : entries) {
-            ready.addLast(e);
-            inMemoryBytes += cost(e);
             if (e.ref() != QueueEntry.NOT_STORED) {
                 spillStored--;
             }
+            if (spillExpiries.readBack(e, now)) {
+                expire(e);
+                continue;
+            }
+            ready.addLast(e);
+            inMemoryBytes += cost(e);
+            watch(e);
         }
         spillCount -= entries.size();
         updateCount();
+        armExpiry();
         answerWaitingGets();
         dispatch();
     }
@@ -409,6 +620,7 @@ public final class MessageQueue implements Destination {
         }
         spillCount = 0;
         spillStored = 0;
+        spillExpiries.clear();
         spillReading = false;
         spillGen++;
         updateCount();
@@ -423,9 +635,11 @@ public final class MessageQueue implements Destination {
      */
     public void recover(List<MessageStore.StoredMessage> stored) {
         assert loop.inEventLoop();
+        long now = System.currentTimeMillis();
         for (MessageStore.StoredMessage sm : stored) {
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
             QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
+            stamp(e, now);
             if (spill != null && (spillCount > 0 || inMemoryBytes + cost(e) > paging.bound())) {
                 spillOut(e);
             } else {
@@ -434,6 +648,7 @@ public final class MessageQueue implements Destination {
             }
         }
         updateCount();
+        armExpiry();
     }
 
     /**
@@ -471,7 +686,9 @@ public final class MessageQueue implements Destination {
             merged.forEach(QueueEntry::markRedelivered);
         }
         for (QueueEntry e : entries) {
+            // A requeued entry keeps its expiry (RabbitMQ: expiryWithRequeue).
             inMemoryBytes += cost(e);
+            watch(e);
         }
         merged.sort(Comparator.comparingLong(QueueEntry::seq));
         long maxSeq = merged.get(merged.size() - 1).seq();
@@ -484,6 +701,7 @@ public final class MessageQueue implements Destination {
         }
         updateCount();
         dispatch();
+        armExpiry();
     }
 
     /** Adds a consumer after checking exclusivity; throws ACCESS_REFUSED like RabbitMQ. */
@@ -506,6 +724,7 @@ public final class MessageQueue implements Destination {
         }
         prioritized = consumers.get(0).priority() != consumers.get(consumers.size() - 1).priority();
         active = singleActive ? consumers.get(0) : null;
+        markUsed();
         hadConsumer = true;
         hasExclusiveConsumer = c.exclusive();
         consumerCount = consumers.size();
@@ -532,6 +751,9 @@ public final class MessageQueue implements Destination {
             hasExclusiveConsumer = false;
         }
         consumerCount = consumers.size();
+        if (consumers.isEmpty()) {
+            markUsed();
+        }
         if (consumers.isEmpty() && autoDelete && hadConsumer && !deleted) {
             listener.lastConsumerGone(this);
         }
@@ -540,6 +762,10 @@ public final class MessageQueue implements Destination {
     /** Takes the head message for basic.get: {@code sink} gets the entry (or null) and the count left. */
     public void get(BiConsumer<QueueEntry, Integer> sink) {
         assert loop.inEventLoop();
+        markUsed();
+        if (!deleted) {
+            dropExpiredHead();
+        }
         if (!deleted && (!waitingGets.isEmpty() || !headLoaded())) {
             waitingGets.addLast(sink);
             return;
@@ -569,6 +795,7 @@ public final class MessageQueue implements Destination {
             return;
         }
         deleted = true;
+        cancelTimers();
         releaseReady(true);
         clearSpill(true);
         if (spill != null) {
@@ -592,6 +819,7 @@ public final class MessageQueue implements Destination {
         assert loop.inEventLoop();
         closed = true;
         deleted = true;
+        cancelTimers();
         releaseReady(false);
         clearSpill(false);
         if (spill != null) {
@@ -600,6 +828,19 @@ public final class MessageQueue implements Destination {
         }
         consumers.clear();
         consumerCount = 0;
+    }
+
+    /** Delete, close: the expiry and lease tasks hold the queue until they run, which may be weeks. */
+    private void cancelTimers() {
+        if (expiryTimer != null) {
+            expiryTimer.cancel(false);
+            expiryTimer = null;
+            expiryTimerAt = QueueEntry.NEVER;
+        }
+        if (leaseTimer != null) {
+            leaseTimer.cancel(false);
+            leaseTimer = null;
+        }
     }
 
     /** Drops the ready entries; their store slots too when {@code fromStore}. */
@@ -613,6 +854,7 @@ public final class MessageQueue implements Destination {
             }
         }
         inMemoryBytes = 0;
+        nextOwnExpiry = QueueEntry.NEVER;
         updateCount();
         answerWaitingGets();
     }
@@ -681,7 +923,13 @@ public final class MessageQueue implements Destination {
     }
 
     private void answerWaitingGets() {
-        while (!waitingGets.isEmpty() && (deleted || headLoaded())) {
+        while (!waitingGets.isEmpty()) {
+            if (!deleted) {
+                dropExpiredHead();
+            }
+            if (!deleted && !headLoaded()) {
+                break;
+            }
             BiConsumer<QueueEntry, Integer> sink = waitingGets.pollFirst();
             QueueEntry e = deleted ? null : pollReady();
             updateCount();
@@ -710,6 +958,7 @@ public final class MessageQueue implements Destination {
         dispatchScheduled = false;
         int delivered = 0;
         while (!consumers.isEmpty() && waitingGets.isEmpty()) {
+            dropExpiredHead();
             if (!headLoaded() || ready.isEmpty()) {
                 break;
             }

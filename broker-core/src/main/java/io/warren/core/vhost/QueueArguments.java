@@ -58,6 +58,15 @@ final class QueueArguments {
                         + "}");
             }
         }
+        // rabbit_amqqueue:check_expires_arg / check_message_ttl_arg, in RabbitMQ's order
+        Object expires = args.get("x-expires");
+        if (expires != null) {
+            checkExpiry("x-expires", queue, vhost, expires, true);
+        }
+        Object ttl = args.get("x-message-ttl");
+        if (ttl != null) {
+            checkExpiry("x-message-ttl", queue, vhost, ttl, false);
+        }
         Object mode = args.get("x-queue-mode");
         if (mode != null) {
             String m = string(mode);
@@ -68,6 +77,38 @@ final class QueueArguments {
                 throw invalid("x-queue-mode", queue, vhost, "\"unsupported queue mode '" + m + "'\"");
             }
         }
+    }
+
+    /** rabbit_misc:check_expiry's limit: timers take at most 2^32-1 ms. */
+    static final long MAX_EXPIRY = 4294967295L;
+
+    /** The integer field types RabbitMQ accepts for integer arguments (rabbit_amqqueue ?INTEGER_ARG_TYPES). */
+    private static final List<String> INTEGER_TYPES = List.of("byte", "short", "signedint", "long",
+            "unsignedbyte", "unsignedshort", "unsignedint");
+
+    private static void checkExpiry(String arg, String queue, String vhost, Object v, boolean zeroInvalid) {
+        String type = TableValue.typeNameOf(v);
+        if (!INTEGER_TYPES.contains(type)) {
+            throw invalid(arg, queue, vhost, "{unacceptable_type," + type + "}");
+        }
+        long n = integer(v);
+        if (zeroInvalid && n == 0) {
+            throw invalid(arg, queue, vhost, "{value_zero,0}");
+        }
+        if (n > MAX_EXPIRY) {
+            throw invalid(arg, queue, vhost, "{value_too_big," + n + "}");
+        }
+        if (n < 0) {
+            throw invalid(arg, queue, vhost, "{value_negative," + n + "}");
+        }
+    }
+
+    /** An integer argument's value (one that passed the integer type check). */
+    static long integer(Object v) {
+        if (v instanceof TableValue t) {
+            return ((Number) t.comparable()).longValue();
+        }
+        return ((Number) v).longValue();
     }
 
     private static BrokerException invalid(String arg, String queue, String vhost, String why) {

@@ -289,7 +289,9 @@ public final class VirtualHost {
                                  boolean autoDelete, Map<String, Object> args, Object connection,
                                  java.util.function.Consumer<String> authorize) {
         if (passive) {
-            return new Declared(existingQueue(queueName, connection), false);
+            MessageQueue existing = existingQueue(queueName, connection);
+            existing.markUsed(); // a declare, passive too, renews an x-expires lease (RabbitMQ)
+            return new Declared(existing, false);
         }
         String n = queueName.isEmpty() ? generatedName() : queueName;
         if (!queueName.isEmpty()) {
@@ -313,6 +315,7 @@ public final class VirtualHost {
                 checkEquivalent("queue", n, "durable", isDurable, q.durable());
                 checkEquivalent("queue", n, "auto_delete", autoDelete, q.autoDelete());
                 QueueArguments.checkEquivalent(n, name, args, q.arguments());
+                q.markUsed();
                 return new Declared(q, false);
             }
             // Arguments are validated only for a new queue; a redeclare compares them instead.

@@ -50,8 +50,9 @@ import java.util.function.Function;
  * writes are never forced. A write that fails (disk full) keeps its chunk in memory instead,
  * so an entry is never lost while the broker runs; the disk alarm stops publishers before that.
  *
- * <p>Record: int length of the rest | long seq | long store ref | byte flags (1 persistent,
- * 2 redelivered, 4 content in the journal only) | short + UTF-8 exchange | short + UTF-8 routing
+ * <p>Record: int length of the rest | long seq | long store ref | long expiry (epoch ms, Long.MAX_VALUE:
+ * none; the queue drops an expired entry when it comes back) | byte flags (1 persistent,
+ * 2 redelivered, 4 content in the journal only, 8 expiry from the message's own TTL) | short + UTF-8 exchange | short + UTF-8 routing
  * key | int + properties | int + body (with flag 4: int 0 | int body size, and no bytes).
  */
 public final class FileSpillStore implements SpillStore {
@@ -60,11 +61,13 @@ public final class FileSpillStore implements SpillStore {
     /** What one pread fetches when reading back: large enough to amortise the call. */
     static final int BLOCK = 1 << 20;
     static final long DEFAULT_SEGMENT_SIZE = 16L << 20;
-    private static final int FIXED = 4 + 8 + 8 + 1 + 2 + 2 + 4 + 4;
+    private static final int FIXED = 4 + 8 + 8 + 8 + 1 + 2 + 2 + 4 + 4;
     private static final int PERSISTENT = 1;
     private static final int REDELIVERED = 2;
     /** A recovered message whose content is in the journal only: no properties or body here. */
     private static final int CONTENT_IN_STORE = 4;
+    /** The expiry comes from the message's own TTL ({@link QueueEntry#ownExpiry()}). */
+    private static final int OWN_EXPIRY = 8;
 
     private final Path dir;
     private final long segmentSize;
@@ -265,8 +268,9 @@ public final class FileSpillStore implements SpillStore {
             chunk.writeInt(size - 4);
             chunk.writeLong(e.seq());
             chunk.writeLong(e.ref());
+            chunk.writeLong(e.expiresAt());
             chunk.writeByte((m.persistent() ? PERSISTENT : 0) | (e.redelivered() ? REDELIVERED : 0)
-                    | (loaded ? 0 : CONTENT_IN_STORE));
+                    | (loaded ? 0 : CONTENT_IN_STORE) | (e.ownExpiry() ? OWN_EXPIRY : 0));
             chunk.writeShort(ex);
             ByteBufUtil.reserveAndWriteUtf8(chunk, m.exchange(), ex);
             chunk.writeShort(rk);
@@ -437,6 +441,7 @@ public final class FileSpillStore implements SpillStore {
             b.skipBytes(4);
             long seq = b.readLong();
             long ref = b.readLong();
+            long expiresAt = b.readLong();
             int flags = b.readByte();
             String exchange = b.readCharSequence(b.readUnsignedShort(), StandardCharsets.UTF_8).toString();
             String routingKey = b.readCharSequence(b.readUnsignedShort(), StandardCharsets.UTF_8).toString();
@@ -445,13 +450,18 @@ public final class FileSpillStore implements SpillStore {
             b.skipBytes(p);
             int n = b.readInt();
             if ((flags & CONTENT_IN_STORE) != 0) {
-                return new QueueEntry(Message.recovered(exchange, routingKey, n), seq, (flags & REDELIVERED) != 0, ref);
+                QueueEntry e = new QueueEntry(Message.recovered(exchange, routingKey, n), seq,
+                        (flags & REDELIVERED) != 0, ref);
+                e.expiresAt(expiresAt, (flags & OWN_EXPIRY) != 0);
+                return e;
             }
             ByteBuf content = ByteBufAllocator.DEFAULT.directBuffer(p + n, p + n);
             content.writeBytes(b, propsAt, p);
             content.writeBytes(b, n);
             Message m = Message.restored(exchange, routingKey, content, p, (flags & PERSISTENT) != 0, headersReader);
-            return new QueueEntry(m, seq, (flags & REDELIVERED) != 0, ref);
+            QueueEntry e = new QueueEntry(m, seq, (flags & REDELIVERED) != 0, ref);
+            e.expiresAt(expiresAt, (flags & OWN_EXPIRY) != 0);
+            return e;
         }
 
         /** Drops every segment, telling {@code storeRefs} the store slots of the unread entries. */

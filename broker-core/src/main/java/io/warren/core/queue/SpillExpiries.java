@@ -1,0 +1,89 @@
+package io.warren.core.queue;
+
+import io.warren.core.message.QueueEntry;
+
+import java.util.TreeMap;
+
+/**
+ * When a queue's paged-out entries expire, without reading them back: a count per
+ * {@link #BUCKET_MS} bucket of expiry time (bucket end -> entries). At expiry time the due
+ * buckets' counts move to {@link #expired()}, which the queue subtracts from its message count at
+ * once; the entries themselves stay on disk and are dropped when they are read back. A bucket
+ * lies entirely at or before {@link #countedUpTo} once counted, so an entry read back knows
+ * whether it was counted from its expiry alone: no heap per paged message, only per bucket.
+ * Owner: the queue's loop.
+ */
+final class SpillExpiries {
+    /**
+     * Bucket width: entries expire up to this late in the counts (well within the promised
+     * second), and a spill holds at most 10 buckets per second of expiry spread.
+     */
+    static final long BUCKET_MS = 100;
+
+    private final TreeMap<Long, long[]> buckets = new TreeMap<>();
+    /** Every bucket ending at or before this has been counted. */
+    private long countedUpTo = Long.MIN_VALUE;
+    private long expired;
+
+    private static long bucket(long expiresAt) {
+        return Math.floorDiv(expiresAt, BUCKET_MS) * BUCKET_MS + BUCKET_MS;
+    }
+
+    /** An entry with this expiry went to the spill. */
+    void add(long expiresAt) {
+        if (expiresAt == QueueEntry.NEVER) {
+            return;
+        }
+        long b = bucket(expiresAt);
+        if (b <= countedUpTo) {
+            expired++;
+        } else {
+            buckets.computeIfAbsent(b, k -> new long[1])[0]++;
+        }
+    }
+
+    /** Counts the entries due by {@code now} as expired. */
+    void expireUpTo(long now) {
+        while (!buckets.isEmpty() && buckets.firstKey() <= now) {
+            expired += buckets.pollFirstEntry().getValue()[0];
+        }
+        countedUpTo = Math.max(countedUpTo, now);
+    }
+
+    /**
+     * An entry came back from the spill: true when it has expired and must be dropped. An entry
+     * already counted leaves {@link #expired()}; one not counted yet leaves its bucket.
+     */
+    boolean readBack(QueueEntry e, long now) {
+        long at = e.expiresAt();
+        if (at == QueueEntry.NEVER) {
+            return false;
+        }
+        long b = bucket(at);
+        if (b <= countedUpTo) {
+            expired--;
+            return true;
+        }
+        long[] c = buckets.get(b);
+        if (c != null && --c[0] == 0) {
+            buckets.remove(b);
+        }
+        return at <= now;
+    }
+
+    /** Paged-out entries counted as expired but still on disk. */
+    long expired() {
+        return expired;
+    }
+
+    /** When the next bucket is due, or {@link QueueEntry#NEVER}. */
+    long next() {
+        return buckets.isEmpty() ? QueueEntry.NEVER : buckets.firstKey();
+    }
+
+    /** The spill was emptied (purge, delete). */
+    void clear() {
+        buckets.clear();
+        expired = 0;
+    }
+}
