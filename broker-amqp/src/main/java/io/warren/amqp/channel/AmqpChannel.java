@@ -608,9 +608,8 @@ public final class AmqpChannel implements MethodHandler {
         Message msg = e.message();
         ByteBuf frame;
         try {
-            frame = FrameWriter.content(connection.ctx().alloc(), id,
-                    new BasicDeliver(c.tag, tag, e.redelivered(), msg.exchange(), msg.routingKey()),
-                    BasicDeliver.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
+            frame = content(c.queue, e, new BasicDeliver(c.tag, tag, e.redelivered(), msg.exchange(), msg.routingKey()),
+                    BasicDeliver.CLASS_ID);
         } catch (RuntimeException | OutOfMemoryError failure) {
             // Nothing reached the client: the message goes back to its place, unmarked, and the
             // consumer gets its credit back after a pause (retrying at once would spin while
@@ -628,6 +627,26 @@ public final class AmqpChannel implements MethodHandler {
             armConsumerTimeout(c.queue);
         }
         connection.write(frame);
+    }
+
+    /**
+     * The frames of a delivery or get-ok of entry {@code e} from {@code q}; a queue that counts
+     * deliveries (quorum, x-delivery-limit) adds the x-delivery-count header to a copy of the
+     * properties.
+     */
+    private ByteBuf content(MessageQueue q, QueueEntry e, io.warren.amqp.protocol.AmqpMethod method, int classId) {
+        Message msg = e.message();
+        if (!q.countsDeliveries()) {
+            return FrameWriter.content(connection.ctx().alloc(), id, method, classId, msg.properties(), msg.body(),
+                    connection.frameMax());
+        }
+        ByteBuf props = MessageHeaders.withDeliveryCount(connection.ctx().alloc(), msg.properties(), e.deliveryCount());
+        try {
+            return FrameWriter.content(connection.ctx().alloc(), id, method, classId, props, msg.body(),
+                    connection.frameMax());
+        } finally {
+            props.release();
+        }
     }
 
     void consumerCancelledByQueue(ChannelConsumer c) {
@@ -672,9 +691,8 @@ public final class AmqpChannel implements MethodHandler {
         Message msg = e.message();
         ByteBuf frame;
         try {
-            frame = FrameWriter.content(connection.ctx().alloc(), id,
-                    new BasicGetOk(tag, e.redelivered(), msg.exchange(), msg.routingKey(), remaining),
-                    BasicGetOk.CLASS_ID, msg.properties(), msg.body(), connection.frameMax());
+            frame = content(q, e, new BasicGetOk(tag, e.redelivered(), msg.exchange(), msg.routingKey(), remaining),
+                    BasicGetOk.CLASS_ID);
         } catch (RuntimeException | OutOfMemoryError failure) {
             // The message goes back where it was; the client, waiting for get-ok or get-empty,
             // learns of the failure by 541 (there is no reply for "could not send it").

@@ -102,4 +102,30 @@ public final class MessageHeaders {
                 props.priority(), props.correlationId(), props.replyTo(), props.expiration(), props.messageId(),
                 props.timestamp(), props.type(), props.userId(), props.appId(), props.clusterId());
     }
+
+    /** The header quorum queues (and queues with x-delivery-limit) add to each delivery. */
+    static final String DELIVERY_COUNT = "x-delivery-count";
+
+    /**
+     * Raw properties for a delivery from a queue that counts deliveries: {@code properties} with
+     * the {@code x-delivery-count} header set to {@code count} (a long, as RabbitMQ 3.10 writes
+     * it), in a new buffer the caller releases. Decodes and re-encodes the property list: only
+     * such queues pay for it.
+     */
+    static ByteBuf withDeliveryCount(io.netty.buffer.ByteBufAllocator alloc, ByteBuf properties, long count) {
+        BasicProperties p = PublishAssembler.decode(properties, BasicProperties::read);
+        Map<String, Object> headers = p.headers() == null ? new LinkedHashMap<>() : new LinkedHashMap<>(p.headers());
+        headers.put(DELIVERY_COUNT, count);
+        BasicProperties q = new BasicProperties(p.contentType(), p.contentEncoding(), headers, p.deliveryMode(),
+                p.priority(), p.correlationId(), p.replyTo(), p.expiration(), p.messageId(), p.timestamp(), p.type(),
+                p.userId(), p.appId(), p.clusterId());
+        ByteBuf out = alloc.heapBuffer(properties.readableBytes() + 32);
+        try {
+            q.write(out);
+        } catch (RuntimeException e) {
+            out.release();
+            throw e;
+        }
+        return out;
+    }
 }

@@ -16,6 +16,8 @@ public final class QueueEntry {
     /** When the message expires in this queue (epoch ms), or {@link #NEVER}; kept across requeues. */
     private long expiresAt = NEVER;
     private boolean ownExpiry;
+    /** How often the entry went back to its queue after a delivery (x-delivery-count). */
+    private int deliveryCount;
     /** No expiry: neither the queue nor the message has a TTL. */
     public static final long NEVER = Long.MAX_VALUE;
 
@@ -61,6 +63,16 @@ public final class QueueEntry {
      */
     public boolean ownExpiry() {
         return ownExpiry;
+    }
+
+    /** How often the entry was returned to its queue after a delivery (reject, nack, channel closed). */
+    public int deliveryCount() {
+        return deliveryCount;
+    }
+
+    /** The entry was returned after a delivery. */
+    public void returned() {
+        deliveryCount++;
     }
 
     public void markRedelivered() {

@@ -92,11 +92,13 @@ public final class Publisher {
         }
         MessageStore store = null;
         long ref = QueueEntry.NOT_STORED;
-        if (message.persistent()) {
-            // DESIGN §5: persistent messages in durable queues, and only those, are journaled.
+        boolean persistent = message.persistent();
+        if (persistent || anyQuorum(queues)) {
+            // DESIGN §5: persistent messages in durable queues, and only those, are journaled;
+            // a quorum queue journals every message (RabbitMQ: quorum queues persist all).
             int durable = 0;
             for (int i = 0, n = queues.size(); i < n; i++) {
-                if (queues.get(i).store() != null) {
+                if (journals(queues.get(i), persistent)) {
                     store = queues.get(i).store();
                     durable++;
                 }
@@ -105,7 +107,7 @@ public final class Publisher {
                 long[] ids = new long[durable];
                 int k = 0;
                 for (int i = 0, n = queues.size(); i < n; i++) {
-                    if (queues.get(i).store() != null) {
+                    if (journals(queues.get(i), persistent)) {
                         ids[k++] = queues.get(i).storeId();
                     }
                 }
@@ -120,6 +122,20 @@ public final class Publisher {
         }
         enqueue(message, queues, ref, handover);
         return store;
+    }
+
+    private static boolean anyQuorum(List<MessageQueue> queues) {
+        for (int i = 0, n = queues.size(); i < n; i++) {
+            if (queues.get(i).quorum()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether queue {@code q} keeps its copy of a message in the journal. */
+    private static boolean journals(MessageQueue q, boolean persistent) {
+        return q.store() != null && (persistent || q.quorum());
     }
 
     /** How one queue gets its copy: on its loop directly, or through a publisher's credit flow. */
@@ -150,7 +166,8 @@ public final class Publisher {
         int slot = 0;
         for (int i = 0; i < n; i++) {
             MessageQueue q = queues.get(i);
-            long ref = firstRef != QueueEntry.NOT_STORED && q.store() != null ? firstRef + slot++ : QueueEntry.NOT_STORED;
+            long ref = firstRef != QueueEntry.NOT_STORED && journals(q, message.persistent()) ? firstRef + slot++
+                    : QueueEntry.NOT_STORED;
             if (i < n - 1) {
                 message.retain();
             }

@@ -91,6 +91,10 @@ public final class MessageQueue implements Destination {
     private final long messageTtl;
     /** x-expires in ms, or -1. */
     private final long expiresMs;
+    /** x-queue-type quorum: every message is journaled, deliveries carry x-delivery-count. */
+    private final boolean quorum;
+    /** x-delivery-limit: how often a message may be returned before it is dead-lettered; -1: no limit. */
+    private final long deliveryLimit;
     /** Set once any entry had an expiry: only then do dispatch and get look at the clock. Loop only. */
     private boolean expiring;
     /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
@@ -153,6 +157,9 @@ public final class MessageQueue implements Destination {
         this.listener = listener;
         this.messageTtl = millis(this.arguments.get("x-message-ttl"));
         this.expiresMs = millis(this.arguments.get("x-expires"));
+        Object type = this.arguments.get("x-queue-type");
+        this.quorum = type != null && "quorum".equals(type.toString());
+        this.deliveryLimit = millis(this.arguments.get("x-delivery-limit"));
         if (expiresMs > 0) {
             loop.execute(this::armLease);
         }
@@ -235,6 +242,19 @@ public final class MessageQueue implements Destination {
     }
 
     /** True for an x-single-active-consumer queue. */
+    /** x-queue-type quorum (on one node: RabbitMQ's quorum-queue semantics without replication). */
+    public boolean quorum() {
+        return quorum;
+    }
+
+    /**
+     * Whether deliveries from this queue carry the {@code x-delivery-count} header: quorum queues
+     * (as RabbitMQ) and queues with x-delivery-limit (warren honours it on classic queues too).
+     */
+    public boolean countsDeliveries() {
+        return quorum || deliveryLimit >= 0;
+    }
+
     public boolean singleActiveConsumer() {
         return singleActive;
     }
@@ -403,6 +423,14 @@ public final class MessageQueue implements Destination {
      * entry to the queue's dead-letter exchange with reason {@code expired} before discarding it.
      */
     private void expire(QueueEntry e) {
+        deadLetter(e, "expired");
+    }
+
+    /**
+     * The queue gives up on an entry for {@code reason} (expired, delivery_limit, ...).
+     * Dead-lettering replaces this (branch dlx): until then the entry is dropped.
+     */
+    private void deadLetter(QueueEntry e, String reason) {
         discard(e);
     }
 
@@ -681,11 +709,23 @@ public final class MessageQueue implements Destination {
             entries.forEach(this::discard);
             return;
         }
-        List<QueueEntry> merged = new ArrayList<>(entries);
-        if (delivered) {
-            merged.forEach(QueueEntry::markRedelivered);
-        }
+        List<QueueEntry> merged = new ArrayList<>(entries.size());
         for (QueueEntry e : entries) {
+            if (delivered) {
+                e.markRedelivered();
+                e.returned();
+                if (deliveryLimit >= 0 && e.deliveryCount() > deliveryLimit) {
+                    // RabbitMQ's rabbit_fifo: past the limit the message is dropped or dead-lettered.
+                    deadLetter(e, "delivery_limit");
+                    continue;
+                }
+            }
+            merged.add(e);
+        }
+        if (merged.isEmpty()) {
+            return;
+        }
+        for (QueueEntry e : merged) {
             // A requeued entry keeps its expiry (RabbitMQ: expiryWithRequeue).
             inMemoryBytes += cost(e);
             watch(e);

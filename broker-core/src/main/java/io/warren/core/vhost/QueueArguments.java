@@ -22,22 +22,93 @@ final class QueueArguments {
 
     private QueueArguments() {}
 
-    static void validate(String queue, String vhost, Map<String, Object> args) {
+    /** The arguments of classic queues a quorum queue refuses (RabbitMQ 3.10, probed against 3.10.8). */
+    private static final List<String> CLASSIC_ONLY = List.of("x-max-priority", "x-queue-mode",
+            "x-queue-master-locator", "x-queue-version");
+    /** The arguments of quorum queues a classic queue refuses. x-delivery-limit is not among them: warren honours it on every queue. */
+    private static final List<String> QUORUM_ONLY = List.of("x-max-in-memory-length", "x-max-in-memory-bytes",
+            "x-dead-letter-strategy", "x-quorum-initial-group-size");
+
+    /** Whether {@code args} declare a quorum queue. */
+    static boolean quorum(Map<String, Object> args) {
+        return args != null && "quorum".equals(string(args.get("x-queue-type")));
+    }
+
+    /**
+     * Validates a new queue's x-arguments and, for a quorum queue, its properties (RabbitMQ's
+     * rabbit_quorum_queue:declare: arguments of the other type, then auto-delete, exclusive,
+     * non-durable), each with RabbitMQ 3.10's text.
+     */
+    static void validate(String queue, String vhost, Map<String, Object> args, boolean durable, boolean autoDelete,
+                         boolean exclusive) {
         if (args == null) {
             return;
         }
         Object type = args.get("x-queue-type");
+        boolean quorum = false;
         if (type != null) {
             String t = string(type);
             if (t == null) {
                 throw invalid("x-queue-type", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(type) + "}");
             }
-            if (t.equals("quorum") || t.equals("stream")) {
+            if (t.equals("stream")) {
                 throw invalid("x-queue-type", queue, vhost,
-                        "queue type '" + t + "' is not supported by warren yet (classic queues only)");
+                        "queue type 'stream' is not supported by warren (classic and quorum queues only)");
             }
-            if (!t.equals("classic")) {
+            if (!t.equals("classic") && !t.equals("quorum")) {
                 throw invalid("x-queue-type", queue, vhost, "\"unsupported queue type '" + t + "'\"");
+            }
+            quorum = t.equals("quorum");
+        }
+        for (String key : quorum ? CLASSIC_ONLY : QUORUM_ONLY) {
+            if (args.containsKey(key)) {
+                throw BrokerException.preconditionFailed("invalid arg '%s' for queue '%s' in vhost '%s' of queue type %s",
+                        key, queue, vhost, quorum ? "rabbit_quorum_queue" : "rabbit_classic_queue");
+            }
+        }
+        if (quorum) {
+            String resource = "queue '" + queue + "' in vhost '" + vhost + "'";
+            if (autoDelete) {
+                throw BrokerException.preconditionFailed("invalid property 'auto-delete' for %s", resource);
+            }
+            if (exclusive) {
+                throw BrokerException.preconditionFailed("invalid property 'exclusive-owner' for %s", resource);
+            }
+            if (!durable) {
+                throw BrokerException.preconditionFailed("invalid property 'non-durable' for %s", resource);
+            }
+            for (String key : List.of("x-max-in-memory-length", "x-max-in-memory-bytes")) {
+                if (args.containsKey(key)) {
+                    // Accepted by RabbitMQ; warren bounds every queue's memory by its paging bound instead.
+                    throw invalid(key, queue, vhost, "not supported by warren (every queue keeps at most 64 MiB "
+                            + "of ready messages in memory and pages out the rest)");
+                }
+            }
+            Object strategy = args.get("x-dead-letter-strategy");
+            if (strategy != null) {
+                String st = string(strategy);
+                if (!"at-most-once".equals(st) && !"at-least-once".equals(st)) {
+                    throw invalid("x-dead-letter-strategy", queue, vhost, "invalid_dlx_strategy");
+                }
+                if (st.equals("at-least-once")) {
+                    throw invalid("x-dead-letter-strategy", queue, vhost, "at-least-once is not supported by warren "
+                            + "yet (at-most-once only)");
+                }
+            }
+            Object group = args.get("x-quorum-initial-group-size");
+            if (group != null && !INTEGER_TYPES.contains(TableValue.typeNameOf(group))) {
+                throw invalid("x-quorum-initial-group-size", queue, vhost, "\"expected integer, got "
+                        + TableValue.typeNameOf(group) + "\"");
+            }
+        }
+        Object limit = args.get("x-delivery-limit");
+        if (limit != null) {
+            String lt = TableValue.typeNameOf(limit);
+            if (!INTEGER_TYPES.contains(lt)) {
+                throw invalid("x-delivery-limit", queue, vhost, "{unacceptable_type," + lt + "}");
+            }
+            if (integer(limit) < 0) {
+                throw invalid("x-delivery-limit", queue, vhost, "{value_negative," + integer(limit) + "}");
             }
         }
         Object sac = args.get("x-single-active-consumer");
@@ -131,7 +202,8 @@ final class QueueArguments {
             Object a = r.get(key);
             Object b = current.get(key);
             if (key.equals("x-queue-type")) {
-                a = a == null ? "classic" : a;
+                // absent equals classic; a quorum queue redeclared without the argument "received none"
+                a = a == null && !quorum(current) ? "classic" : a;
                 b = b == null ? "classic" : b;
             }
             ArgumentEquivalence.check(resource, key, a, b);

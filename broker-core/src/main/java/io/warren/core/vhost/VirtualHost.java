@@ -181,7 +181,7 @@ public final class VirtualHost {
         synchronized (topologyLock) {
             MessageQueue q = queues.get(queueName);
             if (q == null) {
-                QueueArguments.validate(queueName, name, args);
+                QueueArguments.validate(queueName, name, args, durable, autoDelete, false);
                 return;
             }
             if (q.exclusiveOwner() != null) {
@@ -194,8 +194,9 @@ public final class VirtualHost {
     }
 
     /** Throws what declaring a new queue with {@code args} in vhost {@code vhost} would throw (invalid x-arguments). */
-    public static void checkQueueArguments(String queueName, String vhost, Map<String, Object> args) {
-        QueueArguments.validate(queueName, vhost, args);
+    public static void checkQueueArguments(String queueName, String vhost, boolean durable, boolean autoDelete,
+                                           Map<String, Object> args) {
+        QueueArguments.validate(queueName, vhost, args, durable, autoDelete, false);
     }
 
     /** The type of the amq.* exchange every vhost is created with under that name, or null. */
@@ -319,7 +320,7 @@ public final class VirtualHost {
                 return new Declared(q, false);
             }
             // Arguments are validated only for a new queue; a redeclare compares them instead.
-            QueueArguments.validate(n, name, args);
+            QueueArguments.validate(n, name, args, durable, autoDelete, exclusive);
             q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
             q.attachPaging(paging);

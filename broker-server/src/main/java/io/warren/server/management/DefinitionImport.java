@@ -209,7 +209,7 @@ final class DefinitionImport {
         vhosts.put(name, new Vhost(w, name, description, tags));
     }
 
-    /** A default queue type other than classic cannot be honoured (warren has classic queues only). */
+    /** A default queue type other than classic is not honoured yet (a queue is quorum only when declared so). */
     private static void queueType(ObjectNode o, String where) {
         String t = optional(o, where, "default_queue_type");
         if (t != null && !t.equals("classic") && !t.equals("undefined")) {
@@ -299,7 +299,7 @@ final class DefinitionImport {
         if (v != null) {
             model(w, () -> v.checkQueueDeclaration(name, durable, autoDelete, args));
         } else {
-            model(w, () -> VirtualHost.checkQueueArguments(name, vhost, args));
+            model(w, () -> VirtualHost.checkQueueArguments(name, vhost, durable, autoDelete, args));
         }
         queues.put(key(vhost, name), new QDef(w, vhost, name, durable, autoDelete, args));
     }

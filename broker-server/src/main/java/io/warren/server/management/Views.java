@@ -34,7 +34,7 @@ final class Views {
         m.put("exclusive", q.exclusive());
         m.put("arguments", Json.fromAmqp(q.arguments()));
         m.put("node", node);
-        m.put("type", "classic");
+        m.put("type", q.quorum() ? "quorum" : "classic");
         m.put("state", "running");
         m.put("consumers", q.consumerCount());
         m.put("messages", (long) ready + unacked);
