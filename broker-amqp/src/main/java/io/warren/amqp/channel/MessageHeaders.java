@@ -103,6 +103,22 @@ public final class MessageHeaders {
                 props.timestamp(), props.type(), props.userId(), props.appId(), props.clusterId());
     }
 
+    /**
+     * The TTL in ms of an {@code expiration} property value (null: none, -1), checked as
+     * basic.publish checks it; throws PRECONDITION_FAILED with RabbitMQ's text
+     * ({@code invalid expiration '-1': {value_negative,-1}}).
+     */
+    public static long expirationMillis(String expiration) {
+        if (expiration == null) {
+            return -1;
+        }
+        try {
+            return Expiration.parse(expiration);
+        } catch (Expiration.Invalid e) {
+            throw BrokerException.preconditionFailed("%s", e.getMessage());
+        }
+    }
+
     /** The header quorum queues (and queues with x-delivery-limit) add to each delivery. */
     static final String DELIVERY_COUNT = "x-delivery-count";
 

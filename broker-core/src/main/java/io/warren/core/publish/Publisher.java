@@ -113,7 +113,7 @@ public final class Publisher {
                 }
                 try {
                     ref = store.append(message.exchange(), message.routingKey(), message.properties(), message.body(),
-                            ids, safe);
+                            ids, System.currentTimeMillis(), message.ttl(), safe);
                 } catch (RuntimeException | Error e) {
                     message.release();
                     throw e;

@@ -666,8 +666,14 @@ public final class MessageQueue implements Destination {
         long now = System.currentTimeMillis();
         for (MessageStore.StoredMessage sm : stored) {
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
+            m.ttl(sm.ttl());
             QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
-            stamp(e, now);
+            // TTL counts from the publish, as in RabbitMQ (from the recovery for old journals).
+            stamp(e, sm.publishedAt() >= 0 ? Math.min(sm.publishedAt(), now) : now);
+            if (e.expiresAt() < now) {
+                expire(e);
+                continue;
+            }
             if (spill != null && (spillCount > 0 || inMemoryBytes + cost(e) > paging.bound())) {
                 spillOut(e);
             } else {

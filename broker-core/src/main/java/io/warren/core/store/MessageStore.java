@@ -27,6 +27,17 @@ public interface MessageStore extends AutoCloseable {
     long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
                 Durable durable);
 
+    /**
+     * {@link #append} that also keeps when the message was published ({@code publishedAt}, epoch
+     * ms) and its own TTL ({@code ttl} ms, -1: none), so that a recovered message expires when it
+     * would have without the restart. A store that cannot keep them (test doubles) journals
+     * without them, and its recovered messages count their TTL from the recovery.
+     */
+    default long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
+                        long publishedAt, long ttl, Durable durable) {
+        return append(exchange, routingKey, properties, body, queueIds, durable);
+    }
+
     /** Releases one slot; made durable by a later commit. */
     void remove(long ref);
 
@@ -73,8 +84,16 @@ public interface MessageStore extends AutoCloseable {
         void slot(long queueId, StoredMessage message);
     }
 
-    /** A recovered slot: routing info and sizes; the body stays on disk until loaded. */
-    record StoredMessage(long ref, String exchange, String routingKey, int bodySize) {}
+    /**
+     * A recovered slot: routing info and sizes; the body stays on disk until loaded.
+     * {@code publishedAt} (epoch ms) and {@code ttl} (the message's own, ms) are -1 when unknown
+     * or none (journals written before warren kept them).
+     */
+    record StoredMessage(long ref, String exchange, String routingKey, int bodySize, long publishedAt, long ttl) {
+        public StoredMessage(long ref, String exchange, String routingKey, int bodySize) {
+            this(ref, exchange, routingKey, bodySize, -1, -1);
+        }
+    }
 
     /** Flushes and closes; pending callbacks fail. */
     @Override void close();

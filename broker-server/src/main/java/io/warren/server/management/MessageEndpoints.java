@@ -103,6 +103,11 @@ final class MessageEndpoints {
             throw ApiException.badRequest("406 PRECONDITION_FAILED - message size " + payload.length
                     + " is larger than configured max size " + max);
         }
+        try {
+            MessageHeaders.expirationMillis(props.expiration());
+        } catch (BrokerException e) {
+            throw ApiException.badRequest("406 PRECONDITION_FAILED - " + e.getMessage());
+        }
         if (props.userId() != null) {
             try {
                 // As on AMQP: the API user's own name, or any with the impersonator tag.
@@ -147,6 +152,7 @@ final class MessageEndpoints {
         Integer mode = props.deliveryMode();
         Message msg = new Message(x.name(), routingKey, raw, Unpooled.wrappedBuffer(payload),
                 mode != null && mode == 2, MessageHeaders.READER, ccRoutes);
+        msg.ttl(MessageHeaders.expirationMillis(props.expiration())); // checked before
         CompletableFuture<Throwable> safe = new CompletableFuture<>();
         RoutingResult routing = new RoutingResult();
         // The exchange may have been deleted since the lookup: publish to what the vhost has now,

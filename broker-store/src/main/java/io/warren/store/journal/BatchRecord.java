@@ -18,7 +18,14 @@ import java.util.zip.CRC32C;
  * points at the right record.
  */
 final class BatchRecord {
-    static final int MAGIC = 0x57424154; // "WBAT"
+    /** Records whose messages end with publishedAt and ttl (see {@link MessageEncoding}). */
+    static final int MAGIC = 0x57424132; // "WBA2"
+    /** Records written before warren kept publishedAt and ttl: messages end at the body. */
+    static final int MAGIC_V1 = 0x57424154; // "WBAT"
+
+    static boolean isMagic(int m) {
+        return m == MAGIC || m == MAGIC_V1;
+    }
     static final int HEADER = 4 + 4 + 8 + 4 + 4;
 
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
@@ -31,7 +38,11 @@ final class BatchRecord {
     /** Offset of the message holding each slot: loads go straight to it. */
     private final int[] messageOffsetBySlot;
 
-    private BatchRecord(long batchId, byte[] data, int messageCount, int slotCount, int[] offsets) {
+    /** Whether messages carry publishedAt and ttl ({@link #MAGIC}). */
+    private final boolean timed;
+
+    private BatchRecord(long batchId, byte[] data, int messageCount, int slotCount, int[] offsets, boolean timed) {
+        this.timed = timed;
         this.batchId = batchId;
         this.data = data;
         this.messageCount = messageCount;
@@ -44,7 +55,7 @@ final class BatchRecord {
         if (data == null || data.length < HEADER) {
             throw new CorruptRecordException("batch " + expectedBatchId + ": record missing or truncated");
         }
-        if (getInt(data, 0) != MAGIC) {
+        if (!isMagic(getInt(data, 0))) {
             throw new CorruptRecordException("batch " + expectedBatchId + ": bad record magic");
         }
         CRC32C crc = new CRC32C();
@@ -81,7 +92,7 @@ final class BatchRecord {
         if (slot != slots || off != data.length) {
             throw new CorruptRecordException("batch " + batchId + ": slot count or length does not add up");
         }
-        return new BatchRecord(batchId, data, messages, slots, offsets);
+        return new BatchRecord(batchId, data, messages, slots, offsets, getInt(data, 0) == MAGIC);
     }
 
     int messageOffset(int slot) {
@@ -129,6 +140,16 @@ final class BatchRecord {
 
     int bodyLength(int off) {
         return getInt(data, bodyField(off));
+    }
+
+    /** When the message at {@code off} was published (epoch ms), or -1 in an old record. */
+    long publishedAt(int off) {
+        return timed ? getLong(data, bodyField(off) + 4 + bodyLength(off)) : -1;
+    }
+
+    /** The own TTL (ms) of the message at {@code off}, or -1: none or an old record. */
+    long ttl(int off) {
+        return timed ? getLong(data, bodyField(off) + 4 + bodyLength(off) + 8) : -1;
     }
 
     /** Offset of the message after the one at {@code off}. */

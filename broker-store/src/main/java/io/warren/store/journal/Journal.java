@@ -209,7 +209,7 @@ final class Journal {
             for (int i = 0; i < batches; i++) {
                 int len = r.getInt(p);
                 p += 4;
-                if (len < BatchRecord.HEADER || p + len > end || r.getInt(p) != BatchRecord.MAGIC) {
+                if (len < BatchRecord.HEADER || p + len > end || !BatchRecord.isMagic(r.getInt(p))) {
                     throw new IOException("batch record " + i + " is malformed");
                 }
                 long batchId = r.getLong(p + 8);

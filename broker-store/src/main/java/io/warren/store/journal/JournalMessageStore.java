@@ -154,11 +154,17 @@ public final class JournalMessageStore implements MessageStore {
     @Override
     public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
                        Durable durable) {
+        return append(exchange, routingKey, properties, body, queueIds, -1, -1, durable);
+    }
+
+    @Override
+    public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
+                       long publishedAt, long ttl, Durable durable) {
         if (queueIds.length == 0 || queueIds.length >= Refs.MAX_SLOTS) {
             throw new IllegalArgumentException("a stored message needs 1.." + (Refs.MAX_SLOTS - 1) + " queues, got "
                     + queueIds.length);
         }
-        byte[] encoded = MessageEncoding.encode(exchange, routingKey, properties, body, queueIds);
+        byte[] encoded = MessageEncoding.encode(exchange, routingKey, properties, body, queueIds, publishedAt, ttl);
         return pending.append(encoded, queueIds.length, durable);
     }
 
@@ -214,6 +220,8 @@ public final class JournalMessageStore implements MessageStore {
                 String exchange = null;
                 String routingKey = null;
                 int bodySize = -1;
+                long publishedAt = -1;
+                long ttl = -1;
                 for (int i = 0; i < n; i++, slot++) {
                     if (!st.isLive(slot)) {
                         continue;
@@ -222,8 +230,11 @@ public final class JournalMessageStore implements MessageStore {
                         exchange = shared(strings, rec.string(rec.exchangeOffset(off)));
                         routingKey = shared(strings, rec.string(rec.routingKeyOffset(off)));
                         bodySize = rec.bodyLength(off);
+                        publishedAt = rec.publishedAt(off);
+                        ttl = rec.ttl(off);
                     }
-                    visitor.slot(rec.queueId(off, i), new StoredMessage(Refs.ref(id, slot), exchange, routingKey, bodySize));
+                    visitor.slot(rec.queueId(off, i), new StoredMessage(Refs.ref(id, slot), exchange, routingKey,
+                            bodySize, publishedAt, ttl));
                 }
             }
         }

@@ -11,7 +11,10 @@ import java.nio.charset.StandardCharsets;
  * message := int length (of what follows) | int queueCount n | long queueId * n
  *            | short exchangeLen | exchange UTF-8 | short routingKeyLen | routingKey UTF-8
  *            | int propertiesLen | properties | int bodyLen | body
+ *            | long publishedAt (epoch ms) | long ttl (the message's own, ms; -1: none)
  * </pre>
+ * The last two fields are in records with {@link BatchRecord#MAGIC} only; records with
+ * {@link BatchRecord#MAGIC_V1} (journals written before warren kept them) end at the body.
  * The message occupies {@code n} consecutive slots of its batch, slot {@code i} for queue {@code i}.
  * Encoding happens on the publisher's thread, outside the append lock, so the lock only
  * hands out slot numbers.
@@ -19,7 +22,11 @@ import java.nio.charset.StandardCharsets;
 final class MessageEncoding {
     private MessageEncoding() {}
 
-    static byte[] encode(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds) {
+    /** The fields after the body: publishedAt and ttl. */
+    static final int TRAILER = 16;
+
+    static byte[] encode(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
+                         long publishedAt, long ttl) {
         byte[] ex = exchange.getBytes(StandardCharsets.UTF_8);
         byte[] rk = routingKey.getBytes(StandardCharsets.UTF_8);
         if (ex.length > 0xFFFF || rk.length > 0xFFFF) {
@@ -28,7 +35,7 @@ final class MessageEncoding {
         }
         int propsLen = properties == null ? 0 : properties.readableBytes();
         int bodyLen = body == null ? 0 : body.readableBytes();
-        long rest = 4L + 8L * queueIds.length + 2 + ex.length + 2 + rk.length + 4 + propsLen + 4 + bodyLen;
+        long rest = 4L + 8L * queueIds.length + 2 + ex.length + 2 + rk.length + 4 + propsLen + 4 + bodyLen + TRAILER;
         if (rest + 4 > Integer.MAX_VALUE - 64) {
             throw new IllegalArgumentException("message too large to store: " + (rest + 4) + " bytes");
         }
@@ -48,7 +55,9 @@ final class MessageEncoding {
         b.putInt(bodyLen);
         if (bodyLen > 0) {
             body.getBytes(body.readerIndex(), out, b.position(), bodyLen);
+            b.position(b.position() + bodyLen);
         }
+        b.putLong(publishedAt).putLong(ttl);
         return out;
     }
 }

@@ -180,6 +180,28 @@ class ManagementMessagesTest {
         }
     }
 
+    /** The API's publish honours the expiration property as basic.publish does, and checks it the same way. */
+    @Test
+    void publishHonoursExpiration() throws Exception {
+        try (Connection c = broker.connect(); Channel ch = c.createChannel()) {
+            ch.queueDeclare("api-exp", false, false, true, null);
+            Http.Response r = http.post("/api/exchanges/%2F/amq.default/publish", publishBody("api-exp", "brief",
+                    "string", "{\"expiration\":\"200\"}"));
+            assertEquals("{\"routed\":true}", r.body());
+            r = http.post("/api/exchanges/%2F/amq.default/publish", publishBody("api-exp", "lasting",
+                    "string", "{\"expiration\":\"600000\"}"));
+            assertEquals("{\"routed\":true}", r.body());
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                    .until(() -> ch.queueDeclarePassive("api-exp").getMessageCount() == 1);
+            assertEquals("lasting", new String(ch.basicGet("api-exp", true).getBody(), StandardCharsets.UTF_8));
+            r = http.post("/api/exchanges/%2F/amq.default/publish", publishBody("api-exp", "bad",
+                    "string", "{\"expiration\":\"-1\"}"));
+            assertEquals(400, r.status(), r.body());
+            assertEquals("406 PRECONDITION_FAILED - invalid expiration '-1': {value_negative,-1}",
+                    r.json().get("reason").asText(), r.body());
+        }
+    }
+
     /** The API's publish goes through the same routing: CC/BCC keys and alternate exchanges. */
     @Test
     void publishFollowsCcBccAndAlternateExchanges() throws Exception {

@@ -213,4 +213,42 @@ class MessageTtlTest {
                 + "' in vhost '/': received '1' but current is '0'",
                 "queue.declare", () -> c3.queueDeclare(q, false, false, true, Map.of("x-message-ttl", 1)));
     }
+
+    /**
+     * TTL counts from the publish across a restart, as in RabbitMQ: persistent messages whose
+     * time ran out while the broker restarted are gone when it is back (they would have had 4
+     * more seconds if the TTL restarted with the broker), the others keep the rest of their time.
+     */
+    @Test
+    void ttlCountsFromThePublishAcrossARestart() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(WarrenBroker.external(), "the broker must be down while time passes");
+        String perQueue = unique("ttl-restart-q");
+        String perMessage = unique("ttl-restart-m");
+        ch.queueDeclare(perQueue, true, false, false, Map.of("x-message-ttl", 4000));
+        ch.queueDeclare(perMessage, true, false, false, null);
+        AMQP.BasicProperties shortLived = new AMQP.BasicProperties.Builder().deliveryMode(2).expiration("4000").build();
+        AMQP.BasicProperties longLived = new AMQP.BasicProperties.Builder().deliveryMode(2).expiration("600000").build();
+        AMQP.BasicProperties persistent = new AMQP.BasicProperties.Builder().deliveryMode(2).build();
+        ch.confirmSelect();
+        ch.basicPublish("", perQueue, persistent, "q-short".getBytes(StandardCharsets.UTF_8));
+        ch.basicPublish("", perMessage, shortLived, "m-short".getBytes(StandardCharsets.UTF_8));
+        ch.basicPublish("", perMessage, longLived, "m-long".getBytes(StandardCharsets.UTF_8));
+        ch.waitForConfirmsOrDie(10_000);
+        long published = System.nanoTime();
+        c.close();
+        broker.stop();
+        long left = 4500 - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - published);
+        if (left > 0) {
+            Thread.sleep(left);
+        }
+        broker.start();
+        c = broker.connect();
+        ch = c.createChannel();
+        assertNull(get(perQueue));
+        assertEquals(0, count(perQueue));
+        assertEquals("m-long", get(perMessage));
+        assertNull(get(perMessage));
+        ch.queueDelete(perQueue);
+        ch.queueDelete(perMessage);
+    }
 }
