@@ -230,6 +230,14 @@ public final class MessageQueue implements Destination {
         return inMemoryBytes;
     }
 
+    /**
+     * Paged-out messages a length limit dropped that are still on disk: they go (and their journal
+     * slots are freed) when the read-back that was started for them completes. Loop.
+     */
+    public int pagedOutDroppedCount() {
+        return spillDropped == null ? 0 : spillDropped.size();
+    }
+
     /** Ready messages paged out to disk (loop; other threads see a recent value). */
     public long pagedOutCount() {
         return spillCount;
@@ -711,13 +719,22 @@ public final class MessageQueue implements Destination {
 
     /** Reads the next batch back from the spill once the ready list runs low. */
     private void refill() {
-        if ((spillCount == 0 && !hasSpillDropped()) || spillReading || deleted || inMemoryBytes >= refillBelow()) {
+        if (spillReading || deleted) {
             return;
+        }
+        int max = READ_BATCH;
+        if (spillCount == 0 || inMemoryBytes >= refillBelow()) {
+            if (!hasSpillDropped()) {
+                return;
+            }
+            // Entries a length limit dropped while on disk: read just those back, now, so their
+            // journal slots are freed (else a restart would bring them back) and the spill shrinks.
+            max = Math.min(READ_BATCH, spillDropped.size());
         }
         spillReading = true;
         int gen = spillGen;
         long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
-        spill.read(READ_BATCH, bytes, (entries, failure) -> loop.execute(() -> spillRead(gen, entries, failure)));
+        spill.read(max, bytes, (entries, failure) -> loop.execute(() -> spillRead(gen, entries, failure)));
     }
 
     /** Entries per read-back: with 1 KB messages, 2 MiB is the limit that applies. */
