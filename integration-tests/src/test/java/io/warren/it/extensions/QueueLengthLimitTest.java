@@ -150,6 +150,60 @@ class QueueLengthLimitTest {
         assertTrue(first.getEnvelope().getDeliveryTag() < second.getEnvelope().getDeliveryTag());
     }
 
+    /** The RabbitMQ Java client's QueueSizeLimit scenarios without dead-lettering (queueSize, queueSizeUnacked, requeue). */
+    @Test
+    void theJavaClientsQueueSizeLimitScenarios() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        for (int maxLen = 0; maxLen <= 3; maxLen++) {
+            for (boolean unacked : new boolean[] {false, true}) {
+                String q = declare(ch, args("x-max-length", maxLen));
+                for (int i = 1; i <= maxLen; i++) {
+                    publish(ch, q, "msg" + i);
+                }
+                if (unacked) {
+                    for (int i = 0; i < maxLen; i++) {
+                        ch.basicGet(q, false);
+                    }
+                }
+                publish(ch, q, "msg" + (maxLen + 1));
+                int expected = unacked ? (maxLen > 0 ? 1 : 0) : maxLen;
+                String head = unacked ? "msg" + (maxLen + 1) : "msg2";
+                GetResponse r = ch.basicGet(q, true);
+                if (expected == 0) {
+                    assertNull(r, "maxLen " + maxLen);
+                } else {
+                    assertEquals(head, new String(r.getBody(), StandardCharsets.UTF_8), "maxLen " + maxLen);
+                    assertEquals(expected, r.getMessageCount() + 1, "maxLen " + maxLen);
+                }
+                ch.queueDelete(q);
+            }
+        }
+        for (int maxLen = 1; maxLen <= 3; maxLen++) {
+            Channel rc = broker.connect().createChannel();
+            String q = declare(rc, args("x-max-length", maxLen));
+            for (int i = 1; i <= maxLen; i++) {
+                publish(rc, q, "msg" + i);
+            }
+            List<Long> tags = new ArrayList<>();
+            for (int i = 0; i < maxLen; i++) {
+                tags.add(rc.basicGet(q, false).getEnvelope().getDeliveryTag());
+            }
+            for (int i = 1; i <= maxLen; i++) {
+                publish(rc, q, "again" + i);
+            }
+            rc.basicNack(tags.get(0), false, true);
+            if (maxLen > 1) {
+                rc.basicNack(tags.get(maxLen - 1), true, true);
+            }
+            List<String> expected = new ArrayList<>();
+            for (int i = 1; i <= maxLen; i++) {
+                expected.add("again" + i);
+            }
+            assertEquals(expected, drain(rc, q), "the requeued messages went to the head and were dropped");
+            rc.close();
+        }
+    }
+
     @Test
     void maxLengthBytesCountsBodyBytesAndTheTighterLimitWins() throws Exception {
         Channel ch = broker.connect().createChannel();
