@@ -16,6 +16,7 @@ import io.warren.core.exchange.Exchange;
 import io.warren.core.exchange.RoutingResult;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
+import io.warren.core.publish.QueueVerdicts;
 import io.warren.core.queue.MessageQueue;
 import io.warren.core.store.MessageStore;
 import io.warren.core.vhost.VirtualHost;
@@ -77,7 +78,18 @@ public final class AmqpChannel implements MethodHandler {
 
     public AmqpChannel(AmqpConnection connection, int id) {
         this.connection = connection;
-        this.handover = (q, m, ref) -> connection.flow().enqueue(q, m, ref);
+        this.handover = (q, m, ref) -> {
+            if (verdictSeq > 0 && q.mayRefuse()) {
+                // A confirmed publish to a queue that may refuse it: its confirm waits for the decision.
+                if (verdicts == null) {
+                    verdicts = new QueueVerdicts(verdictSeq, verdictSink);
+                }
+                verdicts.expect();
+                connection.flow().enqueue(q, m, ref, verdicts);
+            } else {
+                connection.flow().enqueue(q, m, ref);
+            }
+        };
         this.id = id;
     }
 
@@ -1053,6 +1065,25 @@ public final class AmqpChannel implements MethodHandler {
             log.error("publish {} on channel {} could not be made durable; sending basic.nack", seq, id, failure);
             confirms.failed(seq);
         }
+        scheduleConfirmFlush();
+    }
+
+    /** A queue's loop: the queues that may refuse publish {@code seq} decided about it. */
+    private void decided(long seq, boolean refused) {
+        confirms.decided(seq, refused);
+        scheduleConfirmFlush();
+    }
+
+    private final QueueVerdicts.Sink verdictSink = this::decided;
+    /**
+     * While {@link #route} hands a confirmed publish to its queues: its confirm sequence number
+     * (0: none), and the verdicts object, created at the first queue that may refuse it.
+     */
+    private long verdictSeq;
+    private QueueVerdicts verdicts;
+
+    /** Sends the due confirms from the channel's loop, one task for any number of reports. */
+    private void scheduleConfirmFlush() {
         if (confirmFlushScheduled.compareAndSet(false, true)) {
             connection.execute(() -> {
                 confirmFlushScheduled.set(false);
@@ -1078,8 +1109,17 @@ public final class AmqpChannel implements MethodHandler {
             replies().deliver(msg.routingKey(), msg);
         }
         // A queue on another loop costs the connection a credit (PublisherFlow).
-        MessageStore store = io.warren.core.publish.Publisher.publish(vhost().exchange(msg.exchange()), msg, routing,
-                mandatory ? returner : null, handover, safe);
+        MessageStore store;
+        QueueVerdicts v;
+        verdictSeq = seq;
+        try {
+            store = io.warren.core.publish.Publisher.publish(vhost().exchange(msg.exchange()), msg, routing,
+                    mandatory ? returner : null, handover, safe);
+        } finally {
+            v = verdicts;
+            verdicts = null;
+            verdictSeq = 0;
+        }
         if (store != null) {
             // Past the store's commit backlog bound the connection pauses until it drains.
             connection.flow().appended(store);
@@ -1090,6 +1130,11 @@ public final class AmqpChannel implements MethodHandler {
             } else {
                 confirms.routed(seq);
             }
+        }
+        if (v != null) {
+            // registered before the hold is released: the decision cannot come before it
+            confirms.awaitQueues(seq);
+            v.handedOver();
         }
         return store;
     }

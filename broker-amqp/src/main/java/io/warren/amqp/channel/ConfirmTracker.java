@@ -17,8 +17,13 @@ import java.util.function.Consumer;
  * confirmable since the last one, so a transient message published after a persistent one
  * waits for that one's commit (one group commit, a few milliseconds).
  *
+ * <p>A publish that reached a queue that may refuse it (x-overflow reject-publish) also waits
+ * for that queue's decision ({@link #awaitQueues}, {@link #decided}): accepted, it is confirmed
+ * as usual; refused by any queue, it is nacked (RabbitMQ's behaviour).
+ *
  * <p>Owner: the channel's loop, except {@link #committed} and {@link #failed}, which the
- * store's committer thread calls (in commit order, hence in publish order for this channel).
+ * store's committer thread calls (in commit order, hence in publish order for this channel),
+ * and {@link #decided}, which a queue's loop calls.
  */
 final class ConfirmTracker {
     private boolean enabled;
@@ -32,6 +37,10 @@ final class ConfirmTracker {
     private long sentUpTo;
     private final AtomicLong committedUpTo = new AtomicLong();
     private final ConcurrentLinkedQueue<Long> failures = new ConcurrentLinkedQueue<>();
+    /** Publishes waiting for the decision of a queue that may refuse them, in publish order. */
+    private final ArrayDeque<Long> awaitingQueues = new ArrayDeque<>();
+    /** Decisions reported by queues: seq when accepted, -seq when refused. */
+    private final ConcurrentLinkedQueue<Long> decisions = new ConcurrentLinkedQueue<>();
 
     boolean enabled() {
         return enabled;
@@ -56,6 +65,16 @@ final class ConfirmTracker {
         lastPublished = seq;
     }
 
+    /** A routed message also waits for the decision of queues that may refuse it. */
+    void awaitQueues(long seq) {
+        awaitingQueues.addLast(seq);
+    }
+
+    /** Any thread (a queue's loop): the queues decided about {@code seq}. */
+    void decided(long seq, boolean refused) {
+        decisions.add(refused ? -seq : seq);
+    }
+
     /** Store thread: {@code seq} is durable. */
     void committed(long seq) {
         committedUpTo.accumulateAndGet(seq, Math::max);
@@ -64,6 +83,13 @@ final class ConfirmTracker {
     /** Store thread: {@code seq} could not be made durable. */
     void failed(long seq) {
         failures.add(seq);
+    }
+
+    /** Nacks {@code seq} once (a store failure and a refusal may both report it). */
+    private void nack(long seq, Consumer<AmqpMethod> send) {
+        if (seq > sentUpTo && nacked.add(seq)) {
+            send.accept(new BasicNack(seq, false, false));
+        }
     }
 
     /** Sends the nacks and the coalesced ack that are due. Channel loop. */
@@ -76,15 +102,26 @@ final class ConfirmTracker {
         Long f;
         while ((f = failures.poll()) != null) {
             awaitingDisk.remove(f);
-            if (f > sentUpTo) {
-                send.accept(new BasicNack(f, false, false));
-                nacked.add(f);
+            awaitingQueues.remove(f);
+            nack(f, send);
+        }
+        Long d;
+        while ((d = decisions.poll()) != null) {
+            long seq = Math.abs(d);
+            awaitingQueues.remove(seq);
+            if (d < 0) {
+                // Refused by a queue: the store's commit no longer matters.
+                awaitingDisk.remove(seq);
+                nack(seq, send);
             }
         }
         while (!awaitingDisk.isEmpty() && awaitingDisk.peekFirst() <= done) {
             awaitingDisk.pollFirst();
         }
         long confirmable = awaitingDisk.isEmpty() ? lastPublished : awaitingDisk.peekFirst() - 1;
+        if (!awaitingQueues.isEmpty()) {
+            confirmable = Math.min(confirmable, awaitingQueues.peekFirst() - 1);
+        }
         while (sentUpTo < confirmable) {
             Long nack = nacked.ceiling(sentUpTo + 1);
             long upTo = nack != null && nack <= confirmable ? nack - 1 : confirmable;

@@ -113,6 +113,24 @@ public final class PublisherFlow {
         });
     }
 
+    /**
+     * As {@link #enqueue(MessageQueue, Message, long)}, for a queue that may refuse the message
+     * ({@link MessageQueue#mayRefuse()}): {@code admission} hears its decision on the queue's loop.
+     */
+    public void enqueue(MessageQueue q, Message msg, long ref, MessageQueue.Admission admission) {
+        assert loop.inEventLoop();
+        if (q.loop().inEventLoop()) {
+            q.enqueue(msg, ref, admission);
+            return;
+        }
+        Link l = link(q);
+        l.spend();
+        q.loop().execute(() -> {
+            q.enqueue(msg, ref, admission);
+            l.processed();
+        });
+    }
+
     /** A persistent message was appended to {@code store}: past its bound, pause until it drains. */
     public void appended(MessageStore store) {
         assert loop.inEventLoop();

@@ -57,6 +57,34 @@ public final class MessageQueue implements Destination {
     private long inMemoryBytes;
 
     private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
+    /** Body bytes of the entries in {@link #ready}. Loop only. */
+    private long readyBodyBytes;
+    /** Body bytes of the live (not dropped) entries in the spill. Loop only. */
+    private long spillBodyBytes;
+
+    // ---- length limits: x-max-length, x-max-length-bytes, x-overflow --------------------------
+    // As RabbitMQ: the limits count ready messages (not unacknowledged ones) and their body bytes,
+    // paged-out ones included; drop-head drops (or dead-letters, reason maxlen) from the head
+    // after a publish or a requeue takes the queue past a limit; reject-publish(-dlx) refuses a
+    // publish that would, and tells the publisher through its Admission (a basic.nack).
+    /** x-max-length, or -1. */
+    private final long maxLength;
+    /** x-max-length-bytes, or -1. */
+    private final long maxBytes;
+    /** A limit is set and x-overflow is drop-head (the default). */
+    private final boolean dropHead;
+    /** A limit is set and x-overflow is reject-publish or reject-publish-dlx. */
+    private final boolean refuses;
+    /** x-overflow reject-publish-dlx: a refused publish is dead-lettered too. */
+    private final boolean refusedToDlx;
+    /** Size and expiry of each live paged-out entry, in spill order; null without a limit. Loop only. */
+    private final SpillLedger ledger;
+    /**
+     * Entries dropped by drop-head while still on disk, oldest first, in front of the spill's
+     * live entries: true for one that had expired already. Each is dropped (its journal slot
+     * freed) when the read-back brings it. Null without a limit. Loop only.
+     */
+    private final ArrayDeque<Boolean> spillDropped;
     private final List<Consumer> consumers = new ArrayList<>();
     private int nextConsumer;
     /** x-single-active-consumer: only the first consumer (in priority, then arrival order) gets messages. */
@@ -160,12 +188,25 @@ public final class MessageQueue implements Destination {
         Object type = this.arguments.get("x-queue-type");
         this.quorum = type != null && "quorum".equals(type.toString());
         this.deliveryLimit = millis(this.arguments.get("x-delivery-limit"));
+        this.maxLength = millis(this.arguments.get("x-max-length"));
+        this.maxBytes = millis(this.arguments.get("x-max-length-bytes"));
+        Object overflow = this.arguments.get("x-overflow");
+        if (overflow instanceof io.warren.core.message.TableValue t) {
+            overflow = t.comparable();
+        }
+        String ov = overflow == null ? "drop-head" : overflow.toString();
+        boolean limited = maxLength >= 0 || maxBytes >= 0;
+        this.dropHead = limited && ov.equals("drop-head");
+        this.refuses = limited && !dropHead;
+        this.refusedToDlx = ov.equals("reject-publish-dlx");
+        this.ledger = limited ? new SpillLedger() : null;
+        this.spillDropped = limited ? new ArrayDeque<>() : null;
         if (expiresMs > 0) {
             loop.execute(this::armLease);
         }
     }
 
-    /** An integer x-argument in ms (validated at declare), or -1 when absent. */
+    /** A non-negative integer x-argument (validated at declare; ms for the TTLs), or -1 when absent. */
     private static long millis(Object v) {
         if (v instanceof io.warren.core.message.TableValue t) {
             v = t.comparable();
@@ -194,6 +235,14 @@ public final class MessageQueue implements Destination {
      */
     public long inMemoryBytes() {
         return inMemoryBytes;
+    }
+
+    /**
+     * Paged-out messages a length limit dropped that are still on disk: they go (and their journal
+     * slots are freed) when the read-back that was started for them completes. Loop.
+     */
+    public int pagedOutDroppedCount() {
+        return spillDropped == null ? 0 : spillDropped.size();
     }
 
     /** Ready messages paged out to disk (loop; other threads see a recent value). */
@@ -325,9 +374,100 @@ public final class MessageQueue implements Destination {
 
     // ---- operations: each runs on the loop ----------------------------------------------
 
+    /**
+     * True when this queue may refuse a publish (a length limit with x-overflow reject-publish or
+     * reject-publish-dlx): a publisher that confirms must then hear from it through
+     * {@link #enqueue(Message, long, Admission)}. Any thread.
+     */
+    public boolean mayRefuse() {
+        return refuses;
+    }
+
+    /** Told whether a queue took a publish ({@link #mayRefuse()}). Called on the queue's loop. */
+    public interface Admission {
+        void accepted();
+
+        void refused();
+    }
+
     /** Appends a message held in the store under slot {@code ref} (or {@link QueueEntry#NOT_STORED}). */
     public void enqueue(Message m, long ref) {
+        enqueue(m, ref, null);
+    }
+
+    /**
+     * Appends a message, or refuses it when it would take a reject-publish queue past its limit
+     * (RabbitMQ decides before trying a consumer, so a full queue refuses even when a consumer
+     * could take the message); {@code admission} (or null) is told which.
+     */
+    public void enqueue(Message m, long ref, Admission admission) {
         assert loop.inEventLoop();
+        if (refuses && !deleted && overLimit(1, m.bodySize())) {
+            QueueEntry e = new QueueEntry(m, nextSeq++, false, ref);
+            if (refusedToDlx) {
+                deadLetter(e, "maxlen");
+            } else {
+                // discard also frees its journal slot: a refused message must not come back at restart
+                discard(e);
+            }
+            if (admission != null) {
+                admission.refused();
+            }
+            return;
+        }
+        append(m, ref);
+        if (dropHead) {
+            dropHeadOverLimit();
+        }
+        if (admission != null) {
+            admission.accepted();
+        }
+    }
+
+    /** True when the ready messages plus {@code messages} and {@code bytes} more pass a limit. */
+    private boolean overLimit(int messages, long bytes) {
+        return (maxLength >= 0 && count() + messages > maxLength)
+                || (maxBytes >= 0 && readyBytes() + bytes > maxBytes);
+    }
+
+    /** x-overflow drop-head: drops (dead-letters) from the head until the queue is within its limits. */
+    private void dropHeadOverLimit() {
+        boolean dropped = false;
+        while (!deleted && overLimit(0, 0)) {
+            QueueEntry h = pollReady();
+            if (h != null) {
+                deadLetter(h, "maxlen");
+            } else if (spillCount > 0 && !ledger.isEmpty()) {
+                dropSpillHead();
+            } else {
+                break;
+            }
+            dropped = true;
+        }
+        if (dropped) {
+            updateCount();
+            refill();
+        }
+    }
+
+    /**
+     * Drops the oldest live paged-out entry without reading it: the counts change now, the entry
+     * itself is dropped (and its journal slot freed) when the read-back brings it.
+     */
+    private void dropSpillHead() {
+        long bytes = ledger.headBytes();
+        boolean expired = spillExpiries.left(ledger.headExpiresAt(), bytes);
+        ledger.poll();
+        spillCount--;
+        spillBodyBytes -= bytes;
+        spillDropped.addLast(expired);
+    }
+
+    private boolean hasSpillDropped() {
+        return spillDropped != null && !spillDropped.isEmpty();
+    }
+
+    private void append(Message m, long ref) {
         QueueEntry e = new QueueEntry(m, nextSeq++, false, ref);
         if (deleted) {
             discard(e);
@@ -351,7 +491,7 @@ public final class MessageQueue implements Destination {
             return;
         }
         ready.addLast(e);
-        inMemoryBytes += cost(e);
+        joined(e);
         updateCount();
         dispatch();
         if (ready.peekLast() != e) {
@@ -360,7 +500,7 @@ public final class MessageQueue implements Destination {
         if (e.expiresAt() <= now) {
             // TTL 0: no consumer took it at once, so it expires now, never to be delivered.
             ready.pollLast();
-            inMemoryBytes -= cost(e);
+            left(e);
             updateCount();
             expire(e);
             return;
@@ -368,7 +508,7 @@ public final class MessageQueue implements Destination {
         // Not delivered at once: it waits.
         if (spill != null && inMemoryBytes > paging.bound()) {
             ready.pollLast();
-            inMemoryBytes -= cost(e);
+            left(e);
             spillOut(e);
             armExpiry();
             return;
@@ -387,6 +527,23 @@ public final class MessageQueue implements Destination {
 
     private static long cost(QueueEntry e) {
         return e.message().memoryBytes() + Paging.ENTRY_OVERHEAD;
+    }
+
+    /** An entry joined the in-memory ready list. */
+    private void joined(QueueEntry e) {
+        inMemoryBytes += cost(e);
+        readyBodyBytes += e.message().bodySize();
+    }
+
+    /** An entry left the in-memory ready list. */
+    private void left(QueueEntry e) {
+        inMemoryBytes -= cost(e);
+        readyBodyBytes -= e.message().bodySize();
+    }
+
+    /** Body bytes of the ready messages, paged out ones included (RabbitMQ's message_bytes_ready). */
+    private long readyBytes() {
+        return readyBodyBytes + spillBodyBytes - spillExpiries.expiredBytes();
     }
 
     private void updateCount() {
@@ -441,7 +598,7 @@ public final class MessageQueue implements Destination {
         // can still go to a consumer in the millisecond it arrived (RabbitMQ's zero-TTL rule).
         while ((h = ready.peekFirst()) != null && h.expiresAt() < now) {
             ready.pollFirst();
-            inMemoryBytes -= cost(h);
+            left(h);
             expire(h);
         }
     }
@@ -503,7 +660,7 @@ public final class MessageQueue implements Destination {
         long[] next = {QueueEntry.NEVER};
         ready.removeIf(e -> {
             if (e.expiresAt() <= now) {
-                inMemoryBytes -= cost(e);
+                left(e);
                 expire(e);
                 return true;
             }
@@ -555,13 +712,18 @@ public final class MessageQueue implements Destination {
             // though it now comes before messages paged out earlier.
             LOG.warn("cannot page out a message of {}: {}", this, failed.toString());
             ready.addLast(e);
-            inMemoryBytes += cost(e);
+            joined(e);
             watch(e);
             updateCount();
             return;
         }
         spillCount++;
-        spillExpiries.add(e.expiresAt());
+        int size = e.message().bodySize();
+        spillBodyBytes += size;
+        spillExpiries.add(e.expiresAt(), size);
+        if (ledger != null) {
+            ledger.add(size, e.expiresAt());
+        }
         if (e.ref() != QueueEntry.NOT_STORED) {
             spillStored++;
         }
@@ -580,13 +742,22 @@ public final class MessageQueue implements Destination {
 
     /** Reads the next batch back from the spill once the ready list runs low. */
     private void refill() {
-        if (spillCount == 0 || spillReading || deleted || inMemoryBytes >= refillBelow()) {
+        if (spillReading || deleted) {
             return;
+        }
+        int max = READ_BATCH;
+        if (spillCount == 0 || inMemoryBytes >= refillBelow()) {
+            if (!hasSpillDropped()) {
+                return;
+            }
+            // Entries a length limit dropped while on disk: read just those back, now, so their
+            // journal slots are freed (else a restart would bring them back) and the spill shrinks.
+            max = Math.min(READ_BATCH, spillDropped.size());
         }
         spillReading = true;
         int gen = spillGen;
         long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
-        spill.read(READ_BATCH, bytes, (entries, failure) -> loop.execute(() -> spillRead(gen, entries, failure)));
+        spill.read(max, bytes, (entries, failure) -> loop.execute(() -> spillRead(gen, entries, failure)));
     }
 
     /** Entries per read-back: with 1 KB messages, 2 MiB is the limit that applies. */
@@ -601,7 +772,7 @@ public final class MessageQueue implements Destination {
             return;
         }
         spillReading = false;
-        if (failure != null || (entries.isEmpty() && spillCount > 0)) {
+        if (failure != null || (entries.isEmpty() && (spillCount > 0 || hasSpillDropped()))) {
             if (!spillFailureLogged) {
                 spillFailureLogged = true;
                 LOG.error("cannot read {} paged-out messages of {} back; retrying every second", spillCount, this,
@@ -618,19 +789,34 @@ public final class MessageQueue implements Destination {
             return;
         }
         long now = expiring ? System.currentTimeMillis() : 0;
+        int live = 0;
         for (QueueEntry e : entries) {
             if (e.ref() != QueueEntry.NOT_STORED) {
                 spillStored--;
+            }
+            if (hasSpillDropped()) {
+                // dropped by a length limit while on disk (already out of every count)
+                if (spillDropped.pollFirst()) {
+                    expire(e);
+                } else {
+                    deadLetter(e, "maxlen");
+                }
+                continue;
+            }
+            live++;
+            spillBodyBytes -= e.message().bodySize();
+            if (ledger != null) {
+                ledger.poll();
             }
             if (spillExpiries.readBack(e, now)) {
                 expire(e);
                 continue;
             }
             ready.addLast(e);
-            inMemoryBytes += cost(e);
+            joined(e);
             watch(e);
         }
-        spillCount -= entries.size();
+        spillCount -= live;
         updateCount();
         armExpiry();
         answerWaitingGets();
@@ -648,7 +834,12 @@ public final class MessageQueue implements Destination {
         }
         spillCount = 0;
         spillStored = 0;
+        spillBodyBytes = 0;
         spillExpiries.clear();
+        if (ledger != null) {
+            ledger.clear();
+            spillDropped.clear();
+        }
         spillReading = false;
         spillGen++;
         updateCount();
@@ -678,7 +869,7 @@ public final class MessageQueue implements Destination {
                 spillOut(e);
             } else {
                 ready.addLast(e);
-                inMemoryBytes += cost(e);
+                joined(e);
             }
         }
         updateCount();
@@ -700,7 +891,7 @@ public final class MessageQueue implements Destination {
     private QueueEntry pollReady() {
         QueueEntry e = ready.pollFirst();
         if (e != null) {
-            inMemoryBytes -= cost(e);
+            left(e);
         }
         return e;
     }
@@ -733,7 +924,7 @@ public final class MessageQueue implements Destination {
         }
         for (QueueEntry e : merged) {
             // A requeued entry keeps its expiry (RabbitMQ: expiryWithRequeue).
-            inMemoryBytes += cost(e);
+            joined(e);
             watch(e);
         }
         merged.sort(Comparator.comparingLong(QueueEntry::seq));
@@ -746,6 +937,11 @@ public final class MessageQueue implements Destination {
             ready.addFirst(merged.get(i));
         }
         updateCount();
+        if (dropHead) {
+            // RabbitMQ's requeue_and_run: a requeue past the limit drops from the head, which is
+            // where the requeued messages went back
+            dropHeadOverLimit();
+        }
         dispatch();
         armExpiry();
     }
@@ -900,6 +1096,7 @@ public final class MessageQueue implements Destination {
             }
         }
         inMemoryBytes = 0;
+        readyBodyBytes = 0;
         nextOwnExpiry = QueueEntry.NEVER;
         updateCount();
         answerWaitingGets();
@@ -949,7 +1146,7 @@ public final class MessageQueue implements Destination {
                     // restart (e.g. after freeing disk or fixing permissions) can try again.
                     LOG.error("cannot load message {} of {} from the store", e.ref(), this, failure);
                     if (ready.remove(e)) {
-                        inMemoryBytes -= cost(e);
+                        left(e);
                         e.message().release();
                         updateCount();
                     }

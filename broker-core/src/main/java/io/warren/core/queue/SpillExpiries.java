@@ -24,28 +24,35 @@ final class SpillExpiries {
     /** Every bucket ending at or before this has been counted. */
     private long countedUpTo = Long.MIN_VALUE;
     private long expired;
+    /** Body bytes of the {@link #expired} entries (x-max-length-bytes counts ready bytes). */
+    private long expiredBytes;
 
     private static long bucket(long expiresAt) {
         return Math.floorDiv(expiresAt, BUCKET_MS) * BUCKET_MS + BUCKET_MS;
     }
 
-    /** An entry with this expiry went to the spill. */
-    void add(long expiresAt) {
+    /** An entry with this expiry and body size went to the spill. */
+    void add(long expiresAt, long bytes) {
         if (expiresAt == QueueEntry.NEVER) {
             return;
         }
         long b = bucket(expiresAt);
         if (b <= countedUpTo) {
             expired++;
+            expiredBytes += bytes;
         } else {
-            buckets.computeIfAbsent(b, k -> new long[1])[0]++;
+            long[] c = buckets.computeIfAbsent(b, k -> new long[2]);
+            c[0]++;
+            c[1] += bytes;
         }
     }
 
     /** Counts the entries due by {@code now} as expired. */
     void expireUpTo(long now) {
         while (!buckets.isEmpty() && buckets.firstKey() <= now) {
-            expired += buckets.pollFirstEntry().getValue()[0];
+            long[] c = buckets.pollFirstEntry().getValue();
+            expired += c[0];
+            expiredBytes += c[1];
         }
         countedUpTo = Math.max(countedUpTo, now);
     }
@@ -56,19 +63,36 @@ final class SpillExpiries {
      */
     boolean readBack(QueueEntry e, long now) {
         long at = e.expiresAt();
-        if (at == QueueEntry.NEVER) {
+        return left(at, e.message().bodySize()) || (at != QueueEntry.NEVER && at <= now);
+    }
+
+    /**
+     * An entry with this expiry and body size leaves the spill's accounting (read back, or
+     * dropped by a length limit while still on disk): true when it had been counted as expired.
+     */
+    boolean left(long expiresAt, long bytes) {
+        if (expiresAt == QueueEntry.NEVER) {
             return false;
         }
-        long b = bucket(at);
+        long b = bucket(expiresAt);
         if (b <= countedUpTo) {
             expired--;
+            expiredBytes -= bytes;
             return true;
         }
         long[] c = buckets.get(b);
-        if (c != null && --c[0] == 0) {
-            buckets.remove(b);
+        if (c != null) {
+            c[1] -= bytes;
+            if (--c[0] == 0) {
+                buckets.remove(b);
+            }
         }
-        return at <= now;
+        return false;
+    }
+
+    /** Body bytes of the entries counted in {@link #expired()}. */
+    long expiredBytes() {
+        return expiredBytes;
     }
 
     /** Paged-out entries counted as expired but still on disk. */
@@ -85,5 +109,6 @@ final class SpillExpiries {
     void clear() {
         buckets.clear();
         expired = 0;
+        expiredBytes = 0;
     }
 }

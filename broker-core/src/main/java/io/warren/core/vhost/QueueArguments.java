@@ -8,7 +8,7 @@ import java.util.Map;
 
 /**
  * Validates queue x-arguments, one rule per argument, with RabbitMQ's wording. Arguments
- * this version does not act on yet (TTL, length limits, dead-lettering) are accepted and kept,
+ * this version does not act on yet (dead-lettering) are accepted and kept,
  * as RabbitMQ keeps unknown ones.
  */
 final class QueueArguments {
@@ -138,6 +138,23 @@ final class QueueArguments {
         if (ttl != null) {
             checkExpiry("x-message-ttl", queue, vhost, ttl, false);
         }
+        // rabbit_amqqueue:check_non_neg_int_arg and check_overflow, in RabbitMQ's order
+        for (String arg : List.of("x-max-length", "x-max-length-bytes")) {
+            Object v = args.get(arg);
+            if (v != null) {
+                checkNonNegativeInteger(arg, queue, vhost, v);
+            }
+        }
+        Object overflow = args.get("x-overflow");
+        if (overflow != null) {
+            String o = string(overflow);
+            if (o == null) {
+                throw invalid("x-overflow", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(overflow) + "}");
+            }
+            if (!OVERFLOW.contains(o)) {
+                throw invalid("x-overflow", queue, vhost, "invalid_overflow");
+            }
+        }
         Object mode = args.get("x-queue-mode");
         if (mode != null) {
             String m = string(mode);
@@ -156,6 +173,21 @@ final class QueueArguments {
     /** The integer field types RabbitMQ accepts for integer arguments (rabbit_amqqueue ?INTEGER_ARG_TYPES). */
     private static final List<String> INTEGER_TYPES = List.of("byte", "short", "signedint", "long",
             "unsignedbyte", "unsignedshort", "unsignedint");
+
+    /** x-overflow's values (rabbit_amqqueue:check_overflow); drop-head is the default. */
+    static final List<String> OVERFLOW = List.of("drop-head", "reject-publish", "reject-publish-dlx");
+
+    private static void checkNonNegativeInteger(String arg, String queue, String vhost, Object v) {
+        String type = TableValue.typeNameOf(v);
+        if (!INTEGER_TYPES.contains(type)) {
+            // rabbit_amqqueue:check_int_arg's text, a quoted string (probed against 3.10)
+            throw invalid(arg, queue, vhost, "\"expected integer, got " + type + "\"");
+        }
+        long n = integer(v);
+        if (n < 0) {
+            throw invalid(arg, queue, vhost, "{value_negative," + n + "}");
+        }
+    }
 
     private static void checkExpiry(String arg, String queue, String vhost, Object v, boolean zeroInvalid) {
         String type = TableValue.typeNameOf(v);
