@@ -87,10 +87,10 @@ public final class MessageQueue implements Destination {
     // a sweep of the in-memory ready list when the earliest of them is due (the list is bounded by
     // the paging bound, so a sweep is too); paged-out entries are counted per expiry bucket
     // (SpillExpiries). One scheduled task per queue, for the earliest deadline.
-    /** x-message-ttl in ms, or -1. */
-    private final long messageTtl;
-    /** x-expires in ms, or -1. */
-    private final long expiresMs;
+    /** The effective message TTL in ms (x-message-ttl and policy, see {@link #applyPolicy}), or -1. Loop only. */
+    private long messageTtl;
+    /** The effective x-expires in ms (argument and policy), or -1. Loop only. */
+    private long expiresMs;
     /** Set once any entry had an expiry: only then do dispatch and get look at the clock. Loop only. */
     private boolean expiring;
     /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
@@ -155,6 +155,74 @@ public final class MessageQueue implements Destination {
         this.expiresMs = millis(this.arguments.get("x-expires"));
         if (expiresMs > 0) {
             loop.execute(this::armLease);
+        }
+    }
+
+    /**
+     * The policy hook: {@code definition} is the effective policy definition that applies to this
+     * queue now (RabbitMQ's effective_policy_definition, policy and operator policy merged; empty
+     * when none does). The VirtualHost calls it on the loop when the queue is created and whenever
+     * policies change. Each key combines with its x-argument as in RabbitMQ (the smaller of the two
+     * numbers for message-ttl and expires). Features that take policy keys read them here.
+     */
+    public void applyPolicy(Map<String, Object> definition) {
+        assert loop.inEventLoop();
+        if (deleted) {
+            return;
+        }
+        long ttl = io.warren.core.policy.Applied.smaller(arguments.get("x-message-ttl"), definition.get("message-ttl"));
+        if (ttl != messageTtl) {
+            retime(ttl);
+        }
+        long expires = io.warren.core.policy.Applied.smaller(arguments.get("x-expires"), definition.get("expires"));
+        if (expires != expiresMs) {
+            expiresMs = expires;
+            if (leaseTimer != null) {
+                leaseTimer.cancel(false);
+                leaseTimer = null;
+            }
+            if (expires > 0) {
+                armLease(); // from the last use, as if the new period had always applied
+            }
+        }
+    }
+
+    /**
+     * The queue's message TTL changed: every ready entry in memory gets the expiry the new TTL gives
+     * it, counted from when it was enqueued where that is known (its old queue-TTL expiry less the
+     * old TTL, or its own-TTL expiry less its own TTL), else from now. One pass over the in-memory
+     * ready list, bounded by the paging bound like {@link #sweep}. Paged-out entries keep the expiry
+     * they were paged out with (reading them back to restamp them would cost the disk I/O paging
+     * saves); an entry whose own TTL is the shorter one keeps it everywhere.
+     */
+    private void retime(long ttl) {
+        long old = messageTtl;
+        messageTtl = ttl;
+        long now = System.currentTimeMillis();
+        long nextOwn = QueueEntry.NEVER;
+        for (QueueEntry e : ready) {
+            long own = e.message().ttl();
+            long enqueued = e.expiresAt() == QueueEntry.NEVER ? now
+                    : e.ownExpiry() ? e.expiresAt() - own : e.expiresAt() - old;
+            if (own >= 0 && (ttl < 0 || own < ttl)) {
+                e.expiresAt(enqueued + own, true);
+                nextOwn = Math.min(nextOwn, e.expiresAt());
+            } else if (ttl >= 0) {
+                e.expiresAt(enqueued + ttl, false);
+            } else {
+                e.expiresAt(QueueEntry.NEVER, false);
+            }
+        }
+        nextOwnExpiry = nextOwn;
+        if (ttl >= 0) {
+            expiring = true;
+        }
+        if (expiring) {
+            // A sweep, not just the head: entries whose enqueue time was unknown count from now and
+            // may sit before entries already due.
+            sweep(now);
+            updateCount();
+            armExpiry();
         }
     }
 
