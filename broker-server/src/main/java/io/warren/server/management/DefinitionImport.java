@@ -285,7 +285,13 @@ final class DefinitionImport {
         String vhost = only != null ? only : name(o, where + " (policy '" + name + "')", "vhost");
         String w = where + " (policy '" + name + "' in vhost '" + vhost + "')";
         knownVhost(w, vhost);
-        io.warren.core.policy.Policy p = field(w, () -> PolicyEndpoints.parse(vhost, name, o, operator));
+        io.warren.core.policy.Policy p;
+        try {
+            p = PolicyEndpoints.parse(vhost, name, o, operator);
+        } catch (ApiException e) {
+            // RabbitMQ's "Validation failed\n\nwhy\n" on one line, after the object it is about.
+            throw ApiException.badRequest(w + ": " + e.getMessage().strip().replaceAll("\\s*\\n\\s*\\n\\s*", ": "));
+        }
         policies.add(new PDef(w, p, operator));
     }
 
