@@ -181,9 +181,7 @@ public final class MessageQueue implements Destination {
                 leaseTimer.cancel(false);
                 leaseTimer = null;
             }
-            if (expires > 0) {
-                armLease(); // from the last use, as if the new period had always applied
-            }
+            armLease(); // from the last use, as if the new period had always applied (none without one)
         }
     }
 
@@ -562,16 +560,19 @@ public final class MessageQueue implements Destination {
 
     /** x-expires: the queue goes once it has been unused (no consumer, no get, no declare) that long. */
     private void armLease() {
-        if (deleted) {
+        if (deleted || expiresMs <= 0) {
             return;
+        }
+        if (leaseTimer != null) {
+            leaseTimer.cancel(false); // one lease task per queue, also when a policy re-arms it
         }
         long left = lastUsed + expiresMs * 1_000_000L - System.nanoTime();
         leaseTimer = loop.schedule(this::leaseDue, Math.max(0, left), java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     private void leaseDue() {
-        if (deleted) {
-            return;
+        if (deleted || expiresMs <= 0) {
+            return; // a policy took the lease away
         }
         if (!consumers.isEmpty()) {
             // In use: the period starts again when the last consumer goes.

@@ -276,6 +276,24 @@ class PoliciesTest {
     }
 
     @Test
+    void clearingAnExpiresPolicyKeepsTheQueue() throws Exception {
+        String q = unique("pol-keep");
+        ch.queueDeclare(q, false, false, false, null);
+        String p = unique("keep");
+        policy(p, exactly(q), "{\"expires\":1500}");
+        assertEquals(204, api.delete("/api/policies/%2F/" + Http.enc(p)).status());
+        await().during(Duration.ofMillis(2500)).atMost(GONE)
+                .until(() -> api.get("/api/queues/%2F/" + Http.enc(q)).status() == 200);
+        // With its own x-expires, the argument applies again once a longer policy goes.
+        String q2 = unique("pol-keep-arg");
+        ch.queueDeclare(q2, false, false, false, Map.of("x-expires", 1000));
+        policy(p, exactly(q2), "{\"expires\":600000}");
+        policy(p, "^nothing-at-all$", "{\"expires\":600000}");
+        await().atMost(GONE).until(() -> api.get("/api/queues/%2F/" + Http.enc(q2)).status() == 404);
+        ch.queueDelete(q);
+    }
+
+    @Test
     void aNewQueueGetsThePolicyAtOnce() throws Exception {
         String prefix = unique("pol-new");
         policy(unique("new"), "^" + java.util.regex.Pattern.quote(prefix), "{\"message-ttl\":200}");
