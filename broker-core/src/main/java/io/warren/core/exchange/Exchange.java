@@ -25,6 +25,8 @@ public abstract class Exchange implements Destination {
     private final String alternateName;
     /** The vhost's exchanges by name, to find the AE at publish time (it may come and go). */
     private volatile Function<String, Exchange> siblings;
+    /** The alternate-exchange a policy gives this exchange (the argument wins over it), or null. */
+    private volatile String policyAlternateName;
     /**
      * Messages published to this exchange, and those of them that reached a queue (RabbitMQ's
      * publish_in / publish_out). Any publishing thread adds: LongAdder spreads contended adds
@@ -77,12 +79,22 @@ public abstract class Exchange implements Destination {
 
     /** The alternate exchange as the vhost has it now; null without one or when it does not exist. Any thread. */
     public Exchange alternate() {
-        String n = alternateName;
+        String n = alternateName != null ? alternateName : policyAlternateName;
         if (n == null) {
             return null;
         }
         Function<String, Exchange> s = siblings;
         return s == null ? null : s.apply(n);
+    }
+
+    /**
+     * The policy hook: {@code definition} is the effective policy definition that applies now
+     * (empty when none does). Its alternate-exchange applies unless the argument sets one
+     * (RabbitMQ: the argument wins). Any thread.
+     */
+    public void applyPolicy(Map<String, Object> definition) {
+        Object ae = definition.get(ALTERNATE_EXCHANGE);
+        policyAlternateName = ae instanceof String s ? s : null;
     }
 
     public static Exchange create(String name, ExchangeType type, boolean durable, boolean autoDelete,

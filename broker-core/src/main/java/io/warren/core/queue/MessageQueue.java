@@ -67,24 +67,41 @@ public final class MessageQueue implements Destination {
     // paged-out ones included; drop-head drops (or dead-letters, reason maxlen) from the head
     // after a publish or a requeue takes the queue past a limit; reject-publish(-dlx) refuses a
     // publish that would, and tells the publisher through its Admission (a basic.nack).
+    // The effective values (x-argument and policy, see setLimits); loop only unless said.
     /** x-max-length, or -1. */
-    private final long maxLength;
+    private long maxLength = -1;
     /** x-max-length-bytes, or -1. */
-    private final long maxBytes;
+    private long maxBytes = -1;
     /** A limit is set and x-overflow is drop-head (the default). */
-    private final boolean dropHead;
-    /** A limit is set and x-overflow is reject-publish or reject-publish-dlx. */
-    private final boolean refuses;
+    private boolean dropHead;
+    /** A limit is set and x-overflow is reject-publish or reject-publish-dlx. Any thread reads it. */
+    private volatile boolean refuses;
     /** x-overflow reject-publish-dlx: a refused publish is dead-lettered too. */
-    private final boolean refusedToDlx;
-    /** Size and expiry of each live paged-out entry, in spill order; null without a limit. Loop only. */
-    private final SpillLedger ledger;
+    private boolean refusedToDlx;
+    /**
+     * Size and expiry of each live paged-out entry, in spill order, after the first
+     * {@link #ledgerGap}; null until the queue first has a limit (then kept). Loop only.
+     */
+    private SpillLedger ledger;
+    /**
+     * Paged-out entries at the head of the spill that the ledger does not know: those already on
+     * disk when a policy gave the queue its first limit. A drop of one counts it out at once; its
+     * bytes and expiry are settled when the read-back brings it.
+     */
+    private long ledgerGap;
+    /** The effective x-overflow as set (null: the default, drop-head). */
+    private Object overflowSetting;
     /**
      * Entries dropped by drop-head while still on disk, oldest first, in front of the spill's
-     * live entries: true for one that had expired already. Each is dropped (its journal slot
-     * freed) when the read-back brings it. Null without a limit. Loop only.
+     * live entries: {@link #DROPPED_EXPIRED} for one that had expired already,
+     * {@link #DROPPED_LIVE} for one that had not, {@link #DROPPED_UNKNOWN} for one of the ledger
+     * gap. Each is dropped (its journal slot freed) when the read-back brings it. Null until the
+     * queue first has a limit. Loop only.
      */
-    private final ArrayDeque<Boolean> spillDropped;
+    private ArrayDeque<Integer> spillDropped;
+    private static final Integer DROPPED_LIVE = 0;
+    private static final Integer DROPPED_EXPIRED = 1;
+    private static final Integer DROPPED_UNKNOWN = 2;
     private final List<Consumer> consumers = new ArrayList<>();
     private int nextConsumer;
     /** x-single-active-consumer: only the first consumer (in priority, then arrival order) gets messages. */
@@ -115,14 +132,14 @@ public final class MessageQueue implements Destination {
     // a sweep of the in-memory ready list when the earliest of them is due (the list is bounded by
     // the paging bound, so a sweep is too); paged-out entries are counted per expiry bucket
     // (SpillExpiries). One scheduled task per queue, for the earliest deadline.
-    /** x-message-ttl in ms, or -1. */
-    private final long messageTtl;
-    /** x-expires in ms, or -1. */
-    private final long expiresMs;
+    /** The effective message TTL in ms (x-message-ttl and policy, see {@link #applyPolicy}), or -1. Loop only. */
+    private long messageTtl;
+    /** The effective x-expires in ms (argument and policy), or -1. Loop only. */
+    private long expiresMs;
     /** x-queue-type quorum: every message is journaled, deliveries carry x-delivery-count. */
     private final boolean quorum;
-    /** x-delivery-limit: how often a message may be returned before it is dead-lettered; -1: no limit. */
-    private final long deliveryLimit;
+    /** The effective delivery limit (x-delivery-limit and policy): returns before dead-lettering; -1: none. */
+    private volatile long deliveryLimit;
     /** Set once any entry had an expiry: only then do dispatch and get look at the clock. Loop only. */
     private boolean expiring;
     /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
@@ -188,24 +205,94 @@ public final class MessageQueue implements Destination {
         Object type = this.arguments.get("x-queue-type");
         this.quorum = type != null && "quorum".equals(type.toString());
         this.deliveryLimit = millis(this.arguments.get("x-delivery-limit"));
-        this.maxLength = millis(this.arguments.get("x-max-length"));
-        this.maxBytes = millis(this.arguments.get("x-max-length-bytes"));
-        Object overflow = this.arguments.get("x-overflow");
-        if (overflow instanceof io.warren.core.message.TableValue t) {
-            overflow = t.comparable();
-        }
-        String ov = overflow == null ? "drop-head" : overflow.toString();
-        boolean limited = maxLength >= 0 || maxBytes >= 0;
-        this.dropHead = limited && ov.equals("drop-head");
-        this.refuses = limited && !dropHead;
-        this.refusedToDlx = ov.equals("reject-publish-dlx");
-        this.ledger = limited ? new SpillLedger() : null;
-        this.spillDropped = limited ? new ArrayDeque<>() : null;
+        setLimits(millis(this.arguments.get("x-max-length")), millis(this.arguments.get("x-max-length-bytes")),
+                this.arguments.get("x-overflow"));
         if (expiresMs > 0) {
             loop.execute(this::armLease);
         }
     }
 
+    /**
+     * The policy hook: {@code definition} is the effective policy definition that applies to this
+     * queue now (RabbitMQ's effective_policy_definition, policy and operator policy merged; empty
+     * when none does). The VirtualHost calls it on the loop when the queue is created and whenever
+     * policies change. Each key combines with its x-argument as in RabbitMQ (the smaller of the two
+     * numbers for message-ttl and expires). Features that take policy keys read them here.
+     */
+    public void applyPolicy(Map<String, Object> definition) {
+        assert loop.inEventLoop();
+        if (deleted) {
+            return;
+        }
+        long ttl = io.warren.core.policy.Applied.smaller(arguments.get("x-message-ttl"), definition.get("message-ttl"));
+        if (ttl != messageTtl) {
+            retime(ttl);
+        }
+        long expires = io.warren.core.policy.Applied.smaller(arguments.get("x-expires"), definition.get("expires"));
+        if (expires != expiresMs) {
+            expiresMs = expires;
+            if (leaseTimer != null) {
+                leaseTimer.cancel(false);
+                leaseTimer = null;
+            }
+            armLease(); // from the last use, as if the new period had always applied (none without one)
+        }
+        deliveryLimit = io.warren.core.policy.Applied.smaller(arguments.get("x-delivery-limit"),
+                definition.get("delivery-limit"));
+        long maxLen = io.warren.core.policy.Applied.smaller(arguments.get("x-max-length"), definition.get("max-length"));
+        long maxB = io.warren.core.policy.Applied.smaller(arguments.get("x-max-length-bytes"),
+                definition.get("max-length-bytes"));
+        Object overflow = io.warren.core.policy.Applied.argumentFirst(arguments.get("x-overflow"),
+                definition.get("overflow"));
+        if (maxLen != maxLength || maxB != maxBytes || !java.util.Objects.equals(String.valueOf(overflow),
+                String.valueOf(overflowSetting))) {
+            setLimits(maxLen, maxB, overflow);
+            if (dropHead) {
+                dropHeadOverLimit(); // at once, the messages already queued too
+            }
+        }
+    }
+
+    /**
+     * The queue's message TTL changed: every ready entry in memory gets the expiry the new TTL gives
+     * it, counted from when it was enqueued where that is known (its old queue-TTL expiry less the
+     * old TTL, or its own-TTL expiry less its own TTL), else from now. One pass over the in-memory
+     * ready list, bounded by the paging bound like {@link #sweep}. Paged-out entries keep the expiry
+     * they were paged out with (reading them back to restamp them would cost the disk I/O paging
+     * saves); an entry whose own TTL is the shorter one keeps it everywhere.
+     */
+    private void retime(long ttl) {
+        long old = messageTtl;
+        messageTtl = ttl;
+        long now = System.currentTimeMillis();
+        long nextOwn = QueueEntry.NEVER;
+        for (QueueEntry e : ready) {
+            long own = e.message().ttl();
+            long enqueued = e.expiresAt() == QueueEntry.NEVER ? now
+                    : e.ownExpiry() ? e.expiresAt() - own : e.expiresAt() - old;
+            if (own >= 0 && (ttl < 0 || own < ttl)) {
+                e.expiresAt(enqueued + own, true);
+                nextOwn = Math.min(nextOwn, e.expiresAt());
+            } else if (ttl >= 0) {
+                e.expiresAt(enqueued + ttl, false);
+            } else {
+                e.expiresAt(QueueEntry.NEVER, false);
+            }
+        }
+        nextOwnExpiry = nextOwn;
+        if (ttl >= 0) {
+            expiring = true;
+        }
+        if (expiring) {
+            // A sweep, not just the head: entries whose enqueue time was unknown count from now and
+            // may sit before entries already due.
+            sweep(now);
+            updateCount();
+            armExpiry();
+        }
+    }
+
+    /** An integer x-argument in ms (validated at declare), or -1 when absent. */
     /** A non-negative integer x-argument (validated at declare; ms for the TTLs), or -1 when absent. */
     private static long millis(Object v) {
         if (v instanceof io.warren.core.message.TableValue t) {
@@ -424,6 +511,30 @@ public final class MessageQueue implements Destination {
         }
     }
 
+    /**
+     * Sets the effective length limits (-1: none) and overflow behaviour (null: drop-head). A
+     * queue that gets its first limit starts a ledger of its paged-out entries; those already on
+     * disk form the ledger's gap. Constructor, then the loop.
+     */
+    private void setLimits(long maxLen, long maxB, Object overflow) {
+        if (overflow instanceof io.warren.core.message.TableValue t) {
+            overflow = t.comparable();
+        }
+        overflowSetting = overflow;
+        String ov = overflow == null ? "drop-head" : overflow.toString();
+        boolean limited = maxLen >= 0 || maxB >= 0;
+        if (limited && ledger == null) {
+            ledger = new SpillLedger();
+            spillDropped = new ArrayDeque<>();
+            ledgerGap = spillCount;
+        }
+        maxLength = maxLen;
+        maxBytes = maxB;
+        dropHead = limited && ov.equals("drop-head");
+        refusedToDlx = ov.equals("reject-publish-dlx");
+        refuses = limited && !dropHead;
+    }
+
     /** True when the ready messages plus {@code messages} and {@code bytes} more pass a limit. */
     private boolean overLimit(int messages, long bytes) {
         return (maxLength >= 0 && count() + messages > maxLength)
@@ -437,7 +548,7 @@ public final class MessageQueue implements Destination {
             QueueEntry h = pollReady();
             if (h != null) {
                 deadLetter(h, "maxlen");
-            } else if (spillCount > 0 && !ledger.isEmpty()) {
+            } else if (spillCount > 0 && (ledgerGap > 0 || !ledger.isEmpty())) {
                 dropSpillHead();
             } else {
                 break;
@@ -455,12 +566,19 @@ public final class MessageQueue implements Destination {
      * itself is dropped (and its journal slot freed) when the read-back brings it.
      */
     private void dropSpillHead() {
+        if (ledgerGap > 0) {
+            // Not in the ledger: out of the count now, bytes and expiry settled at read-back.
+            ledgerGap--;
+            spillCount--;
+            spillDropped.addLast(DROPPED_UNKNOWN);
+            return;
+        }
         long bytes = ledger.headBytes();
         boolean expired = spillExpiries.left(ledger.headExpiresAt(), bytes);
         ledger.poll();
         spillCount--;
         spillBodyBytes -= bytes;
-        spillDropped.addLast(expired);
+        spillDropped.addLast(expired ? DROPPED_EXPIRED : DROPPED_LIVE);
     }
 
     private boolean hasSpillDropped() {
@@ -679,16 +797,19 @@ public final class MessageQueue implements Destination {
 
     /** x-expires: the queue goes once it has been unused (no consumer, no get, no declare) that long. */
     private void armLease() {
-        if (deleted) {
+        if (deleted || expiresMs <= 0) {
             return;
+        }
+        if (leaseTimer != null) {
+            leaseTimer.cancel(false); // one lease task per queue, also when a policy re-arms it
         }
         long left = lastUsed + expiresMs * 1_000_000L - System.nanoTime();
         leaseTimer = loop.schedule(this::leaseDue, Math.max(0, left), java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     private void leaseDue() {
-        if (deleted) {
-            return;
+        if (deleted || expiresMs <= 0) {
+            return; // a policy took the lease away
         }
         if (!consumers.isEmpty()) {
             // In use: the period starts again when the last consumer goes.
@@ -795,8 +916,14 @@ public final class MessageQueue implements Destination {
                 spillStored--;
             }
             if (hasSpillDropped()) {
-                // dropped by a length limit while on disk (already out of every count)
-                if (spillDropped.pollFirst()) {
+                // dropped by a length limit while on disk (already out of the message count)
+                Integer kind = spillDropped.pollFirst();
+                boolean expired = kind == DROPPED_EXPIRED;
+                if (kind == DROPPED_UNKNOWN) {
+                    spillBodyBytes -= e.message().bodySize();
+                    expired = spillExpiries.readBack(e, now);
+                }
+                if (expired) {
                     expire(e);
                 } else {
                     deadLetter(e, "maxlen");
@@ -805,7 +932,9 @@ public final class MessageQueue implements Destination {
             }
             live++;
             spillBodyBytes -= e.message().bodySize();
-            if (ledger != null) {
+            if (ledgerGap > 0) {
+                ledgerGap--;
+            } else if (ledger != null) {
                 ledger.poll();
             }
             if (spillExpiries.readBack(e, now)) {
@@ -840,6 +969,7 @@ public final class MessageQueue implements Destination {
             ledger.clear();
             spillDropped.clear();
         }
+        ledgerGap = 0;
         spillReading = false;
         spillGen++;
         updateCount();

@@ -38,6 +38,13 @@ public interface DefinitionStore extends AutoCloseable {
     record AccessDefinitions(boolean seeded, List<VhostDef> vhosts, List<UserDef> users,
                              List<PermissionDef> permissions, List<TopicPermissionDef> topicPermissions) {}
 
+    /**
+     * A policy or ({@code operator}) an operator policy of a vhost; {@code definition} holds JSON
+     * values (String, Long, Double, Boolean, null, List, Map).
+     */
+    record PolicyDef(String vhost, String name, boolean operator, String pattern, String applyTo, int priority,
+                     java.util.Map<String, Object> definition) {}
+
     void putExchange(ExchangeDef d);
 
     void removeExchange(String vhost, String name);
@@ -70,6 +77,20 @@ public interface DefinitionStore extends AutoCloseable {
     void markSeeded();
 
     AccessDefinitions loadAccess();
+
+    /** Sets (creates or replaces) a policy. Stores without policies refuse. */
+    default void putPolicy(PolicyDef d) {
+        throw new UnsupportedOperationException("this definition store keeps no policies");
+    }
+
+    default void removePolicy(String vhost, String name, boolean operator) {
+        throw new UnsupportedOperationException("this definition store keeps no policies");
+    }
+
+    /** Every stored policy and operator policy. */
+    default List<PolicyDef> loadPolicies() {
+        return List.of();
+    }
 
     /** A new queue id, never handed out before (survives restarts). */
     long nextQueueId();

@@ -50,6 +50,15 @@ public final class StoreDurability implements Durability {
         definitions.putVhost(new DefinitionStore.VhostDef(name, description, List.copyOf(tags)));
     }
 
+    @Override public void policyAdded(String vhost, io.warren.core.policy.Policy p, boolean operator) {
+        definitions.putPolicy(new DefinitionStore.PolicyDef(vhost, p.name(), operator, p.pattern(),
+                p.applyTo().wireName(), p.priority(), p.definition()));
+    }
+
+    @Override public void policyRemoved(String vhost, String name, boolean operator) {
+        definitions.removePolicy(vhost, name, operator);
+    }
+
     @Override public void vhostRemoved(String name) {
         definitions.removeVhost(name);
     }
@@ -159,6 +168,24 @@ public final class StoreDurability implements Durability {
         DefinitionStore.Definitions d = definitions.load();
         for (DefinitionStore.VhostDef v : definitions.loadAccess().vhosts()) {
             vhosts.recover(v.name(), new VirtualHosts.Info(v.description(), v.tags()));
+        }
+        // Policies before what they apply to: each exchange and queue gets its policy as it is recovered.
+        for (DefinitionStore.PolicyDef p : definitions.loadPolicies()) {
+            VirtualHost v = vhosts.get(p.vhost());
+            if (v == null) {
+                log.warn("dropping stored policy '{}' of vhost '{}', which no longer exists", p.name(), p.vhost());
+                definitions.removePolicy(p.vhost(), p.name(), p.operator());
+                continue;
+            }
+            try {
+                v.recoverPolicy(io.warren.core.policy.PolicyValidator.policy(p.vhost(), p.name(), p.pattern(),
+                        p.applyTo(), p.priority(), p.definition(), p.operator()), p.operator());
+            } catch (io.warren.core.policy.PolicyException e) {
+                // Stored by a broker that accepted it (e.g. a key this one no longer takes): say so, keep it
+                // on disk, and start without it rather than not at all.
+                log.error("stored policy '{}' of vhost '{}' is not valid for this broker, not applied: {}", p.name(),
+                        p.vhost(), e.getMessage().replace('\n', ' ').strip());
+            }
         }
         for (ExchangeDef x : d.exchanges()) {
             vhost(vhosts, x.vhost()).recoverExchange(x.name(), x.type(), x.autoDelete(), x.internal(),

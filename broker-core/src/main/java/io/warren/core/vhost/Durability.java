@@ -30,6 +30,11 @@ public interface Durability {
     /** A vhost was created (or its description / tags changed). */
     default void vhostAdded(String name, String description, java.util.List<String> tags) { }
 
+    /** A policy ({@code operator}: an operator policy) was set (created or replaced). Policies are always durable. */
+    default void policyAdded(String vhost, io.warren.core.policy.Policy p, boolean operator) { }
+
+    default void policyRemoved(String vhost, String name, boolean operator) { }
+
     /** A vhost was deleted (its contents were reported removed before). */
     default void vhostRemoved(String name) { }
 

@@ -7,6 +7,8 @@ import io.warren.core.exchange.DefaultExchange;
 import io.warren.core.exchange.Destination;
 import io.warren.core.exchange.Exchange;
 import io.warren.core.exchange.ExchangeType;
+import io.warren.core.policy.Applied;
+import io.warren.core.policy.Policy;
 import io.warren.core.queue.MessageQueue;
 
 import java.security.SecureRandom;
@@ -34,6 +36,13 @@ public final class VirtualHost {
     private final Durability durability;
 
     private final io.warren.core.queue.Paging paging;
+
+    // ---- policies: written under topologyLock, read by lookups and listings from any thread ----
+    private final Map<String, Policy> policies = new ConcurrentHashMap<>();
+    private final Map<String, Policy> operatorPolicies = new ConcurrentHashMap<>();
+    /** What applies to each queue and exchange now (absent: nothing), as last handed to it. */
+    private final Map<String, Applied> queuePolicies = new ConcurrentHashMap<>();
+    private final Map<String, Applied> exchangePolicies = new ConcurrentHashMap<>();
 
     public VirtualHost(String name, EventExecutor[] loops) {
         this(name, loops, Durability.NONE);
@@ -130,6 +139,7 @@ public final class VirtualHost {
                     durability.exchangeAdded(name, x);
                 }
                 x.attach(exchanges::get);
+                applyPolicies(x);
                 exchanges.put(exchangeName, x);
                 return x;
             }
@@ -238,6 +248,7 @@ public final class VirtualHost {
 
     private void removeExchange(Exchange x) {
         exchanges.remove(x.name());
+        exchangePolicies.remove(x.name());
         for (Binding b : x.bindings()) {
             x.removeBinding(b);
             durability.bindingRemoved(name, b);
@@ -327,6 +338,8 @@ public final class VirtualHost {
             if (isDurable) {
                 durability.queueAdded(name, q);
             }
+            queuePolicies.remove(n);
+            applyPolicies(q);
             queues.put(n, q);
             return new Declared(q, true);
         }
@@ -390,6 +403,7 @@ public final class VirtualHost {
 
     private void removeQueue(MessageQueue q) {
         queues.remove(q.name());
+        queuePolicies.remove(q.name());
         if (q.durable()) {
             durability.queueRemoved(name, q);
         }
@@ -535,6 +549,14 @@ public final class VirtualHost {
      */
     public void deleteAll() {
         synchronized (topologyLock) {
+            for (Policy p : policies.values()) {
+                durability.policyRemoved(name, p.name(), false);
+            }
+            for (Policy p : operatorPolicies.values()) {
+                durability.policyRemoved(name, p.name(), true);
+            }
+            policies.clear();
+            operatorPolicies.clear();
             for (MessageQueue q : new ArrayList<>(queues.values())) {
                 removeQueue(q);
             }
@@ -554,6 +576,99 @@ public final class VirtualHost {
         }
     }
 
+    // ---- policies --------------------------------------------------------------------------------
+
+    private Map<String, Policy> policyMap(boolean operator) {
+        return operator ? operatorPolicies : policies;
+    }
+
+    /** The policies ({@code operator}: operator policies), by name. */
+    public List<Policy> policies(boolean operator) {
+        List<Policy> l = new ArrayList<>(policyMap(operator).values());
+        l.sort(java.util.Comparator.comparing(Policy::name));
+        return l;
+    }
+
+    public Policy policy(String policyName, boolean operator) {
+        return policyMap(operator).get(policyName);
+    }
+
+    /**
+     * Sets a policy (validated: {@link io.warren.core.policy.PolicyValidator}), stored, and applies
+     * the result to every queue and exchange at once. Returns true when it is new.
+     */
+    public boolean putPolicy(Policy p, boolean operator) {
+        synchronized (topologyLock) {
+            boolean created = policyMap(operator).put(p.name(), p) == null;
+            durability.policyAdded(name, p, operator);
+            reapplyPolicies();
+            return created;
+        }
+    }
+
+    /** Clears a policy; false when there was none. */
+    public boolean deletePolicy(String policyName, boolean operator) {
+        synchronized (topologyLock) {
+            if (policyMap(operator).remove(policyName) == null) {
+                return false;
+            }
+            durability.policyRemoved(name, policyName, operator);
+            reapplyPolicies();
+            return true;
+        }
+    }
+
+    /** Start-up: a stored policy, before the exchanges and queues it applies to are recovered. */
+    public void recoverPolicy(Policy p, boolean operator) {
+        synchronized (topologyLock) {
+            policyMap(operator).put(p.name(), p);
+        }
+    }
+
+    /** What applies to a queue now (policy and operator policy names, effective definition). */
+    public Applied appliedTo(MessageQueue q) {
+        return queuePolicies.getOrDefault(q.name(), Applied.NONE);
+    }
+
+    public Applied appliedTo(Exchange x) {
+        return exchangePolicies.getOrDefault(x.name(), Applied.NONE);
+    }
+
+    private void reapplyPolicies() {
+        for (MessageQueue q : queues.values()) {
+            applyPolicies(q);
+        }
+        for (Exchange x : exchanges.values()) {
+            applyPolicies(x);
+        }
+    }
+
+    /**
+     * Computes what applies to {@code q} and, when its effective definition changed, hands it to
+     * the queue on its loop. Under the topology lock, so the queue sees the changes in order.
+     */
+    private void applyPolicies(MessageQueue q) {
+        Applied a = Applied.of(policies.values(), operatorPolicies.values(), q.name(), true);
+        Applied before = a == Applied.NONE ? queuePolicies.remove(q.name()) : queuePolicies.put(q.name(), a);
+        Map<String, Object> old = before == null ? Map.of() : before.definition();
+        if (!old.equals(a.definition())) {
+            q.execute(() -> q.applyPolicy(a.definition()));
+        }
+    }
+
+    private void applyPolicies(Exchange x) {
+        if (x == defaultExchange) {
+            return; // as RabbitMQ: the default exchange takes no policy
+        }
+        Applied a = Applied.of(policies.values(), operatorPolicies.values(), x.name(), false);
+        if (a == Applied.NONE) {
+            exchangePolicies.remove(x.name());
+        } else {
+            exchangePolicies.put(x.name(), a);
+        }
+        x.applyPolicy(a.definition());
+    }
+
     // ---- recovery ---------------------------------------------------------------------------
 
     /** Start-up: re-creates a stored exchange (before any client connects). */
@@ -564,6 +679,7 @@ public final class VirtualHost {
             if (x == null) {
                 x = Exchange.create(exchangeName, ExchangeType.of(typeName), true, autoDelete, internal, args);
                 x.attach(exchanges::get);
+                applyPolicies(x);
                 exchanges.put(exchangeName, x);
             }
             return x;
@@ -578,6 +694,7 @@ public final class VirtualHost {
                     this::autoDeleteQueue);
             q.attachPaging(paging);
             attach.accept(q);
+            applyPolicies(q);
             queues.put(queueName, q);
             return q;
         }

@@ -62,6 +62,10 @@ final class DefinitionImport {
                         Map<String, Object> args) {
     }
 
+    private record PDef(String where, io.warren.core.policy.Policy policy, boolean operator) {
+    }
+
+    private final List<PDef> policies = new ArrayList<>();
     private final BrokerContext broker;
     private final List<User> users = new ArrayList<>();
     private final Map<String, Vhost> vhosts = new LinkedHashMap<>();
@@ -105,6 +109,13 @@ final class DefinitionImport {
                 p.topicPermission(ts.get(i), "topic_permissions[" + i + "]");
             }
         }
+        for (boolean operator : new boolean[] {false, true}) {
+            String kind = operator ? "operator_policies" : "policies";
+            List<ObjectNode> ps = items(doc, kind);
+            for (int i = 0; i < ps.size(); i++) {
+                p.policy(ps.get(i), kind + "[" + i + "]", only, operator);
+            }
+        }
         List<ObjectNode> xs = items(doc, "exchanges");
         for (int i = 0; i < xs.size(); i++) {
             p.exchange(xs.get(i), "exchanges[" + i + "]", only);
@@ -121,8 +132,8 @@ final class DefinitionImport {
     }
 
     /**
-     * Runtime parameters and policies are refused, not dropped: an import that silently loses a
-     * federation upstream or a TTL policy would look like it worked. The global parameters
+     * Runtime parameters are refused, not dropped: an import that silently loses a federation
+     * upstream would look like it worked. The global parameters
      * RabbitMQ always writes (cluster_name, internal_cluster_id) are accepted and ignored.
      */
     private void refuseUnsupported(JsonNode doc, boolean global) {
@@ -132,13 +143,6 @@ final class DefinitionImport {
             throw ApiException.badRequest("parameters[0] (component '" + o.path("component").asText("?") + "', name '"
                     + o.path("name").asText("?") + "'): runtime parameters (federation, shovel, vhost limits ...) are"
                     + " not supported by warren yet; remove \"parameters\" from the definitions to import the rest");
-        }
-        List<ObjectNode> policies = items(doc, "policies");
-        if (!policies.isEmpty()) {
-            ObjectNode o = policies.get(0);
-            throw ApiException.badRequest("policies[0] (policy '" + o.path("name").asText("?") + "' in vhost '"
-                    + o.path("vhost").asText("?") + "'): policies are not supported by warren yet; remove \"policies\""
-                    + " from the definitions to import the rest");
         }
         if (global) {
             List<ObjectNode> gs = items(doc, "global_parameters");
@@ -273,6 +277,22 @@ final class DefinitionImport {
             model(w, () -> ExchangeType.of(type));
         }
         exchanges.put(key(vhost, name), d);
+    }
+
+    /** A policy (RabbitMQ's shape), checked as set_policy checks it; the last of one name wins, as in RabbitMQ. */
+    private void policy(ObjectNode o, String where, String only, boolean operator) {
+        String name = required(o, where, "name");
+        String vhost = only != null ? only : name(o, where + " (policy '" + name + "')", "vhost");
+        String w = where + " (policy '" + name + "' in vhost '" + vhost + "')";
+        knownVhost(w, vhost);
+        io.warren.core.policy.Policy p;
+        try {
+            p = PolicyEndpoints.parse(vhost, name, o, operator);
+        } catch (ApiException e) {
+            // RabbitMQ's "Validation failed\n\nwhy\n" on one line, after the object it is about.
+            throw ApiException.badRequest(w + ": " + e.getMessage().strip().replaceAll("\\s*\\n\\s*\\n\\s*", ": "));
+        }
+        policies.add(new PDef(w, p, operator));
     }
 
     private void queue(ObjectNode o, String where, String only) {
@@ -421,6 +441,11 @@ final class DefinitionImport {
         }
         for (TopicPermission t : topicPermissions) {
             model(t.where, () -> access.setTopicPermissions(t.user, t.vhost, t.exchange, t.write, t.read));
+        }
+        // Policies before the queues and exchanges they apply to (RabbitMQ's import order).
+        for (PDef p : policies) {
+            touched.add(p.policy().vhost());
+            model(p.where, () -> vhost(p.policy().vhost()).putPolicy(p.policy(), p.operator()));
         }
         for (XDef x : exchanges.values()) {
             touched.add(x.vhost);

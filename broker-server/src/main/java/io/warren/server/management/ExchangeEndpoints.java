@@ -36,7 +36,9 @@ final class ExchangeEndpoints {
             List<Exchange> xs = v.exchanges();
             xs.sort(Comparator.comparing(Exchange::name));
             for (Exchange x : xs) {
-                out.add(Views.exchange(x, v.name(), ctx.stats));
+                Map<String, Object> m = Views.exchange(x, v.name(), ctx.stats);
+                PolicyEndpoints.applied(m, v.appliedTo(x), false);
+                out.add(m);
             }
         }
         return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
@@ -48,7 +50,9 @@ final class ExchangeEndpoints {
         if (x == null) {
             throw ApiException.notFound();
         }
-        return ApiResponse.ok(Views.exchange(x, v.name(), ctx.stats));
+        Map<String, Object> m = Views.exchange(x, v.name(), ctx.stats);
+        PolicyEndpoints.applied(m, v.appliedTo(x), false);
+        return ApiResponse.ok(m);
     }
 
     /** PUT {"type":..,"durable":..,"auto_delete":..,"internal":..,"arguments":{}}: 201, 204 or 400. */

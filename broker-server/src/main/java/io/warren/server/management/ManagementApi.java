@@ -91,6 +91,13 @@ final class ManagementApi {
         route("bindings/{vhost}/e/{source}/{kind}/{dest}/{props}", Map.of("GET", now(bindings::show),
                 "DELETE", bindings::delete));
 
+        for (boolean operator : new boolean[] {false, true}) {
+            PolicyEndpoints pol = new PolicyEndpoints(ctx, operator);
+            String base = operator ? "operator-policies" : "policies";
+            get(base, now(pol::list));
+            get(base + "/{vhost}", now(pol::list));
+            route(base + "/{vhost}/{name}", Map.of("GET", now(pol::show), "PUT", pol::put, "DELETE", pol::delete));
+        }
         route("definitions", Map.of("GET", now(definitions::export), "POST", definitions::importDefinitions));
         route("definitions/{vhost}", Map.of("GET", now(definitions::export), "POST", definitions::importDefinitions));
 

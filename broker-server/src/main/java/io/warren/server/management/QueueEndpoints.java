@@ -33,7 +33,9 @@ final class QueueEndpoints {
             List<Object> out = new ArrayList<>();
             for (VirtualHost v : vhosts) {
                 for (MessageQueue q : sorted(v.queues())) {
-                    out.add(Views.queue(q, unacked.getOrDefault(q, 0), ctx.node, ctx.stats));
+                    Map<String, Object> m = Views.queue(q, unacked.getOrDefault(q, 0), ctx.node, ctx.stats);
+                    PolicyEndpoints.applied(m, v.appliedTo(q), true);
+                    out.add(m);
                 }
             }
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
@@ -50,6 +52,7 @@ final class QueueEndpoints {
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<String, Object> m = Views.queue(q, ApiContext.unackedByQueue(conns).getOrDefault(q, 0), ctx.node,
                     ctx.stats);
+            PolicyEndpoints.applied(m, ctx.vhost(r.param("vhost")).appliedTo(q), true);
             m.put("consumer_details", Views.consumers(conns, ctx.node, k -> k.queue() == q));
             return ApiResponse.ok(m);
         });

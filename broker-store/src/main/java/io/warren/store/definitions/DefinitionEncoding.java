@@ -2,6 +2,7 @@ package io.warren.store.definitions;
 
 import io.warren.core.store.DefinitionStore.BindingDef;
 import io.warren.core.store.DefinitionStore.PermissionDef;
+import io.warren.core.store.DefinitionStore.PolicyDef;
 import io.warren.core.store.DefinitionStore.TopicPermissionDef;
 import io.warren.core.store.DefinitionStore.UserDef;
 import io.warren.core.store.DefinitionStore.VhostDef;
@@ -86,6 +87,9 @@ final class DefinitionEncoding {
     static final byte USER = 'u';
     static final byte PERMISSION = 'p';
     static final byte TOPIC_PERMISSION = 't';
+    /** A policy, an operator policy (warren-definitions/5). */
+    static final byte POLICY = 'P';
+    static final byte OPERATOR_POLICY = 'O';
     /** The marker that the default vhost and user were created. */
     static final byte SEEDED = 's';
 
@@ -109,6 +113,10 @@ final class DefinitionEncoding {
     }
 
     static final String SEEDED_KEY = "s";
+
+    static String policyKey(String vhost, String name, boolean operator) {
+        return (operator ? "O" : "P") + key(vhost, name);
+    }
 
     static byte[] access(Object d) {
         return write(out -> {
@@ -137,6 +145,14 @@ final class DefinitionEncoding {
                 string(out, t.exchange());
                 string(out, t.write());
                 string(out, t.read());
+            } else if (d instanceof PolicyDef p) {
+                out.writeByte(p.operator() ? OPERATOR_POLICY : POLICY);
+                string(out, p.vhost());
+                string(out, p.name());
+                string(out, p.pattern());
+                string(out, p.applyTo());
+                out.writeInt(p.priority());
+                value(out, p.definition(), 0);
             } else if (d == SEEDED_ENTRY) {
                 out.writeByte(SEEDED);
             } else {
@@ -152,6 +168,7 @@ final class DefinitionEncoding {
             case PERMISSION -> new PermissionDef(string(in), string(in), string(in), string(in), string(in));
             case TOPIC_PERMISSION -> new TopicPermissionDef(string(in), string(in), string(in), string(in),
                     string(in));
+            case POLICY, OPERATOR_POLICY -> policy(b[0] == OPERATOR_POLICY, in);
             case SEEDED -> SEEDED_ENTRY;
             default -> throw new IOException("unknown access entry kind " + b[0]);
         });
@@ -171,7 +188,105 @@ final class DefinitionEncoding {
         if (d instanceof TopicPermissionDef t) {
             return topicPermissionKey(t.user(), t.vhost(), t.exchange());
         }
+        if (d instanceof PolicyDef p) {
+            return policyKey(p.vhost(), p.name(), p.operator());
+        }
         return SEEDED_KEY;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static PolicyDef policy(boolean operator, DataInputStream in) throws IOException {
+        String vhost = string(in);
+        String name = string(in);
+        String pattern = string(in);
+        String applyTo = string(in);
+        int priority = in.readInt();
+        Object def = value(in, 0);
+        if (!(def instanceof java.util.Map)) {
+            throw new IOException("a policy definition is not a map");
+        }
+        return new PolicyDef(vhost, name, operator, pattern, applyTo, priority,
+                (java.util.Map<String, Object>) def);
+    }
+
+    /** JSON values nest at most this deep in a stored policy definition (the API refuses deeper documents sooner). */
+    private static final int MAX_DEPTH = 64;
+
+    /** A JSON value: a type byte ('s' string, 'l' long, 'd' double, 'b' boolean, 'n' null, 'a' list, 'm' map), then its data. */
+    private static void value(DataOutputStream out, Object v, int depth) throws IOException {
+        if (depth > MAX_DEPTH) {
+            throw new IOException("policy definition nested too deep");
+        }
+        if (v instanceof String s) {
+            out.writeByte('s');
+            string(out, s);
+        } else if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) {
+            out.writeByte('l');
+            out.writeLong(((Number) v).longValue());
+        } else if (v instanceof Number n) {
+            out.writeByte('d');
+            out.writeDouble(n.doubleValue());
+        } else if (v instanceof Boolean b) {
+            out.writeByte('b');
+            out.writeBoolean(b);
+        } else if (v == null) {
+            out.writeByte('n');
+        } else if (v instanceof java.util.List<?> l) {
+            out.writeByte('a');
+            out.writeInt(l.size());
+            for (Object x : l) {
+                value(out, x, depth + 1);
+            }
+        } else if (v instanceof java.util.Map<?, ?> m) {
+            out.writeByte('m');
+            out.writeInt(m.size());
+            for (java.util.Map.Entry<?, ?> e : new java.util.TreeMap<>(m).entrySet()) {
+                string(out, (String) e.getKey());
+                value(out, e.getValue(), depth + 1);
+            }
+        } else {
+            throw new IllegalArgumentException("not a JSON value: " + v.getClass());
+        }
+    }
+
+    private static Object value(DataInputStream in, int depth) throws IOException {
+        if (depth > MAX_DEPTH) {
+            throw new IOException("policy definition nested too deep");
+        }
+        byte t = in.readByte();
+        switch (t) {
+            case 's': return string(in);
+            case 'l': return in.readLong();
+            case 'd': return in.readDouble();
+            case 'b': return in.readBoolean();
+            case 'n': return null;
+            case 'a': {
+                int n = count(in);
+                java.util.List<Object> l = new java.util.ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    l.add(value(in, depth + 1));
+                }
+                return java.util.Collections.unmodifiableList(l);
+            }
+            case 'm': {
+                int n = count(in);
+                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                for (int i = 0; i < n; i++) {
+                    String k = string(in);
+                    m.put(k, value(in, depth + 1));
+                }
+                return java.util.Collections.unmodifiableMap(m);
+            }
+            default: throw new IOException("unknown value type " + t + " in a policy definition");
+        }
+    }
+
+    private static int count(DataInputStream in) throws IOException {
+        int n = in.readInt();
+        if (n < 0 || n > in.available()) {
+            throw new IOException("value count " + n + " with " + in.available() + " bytes left");
+        }
+        return n;
     }
 
     private static void string(DataOutputStream out, String s) throws IOException {

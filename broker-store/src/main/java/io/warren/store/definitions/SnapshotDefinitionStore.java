@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import io.warren.core.store.DefinitionStore.AccessDefinitions;
 import io.warren.core.store.DefinitionStore.PermissionDef;
+import io.warren.core.store.DefinitionStore.PolicyDef;
 import io.warren.core.store.DefinitionStore.TopicPermissionDef;
 import io.warren.core.store.DefinitionStore.UserDef;
 import io.warren.core.store.DefinitionStore.VhostDef;
@@ -351,6 +352,24 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
         removeAccess(DefinitionEncoding.topicPermissionKey(user, vhost, exchange));
     }
 
+    @Override public synchronized void putPolicy(PolicyDef d) {
+        putAccess(d);
+    }
+
+    @Override public synchronized void removePolicy(String vhost, String name, boolean operator) {
+        removeAccess(DefinitionEncoding.policyKey(vhost, name, operator));
+    }
+
+    @Override public synchronized List<PolicyDef> loadPolicies() {
+        List<PolicyDef> l = new ArrayList<>();
+        for (byte[] e : open().access().values()) {
+            if (DefinitionEncoding.access(e) instanceof PolicyDef p) {
+                l.add(p);
+            }
+        }
+        return l;
+    }
+
     @Override public synchronized void markSeeded() {
         putAccess(DefinitionEncoding.SEEDED_ENTRY);
     }
@@ -371,7 +390,7 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
                 permissions.add(p);
             } else if (d instanceof TopicPermissionDef t) {
                 topic.add(t);
-            } else {
+            } else if (d == DefinitionEncoding.SEEDED_ENTRY) {
                 seeded = true;
             }
         }

@@ -21,14 +21,15 @@ import java.util.zip.CRC32C;
  * The whole definition set as one file, replaced atomically on every change.
  *
  * <pre>
- * "warren-definitions/4\n"        magic and version, ASCII (version 3, without access entries, is read too)
+ * "warren-definitions/5\n"        magic and version, ASCII (versions 3, without access entries, and 4,
+ *                                  without policies among them, are read too)
  * int32   N                        length of the body
  * body (N bytes):
  *   int64 queue-id ceiling         every id handed out so far is &lt;= this
  *   int32 count, then count x (int32 length, exchange entry)
  *   int32 count, then count x (int32 length, queue entry)
  *   int32 count, then count x (int32 length, binding entry)
- *   int32 count, then count x (int32 length, access entry)   (version 4)
+ *   int32 count, then count x (int32 length, access entry)   (version 4; policies from version 5)
  * int32   CRC32C of everything above (magic, N and body)
  * </pre>
  * Entries are {@link DefinitionEncoding}'s bytes; integers big-endian. The file is exactly
@@ -43,10 +44,17 @@ final class SnapshotFile {
     static final String DATA = "definitions.dat";
     static final String TMP = "definitions.tmp";
     static final String KIND = "warren-definitions";
-    static final int VERSION = 4;
+    /**
+     * 5: access entries may be policies and operator policies. The layout is 4's; the number
+     * changed so that a broker from before policies refuses the file by its version instead of
+     * calling an entry it does not know damage.
+     */
+    static final int VERSION = 5;
     private static final byte[] MAGIC = (KIND + "/" + VERSION + "\n").getBytes(StandardCharsets.US_ASCII);
     /** The layout before access control was stored: the same without the access entries. */
     private static final byte[] MAGIC_V3 = (KIND + "/3\n").getBytes(StandardCharsets.US_ASCII);
+    /** Access entries without policies: read as is. */
+    private static final byte[] MAGIC_V4 = (KIND + "/4\n").getBytes(StandardCharsets.US_ASCII);
 
     /** Entries as {@link DefinitionEncoding} bytes. */
     record Snapshot(long idCeiling, List<byte[]> exchanges, List<byte[]> queues, List<byte[]> bindings,
@@ -82,7 +90,7 @@ final class SnapshotFile {
     static Snapshot decode(Path file, byte[] bytes) {
         String damaged = "definition store " + file + " is damaged: ";
         int sections = 4;
-        if (!startsWith(bytes, MAGIC)) {
+        if (!startsWith(bytes, MAGIC) && !startsWith(bytes, MAGIC_V4)) {
             if (!startsWith(bytes, MAGIC_V3)) {
                 throw new StoreException(describeHeader(file, bytes));
             }

@@ -123,7 +123,7 @@ class AccessDefinitionsTest {
         try (SnapshotDefinitionStore s = SnapshotDefinitionStore.open(dir)) {
             assertTrue(s.loadAccess().seeded());
             assertTrue(new String(Files.readAllBytes(dir.resolve(SnapshotFile.DATA)), StandardCharsets.ISO_8859_1)
-                    .startsWith("warren-definitions/4\n"));
+                    .startsWith("warren-definitions/5\n"));
         }
     }
 }

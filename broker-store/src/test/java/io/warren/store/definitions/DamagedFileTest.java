@@ -83,11 +83,11 @@ class DamagedFileTest {
 
     @Test
     void olderAndNewerFormatsAreNamed() throws Exception {
-        byte[] older = new String(good, StandardCharsets.ISO_8859_1).replace("warren-definitions/4\n",
+        byte[] older = new String(good, StandardCharsets.ISO_8859_1).replace("warren-definitions/5\n",
                 "warren-definitions/2\n").getBytes(StandardCharsets.ISO_8859_1);
         String m = refused(older);
         assertTrue(m.contains("warren-definitions/2") && m.contains("older"), m);
-        byte[] newer = new String(good, StandardCharsets.ISO_8859_1).replace("warren-definitions/4\n",
+        byte[] newer = new String(good, StandardCharsets.ISO_8859_1).replace("warren-definitions/5\n",
                 "warren-definitions/17\n").getBytes(StandardCharsets.ISO_8859_1);
         m = refused(newer);
         assertTrue(m.contains("warren-definitions/17") && m.contains("newer"), m);

@@ -481,7 +481,6 @@ class WarrenctlTest {
         assertEquals(64, col.code(), col.all());
         assertTrue(col.err().startsWith("Error (argument validation): Info key(s) nosuch are not supported"), col.err());
         // Not implemented yet: refused, never accepted and ignored.
-        assertEquals(64, ctl("set_policy", "p", ".*", "{}").code());
         assertEquals(64, ctl("join_cluster", "rabbit@elsewhere").code());
         // -n is accepted and changes nothing; -t is the request timeout.
         Result n = ctl("-n", "rabbit@elsewhere", "-t", "5", "-q", "list_vhosts");
