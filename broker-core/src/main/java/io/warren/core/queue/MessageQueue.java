@@ -189,8 +189,8 @@ public final class MessageQueue implements Destination {
         }
         String ov = overflow == null ? "drop-head" : overflow.toString();
         boolean limited = maxLength >= 0 || maxBytes >= 0;
-        this.dropHead = limited && ov.equals("drop-head");
-        this.refuses = limited && !dropHead;
+        this.refuses = limited && (ov.equals("reject-publish") || ov.equals("reject-publish-dlx"));
+        this.dropHead = limited && !refuses;
         this.refusedToDlx = ov.equals("reject-publish-dlx");
         this.ledger = limited ? new SpillLedger() : null;
         this.spillDropped = limited ? new ArrayDeque<>() : null;
