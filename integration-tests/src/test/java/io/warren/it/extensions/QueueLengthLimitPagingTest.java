@@ -62,6 +62,11 @@ class QueueLengthLimitPagingTest {
         return nacked;
     }
 
+    /** The confirm may go out before the queue's loop ran the enqueue: counts are awaited. */
+    private static void awaitCount(Channel ch, String q, int n) {
+        await().until(() -> ch.queueDeclarePassive(q).getMessageCount() == n);
+    }
+
     /** Takes every message: they must be exactly {@code from} .. {@code to - 1}, in order. */
     private static void drainExactly(Channel ch, String q, int from, int to) throws Exception {
         for (int i = from; i < to; i++) {
@@ -76,7 +81,7 @@ class QueueLengthLimitPagingTest {
         Channel ch = broker.connect().createChannel();
         String q = ch.queueDeclare("maxlen-paged-drop", false, false, false, Map.of("x-max-length", 1000)).getQueue();
         assertTrue(publish(ch, q, 0, 5000, false).isEmpty());
-        assertEquals(1000, ch.queueDeclarePassive(q).getMessageCount());
+        awaitCount(ch, q, 1000);
         assertTrue(pagedOut(q) > 0, "the backlog is paged out");
         drainExactly(ch, q, 4000, 5000);
         ch.queueDelete(q);
@@ -88,7 +93,7 @@ class QueueLengthLimitPagingTest {
         String q = ch.queueDeclare("maxlen-paged-bytes", false, false, false,
                 Map.of("x-max-length-bytes", 700 * BODY)).getQueue();
         assertTrue(publish(ch, q, 0, 3000, false).isEmpty());
-        assertEquals(700, ch.queueDeclarePassive(q).getMessageCount());
+        awaitCount(ch, q, 700);
         assertTrue(pagedOut(q) > 0, "the backlog is paged out");
         drainExactly(ch, q, 2300, 3000);
         ch.queueDelete(q);
@@ -139,7 +144,7 @@ class QueueLengthLimitPagingTest {
         assertTrue(publish(ch, drop, 0, 2000, true).isEmpty());
         Channel rc = broker.connect().createChannel();
         assertEquals(100, publish(rc, reject, 0, 400, true).size());
-        assertEquals(500, ch.queueDeclarePassive(drop).getMessageCount());
+        awaitCount(ch, drop, 500);
         // Messages dropped while paged out are read back at once, which frees their journal slots.
         MessageQueue mq = broker.broker().vhost("/").queue(drop);
         await().until(() -> mq.loop().submit(mq::pagedOutDroppedCount).get() == 0);
@@ -149,7 +154,7 @@ class QueueLengthLimitPagingTest {
         assertEquals(500, after.queueDeclarePassive(drop).getMessageCount(), "nothing dropped came back");
         assertEquals(300, after.queueDeclarePassive(reject).getMessageCount(), "nothing refused came back");
         assertTrue(publish(after, drop, 2000, 2100, true).isEmpty());
-        assertEquals(500, after.queueDeclarePassive(drop).getMessageCount());
+        awaitCount(after, drop, 500);
         Channel after2 = broker.connect().createChannel();
         assertEquals(10, publish(after2, reject, 400, 410, true).size(), "still full: refused");
         Channel c3 = broker.connect().createChannel();
