@@ -73,8 +73,17 @@ public interface MessageStore extends AutoCloseable {
         void slot(long queueId, StoredMessage message);
     }
 
-    /** A recovered slot: routing info and sizes; the body stays on disk until loaded. */
-    record StoredMessage(long ref, String exchange, String routingKey, int bodySize) {}
+    /**
+     * A recovered slot: routing info, sizes and the message priority (read from the stored
+     * properties while recovery has the record in hand, so that a priority queue can order its
+     * messages before their content is loaded; 0 when the store was not told how to read it);
+     * the body stays on disk until loaded.
+     */
+    record StoredMessage(long ref, String exchange, String routingKey, int bodySize, int priority) {
+        public StoredMessage(long ref, String exchange, String routingKey, int bodySize) {
+            this(ref, exchange, routingKey, bodySize, 0);
+        }
+    }
 
     /** Flushes and closes; pending callbacks fail. */
     @Override void close();
