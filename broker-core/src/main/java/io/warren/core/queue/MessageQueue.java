@@ -44,9 +44,9 @@ public final class MessageQueue implements Destination {
     private MessageStore store;
     private long storeId;
     private Paging paging = Paging.OFF;
-    /** Where arrivals past the in-memory bound go (null: paging off). Loop only. */
-    private SpillStore.Spill spill;
-    /** Entries in the spill, counting those of a read in flight. Loop only. */
+    /** Where arrivals past the in-memory bound go, one spill per ready lane (null: paging off). Loop only. */
+    private LaneSpills spill;
+    /** Entries in the spills (all lanes), counting those of a read in flight. Loop only. */
     private long spillCount;
     /** Of those, entries holding a store slot: purge must free their slots. Loop only. */
     private long spillStored;
@@ -56,7 +56,10 @@ public final class MessageQueue implements Destination {
     /** Memory the ready entries hold: content plus {@link Paging#ENTRY_OVERHEAD} each. Loop only. */
     private long inMemoryBytes;
 
-    private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
+    /** The in-memory ready entries: a deque, or one lane per priority for an x-max-priority queue. */
+    private final ReadyList ready;
+    /** x-max-priority above 0: entries are taken by priority, so queue-TTL expiry is out of order too. */
+    private final boolean priorityLanes;
     private final List<Consumer> consumers = new ArrayList<>();
     private int nextConsumer;
     /** x-single-active-consumer: only the first consumer (in priority, then arrival order) gets messages. */
@@ -153,6 +156,9 @@ public final class MessageQueue implements Destination {
         this.listener = listener;
         this.messageTtl = millis(this.arguments.get("x-message-ttl"));
         this.expiresMs = millis(this.arguments.get("x-expires"));
+        // x-max-priority (validated 0..255 at declare); 0 behaves as no priority, as in RabbitMQ
+        this.ready = ReadyList.create((int) Math.max(0, Math.min(255, millis(this.arguments.get("x-max-priority")))));
+        this.priorityLanes = ready.lanes() > 1;
         if (expiresMs > 0) {
             loop.execute(this::armLease);
         }
@@ -178,7 +184,7 @@ public final class MessageQueue implements Destination {
     /** Makes this queue page out past the bound of {@code p}. Called once, before the queue is visible. */
     public void attachPaging(Paging p) {
         this.paging = p;
-        this.spill = p.open(this);
+        this.spill = p.enabled() ? new LaneSpills(p, this, ready.lanes()) : null;
     }
 
     /**
@@ -319,13 +325,14 @@ public final class MessageQueue implements Destination {
             now = System.currentTimeMillis();
             stamp(e, now);
         }
-        if (spillCount > 0) {
+        if (spillCount > 0 && spill.count(ready.laneOf(e)) > 0) {
             if (e.expiresAt() <= now) {
                 // TTL 0 (RabbitMQ's zero-TTL rule): deliverable only if a consumer takes it at once.
                 expire(e);
                 return;
             }
-            // FIFO: while anything is paged out, later arrivals queue behind it, on disk too.
+            // FIFO: while anything is paged out (in the entry's priority lane), later arrivals
+            // queue behind it, on disk too.
             spillOut(e);
             armExpiry();
             return;
@@ -334,12 +341,12 @@ public final class MessageQueue implements Destination {
         inMemoryBytes += cost(e);
         updateCount();
         dispatch();
-        if (ready.peekLast() != e) {
+        if (!ready.isLast(e)) {
             return;
         }
         if (e.expiresAt() <= now) {
             // TTL 0: no consumer took it at once, so it expires now, never to be delivered.
-            ready.pollLast();
+            ready.removeLast(e);
             inMemoryBytes -= cost(e);
             updateCount();
             expire(e);
@@ -347,7 +354,7 @@ public final class MessageQueue implements Destination {
         }
         // Not delivered at once: it waits.
         if (spill != null && inMemoryBytes > paging.bound()) {
-            ready.pollLast();
+            ready.removeLast(e);
             inMemoryBytes -= cost(e);
             spillOut(e);
             armExpiry();
@@ -393,9 +400,18 @@ public final class MessageQueue implements Destination {
 
     /** An entry joined the in-memory ready list: an own expiry may be the next one due. */
     private void watch(QueueEntry e) {
-        if (e.ownExpiry() && e.expiresAt() < nextOwnExpiry) {
+        if (outOfOrder(e) && e.expiresAt() < nextOwnExpiry) {
             nextOwnExpiry = e.expiresAt();
         }
+    }
+
+    /**
+     * True when {@code e} may expire before the entries ahead of it: its own TTL is shorter than
+     * the queue's, or the queue takes entries by priority (the head watch sees only the top lane's
+     * head, so the sweep finds the other lanes' expiries).
+     */
+    private boolean outOfOrder(QueueEntry e) {
+        return e.ownExpiry() || (priorityLanes && e.expiresAt() != QueueEntry.NEVER);
     }
 
     /**
@@ -479,7 +495,7 @@ public final class MessageQueue implements Destination {
                 expire(e);
                 return true;
             }
-            if (e.ownExpiry() && e.expiresAt() < next[0]) {
+            if (outOfOrder(e) && e.expiresAt() < next[0]) {
                 next[0] = e.expiresAt();
             }
             return false;
@@ -521,7 +537,7 @@ public final class MessageQueue implements Destination {
      */
     private void spillOut(QueueEntry e) {
         try {
-            spill.append(e);
+            spill.append(ready.laneOf(e), e);
         } catch (RuntimeException | OutOfMemoryError failed) {
             // No memory even for the spill's chunk: keep the message rather than lose it, even
             // though it now comes before messages paged out earlier.
@@ -550,15 +566,25 @@ public final class MessageQueue implements Destination {
         return Math.min(paging.bound() / 2, 1L << 20);
     }
 
-    /** Reads the next batch back from the spill once the ready list runs low. */
+    /**
+     * Reads the next batch back from the spill once the ready list runs low, from the highest
+     * lane with entries paged out; in a priority queue also when that lane is above every entry
+     * in memory (its head is the next to deliver, however full memory is: the read-back adds at
+     * most one batch past the bound).
+     */
     private void refill() {
-        if (spillCount == 0 || spillReading || deleted || inMemoryBytes >= refillBelow()) {
+        if (spillCount == 0 || spillReading || deleted) {
+            return;
+        }
+        int lane = spill.top();
+        if (lane < 0 || (inMemoryBytes >= refillBelow() && lane <= ready.topLane())) {
             return;
         }
         spillReading = true;
         int gen = spillGen;
         long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
-        spill.read(READ_BATCH, bytes, (entries, failure) -> loop.execute(() -> spillRead(gen, entries, failure)));
+        spill.read(lane, READ_BATCH, bytes,
+                (entries, failure) -> loop.execute(() -> spillRead(gen, lane, entries, failure)));
     }
 
     /** Entries per read-back: with 1 KB messages, 2 MiB is the limit that applies. */
@@ -566,14 +592,14 @@ public final class MessageQueue implements Destination {
 
     private boolean spillFailureLogged;
 
-    private void spillRead(int gen, List<QueueEntry> entries, Throwable failure) {
+    private void spillRead(int gen, int lane, List<QueueEntry> entries, Throwable failure) {
         if (gen != spillGen || deleted) {
             // Purged or deleted while the read was in flight: these entries are gone too.
             entries.forEach(this::discard);
             return;
         }
         spillReading = false;
-        if (failure != null || (entries.isEmpty() && spillCount > 0)) {
+        if (failure != null || (entries.isEmpty() && spill.count(lane) > 0)) {
             if (!spillFailureLogged) {
                 spillFailureLogged = true;
                 LOG.error("cannot read {} paged-out messages of {} back; retrying every second", spillCount, this,
@@ -594,6 +620,10 @@ public final class MessageQueue implements Destination {
             if (e.ref() != QueueEntry.NOT_STORED) {
                 spillStored--;
             }
+            if (priorityLanes) {
+                // the spill keeps no priority: the lane it came from is its (capped) priority
+                e.message().priority(lane);
+            }
             if (spillExpiries.readBack(e, now)) {
                 expire(e);
                 continue;
@@ -603,6 +633,7 @@ public final class MessageQueue implements Destination {
             watch(e);
         }
         spillCount -= entries.size();
+        spill.readBack(lane, entries.size());
         updateCount();
         armExpiry();
         answerWaitingGets();
@@ -638,13 +669,15 @@ public final class MessageQueue implements Destination {
         long now = System.currentTimeMillis();
         for (MessageStore.StoredMessage sm : stored) {
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
+            m.priority(sm.priority());
             QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
             stamp(e, now);
-            if (spill != null && (spillCount > 0 || inMemoryBytes + cost(e) > paging.bound())) {
+            if (spill != null && (spill.count(ready.laneOf(e)) > 0 || inMemoryBytes + cost(e) > paging.bound())) {
                 spillOut(e);
             } else {
                 ready.addLast(e);
                 inMemoryBytes += cost(e);
+                watch(e);
             }
         }
         updateCount();
@@ -691,14 +724,7 @@ public final class MessageQueue implements Destination {
             watch(e);
         }
         merged.sort(Comparator.comparingLong(QueueEntry::seq));
-        long maxSeq = merged.get(merged.size() - 1).seq();
-        while (!ready.isEmpty() && ready.peekFirst().seq() < maxSeq) {
-            merged.add(ready.pollFirst());
-        }
-        merged.sort(Comparator.comparingLong(QueueEntry::seq));
-        for (int i = merged.size() - 1; i >= 0; i--) {
-            ready.addFirst(merged.get(i));
-        }
+        ready.putBack(merged);
         updateCount();
         dispatch();
         armExpiry();
@@ -874,6 +900,9 @@ public final class MessageQueue implements Destination {
         QueueEntry head = ready.peekFirst();
         if (head == null) {
             return spillCount == 0;
+        }
+        if (priorityLanes && spillCount > 0 && spill.top() > ready.topLane()) {
+            return false; // a higher priority is paged out: refill has asked for it
         }
         if (head.message().loaded()) {
             return true;
