@@ -58,7 +58,7 @@ public final class MessageQueue implements Destination {
 
     /** The in-memory ready entries: a deque, or one lane per priority for an x-max-priority queue. */
     private final ReadyList ready;
-    /** x-max-priority above 0: entries are taken by priority, so queue-TTL expiry is out of order too. */
+    /** x-max-priority above 0: entries are taken by priority, one lane (and spill) per priority. */
     private final boolean priorityLanes;
     private final List<Consumer> consumers = new ArrayList<>();
     private int nextConsumer;
@@ -400,18 +400,9 @@ public final class MessageQueue implements Destination {
 
     /** An entry joined the in-memory ready list: an own expiry may be the next one due. */
     private void watch(QueueEntry e) {
-        if (outOfOrder(e) && e.expiresAt() < nextOwnExpiry) {
+        if (e.ownExpiry() && e.expiresAt() < nextOwnExpiry) {
             nextOwnExpiry = e.expiresAt();
         }
-    }
-
-    /**
-     * True when {@code e} may expire before the entries ahead of it: its own TTL is shorter than
-     * the queue's, or the queue takes entries by priority (the head watch sees only the top lane's
-     * head, so the sweep finds the other lanes' expiries).
-     */
-    private boolean outOfOrder(QueueEntry e) {
-        return e.ownExpiry() || (priorityLanes && e.expiresAt() != QueueEntry.NEVER);
     }
 
     /**
@@ -422,16 +413,17 @@ public final class MessageQueue implements Destination {
         discard(e);
     }
 
-    /** Drops expired entries at the head of the ready list (dispatch and get never hand them out). */
+    /**
+     * Drops expired entries at the head of the ready list, of every priority lane in a priority
+     * queue (dispatch and get never hand them out).
+     */
     private void dropExpiredHead(long now) {
-        QueueEntry h;
         // Strictly before now: an entry expires after its last millisecond, so a TTL 0 message
         // can still go to a consumer in the millisecond it arrived (RabbitMQ's zero-TTL rule).
-        while ((h = ready.peekFirst()) != null && h.expiresAt() < now) {
-            ready.pollFirst();
+        ready.dropExpiredHeads(now, h -> {
             inMemoryBytes -= cost(h);
             expire(h);
-        }
+        });
     }
 
     /** Before taking the head: drops what has expired there (only for queues that have expiries). */
@@ -448,10 +440,7 @@ public final class MessageQueue implements Destination {
             return;
         }
         long next = nextOwnExpiry;
-        QueueEntry head = ready.peekFirst();
-        if (head != null && head.expiresAt() < next) {
-            next = head.expiresAt();
-        }
+        next = Math.min(next, ready.headExpiry()); // each priority lane's head
         next = Math.min(next, spillExpiries.next());
         if (next == QueueEntry.NEVER) {
             return;
@@ -495,7 +484,7 @@ public final class MessageQueue implements Destination {
                 expire(e);
                 return true;
             }
-            if (outOfOrder(e) && e.expiresAt() < next[0]) {
+            if (e.ownExpiry() && e.expiresAt() < next[0]) {
                 next[0] = e.expiresAt();
             }
             return false;

@@ -48,6 +48,19 @@ abstract class ReadyList implements Iterable<QueueEntry> {
 
     abstract boolean isEmpty();
 
+    /**
+     * The earliest expiry among the lanes' heads, or {@link QueueEntry#NEVER}. Entries whose
+     * expiry is the queue's TTL expire in order within a lane (a requeued entry keeps its expiry
+     * and its place), so watching each lane's head finds them all without a timer per message.
+     */
+    abstract long headExpiry();
+
+    /**
+     * Removes, lane by lane, the heads that expired before {@code now}, handing each to
+     * {@code expired} (which may enqueue into this list again: the list is consistent by then).
+     */
+    abstract void dropExpiredHeads(long now, java.util.function.Consumer<QueueEntry> expired);
+
     abstract int size();
 
     abstract boolean remove(QueueEntry e);
@@ -112,6 +125,19 @@ abstract class ReadyList implements Iterable<QueueEntry> {
 
         @Override boolean isEmpty() {
             return q.isEmpty();
+        }
+
+        @Override long headExpiry() {
+            QueueEntry h = q.peekFirst();
+            return h == null ? QueueEntry.NEVER : h.expiresAt();
+        }
+
+        @Override void dropExpiredHeads(long now, java.util.function.Consumer<QueueEntry> expired) {
+            QueueEntry h;
+            while ((h = q.peekFirst()) != null && h.expiresAt() < now) {
+                q.pollFirst();
+                expired.accept(h);
+            }
         }
 
         @Override int size() {
@@ -213,6 +239,30 @@ abstract class ReadyList implements Iterable<QueueEntry> {
 
         @Override boolean isEmpty() {
             return size == 0;
+        }
+
+        @Override long headExpiry() {
+            long min = QueueEntry.NEVER;
+            for (int p = top; p >= 0; p--) {
+                QueueEntry h = lanes[p] == null ? null : lanes[p].peekFirst();
+                if (h != null && h.expiresAt() < min) {
+                    min = h.expiresAt();
+                }
+            }
+            return min;
+        }
+
+        @Override void dropExpiredHeads(long now, java.util.function.Consumer<QueueEntry> expired) {
+            for (int p = top; p >= 0; p--) {
+                ArrayDeque<QueueEntry> l = lanes[p];
+                QueueEntry h;
+                while (l != null && (h = l.peekFirst()) != null && h.expiresAt() < now) {
+                    l.pollFirst();
+                    size--;
+                    settleTop();
+                    expired.accept(h);
+                }
+            }
         }
 
         @Override int size() {
