@@ -95,6 +95,17 @@ class PriorityQueuePagingTest {
         return ids;
     }
 
+    /** Like assertEquals, but names the first place the orders differ (the lists are thousands long). */
+    private static void assertOrder(List<String> expected, List<String> got) {
+        for (int i = 0; i < Math.min(expected.size(), got.size()); i++) {
+            if (!expected.get(i).equals(got.get(i))) {
+                throw new AssertionError("message " + i + ": expected " + expected.get(i) + ", got " + got.get(i)
+                        + " (then " + got.subList(i, Math.min(got.size(), i + 10)) + ")");
+            }
+        }
+        assertEquals(expected.size(), got.size(), "messages");
+    }
+
     private static void assertPagedAndBounded(String q) throws Exception {
         MessageQueue mq = queue(q);
         long bound = broker.broker().paging().pressureBound();
@@ -136,7 +147,7 @@ class PriorityQueuePagingTest {
         });
         await().atMost(Duration.ofSeconds(60)).until(() -> consumed.size() >= total() - total() / 2);
         got.addAll(consumed);
-        assertEquals(expected, got);
+        assertOrder(expected, got);
         assertNull(ch.basicGet(q, true));
         ch.queueDelete(q);
     }
@@ -161,7 +172,7 @@ class PriorityQueuePagingTest {
             assertTrue(r.getEnvelope().isRedeliver());
             got.add(id);
         }
-        assertEquals(expected(), got);
+        assertOrder(expected(), got);
         after.queueDelete(q);
     }
 }
