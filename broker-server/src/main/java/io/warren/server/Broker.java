@@ -164,6 +164,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             Path dataDir = config.dataDir();
             definitions = SnapshotDefinitionStore.open(dataDir);
             messages = JournalMessageStore.open(dataDir);
+            // priority queues order recovered messages before their content loads
+            messages.priorityReader(io.warren.amqp.channel.MessagePriority::read);
             pageStore = FileSpillStore.open(dataDir.resolve("paging"), MessageHeaders.READER);
             Paging paging = new Paging(pageStore, Paging.DEFAULT_QUEUE_BOUND, Paging.DEFAULT_PRESSURE_BOUND);
             // The monitor runs from before recovery: a large recovered backlog must see memory

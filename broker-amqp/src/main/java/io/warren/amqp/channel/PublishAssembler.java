@@ -127,6 +127,7 @@ final class PublishAssembler {
     Message takeMessage() {
         Integer deliveryMode = properties.readableBytes() >= 2
                 ? decode(properties, BasicProperties::readDeliveryMode) : null;
+        int priority = decode(properties, MessagePriority::read);
         String[] ccRoutes = null;
         ByteBuf props = properties;
         // Sender-selected distribution: the headers are decoded only when they hold CC or BCC.
@@ -142,6 +143,7 @@ final class PublishAssembler {
                 body == null ? Unpooled.EMPTY_BUFFER : body, deliveryMode != null && deliveryMode == 2,
                 MessageHeaders.READER, ccRoutes);
         msg.ttl(ttl);
+        msg.priority(priority);
         if (props != properties) {
             properties.release();
         }

@@ -28,6 +28,8 @@ public final class Message extends AbstractReferenceCounted {
     private boolean headersRead;
     /** The per-message TTL in ms (the {@code expiration} property), or -1: none. */
     private long ttl = -1;
+    /** The {@code priority} property, 0..255 (0 when absent), as an unsigned byte. */
+    private byte priority;
 
     /**
      * @param properties property flags and property list, as received (ownership passes here)
@@ -92,6 +94,19 @@ public final class Message extends AbstractReferenceCounted {
     /** Set by the protocol layer once, before the message is routed (it parsed and checked the property). */
     public void ttl(long ms) {
         ttl = ms;
+    }
+
+    /** The {@code priority} property (0..255; 0 when the message has none). */
+    public int priority() {
+        return priority & 0xFF;
+    }
+
+    /**
+     * Set by the protocol layer once, before the message is routed, or by recovery and the
+     * page-out read-back before the message is queued (priority queues order by it).
+     */
+    public void priority(int p) {
+        priority = (byte) p;
     }
 
     /** False for a recovered message whose content is still on disk. */

@@ -44,9 +44,9 @@ public final class MessageQueue implements Destination {
     private MessageStore store;
     private long storeId;
     private Paging paging = Paging.OFF;
-    /** Where arrivals past the in-memory bound go (null: paging off). Loop only. */
-    private SpillStore.Spill spill;
-    /** Entries in the spill, counting those of a read in flight. Loop only. */
+    /** Where arrivals past the in-memory bound go, one spill per ready lane (null: paging off). Loop only. */
+    private LaneSpills spill;
+    /** Entries in the spills (all lanes), counting those of a read in flight. Loop only. */
     private long spillCount;
     /** Of those, entries holding a store slot: purge must free their slots. Loop only. */
     private long spillStored;
@@ -56,7 +56,10 @@ public final class MessageQueue implements Destination {
     /** Memory the ready entries hold: content plus {@link Paging#ENTRY_OVERHEAD} each. Loop only. */
     private long inMemoryBytes;
 
-    private final ArrayDeque<QueueEntry> ready = new ArrayDeque<>();
+    /** The in-memory ready entries: a deque, or one lane per priority for an x-max-priority queue. */
+    private final ReadyList ready;
+    /** x-max-priority above 0: entries are taken by priority, one lane (and spill) per priority. */
+    private final boolean priorityLanes;
     /** Body bytes of the entries in {@link #ready}. Loop only. */
     private long readyBodyBytes;
     /** Body bytes of the live (not dropped) entries in the spill. Loop only. */
@@ -202,6 +205,9 @@ public final class MessageQueue implements Destination {
         this.listener = listener;
         this.messageTtl = millis(this.arguments.get("x-message-ttl"));
         this.expiresMs = millis(this.arguments.get("x-expires"));
+        // x-max-priority (validated 0..255 at declare); 0 behaves as no priority, as in RabbitMQ
+        this.ready = ReadyList.create((int) Math.max(0, Math.min(255, millis(this.arguments.get("x-max-priority")))));
+        this.priorityLanes = ready.lanes() > 1;
         Object type = this.arguments.get("x-queue-type");
         this.quorum = type != null && "quorum".equals(type.toString());
         this.deliveryLimit = millis(this.arguments.get("x-delivery-limit"));
@@ -313,7 +319,7 @@ public final class MessageQueue implements Destination {
     /** Makes this queue page out past the bound of {@code p}. Called once, before the queue is visible. */
     public void attachPaging(Paging p) {
         this.paging = p;
-        this.spill = p.open(this);
+        this.spill = p.enabled() ? new LaneSpills(p, this, ready.lanes()) : null;
     }
 
     /**
@@ -523,7 +529,7 @@ public final class MessageQueue implements Destination {
         overflowSetting = overflow;
         String ov = overflow == null ? "drop-head" : overflow.toString();
         boolean limited = maxLen >= 0 || maxB >= 0;
-        if (limited && ledger == null) {
+        if (limited && ledger == null && !priorityLanes) {
             ledger = new SpillLedger();
             spillDropped = new ArrayDeque<>();
             ledgerGap = spillCount;
@@ -548,7 +554,7 @@ public final class MessageQueue implements Destination {
             QueueEntry h = pollReady();
             if (h != null) {
                 deadLetter(h, "maxlen");
-            } else if (spillCount > 0 && (ledgerGap > 0 || !ledger.isEmpty())) {
+            } else if (ledger != null && spillCount > 0 && (ledgerGap > 0 || !ledger.isEmpty())) {
                 dropSpillHead();
             } else {
                 break;
@@ -597,13 +603,14 @@ public final class MessageQueue implements Destination {
             now = System.currentTimeMillis();
             stamp(e, now);
         }
-        if (spillCount > 0) {
+        if (spillCount > 0 && spill.count(ready.laneOf(e)) > 0) {
             if (e.expiresAt() <= now) {
                 // TTL 0 (RabbitMQ's zero-TTL rule): deliverable only if a consumer takes it at once.
                 expire(e);
                 return;
             }
-            // FIFO: while anything is paged out, later arrivals queue behind it, on disk too.
+            // FIFO: while anything is paged out (in the entry's priority lane), later arrivals
+            // queue behind it, on disk too.
             spillOut(e);
             armExpiry();
             return;
@@ -612,12 +619,12 @@ public final class MessageQueue implements Destination {
         joined(e);
         updateCount();
         dispatch();
-        if (ready.peekLast() != e) {
+        if (!ready.isLast(e)) {
             return;
         }
         if (e.expiresAt() <= now) {
             // TTL 0: no consumer took it at once, so it expires now, never to be delivered.
-            ready.pollLast();
+            ready.removeLast(e);
             left(e);
             updateCount();
             expire(e);
@@ -625,7 +632,7 @@ public final class MessageQueue implements Destination {
         }
         // Not delivered at once: it waits.
         if (spill != null && inMemoryBytes > paging.bound()) {
-            ready.pollLast();
+            ready.removeLast(e);
             left(e);
             spillOut(e);
             armExpiry();
@@ -709,16 +716,17 @@ public final class MessageQueue implements Destination {
         discard(e);
     }
 
-    /** Drops expired entries at the head of the ready list (dispatch and get never hand them out). */
+    /**
+     * Drops expired entries at the head of the ready list, of every priority lane in a priority
+     * queue (dispatch and get never hand them out).
+     */
     private void dropExpiredHead(long now) {
-        QueueEntry h;
         // Strictly before now: an entry expires after its last millisecond, so a TTL 0 message
         // can still go to a consumer in the millisecond it arrived (RabbitMQ's zero-TTL rule).
-        while ((h = ready.peekFirst()) != null && h.expiresAt() < now) {
-            ready.pollFirst();
+        ready.dropExpiredHeads(now, h -> {
             left(h);
             expire(h);
-        }
+        });
     }
 
     /** Before taking the head: drops what has expired there (only for queues that have expiries). */
@@ -735,10 +743,7 @@ public final class MessageQueue implements Destination {
             return;
         }
         long next = nextOwnExpiry;
-        QueueEntry head = ready.peekFirst();
-        if (head != null && head.expiresAt() < next) {
-            next = head.expiresAt();
-        }
+        next = Math.min(next, ready.headExpiry()); // each priority lane's head
         next = Math.min(next, spillExpiries.next());
         if (next == QueueEntry.NEVER) {
             return;
@@ -827,7 +832,7 @@ public final class MessageQueue implements Destination {
      */
     private void spillOut(QueueEntry e) {
         try {
-            spill.append(e);
+            spill.append(ready.laneOf(e), e);
         } catch (RuntimeException | OutOfMemoryError failed) {
             // No memory even for the spill's chunk: keep the message rather than lose it, even
             // though it now comes before messages paged out earlier.
@@ -861,24 +866,41 @@ public final class MessageQueue implements Destination {
         return Math.min(paging.bound() / 2, 1L << 20);
     }
 
-    /** Reads the next batch back from the spill once the ready list runs low. */
+    /**
+     * Reads the next batch back from the spill once the ready list runs low, from the highest
+     * lane with entries paged out; in a priority queue also when that lane is above every entry
+     * in memory (its head is the next to deliver, however full memory is: the read-back adds at
+     * most one batch past the bound).
+     */
     private void refill() {
         if (spillReading || deleted) {
             return;
         }
         int max = READ_BATCH;
-        if (spillCount == 0 || inMemoryBytes >= refillBelow()) {
-            if (!hasSpillDropped()) {
+        int lane;
+        if (hasSpillDropped()) {
+            // A FIFO queue (priority queues keep no ledger): its one lane. Entries a length limit
+            // dropped while on disk are read back now, just those when memory is full or nothing
+            // live is paged out, so their journal slots are freed (else a restart would bring
+            // them back) and the spill shrinks.
+            lane = 0;
+            if (spillCount == 0 || inMemoryBytes >= refillBelow()) {
+                max = Math.min(READ_BATCH, spillDropped.size());
+            }
+        } else {
+            if (spillCount == 0) {
                 return;
             }
-            // Entries a length limit dropped while on disk: read just those back, now, so their
-            // journal slots are freed (else a restart would bring them back) and the spill shrinks.
-            max = Math.min(READ_BATCH, spillDropped.size());
+            lane = spill.top();
+            if (lane < 0 || (inMemoryBytes >= refillBelow() && lane <= ready.topLane())) {
+                return;
+            }
         }
         spillReading = true;
         int gen = spillGen;
         long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
-        spill.read(max, bytes, (entries, failure) -> loop.execute(() -> spillRead(gen, entries, failure)));
+        spill.read(lane, max, bytes,
+                (entries, failure) -> loop.execute(() -> spillRead(gen, lane, entries, failure)));
     }
 
     /** Entries per read-back: with 1 KB messages, 2 MiB is the limit that applies. */
@@ -886,14 +908,14 @@ public final class MessageQueue implements Destination {
 
     private boolean spillFailureLogged;
 
-    private void spillRead(int gen, List<QueueEntry> entries, Throwable failure) {
+    private void spillRead(int gen, int lane, List<QueueEntry> entries, Throwable failure) {
         if (gen != spillGen || deleted) {
             // Purged or deleted while the read was in flight: these entries are gone too.
             entries.forEach(this::discard);
             return;
         }
         spillReading = false;
-        if (failure != null || (entries.isEmpty() && (spillCount > 0 || hasSpillDropped()))) {
+        if (failure != null || (entries.isEmpty() && spill.count(lane) > 0)) {
             if (!spillFailureLogged) {
                 spillFailureLogged = true;
                 LOG.error("cannot read {} paged-out messages of {} back; retrying every second", spillCount, this,
@@ -937,6 +959,10 @@ public final class MessageQueue implements Destination {
             } else if (ledger != null) {
                 ledger.poll();
             }
+            if (priorityLanes) {
+                // the spill keeps no priority: the lane it came from is its (capped) priority
+                e.message().priority(lane);
+            }
             if (spillExpiries.readBack(e, now)) {
                 expire(e);
                 continue;
@@ -946,6 +972,7 @@ public final class MessageQueue implements Destination {
             watch(e);
         }
         spillCount -= live;
+        spill.readBack(lane, entries.size());
         updateCount();
         armExpiry();
         answerWaitingGets();
@@ -988,6 +1015,7 @@ public final class MessageQueue implements Destination {
         for (MessageStore.StoredMessage sm : stored) {
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
             m.ttl(sm.ttl());
+            m.priority(sm.priority());
             QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
             // TTL counts from the publish, as in RabbitMQ (from the recovery for old journals).
             stamp(e, sm.publishedAt() >= 0 ? Math.min(sm.publishedAt(), now) : now);
@@ -995,11 +1023,12 @@ public final class MessageQueue implements Destination {
                 expire(e);
                 continue;
             }
-            if (spill != null && (spillCount > 0 || inMemoryBytes + cost(e) > paging.bound())) {
+            if (spill != null && (spill.count(ready.laneOf(e)) > 0 || inMemoryBytes + cost(e) > paging.bound())) {
                 spillOut(e);
             } else {
                 ready.addLast(e);
                 joined(e);
+                watch(e);
             }
         }
         updateCount();
@@ -1058,14 +1087,7 @@ public final class MessageQueue implements Destination {
             watch(e);
         }
         merged.sort(Comparator.comparingLong(QueueEntry::seq));
-        long maxSeq = merged.get(merged.size() - 1).seq();
-        while (!ready.isEmpty() && ready.peekFirst().seq() < maxSeq) {
-            merged.add(ready.pollFirst());
-        }
-        merged.sort(Comparator.comparingLong(QueueEntry::seq));
-        for (int i = merged.size() - 1; i >= 0; i--) {
-            ready.addFirst(merged.get(i));
-        }
+        ready.putBack(merged);
         updateCount();
         if (dropHead) {
             // RabbitMQ's requeue_and_run: a requeue past the limit drops from the head, which is
@@ -1247,6 +1269,9 @@ public final class MessageQueue implements Destination {
         QueueEntry head = ready.peekFirst();
         if (head == null) {
             return spillCount == 0;
+        }
+        if (priorityLanes && spillCount > 0 && spill.top() > ready.topLane()) {
+            return false; // a higher priority is paged out: refill has asked for it
         }
         if (head.message().loaded()) {
             return true;

@@ -45,6 +45,11 @@ public final class Paging {
         this.pressureBound = pressureBound;
     }
 
+    /** False when there is no page-out store: messages stay in memory. */
+    boolean enabled() {
+        return store != null;
+    }
+
     /** A spill for {@code queue}, or null when paging is off. */
     SpillStore.Spill open(MessageQueue queue) {
         return store == null ? null : store.open(queue.toString());

@@ -85,13 +85,16 @@ public interface MessageStore extends AutoCloseable {
     }
 
     /**
-     * A recovered slot: routing info and sizes; the body stays on disk until loaded.
-     * {@code publishedAt} (epoch ms) and {@code ttl} (the message's own, ms) are -1 when unknown
-     * or none (journals written before warren kept them).
+     * A recovered slot: routing info, sizes and the message priority (read from the stored
+     * properties while recovery has the record in hand, so that a priority queue can order its
+     * messages before their content is loaded; 0 when the store was not told how to read it);
+     * the body stays on disk until loaded. {@code publishedAt} (epoch ms) and {@code ttl} (the
+     * message's own, ms) are -1 when unknown or none (journals written before warren kept them).
      */
-    record StoredMessage(long ref, String exchange, String routingKey, int bodySize, long publishedAt, long ttl) {
+    record StoredMessage(long ref, String exchange, String routingKey, int bodySize, int priority, long publishedAt,
+                         long ttl) {
         public StoredMessage(long ref, String exchange, String routingKey, int bodySize) {
-            this(ref, exchange, routingKey, bodySize, -1, -1);
+            this(ref, exchange, routingKey, bodySize, 0, -1, -1);
         }
     }
 

@@ -155,6 +155,10 @@ final class QueueArguments {
                 throw invalid("x-overflow", queue, vhost, "invalid_overflow");
             }
         }
+        Object maxPriority = args.get("x-max-priority");
+        if (maxPriority != null) {
+            checkMaxPriority(queue, vhost, maxPriority);
+        }
         Object mode = args.get("x-queue-mode");
         if (mode != null) {
             String m = string(mode);
@@ -203,6 +207,28 @@ final class QueueArguments {
         }
         if (n < 0) {
             throw invalid(arg, queue, vhost, "{value_negative," + n + "}");
+        }
+    }
+
+    /** RabbitMQ's highest supported priority (rabbit_priority_queue ?MAX_SUPPORTED_PRIORITY). */
+    static final int MAX_PRIORITY = 255;
+
+    /**
+     * x-max-priority: a non-negative integer up to 255; 0 is accepted and means no priorities.
+     * Texts as RabbitMQ 3.10.8 answers them (probed): {@code "expected integer, got longstr"}
+     * (quotes included), {@code {value_negative,-1}}, {@code {max_value_exceeded,256}}.
+     */
+    private static void checkMaxPriority(String queue, String vhost, Object v) {
+        String type = TableValue.typeNameOf(v);
+        if (!INTEGER_TYPES.contains(type)) {
+            throw invalid("x-max-priority", queue, vhost, "\"expected integer, got " + type + "\"");
+        }
+        long n = integer(v);
+        if (n < 0) {
+            throw invalid("x-max-priority", queue, vhost, "{value_negative," + n + "}");
+        }
+        if (n > MAX_PRIORITY) {
+            throw invalid("x-max-priority", queue, vhost, "{max_value_exceeded," + n + "}");
         }
     }
 

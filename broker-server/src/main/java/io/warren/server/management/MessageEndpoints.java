@@ -153,6 +153,9 @@ final class MessageEndpoints {
         Message msg = new Message(x.name(), routingKey, raw, Unpooled.wrappedBuffer(payload),
                 mode != null && mode == 2, MessageHeaders.READER, ccRoutes);
         msg.ttl(MessageHeaders.expirationMillis(props.expiration())); // checked before
+        if (props.priority() != null) {
+            msg.priority(props.priority() & 0xFF); // priority queues order by it, as for basic.publish
+        }
         CompletableFuture<Throwable> safe = new CompletableFuture<>();
         RoutingResult routing = new RoutingResult();
         // The exchange may have been deleted since the lookup: publish to what the vhost has now,

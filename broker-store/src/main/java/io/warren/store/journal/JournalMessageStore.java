@@ -197,8 +197,20 @@ public final class JournalMessageStore implements MessageStore {
      * Reads each record once and keeps no body. Call once after {@link #open}, before the first
      * append; runs on the caller's thread.
      */
+    /**
+     * Reads a message's priority from its raw properties (the store knows no protocol: the
+     * broker's wiring gives it the protocol's reader); null: every recovered message has 0.
+     */
+    private volatile java.util.function.ToIntFunction<io.netty.buffer.ByteBuf> priorityReader;
+
+    /** Tells {@link #recover} how to read the priority of a stored message from its properties. */
+    public void priorityReader(java.util.function.ToIntFunction<io.netty.buffer.ByteBuf> reader) {
+        this.priorityReader = reader;
+    }
+
     @Override
     public void recover(RecoveryVisitor visitor) {
+        java.util.function.ToIntFunction<io.netty.buffer.ByteBuf> priorities = priorityReader;
         // Exchange names and routing keys repeat across messages: share one String per value
         // so a million recovered messages do not cost two million strings. Bounded, because
         // routing keys can be unique per message.
@@ -222,6 +234,7 @@ public final class JournalMessageStore implements MessageStore {
                 int bodySize = -1;
                 long publishedAt = -1;
                 long ttl = -1;
+                int priority = 0;
                 for (int i = 0; i < n; i++, slot++) {
                     if (!st.isLive(slot)) {
                         continue;
@@ -232,11 +245,26 @@ public final class JournalMessageStore implements MessageStore {
                         bodySize = rec.bodyLength(off);
                         publishedAt = rec.publishedAt(off);
                         ttl = rec.ttl(off);
+                        priority = priority(priorities, rec, off);
                     }
                     visitor.slot(rec.queueId(off, i), new StoredMessage(Refs.ref(id, slot), exchange, routingKey,
-                            bodySize, publishedAt, ttl));
+                            bodySize, priority, publishedAt, ttl));
                 }
             }
+        }
+    }
+
+    /** The priority of the message at {@code off}, read from its properties where they lie; 0 when unreadable. */
+    private static int priority(java.util.function.ToIntFunction<io.netty.buffer.ByteBuf> reader, BatchRecord rec,
+                                int off) {
+        int len = rec.propertiesLength(off);
+        if (reader == null || len < 2) {
+            return 0;
+        }
+        try {
+            return reader.applyAsInt(io.netty.buffer.Unpooled.wrappedBuffer(rec.data, rec.propertiesField(off) + 4, len));
+        } catch (RuntimeException malformed) {
+            return 0; // the properties were checked when published; a reader that disagrees costs only the order
         }
     }
 
