@@ -974,6 +974,11 @@ public final class MessageQueue implements Destination {
         spillCount -= live;
         spill.readBack(lane, entries.size());
         updateCount();
+        if (dropHead && ledger == null) {
+            // A priority queue drops only what is in memory: what was over its limit on disk is
+            // dropped as it comes back.
+            dropHeadOverLimit();
+        }
         armExpiry();
         answerWaitingGets();
         dispatch();
