@@ -293,6 +293,20 @@ class PoliciesTest {
         ch.queueDelete(q);
     }
 
+    /** Without the match budget this pattern backtracks for hours on such a name, in a declare and in the PUT. */
+    @Test
+    void aCatastrophicPatternCannotStallDeclaresOrPolicyChanges() throws Exception {
+        String q = "a".repeat(60) + "-" + UUID.randomUUID().toString().replace("-", "");
+        ch.queueDeclare(q.replaceAll("[^a]", "a"), false, false, true, null);
+        String p = unique("hostile");
+        policy(p, "(.*a){25}b", "{\"message-ttl\":1}");
+        ch.queueDeclare(q, false, false, true, null);
+        assertTrue(queueView(q).path("policy").isNull());
+        publish("", q, "kept");
+        assertEquals("kept", get(q));
+        assertEquals(204, api.delete("/api/policies/%2F/" + Http.enc(p)).status());
+    }
+
     @Test
     void aNewQueueGetsThePolicyAtOnce() throws Exception {
         String prefix = unique("pol-new");
