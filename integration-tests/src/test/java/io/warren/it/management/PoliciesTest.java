@@ -351,6 +351,29 @@ class PoliciesTest {
     }
 
     @Test
+    void policiesAreForPolicymakersAndOperatorPoliciesForAdministrators() {
+        String user = unique("pm");
+        assertEquals(201, api.put("/api/users/" + user, "{\"password\":\"pw\",\"tags\":\"policymaker\"}").status());
+        assertEquals(201, api.put("/api/permissions/%2F/" + user, "{\"configure\":\".*\",\"write\":\".*\","
+                + "\"read\":\".*\"}").status());
+        String watcher = unique("mgmt");
+        assertEquals(201, api.put("/api/users/" + watcher, "{\"password\":\"pw\",\"tags\":\"management\"}").status());
+        assertEquals(201, api.put("/api/permissions/%2F/" + watcher, "{\"configure\":\".*\",\"write\":\".*\","
+                + "\"read\":\".*\"}").status());
+        Http pm = new Http("127.0.0.1", broker.broker().managementPort(), user, "pw");
+        Http mg = new Http("127.0.0.1", broker.broker().managementPort(), watcher, "pw");
+        String p = unique("pm");
+        String body = "{\"pattern\":\"^nothing$\",\"definition\":{\"message-ttl\":1}}";
+        assertEquals(201, pm.put("/api/policies/%2F/" + p, body).status());
+        assertEquals(403, mg.put("/api/policies/%2F/" + p, body).status());
+        assertEquals(403, mg.get("/api/policies").status());
+        assertEquals(403, pm.put("/api/operator-policies/%2F/" + p, body).status());
+        assertEquals(204, pm.delete("/api/policies/%2F/" + p).status());
+        api.delete("/api/users/" + user);
+        api.delete("/api/users/" + watcher);
+    }
+
+    @Test
     void keysWhoseFeaturesAreNotBuiltYetAreRefusedNotIgnored() {
         for (String def : new String[] {"{\"dead-letter-exchange\":\"dlx\"}", "{\"dead-letter-routing-key\":\"k\"}",
                 "{\"max-length\":1}", "{\"max-length-bytes\":10}", "{\"overflow\":\"reject-publish\"}",
