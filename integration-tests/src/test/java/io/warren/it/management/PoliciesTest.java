@@ -457,6 +457,15 @@ class PoliciesTest {
             tch.basicPublish("", "orders.eu", null, new byte[1]);
             await().atMost(GONE).until(() -> tch.queueDeclarePassive("orders.eu").getMessageCount() == 0);
         }
+        // Vhost-scoped: the same policies without their vhost field, imported into another vhost.
+        JsonNode scoped = api.get("/api/definitions/pol-defs").json();
+        assertEquals(1, scoped.path("policies").size(), scoped.toString());
+        assertTrue(scoped.path("policies").get(0).path("vhost").isMissingNode(), scoped.toString());
+        assertEquals(201, t.put("/api/vhosts/pol-defs2", "{}").status());
+        assertEquals(204, t.post("/api/definitions/pol-defs2", scoped.toString()).status());
+        JsonNode copied = t.get("/api/policies/pol-defs2/ttl").json();
+        assertEquals("pol-defs2", copied.path("vhost").asText());
+        assertEquals("^orders\\.", copied.path("pattern").asText());
         // A policy the import would refuse refuses the whole document.
         String bad = "{\"policies\":[{\"vhost\":\"pol-defs\",\"name\":\"x\",\"pattern\":\".*\",\"apply-to\":\"all\","
                 + "\"definition\":{\"max-length\":3},\"priority\":0}],\"queues\":[{\"vhost\":\"pol-defs\",\"name\":"
