@@ -161,7 +161,8 @@ final class Commands {
         @Override Map<String, Function<JsonNode, JsonNode>> known() {
             Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
             for (String f : List.of("name", "messages", "messages_ready", "messages_unacknowledged", "consumers",
-                    "durable", "auto_delete", "exclusive", "arguments", "state", "type")) {
+                    "durable", "auto_delete", "exclusive", "arguments", "state", "type", "policy", "operator_policy",
+                    "effective_policy_definition")) {
                 m.put(f, field(f));
             }
             return m;
@@ -188,7 +189,7 @@ final class Commands {
     static final class ListExchanges extends Listing {
         @Override Map<String, Function<JsonNode, JsonNode>> known() {
             Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
-            for (String f : List.of("name", "type", "durable", "auto_delete", "internal", "arguments")) {
+            for (String f : List.of("name", "type", "durable", "auto_delete", "internal", "arguments", "policy")) {
                 m.put(f, field(f));
             }
             return m;

@@ -27,14 +27,14 @@ public final class PolicyValidator {
     static final Set<String> OPERATOR_KEYS = Set.of("expires", "message-ttl", "max-length", "max-length-bytes",
             "max-in-memory-length", "max-in-memory-bytes", "delivery-limit");
     /** Keys warren honours today. */
-    public static final Set<String> SUPPORTED = Set.of("message-ttl", "expires", "alternate-exchange", "queue-mode");
+    public static final Set<String> SUPPORTED = Set.of("message-ttl", "expires", "alternate-exchange", "queue-mode",
+            "max-length", "max-length-bytes", "overflow", "delivery-limit");
     /**
      * Keys whose features are being built (dead-lettering, length limits, delivery limits): refused
      * with "not supported by warren yet" until each is wired to the queues (then it moves to
      * {@link #SUPPORTED}).
      */
-    static final Set<String> NOT_YET = Set.of("dead-letter-exchange", "dead-letter-routing-key", "max-length",
-            "max-length-bytes", "overflow", "delivery-limit");
+    static final Set<String> NOT_YET = Set.of("dead-letter-exchange", "dead-letter-routing-key");
 
     private record Rule(Predicate<Object> valid, String what) {}
 

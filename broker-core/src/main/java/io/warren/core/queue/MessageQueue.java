@@ -274,8 +274,9 @@ public final class MessageQueue implements Destination {
         long nextOwn = QueueEntry.NEVER;
         for (QueueEntry e : ready) {
             long own = e.message().ttl();
+            // (A requeued entry may carry a queue-TTL expiry from before a TTL was cleared: from now.)
             long enqueued = e.expiresAt() == QueueEntry.NEVER ? now
-                    : e.ownExpiry() ? e.expiresAt() - own : e.expiresAt() - old;
+                    : e.ownExpiry() ? e.expiresAt() - own : old >= 0 ? e.expiresAt() - old : now;
             if (own >= 0 && (ttl < 0 || own < ttl)) {
                 e.expiresAt(enqueued + own, true);
                 nextOwn = Math.min(nextOwn, e.expiresAt());

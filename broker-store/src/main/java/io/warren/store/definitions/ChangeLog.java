@@ -25,7 +25,9 @@ import java.util.zip.CRC32C;
  *   1 put exchange, 3 put queue, 5 put binding, 6 remove binding: DefinitionEncoding's bytes
  *   2 remove exchange, 4 remove queue: the entry's key, UTF-8
  *   7 queue-id ceiling: int64
- *   8 put access entry (vhost, user, permission, topic permission, seeded marker): DefinitionEncoding.access bytes
+ *   8 put access entry (vhost, user, permission, topic permission, seeded marker, and since
+ *     warren-definitions/5 policy and operator policy): DefinitionEncoding.access bytes. A broker
+ *     from before policies reads a log with a policy in it as damaged (no silent downgrade).
  *   9 remove access entry: its key, UTF-8
  * </pre>
  * Each frame is forced before the next is written, so a crash can only tear the last one: at

@@ -126,14 +126,14 @@ class WarrenctlDefinitionsTest {
         assertTrue(r.err().startsWith("Error: Failed to deserialise input (format: JSON)"), r.err());
 
         Path policy = Files.writeString(dir.resolve("policy.json"), "{\"policies\":[{\"vhost\":\"/\",\"name\":\"ttl\","
-                + "\"pattern\":\".*\",\"apply-to\":\"queues\",\"definition\":{\"max-length\":1000},\"priority\":0}],"
+                + "\"pattern\":\".*\",\"apply-to\":\"queues\",\"definition\":{\"ha-mode\":\"all\"},\"priority\":0}],"
                 + "\"queues\":[{\"name\":\"never-made\",\"vhost\":\"/\",\"durable\":true,\"auto_delete\":false,"
                 + "\"arguments\":{}}]}");
         r = ctl("import_definitions", policy.toString());
         assertEquals(65, r.code(), r.all());
         assertEquals(1, r.err().lines().count(), r.err());
-        assertEquals("Error: policies[0] (policy 'ttl' in vhost '/'): Validation failed: policy key 'max-length' is not"
-                + " supported by warren yet (recognised, but its feature is not built yet)\n", r.err());
+        assertEquals("Error: policies[0] (policy 'ttl' in vhost '/'): Validation failed: policy key 'ha-mode' is not"
+                + " supported by warren (no mirrored queues)\n", r.err());
         Result list = ctl("list_queues", "name");
         assertTrue(!list.out().contains("never-made"), list.out());
 

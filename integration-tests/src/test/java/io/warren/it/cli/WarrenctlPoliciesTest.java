@@ -71,6 +71,11 @@ class WarrenctlPoliciesTest {
             ch.queueDeclare("ctl-ttl.q", false, false, true, null);
             ch.basicPublish("", "ctl-ttl.q", null, new byte[1]);
             await().atMost(Duration.ofSeconds(5)).until(() -> ch.queueDeclarePassive("ctl-ttl.q").getMessageCount() == 0);
+            Result q = ok("-q", "list_queues", "name", "policy", "operator_policy", "effective_policy_definition");
+            assertTrue(q.out().contains("ctl-ttl.q\tttl\t\t[{\"message-ttl\",200}]\n"), q.out());
+            ch.exchangeDeclare("ctl-x", "fanout");
+            assertTrue(ok("-q", "list_exchanges", "name", "policy").out().contains("ctl-x\tae\n"));
+            ch.exchangeDelete("ctl-x");
         }
 
         r = ok("clear_policy", "ttl");

@@ -315,8 +315,8 @@ class DefinitionsTest {
                 + "\"destination\":\"eq\",\"destination_type\":\"queue\",\"routing_key\":\"k\",\"arguments\":{}}]}",
                 "bindings[0]", "no exchange 'nope-x'");
         refused(http, "{\"users\":[" + user + "],\"policies\":[{\"vhost\":\"/\",\"name\":\"len\",\"pattern\":\".*\","
-                + "\"apply-to\":\"queues\",\"definition\":{\"max-length\":1000},\"priority\":0}]}",
-                "policies[0]", "policy key 'max-length' is not supported by warren yet");
+                + "\"apply-to\":\"queues\",\"definition\":{\"ha-mode\":\"all\"},\"priority\":0}]}",
+                "policies[0]", "policy key 'ha-mode' is not supported by warren (no mirrored queues)");
         refused(http, "{\"parameters\":[{\"vhost\":\"/\",\"component\":\"federation-upstream\",\"name\":\"up\","
                 + "\"value\":{\"uri\":\"amqp://elsewhere\"}}]}", "parameters", "federation-upstream");
         refused(http, "{\"users\":[{\"name\":\"limited\",\"password_hash\":\"\",\"limits\":{\"max-connections\":3}}]}",
