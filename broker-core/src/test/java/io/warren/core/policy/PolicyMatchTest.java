@@ -92,7 +92,7 @@ class PolicyMatchTest {
                 refusal(Map.of("delivery-limit", -1L), false));
         assertEquals("Validation failed\n\n[{<<\"queue-mode\">>,<<\"lazy\">>}] are not recognised policy settings\n",
                 refusal(Map.of("queue-mode", "lazy"), true));
-        assertTrue(refusal(Map.of("max-length", 3L), false).contains("'max-length' is not supported by warren yet"));
+        assertTrue(refusal(Map.of("ha-mode", "all"), false).contains("policy key 'ha-mode' is not supported by warren (no mirrored queues)"));
         assertTrue(refusal(Map.of("max-in-memory-length", 3L), true).contains("(quorum queues only)"));
         assertEquals("Validation failed\n\napply-to 'x' unrecognised; should be 'queues', 'exchanges' or 'all'\n",
                 assertThrows(PolicyException.class, () -> p("n", ".*", "x", 0)).getMessage());
