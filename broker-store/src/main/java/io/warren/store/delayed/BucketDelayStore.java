@@ -1,0 +1,708 @@
+package io.warren.store.delayed;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.warren.core.message.Message;
+import io.warren.core.store.DelayStore;
+import io.warren.core.store.MessageStore;
+import io.warren.core.store.StoreException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
+import java.util.zip.CRC32;
+
+/**
+ * The delayed-message schedule as time buckets on disk: a message due at {@code t} is appended
+ * to the file of bucket {@code t / BUCKET_MS} ({@code <bucket>.dly} in its directory), so the
+ * heap holds only the buckets due within {@link #LOOKAHEAD_MS} (a priority queue by due time,
+ * then arrival) and a counter per bucket and per exchange; millions of waiting messages cost
+ * the heap nothing each. A bucket's file is deleted once every message in it was routed and
+ * is as safe as it will be in its queues.
+ *
+ * <p>One thread ("warren-delayed") does everything: group commit of new messages (one write per
+ * bucket touched and one force per batch, then the callbacks: a publisher confirm follows the
+ * force), loading the next bucket ahead of time, and routing due messages: it parks until the
+ * earlier of the next due message and the next bucket to load, and is unparked by new work. One
+ * timer for the node, none per message, and no caller (an event loop) ever waits for a disk.
+ *
+ * <p>Crash safety: records are length-prefixed and checksummed; start-up reads every bucket,
+ * cuts a torn tail, and keeps the durable records (persistent messages of durable exchanges)
+ * of exchanges that still exist; the others (transient, or of a non-durable exchange) were
+ * written only to keep memory bounded and are skipped. A message routed shortly before a crash
+ * whose bucket was not yet deleted is routed again after the restart (at least once).
+ */
+public final class BucketDelayStore implements DelayStore {
+    private static final Logger log = LoggerFactory.getLogger(BucketDelayStore.class);
+
+    /** Width of a time bucket: one file per second of due times (600 files for a 10 minute spread). */
+    static final long BUCKET_MS = 1000;
+    /** A bucket is read into memory this long before it starts, so loading never makes a message late. */
+    static final long LOOKAHEAD_MS = 1000;
+    /**
+     * Messages held in memory before loading the next bucket waits (a backlog that came due
+     * during a long downtime is loaded bucket by bucket as it drains, not all at once).
+     */
+    static final int MAX_LOADED = 200_000;
+    /** Schedules written per batch (one group commit), so routing gets the thread between batches. */
+    static final int BATCH = 20_000;
+    /** Messages routed per turn before new schedules are written again. */
+    static final int ROUTE_QUANTUM = 5_000;
+    /** Schedules waiting for their write past which publishers are paused ({@link #overloaded}). */
+    static final int BACKLOG_BOUND = 50_000;
+
+    private static final String SUFFIX = ".dly";
+    private static final int FLAG_DURABLE = 1;
+    private static final int FLAG_PERSISTENT = 2;
+    /** Record header: payload length and its CRC32. */
+    private static final int HEADER = 8;
+
+    private final Path dir;
+    private final Function<ByteBuf, Map<String, Object>> headersReader;
+    private final ConcurrentLinkedQueue<Object> ops = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger backlog = new AtomicInteger();
+    private final List<Runnable> drainWaiters = new ArrayList<>();
+    /** Waiting messages per exchange ({@link #key}); any thread reads. */
+    private final ConcurrentHashMap<String, AtomicLong> counts = new ConcurrentHashMap<>();
+    /** Strictly increasing write stamps (µs since the epoch): a record older than its exchange's deletion is dropped. */
+    private final AtomicLong lastStamp = new AtomicLong();
+    /** Records stamped before this are from before the start: only durable ones count. */
+    private final long openedStamp;
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile Router router;
+
+    // ---- owned by the thread (and by start() before the thread runs)
+    private final TreeMap<Long, Bucket> buckets = new TreeMap<>();
+    private final PriorityQueue<Entry> due = new PriorityQueue<>();
+    /** Every bucket up to this one is in memory: new records for it go to {@link #due} as well. */
+    private long loadedThrough = Long.MIN_VALUE;
+    private long seq;
+    /** Exchange key to the stamp of its deletion: older records of that key are dropped when due. */
+    private final Map<String, Long> tombstones = new HashMap<>();
+
+    private BucketDelayStore(Path dir, Function<ByteBuf, Map<String, Object>> headersReader) {
+        this.dir = dir;
+        this.headersReader = headersReader;
+        this.openedStamp = stamp();
+        this.thread = new Thread(this::run, "warren-delayed");
+        thread.setDaemon(true);
+    }
+
+    /** Opens (creates) the schedule in {@code dir}; {@link #start} recovers it and starts the timer. */
+    public static BucketDelayStore open(Path dir, Function<ByteBuf, Map<String, Object>> headersReader) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new StoreException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        return new BucketDelayStore(dir, headersReader);
+    }
+
+    private long stamp() {
+        long now = System.currentTimeMillis() * 1000;
+        return lastStamp.updateAndGet(last -> Math.max(last + 1, now));
+    }
+
+    static String key(String vhost, String exchange) {
+        return vhost + '\u0000' + exchange;
+    }
+
+    // ---- the SPI: any thread -------------------------------------------------------------
+
+    @Override public void schedule(String vhost, String exchange, Message message, long dueAt, boolean durable,
+                                   MessageStore.Durable done) {
+        ByteBuf record = encode(vhost, exchange, message, dueAt, durable, stamp());
+        backlog.incrementAndGet();
+        ops.add(new Schedule(Math.floorDiv(dueAt, BUCKET_MS), dueAt, durable, key(vhost, exchange), record, done));
+        LockSupport.unpark(thread);
+    }
+
+    @Override public void sync(MessageStore.Durable done) {
+        ops.add(new Sync(done));
+        LockSupport.unpark(thread);
+    }
+
+    @Override public boolean overloaded() {
+        return backlog.get() > BACKLOG_BOUND;
+    }
+
+    @Override public void whenDrained(Executor executor, Runnable callback) {
+        synchronized (drainWaiters) {
+            if (overloaded()) {
+                drainWaiters.add(() -> executor.execute(callback));
+                return;
+            }
+        }
+        executor.execute(callback);
+    }
+
+    @Override public long waiting(String vhost, String exchange) {
+        AtomicLong n = counts.get(key(vhost, exchange));
+        return n == null ? 0 : Math.max(0, n.get());
+    }
+
+    @Override public Map<String, Map<String, Long>> waiting() {
+        Map<String, Map<String, Long>> out = new TreeMap<>();
+        counts.forEach((k, n) -> {
+            long v = n.get();
+            if (v > 0) {
+                int i = k.indexOf('\u0000');
+                out.computeIfAbsent(k.substring(0, i), x -> new TreeMap<>()).put(k.substring(i + 1), v);
+            }
+        });
+        return out;
+    }
+
+    @Override public void exchangeDeleted(String vhost, String exchange) {
+        String k = key(vhost, exchange);
+        counts.remove(k);
+        ops.add(new Deleted(k, stamp()));
+        LockSupport.unpark(thread);
+    }
+
+    @Override public void start(Router r) {
+        this.router = r;
+        recover();
+        thread.start();
+    }
+
+    @Override public void close() {
+        running = false;
+        LockSupport.unpark(thread);
+        if (thread.isAlive()) {
+            try {
+                thread.join(TimeUnit.SECONDS.toMillis(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        } else {
+            failPending(new StoreException("delayed-message store closed"));
+        }
+        for (Entry e : due) {
+            e.payload.release();
+        }
+        due.clear();
+    }
+
+    // ---- records ---------------------------------------------------------------------------
+
+    /**
+     * {@code [len][crc32][due][stamp][flags][ttl][vhost][exchange][routing key][cc count][cc...]
+     * [properties][body]}: strings and blobs with an int length. Encoded by the caller (the copy
+     * a delayed message needs anyway); the thread only writes it.
+     */
+    private static ByteBuf encode(String vhost, String exchange, Message m, long dueAt, boolean durable, long stamp) {
+        byte[] v = vhost.getBytes(StandardCharsets.UTF_8);
+        byte[] x = exchange.getBytes(StandardCharsets.UTF_8);
+        byte[] rk = m.routingKey().getBytes(StandardCharsets.UTF_8);
+        String[] cc = m.ccRoutes();
+        int ccBytes = 0;
+        byte[][] ccs = new byte[cc == null ? 0 : cc.length][];
+        for (int i = 0; i < ccs.length; i++) {
+            ccs[i] = cc[i].getBytes(StandardCharsets.UTF_8);
+            ccBytes += 4 + ccs[i].length;
+        }
+        ByteBuf props = m.properties();
+        ByteBuf body = m.body();
+        int payload = 8 + 8 + 1 + 8 + 4 + v.length + 4 + x.length + 4 + rk.length + 4 + ccBytes
+                + 4 + props.readableBytes() + 4 + body.readableBytes();
+        ByteBuf b = Unpooled.buffer(HEADER + payload, HEADER + payload);
+        b.writeInt(payload);
+        b.writeInt(0);
+        b.writeLong(dueAt);
+        b.writeLong(stamp);
+        b.writeByte((durable ? FLAG_DURABLE : 0) | (m.persistent() ? FLAG_PERSISTENT : 0));
+        b.writeLong(m.ttl());
+        writeBytes(b, v);
+        writeBytes(b, x);
+        writeBytes(b, rk);
+        b.writeInt(ccs.length);
+        for (byte[] c : ccs) {
+            writeBytes(b, c);
+        }
+        b.writeInt(props.readableBytes());
+        b.writeBytes(props, props.readerIndex(), props.readableBytes());
+        b.writeInt(body.readableBytes());
+        b.writeBytes(body, body.readerIndex(), body.readableBytes());
+        b.setInt(4, crc(b, HEADER, payload));
+        return b;
+    }
+
+    private static void writeBytes(ByteBuf b, byte[] bytes) {
+        b.writeInt(bytes.length);
+        b.writeBytes(bytes);
+    }
+
+    private static String readString(ByteBuf b) {
+        int n = b.readInt();
+        String s = b.toString(b.readerIndex(), n, StandardCharsets.UTF_8);
+        b.skipBytes(n);
+        return s;
+    }
+
+    private static int crc(ByteBuf b, int from, int length) {
+        CRC32 c = new CRC32();
+        c.update(b.nioBuffer(from, length));
+        return (int) c.getValue();
+    }
+
+    /** The fields of a record read before deciding what to do with it (the payload's reader index is not moved). */
+    private record Head(long due, long stamp, boolean durable, String vhost, String exchange) {
+        String key() {
+            return BucketDelayStore.key(vhost, exchange);
+        }
+    }
+
+    private static Head head(ByteBuf payload) {
+        ByteBuf b = payload.duplicate();
+        long dueAt = b.readLong();
+        long stamp = b.readLong();
+        int flags = b.readByte();
+        b.readLong();
+        String vhost = readString(b);
+        String exchange = readString(b);
+        return new Head(dueAt, stamp, (flags & FLAG_DURABLE) != 0, vhost, exchange);
+    }
+
+    /** The message a payload holds; its content is slices of the payload (retained). */
+    private Message message(ByteBuf payload) {
+        ByteBuf b = payload.duplicate();
+        b.skipBytes(16);
+        int flags = b.readByte();
+        long ttl = b.readLong();
+        readString(b);
+        String exchange = readString(b);
+        String routingKey = readString(b);
+        int ccCount = b.readInt();
+        String[] cc = ccCount == 0 ? null : new String[ccCount];
+        for (int i = 0; i < ccCount; i++) {
+            cc[i] = readString(b);
+        }
+        int p = b.readInt();
+        ByteBuf props = b.retainedSlice(b.readerIndex(), p);
+        b.skipBytes(p);
+        int n = b.readInt();
+        ByteBuf body = b.retainedSlice(b.readerIndex(), n);
+        Message m = new Message(exchange, routingKey, props, body, (flags & FLAG_PERSISTENT) != 0, headersReader, cc);
+        m.ttl(ttl);
+        return m;
+    }
+
+    /**
+     * Calls {@code sink} with each whole, valid record's payload (a slice of {@code file}) in
+     * order; returns the length of the valid prefix (a torn or corrupt tail is not visited).
+     */
+    private static int scan(ByteBuf file, java.util.function.Consumer<ByteBuf> sink) {
+        int pos = 0;
+        int end = file.writerIndex();
+        while (end - pos >= HEADER) {
+            int len = file.getInt(pos);
+            if (len <= 0 || len > end - pos - HEADER || crc(file, pos + HEADER, len) != file.getInt(pos + 4)) {
+                break;
+            }
+            sink.accept(file.slice(pos + HEADER, len));
+            pos += HEADER + len;
+        }
+        return pos;
+    }
+
+    private Path file(long bucket) {
+        return dir.resolve(bucket + SUFFIX);
+    }
+
+    // ---- recovery (start-up, before the thread runs) ---------------------------------------
+
+    private void recover() {
+        List<Path> files = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+            ds.forEach(files::add);
+        } catch (IOException e) {
+            throw new StoreException("cannot list " + dir + ": " + e.getMessage(), e);
+        }
+        long recovered = 0;
+        Map<String, Boolean> exists = new HashMap<>();
+        for (Path f : files) {
+            String name = f.getFileName().toString();
+            long key;
+            try {
+                key = Long.parseLong(name.substring(0, name.length() - SUFFIX.length()));
+            } catch (NumberFormatException e) {
+                log.warn("ignoring {}: not a delayed-message bucket", f);
+                continue;
+            }
+            ByteBuf content;
+            try {
+                content = Unpooled.wrappedBuffer(Files.readAllBytes(f));
+            } catch (IOException e) {
+                throw new StoreException("cannot read " + f + ": " + e.getMessage(), e);
+            }
+            Bucket b = new Bucket(key);
+            int valid = scan(content, payload -> {
+                Head h = head(payload);
+                if (!h.durable()) {
+                    return; // transient or of a non-durable exchange: gone with the restart
+                }
+                b.live++;
+                String k = h.key();
+                if (exists.computeIfAbsent(k, x -> router.exists(h.vhost(), h.exchange()))) {
+                    counts.computeIfAbsent(k, x -> new AtomicLong()).incrementAndGet();
+                } else {
+                    tombstones.put(k, openedStamp); // its exchange is gone: dropped when due
+                }
+            });
+            if (valid < content.writerIndex()) {
+                log.warn("{}: cutting {} bytes of a torn or corrupt tail after the last whole record", f,
+                        content.writerIndex() - valid);
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                    ch.truncate(valid);
+                    ch.force(true);
+                } catch (IOException e) {
+                    throw new StoreException("cannot truncate " + f + ": " + e.getMessage(), e);
+                }
+            }
+            content.release();
+            if (b.live == 0) {
+                delete(f);
+            } else {
+                buckets.put(key, b);
+                recovered += b.live;
+            }
+        }
+        if (recovered > 0) {
+            log.info("recovered {} delayed messages in {} time buckets", recovered, buckets.size());
+        }
+    }
+
+    private static void delete(Path f) {
+        try {
+            Files.deleteIfExists(f);
+        } catch (IOException e) {
+            log.warn("cannot delete {}: {}", f, e.toString());
+        }
+    }
+
+    // ---- the thread ------------------------------------------------------------------------
+
+    private void run() {
+        try {
+            while (true) {
+                boolean stopping = !running;
+                int done = processOps();
+                long now = System.currentTimeMillis();
+                int routed = routeDue(now);
+                loadBuckets(now);
+                sweep(now);
+                if (stopping && ops.isEmpty()) {
+                    break;
+                }
+                if (done > 0 || routed >= ROUTE_QUANTUM || !ops.isEmpty()) {
+                    continue;
+                }
+                long next = nextWake();
+                now = System.currentTimeMillis();
+                if (next <= now) {
+                    continue;
+                }
+                if (!running) {
+                    continue;
+                }
+                // Millisecond due times: park until the millisecond starts (never wake early and route late).
+                LockSupport.parkNanos(this, next == Long.MAX_VALUE ? TimeUnit.SECONDS.toNanos(10)
+                        : TimeUnit.MILLISECONDS.toNanos(next - now));
+            }
+        } catch (Throwable t) {
+            log.error("the delayed-message thread failed; delayed messages are no longer routed", t);
+        }
+        failPending(new StoreException("delayed-message store closed"));
+    }
+
+    /** When there is something to do next: the first due message, or the next bucket to load. */
+    private long nextWake() {
+        long next = Long.MAX_VALUE;
+        Entry first = due.peek();
+        if (first != null) {
+            next = first.due;
+        }
+        Map.Entry<Long, Bucket> unloaded = buckets.higherEntry(loadedThrough);
+        if (unloaded != null && due.size() < MAX_LOADED) {
+            next = Math.min(next, unloaded.getKey() * BUCKET_MS - LOOKAHEAD_MS);
+        }
+        return next;
+    }
+
+    private void failPending(Throwable failure) {
+        Object op;
+        while ((op = ops.poll()) != null) {
+            if (op instanceof Schedule s) {
+                s.record.release();
+                backlog.decrementAndGet();
+                s.done.done(failure);
+            } else if (op instanceof Sync s) {
+                s.done.done(failure);
+            }
+        }
+    }
+
+    /** Writes up to {@link #BATCH} new messages as one group commit; applies the other requests. Returns how many ops. */
+    private int processOps() {
+        List<Schedule> batch = new ArrayList<>();
+        List<MessageStore.Durable> syncs = new ArrayList<>();
+        int n = 0;
+        Object op;
+        while (batch.size() < BATCH && (op = ops.poll()) != null) {
+            n++;
+            if (op instanceof Schedule s) {
+                batch.add(s);
+            } else if (op instanceof Sync s) {
+                syncs.add(s.done);
+            } else if (op instanceof Settled s) {
+                settle(s.bucket);
+            } else if (op instanceof Deleted d) {
+                tombstones.put(d.key, d.stamp);
+            }
+        }
+        if (!batch.isEmpty()) {
+            write(batch);
+        }
+        for (MessageStore.Durable d : syncs) {
+            d.done(null); // everything queued before it was written in this batch or an earlier one
+        }
+        if (n > 0 && !overloaded()) {
+            List<Runnable> waiters;
+            synchronized (drainWaiters) {
+                waiters = new ArrayList<>(drainWaiters);
+                drainWaiters.clear();
+            }
+            waiters.forEach(Runnable::run);
+        }
+        return n;
+    }
+
+    private void write(List<Schedule> batch) {
+        Map<Long, List<Schedule>> byBucket = new LinkedHashMap<>();
+        for (Schedule s : batch) {
+            byBucket.computeIfAbsent(s.bucket, k -> new ArrayList<>()).add(s);
+        }
+        boolean newDurableFile = false;
+        List<Schedule> written = new ArrayList<>(batch.size());
+        Throwable dirFailure = null;
+        for (Map.Entry<Long, List<Schedule>> e : byBucket.entrySet()) {
+            List<Schedule> group = e.getValue();
+            Path f = file(e.getKey());
+            boolean durable = group.stream().anyMatch(s -> s.durable);
+            try {
+                boolean created = !Files.exists(f);
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        StandardOpenOption.APPEND)) {
+                    ByteBuffer[] bufs = new ByteBuffer[group.size()];
+                    long total = 0;
+                    for (int i = 0; i < bufs.length; i++) {
+                        bufs[i] = group.get(i).record.nioBuffer();
+                        total += bufs[i].remaining();
+                    }
+                    while (total > 0) {
+                        total -= ch.write(bufs);
+                    }
+                    if (durable) {
+                        ch.force(false);
+                    }
+                }
+                newDurableFile |= created && durable;
+                written.addAll(group);
+            } catch (IOException | RuntimeException ex) {
+                log.error("cannot write delayed messages to {}", f, ex);
+                for (Schedule s : group) {
+                    s.record.release();
+                    backlog.decrementAndGet();
+                    s.done.done(ex);
+                }
+            }
+        }
+        if (newDurableFile) {
+            // A new file's directory entry must be on disk too before its messages are confirmed.
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            } catch (IOException ex) {
+                dirFailure = ex;
+                log.error("cannot force directory {}", dir, ex);
+            }
+        }
+        for (Schedule s : written) {
+            Bucket b = buckets.computeIfAbsent(s.bucket, Bucket::new);
+            if (s.bucket <= loadedThrough) {
+                b.loaded = true;
+            }
+            b.live++;
+            Long tomb = tombstones.get(s.key);
+            if (tomb == null || stampOf(s.record) > tomb) {
+                counts.computeIfAbsent(s.key, k -> new AtomicLong()).incrementAndGet();
+            }
+            if (b.loaded) {
+                due.add(new Entry(s.due, seq++, b, s.record.retainedSlice(HEADER, s.record.writerIndex() - HEADER)));
+            }
+            s.record.release();
+            backlog.decrementAndGet();
+            s.done.done(s.durable ? dirFailure : null);
+        }
+    }
+
+    private static long stampOf(ByteBuf record) {
+        return record.getLong(HEADER + 8);
+    }
+
+    /** Routes the messages due by {@code now} (at most a quantum). */
+    private int routeDue(long now) {
+        int n = 0;
+        Entry e;
+        while (n < ROUTE_QUANTUM && (e = due.peek()) != null && e.due <= now) {
+            due.poll();
+            n++;
+            route(e);
+        }
+        return n;
+    }
+
+    private void route(Entry e) {
+        Head h = head(e.payload);
+        String k = h.key();
+        Long tomb = tombstones.get(k);
+        if (tomb != null && h.stamp() <= tomb) {
+            e.payload.release(); // its exchange was deleted after it was scheduled
+            settle(e.bucket);
+            return;
+        }
+        AtomicLong count = counts.get(k);
+        if (count != null) {
+            count.decrementAndGet();
+        }
+        Message m = message(e.payload);
+        e.payload.release();
+        Bucket b = e.bucket;
+        try {
+            router.route(h.vhost(), h.exchange(), m, failure -> {
+                if (failure != null) {
+                    // Routed, but not journaled: the bucket stays on disk, to be routed again after a restart.
+                    log.error("a delayed message routed from exchange '{}' in vhost '{}' could not be journaled",
+                            h.exchange(), h.vhost(), failure);
+                } else if (Thread.currentThread() == thread) {
+                    settle(b);
+                } else {
+                    ops.add(new Settled(b));
+                    LockSupport.unpark(thread);
+                }
+            });
+        } catch (RuntimeException ex) {
+            log.error("cannot route a delayed message from exchange '{}' in vhost '{}'; dropped", h.exchange(),
+                    h.vhost(), ex);
+            settle(b);
+        }
+    }
+
+    private void settle(Bucket b) {
+        b.live--;
+    }
+
+    /** Reads the buckets that start within the look-ahead into memory, in order. */
+    private void loadBuckets(long now) {
+        long horizon = Math.floorDiv(now + LOOKAHEAD_MS, BUCKET_MS);
+        while (due.size() < MAX_LOADED) {
+            Map.Entry<Long, Bucket> next = buckets.higherEntry(loadedThrough);
+            if (next == null || next.getKey() > horizon) {
+                loadedThrough = Math.max(loadedThrough, horizon);
+                return;
+            }
+            load(next.getValue());
+            loadedThrough = next.getKey();
+        }
+    }
+
+    private void load(Bucket b) {
+        Path f = file(b.key);
+        ByteBuf content;
+        try {
+            content = Unpooled.wrappedBuffer(Files.readAllBytes(f));
+        } catch (IOException e) {
+            log.error("cannot read delayed messages from {}; they stay on disk until the next start", f, e);
+            b.loaded = true;
+            b.live = Integer.MIN_VALUE / 2; // never deleted in this run
+            return;
+        }
+        scan(content, payload -> {
+            Head h = head(payload);
+            if (h.durable() || h.stamp() >= openedStamp) {
+                due.add(new Entry(h.due(), seq++, b, payload.retainedSlice()));
+            }
+        });
+        content.release();
+        b.loaded = true;
+    }
+
+    /** Deletes the files of past buckets whose messages are all routed and safe. */
+    private void sweep(long now) {
+        long current = Math.floorDiv(now, BUCKET_MS);
+        Iterator<Map.Entry<Long, Bucket>> it = buckets.headMap(current, false).entrySet().iterator();
+        while (it.hasNext()) {
+            Bucket b = it.next().getValue();
+            if (b.loaded && b.live == 0) {
+                it.remove();
+                delete(file(b.key));
+            } else if (!b.loaded) {
+                return; // later buckets are not loaded either
+            }
+        }
+    }
+
+    // ---- state -------------------------------------------------------------------------------
+
+    /** One time bucket: its file's messages not yet routed and safe. Owner: the thread. */
+    private static final class Bucket {
+        final long key;
+        int live;
+        boolean loaded;
+
+        Bucket(long key) {
+            this.key = key;
+        }
+    }
+
+    /** A message in memory, due soon: ordered by due time, then by arrival. */
+    private record Entry(long due, long seq, Bucket bucket, ByteBuf payload) implements Comparable<Entry> {
+        @Override public int compareTo(Entry o) {
+            int c = Long.compare(due, o.due);
+            return c != 0 ? c : Long.compare(seq, o.seq);
+        }
+    }
+
+    private record Schedule(long bucket, long due, boolean durable, String key, ByteBuf record,
+                            MessageStore.Durable done) {}
+
+    private record Sync(MessageStore.Durable done) {}
+
+    private record Settled(Bucket bucket) {}
+
+    private record Deleted(String key, long stamp) {}
+}
