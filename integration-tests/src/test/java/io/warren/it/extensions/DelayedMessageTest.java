@@ -100,8 +100,8 @@ class DelayedMessageTest {
         ch.exchangeDeclare(x, "x-delayed-message", false, true, delayedType("direct"));
         String q = ch.queueDeclare().getQueue();
         ch.queueBind(q, x, "k");
-        Channel consumer = broker.connect().createChannel();
-        List<Arrival> got = consume(consumer, q);
+        // The server-named queue is exclusive: consume on the same connection.
+        List<Arrival> got = consume(ch.getConnection().createChannel(), q);
 
         long before = System.currentTimeMillis();
         publish(ch, x, "k", delay(1500, false), "later");
@@ -124,7 +124,7 @@ class DelayedMessageTest {
         ch.exchangeDeclare(x, "x-delayed-message", false, true, delayedType("fanout"));
         String q = ch.queueDeclare().getQueue();
         ch.queueBind(q, x, "");
-        List<Arrival> got = consume(broker.connect().createChannel(), q);
+        List<Arrival> got = consume(ch.getConnection().createChannel(), q);
 
         publish(ch, x, "", delay(1600, false), "third");
         publish(ch, x, "", delay(400, false), "first");
@@ -144,7 +144,7 @@ class DelayedMessageTest {
         String z = ch.queueDeclare().getQueue();
         ch.queueBind(ab, x, "a.*");
         ch.queueBind(z, x, "#.z");
-        Channel c2 = broker.connect().createChannel();
+        Channel c2 = ch.getConnection().createChannel();
         List<Arrival> gotAb = consume(c2, ab);
         List<Arrival> gotZ = consume(c2, z);
 
