@@ -19,11 +19,13 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -43,11 +45,14 @@ import java.util.zip.CRC32;
  * the heap nothing each. A bucket's file is deleted once every message in it was routed and
  * is as safe as it will be in its queues.
  *
- * <p>One thread ("warren-delayed") does everything: group commit of new messages (one write per
- * bucket touched and one force per batch, then the callbacks: a publisher confirm follows the
- * force), loading the next bucket ahead of time, and routing due messages: it parks until the
- * earlier of the next due message and the next bucket to load, and is unparked by new work. One
- * timer for the node, none per message, and no caller (an event loop) ever waits for a disk.
+ * <p>Two threads. The timer ("warren-delayed") appends new messages (one write per bucket touched
+ * per batch, into the page cache), loads the next bucket ahead of time and routes due messages:
+ * it parks until the earlier of the next due message and the next bucket to load, and is
+ * unparked by new work. One timer for the node, none per message. The forcer
+ * ("warren-delayed-sync") makes the appended files durable by group commit (one force per file
+ * touched since its last round, then the callbacks: a publisher confirm follows the force), so a
+ * slow disk delays confirms, never routing (measured: with forces on the timer thread a busy
+ * disk made messages 100+ ms late). No caller (an event loop) ever waits for a disk.
  *
  * <p>Crash safety: records are length-prefixed and checksummed; start-up reads every bucket,
  * cuts a torn tail, and keeps the durable records (persistent messages of durable exchanges)
@@ -92,7 +97,11 @@ public final class BucketDelayStore implements DelayStore {
     /** Records stamped before this are from before the start: only durable ones count. */
     private final long openedStamp;
     private final Thread thread;
+    private final Thread forcer;
+    /** Durable appends waiting for their force, in order; the forcer's queue. */
+    private final ConcurrentLinkedQueue<Force> forces = new ConcurrentLinkedQueue<>();
     private volatile boolean running = true;
+    private volatile boolean forcing = true;
     private volatile Router router;
 
     // ---- owned by the thread (and by start() before the thread runs)
@@ -110,6 +119,8 @@ public final class BucketDelayStore implements DelayStore {
         this.openedStamp = stamp();
         this.thread = new Thread(this::run, "warren-delayed");
         thread.setDaemon(true);
+        this.forcer = new Thread(this::runForcer, "warren-delayed-sync");
+        forcer.setDaemon(true);
     }
 
     /** Opens (creates) the schedule in {@code dir}; {@link #start} recovers it and starts the timer. */
@@ -142,6 +153,7 @@ public final class BucketDelayStore implements DelayStore {
     }
 
     @Override public void sync(MessageStore.Durable done) {
+        // Through the timer's queue: it passes the request to the forcer after the appends before it.
         ops.add(new Sync(done));
         LockSupport.unpark(thread);
     }
@@ -187,6 +199,7 @@ public final class BucketDelayStore implements DelayStore {
     @Override public void start(Router r) {
         this.router = r;
         recover();
+        forcer.start();
         thread.start();
     }
 
@@ -201,6 +214,15 @@ public final class BucketDelayStore implements DelayStore {
             }
         } else {
             failPending(new StoreException("delayed-message store closed"));
+        }
+        forcing = false; // after the timer: its last appends are forced before the forcer stops
+        LockSupport.unpark(forcer);
+        if (forcer.isAlive()) {
+            try {
+                forcer.join(TimeUnit.SECONDS.toMillis(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         for (Entry e : due) {
             e.payload.release();
@@ -488,18 +510,28 @@ public final class BucketDelayStore implements DelayStore {
         if (!batch.isEmpty()) {
             write(batch);
         }
-        for (MessageStore.Durable d : syncs) {
-            d.done(null); // everything queued before it was written in this batch or an earlier one
+        if (!syncs.isEmpty()) {
+            // Completed by the forcer after the forces of everything appended before.
+            forces.add(new Force(Set.of(), false, List.of(), syncs));
+            LockSupport.unpark(forcer);
         }
-        if (n > 0 && !overloaded()) {
-            List<Runnable> waiters;
-            synchronized (drainWaiters) {
-                waiters = new ArrayList<>(drainWaiters);
-                drainWaiters.clear();
-            }
-            waiters.forEach(Runnable::run);
+        if (n > 0) {
+            drained();
         }
         return n;
+    }
+
+    /** Runs the {@link #whenDrained} callbacks once the backlog is under its bound. */
+    private void drained() {
+        if (overloaded()) {
+            return;
+        }
+        List<Runnable> waiters;
+        synchronized (drainWaiters) {
+            waiters = new ArrayList<>(drainWaiters);
+            drainWaiters.clear();
+        }
+        waiters.forEach(Runnable::run);
     }
 
     private void write(List<Schedule> batch) {
@@ -509,7 +541,7 @@ public final class BucketDelayStore implements DelayStore {
         }
         boolean newDurableFile = false;
         List<Schedule> written = new ArrayList<>(batch.size());
-        Throwable dirFailure = null;
+        Set<Path> toForce = new HashSet<>();
         for (Map.Entry<Long, List<Schedule>> e : byBucket.entrySet()) {
             List<Schedule> group = e.getValue();
             Path f = file(e.getKey());
@@ -527,11 +559,11 @@ public final class BucketDelayStore implements DelayStore {
                     while (total > 0) {
                         total -= ch.write(bufs);
                     }
-                    if (durable) {
-                        ch.force(false);
-                    }
                 }
                 newDurableFile |= created && durable;
+                if (durable) {
+                    toForce.add(f);
+                }
                 written.addAll(group);
             } catch (IOException | RuntimeException ex) {
                 log.error("cannot write delayed messages to {}", f, ex);
@@ -542,15 +574,7 @@ public final class BucketDelayStore implements DelayStore {
                 }
             }
         }
-        if (newDurableFile) {
-            // A new file's directory entry must be on disk too before its messages are confirmed.
-            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                d.force(true);
-            } catch (IOException ex) {
-                dirFailure = ex;
-                log.error("cannot force directory {}", dir, ex);
-            }
-        }
+        List<Schedule> durable = new ArrayList<>();
         for (Schedule s : written) {
             Bucket b = buckets.computeIfAbsent(s.bucket, Bucket::new);
             if (s.bucket <= loadedThrough) {
@@ -565,8 +589,75 @@ public final class BucketDelayStore implements DelayStore {
                 due.add(new Entry(s.due, seq++, b, s.record.retainedSlice(HEADER, s.record.writerIndex() - HEADER)));
             }
             s.record.release();
-            backlog.decrementAndGet();
-            s.done.done(s.durable ? dirFailure : null);
+            if (s.durable) {
+                durable.add(s);
+            } else {
+                backlog.decrementAndGet();
+                s.done.done(null); // not to be kept across a restart: written is enough
+            }
+        }
+        if (!durable.isEmpty()) {
+            forces.add(new Force(toForce, newDurableFile, durable, List.of()));
+            LockSupport.unpark(forcer);
+        }
+    }
+
+    // ---- the forcer ------------------------------------------------------------------------
+
+    /**
+     * Group commit: takes every force request waiting, forces each file they name once (and the
+     * directory when a file is new: its entry must be durable too), then completes them in order.
+     * A file deleted meanwhile held only messages already routed and safe: nothing to force.
+     */
+    private void runForcer() {
+        while (true) {
+            List<Force> round = new ArrayList<>();
+            Force f;
+            while ((f = forces.poll()) != null) {
+                round.add(f);
+            }
+            if (round.isEmpty()) {
+                if (!forcing && !thread.isAlive()) {
+                    return;
+                }
+                LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(100));
+                continue;
+            }
+            Set<Path> files = new HashSet<>();
+            boolean dirToo = false;
+            for (Force r : round) {
+                files.addAll(r.files);
+                dirToo |= r.newFile;
+            }
+            Throwable failure = null;
+            for (Path p : files) {
+                try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
+                    ch.force(false);
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    // routed, safe and deleted meanwhile
+                } catch (IOException | RuntimeException e) {
+                    log.error("cannot force {}", p, e);
+                    failure = e;
+                }
+            }
+            if (dirToo) {
+                try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                    d.force(true);
+                } catch (IOException e) {
+                    log.error("cannot force directory {}", dir, e);
+                    failure = e;
+                }
+            }
+            for (Force r : round) {
+                for (Schedule s : r.schedules) {
+                    backlog.decrementAndGet();
+                    s.done.done(failure);
+                }
+                for (MessageStore.Durable d : r.syncs) {
+                    d.done(failure);
+                }
+            }
+            drained();
         }
     }
 
@@ -701,6 +792,10 @@ public final class BucketDelayStore implements DelayStore {
                             MessageStore.Durable done) {}
 
     private record Sync(MessageStore.Durable done) {}
+
+    /** Appends to make durable (their files), then their callbacks; or only callbacks (a sync). */
+    private record Force(Set<Path> files, boolean newFile, List<Schedule> schedules,
+                         List<MessageStore.Durable> syncs) {}
 
     private record Settled(Bucket bucket) {}
 
