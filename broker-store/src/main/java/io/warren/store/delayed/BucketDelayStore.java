@@ -190,9 +190,7 @@ public final class BucketDelayStore implements DelayStore {
     }
 
     @Override public void exchangeDeleted(String vhost, String exchange) {
-        String k = key(vhost, exchange);
-        counts.remove(k);
-        ops.add(new Deleted(k, stamp()));
+        ops.add(new Deleted(key(vhost, exchange), stamp()));
         LockSupport.unpark(thread);
     }
 
@@ -504,7 +502,9 @@ public final class BucketDelayStore implements DelayStore {
             } else if (op instanceof Settled s) {
                 settle(s.bucket);
             } else if (op instanceof Deleted d) {
+                // Here, in order with the writes: those before were counted, those after are not.
                 tombstones.put(d.key, d.stamp);
+                counts.remove(d.key);
             }
         }
         if (!batch.isEmpty()) {
@@ -546,10 +546,12 @@ public final class BucketDelayStore implements DelayStore {
             List<Schedule> group = e.getValue();
             Path f = file(e.getKey());
             boolean durable = group.stream().anyMatch(s -> s.durable);
+            long before = -1;
             try {
                 boolean created = !Files.exists(f);
                 try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         StandardOpenOption.APPEND)) {
+                    before = ch.size();
                     ByteBuffer[] bufs = new ByteBuffer[group.size()];
                     long total = 0;
                     for (int i = 0; i < bufs.length; i++) {
@@ -567,6 +569,14 @@ public final class BucketDelayStore implements DelayStore {
                 written.addAll(group);
             } catch (IOException | RuntimeException ex) {
                 log.error("cannot write delayed messages to {}", f, ex);
+                if (before >= 0) {
+                    // A partial record in the middle of the file would hide the records after it.
+                    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                        ch.truncate(before);
+                    } catch (IOException again) {
+                        log.error("cannot cut the partial write off {}", f, again);
+                    }
+                }
                 for (Schedule s : group) {
                     s.record.release();
                     backlog.decrementAndGet();
@@ -752,17 +762,21 @@ public final class BucketDelayStore implements DelayStore {
         b.loaded = true;
     }
 
-    /** Deletes the files of past buckets whose messages are all routed and safe. */
+    /**
+     * Deletes the files of loaded buckets whose messages are all routed and safe (a clean stop
+     * then leaves nothing to route twice). A later message for such a bucket creates its file
+     * again, and goes straight to memory as the bucket is within what is loaded.
+     */
     private void sweep(long now) {
-        long current = Math.floorDiv(now, BUCKET_MS);
-        Iterator<Map.Entry<Long, Bucket>> it = buckets.headMap(current, false).entrySet().iterator();
+        if (loadedThrough == Long.MIN_VALUE) {
+            return;
+        }
+        Iterator<Map.Entry<Long, Bucket>> it = buckets.headMap(loadedThrough, true).entrySet().iterator();
         while (it.hasNext()) {
             Bucket b = it.next().getValue();
             if (b.loaded && b.live == 0) {
                 it.remove();
                 delete(file(b.key));
-            } else if (!b.loaded) {
-                return; // later buckets are not loaded either
             }
         }
     }
