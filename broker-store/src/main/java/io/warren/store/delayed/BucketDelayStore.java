@@ -110,6 +110,23 @@ public final class BucketDelayStore implements DelayStore {
     /** Every bucket up to this one is in memory: new records for it go to {@link #due} as well. */
     private long loadedThrough = Long.MIN_VALUE;
     private long seq;
+    /**
+     * Bucket files kept open for appends, least recently used first: a batch of messages with
+     * delays spread over minutes touches many buckets, and an open + close per bucket per batch
+     * is most of the cost of a write. Bounded well below the usual open-file limit.
+     */
+    private final LinkedHashMap<Long, FileChannel> open = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override protected boolean removeEldestEntry(Map.Entry<Long, FileChannel> eldest) {
+            if (size() > MAX_OPEN) {
+                closeQuietly(eldest.getValue());
+                return true;
+            }
+            return false;
+        }
+    };
+    static final int MAX_OPEN = 128;
+    /** Buckets whose file was created and whose directory entry has not been forced yet. */
+    private final Set<Long> newFiles = new HashSet<>();
     /** Exchange key to the stamp of its deletion: older records of that key are dropped when due. */
     private final Map<String, Long> tombstones = new HashMap<>();
 
@@ -417,6 +434,16 @@ public final class BucketDelayStore implements DelayStore {
         }
     }
 
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                log.warn("cannot close a delayed-message bucket file: {}", e.toString());
+            }
+        }
+    }
+
     private static void delete(Path f) {
         try {
             Files.deleteIfExists(f);
@@ -458,6 +485,8 @@ public final class BucketDelayStore implements DelayStore {
             log.error("the delayed-message thread failed; delayed messages are no longer routed", t);
         }
         failPending(new StoreException("delayed-message store closed"));
+        open.values().forEach(BucketDelayStore::closeQuietly);
+        open.clear();
     }
 
     /** When there is something to do next: the first due message, or the next bucket to load. */
@@ -548,27 +577,34 @@ public final class BucketDelayStore implements DelayStore {
             boolean durable = group.stream().anyMatch(s -> s.durable);
             long before = -1;
             try {
-                boolean created = !Files.exists(f);
-                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.APPEND)) {
-                    before = ch.size();
-                    ByteBuffer[] bufs = new ByteBuffer[group.size()];
-                    long total = 0;
-                    for (int i = 0; i < bufs.length; i++) {
-                        bufs[i] = group.get(i).record.nioBuffer();
-                        total += bufs[i].remaining();
+                FileChannel ch = open.get(e.getKey());
+                if (ch == null) {
+                    if (!Files.exists(f)) {
+                        newFiles.add(e.getKey());
                     }
-                    while (total > 0) {
-                        total -= ch.write(bufs);
-                    }
+                    ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                            StandardOpenOption.APPEND);
+                    open.put(e.getKey(), ch);
                 }
-                newDurableFile |= created && durable;
+                before = ch.size();
+                ByteBuffer[] bufs = new ByteBuffer[group.size()];
+                long total = 0;
+                for (int i = 0; i < bufs.length; i++) {
+                    bufs[i] = group.get(i).record.nioBuffer();
+                    total += bufs[i].remaining();
+                }
+                while (total > 0) {
+                    total -= ch.write(bufs);
+                }
+                // The first durable record of a new file needs the directory entry forced too.
+                newDurableFile |= durable && newFiles.remove(e.getKey());
                 if (durable) {
                     toForce.add(f);
                 }
                 written.addAll(group);
             } catch (IOException | RuntimeException ex) {
                 log.error("cannot write delayed messages to {}", f, ex);
+                closeQuietly(open.remove(e.getKey()));
                 if (before >= 0) {
                     // A partial record in the middle of the file would hide the records after it.
                     try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
@@ -776,6 +812,8 @@ public final class BucketDelayStore implements DelayStore {
             Bucket b = it.next().getValue();
             if (b.loaded && b.live == 0) {
                 it.remove();
+                newFiles.remove(b.key);
+                closeQuietly(open.remove(b.key));
                 delete(file(b.key));
             }
         }
