@@ -75,7 +75,7 @@ class BucketDelayStoreTest {
         s.start(router);
         try {
             long now = System.currentTimeMillis();
-            long[] due = {now + 1500, now + 300, now + 2600, now + 300, now + 900};
+            long[] due = {now + 2500, now + 1300, now + 3600, now + 1300, now + 1900};
             String[] keys = {"d", "a", "e", "b", "c"};
             for (int i = 0; i < due.length; i++) {
                 schedule(s, "x", keys[i], due[i], false);
@@ -102,7 +102,7 @@ class BucketDelayStoreTest {
 
     @Test
     void durableRecordsComeBackAfterAReopenTransientOnesAndThoseOfGoneExchangesDoNot() throws Exception {
-        long due = System.currentTimeMillis() + 1500;
+        long due = System.currentTimeMillis() + 5000; // far enough not to come due before the reopen on a busy machine
         BucketDelayStore s = BucketDelayStore.open(dir, b -> null);
         s.start(new Collect("x", "gone"));
         schedule(s, "x", "durable", due, true);
@@ -128,7 +128,7 @@ class BucketDelayStoreTest {
 
     @Test
     void aTornTailIsCutAndTheWholeRecordsBeforeItSurvive() throws Exception {
-        long due = System.currentTimeMillis() + 800;
+        long due = System.currentTimeMillis() + 4000;
         BucketDelayStore s = BucketDelayStore.open(dir, b -> null);
         s.start(new Collect("x"));
         schedule(s, "x", "one", due, true);

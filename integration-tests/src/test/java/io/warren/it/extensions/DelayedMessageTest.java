@@ -126,10 +126,10 @@ class DelayedMessageTest {
         ch.queueBind(q, x, "");
         List<Arrival> got = consume(ch.getConnection().createChannel(), q);
 
-        publish(ch, x, "", delay(1600, false), "third");
-        publish(ch, x, "", delay(400, false), "first");
-        publish(ch, x, "", delay(1000, false), "second");
-        publish(ch, x, "", delay(1000, false), "second-b"); // same delay: publish order
+        publish(ch, x, "", delay(3000, false), "third");
+        publish(ch, x, "", delay(1000, false), "first");
+        publish(ch, x, "", delay(2000, false), "second");
+        publish(ch, x, "", delay(2000, false), "second-b"); // a later due time by the publish's transit
 
         await().atMost(Duration.ofSeconds(10)).until(() -> got.size() == 4);
         assertEquals(List.of("first", "second", "second-b", "third"), got.stream().map(Arrival::body).toList());
@@ -251,7 +251,7 @@ class DelayedMessageTest {
         String q = ch.queueDeclare().getQueue();
         ch.queueBind(q, x, "k");
         for (int i = 0; i < 3; i++) {
-            publish(ch, x, "k", delay(1500, false), "m" + i);
+            publish(ch, x, "k", delay(6000, false), "m" + i); // long enough to be counted on a busy machine
         }
         JsonNode show = http("/api/exchanges/%2F/" + x);
         assertEquals("x-delayed-message", show.path("type").asText());
@@ -266,7 +266,7 @@ class DelayedMessageTest {
         assertEquals(3, row.path("messages_delayed").asLong());
         assertEquals("direct", row.path("delayed_type").asText());
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> http("/api/exchanges/%2F/" + x)
+        await().atMost(Duration.ofSeconds(20)).until(() -> http("/api/exchanges/%2F/" + x)
                 .path("messages_delayed").asLong() == 0);
         for (int i = 0; i < 3; i++) {
             assertNotNull(get(ch, q));
