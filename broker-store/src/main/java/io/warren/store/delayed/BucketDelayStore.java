@@ -12,7 +12,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,7 +34,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
-import java.util.zip.CRC32;
 
 /**
  * The delayed-message schedule as time buckets on disk: a message due at {@code t} is appended
@@ -80,10 +78,6 @@ public final class BucketDelayStore implements DelayStore {
     static final int BACKLOG_BOUND = 50_000;
 
     private static final String SUFFIX = ".dly";
-    private static final int FLAG_DURABLE = 1;
-    private static final int FLAG_PERSISTENT = 2;
-    /** Record header: payload length and its CRC32. */
-    private static final int HEADER = 8;
 
     private final Path dir;
     private final Function<ByteBuf, Map<String, Object>> headersReader;
@@ -163,7 +157,7 @@ public final class BucketDelayStore implements DelayStore {
 
     @Override public void schedule(String vhost, String exchange, Message message, long dueAt, boolean durable,
                                    MessageStore.Durable done) {
-        ByteBuf record = encode(vhost, exchange, message, dueAt, durable, stamp());
+        ByteBuf record = DelayRecords.encode(vhost, exchange, message, dueAt, durable, stamp());
         backlog.incrementAndGet();
         ops.add(new Schedule(Math.floorDiv(dueAt, BUCKET_MS), dueAt, durable, key(vhost, exchange), record, done));
         LockSupport.unpark(thread);
@@ -245,128 +239,6 @@ public final class BucketDelayStore implements DelayStore {
         due.clear();
     }
 
-    // ---- records ---------------------------------------------------------------------------
-
-    /**
-     * {@code [len][crc32][due][stamp][flags][ttl][vhost][exchange][routing key][cc count][cc...]
-     * [properties][body]}: strings and blobs with an int length. Encoded by the caller (the copy
-     * a delayed message needs anyway); the thread only writes it.
-     */
-    private static ByteBuf encode(String vhost, String exchange, Message m, long dueAt, boolean durable, long stamp) {
-        byte[] v = vhost.getBytes(StandardCharsets.UTF_8);
-        byte[] x = exchange.getBytes(StandardCharsets.UTF_8);
-        byte[] rk = m.routingKey().getBytes(StandardCharsets.UTF_8);
-        String[] cc = m.ccRoutes();
-        int ccBytes = 0;
-        byte[][] ccs = new byte[cc == null ? 0 : cc.length][];
-        for (int i = 0; i < ccs.length; i++) {
-            ccs[i] = cc[i].getBytes(StandardCharsets.UTF_8);
-            ccBytes += 4 + ccs[i].length;
-        }
-        ByteBuf props = m.properties();
-        ByteBuf body = m.body();
-        int payload = 8 + 8 + 1 + 8 + 4 + v.length + 4 + x.length + 4 + rk.length + 4 + ccBytes
-                + 4 + props.readableBytes() + 4 + body.readableBytes();
-        ByteBuf b = Unpooled.buffer(HEADER + payload, HEADER + payload);
-        b.writeInt(payload);
-        b.writeInt(0);
-        b.writeLong(dueAt);
-        b.writeLong(stamp);
-        b.writeByte((durable ? FLAG_DURABLE : 0) | (m.persistent() ? FLAG_PERSISTENT : 0));
-        b.writeLong(m.ttl());
-        writeBytes(b, v);
-        writeBytes(b, x);
-        writeBytes(b, rk);
-        b.writeInt(ccs.length);
-        for (byte[] c : ccs) {
-            writeBytes(b, c);
-        }
-        b.writeInt(props.readableBytes());
-        b.writeBytes(props, props.readerIndex(), props.readableBytes());
-        b.writeInt(body.readableBytes());
-        b.writeBytes(body, body.readerIndex(), body.readableBytes());
-        b.setInt(4, crc(b, HEADER, payload));
-        return b;
-    }
-
-    private static void writeBytes(ByteBuf b, byte[] bytes) {
-        b.writeInt(bytes.length);
-        b.writeBytes(bytes);
-    }
-
-    private static String readString(ByteBuf b) {
-        int n = b.readInt();
-        String s = b.toString(b.readerIndex(), n, StandardCharsets.UTF_8);
-        b.skipBytes(n);
-        return s;
-    }
-
-    private static int crc(ByteBuf b, int from, int length) {
-        CRC32 c = new CRC32();
-        c.update(b.nioBuffer(from, length));
-        return (int) c.getValue();
-    }
-
-    /** The fields of a record read before deciding what to do with it (the payload's reader index is not moved). */
-    private record Head(long due, long stamp, boolean durable, String vhost, String exchange) {
-        String key() {
-            return BucketDelayStore.key(vhost, exchange);
-        }
-    }
-
-    private static Head head(ByteBuf payload) {
-        ByteBuf b = payload.duplicate();
-        long dueAt = b.readLong();
-        long stamp = b.readLong();
-        int flags = b.readByte();
-        b.readLong();
-        String vhost = readString(b);
-        String exchange = readString(b);
-        return new Head(dueAt, stamp, (flags & FLAG_DURABLE) != 0, vhost, exchange);
-    }
-
-    /** The message a payload holds; its content is slices of the payload (retained). */
-    private Message message(ByteBuf payload) {
-        ByteBuf b = payload.duplicate();
-        b.skipBytes(16);
-        int flags = b.readByte();
-        long ttl = b.readLong();
-        readString(b);
-        String exchange = readString(b);
-        String routingKey = readString(b);
-        int ccCount = b.readInt();
-        String[] cc = ccCount == 0 ? null : new String[ccCount];
-        for (int i = 0; i < ccCount; i++) {
-            cc[i] = readString(b);
-        }
-        int p = b.readInt();
-        ByteBuf props = b.retainedSlice(b.readerIndex(), p);
-        b.skipBytes(p);
-        int n = b.readInt();
-        ByteBuf body = b.retainedSlice(b.readerIndex(), n);
-        Message m = new Message(exchange, routingKey, props, body, (flags & FLAG_PERSISTENT) != 0, headersReader, cc);
-        m.ttl(ttl);
-        return m;
-    }
-
-    /**
-     * Calls {@code sink} with each whole, valid record's payload (a slice of {@code file}) in
-     * order; returns the length of the valid prefix (a torn or corrupt tail is not visited).
-     */
-    private static int scan(ByteBuf file, java.util.function.Consumer<ByteBuf> sink) {
-        int pos = 0;
-        int end = file.writerIndex();
-        while (end - pos >= HEADER) {
-            int len = file.getInt(pos);
-            if (len <= 0 || len > end - pos - HEADER || crc(file, pos + HEADER, len) != file.getInt(pos + 4)) {
-                break;
-            }
-            sink.accept(file.slice(pos + HEADER, len));
-            pos += HEADER + len;
-        }
-        return pos;
-    }
-
     private Path file(long bucket) {
         return dir.resolve(bucket + SUFFIX);
     }
@@ -398,8 +270,8 @@ public final class BucketDelayStore implements DelayStore {
                 throw new StoreException("cannot read " + f + ": " + e.getMessage(), e);
             }
             Bucket b = new Bucket(key);
-            int valid = scan(content, payload -> {
-                Head h = head(payload);
+            int valid = DelayRecords.scan(content, payload -> {
+                DelayRecords.Head h = DelayRecords.head(payload);
                 if (!h.durable()) {
                     return; // transient or of a non-durable exchange: gone with the restart
                 }
@@ -628,11 +500,11 @@ public final class BucketDelayStore implements DelayStore {
             }
             b.live++;
             Long tomb = tombstones.get(s.key);
-            if (tomb == null || stampOf(s.record) > tomb) {
+            if (tomb == null || DelayRecords.stampOf(s.record) > tomb) {
                 counts.computeIfAbsent(s.key, k -> new AtomicLong()).incrementAndGet();
             }
             if (b.loaded) {
-                due.add(new Entry(s.due, seq++, b, s.record.retainedSlice(HEADER, s.record.writerIndex() - HEADER)));
+                due.add(new Entry(s.due, seq++, b, DelayRecords.payload(s.record)));
             }
             s.record.release();
             if (s.durable) {
@@ -707,10 +579,6 @@ public final class BucketDelayStore implements DelayStore {
         }
     }
 
-    private static long stampOf(ByteBuf record) {
-        return record.getLong(HEADER + 8);
-    }
-
     /** Routes the messages due by {@code now} (at most a quantum). */
     private int routeDue(long now) {
         int n = 0;
@@ -724,7 +592,7 @@ public final class BucketDelayStore implements DelayStore {
     }
 
     private void route(Entry e) {
-        Head h = head(e.payload);
+        DelayRecords.Head h = DelayRecords.head(e.payload);
         String k = h.key();
         Long tomb = tombstones.get(k);
         if (tomb != null && h.stamp() <= tomb) {
@@ -736,7 +604,7 @@ public final class BucketDelayStore implements DelayStore {
         if (count != null) {
             count.decrementAndGet();
         }
-        Message m = message(e.payload);
+        Message m = DelayRecords.message(e.payload, headersReader);
         e.payload.release();
         Bucket b = e.bucket;
         try {
@@ -788,8 +656,8 @@ public final class BucketDelayStore implements DelayStore {
             b.live = Integer.MIN_VALUE / 2; // never deleted in this run
             return;
         }
-        scan(content, payload -> {
-            Head h = head(payload);
+        DelayRecords.scan(content, payload -> {
+            DelayRecords.Head h = DelayRecords.head(payload);
             if (h.durable() || h.stamp() >= openedStamp) {
                 due.add(new Entry(h.due(), seq++, b, payload.retainedSlice()));
             }
