@@ -121,6 +121,16 @@ public final class BucketDelayStore implements DelayStore {
     static final int MAX_OPEN = 128;
     /** Buckets whose file was created and whose directory entry has not been forced yet. */
     private final Set<Long> newFiles = new HashSet<>();
+    /**
+     * Routing lateness (ms past the due time when routed) of the current minute, per ms up to
+     * {@code LATENESS_SLOTS - 1} (the last slot: that or more); logged once a minute when
+     * anything was routed, so an operator (and bench/delayed.sh) sees the timer's own lateness,
+     * apart from delivery to consumers.
+     */
+    private final long[] lateness = new long[LATENESS_SLOTS];
+    static final int LATENESS_SLOTS = 1001;
+    private long latenessSince = System.currentTimeMillis();
+    private long latenessMax;
     /** Exchange key to the stamp of its deletion: older records of that key are dropped when due. */
     private final Map<String, Long> tombstones = new HashMap<>();
 
@@ -356,6 +366,7 @@ public final class BucketDelayStore implements DelayStore {
         } catch (Throwable t) {
             log.error("the delayed-message thread failed; delayed messages are no longer routed", t);
         }
+        logLateness(System.currentTimeMillis()); // the last, partial minute
         failPending(new StoreException("delayed-message store closed"));
         open.values().forEach(BucketDelayStore::closeQuietly);
         open.clear();
@@ -586,9 +597,43 @@ public final class BucketDelayStore implements DelayStore {
         while (n < ROUTE_QUANTUM && (e = due.peek()) != null && e.due <= now) {
             due.poll();
             n++;
+            long late = System.currentTimeMillis() - e.due;
+            lateness[(int) Math.min(LATENESS_SLOTS - 1, Math.max(0, late))]++;
+            latenessMax = Math.max(latenessMax, late);
             route(e);
         }
+        if (now - latenessSince >= 60_000) {
+            logLateness(now);
+        }
         return n;
+    }
+
+    /** The minute's routing lateness, as one log line; then a new minute. */
+    private void logLateness(long now) {
+        long total = 0;
+        for (long c : lateness) {
+            total += c;
+        }
+        if (total > 0) {
+            log.info("routed {} delayed messages in {} s; lateness ms p50 {} p99 {} p99.9 {} max {}, {} waiting",
+                    total, (now - latenessSince) / 1000, percentile(total, 0.50), percentile(total, 0.99),
+                    percentile(total, 0.999), latenessMax, counts.values().stream().mapToLong(AtomicLong::get).sum());
+        }
+        java.util.Arrays.fill(lateness, 0);
+        latenessMax = 0;
+        latenessSince = now;
+    }
+
+    private long percentile(long total, double p) {
+        long rank = (long) Math.ceil(p * total);
+        long seen = 0;
+        for (int i = 0; i < LATENESS_SLOTS; i++) {
+            seen += lateness[i];
+            if (seen >= rank) {
+                return i;
+            }
+        }
+        return LATENESS_SLOTS - 1;
     }
 
     private void route(Entry e) {
