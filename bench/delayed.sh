@@ -51,5 +51,6 @@ sampler=$!
 ( sleep $((min_delay > 2 ? min_delay - 1 : 1)); du -sh "$work/data/delayed" 2>/dev/null | awk '{print "  delay store on disk after ~'"$((min_delay > 2 ? min_delay - 1 : 1))"' s: " $1}' ) &
 java -cp "$(cat "$work/cp.txt")" "$here/src/DelayedLateness.java" 127.0.0.1 "$port" "$count" "$spread" "$min_delay" "${PERSISTENT:-true}"
 echo "  broker peak RSS: $(( $(cat "$work/rss") / 1024 )) MiB"
+"$top/bin/warren" stop --config "$work/warren.conf" >/dev/null 2>&1 || true # logs the last partial minute
 echo "  the broker's own routing lateness (ms past due when routed, per minute; delivery not included):"
 grep -o 'routed [0-9]* delayed messages.*' "$work/warren.log" | sed 's/^/    /' || true
