@@ -274,6 +274,24 @@ class DelayedMessageTest {
     }
 
     @Test
+    void aTransactionCommitsDelayedAndImmediatePublishesTogether() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        String x = unique("delayed");
+        ch.exchangeDeclare(x, "x-delayed-message", false, true, delayedType("direct"));
+        String q = ch.queueDeclare().getQueue();
+        ch.queueBind(q, x, "k");
+        ch.txSelect();
+        ch.basicPublish(x, "k", delay(1000, true), "delayed".getBytes());
+        ch.basicPublish(x, "k", null, "now".getBytes());
+        assertNull(get(ch, q), "nothing before the commit");
+        ch.txCommit();
+        assertEquals("now", get(ch, q));
+        assertNull(get(ch, q));
+        await().atMost(Duration.ofSeconds(10)).until(() -> "delayed".equals(get(ch, q)));
+        ch.txRollback();
+    }
+
+    @Test
     void deletingTheExchangeDropsItsWaitingMessages() throws Exception {
         Channel ch = confirming(broker.connect());
         String x = unique("delayed");
