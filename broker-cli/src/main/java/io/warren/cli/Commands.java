@@ -208,6 +208,30 @@ final class Commands {
         }
     }
 
+    /** warren's: the x-delayed-message exchanges of a vhost and how many messages wait in each. */
+    @Command(name = "list_delayed", description = "Lists delayed-message exchanges and how many messages wait in each.")
+    static final class ListDelayed extends Listing {
+        @Override Map<String, Function<JsonNode, JsonNode>> known() {
+            Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
+            for (String f : List.of("name", "messages_delayed", "delayed_type", "durable")) {
+                m.put(f, field(f));
+            }
+            return m;
+        }
+
+        @Override List<String> defaults() {
+            return List.of("name", "messages_delayed");
+        }
+
+        @Override String banner(Ctx c) {
+            return "Listing delayed messages for vhost " + c.vhost + " ...";
+        }
+
+        @Override String path(Ctx c) {
+            return "/api/warren/delayed/" + Api.enc(c.vhost);
+        }
+    }
+
     @Command(name = "list_bindings", description = "Lists all bindings on a vhost.")
     static final class ListBindings extends Listing {
         @Override Map<String, Function<JsonNode, JsonNode>> known() {

@@ -24,6 +24,7 @@ import java.util.Map;
                 Commands.ListQueues.class,
                 Commands.ListExchanges.class,
                 Commands.ListBindings.class,
+                Commands.ListDelayed.class,
                 Commands.ListConnections.class,
                 Commands.ListChannels.class,
                 Commands.ListConsumers.class,

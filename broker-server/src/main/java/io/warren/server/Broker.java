@@ -65,6 +65,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     private SnapshotDefinitionStore definitions;
     private JournalMessageStore messages;
     private FileSpillStore pageStore;
+    private io.warren.store.delayed.BucketDelayStore delays;
 
     private final io.netty.buffer.ByteBufAllocator allocator;
 
@@ -167,6 +168,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             // priority queues order recovered messages before their content loads
             messages.priorityReader(io.warren.amqp.channel.MessagePriority::read);
             pageStore = FileSpillStore.open(dataDir.resolve("paging"), MessageHeaders.READER);
+            delays = io.warren.store.delayed.BucketDelayStore.open(dataDir.resolve("delayed"), MessageHeaders.READER);
             Paging paging = new Paging(pageStore, Paging.DEFAULT_QUEUE_BOUND, Paging.DEFAULT_PRESSURE_BOUND);
             // The monitor runs from before recovery: a large recovered backlog must see memory
             // pressure (smaller paging bound) like any other. It outlives stop_app.
@@ -181,8 +183,11 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             }
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), durability, paging);
+            vhosts.delays(delays); // before recovery: durable x-delayed-message exchanges come back attached
             AccessControl ac = new AccessControl(definitions, config.loopbackUsers());
             durability.recover(vhosts);
+            // After the definitions and queues: what came due while stopped is routed right away.
+            delays.start(new io.warren.core.publish.DueRouter(vhosts));
             if (!ac.seeded()) {
                 seed(vhosts, ac);
             }
@@ -230,6 +235,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
 
     /** Closes the application: listeners, connections (320), queues, stores. */
     private void closeApp() {
+        // The delay timer first: nothing is routed into queues that are closing.
+        closeDelays();
         BrokerContext ctx = context;
         // From here the API answers 503 for the model: nothing reads queues that are closing.
         context = null;
@@ -395,7 +402,15 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     }
 
     /** After the queues are closed: commit what is pending, close the files. */
+    private void closeDelays() {
+        if (delays != null) {
+            delays.close();
+            delays = null;
+        }
+    }
+
     private void closeStores() {
+        closeDelays();
         // The page-out store first: a purge still under way there frees journal slots.
         if (pageStore != null) {
             pageStore.close();

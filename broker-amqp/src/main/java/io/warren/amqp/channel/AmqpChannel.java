@@ -1100,7 +1100,7 @@ public final class AmqpChannel implements MethodHandler {
      * the journal when the core wrote one, else goes out with the next flush. Returns the store
      * written to, or null. Takes over the caller's reference to {@code msg}, also when it fails.
      */
-    private MessageStore route(Message msg, boolean mandatory, long seq) {
+    private io.warren.core.store.DurableWrites route(Message msg, boolean mandatory, long seq) {
         MessageStore.Durable safe = seq > 0 ? failure -> committed(seq, failure) : NOT_WATCHED;
         if (msg.exchange().isEmpty() && DirectReplyTo.isReplyAddress(msg.routingKey())) {
             // A direct reply (RabbitMQ routes it in the default exchange): straight to the reply
@@ -1109,7 +1109,7 @@ public final class AmqpChannel implements MethodHandler {
             replies().deliver(msg.routingKey(), msg);
         }
         // A queue on another loop costs the connection a credit (PublisherFlow).
-        MessageStore store;
+        io.warren.core.store.DurableWrites store;
         QueueVerdicts v;
         verdictSeq = seq;
         try {
@@ -1185,13 +1185,19 @@ public final class AmqpChannel implements MethodHandler {
         if (tx == null) {
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - channel is not transactional");
         }
-        MessageStore store = null;
+        io.warren.core.store.DurableWrites store = null;
+        // Delayed publishes are in the delay store, the others in the journal: both must be safe.
+        io.warren.core.store.DurableWrites delayed = null;
         int routed = 0;
         try {
             for (Transaction.Publish p : tx.publishes) {
                 routed++; // route() owns the message from here, even when it throws
-                MessageStore used = route(p.message(), p.mandatory(), 0);
-                store = used != null ? used : store;
+                io.warren.core.store.DurableWrites used = route(p.message(), p.mandatory(), 0);
+                if (used instanceof io.warren.core.store.DelayStore) {
+                    delayed = used;
+                } else if (used != null) {
+                    store = used;
+                }
             }
         } finally {
             // What is left (after a failure) is released with the channel, once.
@@ -1206,12 +1212,25 @@ public final class AmqpChannel implements MethodHandler {
             settle(s.deliveries(), s.reject(), s.requeue());
         }
         tx.acks.clear();
-        if (store == null) {
+        if (store == null && delayed == null) {
             send(new TxCommitOk());
             return;
         }
+        io.warren.core.store.DurableWrites journal = store;
+        io.warren.core.store.DurableWrites first = delayed != null ? delayed : store;
         // The transaction's persistent publishes and acks are durable together before commit-ok.
-        store.sync(failure -> connection.execute(() -> {
+        first.sync(failed -> {
+            if (failed != null || first == journal || journal == null) {
+                txCommitted(failed);
+            } else {
+                journal.sync(this::txCommitted);
+            }
+        });
+    }
+
+    /** Store thread: the transaction's writes are safe ({@code failure == null}) or not. */
+    private void txCommitted(Throwable failure) {
+        connection.execute(() -> {
             if (failure == null) {
                 sendIfOpen(new TxCommitOk());
             } else {
@@ -1219,7 +1238,7 @@ public final class AmqpChannel implements MethodHandler {
                 connection.closeWithError(new ConnectionException(ReplyCode.INTERNAL_ERROR,
                         "tx.commit could not be written to disk: " + failure.getMessage(), 90, 20));
             }
-        }));
+        });
     }
 
     @Override public void onTxRollback(TxRollback m) {

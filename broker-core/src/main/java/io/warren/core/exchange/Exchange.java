@@ -63,6 +63,15 @@ public abstract class Exchange implements Destination {
         }
     }
 
+    /** {@link #checkArguments} and, for {@code type}, its own arguments (x-delayed-message: x-delayed-type). */
+    public static void checkArguments(String exchangeName, String vhostName, ExchangeType type,
+                                      Map<String, Object> args) {
+        checkArguments(exchangeName, vhostName, args);
+        if (type == ExchangeType.DELAYED) {
+            DelayedExchange.underlyingType(args);
+        }
+    }
+
     /** The alternate exchange's name when the argument is a string, else null. */
     public static String alternateExchangeName(Map<String, Object> args) {
         Object v = args == null ? null : args.get(ALTERNATE_EXCHANGE);
@@ -104,6 +113,7 @@ public abstract class Exchange implements Destination {
             case FANOUT -> new FanoutExchange(name, durable, autoDelete, internal, arguments);
             case TOPIC -> new TopicExchange(name, durable, autoDelete, internal, arguments);
             case HEADERS -> new HeadersExchange(name, durable, autoDelete, internal, arguments);
+            case DELAYED -> new DelayedExchange(name, durable, autoDelete, internal, arguments);
         };
     }
 

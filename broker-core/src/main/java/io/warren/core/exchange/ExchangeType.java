@@ -2,9 +2,13 @@ package io.warren.core.exchange;
 
 import io.warren.core.BrokerException;
 
-/** The exchange types warren implements. */
+/**
+ * The exchange types warren implements. {@link #DELAYED} is the community
+ * rabbitmq-delayed-message-exchange plugin's type, built in: it routes by the type its
+ * {@code x-delayed-type} argument names, at each message's due time.
+ */
 public enum ExchangeType {
-    DIRECT("direct"), FANOUT("fanout"), TOPIC("topic"), HEADERS("headers");
+    DIRECT("direct"), FANOUT("fanout"), TOPIC("topic"), HEADERS("headers"), DELAYED("x-delayed-message");
 
     private final String wireName;
 
@@ -14,6 +18,11 @@ public enum ExchangeType {
 
     public String wireName() {
         return wireName;
+    }
+
+    /** The four types of AMQP 0-9-1 (each with an amq.* exchange in every vhost). */
+    public boolean standard() {
+        return this != DELAYED;
     }
 
     /**

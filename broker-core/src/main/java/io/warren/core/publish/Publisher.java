@@ -1,11 +1,13 @@
 package io.warren.core.publish;
 
 import io.warren.core.BrokerException;
+import io.warren.core.exchange.DelayedExchange;
 import io.warren.core.exchange.Exchange;
 import io.warren.core.exchange.RoutingResult;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 import io.warren.core.queue.MessageQueue;
+import io.warren.core.store.DurableWrites;
 import io.warren.core.store.MessageStore;
 import io.warren.core.vhost.VirtualHost;
 
@@ -64,8 +66,64 @@ public final class Publisher {
      * returns (handed to its queues, or dropped as unroutable) and {@code safe} is never called.
      * Takes over the caller's reference to {@code message}, also when it throws. Any thread.
      */
-    public static MessageStore publish(Exchange x, Message message, RoutingResult routing, Consumer<Message> unroutable,
-                                       Handover handover, MessageStore.Durable safe) {
+    public static DurableWrites publish(Exchange x, Message message, RoutingResult routing, Consumer<Message> unroutable,
+                                        Handover handover, MessageStore.Durable safe) {
+        if (x instanceof DelayedExchange dx) {
+            long delay;
+            try {
+                delay = DelayedExchange.delayOf(message);
+            } catch (RuntimeException e) {
+                message.release(); // headers that cannot be decoded
+                throw e;
+            }
+            if (delay > 0) {
+                return delay(dx, message, delay, routing, unroutable, safe);
+            }
+        }
+        return route(x, message, routing, unroutable, handover, safe);
+    }
+
+    /**
+     * Routes a delayed message that is due now, from its {@code x-delayed-message} exchange by
+     * the underlying type (the x-delay header is not looked at again). As {@link #publish}
+     * otherwise; nothing is returned to a publisher (there is none any more). Any thread.
+     */
+    public static DurableWrites publishDue(DelayedExchange x, Message message, RoutingResult routing,
+                                           MessageStore.Durable safe) {
+        return route(x, message, routing, null, DIRECT, safe);
+    }
+
+    /**
+     * A message with a positive x-delay goes to the delay store, not to queues. mandatory
+     * ({@code unroutable != null}): the plugin cannot tell routability at publish time and
+     * returns every mandatory delayed message; warren routes it by the underlying type now and
+     * returns it (not scheduled) when no queue would take it now. One that would is scheduled;
+     * should its queues be gone at due time, it goes to the alternate exchange or is dropped,
+     * as an unroutable message without mandatory.
+     */
+    private static DurableWrites delay(DelayedExchange dx, Message message, long delay, RoutingResult routing,
+                                       Consumer<Message> unroutable, MessageStore.Durable safe) {
+        routing.clear();
+        try {
+            if (unroutable != null) {
+                routing.start(dx);
+                routing.route(dx, message);
+                if (routing.queues().isEmpty()) {
+                    dx.countPublish(false);
+                    unroutable.accept(message);
+                    return null;
+                }
+                routing.clear();
+            }
+            return dx.schedule(message, delay, safe);
+        } finally {
+            routing.clear();
+            message.release(); // the schedule keeps its own copy
+        }
+    }
+
+    private static DurableWrites route(Exchange x, Message message, RoutingResult routing,
+                                       Consumer<Message> unroutable, Handover handover, MessageStore.Durable safe) {
         routing.clear();
         if (x != null) {
             routing.start(x);

@@ -11,7 +11,7 @@ import io.netty.buffer.ByteBuf;
  * <p>A message stored for N queues occupies N slots, one per queue; each slot is released on
  * its own ({@link #remove}) when that queue is done with the message (ack, purge, delete).
  */
-public interface MessageStore extends AutoCloseable {
+public interface MessageStore extends DurableWrites, AutoCloseable {
 
     /** Runs on the store's thread once a write is durable ({@code failure == null}) or has failed. */
     @FunctionalInterface
@@ -42,7 +42,7 @@ public interface MessageStore extends AutoCloseable {
     void remove(long ref);
 
     /** Calls {@code durable} after a commit covering every call made before this one. */
-    void sync(Durable durable);
+    @Override void sync(Durable durable);
 
     /**
      * True while the writes waiting for a commit are past the store's bound (the disk is slower
@@ -50,7 +50,7 @@ public interface MessageStore extends AutoCloseable {
      * stops reading its socket, until {@link #whenDrained} calls back. Appends are still
      * accepted meanwhile; this is back-pressure, not a refusal. Any thread, cheap.
      */
-    default boolean overloaded() {
+    @Override default boolean overloaded() {
         return false;
     }
 
@@ -58,7 +58,7 @@ public interface MessageStore extends AutoCloseable {
      * Runs {@code callback} on {@code executor} (e.g. the publisher's event loop; never on the
      * store's thread) once the backlog is back under its bound, or at once when it is already.
      */
-    default void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+    @Override default void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
         executor.execute(callback);
     }
 

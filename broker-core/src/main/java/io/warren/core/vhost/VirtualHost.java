@@ -36,6 +36,8 @@ public final class VirtualHost {
     private final Durability durability;
 
     private final io.warren.core.queue.Paging paging;
+    /** Where x-delayed-message exchanges keep their messages; null: the type is not available. */
+    private volatile io.warren.core.store.DelayStore delays;
 
     // ---- policies: written under topologyLock, read by lookups and listings from any thread ----
     private final Map<String, Policy> policies = new ConcurrentHashMap<>();
@@ -60,10 +62,38 @@ public final class VirtualHost {
         this.defaultExchange = new DefaultExchange(queues::get);
         exchanges.put("", defaultExchange);
         for (ExchangeType t : ExchangeType.values()) {
+            if (!t.standard()) {
+                continue;
+            }
             String n = "amq." + t.wireName();
             exchanges.put(n, Exchange.create(n, t, true, false, false, Map.of()));
         }
         exchanges.put("amq.match", Exchange.create("amq.match", ExchangeType.HEADERS, true, false, false, Map.of()));
+    }
+
+    /** Makes x-delayed-message available, its messages kept in {@code store}. */
+    public void delays(io.warren.core.store.DelayStore store) {
+        this.delays = store;
+        for (Exchange x : exchanges.values()) {
+            if (x instanceof io.warren.core.exchange.DelayedExchange dx) {
+                dx.attachStore(store, name);
+            }
+        }
+    }
+
+    /** Connects a new exchange to its vhost: its siblings (alternate exchange), the delay store. */
+    private void attach(Exchange x) {
+        x.attach(exchanges::get);
+        if (x instanceof io.warren.core.exchange.DelayedExchange dx) {
+            dx.attachStore(delays, name);
+        }
+    }
+
+    /** x-delayed-message needs the node's delay store: without one it is RabbitMQ's type whose plugin is off. */
+    private void checkTypeAvailable(ExchangeType type) {
+        if (type == ExchangeType.DELAYED && delays == null) {
+            throw BrokerException.commandInvalid("invalid exchange type '%s'", type.wireName());
+        }
     }
 
     public String name() {
@@ -128,17 +158,18 @@ public final class VirtualHost {
             return existingExchange(exchangeName);
         }
         ExchangeType type = ExchangeType.of(typeName);
+        checkTypeAvailable(type);
         checkNotDefault(exchangeName);
         synchronized (topologyLock) {
             Exchange x = exchanges.get(exchangeName);
             if (x == null) {
                 checkName("exchange", exchangeName);
-                Exchange.checkArguments(exchangeName, name, args);
+                Exchange.checkArguments(exchangeName, name, type, args);
                 x = Exchange.create(exchangeName, type, durable, autoDelete, internal, args);
                 if (durable) {
                     durability.exchangeAdded(name, x);
                 }
-                x.attach(exchanges::get);
+                attach(x);
                 applyPolicies(x);
                 exchanges.put(exchangeName, x);
                 return x;
@@ -168,13 +199,14 @@ public final class VirtualHost {
      */
     public void checkExchangeDeclaration(String exchangeName, String typeName, boolean durable, boolean autoDelete,
                                          boolean internal, Map<String, Object> args) {
-        ExchangeType.of(typeName);
+        ExchangeType type = ExchangeType.of(typeName);
+        checkTypeAvailable(type);
         checkNotDefault(exchangeName);
         synchronized (topologyLock) {
             Exchange x = exchanges.get(exchangeName);
             if (x == null) {
                 checkName("exchange", exchangeName);
-                Exchange.checkArguments(exchangeName, name, args);
+                Exchange.checkArguments(exchangeName, name, type, args);
             } else {
                 checkExchangeEquivalent(x, typeName, durable, autoDelete, internal, args);
             }
@@ -215,7 +247,7 @@ public final class VirtualHost {
             return ExchangeType.HEADERS;
         }
         for (ExchangeType t : ExchangeType.values()) {
-            if (exchangeName.equals("amq." + t.wireName())) {
+            if (t.standard() && exchangeName.equals("amq." + t.wireName())) {
                 return t;
             }
         }
@@ -224,7 +256,11 @@ public final class VirtualHost {
 
     /** Throws what binding from an exchange of type {@code sourceType} with {@code args} would throw (headers' x-match). */
     public static void checkBindingArguments(String sourceType, String key, Map<String, Object> args) {
-        Exchange probe = Exchange.create("probe", ExchangeType.of(sourceType), false, false, false, Map.of());
+        ExchangeType type = ExchangeType.of(sourceType);
+        if (type == ExchangeType.DELAYED) {
+            return; // its bindings are checked by the underlying type, which the source's arguments name
+        }
+        Exchange probe = Exchange.create("probe", type, false, false, false, Map.of());
         probe.validateBinding(new Binding(probe, probe, key, args));
     }
 
@@ -249,6 +285,10 @@ public final class VirtualHost {
     private void removeExchange(Exchange x) {
         exchanges.remove(x.name());
         exchangePolicies.remove(x.name());
+        io.warren.core.store.DelayStore d = delays;
+        if (x instanceof io.warren.core.exchange.DelayedExchange && d != null) {
+            d.exchangeDeleted(name, x.name()); // as the plugin: its waiting messages go with it
+        }
         for (Binding b : x.bindings()) {
             x.removeBinding(b);
             durability.bindingRemoved(name, b);
@@ -678,7 +718,7 @@ public final class VirtualHost {
             Exchange x = exchanges.get(exchangeName);
             if (x == null) {
                 x = Exchange.create(exchangeName, ExchangeType.of(typeName), true, autoDelete, internal, args);
-                x.attach(exchanges::get);
+                attach(x);
                 applyPolicies(x);
                 exchanges.put(exchangeName, x);
             }

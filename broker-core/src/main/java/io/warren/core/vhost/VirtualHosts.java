@@ -24,6 +24,8 @@ public final class VirtualHosts {
     private final EventExecutor[] loops;
     private final Durability durability;
     private final Paging paging;
+    /** The node's delayed-message store; null: x-delayed-message is not available. */
+    private volatile io.warren.core.store.DelayStore delays;
 
     public VirtualHosts(EventExecutor[] loops, String defaultVhost) {
         this(loops, defaultVhost, Durability.NONE);
@@ -48,7 +50,26 @@ public final class VirtualHosts {
 
     /** The vhost, created in memory when missing (not stored: see {@link #create}). */
     public VirtualHost add(String name) {
-        return vhosts.computeIfAbsent(name, n -> new VirtualHost(n, loops, durability, paging));
+        return vhosts.computeIfAbsent(name, n -> {
+            VirtualHost v = new VirtualHost(n, loops, durability, paging);
+            if (delays != null) {
+                v.delays(delays);
+            }
+            return v;
+        });
+    }
+
+    /** Makes the x-delayed-message exchange type available in every vhost, its messages kept in {@code store}. */
+    public synchronized void delays(io.warren.core.store.DelayStore store) {
+        this.delays = store;
+        for (VirtualHost v : vhosts.values()) {
+            v.delays(store);
+        }
+    }
+
+    /** The node's delayed-message store, or null. */
+    public io.warren.core.store.DelayStore delays() {
+        return delays;
     }
 
     /** Start-up: a stored vhost. */

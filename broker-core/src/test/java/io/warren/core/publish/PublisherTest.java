@@ -72,7 +72,7 @@ class PublisherTest {
         MessageQueue d2 = queue("d2", true, 12);
         Exchange x = fanout(d1, t, d2);
         Throwable[] safe = {new Throwable("not yet")};
-        MessageStore used = Publisher.publish(x, message(true), new RoutingResult(), null, collect, f -> safe[0] = f);
+        io.warren.core.store.DurableWrites used = Publisher.publish(x, message(true), new RoutingResult(), null, collect, f -> safe[0] = f);
         assertSame(store, used);
         assertEquals(1, store.appends.size(), "one journal write for all durable queues");
         assertArrayEquals(new long[] {11, 12}, store.appends.get(0));

@@ -44,6 +44,31 @@ final class ExchangeEndpoints {
         return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
     }
 
+    /**
+     * GET /api/warren/delayed[/{vhost}] (warren's, for warrenctl list_delayed): every
+     * x-delayed-message exchange with its underlying type and how many messages wait in it.
+     */
+    ApiResponse delayed(ApiRequest r) {
+        List<VirtualHost> vhosts = r.param("vhost") == null ? ctx.vhosts() : List.of(ctx.vhost(r.param("vhost")));
+        List<Object> out = new ArrayList<>();
+        for (VirtualHost v : vhosts) {
+            List<Exchange> xs = v.exchanges();
+            xs.sort(Comparator.comparing(Exchange::name));
+            for (Exchange x : xs) {
+                if (x instanceof io.warren.core.exchange.DelayedExchange dx) {
+                    Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    m.put("vhost", v.name());
+                    m.put("name", x.name());
+                    m.put("delayed_type", dx.underlying().wireName());
+                    m.put("durable", x.durable());
+                    m.put("messages_delayed", dx.waiting());
+                    out.add(m);
+                }
+            }
+        }
+        return ApiResponse.ok(ctx.visible(r, out));
+    }
+
     ApiResponse show(ApiRequest r) {
         VirtualHost v = ctx.vhost(r.param("vhost"));
         Exchange x = v.exchange(name(r.param("name")));

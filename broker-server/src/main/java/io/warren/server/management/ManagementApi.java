@@ -116,6 +116,8 @@ final class ManagementApi {
                 "PUT", now(warren::setDiskFreeLimit)));
         // warrenctl status / stop_app / start_app / stop: they answer while the application is stopped.
         get("warren/app", now(warren::app));
+        get("warren/delayed", now(exchanges::delayed));
+        get("warren/delayed/{vhost}", now(exchanges::delayed));
         route("warren/stop_app", Map.of("POST", warren::stopApp));
         route("warren/start_app", Map.of("POST", warren::startApp));
         route("warren/stop", Map.of("POST", now(warren::stop)));

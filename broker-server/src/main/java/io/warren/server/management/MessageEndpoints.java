@@ -160,7 +160,8 @@ final class MessageEndpoints {
         RoutingResult routing = new RoutingResult();
         // The exchange may have been deleted since the lookup: publish to what the vhost has now,
         // as a basic.publish would (a deleted exchange routes nowhere).
-        MessageStore store = Publisher.publish(v.exchange(x.name()), msg, routing, null, Publisher.DIRECT,
+        io.warren.core.store.DurableWrites store = Publisher.publish(v.exchange(x.name()), msg, routing, null,
+                Publisher.DIRECT,
                 safe::complete);
         boolean routed = !routing.queues().isEmpty();
         if (store == null) {

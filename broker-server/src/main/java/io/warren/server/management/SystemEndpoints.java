@@ -39,7 +39,10 @@ final class SystemEndpoints {
             for (ExchangeType t : ExchangeType.values()) {
                 Map<String, Object> type = new LinkedHashMap<>();
                 type.put("name", t.wireName());
-                type.put("description", "AMQP " + t.wireName() + " exchange, as per the AMQP specification");
+                // The delayed type's text is the plugin's (rabbit_exchange_type_delayed_message).
+                type.put("description", t.standard()
+                        ? "AMQP " + t.wireName() + " exchange, as per the AMQP specification"
+                        : "Delayed Message Exchange.");
                 type.put("enabled", true);
                 types.add(type);
             }

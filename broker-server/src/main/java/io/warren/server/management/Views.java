@@ -58,6 +58,10 @@ final class Views {
         m.put("internal", x.internal());
         m.put("arguments", Json.fromAmqp(x.arguments()));
         m.put("message_stats", stats.exchange(x));
+        if (x instanceof io.warren.core.exchange.DelayedExchange dx) {
+            // warren's: how many messages wait for their x-delay here (the plugin shows none).
+            m.put("messages_delayed", dx.waiting());
+        }
         return m;
     }
 

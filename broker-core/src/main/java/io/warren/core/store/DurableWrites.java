@@ -1,0 +1,23 @@
+package io.warren.core.store;
+
+/**
+ * What a publisher waits on after a store took a message: a sync point and back-pressure. The
+ * message journal ({@link MessageStore}) and the delayed-message schedule ({@link DelayStore})
+ * are both, so the publish path hands either back and the protocol layer treats them alike
+ * (confirm once safe, tx.commit-ok after {@link #sync}, pause reading while overloaded).
+ */
+public interface DurableWrites {
+
+    /** Calls {@code durable} (on the store's thread) after everything written before this call is safe. */
+    void sync(MessageStore.Durable durable);
+
+    /** True while the store's write backlog is past its bound. Any thread, cheap. */
+    default boolean overloaded() {
+        return false;
+    }
+
+    /** Runs {@code callback} on {@code executor} once the backlog is back under its bound, or at once. */
+    default void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+        executor.execute(callback);
+    }
+}
