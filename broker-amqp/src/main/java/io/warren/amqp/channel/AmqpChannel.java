@@ -790,6 +790,8 @@ public final class AmqpChannel implements MethodHandler {
         for (Unacked u : settled) {
             if (requeue) {
                 back.computeIfAbsent(u.queue(), k -> new ArrayList<>()).add(u.entry());
+            } else if (reject) {
+                u.queue().reject(u.entry()); // dead-lettered when the queue has a DLX
             } else {
                 u.queue().discard(u.entry());
             }
@@ -825,6 +827,8 @@ public final class AmqpChannel implements MethodHandler {
         }
         if (requeue) {
             q.execute(() -> q.requeue(List.of(u.entry()), true));
+        } else if (reject) {
+            q.reject(u.entry()); // dead-lettered when the queue has a DLX
         } else {
             q.discard(u.entry());
         }

@@ -66,6 +66,17 @@ public final class Publisher {
      */
     public static MessageStore publish(Exchange x, Message message, RoutingResult routing, Consumer<Message> unroutable,
                                        Handover handover, MessageStore.Durable safe) {
+        return publish(x, message, routing, unroutable, handover, safe, null);
+    }
+
+    /**
+     * As {@link #publish(Exchange, Message, RoutingResult, Consumer, Handover, MessageStore.Durable)},
+     * keeping only the queues {@code accept} takes (null: all) before anything is journaled or
+     * enqueued: dead-lettering drops the queues of a dead-letter cycle this way.
+     */
+    public static MessageStore publish(Exchange x, Message message, RoutingResult routing, Consumer<Message> unroutable,
+                                       Handover handover, MessageStore.Durable safe,
+                                       java.util.function.Predicate<MessageQueue> accept) {
         routing.clear();
         if (x != null) {
             routing.start(x);
@@ -79,6 +90,9 @@ public final class Publisher {
             }
         }
         List<MessageQueue> queues = routing.queues();
+        if (accept != null) {
+            queues.removeIf(accept.negate());
+        }
         if (x != null) {
             x.countPublish(!queues.isEmpty());
         }

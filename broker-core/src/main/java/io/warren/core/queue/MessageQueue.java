@@ -91,6 +91,12 @@ public final class MessageQueue implements Destination {
     private final long messageTtl;
     /** x-expires in ms, or -1. */
     private final long expiresMs;
+    /** x-dead-letter-exchange, or null: dead-lettered messages are dropped. */
+    private final String deadLetterExchange;
+    /** x-dead-letter-routing-key, or null: dead-lettered messages keep their routing keys. */
+    private final String deadLetterRoutingKey;
+    /** Where dead letters are republished (set once, before the queue is visible; null: dropped). */
+    private io.warren.core.deadletter.DeadLetters deadLetters;
     /** Set once any entry had an expiry: only then do dispatch and get look at the clock. Loop only. */
     private boolean expiring;
     /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
@@ -153,6 +159,9 @@ public final class MessageQueue implements Destination {
         this.listener = listener;
         this.messageTtl = millis(this.arguments.get("x-message-ttl"));
         this.expiresMs = millis(this.arguments.get("x-expires"));
+        this.deadLetterExchange = text(this.arguments.get("x-dead-letter-exchange"));
+        this.deadLetterRoutingKey = deadLetterExchange == null ? null
+                : text(this.arguments.get("x-dead-letter-routing-key"));
         if (expiresMs > 0) {
             loop.execute(this::armLease);
         }
@@ -164,6 +173,24 @@ public final class MessageQueue implements Destination {
             v = t.comparable();
         }
         return v instanceof Number n ? n.longValue() : -1;
+    }
+
+    /** A string x-argument (validated at declare), or null when absent. */
+    private static String text(Object v) {
+        if (v instanceof io.warren.core.message.TableValue t) {
+            v = t.comparable();
+        }
+        return v instanceof CharSequence s ? s.toString() : null;
+    }
+
+    /** Makes this queue republish its dead letters through {@code d}. Called once, before the queue is visible. */
+    public void attachDeadLetters(io.warren.core.deadletter.DeadLetters d) {
+        this.deadLetters = d;
+    }
+
+    /** x-dead-letter-exchange, or null. */
+    public String deadLetterExchange() {
+        return deadLetterExchange;
     }
 
     /**
@@ -398,11 +425,62 @@ public final class MessageQueue implements Destination {
         }
     }
 
-    /**
-     * An entry expired: it is never delivered. Dead-lettering (issue 12) hooks in here: hand the
-     * entry to the queue's dead-letter exchange with reason {@code expired} before discarding it.
-     */
+    /** An entry expired: it is never delivered; it goes to the dead-letter exchange, if any. */
     private void expire(QueueEntry e) {
+        deadLetter(e, "expired");
+    }
+
+    /**
+     * A delivery was rejected (basic.reject, basic.nack) without requeue: it is dead-lettered with
+     * reason {@code rejected} when the queue has a dead-letter exchange, else discarded. Any thread.
+     */
+    public void reject(QueueEntry e) {
+        if (deadLetterExchange == null || deadLetters == null) {
+            discard(e);
+        } else {
+            execute(() -> deadLetter(e, "rejected"));
+        }
+    }
+
+    /**
+     * The queue is done with {@code e} (which is no longer in the ready list) for {@code reason}
+     * ({@code rejected}, {@code expired}, {@code maxlen}, {@code delivery_limit}): republishes it
+     * to the dead-letter exchange, if the queue has one, then discards it. A recovered message
+     * whose content is still on disk is loaded first. At most once: whatever fails on the way
+     * drops the message, as RabbitMQ's classic queues do. Loop.
+     */
+    void deadLetter(QueueEntry e, String reason) {
+        assert loop.inEventLoop();
+        if (deadLetterExchange == null || deadLetters == null || closed || deleted) {
+            discard(e);
+            return;
+        }
+        Message m = e.message();
+        if (!m.loaded()) {
+            if (store == null || e.ref() == QueueEntry.NOT_STORED) {
+                discard(e);
+                return;
+            }
+            store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
+                if (failure != null) {
+                    LOG.error("cannot load message {} of {} to dead-letter it", e.ref(), this, failure);
+                    e.message().release(); // its slot stays: a restart may read it again
+                    return;
+                }
+                m.attach(props, body);
+                if (m.loaded()) {
+                    deadLetter(e, reason);
+                } else {
+                    discard(e);
+                }
+            }));
+            return;
+        }
+        try {
+            deadLetters.publish(this, m, reason, deadLetterExchange, deadLetterRoutingKey);
+        } catch (RuntimeException | OutOfMemoryError failed) {
+            LOG.warn("could not dead-letter a message of {} ({}): dropped: {}", this, reason, failed.toString());
+        }
         discard(e);
     }
 

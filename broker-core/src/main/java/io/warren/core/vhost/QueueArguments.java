@@ -67,6 +67,22 @@ final class QueueArguments {
         if (ttl != null) {
             checkExpiry("x-message-ttl", queue, vhost, ttl, false);
         }
+        // rabbit_amqqueue:check_dlxname_arg / check_dlxrk_arg, in RabbitMQ's order
+        Object dlx = args.get("x-dead-letter-exchange");
+        if (args.containsKey("x-dead-letter-exchange") && string(dlx) == null) {
+            throw invalid("x-dead-letter-exchange", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(dlx)
+                    + "}");
+        }
+        Object dlrk = args.get("x-dead-letter-routing-key");
+        if (args.containsKey("x-dead-letter-routing-key")) {
+            if (string(dlrk) == null) {
+                throw invalid("x-dead-letter-routing-key", queue, vhost, "{unacceptable_type,"
+                        + TableValue.typeNameOf(dlrk) + "}");
+            }
+            if (!args.containsKey("x-dead-letter-exchange")) {
+                throw invalid("x-dead-letter-routing-key", queue, vhost, "routing_key_but_no_dlx_defined");
+            }
+        }
         Object mode = args.get("x-queue-mode");
         if (mode != null) {
             String m = string(mode);

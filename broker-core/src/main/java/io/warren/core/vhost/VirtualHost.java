@@ -34,6 +34,9 @@ public final class VirtualHost {
     private final Durability durability;
 
     private final io.warren.core.queue.Paging paging;
+    /** Republishes the queues' dead letters to their dead-letter exchanges in this vhost. */
+    private final io.warren.core.deadletter.DeadLetters deadLetters =
+            new io.warren.core.deadletter.DeadLetters(exchanges::get);
 
     public VirtualHost(String name, EventExecutor[] loops) {
         this(name, loops, Durability.NONE);
@@ -59,6 +62,11 @@ public final class VirtualHost {
 
     public String name() {
         return name;
+    }
+
+    /** The dead-lettering of this vhost's queues (the server installs its codec). */
+    public io.warren.core.deadletter.DeadLetters deadLetters() {
+        return deadLetters;
     }
 
     // ---- lookups ------------------------------------------------------------------------
@@ -323,6 +331,7 @@ public final class VirtualHost {
             q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
             q.attachPaging(paging);
+            q.attachDeadLetters(deadLetters);
             if (isDurable) {
                 durability.queueAdded(name, q);
             }
@@ -576,6 +585,7 @@ public final class VirtualHost {
             MessageQueue q = new MessageQueue(queueName, name, true, autoDelete, null, args, loopFor(queueName),
                     this::autoDeleteQueue);
             q.attachPaging(paging);
+            q.attachDeadLetters(deadLetters);
             attach.accept(q);
             queues.put(queueName, q);
             return q;
