@@ -19,7 +19,9 @@ import java.util.TreeMap;
 /**
  * The AMQP 0-9-1 side of dead-lettering: rewrites a message's properties as RabbitMQ 3.10's
  * rabbit_dead_letter:make_msg and update_x_death_header do. The layout, checked against
- * RabbitMQ 3.10 with pika (a message rejected, then expired twice through a TTL'd retry queue):
+ * the reference RabbitMQ 3.10 with pika on 2026-12-01 (a message with an expiration and a CC
+ * header rejected from a work queue whose DLX has a routing key, expired from a TTL'd retry
+ * queue back to the work queue, three rounds; warren printed the same layout):
  * <ul>
  * <li>the headers table comes out sorted by key (RabbitMQ's set_table_value sorts it);</li>
  * <li>{@code x-death} is an array of tables, most recent (queue, reason) first; a new entry is
@@ -29,8 +31,8 @@ import java.util.TreeMap;
  *     first death; when the (queue, reason) entry exists, only its count goes up (its time and
  *     keys stay) and it moves to the front, its fields sorted by name, as is a new entry added
  *     to an existing list;</li>
- * <li>{@code x-first-death-reason/queue/exchange} are written on the first death only,
- *     {@code x-last-death-reason/queue/exchange} on every death;</li>
+ * <li>{@code x-first-death-reason/queue/exchange} are written on the first death only; RabbitMQ
+ *     3.10 writes no {@code x-last-death-*} headers (later versions do), so neither does warren;</li>
  * <li>the {@code expiration} property is removed; {@code CC} is removed when a dead-letter
  *     routing key replaces the original keys.</li>
  * </ul>
@@ -88,9 +90,6 @@ public final class AmqpDeadLetterCodec implements DeadLetterCodec {
             deaths.add(info);
             headers.put("x-death", deaths);
         }
-        headers.put("x-last-death-reason", LongString.of(reason));
-        headers.put("x-last-death-queue", LongString.of(queue));
-        headers.put("x-last-death-exchange", LongString.of(exchange));
         if (dropCc) {
             headers.remove(MessageHeaders.CC);
         }

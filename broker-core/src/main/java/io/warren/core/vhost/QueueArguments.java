@@ -26,6 +26,12 @@ final class QueueArguments {
         if (args == null) {
             return;
         }
+        // rabbit_channel:check_dlx runs before the queue's own argument checks, with its own text
+        // (rabbit_misc:r_arg): "invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue ..."
+        if (args.containsKey("x-dead-letter-exchange") && string(args.get("x-dead-letter-exchange")) == null) {
+            throw BrokerException.preconditionFailed(
+                    "invalid type '%s' for arg 'x-dead-letter-exchange' in queue '%s' in vhost '%s'", TableValue.typeNameOf(args.get("x-dead-letter-exchange")), queue, vhost);
+        }
         Object type = args.get("x-queue-type");
         if (type != null) {
             String t = string(type);
@@ -67,12 +73,7 @@ final class QueueArguments {
         if (ttl != null) {
             checkExpiry("x-message-ttl", queue, vhost, ttl, false);
         }
-        // rabbit_amqqueue:check_dlxname_arg / check_dlxrk_arg, in RabbitMQ's order
-        Object dlx = args.get("x-dead-letter-exchange");
-        if (args.containsKey("x-dead-letter-exchange") && string(dlx) == null) {
-            throw invalid("x-dead-letter-exchange", queue, vhost, "{unacceptable_type," + TableValue.typeNameOf(dlx)
-                    + "}");
-        }
+        // rabbit_amqqueue:check_dlxrk_arg (the DLX name's type is checked first, above)
         Object dlrk = args.get("x-dead-letter-routing-key");
         if (args.containsKey("x-dead-letter-routing-key")) {
             if (string(dlrk) == null) {
