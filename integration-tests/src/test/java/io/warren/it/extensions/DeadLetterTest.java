@@ -420,7 +420,7 @@ class DeadLetterTest {
         Map<String, Object> args = dlx(t[0], null);
         args.put("x-message-ttl", 300);
         ch.queueDeclare(work, false, false, true, args);
-        int n = 20_000;
+        int n = 10_000;
         ch.confirmSelect();
         byte[] body = new byte[100];
         for (int i = 0; i < n; i++) {
