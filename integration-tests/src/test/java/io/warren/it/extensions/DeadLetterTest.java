@@ -437,6 +437,45 @@ class DeadLetterTest {
         c.close();
     }
 
+    /**
+     * A backlog larger than the page-out bound (64 MiB) expires while paged out: it is
+     * dead-lettered as it is read back, a batch at a time, and the dead-letter queue pages out
+     * in turn, so neither queue holds more than its bound in memory.
+     */
+    @Test
+    void aPagedOutBacklogIsDeadLetteredInBoundedMemory() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(WarrenBroker.external(), "reads the broker's paging counters");
+        Connection c = broker.connect();
+        Channel ch = c.createChannel();
+        String[] t = deadLetterTarget(ch);
+        String work = unique("work");
+        Map<String, Object> args = dlx(t[0], null);
+        args.put("x-message-ttl", 2000);
+        ch.queueDeclare(work, false, false, true, args);
+        io.warren.core.queue.Paging paging = broker.broker().paging();
+        long pagedBefore = paging.pagedOut();
+        int n = 80;
+        byte[] body = new byte[1 << 20];
+        ch.confirmSelect();
+        for (int i = 0; i < n; i++) {
+            body[0] = (byte) i;
+            ch.basicPublish("", work, null, body);
+        }
+        ch.waitForConfirmsOrDie(WAIT.toMillis());
+        assertTrue(paging.pagedOut() > pagedBefore, "the backlog was paged out");
+        await().atMost(Duration.ofSeconds(60)).until(() -> ch.messageCount(t[1]) == n);
+        assertEquals(0, ch.messageCount(work));
+        io.warren.core.queue.MessageQueue dlq = broker.broker().vhost("/").queue(t[1]);
+        long inMemory = dlq.loop().submit(dlq::inMemoryBytes).get();
+        assertTrue(inMemory <= paging.queueBound() + 2 * body.length, "dead-letter queue holds " + inMemory);
+        for (int i = 0; i < n; i++) {
+            GetResponse r = ch.basicGet(t[1], true);
+            assertEquals((byte) i, r.getBody()[0], "in order");
+            assertEquals(body.length, r.getBody().length);
+        }
+        c.close();
+    }
+
     @Test
     void persistentDeadLettersInDurableQueuesSurviveARestart() throws Exception {
         Connection c = broker.connect();
@@ -457,6 +496,12 @@ class DeadLetterTest {
         publish(ch, "", expiring, MessageProperties.PERSISTENT_TEXT_PLAIN, "expired");
         ch.basicReject(ch.basicGet(work, false).getEnvelope().getDeliveryTag(), false);
         await().atMost(WAIT).until(() -> ch.messageCount(dlq) == 2);
+        // One that expires only after the restart: recovered with its content still on disk.
+        Map<String, Object> later = dlx(x, null);
+        later.put("x-message-ttl", 1500);
+        String expiresLater = unique("later-durable");
+        ch.queueDeclare(expiresLater, true, false, false, later);
+        publish(ch, "", expiresLater, MessageProperties.PERSISTENT_TEXT_PLAIN, "expired-after-restart");
         c.close();
 
         broker.restart();
@@ -465,15 +510,17 @@ class DeadLetterTest {
         Channel ch2 = c2.createChannel();
         assertEquals(0, ch2.messageCount(work));
         assertEquals(0, ch2.messageCount(expiring));
-        assertEquals(2, ch2.messageCount(dlq));
+        await().atMost(WAIT).until(() -> ch2.messageCount(dlq) == 3);
+        assertEquals(0, ch2.messageCount(expiresLater));
         Map<String, String> reasons = new HashMap<>();
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             GetResponse r = ch2.basicGet(dlq, true);
             assertEquals(2, r.getProps().getDeliveryMode());
             Map<String, Object> d = deaths(r).get(0);
             reasons.put(new String(r.getBody(), StandardCharsets.UTF_8), str(d.get("reason")));
         }
-        assertEquals(Map.of("rejected", "rejected", "expired", "expired"), reasons);
+        assertEquals(Map.of("rejected", "rejected", "expired", "expired", "expired-after-restart", "expired"), reasons);
+        ch2.queueDelete(expiresLater);
         ch2.queueDelete(work);
         ch2.queueDelete(expiring);
         ch2.queueDelete(dlq);
