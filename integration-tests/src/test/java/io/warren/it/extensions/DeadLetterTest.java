@@ -410,6 +410,32 @@ class DeadLetterTest {
         c.close();
     }
 
+    /**
+     * As RabbitMQ 3.10's queue.declare: a queue with a DLX needs read permission on itself and
+     * write permission on the DLX (the texts, without a permission word, are RabbitMQ's).
+     */
+    @Test
+    void declaringADeadLetterExchangeNeedsReadOnTheQueueAndWriteOnTheExchange() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(WarrenBroker.external(), "creates a user in-process");
+        String user = unique("dlx-user");
+        broker.broker().access().putUser(user, "p", List.of());
+        broker.broker().access().setPermissions(user, "/", ".*", "^dlxu-.*", "^dlxu-.*");
+        com.rabbitmq.client.ConnectionFactory f = broker.factory();
+        f.setUsername(user);
+        f.setPassword("p");
+        try (Connection c = f.newConnection()) {
+            assertClose(403, "ACCESS_REFUSED - access to exchange 'forbidden' in vhost '/' refused for user '" + user
+                    + "'", channelError(() -> c.createChannel().queueDeclare("dlxu-q", false, false, true,
+                    dlx("forbidden", null))));
+            assertClose(403, "ACCESS_REFUSED - access to queue 'other-q' in vhost '/' refused for user '" + user
+                    + "'", channelError(() -> c.createChannel().queueDeclare("other-q", false, false, true,
+                    dlx("dlxu-x", null))));
+            Channel ch = c.createChannel();
+            ch.queueDeclare("dlxu-q", false, false, true, dlx("dlxu-x", null));
+            ch.queueDelete("dlxu-q");
+        }
+    }
+
     /** A backlog expiring at once all arrives, in order (paging keeps memory bounded). */
     @Test
     void aLargeExpiredBacklogIsDeadLetteredInOrder() throws Exception {
