@@ -101,6 +101,10 @@ public final class AmqpDeadLetterCodec implements DeadLetterCodec {
         return buf;
     }
 
+    @Override public Map<String, Object> headers(ByteBuf properties) {
+        return MessageHeaders.READER.apply(properties);
+    }
+
     /** A table sorted by key as RabbitMQ sorts field tables (byte order of the names). */
     private static Map<String, Object> sorted(Map<String, Object> table) {
         TreeMap<String, Object> byName = new TreeMap<>((a, b) -> Arrays.compareUnsigned(

@@ -19,4 +19,12 @@ public interface DeadLetterCodec {
      */
     ByteBuf rewrite(ByteBuf properties, String reason, String queue, String exchange, String routingKey,
                     long nowSeconds, boolean dropCc);
+
+    /**
+     * The headers table of raw {@code properties} (null: none), without moving its indexes: the
+     * reader dead-lettered copies get (a recovered message has none of its own), for the cycle
+     * check, the headers exchange and the CC keys of a message that lost them (paged out,
+     * recovered).
+     */
+    java.util.Map<String, Object> headers(ByteBuf properties);
 }

@@ -57,8 +57,15 @@ public final class DeadLetters {
         }
         ByteBuf props = c.rewrite(m.properties(), reason, queue.name(), m.exchange(), m.routingKey(),
                 System.currentTimeMillis() / 1000, dlrk != null);
-        Message copy = m.deadLettered(dlx, dlrk != null ? dlrk : m.routingKey(), dlrk != null ? null : m.ccRoutes(),
-                props);
+        String[] cc = null;
+        if (dlrk == null) {
+            cc = m.ccRoutes();
+            if (cc == null) {
+                // paged-out and recovered messages do not carry their CC keys: read them back
+                cc = ccRoutes(c.headers(m.properties()));
+            }
+        }
+        Message copy = m.deadLettered(dlx, dlrk != null ? dlrk : m.routingKey(), cc, props, c::headers);
         RoutingResult routing = new RoutingResult();
         boolean rejected = "rejected".equals(reason);
         Publisher.publish(x, copy, routing, null, QUEUED, failure -> {
@@ -93,6 +100,25 @@ public final class DeadLetters {
             return false;
         }
         return false;
+    }
+
+    /** The keys of the CC and BCC headers (RabbitMQ's rabbit_basic:header_routes), or null. */
+    private static String[] ccRoutes(Map<String, Object> headers) {
+        if (headers == null) {
+            return null;
+        }
+        List<String> keys = new java.util.ArrayList<>();
+        for (String h : new String[] {"CC", "BCC"}) {
+            if (headers.get(h) instanceof List<?> list) {
+                for (Object k : list) {
+                    String s = string(k);
+                    if (s != null) {
+                        keys.add(s);
+                    }
+                }
+            }
+        }
+        return keys.isEmpty() ? null : keys.toArray(new String[0]);
     }
 
     private static String string(Object v) {
