@@ -461,19 +461,7 @@ public final class MessageQueue implements Destination {
                 discard(e);
                 return;
             }
-            store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
-                if (failure != null) {
-                    LOG.error("cannot load message {} of {} to dead-letter it", e.ref(), this, failure);
-                    e.message().release(); // its slot stays: a restart may read it again
-                    return;
-                }
-                m.attach(props, body);
-                if (m.loaded()) {
-                    deadLetter(e, reason);
-                } else {
-                    discard(e);
-                }
-            }));
+            loadToDeadLetter(e, reason);
             return;
         }
         try {
@@ -482,6 +470,44 @@ public final class MessageQueue implements Destination {
             LOG.warn("could not dead-letter a message of {} ({}): dropped: {}", this, reason, failed.toString());
         }
         discard(e);
+    }
+
+    /**
+     * Recovered entries (content still on disk) waiting for a load to be dead-lettered, with their
+     * reasons, past the {@link #LOAD_AHEAD} loads in flight: a recovered backlog expiring at once
+     * holds entries (routing info) here, not contents. Loop only.
+     */
+    private final ArrayDeque<Object[]> deadLetterLoads = new ArrayDeque<>();
+    private int deadLetterLoading;
+
+    private void loadToDeadLetter(QueueEntry e, String reason) {
+        if (deadLetterLoading >= LOAD_AHEAD) {
+            deadLetterLoads.addLast(new Object[] {e, reason});
+            return;
+        }
+        deadLetterLoading++;
+        store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
+            deadLetterLoading--;
+            if (failure != null) {
+                LOG.error("cannot load message {} of {} to dead-letter it", e.ref(), this, failure);
+                e.message().release(); // its slot stays: a restart may read it again
+            } else {
+                e.message().attach(props, body);
+                if (e.message().loaded()) {
+                    deadLetter(e, reason);
+                } else {
+                    discard(e);
+                }
+            }
+            Object[] next;
+            if (closed || deleted) {
+                while ((next = deadLetterLoads.pollFirst()) != null) {
+                    discard((QueueEntry) next[0]);
+                }
+            } else if ((next = deadLetterLoads.pollFirst()) != null) {
+                deadLetter((QueueEntry) next[0], (String) next[1]);
+            }
+        }));
     }
 
     /** Drops expired entries at the head of the ready list (dispatch and get never hand them out). */
