@@ -55,8 +55,6 @@ public final class DeadLetters {
         if (c == null || x == null) {
             return 0; // a missing DLX drops the message silently, as RabbitMQ
         }
-        ByteBuf props = c.rewrite(m.properties(), reason, queue.name(), m.exchange(), m.routingKey(),
-                System.currentTimeMillis() / 1000, dlrk != null);
         String[] cc = null;
         if (dlrk == null) {
             cc = m.ccRoutes();
@@ -65,6 +63,9 @@ public final class DeadLetters {
                 cc = ccRoutes(c.headers(m.properties()));
             }
         }
+        // last before the copy takes it over: nothing that can throw may leave it unreleased
+        ByteBuf props = c.rewrite(m.properties(), reason, queue.name(), m.exchange(), m.routingKey(),
+                System.currentTimeMillis() / 1000, dlrk != null);
         Message copy = m.deadLettered(dlx, dlrk != null ? dlrk : m.routingKey(), cc, props, c::headers);
         RoutingResult routing = new RoutingResult();
         boolean rejected = "rejected".equals(reason);
