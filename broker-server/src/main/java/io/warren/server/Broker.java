@@ -184,6 +184,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), durability, paging);
             vhosts.delays(delays); // before recovery: durable x-delayed-message exchanges come back attached
+            // Dead-lettering rewrites properties (x-death, expiration): the AMQP codec does it for core.
+            vhosts.deadLetterCodec(new io.warren.amqp.channel.AmqpDeadLetterCodec());
             AccessControl ac = new AccessControl(definitions, config.loopbackUsers());
             durability.recover(vhosts);
             // After the definitions and queues: what came due while stopped is routed right away.

@@ -292,7 +292,10 @@ public final class AmqpChannel implements MethodHandler {
             return;
         }
         VirtualHost.Declared d = vhost().declareQueue(stripCrLf(m.queue()), m.passive(), m.durable(), m.exclusive(),
-                m.autoDelete(), m.arguments(), connection, n -> authz().check(Kind.QUEUE, n, Permission.CONFIGURE));
+                m.autoDelete(), m.arguments(), connection, n -> {
+                    authz().check(Kind.QUEUE, n, Permission.CONFIGURE);
+                    checkDeadLetterPermissions(n, m.arguments());
+                });
         lastQueue = d.queue().name();
         if (m.nowait()) {
             return;
@@ -305,6 +308,34 @@ public final class AmqpChannel implements MethodHandler {
             connection.execute(() -> sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount),
                     QueueDeclare.CLASS_ID, QueueDeclare.METHOD_ID));
         });
+    }
+
+    /**
+     * RabbitMQ 3.10's rabbit_channel (queue.declare): a queue with a dead-letter exchange needs
+     * read permission on itself and write permission on the DLX (dead letters are published
+     * there on the declarer's authority). A DLX name of the wrong type is 406 later, with the
+     * other argument checks.
+     */
+    private void checkDeadLetterPermissions(String queue, Map<String, Object> args) {
+        Object dlx = args == null ? null : args.get("x-dead-letter-exchange");
+        if (dlx instanceof io.warren.core.message.TableValue t) {
+            dlx = t.comparable();
+        }
+        if (dlx instanceof CharSequence name) {
+            // RabbitMQ 3.10's text here has no permission word (checked with pika)
+            checkOrRefuse(Kind.QUEUE, queue, Permission.READ);
+            checkOrRefuse(Kind.EXCHANGE, name.toString(), Permission.WRITE);
+        }
+    }
+
+    private void checkOrRefuse(Kind kind, String name, Permission perm) {
+        try {
+            authz().check(kind, name, perm);
+        } catch (BrokerException refused) {
+            throw BrokerException.accessRefused("access to %s '%s' in vhost '%s' refused for user '%s'",
+                    kind == Kind.QUEUE ? "queue" : "exchange", kind == Kind.EXCHANGE && name.isEmpty() ? "amq.default"
+                    : name, vhost().name(), authz().user());
+        }
     }
 
     /**
@@ -820,6 +851,8 @@ public final class AmqpChannel implements MethodHandler {
         for (Unacked u : settled) {
             if (requeue) {
                 back.computeIfAbsent(u.queue(), k -> new ArrayList<>()).add(u.entry());
+            } else if (reject) {
+                u.queue().reject(u.entry()); // dead-lettered when the queue has a DLX
             } else {
                 u.queue().discard(u.entry());
             }
@@ -855,6 +888,8 @@ public final class AmqpChannel implements MethodHandler {
         }
         if (requeue) {
             q.execute(() -> q.requeue(List.of(u.entry()), true));
+        } else if (reject) {
+            q.reject(u.entry()); // dead-lettered when the queue has a DLX
         } else {
             q.discard(u.entry());
         }

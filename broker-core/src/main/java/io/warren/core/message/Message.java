@@ -86,6 +86,17 @@ public final class Message extends AbstractReferenceCounted {
         return m;
     }
 
+    /**
+     * The dead-lettered copy of this (loaded) message: routed from {@code dlx} by {@code rk} and
+     * {@code cc}, with {@code newProperties} (ownership passes to the copy) decoded by
+     * {@code reader}, the same body (a retained slice) and persistence, no TTL. This message is not changed; the caller still
+     * holds its reference. Owner: the dead-lettering queue's loop.
+     */
+    public Message deadLettered(String dlx, String rk, String[] cc, ByteBuf newProperties,
+                                Function<ByteBuf, Map<String, Object>> reader) {
+        return new Message(dlx, rk, newProperties, body.retainedSlice(), persistent, reader, cc);
+    }
+
     /** The per-message TTL in ms from the {@code expiration} property, or -1 when it has none. */
     public long ttl() {
         return ttl;

@@ -28,13 +28,14 @@ public final class PolicyValidator {
             "max-in-memory-length", "max-in-memory-bytes", "delivery-limit");
     /** Keys warren honours today. */
     public static final Set<String> SUPPORTED = Set.of("message-ttl", "expires", "alternate-exchange", "queue-mode",
-            "max-length", "max-length-bytes", "overflow", "delivery-limit");
+            "max-length", "max-length-bytes", "overflow", "delivery-limit", "dead-letter-exchange",
+            "dead-letter-routing-key");
     /**
      * Keys whose features are being built (dead-lettering, length limits, delivery limits): refused
      * with "not supported by warren yet" until each is wired to the queues (then it moves to
      * {@link #SUPPORTED}).
      */
-    static final Set<String> NOT_YET = Set.of("dead-letter-exchange", "dead-letter-routing-key");
+    static final Set<String> NOT_YET = Set.of();
 
     private record Rule(Predicate<Object> valid, String what) {}
 

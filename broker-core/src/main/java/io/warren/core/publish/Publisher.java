@@ -68,6 +68,17 @@ public final class Publisher {
      */
     public static DurableWrites publish(Exchange x, Message message, RoutingResult routing, Consumer<Message> unroutable,
                                         Handover handover, MessageStore.Durable safe) {
+        return publish(x, message, routing, unroutable, handover, safe, null);
+    }
+
+    /**
+     * As {@link #publish(Exchange, Message, RoutingResult, Consumer, Handover, MessageStore.Durable)},
+     * keeping only the queues {@code accept} takes (null: all) before anything is journaled or
+     * enqueued: dead-lettering drops the queues of a dead-letter cycle this way.
+     */
+    public static DurableWrites publish(Exchange x, Message message, RoutingResult routing, Consumer<Message> unroutable,
+                                        Handover handover, MessageStore.Durable safe,
+                                        java.util.function.Predicate<MessageQueue> accept) {
         if (x instanceof DelayedExchange dx) {
             long delay;
             try {
@@ -80,7 +91,7 @@ public final class Publisher {
                 return delay(dx, message, delay, routing, unroutable, safe);
             }
         }
-        return route(x, message, routing, unroutable, handover, safe);
+        return route(x, message, routing, unroutable, handover, safe, accept);
     }
 
     /**
@@ -90,7 +101,7 @@ public final class Publisher {
      */
     public static DurableWrites publishDue(DelayedExchange x, Message message, RoutingResult routing,
                                            MessageStore.Durable safe) {
-        return route(x, message, routing, null, DIRECT, safe);
+        return route(x, message, routing, null, DIRECT, safe, null);
     }
 
     /**
@@ -123,7 +134,8 @@ public final class Publisher {
     }
 
     private static DurableWrites route(Exchange x, Message message, RoutingResult routing,
-                                       Consumer<Message> unroutable, Handover handover, MessageStore.Durable safe) {
+                                       Consumer<Message> unroutable, Handover handover, MessageStore.Durable safe,
+                                       java.util.function.Predicate<MessageQueue> accept) {
         routing.clear();
         if (x != null) {
             routing.start(x);
@@ -137,6 +149,9 @@ public final class Publisher {
             }
         }
         List<MessageQueue> queues = routing.queues();
+        if (accept != null) {
+            queues.removeIf(accept.negate());
+        }
         if (x != null) {
             x.countPublish(!queues.isEmpty());
         }

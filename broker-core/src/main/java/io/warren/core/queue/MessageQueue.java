@@ -143,6 +143,12 @@ public final class MessageQueue implements Destination {
     private final boolean quorum;
     /** The effective delivery limit (x-delivery-limit and policy): returns before dead-lettering; -1: none. */
     private volatile long deliveryLimit;
+    /** The effective x-dead-letter-exchange (argument, else policy), or null: dead-lettered messages are dropped. */
+    private volatile String deadLetterExchange;
+    /** The effective x-dead-letter-routing-key, or null: dead-lettered messages keep their routing keys. */
+    private volatile String deadLetterRoutingKey;
+    /** Where dead letters are republished (set once, before the queue is visible; null: dropped). */
+    private io.warren.core.deadletter.DeadLetters deadLetters;
     /** Set once any entry had an expiry: only then do dispatch and get look at the clock. Loop only. */
     private boolean expiring;
     /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
@@ -213,6 +219,9 @@ public final class MessageQueue implements Destination {
         this.deliveryLimit = millis(this.arguments.get("x-delivery-limit"));
         setLimits(millis(this.arguments.get("x-max-length")), millis(this.arguments.get("x-max-length-bytes")),
                 this.arguments.get("x-overflow"));
+        this.deadLetterExchange = text(this.arguments.get("x-dead-letter-exchange"));
+        this.deadLetterRoutingKey = deadLetterExchange == null ? null
+                : text(this.arguments.get("x-dead-letter-routing-key"));
         if (expiresMs > 0) {
             loop.execute(this::armLease);
         }
@@ -245,6 +254,13 @@ public final class MessageQueue implements Destination {
         }
         deliveryLimit = io.warren.core.policy.Applied.smaller(arguments.get("x-delivery-limit"),
                 definition.get("delivery-limit"));
+        // The arguments win over the policy for the dead-letter exchange and its routing key
+        // (RabbitMQ's rabbit_queue_type_util / policy_overrides: the argument, else the policy).
+        String dlx = text(io.warren.core.policy.Applied.argumentFirst(arguments.get("x-dead-letter-exchange"),
+                definition.get("dead-letter-exchange")));
+        deadLetterRoutingKey = dlx == null ? null : text(io.warren.core.policy.Applied.argumentFirst(
+                arguments.get("x-dead-letter-routing-key"), definition.get("dead-letter-routing-key")));
+        deadLetterExchange = dlx;
         long maxLen = io.warren.core.policy.Applied.smaller(arguments.get("x-max-length"), definition.get("max-length"));
         long maxB = io.warren.core.policy.Applied.smaller(arguments.get("x-max-length-bytes"),
                 definition.get("max-length-bytes"));
@@ -306,6 +322,24 @@ public final class MessageQueue implements Destination {
             v = t.comparable();
         }
         return v instanceof Number n ? n.longValue() : -1;
+    }
+
+    /** A string x-argument (validated at declare), or null when absent. */
+    private static String text(Object v) {
+        if (v instanceof io.warren.core.message.TableValue t) {
+            v = t.comparable();
+        }
+        return v instanceof CharSequence s ? s.toString() : null;
+    }
+
+    /** Makes this queue republish its dead letters through {@code d}. Called once, before the queue is visible. */
+    public void attachDeadLetters(io.warren.core.deadletter.DeadLetters d) {
+        this.deadLetters = d;
+    }
+
+    /** x-dead-letter-exchange, or null. */
+    public String deadLetterExchange() {
+        return deadLetterExchange;
     }
 
     /**
@@ -701,20 +735,89 @@ public final class MessageQueue implements Destination {
         }
     }
 
-    /**
-     * An entry expired: it is never delivered. Dead-lettering (issue 12) hooks in here: hand the
-     * entry to the queue's dead-letter exchange with reason {@code expired} before discarding it.
-     */
+    /** An entry expired: it is never delivered; it goes to the dead-letter exchange, if any. */
     private void expire(QueueEntry e) {
         deadLetter(e, "expired");
     }
 
     /**
-     * The queue gives up on an entry for {@code reason} (expired, delivery_limit, ...).
-     * Dead-lettering replaces this (branch dlx): until then the entry is dropped.
+     * A delivery was rejected (basic.reject, basic.nack) without requeue: it is dead-lettered with
+     * reason {@code rejected} when the queue has a dead-letter exchange, else discarded. Any thread.
      */
-    private void deadLetter(QueueEntry e, String reason) {
+    public void reject(QueueEntry e) {
+        if (deadLetterExchange == null || deadLetters == null) {
+            discard(e);
+        } else {
+            execute(() -> deadLetter(e, "rejected"));
+        }
+    }
+
+    /**
+     * The queue is done with {@code e} (which is no longer in the ready list) for {@code reason}
+     * ({@code rejected}, {@code expired}, {@code maxlen}, {@code delivery_limit}): republishes it
+     * to the dead-letter exchange, if the queue has one, then discards it. A recovered message
+     * whose content is still on disk is loaded first. At most once: whatever fails on the way
+     * drops the message, as RabbitMQ's classic queues do. Loop.
+     */
+    void deadLetter(QueueEntry e, String reason) {
+        assert loop.inEventLoop();
+        if (deadLetterExchange == null || deadLetters == null || closed || deleted) {
+            discard(e);
+            return;
+        }
+        Message m = e.message();
+        if (!m.loaded()) {
+            if (store == null || e.ref() == QueueEntry.NOT_STORED) {
+                discard(e);
+                return;
+            }
+            loadToDeadLetter(e, reason);
+            return;
+        }
+        try {
+            deadLetters.publish(this, m, reason, deadLetterExchange, deadLetterRoutingKey);
+        } catch (RuntimeException | OutOfMemoryError failed) {
+            LOG.warn("could not dead-letter a message of {} ({}): dropped: {}", this, reason, failed.toString());
+        }
         discard(e);
+    }
+
+    /**
+     * Recovered entries (content still on disk) waiting for a load to be dead-lettered, with their
+     * reasons, past the {@link #LOAD_AHEAD} loads in flight: a recovered backlog expiring at once
+     * holds entries (routing info) here, not contents. Loop only.
+     */
+    private final ArrayDeque<Object[]> deadLetterLoads = new ArrayDeque<>();
+    private int deadLetterLoading;
+
+    private void loadToDeadLetter(QueueEntry e, String reason) {
+        if (deadLetterLoading >= LOAD_AHEAD) {
+            deadLetterLoads.addLast(new Object[] {e, reason});
+            return;
+        }
+        deadLetterLoading++;
+        store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
+            deadLetterLoading--;
+            if (failure != null) {
+                LOG.error("cannot load message {} of {} to dead-letter it", e.ref(), this, failure);
+                e.message().release(); // its slot stays: a restart may read it again
+            } else {
+                e.message().attach(props, body);
+                if (e.message().loaded()) {
+                    deadLetter(e, reason);
+                } else {
+                    discard(e);
+                }
+            }
+            Object[] next;
+            if (closed || deleted) {
+                while ((next = deadLetterLoads.pollFirst()) != null) {
+                    discard((QueueEntry) next[0]);
+                }
+            } else if ((next = deadLetterLoads.pollFirst()) != null) {
+                deadLetter((QueueEntry) next[0], (String) next[1]);
+            }
+        }));
     }
 
     /**

@@ -44,6 +44,12 @@ final class QueueArguments {
         if (args == null) {
             return;
         }
+        // rabbit_channel:check_dlx runs before the queue's own argument checks, with its own text
+        // (rabbit_misc:r_arg): "invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue ..."
+        if (args.containsKey("x-dead-letter-exchange") && string(args.get("x-dead-letter-exchange")) == null) {
+            throw BrokerException.preconditionFailed(
+                    "invalid type '%s' for arg 'x-dead-letter-exchange' in queue '%s' in vhost '%s'", TableValue.typeNameOf(args.get("x-dead-letter-exchange")), queue, vhost);
+        }
         Object type = args.get("x-queue-type");
         boolean quorum = false;
         if (type != null) {
@@ -158,6 +164,17 @@ final class QueueArguments {
         Object maxPriority = args.get("x-max-priority");
         if (maxPriority != null) {
             checkMaxPriority(queue, vhost, maxPriority);
+        }
+        // rabbit_amqqueue:check_dlxrk_arg (the DLX name's type is checked first, above)
+        Object dlrk = args.get("x-dead-letter-routing-key");
+        if (args.containsKey("x-dead-letter-routing-key")) {
+            if (string(dlrk) == null) {
+                throw invalid("x-dead-letter-routing-key", queue, vhost, "{unacceptable_type,"
+                        + TableValue.typeNameOf(dlrk) + "}");
+            }
+            if (!args.containsKey("x-dead-letter-exchange")) {
+                throw invalid("x-dead-letter-routing-key", queue, vhost, "routing_key_but_no_dlx_defined");
+            }
         }
         Object mode = args.get("x-queue-mode");
         if (mode != null) {

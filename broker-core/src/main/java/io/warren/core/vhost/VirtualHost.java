@@ -45,6 +45,9 @@ public final class VirtualHost {
     /** What applies to each queue and exchange now (absent: nothing), as last handed to it. */
     private final Map<String, Applied> queuePolicies = new ConcurrentHashMap<>();
     private final Map<String, Applied> exchangePolicies = new ConcurrentHashMap<>();
+    /** Republishes the queues' dead letters to their dead-letter exchanges in this vhost. */
+    private final io.warren.core.deadletter.DeadLetters deadLetters =
+            new io.warren.core.deadletter.DeadLetters(exchanges::get);
 
     public VirtualHost(String name, EventExecutor[] loops) {
         this(name, loops, Durability.NONE);
@@ -98,6 +101,11 @@ public final class VirtualHost {
 
     public String name() {
         return name;
+    }
+
+    /** The dead-lettering of this vhost's queues (the server installs its codec). */
+    public io.warren.core.deadletter.DeadLetters deadLetters() {
+        return deadLetters;
     }
 
     // ---- lookups ------------------------------------------------------------------------
@@ -375,6 +383,7 @@ public final class VirtualHost {
             q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
             q.attachPaging(paging);
+            q.attachDeadLetters(deadLetters);
             if (isDurable) {
                 durability.queueAdded(name, q);
             }
@@ -733,6 +742,7 @@ public final class VirtualHost {
             MessageQueue q = new MessageQueue(queueName, name, true, autoDelete, null, args, loopFor(queueName),
                     this::autoDeleteQueue);
             q.attachPaging(paging);
+            q.attachDeadLetters(deadLetters);
             attach.accept(q);
             applyPolicies(q);
             queues.put(queueName, q);

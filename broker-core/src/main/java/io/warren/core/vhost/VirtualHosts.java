@@ -48,6 +48,15 @@ public final class VirtualHosts {
         this.paging = paging;
     }
 
+    /** The protocol's dead-letter codec, given to every vhost (null: dead letters are dropped). */
+    private volatile io.warren.core.deadletter.DeadLetterCodec deadLetterCodec;
+
+    /** Installs the dead-letter codec (the server does, before recovery); existing vhosts get it too. */
+    public void deadLetterCodec(io.warren.core.deadletter.DeadLetterCodec c) {
+        deadLetterCodec = c;
+        vhosts.values().forEach(v -> v.deadLetters().codec(c));
+    }
+
     /** The vhost, created in memory when missing (not stored: see {@link #create}). */
     public VirtualHost add(String name) {
         return vhosts.computeIfAbsent(name, n -> {
@@ -55,6 +64,7 @@ public final class VirtualHosts {
             if (delays != null) {
                 v.delays(delays);
             }
+            v.deadLetters().codec(deadLetterCodec);
             return v;
         });
     }

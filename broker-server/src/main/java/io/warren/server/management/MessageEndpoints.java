@@ -380,7 +380,8 @@ final class MessageEndpoints {
                 if (mode.requeue) {
                     q.requeue(held, true);
                 } else {
-                    held.forEach(q::discard);
+                    // reject_requeue_false is a basic.reject without requeue: dead-lettered (RabbitMQ)
+                    held.forEach(mode == AckMode.REJECT_REQUEUE_FALSE ? q::reject : q::discard);
                 }
             }
             done.complete(out);

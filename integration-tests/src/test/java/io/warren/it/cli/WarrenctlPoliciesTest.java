@@ -111,9 +111,8 @@ class WarrenctlPoliciesTest {
         fails(69, "Error: JSON decoding error. Reason: badarg\n", "set_policy", "p", ".*", "notjson");
         fails(69, "Error: Validation failed: apply-to 'foo' unrecognised; should be 'queues', 'exchanges' or 'all'\n",
                 "set_policy", "--apply-to", "foo", "p", ".*", "{\"message-ttl\":1}");
-        fails(69, "Error: Validation failed: policy key 'dead-letter-exchange' is not supported by warren yet "
-                + "(recognised, but its feature is not built yet)\n",
-                "set_policy", "p", ".*", "{\"dead-letter-exchange\":\"dlx\"}");
+        fails(69, "Error: Validation failed: policy key 'ha-mode' is not supported by warren (no mirrored queues)\n",
+                "set_policy", "p", ".*", "{\"ha-mode\":\"all\"}");
         fails(65, "Error: Virtual host 'nosuch' does not exist\n",
                 "set_policy", "-p", "nosuch", "p", ".*", "{\"message-ttl\":1}");
         Result r = broker.ctl("set_policy", "--priority", "x", "p", ".*", "{\"message-ttl\":1}");
