@@ -1175,7 +1175,17 @@ public final class MessageQueue implements Destination {
             return;
         }
         List<QueueEntry> merged = new ArrayList<>(entries.size());
+        long now = expiring ? System.currentTimeMillis() : 0;
         for (QueueEntry e : entries) {
+            if (expiring && e.expiresAt() <= now) {
+                // RabbitMQ drops expired messages after a requeue with Now >= Expiry: a requeued
+                // message whose TTL ran out (TTL 0 in the millisecond it arrived too) expires.
+                if (delivered) {
+                    e.markRedelivered();
+                }
+                expire(e);
+                continue;
+            }
             if (delivered) {
                 e.markRedelivered();
                 e.returned();

@@ -125,6 +125,21 @@ class MessageTtlTest {
         assertEquals(0, count(q2));
     }
 
+    /** The Java client's TTLHandling.zeroTTLDelivery: a TTL 0 message taken at once and requeued expires. */
+    @Test
+    void aRequeuedZeroTtlMessageExpires() throws Exception {
+        String q = queue(Map.of("x-message-ttl", 0));
+        BlockingQueue<Long> tags = new LinkedBlockingQueue<>();
+        Channel consumerChannel = c.createChannel();
+        consumerChannel.basicConsume(q, false, (tag, d) -> tags.add(d.getEnvelope().getDeliveryTag()), tag -> { });
+        publish(q, "once", null);
+        Long first = tags.poll(10, TimeUnit.SECONDS);
+        assertNotNull(first);
+        consumerChannel.basicReject(first, true);
+        assertNull(tags.poll(500, TimeUnit.MILLISECONDS), "a requeued TTL 0 message must not come back");
+        assertEquals(0, count(q));
+    }
+
     @Test
     void anExpiredHeadIsNeverConsumed() throws Exception {
         String q = queue(null);
