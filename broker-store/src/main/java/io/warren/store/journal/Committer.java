@@ -192,7 +192,10 @@ final class Committer implements Runnable {
             journal.rollIfFull(maxFresh + 1);
             head = journal.head();
             ByteBuffer frame = frame(fresh.values(), touched.values(), copies);
-            long start = journal.write(frame);
+            // Only removes and nobody waiting (no new batch, no sync, no compaction copy whose
+            // source segment is deleted below): written now, forced by the next commit that needs it.
+            boolean force = !take.waiters().isEmpty() || !copies.isEmpty() || !fresh.isEmpty();
+            long start = journal.write(frame, force);
             for (Change c : fresh.values()) {
                 c.recordOffset += start;
             }

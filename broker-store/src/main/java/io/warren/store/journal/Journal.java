@@ -54,6 +54,8 @@ final class Journal {
     volatile WriteHook writeHook;
     /** A failed frame could not be cut off yet: no write until it is. */
     private boolean tailDirty;
+    /** The head has frames written without a force since its last force (committer thread). */
+    private boolean headUnforced;
 
     private Journal(Path dir, long segmentTarget) {
         this.dir = dir;
@@ -270,6 +272,12 @@ final class Journal {
     void rollIfFull(long nextBatchId) throws IOException {
         Segment h = head();
         if (h.end >= segmentTarget) {
+            if (headUnforced) {
+                // Frames written without a force (acks) reach the disk before the head moves on:
+                // a later force of the new head would not cover this file.
+                h.channel.force(false);
+                headUnforced = false;
+            }
             createSegment(h.id + 1, nextBatchId);
         }
     }
@@ -304,6 +312,18 @@ final class Journal {
      * (no torn frame stays behind a later good one) and the exception is rethrown.
      */
     long write(ByteBuffer frame) throws IOException {
+        return write(frame, true);
+    }
+
+    /**
+     * Writes one frame at the head's end, forced or not. An unforced frame (only acks: nobody
+     * waits for it) becomes durable with the next forced one (the same file's fdatasync covers
+     * it), at a segment roll or at close; until then a power failure could bring back messages it
+     * removed, never lose one. On this project's VMs a force costs ~0.3 ms of CPU in the kernel
+     * (block-layer doorbells), and with one message in flight the ack's commit would otherwise
+     * double the forces per message.
+     */
+    long write(ByteBuffer frame, boolean force) throws IOException {
         Segment h = head();
         if (tailDirty) {
             h.channel.truncate(h.end);
@@ -320,7 +340,12 @@ final class Journal {
             while (frame.hasRemaining()) {
                 p += h.channel.write(frame, p);
             }
-            h.channel.force(false);
+            if (force) {
+                h.channel.force(false);
+                headUnforced = false;
+            } else {
+                headUnforced = true;
+            }
         } catch (IOException | RuntimeException e) {
             try {
                 h.channel.truncate(start);
