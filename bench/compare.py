@@ -44,6 +44,27 @@ SCENARIOS = [
     ("body-64KB", "64 KB bodies, auto-ack", ["-x", "1", "-y", "1", "-s", "65536", "-a"]),
     ("body-1MB", "1 MB bodies, auto-ack", ["-x", "1", "-y", "1", "-s", "1048576", "-a"]),
     ("latency-5000", "latency at 5,000 msg/s", ["-x", "1", "-y", "1", "-s", "100", "-a", "-r", "5000"]),
+    ("many-queues", "100 queues, 100 producers and 100 consumers at 100 msg/s each (10,000 msg/s in all), 100 B",
+     ["-x", "100", "-y", "100", "-s", "100", "-a", "-r", "100", "--queue-pattern", "bench-many-%d",
+      "--queue-pattern-from", "1", "--queue-pattern-to", "100"]),
+    ("sync-1", "1 KB persistent, confirms with ONE message in flight, durable queue (bound by the disk's sync "
+     "latency; the disk's own single-threaded sync rate is measured beside it)",
+     ["-x", "1", "-y", "1", "-s", "1000", "-f", "persistent", "-c", "1", "-a", "-u", "bench-sync", "-ad", "false"]),
+]
+
+# Scenarios that are not one timed PerfTest run: name -> (description, kind, parameters). A
+# backlog fills one queue with no consumer (PerfTest -C), then drains it (-D); idle opens
+# connections (bench/src/IdleConnections.java) and measures RSS per connection.
+SPECIAL = [
+    ("backlog-1M", "1,000,000 x 1 KB transient into one queue with no consumer, then drained", "backlog",
+     {"count": 1_000_000, "quick_count": 200_000, "flags": ["-s", "1000"], "drain": ["-q", "1000"]}),
+    ("persistent-200k", "200,000 x 1 KB persistent with confirms (1000 in flight) into a durable queue, then drained",
+     "backlog", {"count": 200_000, "quick_count": 50_000,
+                 "flags": ["-s", "1000", "-f", "persistent", "-c", "1000"], "drain": ["-q", "1000"]}),
+    ("idle-1000", "1,000 idle connections with a channel each: RSS per connection", "idle",
+     {"count": 1000, "quick_count": 1000}),
+    ("idle-10000", "10,000 idle connections with a channel each: RSS per connection", "idle",
+     {"count": 10000, "quick_count": 2000}),
 ]
 
 
@@ -116,6 +137,79 @@ def run_perftest(cp, port, flags, seconds, broker_pid):
     }
 
 
+def run_perftest_to_end(cp, port, flags, broker_pid, timeout):
+    """One PerfTest run that stops by itself (-C / -D): its output, the broker's CPU and peak RSS."""
+    cmd = ["java", "-cp", cp, "com.rabbitmq.perf.PerfTest", "-h", f"amqp://guest:guest@127.0.0.1:{port}", *flags]
+    sampler = Sampler(broker_pid)
+    sampler.start()
+    b0, t0 = cpu_ticks(broker_pid), time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        out += "\n(timed out: messages missing?)"
+        proc.returncode = -1
+    b1, t1 = cpu_ticks(broker_pid), time.time()
+    sampler.done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError("PerfTest failed:\n" + "\n".join(out.splitlines()[-20:]))
+    return out, (b1 - b0) / CLK, t1 - t0, sampler.peak / 1024.0
+
+
+def run_backlog(cp, port, pid, params, count, queue):
+    """Fills QUEUE with COUNT messages and no consumer, then drains it; rates from wall time."""
+    fill = ["-x", "1", "-y", "0", "-C", str(count), "-u", queue, "-ad", "false", *params["flags"]]
+    out, fill_cpu, fill_s, fill_rss = run_perftest_to_end(cp, port, fill, pid, 1800)
+    full_rss = rss_kb(pid) / 1024.0
+    # The same queue flags (durable when persistent), so the drain's declare matches the fill's.
+    durable = ["-f", "persistent"] if "persistent" in params["flags"] else []
+    drain = ["-x", "0", "-y", "1", "-D", str(count), "-u", queue, "-ad", "false", *durable, *params["drain"]]
+    out, drain_cpu, drain_s, drain_rss = run_perftest_to_end(cp, port, drain, pid, 1800)
+    return {"fill": count / fill_s, "drain": count / drain_s, "fill_rss": fill_rss, "full_rss": full_rss,
+            "drain_rss": drain_rss, "cpu_per_m": (fill_cpu + drain_cpu) / (count / 1e6)}
+
+
+def run_idle(cp, pid, port, count):
+    """Opens COUNT idle connections (one channel each): the broker's RSS growth per connection."""
+    time.sleep(1)
+    rss0 = rss_kb(pid)
+    proc = subprocess.Popen(["java", "-cp", cp, os.path.join(HERE, "src", "IdleConnections.java"), "127.0.0.1",
+                             str(port), str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    line = ""
+    for line in proc.stdout:  # the client's own log lines come first
+        if line.startswith("opened"):
+            break
+    opened = line.startswith("opened")
+    time.sleep(2)
+    rss1 = rss_kb(pid)
+    if opened:
+        proc.stdin.write("close\n")
+        proc.stdin.flush()
+    rest = proc.communicate(timeout=300)[0]
+    if not opened:
+        raise RuntimeError(f"could not open {count} connections:\n{line}{rest[-2000:]}")
+    time.sleep(2)  # the broker closes them before the next round
+    return {"rss0_mb": rss0 / 1024.0, "rss1_mb": rss1 / 1024.0, "per_conn_kb": (rss1 - rss0) / count}
+
+
+def disk_sync_rate(directory):
+    """The disk's single-threaded sync rate (4 KiB writes, each synced: dd oflag=dsync), per second."""
+    target = os.path.join(directory, "dd-sync.test")
+    n = 500
+    r = subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=4k", f"count={n}", "oflag=dsync"],
+                       capture_output=True, text=True)
+    try:
+        os.unlink(target)
+    except OSError:
+        pass
+    found = re.findall(r", ([\d.,]+) s,", r.stderr)
+    return n / float(found[-1].replace(",", ".")) if found else None
+
+
 def last_float(text, pattern):
     found = re.findall(pattern, text)
     return float(found[-1]) if found else 0.0
@@ -181,12 +275,20 @@ def main():
     if args.list:
         for name, desc, flags in SCENARIOS:
             print(f"{name:22} {desc}\n{'':22} PerfTest {' '.join(flags)}")
+    if args.list:
+        for name, desc, kind, params in SPECIAL:
+            print(f"{name:22} {desc}\n{'':22} ({kind}: {params['count']:,}; --quick: {params['quick_count']:,})")
         return 0
     rounds, seconds = (1, 5) if args.quick else (args.rounds, args.seconds)
-    chosen = [s for s in SCENARIOS if not args.only or s[0] in args.only.split(",")]
-    if not chosen:
+    only = args.only.split(",") if args.only else None
+    chosen = [s for s in SCENARIOS if not only or s[0] in only]
+    special = [s for s in SPECIAL if not only or s[0] in only]
+    if not chosen and not special:
         ap.error("no scenario matches --only")
 
+    # 10,000 idle connections need as many descriptors, in both brokers (they inherit this).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     work = tempfile.mkdtemp(prefix="warren-compare.")
     cp_file = os.path.join(work, "cp.txt")
     subprocess.run(["mvn", "-q", "-B", "-f", os.path.join(HERE, "pom.xml"), "dependency:build-classpath",
@@ -217,6 +319,23 @@ def main():
                     runs[broker].append(run_perftest(cp, port, flags, seconds, pid))
             results[name] = {b: summarize(r) for b, r in runs.items()}
             print_scenario(name, desc, results[name])
+            if name == "sync-1":
+                # Measured right after the rounds, three times (the disk's rate varies with the
+                # machine's load as much as the brokers' do).
+                rate = median([disk_sync_rate(work) for _ in range(3)])
+                w = results[name]["warren"]["recv"]
+                print(f"\ndisk's single-threaded sync rate (dd bs=4k count=500 oflag=dsync in {work}, median of 3): "
+                      f"{fmt(rate, '/s')}; warren reaches {fmt(w / rate * 100 if rate else None, '%')} of it")
+        for name, desc, kind, params in special:
+            count = params["quick_count"] if args.quick else params["count"]
+            runs = {b[0]: [] for b in brokers}
+            for i in range(1 if kind == "idle" else rounds):
+                for broker, port, pid in brokers:
+                    if kind == "backlog":
+                        runs[broker].append(run_backlog(cp, port, pid, params, count, f"bench-{name}-{i}"))
+                    else:
+                        runs[broker].append(run_idle(cp, pid, port, count))
+            print_special(name, desc.replace(f"{params['count']:,}", f"{count:,}"), kind, runs)
         return 0
     finally:
         subprocess.run([os.path.join(TOP, "bin/warren"), "stop", "--config", conf], stdout=subprocess.DEVNULL)
@@ -239,6 +358,28 @@ def print_scenario(name, desc, by_broker):
         cpu = w["cpu_per_m"] / r["cpu_per_m"] if w["cpu_per_m"] and r["cpu_per_m"] else None
         print(f"\nwarren / rabbitmq: receive rate {fmt(rate, 'x', 2)}, cpu/M {fmt(cpu, 'x', 2)}, "
               f"peak RSS {fmt(w['rss_mb'] / r['rss_mb'] if r['rss_mb'] else None, 'x', 2)}")
+    sys.stdout.flush()
+
+
+def print_special(name, desc, kind, runs):
+    print(f"\n## {name}: {desc}")
+    if kind == "backlog":
+        print("| broker | fill msg/s | drain msg/s | cpu/M (fill + drain) | peak RSS filling / full / draining |")
+        print("|---|---|---|---|---|")
+        for broker, rs in runs.items():
+            print(f"| {broker} | {fmt(median([r['fill'] for r in rs]))} | {fmt(median([r['drain'] for r in rs]))} | "
+                  f"{fmt(median([r['cpu_per_m'] for r in rs]), '', 2)} | {fmt(max(r['fill_rss'] for r in rs), ' MB')} / "
+                  f"{fmt(max(r['full_rss'] for r in rs), ' MB')} / {fmt(max(r['drain_rss'] for r in rs), ' MB')} |")
+        if "warren" in runs and "rabbitmq" in runs:
+            w, r = runs["warren"], runs["rabbitmq"]
+            print(f"\nwarren / rabbitmq: fill {fmt(median([x['fill'] for x in w]) / median([x['fill'] for x in r]), 'x', 2)}, "
+                  f"drain {fmt(median([x['drain'] for x in w]) / median([x['drain'] for x in r]), 'x', 2)}")
+    else:
+        print("| broker | RSS before | RSS with them open | per connection |")
+        print("|---|---|---|---|")
+        for broker, rs in runs.items():
+            r = rs[0]
+            print(f"| {broker} | {fmt(r['rss0_mb'], ' MB')} | {fmt(r['rss1_mb'], ' MB')} | {fmt(r['per_conn_kb'], ' KB')} |")
     sys.stdout.flush()
 
 
