@@ -1049,17 +1049,16 @@ public final class MessageQueue implements Destination {
     }
 
     /**
-     * Lets go of a waiting entry's content when the journal holds it (a persistent message with a
-     * store slot): the next attempt loads it again. A transient message keeps its content (its
-     * journal copy would come back as persistent).
+     * Lets go of a waiting entry's content when the journal holds it (every message of a quorum
+     * queue with a store): the next attempt loads it again.
      */
     private void unload(DeadLettered d) {
         QueueEntry e = d.entry;
         Message m = e.message();
-        if (!m.loaded() || !m.persistent() || store == null || e.ref() == QueueEntry.NOT_STORED) {
+        if (!m.loaded() || store == null || e.ref() == QueueEntry.NOT_STORED) {
             return;
         }
-        Message stub = Message.recovered(m.exchange(), m.routingKey(), m.bodySize());
+        Message stub = Message.unloaded(m.exchange(), m.routingKey(), m.bodySize(), m.persistent());
         stub.ttl(m.ttl());
         stub.priority(m.priority());
         d.entry = new QueueEntry(stub, e.seq(), e.redelivered(), e.ref());

@@ -255,6 +255,40 @@ class AtLeastOnceDeadLetterTest {
         assertEquals(1, ready(target));
     }
 
+    /**
+     * Past 256 waiting entries the backlog lets go of the content the journal holds and loads it
+     * again for each attempt: a large backlog sits on disk, not in the heap, and still arrives.
+     */
+    @Test
+    void aLargeBacklogIsLoadedBackFromTheJournal() throws Exception {
+        String src = unique("alo-large");
+        String dlx = unique("alo-dlx");
+        String target = unique("alo-target");
+        int n = 1000;
+        ch.queueDeclare(src, true, false, false, atLeastOnce(dlx, "dead", "x-message-ttl", 50));
+        ch.confirmSelect();
+        byte[] body = new byte[1024];
+        for (int i = 0; i < n; i++) {
+            body[0] = (byte) i;
+            body[1] = (byte) (i >> 8);
+            ch.basicPublish("", src, MessageProperties.PERSISTENT_BASIC, body);
+        }
+        assertTrue(ch.waitForConfirms(10_000));
+        await().atMost(WAIT).until(() -> dlxCount(src) == n);
+        assertEquals((long) n * body.length, queueJson(src).path("message_bytes_dlx").asLong());
+        ch.exchangeDeclare(dlx, "direct", true);
+        ch.queueDeclare(target, true, false, false, null);
+        ch.queueBind(target, dlx, "dead");
+        await().atMost(WAIT).until(() -> ready(target) == n);
+        await().atMost(WAIT).until(() -> dlxCount(src) == 0);
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        GetResponse r;
+        while ((r = ch.basicGet(target, true)) != null) {
+            seen.add((r.getBody()[0] & 0xff) | (r.getBody()[1] & 0xff) << 8);
+        }
+        assertEquals(n, seen.size());
+    }
+
     @Test
     void anotherOverflowFallsBackToAtMostOnce() throws Exception {
         String src = unique("alo-src");
