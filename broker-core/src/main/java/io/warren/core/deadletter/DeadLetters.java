@@ -42,22 +42,22 @@ public final class DeadLetters {
         this.exchanges = exchanges;
     }
 
-    /** Queues whose at-least-once backlog has failed attempts waiting for a retry. */
-    private final java.util.Set<MessageQueue> stuck = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Queues with an at-least-once dead-lettered backlog (most often none). */
+    private final java.util.Set<MessageQueue> backlogs = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    /** A queue's at-least-once backlog has failed attempts waiting ({@code true}), or no longer. Any thread. */
-    public void stuck(MessageQueue q, boolean waiting) {
+    /** A queue's at-least-once backlog is no longer empty ({@code true}), or is empty again. Any thread. */
+    public void backlog(MessageQueue q, boolean waiting) {
         if (waiting) {
-            stuck.add(q);
+            backlogs.add(q);
         } else {
-            stuck.remove(q);
+            backlogs.remove(q);
         }
     }
 
-    /** The vhost's topology grew: the stuck backlogs retry now. Any thread (the queues retry on their loops). */
+    /** The vhost's topology grew: the queues with a backlog retry it now. Any thread (they retry on their loops). */
     public void topologyGrew() {
-        if (!stuck.isEmpty()) {
-            for (MessageQueue q : stuck) {
+        if (!backlogs.isEmpty()) {
+            for (MessageQueue q : backlogs) {
                 q.retryDeadLettersNow();
             }
         }

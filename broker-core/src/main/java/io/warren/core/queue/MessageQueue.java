@@ -175,6 +175,8 @@ public final class MessageQueue implements Destination {
     private boolean dlxNoExchangeLogged;
     private boolean dlxNoRouteLogged;
     private boolean dlxRefusedLogged;
+    /** Topology changes seen (retryDeadLettersNow). Loop only. */
+    private int dlxKicks;
     /**
      * Attempts in flight per queue: as RabbitMQ's worker prefetch (32), enough to keep the
      * journal's group commit busy without one queue's backlog flooding its targets.
@@ -190,11 +192,28 @@ public final class MessageQueue implements Destination {
      */
     static final int DLX_KEEP_LOADED = 256; // as LOAD_AHEAD
 
+    /**
+     * The exchange field of a journal slot holding a message of the dead-lettered backlog:
+     * this prefix, the reason, NUL, the message's own exchange. Recovery puts such a message
+     * back in the backlog, not in the ready list. The prefix is 256 bytes long: no exchange name
+     * can start with it (AMQP names are short strings, at most 255 bytes), so a message a
+     * client published is never taken for one.
+     */
+    static final String BACKLOG_MARK = "\u0000".repeat(241) + "dead-lettered\u0000\u0000";
+
     /** A message in the dead-lettered backlog, with why it was dead-lettered. */
     private static final class DeadLettered {
         QueueEntry entry;
         final String reason;
         final int bytes;
+        /** Its slot is a backlog slot ({@link #BACKLOG_MARK}): a restart brings it back in the backlog. */
+        boolean marked;
+        /** A backlog slot is being written ({@link #markRef}); its content must stay loaded meanwhile. */
+        boolean marking;
+        long markRef = QueueEntry.NOT_STORED;
+        boolean settled;
+        /** {@link #dlxKicks} when its attempt started: a kick during the attempt retries it at once. */
+        int kicks;
 
         DeadLettered(QueueEntry entry, String reason) {
             this.entry = entry;
@@ -890,13 +909,21 @@ public final class MessageQueue implements Destination {
      */
     private void holdDeadLettered(QueueEntry e, String reason) {
         DeadLettered d = new DeadLettered(e, reason);
-        dlxCount = dlxCount + 1;
-        dlxBytes = dlxBytes + d.bytes;
+        counted(d);
         if (dlxWaiting.size() + dlxRetry.size() >= DLX_KEEP_LOADED) {
             unload(d);
         }
         dlxWaiting.addLast(d);
         pumpDeadLetters();
+    }
+
+    /** {@code d} joins the backlog's counts; a first one makes the vhost tell this queue of topology changes. */
+    private void counted(DeadLettered d) {
+        if (dlxCount == 0) {
+            deadLetters.backlog(this, true);
+        }
+        dlxCount = dlxCount + 1;
+        dlxBytes = dlxBytes + d.bytes;
     }
 
     /** Starts attempts for waiting entries, up to {@link #DLX_IN_FLIGHT} at a time. Loop. */
@@ -941,6 +968,7 @@ public final class MessageQueue implements Destination {
             return;
         }
         String dlx = deadLetterExchange;
+        d.kicks = dlxKicks;
         try {
             deadLetters.publishSafely(this, m, d.reason, dlx, deadLetterRoutingKey,
                     outcome -> loop.execute(() -> attempted(d, outcome, dlx)));
@@ -999,13 +1027,16 @@ public final class MessageQueue implements Destination {
 
     /** The attempt failed: the entry waits for the retry task, its content on disk if the backlog is large. */
     private void failedAttempt(DeadLettered d) {
+        mark(d);
+        if (d.kicks != dlxKicks && !deleted) {
+            // the topology changed while this attempt was on its way: what it lacked may be there now
+            dlxWaiting.addFirst(d);
+            return;
+        }
         if (dlxWaiting.size() + dlxRetry.size() >= DLX_KEEP_LOADED) {
             unload(d);
         }
         dlxRetry.addLast(d);
-        if (dlxRetry.size() == 1) {
-            deadLetters.stuck(this, true);
-        }
         if (dlxTimer == null && !deleted) {
             long delay = dlxBackoffMs;
             dlxBackoffMs = Math.min(DLX_RETRY_MAX_MS, dlxBackoffMs * 2);
@@ -1025,7 +1056,6 @@ public final class MessageQueue implements Destination {
         while ((d = dlxRetry.pollLast()) != null) {
             dlxWaiting.addFirst(d);
         }
-        deadLetters.stuck(this, false);
         pumpDeadLetters();
     }
 
@@ -1036,6 +1066,7 @@ public final class MessageQueue implements Destination {
      */
     public void retryDeadLettersNow() {
         loop.execute(() -> {
+            dlxKicks++;
             if (dlxRetry.isEmpty() || deleted) {
                 return;
             }
@@ -1049,13 +1080,87 @@ public final class MessageQueue implements Destination {
     }
 
     /**
+     * A message that could not be dead-lettered at once gets a backlog slot in the journal: the
+     * same content for this queue under {@link #BACKLOG_MARK}, so that a restart (or a kill -9)
+     * brings it back in the backlog rather than as a ready message. Once that slot is durable
+     * the original slot is freed and the entry moves to the new one; until then both exist (a
+     * crash in between brings both back: a duplicate, never a loss). Messages that go through
+     * at their first attempt never pay for it. Loop.
+     */
+    private void mark(DeadLettered d) {
+        QueueEntry e = d.entry;
+        Message m = e.message();
+        if (d.marked || d.marking || store == null || e.ref() == QueueEntry.NOT_STORED || !m.loaded() || closed
+                || deleted) {
+            return;
+        }
+        d.marking = true;
+        try {
+            d.markRef = store.append(BACKLOG_MARK + d.reason + "\u0000" + m.exchange(), m.routingKey(),
+                    m.properties(), m.body(), new long[] {storeId}, System.currentTimeMillis(), -1,
+                    failure -> loop.execute(() -> marked(d, failure)));
+        } catch (RuntimeException failed) {
+            d.marking = false;
+            LOG.warn("cannot journal a dead-lettered message of {} as such (a restart brings it back as ready): {}",
+                    this, failed.toString());
+        }
+    }
+
+    /** The backlog slot of {@code d} is durable (or failed). Loop. */
+    private void marked(DeadLettered d, Throwable failure) {
+        d.marking = false;
+        long ref = d.markRef;
+        d.markRef = QueueEntry.NOT_STORED;
+        if (failure != null) {
+            LOG.warn("cannot journal a dead-lettered message of {} as such (a restart brings it back as ready): {}",
+                    this, failure.toString());
+            return;
+        }
+        if (closed) {
+            return; // both slots stay: a restart brings it back (twice at worst)
+        }
+        if (d.settled || deleted) {
+            store.remove(ref); // its copies were safe meanwhile, or the queue went
+            return;
+        }
+        store.remove(d.entry.ref());
+        QueueEntry e = d.entry;
+        d.entry = new QueueEntry(e.message(), e.seq(), e.redelivered(), ref);
+        d.marked = true;
+    }
+
+    /**
+     * Recovery found a backlog slot ({@link #BACKLOG_MARK}): the message goes back in the
+     * backlog, not the ready list; if the queue no longer dead-letters at least once, it is
+     * dead-lettered as the queue now does (as after a policy switch). Loop.
+     */
+    private void recoverDeadLettered(MessageStore.StoredMessage sm) {
+        String rest = sm.exchange().substring(BACKLOG_MARK.length());
+        int nul = rest.indexOf('\u0000');
+        String reason = nul < 0 ? "rejected" : rest.substring(0, nul);
+        String exchange = nul < 0 ? "" : rest.substring(nul + 1);
+        Message m = Message.recovered(exchange, sm.routingKey(), sm.bodySize());
+        m.priority(sm.priority());
+        QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
+        if (!atLeastOnce || deadLetters == null) {
+            deadLetter(e, reason);
+            return;
+        }
+        DeadLettered d = new DeadLettered(e, reason);
+        d.marked = true;
+        counted(d);
+        dlxWaiting.addLast(d);
+        pumpDeadLetters();
+    }
+
+    /**
      * Lets go of a waiting entry's content when the journal holds it (every message of a quorum
      * queue with a store): the next attempt loads it again.
      */
     private void unload(DeadLettered d) {
         QueueEntry e = d.entry;
         Message m = e.message();
-        if (!m.loaded() || store == null || e.ref() == QueueEntry.NOT_STORED) {
+        if (d.marking || !m.loaded() || store == null || e.ref() == QueueEntry.NOT_STORED) {
             return;
         }
         Message stub = Message.unloaded(m.exchange(), m.routingKey(), m.bodySize(), m.persistent());
@@ -1067,8 +1172,12 @@ public final class MessageQueue implements Destination {
 
     /** The entry leaves the backlog: its store slot is freed and its counts go. Loop. */
     private void settleDeadLettered(DeadLettered d) {
+        d.settled = true;
         dlxCount = dlxCount - 1;
         dlxBytes = dlxBytes - d.bytes;
+        if (dlxCount == 0) {
+            deadLetters.backlog(this, false);
+        }
         discard(d.entry);
     }
 
@@ -1088,9 +1197,7 @@ public final class MessageQueue implements Destination {
         while ((d = dlxWaiting.pollFirst()) != null || (d = dlxRetry.pollFirst()) != null) {
             settleDeadLettered(d);
         }
-        if (deadLetters != null) {
-            deadLetters.stuck(this, false);
-        }
+
         dlxBackoffMs = DLX_RETRY_MIN_MS;
         if (n > 0) {
             LOG.info("Deleted {} dead-lettered messages (with total messages size of {} bytes) in {}", n, bytes, this);
@@ -1107,9 +1214,7 @@ public final class MessageQueue implements Destination {
         while ((d = dlxWaiting.pollFirst()) != null || (d = dlxRetry.pollFirst()) != null) {
             settleDeadLettered(d);
         }
-        if (deadLetters != null) {
-            deadLetters.stuck(this, false);
-        }
+
     }
 
     /** Dead-lettered messages waiting to be taken safely by their targets (RabbitMQ's messages_dlx). Any thread. */
@@ -1462,6 +1567,10 @@ public final class MessageQueue implements Destination {
         assert loop.inEventLoop();
         long now = System.currentTimeMillis();
         for (MessageStore.StoredMessage sm : stored) {
+            if (sm.exchange().startsWith(BACKLOG_MARK)) {
+                recoverDeadLettered(sm);
+                continue;
+            }
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
             m.ttl(sm.ttl());
             m.priority(sm.priority());
