@@ -960,6 +960,7 @@ public final class MessageQueue implements Destination {
                     // Its slot stays (a restart may read it); retried with the others.
                     LOG.error("cannot load message {} of {} to dead-letter it; retrying", d.entry.ref(), this, failure);
                     failedAttempt(d);
+                    pumpDeadLetters();
                     return;
                 }
                 d.entry.message().attach(props, body);
