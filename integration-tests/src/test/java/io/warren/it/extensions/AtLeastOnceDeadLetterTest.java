@@ -289,6 +289,21 @@ class AtLeastOnceDeadLetterTest {
         assertEquals(n, seen.size());
     }
 
+    /**
+     * A queue that dead-letters expired messages back to itself: RabbitMQ's is_cycle finds the
+     * queue in the copy's x-death (its death there included) and drops the copy, which settles
+     * the backlog: not kept, not retried for ever, not circling.
+     */
+    @Test
+    void aCycleIsDroppedNotRetried() throws Exception {
+        String src = unique("alo-cycle");
+        ch.queueDeclare(src, true, false, false, atLeastOnce("", src, "x-message-ttl", 20));
+        publish(src, "round");
+        // Only the publish itself came in, the backlog is empty, and it stays so: no copy circles.
+        await().atMost(WAIT).during(Duration.ofMillis(300)).until(() -> queueJson(src).path("message_stats")
+                .path("publish").asLong() == 1 && dlxCount(src) == 0 && ready(src) == 0);
+    }
+
     @Test
     void anotherOverflowFallsBackToAtMostOnce() throws Exception {
         String src = unique("alo-src");
