@@ -1,5 +1,9 @@
 package io.warren.it.extensions;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.AMQP;
@@ -13,6 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.LoggerFactory;
 
 import java.net.URI;
 import java.net.URLEncoder;
@@ -306,16 +311,39 @@ class AtLeastOnceDeadLetterTest {
 
     @Test
     void anotherOverflowFallsBackToAtMostOnce() throws Exception {
+        Logger queueLog = (Logger) LoggerFactory.getLogger("io.warren.core.queue.MessageQueue");
+        ListAppender<ILoggingEvent> warnings = new ListAppender<>();
+        warnings.start();
+        queueLog.addAppender(warnings);
+        try {
+            fallsBackToAtMostOnce(warnings);
+        } finally {
+            queueLog.detachAppender(warnings);
+        }
+    }
+
+    private void fallsBackToAtMostOnce(ListAppender<ILoggingEvent> warnings) throws Exception {
         String src = unique("alo-src");
         String dlx = unique("alo-dlx");
         String target = unique("alo-target");
         Map<String, Object> args = atLeastOnce(dlx, "dead");
         args.put("x-overflow", "drop-head"); // RabbitMQ logs a warning and dead-letters at most once
         ch.queueDeclare(src, true, false, false, args);
+        ch.queueDeclare(src, true, false, false, args); // a redeclare does not log again either
         publish(src, "lost");
         rejectOne(src);
         // Dropped at once (no DLX yet), not kept: nothing waits in the source.
         await().atMost(WAIT).until(() -> dlxCount(src) == 0 && ready(src) == 0);
+        List<String> warned = new java.util.ArrayList<>();
+        for (ILoggingEvent ev : warnings.list) {
+            if (ev.getLevel() == Level.WARN && ev.getFormattedMessage().contains("'" + src + "'")) {
+                warned.add(ev.getFormattedMessage());
+            }
+        }
+        assertEquals(List.of("Falling back to dead-letter-strategy at-most-once for queue '" + src + "' in vhost '/'"
+                + " because configured dead-letter-strategy at-least-once is incompatible with effective overflow"
+                + " strategy drop-head. To enable dead-letter-strategy at-least-once, set overflow strategy to"
+                + " reject-publish."), warned);
         ch.exchangeDeclare(dlx, "direct", true);
         ch.queueDeclare(target, true, false, false, null);
         ch.queueBind(target, dlx, "dead");
