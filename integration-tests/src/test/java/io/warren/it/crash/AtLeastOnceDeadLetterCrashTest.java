@@ -109,8 +109,13 @@ class AtLeastOnceDeadLetterCrashTest {
                 Channel ch = c.createChannel();
                 // Back in the source's backlog (moved to its backlog slot before the kill) or, where
                 // that move had not reached the disk, back as ready: nothing is missing, duplicates
-                // are allowed. The backlog reaches the target as the drain makes room.
-                Set<String> held = drain(ch, N, "full-target", "held-src");
+                // are allowed.
+                // A target with room replaces the full one: binding it is the topology change that
+                // sends the backlog on at once (not at the next retry).
+                ch.queueDeclare("roomy-target", true, false, false, null);
+                ch.queueUnbind("full-target", "full-dlx", "");
+                ch.queueBind("roomy-target", "full-dlx", "");
+                Set<String> held = drain(ch, N, "full-target", "roomy-target", "held-src");
                 Set<String> moving = drain(ch, N, "open-target", "moving-src");
                 for (int i = 0; i < N; i++) {
                     assertTrue(held.contains("held-src:" + i), "held-src:" + i + " lost\n" + b.logTail());
