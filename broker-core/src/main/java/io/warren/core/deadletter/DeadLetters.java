@@ -25,6 +25,12 @@ import java.util.function.Function;
  * and routed to durable queues, appended to the journal) before the original's store slot is
  * removed, so the journal sees the append first; a copy that reaches no queue (no DLX, no
  * binding, cycle) is dropped, as RabbitMQ drops it.
+ *
+ * <p>At least once ({@link #publishSafely}, quorum queues with x-dead-letter-strategy
+ * at-least-once): as RabbitMQ 3.10's dead-letter worker, the copy is published with what a
+ * publisher confirm waits for, and the source queue learns once whether every target took its
+ * copy safely (journaled for a durable target, enqueued for a transient one); until then the
+ * source keeps the original.
  */
 public final class DeadLetters {
     private static final Logger LOG = LoggerFactory.getLogger(DeadLetters.class);
@@ -34,6 +40,27 @@ public final class DeadLetters {
 
     public DeadLetters(Function<String, Exchange> exchanges) {
         this.exchanges = exchanges;
+    }
+
+    /** Queues with an at-least-once dead-lettered backlog (most often none). */
+    private final java.util.Set<MessageQueue> backlogs = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** A queue's at-least-once backlog is no longer empty ({@code true}), or is empty again. Any thread. */
+    public void backlog(MessageQueue q, boolean waiting) {
+        if (waiting) {
+            backlogs.add(q);
+        } else {
+            backlogs.remove(q);
+        }
+    }
+
+    /** The vhost's topology grew: the queues with a backlog retry it now. Any thread (they retry on their loops). */
+    public void topologyGrew() {
+        if (!backlogs.isEmpty()) {
+            for (MessageQueue q : backlogs) {
+                q.retryDeadLettersNow();
+            }
+        }
     }
 
     /** Installs the protocol's codec (the server does, before any queue exists or is recovered). */
@@ -75,6 +102,124 @@ public final class DeadLetters {
             }
         }, rejected ? null : target -> !cycle(target, copy, queue));
         return routing.queues().size();
+    }
+
+    /** How an at-least-once attempt ended ({@link #publishSafely}). */
+    public enum Outcome {
+        /** Every target took its copy safely (or every route was a dead-letter cycle: dropped, as RabbitMQ). */
+        SAFE,
+        /** The dead-letter exchange does not exist. */
+        NO_EXCHANGE,
+        /** The exchange routed the copy to no queue. */
+        NO_ROUTE,
+        /** A target refused its copy (its own reject-publish limit); the others may have taken theirs. */
+        REFUSED,
+        /** The copy could not be journaled, or could not be made. */
+        FAILED
+    }
+
+    /**
+     * At-least-once dead-lettering: republishes {@code m} (still held by the caller) as
+     * {@link #publish} does, and tells {@code done} once (on any thread: a store's, a target
+     * queue's loop, or this one) whether every target took its copy safely: a durable target's
+     * copy is in the journal (the fsync a publisher confirm waits for), a transient target's is
+     * enqueued, and no target refused it. A copy whose every route is a dead-letter cycle counts
+     * as safe: it is dropped, as RabbitMQ's worker drops it. The caller retries on anything else;
+     * a target that took a copy before another refused may get a duplicate then, which
+     * at-least-once allows. Queue's loop.
+     */
+    public void publishSafely(MessageQueue queue, Message m, String reason, String dlx, String dlrk,
+                              java.util.function.Consumer<Outcome> done) {
+        DeadLetterCodec c = codec;
+        Exchange x = exchanges.apply(dlx);
+        if (c == null || x == null) {
+            done.accept(Outcome.NO_EXCHANGE);
+            return;
+        }
+        String[] cc = null;
+        if (dlrk == null) {
+            cc = m.ccRoutes();
+            if (cc == null) {
+                cc = ccRoutes(c.headers(m.properties()));
+            }
+        }
+        ByteBuf props = c.rewrite(m.properties(), reason, queue.name(), m.exchange(), m.routingKey(),
+                System.currentTimeMillis() / 1000, dlrk != null);
+        Message copy = m.deadLettered(dlx, dlrk != null ? dlrk : m.routingKey(), cc, props, c::headers);
+        Tally tally = new Tally(done);
+        RoutingResult routing = new RoutingResult();
+        boolean rejected = "rejected".equals(reason);
+        int[] cycles = {0};
+        Publisher.Handover handover = (q, copied, ref) -> {
+            tally.pending.incrementAndGet();
+            q.loop().execute(() -> q.enqueue(copied, ref, tally));
+        };
+        io.warren.core.store.DurableWrites store;
+        try {
+            store = Publisher.publish(x, copy, routing, null, handover, tally::journaled, rejected ? null : target -> {
+                if (cycle(target, copy, queue)) {
+                    cycles[0]++;
+                    return false;
+                }
+                return true;
+            });
+        } catch (RuntimeException | Error e) {
+            // Nothing was journaled or handed over (Publisher releases the copy): retry later.
+            LOG.warn("could not dead-letter a message of {}: {}", queue, e.toString());
+            tally.failed = true;
+            tally.down(); // the journal's count: it will not call back
+            tally.down(); // the caller's
+            return;
+        }
+        if (store == null) {
+            if (routing.queues().isEmpty()) {
+                // No copy anywhere. Every route a cycle: dropped as RabbitMQ drops it; else retried.
+                tally.noRoute = cycles[0] == 0;
+            }
+            tally.down(); // nothing journaled: no durable callback will come
+        }
+        tally.down();
+    }
+
+    /**
+     * Counts what an at-least-once copy waits for: the caller's hand-over, the journal, and each
+     * target's admission; whoever brings it to zero tells the source queue. Thread-safe (the
+     * volatile flags are written before the decrements that publish them).
+     */
+    private static final class Tally implements MessageQueue.Admission {
+        /** The caller's count and the journal's; each target adds one. */
+        final java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger(2);
+        final java.util.function.Consumer<Outcome> done;
+        volatile boolean refused;
+        volatile boolean failed;
+        volatile boolean noRoute;
+
+        Tally(java.util.function.Consumer<Outcome> done) {
+            this.done = done;
+        }
+
+        void journaled(Throwable failure) {
+            if (failure != null) {
+                failed = true;
+            }
+            down();
+        }
+
+        @Override public void accepted() {
+            down();
+        }
+
+        @Override public void refused() {
+            refused = true;
+            down();
+        }
+
+        void down() {
+            if (pending.decrementAndGet() == 0) {
+                done.accept(failed ? Outcome.FAILED : refused ? Outcome.REFUSED : noRoute ? Outcome.NO_ROUTE
+                        : Outcome.SAFE);
+            }
+        }
     }
 
     /**

@@ -57,11 +57,11 @@ public final class Message extends AbstractReferenceCounted {
         this.storedBodySize = -1;
     }
 
-    private Message(String exchange, String routingKey, int bodySize) {
+    private Message(String exchange, String routingKey, int bodySize, boolean persistent) {
         this.ccRoutes = null;
         this.exchange = exchange;
         this.routingKey = routingKey;
-        this.persistent = true;
+        this.persistent = persistent;
         this.headersReader = b -> null;
         this.storedBodySize = bodySize;
     }
@@ -71,7 +71,16 @@ public final class Message extends AbstractReferenceCounted {
      * disk until {@link #attach} (so recovery does not fill the heap with bodies).
      */
     public static Message recovered(String exchange, String routingKey, int bodySize) {
-        return new Message(exchange, routingKey, bodySize);
+        return new Message(exchange, routingKey, bodySize, true);
+    }
+
+    /**
+     * A message whose content a queue let go while the store keeps it (a quorum queue's
+     * dead-lettered backlog): as {@link #recovered}, keeping its persistence, since a quorum
+     * queue journals transient messages too.
+     */
+    public static Message unloaded(String exchange, String routingKey, int bodySize, boolean persistent) {
+        return new Message(exchange, routingKey, bodySize, persistent);
     }
 
     /**

@@ -29,7 +29,7 @@ public final class PolicyValidator {
     /** Keys warren honours today. */
     public static final Set<String> SUPPORTED = Set.of("message-ttl", "expires", "alternate-exchange", "queue-mode",
             "max-length", "max-length-bytes", "overflow", "delivery-limit", "dead-letter-exchange",
-            "dead-letter-routing-key");
+            "dead-letter-routing-key", "dead-letter-strategy");
     /**
      * Keys whose features are being built (dead-lettering, length limits, delivery limits): refused
      * with "not supported by warren yet" until each is wired to the queues (then it moves to
@@ -43,6 +43,9 @@ public final class PolicyValidator {
         RULES.put("alternate-exchange", new Rule(v -> v instanceof String, "alternate exchange name"));
         RULES.put("dead-letter-exchange", new Rule(v -> v instanceof String, "dead letter exchange name"));
         RULES.put("dead-letter-routing-key", new Rule(v -> v instanceof String, "dead letter routing key"));
+        // quorum queues only (RabbitMQ 3.10 validates it for every policy, and classic queues ignore it)
+        RULES.put("dead-letter-strategy", new Rule(v -> "at-most-once".equals(v) || "at-least-once".equals(v),
+                "dead letter strategy"));
         RULES.put("message-ttl", new Rule(v -> integer(v, 0, MAX_EXPIRY), "message TTL"));
         RULES.put("expires", new Rule(v -> integer(v, 1, MAX_EXPIRY), "queue expiry"));
         RULES.put("max-length", new Rule(v -> integer(v, 0, Long.MAX_VALUE), "maximum length"));

@@ -149,6 +149,78 @@ public final class MessageQueue implements Destination {
     private volatile String deadLetterRoutingKey;
     /** Where dead letters are republished (set once, before the queue is visible; null: dropped). */
     private io.warren.core.deadletter.DeadLetters deadLetters;
+
+    // ---- at-least-once dead-lettering (quorum queues, x-dead-letter-strategy at-least-once) ---
+    // As RabbitMQ 3.10 (rabbit_fifo_dlx): a dead-lettered message stays in this queue, not ready
+    // and never delivered, until every queue its copy routes to has taken it safely; what waits
+    // is counted apart (messages_dlx, message_bytes_dlx) and toward the length limits, so that
+    // reject-publish bounds it. Attempts that fail (no DLX, no route, a target refusing) are
+    // retried by one task per queue with backoff, and at once when the vhost's topology grows.
+    /** at-least-once is in effect: quorum, the strategy, a DLX and x-overflow reject-publish. Loop only. */
+    private boolean atLeastOnce;
+    /** The fallback or disabling warning was logged for the current settings. Loop only. */
+    private boolean strategyWarned;
+    /** Dead-lettered entries waiting for an attempt. Loop only. */
+    private final ArrayDeque<DeadLettered> dlxWaiting = new ArrayDeque<>();
+    /** Dead-lettered entries whose last attempt failed, waiting for the retry task. Loop only. */
+    private final ArrayDeque<DeadLettered> dlxRetry = new ArrayDeque<>();
+    /** Attempts (loads and publishes) in flight. Loop only. */
+    private int dlxInFlight;
+    /** Dead-lettered messages not yet settled and their body bytes (RabbitMQ's messages_dlx). Written on the loop. */
+    private volatile long dlxCount;
+    private volatile long dlxBytes;
+    private java.util.concurrent.ScheduledFuture<?> dlxTimer;
+    private long dlxBackoffMs = DLX_RETRY_MIN_MS;
+    /** Each kind of stuck attempt is logged once per queue, as RabbitMQ's worker does. Loop only. */
+    private boolean dlxNoExchangeLogged;
+    private boolean dlxNoRouteLogged;
+    private boolean dlxRefusedLogged;
+    /** Topology changes seen (retryDeadLettersNow). Loop only. */
+    private int dlxKicks;
+    /**
+     * Attempts in flight per queue: as RabbitMQ's worker prefetch (32), enough to keep the
+     * journal's group commit busy without one queue's backlog flooding its targets.
+     */
+    static final int DLX_IN_FLIGHT = 32;
+    /** The retry task's first delay and its cap: it doubles after each failed round. */
+    static final long DLX_RETRY_MIN_MS = 500;
+    static final long DLX_RETRY_MAX_MS = 5000;
+    /**
+     * Past this many waiting entries, a failed attempt's content is let go when the journal holds
+     * it (it is loaded again for the next attempt): a large backlog stays on disk, as paged-out
+     * messages do.
+     */
+    static final int DLX_KEEP_LOADED = 256; // as LOAD_AHEAD
+
+    /**
+     * The exchange field of a journal slot holding a message of the dead-lettered backlog:
+     * this prefix, the reason, NUL, the message's own exchange. Recovery puts such a message
+     * back in the backlog, not in the ready list. The prefix is 256 bytes long: no exchange name
+     * can start with it (AMQP names are short strings, at most 255 bytes), so a message a
+     * client published is never taken for one.
+     */
+    static final String BACKLOG_MARK = "\u0000".repeat(241) + "dead-lettered\u0000\u0000";
+
+    /** A message in the dead-lettered backlog, with why it was dead-lettered. */
+    private static final class DeadLettered {
+        QueueEntry entry;
+        final String reason;
+        final int bytes;
+        /** Its slot is a backlog slot ({@link #BACKLOG_MARK}): a restart brings it back in the backlog. */
+        boolean marked;
+        /** A backlog slot is being written ({@link #markRef}); its content must stay loaded meanwhile. */
+        boolean marking;
+        long markRef = QueueEntry.NOT_STORED;
+        boolean settled;
+        /** {@link #dlxKicks} when its attempt started: a kick during the attempt retries it at once. */
+        int kicks;
+
+        DeadLettered(QueueEntry entry, String reason) {
+            this.entry = entry;
+            this.reason = reason;
+            this.bytes = entry.message().bodySize();
+        }
+    }
     /** Set once any entry had an expiry: only then do dispatch and get look at the clock. Loop only. */
     private boolean expiring;
     /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
@@ -225,6 +297,8 @@ public final class MessageQueue implements Destination {
         this.deadLetterExchange = text(this.arguments.get("x-dead-letter-exchange"));
         this.deadLetterRoutingKey = deadLetterExchange == null ? null
                 : text(this.arguments.get("x-dead-letter-routing-key"));
+        this.atLeastOnce = strategy(this.arguments.get("x-dead-letter-strategy"), deadLetterExchange,
+                this.arguments.get("x-overflow"));
         if (expiresMs > 0) {
             loop.execute(this::armLease);
         }
@@ -269,6 +343,16 @@ public final class MessageQueue implements Destination {
                 definition.get("max-length-bytes"));
         Object overflow = io.warren.core.policy.Applied.argumentFirst(arguments.get("x-overflow"),
                 definition.get("overflow"));
+        // The argument wins over the policy, as RabbitMQ's rabbit_quorum_queue reads it.
+        boolean alo = strategy(io.warren.core.policy.Applied.argumentFirst(arguments.get("x-dead-letter-strategy"),
+                definition.get("dead-letter-strategy")), dlx, overflow);
+        if (atLeastOnce && !alo) {
+            dropDeadLettered();
+        }
+        atLeastOnce = alo;
+        if (alo) {
+            retryDeadLettersNow(); // a new DLX or routing key may route what waited
+        }
         if (maxLen != maxLength || maxB != maxBytes || !java.util.Objects.equals(String.valueOf(overflow),
                 String.valueOf(overflowSetting))) {
             setLimits(maxLen, maxB, overflow);
@@ -318,7 +402,38 @@ public final class MessageQueue implements Destination {
         }
     }
 
-    /** An integer x-argument in ms (validated at declare), or -1 when absent. */
+    /**
+     * Whether at-least-once dead-lettering applies with the effective {@code strategy},
+     * {@code dlx} and {@code overflow}: RabbitMQ 3.10 honours it on quorum queues with a
+     * dead-letter exchange and x-overflow reject-publish, and otherwise falls back (at-most-once
+     * with another overflow, no dead-lettering without a DLX) with a warning naming the queue,
+     * logged once per change of settings. Constructor, then the loop.
+     */
+    private boolean strategy(Object strategy, String dlx, Object overflow) {
+        if (!quorum || !"at-least-once".equals(text(strategy))) {
+            strategyWarned = false;
+            return false;
+        }
+        String ov = overflow == null ? "drop-head" : String.valueOf(text(overflow));
+        if (dlx != null && ov.equals("reject-publish")) {
+            strategyWarned = false;
+            return true;
+        }
+        if (!strategyWarned) {
+            strategyWarned = true;
+            if (dlx == null) {
+                LOG.warn("Disabling dead-lettering for {} despite configured dead-letter-strategy 'at-least-once' "
+                        + "because dead-letter-exchange is not configured.", this);
+            } else {
+                LOG.warn("Falling back to dead-letter-strategy at-most-once for {} because configured "
+                        + "dead-letter-strategy at-least-once is incompatible with effective overflow strategy {}. "
+                        + "To enable dead-letter-strategy at-least-once, set overflow strategy to reject-publish.",
+                        this, ov);
+            }
+        }
+        return false;
+    }
+
     /** A non-negative integer x-argument (validated at declare; ms for the TTLs), or -1 when absent. */
     private static long millis(Object v) {
         if (v instanceof io.warren.core.message.TableValue t) {
@@ -581,8 +696,10 @@ public final class MessageQueue implements Destination {
 
     /** True when the ready messages plus {@code messages} and {@code bytes} more pass a limit. */
     private boolean overLimit(int messages, long bytes) {
-        return (maxLength >= 0 && count() + messages > maxLength)
-                || (maxBytes >= 0 && readyBytes() + bytes > maxBytes);
+        // The dead-lettered backlog counts too (RabbitMQ's rabbit_fifo is_over_limit adds its
+        // messages_dlx and message_bytes_dlx), so that reject-publish bounds it.
+        return (maxLength >= 0 && count() + dlxCount + messages > maxLength)
+                || (maxBytes >= 0 && readyBytes() + dlxBytes + bytes > maxBytes);
     }
 
     /** x-overflow drop-head: drops (dead-letters) from the head until the queue is within its limits. */
@@ -768,6 +885,10 @@ public final class MessageQueue implements Destination {
             discard(e);
             return;
         }
+        if (atLeastOnce) {
+            holdDeadLettered(e, reason);
+            return;
+        }
         Message m = e.message();
         if (!m.loaded()) {
             if (store == null || e.ref() == QueueEntry.NOT_STORED) {
@@ -783,6 +904,331 @@ public final class MessageQueue implements Destination {
             LOG.warn("could not dead-letter a message of {} ({}): dropped: {}", this, reason, failed.toString());
         }
         discard(e);
+    }
+
+    /**
+     * at-least-once: {@code e} joins the dead-lettered backlog (counted, never delivered) and is
+     * attempted; it leaves only when every target has its copy safely. Loop.
+     */
+    private void holdDeadLettered(QueueEntry e, String reason) {
+        DeadLettered d = new DeadLettered(e, reason);
+        counted(d);
+        if (dlxWaiting.size() + dlxRetry.size() >= DLX_KEEP_LOADED) {
+            unload(d);
+        }
+        dlxWaiting.addLast(d);
+        pumpDeadLetters();
+    }
+
+    /** {@code d} joins the backlog's counts; a first one makes the vhost tell this queue of topology changes. */
+    private void counted(DeadLettered d) {
+        if (dlxCount == 0) {
+            deadLetters.backlog(this, true);
+        }
+        dlxCount = dlxCount + 1;
+        dlxBytes = dlxBytes + d.bytes;
+    }
+
+    /** Starts attempts for waiting entries, up to {@link #DLX_IN_FLIGHT} at a time. Loop. */
+    private void pumpDeadLetters() {
+        while (dlxInFlight < DLX_IN_FLIGHT && !dlxWaiting.isEmpty() && !deleted) {
+            attempt(dlxWaiting.pollFirst());
+        }
+    }
+
+    /** One attempt: loads the content if it is on disk, then republishes with confirms. Loop. */
+    private void attempt(DeadLettered d) {
+        Message m = d.entry.message();
+        dlxInFlight++;
+        if (!m.loaded()) {
+            if (store == null || d.entry.ref() == QueueEntry.NOT_STORED) {
+                // cannot happen (only journaled content is let go); nothing to republish
+                dlxInFlight--;
+                settleDeadLettered(d);
+                return;
+            }
+            store.load(d.entry.ref(), (props, body, failure) -> loop.execute(() -> {
+                dlxInFlight--;
+                if (deleted) {
+                    if (props != null) {
+                        props.release();
+                    }
+                    if (body != null) {
+                        body.release();
+                    }
+                    settleDeadLettered(d);
+                    return;
+                }
+                if (failure != null) {
+                    // Its slot stays (a restart may read it); retried with the others.
+                    LOG.error("cannot load message {} of {} to dead-letter it; retrying", d.entry.ref(), this, failure);
+                    failedAttempt(d);
+                    pumpDeadLetters();
+                    return;
+                }
+                d.entry.message().attach(props, body);
+                attempt(d);
+            }));
+            return;
+        }
+        String dlx = deadLetterExchange;
+        d.kicks = dlxKicks;
+        try {
+            deadLetters.publishSafely(this, m, d.reason, dlx, deadLetterRoutingKey,
+                    outcome -> loop.execute(() -> attempted(d, outcome, dlx)));
+        } catch (RuntimeException | OutOfMemoryError failed) {
+            LOG.warn("could not dead-letter a message of {} ({}): retrying: {}", this, d.reason, failed.toString());
+            loop.execute(() -> attempted(d, io.warren.core.deadletter.DeadLetters.Outcome.FAILED, dlx));
+        }
+    }
+
+    /** An attempt ended. Loop. */
+    private void attempted(DeadLettered d, io.warren.core.deadletter.DeadLetters.Outcome outcome, String dlx) {
+        dlxInFlight--;
+        if (deleted || !atLeastOnce || outcome == io.warren.core.deadletter.DeadLetters.Outcome.SAFE) {
+            // Safe, or the queue went, or a policy switched back to at-most-once meanwhile (the
+            // backlog is dropped then, as RabbitMQ drops it).
+            settleDeadLettered(d);
+            if (outcome == io.warren.core.deadletter.DeadLetters.Outcome.SAFE) {
+                dlxBackoffMs = DLX_RETRY_MIN_MS;
+            }
+            pumpDeadLetters();
+            return;
+        }
+        switch (outcome) {
+            case NO_EXCHANGE -> {
+                if (!dlxNoExchangeLogged) {
+                    dlxNoExchangeLogged = true;
+                    LOG.warn("Cannot forward any dead-letter messages from source quorum {} because its configured "
+                            + "dead-letter-exchange '{}' does not exist. Either create the configured "
+                            + "dead-letter-exchange or re-configure the dead-letter-exchange policy for the source "
+                            + "quorum queue to prevent dead-lettered messages from piling up in the source quorum "
+                            + "queue. This message will not be logged again.", this, dlx);
+                }
+            }
+            case NO_ROUTE -> {
+                if (!dlxNoRouteLogged) {
+                    dlxNoRouteLogged = true;
+                    LOG.warn("Cannot forward any dead-letter messages from source quorum {}: its dead-letter-exchange "
+                            + "'{}' routes them to no queue. Bind a queue to it (or fix the dead-letter-routing-key) "
+                            + "to prevent dead-lettered messages from piling up in the source quorum queue. This "
+                            + "message will not be logged again.", this, dlx);
+                }
+            }
+            case REFUSED -> {
+                if (!dlxRefusedLogged) {
+                    dlxRefusedLogged = true;
+                    LOG.warn("A target queue of dead-letter-exchange '{}' refused a message dead-lettered from {} "
+                            + "(its length limit, overflow reject-publish); retrying until it takes it. This message "
+                            + "will not be logged again.", dlx, this);
+                }
+            }
+            default -> { }
+        }
+        failedAttempt(d);
+        pumpDeadLetters();
+    }
+
+    /** The attempt failed: the entry waits for the retry task, its content on disk if the backlog is large. */
+    private void failedAttempt(DeadLettered d) {
+        mark(d);
+        if (d.kicks != dlxKicks && !deleted) {
+            // the topology changed while this attempt was on its way: what it lacked may be there now
+            dlxWaiting.addFirst(d);
+            return;
+        }
+        if (dlxWaiting.size() + dlxRetry.size() >= DLX_KEEP_LOADED) {
+            unload(d);
+        }
+        dlxRetry.addLast(d);
+        if (dlxTimer == null && !deleted) {
+            long delay = dlxBackoffMs;
+            dlxBackoffMs = Math.min(DLX_RETRY_MAX_MS, dlxBackoffMs * 2);
+            dlxTimer = loop.schedule(() -> {
+                dlxTimer = null;
+                retryDeadLetters();
+            }, delay, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** The entries that failed go again, ahead of newer ones (oldest first, as RabbitMQ retries). Loop. */
+    private void retryDeadLetters() {
+        if (deleted) {
+            return;
+        }
+        DeadLettered d;
+        while ((d = dlxRetry.pollLast()) != null) {
+            dlxWaiting.addFirst(d);
+        }
+        pumpDeadLetters();
+    }
+
+    /**
+     * Retries the dead-lettered backlog now rather than at the next retry: the vhost calls it
+     * when its topology grew (an exchange, a queue or a binding was added), which may be what
+     * the backlog waited for. Any thread.
+     */
+    public void retryDeadLettersNow() {
+        loop.execute(() -> {
+            dlxKicks++;
+            if (dlxRetry.isEmpty() || deleted) {
+                return;
+            }
+            if (dlxTimer != null) {
+                dlxTimer.cancel(false);
+                dlxTimer = null;
+            }
+            dlxBackoffMs = DLX_RETRY_MIN_MS;
+            retryDeadLetters();
+        });
+    }
+
+    /**
+     * A message that could not be dead-lettered at once gets a backlog slot in the journal: the
+     * same content for this queue under {@link #BACKLOG_MARK}, so that a restart (or a kill -9)
+     * brings it back in the backlog rather than as a ready message. Once that slot is durable
+     * the original slot is freed and the entry moves to the new one; until then both exist (a
+     * crash in between brings both back: a duplicate, never a loss). Messages that go through
+     * at their first attempt never pay for it. Loop.
+     */
+    private void mark(DeadLettered d) {
+        QueueEntry e = d.entry;
+        Message m = e.message();
+        if (d.marked || d.marking || store == null || e.ref() == QueueEntry.NOT_STORED || !m.loaded() || closed
+                || deleted) {
+            return;
+        }
+        d.marking = true;
+        try {
+            d.markRef = store.append(BACKLOG_MARK + d.reason + "\u0000" + m.exchange(), m.routingKey(),
+                    m.properties(), m.body(), new long[] {storeId}, System.currentTimeMillis(), -1,
+                    failure -> loop.execute(() -> marked(d, failure)));
+        } catch (RuntimeException failed) {
+            d.marking = false;
+            LOG.warn("cannot journal a dead-lettered message of {} as such (a restart brings it back as ready): {}",
+                    this, failed.toString());
+        }
+    }
+
+    /** The backlog slot of {@code d} is durable (or failed). Loop. */
+    private void marked(DeadLettered d, Throwable failure) {
+        d.marking = false;
+        long ref = d.markRef;
+        d.markRef = QueueEntry.NOT_STORED;
+        if (failure != null) {
+            LOG.warn("cannot journal a dead-lettered message of {} as such (a restart brings it back as ready): {}",
+                    this, failure.toString());
+            return;
+        }
+        if (closed) {
+            return; // both slots stay: a restart brings it back (twice at worst)
+        }
+        if (d.settled || deleted) {
+            store.remove(ref); // its copies were safe meanwhile, or the queue went
+            return;
+        }
+        store.remove(d.entry.ref());
+        QueueEntry e = d.entry;
+        d.entry = new QueueEntry(e.message(), e.seq(), e.redelivered(), ref);
+        d.marked = true;
+    }
+
+    /**
+     * Recovery found a backlog slot ({@link #BACKLOG_MARK}): the message goes back in the
+     * backlog, not the ready list; if the queue no longer dead-letters at least once, it is
+     * dead-lettered as the queue now does (as after a policy switch). Loop.
+     */
+    private void recoverDeadLettered(MessageStore.StoredMessage sm) {
+        String rest = sm.exchange().substring(BACKLOG_MARK.length());
+        int nul = rest.indexOf('\u0000');
+        String reason = nul < 0 ? "rejected" : rest.substring(0, nul);
+        String exchange = nul < 0 ? "" : rest.substring(nul + 1);
+        Message m = Message.recovered(exchange, sm.routingKey(), sm.bodySize());
+        m.priority(sm.priority());
+        QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
+        if (!atLeastOnce || deadLetters == null) {
+            deadLetter(e, reason);
+            return;
+        }
+        DeadLettered d = new DeadLettered(e, reason);
+        d.marked = true;
+        counted(d);
+        dlxWaiting.addLast(d);
+        pumpDeadLetters();
+    }
+
+    /**
+     * Lets go of a waiting entry's content when the journal holds it (every message of a quorum
+     * queue with a store): the next attempt loads it again.
+     */
+    private void unload(DeadLettered d) {
+        QueueEntry e = d.entry;
+        Message m = e.message();
+        if (d.marking || !m.loaded() || store == null || e.ref() == QueueEntry.NOT_STORED) {
+            return;
+        }
+        Message stub = Message.unloaded(m.exchange(), m.routingKey(), m.bodySize(), m.persistent());
+        stub.ttl(m.ttl());
+        stub.priority(m.priority());
+        d.entry = new QueueEntry(stub, e.seq(), e.redelivered(), e.ref());
+        m.release();
+    }
+
+    /** The entry leaves the backlog: its store slot is freed and its counts go. Loop. */
+    private void settleDeadLettered(DeadLettered d) {
+        d.settled = true;
+        dlxCount = dlxCount - 1;
+        dlxBytes = dlxBytes - d.bytes;
+        if (dlxCount == 0) {
+            deadLetters.backlog(this, false);
+        }
+        discard(d.entry);
+    }
+
+    /**
+     * The strategy went from at-least-once to something else: the waiting backlog is dropped, as
+     * RabbitMQ's rabbit_fifo_dlx does (with its log line); attempts in flight drop theirs when
+     * they end. Loop.
+     */
+    private void dropDeadLettered() {
+        if (dlxTimer != null) {
+            dlxTimer.cancel(false);
+            dlxTimer = null;
+        }
+        long n = dlxCount;
+        long bytes = dlxBytes;
+        DeadLettered d;
+        while ((d = dlxWaiting.pollFirst()) != null || (d = dlxRetry.pollFirst()) != null) {
+            settleDeadLettered(d);
+        }
+
+        dlxBackoffMs = DLX_RETRY_MIN_MS;
+        if (n > 0) {
+            LOG.info("Deleted {} dead-lettered messages (with total messages size of {} bytes) in {}", n, bytes, this);
+        }
+    }
+
+    /** Delete, close: the backlog goes (its store slots too unless the broker is closing). Loop. */
+    private void releaseDeadLettered() {
+        if (dlxTimer != null) {
+            dlxTimer.cancel(false);
+            dlxTimer = null;
+        }
+        DeadLettered d;
+        while ((d = dlxWaiting.pollFirst()) != null || (d = dlxRetry.pollFirst()) != null) {
+            settleDeadLettered(d);
+        }
+
+    }
+
+    /** Dead-lettered messages waiting to be taken safely by their targets (RabbitMQ's messages_dlx). Any thread. */
+    public long deadLetteredCount() {
+        return dlxCount;
+    }
+
+    /** Their body bytes (RabbitMQ's message_bytes_dlx). Any thread. */
+    public long deadLetteredBytes() {
+        return dlxBytes;
     }
 
     /**
@@ -1125,6 +1571,10 @@ public final class MessageQueue implements Destination {
         assert loop.inEventLoop();
         long now = System.currentTimeMillis();
         for (MessageStore.StoredMessage sm : stored) {
+            if (sm.exchange().startsWith(BACKLOG_MARK)) {
+                recoverDeadLettered(sm);
+                continue;
+            }
             Message m = Message.recovered(sm.exchange(), sm.routingKey(), sm.bodySize());
             m.ttl(sm.ttl());
             m.priority(sm.priority());
@@ -1314,6 +1764,7 @@ public final class MessageQueue implements Destination {
         cancelTimers();
         releaseReady(true);
         clearSpill(true);
+        releaseDeadLettered();
         if (spill != null) {
             spill.delete();
             spill = null;
@@ -1338,6 +1789,7 @@ public final class MessageQueue implements Destination {
         cancelTimers();
         releaseReady(false);
         clearSpill(false);
+        releaseDeadLettered(); // discard keeps the store slots once closed: the backlog comes back at restart
         if (spill != null) {
             spill.delete();
             spill = null;

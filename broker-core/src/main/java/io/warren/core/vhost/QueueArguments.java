@@ -8,8 +8,7 @@ import java.util.Map;
 
 /**
  * Validates queue x-arguments, one rule per argument, with RabbitMQ's wording. Arguments
- * this version does not act on yet (dead-lettering) are accepted and kept,
- * as RabbitMQ keeps unknown ones.
+ * RabbitMQ does not know are accepted and kept, as RabbitMQ keeps them.
  */
 final class QueueArguments {
     /**
@@ -93,12 +92,10 @@ final class QueueArguments {
             Object strategy = args.get("x-dead-letter-strategy");
             if (strategy != null) {
                 String st = string(strategy);
+                // at-least-once needs a DLX and x-overflow reject-publish; without them RabbitMQ
+                // accepts it and falls back with a warning (MessageQueue logs it, as RabbitMQ does)
                 if (!"at-most-once".equals(st) && !"at-least-once".equals(st)) {
                     throw invalid("x-dead-letter-strategy", queue, vhost, "invalid_dlx_strategy");
-                }
-                if (st.equals("at-least-once")) {
-                    throw invalid("x-dead-letter-strategy", queue, vhost, "at-least-once is not supported by warren "
-                            + "yet (at-most-once only)");
                 }
             }
             Object group = args.get("x-quorum-initial-group-size");

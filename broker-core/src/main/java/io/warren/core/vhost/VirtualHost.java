@@ -180,6 +180,7 @@ public final class VirtualHost {
                 attach(x);
                 applyPolicies(x);
                 exchanges.put(exchangeName, x);
+                topologyGrew();
                 return x;
             }
             checkExchangeEquivalent(x, typeName, durable, autoDelete, internal, args);
@@ -390,8 +391,19 @@ public final class VirtualHost {
             queuePolicies.remove(n);
             applyPolicies(q);
             queues.put(n, q);
+            topologyGrew(); // the default exchange now routes to it
             return new Declared(q, true);
         }
+    }
+
+    /**
+     * An exchange, a queue or a binding was added: quorum queues whose at-least-once
+     * dead-lettered backlog waits for a route retry it now instead of at their next retry (as
+     * RabbitMQ's dead-letter worker does on a topology change). Only the queues with a stuck
+     * backlog are visited (most often none), so declares stay O(1) however many queues exist.
+     */
+    private void topologyGrew() {
+        deadLetters.topologyGrew();
     }
 
     private void autoDeleteQueue(MessageQueue q) {
@@ -537,6 +549,7 @@ public final class VirtualHost {
             checkExclusiveAccess(q, connection);
             if (x.addBinding(b)) {
                 durability.bindingAdded(name, b);
+                topologyGrew();
             }
         }
     }
@@ -571,6 +584,7 @@ public final class VirtualHost {
             s.validateBinding(b);
             if (s.addBinding(b)) {
                 durability.bindingAdded(name, b);
+                topologyGrew();
             }
         }
     }

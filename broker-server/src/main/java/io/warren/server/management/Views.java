@@ -41,6 +41,12 @@ final class Views {
         m.put("messages_ready", ready);
         m.put("messages_unacknowledged", unacked);
         m.put("messages_paged_out", q.pagedOutCount());
+        if (q.quorum()) {
+            // quorum queues' dead-lettered backlog (x-dead-letter-strategy at-least-once): held
+            // until the targets take it, counted apart from messages and messages_ready
+            m.put("messages_dlx", q.deadLetteredCount());
+            m.put("message_bytes_dlx", q.deadLetteredBytes());
+        }
         m.put("message_stats", stats.queue(q));
         if (q.exclusiveOwner() instanceof AmqpConnection owner) {
             m.put("owner_pid_details", Map.of("name", owner.name()));
