@@ -90,6 +90,71 @@ final class SpillExpiries {
         return false;
     }
 
+    /**
+     * Expiry changes of paged-out entries, by bucket: what a sweep that re-timed them on disk
+     * found, gathered on the store's thread, then applied on the loop with {@link #apply}. Heap per
+     * bucket touched, not per entry.
+     */
+    static final class Moves {
+        /** bucket -> {entries, bytes} leaving it, and arriving. */
+        final TreeMap<Long, long[]> from = new TreeMap<>();
+        final TreeMap<Long, long[]> to = new TreeMap<>();
+
+        /** An entry of {@code bytes} moved from expiry {@code oldAt} to {@code newAt}. */
+        void moved(long oldAt, long newAt, long bytes) {
+            if (oldAt != QueueEntry.NEVER) {
+                long[] c = from.computeIfAbsent(bucket(oldAt), k -> new long[2]);
+                c[0]++;
+                c[1] += bytes;
+            }
+            if (newAt != QueueEntry.NEVER) {
+                long[] c = to.computeIfAbsent(bucket(newAt), k -> new long[2]);
+                c[0]++;
+                c[1] += bytes;
+            }
+        }
+
+        boolean isEmpty() {
+            return from.isEmpty() && to.isEmpty();
+        }
+    }
+
+    /**
+     * Applies a sweep's re-timing: each moved entry leaves the bucket (or the expired count) of
+     * its old expiry and joins that of its new one, counted as expired at once when that is due.
+     */
+    void apply(Moves m) {
+        for (var en : m.from.entrySet()) {
+            long b = en.getKey();
+            long[] c = en.getValue();
+            if (b <= countedUpTo) {
+                expired -= c[0];
+                expiredBytes -= c[1];
+            } else {
+                long[] have = buckets.get(b);
+                if (have != null) {
+                    have[0] -= c[0];
+                    have[1] -= c[1];
+                    if (have[0] <= 0) {
+                        buckets.remove(b);
+                    }
+                }
+            }
+        }
+        for (var en : m.to.entrySet()) {
+            long b = en.getKey();
+            long[] c = en.getValue();
+            if (b <= countedUpTo) {
+                expired += c[0];
+                expiredBytes += c[1];
+            } else {
+                long[] have = buckets.computeIfAbsent(b, k -> new long[2]);
+                have[0] += c[0];
+                have[1] += c[1];
+            }
+        }
+    }
+
     /** Body bytes of the entries counted in {@link #expired()}. */
     long expiredBytes() {
         return expiredBytes;
