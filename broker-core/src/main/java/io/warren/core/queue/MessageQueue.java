@@ -956,7 +956,7 @@ public final class MessageQueue implements Destination {
         SpillExpiries.Moves moves = new SpillExpiries.Moves();
         long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
         SpillStore.Sweep sw = new SpillStore.Sweep(System.currentTimeMillis(), sweepRetimeAt, messageTtl,
-                sweepRetime, want, resume, READ_BATCH, bytes);
+                sweepRetime, want, resume, READ_BATCH, bytes, lane == 0 ? pagedOutDroppedCount() : 0);
         spill.sweep(lane, sw, new SpillStore.SweepSink() {
             @Override
             public void retimed(long oldExpiresAt, long newExpiresAt, int bodySize) {

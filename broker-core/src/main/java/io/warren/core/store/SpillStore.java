@@ -77,9 +77,11 @@ public interface SpillStore extends AutoCloseable {
     /**
      * What one sweep step does. {@code retimeAt}: when the TTL changed; an entry whose old expiry
      * was at or before it had expired already and is taken out whatever the new TTL says.
+     * {@code skip}: entries at the head of the spill the sweep must leave alone (a length limit
+     * dropped them already; they go when read back); with it the step starts at the head.
      */
     record Sweep(long now, long retimeAt, long ttl, boolean retime, long want, boolean resume,
-                 int maxEntries, long maxBytes) {
+                 int maxEntries, long maxBytes, long skip) {
     }
 
     /** Callbacks of {@link Spill#sweep}, on the store's thread. */

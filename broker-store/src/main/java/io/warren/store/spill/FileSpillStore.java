@@ -480,7 +480,12 @@ public final class FileSpillStore implements SpillStore {
         private boolean sweepInto(Sweep sw, SweepSink sink, List<QueueEntry> out) throws IOException {
             Segment seg;
             long pos;
-            if (sw.resume() && sweepSeg != null && segments.contains(sweepSeg)) {
+            long skip = sw.skip();
+            if (skip > 0) {
+                seg = segments.peekFirst();
+                pos = readPos;
+                sweepClean = false;
+            } else if (sw.resume() && sweepSeg != null && segments.contains(sweepSeg)) {
                 seg = sweepSeg;
                 pos = sweepPos;
             } else if (!sw.retime() && cleanSeg != null && segments.contains(cleanSeg)) {
@@ -542,7 +547,9 @@ public final class FileSpillStore implements SpillStore {
                         }
                         long recordAt = pos + advanced;
                         int flags = b.getByte(at + FLAGS_AT);
-                        if ((flags & SWEPT) == 0) {
+                        if (skip > 0) {
+                            skip--;
+                        } else if ((flags & SWEPT) == 0) {
                             long old = b.getLong(at + EXPIRY_AT);
                             long expiresAt = old;
                             boolean own = (flags & OWN_EXPIRY) != 0;
