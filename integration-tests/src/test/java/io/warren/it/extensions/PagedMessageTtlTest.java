@@ -201,6 +201,7 @@ class PagedMessageTtlTest {
         assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));
 
         await().atMost(Duration.ofSeconds(10)).until(() -> dead(got) == expiringCount);
+        long worst = Long.MIN_VALUE;
         for (Map.Entry<Integer, Object[]> e : got.entrySet()) {
             if (e.getKey() < 0) {
                 continue;
@@ -210,8 +211,11 @@ class PagedMessageTtlTest {
             assertExpiredDeath(props, q);
             long expiry = ((Number) props.getHeaders().get("published-at")).longValue() + 1200;
             long late = (Long) e.getValue()[0] - expiry;
+            worst = Math.max(worst, late);
             assertTrue(late < LATE_MS, "message " + e.getKey() + " dead-lettered " + late + " ms after its expiry");
         }
+        System.out.println("paged-out expirations: " + expiringCount + " dead-lettered, the latest " + worst
+                + " ms after its expiry, " + pagedOut(q) + " messages still paged out");
         // they went from the disk, not through a read-back
         assertTrue(pagedOut(q) > N / 2, "read back: " + pagedOut(q));
         assertEquals(N - expiringCount, count(ch, q));
@@ -329,5 +333,88 @@ class PagedMessageTtlTest {
         after.queueDelete(q);
         after.queueDelete(dlq);
         http("DELETE", "/api/policies/%2F/" + p, null);
+    }
+
+    /**
+     * A priority queue pages out one spill per priority: expirations scattered in every lane are
+     * dead-lettered from disk, and a shorter TTL policy empties every lane's paged backlog.
+     */
+    @Test
+    void aPriorityQueueSweepsEveryLane() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        String q = "spill-ttl-prio-" + UUID.randomUUID();
+        String dlq = q + "-dlq";
+        declare(ch, q, dlq, false, Map.of("x-max-priority", 5));
+        Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
+        java.util.function.IntPredicate expiring = i -> i >= 600 && i % 50 == 7;
+        int expiringCount = 0;
+        ch.confirmSelect();
+        for (int i = 0; i < N; i++) {
+            AMQP.BasicProperties.Builder p = new AMQP.BasicProperties.Builder().priority(new int[] {0, 2, 5}[i % 3]);
+            if (expiring.test(i)) {
+                p.expiration("800").headers(Map.of("published-at", System.currentTimeMillis()));
+                expiringCount++;
+            }
+            ch.basicPublish("", q, p.build(), body(i));
+        }
+        ch.waitForConfirmsOrDie(60_000);
+        assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));
+        int expected = expiringCount;
+        await().atMost(Duration.ofSeconds(10)).until(() -> dead(got) == expected);
+        for (Map.Entry<Integer, Object[]> e : got.entrySet()) {
+            if (e.getKey() >= 0) {
+                assertTrue(expiring.test(e.getKey()), "message " + e.getKey() + " dead-lettered");
+                AMQP.BasicProperties props = (AMQP.BasicProperties) e.getValue()[1];
+                assertExpiredDeath(props, q);
+                long late = (Long) e.getValue()[0] - ((Number) props.getHeaders().get("published-at")).longValue() - 800;
+                assertTrue(late < LATE_MS, "message " + e.getKey() + " dead-lettered " + late + " ms after its expiry");
+            }
+        }
+        assertTrue(pagedOut(q) > N / 2, "read back: " + pagedOut(q));
+        assertEquals(N - expiringCount, count(ch, q));
+
+        String p = "prio-" + UUID.randomUUID();
+        policy(p, q, "{\"message-ttl\":1}");
+        await().atMost(Duration.ofSeconds(2)).until(() -> count(ch, q) == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> dead(got) == N);
+        assertTrue(twice(got).isEmpty(), "dead-lettered twice: " + twice(got));
+        assertNull(ch.basicGet(q, true));
+        http("DELETE", "/api/policies/%2F/" + p, null);
+    }
+
+    /**
+     * A length-limited queue (which keeps a ledger of its paged-out entries) dead-letters
+     * expirations deep in its spill from disk too, and its limit still counts exactly.
+     */
+    @Test
+    void aLengthLimitedQueueSweepsItsSpill() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        String q = "spill-ttl-limited-" + UUID.randomUUID();
+        String dlq = q + "-dlq";
+        declare(ch, q, dlq, false, Map.of("x-max-length", N));
+        java.util.function.IntPredicate expiring = i -> i >= 1000 && i % 100 == 50;
+        int expiringCount = (N - 1000) / 100;
+        Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
+        publish(ch, q, false, expiring, "800");
+        assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));
+        await().atMost(Duration.ofSeconds(10)).until(() -> dead(got) == expiringCount);
+        assertTrue(pagedOut(q) > N / 2, "read back: " + pagedOut(q));
+        assertEquals(N - expiringCount, count(ch, q));
+        // room for exactly expiringCount more before drop-head drops the oldest (0, 1, ...)
+        ch.confirmSelect();
+        for (int i = N; i < N + expiringCount + 2; i++) {
+            ch.basicPublish("", q, null, body(i));
+        }
+        ch.waitForConfirmsOrDie(10_000);
+        await().atMost(Duration.ofSeconds(5)).until(() -> count(ch, q) == N);
+        Set<Integer> left = drain(ch, q);
+        assertEquals(N, left.size());
+        assertFalse(left.contains(0) || left.contains(1), "the oldest two should have been dropped");
+        for (int i = 2; i < N + expiringCount + 2; i++) {
+            assertEquals(i >= N || !expiring.test(i), left.contains(i), "message " + i);
+        }
+        // the two dropped by the limit went with reason maxlen, the expired ones only once
+        await().atMost(Duration.ofSeconds(5)).until(() -> dead(got) == expiringCount + 2);
+        assertTrue(twice(got).isEmpty(), "dead-lettered twice: " + twice(got));
     }
 }
