@@ -417,4 +417,53 @@ class PagedMessageTtlTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> dead(got) == expiringCount + 2);
         assertTrue(twice(got).isEmpty(), "dead-lettered twice: " + twice(got));
     }
+
+    /**
+     * Sweeps race read-backs: a consumer drains the paged backlog while scattered expirations fall
+     * due and a policy shortens, then lengthens, the TTL. Every message is either delivered or
+     * dead-lettered, exactly once, and the queue ends empty with a count of 0.
+     */
+    @Test
+    void sweepsAndReadBacksTogetherLoseAndDuplicateNothing() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        String q = "spill-ttl-race-" + UUID.randomUUID();
+        String dlq = q + "-dlq";
+        declare(ch, q, dlq, false, Map.of());
+        Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
+        publish(ch, q, false, i -> i % 37 == 5, "400");
+        assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));
+        Channel consumer = broker.connect().createChannel();
+        consumer.basicQos(20);
+        Set<Integer> delivered = ConcurrentHashMap.newKeySet();
+        Set<Integer> deliveredTwice = ConcurrentHashMap.newKeySet();
+        consumer.basicConsume(q, false, new DefaultConsumer(consumer) {
+            @Override
+            public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] b)
+                    throws java.io.IOException {
+                if (!delivered.add(id(b))) {
+                    deliveredTwice.add(id(b));
+                }
+                try {
+                    Thread.sleep(0, 300_000); // a slow consumer: the read-backs run for a while
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                consumer.basicAck(env.getDeliveryTag(), false);
+            }
+        });
+        String p = "race-" + UUID.randomUUID();
+        await().atMost(Duration.ofSeconds(10)).until(() -> delivered.size() > 200);
+        policy(p, q, "{\"message-ttl\":600000}");
+        await().atMost(Duration.ofSeconds(10)).until(() -> delivered.size() > 600);
+        policy(p, q, "{\"message-ttl\":1}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> delivered.size() + dead(got) == N);
+        await().atMost(Duration.ofSeconds(5)).until(() -> count(ch, q) == 0);
+        assertTrue(deliveredTwice.isEmpty(), "delivered twice: " + deliveredTwice);
+        assertTrue(twice(got).isEmpty(), "dead-lettered twice: " + twice(got));
+        for (int i = 0; i < N; i++) {
+            assertTrue(delivered.contains(i) != got.containsKey(i), "message " + i);
+        }
+        assertTrue(dead(got) > 0, "nothing expired");
+        http("DELETE", "/api/policies/%2F/" + p, null);
+    }
 }
