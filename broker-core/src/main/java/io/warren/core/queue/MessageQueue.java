@@ -166,6 +166,9 @@ public final class MessageQueue implements Destination {
     private boolean sweepAgainRetime;
     /** Entries a sweep expired that are still on disk, as placeholders the read-back drops. */
     private long sweptInSpill;
+    /** A sweep step waits for the read in flight (see sweepStep), and whether it resumes. */
+    private boolean sweepDeferred;
+    private boolean sweepDeferredResume;
     private java.util.concurrent.ScheduledFuture<?> expiryTimer;
     private long expiryTimerAt = QueueEntry.NEVER;
     private long lastExpiryRun;
@@ -941,6 +944,14 @@ public final class MessageQueue implements Destination {
             resume = false;
         }
         long want = sweepRetime ? Long.MAX_VALUE : spillExpiries.expired() - sweptInSpill;
+        if (!sweepRetime && want > 0 && sweepLane >= 0 && spillReading) {
+            // The read in flight may hold some of the entries counted as expired: a sweep that
+            // looked for them would scan the whole spill in vain. It starts once the read landed,
+            // before the next read is asked for.
+            sweepDeferred = true;
+            sweepDeferredResume = resume;
+            return;
+        }
         if (sweepLane < 0 || want <= 0) {
             sweeping = false;
             if (sweepAgain) {
@@ -1151,6 +1162,10 @@ public final class MessageQueue implements Destination {
                 LOG.error("cannot read {} paged-out messages of {} back; retrying every second", spillCount, this,
                         failure);
             }
+            if (sweepDeferred) {
+                sweepDeferred = false; // nothing is in flight now
+                sweepStep(sweepDeferredResume);
+            }
             spillReading = true;
             loop.schedule(() -> {
                 if (gen == spillGen) {
@@ -1227,6 +1242,10 @@ public final class MessageQueue implements Destination {
         spillCount -= live;
         spill.readBack(lane, entries.size());
         updateCount();
+        if (sweepDeferred) {
+            sweepDeferred = false;
+            sweepStep(sweepDeferredResume);
+        }
         if (dropHead && ledger == null) {
             // A priority queue drops only what is in memory: what was over its limit on disk is
             // dropped as it comes back.
@@ -1259,6 +1278,7 @@ public final class MessageQueue implements Destination {
         sweeping = false;
         sweepAgain = false;
         sweepAgainRetime = false;
+        sweepDeferred = false;
         sweptInSpill = 0;
         spillGen++;
         updateCount();
