@@ -134,7 +134,9 @@ public final class MessageQueue implements Destination {
     // so only the head is watched; entries whose own, shorter TTL decides (ownExpiry) are found by
     // a sweep of the in-memory ready list when the earliest of them is due (the list is bounded by
     // the paging bound, so a sweep is too); paged-out entries are counted per expiry bucket
-    // (SpillExpiries). One scheduled task per queue, for the earliest deadline.
+    // (SpillExpiries), and taken off the disk by a sweep of the spill on the pager thread when
+    // they must be dead-lettered or a TTL change re-times them (sweepSpill). One scheduled task
+    // per queue, for the earliest deadline.
     /** The effective message TTL in ms (x-message-ttl and policy, see {@link #applyPolicy}), or -1. Loop only. */
     private long messageTtl;
     /** The effective x-expires in ms (argument and policy), or -1. Loop only. */

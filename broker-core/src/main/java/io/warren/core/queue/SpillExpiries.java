@@ -8,7 +8,9 @@ import java.util.TreeMap;
  * When a queue's paged-out entries expire, without reading them back: a count per
  * {@link #BUCKET_MS} bucket of expiry time (bucket end -> entries). At expiry time the due
  * buckets' counts move to {@link #expired()}, which the queue subtracts from its message count at
- * once; the entries themselves stay on disk and are dropped when they are read back. A bucket
+ * once; the entries themselves stay on disk and are dropped when they are read back, or earlier
+ * by a sweep of the spill (queues with a dead-letter exchange, TTL changes: see
+ * MessageQueue#sweepSpill), whose re-timing moves counts between buckets ({@link Moves}). A bucket
  * lies entirely at or before {@link #countedUpTo} once counted, so an entry read back knows
  * whether it was counted from its expiry alone: no heap per paged message, only per bucket.
  * Owner: the queue's loop.
