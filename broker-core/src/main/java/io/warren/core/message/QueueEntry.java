@@ -18,6 +18,11 @@ public final class QueueEntry {
     private boolean ownExpiry;
     /** How often the entry went back to its queue after a delivery (x-delivery-count). */
     private int deliveryCount;
+    /** When it was enqueued (epoch ms), as its page-out record keeps it; {@link #UNKNOWN} otherwise. */
+    private long enqueuedAt = UNKNOWN;
+    /** Read back from the page-out store after a sweep already expired (dead-lettered) it: drop it. */
+    private boolean swept;
+    public static final long UNKNOWN = Long.MIN_VALUE;
     /** No expiry: neither the queue nor the message has a TTL. */
     public static final long NEVER = Long.MAX_VALUE;
 
@@ -77,5 +82,37 @@ public final class QueueEntry {
 
     public void markRedelivered() {
         redelivered = true;
+    }
+
+    public long enqueuedAt() {
+        return enqueuedAt;
+    }
+
+    public void enqueuedAt(long at) {
+        enqueuedAt = at;
+    }
+
+    public boolean swept() {
+        return swept;
+    }
+
+    public void markSwept() {
+        swept = true;
+    }
+
+    /**
+     * The expiry an entry enqueued at {@code enqueuedAt} gets from its own TTL {@code own} and the
+     * queue's {@code ttl} (-1: none): the smaller one decides; {@link #NEVER} when neither is set.
+     */
+    public static long expiry(long enqueuedAt, long own, long ttl) {
+        if (own >= 0 && (ttl < 0 || own < ttl)) {
+            return enqueuedAt + own;
+        }
+        return ttl >= 0 ? enqueuedAt + ttl : NEVER;
+    }
+
+    /** Whether {@link #expiry} takes the entry's own TTL. */
+    public static boolean ownDecides(long own, long ttl) {
+        return own >= 0 && (ttl < 0 || own < ttl);
     }
 }

@@ -56,6 +56,16 @@ final class LaneSpills {
         spills[lane].read(maxEntries, maxBytes, sink);
     }
 
+    /** Sweeps {@code lane}'s spill (see {@link SpillStore.Spill#sweep}). */
+    void sweep(int lane, SpillStore.Sweep sweep, SpillStore.SweepSink sink) {
+        spills[lane].sweep(sweep, sink);
+    }
+
+    /** Lanes (1, or one per priority). */
+    int lanes() {
+        return spills.length;
+    }
+
     /** {@code n} entries of {@code lane} came back. */
     void readBack(int lane, int n) {
         counts[lane] -= n;

@@ -134,7 +134,9 @@ public final class MessageQueue implements Destination {
     // so only the head is watched; entries whose own, shorter TTL decides (ownExpiry) are found by
     // a sweep of the in-memory ready list when the earliest of them is due (the list is bounded by
     // the paging bound, so a sweep is too); paged-out entries are counted per expiry bucket
-    // (SpillExpiries). One scheduled task per queue, for the earliest deadline.
+    // (SpillExpiries), and taken off the disk by a sweep of the spill on the pager thread when
+    // they must be dead-lettered or a TTL change re-times them (sweepSpill). One scheduled task
+    // per queue, for the earliest deadline.
     /** The effective message TTL in ms (x-message-ttl and policy, see {@link #applyPolicy}), or -1. Loop only. */
     private long messageTtl;
     /** The effective x-expires in ms (argument and policy), or -1. Loop only. */
@@ -226,6 +228,21 @@ public final class MessageQueue implements Destination {
     /** No ready entry with an own expiry is due before this (it may be earlier than the truth). */
     private long nextOwnExpiry = QueueEntry.NEVER;
     private final SpillExpiries spillExpiries = new SpillExpiries();
+    // Sweeps of the spill (see sweepSpill). Loop only.
+    /** A sweep step is in flight. */
+    private boolean sweeping;
+    /** The sweep in progress re-times (a TTL change), and the lane it is in. */
+    private boolean sweepRetime;
+    private int sweepLane;
+    private long sweepRetimeAt;
+    /** Another sweep was asked for while one ran (re-timing, if so). */
+    private boolean sweepAgain;
+    private boolean sweepAgainRetime;
+    /** Entries a sweep expired that are still on disk, as placeholders the read-back drops. */
+    private long sweptInSpill;
+    /** A sweep step waits for the read in flight (see sweepStep), and whether it resumes. */
+    private boolean sweepDeferred;
+    private boolean sweepDeferredResume;
     private java.util.concurrent.ScheduledFuture<?> expiryTimer;
     private long expiryTimerAt = QueueEntry.NEVER;
     private long lastExpiryRun;
@@ -366,9 +383,11 @@ public final class MessageQueue implements Destination {
      * The queue's message TTL changed: every ready entry in memory gets the expiry the new TTL gives
      * it, counted from when it was enqueued where that is known (its old queue-TTL expiry less the
      * old TTL, or its own-TTL expiry less its own TTL), else from now. One pass over the in-memory
-     * ready list, bounded by the paging bound like {@link #sweep}. Paged-out entries keep the expiry
-     * they were paged out with (reading them back to restamp them would cost the disk I/O paging
-     * saves); an entry whose own TTL is the shorter one keeps it everywhere.
+     * ready list, bounded by the paging bound like {@link #sweep}. Paged-out entries are re-timed
+     * on disk by a sweep off the loop ({@link #sweepSpill}): those now due leave the counts when its
+     * step lands and are dead-lettered then. Length-limited FIFO queues (a {@link SpillLedger})
+     * are not re-timed on disk (the ledger keeps each entry's expiry): their paged-out entries get
+     * the new TTL when they are read back.
      */
     private void retime(long ttl) {
         long old = messageTtl;
@@ -378,7 +397,8 @@ public final class MessageQueue implements Destination {
         for (QueueEntry e : ready) {
             long own = e.message().ttl();
             // (A requeued entry may carry a queue-TTL expiry from before a TTL was cleared: from now.)
-            long enqueued = e.expiresAt() == QueueEntry.NEVER ? now
+            long enqueued = e.enqueuedAt() != QueueEntry.UNKNOWN ? e.enqueuedAt()
+                    : e.expiresAt() == QueueEntry.NEVER ? now
                     : e.ownExpiry() ? e.expiresAt() - own : old >= 0 ? e.expiresAt() - old : now;
             if (own >= 0 && (ttl < 0 || own < ttl)) {
                 e.expiresAt(enqueued + own, true);
@@ -399,6 +419,9 @@ public final class MessageQueue implements Destination {
             sweep(now);
             updateCount();
             armExpiry();
+        }
+        if (spill != null && spillCount > 0 && (ledger == null || deadLetterExchange != null)) {
+            sweepSpill(ledger == null, now);
         }
     }
 
@@ -1326,9 +1349,118 @@ public final class MessageQueue implements Destination {
             sweep(now);
         }
         spillExpiries.expireUpTo(now);
+        if (deadLetterExchange != null && spillExpiries.expired() > sweptInSpill) {
+            // paged-out entries expired: dead-letter them now, not when they are read back
+            sweepSpill(false, now);
+        }
         updateCount();
         refill();
         armExpiry();
+    }
+
+    /**
+     * Sweeps the spill off the loop (on the page-out store's thread, between reads): entries that
+     * have expired are taken out of it and dead-lettered (or dropped, freeing their journal slots)
+     * now instead of when they are read back, and with {@code retime} every other paged-out entry
+     * gets the expiry the queue's current TTL gives it, counted from its enqueue time (kept in its
+     * record). No heap per paged-out entry: the store marks a swept record in place (read back
+     * later as a placeholder, dropped) and rewrites a re-timed record's expiry in place; the loop
+     * learns the expiry changes per 100 ms bucket ({@link SpillExpiries.Moves}) and applies them
+     * before any later read-back lands (the store answers in order), so the counts stay exact.
+     * Steps of at most one read batch of expired entries, the next asked for when the loop has
+     * dealt with the last: memory stays bounded. Triggers: a TTL change while anything is paged
+     * out, and (queues with a dead-letter exchange) paged-out entries counted as expired. A sweep
+     * that re-times nothing starts after the prefix already swept, and stops once it found as many
+     * as were counted, so a FIFO queue's expired head costs one scan of that head.
+     */
+    private void sweepSpill(boolean retime, long now) {
+        if (spill == null || spillCount == 0 || deleted) {
+            return;
+        }
+        if (sweeping) {
+            sweepAgain = true;
+            sweepAgainRetime |= retime;
+            return;
+        }
+        sweeping = true;
+        sweepRetime = retime;
+        sweepRetimeAt = now;
+        sweepLane = spill.lanes() - 1;
+        sweepStep(false);
+    }
+
+    private void sweepStep(boolean resume) {
+        while (sweepLane >= 0 && spill.count(sweepLane) == 0) {
+            sweepLane--;
+            resume = false;
+        }
+        long want = sweepRetime ? Long.MAX_VALUE : spillExpiries.expired() - sweptInSpill;
+        if (!sweepRetime && want > 0 && sweepLane >= 0 && spillReading) {
+            // The read in flight may hold some of the entries counted as expired: a sweep that
+            // looked for them would scan the whole spill in vain. It starts once the read landed,
+            // before the next read is asked for.
+            sweepDeferred = true;
+            sweepDeferredResume = resume;
+            return;
+        }
+        if (sweepLane < 0 || want <= 0) {
+            sweeping = false;
+            if (sweepAgain) {
+                boolean retime = sweepAgainRetime;
+                sweepAgain = false;
+                sweepAgainRetime = false;
+                sweepSpill(retime, System.currentTimeMillis());
+            }
+            return;
+        }
+        int gen = spillGen;
+        int lane = sweepLane;
+        SpillExpiries.Moves moves = new SpillExpiries.Moves();
+        long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
+        SpillStore.Sweep sw = new SpillStore.Sweep(System.currentTimeMillis(), sweepRetimeAt, messageTtl,
+                sweepRetime, want, resume, READ_BATCH, bytes, lane == 0 ? pagedOutDroppedCount() : 0);
+        spill.sweep(lane, sw, new SpillStore.SweepSink() {
+            @Override
+            public void retimed(long oldExpiresAt, long newExpiresAt, int bodySize) {
+                moves.moved(oldExpiresAt, newExpiresAt, bodySize);
+            }
+
+            @Override
+            public void swept(List<QueueEntry> expired, boolean more, Throwable failure) {
+                loop.execute(() -> sweptStep(gen, lane, moves, expired, more, failure));
+            }
+        });
+    }
+
+    private void sweptStep(int gen, int lane, SpillExpiries.Moves moves, List<QueueEntry> expired, boolean more,
+                           Throwable failure) {
+        if (gen != spillGen || deleted) {
+            // Purged or deleted meanwhile: the clear left these slots to whoever the sweep gave them to.
+            expired.forEach(this::discard);
+            return;
+        }
+        spillExpiries.apply(moves);
+        for (QueueEntry e : expired) {
+            if (e.ref() != QueueEntry.NOT_STORED) {
+                spillStored--; // its placeholder on disk holds none
+            }
+            sweptInSpill++;
+            expire(e);
+        }
+        updateCount();
+        armExpiry();
+        if (failure != null) {
+            LOG.warn("cannot sweep the paged-out messages of {}: {}; expired ones go when they are read back",
+                    this, failure.toString());
+            sweeping = false;
+            sweepAgain = false;
+            sweepAgainRetime = false;
+            return;
+        }
+        if (!more) {
+            sweepLane--;
+        }
+        sweepStep(more && lane == sweepLane);
     }
 
     /** Removes every expired entry from the in-memory ready list, wherever it sits. */
@@ -1384,6 +1516,13 @@ public final class MessageQueue implements Destination {
      * any) stays in the record, and the queue drops its reference to the message.
      */
     private void spillOut(QueueEntry e) {
+        if (e.enqueuedAt() == QueueEntry.UNKNOWN) {
+            // kept in the record, so that a sweep can re-time the entry on disk
+            long at = e.expiresAt();
+            e.enqueuedAt(at == QueueEntry.NEVER ? System.currentTimeMillis()
+                    : e.ownExpiry() ? at - e.message().ttl()
+                    : messageTtl >= 0 ? at - messageTtl : System.currentTimeMillis());
+        }
         try {
             spill.append(ready.laneOf(e), e);
         } catch (RuntimeException | OutOfMemoryError failed) {
@@ -1474,6 +1613,10 @@ public final class MessageQueue implements Destination {
                 LOG.error("cannot read {} paged-out messages of {} back; retrying every second", spillCount, this,
                         failure);
             }
+            if (sweepDeferred) {
+                sweepDeferred = false; // nothing is in flight now
+                sweepStep(sweepDeferredResume);
+            }
             spillReading = true;
             loop.schedule(() -> {
                 if (gen == spillGen) {
@@ -1498,7 +1641,10 @@ public final class MessageQueue implements Destination {
                     spillBodyBytes -= e.message().bodySize();
                     expired = spillExpiries.readBack(e, now);
                 }
-                if (expired) {
+                if (e.swept()) {
+                    sweptInSpill--; // a sweep dead-lettered it already
+                    e.message().release();
+                } else if (expired) {
                     expire(e);
                 } else {
                     deadLetter(e, "maxlen");
@@ -1516,7 +1662,27 @@ public final class MessageQueue implements Destination {
                 // the spill keeps no priority: the lane it came from is its (capped) priority
                 e.message().priority(lane);
             }
-            if (spillExpiries.readBack(e, now)) {
+            if (e.swept()) {
+                // a sweep dead-lettered it already: its accounting leaves now, the entry is gone
+                spillExpiries.left(e.expiresAt(), e.message().bodySize());
+                sweptInSpill--;
+                e.message().release();
+                continue;
+            }
+            boolean counted = spillExpiries.left(e.expiresAt(), e.message().bodySize());
+            if (e.enqueuedAt() != QueueEntry.UNKNOWN && (messageTtl >= 0 || e.message().ttl() >= 0)) {
+                // the TTL in force now (a read that was in flight when it changed, or a length-limited
+                // queue, whose paged-out entries are not re-timed on disk)
+                long own = e.message().ttl();
+                e.expiresAt(QueueEntry.expiry(e.enqueuedAt(), own, messageTtl), QueueEntry.ownDecides(own, messageTtl));
+                if (!expiring) {
+                    now = System.currentTimeMillis();
+                    expiring = true;
+                }
+            } else if (messageTtl < 0 && e.message().ttl() < 0) {
+                e.expiresAt(QueueEntry.NEVER, false);
+            }
+            if (counted || (e.expiresAt() != QueueEntry.NEVER && e.expiresAt() <= now)) {
                 expire(e);
                 continue;
             }
@@ -1527,6 +1693,10 @@ public final class MessageQueue implements Destination {
         spillCount -= live;
         spill.readBack(lane, entries.size());
         updateCount();
+        if (sweepDeferred) {
+            sweepDeferred = false;
+            sweepStep(sweepDeferredResume);
+        }
         if (dropHead && ledger == null) {
             // A priority queue drops only what is in memory: what was over its limit on disk is
             // dropped as it comes back.
@@ -1556,6 +1726,11 @@ public final class MessageQueue implements Destination {
         }
         ledgerGap = 0;
         spillReading = false;
+        sweeping = false;
+        sweepAgain = false;
+        sweepAgainRetime = false;
+        sweepDeferred = false;
+        sweptInSpill = 0;
         spillGen++;
         updateCount();
     }

@@ -8,7 +8,9 @@ import java.util.TreeMap;
  * When a queue's paged-out entries expire, without reading them back: a count per
  * {@link #BUCKET_MS} bucket of expiry time (bucket end -> entries). At expiry time the due
  * buckets' counts move to {@link #expired()}, which the queue subtracts from its message count at
- * once; the entries themselves stay on disk and are dropped when they are read back. A bucket
+ * once; the entries themselves stay on disk and are dropped when they are read back, or earlier
+ * by a sweep of the spill (queues with a dead-letter exchange, TTL changes: see
+ * MessageQueue#sweepSpill), whose re-timing moves counts between buckets ({@link Moves}). A bucket
  * lies entirely at or before {@link #countedUpTo} once counted, so an entry read back knows
  * whether it was counted from its expiry alone: no heap per paged message, only per bucket.
  * Owner: the queue's loop.
@@ -88,6 +90,71 @@ final class SpillExpiries {
             }
         }
         return false;
+    }
+
+    /**
+     * Expiry changes of paged-out entries, by bucket: what a sweep that re-timed them on disk
+     * found, gathered on the store's thread, then applied on the loop with {@link #apply}. Heap per
+     * bucket touched, not per entry.
+     */
+    static final class Moves {
+        /** bucket -> {entries, bytes} leaving it, and arriving. */
+        final TreeMap<Long, long[]> from = new TreeMap<>();
+        final TreeMap<Long, long[]> to = new TreeMap<>();
+
+        /** An entry of {@code bytes} moved from expiry {@code oldAt} to {@code newAt}. */
+        void moved(long oldAt, long newAt, long bytes) {
+            if (oldAt != QueueEntry.NEVER) {
+                long[] c = from.computeIfAbsent(bucket(oldAt), k -> new long[2]);
+                c[0]++;
+                c[1] += bytes;
+            }
+            if (newAt != QueueEntry.NEVER) {
+                long[] c = to.computeIfAbsent(bucket(newAt), k -> new long[2]);
+                c[0]++;
+                c[1] += bytes;
+            }
+        }
+
+        boolean isEmpty() {
+            return from.isEmpty() && to.isEmpty();
+        }
+    }
+
+    /**
+     * Applies a sweep's re-timing: each moved entry leaves the bucket (or the expired count) of
+     * its old expiry and joins that of its new one, counted as expired at once when that is due.
+     */
+    void apply(Moves m) {
+        for (var en : m.from.entrySet()) {
+            long b = en.getKey();
+            long[] c = en.getValue();
+            if (b <= countedUpTo) {
+                expired -= c[0];
+                expiredBytes -= c[1];
+            } else {
+                long[] have = buckets.get(b);
+                if (have != null) {
+                    have[0] -= c[0];
+                    have[1] -= c[1];
+                    if (have[0] <= 0) {
+                        buckets.remove(b);
+                    }
+                }
+            }
+        }
+        for (var en : m.to.entrySet()) {
+            long b = en.getKey();
+            long[] c = en.getValue();
+            if (b <= countedUpTo) {
+                expired += c[0];
+                expiredBytes += c[1];
+            } else {
+                long[] have = buckets.computeIfAbsent(b, k -> new long[2]);
+                have[0] += c[0];
+                have[1] += c[1];
+            }
+        }
     }
 
     /** Body bytes of the entries counted in {@link #expired()}. */

@@ -49,6 +49,21 @@ public interface SpillStore extends AutoCloseable {
          */
         void clear(RefSink storeRefs);
 
+        /**
+         * One step of a sweep over the entries on disk (see {@link Sweep}), on the store's thread,
+         * after every entry appended before it: entries that have expired (at or before
+         * {@code sweep.now()}) are taken out (decoded with their content, as by a read) and marked
+         * swept in place, so a later read brings each back only as a content-less entry with
+         * {@link QueueEntry#swept()} set and no store slot (whoever got it from the sweep frees the
+         * slot; {@link #clear} does not report it either). With {@code sweep.retime()} every other
+         * entry's expiry is recomputed in place from its enqueue time and own TTL under
+         * {@code sweep.ttl()}, and {@code sink} is told each change. A step stops after
+         * {@code sweep.maxEntries()} or about {@code sweep.maxBytes()} of content taken out, or a
+         * bounded amount of disk scanned, or {@code sweep.want()} entries taken out, and says
+         * whether more is left; {@code sweep.resume()} continues where the last step stopped.
+         */
+        void sweep(Sweep sweep, SweepSink sink);
+
         /** Drops everything and frees the spill's files; the spill is not used again. */
         void delete();
     }
@@ -57,6 +72,29 @@ public interface SpillStore extends AutoCloseable {
     @FunctionalInterface
     interface ReadSink {
         void read(List<QueueEntry> entries, Throwable failure);
+    }
+
+    /**
+     * What one sweep step does. {@code retimeAt}: when the TTL changed; an entry whose old expiry
+     * was at or before it had expired already and is taken out whatever the new TTL says.
+     * {@code skip}: entries at the head of the spill the sweep must leave alone (a length limit
+     * dropped them already; they go when read back); with it the step starts at the head.
+     */
+    record Sweep(long now, long retimeAt, long ttl, boolean retime, long want, boolean resume,
+                 int maxEntries, long maxBytes, long skip) {
+    }
+
+    /** Callbacks of {@link Spill#sweep}, on the store's thread. */
+    interface SweepSink {
+        /** A paged-out entry of {@code bodySize} bytes now expires at {@code newExpiresAt} instead. */
+        void retimed(long oldExpiresAt, long newExpiresAt, int bodySize);
+
+        /**
+         * The step is over: {@code expired} were taken out (ownership passes, as for a read;
+         * delivered even with a failure, since they are marked swept); {@code more}: call again
+         * with resume to go on.
+         */
+        void swept(List<QueueEntry> expired, boolean more, Throwable failure);
     }
 
     /** Receives the store slots of cleared entries. */

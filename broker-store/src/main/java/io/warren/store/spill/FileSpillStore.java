@@ -52,8 +52,12 @@ import java.util.function.Function;
  *
  * <p>Record: int length of the rest | long seq | long store ref | long expiry (epoch ms, Long.MAX_VALUE:
  * none; the queue drops an expired entry when it comes back) | byte flags (1 persistent,
- * 2 redelivered, 4 content in the journal only, 8 expiry from the message's own TTL) | short + UTF-8 exchange | short + UTF-8 routing
- * key | int + properties | int + body (with flag 4: int 0 | int body size, and no bytes).
+ * 2 redelivered, 4 content in the journal only, 8 expiry from the message's own TTL, 16 swept:
+ * already expired and handed out by a sweep) | long enqueue time (epoch ms) | long own TTL (ms, -1:
+ * none) | short + UTF-8 exchange | short + UTF-8 routing key | int + properties | int + body (with
+ * flag 4: int 0 | int body size, and no bytes). Expiry and flags sit at fixed offsets, so a sweep
+ * ({@link Spill#sweep}) re-times or marks a record with one 9-byte write in place. No older
+ * format needs reading: the files never outlive the process.
  */
 public final class FileSpillStore implements SpillStore {
     private static final Logger log = LoggerFactory.getLogger(FileSpillStore.class);
@@ -61,13 +65,21 @@ public final class FileSpillStore implements SpillStore {
     /** What one pread fetches when reading back: large enough to amortise the call. */
     static final int BLOCK = 1 << 20;
     static final long DEFAULT_SEGMENT_SIZE = 16L << 20;
-    private static final int FIXED = 4 + 8 + 8 + 8 + 1 + 2 + 2 + 4 + 4;
+    private static final int FIXED = 4 + 8 + 8 + 8 + 1 + 8 + 8 + 2 + 2 + 4 + 4;
+    /** Offsets in a record of the expiry (then the flags byte) and of the enqueue time. */
+    private static final int EXPIRY_AT = 4 + 8 + 8;
+    private static final int FLAGS_AT = EXPIRY_AT + 8;
+    private static final int ENQUEUED_AT = FLAGS_AT + 1;
+    /** Disk a sweep step scans at most before it hands the thread back to reads. */
+    static final long SWEEP_SCAN = 32L << 20;
     private static final int PERSISTENT = 1;
     private static final int REDELIVERED = 2;
     /** A recovered message whose content is in the journal only: no properties or body here. */
     private static final int CONTENT_IN_STORE = 4;
     /** The expiry comes from the message's own TTL ({@link QueueEntry#ownExpiry()}). */
     private static final int OWN_EXPIRY = 8;
+    /** A sweep took the entry out (expired): a read brings back a content-less placeholder. */
+    private static final int SWEPT = 16;
 
     private final Path dir;
     private final long segmentSize;
@@ -244,6 +256,15 @@ public final class FileSpillStore implements SpillStore {
         /** Read position in the head segment. */
         private long readPos;
         private int nextSegment;
+        /** Where the sweep in progress stopped (null: none). */
+        private Segment sweepSeg;
+        private long sweepPos;
+        /** Every record before it has been swept: where a sweep that re-times nothing starts. */
+        private Segment cleanSeg;
+        private long cleanPos;
+        /** Whether every record the sweep in progress passed was swept (it moves the clean mark). */
+        private boolean sweepClean;
+        private final java.nio.ByteBuffer mark = java.nio.ByteBuffer.allocate(9);
 
         FileSpill(long id, String owner) {
             this.id = id;
@@ -271,6 +292,8 @@ public final class FileSpillStore implements SpillStore {
             chunk.writeLong(e.expiresAt());
             chunk.writeByte((m.persistent() ? PERSISTENT : 0) | (e.redelivered() ? REDELIVERED : 0)
                     | (loaded ? 0 : CONTENT_IN_STORE) | (e.ownExpiry() ? OWN_EXPIRY : 0));
+            chunk.writeLong(e.enqueuedAt());
+            chunk.writeLong(m.ttl());
             chunk.writeShort(ex);
             ByteBufUtil.reserveAndWriteUtf8(chunk, m.exchange(), ex);
             chunk.writeShort(rk);
@@ -315,6 +338,27 @@ public final class FileSpillStore implements SpillStore {
                 });
             } catch (RejectedExecutionException closed) {
                 sink.read(List.of(), new StoreException("page-out store " + dir + " is closed"));
+            }
+        }
+
+        @Override
+        public void sweep(Sweep sweep, SweepSink sink) {
+            flush();
+            try {
+                thread.execute(() -> {
+                    List<QueueEntry> out = new ArrayList<>();
+                    boolean more;
+                    try {
+                        more = sweepInto(sweep, sink, out);
+                    } catch (IOException | RuntimeException | OutOfMemoryError e) {
+                        sweepSeg = null;
+                        sink.swept(out, false, e); // those are marked swept: they must not be lost
+                        return;
+                    }
+                    sink.swept(out, more, null);
+                });
+            } catch (RejectedExecutionException closed) {
+                sink.swept(List.of(), false, new StoreException("page-out store " + dir + " is closed"));
             }
         }
 
@@ -396,6 +440,12 @@ public final class FileSpillStore implements SpillStore {
                         continue;
                     }
                     // Everything written has been read: start the file over instead of growing it.
+                    if (cleanSeg == head) {
+                        cleanSeg = null;
+                    }
+                    if (sweepSeg == head) {
+                        sweepSeg = null;
+                    }
                     head.channel.truncate(0);
                     head.size = 0;
                     readPos = 0;
@@ -426,6 +476,159 @@ public final class FileSpillStore implements SpillStore {
             }
         }
 
+        /** One sweep step (see {@link Spill#sweep}); true when it stopped before the end. */
+        private boolean sweepInto(Sweep sw, SweepSink sink, List<QueueEntry> out) throws IOException {
+            Segment seg;
+            long pos;
+            long skip = sw.skip();
+            if (skip > 0) {
+                seg = segments.peekFirst();
+                pos = readPos;
+                sweepClean = false;
+            } else if (sw.resume() && sweepSeg != null && segments.contains(sweepSeg)) {
+                seg = sweepSeg;
+                pos = sweepPos;
+            } else if (!sw.retime() && cleanSeg != null && segments.contains(cleanSeg)) {
+                seg = cleanSeg;
+                pos = cleanPos;
+                sweepClean = true;
+            } else {
+                seg = segments.peekFirst();
+                pos = readPos;
+                sweepClean = true;
+            }
+            sweepSeg = null;
+            if (seg == null) {
+                return false;
+            }
+            if (seg == segments.peekFirst()) {
+                pos = Math.max(pos, readPos); // reads since took records off the head
+            }
+            long scanned = 0;
+            long bytes = 0;
+            boolean started = false;
+            for (Segment s : segments) {
+                if (!started) {
+                    if (s != seg) {
+                        continue;
+                    }
+                    started = true;
+                } else {
+                    pos = 0;
+                }
+                while (pos < s.size) {
+                    if (out.size() >= sw.maxEntries() || (!out.isEmpty() && bytes >= sw.maxBytes())
+                            || scanned >= SWEEP_SCAN) {
+                        sweepSeg = s;
+                        sweepPos = pos;
+                        return true;
+                    }
+                    if (out.size() >= sw.want()) {
+                        return false;
+                    }
+                    int want = (int) Math.min(s.size - pos, BLOCK);
+                    ByteBuf b = block(want);
+                    s.read(pos, want, b);
+                    int advanced = 0;
+                    while (b.readableBytes() >= 4 && out.size() < sw.maxEntries() && out.size() < sw.want()
+                            && (out.isEmpty() || bytes < sw.maxBytes())) {
+                        int at = b.readerIndex();
+                        int len = b.getInt(at);
+                        if (len < FIXED - 4 || pos + advanced + 4 + len > s.size) {
+                            throw new IOException("page-out file " + s.path + " is corrupt at " + (pos + advanced));
+                        }
+                        if (b.readableBytes() < 4 + len) {
+                            if (advanced == 0) {
+                                b = block(4 + len); // one record larger than the block
+                                s.read(pos, 4 + len, b);
+                                continue;
+                            }
+                            break;
+                        }
+                        long recordAt = pos + advanced;
+                        int flags = b.getByte(at + FLAGS_AT);
+                        if (skip > 0) {
+                            skip--;
+                        } else if ((flags & SWEPT) == 0) {
+                            long old = b.getLong(at + EXPIRY_AT);
+                            long expiresAt = old;
+                            boolean own = (flags & OWN_EXPIRY) != 0;
+                            if (sw.retime()) {
+                                long enqueued = b.getLong(at + ENQUEUED_AT);
+                                long ownTtl = b.getLong(at + ENQUEUED_AT + 8);
+                                if (old != QueueEntry.NEVER && old <= sw.retimeAt()) {
+                                    expiresAt = old; // it had expired before the TTL changed
+                                } else if (enqueued != QueueEntry.UNKNOWN) {
+                                    expiresAt = QueueEntry.expiry(enqueued, ownTtl, sw.ttl());
+                                    own = QueueEntry.ownDecides(ownTtl, sw.ttl());
+                                }
+                            }
+                            if (expiresAt != QueueEntry.NEVER && expiresAt <= sw.now()) {
+                                QueueEntry e = decode(b.slice(at, 4 + len));
+                                e.expiresAt(expiresAt, own);
+                                try {
+                                    rewrite(s, recordAt, expiresAt,
+                                            (own ? flags | OWN_EXPIRY : flags & ~OWN_EXPIRY) | SWEPT);
+                                } catch (IOException | RuntimeException failed) {
+                                    e.message().release(); // not marked: it stays on disk, live
+                                    throw failed;
+                                }
+                                if (expiresAt != old) {
+                                    sink.retimed(old, expiresAt, e.message().bodySize());
+                                }
+                                out.add(e);
+                                bytes += e.message().bodySize();
+                            } else {
+                                sweepClean = false;
+                                if (expiresAt != old) {
+                                    rewrite(s, recordAt, expiresAt, own ? flags | OWN_EXPIRY : flags & ~OWN_EXPIRY);
+                                    sink.retimed(old, expiresAt, bodySize(b, at));
+                                }
+                            }
+                        }
+                        b.skipBytes(4 + len);
+                        advanced += 4 + len;
+                        if (sweepClean) {
+                            cleanSeg = s;
+                            cleanPos = recordAt + 4 + len;
+                        }
+                    }
+                    if (advanced == 0 && out.size() < sw.maxEntries() && out.size() < sw.want()
+                            && (out.isEmpty() || bytes < sw.maxBytes())) {
+                        throw new IOException("page-out file " + s.path + " is corrupt at " + pos);
+                    }
+                    pos += advanced; // (nothing when a limit stopped it: the checks above end the step)
+                    scanned += advanced;
+                }
+            }
+            return false;
+        }
+
+        /** The body size in the record at {@code at} of {@code b}. */
+        private static int bodySize(ByteBuf b, int at) {
+            int i = at + ENQUEUED_AT + 16;
+            i += 2 + b.getUnsignedShort(i);
+            i += 2 + b.getUnsignedShort(i);
+            i += 4 + b.getInt(i);
+            return b.getInt(i);
+        }
+
+        /** Writes a record's expiry and flags in place. */
+        private void rewrite(Segment s, long recordAt, long expiresAt, int flags) throws IOException {
+            if (s.memory != null) {
+                int i = s.memory.readerIndex() + (int) recordAt;
+                s.memory.setLong(i + EXPIRY_AT, expiresAt);
+                s.memory.setByte(i + FLAGS_AT, flags);
+                return;
+            }
+            mark.clear();
+            mark.putLong(expiresAt).put((byte) flags).flip();
+            long p = recordAt + EXPIRY_AT;
+            while (mark.hasRemaining()) {
+                p += s.channel.write(mark, p);
+            }
+        }
+
         private ByteBuf block(int capacity) {
             if (block == null || block.capacity() < capacity) {
                 if (block != null) {
@@ -443,24 +646,38 @@ public final class FileSpillStore implements SpillStore {
             long ref = b.readLong();
             long expiresAt = b.readLong();
             int flags = b.readByte();
+            long enqueuedAt = b.readLong();
+            long ownTtl = b.readLong();
             String exchange = b.readCharSequence(b.readUnsignedShort(), StandardCharsets.UTF_8).toString();
             String routingKey = b.readCharSequence(b.readUnsignedShort(), StandardCharsets.UTF_8).toString();
             int p = b.readInt();
             int propsAt = b.readerIndex();
             b.skipBytes(p);
             int n = b.readInt();
-            if ((flags & CONTENT_IN_STORE) != 0) {
-                QueueEntry e = new QueueEntry(Message.recovered(exchange, routingKey, n), seq,
-                        (flags & REDELIVERED) != 0, ref);
+            if ((flags & (CONTENT_IN_STORE | SWEPT)) != 0) {
+                boolean swept = (flags & SWEPT) != 0;
+                if (swept && (flags & CONTENT_IN_STORE) == 0) {
+                    b.skipBytes(n);
+                }
+                Message m = Message.recovered(exchange, routingKey, n);
+                m.ttl(ownTtl);
+                // a swept entry's slot went with the sweep: this placeholder holds none
+                QueueEntry e = new QueueEntry(m, seq, (flags & REDELIVERED) != 0, swept ? QueueEntry.NOT_STORED : ref);
                 e.expiresAt(expiresAt, (flags & OWN_EXPIRY) != 0);
+                e.enqueuedAt(enqueuedAt);
+                if (swept) {
+                    e.markSwept();
+                }
                 return e;
             }
             ByteBuf content = ByteBufAllocator.DEFAULT.directBuffer(p + n, p + n);
             content.writeBytes(b, propsAt, p);
             content.writeBytes(b, n);
             Message m = Message.restored(exchange, routingKey, content, p, (flags & PERSISTENT) != 0, headersReader);
+            m.ttl(ownTtl);
             QueueEntry e = new QueueEntry(m, seq, (flags & REDELIVERED) != 0, ref);
             e.expiresAt(expiresAt, (flags & OWN_EXPIRY) != 0);
+            e.enqueuedAt(enqueuedAt);
             return e;
         }
 
@@ -479,6 +696,8 @@ public final class FileSpillStore implements SpillStore {
                 s.drop();
             }
             readPos = 0;
+            sweepSeg = null;
+            cleanSeg = null;
         }
 
         private void scanRefs(RefSink storeRefs) throws IOException {
@@ -489,10 +708,11 @@ public final class FileSpillStore implements SpillStore {
                     ByteBuf b = block(want);
                     s.read(pos, want, b);
                     int advanced = 0;
-                    while (b.readableBytes() >= 4 + 8 + 8) {
+                    while (b.readableBytes() >= FLAGS_AT + 1) {
                         int len = b.getInt(b.readerIndex());
                         long ref = b.getLong(b.readerIndex() + 4 + 8);
-                        if (ref != QueueEntry.NOT_STORED) {
+                        // a swept entry's slot is freed by whoever the sweep handed it to
+                        if (ref != QueueEntry.NOT_STORED && (b.getByte(b.readerIndex() + FLAGS_AT) & SWEPT) == 0) {
                             storeRefs.ref(ref);
                         }
                         advanced += 4 + len;

@@ -242,4 +242,173 @@ class FileSpillStoreTest {
         store = null;
         assertEquals(0, spillFiles());
     }
+
+    /** Runs one sweep step; returns {expired entries, more (Boolean), moves (List of long[3])}. */
+    private Object[] sweep(SpillStore.Spill s, SpillStore.Sweep sw) throws Exception {
+        List<long[]> moves = new ArrayList<>();
+        CompletableFuture<Object[]> f = new CompletableFuture<>();
+        s.sweep(sw, new SpillStore.SweepSink() {
+            @Override public void retimed(long oldAt, long newAt, int bytes) {
+                moves.add(new long[] {oldAt, newAt, bytes});
+            }
+
+            @Override public void swept(List<QueueEntry> expired, boolean more, Throwable failure) {
+                if (failure != null) {
+                    f.completeExceptionally(failure);
+                } else {
+                    f.complete(new Object[] {expired, more, moves});
+                }
+            }
+        });
+        Object[] r = f.get(30, TimeUnit.SECONDS);
+        @SuppressWarnings("unchecked") List<QueueEntry> got = (List<QueueEntry>) r[0];
+        held.addAll(got);
+        return r;
+    }
+
+    private static SpillStore.Sweep sweepAt(long now, boolean retime, long ttl, boolean resume, int max) {
+        return new SpillStore.Sweep(now, now, ttl, retime, Long.MAX_VALUE, resume, max, 1L << 30, 0);
+    }
+
+    /** Entry i (enqueued at 1,000 + i) expires at 1,000 + i + 500 from the queue's TTL; every 7th at 1,000 + i + 50 from its own. */
+    private void appendTimed(SpillStore.Spill s, int from, int to) {
+        for (int i = from; i < to; i++) {
+            QueueEntry e = entry(i, 100);
+            e.enqueuedAt(1000 + i);
+            if (i % 7 == 0) {
+                e.message().ttl(50);
+                e.expiresAt(1000 + i + 50, true);
+            } else {
+                e.expiresAt(1000 + i + 500, false);
+            }
+            s.append(e);
+            e.message().release();
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aSweepTakesOutTheExpiredWhereverTheySitAndReadsBringBackPlaceholders() throws Exception {
+        store = FileSpillStore.open(tmp.resolve("paging"), FileSpillStore.CHUNK, HEADERS);
+        SpillStore.Spill s = store.open("q");
+        appendTimed(s, 0, 1000); // ~150 KB: several chunks and segments, the last still on the loop
+        // At 1,400: the own-TTL entries up to 350 have expired, nothing from the queue TTL yet.
+        Object[] r = sweep(s, sweepAt(1400, false, 500, false, 10_000));
+        List<QueueEntry> expired = (List<QueueEntry>) r[0];
+        assertEquals(false, r[1]);
+        assertTrue(((List<long[]>) r[2]).isEmpty());
+        List<Integer> ids = new ArrayList<>();
+        for (QueueEntry e : expired) {
+            int i = (int) (e.seq() - 1000);
+            check(e, i, 100);
+            assertEquals(1000 + i + 50, e.expiresAt());
+            ids.add(i);
+        }
+        List<Integer> want = new ArrayList<>();
+        for (int i = 0; i <= 350; i += 7) {
+            want.add(i);
+        }
+        assertEquals(want, ids);
+        // A second sweep at the same time finds nothing more.
+        assertTrue(((List<QueueEntry>) sweep(s, sweepAt(1400, false, 500, false, 10_000))[0]).isEmpty());
+        // Purge-time slots: the swept entries' slots are not reported (whoever got them frees them).
+        List<QueueEntry> all = new ArrayList<>();
+        List<QueueEntry> batch;
+        while (!(batch = read(s, 300, 1 << 30)).isEmpty()) {
+            all.addAll(batch);
+        }
+        assertEquals(1000, all.size());
+        for (int i = 0; i < 1000; i++) {
+            QueueEntry e = all.get(i);
+            boolean swept = i % 7 == 0 && i <= 350;
+            assertEquals(swept, e.swept(), "entry " + i);
+            assertEquals(1000 + i, e.enqueuedAt());
+            if (swept) {
+                assertEquals(QueueEntry.NOT_STORED, e.ref());
+                assertFalse(e.message().loaded());
+                assertEquals(100, e.message().bodySize());
+            } else {
+                check(e, i, 100);
+                assertEquals(i % 7 == 0 ? 50 : -1, e.message().ttl());
+            }
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aRetimingSweepRewritesExpiriesInPlaceAndReportsEachChange() throws Exception {
+        store = FileSpillStore.open(tmp.resolve("paging"), FileSpillStore.CHUNK, HEADERS);
+        SpillStore.Spill s = store.open("q");
+        appendTimed(s, 0, 1000);
+        assertEquals(5, read(s, 5, 1 << 30).size()); // the head moved on: the sweep starts there
+        // The TTL becomes 100 at 1,300: entries enqueued up to 1,200 (i <= 200) expire, own TTLs
+        // (50) still decide for every 7th, the rest now expire at enqueue + 100; small steps.
+        List<QueueEntry> expired = new ArrayList<>();
+        List<long[]> moves = new ArrayList<>();
+        boolean resume = false;
+        while (true) {
+            Object[] r = sweep(s, sweepAt(1300, true, 100, resume, 16));
+            expired.addAll((List<QueueEntry>) r[0]);
+            moves.addAll((List<long[]>) r[2]);
+            if (!(Boolean) r[1]) {
+                break;
+            }
+            resume = true;
+        }
+        // 5 .. 200, and the own-TTL ones up to 250
+        List<Integer> want = new ArrayList<>();
+        for (int i = 5; i <= 250; i++) {
+            if (i <= 200 || i % 7 == 0) {
+                want.add(i);
+            }
+        }
+        assertEquals(want.size(), expired.size());
+        for (int k = 0; k < expired.size(); k++) {
+            QueueEntry e = expired.get(k);
+            int i = want.get(k);
+            check(e, i, 100);
+            assertEquals(1000 + i + (i % 7 == 0 ? 50 : 100), e.expiresAt());
+        }
+        // every queue-TTL entry moved from +500 to +100; own-TTL ones kept theirs
+        long queueTtl = 0;
+        for (int i = 5; i < 1000; i++) {
+            queueTtl += i % 7 == 0 ? 0 : 1;
+        }
+        assertEquals(queueTtl, moves.size());
+        for (long[] m : moves) {
+            assertEquals(400, m[0] - m[1]);
+            assertEquals(100, m[2]);
+        }
+        List<QueueEntry> all = new ArrayList<>();
+        List<QueueEntry> batch;
+        while (!(batch = read(s, 300, 1 << 30)).isEmpty()) {
+            all.addAll(batch);
+        }
+        assertEquals(995, all.size());
+        for (int k = 0; k < all.size(); k++) {
+            QueueEntry e = all.get(k);
+            int i = 5 + k;
+            assertEquals(want.contains(i), e.swept(), "entry " + i);
+            assertEquals(1000 + i + (i % 7 == 0 ? 50 : 100), e.expiresAt(), "entry " + i);
+            assertEquals(i % 7 == 0, e.ownExpiry(), "entry " + i);
+        }
+    }
+
+    @Test
+    void clearDoesNotReportTheSlotsOfSweptEntries() throws Exception {
+        store = FileSpillStore.open(tmp.resolve("paging"), FileSpillStore.CHUNK, HEADERS);
+        SpillStore.Spill s = store.open("q");
+        appendTimed(s, 0, 100);
+        sweep(s, sweepAt(1400, false, 500, false, 10_000));
+        List<Long> refs = new java.util.concurrent.CopyOnWriteArrayList<>();
+        s.clear(refs::add);
+        assertEquals(0, read(s, 10, 1 << 20).size()); // after the clear, in order
+        List<Long> want = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            if (i % 5 != 0 && !(i % 7 == 0 && i <= 350)) {
+                want.add(77_000L + i);
+            }
+        }
+        assertEquals(want, refs);
+    }
 }
