@@ -82,6 +82,20 @@ public final class DeadLetters {
         if (c == null || x == null) {
             return 0; // a missing DLX drops the message silently, as RabbitMQ
         }
+        Message copy = copy(c, queue, m, reason, dlx, dlrk);
+        RoutingResult routing = new RoutingResult();
+        boolean rejected = "rejected".equals(reason);
+        Publisher.publish(x, copy, routing, null, QUEUED, failure -> {
+            if (failure != null) {
+                LOG.warn("a message dead-lettered from {} could not be journaled: {}", queue, failure.toString());
+            }
+        }, rejected ? null : target -> !cycle(target, copy, queue));
+        return routing.queues().size();
+    }
+
+    /** The dead-lettered copy of {@code m}: x-death added, routed by {@code dlrk} or m's own keys (CC included). */
+    private static Message copy(DeadLetterCodec c, MessageQueue queue, Message m, String reason, String dlx,
+                                String dlrk) {
         String[] cc = null;
         if (dlrk == null) {
             cc = m.ccRoutes();
@@ -93,15 +107,7 @@ public final class DeadLetters {
         // last before the copy takes it over: nothing that can throw may leave it unreleased
         ByteBuf props = c.rewrite(m.properties(), reason, queue.name(), m.exchange(), m.routingKey(),
                 System.currentTimeMillis() / 1000, dlrk != null);
-        Message copy = m.deadLettered(dlx, dlrk != null ? dlrk : m.routingKey(), cc, props, c::headers);
-        RoutingResult routing = new RoutingResult();
-        boolean rejected = "rejected".equals(reason);
-        Publisher.publish(x, copy, routing, null, QUEUED, failure -> {
-            if (failure != null) {
-                LOG.warn("a message dead-lettered from {} could not be journaled: {}", queue, failure.toString());
-            }
-        }, rejected ? null : target -> !cycle(target, copy, queue));
-        return routing.queues().size();
+        return m.deadLettered(dlx, dlrk != null ? dlrk : m.routingKey(), cc, props, c::headers);
     }
 
     /** How an at-least-once attempt ended ({@link #publishSafely}). */
@@ -136,16 +142,7 @@ public final class DeadLetters {
             done.accept(Outcome.NO_EXCHANGE);
             return;
         }
-        String[] cc = null;
-        if (dlrk == null) {
-            cc = m.ccRoutes();
-            if (cc == null) {
-                cc = ccRoutes(c.headers(m.properties()));
-            }
-        }
-        ByteBuf props = c.rewrite(m.properties(), reason, queue.name(), m.exchange(), m.routingKey(),
-                System.currentTimeMillis() / 1000, dlrk != null);
-        Message copy = m.deadLettered(dlx, dlrk != null ? dlrk : m.routingKey(), cc, props, c::headers);
+        Message copy = copy(c, queue, m, reason, dlx, dlrk);
         Tally tally = new Tally(done);
         RoutingResult routing = new RoutingResult();
         boolean rejected = "rejected".equals(reason);
