@@ -464,9 +464,9 @@ class DeadLetterTest {
     }
 
     /**
-     * A backlog larger than the page-out bound (64 MiB) expires while paged out: it is
-     * dead-lettered as it is read back, a batch at a time, and the dead-letter queue pages out
-     * in turn, so neither queue holds more than its bound in memory.
+     * A backlog larger than the page-out bound (64 MiB) expires while paged out (a policy gives it
+     * a 1 ms TTL): it is dead-lettered a batch at a time, in order, and the dead-letter queue pages
+     * out in turn, so neither queue holds more than its bound in memory.
      */
     @Test
     void aPagedOutBacklogIsDeadLetteredInBoundedMemory() throws Exception {
@@ -475,9 +475,10 @@ class DeadLetterTest {
         Channel ch = c.createChannel();
         String[] t = deadLetterTarget(ch);
         String work = unique("work");
-        Map<String, Object> args = dlx(t[0], null);
-        args.put("x-message-ttl", 2000);
-        ch.queueDeclare(work, false, false, true, args);
+        // No TTL while publishing: a queue TTL would race the publisher (on a slow machine the
+        // first messages expired before the backlog passed the paging bound). A policy sets one
+        // once the backlog is paged out, and every message is due at once.
+        ch.queueDeclare(work, false, false, true, dlx(t[0], null));
         io.warren.core.queue.Paging paging = broker.broker().paging();
         long pagedBefore = paging.pagedOut();
         int n = 80;
@@ -489,6 +490,10 @@ class DeadLetterTest {
         }
         ch.waitForConfirmsOrDie(WAIT.toMillis());
         assertTrue(paging.pagedOut() > pagedBefore, "the backlog was paged out");
+        String policy = unique("paged-ttl");
+        io.warren.core.vhost.VirtualHost vhost = broker.broker().vhost("/");
+        vhost.putPolicy(io.warren.core.policy.PolicyValidator.policy("/", policy,
+                "^" + java.util.regex.Pattern.quote(work) + "$", "queues", 0, Map.of("message-ttl", 1L), false), false);
         await().atMost(Duration.ofSeconds(60)).until(() -> ch.messageCount(t[1]) == n);
         assertEquals(0, ch.messageCount(work));
         io.warren.core.queue.MessageQueue dlq = broker.broker().vhost("/").queue(t[1]);
@@ -499,6 +504,7 @@ class DeadLetterTest {
             assertEquals((byte) i, r.getBody()[0], "in order");
             assertEquals(body.length, r.getBody().length);
         }
+        vhost.deletePolicy(policy, false);
         c.close();
     }
 
