@@ -231,6 +231,9 @@ public final class MessageQueue implements Destination {
     // Sweeps of the spill (see sweepSpill). Loop only.
     /** A sweep step is in flight. */
     private boolean sweeping;
+    /** A length-limited queue's ledger is being re-timed (retimeLedgerStep); sweeps wait. */
+    private boolean ledgerRetiming;
+    private long ledgerRetimeAt;
     /** The sweep in progress re-times (a TTL change), and the lane it is in. */
     private boolean sweepRetime;
     private int sweepLane;
@@ -385,9 +388,10 @@ public final class MessageQueue implements Destination {
      * old TTL, or its own-TTL expiry less its own TTL), else from now. One pass over the in-memory
      * ready list, bounded by the paging bound like {@link #sweep}. Paged-out entries are re-timed
      * on disk by a sweep off the loop ({@link #sweepSpill}): those now due leave the counts when its
-     * step lands and are dead-lettered then. Length-limited FIFO queues (a {@link SpillLedger})
-     * are not re-timed on disk (the ledger keeps each entry's expiry): their paged-out entries get
-     * the new TTL when they are read back.
+     * step lands and are dead-lettered then. A length-limited FIFO queue re-times its
+     * {@link SpillLedger} first (its counts go by the ledger), then its records on disk if it
+     * dead-letters; one whose ledger misses entries paged out before it had a limit re-times
+     * neither, and those entries get the new TTL when they are read back.
      */
     private void retime(long ttl) {
         long old = messageTtl;
@@ -420,8 +424,12 @@ public final class MessageQueue implements Destination {
             updateCount();
             armExpiry();
         }
-        if (spill != null && spillCount > 0 && (ledger == null || deadLetterExchange != null)) {
-            sweepSpill(ledger == null, now);
+        if (spill != null && spillCount > 0) {
+            if (ledger == null || ledgerGap == 0) {
+                sweepSpill(true, now);
+            } else if (deadLetterExchange != null) {
+                sweepSpill(false, now);
+            }
         }
     }
 
@@ -1377,11 +1385,72 @@ public final class MessageQueue implements Destination {
         if (spill == null || spillCount == 0 || deleted) {
             return;
         }
-        if (sweeping) {
+        if (sweeping || ledgerRetiming) {
             sweepAgain = true;
             sweepAgainRetime |= retime;
             return;
         }
+        if (retime && ledger != null) {
+            if (ledgerGap > 0) {
+                // The gap's counts go by its records' expiries, the rest by the ledger's: neither
+                // is re-timed (see retime), the gap is settled at read-back.
+                if (deadLetterExchange == null) {
+                    return;
+                }
+                retime = false;
+            } else {
+                // The ledger first, the counts with it; then the records on disk.
+                ledgerRetiming = true;
+                ledgerRetimeAt = now;
+                ledger.startRetime();
+                retimeLedgerStep();
+                return;
+            }
+        }
+        startSweep(retime, now);
+    }
+
+    /** Entries of the ledger re-timed per loop task: a few milliseconds at most. */
+    private static final int LEDGER_RETIME_STEP = 65_536;
+
+    /**
+     * One step of re-timing a length-limited queue's ledger after a TTL change: the counts move
+     * with it (entries now due leave them at once). Once done, the records on disk are re-timed
+     * too, and the expired ones swept, so that disk and ledger agree; the records' moves are not
+     * counted again (the ledger's are the counts').
+     */
+    private void retimeLedgerStep() {
+        if (!ledgerRetiming || deleted) {
+            ledgerRetiming = false;
+            return;
+        }
+        SpillExpiries.Moves moves = new SpillExpiries.Moves();
+        boolean done = ledger.retime(messageTtl, ledgerRetimeAt, LEDGER_RETIME_STEP, moves);
+        spillExpiries.apply(moves);
+        spillExpiries.expireUpTo(System.currentTimeMillis());
+        updateCount();
+        armExpiry();
+        if (!done) {
+            loop.execute(this::retimeLedgerStep);
+            return;
+        }
+        ledgerRetiming = false;
+        if (sweepAgain && sweepAgainRetime) {
+            // the TTL changed again during the pass: the ledger again, from the head
+            sweepAgain = false;
+            sweepAgainRetime = false;
+            sweepSpill(true, System.currentTimeMillis());
+        } else if (spillCount > 0) {
+            // The records too, so that they agree with the ledger (the read-back, a later sweep
+            // for expired entries); the expired ones go now.
+            startSweep(true, ledgerRetimeAt);
+        } else if (sweepAgain) {
+            sweepAgain = false;
+            sweepSpill(false, System.currentTimeMillis());
+        }
+    }
+
+    private void startSweep(boolean retime, long now) {
         sweeping = true;
         sweepRetime = retime;
         sweepRetimeAt = now;
@@ -1416,13 +1485,17 @@ public final class MessageQueue implements Destination {
         int gen = spillGen;
         int lane = sweepLane;
         SpillExpiries.Moves moves = new SpillExpiries.Moves();
+        // A ledger's entries were re-timed, and counted, before their records (retimeLedgerStep).
+        boolean countMoves = ledger == null;
         long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
         SpillStore.Sweep sw = new SpillStore.Sweep(System.currentTimeMillis(), sweepRetimeAt, messageTtl,
                 sweepRetime, want, resume, READ_BATCH, bytes, lane == 0 ? pagedOutDroppedCount() : 0);
         spill.sweep(lane, sw, new SpillStore.SweepSink() {
             @Override
             public void retimed(long oldExpiresAt, long newExpiresAt, int bodySize) {
-                moves.moved(oldExpiresAt, newExpiresAt, bodySize);
+                if (countMoves) {
+                    moves.moved(oldExpiresAt, newExpiresAt, bodySize);
+                }
             }
 
             @Override
@@ -1540,7 +1613,7 @@ public final class MessageQueue implements Destination {
         spillBodyBytes += size;
         spillExpiries.add(e.expiresAt(), size);
         if (ledger != null) {
-            ledger.add(size, e.expiresAt());
+            ledger.add(size, e.enqueuedAt(), e.message().ttl(), e.expiresAt());
         }
         if (e.ref() != QueueEntry.NOT_STORED) {
             spillStored++;
@@ -1653,9 +1726,12 @@ public final class MessageQueue implements Destination {
             }
             live++;
             spillBodyBytes -= e.message().bodySize();
+            // the expiry the counts went by: the ledger's, where it knows the entry
+            long counts = e.expiresAt();
             if (ledgerGap > 0) {
                 ledgerGap--;
             } else if (ledger != null) {
+                counts = ledger.headExpiresAt();
                 ledger.poll();
             }
             if (priorityLanes) {
@@ -1664,12 +1740,12 @@ public final class MessageQueue implements Destination {
             }
             if (e.swept()) {
                 // a sweep dead-lettered it already: its accounting leaves now, the entry is gone
-                spillExpiries.left(e.expiresAt(), e.message().bodySize());
+                spillExpiries.left(counts, e.message().bodySize());
                 sweptInSpill--;
                 e.message().release();
                 continue;
             }
-            boolean counted = spillExpiries.left(e.expiresAt(), e.message().bodySize());
+            boolean counted = spillExpiries.left(counts, e.message().bodySize());
             if (e.enqueuedAt() != QueueEntry.UNKNOWN && (messageTtl >= 0 || e.message().ttl() >= 0)) {
                 // the TTL in force now (a read that was in flight when it changed, or a length-limited
                 // queue, whose paged-out entries are not re-timed on disk)
@@ -1725,6 +1801,7 @@ public final class MessageQueue implements Destination {
             spillDropped.clear();
         }
         ledgerGap = 0;
+        ledgerRetiming = false;
         spillReading = false;
         sweeping = false;
         sweepAgain = false;

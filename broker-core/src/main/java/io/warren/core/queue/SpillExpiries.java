@@ -102,17 +102,31 @@ final class SpillExpiries {
         final TreeMap<Long, long[]> from = new TreeMap<>();
         final TreeMap<Long, long[]> to = new TreeMap<>();
 
+        // the last bucket each side touched: neighbours in a spill mostly share one
+        private long lastFrom = Long.MIN_VALUE;
+        private long[] lastFromCount;
+        private long lastTo = Long.MIN_VALUE;
+        private long[] lastToCount;
+
         /** An entry of {@code bytes} moved from expiry {@code oldAt} to {@code newAt}. */
         void moved(long oldAt, long newAt, long bytes) {
             if (oldAt != QueueEntry.NEVER) {
-                long[] c = from.computeIfAbsent(bucket(oldAt), k -> new long[2]);
-                c[0]++;
-                c[1] += bytes;
+                long b = bucket(oldAt);
+                if (b != lastFrom) {
+                    lastFrom = b;
+                    lastFromCount = from.computeIfAbsent(b, k -> new long[2]);
+                }
+                lastFromCount[0]++;
+                lastFromCount[1] += bytes;
             }
             if (newAt != QueueEntry.NEVER) {
-                long[] c = to.computeIfAbsent(bucket(newAt), k -> new long[2]);
-                c[0]++;
-                c[1] += bytes;
+                long b = bucket(newAt);
+                if (b != lastTo) {
+                    lastTo = b;
+                    lastToCount = to.computeIfAbsent(b, k -> new long[2]);
+                }
+                lastToCount[0]++;
+                lastToCount[1] += bytes;
             }
         }
 

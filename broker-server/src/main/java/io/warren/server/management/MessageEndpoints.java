@@ -158,16 +158,35 @@ final class MessageEndpoints {
         }
         CompletableFuture<Throwable> safe = new CompletableFuture<>();
         RoutingResult routing = new RoutingResult();
+        // The answer waits until every queue has taken its copy (as RabbitMQ's does: it publishes
+        // with confirms), so a get right after it finds the message. One count per hand-over,
+        // plus this thread's own until the publish returned.
+        CompletableFuture<Void> enqueued = new CompletableFuture<>();
+        java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger(1);
+        Publisher.Handover handover = (q, m, ref) -> {
+            pending.incrementAndGet();
+            q.execute(() -> {
+                try {
+                    q.enqueue(m, ref);
+                } finally {
+                    if (pending.decrementAndGet() == 0) {
+                        enqueued.complete(null);
+                    }
+                }
+            });
+        };
         // The exchange may have been deleted since the lookup: publish to what the vhost has now,
         // as a basic.publish would (a deleted exchange routes nowhere).
         io.warren.core.store.DurableWrites store = Publisher.publish(v.exchange(x.name()), msg, routing, null,
-                Publisher.DIRECT,
-                safe::complete);
+                handover, safe::complete);
         boolean routed = !routing.queues().isEmpty();
-        if (store == null) {
-            return CompletableFuture.completedFuture(ApiResponse.ok(Map.of("routed", routed)));
+        if (pending.decrementAndGet() == 0) {
+            enqueued.complete(null);
         }
-        return safe.thenApply(failure -> {
+        if (store == null) {
+            return enqueued.thenApply(ignored -> ApiResponse.ok(Map.of("routed", routed)));
+        }
+        return enqueued.thenCompose(ignored -> safe).thenApply(failure -> {
             if (failure != null) {
                 // A confirm would be a nack: RabbitMQ's answer for one.
                 throw ApiException.badRequest("rejected Unable to publish message. Check queue limits.");

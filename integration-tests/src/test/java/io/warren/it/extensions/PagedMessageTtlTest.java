@@ -269,12 +269,25 @@ class PagedMessageTtlTest {
      */
     @Test
     void aLongerTtlPolicyKeepsThePagedBacklog() throws Exception {
+        longerTtlKeepsThePagedBacklog(Map.of());
+    }
+
+    /**
+     * The same in a length-limited queue: its ledger, which its counts and its drops go by, is
+     * re-timed too, so nothing leaves the count at the old expiry.
+     */
+    @Test
+    void aLongerTtlPolicyKeepsALengthLimitedQueuesPagedBacklog() throws Exception {
+        longerTtlKeepsThePagedBacklog(Map.of("x-max-length", N));
+    }
+
+    private void longerTtlKeepsThePagedBacklog(Map<String, Object> args) throws Exception {
         Channel ch = broker.connect().createChannel();
         String q = "spill-ttl-long-" + UUID.randomUUID();
         String dlq = q + "-dlq";
         String p = "long-" + UUID.randomUUID();
         policy(p, q, "{\"message-ttl\":1500}");
-        declare(ch, q, dlq, false, Map.of());
+        declare(ch, q, dlq, false, args);
         Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
         long start = System.currentTimeMillis();
         publish(ch, q, false, i -> false, null);
@@ -419,16 +432,72 @@ class PagedMessageTtlTest {
     }
 
     /**
+     * A length-limited queue's paged backlog and a TTL policy: its ledger (the counts go by it) is
+     * re-timed with its records, so a shortened TTL empties the queue's count at once and
+     * dead-letters every paged-out message from disk, and the limit still counts exactly after.
+     */
+    @Test
+    void aShorterTtlPolicyExpiresALengthLimitedQueuesPagedBacklog() throws Exception {
+        Channel ch = broker.connect().createChannel();
+        String q = "spill-ttl-limited-short-" + UUID.randomUUID();
+        String dlq = q + "-dlq";
+        declare(ch, q, dlq, false, Map.of("x-max-length", N));
+        Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
+        publish(ch, q, false, i -> false, null);
+        assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));
+        assertEquals(N, count(ch, q));
+
+        String p = "limited-short-" + UUID.randomUUID();
+        long set = System.currentTimeMillis();
+        policy(p, q, "{\"message-ttl\":1}");
+        await().atMost(Duration.ofSeconds(2)).until(() -> count(ch, q) == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> dead(got) == N);
+        long last = got.values().stream().filter(v -> v[0] instanceof Long).mapToLong(v -> (Long) v[0]).max().orElse(0);
+        assertTrue(last - set < 3000, "the last arrived " + (last - set) + " ms after the policy");
+        for (Map.Entry<Integer, Object[]> e : got.entrySet()) {
+            if (e.getKey() >= 0) {
+                assertExpiredDeath((AMQP.BasicProperties) e.getValue()[1], q);
+            }
+        }
+        assertTrue(twice(got).isEmpty(), "dead-lettered twice: " + twice(got));
+        http("DELETE", "/api/policies/%2F/" + p, null);
+
+        // the limit counts exactly: N + 2 more (ids from 10,000), the oldest two of them dropped
+        ch.confirmSelect();
+        for (int i = 0; i < N + 2; i++) {
+            ch.basicPublish("", q, null, body(10_000 + i));
+        }
+        ch.waitForConfirmsOrDie(10_000);
+        await().atMost(Duration.ofSeconds(5)).until(() -> count(ch, q) == N);
+        await().atMost(Duration.ofSeconds(5)).until(() -> dead(got) == N + 2);
+        assertTrue(got.containsKey(10_000) && got.containsKey(10_001), "the oldest two went to the DLQ");
+        await().atMost(Duration.ofSeconds(10)).until(() -> apiMessages(q) == N);
+        Set<Integer> left = drain(ch, q);
+        assertEquals(N, left.size());
+        assertFalse(left.contains(10_000) || left.contains(10_001), "the oldest two should have been dropped");
+    }
+
+    /**
      * Sweeps race read-backs: a consumer drains the paged backlog while scattered expirations fall
      * due and a policy shortens, then lengthens, the TTL. Every message is either delivered or
      * dead-lettered, exactly once, and the queue ends empty with a count of 0.
      */
     @Test
     void sweepsAndReadBacksTogetherLoseAndDuplicateNothing() throws Exception {
+        sweepsAndReadBacksRace(Map.of());
+    }
+
+    /** The same race in a length-limited queue, whose ledger is re-timed before its records. */
+    @Test
+    void aLengthLimitedQueuesLedgerRetimesInTheRaceToo() throws Exception {
+        sweepsAndReadBacksRace(Map.of("x-max-length", N + 100));
+    }
+
+    private void sweepsAndReadBacksRace(Map<String, Object> args) throws Exception {
         Channel ch = broker.connect().createChannel();
         String q = "spill-ttl-race-" + UUID.randomUUID();
         String dlq = q + "-dlq";
-        declare(ch, q, dlq, false, Map.of());
+        declare(ch, q, dlq, false, args);
         Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
         publish(ch, q, false, i -> i % 37 == 5, "400");
         assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));

@@ -211,6 +211,7 @@ class ManagementMessagesTest {
             Http.Response r = http.post("/api/exchanges/%2F/amq.default/publish", publishBody("api-cc1", "cc",
                     "string", "{\"headers\":{\"BCC\":[\"api-cc2\"]}}"));
             assertEquals("{\"routed\":true}", r.body());
+            // the answer comes once every queue has its copy: a get at once finds it
             for (String q : new String[] {"api-cc1", "api-cc2"}) {
                 GetResponse g = ch.basicGet(q, true);
                 assertNotNull(g, q);
