@@ -246,6 +246,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.write(frame, ctx.voidPromise());
+        wroteSinceFlush = true;
         if (!flushScheduled) {
             flushScheduled = true;
             ctx.executor().execute(flushTask);
@@ -258,7 +259,39 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     private void flushNow() {
         flushScheduled = false;
+        if (wroteSinceFlush) {
+            // (flushes also follow each read, with nothing written: those are no output)
+            wroteSinceFlush = false;
+            lastFlushNanos = System.nanoTime();
+        }
         ctx.flush();
+    }
+
+    /** When output was last flushed (heartbeats go after half an interval without). Loop only. */
+    private long lastFlushNanos = System.nanoTime();
+    private boolean wroteSinceFlush;
+    private io.netty.util.concurrent.ScheduledFuture<?> heartbeatTimer;
+
+    /**
+     * Sends a heartbeat once half the interval passed without output, then looks again when the
+     * next half interval from the last flush ends. Watching flushes, once per batch of writes,
+     * instead of Netty's writer-idle tracking, which gave every write a promise and a listener.
+     */
+    private void heartbeatDue() {
+        heartbeatTimer = null;
+        if (state == State.CLOSED || heartbeat <= 0 || !ctx.channel().isActive()) {
+            return;
+        }
+        long half = TimeUnit.SECONDS.toNanos(heartbeat) / 2;
+        long idle = System.nanoTime() - lastFlushNanos;
+        long next = half - idle;
+        if (next <= 0 && !wroteSinceFlush) {
+            write(FrameWriter.heartbeat(ctx.alloc()));
+            next = half;
+        } else if (next <= 0) {
+            next = half; // a flush is on its way
+        }
+        heartbeatTimer = ctx.executor().schedule(this::heartbeatDue, next, TimeUnit.NANOSECONDS);
     }
 
     // ---- Netty callbacks ------------------------------------------------------------------
@@ -299,7 +332,6 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             sendStart();
         } else if (evt instanceof IdleStateEvent e) {
             switch (e.state()) {
-                case WRITER_IDLE -> write(FrameWriter.heartbeat(ctx.alloc()));
                 case READER_IDLE -> {
                     if (state == State.CLOSED) {
                         ctx.close(); // closed by the client and then silent: the socket goes quietly
@@ -725,8 +757,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             // As RabbitMQ (rabbit_heartbeat): a heartbeat after half an interval without writes, so
             // a client that gives up after one silent interval (the Java client in NIO mode) hears
             // from us in time; a peer silent for 2 intervals is dropped.
-            ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(hb * 2000L, hb * 1000L / 2, 0,
+            ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(hb * 2000L, 0, 0,
                     TimeUnit.MILLISECONDS));
+            heartbeatTimer = ctx.executor().schedule(this::heartbeatDue, TimeUnit.SECONDS.toNanos(hb) / 2,
+                    TimeUnit.NANOSECONDS);
         }
         state = State.AWAIT_OPEN;
     }
@@ -921,6 +955,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void cleanup() {
+        if (heartbeatTimer != null) {
+            heartbeatTimer.cancel(false);
+            heartbeatTimer = null;
+        }
         if (counted) {
             counted = false;
             broker.openConnections().decrementAndGet();
