@@ -122,6 +122,35 @@ class LauncherTest {
         assertEquals(3, warren(Map.of(), "status", "--config", b.conf().toString()).code());
     }
 
+    /**
+     * The JVM defaults (parallel collector, 64 MB young generation) are on the broker's command
+     * line, and a collector named in WARREN_JAVA_OPTS replaces the default one instead of making
+     * the JVM refuse to start with two.
+     */
+    @Test
+    void javaOptionsDefaultsAndACollectorOfOnesOwn() throws Exception {
+        Broker b = newConfig();
+        Result start = warren(Map.of(), "start", "--config", b.conf().toString());
+        started.add(b.conf());
+        assertEquals(0, start.code(), start.out());
+        String args = commandLine(b.pid());
+        assertTrue(args.contains("-XX:+UseParallelGC") && args.contains("-Xmn64m"), args);
+        assertEquals(0, warren(Map.of(), "stop", "--config", b.conf().toString()).code());
+
+        start = warren(Map.of("WARREN_JAVA_OPTS", "-XX:+UseSerialGC -Xmx256m"), "start", "--config",
+                b.conf().toString());
+        assertEquals(0, start.code(), start.out());
+        args = commandLine(b.pid());
+        assertTrue(args.contains("-XX:+UseSerialGC") && args.contains("-Xmx256m"), args);
+        assertFalse(args.contains("-XX:+UseParallelGC"), args);
+        assertTrue(Processes.accepts(b.port()));
+        assertEquals(0, warren(Map.of(), "stop", "--config", b.conf().toString()).code());
+    }
+
+    private static String commandLine(long pid) throws IOException {
+        return Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
+    }
+
     @Test
     void configBeforeTheCommandAndRestart() throws Exception {
         Broker b = newConfig();
