@@ -234,6 +234,8 @@ public final class MessageQueue implements Destination {
     /** A length-limited queue's ledger is being re-timed (retimeLedgerStep); sweeps wait. */
     private boolean ledgerRetiming;
     private long ledgerRetimeAt;
+    /** The sweep in progress reports its re-timing to the counts (see startSweep). */
+    private boolean sweepCountsMoves;
     /** The sweep in progress re-times (a TTL change), and the lane it is in. */
     private boolean sweepRetime;
     private int sweepLane;
@@ -389,9 +391,9 @@ public final class MessageQueue implements Destination {
      * ready list, bounded by the paging bound like {@link #sweep}. Paged-out entries are re-timed
      * on disk by a sweep off the loop ({@link #sweepSpill}): those now due leave the counts when its
      * step lands and are dead-lettered then. A length-limited FIFO queue re-times its
-     * {@link SpillLedger} first (its counts go by the ledger), then its records on disk if it
-     * dead-letters; one whose ledger misses entries paged out before it had a limit re-times
-     * neither, and those entries get the new TTL when they are read back.
+     * {@link SpillLedger} first (its counts go by the ledger), then its records on disk; one whose
+     * ledger misses entries paged out before it had a limit re-times neither, and those entries
+     * get the new TTL when they are read back.
      */
     private void retime(long ttl) {
         long old = messageTtl;
@@ -1452,6 +1454,9 @@ public final class MessageQueue implements Destination {
 
     private void startSweep(boolean retime, long now) {
         sweeping = true;
+        // A ledger's entries were re-timed, and counted, before their records (retimeLedgerStep);
+        // a sweep that began before the queue had a ledger re-times entries the ledger never knew.
+        sweepCountsMoves = ledger == null;
         sweepRetime = retime;
         sweepRetimeAt = now;
         sweepLane = spill.lanes() - 1;
@@ -1485,8 +1490,7 @@ public final class MessageQueue implements Destination {
         int gen = spillGen;
         int lane = sweepLane;
         SpillExpiries.Moves moves = new SpillExpiries.Moves();
-        // A ledger's entries were re-timed, and counted, before their records (retimeLedgerStep).
-        boolean countMoves = ledger == null;
+        boolean countMoves = sweepCountsMoves;
         long bytes = Math.max(1, Math.min(paging.bound(), 2L << 20));
         SpillStore.Sweep sw = new SpillStore.Sweep(System.currentTimeMillis(), sweepRetimeAt, messageTtl,
                 sweepRetime, want, resume, READ_BATCH, bytes, lane == 0 ? pagedOutDroppedCount() : 0);
