@@ -107,6 +107,14 @@ class FileSpillStoreTest {
         assertEquals(1, m.refCnt());
     }
 
+    /** Waits up to 30 s for the number of spill files to satisfy {@code until}. */
+    private void awaitFiles(java.util.function.LongPredicate until) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!until.test(spillFiles()) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+    }
+
     private long spillFiles() throws Exception {
         if (!Files.exists(tmp.resolve("paging"))) {
             return 0;
@@ -124,6 +132,8 @@ class FileSpillStoreTest {
         append(a, 0, 3000, 1000); // ~3 MB: a dozen segments of 256 KiB
         append(b, 0, 10, 10);
         append(a, 3000, 3100, 0);
+        // the pager writes chunks on its own thread: the files appear shortly after the appends
+        awaitFiles(n -> n >= 10);
         assertTrue(spillFiles() >= 10, "segments: " + spillFiles());
         int next = 0;
         while (next < 3100) {
@@ -142,6 +152,7 @@ class FileSpillStoreTest {
             check(fromB.get(i), i, 10);
         }
         // Read segments are deleted; the last one of each spill is emptied for reuse.
+        awaitFiles(n -> n <= 2);
         assertTrue(spillFiles() <= 2, "files left: " + spillFiles());
         assertEquals(3110, store.spilled());
     }
