@@ -101,32 +101,36 @@ final class SpillExpiries {
         /** bucket -> {entries, bytes} leaving it, and arriving. */
         final TreeMap<Long, long[]> from = new TreeMap<>();
         final TreeMap<Long, long[]> to = new TreeMap<>();
-
-        // the last bucket each side touched: neighbours in a spill mostly share one
-        private long lastFrom = Long.MIN_VALUE;
-        private long[] lastFromCount;
-        private long lastTo = Long.MIN_VALUE;
-        private long[] lastToCount;
+        private final Side leaving = new Side(from);
+        private final Side arriving = new Side(to);
 
         /** An entry of {@code bytes} moved from expiry {@code oldAt} to {@code newAt}. */
         void moved(long oldAt, long newAt, long bytes) {
-            if (oldAt != QueueEntry.NEVER) {
-                long b = bucket(oldAt);
-                if (b != lastFrom) {
-                    lastFrom = b;
-                    lastFromCount = from.computeIfAbsent(b, k -> new long[2]);
-                }
-                lastFromCount[0]++;
-                lastFromCount[1] += bytes;
+            leaving.add(oldAt, bytes);
+            arriving.add(newAt, bytes);
+        }
+
+        /** One side's counts by bucket, with the last bucket touched at hand: neighbours in a spill mostly share one. */
+        private static final class Side {
+            private final TreeMap<Long, long[]> counts;
+            private long lastBucket = Long.MIN_VALUE;
+            private long[] last;
+
+            Side(TreeMap<Long, long[]> counts) {
+                this.counts = counts;
             }
-            if (newAt != QueueEntry.NEVER) {
-                long b = bucket(newAt);
-                if (b != lastTo) {
-                    lastTo = b;
-                    lastToCount = to.computeIfAbsent(b, k -> new long[2]);
+
+            void add(long at, long bytes) {
+                if (at == QueueEntry.NEVER) {
+                    return;
                 }
-                lastToCount[0]++;
-                lastToCount[1] += bytes;
+                long b = bucket(at);
+                if (b != lastBucket) {
+                    lastBucket = b;
+                    last = counts.computeIfAbsent(b, k -> new long[2]);
+                }
+                last[0]++;
+                last[1] += bytes;
             }
         }
 

@@ -238,8 +238,21 @@ class PagedMessageTtlTest {
     void aShorterTtlPolicyExpiresThePagedBacklogAtOnce() throws Exception {
         Channel ch = broker.connect().createChannel();
         String q = "spill-ttl-short-" + UUID.randomUUID();
+        shortenTheTtlOfAPagedBacklog(ch, q, Map.of());
+        assertNull(ch.basicGet(q, true));
+        await().atMost(Duration.ofSeconds(10)).until(() -> apiMessages(q) == 0);
+    }
+
+    /**
+     * Declares {@code q} (with {@code args}) dead-lettering to its DLQ, pages out N messages, and
+     * gives it a 1 ms TTL by policy: the count drops to 0 at once and the DLQ gets every message
+     * once, with reason expired, within 3 s. The policy is gone again on return; returns the DLQ's
+     * watch.
+     */
+    private Map<Integer, Object[]> shortenTheTtlOfAPagedBacklog(Channel ch, String q, Map<String, Object> args)
+            throws Exception {
         String dlq = q + "-dlq";
-        declare(ch, q, dlq, false, Map.of());
+        declare(ch, q, dlq, false, args);
         Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
         publish(ch, q, false, i -> false, null);
         assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));
@@ -258,9 +271,8 @@ class PagedMessageTtlTest {
             }
         }
         assertTrue(twice(got).isEmpty(), "dead-lettered twice: " + twice(got));
-        assertNull(ch.basicGet(q, true));
-        await().atMost(Duration.ofSeconds(10)).until(() -> apiMessages(q) == 0);
         http("DELETE", "/api/policies/%2F/" + p, null);
+        return got;
     }
 
     /**
@@ -434,33 +446,15 @@ class PagedMessageTtlTest {
     /**
      * A length-limited queue's paged backlog and a TTL policy: its ledger (the counts go by it) is
      * re-timed with its records, so a shortened TTL empties the queue's count at once and
-     * dead-letters every paged-out message from disk, and the limit still counts exactly after.
+     * dead-letters every paged-out message, and the limit still counts exactly after. (Without the
+     * ledger's re-timing this case still passes, through read-backs that find every message
+     * expired; aLongerTtlPolicyKeepsALengthLimitedQueuesPagedBacklog is the one that fails.)
      */
     @Test
     void aShorterTtlPolicyExpiresALengthLimitedQueuesPagedBacklog() throws Exception {
         Channel ch = broker.connect().createChannel();
         String q = "spill-ttl-limited-short-" + UUID.randomUUID();
-        String dlq = q + "-dlq";
-        declare(ch, q, dlq, false, Map.of("x-max-length", N));
-        Map<Integer, Object[]> got = watch(broker.connect().createChannel(), dlq);
-        publish(ch, q, false, i -> false, null);
-        assertTrue(pagedOut(q) > N / 2, "paged out only " + pagedOut(q));
-        assertEquals(N, count(ch, q));
-
-        String p = "limited-short-" + UUID.randomUUID();
-        long set = System.currentTimeMillis();
-        policy(p, q, "{\"message-ttl\":1}");
-        await().atMost(Duration.ofSeconds(2)).until(() -> count(ch, q) == 0);
-        await().atMost(Duration.ofSeconds(10)).until(() -> dead(got) == N);
-        long last = got.values().stream().filter(v -> v[0] instanceof Long).mapToLong(v -> (Long) v[0]).max().orElse(0);
-        assertTrue(last - set < 3000, "the last arrived " + (last - set) + " ms after the policy");
-        for (Map.Entry<Integer, Object[]> e : got.entrySet()) {
-            if (e.getKey() >= 0) {
-                assertExpiredDeath((AMQP.BasicProperties) e.getValue()[1], q);
-            }
-        }
-        assertTrue(twice(got).isEmpty(), "dead-lettered twice: " + twice(got));
-        http("DELETE", "/api/policies/%2F/" + p, null);
+        Map<Integer, Object[]> got = shortenTheTtlOfAPagedBacklog(ch, q, Map.of("x-max-length", N));
 
         // the limit counts exactly: N + 2 more (ids from 10,000), the oldest two of them dropped
         ch.confirmSelect();
