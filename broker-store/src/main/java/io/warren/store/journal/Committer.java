@@ -41,7 +41,7 @@ final class Committer implements Runnable {
     private final PendingWork pending;
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong copiedBatches = new AtomicLong();
-    /** Compaction starts when the oldest segment's live record bytes fall below this share of it. */
+    /** Compaction starts when the oldest segment's live record bytes fall below this share of it (of a full segment at least). */
     private final double compactBelow;
     /** Highest batch id whose commit has finished (ok or failed): loads above it wait for a commit. */
     private volatile long committedThrough;
@@ -271,8 +271,10 @@ final class Committer implements Runnable {
             return copies;
         }
         Segment oldest = journal.oldest();
-        if (oldest == journal.head() || oldest.liveBatches == 0
-                || oldest.liveBytes >= compactBelow * (oldest.end - Journal.HEADER)) {
+        // Measured against at least a full segment: a short one (rolled early onto a preallocated
+        // spare) that holds one long-lived message must still move, or nothing behind it is deleted.
+        long span = Math.max(oldest.end, journal.segmentTarget) - Journal.HEADER;
+        if (oldest == journal.head() || oldest.liveBatches == 0 || oldest.liveBytes >= compactBelow * span) {
             return copies;
         }
         long bytes = 0;

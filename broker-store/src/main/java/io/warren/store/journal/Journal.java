@@ -48,8 +48,19 @@ final class Journal {
         void beforeWrite(FileChannel channel, long position, ByteBuffer frame) throws IOException;
     }
 
+    /** The zero-filled file the next segment is made of, while being prepared or ready. */
+    static final String SPARE = "spare" + Segment.SUFFIX + ".tmp";
+    /** A head that appends gets a spare to roll onto once it holds this much. */
+    static final long SPARE_AFTER = 1 << 20;
+
     final Path dir;
     final long segmentTarget;
+    /** Segments are preallocated (zero-filled in the background, then used at a roll). */
+    final boolean preallocate;
+    /** The next segment's file being zero-filled or ready; committer thread (and close). */
+    private Spare spare;
+    /** No new spare before this (System.nanoTime), after one failed. */
+    private long spareRetryAt;
     private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
     volatile WriteHook writeHook;
     /** A failed frame could not be cut off yet: no write until it is. */
@@ -57,15 +68,16 @@ final class Journal {
     /** The head has frames written without a force since its last force (committer thread). */
     private boolean headUnforced;
 
-    private Journal(Path dir, long segmentTarget) {
+    private Journal(Path dir, long segmentTarget, boolean preallocate) {
         this.dir = dir;
         this.segmentTarget = segmentTarget;
+        this.preallocate = preallocate;
     }
 
     /** Opens and replays every segment in order; creates the first one in an empty directory. */
-    static Journal open(Path dataDir, long segmentTarget, Replay replay) {
+    static Journal open(Path dataDir, long segmentTarget, boolean preallocate, Replay replay) {
         Path dir = dataDir.resolve(DIR);
-        Journal j = new Journal(dir, segmentTarget);
+        Journal j = new Journal(dir, segmentTarget, preallocate);
         try {
             Files.createDirectories(dir);
             List<Path> files = new ArrayList<>();
@@ -73,7 +85,8 @@ final class Journal {
                 for (Path p : ds) {
                     String name = p.getFileName().toString();
                     if (name.endsWith(Segment.SUFFIX + ".tmp")) {
-                        Files.delete(p); // a segment whose creation did not finish: never held a frame
+                        // A segment whose creation did not finish, or a spare: never held a frame.
+                        Files.delete(p);
                     } else if (name.endsWith(Segment.SUFFIX)) {
                         files.add(p);
                     }
@@ -144,6 +157,12 @@ final class Journal {
                 pos += FRAME_HEADER + r.getInt(pos + 4);
                 continue;
             }
+            if (last && zeros(r, pos, size)) {
+                // The preallocated rest of the head segment: kept for the frames to come.
+                log.debug("message journal {}: {} preallocated bytes after offset {}", s.path, size - pos, pos);
+                s.allocated = size;
+                break;
+            }
             if (!last) {
                 throw new StoreException("message journal file " + s.path + " is corrupt at offset " + pos + ": " + bad
                         + " (not the journal's last segment, so not a torn write)");
@@ -160,6 +179,22 @@ final class Journal {
             break;
         }
         s.end = Math.min(pos, size);
+    }
+
+    /** True if every byte from {@code pos} to {@code size} is zero. */
+    private static boolean zeros(ChannelReader r, long pos, long size) throws IOException {
+        long p = pos;
+        for (; p + 8 <= size; p += 8) {
+            if (r.getLong(p) != 0) {
+                return false;
+            }
+        }
+        for (; p < size; p++) {
+            if (r.getByte(p) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Null if a whole, intact frame starts at {@code pos}; else what is wrong with it. */
@@ -268,17 +303,96 @@ final class Journal {
         }
     }
 
-    /** Starts a new head segment if the current one reached the target size. */
+    /**
+     * Starts a new head segment if the current one reached the target size, or, when segments
+     * are preallocated, as soon as a zero-filled spare is ready for a head that is appending
+     * (one made before preallocation, or after a restart): a confirm's fdatasync is about twice
+     * as fast when it commits no new file size. Also starts zero-filling the next spare.
+     */
     void rollIfFull(long nextBatchId) throws IOException {
         Segment h = head();
-        if (h.end >= segmentTarget) {
-            if (headUnforced) {
+        boolean ready = spare != null && spare.ready;
+        if (h.end >= segmentTarget || (ready && h.end >= h.allocated)) {
+            if (h.allocated > h.end) {
+                // Only the last segment may end in zeros; the force also covers unforced frames.
+                h.channel.truncate(h.end);
+                h.channel.force(true);
+                h.allocated = 0;
+                headUnforced = false;
+            } else if (headUnforced) {
                 // Frames written without a force (acks) reach the disk before the head moves on:
                 // a later force of the new head would not cover this file.
                 h.channel.force(false);
                 headUnforced = false;
             }
             createSegment(h.id + 1, nextBatchId);
+            h = head();
+        }
+        // The next spare: when the head is half full, or for a head that appends, once it holds
+        // 1 MiB (a journal that keeps little, as in most tests, never writes a spare).
+        long spareAt = h.end >= h.allocated ? Math.min(SPARE_AFTER, segmentTarget / 2) : segmentTarget / 2;
+        if (preallocate && spare == null && h.end - HEADER >= spareAt && System.nanoTime() - spareRetryAt >= 0) {
+            spare = new Spare(dir.resolve(SPARE), segmentTarget);
+        }
+    }
+
+    /**
+     * The next segment's file, zero-filled on a thread of its own so the committer never waits
+     * for it: {@code segmentTarget} bytes written and forced, so each block is allocated and
+     * initialised before a frame lands on it.
+     */
+    private static final class Spare implements Runnable {
+        final Path path;
+        final long size;
+        final Thread thread;
+        volatile boolean ready;
+        volatile boolean failed;
+        volatile boolean cancelled;
+
+        Spare(Path path, long size) {
+            this.path = path;
+            this.size = size;
+            this.thread = new Thread(this, "warren-store-prealloc");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        @Override
+        public void run() {
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE)) {
+                ByteBuffer zeros = ByteBuffer.allocateDirect((int) Math.min(1 << 20, Math.max(HEADER, size)));
+                long p = 0;
+                while (p < size && !cancelled) {
+                    zeros.clear().limit((int) Math.min(zeros.capacity(), size - p));
+                    while (zeros.hasRemaining()) {
+                        p += ch.write(zeros, p);
+                    }
+                }
+                ch.force(true);
+            } catch (IOException | RuntimeException e) {
+                log.warn("message journal: cannot preallocate the next segment {} (segments append until a retry "
+                        + "works): {}", path, e.toString());
+                failed = true;
+                return;
+            }
+            ready = !cancelled;
+        }
+
+        /** Stops the zero-filling, waits for the thread and deletes the file. */
+        void discard() {
+            cancelled = true;
+            try {
+                thread.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                log.debug("message journal: cannot delete the spare {} (deleted at the next start): {}", path,
+                        e.toString());
+            }
         }
     }
 
@@ -288,9 +402,35 @@ final class Journal {
      */
     private void createSegment(long id, long nextBatchId) throws IOException {
         Path p = dir.resolve(Segment.fileName(id));
-        Path tmp = dir.resolve(Segment.fileName(id) + ".tmp");
         ByteBuffer h = ByteBuffer.allocate(HEADER);
         h.put(MAGIC).putLong(id).putLong(nextBatchId).putLong(0).flip();
+        Spare s = spare;
+        if (s != null && (s.ready || s.failed)) {
+            spare = null;
+            if (s.failed) {
+                spareRetryAt = System.nanoTime() + 60_000_000_000L;
+                Files.deleteIfExists(s.path);
+            } else {
+                // The spare's header goes in first and is forced; only then does it get the segment's name.
+                try (FileChannel ch = FileChannel.open(s.path, StandardOpenOption.WRITE)) {
+                    while (h.hasRemaining()) {
+                        ch.write(h, h.position());
+                    }
+                    ch.force(false);
+                } catch (IOException e) {
+                    Files.deleteIfExists(s.path);
+                    throw e;
+                }
+                Files.move(s.path, p, StandardCopyOption.ATOMIC_MOVE);
+                syncDir();
+                FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                Segment seg = new Segment(id, p, ch, nextBatchId, HEADER);
+                seg.allocated = s.size;
+                segments.put(id, seg);
+                return;
+            }
+        }
+        Path tmp = dir.resolve(Segment.fileName(id) + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
             while (h.hasRemaining()) {
@@ -328,6 +468,7 @@ final class Journal {
         if (tailDirty) {
             h.channel.truncate(h.end);
             h.channel.force(true);
+            h.allocated = 0;
             tailDirty = false;
         }
         long start = h.end;
@@ -348,6 +489,7 @@ final class Journal {
             }
         } catch (IOException | RuntimeException e) {
             try {
+                h.allocated = 0; // cut with the failed frame's bytes: the head appends from here
                 h.channel.truncate(start);
                 h.channel.force(true);
             } catch (IOException | RuntimeException t) {
@@ -401,8 +543,24 @@ final class Journal {
         }
     }
 
-    /** Forces and closes every segment. */
+    /** Drops the spare, cuts the head's preallocated rest, forces and closes every segment. */
     void close() {
+        if (spare != null) {
+            spare.discard();
+            spare = null;
+        }
+        if (!segments.isEmpty()) {
+            Segment h = head();
+            if (h.allocated > h.end) {
+                try {
+                    h.channel.truncate(h.end);
+                    h.allocated = 0;
+                } catch (IOException e) {
+                    log.warn("message journal {}: cannot cut the preallocated rest at offset {} (kept, the next "
+                            + "start reads past it): {}", h.path, h.end, e.toString());
+                }
+            }
+        }
         for (Segment s : segments.values()) {
             try {
                 s.channel.force(true);
@@ -476,6 +634,11 @@ final class Journal {
         long getLong(long pos) throws IOException {
             ensure(pos, 8);
             return buf.getLong((int) (pos - bufStart));
+        }
+
+        byte getByte(long pos) throws IOException {
+            ensure(pos, 1);
+            return buf.get((int) (pos - bufStart));
         }
 
         int crc32c(long pos, int len) throws IOException {

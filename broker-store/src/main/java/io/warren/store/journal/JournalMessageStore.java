@@ -78,6 +78,16 @@ public final class JournalMessageStore implements MessageStore {
 
     /** With a bound on the uncommitted backlog too (see {@link #DEFAULT_MAX_BACKLOG}). */
     public static JournalMessageStore open(Path dataDir, long segmentSize, double compactBelow, long maxBacklog) {
+        return open(dataDir, segmentSize, compactBelow, maxBacklog, true);
+    }
+
+    /**
+     * With segment preallocation on or off: on, the next segment is zero-filled in the background
+     * and a confirm's fdatasync overwrites blocks already on disk (measured about twice as fast
+     * as one that appends, whose new file size must be committed too).
+     */
+    public static JournalMessageStore open(Path dataDir, long segmentSize, double compactBelow, long maxBacklog,
+                                           boolean preallocate) {
         try {
             Files.createDirectories(dataDir);
         } catch (IOException e) {
@@ -86,7 +96,7 @@ public final class JournalMessageStore implements MessageStore {
         long t0 = System.nanoTime();
         ConcurrentNavigableMap<Long, BatchState> batches = new ConcurrentSkipListMap<>();
         ReplayState replay = new ReplayState(batches);
-        Journal journal = Journal.open(dataDir, segmentSize, replay);
+        Journal journal = Journal.open(dataDir, segmentSize, preallocate, replay);
         long last = replay.maxBatchId;
         for (Segment s : journal.segments()) {
             last = Math.max(last, s.nextBatchId - 1);
@@ -310,6 +320,11 @@ public final class JournalMessageStore implements MessageStore {
     /** The journal directory, {@code <dataDir>/journal}. */
     public Path directory() {
         return journal.dir;
+    }
+
+    /** For tests: where the head segment's next frame goes (its file may be preallocated past it). */
+    long headEnd() {
+        return journal.head().end;
     }
 
     /** Test hook: runs on the committer just before each frame is built; may throw to simulate a failing disk. */

@@ -11,6 +11,7 @@ import java.nio.file.Path;
  * header := "warren-journal/1" (16 ASCII bytes) | long segmentId | long nextBatchId | long 0
  * frame  := int FRAME_MAGIC | int payloadLength | int crc32c(payload) | payload
  * </pre>
+ * A segment may be preallocated: zero bytes after its last frame, up to {@link #allocated}.
  * {@code nextBatchId} is the committer's next batch id when the segment was created, so batch
  * ids stay unique across restarts even after every segment holding them is deleted.
  *
@@ -27,6 +28,11 @@ final class Segment {
     final long nextBatchId;
     /** End of the last complete frame: where the next frame goes. */
     volatile long end;
+    /**
+     * The file is zero-filled up to here (committer thread): a frame below it overwrites blocks
+     * already on disk, so its fdatasync has no file size or extent to commit; past it, appends.
+     */
+    long allocated;
     /** Batches whose current copy lies here and that have a live slot; their record bytes. */
     int liveBatches;
     long liveBytes;

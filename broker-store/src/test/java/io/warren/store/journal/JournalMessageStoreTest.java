@@ -184,10 +184,15 @@ class JournalMessageStoreTest {
         }
     }
 
+    /** A store whose segments are not preallocated: its files end where its frames end. */
+    private JournalMessageStore appending(long segmentSize, double compactBelow) {
+        return JournalMessageStore.open(dir, segmentSize, compactBelow, JournalMessageStore.DEFAULT_MAX_BACKLOG, false);
+    }
+
     /** Three commits, closed; returns the file offsets where each commit's frame starts. */
     private List<Long> threeCommits() throws Exception {
         List<Long> starts = new ArrayList<>();
-        try (JournalMessageStore s = JournalMessageStore.open(dir)) {
+        try (JournalMessageStore s = appending(JournalMessageStore.DEFAULT_SEGMENT_SIZE, 0.25)) {
             for (String body : List.of("one", "two", "three")) {
                 starts.add(Files.size(segments().get(0)));
                 append(s, body, 1).awaitDurable();
@@ -275,7 +280,7 @@ class JournalMessageStoreTest {
 
     @Test
     void damageInAnOlderSegmentIsRefused() throws Exception {
-        try (JournalMessageStore s = JournalMessageStore.open(dir, 64 << 10, 0.0)) {
+        try (JournalMessageStore s = appending(64 << 10, 0.0)) {
             for (int i = 0; i < 40; i++) {
                 append(s, "ex", "rk", new byte[0], new byte[8 << 10], 1).awaitDurable();
             }
@@ -287,6 +292,80 @@ class JournalMessageStoreTest {
         StoreException e = assertThrows(StoreException.class, () -> JournalMessageStore.open(dir));
         assertTrue(e.getMessage().contains(first.toString()), e.getMessage());
         assertTrue(e.getMessage().contains("offset "), e.getMessage());
+    }
+
+    /**
+     * The next segment is zero-filled in the background and the head moves onto it, so a
+     * confirm's fdatasync overwrites blocks already on disk. A crash leaves that zero tail: the
+     * next start keeps it quietly (no torn write, nothing cut) and goes on writing into it; a
+     * torn frame inside it is cut off as usual; a clean close cuts the unused rest.
+     */
+    @Test
+    void segmentsArePreallocatedAndACrashLeavesTheirZeroTailUsable() throws Exception {
+        long segmentSize = 1 << 20;
+        Path copy = dir.resolve("crashed");
+        List<String> confirmed = new ArrayList<>();
+        long end;
+        try (JournalMessageStore s = JournalMessageStore.open(dir, segmentSize, 0.25)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            do { // a head that appends gets its spare once it holds 1 MiB (half of a small segment)
+                String body = "m" + confirmed.size() + "-" + "x".repeat(16 << 10);
+                append(s, body, 1).awaitDurable();
+                confirmed.add(body);
+                Thread.sleep(5);
+            } while (Files.size(segments().get(segments().size() - 1)) != segmentSize && System.nanoTime() < deadline);
+            Path head = segments().get(segments().size() - 1);
+            assertEquals(segmentSize, Files.size(head), "the head moved onto a preallocated segment");
+            end = s.headEnd();
+            assertTrue(end < segmentSize);
+            for (int i = 0; i < 3; i++) {
+                String body = "p" + i;
+                append(s, body, 1).awaitDurable();
+                confirmed.add(body);
+            }
+            assertEquals(segmentSize, Files.size(head), "frames overwrite the zeros, the file does not grow");
+            end = s.headEnd();
+            // What a kill -9 leaves: every confirmed frame, then zeros to the end of the file.
+            Files.createDirectories(copy.resolve(Journal.DIR));
+            for (Path p : segments()) {
+                Files.copy(p, copy.resolve(Journal.DIR).resolve(p.getFileName()));
+            }
+        }
+        Path head = segments().get(segments().size() - 1);
+        assertEquals(end, Files.size(head), "a clean close cuts the unused rest");
+        assertEquals(confirmed, bodies());
+
+        Path crashedHead;
+        try (Stream<Path> st = Files.list(copy.resolve(Journal.DIR))) {
+            crashedHead = st.sorted().reduce((a, b) -> b).orElseThrow();
+        }
+        // A torn frame inside the preallocated space: a header and part of a payload.
+        try (FileChannel ch = FileChannel.open(crashedHead, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(40).putInt(Journal.FRAME_MAGIC).putInt(4096).putInt(1234).rewind(), end);
+        }
+        try (JournalMessageStore s = JournalMessageStore.open(copy, segmentSize, 0.25)) {
+            assertEquals(confirmed, recover(s).stream().map(r -> {
+                try {
+                    return loadBody(s, r.message().ref());
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }).toList());
+            assertEquals(end, Files.size(crashedHead), "the torn frame and the zeros after it are cut off");
+            append(s, "after", 1).awaitDurable();
+        }
+        // Without a torn frame, a zero tail is kept and written into.
+        long closedEnd = Files.size(crashedHead);
+        try (FileChannel ch = FileChannel.open(crashedHead, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(4096), closedEnd); // the rest of a preallocated file: zeros
+        }
+        try (JournalMessageStore s = JournalMessageStore.open(copy, segmentSize, 0.25)) {
+            assertEquals(confirmed.size() + 1, recover(s).size());
+            assertEquals(closedEnd + 4096, Files.size(crashedHead), "the zero tail is kept, not cut as a torn write");
+            append(s, "into-the-zeros", 1).awaitDurable();
+            assertEquals(closedEnd + 4096, Files.size(crashedHead), "the next frame overwrites the zeros");
+            assertEquals(confirmed.size() + 2, recover(s).size());
+        }
     }
 
     @Test
@@ -425,6 +504,22 @@ class JournalMessageStoreTest {
             append(s, "ok", 1).awaitDurable(); // carries the requeued remove too
         }
         assertEquals(List.of("keep", "ok"), bodies());
+    }
+
+    /** Removes alone wait briefly for a forced write to ride on, then go out on their own. */
+    @Test
+    void removesAloneAreWrittenWithoutAnyLaterWrite() throws Exception {
+        try (JournalMessageStore s = JournalMessageStore.open(dir)) {
+            var a = append(s, "acked", 1);
+            a.awaitDurable();
+            s.remove(a.ref());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (s.liveSlots() != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertEquals(0, s.liveSlots(), "the remove was committed with nothing else to carry it");
+        }
+        assertEquals(List.of(), bodies());
     }
 
     @Test
