@@ -41,6 +41,7 @@ final class Committer implements Runnable {
     private final PendingWork pending;
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong copiedBatches = new AtomicLong();
+    private final AtomicLong emptyCommits = new AtomicLong();
     /** Compaction starts when the oldest segment's live record bytes fall below this share of it (of a full segment at least). */
     private final double compactBelow;
     /** Highest batch id whose commit has finished (ok or failed): loads above it wait for a commit. */
@@ -65,6 +66,11 @@ final class Committer implements Runnable {
 
     long copiedBatches() {
         return copiedBatches.get();
+    }
+
+    /** Commits that had nothing to write: every new message acked before it, nothing else changed. */
+    long emptyCommits() {
+        return emptyCommits.get();
     }
 
     long committedThrough() {
@@ -192,10 +198,14 @@ final class Committer implements Runnable {
             journal.rollIfFull(maxFresh + 1);
             head = journal.head();
             ByteBuffer frame = frame(fresh.values(), touched.values(), copies);
-            // Only removes and nobody waiting (no new batch, no sync, no compaction copy whose
-            // source segment is deleted below): written now, forced by the next commit that needs it.
-            boolean force = !take.waiters().isEmpty() || !copies.isEmpty() || !fresh.isEmpty();
-            long start = journal.write(frame, force);
+            // Nothing to write when every new message was acked before its commit (a consumer
+            // with auto-ack took it at once) and no older one changed: its confirm needs no
+            // fsync, as in RabbitMQ, and every earlier frame is already forced.
+            boolean empty = frame.remaining() == Journal.FRAME_HEADER + Journal.MIN_PAYLOAD;
+            long start = empty ? 0 : journal.write(frame);
+            if (empty) {
+                emptyCommits.incrementAndGet();
+            }
             for (Change c : fresh.values()) {
                 c.recordOffset += start;
             }

@@ -65,8 +65,6 @@ final class Journal {
     volatile WriteHook writeHook;
     /** A failed frame could not be cut off yet: no write until it is. */
     private boolean tailDirty;
-    /** The head has frames written without a force since its last force (committer thread). */
-    private boolean headUnforced;
 
     private Journal(Path dir, long segmentTarget, boolean preallocate) {
         this.dir = dir;
@@ -314,16 +312,10 @@ final class Journal {
         boolean ready = spare != null && spare.ready;
         if (h.end >= segmentTarget || (ready && h.end >= h.allocated)) {
             if (h.allocated > h.end) {
-                // Only the last segment may end in zeros; the force also covers unforced frames.
+                // Only the last segment may end in zeros.
                 h.channel.truncate(h.end);
                 h.channel.force(true);
                 h.allocated = 0;
-                headUnforced = false;
-            } else if (headUnforced) {
-                // Frames written without a force (acks) reach the disk before the head moves on:
-                // a later force of the new head would not cover this file.
-                h.channel.force(false);
-                headUnforced = false;
             }
             createSegment(h.id + 1, nextBatchId);
             h = head();
@@ -449,21 +441,12 @@ final class Journal {
 
     /**
      * Writes one frame at the head's end and forces it. On failure the frame is cut off again
-     * (no torn frame stays behind a later good one) and the exception is rethrown.
+     * (no torn frame stays behind a later good one) and the exception is rethrown. Every frame
+     * is forced before the next is written, so only the last one can be incomplete after a
+     * crash, power failure included: in a preallocated segment an unforced frame could be lost
+     * while a later one reached the disk, a gap the scan would refuse as damage.
      */
     long write(ByteBuffer frame) throws IOException {
-        return write(frame, true);
-    }
-
-    /**
-     * Writes one frame at the head's end, forced or not. An unforced frame (only acks: nobody
-     * waits for it) becomes durable with the next forced one (the same file's fdatasync covers
-     * it), at a segment roll or at close; until then a power failure could bring back messages it
-     * removed, never lose one. On this project's VMs a force costs ~0.3 ms of CPU in the kernel
-     * (block-layer doorbells), and with one message in flight the ack's commit would otherwise
-     * double the forces per message.
-     */
-    long write(ByteBuffer frame, boolean force) throws IOException {
         Segment h = head();
         if (tailDirty) {
             h.channel.truncate(h.end);
@@ -481,12 +464,7 @@ final class Journal {
             while (frame.hasRemaining()) {
                 p += h.channel.write(frame, p);
             }
-            if (force) {
-                h.channel.force(false);
-                headUnforced = false;
-            } else {
-                headUnforced = true;
-            }
+            h.channel.force(false);
         } catch (IOException | RuntimeException e) {
             try {
                 h.allocated = 0; // cut with the failed frame's bytes: the head appends from here

@@ -304,6 +304,11 @@ public final class JournalMessageStore implements MessageStore {
         return committer.copiedBatches();
     }
 
+    /** For tests: commits that wrote nothing (every new message acked before it was written). */
+    long emptyCommits() {
+        return committer.emptyCommits();
+    }
+
     /** Batches with at least one live slot. */
     public int batchCount() {
         return batches.size();

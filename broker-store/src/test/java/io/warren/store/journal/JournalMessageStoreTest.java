@@ -201,6 +201,17 @@ class JournalMessageStoreTest {
         return starts;
     }
 
+    /** Frames in a segment, by their headers. */
+    private static int frameCount(Path segment) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(segment));
+        int n = 0;
+        for (int p = Journal.HEADER; p < b.limit(); p += Journal.FRAME_HEADER + b.getInt(p + 4)) {
+            assertEquals(Journal.FRAME_MAGIC, b.getInt(p));
+            n++;
+        }
+        return n;
+    }
+
     private static void flipByte(Path file, long offset) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             ByteBuffer b = ByteBuffer.allocate(1);
@@ -504,6 +515,40 @@ class JournalMessageStoreTest {
             append(s, "ok", 1).awaitDurable(); // carries the requeued remove too
         }
         assertEquals(List.of("keep", "ok"), bodies());
+    }
+
+    /**
+     * A message acked before its commit (an auto-ack consumer took it at once) needs no write:
+     * its confirm comes without an fsync, as in RabbitMQ, and it does not come back.
+     */
+    @Test
+    void aMessageAckedBeforeItsCommitIsConfirmedWithoutAWrite() throws Exception {
+        try (JournalMessageStore s = appending(JournalMessageStore.DEFAULT_SEGMENT_SIZE, 0.25)) {
+            append(s, "kept", 1).awaitDurable();
+            CountDownLatch inCommit = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            s.beforeCommit(() -> {
+                if (inCommit.getCount() > 0) {
+                    inCommit.countDown();
+                    try {
+                        release.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            var blocker = append(s, "blocker", 1); // holds the committer while the next one is acked
+            assertTrue(inCommit.await(10, TimeUnit.SECONDS));
+            var acked = append(s, "acked-at-once", 1, 2);
+            s.remove(acked.ref());
+            s.remove(acked.ref() + 1);
+            release.countDown();
+            blocker.awaitDurable();
+            acked.awaitDurable();
+            assertEquals(1, s.emptyCommits(), "the acked message's commit wrote nothing");
+            assertEquals(2, frameCount(segments().get(0)), "a frame for each of the others, none for it");
+        }
+        assertEquals(List.of("kept", "blocker"), bodies());
     }
 
     /** Removes alone wait briefly for a forced write to ride on, then go out on their own. */
