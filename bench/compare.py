@@ -50,6 +50,11 @@ SCENARIOS = [
     ("sync-1", "1 KB persistent, confirms with ONE message in flight, durable queue (bound by the disk's sync "
      "latency; the disk's own single-threaded sync rate is measured beside it)",
      ["-x", "1", "-y", "1", "-s", "1000", "-f", "persistent", "-c", "1", "-a", "-u", "bench-sync", "-ad", "false"]),
+    # With a consumer that takes each message at once, a broker may confirm it without writing it
+    # (RabbitMQ and warren both do): here nobody consumes, so every confirm waits for its own fsync.
+    ("sync-1-alone", "as sync-1 with no consumer: every confirm waits for its message's own fsync (rates are "
+     "sends)", ["-x", "1", "-y", "0", "-s", "1000", "-f", "persistent", "-c", "1", "-u", "bench-sync-alone",
+                "-ad", "false"]),
 ]
 
 # Scenarios that are not one timed PerfTest run: name -> (description, kind, parameters). A
@@ -230,9 +235,15 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def messages(r):
+    """Messages per second a run is measured by: received, or sent where nobody consumes."""
+    return r["recv"] or r["send"]
+
+
 def summarize(runs):
-    recv = median([r["recv"] for r in runs])
-    cpu_per_m = median([r["broker_cpu"] / (r["recv"] * r["seconds"] / 1e6) if r["recv"] else None for r in runs])
+    recv = median([messages(r) for r in runs])
+    cpu_per_m = median([r["broker_cpu"] / (messages(r) * r["seconds"] / 1e6) if messages(r) else None
+                        for r in runs])
     lat = [r["latency"] for r in runs if r["latency"]]
     return {
         "send": median([r["send"] for r in runs]),
@@ -319,7 +330,7 @@ def main():
                     runs[broker].append(run_perftest(cp, port, flags, seconds, pid))
             results[name] = {b: summarize(r) for b, r in runs.items()}
             print_scenario(name, desc, results[name])
-            if name == "sync-1":
+            if name in ("sync-1", "sync-1-alone"):
                 # Measured right after the rounds, three times (the disk's rate varies with the
                 # machine's load as much as the brokers' do).
                 rate = median([disk_sync_rate(work) for _ in range(3)])
@@ -345,7 +356,7 @@ def main():
 
 def print_scenario(name, desc, by_broker):
     print(f"\n## {name}: {desc}")
-    print("| broker | send msg/s | receive msg/s | latency p50 / p99 | cpu/M (CPU-s per 1M received) | peak RSS | "
+    print("| broker | send msg/s | receive msg/s | latency p50 / p99 | cpu/M (CPU-s per 1M received, or sent with no consumer) | peak RSS | "
           "PerfTest CPU | others' CPU |")
     print("|---|---|---|---|---|---|---|---|")
     for broker, s in by_broker.items():
