@@ -83,8 +83,8 @@ public final class JournalMessageStore implements MessageStore {
 
     /**
      * With segment preallocation on or off: on, the next segment is zero-filled in the background
-     * and a confirm's fdatasync overwrites blocks already on disk (measured about twice as fast
-     * as one that appends, whose new file size must be committed too).
+     * and a confirm's fdatasync overwrites blocks already on disk (measured about 1.5 times as
+     * fast as one that appends, whose new file size must be committed too).
      */
     public static JournalMessageStore open(Path dataDir, long segmentSize, double compactBelow, long maxBacklog,
                                            boolean preallocate) {
