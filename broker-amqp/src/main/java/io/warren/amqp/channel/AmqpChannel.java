@@ -1159,6 +1159,11 @@ public final class AmqpChannel implements MethodHandler {
             // Past the store's commit backlog bound the connection pauses until it drains.
             connection.flow().appended(store);
         }
+        io.warren.core.store.WriteBacklog pager = connection.broker().vhosts().paging().backlog();
+        if (pager.overloaded()) {
+            // The page-out thread is behind (queues page faster than the disk takes it): likewise.
+            connection.flow().appended(pager);
+        }
         if (seq > 0) {
             if (store != null) {
                 confirms.awaitCommit(seq);

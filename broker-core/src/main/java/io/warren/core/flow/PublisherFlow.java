@@ -61,7 +61,7 @@ public final class PublisherFlow {
     /** Links whose credit is used up. */
     private int linksOut;
     /** Stores past their bound that this publisher wrote to and waits for. */
-    private final List<io.warren.core.store.DurableWrites> storesWaited = new ArrayList<>(1);
+    private final List<io.warren.core.store.WriteBacklog> storesWaited = new ArrayList<>(1);
     private boolean closed;
     private long pauses;
 
@@ -131,8 +131,11 @@ public final class PublisherFlow {
         });
     }
 
-    /** A persistent message was appended to {@code store}: past its bound, pause until it drains. */
-    public void appended(io.warren.core.store.DurableWrites store) {
+    /**
+     * A message was handed to {@code store} (a persistent one to the journal; any one, while the
+     * page-out store is behind): past its bound, pause until it drains.
+     */
+    public void appended(io.warren.core.store.WriteBacklog store) {
         assert loop.inEventLoop();
         if (closed || !store.overloaded() || storesWaited.contains(store)) {
             return;

@@ -63,6 +63,18 @@ public final class Paging {
         return pressureBound;
     }
 
+    /** What publishers look at when there is no page-out store. */
+    private static final io.warren.core.store.WriteBacklog NEVER_BEHIND = new io.warren.core.store.WriteBacklog() { };
+
+    /**
+     * The page-out store's write backlog: publishers pause while it is behind (what queues paged
+     * out and its thread has not written yet is past its bound), so a fast publisher into a
+     * queue that pages cannot fill memory with chunks waiting for the disk.
+     */
+    public io.warren.core.store.WriteBacklog backlog() {
+        return store == null ? NEVER_BEHIND : store;
+    }
+
     /** The bound in force now. */
     long bound() {
         return pressure ? pressureBound : queueBound;

@@ -6,18 +6,8 @@ package io.warren.core.store;
  * are both, so the publish path hands either back and the protocol layer treats them alike
  * (confirm once safe, tx.commit-ok after {@link #sync}, pause reading while overloaded).
  */
-public interface DurableWrites {
+public interface DurableWrites extends WriteBacklog {
 
     /** Calls {@code durable} (on the store's thread) after everything written before this call is safe. */
     void sync(MessageStore.Durable durable);
-
-    /** True while the store's write backlog is past its bound. Any thread, cheap. */
-    default boolean overloaded() {
-        return false;
-    }
-
-    /** Runs {@code callback} on {@code executor} once the backlog is back under its bound, or at once. */
-    default void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
-        executor.execute(callback);
-    }
 }

@@ -11,9 +11,10 @@ import java.util.List;
  * that costs the heap nothing per message, so a backlog is bounded by the disk, not by memory.
  * Nothing in it outlives a restart (persistent messages are in the journal as well), so it needs
  * no crash recovery and no forced writes. Implementations do their file I/O on threads of their
- * own: no method blocks its caller.
+ * own: no method blocks its caller. What waits for that thread is a {@link WriteBacklog}:
+ * publishers pause while it is past its bound.
  */
-public interface SpillStore extends AutoCloseable {
+public interface SpillStore extends AutoCloseable, WriteBacklog {
 
     /** A new, empty spill for one queue; {@code owner} names it in logs. */
     Spill open(String owner);

@@ -65,6 +65,11 @@ public final class FileSpillStore implements SpillStore {
     /** What one pread fetches when reading back: large enough to amortise the call. */
     static final int BLOCK = 1 << 20;
     static final long DEFAULT_SEGMENT_SIZE = 16L << 20;
+    /**
+     * Chunks handed to the pager and not written yet, past which the store is overloaded and
+     * publishers pause ({@link #overloaded()}) until half of it is written.
+     */
+    static final long DEFAULT_MAX_UNWRITTEN = 32L << 20;
     private static final int FIXED = 4 + 8 + 8 + 8 + 1 + 8 + 8 + 2 + 2 + 4 + 4;
     /** Offsets in a record of the expiry (then the flags byte) and of the enqueue time. */
     private static final int EXPIRY_AT = 4 + 8 + 8;
@@ -89,13 +94,23 @@ public final class FileSpillStore implements SpillStore {
     private final Set<FileSpill> open = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.LongAdder spilled = new java.util.concurrent.atomic.LongAdder();
     private final AtomicLong failedWrites = new AtomicLong();
+    private final long maxUnwritten;
+    private final AtomicLong unwritten = new AtomicLong();
+    private volatile boolean overloaded;
+    private final Object drainLock = new Object();
+    private List<Drain> drainWaiters = new ArrayList<>();
+
+    private record Drain(java.util.concurrent.Executor executor, Runnable callback) {}
+
     /** Pager thread only: the block reads go through. */
     private ByteBuf block;
     private long lastWriteFailureLog;
 
-    private FileSpillStore(Path dir, long segmentSize, Function<ByteBuf, Map<String, Object>> headersReader) {
+    private FileSpillStore(Path dir, long segmentSize, long maxUnwritten,
+                           Function<ByteBuf, Map<String, Object>> headersReader) {
         this.dir = dir;
         this.segmentSize = segmentSize;
+        this.maxUnwritten = maxUnwritten;
         this.headersReader = headersReader;
         this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "warren-pager");
@@ -114,13 +129,77 @@ public final class FileSpillStore implements SpillStore {
     }
 
     public static FileSpillStore open(Path dir, long segmentSize, Function<ByteBuf, Map<String, Object>> headersReader) {
+        return open(dir, segmentSize, DEFAULT_MAX_UNWRITTEN, headersReader);
+    }
+
+    /** With a bound on what may wait for the pager thread (see {@link #overloaded()}). */
+    public static FileSpillStore open(Path dir, long segmentSize, long maxUnwritten,
+                                      Function<ByteBuf, Map<String, Object>> headersReader) {
         try {
             empty(dir);
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new StoreException("cannot empty the page-out directory " + dir + ": " + e, e);
         }
-        return new FileSpillStore(dir, segmentSize, headersReader);
+        return new FileSpillStore(dir, segmentSize, maxUnwritten, headersReader);
+    }
+
+    /** True while the chunks waiting for the pager thread are past their bound. Any thread. */
+    @Override
+    public boolean overloaded() {
+        return overloaded;
+    }
+
+    /** Runs {@code callback} on {@code executor} once the pager has written half of its bound, or at once. */
+    @Override
+    public void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+        synchronized (drainLock) {
+            if (overloaded) {
+                drainWaiters.add(new Drain(executor, callback));
+                return;
+            }
+        }
+        executor.execute(callback);
+    }
+
+    /** Bytes handed to the pager and not written yet (for tests and the bound). */
+    long unwritten() {
+        return unwritten.get();
+    }
+
+    /** A chunk of {@code bytes} goes to the pager. Queue loops. */
+    private void handedOver(long bytes) {
+        if (unwritten.addAndGet(bytes) > maxUnwritten && !overloaded) {
+            synchronized (drainLock) {
+                if (unwritten.get() > maxUnwritten) {
+                    overloaded = true;
+                }
+            }
+        }
+    }
+
+    /** The pager is done with a chunk of {@code bytes} (written, or kept in memory after a failed write). */
+    private void written(long bytes) {
+        long now = unwritten.addAndGet(-bytes);
+        if (!overloaded || now > maxUnwritten / 2) {
+            return;
+        }
+        List<Drain> ready;
+        synchronized (drainLock) {
+            if (!overloaded || unwritten.get() > maxUnwritten / 2) {
+                return;
+            }
+            overloaded = false;
+            ready = drainWaiters;
+            drainWaiters = new ArrayList<>();
+        }
+        for (Drain d : ready) {
+            try {
+                d.executor().execute(d.callback());
+            } catch (RejectedExecutionException gone) {
+                // its loop shut down (broker stopping): nobody is left to resume
+            }
+        }
     }
 
     private static void empty(Path dir) throws IOException {
@@ -312,9 +391,18 @@ public final class FileSpillStore implements SpillStore {
             if (c == null) {
                 return;
             }
+            long bytes = c.readableBytes();
+            handedOver(bytes);
             try {
-                thread.execute(() -> write(c));
+                thread.execute(() -> {
+                    try {
+                        write(c);
+                    } finally {
+                        written(bytes);
+                    }
+                });
             } catch (RejectedExecutionException closed) {
+                written(bytes);
                 c.release();
             }
         }

@@ -107,6 +107,50 @@ class FileSpillStoreTest {
         assertEquals(1, m.refCnt());
     }
 
+    /**
+     * Queues that page faster than the pager writes: past the bound of unwritten chunks the
+     * store is overloaded (publishers pause on it), and once the pager has written half of it
+     * the drain callbacks run and it is not overloaded any more.
+     */
+    @Test
+    void chunksWaitingForThePagerPastTheirBoundOverloadTheStoreUntilWritten() throws Exception {
+        store = FileSpillStore.open(tmp.resolve("paging"), FileSpillStore.DEFAULT_SEGMENT_SIZE, 1 << 20, HEADERS);
+        SpillStore.Spill busy = store.open("busy");
+        SpillStore.Spill q = store.open("q");
+        java.util.concurrent.CountDownLatch pagerHeld = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        busy.read(1, 1, (entries, failure) -> { // runs on the pager thread: holds it
+            pagerHeld.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertTrue(pagerHeld.await(30, TimeUnit.SECONDS));
+        assertFalse(store.overloaded());
+        java.util.concurrent.atomic.AtomicInteger resumed = new java.util.concurrent.atomic.AtomicInteger();
+        store.whenDrained(Runnable::run, resumed::incrementAndGet);
+        assertEquals(1, resumed.get(), "not overloaded: at once");
+        append(q, 0, 24, 64 << 10); // 24 chunks of one 64 KiB message each: 1.5 MiB for the pager
+        assertTrue(store.unwritten() > 1 << 20, "unwritten " + store.unwritten());
+        assertTrue(store.overloaded());
+        store.whenDrained(Runnable::run, resumed::incrementAndGet);
+        assertEquals(1, resumed.get(), "waits while overloaded");
+        release.countDown();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (resumed.get() < 2 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertEquals(2, resumed.get(), "resumed once the pager caught up");
+        assertFalse(store.overloaded());
+        List<QueueEntry> back = read(q, 100, Long.MAX_VALUE);
+        assertEquals(24, back.size(), "nothing lost");
+        for (int i = 0; i < back.size(); i++) {
+            check(back.get(i), i, 64 << 10);
+        }
+    }
+
     /** Waits up to 30 s for the number of spill files to satisfy {@code until}. */
     private void awaitFiles(java.util.function.LongPredicate until) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
