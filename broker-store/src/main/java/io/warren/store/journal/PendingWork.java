@@ -36,6 +36,8 @@ final class PendingWork {
     private int removeCount;
     private List<Durable> waiters = new ArrayList<>();
     private boolean hasWork;
+    /** The committer waits for removes alone to get company ({@link #await}): a remove wakes it only when there are many. */
+    private boolean delayingRemoves;
     private boolean closed;
     /**
      * Encoded message bytes appended and not yet committed (taken ones included until their
@@ -92,7 +94,9 @@ final class PendingWork {
                 return false;
             }
             addRemove(ref);
-            wake();
+            if (!delayingRemoves || removeCount >= MAX_DELAYED_REMOVES) {
+                wake();
+            }
             return true;
         } finally {
             lock.unlock();
@@ -149,14 +153,19 @@ final class PendingWork {
             if (onlyRemoves()) {
                 long deadline = System.nanoTime() + REMOVE_DELAY_NANOS;
                 long left;
-                while (onlyRemoves() && !closed && removeCount < MAX_DELAYED_REMOVES
-                        && (left = deadline - System.nanoTime()) > 0) {
-                    hasWork = false; // so the next append or sync signals
-                    try {
-                        ready.awaitNanos(left);
-                    } catch (InterruptedException e) {
-                        break; // not kept: as above, an interrupt would close the journal's FileChannel
+                delayingRemoves = true; // more removes do not wake the committer meanwhile
+                try {
+                    while (onlyRemoves() && !closed && removeCount < MAX_DELAYED_REMOVES
+                            && (left = deadline - System.nanoTime()) > 0) {
+                        hasWork = false; // so the next append or sync signals
+                        try {
+                            ready.awaitNanos(left);
+                        } catch (InterruptedException e) {
+                            break; // not kept: as above, an interrupt would close the journal's FileChannel
+                        }
                     }
+                } finally {
+                    delayingRemoves = false;
                 }
                 hasWork = hasWork || removeCount > 0;
             }
