@@ -17,7 +17,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
@@ -33,93 +32,98 @@ import java.util.concurrent.TimeUnit;
  * backlog of {@code backlog} ready messages and takes the head with basic.get. No store, no
  * sockets: the figure is the queue's own cost per message.
  */
-@State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class QueueBenchmark {
-    @Param({"1", "100"})
-    int prefetch;
+    private static final ByteBuf BODY = Unpooled.unreleasableBuffer(Unpooled.directBuffer(100).writeZero(100));
+    private static final ByteBuf PROPERTIES = Unpooled.unreleasableBuffer(Unpooled.directBuffer(16).writeZero(16));
 
-    @Param({"10000"})
-    int backlog;
+    private static Message message() {
+        return new Message("", "bench", PROPERTIES.duplicate(), BODY.duplicate(), false, b -> Map.of());
+    }
 
-    private MessageQueue withConsumer;
-    private MessageQueue withBacklog;
-    private final ArrayDeque<QueueEntry> unacked = new ArrayDeque<>();
-    private ByteBuf body;
-    private ByteBuf properties;
+    /** A queue with one consumer whose prefetch window is {@code prefetch}. */
+    @State(Scope.Thread)
+    public static class WithConsumer {
+        @Param({"1", "100"})
+        int prefetch;
 
-    @Setup
-    public void setup() {
-        body = Unpooled.directBuffer(100).writeZero(100);
-        properties = Unpooled.directBuffer(16).writeZero(16);
-        withConsumer = new MessageQueue("bench-consume", "/", false, false, null, Map.of(),
-                ImmediateEventExecutor.INSTANCE, q -> { });
-        withConsumer.addConsumer(new Consumer() {
-            @Override
-            public String tag() {
-                return "bench";
-            }
+        MessageQueue queue;
+        final ArrayDeque<QueueEntry> unacked = new ArrayDeque<>();
 
-            @Override
-            public boolean exclusive() {
-                return false;
-            }
+        @Setup
+        public void setup() {
+            queue = new MessageQueue("bench-consume", "/", false, false, null, Map.of(),
+                    ImmediateEventExecutor.INSTANCE, q -> { });
+            queue.addConsumer(new Consumer() {
+                @Override
+                public String tag() {
+                    return "bench";
+                }
 
-            @Override
-            public boolean tryReserve() {
-                return unacked.size() < prefetch;
-            }
+                @Override
+                public boolean exclusive() {
+                    return false;
+                }
 
-            @Override
-            public void deliver(MessageQueue queue, QueueEntry entry) {
-                unacked.addLast(entry);
-            }
+                @Override
+                public boolean tryReserve() {
+                    return unacked.size() < prefetch;
+                }
 
-            @Override
-            public void cancelledByQueue(MessageQueue queue) {
-            }
-        });
-        withBacklog = new MessageQueue("bench-backlog", "/", false, false, null, Map.of(),
-                ImmediateEventExecutor.INSTANCE, q -> { });
-        for (int i = 0; i < backlog; i++) {
-            withBacklog.enqueue(message(), QueueEntry.NOT_STORED);
+                @Override
+                public void deliver(MessageQueue q, QueueEntry entry) {
+                    unacked.addLast(entry);
+                }
+
+                @Override
+                public void cancelledByQueue(MessageQueue q) {
+                }
+            });
         }
     }
 
-    private Message message() {
-        return new Message("", "bench", properties.retainedDuplicate(), body.retainedDuplicate(), false, b -> Map.of());
-    }
+    /** A queue holding {@code backlog} ready messages and no consumer. */
+    @State(Scope.Thread)
+    public static class WithBacklog {
+        @Param({"10000"})
+        int backlog;
 
-    @Benchmark
-    public void publishDeliverAck(Blackhole bh) {
-        withConsumer.enqueue(message(), QueueEntry.NOT_STORED);
-        if (unacked.size() >= prefetch) {
-            int n = unacked.size();
-            while (!unacked.isEmpty()) {
-                withConsumer.discard(unacked.pollFirst());
+        MessageQueue queue;
+
+        @Setup
+        public void setup() {
+            queue = new MessageQueue("bench-backlog", "/", false, false, null, Map.of(),
+                    ImmediateEventExecutor.INSTANCE, q -> { });
+            for (int i = 0; i < backlog; i++) {
+                queue.enqueue(message(), QueueEntry.NOT_STORED);
             }
-            withConsumer.acked(n);
-            withConsumer.scheduleDispatch();
         }
-        bh.consume(unacked.size());
     }
 
     @Benchmark
-    public void backlogPublishGet(Blackhole bh) {
-        withBacklog.enqueue(message(), QueueEntry.NOT_STORED);
-        withBacklog.get((e, left) -> {
+    public void publishDeliverAck(WithConsumer s, Blackhole bh) {
+        s.queue.enqueue(message(), QueueEntry.NOT_STORED);
+        if (s.unacked.size() >= s.prefetch) {
+            int n = s.unacked.size();
+            while (!s.unacked.isEmpty()) {
+                s.queue.discard(s.unacked.pollFirst());
+            }
+            s.queue.acked(n);
+            s.queue.scheduleDispatch();
+        }
+        bh.consume(s.unacked.size());
+    }
+
+    @Benchmark
+    public void backlogPublishGet(WithBacklog s, Blackhole bh) {
+        s.queue.enqueue(message(), QueueEntry.NOT_STORED);
+        s.queue.get((e, left) -> {
             bh.consume(left);
-            withBacklog.discard(e);
+            s.queue.discard(e);
         });
-    }
-
-    @TearDown
-    public void tearDown() {
-        body.release();
-        properties.release();
     }
 }

@@ -1,5 +1,6 @@
 package io.warren.store.journal;
 
+import io.warren.core.store.BoundedBacklog;
 import io.warren.core.store.MessageStore.Durable;
 
 import java.util.ArrayList;
@@ -43,20 +44,14 @@ final class PendingWork {
      * Encoded message bytes appended and not yet committed (taken ones included until their
      * commit ends): the heap the publishers' backlog holds, and the size of the next frame.
      */
-    private long backlogBytes;
+    private final BoundedBacklog backlog;
     /** Bytes appended since the committer's last take. */
     private long untakenBytes;
-    private final long maxBacklog;
-    /** Past {@link #maxBacklog}, until the backlog is back at half of it. */
-    private volatile boolean overloaded;
-    private List<Drain> drainWaiters = new ArrayList<>();
-
-    private record Drain(java.util.concurrent.Executor executor, Runnable callback) {}
 
     PendingWork(String storeName, long firstBatchId, long maxBacklog) {
         this.storeName = storeName;
         this.nextBatchId = firstBatchId;
-        this.maxBacklog = maxBacklog;
+        this.backlog = new BoundedBacklog(maxBacklog);
     }
 
     /** Assigns {@code slots} consecutive slots to an encoded message; returns the first ref. */
@@ -71,11 +66,8 @@ final class PendingWork {
                 forming = new PendingBatch(nextBatchId++);
             }
             int first = forming.add(encoded, slots);
-            backlogBytes += encoded.length;
+            backlog.added(encoded.length);
             untakenBytes += encoded.length;
-            if (!overloaded && backlogBytes > maxBacklog) {
-                overloaded = true;
-            }
             if (durable != null) {
                 waiters.add(durable);
             }
@@ -191,24 +183,12 @@ final class PendingWork {
 
     /** True while the uncommitted backlog is past its bound (see {@link #whenDrained}). */
     boolean overloaded() {
-        return overloaded;
+        return backlog.overloaded();
     }
 
-    /**
-     * Runs {@code callback} on {@code executor} once the backlog has fallen to half its bound:
-     * the hysteresis keeps a publisher from being paused and resumed on every commit.
-     */
+    /** Runs {@code callback} on {@code executor} once the backlog has fallen to half its bound. */
     void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
-        lock.lock();
-        try {
-            if (overloaded) {
-                drainWaiters.add(new Drain(executor, callback));
-                return;
-            }
-        } finally {
-            lock.unlock();
-        }
-        executor.execute(callback);
+        backlog.whenDrained(executor, callback);
     }
 
     /**
@@ -217,26 +197,7 @@ final class PendingWork {
      * Committer thread; the callbacks never run on it.
      */
     void committed(long bytes) {
-        List<Drain> ready;
-        lock.lock();
-        try {
-            backlogBytes -= bytes;
-            if (!overloaded || backlogBytes > maxBacklog / 2) {
-                return;
-            }
-            overloaded = false;
-            ready = drainWaiters;
-            drainWaiters = new ArrayList<>();
-        } finally {
-            lock.unlock();
-        }
-        for (Drain d : ready) {
-            try {
-                d.executor().execute(d.callback());
-            } catch (java.util.concurrent.RejectedExecutionException gone) {
-                // Its loop shut down (broker stopping): nobody is left to resume.
-            }
-        }
+        backlog.done(bytes);
     }
 
     /** Refuses new work; the committer drains what is queued and then stops. */

@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
+import io.warren.core.store.BoundedBacklog;
 import io.warren.core.store.SpillStore;
 import io.warren.core.store.StoreException;
 import org.slf4j.Logger;
@@ -94,13 +95,8 @@ public final class FileSpillStore implements SpillStore {
     private final Set<FileSpill> open = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.LongAdder spilled = new java.util.concurrent.atomic.LongAdder();
     private final AtomicLong failedWrites = new AtomicLong();
-    private final long maxUnwritten;
-    private final AtomicLong unwritten = new AtomicLong();
-    private volatile boolean overloaded;
-    private final Object drainLock = new Object();
-    private List<Drain> drainWaiters = new ArrayList<>();
-
-    private record Drain(java.util.concurrent.Executor executor, Runnable callback) {}
+    /** Chunks handed to the pager and not written yet. */
+    private final BoundedBacklog unwritten;
 
     /** Pager thread only: the block reads go through. */
     private ByteBuf block;
@@ -110,7 +106,7 @@ public final class FileSpillStore implements SpillStore {
                            Function<ByteBuf, Map<String, Object>> headersReader) {
         this.dir = dir;
         this.segmentSize = segmentSize;
-        this.maxUnwritten = maxUnwritten;
+        this.unwritten = new BoundedBacklog(maxUnwritten);
         this.headersReader = headersReader;
         this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "warren-pager");
@@ -147,59 +143,18 @@ public final class FileSpillStore implements SpillStore {
     /** True while the chunks waiting for the pager thread are past their bound. Any thread. */
     @Override
     public boolean overloaded() {
-        return overloaded;
+        return unwritten.overloaded();
     }
 
     /** Runs {@code callback} on {@code executor} once the pager has written half of its bound, or at once. */
     @Override
     public void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
-        synchronized (drainLock) {
-            if (overloaded) {
-                drainWaiters.add(new Drain(executor, callback));
-                return;
-            }
-        }
-        executor.execute(callback);
+        unwritten.whenDrained(executor, callback);
     }
 
     /** Bytes handed to the pager and not written yet (for tests and the bound). */
     long unwritten() {
-        return unwritten.get();
-    }
-
-    /** A chunk of {@code bytes} goes to the pager. Queue loops. */
-    private void handedOver(long bytes) {
-        if (unwritten.addAndGet(bytes) > maxUnwritten && !overloaded) {
-            synchronized (drainLock) {
-                if (unwritten.get() > maxUnwritten) {
-                    overloaded = true;
-                }
-            }
-        }
-    }
-
-    /** The pager is done with a chunk of {@code bytes} (written, or kept in memory after a failed write). */
-    private void written(long bytes) {
-        long now = unwritten.addAndGet(-bytes);
-        if (!overloaded || now > maxUnwritten / 2) {
-            return;
-        }
-        List<Drain> ready;
-        synchronized (drainLock) {
-            if (!overloaded || unwritten.get() > maxUnwritten / 2) {
-                return;
-            }
-            overloaded = false;
-            ready = drainWaiters;
-            drainWaiters = new ArrayList<>();
-        }
-        for (Drain d : ready) {
-            try {
-                d.executor().execute(d.callback());
-            } catch (RejectedExecutionException gone) {
-                // its loop shut down (broker stopping): nobody is left to resume
-            }
-        }
+        return unwritten.bytes();
     }
 
     private static void empty(Path dir) throws IOException {
@@ -392,17 +347,17 @@ public final class FileSpillStore implements SpillStore {
                 return;
             }
             long bytes = c.readableBytes();
-            handedOver(bytes);
+            unwritten.added(bytes);
             try {
                 thread.execute(() -> {
                     try {
                         write(c);
                     } finally {
-                        written(bytes);
+                        unwritten.done(bytes);
                     }
                 });
             } catch (RejectedExecutionException closed) {
-                written(bytes);
+                unwritten.done(bytes);
                 c.release();
             }
         }
