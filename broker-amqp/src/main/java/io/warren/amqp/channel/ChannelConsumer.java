@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ChannelConsumer implements Consumer {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChannelConsumer.class);
-    final AmqpChannel channel;
+    /** The consuming side of its channel, which writes the deliveries and holds the channel-wide credit. */
+    final ChannelConsumers consumers;
     final String tag;
     final MessageQueue queue;
     final boolean noAck;
@@ -21,7 +22,7 @@ final class ChannelConsumer implements Consumer {
     /** Per-consumer prefetch (basic.qos global=false at consume time); 0 = unlimited. */
     final int prefetch;
     final AtomicInteger unacked = new AtomicInteger();
-    /** In the channel's queue of consumers waiting for its global prefetch (see AmqpChannel.passGlobalCredit). */
+    /** In the channel's queue of consumers waiting for its global prefetch (see ChannelConsumers.passGlobalCredit). */
     final java.util.concurrent.atomic.AtomicBoolean waitingForCredit = new java.util.concurrent.atomic.AtomicBoolean();
     /** Set on the channel loop when the consumer is cancelled; later deliveries are requeued. */
     volatile boolean cancelled;
@@ -39,10 +40,10 @@ final class ChannelConsumer implements Consumer {
     /** x-priority of basic.consume. */
     final int priority;
 
-    ChannelConsumer(AmqpChannel channel, String tag, MessageQueue queue, boolean noAck, boolean exclusive, int prefetch,
-                    int priority) {
+    ChannelConsumer(ChannelConsumers consumers, String tag, MessageQueue queue, boolean noAck, boolean exclusive,
+                    int prefetch, int priority) {
         this.priority = priority;
-        this.channel = channel;
+        this.consumers = consumers;
         this.tag = tag;
         this.queue = queue;
         this.noAck = noAck;
@@ -63,7 +64,7 @@ final class ChannelConsumer implements Consumer {
     }
 
     @Override public boolean tryReserve() {
-        if (cancelled || !channel.connection().acceptsDeliveries()) {
+        if (cancelled || !consumers.connection().acceptsDeliveries()) {
             return false;
         }
         if (paused) {
@@ -76,7 +77,7 @@ final class ChannelConsumer implements Consumer {
             // RabbitMQ 3.x (rabbit_limiter can_send): while the channel's global prefetch is used
             // up it sends nothing, not even to no-ack consumers, whose deliveries do not count.
             if (globalLimitReached()) {
-                channel.waitForGlobalCredit(this);
+                consumers.waitForGlobalCredit(this);
                 // Registered before checking again: an ack in between either sees this consumer
                 // waiting or left room that this check sees, so no credit is missed.
                 return !globalLimitReached();
@@ -86,9 +87,9 @@ final class ChannelConsumer implements Consumer {
         if (!acquire(unacked, prefetch)) {
             return false;
         }
-        if (!acquire(channel.globalUnacked, channel.globalPrefetch)) {
-            channel.waitForGlobalCredit(this);
-            if (acquire(channel.globalUnacked, channel.globalPrefetch)) { // as above
+        if (!acquire(consumers.globalUnacked, consumers.globalPrefetch)) {
+            consumers.waitForGlobalCredit(this);
+            if (acquire(consumers.globalUnacked, consumers.globalPrefetch)) { // as above
                 return true;
             }
             unacked.decrementAndGet();
@@ -98,8 +99,8 @@ final class ChannelConsumer implements Consumer {
     }
 
     private boolean globalLimitReached() {
-        int limit = channel.globalPrefetch;
-        return limit > 0 && channel.globalUnacked.get() >= limit;
+        int limit = consumers.globalPrefetch;
+        return limit > 0 && consumers.globalUnacked.get() >= limit;
     }
 
     private static boolean acquire(AtomicInteger counter, int limit) {
@@ -122,7 +123,7 @@ final class ChannelConsumer implements Consumer {
     void release(int n) {
         if (!noAck) {
             unacked.addAndGet(-n);
-            channel.globalUnacked.addAndGet(-n);
+            consumers.globalUnacked.addAndGet(-n);
         }
     }
 
@@ -132,22 +133,22 @@ final class ChannelConsumer implements Consumer {
         paused = true;
         LOG.warn("consumer '{}' on {}: delivery could not be encoded ({}); message requeued, retrying in {} ms",
                 tag, queue, failure.toString(), FAILED_DELIVERY_PAUSE_MS);
-        channel.connection().loop().schedule(queue::scheduleDispatch, FAILED_DELIVERY_PAUSE_MS,
+        consumers.connection().loop().schedule(queue::scheduleDispatch, FAILED_DELIVERY_PAUSE_MS,
                 java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     @Override public void deliver(MessageQueue q, QueueEntry entry) {
-        var connection = channel.connection();
+        var connection = consumers.connection();
         if (connection.loop().inEventLoop()) {
             // Same loop: written at once, nothing in flight.
-            channel.deliver(this, entry);
+            consumers.deliver(this, entry);
             return;
         }
         long bytes = inFlightBytes(entry);
         connection.deliveryHandedOver(bytes);
         connection.execute(() -> {
             try {
-                channel.deliver(this, entry);
+                consumers.deliver(this, entry);
             } finally {
                 // After the write: reopening the window may dispatch more at once, and those
                 // must not overtake this delivery.
@@ -162,6 +163,6 @@ final class ChannelConsumer implements Consumer {
     }
 
     @Override public void cancelledByQueue(MessageQueue q) {
-        channel.connection().execute(() -> channel.consumerCancelledByQueue(this));
+        consumers.connection().execute(() -> consumers.consumerCancelledByQueue(this));
     }
 }

@@ -5,7 +5,7 @@ import io.warren.core.message.Message;
 import java.util.ArrayList;
 import java.util.List;
 
-/** What a tx.select channel holds until tx.commit: publishes and settlements, in order. */
+/** What a tx.select channel holds until tx.commit: publishes and settlements, in order (see ChannelTransactions). */
 final class Transaction {
     record Publish(Message message, boolean mandatory) {}
 
