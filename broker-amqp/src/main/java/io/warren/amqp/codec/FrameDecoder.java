@@ -1,8 +1,6 @@
 package io.warren.amqp.codec;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.warren.amqp.protocol.AmqpConstants;
@@ -23,14 +21,6 @@ import java.util.List;
  * After a protocol error the offending frame (or, when too large, its header) is skipped and
  * decoding goes on, so that the client's connection.close-ok is seen, as RabbitMQ's reader does;
  * a second error while closing drops the socket.
- *
- * <p>A frame cut by the end of a read waits in the cumulation for the rest. Netty's merging
- * cumulation copies the next read behind it (and everything, into a new buffer, once a retained
- * body slice shares the old one); for a large frame, a body frame of a large message, that is a
- * copy or two of every byte. So when the waiting frame is larger than {@link #COPY_MAX}, the
- * reads are stitched together instead (a composite of the read buffers themselves: the body
- * is then made of them, never copied here); smaller frames are merged as before, which is
- * cheaper for them than a composite buffer's indirection on every field read.
  */
 public final class FrameDecoder extends ByteToMessageDecoder {
     /** "AMQP" 0 0 9 1. */
@@ -42,46 +32,6 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     /** A protocol error was reported: the connection is closing. */
     private boolean closing;
     private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
-    /**
-     * A waiting frame larger than this (header and end octet included) is stitched from the
-     * reads rather than copied together: 8 KiB bounds what is copied per read for a cut frame.
-     */
-    static final int COPY_MAX = 8 * 1024;
-
-    public FrameDecoder() {
-        setCumulator(FrameDecoder::cumulate);
-    }
-
-    /** Adds the read {@code in} behind {@code cumulation}: stitched for a large waiting frame, else merged. */
-    private static ByteBuf cumulate(ByteBufAllocator alloc, ByteBuf cumulation, ByteBuf in) {
-        int have = cumulation.readableBytes();
-        if (have < FRAME_HEADER || FRAME_HEADER + cumulation.getUnsignedInt(cumulation.readerIndex() + 3) + 1 <= COPY_MAX) {
-            if (!(cumulation instanceof CompositeByteBuf)) {
-                return MERGE_CUMULATOR.cumulate(alloc, cumulation, in);
-            }
-            // The small rest of a stitched frame's last read: back to one plain buffer.
-            try {
-                return alloc.buffer(have + in.readableBytes()).writeBytes(cumulation, cumulation.readerIndex(), have)
-                        .writeBytes(in);
-            } finally {
-                cumulation.release();
-                in.release();
-            }
-        }
-        if (cumulation instanceof CompositeByteBuf c && c.refCnt() == 1) {
-            // Nothing decoded from it is held elsewhere: it may grow. Components go after its
-            // capacity, so that must end at its writer index.
-            if (c.writerIndex() != c.capacity()) {
-                c.capacity(c.writerIndex());
-            }
-            return c.addComponent(true, in);
-        }
-        // What was read of it may be held (a body slice): the rest goes into a new composite.
-        CompositeByteBuf c = alloc.compositeBuffer(Integer.MAX_VALUE);
-        c.addComponent(true, cumulation.retainedSlice(cumulation.readerIndex(), have));
-        cumulation.release();
-        return c.addComponent(true, in);
-    }
 
     /** Sets the negotiated frame_max (whole frame, header and end octet included). */
     public void frameMax(long frameMax) {
