@@ -71,7 +71,8 @@ public final class AmqpChannel implements MethodHandler {
         return connection;
     }
 
-    private VirtualHost vhost() {
+    /** The connection's vhost (its parts use it too). */
+    VirtualHost vhost() {
         return connection.vhost();
     }
 
@@ -322,7 +323,8 @@ public final class AmqpChannel implements MethodHandler {
         }
     }
 
-    private DirectReplyTo replies() {
+    /** The broker's direct reply-to registry. */
+    DirectReplyTo replies() {
         return connection.broker().directReplyTo();
     }
 
@@ -371,7 +373,8 @@ public final class AmqpChannel implements MethodHandler {
                 }));
     }
 
-    private Authorizer authz() {
+    /** The connection's user's permissions. */
+    Authorizer authz() {
         return connection.authorizer();
     }
 

@@ -8,12 +8,10 @@ import io.warren.amqp.connection.ReplyCodes;
 import io.warren.amqp.protocol.*;
 import io.warren.core.BrokerException;
 import io.warren.core.auth.AccessControl.Permission;
-import io.warren.core.auth.Authorizer;
 import io.warren.core.auth.Authorizer.Kind;
 import io.warren.core.message.Message;
 import io.warren.core.message.QueueEntry;
 import io.warren.core.queue.MessageQueue;
-import io.warren.core.vhost.VirtualHost;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,18 +83,6 @@ final class ChannelConsumers {
         return connection;
     }
 
-    private VirtualHost vhost() {
-        return connection.vhost();
-    }
-
-    private Authorizer authz() {
-        return connection.authorizer();
-    }
-
-    private DirectReplyTo replies() {
-        return connection.broker().directReplyTo();
-    }
-
     // ---- basic: consuming --------------------------------------------------------------------
 
     void onBasicQos(BasicQos m) {
@@ -121,8 +107,8 @@ final class ChannelConsumers {
             consumeReplies(m);
             return;
         }
-        authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
-        MessageQueue q = vhost().existingQueue(channel.queueName(m.queue()), connection);
+        channel.authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
+        MessageQueue q = channel.vhost().existingQueue(channel.queueName(m.queue()), connection);
         String tag = m.consumerTag().isEmpty() ? "amq.ctag-" + randomId() : m.consumerTag();
         if (consumers.containsKey(tag)) {
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "attempt to reuse consumer tag '" + tag + "'", 60, 20);
@@ -188,7 +174,7 @@ final class ChannelConsumers {
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "reply consumer already set");
         }
         replyTag = m.consumerTag().isEmpty() ? "amq.ctag-" + randomId() : m.consumerTag();
-        replyToken = replies().register(channel);
+        replyToken = channel.replies().register(channel);
         if (!m.nowait()) {
             channel.send(new BasicConsumeOk(replyTag));
         }
@@ -196,7 +182,7 @@ final class ChannelConsumers {
 
     private void cancelReplies() {
         if (replyToken != null) {
-            replies().unregister(replyToken, channel);
+            channel.replies().unregister(replyToken, channel);
         }
         replyTag = null;
         replyToken = null;
@@ -328,8 +314,8 @@ final class ChannelConsumers {
     }
 
     void onBasicGet(BasicGet m) {
-        authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
-        MessageQueue q = vhost().existingQueue(channel.queueName(m.queue()), connection);
+        channel.authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
+        MessageQueue q = channel.vhost().existingQueue(channel.queueName(m.queue()), connection);
         q.execute(() -> q.get((entry, remaining) -> connection.execute(() -> getReply(q, entry, remaining, m.noAck()))));
     }
 

@@ -8,14 +8,12 @@ import io.warren.amqp.connection.AmqpConnection;
 import io.warren.amqp.protocol.*;
 import io.warren.core.BrokerException;
 import io.warren.core.auth.AccessControl.Permission;
-import io.warren.core.auth.Authorizer;
 import io.warren.core.auth.Authorizer.Kind;
 import io.warren.core.exchange.Exchange;
 import io.warren.core.exchange.RoutingResult;
 import io.warren.core.message.Message;
 import io.warren.core.publish.QueueVerdicts;
 import io.warren.core.store.MessageStore;
-import io.warren.core.vhost.VirtualHost;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +47,8 @@ final class ChannelPublisher {
     private final PublishAssembler publish = new PublishAssembler();
     private final RoutingResult routing = new RoutingResult();
     private final ConfirmTracker confirms = new ConfirmTracker();
+    /** What confirm flushes send through (one object, not one per flush). */
+    private final java.util.function.Consumer<AmqpMethod> sender;
 
     ChannelPublisher(AmqpChannel channel, AmqpConnection connection, int id, ChannelTransactions transactions,
                      ChannelConsumers consumers) {
@@ -57,6 +57,7 @@ final class ChannelPublisher {
         this.id = id;
         this.transactions = transactions;
         this.consumers = consumers;
+        this.sender = channel::send;
         this.handover = (q, m, ref) -> {
             if (verdictSeq > 0 && q.mayRefuse()) {
                 // A confirmed publish to a queue that may refuse it: its confirm waits for the decision.
@@ -71,18 +72,6 @@ final class ChannelPublisher {
         };
     }
 
-    private VirtualHost vhost() {
-        return connection.vhost();
-    }
-
-    private Authorizer authz() {
-        return connection.authorizer();
-    }
-
-    private DirectReplyTo replies() {
-        return connection.broker().directReplyTo();
-    }
-
     /** Confirm mode (confirm.select) is on. */
     boolean confirmsEnabled() {
         return confirms.enabled();
@@ -90,7 +79,7 @@ final class ChannelPublisher {
 
     /** Sends the confirms that are due (the end of a read batch coalesces them). Channel loop, channel open. */
     void flushConfirms() {
-        confirms.flush(channel::send);
+        confirms.flush(sender);
     }
 
     /** The channel closes: drops a half-assembled publish. */
@@ -139,17 +128,17 @@ final class ChannelPublisher {
             throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "immediate=true", BasicPublish.CLASS_ID,
                     BasicPublish.METHOD_ID);
         }
-        authz().check(Kind.EXCHANGE, m.exchange(), Permission.WRITE);
-        Exchange x = vhost().exchange(m.exchange());
+        channel.authz().check(Kind.EXCHANGE, m.exchange(), Permission.WRITE);
+        Exchange x = channel.vhost().exchange(m.exchange());
         if (x == null) {
-            throw BrokerException.notFound("no exchange '%s' in vhost '%s'", m.exchange(), vhost().name());
+            throw BrokerException.notFound("no exchange '%s' in vhost '%s'", m.exchange(), channel.vhost().name());
         }
         if (x.internal()) {
             throw BrokerException.accessRefused("cannot publish to internal exchange '%s' in vhost '%s'",
-                    m.exchange(), vhost().name());
+                    m.exchange(), channel.vhost().name());
         }
         if (x.type() == io.warren.core.exchange.ExchangeType.TOPIC) {
-            authz().checkTopic(m.exchange(), m.routingKey(), Permission.WRITE);
+            channel.authz().checkTopic(m.exchange(), m.routingKey(), Permission.WRITE);
         }
         publish.start(m);
     }
@@ -186,7 +175,7 @@ final class ChannelPublisher {
         }
         String userId = PublishAssembler.decode(props, BasicProperties::read).userId();
         try {
-            authz().checkUserId(userId);
+            channel.authz().checkUserId(userId);
         } catch (BrokerException e) {
             channel.current(publish.method());
             publish.reset();
@@ -283,7 +272,7 @@ final class ChannelPublisher {
             connection.execute(() -> {
                 confirmFlushScheduled.set(false);
                 if (channel.open()) {
-                    confirms.flush(channel::send);
+                    confirms.flush(sender);
                 }
             });
         }
@@ -301,14 +290,14 @@ final class ChannelPublisher {
             // A direct reply (RabbitMQ routes it in the default exchange): straight to the reply
             // consumer's channel. It counts as reaching no queue: a mandatory one also comes back.
             msg.retain();
-            replies().deliver(msg.routingKey(), msg);
+            channel.replies().deliver(msg.routingKey(), msg);
         }
         // A queue on another loop costs the connection a credit (PublisherFlow).
         io.warren.core.store.DurableWrites store;
         QueueVerdicts v;
         verdictSeq = seq;
         try {
-            store = io.warren.core.publish.Publisher.publish(vhost().exchange(msg.exchange()), msg, routing,
+            store = io.warren.core.publish.Publisher.publish(channel.vhost().exchange(msg.exchange()), msg, routing,
                     mandatory ? returner : null, handover, safe);
         } finally {
             v = verdicts;
