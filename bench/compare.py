@@ -134,6 +134,7 @@ def run_perftest(cp, port, flags, seconds, broker_pid):
         "send": last_float(out, r"sending rate avg: (\d+)"),
         "recv": last_float(out, r"receiving rate avg: (\d+)"),
         "latency": last_latency(out),
+        "second_p99": per_second_p99(out, WARM_UP_SECONDS),
         "broker_cpu": (b1 - b0) / CLK,
         "machine_cpu": (m1 - m0) / CLK,
         "wall": t1 - t0,
@@ -201,6 +202,35 @@ def run_idle(cp, pid, port, count):
     return {"rss0_mb": rss0 / 1024.0, "rss1_mb": rss1 / 1024.0, "per_conn_kb": (rss1 - rss0) / count}
 
 
+def latency_floor(work, rate, seconds):
+    """What two loopback hops through a relay process cost on this machine at RATE: LatencyFloor's summary."""
+    src = os.path.join(HERE, "src", "LatencyFloor.java")
+    port = int(os.environ.get("LATENCY_FLOOR_PORT", "5697"))
+    relay = subprocess.Popen(["java", src, "relay", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        out = ""
+        for _ in range(100):  # the relay compiles its source first
+            client = subprocess.run(["java", src, "client", str(port), str(rate), str(seconds)],
+                                    capture_output=True, text=True, timeout=seconds + 120)
+            out = client.stdout + client.stderr
+            if client.returncode == 0 or "Connection refused" not in out:
+                break
+            time.sleep(0.2)
+        p99s = [float(v) for second, v in re.findall(r"second (\d+) p50 \d+ p99 (\d+)", out)
+                if int(second) > WARM_UP_SECONDS]
+        summary = re.findall(r"all \d+: (.*)", out)
+        if not summary:
+            return "failed: " + out[-300:]
+        return (f"{summary[-1]}; per-second p99 after the first {WARM_UP_SECONDS} s: median "
+                f"{fmt(median(p99s), ' us')}, worst {fmt(max(p99s, default=None), ' us')}")
+    finally:
+        try:
+            relay.wait(timeout=10)  # it exits when the client closes
+        except subprocess.TimeoutExpired:
+            relay.kill()
+            relay.wait()
+
+
 def disk_sync_rate(directory):
     """The disk's single-threaded sync rate (4 KiB writes, each synced: dd oflag=dsync), per second."""
     target = os.path.join(directory, "dd-sync.test")
@@ -230,6 +260,17 @@ def last_latency(text):
     return values  # µs
 
 
+# PerfTest's whole-run percentiles include its own JVM's first seconds (and a new connection's):
+# the per-second p99s after these many seconds show the steady state beside them.
+WARM_UP_SECONDS = 3
+
+
+def per_second_p99(text, warm_up):
+    """PerfTest's per-second consumer latency p99s (µs) after the first WARM_UP seconds."""
+    found = re.findall(r"time ([\d.]+) s, .*consumer latency: \d+/\d+/\d+/\d+/(\d+) (µs|ms)", text)
+    return [float(v) * (1000 if unit == "ms" else 1) for t, v, unit in found if float(t) > warm_up + 0.5]
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -250,6 +291,9 @@ def summarize(runs):
         "recv": recv,
         "p50": median([x[1] for x in lat]) if lat else None,
         "p99": median([x[4] for x in lat]) if lat else None,
+        # every round's per-second p99s after the warm-up, pooled: their median and the worst
+        "steady_p99": median([v for r in runs for v in r["second_p99"]]),
+        "steady_p99_max": max([v for r in runs for v in r["second_p99"]], default=None),
         "cpu_per_m": cpu_per_m,
         "rss_mb": max(r["rss_mb"] for r in runs),
         "perftest": median([r["perftest_cpu"] / r["wall"] for r in runs]),
@@ -337,6 +381,10 @@ def main():
                 w = results[name]["warren"]["recv"]
                 print(f"\ndisk's single-threaded sync rate (dd bs=4k count=500 oflag=dsync in {work}, median of 3): "
                       f"{fmt(rate, '/s')}; warren reaches {fmt(w / rate * 100 if rate else None, '%')} of it")
+            if name == "latency-5000":
+                floor = latency_floor(work, 5000, seconds)
+                print(f"\nthe machine's floor, no broker (bench/src/LatencyFloor.java: producer -> relay JVM -> "
+                      f"consumer over loopback, 100 B at 5,000/s for {seconds} s): {floor}")
         for name, desc, kind, params in special:
             count = params["quick_count"] if args.quick else params["count"]
             runs = {b[0]: [] for b in brokers}
@@ -363,6 +411,10 @@ def print_scenario(name, desc, by_broker):
         lat = "-" if s["p50"] is None else f"{fmt(s['p50'], ' µs')} / {fmt(s['p99'], ' µs')}"
         print(f"| {broker} | {fmt(s['send'])} | {fmt(s['recv'])} | {lat} | {fmt(s['cpu_per_m'], '', 2)} | "
               f"{fmt(s['rss_mb'], ' MB')} | {fmt(s['perftest'] * 100, '%')} | {fmt(s['others'] * 100, '%')} |")
+    for broker, s in by_broker.items():
+        if s["p50"] is not None and s["steady_p99"] is not None:
+            print(f"\n{broker}: per-second p99 after the first {WARM_UP_SECONDS} s: median "
+                  f"{fmt(s['steady_p99'], ' µs')}, worst {fmt(s['steady_p99_max'], ' µs')}")
     if "warren" in by_broker and "rabbitmq" in by_broker:
         w, r = by_broker["warren"], by_broker["rabbitmq"]
         rate = w["recv"] / r["recv"] if r["recv"] else None
