@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# JMH micro-benchmarks of warren's hot paths (module benchmarks/): the topic trie, the frame decoder,
+# JMH micro-benchmarks of warren's hot paths (module benchmarks/): the topic trie, the frame decoder and encoder,
 # a queue's publish/deliver/ack, the message journal's group commit (on the disk of the working directory).
 #
 #   bench/jmh.sh [JMH OPTIONS] [BENCHMARK REGEX]     e.g. bench/jmh.sh TopicTrie   bench/jmh.sh -l
