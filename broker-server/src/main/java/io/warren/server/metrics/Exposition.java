@@ -21,13 +21,18 @@ final class Exposition {
 
     private final boolean openMetrics;
     private final Sink sink;
-    private byte[] buf = new byte[CHUNK];
+    private byte[] buf;
     private int len;
     private long total;
 
     Exposition(boolean openMetrics, Sink sink) {
+        this(openMetrics, sink, CHUNK);
+    }
+
+    private Exposition(boolean openMetrics, Sink sink, int size) {
         this.openMetrics = openMetrics;
         this.sink = sink;
+        this.buf = new byte[size];
     }
 
     boolean openMetrics() {
@@ -97,6 +102,34 @@ final class Exposition {
             }
             put((byte) '}');
         }
+        put((byte) ' ');
+        number(v);
+        put((byte) '\n');
+    }
+
+    /**
+     * A label set encoded once ({@code {a="x",b="y"}}, escaped, UTF-8), for objects that appear in
+     * many families: a queue's labels are encoded once per scrape, not once per family.
+     */
+    static byte[] labels(String... pairs) {
+        Exposition x = new Exposition(false, null, 64);
+        x.put((byte) '{');
+        for (int i = 0; i < pairs.length; i += 2) {
+            if (i > 0) {
+                x.put((byte) ',');
+            }
+            x.label(pairs[i], pairs[i + 1]);
+        }
+        x.put((byte) '}');
+        return java.util.Arrays.copyOf(x.buf, x.len);
+    }
+
+    /** A sample with labels encoded by {@link #labels}. */
+    void sample(String name, byte[] labels, double v) {
+        ascii(name);
+        ensure(labels.length);
+        System.arraycopy(labels, 0, buf, len, labels.length);
+        len += labels.length;
         put((byte) ' ');
         number(v);
         put((byte) '\n');
@@ -209,13 +242,18 @@ final class Exposition {
     private void ensure(int n) {
         if (len + n > buf.length) {
             flush();
-            if (n > buf.length) {
-                buf = new byte[n];
+            if (len + n > buf.length) {
+                buf = java.util.Arrays.copyOf(buf, len + n);
             }
         }
     }
 
     private void flush() {
+        if (sink == null) {
+            // encoding labels (see labels()): the buffer grows instead
+            buf = java.util.Arrays.copyOf(buf, buf.length * 2);
+            return;
+        }
         if (len > 0) {
             byte[] full = buf;
             int n = len;

@@ -88,26 +88,23 @@ final class MetricsRenderer {
         info(x);
         totals(x);
         List<MessageQueue> queues = queues(null);
+        byte[][] labels = queueLabels(queues);
         Map<MessageQueue, Integer> unacked = unackedByQueue();
-        x.family("rabbitmq_queue_messages_ready", "gauge", "Messages ready to be delivered to consumers");
-        for (MessageQueue q : queues) {
-            queue(x, "rabbitmq_queue_messages_ready", q, q.messageCount());
-        }
-        x.family("rabbitmq_queue_messages_unacked", "gauge", "Messages delivered to consumers but not yet acknowledged");
-        for (MessageQueue q : queues) {
-            queue(x, "rabbitmq_queue_messages_unacked", q, unacked.getOrDefault(q, 0));
-        }
-        x.family("rabbitmq_queue_messages", "gauge", "Sum of ready and unacknowledged messages - total queue depth");
-        for (MessageQueue q : queues) {
-            queue(x, "rabbitmq_queue_messages", q, q.messageCount() + unacked.getOrDefault(q, 0));
-        }
-        queueFamily(x, queues, "rabbitmq_queue_consumers", "gauge", "Consumers on a queue", MessageQueue::consumerCount);
-        queueFamily(x, queues, "warren_queue_messages_ready_memory_bytes", "gauge",
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_ready", "gauge",
+                "Messages ready to be delivered to consumers", MessageQueue::messageCount);
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_unacked", "gauge",
+                "Messages delivered to consumers but not yet acknowledged", q -> unacked.getOrDefault(q, 0));
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages", "gauge",
+                "Sum of ready and unacknowledged messages - total queue depth",
+                q -> q.messageCount() + unacked.getOrDefault(q, 0));
+        queueFamily(x, queues, labels, "rabbitmq_queue_consumers", "gauge", "Consumers on a queue",
+                MessageQueue::consumerCount);
+        queueFamily(x, queues, labels, "warren_queue_messages_ready_memory_bytes", "gauge",
                 "Memory the ready messages in memory hold (content and per-message overhead)",
                 MessageQueue::inMemoryBytes);
-        queueFamily(x, queues, "rabbitmq_queue_messages_paged_out", "gauge", "Messages paged out to disk",
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_paged_out", "gauge", "Messages paged out to disk",
                 MessageQueue::pagedOutCount);
-        queueFamily(x, queues, "rabbitmq_queue_messages_published_total", "counter",
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_published_total", "counter",
                 "Total number of messages published to queues", MessageQueue::publishCount);
         exchanges(x);
         channels(x, "rabbitmq_");
@@ -129,30 +126,26 @@ final class MetricsRenderer {
         if (families.contains("queue_coarse_metrics") || families.contains("queue_metrics")
                 || families.contains("queue_consumer_count")) {
             List<MessageQueue> queues = queues(vhosts.isEmpty() ? null : vhosts);
+            byte[][] labels = queueLabels(queues);
             if (families.contains("queue_coarse_metrics")) {
                 Map<MessageQueue, Integer> unacked = unackedByQueue();
-                x.family(p + "queue_messages_ready", "gauge", "Messages ready to be delivered to consumers");
-                for (MessageQueue q : queues) {
-                    queue(x, p + "queue_messages_ready", q, q.messageCount());
-                }
-                x.family(p + "queue_messages_unacked", "gauge", "Messages delivered to consumers but not yet acknowledged");
-                for (MessageQueue q : queues) {
-                    queue(x, p + "queue_messages_unacked", q, unacked.getOrDefault(q, 0));
-                }
-                x.family(p + "queue_messages", "gauge", "Sum of ready and unacknowledged messages - total queue depth");
-                for (MessageQueue q : queues) {
-                    queue(x, p + "queue_messages", q, q.messageCount() + unacked.getOrDefault(q, 0));
-                }
+                queueFamily(x, queues, labels, p + "queue_messages_ready", "gauge",
+                        "Messages ready to be delivered to consumers", MessageQueue::messageCount);
+                queueFamily(x, queues, labels, p + "queue_messages_unacked", "gauge",
+                        "Messages delivered to consumers but not yet acknowledged", q -> unacked.getOrDefault(q, 0));
+                queueFamily(x, queues, labels, p + "queue_messages", "gauge",
+                        "Sum of ready and unacknowledged messages - total queue depth",
+                        q -> q.messageCount() + unacked.getOrDefault(q, 0));
             }
             if (families.contains("queue_metrics") || families.contains("queue_consumer_count")) {
-                queueFamily(x, queues, p + "queue_consumers", "gauge", "Consumers on a queue",
+                queueFamily(x, queues, labels, p + "queue_consumers", "gauge", "Consumers on a queue",
                         MessageQueue::consumerCount);
             }
             if (families.contains("queue_metrics")) {
-                queueFamily(x, queues, "warren_detailed_queue_messages_ready_memory_bytes", "gauge",
+                queueFamily(x, queues, labels, "warren_detailed_queue_messages_ready_memory_bytes", "gauge",
                         "Memory the ready messages in memory hold (content and per-message overhead)",
                         MessageQueue::inMemoryBytes);
-                queueFamily(x, queues, p + "queue_messages_paged_out", "gauge", "Messages paged out to disk",
+                queueFamily(x, queues, labels, p + "queue_messages_paged_out", "gauge", "Messages paged out to disk",
                         MessageQueue::pagedOutCount);
             }
         }
@@ -589,15 +582,21 @@ final class MetricsRenderer {
         return n;
     }
 
-    private static void queue(Exposition x, String name, MessageQueue q, double v) {
-        x.sample(name, "vhost", q.vhost(), "queue", q.name(), v);
+    /** Each queue's {@code {vhost="...",queue="..."}}, encoded once for all its families. */
+    private static byte[][] queueLabels(List<MessageQueue> queues) {
+        byte[][] out = new byte[queues.size()][];
+        for (int i = 0; i < out.length; i++) {
+            MessageQueue q = queues.get(i);
+            out[i] = Exposition.labels("vhost", q.vhost(), "queue", q.name());
+        }
+        return out;
     }
 
-    private static void queueFamily(Exposition x, List<MessageQueue> queues, String name, String type, String help,
-                                    java.util.function.ToDoubleFunction<MessageQueue> value) {
+    private static void queueFamily(Exposition x, List<MessageQueue> queues, byte[][] labels, String name,
+                                    String type, String help, java.util.function.ToDoubleFunction<MessageQueue> value) {
         x.family(name, type, help);
-        for (MessageQueue q : queues) {
-            queue(x, name, q, value.applyAsDouble(q));
+        for (int i = 0; i < labels.length; i++) {
+            x.sample(name, labels[i], value.applyAsDouble(queues.get(i)));
         }
     }
 

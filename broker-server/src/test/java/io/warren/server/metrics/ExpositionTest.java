@@ -80,4 +80,16 @@ class ExpositionTest {
         assertEquals(expected.toString(), text());
         assertEquals(expected.toString().getBytes(StandardCharsets.UTF_8).length, x.bytes());
     }
+
+    @Test
+    void labelsEncodedOnceAreTheSameAsInline() {
+        String longName = "q-" + "é\"\\".repeat(500);
+        Exposition x = exposition(false);
+        x.sample("a", "vhost", "/", "queue", longName, 1);
+        x.sample("a", Exposition.labels("vhost", "/", "queue", longName), 1);
+        x.finish();
+        String[] lines = text().split("\n");
+        assertEquals(2, lines.length);
+        assertEquals(lines[0], lines[1]);
+    }
 }
