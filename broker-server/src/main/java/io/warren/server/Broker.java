@@ -208,6 +208,10 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             }
             if (prometheus == null && config.prometheus().enabled()) {
                 startPrometheus();
+                if (management != null) {
+                    // as RabbitMQ lists its rabbitmq_prometheus listener in /api/overview
+                    management.amqpListener("http/prometheus", config.prometheus().ip(), prometheus.port());
+                }
             }
             s.bind(config.listenHost(), amqpPort < 0 ? config.listenPort() : amqpPort, ctx, allocator);
             amqpPort = s.port();
