@@ -449,9 +449,10 @@ final class MetricsRenderer {
 
     private void alarms(Exposition x) {
         ResourceAlarms a = broker.alarms();
-        boolean fd = maxFds() > 0 && openFds() >= maxFds() * 0.9;
+        // warren has no file descriptor alarm (connection_max bounds connections; running out of
+        // descriptors fails the accept, logged), so it is never in effect
         x.family("rabbitmq_alarms_file_descriptor_limit", "untyped", "is 1 if file descriptor limit alarm is in effect");
-        x.sample("rabbitmq_alarms_file_descriptor_limit", fd ? 1 : 0);
+        x.sample("rabbitmq_alarms_file_descriptor_limit", 0);
         x.family("rabbitmq_alarms_free_disk_space_watermark", "untyped",
                 "is 1 if free disk space watermark alarm is in effect");
         x.sample("rabbitmq_alarms_free_disk_space_watermark",
