@@ -7,6 +7,7 @@ import com.rabbitmq.client.AuthenticationFailureException;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.MessageProperties;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.warren.it.support.Processes;
 import io.warren.it.support.Processes.Result;
@@ -20,12 +21,17 @@ import javax.net.SocketFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +50,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * What an operator's log shows, through the real {@code bin/warren} and the RabbitMQ Java
  * client: RabbitMQ's connection and channel-error lines, the JSON formatter read back line by
- * line with Jackson, and refused formatter values.
+ * line with Jackson, refused formatter values, and progress lines of a recovery and an import.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class LogOutputTest {
@@ -179,6 +185,59 @@ class LogOutputTest {
             assertFalse(r.out().contains("Exception"), r.out());
             assertFalse(Files.exists(tmp.resolve("data/warren.pid")), "nothing started");
         }
+    }
+
+    /**
+     * With the test-only interval of 0 ms, recovery and import log a progress line at each
+     * clock check: done of total, then the final line with counts and time. (The default
+     * interval, 5 s, would need a store that takes longer than that to read.)
+     */
+    @Test
+    void recoveryAndImportLogTheirProgress() throws Exception {
+        int port = Processes.freePort();
+        int management = Processes.freePort();
+        Path conf = config(port, management, "log.console = false");
+        Map<String, String> env = Map.of("WARREN_JAVA_OPTS", "-Dwarren.test.progress_interval_ms=0");
+        start(conf, env);
+        int messages = 5000;
+        try (Connection c = factory(port).newConnection()) {
+            Channel ch = c.createChannel();
+            ch.queueDeclare("kept", true, false, false, null);
+            ch.confirmSelect();
+            for (int i = 0; i < messages; i++) {
+                ch.basicPublish("", "kept", MessageProperties.PERSISTENT_BASIC, ("m" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            ch.waitForConfirmsOrDie(60_000);
+        }
+        Result restart = warren(env, "restart", "--config", conf.toString());
+        assertEquals(0, restart.code(), restart.out());
+        Path log = tmp.resolve("log/warren.log");
+        String text = await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(log),
+                t -> t.contains("recovered 0 exchanges, 1 queues, 0 bindings and " + messages + " messages in "));
+        // Slots are checked every 1024: 1024, 2048, 3072, 4096 of 5000.
+        for (int done : new int[] {1024, 2048, 3072, 4096}) {
+            assertTrue(text.contains("recovering messages: " + done + " of " + messages + " ("
+                    + (done * 100 / messages) + "%), "), text);
+        }
+
+        // An import of 40 queues: a line per object at this interval, then the summary.
+        StringBuilder doc = new StringBuilder("{\"queues\":[");
+        for (int i = 0; i < 40; i++) {
+            doc.append(i == 0 ? "" : ",").append("{\"name\":\"imported-").append(i)
+                    .append("\",\"vhost\":\"/\",\"durable\":true,\"auto_delete\":false,\"arguments\":{}}");
+        }
+        doc.append("]}");
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + management + "/api/definitions"))
+                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8)))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(doc.toString())).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(204, r.statusCode(), r.body());
+        String after = await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(log),
+                t -> t.contains("imported definitions: 0 users, 0 vhosts, 0 permissions, 0 topic permissions, 0 policies, "
+                        + "0 exchanges, 40 queues, 0 bindings in "));
+        assertTrue(after.contains("importing definitions: 1 of 40 (2%), "), after);
+        assertTrue(after.contains("importing definitions: 40 of 40 (100%), "), after);
     }
 
     // --- helpers -----------------------------------------------------------------------
