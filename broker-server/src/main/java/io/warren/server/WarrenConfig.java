@@ -12,7 +12,8 @@ import java.util.List;
  * default_pass, default_vhost, loopback_users, heartbeat, frame_max, channel_max,
  * max_message_size, connection_max, tcp_listen_options.send_timeout, vm_memory_high_watermark.relative / .absolute,
  * vm_memory_high_watermark_paging_ratio, disk_free_limit.relative /
- * .absolute, data_dir, log.file, log.level, listeners.ssl.default, ssl_options.certfile / keyfile /
+ * .absolute, data_dir, log.file, log.level, log.console, log.console.level, log.console.formatter,
+ * log.file.level, log.file.formatter, listeners.ssl.default, ssl_options.certfile / keyfile /
  * password / cacertfile / verify / fail_if_no_peer_cert, prometheus.enabled, prometheus.tcp.port,
  * prometheus.tcp.ip, prometheus.path, prometheus.return_per_object_metrics.
  *
@@ -46,7 +47,37 @@ public record WarrenConfig(
         TlsConfig tls,
         AuthConfig auth,
         long consumerTimeoutMs,
+        LogOutputs logOutputs,
         PrometheusConfig prometheus) {
+
+    /**
+     * Where logs go and how they look, resolved from RabbitMQ's keys: {@code log.console} (default:
+     * on only when {@code log.file = false}), {@code log.console.level} / {@code log.file.level}
+     * (default {@code log.level}), {@code log.console.formatter} / {@code log.file.formatter}
+     * ({@code plaintext}, the default, or {@code json}).
+     */
+    public record LogOutputs(boolean console, String consoleLevel, String consoleFormatter, String fileLevel,
+                             String fileFormatter) {
+        public static final String PLAINTEXT = "plaintext";
+        public static final String JSON = "json";
+
+        /** What {@code log.file} / {@code log.level} alone mean: console only without a file, plain text. */
+        public static LogOutputs of(Path logFile, String logLevel) {
+            return new LogOutputs(logFile == null, logLevel, PLAINTEXT, logLevel, PLAINTEXT);
+        }
+    }
+
+    /** Before the per-output log keys: outputs follow {@code log.file} and {@code log.level}. */
+    public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
+                        String defaultPass, String defaultVhost, List<String> loopbackUsers, int heartbeatSeconds,
+                        int frameMax, int channelMax, long maxMessageSize, int connectionMax, long sendTimeoutMs,
+                        Watermark memoryHighWatermark, double memoryPagingRatio, Watermark diskFreeLimit, Path dataDir,
+                        Path logFile, String logLevel, TlsConfig tls, AuthConfig auth, long consumerTimeoutMs) {
+        this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
+                loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, auth,
+                consumerTimeoutMs, LogOutputs.of(logFile, logLevel), PrometheusConfig.OFF);
+    }
 
     /** Without a TLS listener. */
     public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
@@ -56,8 +87,7 @@ public record WarrenConfig(
                         Path logFile, String logLevel) {
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
-                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null, AuthConfig.DEFAULT, 0,
-                PrometheusConfig.OFF);
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null, AuthConfig.DEFAULT, 0);
     }
 
     /** With the default SASL mechanisms (PLAIN, AMQPLAIN). */
@@ -68,8 +98,7 @@ public record WarrenConfig(
                         Path logFile, String logLevel, TlsConfig tls) {
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
-                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, AuthConfig.DEFAULT, 0,
-                PrometheusConfig.OFF);
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, AuthConfig.DEFAULT, 0);
     }
 
     /**
@@ -102,7 +131,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, ms, prometheus);
+                logLevel, tls, auth, ms, logOutputs, prometheus);
     }
 
     /** A copy with other SASL mechanisms and EXTERNAL naming; for tests. */
@@ -110,7 +139,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, a, consumerTimeoutMs, prometheus);
+                logLevel, tls, a, consumerTimeoutMs, logOutputs, prometheus);
     }
 
     /**
@@ -130,7 +159,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs, p);
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs, p);
     }
 
     /** {@code managementPort} when the management API is off ({@code management.enabled = false}). */
@@ -167,7 +196,8 @@ public record WarrenConfig(
         return new WarrenConfig(host, port, "127.0.0.1", 0, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs, new PrometheusConfig(true, "127.0.0.1", 0, "/metrics", false));
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs,
+                new PrometheusConfig(true, "127.0.0.1", 0, "/metrics", false));
     }
 
     /** The same config with another {@code vm_memory_high_watermark_paging_ratio}; for tests. */
@@ -175,7 +205,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, ratio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs, prometheus);
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs, prometheus);
     }
 
     /** A copy with a TLS listener (null: none); for tests. */
@@ -183,7 +213,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, t, auth, consumerTimeoutMs, prometheus);
+                logLevel, t, auth, consumerTimeoutMs, logOutputs, prometheus);
     }
 
     /** A copy with other connection limits; for tests. */
@@ -191,7 +221,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs, prometheus);
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs, prometheus);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -204,6 +234,6 @@ public record WarrenConfig(
                 + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark + ", memoryPagingRatio=" + memoryPagingRatio
                 + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
                 + ", logLevel=" + logLevel + ", tls=" + tls + ", auth=" + auth + ", consumerTimeoutMs=" + consumerTimeoutMs
-                + ", prometheus=" + prometheus + "]";
+                + ", logOutputs=" + logOutputs + ", prometheus=" + prometheus + "]";
     }
 }

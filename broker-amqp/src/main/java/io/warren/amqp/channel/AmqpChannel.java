@@ -548,7 +548,24 @@ public final class AmqpChannel implements MethodHandler {
 
     void closeWithError(ReplyCode code, String text, int classId, int methodId) {
         String reply = text.startsWith(code.text() + " - ") ? text : code.text() + " - " + text;
-        log.debug("closing channel {}: {}", id, reply);
+        // RabbitMQ 3.10 logs every channel error at error, on two lines: "Channel error on
+        // connection <pid> (peer -> local, vhost: 'V', user: 'U'), channel N:" and "operation
+        // queue.declare caused a channel exception precondition_failed: TEXT". One line here,
+        // rate-limited per reply code as the connection errors are (a client can loop on them).
+        String kind = "channel error " + code.code();
+        if (connection.broker().errorLog().admit(log, org.slf4j.event.Level.ERROR, kind)) {
+            String operation = current == null || current.classId() != classId || current.methodId() != methodId
+                    ? java.util.Objects.requireNonNullElse(io.warren.amqp.protocol.MethodDecoder.name(classId, methodId), "none")
+                    : current.name();
+            String detail = reply.substring(Math.min(reply.length(), code.text().length() + 3));
+            log.atError().addKeyValue("connection", connection.name()).addKeyValue("channel", id)
+                    .addKeyValue("user", connection.user()).addKeyValue("vhost", connection.vhost() == null ? null
+                            : connection.vhost().name())
+                    .addKeyValue("operation", operation).addKeyValue("reply_code", code.code())
+                    .log("Channel error on connection {}, channel {}: operation {} caused a channel exception {}: {}",
+                            connection.logName(true), id, operation, code.text().toLowerCase(java.util.Locale.ROOT),
+                            detail);
+        }
         release();
         send(new ChannelClose(code.code(), ReplyCodes.replyText(reply), classId, methodId));
         state = State.CLOSING;

@@ -111,6 +111,12 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private boolean silentClose;
     /** Counted in the broker's open connections (connection_max) until cleanup. */
     private boolean counted;
+    /** This connection's number in the log lines (RabbitMQ shows its process id there). */
+    private long number;
+    /** The protocol header came: an AMQP connection, logged as accepted (not a port probe). */
+    private boolean accepted;
+    /** Its "closing AMQP connection" line is written. */
+    private boolean closeLogged;
     /**
      * Bytes of deliveries that queues (on other loops) have handed to this connection and it has
      * not written yet. The socket's writability only counts what was written, so without this a
@@ -302,6 +308,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     @Override public void channelActive(ChannelHandlerContext ctx) {
         connectedAt = System.currentTimeMillis();
+        number = NUMBERS.incrementAndGet();
         broker.connections().add(this);
         ctx.executor().schedule(() -> {
             if (state.ordinal() < State.OPEN.ordinal() && ctx.channel().isActive()) {
@@ -314,6 +321,16 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     }
 
     @Override public void channelInactive(ChannelHandlerContext ctx) {
+        if (accepted && !closeLogged) {
+            closeLogged = true;
+            if (state == State.CLOSING || state == State.CLOSED) {
+                lifecycle(clog.atInfo()).log("closing AMQP connection {}", logName(true));
+            } else {
+                // RabbitMQ 3.10 at warning, on two lines; one line here.
+                lifecycle(clog.atWarn()).log("closing AMQP connection {}: client unexpectedly closed TCP connection",
+                        logName(true));
+            }
+        }
         state = State.CLOSED;
         cleanup();
         broker.connections().remove(this);
@@ -329,6 +346,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     @Override public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt == FrameDecoder.ProtocolHeaderReceived.INSTANCE) {
+            // Logged once the client speaks AMQP, so bin/warren's port probes and health checks
+            // that only open a socket do not fill the log.
+            accepted = true;
+            lifecycle(clog.atInfo()).log("accepting AMQP connection {}", logName(false));
             sendStart();
         } else if (evt instanceof IdleStateEvent e) {
             switch (e.state()) {
@@ -652,7 +673,14 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                     : broker.access().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
         }
         if (refusal != null) {
-            broker.errorLog().warn(log, "login refused", "connection from {} refused: {}", remote, refusal);
+            // RabbitMQ 3.10: "Error on AMQP connection <pid> (peer -> local, state: starting):
+            // PLAIN login refused: user 'guest' - invalid credentials", at error; one line here.
+            if (broker.errorLog().admit(clog, org.slf4j.event.Level.ERROR, "login refused")) {
+                lifecycle(clog.atError()).addKeyValue("mechanism", s.mechanism())
+                        .addKeyValue("user", credentials == null ? null : credentials[0])
+                        .log("Error on AMQP connection {} (state: starting): {} login refused: {}", logName(false),
+                                s.mechanism(), refusal);
+            }
             ConnectionException e = new ConnectionException(ReplyCode.ACCESS_REFUSED, "Login was refused using "
                     + "authentication mechanism " + s.mechanism() + ". For details see the broker logfile.");
             if (clientCapability("authentication_failure_close")) {
@@ -815,7 +843,8 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         flow = new PublisherFlow(ctx.executor(), q -> v.queue(q.name()) == q, this::flowChanged);
         state = State.OPEN;
         sendMethod(0, new ConnectionOpenOk(""));
-        log.info("connection from {} opened: user '{}', vhost '{}'", ctx.channel().remoteAddress(), user, v.name());
+        lifecycle(clog.atInfo()).log("connection {}: user '{}' authenticated and granted access to vhost '{}'",
+                logName(false), user, v.name());
     }
 
     // ---- closing --------------------------------------------------------------------------
@@ -831,6 +860,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private void closedByClient() {
         sendMethod(0, new ConnectionCloseOk());
         flushNow();
+        if (accepted && !closeLogged) {
+            closeLogged = true;
+            lifecycle(clog.atInfo()).log("closing AMQP connection {}", logName(true));
+        }
         state = State.CLOSED;
         cleanup();
         if (blocked) {
@@ -909,18 +942,51 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         execute(() -> closeWithError(new ConnectionException(ReplyCode.CONNECTION_FORCED, reason)));
     }
 
+    // ---- log lines ------------------------------------------------------------------------------
+
+    /**
+     * RabbitMQ's connection lines (accepted, authenticated, closing, unexpectedly closed, login
+     * refused) go to this logger, as RabbitMQ's go to its {@code rabbitmq.connection} domain,
+     * so an operator can turn them down or route them on their own.
+     */
+    public static final String CONNECTION_LOGGER = "io.warren.connection";
+    private static final Logger clog = LoggerFactory.getLogger(CONNECTION_LOGGER);
+    private static final java.util.concurrent.atomic.AtomicLong NUMBERS = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * {@code #N (PEER -> LOCAL)}, with {@code , vhost: 'V', user: 'U'} once known when
+     * {@code withUser}: RabbitMQ's shape, with warren's connection number for its pid.
+     */
+    public String logName(boolean withUser) {
+        StringBuilder b = new StringBuilder().append('#').append(number).append(" (").append(name());
+        if (withUser && vhost != null) {
+            b.append(", vhost: '").append(vhost.name()).append("', user: '").append(user).append('\'');
+        }
+        return b.append(')').toString();
+    }
+
+    /** The connection's fields for structured (JSON) output. */
+    private org.slf4j.spi.LoggingEventBuilder lifecycle(org.slf4j.spi.LoggingEventBuilder b) {
+        b.addKeyValue("connection", name()).addKeyValue("connection_number", number);
+        if (user != null) {
+            b.addKeyValue("user", user);
+        }
+        if (vhost != null) {
+            b.addKeyValue("vhost", vhost.name());
+        }
+        return b;
+    }
+
     // ---- management API ---------------------------------------------------------------------
 
     /** RabbitMQ's connection name: {@code "PEER_HOST:PEER_PORT -> HOST:PORT"}. Any thread. */
     public String name() {
-        InetSocketAddress peer = (InetSocketAddress) ctx.channel().remoteAddress();
-        InetSocketAddress local = (InetSocketAddress) ctx.channel().localAddress();
-        return address(peer) + " -> " + address(local);
+        return address(ctx.channel().remoteAddress()) + " -> " + address(ctx.channel().localAddress());
     }
 
-    private static String address(InetSocketAddress a) {
-        if (a == null) {
-            return "?";
+    private static String address(java.net.SocketAddress sa) {
+        if (!(sa instanceof InetSocketAddress a)) {
+            return sa == null ? "?" : sa.toString(); // not a socket (tests' embedded channels)
         }
         String h = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
         return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();

@@ -55,6 +55,14 @@ public final class RateLimitedLog {
         }
     }
 
+    /**
+     * Whether a line of {@code kind} at {@code level} may be written now, for callers that build
+     * the line themselves (structured fields); counts it as written when it may.
+     */
+    public boolean admit(Logger log, org.slf4j.event.Level level, String kind) {
+        return log.isEnabledForLevel(level) && admit(log, kind);
+    }
+
     private boolean admit(Logger log, String kind) {
         long r = limiter.acquire(kind);
         if (r >= 0) {

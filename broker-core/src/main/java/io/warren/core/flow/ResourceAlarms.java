@@ -90,11 +90,13 @@ public final class ResourceAlarms {
                     : active.keySet().stream().map(x -> x.blockedReason).collect(Collectors.joining(" & "));
             changed = reason;
         }
+        // RabbitMQ 3.10 logs both at warning ("memory resource limit alarm set on node N.",
+        // "... cleared on node N"); warren adds the reading that set or cleared it.
         if (on) {
-            log.warn("{} resource limit alarm set: {}. Publishers will be blocked until this alarm clears",
-                    r.id(), detail);
+            log.atWarn().addKeyValue("alarm", r.id()).log("{} resource limit alarm set: {}. Publishers will be "
+                    + "blocked until this alarm clears", r.id(), detail);
         } else {
-            log.info("{} resource limit alarm cleared: {}", r.id(), detail);
+            log.atWarn().addKeyValue("alarm", r.id()).log("{} resource limit alarm cleared: {}", r.id(), detail);
         }
         for (Listener l : listeners) {
             l.alarmsChanged(changed);

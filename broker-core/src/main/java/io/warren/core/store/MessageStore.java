@@ -69,6 +69,11 @@ public interface MessageStore extends DurableWrites, AutoCloseable {
      */
     void recover(RecoveryVisitor visitor);
 
+    /** How many slots {@link #recover} will visit, for its progress lines; -1 when not known beforehand. */
+    default long recoverableSlots() {
+        return -1;
+    }
+
     /** Loads the properties and body of a stored slot; {@code sink} runs on the store's reader thread. */
     void load(long ref, LoadSink sink);
 

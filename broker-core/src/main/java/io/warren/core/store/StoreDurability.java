@@ -219,7 +219,12 @@ public final class StoreDurability implements Durability {
         Map<Long, List<MessageStore.StoredMessage>> perQueue = new HashMap<>();
         List<io.netty.util.concurrent.Future<?>> inFlight = new ArrayList<>();
         long[] counts = {0, 0}; // recovered, orphans
+        // A large store takes a while: a line every 5 s says how far it got (RabbitMQ logs its
+        // queue index recovery progress the same way).
+        io.warren.core.log.ProgressLog progress = new io.warren.core.log.ProgressLog(log, "recovering messages",
+                messages.recoverableSlots());
         messages.recover((queueId, m) -> {
+            progress.advance(counts[0] + counts[1] + 1);
             MessageQueue q = byId.get(queueId);
             if (q == null) {
                 messages.remove(m.ref()); // its queue was deleted before the stop

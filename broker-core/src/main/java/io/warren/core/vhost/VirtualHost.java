@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link #topologyLock}, so each sees and leaves a consistent graph.
  */
 public final class VirtualHost {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(VirtualHost.class);
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final String name;
@@ -675,6 +676,10 @@ public final class VirtualHost {
             boolean created = policyMap(operator).put(p.name(), p) == null;
             durability.policyAdded(name, p, operator);
             reapplyPolicies();
+            // RabbitMQ 3.10's line (rabbit_policy), at info.
+            log.atInfo().addKeyValue("vhost", name).addKeyValue("policy", p.name())
+                    .log("Successfully set {}policy '{}' matching {} names in virtual host '{}' using pattern '{}'",
+                            operator ? "operator " : "", p.name(), p.applyTo().wireName(), name, p.pattern());
             return created;
         }
     }
@@ -687,6 +692,10 @@ public final class VirtualHost {
             }
             durability.policyRemoved(name, policyName, operator);
             reapplyPolicies();
+            // RabbitMQ 3.10 logs nothing here; the operator wants the change on record too.
+            log.atInfo().addKeyValue("vhost", name).addKeyValue("policy", policyName)
+                    .log("Successfully cleared {}policy '{}' in virtual host '{}'", operator ? "operator " : "",
+                            policyName, name);
             return true;
         }
     }

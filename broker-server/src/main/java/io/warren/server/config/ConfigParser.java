@@ -218,14 +218,30 @@ public final class ConfigParser {
         m.put("disk_free_limit.absolute", (b, k, v, base) -> b.disk(k, new Watermark.Absolute(Values.bytes(v))));
         m.put("data_dir", (b, k, v, base) -> b.dataDir = Values.path(v, base));
         m.put("log.file", (b, k, v, base) -> b.logFile = v.equals("false") ? null : Values.path(v, base));
-        m.put("log.level", (b, k, v, base) -> {
-            String level = v.toLowerCase(Locale.ROOT);
-            if (!LOG_LEVELS.contains(level)) {
-                throw new BadValueException("expected one of debug, info, warning, error, none");
-            }
-            b.logLevel = level;
-        });
+        m.put("log.level", (b, k, v, base) -> b.logLevel = logLevel(v));
+        // RabbitMQ's per-output keys; an output's level defaults to log.level whichever line comes first.
+        m.put("log.console", (b, k, v, base) -> b.logConsole = Values.bool(v));
+        m.put("log.console.level", (b, k, v, base) -> b.consoleLevel = logLevel(v));
+        m.put("log.file.level", (b, k, v, base) -> b.fileLevel = logLevel(v));
+        m.put("log.console.formatter", (b, k, v, base) -> b.consoleFormatter = formatter(v));
+        m.put("log.file.formatter", (b, k, v, base) -> b.fileFormatter = formatter(v));
         return Map.copyOf(m);
+    }
+
+    private static String logLevel(String v) throws BadValueException {
+        String level = v.toLowerCase(Locale.ROOT);
+        if (!LOG_LEVELS.contains(level)) {
+            throw new BadValueException("expected one of debug, info, warning, error, none");
+        }
+        return level;
+    }
+
+    private static String formatter(String v) throws BadValueException {
+        String f = v.toLowerCase(Locale.ROOT);
+        if (!f.equals(WarrenConfig.LogOutputs.PLAINTEXT) && !f.equals(WarrenConfig.LogOutputs.JSON)) {
+            throw new BadValueException("expected plaintext or json");
+        }
+        return f;
     }
 
     private static int frameMax(String v) throws BadValueException {
@@ -308,6 +324,12 @@ public final class ConfigParser {
         Path dataDir;
         Path logFile;
         String logLevel;
+        /** The per-output log keys; null: not set (see {@link #logOutputs()}). */
+        Boolean logConsole;
+        String consoleLevel;
+        String fileLevel;
+        String consoleFormatter;
+        String fileFormatter;
         String sslHost;
         int sslPort;
         /** The TLS keys set, in order (for the messages of tls()). */
@@ -469,13 +491,27 @@ public final class ConfigParser {
             return new WarrenConfig.AuthConfig(list, certLoginFrom);
         }
 
+        /**
+         * The console is on when {@code log.console = true}, or when it is not set and there is no
+         * log file ({@code log.file = false}, warren's console-only mode). {@code log.console =
+         * false} with {@code log.file = false} logs nothing, as it would in RabbitMQ.
+         */
+        WarrenConfig.LogOutputs logOutputs() {
+            WarrenConfig.LogOutputs d = WarrenConfig.LogOutputs.of(logFile, logLevel);
+            return new WarrenConfig.LogOutputs(logConsole == null ? d.console() : logConsole,
+                    consoleLevel == null ? logLevel : consoleLevel,
+                    consoleFormatter == null ? d.consoleFormatter() : consoleFormatter,
+                    fileLevel == null ? logLevel : fileLevel,
+                    fileFormatter == null ? d.fileFormatter() : fileFormatter);
+        }
+
         WarrenConfig build() {
             return new WarrenConfig(listenHost, listenPort, managementIp,
                     managementEnabled ? managementPort : WarrenConfig.MANAGEMENT_DISABLED, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
                     maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel,
-                    tls(), auth(), consumerTimeoutMs, new WarrenConfig.PrometheusConfig(prometheusEnabled, prometheusIp,
-                    prometheusPort, prometheusPath, prometheusPerObject));
+                    tls(), auth(), consumerTimeoutMs, logOutputs(), new WarrenConfig.PrometheusConfig(prometheusEnabled,
+                    prometheusIp, prometheusPort, prometheusPath, prometheusPerObject));
         }
     }
 }

@@ -4,10 +4,12 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.filter.ThresholdFilter;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.FileAppender;
+import ch.qos.logback.core.encoder.Encoder;
 import io.warren.server.WarrenConfig;
 import org.slf4j.ILoggerFactory;
 import org.slf4j.LoggerFactory;
@@ -19,7 +21,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Points logback at {@code log.file} / {@code log.level}. Done in code rather than with an XML
+ * Points logback at {@code log.file} / {@code log.level} and RabbitMQ's per-output keys
+ * ({@code log.console}, {@code log.console.level}, {@code log.file.level}, {@code log.*.formatter}). Done in code rather than with an XML
  * file because {@code log.file = false} (console only) would need conditionals, which logback
  * XML only has with Janino on the classpath. An operator who wants full control passes
  * {@code -Dlogback.configurationFile=...} in WARREN_JAVA_OPTS, and then this class keeps out.
@@ -43,8 +46,12 @@ public final class LogSetup {
     }
 
     /**
-     * Logs to {@code config.logFile()} (parents created), or to stdout when it is null;
-     * {@code alsoConsole} adds stdout to a file log (for {@code bin/warren run} on a terminal).
+     * Logs to {@code config.logFile()} (parents created) and to stdout when the config's
+     * {@code log.console} says so, each at its own level and format; {@code alsoConsole} adds
+     * stdout to a file log (for {@code bin/warren run} on a terminal). Both outputs are written
+     * by one writer thread behind a bounded queue ({@link AsyncLogAppender}): a thread that logs,
+     * an event loop among them, never waits for the disk; past 8192 waiting lines new ones are
+     * dropped and counted.
      *
      * @throws IOException when the log file cannot be created or opened for append
      */
@@ -65,34 +72,58 @@ public final class LogSetup {
                 probe.flush();
             }
         }
+        WarrenConfig.LogOutputs outputs = config.logOutputs();
+        boolean console = outputs.console() || (file != null && alsoConsole);
         ctx.reset();
         Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
-        Level level = level(config.logLevel());
+        Level fileLevel = level(outputs.fileLevel());
+        Level consoleLevel = level(outputs.consoleLevel());
+        // The root lets through what the most talkative output wants; each output filters the rest.
+        Level level = Level.OFF;
+        if (file != null && fileLevel.toInt() < level.toInt()) {
+            level = fileLevel;
+        }
+        if (console && consoleLevel.toInt() < level.toInt()) {
+            level = consoleLevel;
+        }
         root.setLevel(level);
         // Netty logs its own setup at DEBUG in great detail; warren's debug is what operators want.
         ctx.getLogger("io.netty").setLevel(level.isGreaterOrEqual(Level.INFO) ? level : Level.INFO);
+        if (file == null && !console) {
+            return; // log.file = false and log.console = false: no output, as asked
+        }
+        AsyncLogAppender async = new AsyncLogAppender(AsyncLogAppender.DEFAULT_QUEUE);
+        async.setContext(ctx);
+        async.setName("async");
         if (file != null) {
-            root.addAppender(fileAppender(ctx, file));
+            async.addOutput(fileAppender(ctx, file, fileLevel, outputs.fileFormatter()));
         }
-        if (file == null || alsoConsole) {
-            root.addAppender(consoleAppender(ctx));
+        if (console) {
+            async.addOutput(consoleAppender(ctx, consoleLevel, outputs.consoleFormatter()));
         }
+        async.start();
+        root.addAppender(async);
     }
 
     /** Flushes and closes the appenders; call last thing before the JVM exits. */
     public static void shutdown() {
         if (LoggerFactory.getILoggerFactory() instanceof LoggerContext ctx) {
+            // The writer thread drains its queue when its appender stops; done here and not left
+            // to ctx.stop(), which does nothing on a context that was stopped and reset before.
+            ctx.getLogger(Logger.ROOT_LOGGER_NAME).detachAndStopAllAppenders();
             ctx.stop();
         }
     }
 
-    private static Appender<ILoggingEvent> fileAppender(LoggerContext ctx, Path file) throws IOException {
+    private static Appender<ILoggingEvent> fileAppender(LoggerContext ctx, Path file, Level level, String formatter)
+            throws IOException {
         FileAppender<ILoggingEvent> a = new FileAppender<>();
         a.setContext(ctx);
         a.setName("file");
         a.setFile(file.toString());
         a.setAppend(true);
-        a.setEncoder(encoder(ctx));
+        a.setEncoder(encoder(ctx, formatter));
+        a.addFilter(threshold(ctx, level));
         a.start();
         if (!a.isStarted()) {
             throw new IOException("logback could not open " + file);
@@ -100,16 +131,31 @@ public final class LogSetup {
         return a;
     }
 
-    private static Appender<ILoggingEvent> consoleAppender(LoggerContext ctx) {
+    private static Appender<ILoggingEvent> consoleAppender(LoggerContext ctx, Level level, String formatter) {
         ConsoleAppender<ILoggingEvent> a = new ConsoleAppender<>();
         a.setContext(ctx);
         a.setName("console");
-        a.setEncoder(encoder(ctx));
+        a.setEncoder(encoder(ctx, formatter));
+        a.addFilter(threshold(ctx, level));
         a.start();
         return a;
     }
 
-    private static PatternLayoutEncoder encoder(LoggerContext ctx) {
+    private static ThresholdFilter threshold(LoggerContext ctx, Level level) {
+        ThresholdFilter f = new ThresholdFilter();
+        f.setContext(ctx);
+        f.setLevel(level.toString());
+        f.start();
+        return f;
+    }
+
+    private static Encoder<ILoggingEvent> encoder(LoggerContext ctx, String formatter) {
+        if (WarrenConfig.LogOutputs.JSON.equals(formatter)) {
+            JsonLogEncoder j = new JsonLogEncoder();
+            j.setContext(ctx);
+            j.start();
+            return j;
+        }
         PatternLayoutEncoder e = new PatternLayoutEncoder();
         e.setContext(ctx);
         e.setPattern(PATTERN);

@@ -199,7 +199,10 @@ final class DefinitionEndpoints {
             DefinitionImport plan = DefinitionImport.check(doc, only, ctx.broker());
             plan.apply();
             return plan;
-        }, ctx.worker).thenCompose(DefinitionImport::durable).thenApply(v -> ApiResponse.status(204));
+        }, ctx.worker).thenCompose(plan -> plan.durable().thenApply(v -> {
+            plan.logImported();
+            return ApiResponse.status(204);
+        }));
     }
 
     /** The document's bytes: the body, or the "file" field of a multipart/form-data upload. */

@@ -65,6 +65,10 @@ final class DefinitionImport {
     private record PDef(String where, io.warren.core.policy.Policy policy, boolean operator) {
     }
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(DefinitionImport.class);
+    /** Progress of {@link #apply}: a line every 5 s for a large import. */
+    private io.warren.core.log.ProgressLog progress;
+    private long applied;
     private final List<PDef> policies = new ArrayList<>();
     private final BrokerContext broker;
     private final List<User> users = new ArrayList<>();
@@ -417,6 +421,7 @@ final class DefinitionImport {
      * the object, with what came before it applied.
      */
     void apply() {
+        progress = new io.warren.core.log.ProgressLog(log, "importing definitions", size());
         AccessControl access = broker.access();
         VirtualHosts vs = broker.vhosts();
         for (User u : users) {
@@ -511,12 +516,30 @@ final class DefinitionImport {
     }
 
     /** A model check or change; its refusal becomes a 400 naming the object. */
-    private static void model(String where, Runnable r) {
+    private void model(String where, Runnable r) {
         try {
             r.run();
         } catch (BrokerException | IllegalArgumentException e) {
             throw ApiException.badRequest(where + ": " + e.getMessage());
         }
+        if (progress != null) { // null while checking, which uses this too
+            applied++;
+            progress.step(applied);
+        }
+    }
+
+    /** The objects {@link #apply} makes or changes. */
+    private long size() {
+        return users.size() + vhosts.size() + permissions.size() + topicPermissions.size() + policies.size()
+                + exchanges.size() + queues.size() + bindings.size();
+    }
+
+    /** The final line of an import, once it is on disk: counts and time. */
+    void logImported() {
+        log.atInfo().addKeyValue("objects", applied).log("imported definitions: {} users, {} vhosts, {} permissions, "
+                        + "{} topic permissions, {} policies, {} exchanges, {} queues, {} bindings in {} ms",
+                users.size(), vhosts.size(), permissions.size(), topicPermissions.size(), policies.size(),
+                exchanges.size(), queues.size(), bindings.size(), progress == null ? 0 : progress.elapsedMs());
     }
 
     private static <T> T field(String where, Supplier<T> read) {

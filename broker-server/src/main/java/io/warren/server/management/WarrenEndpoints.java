@@ -54,6 +54,12 @@ final class WarrenEndpoints {
         m.put("data_dir", String.valueOf(c.dataDir()));
         m.put("log.file", c.logFile() == null ? false : c.logFile().toString());
         m.put("log.level", c.logLevel());
+        WarrenConfig.LogOutputs lo = c.logOutputs();
+        m.put("log.console", lo.console());
+        m.put("log.console.level", lo.consoleLevel());
+        m.put("log.console.formatter", lo.consoleFormatter());
+        m.put("log.file.level", lo.fileLevel());
+        m.put("log.file.formatter", lo.fileFormatter());
         WarrenConfig.TlsConfig t = c.tls();
         if (t != null) {
             m.put("listeners.ssl.default", (t.host() == null ? "" : t.host() + ":") + t.port());

@@ -161,6 +161,11 @@ class ConfigParserTest {
             "max_message_size = 0              | bad value '0' for 'max_message_size': expected an integer 1..536870912",
             "max_message_size = 536870913      | bad value '536870913' for 'max_message_size'",
             "log.level = verbose               | bad value 'verbose' for 'log.level': expected one of debug, info, warning, error, none",
+            "log.console.level = warn          | bad value 'warn' for 'log.console.level': expected one of debug, info, warning, error, none",
+            "log.file.level = all              | bad value 'all' for 'log.file.level': expected one of debug, info, warning, error, none",
+            "log.console = yes                 | bad value 'yes' for 'log.console': expected true or false",
+            "log.console.formatter = xml       | bad value 'xml' for 'log.console.formatter': expected plaintext or json",
+            "log.file.formatter = jsonl        | bad value 'jsonl' for 'log.file.formatter': expected plaintext or json",
             "loopback_users = guest            | bad value 'guest' for 'loopback_users': expected 'none'",
             "loopback_users.guest = yes        | bad value 'yes' for 'loopback_users.guest': expected true or false",
             "data_dir = a\u0000b               | bad value",
@@ -329,6 +334,27 @@ class ConfigParserTest {
         for (String level : List.of("debug", "info", "warning", "error", "none")) {
             assertEquals(level, parse("log.level = " + level).logLevel());
         }
+    }
+
+    @Test
+    void perOutputLogSettingsFollowRabbitMq() {
+        // Defaults: a file in plain text at log.level; the console only when there is no file.
+        assertEquals(new WarrenConfig.LogOutputs(false, "info", "plaintext", "info", "plaintext"),
+                parse().logOutputs());
+        assertEquals(new WarrenConfig.LogOutputs(true, "warning", "plaintext", "warning", "plaintext"),
+                parse("log.file = false", "log.level = warning").logOutputs());
+        // An output's level defaults to log.level wherever that line is; its own key wins.
+        assertEquals(new WarrenConfig.LogOutputs(true, "debug", "json", "error", "json"),
+                parse("log.console = true", "log.console.level = debug", "log.file.level = ERROR",
+                        "log.console.formatter = json", "log.file.formatter = JSON", "log.level = warning").logOutputs());
+        assertEquals(new WarrenConfig.LogOutputs(true, "warning", "plaintext", "error", "json"),
+                parse("log.file.level = error", "log.level = warning", "log.file.formatter = json",
+                        "log.console = true").logOutputs());
+        // Both outputs off is what it says: nothing is logged.
+        assertFalse(parse("log.file = false", "log.console = false").logOutputs().console());
+        // The test-only copies keep the outputs.
+        WarrenConfig json = parse("log.file.formatter = json");
+        assertEquals("json", json.withConsumerTimeout(5).logOutputs().fileFormatter());
     }
 
     @Test

@@ -219,6 +219,15 @@ public final class JournalMessageStore implements MessageStore {
     }
 
     @Override
+    public long recoverableSlots() {
+        long n = 0;
+        for (BatchState st : batches.values()) {
+            n += st.live();
+        }
+        return n;
+    }
+
+    @Override
     public void recover(RecoveryVisitor visitor) {
         java.util.function.ToIntFunction<io.netty.buffer.ByteBuf> priorities = priorityReader;
         // Exchange names and routing keys repeat across messages: share one String per value
