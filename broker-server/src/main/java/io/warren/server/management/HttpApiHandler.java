@@ -65,6 +65,9 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     @Override protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean head = req.method() == HttpMethod.HEAD;
+        // The web console's requests: a 401 to them has no WWW-Authenticate, which would make the
+        // browser put up its own login dialog over the console's form (Spring Security's convention).
+        boolean ajax = "XMLHttpRequest".equalsIgnoreCase(req.headers().get("x-requested-with"));
         CompletableFuture<ApiResponse> answer;
         try {
             answer = handle(ctx, req);
@@ -87,7 +90,7 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         // and written on this connection's loop, never on an AMQP loop, after the previous one.
         previous = previous.thenCombineAsync(settled, (v, r) -> {
             try {
-                write(ctx, r, keepAlive, head);
+                write(ctx, r, keepAlive, head, ajax);
             } catch (RuntimeException e) {
                 log.error("management API: cannot answer {}", what, e);
                 ctx.close();
@@ -204,7 +207,7 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         return colon < 0 ? null : new String[] {decoded.substring(0, colon), decoded.substring(colon + 1)};
     }
 
-    private static void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, boolean head) {
+    private static void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, boolean head, boolean ajax) {
         ConsoleAssets.Asset file = r.body() instanceof ConsoleAssets.Asset a ? a : null;
         byte[] bytes = r.body() == null ? new byte[0] : file != null ? file.bytes() : Json.write(r.body());
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
@@ -214,7 +217,7 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         } else if (r.body() != null) {
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         }
-        if (r.status() == 401) {
+        if (r.status() == 401 && !ajax) {
             res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"warren management\"");
         }
         r.headers().forEach((k, v) -> res.headers().set(k, v));

@@ -128,6 +128,13 @@ class ConsoleStaticTest {
         assertEquals(401, overview.status());
         assertEquals("application/json", overview.header("content-type"));
         assertEquals("not_authorized", overview.json().get("error").asText());
+        assertNotNull(overview.header("www-authenticate"), "a plain client is asked for basic auth");
+        // The console's fetches say X-Requested-With: no WWW-Authenticate, so no browser login dialog.
+        Http.Response fromConsole = anonymous.send(HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                + broker.broker().managementPort() + "/api/whoami")).header("X-Requested-With", "XMLHttpRequest").GET());
+        assertEquals(401, fromConsole.status());
+        assertEquals("Login failed", fromConsole.json().get("reason").asText());
+        assertEquals(null, fromConsole.header("www-authenticate"));
         Http.Response guest = new Http("127.0.0.1", broker.broker().managementPort(), "guest", "guest").get("/api/overview");
         assertEquals(200, guest.status());
         assertEquals("warren", guest.json().get("product_name").asText());

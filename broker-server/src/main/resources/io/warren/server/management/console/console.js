@@ -80,7 +80,8 @@ class ApiError extends Error {
 function credentials() { return sessionStorage.getItem(CREDS_KEY); }
 
 async function call(method, path, body, opts) {
-  const headers = { 'Authorization': 'Basic ' + (opts && opts.auth || credentials() || '') };
+  // X-Requested-With: a 401 then comes without WWW-Authenticate, so the browser shows no login dialog of its own.
+  const headers = { 'Authorization': 'Basic ' + (opts && opts.auth || credentials() || ''), 'X-Requested-With': 'XMLHttpRequest' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   Object.assign(headers, opts && opts.headers || {});
   let res;
@@ -235,10 +236,13 @@ class History {
 }
 const overviewHistory = new History(['publish', 'deliver_get', 'ack']);
 
-/** A hand-written SVG line chart of a History, with its legend and the latest values. */
-function lineChart(history, labels) {
-  const W = 640, H = 200, L = 46, R = 10, T = 10, B = 22;
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'message rates' });
+/**
+ * A hand-written SVG line chart of a History, with its legend and the latest values, drawn at
+ * `width` pixels (the box it goes into) so that its text is never stretched.
+ */
+function lineChart(history, labels, width) {
+  const W = Math.max(320, Math.round(width || 640)), H = 200, L = 46, R = 10, T = 10, B = 22;
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': 'message rates' });
   const smp = history.samples;
   let max = 0;
   for (const p of smp) for (const v of p.values) max = Math.max(max, v || 0);
@@ -246,7 +250,7 @@ function lineChart(history, labels) {
   for (let i = 0; i <= 4; i++) {
     const y = T + (H - T - B) * i / 4;
     svg.append(s('line', { x1: L, x2: W - R, y1: y, y2: y, class: i === 4 ? 'axis' : 'gridline' }));
-    svg.append(s('text', { x: L - 6, y: y + 4, 'text-anchor': 'end' }, rate(top * (4 - i) / 4)));
+    svg.append(s('text', { x: L - 6, y: y + 4, 'text-anchor': 'end' }, axisLabel(top * (4 - i) / 4)));
   }
   const span = HISTORY_POINTS * POLL_MS;
   const now = smp.length ? smp[smp.length - 1].t : Date.now();
@@ -266,6 +270,9 @@ function lineChart(history, labels) {
   if (smp.length < 2) legend.append(h('span', { class: 'muted' }, 'collecting samples every 5 s…'));
   return h('div', { class: 'chart' }, svg, legend);
 }
+function axisLabel(v) {
+  return v >= 100 ? nf.format(Math.round(v)) : String(Math.round(v * 100) / 100);
+}
 function niceMax(v) {
   if (v <= 0) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
@@ -282,7 +289,7 @@ function tile(label, value, opts) {
 
 // ---- overview ------------------------------------------------------------------------------
 function overviewPage(page, app) {
-  const totals = h('div', {}), chart = h('div', { class: 'panel' }), node = h('div', {}), listeners = h('div', {});
+  const totals = h('div', {}), chart = h('div', {}), node = h('div', {}), listeners = h('div', {});
   fill(app, h('h1', {}, 'Overview'), totals,
     h('div', { class: 'panel' }, h('h2', {}, 'Message rates'), chart),
     h('div', { class: 'grid two' },
@@ -292,7 +299,7 @@ function overviewPage(page, app) {
     into(page, totals, () => api.get('overview'), (o) => {
       const ms = o.message_stats || {};
       overviewHistory.add([rateOf(ms, 'publish'), rateOf(ms, 'deliver_get'), rateOf(ms, 'ack')]);
-      fill(chart, lineChart(overviewHistory, ['Publish', 'Deliver / get', 'Ack']));
+      fill(chart, lineChart(overviewHistory, ['Publish', 'Deliver / get', 'Ack'], chart.clientWidth));
       fill(listeners, listenerTable(o.listeners || []));
       const ot = o.object_totals || {}, qt = o.queue_totals || {};
       return [
@@ -338,7 +345,7 @@ function barFill(pct) {
   return span;
 }
 function listenerTable(ls) {
-  return table(['Protocol', 'Address', 'Port'], ls.map(l => [l.protocol, l.ip_address, { num: l.port }]));
+  return table(['Protocol', 'Address', 'Port'], ls.map(l => [l.protocol, l.ip_address, { num: String(l.port) }]));
 }
 
 // ---- tables and paged lists --------------------------------------------------------------
@@ -623,7 +630,7 @@ function exchangePage(page, app, vhost, name) {
   page.every(() => {
     into(page, info, () => api.get(path), x => {
       history.add([rateOf(x.message_stats, 'publish_in'), rateOf(x.message_stats, 'publish_out')]);
-      fill(rates, lineChart(history, ['Published in', 'Routed out']));
+      fill(rates, lineChart(history, ['Published in', 'Routed out'], rates.clientWidth));
       return kv([['Type', x.type], ['Features', features(x)], ['Arguments', JSON.stringify(x.arguments || {})],
         ['Policy', x.policy || '–'], x.messages_delayed !== undefined ? ['Messages delayed', num(x.messages_delayed)] : null].filter(Boolean));
     });
@@ -726,7 +733,7 @@ function queuePage(page, app, vhost, name) {
   function refresh() {
     into(page, counts, () => api.get(path), q => {
       history.add([rateOf(q.message_stats, 'publish'), rateOf(q.message_stats, 'deliver_get'), rateOf(q.message_stats, 'ack')]);
-      fill(rates, lineChart(history, ['Publish', 'Deliver / get', 'Ack']));
+      fill(rates, lineChart(history, ['Publish', 'Deliver / get', 'Ack'], rates.clientWidth));
       fill(info, kv([['Type', q.type], ['State', q.state], ['Features', features(q)], ['Arguments', JSON.stringify(q.arguments || {})],
         ['Policy', q.policy || '–'], ['Node', q.node]]));
       fill(consumers, table(['Tag', 'Channel', 'Ack required', 'Exclusive', h('th', { class: 'num' }, 'Prefetch'), 'Active'],
