@@ -48,12 +48,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * browser for the class; screenshots of every page go to target/console-screenshots/.
  *
  * <p>Skipped (with the reason) only when chromium or chromedriver is not installed; .ci/run
- * installs both.
+ * installs both. Selenium is given both executables, so Selenium Manager never runs.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ConsoleBrowserTest {
-    private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    /** Debian's paths; -Dwarren.it.chromedriver / -Dwarren.it.chromium name others. */
+    private static final Path CHROMEDRIVER = Path.of(System.getProperty("warren.it.chromedriver", "/usr/bin/chromedriver"));
+    private static final Path CHROMIUM = Path.of(System.getProperty("warren.it.chromium", "/usr/bin/chromium"));
     private static final Duration WAIT = Duration.ofSeconds(15);
 
     @RegisterExtension
@@ -65,14 +66,17 @@ class ConsoleBrowserTest {
     private static Path downloads;
     private Http admin;
 
+    /** Why the tests skip (each one reports it), or null when the browser is there. */
+    private static String missing;
+
     @BeforeAll
     static void browser() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(CHROMEDRIVER) && Files.isExecutable(CHROMIUM), () -> {
-            String why = "skipped: the console's browser tests need " + CHROMIUM + " and " + CHROMEDRIVER
+        if (!Files.isExecutable(CHROMEDRIVER) || !Files.isExecutable(CHROMIUM)) {
+            missing = "the console's browser tests need " + CHROMIUM + " and " + CHROMEDRIVER
                     + " (apt-get install chromium chromium-driver)";
-            System.out.println("ConsoleBrowserTest " + why);
-            return why;
-        });
+            System.out.println("ConsoleBrowserTest SKIP: " + missing);
+            return;
+        }
         // Selenium must never look for (or download) a driver or browser of its own.
         System.setProperty("SE_OFFLINE", "true");
         Logger.getLogger("org.openqa.selenium").setLevel(Level.SEVERE);
@@ -111,6 +115,7 @@ class ConsoleBrowserTest {
 
     @BeforeEach
     void freshSession() {
+        Assumptions.assumeTrue(missing == null, () -> missing);
         admin = new Http("127.0.0.1", broker.broker().managementPort(), "guest", "guest");
         driver.get(base());
         ((JavascriptExecutor) driver).executeScript("sessionStorage.clear()");
@@ -123,7 +128,9 @@ class ConsoleBrowserTest {
     }
 
     private static <T> T waitFor(java.util.function.Function<? super WebDriver, T> condition) {
-        return new WebDriverWait(driver, WAIT).until(condition);
+        // The pages redraw their data every 5 s: an element found just before a redraw goes stale.
+        return new WebDriverWait(driver, WAIT, Duration.ofMillis(50))
+                .ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(condition);
     }
 
     private static WebElement el(String id) {
@@ -332,10 +339,18 @@ class ConsoleBrowserTest {
             assertTrue(el("channels-table").getText().contains("confirm"), el("channels-table").getText());
             screenshot("08-channels");
             go("#/connections");
-            WebElement row = waitFor(d -> d.findElements(By.cssSelector("#connections-table tbody tr")).stream()
-                    .filter(r -> r.getText().contains("console-test-client")).findFirst().orElse(null));
+            waitFor(d -> d.findElements(By.cssSelector("#connections-table tbody tr")).stream()
+                    .anyMatch(r -> r.getText().contains("console-test-client")));
             screenshot("09-connections");
-            row.findElement(By.tagName("a")).click();
+            waitFor(d -> {
+                WebElement row = d.findElements(By.cssSelector("#connections-table tbody tr")).stream()
+                        .filter(r -> r.getText().contains("console-test-client")).findFirst().orElse(null);
+                if (row == null) {
+                    return false;
+                }
+                row.findElement(By.tagName("a")).click();
+                return true;
+            });
             textOf("app", "Client-provided name");
             textOf("app", "console-test-client");
             screenshot("10-connection-detail");
@@ -395,9 +410,15 @@ class ConsoleBrowserTest {
         screenshot("14-admin-policies");
 
         // Delete the policy from its row.
-        WebElement row = waitFor(d -> d.findElements(By.cssSelector("table tbody tr")).stream()
-                .filter(r -> r.getText().contains("console-ttl")).findFirst().orElse(null));
-        row.findElement(By.tagName("button")).click();
+        waitFor(d -> {
+            WebElement row = d.findElements(By.cssSelector("table tbody tr")).stream()
+                    .filter(r -> r.getText().contains("console-ttl")).findFirst().orElse(null);
+            if (row == null) {
+                return false;
+            }
+            row.findElement(By.tagName("button")).click();
+            return true;
+        });
         acceptConfirm();
         org.awaitility.Awaitility.await().atMost(WAIT).until(() -> admin.get("/api/policies/%2F/console-ttl").status() == 404);
         waitFor(d -> !d.findElement(By.id("app")).getText().contains("console-ttl"));

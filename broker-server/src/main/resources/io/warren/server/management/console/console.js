@@ -413,10 +413,10 @@ function pagedList(page, opts) {
       h('button', { class: 'secondary small', disabled: res.page <= 1, onclick: () => { state.page--; reload(); } }, '‹ Prev'),
       h('span', { id: opts.id + '-count' }, `Page ${res.page} of ${Math.max(1, res.page_count)} · ${num(res.filtered_count)} matching of ${num(res.total_count)}`),
       h('button', { class: 'secondary small', disabled: res.page >= res.page_count, onclick: () => { state.page++; reload(); } }, 'Next ›'));
-    if (!items.length) return [h('p', { class: 'muted' }, state.name ? 'Nothing matches the filter.' : opts.empty), pager];
-    return [h('table', { id: opts.id + '-table' },
+    if (!items.length) return [pager, h('p', { class: 'muted' }, state.name ? 'Nothing matches the filter.' : opts.empty)];
+    return [pager, h('table', { id: opts.id + '-table' },
       h('thead', {}, h('tr', {}, opts.columns.map(header))),
-      h('tbody', {}, items.map(it => h('tr', {}, opts.columns.map(c => h('td', { class: c.num ? 'num' : '' }, c.cell(it))))))), pager];
+      h('tbody', {}, items.map(it => h('tr', {}, opts.columns.map(c => h('td', { class: c.num ? 'num' : '' }, c.cell(it)))))))];
   }
   const toolbar = h('div', { class: 'toolbar' }, filter, h('label', { class: 'check' }, regex, 'Regex'), vhostSel, h('span', { class: 'grow' }), size);
   page.every(load);
