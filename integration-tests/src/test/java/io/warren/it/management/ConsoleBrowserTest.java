@@ -173,6 +173,19 @@ class ConsoleBrowserTest {
         Files.copy(f.toPath(), screenshots.resolve(name + ".png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
+    /** Clicks the {@code what} (a tag name) in the first row of {@code rows} (CSS) that contains {@code text}. */
+    private static void clickInRow(String rows, String text, String what) {
+        waitFor(d -> {
+            WebElement row = d.findElements(By.cssSelector(rows)).stream()
+                    .filter(r -> r.getText().contains(text)).findFirst().orElse(null);
+            if (row == null) {
+                return false;
+            }
+            row.findElement(By.tagName(what)).click();
+            return true;
+        });
+    }
+
     private static void select(String id, String value) {
         waitFor(d -> !new Select(d.findElement(By.id(id))).getOptions().isEmpty()
                 && new Select(d.findElement(By.id(id))).getOptions().stream().anyMatch(o -> value.equals(o.getAttribute("value"))));
@@ -269,6 +282,18 @@ class ConsoleBrowserTest {
         waitFor(d -> tileValue("q-ready").equals("1"));
         screenshot("05-queue-get-message");
 
+        // Bind it from amq.direct on its page, then unbind it there (a key that is URL-quoted in
+        // the binding's properties_key).
+        el("qbind-key").clear();
+        el("qbind-key").sendKeys("orders.#");
+        el("qbind-submit").click();
+        textOf("qbind-result", "Bound.");
+        assertEquals(1, admin.get("/api/bindings/%2F/e/amq.direct/q/console-q").json().size());
+        clickInRow("table tbody tr", "orders.#", "button");
+        org.awaitility.Awaitility.await().atMost(WAIT)
+                .until(() -> admin.get("/api/bindings/%2F/e/amq.direct/q/console-q").json().size() == 0);
+        waitFor(d -> !d.findElement(By.id("app")).getText().contains("orders.#"));
+
         // Purge: the ready count goes to 0, in the page and in the broker.
         el("q-purge").click();
         acceptConfirm();
@@ -318,6 +343,11 @@ class ConsoleBrowserTest {
         assertEquals(1, admin.get("/api/queues/%2F/bound-q").json().get("messages_ready").asInt());
         screenshot("07-exchange-detail");
 
+        // Unbind from the exchange's page.
+        clickInRow("table tbody tr", "orders.#", "button");
+        org.awaitility.Awaitility.await().atMost(WAIT)
+                .until(() -> admin.get("/api/bindings/%2F/e/console-x/q/bound-q").json().size() == 0);
+
         el("x-delete").click();
         acceptConfirm();
         waitFor(d -> ((String) ((JavascriptExecutor) d).executeScript("return location.hash")).equals("#/exchanges"));
@@ -342,15 +372,7 @@ class ConsoleBrowserTest {
             waitFor(d -> d.findElements(By.cssSelector("#connections-table tbody tr")).stream()
                     .anyMatch(r -> r.getText().contains("console-test-client")));
             screenshot("09-connections");
-            waitFor(d -> {
-                WebElement row = d.findElements(By.cssSelector("#connections-table tbody tr")).stream()
-                        .filter(r -> r.getText().contains("console-test-client")).findFirst().orElse(null);
-                if (row == null) {
-                    return false;
-                }
-                row.findElement(By.tagName("a")).click();
-                return true;
-            });
+            clickInRow("#connections-table tbody tr", "console-test-client", "a");
             textOf("app", "Client-provided name");
             textOf("app", "console-test-client");
             screenshot("10-connection-detail");
@@ -410,18 +432,26 @@ class ConsoleBrowserTest {
         screenshot("14-admin-policies");
 
         // Delete the policy from its row.
-        waitFor(d -> {
-            WebElement row = d.findElements(By.cssSelector("table tbody tr")).stream()
-                    .filter(r -> r.getText().contains("console-ttl")).findFirst().orElse(null);
-            if (row == null) {
-                return false;
-            }
-            row.findElement(By.tagName("button")).click();
-            return true;
-        });
+        clickInRow("table tbody tr", "console-ttl", "button");
         acceptConfirm();
         org.awaitility.Awaitility.await().atMost(WAIT).until(() -> admin.get("/api/policies/%2F/console-ttl").status() == 404);
         waitFor(d -> !d.findElement(By.id("app")).getText().contains("console-ttl"));
+
+        // Clear the permission, delete the vhost and the user, each from its row.
+        go("#/admin/permissions");
+        clickInRow("table tbody tr", "console-user", "button");
+        acceptConfirm();
+        org.awaitility.Awaitility.await().atMost(WAIT)
+                .until(() -> admin.get("/api/permissions/console-vh/console-user").status() == 404);
+        go("#/admin/vhosts");
+        clickInRow("table tbody tr", "console-vh", "button");
+        acceptConfirm();
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> admin.get("/api/vhosts/console-vh").status() == 404);
+        go("#/admin/users");
+        clickInRow("table tbody tr", "console-user", "button");
+        acceptConfirm();
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> admin.get("/api/users/console-user").status() == 404);
+        waitFor(d -> !d.findElement(By.id("app")).getText().contains("console-user"));
     }
 
     @Test
@@ -443,7 +473,7 @@ class ConsoleBrowserTest {
         }, java.util.Objects::nonNull);
         JsonNode defs = Http.JSON.readTree(Files.readString(exported));
         assertEquals(admin.get("/api/definitions").json().get("users").size(), defs.get("users").size());
-        assertTrue(defs.get("users").toString().contains("console-user"), defs.toString());
+        assertTrue(defs.get("users").toString().contains("\"watcher\""), defs.toString());
         el("defs-file").sendKeys(file.toString());
         el("defs-import-submit").click();
         textOf("defs-import-result", "Imported " + file.getFileName());
