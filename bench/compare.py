@@ -312,6 +312,7 @@ def start_warren(work):
     conf = os.path.join(work, "warren.conf")
     with open(conf, "w") as f:
         f.write(f"listeners.tcp.default = 127.0.0.1:{port}\nmanagement.tcp.port = {port + 10000}\n"
+                f"prometheus.tcp.port = {port + 10100}\n"
                 f"data_dir = {work}/data\nlog.file = {work}/warren.log\nlog.level = warning\n")
     subprocess.run([os.path.join(TOP, "bin/warren"), "start", "--config", conf], check=True,
                    stdout=subprocess.DEVNULL)

@@ -23,6 +23,7 @@ mvn -q -B -o -f "$here/pom.xml" dependency:build-classpath -Dmdep.outputFile="$w
 cat > "$work/warren.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$port
 management.tcp.port = $((port + 10000))
+prometheus.tcp.port = $((port + 10100))
 data_dir = $work/data
 log.file = $work/warren.log
 log.level = info

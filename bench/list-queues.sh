@@ -20,6 +20,7 @@ work=$(mktemp -d)
 cat > "$work/warren.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$port
 management.tcp.port = $mport
+prometheus.tcp.port = $((port + 10100))
 data_dir = $work/data
 log.file = $work/warren.log
 CONF

@@ -27,6 +27,7 @@ cp=$(cat "$cp_file")
 cat > "$work/warren.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$warren_port
 management.tcp.port = $((warren_port + 10000))
+prometheus.tcp.port = $((warren_port + 10100))
 data_dir = $work/data
 log.file = $work/warren.log
 log.level = warning

@@ -32,6 +32,7 @@ export WARREN_JAVA_OPTS=${WARREN_JAVA_OPTS--XX:MaxDirectMemorySize=3g}
 cat > "$conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$port
 management.tcp.port = $((port + 10000))
+prometheus.tcp.port = $((port + 10100))
 data_dir = $work/data
 log.file = $work/warren.log
 log.level = info

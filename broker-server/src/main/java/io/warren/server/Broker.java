@@ -50,6 +50,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     private io.netty.handler.ssl.SslContext tlsContext;
     private volatile ResourceMonitor resources;
     private io.warren.server.management.ManagementServer management;
+    /** The Prometheus endpoint (prometheus.*); like the API, it outlives stop_app (scrapes then get 503). */
+    private io.warren.server.metrics.PrometheusServer prometheus;
     /** What warrenctl stop asks for; WarrenMain makes it the process's exit (its shutdown hook closes). */
     private volatile Runnable stopRequest = this::close;
     /**
@@ -204,6 +206,13 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             if (management == null && config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
                 startManagement();
             }
+            if (prometheus == null && config.prometheus().enabled()) {
+                startPrometheus();
+                if (management != null) {
+                    // as RabbitMQ lists its rabbitmq_prometheus listener in /api/overview
+                    management.amqpListener("http/prometheus", config.prometheus().ip(), prometheus.port());
+                }
+            }
             s.bind(config.listenHost(), amqpPort < 0 ? config.listenPort() : amqpPort, ctx, allocator);
             amqpPort = s.port();
             if (management != null) {
@@ -292,6 +301,33 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             management.close();
             management = null;
         }
+        if (prometheus != null) {
+            prometheus.close();
+            prometheus = null;
+        }
+    }
+
+    private void startPrometheus() throws InterruptedException {
+        WarrenConfig.PrometheusConfig p = config.prometheus();
+        prometheus = new io.warren.server.metrics.PrometheusServer();
+        try {
+            prometheus.start(p.ip(), p.port(), p.path(), p.perObject(), () -> context, resources,
+                    "warren@" + io.warren.amqp.connection.AmqpConnection.hostName(),
+                    java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime(), BrokerContext.VERSION);
+        } catch (Exception e) {
+            prometheus.close();
+            prometheus = null;
+            String address = WarrenMain.address(p.ip(), p.port());
+            String why = String.valueOf(e.getMessage()).contains("Address already in use") || e instanceof java.net.BindException
+                    ? "address already in use" : String.valueOf(e.getMessage());
+            throw new StartupException("cannot listen on " + address
+                    + " for the Prometheus metrics (prometheus.tcp.ip / prometheus.tcp.port): " + why, e);
+        }
+    }
+
+    /** The bound Prometheus port (useful when configured with port 0); -1 when disabled or not running. */
+    public synchronized int prometheusPort() {
+        return prometheus == null ? -1 : prometheus.port();
     }
 
     /**

@@ -13,7 +13,8 @@ import java.util.List;
  * max_message_size, connection_max, tcp_listen_options.send_timeout, vm_memory_high_watermark.relative / .absolute,
  * vm_memory_high_watermark_paging_ratio, disk_free_limit.relative /
  * .absolute, data_dir, log.file, log.level, listeners.ssl.default, ssl_options.certfile / keyfile /
- * password / cacertfile / verify / fail_if_no_peer_cert.
+ * password / cacertfile / verify / fail_if_no_peer_cert, prometheus.enabled, prometheus.tcp.port,
+ * prometheus.tcp.ip, prometheus.path, prometheus.return_per_object_metrics.
  *
  * <p>{@code managementPort} is 0 for an ephemeral port and {@link #MANAGEMENT_DISABLED} when the
  * file says {@code management.enabled = false}.
@@ -44,7 +45,8 @@ public record WarrenConfig(
         String logLevel,
         TlsConfig tls,
         AuthConfig auth,
-        long consumerTimeoutMs) {
+        long consumerTimeoutMs,
+        PrometheusConfig prometheus) {
 
     /** Without a TLS listener. */
     public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
@@ -54,7 +56,8 @@ public record WarrenConfig(
                         Path logFile, String logLevel) {
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
-                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null, AuthConfig.DEFAULT, 0);
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, null, AuthConfig.DEFAULT, 0,
+                PrometheusConfig.OFF);
     }
 
     /** With the default SASL mechanisms (PLAIN, AMQPLAIN). */
@@ -65,7 +68,8 @@ public record WarrenConfig(
                         Path logFile, String logLevel, TlsConfig tls) {
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
-                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, AuthConfig.DEFAULT, 0);
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, AuthConfig.DEFAULT, 0,
+                PrometheusConfig.OFF);
     }
 
     /**
@@ -98,7 +102,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, ms);
+                logLevel, tls, auth, ms, prometheus);
     }
 
     /** A copy with other SASL mechanisms and EXTERNAL naming; for tests. */
@@ -106,7 +110,27 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, a, consumerTimeoutMs);
+                logLevel, tls, a, consumerTimeoutMs, prometheus);
+    }
+
+    /**
+     * The Prometheus endpoint: RabbitMQ's {@code prometheus.tcp.port} (default 15692),
+     * {@code prometheus.tcp.ip} (default 127.0.0.1, as the management API: the endpoint has no
+     * login), {@code prometheus.path} (default /metrics), {@code prometheus.return_per_object_metrics}
+     * (default false), and warren's {@code prometheus.enabled} (default true).
+     */
+    public record PrometheusConfig(boolean enabled, String ip, int port, String path, boolean perObject) {
+        public static final PrometheusConfig DEFAULT = new PrometheusConfig(true, "127.0.0.1", 15692, "/metrics", false);
+        /** No endpoint: what the constructors without one mean. */
+        public static final PrometheusConfig OFF = new PrometheusConfig(false, "127.0.0.1", 15692, "/metrics", false);
+    }
+
+    /** A copy with another Prometheus endpoint. */
+    public WarrenConfig withPrometheus(PrometheusConfig p) {
+        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
+                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
+                connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
+                logLevel, tls, auth, consumerTimeoutMs, p);
     }
 
     /** {@code managementPort} when the management API is off ({@code management.enabled = false}). */
@@ -120,7 +144,8 @@ public record WarrenConfig(
     public static WarrenConfig defaults(Path installDir) {
         return new WarrenConfig(null, 5672, "127.0.0.1", 15672, "guest", "guest", "/",
                 List.of("guest"), 60, 131072, 2047, 128L * 1024 * 1024, Integer.MAX_VALUE, 15_000,
-                DEFAULT_MEMORY_HIGH_WATERMARK, 0.5, DEFAULT_DISK_FREE_LIMIT, installDir.resolve("data"), installDir.resolve("log/warren.log"), "info");
+                DEFAULT_MEMORY_HIGH_WATERMARK, 0.5, DEFAULT_DISK_FREE_LIMIT, installDir.resolve("data"), installDir.resolve("log/warren.log"), "info")
+                .withPrometheus(PrometheusConfig.DEFAULT);
     }
 
     /**
@@ -142,7 +167,7 @@ public record WarrenConfig(
         return new WarrenConfig(host, port, "127.0.0.1", 0, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs);
+                logLevel, tls, auth, consumerTimeoutMs, new PrometheusConfig(true, "127.0.0.1", 0, "/metrics", false));
     }
 
     /** The same config with another {@code vm_memory_high_watermark_paging_ratio}; for tests. */
@@ -150,7 +175,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, ratio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs);
+                logLevel, tls, auth, consumerTimeoutMs, prometheus);
     }
 
     /** A copy with a TLS listener (null: none); for tests. */
@@ -158,7 +183,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, t, auth, consumerTimeoutMs);
+                logLevel, t, auth, consumerTimeoutMs, prometheus);
     }
 
     /** A copy with other connection limits; for tests. */
@@ -166,7 +191,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs);
+                logLevel, tls, auth, consumerTimeoutMs, prometheus);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -178,6 +203,7 @@ public record WarrenConfig(
                 + ", maxMessageSize=" + maxMessageSize + ", connectionMax=" + connectionMax
                 + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark + ", memoryPagingRatio=" + memoryPagingRatio
                 + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
-                + ", logLevel=" + logLevel + ", tls=" + tls + ", auth=" + auth + ", consumerTimeoutMs=" + consumerTimeoutMs + "]";
+                + ", logLevel=" + logLevel + ", tls=" + tls + ", auth=" + auth + ", consumerTimeoutMs=" + consumerTimeoutMs
+                + ", prometheus=" + prometheus + "]";
     }
 }

@@ -51,6 +51,8 @@ public final class AmqpChannel implements MethodHandler {
     final ChannelTransactions transactions;
     final ChannelConsumers consumers;
     final ChannelPublisher publisher;
+    /** Message counts, this channel's and the broker's (the parts count; owner: this loop). */
+    final ChannelStats stats;
     /**
      * The queue this channel declared last (passively or not): what an empty queue name means
      * (0-9-1 queue-name domain; RabbitMQ's most_recently_declared_queue). Null before any.
@@ -62,6 +64,7 @@ public final class AmqpChannel implements MethodHandler {
     public AmqpChannel(AmqpConnection connection, int id) {
         this.connection = connection;
         this.id = id;
+        this.stats = new ChannelStats(connection.broker().counters());
         this.transactions = new ChannelTransactions(this, connection, id);
         this.consumers = new ChannelConsumers(this, connection, id, transactions);
         this.publisher = new ChannelPublisher(this, connection, id, transactions, consumers);
@@ -266,6 +269,7 @@ public final class AmqpChannel implements MethodHandler {
                     checkDeadLetterPermissions(n, m.arguments());
                 });
         lastQueue = d.queue().name();
+        connection.broker().counters().queuesDeclared.increment();
         if (m.nowait()) {
             return;
         }
@@ -533,7 +537,7 @@ public final class AmqpChannel implements MethodHandler {
         UnackedDeliveries unacked = consumers.unacked();
         return new ChannelInfo(id, state == State.OPEN ? "running" : "closing", consumers.consumerPrefetch(),
                 consumers.globalPrefetch, publisher.confirmsEnabled(), transactions.active(), unacked.size(),
-                unacked.countByQueue(), consumers.consumerInfos());
+                unacked.countByQueue(), consumers.consumerInfos(), stats.counts(publisher.unconfirmed()));
     }
 
     // ---- closing ----------------------------------------------------------------------------

@@ -261,6 +261,7 @@ final class ChannelConsumers {
             c.pauseAfterFailedDelivery(failure);
             return;
         }
+        channel.stats.delivered(c.queue, c.noAck, e.redelivered());
         if (c.noAck) {
             c.queue.discard(e);
         } else {
@@ -321,6 +322,9 @@ final class ChannelConsumers {
 
     private void getReply(MessageQueue q, QueueEntry e, int remaining, boolean noAck) {
         if (e == null) {
+            if (channel.open()) {
+                channel.stats.gotEmpty(q);
+            }
             channel.sendIfOpen(new BasicGetEmpty(""));
             return;
         }
@@ -345,6 +349,7 @@ final class ChannelConsumers {
             return;
         }
         connection.write(frame);
+        channel.stats.got(q, noAck, e.redelivered());
         if (noAck) {
             q.discard(e);
         } else {
@@ -383,6 +388,11 @@ final class ChannelConsumers {
     void settle(List<Unacked> settled, boolean reject, boolean requeue) {
         if (settled.isEmpty()) {
             return;
+        }
+        if (!reject) {
+            for (int i = 0, n = settled.size(); i < n; i++) {
+                channel.stats.acked(settled.get(i).queue());
+            }
         }
         if (settled.size() == 1) {
             settleOne(settled.get(0), reject, requeue);

@@ -77,9 +77,15 @@ final class ChannelPublisher {
         return confirms.enabled();
     }
 
+    /** Publishes not confirmed yet (0 outside confirm mode). Channel loop. */
+    long unconfirmed() {
+        return confirms.unconfirmed();
+    }
+
     /** Sends the confirms that are due (the end of a read batch coalesces them). Channel loop, channel open. */
     void flushConfirms() {
         confirms.flush(sender);
+        countConfirmed();
     }
 
     /** The channel closes: drops a half-assembled publish. */
@@ -232,6 +238,7 @@ final class ChannelPublisher {
             publish.reset();
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());
         }
+        channel.stats.received(confirms.enabled());
         if (transactions.hold(msg, mandatory)) {
             return;
         }
@@ -266,6 +273,13 @@ final class ChannelPublisher {
     private long verdictSeq;
     private QueueVerdicts verdicts;
 
+    private void countConfirmed() {
+        long n = confirms.takeAcked();
+        if (n > 0) {
+            channel.stats.confirmed(n);
+        }
+    }
+
     /** Sends the due confirms from the channel's loop, one task for any number of reports. */
     private void scheduleConfirmFlush() {
         if (confirmFlushScheduled.compareAndSet(false, true)) {
@@ -273,6 +287,7 @@ final class ChannelPublisher {
                 confirmFlushScheduled.set(false);
                 if (channel.open()) {
                     confirms.flush(sender);
+                    countConfirmed();
                 }
             });
         }
@@ -304,6 +319,7 @@ final class ChannelPublisher {
             verdicts = null;
             verdictSeq = 0;
         }
+        channel.stats.routed(routing.routed(), mandatory);
         if (store != null) {
             // Past the store's commit backlog bound the connection pauses until it drains.
             connection.flow().appended(store);

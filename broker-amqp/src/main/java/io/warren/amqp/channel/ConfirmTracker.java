@@ -92,6 +92,21 @@ final class ConfirmTracker {
         }
     }
 
+    /** Publishes confirmed with basic.ack and not yet counted (see {@link #takeAcked}). Channel loop. */
+    private long acked;
+
+    /** Publishes not yet confirmed (acked or nacked). Channel loop. */
+    long unconfirmed() {
+        return Math.max(0, lastPublished - sentUpTo);
+    }
+
+    /** How many publishes the acks sent since the last call confirmed. Channel loop. */
+    long takeAcked() {
+        long n = acked;
+        acked = 0;
+        return n;
+    }
+
     /** Sends the nacks and the coalesced ack that are due. Channel loop. */
     void flush(Consumer<AmqpMethod> send) {
         // Read the commit mark before draining the failures: the store thread reports a failed
@@ -127,6 +142,7 @@ final class ConfirmTracker {
             long upTo = nack != null && nack <= confirmable ? nack - 1 : confirmable;
             if (upTo > sentUpTo) {
                 send.accept(new BasicAck(upTo, upTo - sentUpTo > 1));
+                acked += upTo - sentUpTo;
             }
             sentUpTo = upTo;
             if (nack != null && nack == upTo + 1 && nack <= confirmable) {

@@ -68,7 +68,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
      * client's suites skip tests below 3.10 or above 4.2), so warren's own version would send
      * them down the wrong branch; it is in "information" instead.
      */
-    static final String RABBITMQ_VERSION = "3.10.8";
+    public static final String RABBITMQ_VERSION = "3.10.8";
     /** RabbitMQ's CLOSING_TIMEOUT: the longest wait for a client to close its socket after close-ok. */
     private static final long CLOSED_SOCKET_TIMEOUT_S = 30;
 
@@ -508,6 +508,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 }
                 ch = new AmqpChannel(this, id);
                 channels.put(id, ch);
+                broker.counters().channelsOpened.increment();
                 ch.opened();
                 return;
             }
@@ -522,7 +523,9 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     /** Called by a channel once closed (close-ok sent or received). */
     public void channelClosed(int id) {
-        channels.remove(id);
+        if (channels.remove(id) != null) {
+            broker.counters().channelsClosed.increment();
+        }
     }
 
     // ---- channel 0 ------------------------------------------------------------------------
@@ -801,6 +804,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                     + "' refused for user '" + user + "': connection limit (" + max + ") is reached", 10, 40);
         }
         counted = true;
+        broker.counters().connectionsOpened.increment();
         vhost = v;
         authorizer = new Authorizer(broker.access(), user, v.name());
         if (broker.vhosts().get(v.name()) != v) {
@@ -962,6 +966,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         if (counted) {
             counted = false;
             broker.openConnections().decrementAndGet();
+            broker.counters().connectionsClosed.increment();
         }
         if (flow != null) {
             // Enqueues in flight still run on their queues' loops; their credit goes nowhere.
@@ -973,6 +978,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         }
         List<AmqpChannel> all = new ArrayList<>(channels.values());
         channels.clear();
+        broker.counters().channelsClosed.add(all.size());
         for (AmqpChannel ch : all) {
             ch.connectionClosed();
         }

@@ -14,15 +14,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * What every connection needs from the broker: its model, users and permissions, limits, the resource alarms
  * that block publishers, the open connections, the rate-limited log that client-caused
- * errors go to (one budget for all connections), and the live direct reply-to consumers.
+ * errors go to (one budget for all connections), the live direct reply-to consumers, and the
+ * broker-wide message and churn counters (the Prometheus endpoint's rabbitmq_global_*).
  */
 public record BrokerContext(VirtualHosts vhosts, AccessControl access, AmqpSettings settings, ResourceAlarms alarms,
                             Set<AmqpConnection> connections, AtomicInteger openConnections,
-                            RateLimitedLog errorLog, DirectReplyTo directReplyTo) {
+                            RateLimitedLog errorLog, DirectReplyTo directReplyTo, AmqpCounters counters) {
     public static final String VERSION = "0.1.0";
 
     public BrokerContext(VirtualHosts vhosts, AccessControl access, AmqpSettings settings, ResourceAlarms alarms) {
         this(vhosts, access, settings, alarms, ConcurrentHashMap.newKeySet(), new AtomicInteger(), new RateLimitedLog(),
-                new DirectReplyTo());
+                new DirectReplyTo(), new AmqpCounters());
     }
 }

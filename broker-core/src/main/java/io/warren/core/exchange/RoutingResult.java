@@ -17,6 +17,8 @@ public final class RoutingResult {
     private final Map<Object, Boolean> seen = new IdentityHashMap<>();
     /** Calls to {@link #add}, seen destinations included: tells whether an exchange's bindings matched. */
     private int matched;
+    /** Whether the last publish through this result reached a queue (or a delay), for the routed/unroutable counts. */
+    private boolean routed;
 
     public void clear() {
         queues.clear();
@@ -51,6 +53,16 @@ public final class RoutingResult {
                 add(ae, message);
             }
         }
+    }
+
+    /** The publish path records whether the message it routed reached anything. */
+    public void outcome(boolean reached) {
+        routed = reached;
+    }
+
+    /** Whether the last published message reached a queue (or was scheduled for later). */
+    public boolean routed() {
+        return routed;
     }
 
     public List<MessageQueue> queues() {

@@ -121,11 +121,13 @@ public final class Publisher {
                 routing.route(dx, message);
                 if (routing.queues().isEmpty()) {
                     dx.countPublish(false);
+                    routing.outcome(false);
                     unroutable.accept(message);
                     return null;
                 }
                 routing.clear();
             }
+            routing.outcome(true);
             return dx.schedule(message, delay, safe);
         } finally {
             routing.clear();
@@ -155,6 +157,7 @@ public final class Publisher {
         if (x != null) {
             x.countPublish(!queues.isEmpty());
         }
+        routing.outcome(!queues.isEmpty());
         if (queues.isEmpty() && unroutable != null) {
             try {
                 unroutable.accept(message);

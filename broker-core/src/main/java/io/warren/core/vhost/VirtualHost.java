@@ -38,6 +38,8 @@ public final class VirtualHost {
     private final io.warren.core.queue.Paging paging;
     /** Where x-delayed-message exchanges keep their messages; null: the type is not available. */
     private volatile io.warren.core.store.DelayStore delays;
+    /** Where queue creations and deletions are counted: the broker's (VirtualHosts sets it), or this vhost's own. */
+    private volatile QueueChurn churn = new QueueChurn();
 
     // ---- policies: written under topologyLock, read by lookups and listings from any thread ----
     private final Map<String, Policy> policies = new ConcurrentHashMap<>();
@@ -51,6 +53,11 @@ public final class VirtualHost {
 
     public VirtualHost(String name, EventExecutor[] loops) {
         this(name, loops, Durability.NONE);
+    }
+
+    /** Counts this vhost's queue creations and deletions in {@code c} (the broker-wide counts). */
+    void churn(QueueChurn c) {
+        churn = c;
     }
 
     public VirtualHost(String name, EventExecutor[] loops, Durability durability) {
@@ -391,6 +398,7 @@ public final class VirtualHost {
             queuePolicies.remove(n);
             applyPolicies(q);
             queues.put(n, q);
+            churn.created.increment();
             topologyGrew(); // the default exchange now routes to it
             return new Declared(q, true);
         }
@@ -463,7 +471,9 @@ public final class VirtualHost {
     }
 
     private void removeQueue(MessageQueue q) {
-        queues.remove(q.name());
+        if (queues.remove(q.name()) == q) {
+            churn.deleted.increment();
+        }
         queuePolicies.remove(q.name());
         if (q.durable()) {
             durability.queueRemoved(name, q);

@@ -24,6 +24,8 @@ public final class VirtualHosts {
     private final EventExecutor[] loops;
     private final Durability durability;
     private final Paging paging;
+    /** Queues created and deleted in every vhost since start (Prometheus' queues_created/deleted_total). */
+    private final QueueChurn churn = new QueueChurn();
     /** The node's delayed-message store; null: x-delayed-message is not available. */
     private volatile io.warren.core.store.DelayStore delays;
 
@@ -58,9 +60,15 @@ public final class VirtualHosts {
     }
 
     /** The vhost, created in memory when missing (not stored: see {@link #create}). */
+    /** Queues created and deleted in all vhosts since the broker started. */
+    public QueueChurn churn() {
+        return churn;
+    }
+
     public VirtualHost add(String name) {
         return vhosts.computeIfAbsent(name, n -> {
             VirtualHost v = new VirtualHost(n, loops, durability, paging);
+            v.churn(churn);
             if (delays != null) {
                 v.delays(delays);
             }

@@ -154,6 +154,17 @@ public final class ConfigParser {
         m.put("management.tcp.port", (b, k, v, base) -> b.managementPort = Values.intIn(v, 0, MAX_PORT));
         m.put("management.enabled", (b, k, v, base) -> b.managementEnabled = Values.bool(v));
         m.put("management.tcp.ip", (b, k, v, base) -> b.managementIp = Values.ip(v));
+        m.put("prometheus.enabled", (b, k, v, base) -> b.prometheusEnabled = Values.bool(v));
+        m.put("prometheus.tcp.port", (b, k, v, base) -> b.prometheusPort = Values.intIn(v, 0, MAX_PORT));
+        m.put("prometheus.tcp.ip", (b, k, v, base) -> b.prometheusIp = Values.ip(v));
+        m.put("prometheus.path", (b, k, v, base) -> {
+            // RabbitMQ's default /metrics; /per-object and /detailed hang off it.
+            if (!v.matches("/[A-Za-z0-9._~/-]*") || v.endsWith("/") && v.length() > 1 || v.contains("//")) {
+                throw new BadValueException("expected a URL path such as /metrics");
+            }
+            b.prometheusPath = v.equals("/") ? "" : v;
+        });
+        m.put("prometheus.return_per_object_metrics", (b, k, v, base) -> b.prometheusPerObject = Values.bool(v));
         m.put("default_user", (b, k, v, base) -> b.defaultUser = v);
         m.put("default_pass", (b, k, v, base) -> b.defaultPass = v);
         m.put("default_vhost", (b, k, v, base) -> b.defaultVhost = v);
@@ -269,6 +280,11 @@ public final class ConfigParser {
         String managementIp;
         int managementPort;
         boolean managementEnabled = true;
+        boolean prometheusEnabled;
+        int prometheusPort;
+        String prometheusIp;
+        String prometheusPath;
+        boolean prometheusPerObject;
         String defaultUser;
         String defaultPass;
         String defaultVhost;
@@ -379,6 +395,11 @@ public final class ConfigParser {
             listenPort = d.listenPort();
             managementIp = d.managementIp();
             managementPort = d.managementPort();
+            prometheusEnabled = d.prometheus().enabled();
+            prometheusPort = d.prometheus().port();
+            prometheusIp = d.prometheus().ip();
+            prometheusPath = d.prometheus().path();
+            prometheusPerObject = d.prometheus().perObject();
             defaultUser = d.defaultUser();
             defaultPass = d.defaultPass();
             defaultVhost = d.defaultVhost();
@@ -453,7 +474,8 @@ public final class ConfigParser {
                     managementEnabled ? managementPort : WarrenConfig.MANAGEMENT_DISABLED, defaultUser,
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
                     maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel,
-                    tls(), auth(), consumerTimeoutMs);
+                    tls(), auth(), consumerTimeoutMs, new WarrenConfig.PrometheusConfig(prometheusEnabled, prometheusIp,
+                    prometheusPort, prometheusPath, prometheusPerObject));
         }
     }
 }

@@ -97,9 +97,9 @@ public final class ManagementServer implements AutoCloseable {
         listeners.add(listeners.size() - 1, listener(node, protocol, host == null ? "::" : host, port));
     }
 
-    /** The AMQP listeners are closed (stop_app): only the API's own stays listed. */
+    /** The AMQP listeners are closed (stop_app): the HTTP ones (the API's, Prometheus') stay listed. */
     public void amqpListenersClosed() {
-        listeners.removeIf(l -> !"http".equals(l.get("protocol")));
+        listeners.removeIf(l -> !String.valueOf(l.get("protocol")).startsWith("http"));
     }
 
     private static Map<String, Object> listener(String node, String protocol, String ip, int port) {

@@ -70,11 +70,24 @@ class ConfigParserTest {
                 "disk_free_limit.relative = 1.5",
                 "data_dir = /var/lib/warren",
                 "log.file = /var/log/warren/w.log",
-                "log.level = warning");
+                "log.level = warning",
+                "prometheus.tcp.port = 9419",
+                "prometheus.tcp.ip = 0.0.0.0",
+                "prometheus.path = /stats",
+                "prometheus.return_per_object_metrics = true");
         assertEquals(new WarrenConfig("10.0.0.5", 5673, "0.0.0.0", 15673, "admin", "s3cret", "/prod",
                 List.of(), 30, 65536, 128, 1048576L, 5000, 30_000L, new Watermark.Absolute(512_000_000L), 0.75, new Watermark.Relative(1.5),
                 Path.of("/var/lib/warren"),
-                Path.of("/var/log/warren/w.log"), "warning"), c);
+                Path.of("/var/log/warren/w.log"), "warning")
+                .withPrometheus(new WarrenConfig.PrometheusConfig(true, "0.0.0.0", 9419, "/stats", true)), c);
+    }
+
+    @Test
+    void prometheusDefaultsAndOff() {
+        assertEquals(new WarrenConfig.PrometheusConfig(true, "127.0.0.1", 15692, "/metrics", false), parse().prometheus());
+        assertEquals(false, parse("prometheus.enabled = false").prometheus().enabled());
+        assertEquals("", parse("prometheus.path = /").prometheus().path());
+        assertEquals(0, parse("prometheus.tcp.port = 0").prometheus().port());
     }
 
     @Test
@@ -162,6 +175,12 @@ class ConfigParserTest {
             "tcp_listen_options.send_timeout = -5 | bad value '-5' for 'tcp_listen_options.send_timeout': expected an integer 0..86400000",
             "vm_memory_high_watermark_paging_ratio = 2 | bad value '2' for 'vm_memory_high_watermark_paging_ratio': expected a number 0.0..1.0",
             "disk_free_limit.relative = 101    | bad value '101' for 'disk_free_limit.relative': expected a number 0.0..100.0",
+            "prometheus.tcp.port = 70000       | bad value '70000' for 'prometheus.tcp.port': expected an integer 0..65535",
+            "prometheus.tcp.ip = not-an-ip     | bad value 'not-an-ip' for 'prometheus.tcp.ip'",
+            "prometheus.path = metrics         | bad value 'metrics' for 'prometheus.path': expected a URL path such as /metrics",
+            "prometheus.path = /metrics/       | bad value '/metrics/' for 'prometheus.path'",
+            "prometheus.enabled = yes          | bad value 'yes' for 'prometheus.enabled': expected true or false",
+            "prometheus.return_per_object_metrics = 1 | bad value '1' for 'prometheus.return_per_object_metrics'",
     })
     void badValuesNameFileLineAndKey(String line, String expected) {
         ConfigException e = error("# first line", line);

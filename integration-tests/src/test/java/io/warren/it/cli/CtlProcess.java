@@ -44,6 +44,7 @@ final class CtlProcess {
         StringBuilder c = new StringBuilder();
         c.append("listeners.tcp.default = 127.0.0.1:").append(amqpPort).append('\n')
                 .append("management.tcp.port = ").append(managementPort).append('\n')
+                .append("prometheus.tcp.port = ").append(Processes.freePort()).append('\n')
                 .append("data_dir = data\nlog.file = log/warren.log\n");
         for (String l : extraLines) {
             c.append(l).append('\n');

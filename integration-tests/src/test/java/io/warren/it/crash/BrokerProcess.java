@@ -41,6 +41,7 @@ final class BrokerProcess implements AutoCloseable {
         Files.writeString(conf, String.join("\n",
                 "listeners.tcp.default = 127.0.0.1:" + port,
                 "management.tcp.port = " + managementPort,
+                "prometheus.tcp.port = " + Processes.freePort(),
                 "data_dir = " + dataDir,
                 "log.file = " + logFile,
                 "log.level = info") + "\n" + String.join("\n", extraConfig) + "\n");

@@ -68,6 +68,7 @@ class CorruptStoreLauncherTest {
         Files.writeString(conf, String.join("\n",
                 "listeners.tcp.default = 127.0.0.1:" + port,
                 "management.tcp.port = " + Processes.freePort(),
+                "prometheus.tcp.port = " + Processes.freePort(),
                 "data_dir = data",
                 "log.file = log/warren.log") + "\n");
         Path dataDir = tmp.resolve("data");

@@ -394,6 +394,53 @@ class LauncherTest {
     }
 
     @Test
+    void prometheusMetricsAnswerOnTheConfiguredPort() throws Exception {
+        int port = Processes.freePort();
+        int prometheus = Processes.freePort();
+        Path conf = writeConfig("warren.conf",
+                "listeners.tcp.default = 127.0.0.1:" + port,
+                "management.tcp.port = " + Processes.freePort(),
+                "prometheus.tcp.port = " + prometheus,
+                "prometheus.path = /stats",
+                "data_dir = data",
+                "log.file = log/warren.log");
+        Result start = warren(Map.of(), "start", "--config", conf.toString());
+        started.add(conf);
+        assertEquals(0, start.code(), start.out());
+        // As Prometheus would scrape it: GET http://127.0.0.1:PORT/stats, no login
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + prometheus + "/stats")).timeout(Duration.ofSeconds(10))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("text/plain; version=0.0.4; charset=utf-8", r.headers().firstValue("content-type").orElse(""));
+        assertTrue(r.body().contains("\nrabbitmq_connections 0\n"), r.body());
+        assertTrue(r.body().contains("rabbitmq_identity_info{rabbitmq_node=\"warren@"), r.body());
+        assertTrue(Files.readString(tmp.resolve("log/warren.log"))
+                .contains("Prometheus metrics on http://127.0.0.1:" + prometheus + "/stats"));
+    }
+
+    @Test
+    void aTakenPrometheusPortStopsStartupNamingTheKeys() throws Exception {
+        int port = Processes.freePort();
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Path conf = writeConfig("warren.conf",
+                    "listeners.tcp.default = 127.0.0.1:" + port,
+                    "management.tcp.port = " + Processes.freePort(),
+                    "prometheus.tcp.port = " + taken.getLocalPort(),
+                    "data_dir = data",
+                    "log.file = log/warren.log");
+            Result start = warren(Map.of(), "start", "--config", conf.toString());
+            started.add(conf);
+            assertNotEquals(0, start.code(), start.out());
+            assertTrue(start.out().contains("cannot listen on 127.0.0.1:" + taken.getLocalPort()
+                    + " for the Prometheus metrics (prometheus.tcp.ip / prometheus.tcp.port): address already in use"),
+                    start.out());
+            assertFalse(Processes.accepts(port), "the AMQP listener is not open");
+        }
+    }
+
+    @Test
     void aTakenManagementPortStopsStartupNamingTheKey() throws Exception {
         Broker b = newConfig();
         try (ServerSocket taken = new ServerSocket(b.managementPort(), 1, java.net.InetAddress.getByName("127.0.0.1"))) {
@@ -435,9 +482,14 @@ class LauncherTest {
         return new Broker(conf, port, management, tmp.resolve("data/warren.pid"), tmp.resolve("log/warren.log"));
     }
 
+    /** Writes a config; one that names no Prometheus port gets a free one (15692 may be taken). */
     private Path writeConfig(String name, String... lines) throws IOException {
         Path conf = tmp.resolve(name);
-        Files.writeString(conf, String.join("\n", lines) + "\n");
+        String text = String.join("\n", lines) + "\n";
+        if (!text.contains("prometheus.")) {
+            text += "prometheus.tcp.port = " + Processes.freePort() + "\n";
+        }
+        Files.writeString(conf, text);
         return conf;
     }
 

@@ -173,6 +173,7 @@ class ManagementApiTest {
             assertEquals(tls.port(), find(listeners, "protocol", "amqp").get("port").asInt());
             assertEquals(tls.broker().tlsPort(), find(listeners, "protocol", "amqp/ssl").get("port").asInt());
             assertEquals(tls.broker().managementPort(), find(listeners, "protocol", "http").get("port").asInt());
+            assertEquals(tls.broker().prometheusPort(), find(listeners, "protocol", "http/prometheus").get("port").asInt());
         } finally {
             tls.stop();
         }

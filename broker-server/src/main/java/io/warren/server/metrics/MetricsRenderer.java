@@ -1,0 +1,701 @@
+package io.warren.server.metrics;
+
+import io.netty.util.internal.PlatformDependent;
+import io.warren.amqp.channel.ChannelInfo;
+import io.warren.amqp.channel.ChannelStats;
+import io.warren.amqp.connection.AmqpConnection;
+import io.warren.amqp.connection.ConnectionInfo;
+import io.warren.amqp.server.AmqpCounters;
+import io.warren.amqp.server.BrokerContext;
+import io.warren.core.flow.ResourceAlarms;
+import io.warren.core.exchange.Exchange;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.vhost.QueueChurn;
+import io.warren.core.vhost.VirtualHost;
+import io.warren.server.flow.ResourceMonitor;
+
+import java.io.IOException;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryUsage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the Prometheus endpoint says, with RabbitMQ 3.10's rabbitmq_prometheus names, types,
+ * HELP texts and labels: {@code /metrics} sums every object (as RabbitMQ does by default),
+ * {@code /metrics/per-object} labels each queue, channel, connection and exchange,
+ * {@code /metrics/detailed} gives the families asked for. Runs on the metrics thread: queue and
+ * exchange counts are read where they are (recent values, no lock), channel and connection
+ * state comes from snapshots each connection's loop takes of itself.
+ */
+final class MetricsRenderer {
+    /** How long a scrape waits for the connections' snapshots. */
+    static final long SNAPSHOT_TIMEOUT_MS = 2_000;
+    private static final String[] AMQP = {"protocol", "amqp091"};
+
+    private final BrokerContext broker;
+    private final ResourceMonitor monitor;
+    private final String node;
+    private final long startedAtMs;
+    private final String version;
+    private List<ConnectionInfo> snapshots;
+
+    MetricsRenderer(BrokerContext broker, ResourceMonitor monitor, String node, long startedAtMs, String version) {
+        this.broker = broker;
+        this.monitor = monitor;
+        this.node = node;
+        this.startedAtMs = startedAtMs;
+        this.version = version;
+    }
+
+    // ---- the three endpoints ---------------------------------------------------------------
+
+    /** {@code /metrics}: every object summed; the global counters; alarms; the node; the JVM. */
+    void aggregated(Exposition x) {
+        info(x);
+        totals(x);
+        Sums s = sums();
+        gauge(x, "rabbitmq_queue_messages_ready", "Messages ready to be delivered to consumers", s.ready);
+        gauge(x, "rabbitmq_queue_messages_unacked", "Messages delivered to consumers but not yet acknowledged",
+                s.unacked);
+        gauge(x, "rabbitmq_queue_messages", "Sum of ready and unacknowledged messages - total queue depth",
+                s.ready + s.unacked);
+        gauge(x, "rabbitmq_queue_consumers", "Consumers on a queue", s.consumers);
+        gauge(x, "warren_queue_messages_ready_memory_bytes",
+                "Memory the ready messages in memory hold (content and per-message overhead)", s.bytes);
+        gauge(x, "rabbitmq_queue_messages_paged_out", "Messages paged out to disk", s.pagedOut);
+        counter(x, "rabbitmq_queue_messages_published_total", "Total number of messages published to queues",
+                s.published);
+        channelTotals(x);
+        churn(x);
+        node(x);
+        alarms(x);
+        global(x);
+        jvm(x);
+    }
+
+    /** {@code /metrics/per-object}: each queue, exchange, channel and connection with its labels. */
+    void perObject(Exposition x) {
+        info(x);
+        totals(x);
+        List<MessageQueue> queues = queues(null);
+        byte[][] labels = queueLabels(queues);
+        Map<MessageQueue, Integer> unacked = unackedByQueue();
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_ready", "gauge",
+                "Messages ready to be delivered to consumers", MessageQueue::messageCount);
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_unacked", "gauge",
+                "Messages delivered to consumers but not yet acknowledged", q -> unacked.getOrDefault(q, 0));
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages", "gauge",
+                "Sum of ready and unacknowledged messages - total queue depth",
+                q -> q.messageCount() + unacked.getOrDefault(q, 0));
+        queueFamily(x, queues, labels, "rabbitmq_queue_consumers", "gauge", "Consumers on a queue",
+                MessageQueue::consumerCount);
+        queueFamily(x, queues, labels, "warren_queue_messages_ready_memory_bytes", "gauge",
+                "Memory the ready messages in memory hold (content and per-message overhead)",
+                MessageQueue::inMemoryBytes);
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_paged_out", "gauge", "Messages paged out to disk",
+                MessageQueue::pagedOutCount);
+        queueFamily(x, queues, labels, "rabbitmq_queue_messages_published_total", "counter",
+                "Total number of messages published to queues", MessageQueue::publishCount);
+        exchanges(x);
+        channels(x, "rabbitmq_");
+        connections(x, "rabbitmq_");
+        churn(x);
+        node(x);
+        global(x);
+        jvm(x);
+    }
+
+    /**
+     * {@code /metrics/detailed?family=F&vhost=V}: only the families named (unknown ones are
+     * ignored, as RabbitMQ does), per object, prefixed {@code rabbitmq_detailed_} (the cluster
+     * families {@code rabbitmq_cluster_}); {@code vhosts} (empty: all) filters the queue families.
+     */
+    void detailed(Exposition x, Set<String> families, Set<String> vhosts) {
+        info(x);
+        String p = "rabbitmq_detailed_";
+        if (families.contains("queue_coarse_metrics") || families.contains("queue_metrics")
+                || families.contains("queue_consumer_count")) {
+            List<MessageQueue> queues = queues(vhosts.isEmpty() ? null : vhosts);
+            byte[][] labels = queueLabels(queues);
+            if (families.contains("queue_coarse_metrics")) {
+                Map<MessageQueue, Integer> unacked = unackedByQueue();
+                queueFamily(x, queues, labels, p + "queue_messages_ready", "gauge",
+                        "Messages ready to be delivered to consumers", MessageQueue::messageCount);
+                queueFamily(x, queues, labels, p + "queue_messages_unacked", "gauge",
+                        "Messages delivered to consumers but not yet acknowledged", q -> unacked.getOrDefault(q, 0));
+                queueFamily(x, queues, labels, p + "queue_messages", "gauge",
+                        "Sum of ready and unacknowledged messages - total queue depth",
+                        q -> q.messageCount() + unacked.getOrDefault(q, 0));
+            }
+            if (families.contains("queue_metrics") || families.contains("queue_consumer_count")) {
+                queueFamily(x, queues, labels, p + "queue_consumers", "gauge", "Consumers on a queue",
+                        MessageQueue::consumerCount);
+            }
+            if (families.contains("queue_metrics")) {
+                queueFamily(x, queues, labels, "warren_detailed_queue_messages_ready_memory_bytes", "gauge",
+                        "Memory the ready messages in memory hold (content and per-message overhead)",
+                        MessageQueue::inMemoryBytes);
+                queueFamily(x, queues, labels, p + "queue_messages_paged_out", "gauge", "Messages paged out to disk",
+                        MessageQueue::pagedOutCount);
+            }
+        }
+        if (families.contains("channel_metrics") || families.contains("channel_exchange_metrics")
+                || families.contains("channel_queue_metrics")) {
+            channelFamilies(x, p, families.contains("channel_metrics"), families.contains("channel_exchange_metrics"),
+                    families.contains("channel_queue_metrics"));
+        }
+        if (families.contains("connection_metrics")) {
+            connections(x, p);
+        }
+        if (families.contains("connection_churn_metrics")) {
+            churn(x, p);
+        }
+        if (families.contains("node_coarse_metrics") || families.contains("node_metrics")) {
+            nodeFamilies(x, p, families.contains("node_coarse_metrics"), families.contains("node_metrics"));
+        }
+        if (families.contains("vhost_status")) {
+            x.family("rabbitmq_cluster_vhost_status", "gauge", "Whether a given vhost is running");
+            for (VirtualHost v : broker.vhosts().all()) {
+                x.sample("rabbitmq_cluster_vhost_status", "vhost", v.name(), 1);
+            }
+        }
+        if (families.contains("exchange_names")) {
+            x.family("rabbitmq_cluster_exchange_name", "gauge",
+                    "Enumerates exchanges without any additional info. This value is cluster-wide. A cheaper "
+                            + "alternative to `exchange_bindings`");
+            for (VirtualHost v : broker.vhosts().all()) {
+                for (Exchange e : v.exchanges()) {
+                    x.sample("rabbitmq_cluster_exchange_name",
+                            new String[] {"vhost", v.name(), "exchange", e.name(), "type", e.type().wireName()}, 1);
+                }
+            }
+        }
+        if (families.contains("exchange_bindings")) {
+            x.family("rabbitmq_cluster_exchange_bindings", "gauge",
+                    "Number of bindings for an exchange. This value is cluster-wide.");
+            for (VirtualHost v : broker.vhosts().all()) {
+                Map<Exchange, Integer> count = new IdentityHashMap<>();
+                for (io.warren.core.exchange.Binding b : v.bindings()) {
+                    count.merge(b.source(), 1, Integer::sum);
+                }
+                for (Exchange e : v.exchanges()) {
+                    x.sample("rabbitmq_cluster_exchange_bindings",
+                            new String[] {"vhost", v.name(), "exchange", e.name(), "type", e.type().wireName()},
+                            count.getOrDefault(e, 0));
+                }
+            }
+        }
+    }
+
+    // ---- parts -----------------------------------------------------------------------------
+
+    private void info(Exposition x) {
+        x.family("rabbitmq_build_info", "untyped", "RabbitMQ & Erlang/OTP version info");
+        x.sample("rabbitmq_build_info", new String[] {"product_name", "warren", "product_version", version,
+                "rabbitmq_version", AmqpConnection.RABBITMQ_VERSION, "prometheus_plugin_version", version,
+                "prometheus_client_version", "warren-" + version,
+                "erlang_version", "none (Java " + System.getProperty("java.version") + ")"}, 1);
+        x.family("rabbitmq_identity_info", "untyped", "RabbitMQ node & cluster identity info");
+        x.sample("rabbitmq_identity_info", new String[] {"rabbitmq_node", node, "rabbitmq_cluster", node,
+                "rabbitmq_cluster_permanent_id", "warren-" + node}, 1);
+    }
+
+    /** Object counts: RabbitMQ's TOTALS, on every endpoint but detailed. */
+    private void totals(Exposition x) {
+        AmqpCounters c = broker.counters();
+        gauge(x, "rabbitmq_connections", "Connections currently open", broker.openConnections().get());
+        gauge(x, "rabbitmq_channels", "Channels currently open",
+                Math.max(0, c.channelsOpened.sum() - c.channelsClosed.sum()));
+        long consumers = 0;
+        long queues = 0;
+        for (VirtualHost v : broker.vhosts().all()) {
+            for (MessageQueue q : v.queues()) {
+                consumers += q.consumerCount();
+                queues++;
+            }
+        }
+        gauge(x, "rabbitmq_consumers", "Consumers currently connected", consumers);
+        gauge(x, "rabbitmq_queues", "Queues available", queues);
+    }
+
+    /** Sums over every queue. */
+    private static final class Sums {
+        long ready;
+        long unacked;
+        long consumers;
+        long bytes;
+        long pagedOut;
+        long published;
+    }
+
+    private Sums sums() {
+        Sums s = new Sums();
+        for (VirtualHost v : broker.vhosts().all()) {
+            for (MessageQueue q : v.queues()) {
+                s.ready += q.messageCount();
+                s.consumers += q.consumerCount();
+                s.bytes += q.inMemoryBytes();
+                s.pagedOut += q.pagedOutCount();
+                s.published += q.publishCount();
+            }
+        }
+        for (ConnectionInfo c : snapshots()) {
+            for (ChannelInfo ch : c.channels()) {
+                s.unacked += ch.unacked();
+            }
+        }
+        return s;
+    }
+
+    /**
+     * The channel families summed: gauges over the open channels, counters from the broker-wide
+     * counts (which, unlike RabbitMQ's sums over open channels, never fall when a channel closes).
+     */
+    private void channelTotals(Exposition x) {
+        long consumers = 0;
+        long unacked = 0;
+        long unconfirmed = 0;
+        for (ConnectionInfo c : snapshots()) {
+            for (ChannelInfo ch : c.channels()) {
+                consumers += ch.consumers().size();
+                unacked += ch.unacked();
+                unconfirmed += ch.counts().unconfirmed();
+            }
+        }
+        AmqpCounters k = broker.counters();
+        gauge(x, "rabbitmq_channel_consumers", "Consumers on a channel", consumers);
+        gauge(x, "rabbitmq_channel_messages_unacked", "Delivered but not yet acknowledged messages", unacked);
+        gauge(x, "rabbitmq_channel_messages_unconfirmed", "Published but not yet confirmed messages", unconfirmed);
+        counter(x, "rabbitmq_channel_messages_published_total",
+                "Total number of messages published into an exchange on a channel", k.received.sum());
+        counter(x, "rabbitmq_channel_messages_confirmed_total",
+                "Total number of messages published into an exchange and confirmed on the channel", k.confirmed.sum());
+        counter(x, "rabbitmq_channel_messages_unroutable_returned_total",
+                "Total number of messages published as mandatory into an exchange and returned to the publisher as "
+                        + "unroutable", k.unroutableReturned.sum());
+        counter(x, "rabbitmq_channel_messages_unroutable_dropped_total",
+                "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
+                k.unroutableDropped.sum());
+        counter(x, "rabbitmq_channel_get_ack_total",
+                "Total number of messages fetched with basic.get in manual acknowledgement mode",
+                sum(k.deliveredGetManualAck));
+        counter(x, "rabbitmq_channel_get_total",
+                "Total number of messages fetched with basic.get in automatic acknowledgement mode",
+                sum(k.deliveredGetAutoAck));
+        counter(x, "rabbitmq_channel_messages_delivered_ack_total",
+                "Total number of messages delivered to consumers in manual acknowledgement mode",
+                sum(k.deliveredConsumeManualAck));
+        counter(x, "rabbitmq_channel_messages_delivered_total",
+                "Total number of messages delivered to consumers in automatic acknowledgement mode",
+                sum(k.deliveredConsumeAutoAck));
+        counter(x, "rabbitmq_channel_messages_redelivered_total", "Total number of messages redelivered to consumers",
+                sum(k.redelivered));
+        counter(x, "rabbitmq_channel_messages_acked_total", "Total number of messages acknowledged by consumers",
+                sum(k.acknowledged));
+        counter(x, "rabbitmq_channel_get_empty_total", "Total number of times basic.get operations fetched no message",
+                sum(k.getEmpty));
+    }
+
+    /** Each open channel, labelled {@code channel="<its management API name>"}. */
+    private void channels(Exposition x, String prefix) {
+        channelFamilies(x, prefix, true, true, true);
+    }
+
+    private void channelFamilies(Exposition x, String p, boolean gauges, boolean exchangeSide, boolean queueSide) {
+        List<ConnectionInfo> conns = snapshots();
+        if (gauges) {
+            channelFamily(x, conns, p + "channel_consumers", "gauge", "Consumers on a channel",
+                    (c, ch) -> ch.consumers().size());
+            channelFamily(x, conns, p + "channel_messages_unacked", "gauge", "Delivered but not yet acknowledged messages",
+                    (c, ch) -> ch.unacked());
+            channelFamily(x, conns, p + "channel_messages_unconfirmed", "gauge", "Published but not yet confirmed messages",
+                    (c, ch) -> ch.counts().unconfirmed());
+            channelFamily(x, conns, p + "channel_prefetch", "gauge",
+                    "Total limit of unacknowledged messages for all consumers on a channel",
+                    (c, ch) -> ch.globalPrefetchCount());
+            channelFamily(x, conns, p + "consumer_prefetch", "gauge",
+                    "Limit of unacknowledged messages for each consumer", (c, ch) -> ch.prefetchCount());
+        }
+        if (exchangeSide) {
+            channelFamily(x, conns, p + "channel_messages_published_total", "counter",
+                    "Total number of messages published into an exchange on a channel", (c, ch) -> ch.counts().published());
+            channelFamily(x, conns, p + "channel_messages_confirmed_total", "counter",
+                    "Total number of messages published into an exchange and confirmed on the channel",
+                    (c, ch) -> ch.counts().confirmed());
+            channelFamily(x, conns, p + "channel_messages_unroutable_returned_total", "counter",
+                    "Total number of messages published as mandatory into an exchange and returned to the publisher "
+                            + "as unroutable", (c, ch) -> ch.counts().unroutableReturned());
+            channelFamily(x, conns, p + "channel_messages_unroutable_dropped_total", "counter",
+                    "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
+                    (c, ch) -> ch.counts().unroutableDropped());
+        }
+        if (queueSide) {
+            channelFamily(x, conns, p + "channel_get_ack_total", "counter",
+                    "Total number of messages fetched with basic.get in manual acknowledgement mode",
+                    (c, ch) -> ch.counts().getAck());
+            channelFamily(x, conns, p + "channel_get_total", "counter",
+                    "Total number of messages fetched with basic.get in automatic acknowledgement mode",
+                    (c, ch) -> ch.counts().getNoAck());
+            channelFamily(x, conns, p + "channel_messages_delivered_ack_total", "counter",
+                    "Total number of messages delivered to consumers in manual acknowledgement mode",
+                    (c, ch) -> ch.counts().deliveredAck());
+            channelFamily(x, conns, p + "channel_messages_delivered_total", "counter",
+                    "Total number of messages delivered to consumers in automatic acknowledgement mode",
+                    (c, ch) -> ch.counts().deliveredNoAck());
+            channelFamily(x, conns, p + "channel_messages_redelivered_total", "counter",
+                    "Total number of messages redelivered to consumers", (c, ch) -> ch.counts().redelivered());
+            channelFamily(x, conns, p + "channel_messages_acked_total", "counter",
+                    "Total number of messages acknowledged by consumers", (c, ch) -> ch.counts().acked());
+            channelFamily(x, conns, p + "channel_get_empty_total", "counter",
+                    "Total number of times basic.get operations fetched no message", (c, ch) -> ch.counts().getEmpty());
+        }
+    }
+
+    private interface ChannelValue {
+        long of(ConnectionInfo c, ChannelInfo ch);
+    }
+
+    private static void channelFamily(Exposition x, List<ConnectionInfo> conns, String name, String type, String help,
+                                      ChannelValue value) {
+        x.family(name, type, help);
+        for (ConnectionInfo c : conns) {
+            for (ChannelInfo ch : c.channels()) {
+                x.sample(name, "channel", c.name() + " (" + ch.number() + ")", value.of(c, ch));
+            }
+        }
+    }
+
+    /** Each connection, labelled {@code channel="<its name>"} as RabbitMQ labels connection metrics. */
+    private void connections(Exposition x, String p) {
+        List<ConnectionInfo> conns = snapshots();
+        x.family(p + "connection_channels", "gauge", "Channels on a connection");
+        for (ConnectionInfo c : conns) {
+            x.sample(p + "connection_channels", "channel", c.name(), c.channels().size());
+        }
+    }
+
+    /** Each exchange's publishes in and out (warren's counts; RabbitMQ 3.10 has no per-exchange metrics). */
+    private void exchanges(Exposition x) {
+        List<String[]> labels = new ArrayList<>();
+        List<Exchange> all = new ArrayList<>();
+        for (VirtualHost v : broker.vhosts().all()) {
+            for (Exchange e : v.exchanges()) {
+                labels.add(new String[] {"vhost", v.name(), "exchange", e.name()});
+                all.add(e);
+            }
+        }
+        x.family("warren_exchange_messages_published_in_total", "counter",
+                "Total number of messages published into an exchange");
+        for (int i = 0; i < all.size(); i++) {
+            x.sample("warren_exchange_messages_published_in_total", labels.get(i), all.get(i).publishIn());
+        }
+        x.family("warren_exchange_messages_published_out_total", "counter",
+                "Total number of messages an exchange routed to queues or exchanges");
+        for (int i = 0; i < all.size(); i++) {
+            x.sample("warren_exchange_messages_published_out_total", labels.get(i), all.get(i).publishOut());
+        }
+    }
+
+    private void churn(Exposition x) {
+        churn(x, "rabbitmq_");
+    }
+
+    private void churn(Exposition x, String p) {
+        AmqpCounters c = broker.counters();
+        QueueChurn q = broker.vhosts().churn();
+        counter(x, p + "connections_opened_total", "Total number of connections opened", c.connectionsOpened.sum());
+        counter(x, p + "connections_closed_total", "Total number of connections closed or terminated",
+                c.connectionsClosed.sum());
+        counter(x, p + "channels_opened_total", "Total number of channels opened", c.channelsOpened.sum());
+        counter(x, p + "channels_closed_total", "Total number of channels closed", c.channelsClosed.sum());
+        counter(x, p + "queues_declared_total", "Total number of queues declared", c.queuesDeclared.sum());
+        counter(x, p + "queues_created_total", "Total number of queues created", q.created.sum());
+        counter(x, p + "queues_deleted_total", "Total number of queues deleted", q.deleted.sum());
+    }
+
+    private void node(Exposition x) {
+        nodeFamilies(x, "rabbitmq_", true, true);
+    }
+
+    private void nodeFamilies(Exposition x, String p, boolean coarse, boolean limits) {
+        if (coarse) {
+            gauge(x, p + "process_open_fds", "Open file descriptors", openFds());
+            gauge(x, p + "process_open_tcp_sockets", "Open TCP sockets", broker.connections().size());
+            gauge(x, p + "process_resident_memory_bytes", "Memory used in bytes", monitor.memory().used());
+            gauge(x, p + "disk_space_available_bytes", "Disk space available in bytes", monitor.disk().free());
+        }
+        if (limits) {
+            long maxFds = maxFds();
+            gauge(x, p + "process_max_fds", "Open file descriptors limit", maxFds);
+            int connMax = broker.settings().connectionMax();
+            gauge(x, p + "process_max_tcp_sockets", "Open TCP sockets limit",
+                    connMax == Integer.MAX_VALUE ? maxFds : Math.min(maxFds, connMax));
+            gauge(x, p + "resident_memory_limit_bytes", "Memory high watermark in bytes", monitor.memory().limit());
+            gauge(x, p + "disk_space_available_limit_bytes", "Free disk space low watermark in bytes",
+                    monitor.disk().limit());
+            gauge(x, p + "erlang_uptime_seconds", "Node uptime", (System.currentTimeMillis() - startedAtMs) / 1000.0);
+        }
+    }
+
+    private void alarms(Exposition x) {
+        ResourceAlarms a = broker.alarms();
+        // warren has no file descriptor alarm (connection_max bounds connections; running out of
+        // descriptors fails the accept, logged), so it is never in effect
+        x.family("rabbitmq_alarms_file_descriptor_limit", "untyped", "is 1 if file descriptor limit alarm is in effect");
+        x.sample("rabbitmq_alarms_file_descriptor_limit", 0);
+        x.family("rabbitmq_alarms_free_disk_space_watermark", "untyped",
+                "is 1 if free disk space watermark alarm is in effect");
+        x.sample("rabbitmq_alarms_free_disk_space_watermark",
+                a != null && a.active(ResourceAlarms.Resource.DISK) ? 1 : 0);
+        x.family("rabbitmq_alarms_memory_used_watermark", "untyped", "is 1 if VM memory watermark alarm is in effect");
+        x.sample("rabbitmq_alarms_memory_used_watermark",
+                a != null && a.active(ResourceAlarms.Resource.MEMORY) ? 1 : 0);
+    }
+
+    /** RabbitMQ's rabbitmq_global_* counters: labelled by protocol, the delivery side also by queue type. */
+    private void global(Exposition x) {
+        AmqpCounters c = broker.counters();
+        counter(x, "rabbitmq_global_messages_received_total", "Total number of messages received from publishers",
+                AMQP, c.received.sum());
+        counter(x, "rabbitmq_global_messages_received_confirm_total",
+                "Total number of messages received from publishers expecting confirmations", AMQP,
+                c.receivedConfirm.sum());
+        counter(x, "rabbitmq_global_messages_routed_total", "Total number of messages routed to queues or streams",
+                AMQP, c.routed.sum());
+        counter(x, "rabbitmq_global_messages_unroutable_dropped_total",
+                "Total number of messages published as non-mandatory into an exchange and dropped as unroutable", AMQP,
+                c.unroutableDropped.sum());
+        counter(x, "rabbitmq_global_messages_unroutable_returned_total",
+                "Total number of messages published as mandatory into an exchange and returned to the publisher as "
+                        + "unroutable", AMQP, c.unroutableReturned.sum());
+        counter(x, "rabbitmq_global_messages_confirmed_total", "Total number of messages confirmed to publishers", AMQP,
+                c.confirmed.sum());
+        long publishers = 0;
+        long consumers = 0;
+        for (ConnectionInfo conn : snapshots()) {
+            for (ChannelInfo ch : conn.channels()) {
+                publishers += ch.counts().published() > 0 ? 1 : 0;
+                consumers += ch.consumers().size();
+            }
+        }
+        gauge(x, "rabbitmq_global_publishers", "Current number of publishers", AMQP, publishers);
+        gauge(x, "rabbitmq_global_consumers", "Current number of consumers", AMQP, consumers);
+        byType(x, "rabbitmq_global_messages_delivered_total", "Total number of messages delivered to consumers",
+                t -> c.delivered(t));
+        byType(x, "rabbitmq_global_messages_delivered_consume_manual_ack_total",
+                "Total number of messages delivered to consumers using basic.consume with manual acknowledgment",
+                t -> c.deliveredConsumeManualAck[t].sum());
+        byType(x, "rabbitmq_global_messages_delivered_consume_auto_ack_total",
+                "Total number of messages delivered to consumers using basic.consume with automatic acknowledgment",
+                t -> c.deliveredConsumeAutoAck[t].sum());
+        byType(x, "rabbitmq_global_messages_delivered_get_manual_ack_total",
+                "Total number of messages delivered to consumers using basic.get with manual acknowledgment",
+                t -> c.deliveredGetManualAck[t].sum());
+        byType(x, "rabbitmq_global_messages_delivered_get_auto_ack_total",
+                "Total number of messages delivered to consumers using basic.get with automatic acknowledgment",
+                t -> c.deliveredGetAutoAck[t].sum());
+        byType(x, "rabbitmq_global_messages_get_empty_total",
+                "Total number of times basic.get operations fetched no message", t -> c.getEmpty[t].sum());
+        byType(x, "rabbitmq_global_messages_redelivered_total", "Total number of messages redelivered to consumers",
+                t -> c.redelivered[t].sum());
+        byType(x, "rabbitmq_global_messages_acknowledged_total", "Total number of messages acknowledged by consumers",
+                t -> c.acknowledged[t].sum());
+    }
+
+    private static void byType(Exposition x, String name, String help, java.util.function.IntToLongFunction value) {
+        x.family(name, "counter", help);
+        for (int t = 0; t < AmqpCounters.QUEUE_TYPE_LABELS.length; t++) {
+            x.sample(name, "protocol", "amqp091", "queue_type", AmqpCounters.QUEUE_TYPE_LABELS[t], value.applyAsLong(t));
+        }
+    }
+
+    /** The JVM's own figures, under warren's prefix. */
+    private void jvm(Exposition x) {
+        MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        gauge(x, "warren_jvm_memory_heap_used_bytes", "Heap in use (live and not yet collected), in bytes",
+                heap.getUsed());
+        gauge(x, "warren_jvm_memory_heap_committed_bytes", "Heap the JVM has committed, in bytes", heap.getCommitted());
+        gauge(x, "warren_jvm_memory_heap_max_bytes", "The heap's limit (-Xmx), in bytes", heap.getMax());
+        gauge(x, "warren_jvm_memory_direct_used_bytes",
+                "Direct (off-heap) memory in use: the JDK's direct buffers and Netty's own", directUsed());
+        gauge(x, "warren_jvm_memory_direct_max_bytes", "The direct memory limit, in bytes",
+                PlatformDependent.maxDirectMemory());
+        gauge(x, "warren_process_resident_memory_bytes", "The process's resident set size (RSS), in bytes", rss());
+        x.family("warren_jvm_gc_collections_total", "counter", "Garbage collections, by collector");
+        List<GarbageCollectorMXBean> gcs = ManagementFactory.getGarbageCollectorMXBeans();
+        for (GarbageCollectorMXBean gc : gcs) {
+            x.sample("warren_jvm_gc_collections_total", "gc", gc.getName(), Math.max(0, gc.getCollectionCount()));
+        }
+        x.family("warren_jvm_gc_collection_seconds_total", "counter",
+                "Time spent in garbage collections, by collector (for stop-the-world collectors: pauses)");
+        for (GarbageCollectorMXBean gc : gcs) {
+            x.sample("warren_jvm_gc_collection_seconds_total", "gc", gc.getName(),
+                    Math.max(0, gc.getCollectionTime()) / 1000.0);
+        }
+        java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        gauge(x, "warren_jvm_threads", "Live threads", threads.getThreadCount());
+        gauge(x, "warren_jvm_threads_daemon", "Live daemon threads", threads.getDaemonThreadCount());
+        gauge(x, "warren_jvm_threads_peak", "Most live threads since start", threads.getPeakThreadCount());
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            counter(x, "warren_process_cpu_seconds_total", "CPU time the process used", os.getProcessCpuTime() / 1e9);
+        }
+        gauge(x, "warren_uptime_seconds", "Seconds since the broker started",
+                (System.currentTimeMillis() - startedAtMs) / 1000.0);
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    private static void gauge(Exposition x, String name, String help, double v) {
+        x.family(name, "gauge", help);
+        x.sample(name, v);
+    }
+
+    private static void gauge(Exposition x, String name, String help, String[] labels, double v) {
+        x.family(name, "gauge", help);
+        x.sample(name, labels, v);
+    }
+
+    private static void counter(Exposition x, String name, String help, double v) {
+        x.family(name, "counter", help);
+        x.sample(name, v);
+    }
+
+    private static void counter(Exposition x, String name, String help, String[] labels, double v) {
+        x.family(name, "counter", help);
+        x.sample(name, labels, v);
+    }
+
+    private static long sum(java.util.concurrent.atomic.LongAdder[] byType) {
+        long n = 0;
+        for (java.util.concurrent.atomic.LongAdder a : byType) {
+            n += a.sum();
+        }
+        return n;
+    }
+
+    /** Each queue's {@code {vhost="...",queue="..."}}, encoded once for all its families. */
+    private static byte[][] queueLabels(List<MessageQueue> queues) {
+        byte[][] out = new byte[queues.size()][];
+        for (int i = 0; i < out.length; i++) {
+            MessageQueue q = queues.get(i);
+            out[i] = Exposition.labels("vhost", q.vhost(), "queue", q.name());
+        }
+        return out;
+    }
+
+    private static void queueFamily(Exposition x, List<MessageQueue> queues, byte[][] labels, String name,
+                                    String type, String help, java.util.function.ToDoubleFunction<MessageQueue> value) {
+        x.family(name, type, help);
+        for (int i = 0; i < labels.length; i++) {
+            x.sample(name, labels[i], value.applyAsDouble(queues.get(i)));
+        }
+    }
+
+    /** Every queue (of {@code vhosts}, null: all), in vhost order. */
+    private List<MessageQueue> queues(Set<String> vhosts) {
+        List<MessageQueue> out = new ArrayList<>();
+        for (VirtualHost v : broker.vhosts().all()) {
+            if (vhosts == null || vhosts.contains(v.name())) {
+                out.addAll(v.queues());
+            }
+        }
+        return out;
+    }
+
+    private Map<MessageQueue, Integer> unackedByQueue() {
+        Map<MessageQueue, Integer> n = new IdentityHashMap<>();
+        for (ConnectionInfo c : snapshots()) {
+            for (ChannelInfo ch : c.channels()) {
+                ch.unackedByQueue().forEach((q, k) -> n.merge(q, k, Integer::sum));
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The connections' snapshots, taken once per scrape, each on its connection's loop; one
+     * that does not answer within {@link #SNAPSHOT_TIMEOUT_MS} is left out.
+     */
+    private List<ConnectionInfo> snapshots() {
+        if (snapshots != null) {
+            return snapshots;
+        }
+        List<CompletableFuture<ConnectionInfo>> parts = new ArrayList<>();
+        for (AmqpConnection c : broker.connections()) {
+            CompletableFuture<ConnectionInfo> f = new CompletableFuture<>();
+            try {
+                c.snapshot(f::complete);
+            } catch (RuntimeException e) {
+                f.complete(null); // its loop is gone: so is the connection
+            }
+            parts.add(f);
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SNAPSHOT_TIMEOUT_MS);
+        List<ConnectionInfo> out = new ArrayList<>(parts.size());
+        for (CompletableFuture<ConnectionInfo> f : parts) {
+            try {
+                ConnectionInfo i = f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                if (i != null) {
+                    out.add(i);
+                }
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+                // left out of this scrape
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        snapshots = out;
+        return out;
+    }
+
+    private static final BufferPoolMXBean DIRECT_POOL = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)
+            .stream().filter(b -> b.getName().equals("direct")).findFirst().orElse(null);
+
+    private static long directUsed() {
+        long d = DIRECT_POOL == null ? 0 : DIRECT_POOL.getMemoryUsed();
+        if (PlatformDependent.useDirectBufferNoCleaner()) {
+            d += Math.max(0, PlatformDependent.usedDirectMemory());
+        }
+        return d;
+    }
+
+    private static long openFds() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.UnixOperatingSystemMXBean u) {
+            return u.getOpenFileDescriptorCount();
+        }
+        return -1;
+    }
+
+    private static long maxFds() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.UnixOperatingSystemMXBean u) {
+            return u.getMaxFileDescriptorCount();
+        }
+        return -1;
+    }
+
+    /** VmRSS from /proc/self/status (Linux), else -1. */
+    static long rss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    String[] f = line.trim().split("\\s+");
+                    return Long.parseLong(f[1]) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return -1;
+    }
+}
