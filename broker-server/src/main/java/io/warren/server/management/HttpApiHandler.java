@@ -43,12 +43,20 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     private static final Set<String> MANAGEMENT_TAGS = Set.of("administrator", "monitoring", "policymaker",
             "management");
 
+    /** The console's HTML page may load scripts, styles and images from this server only. */
+    private static final String CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; "
+            + "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+    private static final ConsoleAssets.Asset NOT_FOUND_PAGE = new ConsoleAssets.Asset(
+            "404 Not Found\n".getBytes(StandardCharsets.UTF_8), "text/plain; charset=utf-8", null);
+
     private final ManagementApi api;
     private final java.util.function.Supplier<AccessControl> users;
+    private final ConsoleAssets console;
 
-    HttpApiHandler(ManagementApi api, java.util.function.Supplier<AccessControl> users) {
+    HttpApiHandler(ManagementApi api, java.util.function.Supplier<AccessControl> users, ConsoleAssets console) {
         this.api = api;
         this.users = users;
+        this.console = console;
     }
 
     /** Completes once the previous request's response is written. Loop only. */
@@ -57,6 +65,9 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     @Override protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean head = req.method() == HttpMethod.HEAD;
+        // The web console's requests: a 401 to them has no WWW-Authenticate, which would make the
+        // browser put up its own login dialog over the console's form (Spring Security's convention).
+        boolean ajax = "XMLHttpRequest".equalsIgnoreCase(req.headers().get("x-requested-with"));
         CompletableFuture<ApiResponse> answer;
         try {
             answer = handle(ctx, req);
@@ -79,7 +90,7 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         // and written on this connection's loop, never on an AMQP loop, after the previous one.
         previous = previous.thenCombineAsync(settled, (v, r) -> {
             try {
-                write(ctx, r, keepAlive, head);
+                write(ctx, r, keepAlive, head, ajax);
             } catch (RuntimeException e) {
                 log.error("management API: cannot answer {}", what, e);
                 ctx.close();
@@ -92,7 +103,10 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         QueryStringDecoder uri = new QueryStringDecoder(req.uri());
         String rawPath = uri.rawPath();
         if (!rawPath.startsWith(PREFIX)) {
-            throw ApiException.notFound();
+            if (rawPath.equals("/api")) {
+                throw ApiException.notFound();
+            }
+            return CompletableFuture.completedFuture(consoleFile(req, rawPath));
         }
         String user = authenticate(ctx, req);
         List<String> segments = segments(rawPath.substring(PREFIX.length()));
@@ -113,6 +127,35 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         ApiRequest r = new ApiRequest(method, segments, m.params(), uri.parameters(), headers, body, user,
                 ctx.executor());
         return m.endpoint().handle(r);
+    }
+
+    /**
+     * A web console file from memory (no login: the files hold no data; the console's calls to
+     * /api/ log in). GET and HEAD only; 304 when the browser's copy is current (ETag); every
+     * file is revalidated on each load (no-cache), so a new broker version's console is seen at once.
+     */
+    private ApiResponse consoleFile(FullHttpRequest req, String rawPath) {
+        if (req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
+            return new ApiResponse(405, null, Map.of("allow", "GET, HEAD"));
+        }
+        ConsoleAssets.Asset a = console.find(rawPath);
+        if (a == null) {
+            return new ApiResponse(404, NOT_FOUND_PAGE, Map.of("x-content-type-options", "nosniff"));
+        }
+        Map<String, String> headers = new HashMap<>();
+        headers.put("etag", a.etag());
+        headers.put("cache-control", "no-cache");
+        headers.put("x-content-type-options", "nosniff");
+        if (a.contentType().startsWith("text/html")) {
+            headers.put("content-security-policy", CONSOLE_CSP);
+            headers.put("x-frame-options", "DENY");
+            headers.put("referrer-policy", "no-referrer");
+        }
+        String ifNoneMatch = req.headers().get(HttpHeaderNames.IF_NONE_MATCH);
+        if (ifNoneMatch != null && (ifNoneMatch.contains(a.etag()) || ifNoneMatch.trim().equals("*"))) {
+            return new ApiResponse(304, null, headers);
+        }
+        return new ApiResponse(200, a, headers);
     }
 
     /**
@@ -164,14 +207,17 @@ final class HttpApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         return colon < 0 ? null : new String[] {decoded.substring(0, colon), decoded.substring(colon + 1)};
     }
 
-    private static void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, boolean head) {
-        byte[] bytes = r.body() == null ? new byte[0] : Json.write(r.body());
+    private static void write(ChannelHandlerContext ctx, ApiResponse r, boolean keepAlive, boolean head, boolean ajax) {
+        ConsoleAssets.Asset file = r.body() instanceof ConsoleAssets.Asset a ? a : null;
+        byte[] bytes = r.body() == null ? new byte[0] : file != null ? file.bytes() : Json.write(r.body());
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
                 head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
-        if (r.body() != null) {
+        if (file != null) {
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, file.contentType());
+        } else if (r.body() != null) {
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         }
-        if (r.status() == 401) {
+        if (r.status() == 401 && !ajax) {
             res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"warren management\"");
         }
         r.headers().forEach((k, v) -> res.headers().set(k, v));

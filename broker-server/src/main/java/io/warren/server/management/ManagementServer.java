@@ -70,6 +70,7 @@ public final class ManagementServer implements AutoCloseable {
         ApiContext ctx = new ApiContext(broker, users, control, monitor, node, System.currentTimeMillis(), worker,
                 listeners, config, memoryWatermark);
         ManagementApi api = new ManagementApi(ctx);
+        ConsoleAssets console = new ConsoleAssets();
         ctx.stats.start(group.next());
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
@@ -78,12 +79,13 @@ public final class ManagementServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY),
-                                new HttpApiHandler(api, users));
+                                new HttpApiHandler(api, users, console));
                     }
                 });
         listener = b.bind(new InetSocketAddress(ip, port)).sync().channel();
         listeners.add(listener(node, "http", ip, port()));
-        log.info("management API on http://{}:{}/api/", ip.contains(":") ? "[" + ip + "]" : ip, port());
+        String hostPort = (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port();
+        log.info("management API on http://{}/api/, web console on http://{}/", hostPort, hostPort);
     }
 
     /**
