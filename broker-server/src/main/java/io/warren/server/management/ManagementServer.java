@@ -89,12 +89,17 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     /**
-     * Names an AMQP listener in /api/overview once it is bound, with RabbitMQ's protocol names
-     * ({@code amqp}, {@code amqp/ssl}); {@code host} null: all interfaces.
+     * Names a listener in /api/overview once it is bound, with RabbitMQ's protocol names
+     * ({@code amqp}, {@code amqp/ssl}, {@code http/prometheus}) and in RabbitMQ's order (AMQP
+     * first, then HTTP); {@code host} null: all interfaces.
      */
-    public void amqpListener(String protocol, String host, int port) {
+    public synchronized void amqpListener(String protocol, String host, int port) {
         listeners.removeIf(l -> protocol.equals(l.get("protocol")));
-        listeners.add(listeners.size() - 1, listener(node, protocol, host == null ? "::" : host, port));
+        int at = 0;
+        while (at < listeners.size() && String.valueOf(listeners.get(at).get("protocol")).compareTo(protocol) < 0) {
+            at++;
+        }
+        listeners.add(at, listener(node, protocol, host == null ? "::" : host, port));
     }
 
     /** The AMQP listeners are closed (stop_app): the HTTP ones (the API's, Prometheus') stay listed. */

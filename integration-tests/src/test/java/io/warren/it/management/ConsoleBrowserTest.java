@@ -118,6 +118,10 @@ class ConsoleBrowserTest {
         Assumptions.assumeTrue(missing == null, () -> missing);
         admin = new Http("127.0.0.1", broker.broker().managementPort(), "guest", "guest");
         driver.get(base());
+        // Let the page settle first: with saved credentials it is logging in, and a login that
+        // answers after the clear below would save them again.
+        waitFor(ExpectedConditions.or(ExpectedConditions.visibilityOfElementLocated(By.id("login-form")),
+                ExpectedConditions.visibilityOfElementLocated(By.id("who"))));
         ((JavascriptExecutor) driver).executeScript("sessionStorage.clear()");
         driver.get(base());
         waitFor(ExpectedConditions.visibilityOfElementLocated(By.id("login-form")));
