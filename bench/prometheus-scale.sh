@@ -2,9 +2,10 @@
 # The Prometheus endpoint at scale: COUNT queues (default 100,000; every 10th holds a message),
 # then the time of full scrapes of /metrics/per-object (plain and gzip, as Prometheus asks) and
 # /metrics, then PerfTest's rate (1 producer, 1 consumer, 100 B, auto-ack) with and without a
-# scraper taking /metrics/per-object every second, alternated ROUNDS times; warren through bin/warren.
+# scraper taking /metrics/per-object (gzip) every EVERY_MS (for each interval given), alternated
+# ROUNDS times; warren through bin/warren.
 #
-#   bench/prometheus-scale.sh [COUNT] [ROUNDS] [SECONDS]      defaults 100000 2 15
+#   bench/prometheus-scale.sh [COUNT] [ROUNDS] [SECONDS] [EVERY_MS,...]   defaults 100000 2 30 15000,1000
 #
 # Needs `mvn -q -B -DskipTests package` first.
 set -euo pipefail
@@ -12,7 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 count=${1:-100000}
 rounds=${2:-2}
-seconds=${3:-15}
+seconds=${3:-30}
+intervals=${4:-15000,1000}
 port=${WARREN_BENCH_PORT:-5699}
 prom=$((port + 10100))
 work=$(mktemp -d)
@@ -41,11 +43,13 @@ perftest() {
   java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" -x 1 -y 1 -s 100 -a \
     -z "$seconds" -u "scale-perf" -ad false 2>&1 | grep "receiving rate avg" | grep -o "[0-9]* msg/s" | head -1
 }
-for r in $(seq 1 "$rounds"); do
-  echo "round $r without scrapes: $(perftest)"
-  java -cp "$cp" "$here/src/ScrapeScale.java" loop "$prom" "$seconds" 1000 > "$work/loop.txt" &
-  loop=$!
-  rate=$(perftest)
-  wait "$loop"
-  echo "round $r with a per-object scrape every second: $rate ($(cat "$work/loop.txt"))"
+for every in ${intervals//,/ }; do
+  for r in $(seq 1 "$rounds"); do
+    echo "round $r without scrapes: $(perftest)"
+    java -cp "$cp" "$here/src/ScrapeScale.java" loop "$prom" "$seconds" "$every" > "$work/loop.txt" &
+    loop=$!
+    rate=$(perftest)
+    wait "$loop"
+    echo "round $r with a per-object scrape every $every ms: $rate ($(cat "$work/loop.txt"))"
+  done
 done

@@ -64,7 +64,7 @@ public final class AmqpChannel implements MethodHandler {
     public AmqpChannel(AmqpConnection connection, int id) {
         this.connection = connection;
         this.id = id;
-        this.stats = new ChannelStats(connection.broker().counters());
+        this.stats = new ChannelStats(connection.broker().counters().stripe(connection.loop()));
         this.transactions = new ChannelTransactions(this, connection, id);
         this.consumers = new ChannelConsumers(this, connection, id, transactions);
         this.publisher = new ChannelPublisher(this, connection, id, transactions, consumers);

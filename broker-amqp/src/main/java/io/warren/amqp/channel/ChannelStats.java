@@ -7,10 +7,10 @@ import io.warren.core.queue.MessageQueue;
  * One channel's message counts (RabbitMQ's per-channel rabbitmq_channel_messages_*_total), and
  * the broker-wide counts they add to. Owner: the channel's connection loop, the only writer;
  * other threads see them through {@link ChannelInfo} snapshots taken on that loop. Plain fields:
- * counting costs a field increment and one {@link java.util.concurrent.atomic.LongAdder} add.
+ * counting costs a field increment here and one in the loop's stripe of {@link AmqpCounters}.
  */
 public final class ChannelStats {
-    private final AmqpCounters global;
+    private final AmqpCounters.Stripe global;
     long published;
     long confirmed;
     long unroutableDropped;
@@ -23,36 +23,37 @@ public final class ChannelStats {
     long redelivered;
     long acked;
 
-    ChannelStats(AmqpCounters global) {
+    /** {@code global}: the broker-wide counters' stripe of this channel's loop. */
+    ChannelStats(AmqpCounters.Stripe global) {
         this.global = global;
     }
 
     /** A basic.publish arrived in full ({@code confirm}: on a channel in confirm mode). */
     void received(boolean confirm) {
         published++;
-        global.received.increment();
+        global.increment(AmqpCounters.RECEIVED);
         if (confirm) {
-            global.receivedConfirm.increment();
+            global.increment(AmqpCounters.RECEIVED_CONFIRM);
         }
     }
 
     /** Where a published message went: a queue, or nowhere (returned when mandatory, else dropped). */
     void routed(boolean reached, boolean mandatory) {
         if (reached) {
-            global.routed.increment();
+            global.increment(AmqpCounters.ROUTED);
         } else if (mandatory) {
             unroutableReturned++;
-            global.unroutableReturned.increment();
+            global.increment(AmqpCounters.UNROUTABLE_RETURNED);
         } else {
             unroutableDropped++;
-            global.unroutableDropped.increment();
+            global.increment(AmqpCounters.UNROUTABLE_DROPPED);
         }
     }
 
     /** {@code n} publishes confirmed with basic.ack. */
     void confirmed(long n) {
         confirmed += n;
-        global.confirmed.add(n);
+        global.add(AmqpCounters.CONFIRMED, n);
     }
 
     /** A basic.deliver to a consumer from {@code q}. */
@@ -60,10 +61,10 @@ public final class ChannelStats {
         int type = AmqpCounters.type(q);
         if (noAck) {
             deliveredNoAck++;
-            global.deliveredConsumeAutoAck[type].increment();
+            global.increment(AmqpCounters.byType(AmqpCounters.CONSUME_AUTO_ACK, type));
         } else {
             deliveredAck++;
-            global.deliveredConsumeManualAck[type].increment();
+            global.increment(AmqpCounters.byType(AmqpCounters.CONSUME_MANUAL_ACK, type));
         }
         redelivery(type, redelivery);
     }
@@ -73,10 +74,10 @@ public final class ChannelStats {
         int type = AmqpCounters.type(q);
         if (noAck) {
             getNoAck++;
-            global.deliveredGetAutoAck[type].increment();
+            global.increment(AmqpCounters.byType(AmqpCounters.GET_AUTO_ACK, type));
         } else {
             getAck++;
-            global.deliveredGetManualAck[type].increment();
+            global.increment(AmqpCounters.byType(AmqpCounters.GET_MANUAL_ACK, type));
         }
         redelivery(type, redelivery);
     }
@@ -84,20 +85,20 @@ public final class ChannelStats {
     /** A basic.get on {@code q} found it empty. */
     void gotEmpty(MessageQueue q) {
         getEmpty++;
-        global.getEmpty[AmqpCounters.type(q)].increment();
+        global.increment(AmqpCounters.byType(AmqpCounters.GET_EMPTY, AmqpCounters.type(q)));
     }
 
     private void redelivery(int type, boolean redelivery) {
         if (redelivery) {
             redelivered++;
-            global.redelivered[type].increment();
+            global.increment(AmqpCounters.byType(AmqpCounters.REDELIVERED, type));
         }
     }
 
     /** A delivery from {@code q} acknowledged by the client (basic.ack, single or part of a multiple). */
     void acked(MessageQueue q) {
         acked++;
-        global.acknowledged[AmqpCounters.type(q)].increment();
+        global.increment(AmqpCounters.byType(AmqpCounters.ACKNOWLEDGED, AmqpCounters.type(q)));
     }
 
     /** A copy for other threads (taken on the owner's loop), with the publishes awaiting confirms. */

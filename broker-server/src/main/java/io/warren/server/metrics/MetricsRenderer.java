@@ -277,33 +277,33 @@ final class MetricsRenderer {
         gauge(x, "rabbitmq_channel_messages_unacked", "Delivered but not yet acknowledged messages", unacked);
         gauge(x, "rabbitmq_channel_messages_unconfirmed", "Published but not yet confirmed messages", unconfirmed);
         counter(x, "rabbitmq_channel_messages_published_total",
-                "Total number of messages published into an exchange on a channel", k.received.sum());
+                "Total number of messages published into an exchange on a channel", k.sum(AmqpCounters.RECEIVED));
         counter(x, "rabbitmq_channel_messages_confirmed_total",
-                "Total number of messages published into an exchange and confirmed on the channel", k.confirmed.sum());
+                "Total number of messages published into an exchange and confirmed on the channel", k.sum(AmqpCounters.CONFIRMED));
         counter(x, "rabbitmq_channel_messages_unroutable_returned_total",
                 "Total number of messages published as mandatory into an exchange and returned to the publisher as "
-                        + "unroutable", k.unroutableReturned.sum());
+                        + "unroutable", k.sum(AmqpCounters.UNROUTABLE_RETURNED));
         counter(x, "rabbitmq_channel_messages_unroutable_dropped_total",
                 "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
-                k.unroutableDropped.sum());
+                k.sum(AmqpCounters.UNROUTABLE_DROPPED));
         counter(x, "rabbitmq_channel_get_ack_total",
                 "Total number of messages fetched with basic.get in manual acknowledgement mode",
-                sum(k.deliveredGetManualAck));
+                k.sumAllTypes(AmqpCounters.GET_MANUAL_ACK));
         counter(x, "rabbitmq_channel_get_total",
                 "Total number of messages fetched with basic.get in automatic acknowledgement mode",
-                sum(k.deliveredGetAutoAck));
+                k.sumAllTypes(AmqpCounters.GET_AUTO_ACK));
         counter(x, "rabbitmq_channel_messages_delivered_ack_total",
                 "Total number of messages delivered to consumers in manual acknowledgement mode",
-                sum(k.deliveredConsumeManualAck));
+                k.sumAllTypes(AmqpCounters.CONSUME_MANUAL_ACK));
         counter(x, "rabbitmq_channel_messages_delivered_total",
                 "Total number of messages delivered to consumers in automatic acknowledgement mode",
-                sum(k.deliveredConsumeAutoAck));
+                k.sumAllTypes(AmqpCounters.CONSUME_AUTO_ACK));
         counter(x, "rabbitmq_channel_messages_redelivered_total", "Total number of messages redelivered to consumers",
-                sum(k.redelivered));
+                k.sumAllTypes(AmqpCounters.REDELIVERED));
         counter(x, "rabbitmq_channel_messages_acked_total", "Total number of messages acknowledged by consumers",
-                sum(k.acknowledged));
+                k.sumAllTypes(AmqpCounters.ACKNOWLEDGED));
         counter(x, "rabbitmq_channel_get_empty_total", "Total number of times basic.get operations fetched no message",
-                sum(k.getEmpty));
+                k.sumAllTypes(AmqpCounters.GET_EMPTY));
     }
 
     /** Each open channel, labelled {@code channel="<its management API name>"}. */
@@ -466,20 +466,20 @@ final class MetricsRenderer {
     private void global(Exposition x) {
         AmqpCounters c = broker.counters();
         counter(x, "rabbitmq_global_messages_received_total", "Total number of messages received from publishers",
-                AMQP, c.received.sum());
+                AMQP, c.sum(AmqpCounters.RECEIVED));
         counter(x, "rabbitmq_global_messages_received_confirm_total",
                 "Total number of messages received from publishers expecting confirmations", AMQP,
-                c.receivedConfirm.sum());
+                c.sum(AmqpCounters.RECEIVED_CONFIRM));
         counter(x, "rabbitmq_global_messages_routed_total", "Total number of messages routed to queues or streams",
-                AMQP, c.routed.sum());
+                AMQP, c.sum(AmqpCounters.ROUTED));
         counter(x, "rabbitmq_global_messages_unroutable_dropped_total",
                 "Total number of messages published as non-mandatory into an exchange and dropped as unroutable", AMQP,
-                c.unroutableDropped.sum());
+                c.sum(AmqpCounters.UNROUTABLE_DROPPED));
         counter(x, "rabbitmq_global_messages_unroutable_returned_total",
                 "Total number of messages published as mandatory into an exchange and returned to the publisher as "
-                        + "unroutable", AMQP, c.unroutableReturned.sum());
+                        + "unroutable", AMQP, c.sum(AmqpCounters.UNROUTABLE_RETURNED));
         counter(x, "rabbitmq_global_messages_confirmed_total", "Total number of messages confirmed to publishers", AMQP,
-                c.confirmed.sum());
+                c.sum(AmqpCounters.CONFIRMED));
         long publishers = 0;
         long consumers = 0;
         for (ConnectionInfo conn : snapshots()) {
@@ -494,22 +494,22 @@ final class MetricsRenderer {
                 t -> c.delivered(t));
         byType(x, "rabbitmq_global_messages_delivered_consume_manual_ack_total",
                 "Total number of messages delivered to consumers using basic.consume with manual acknowledgment",
-                t -> c.deliveredConsumeManualAck[t].sum());
+                t -> c.sum(AmqpCounters.CONSUME_MANUAL_ACK, t));
         byType(x, "rabbitmq_global_messages_delivered_consume_auto_ack_total",
                 "Total number of messages delivered to consumers using basic.consume with automatic acknowledgment",
-                t -> c.deliveredConsumeAutoAck[t].sum());
+                t -> c.sum(AmqpCounters.CONSUME_AUTO_ACK, t));
         byType(x, "rabbitmq_global_messages_delivered_get_manual_ack_total",
                 "Total number of messages delivered to consumers using basic.get with manual acknowledgment",
-                t -> c.deliveredGetManualAck[t].sum());
+                t -> c.sum(AmqpCounters.GET_MANUAL_ACK, t));
         byType(x, "rabbitmq_global_messages_delivered_get_auto_ack_total",
                 "Total number of messages delivered to consumers using basic.get with automatic acknowledgment",
-                t -> c.deliveredGetAutoAck[t].sum());
+                t -> c.sum(AmqpCounters.GET_AUTO_ACK, t));
         byType(x, "rabbitmq_global_messages_get_empty_total",
-                "Total number of times basic.get operations fetched no message", t -> c.getEmpty[t].sum());
+                "Total number of times basic.get operations fetched no message", t -> c.sum(AmqpCounters.GET_EMPTY, t));
         byType(x, "rabbitmq_global_messages_redelivered_total", "Total number of messages redelivered to consumers",
-                t -> c.redelivered[t].sum());
+                t -> c.sum(AmqpCounters.REDELIVERED, t));
         byType(x, "rabbitmq_global_messages_acknowledged_total", "Total number of messages acknowledged by consumers",
-                t -> c.acknowledged[t].sum());
+                t -> c.sum(AmqpCounters.ACKNOWLEDGED, t));
     }
 
     private static void byType(Exposition x, String name, String help, java.util.function.IntToLongFunction value) {
@@ -573,14 +573,6 @@ final class MetricsRenderer {
     private static void counter(Exposition x, String name, String help, String[] labels, double v) {
         x.family(name, "counter", help);
         x.sample(name, labels, v);
-    }
-
-    private static long sum(java.util.concurrent.atomic.LongAdder[] byType) {
-        long n = 0;
-        for (java.util.concurrent.atomic.LongAdder a : byType) {
-            n += a.sum();
-        }
-        return n;
     }
 
     /** Each queue's {@code {vhost="...",queue="..."}}, encoded once for all its families. */
