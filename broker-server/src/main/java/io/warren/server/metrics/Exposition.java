@@ -10,7 +10,10 @@ import java.nio.charset.StandardCharsets;
  * 1.5-5 s for 100,000 queues: see the README's Prometheus section). Not thread-safe: one scrape.
  */
 final class Exposition {
-    /** Where full chunks go (the HTTP response); may block the rendering thread for back-pressure. */
+    /**
+     * Where full chunks go (the HTTP response); may block the rendering thread for back-pressure.
+     * The bytes are only valid during the call (the buffer is reused).
+     */
     interface Sink {
         void chunk(byte[] bytes, int length);
     }
@@ -255,12 +258,10 @@ final class Exposition {
             return;
         }
         if (len > 0) {
-            byte[] full = buf;
             int n = len;
             total += n;
-            buf = new byte[Math.max(CHUNK, buf.length)];
             len = 0;
-            sink.chunk(full, n);
+            sink.chunk(buf, n); // the sink copies or consumes them before it returns: the buffer is reused
         }
     }
 }
