@@ -226,13 +226,22 @@ final class ChannelConsumers {
             return;
         }
         ChannelConsumer c = consumers.remove(m.consumerTag());
-        if (c != null) {
-            c.cancelled = true;
-            c.queue.execute(() -> c.queue.removeConsumer(c));
+        if (c == null) {
+            if (!m.nowait()) {
+                channel.send(new BasicCancelOk(m.consumerTag()));
+            }
+            return;
         }
-        if (!m.nowait()) {
-            channel.send(new BasicCancelOk(m.consumerTag()));
-        }
+        c.cancelled = true;
+        c.queue.execute(() -> {
+            c.queue.removeConsumer(c);
+            // cancel-ok once the queue let the consumer go, as RabbitMQ answers: an auto-delete
+            // queue whose last consumer this was is deleted by then (the Java client's
+            // QueueLifecycle.queueAutoDelete checks it right after the ok)
+            if (!m.nowait()) {
+                connection.execute(() -> channel.sendIfOpen(new BasicCancelOk(m.consumerTag())));
+            }
+        });
     }
 
     /** The queue's loop handed over an entry; write it (channel loop). */

@@ -7,6 +7,8 @@ import io.warren.it.support.WarrenBroker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.io.IOException;
+
 import static io.warren.it.model.ModelAssertions.TIMEOUT;
 import static io.warren.it.model.ModelAssertions.assertChannelError;
 import static io.warren.it.model.ModelAssertions.queueExists;
@@ -14,6 +16,7 @@ import static io.warren.it.model.ModelAssertions.unique;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Exclusive queues (owned by their connection) and auto-delete queues (owned by their consumers). */
@@ -153,6 +156,27 @@ class QueueOwnershipTest {
         assertTrue(queueExists(c, q), "one consumer left");
         c2.basicCancel(tag2);
         await().atMost(TIMEOUT).until(() -> !queueExists(c, q));
+    }
+
+    /**
+     * As RabbitMQ: cancel-ok comes once the queue has let the consumer go, so an auto-delete
+     * queue whose last consumer that was is already gone when the client reads it (the Java
+     * client's QueueLifecycle.queueAutoDelete declares it passively right after). Queues on
+     * either loop: names hash to both.
+     */
+    @Test
+    void anAutoDeleteQueueIsGoneWhenTheLastCancelOkArrives() throws Exception {
+        Connection c = broker.connect();
+        for (int i = 0; i < 40; i++) {
+            Channel ch = c.createChannel();
+            String q = unique("ad-cancel-" + i);
+            ch.queueDeclare(q, false, false, true, null);
+            String tag = ch.basicConsume(q, true, IGNORE, t -> { });
+            ch.basicCancel(tag);
+            IOException gone = assertThrows(IOException.class, () -> ch.queueDeclarePassive(q), q);
+            assertTrue(gone.getCause().getMessage().contains("NOT_FOUND"), gone.getCause().getMessage());
+        }
+        c.close();
     }
 
     @Test
