@@ -1,0 +1,32 @@
+package io.warren.cluster;
+
+/**
+ * What a member does with its group's replicated log: the owner of the state the records build
+ * (later, warren's definitions: the records will be broker-store's definition change records).
+ *
+ * <p>All three methods are called on the group's one apply thread, never concurrently, and in
+ * log order: every member sees the same records in the same order, from a snapshot's state on.
+ * Each call should return quickly; work that blocks belongs on the owner's own threads.
+ *
+ * <p>The snapshot is the owner's: {@link #snapshot} returns the bytes that {@link #restore}
+ * turns back into the state as of that index, so the group can drop the log before it
+ * (the log stays bounded) and a member that fell too far behind is sent the snapshot instead.
+ */
+public interface ReplicatedState {
+    /**
+     * Applies one committed record. {@code index} grows from one call to the next (Raft also
+     * commits entries of its own, so there may be gaps).
+     */
+    void apply(long index, byte[] record);
+
+    /** The state after every record applied so far, as bytes that {@link #restore} reads. */
+    byte[] snapshot();
+
+    /**
+     * Replaces the whole state with a snapshot's: at start-up from this member's latest snapshot,
+     * or when the leader sent one because this member missed records that are no longer in the
+     * log. {@code index} is the last record the snapshot includes; records after it follow
+     * through {@link #apply}.
+     */
+    void restore(long index, byte[] snapshot);
+}

@@ -1,0 +1,111 @@
+package io.warren.cluster;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A metadata group of in-process members on loopback ports, each with its own storage dir under
+ * {@code dir}; a member can be stopped and started again on the same dir and port.
+ */
+final class TestCluster implements AutoCloseable {
+    private final List<Member> members;
+    private final Path dir;
+    private final RaftSettings settings;
+    private final MetadataGroup[] running;
+    private final RecordingState[] states;
+
+    TestCluster(int size, Path dir, RaftSettings settings) {
+        this.dir = dir;
+        this.settings = settings;
+        this.members = new ArrayList<>();
+        int[] ports = freePorts(size);
+        for (int i = 0; i < size; i++) {
+            members.add(new Member("n" + i, "127.0.0.1:" + ports[i]));
+        }
+        this.running = new MetadataGroup[size];
+        this.states = new RecordingState[size];
+    }
+
+    /** Ephemeral ports picked by the kernel, all held open together so none is handed out twice. */
+    private static int[] freePorts(int n) {
+        List<ServerSocket> sockets = new ArrayList<>();
+        try {
+            int[] ports = new int[n];
+            for (int i = 0; i < n; i++) {
+                ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                sockets.add(s);
+                ports[i] = s.getLocalPort();
+            }
+            return ports;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            for (ServerSocket s : sockets) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // closing a listening socket we opened: nothing to do
+                }
+            }
+        }
+    }
+
+    TestCluster startAll() throws IOException {
+        for (int i = 0; i < members.size(); i++) {
+            start(i);
+        }
+        return this;
+    }
+
+    /** Starts member {@code i} with a new, empty {@link RecordingState} (its snapshot and log fill it). */
+    MetadataGroup start(int i) throws IOException {
+        if (running[i] != null) {
+            throw new IllegalStateException("member " + i + " is running");
+        }
+        states[i] = new RecordingState();
+        running[i] = MetadataGroup.start(members.get(i), members, dir.resolve(members.get(i).id()), settings,
+                states[i]);
+        return running[i];
+    }
+
+    void stop(int i) {
+        running[i].close();
+        running[i] = null;
+    }
+
+    MetadataGroup member(int i) {
+        return running[i];
+    }
+
+    RecordingState state(int i) {
+        return states[i];
+    }
+
+    int size() {
+        return members.size();
+    }
+
+    /** The running member that believes it leads, if any. */
+    Optional<Integer> leader() {
+        for (int i = 0; i < running.length; i++) {
+            if (running[i] != null && running[i].isLeader()) {
+                return Optional.of(i);
+            }
+        }
+        return Optional.empty();
+    }
+
+    @Override public void close() {
+        for (int i = 0; i < running.length; i++) {
+            if (running[i] != null) {
+                stop(i);
+            }
+        }
+    }
+}
