@@ -209,6 +209,9 @@ class PrometheusMetricsTest {
             assertEquals(0.0, perObject.get("rabbitmq_channel_messages_unconfirmed" + label));
             ch.queueDelete(q);
         }
+        // the broker counts the close when it has cleaned the connection up, after close-ok
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
+                delta(before, global(), "rabbitmq_connections_closed_total") == 1);
         Map<String, Double> closed = global();
         assertEquals(1, delta(before, closed, "rabbitmq_connections_closed_total"));
         assertEquals(1, delta(before, closed, "rabbitmq_channels_closed_total"));
@@ -228,6 +231,10 @@ class PrometheusMetricsTest {
             }
             ch.waitForConfirmsOrDie(10_000);
             String series = "{vhost=\"/\",queue=\"prom \\\"quoted\\\" \\\\ backslash é\"}";
+            // A transient message's confirm goes out once it is handed to its queue's loop; the
+            // queue counts it when that loop has run the enqueue, a moment later.
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
+                    Double.valueOf(3.0).equals(samples(text("/metrics/per-object")).get("rabbitmq_queue_messages_ready" + series)));
             Map<String, Double> m = samples(text("/metrics/per-object"));
             assertEquals(3.0, m.get("rabbitmq_queue_messages_ready" + series), "no " + series);
             assertEquals(0.0, m.get("rabbitmq_queue_messages_unacked" + series));
@@ -297,6 +304,30 @@ class PrometheusMetricsTest {
         // the connection stays usable: several scrapes over one keep-alive connection
         for (int i = 0; i < 3; i++) {
             assertEquals(200, get("/metrics").statusCode());
+        }
+    }
+
+    /** prometheus.path and prometheus.return_per_object_metrics: /stats answers per object. */
+    @Test
+    void theKeysMoveThePathAndMakeTheMainEndpointPerObject() throws Exception {
+        WarrenBroker other = new WarrenBroker(c -> c.withPrometheus(
+                new io.warren.server.WarrenConfig.PrometheusConfig(true, "127.0.0.1", 0, "/stats", true)));
+        other.start();
+        try (Connection c = other.connect()) {
+            c.createChannel().queueDeclare("per-object-by-default", false, false, true, null);
+            String base = "http://127.0.0.1:" + other.broker().prometheusPort();
+            HttpResponse<String> main = http.send(HttpRequest.newBuilder(URI.create(base + "/stats")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, main.statusCode());
+            assertTrue(main.body().contains(
+                    "\nrabbitmq_queue_messages_ready{vhost=\"/\",queue=\"per-object-by-default\"} 0\n"), main.body());
+            HttpResponse<String> perObject = http.send(HttpRequest.newBuilder(URI.create(base + "/stats/per-object"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, perObject.statusCode());
+            assertEquals(404, http.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode());
+        } finally {
+            other.stop();
         }
     }
 
