@@ -63,18 +63,7 @@ final class MetricsRenderer {
     void aggregated(Exposition x) {
         info(x);
         totals(x);
-        Sums s = sums();
-        gauge(x, "rabbitmq_queue_messages_ready", "Messages ready to be delivered to consumers", s.ready);
-        gauge(x, "rabbitmq_queue_messages_unacked", "Messages delivered to consumers but not yet acknowledged",
-                s.unacked);
-        gauge(x, "rabbitmq_queue_messages", "Sum of ready and unacknowledged messages - total queue depth",
-                s.ready + s.unacked);
-        gauge(x, "rabbitmq_queue_consumers", "Consumers on a queue", s.consumers);
-        gauge(x, "warren_queue_messages_ready_memory_bytes",
-                "Memory the ready messages in memory hold (content and per-message overhead)", s.bytes);
-        gauge(x, "rabbitmq_queue_messages_paged_out", "Messages paged out to disk", s.pagedOut);
-        counter(x, "rabbitmq_queue_messages_published_total", "Total number of messages published to queues",
-                s.published);
+        queueTotals(x);
         channelTotals(x);
         churn(x);
         node(x);
@@ -87,27 +76,9 @@ final class MetricsRenderer {
     void perObject(Exposition x) {
         info(x);
         totals(x);
-        List<MessageQueue> queues = queues(null);
-        byte[][] labels = queueLabels(queues);
-        Map<MessageQueue, Integer> unacked = unackedByQueue();
-        queueFamily(x, queues, labels, "rabbitmq_queue_messages_ready", "gauge",
-                "Messages ready to be delivered to consumers", MessageQueue::messageCount);
-        queueFamily(x, queues, labels, "rabbitmq_queue_messages_unacked", "gauge",
-                "Messages delivered to consumers but not yet acknowledged", q -> unacked.getOrDefault(q, 0));
-        queueFamily(x, queues, labels, "rabbitmq_queue_messages", "gauge",
-                "Sum of ready and unacknowledged messages - total queue depth",
-                q -> q.messageCount() + unacked.getOrDefault(q, 0));
-        queueFamily(x, queues, labels, "rabbitmq_queue_consumers", "gauge", "Consumers on a queue",
-                MessageQueue::consumerCount);
-        queueFamily(x, queues, labels, "warren_queue_messages_ready_memory_bytes", "gauge",
-                "Memory the ready messages in memory hold (content and per-message overhead)",
-                MessageQueue::inMemoryBytes);
-        queueFamily(x, queues, labels, "rabbitmq_queue_messages_paged_out", "gauge", "Messages paged out to disk",
-                MessageQueue::pagedOutCount);
-        queueFamily(x, queues, labels, "rabbitmq_queue_messages_published_total", "counter",
-                "Total number of messages published to queues", MessageQueue::publishCount);
+        queueFamilies(x, queues(null), false, m -> true);
         exchanges(x);
-        channels(x, "rabbitmq_");
+        channelFamilies(x, "rabbitmq_", java.util.EnumSet.allOf(ChannelGroup.class));
         connections(x, "rabbitmq_");
         churn(x);
         node(x);
@@ -123,36 +94,17 @@ final class MetricsRenderer {
     void detailed(Exposition x, Set<String> families, Set<String> vhosts) {
         info(x);
         String p = "rabbitmq_detailed_";
-        if (families.contains("queue_coarse_metrics") || families.contains("queue_metrics")
-                || families.contains("queue_consumer_count")) {
-            List<MessageQueue> queues = queues(vhosts.isEmpty() ? null : vhosts);
-            byte[][] labels = queueLabels(queues);
-            if (families.contains("queue_coarse_metrics")) {
-                Map<MessageQueue, Integer> unacked = unackedByQueue();
-                queueFamily(x, queues, labels, p + "queue_messages_ready", "gauge",
-                        "Messages ready to be delivered to consumers", MessageQueue::messageCount);
-                queueFamily(x, queues, labels, p + "queue_messages_unacked", "gauge",
-                        "Messages delivered to consumers but not yet acknowledged", q -> unacked.getOrDefault(q, 0));
-                queueFamily(x, queues, labels, p + "queue_messages", "gauge",
-                        "Sum of ready and unacknowledged messages - total queue depth",
-                        q -> q.messageCount() + unacked.getOrDefault(q, 0));
-            }
-            if (families.contains("queue_metrics") || families.contains("queue_consumer_count")) {
-                queueFamily(x, queues, labels, p + "queue_consumers", "gauge", "Consumers on a queue",
-                        MessageQueue::consumerCount);
-            }
-            if (families.contains("queue_metrics")) {
-                queueFamily(x, queues, labels, "warren_detailed_queue_messages_ready_memory_bytes", "gauge",
-                        "Memory the ready messages in memory hold (content and per-message overhead)",
-                        MessageQueue::inMemoryBytes);
-                queueFamily(x, queues, labels, p + "queue_messages_paged_out", "gauge", "Messages paged out to disk",
-                        MessageQueue::pagedOutCount);
+        if (QUEUE_METRICS.stream().anyMatch(m -> asked(m, families))) {
+            queueFamilies(x, queues(vhosts.isEmpty() ? null : vhosts), true, m -> asked(m, families));
+        }
+        Set<ChannelGroup> channelGroups = java.util.EnumSet.noneOf(ChannelGroup.class);
+        for (ChannelGroup g : ChannelGroup.values()) {
+            if (families.contains(g.name().toLowerCase(java.util.Locale.ROOT))) {
+                channelGroups.add(g);
             }
         }
-        if (families.contains("channel_metrics") || families.contains("channel_exchange_metrics")
-                || families.contains("channel_queue_metrics")) {
-            channelFamilies(x, p, families.contains("channel_metrics"), families.contains("channel_exchange_metrics"),
-                    families.contains("channel_queue_metrics"));
+        if (!channelGroups.isEmpty()) {
+            channelFamilies(x, p, channelGroups);
         }
         if (families.contains("connection_metrics")) {
             connections(x, p);
@@ -228,149 +180,187 @@ final class MetricsRenderer {
         gauge(x, "rabbitmq_queues", "Queues available", queues);
     }
 
-    /** Sums over every queue. */
-    private static final class Sums {
-        long ready;
-        long unacked;
-        long consumers;
-        long bytes;
-        long pagedOut;
-        long published;
+    /**
+     * One queue metric: {@code owner}'s prefix ({@code rabbitmq} or, for warren's own,
+     * {@code warren}), its name, the detailed families that give it, and its value from the
+     * queue and its unacknowledged count.
+     */
+    private record QueueMetric(String owner, String name, String type, String help, Set<String> families,
+                               java.util.function.ToLongBiFunction<MessageQueue, Integer> value) {
+        String fullName(boolean detailed) {
+            return owner + (detailed ? "_detailed_" : "_") + name;
+        }
     }
 
-    private Sums sums() {
-        Sums s = new Sums();
-        for (VirtualHost v : broker.vhosts().all()) {
-            for (MessageQueue q : v.queues()) {
-                s.ready += q.messageCount();
-                s.consumers += q.consumerCount();
-                s.bytes += q.inMemoryBytes();
-                s.pagedOut += q.pagedOutCount();
-                s.published += q.publishCount();
-            }
-        }
-        for (ConnectionInfo c : snapshots()) {
-            for (ChannelInfo ch : c.channels()) {
-                s.unacked += ch.unacked();
-            }
-        }
-        return s;
+    /** RabbitMQ 3.10's queue metrics that warren has, HELP texts verbatim, and warren's memory figure. */
+    private static final List<QueueMetric> QUEUE_METRICS = List.of(
+            new QueueMetric("rabbitmq", "queue_messages_ready", "gauge", "Messages ready to be delivered to consumers",
+                    Set.of("queue_coarse_metrics"), (q, unacked) -> q.messageCount()),
+            new QueueMetric("rabbitmq", "queue_messages_unacked", "gauge",
+                    "Messages delivered to consumers but not yet acknowledged", Set.of("queue_coarse_metrics"),
+                    (q, unacked) -> unacked),
+            new QueueMetric("rabbitmq", "queue_messages", "gauge",
+                    "Sum of ready and unacknowledged messages - total queue depth", Set.of("queue_coarse_metrics"),
+                    (q, unacked) -> q.messageCount() + unacked),
+            new QueueMetric("rabbitmq", "queue_consumers", "gauge", "Consumers on a queue",
+                    Set.of("queue_metrics", "queue_consumer_count"), (q, unacked) -> q.consumerCount()),
+            new QueueMetric("warren", "queue_messages_ready_memory_bytes", "gauge",
+                    "Memory the ready messages in memory hold (content and per-message overhead)",
+                    Set.of("queue_metrics"), (q, unacked) -> q.inMemoryBytes()),
+            new QueueMetric("rabbitmq", "queue_messages_paged_out", "gauge", "Messages paged out to disk",
+                    Set.of("queue_metrics"), (q, unacked) -> q.pagedOutCount()),
+            // RabbitMQ's is per channel, queue and exchange (channel_queue_exchange_metrics): not in detailed
+            new QueueMetric("rabbitmq", "queue_messages_published_total", "counter",
+                    "Total number of messages published to queues", Set.of(), (q, unacked) -> q.publishCount()));
+
+    private static boolean asked(QueueMetric m, Set<String> families) {
+        return m.families().stream().anyMatch(families::contains);
     }
+
+    /** The queue metrics summed over every queue (/metrics). */
+    private void queueTotals(Exposition x) {
+        List<MessageQueue> queues = queues(null);
+        Map<MessageQueue, Integer> unacked = unackedByQueue();
+        for (QueueMetric m : QUEUE_METRICS) {
+            long n = 0;
+            for (MessageQueue q : queues) {
+                n += m.value().applyAsLong(q, unacked.getOrDefault(q, 0));
+            }
+            x.family(m.fullName(false), m.type(), m.help());
+            x.sample(m.fullName(false), n);
+        }
+    }
+
+    /** The queue metrics {@code which} picks, per queue of {@code queues}. */
+    private void queueFamilies(Exposition x, List<MessageQueue> queues, boolean detailed,
+                               java.util.function.Predicate<QueueMetric> which) {
+        byte[][] labels = queueLabels(queues);
+        Map<MessageQueue, Integer> unacked = unackedByQueue();
+        for (QueueMetric m : QUEUE_METRICS) {
+            if (!which.test(m)) {
+                continue;
+            }
+            String name = m.fullName(detailed);
+            x.family(name, m.type(), m.help());
+            for (int i = 0; i < labels.length; i++) {
+                MessageQueue q = queues.get(i);
+                x.sample(name, labels[i], m.value().applyAsLong(q, unacked.getOrDefault(q, 0)));
+            }
+        }
+    }
+
+    /** Which of RabbitMQ's detailed families a channel metric belongs to. */
+    private enum ChannelGroup { CHANNEL_METRICS, CHANNEL_EXCHANGE_METRICS, CHANNEL_QUEUE_METRICS }
+
+    /**
+     * One channel metric: its value per channel (for /metrics/per-object and detailed) and, for
+     * /metrics, either the broker-wide count ({@code total}) or the sum over the open channels
+     * ({@code summed} gauges; the prefetch limits are not summed).
+     */
+    private record ChannelMetric(String name, String type, String help, ChannelGroup group,
+                                 java.util.function.ToLongFunction<ChannelInfo> perChannel,
+                                 java.util.function.ToLongFunction<AmqpCounters> total, boolean summed) {
+    }
+
+    private static ChannelMetric channelGauge(String name, String help, boolean summed,
+                                              java.util.function.ToLongFunction<ChannelInfo> perChannel) {
+        return new ChannelMetric(name, "gauge", help, ChannelGroup.CHANNEL_METRICS, perChannel, null, summed);
+    }
+
+    private static ChannelMetric channelCounter(String name, String help, ChannelGroup group,
+                                                java.util.function.ToLongFunction<ChannelInfo> perChannel,
+                                                java.util.function.ToLongFunction<AmqpCounters> total) {
+        return new ChannelMetric(name, "counter", help, group, perChannel, total, false);
+    }
+
+    /** RabbitMQ 3.10's channel metrics, names without the prefix, HELP texts verbatim. */
+    private static final List<ChannelMetric> CHANNEL_METRICS = List.of(
+            channelGauge("channel_consumers", "Consumers on a channel", true, ch -> ch.consumers().size()),
+            channelGauge("channel_messages_unacked", "Delivered but not yet acknowledged messages", true,
+                    ChannelInfo::unacked),
+            channelGauge("channel_messages_unconfirmed", "Published but not yet confirmed messages", true,
+                    ch -> ch.counts().unconfirmed()),
+            channelGauge("channel_prefetch", "Total limit of unacknowledged messages for all consumers on a channel",
+                    false, ChannelInfo::globalPrefetchCount),
+            channelGauge("consumer_prefetch", "Limit of unacknowledged messages for each consumer", false,
+                    ChannelInfo::prefetchCount),
+            channelCounter("channel_messages_published_total",
+                    "Total number of messages published into an exchange on a channel",
+                    ChannelGroup.CHANNEL_EXCHANGE_METRICS, ch -> ch.counts().published(),
+                    k -> k.sum(AmqpCounters.RECEIVED)),
+            channelCounter("channel_messages_confirmed_total",
+                    "Total number of messages published into an exchange and confirmed on the channel",
+                    ChannelGroup.CHANNEL_EXCHANGE_METRICS, ch -> ch.counts().confirmed(),
+                    k -> k.sum(AmqpCounters.CONFIRMED)),
+            channelCounter("channel_messages_unroutable_returned_total",
+                    "Total number of messages published as mandatory into an exchange and returned to the publisher "
+                            + "as unroutable", ChannelGroup.CHANNEL_EXCHANGE_METRICS,
+                    ch -> ch.counts().unroutableReturned(), k -> k.sum(AmqpCounters.UNROUTABLE_RETURNED)),
+            channelCounter("channel_messages_unroutable_dropped_total",
+                    "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
+                    ChannelGroup.CHANNEL_EXCHANGE_METRICS, ch -> ch.counts().unroutableDropped(),
+                    k -> k.sum(AmqpCounters.UNROUTABLE_DROPPED)),
+            channelCounter("channel_get_ack_total",
+                    "Total number of messages fetched with basic.get in manual acknowledgement mode",
+                    ChannelGroup.CHANNEL_QUEUE_METRICS, ch -> ch.counts().getAck(),
+                    k -> k.sumAllTypes(AmqpCounters.GET_MANUAL_ACK)),
+            channelCounter("channel_get_total",
+                    "Total number of messages fetched with basic.get in automatic acknowledgement mode",
+                    ChannelGroup.CHANNEL_QUEUE_METRICS, ch -> ch.counts().getNoAck(),
+                    k -> k.sumAllTypes(AmqpCounters.GET_AUTO_ACK)),
+            channelCounter("channel_messages_delivered_ack_total",
+                    "Total number of messages delivered to consumers in manual acknowledgement mode",
+                    ChannelGroup.CHANNEL_QUEUE_METRICS, ch -> ch.counts().deliveredAck(),
+                    k -> k.sumAllTypes(AmqpCounters.CONSUME_MANUAL_ACK)),
+            channelCounter("channel_messages_delivered_total",
+                    "Total number of messages delivered to consumers in automatic acknowledgement mode",
+                    ChannelGroup.CHANNEL_QUEUE_METRICS, ch -> ch.counts().deliveredNoAck(),
+                    k -> k.sumAllTypes(AmqpCounters.CONSUME_AUTO_ACK)),
+            channelCounter("channel_messages_redelivered_total", "Total number of messages redelivered to consumers",
+                    ChannelGroup.CHANNEL_QUEUE_METRICS, ch -> ch.counts().redelivered(),
+                    k -> k.sumAllTypes(AmqpCounters.REDELIVERED)),
+            channelCounter("channel_messages_acked_total", "Total number of messages acknowledged by consumers",
+                    ChannelGroup.CHANNEL_QUEUE_METRICS, ch -> ch.counts().acked(),
+                    k -> k.sumAllTypes(AmqpCounters.ACKNOWLEDGED)),
+            channelCounter("channel_get_empty_total", "Total number of times basic.get operations fetched no message",
+                    ChannelGroup.CHANNEL_QUEUE_METRICS, ch -> ch.counts().getEmpty(),
+                    k -> k.sumAllTypes(AmqpCounters.GET_EMPTY)));
 
     /**
      * The channel families summed: gauges over the open channels, counters from the broker-wide
      * counts (which, unlike RabbitMQ's sums over open channels, never fall when a channel closes).
      */
     private void channelTotals(Exposition x) {
-        long consumers = 0;
-        long unacked = 0;
-        long unconfirmed = 0;
-        for (ConnectionInfo c : snapshots()) {
-            for (ChannelInfo ch : c.channels()) {
-                consumers += ch.consumers().size();
-                unacked += ch.unacked();
-                unconfirmed += ch.counts().unconfirmed();
+        List<ConnectionInfo> conns = snapshots();
+        AmqpCounters k = broker.counters();
+        for (ChannelMetric m : CHANNEL_METRICS) {
+            if (m.total() != null) {
+                counter(x, "rabbitmq_" + m.name(), m.help(), m.total().applyAsLong(k));
+            } else if (m.summed()) {
+                long n = 0;
+                for (ConnectionInfo c : conns) {
+                    for (ChannelInfo ch : c.channels()) {
+                        n += m.perChannel().applyAsLong(ch);
+                    }
+                }
+                gauge(x, "rabbitmq_" + m.name(), m.help(), n);
             }
         }
-        AmqpCounters k = broker.counters();
-        gauge(x, "rabbitmq_channel_consumers", "Consumers on a channel", consumers);
-        gauge(x, "rabbitmq_channel_messages_unacked", "Delivered but not yet acknowledged messages", unacked);
-        gauge(x, "rabbitmq_channel_messages_unconfirmed", "Published but not yet confirmed messages", unconfirmed);
-        counter(x, "rabbitmq_channel_messages_published_total",
-                "Total number of messages published into an exchange on a channel", k.sum(AmqpCounters.RECEIVED));
-        counter(x, "rabbitmq_channel_messages_confirmed_total",
-                "Total number of messages published into an exchange and confirmed on the channel", k.sum(AmqpCounters.CONFIRMED));
-        counter(x, "rabbitmq_channel_messages_unroutable_returned_total",
-                "Total number of messages published as mandatory into an exchange and returned to the publisher as "
-                        + "unroutable", k.sum(AmqpCounters.UNROUTABLE_RETURNED));
-        counter(x, "rabbitmq_channel_messages_unroutable_dropped_total",
-                "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
-                k.sum(AmqpCounters.UNROUTABLE_DROPPED));
-        counter(x, "rabbitmq_channel_get_ack_total",
-                "Total number of messages fetched with basic.get in manual acknowledgement mode",
-                k.sumAllTypes(AmqpCounters.GET_MANUAL_ACK));
-        counter(x, "rabbitmq_channel_get_total",
-                "Total number of messages fetched with basic.get in automatic acknowledgement mode",
-                k.sumAllTypes(AmqpCounters.GET_AUTO_ACK));
-        counter(x, "rabbitmq_channel_messages_delivered_ack_total",
-                "Total number of messages delivered to consumers in manual acknowledgement mode",
-                k.sumAllTypes(AmqpCounters.CONSUME_MANUAL_ACK));
-        counter(x, "rabbitmq_channel_messages_delivered_total",
-                "Total number of messages delivered to consumers in automatic acknowledgement mode",
-                k.sumAllTypes(AmqpCounters.CONSUME_AUTO_ACK));
-        counter(x, "rabbitmq_channel_messages_redelivered_total", "Total number of messages redelivered to consumers",
-                k.sumAllTypes(AmqpCounters.REDELIVERED));
-        counter(x, "rabbitmq_channel_messages_acked_total", "Total number of messages acknowledged by consumers",
-                k.sumAllTypes(AmqpCounters.ACKNOWLEDGED));
-        counter(x, "rabbitmq_channel_get_empty_total", "Total number of times basic.get operations fetched no message",
-                k.sumAllTypes(AmqpCounters.GET_EMPTY));
     }
 
-    /** Each open channel, labelled {@code channel="<its management API name>"}. */
-    private void channels(Exposition x, String prefix) {
-        channelFamilies(x, prefix, true, true, true);
-    }
-
-    private void channelFamilies(Exposition x, String p, boolean gauges, boolean exchangeSide, boolean queueSide) {
+    /** Each open channel's metrics of {@code groups}, labelled {@code channel="<its management API name>"}. */
+    private void channelFamilies(Exposition x, String p, Set<ChannelGroup> groups) {
         List<ConnectionInfo> conns = snapshots();
-        if (gauges) {
-            channelFamily(x, conns, p + "channel_consumers", "gauge", "Consumers on a channel",
-                    (c, ch) -> ch.consumers().size());
-            channelFamily(x, conns, p + "channel_messages_unacked", "gauge", "Delivered but not yet acknowledged messages",
-                    (c, ch) -> ch.unacked());
-            channelFamily(x, conns, p + "channel_messages_unconfirmed", "gauge", "Published but not yet confirmed messages",
-                    (c, ch) -> ch.counts().unconfirmed());
-            channelFamily(x, conns, p + "channel_prefetch", "gauge",
-                    "Total limit of unacknowledged messages for all consumers on a channel",
-                    (c, ch) -> ch.globalPrefetchCount());
-            channelFamily(x, conns, p + "consumer_prefetch", "gauge",
-                    "Limit of unacknowledged messages for each consumer", (c, ch) -> ch.prefetchCount());
-        }
-        if (exchangeSide) {
-            channelFamily(x, conns, p + "channel_messages_published_total", "counter",
-                    "Total number of messages published into an exchange on a channel", (c, ch) -> ch.counts().published());
-            channelFamily(x, conns, p + "channel_messages_confirmed_total", "counter",
-                    "Total number of messages published into an exchange and confirmed on the channel",
-                    (c, ch) -> ch.counts().confirmed());
-            channelFamily(x, conns, p + "channel_messages_unroutable_returned_total", "counter",
-                    "Total number of messages published as mandatory into an exchange and returned to the publisher "
-                            + "as unroutable", (c, ch) -> ch.counts().unroutableReturned());
-            channelFamily(x, conns, p + "channel_messages_unroutable_dropped_total", "counter",
-                    "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
-                    (c, ch) -> ch.counts().unroutableDropped());
-        }
-        if (queueSide) {
-            channelFamily(x, conns, p + "channel_get_ack_total", "counter",
-                    "Total number of messages fetched with basic.get in manual acknowledgement mode",
-                    (c, ch) -> ch.counts().getAck());
-            channelFamily(x, conns, p + "channel_get_total", "counter",
-                    "Total number of messages fetched with basic.get in automatic acknowledgement mode",
-                    (c, ch) -> ch.counts().getNoAck());
-            channelFamily(x, conns, p + "channel_messages_delivered_ack_total", "counter",
-                    "Total number of messages delivered to consumers in manual acknowledgement mode",
-                    (c, ch) -> ch.counts().deliveredAck());
-            channelFamily(x, conns, p + "channel_messages_delivered_total", "counter",
-                    "Total number of messages delivered to consumers in automatic acknowledgement mode",
-                    (c, ch) -> ch.counts().deliveredNoAck());
-            channelFamily(x, conns, p + "channel_messages_redelivered_total", "counter",
-                    "Total number of messages redelivered to consumers", (c, ch) -> ch.counts().redelivered());
-            channelFamily(x, conns, p + "channel_messages_acked_total", "counter",
-                    "Total number of messages acknowledged by consumers", (c, ch) -> ch.counts().acked());
-            channelFamily(x, conns, p + "channel_get_empty_total", "counter",
-                    "Total number of times basic.get operations fetched no message", (c, ch) -> ch.counts().getEmpty());
-        }
-    }
-
-    private interface ChannelValue {
-        long of(ConnectionInfo c, ChannelInfo ch);
-    }
-
-    private static void channelFamily(Exposition x, List<ConnectionInfo> conns, String name, String type, String help,
-                                      ChannelValue value) {
-        x.family(name, type, help);
-        for (ConnectionInfo c : conns) {
-            for (ChannelInfo ch : c.channels()) {
-                x.sample(name, "channel", c.name() + " (" + ch.number() + ")", value.of(c, ch));
+        for (ChannelMetric m : CHANNEL_METRICS) {
+            if (!groups.contains(m.group())) {
+                continue;
+            }
+            String name = p + m.name();
+            x.family(name, m.type(), m.help());
+            for (ConnectionInfo c : conns) {
+                for (ChannelInfo ch : c.channels()) {
+                    x.sample(name, "channel", c.name() + " (" + ch.number() + ")", m.perChannel().applyAsLong(ch));
+                }
             }
         }
     }
@@ -583,14 +573,6 @@ final class MetricsRenderer {
             out[i] = Exposition.labels("vhost", q.vhost(), "queue", q.name());
         }
         return out;
-    }
-
-    private static void queueFamily(Exposition x, List<MessageQueue> queues, byte[][] labels, String name,
-                                    String type, String help, java.util.function.ToDoubleFunction<MessageQueue> value) {
-        x.family(name, type, help);
-        for (int i = 0; i < labels.length; i++) {
-            x.sample(name, labels[i], value.applyAsDouble(queues.get(i)));
-        }
     }
 
     /** Every queue (of {@code vhosts}, null: all), in vhost order. */
