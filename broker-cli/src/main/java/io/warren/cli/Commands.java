@@ -1,6 +1,7 @@
 package io.warren.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.warren.server.config.ConfigParser;
@@ -162,9 +163,13 @@ final class Commands {
             Map<String, Function<JsonNode, JsonNode>> m = new LinkedHashMap<>();
             for (String f : List.of("name", "messages", "messages_ready", "messages_unacknowledged", "consumers",
                     "durable", "auto_delete", "exclusive", "arguments", "state", "type", "policy", "operator_policy",
-                    "effective_policy_definition")) {
+                    "effective_policy_definition", "node")) {
                 m.put(f, field(f));
             }
+            // rabbitmqctl's: a quorum queue's leader and members; a classic queue's are its node
+            m.put("leader", n -> n.has("leader") ? n.get("leader") : n.path("node"));
+            m.put("members", n -> n.has("members") ? n.get("members") : NODES.arrayNode().add(n.path("node")));
+            m.put("online", n -> n.has("online") ? n.get("online") : NODES.arrayNode().add(n.path("node")));
             return m;
         }
 
@@ -528,6 +533,47 @@ final class Commands {
     }
 
     // ---- node -------------------------------------------------------------------------------
+
+    @Command(name = "cluster_status", description = "Displays all the nodes in the cluster grouped by node type, "
+            + "together with the currently running nodes.")
+    static final class ClusterStatus extends Base {
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            JsonNode app = api.getOk("/api/warren/app");
+            String self = app.path("node").asText();
+            List<String> disc = new java.util.ArrayList<>();
+            List<String> running = new java.util.ArrayList<>();
+            for (JsonNode n : api.getOk("/api/nodes")) {
+                disc.add(n.path("name").asText());
+                // this node's application may be stopped (stop_app): then it is not running
+                boolean up = n.path("name").asText().equals(self) ? app.path("running").asBoolean(true)
+                        : n.path("running").asBoolean();
+                if (up) {
+                    running.add(n.path("name").asText());
+                }
+            }
+            if (c.out.json) {
+                ObjectNode o = NODES.objectNode();
+                o.put("cluster_name", self);
+                ArrayNode discNodes = o.putArray("disk_nodes");
+                disc.forEach(discNodes::add);
+                o.putArray("ram_nodes");
+                ArrayNode runningNodes = o.putArray("running_nodes");
+                running.forEach(runningNodes::add);
+                o.set("alarms", NODES.arrayNode());
+                c.out.out.println(Output.write(o));
+                return ExitCodes.OK;
+            }
+            c.out.banner("Cluster status of node " + self + " ...");
+            StringBuilder sb = new StringBuilder();
+            sb.append("Basics\n\nCluster name: ").append(self).append("\n\nDisk Nodes\n\n");
+            disc.forEach(n -> sb.append(n).append('\n'));
+            sb.append("\nRunning Nodes\n\n");
+            running.forEach(n -> sb.append(n).append('\n'));
+            c.out.out.print(sb);
+            return ExitCodes.OK;
+        }
+    }
 
     @Command(name = "status", description = "Displays status of a node.")
     static final class Status extends Base {

@@ -21,6 +21,7 @@ import java.util.Map;
         description = "Manages a running warren broker through its management HTTP API (rabbitmqctl's commands).",
         subcommands = {
                 Commands.Status.class,
+                Commands.ClusterStatus.class,
                 Commands.ListQueues.class,
                 Commands.ListExchanges.class,
                 Commands.ListBindings.class,

@@ -64,7 +64,11 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     private AmqpServer server;
     /** The running application's model; null while it is stopped. Read without the lock by the API. */
     private volatile BrokerContext context;
-    private SnapshotDefinitionStore definitions;
+    private io.warren.core.store.DefinitionStore definitions;
+    /** This node's part of the cluster (cluster_formation.* keys); null for a single node. Node-level. */
+    private io.warren.server.cluster.ClusterNode cluster;
+    /** A new object for each run of the application (null while stopped): background work of a run checks it. */
+    private volatile Object appRun;
     private JournalMessageStore messages;
     private FileSpillStore pageStore;
     private io.warren.store.delayed.BucketDelayStore delays;
@@ -99,6 +103,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             Path dataDir = config.dataDir();
             Files.createDirectories(dataDir);
             lock = DataDirLock.acquire(dataDir);
+            startCluster(dataDir);
             openApp();
         } catch (Exception | Error e) {
             closeManagement();
@@ -163,9 +168,10 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     private void openApp() throws Exception {
         AmqpServer s = new AmqpServer(Runtime.getRuntime().availableProcessors());
         BrokerContext ctx = null;
+        appRun = new Object();
         try {
             Path dataDir = config.dataDir();
-            definitions = SnapshotDefinitionStore.open(dataDir);
+            definitions = cluster != null ? cluster.definitions() : SnapshotDefinitionStore.open(dataDir);
             messages = JournalMessageStore.open(dataDir);
             // priority queues order recovered messages before their content loads
             messages.priorityReader(io.warren.amqp.channel.MessagePriority::read);
@@ -188,11 +194,26 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             vhosts.delays(delays); // before recovery: durable x-delayed-message exchanges come back attached
             // Dead-lettering rewrites properties (x-death, expiration): the AMQP codec does it for core.
             vhosts.deadLetterCodec(new io.warren.amqp.channel.AmqpDeadLetterCodec());
-            AccessControl ac = new AccessControl(definitions, config.loopbackUsers());
-            durability.recover(vhosts);
+            AccessControl ac;
+            if (cluster == null) {
+                ac = new AccessControl(definitions, config.loopbackUsers());
+                durability.recover(vhosts);
+            } else {
+                // What the cluster's log built so far, and from then on every change another node
+                // makes: nothing falls between the two.
+                AccessControl[] made = new AccessControl[1];
+                cluster.definitions().follow(new io.warren.server.cluster.ClusterChanges(cluster.nodeName(), vhosts,
+                        () -> made[0], () -> context, new TableArgumentCodec(), messages), () -> {
+                            made[0] = new AccessControl(definitions, config.loopbackUsers());
+                            durability.recover(vhosts);
+                        });
+                ac = made[0];
+            }
             // After the definitions and queues: what came due while stopped is routed right away.
             delays.start(new io.warren.core.publish.DueRouter(vhosts));
-            if (!ac.seeded()) {
+            if (cluster != null) {
+                seedCluster(vhosts, ac);
+            } else if (!ac.seeded()) {
                 seed(vhosts, ac);
             }
             access = ac;
@@ -234,6 +255,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             }
         } catch (Exception | Error e) {
             context = null;
+            appRun = null;
             if (management != null) {
                 management.amqpListenersClosed();
             }
@@ -246,6 +268,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
 
     /** Closes the application: listeners, connections (320), queues, stores. */
     private void closeApp() {
+        appRun = null;
         // The delay timer first: nothing is routed into queues that are closing.
         closeDelays();
         BrokerContext ctx = context;
@@ -282,6 +305,71 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                 config.defaultUser());
     }
 
+    /**
+     * A clustered node starts its member of the cluster's metadata group before the application:
+     * the definitions come from the cluster's log. A data dir is either a single node's or a
+     * cluster node's: the other kind's data would be lost (queues without their definitions),
+     * so a start that mixes them is refused.
+     */
+    private void startCluster(Path dataDir) throws java.io.IOException {
+        boolean clusterDir = Files.isDirectory(dataDir.resolve("cluster"));
+        if (!config.cluster().clustered()) {
+            if (clusterDir) {
+                throw new StartupException("data_dir " + dataDir + " belongs to a cluster node (it has "
+                        + dataDir.resolve("cluster") + "): start it with its cluster_formation keys", null);
+            }
+            return;
+        }
+        if (!clusterDir && Files.exists(dataDir.resolve("definitions.dat"))) {
+            throw new StartupException("data_dir " + dataDir + " holds a single node's definitions: a node joins a "
+                    + "cluster with an empty data_dir (warren cannot move a node's queues into a cluster yet)", null);
+        }
+        cluster = io.warren.server.cluster.ClusterNode.start(config.cluster(), dataDir);
+    }
+
+    /**
+     * A cluster's first start creates the default vhost and user once, cluster-wide: after this
+     * node has caught up with the cluster's log (a barrier through it: needs a majority), and only
+     * if no node did it before. The application does not wait for it: the nodes of a new cluster
+     * start one by one, and the first has no majority yet.
+     */
+    private void seedCluster(VirtualHosts vhosts, AccessControl ac) {
+        io.warren.server.cluster.ClusterNode node = cluster;
+        Object run = appRun;
+        Thread t = new Thread(() -> {
+            while (appRun == run) {
+                try {
+                    node.definitions().barrier().get();
+                    break;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    log.info("waiting for a majority of the cluster's nodes ({})", String.valueOf(e.getCause()));
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            if (appRun != run || ac.seeded()) {
+                return;
+            }
+            try {
+                seed(vhosts, ac);
+            } catch (RuntimeException e) {
+                log.error("cannot create the default vhost and user in the cluster", e);
+            }
+        }, "warren-cluster-seed");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    @Override public java.util.Map<String, Boolean> clusterNodes() {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        return c == null ? null : c.running();
+    }
+
+    /** This node's part of the cluster; null for a single node. */
+    public io.warren.server.cluster.ClusterNode cluster() {
+        return cluster;
+    }
+
     private void startManagement() throws InterruptedException {
         management = new io.warren.server.management.ManagementServer();
         try {
@@ -312,7 +400,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         prometheus = new io.warren.server.metrics.PrometheusServer();
         try {
             prometheus.start(p.ip(), p.port(), p.path(), p.perObject(), () -> context, resources,
-                    "warren@" + io.warren.amqp.connection.AmqpConnection.hostName(),
+                    config.cluster().nodeName(),
                     java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime(), BrokerContext.VERSION);
         } catch (Exception e) {
             prometheus.close();
@@ -429,6 +517,10 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
 
     /** After the application: the monitor, then the data dir lock. */
     private void closeNode() {
+        if (cluster != null) {
+            cluster.close();
+            cluster = null;
+        }
         if (resources != null) {
             resources.close();
             resources = null;
@@ -459,7 +551,11 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             messages = null;
         }
         if (definitions != null) {
-            definitions.close();
+            if (cluster != null) {
+                cluster.definitions().unfollow(); // the node's: it follows the log until the node stops
+            } else {
+                definitions.close();
+            }
             definitions = null;
         }
     }

@@ -15,7 +15,8 @@ import java.util.List;
  * .absolute, data_dir, log.file, log.level, log.console, log.console.level, log.console.formatter,
  * log.file.level, log.file.formatter, listeners.ssl.default, ssl_options.certfile / keyfile /
  * password / cacertfile / verify / fail_if_no_peer_cert, prometheus.enabled, prometheus.tcp.port,
- * prometheus.tcp.ip, prometheus.path, prometheus.return_per_object_metrics.
+ * prometheus.tcp.ip, prometheus.path, prometheus.return_per_object_metrics, node.name, cluster.listener.port,
+ * cluster.secret_file, cluster_formation.peer_discovery_backend, cluster_formation.classic_config.nodes.N.
  *
  * <p>{@code managementPort} is 0 for an ephemeral port and {@link #MANAGEMENT_DISABLED} when the
  * file says {@code management.enabled = false}.
@@ -48,7 +49,72 @@ public record WarrenConfig(
         AuthConfig auth,
         long consumerTimeoutMs,
         LogOutputs logOutputs,
-        PrometheusConfig prometheus) {
+        PrometheusConfig prometheus,
+        ClusterConfig cluster) {
+
+    /** Without cluster keys: a single node named warren@HOSTNAME. */
+    public WarrenConfig(String listenHost, int listenPort, String managementIp, int managementPort, String defaultUser,
+                        String defaultPass, String defaultVhost, List<String> loopbackUsers, int heartbeatSeconds,
+                        int frameMax, int channelMax, long maxMessageSize, int connectionMax, long sendTimeoutMs,
+                        Watermark memoryHighWatermark, double memoryPagingRatio, Watermark diskFreeLimit, Path dataDir,
+                        Path logFile, String logLevel, TlsConfig tls, AuthConfig auth, long consumerTimeoutMs,
+                        LogOutputs logOutputs, PrometheusConfig prometheus) {
+        this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
+                loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
+                memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, auth,
+                consumerTimeoutMs, logOutputs, prometheus, ClusterConfig.single());
+    }
+
+    /**
+     * This node's name ({@code node.name}, RabbitMQ's {@code name@host}; default
+     * {@code warren@HOSTNAME}) and, when {@code cluster_formation.peer_discovery_backend =
+     * classic_config} lists the nodes, the cluster: {@code cluster_formation.classic_config.nodes.N
+     * = NAME@HOST:PORT} (every node, this one included, PORT being its inter-node port),
+     * {@code cluster.listener.port} (this node's inter-node port, default 25672) and
+     * {@code cluster.secret_file} (the shared secret, RabbitMQ's Erlang cookie). {@code nodes}
+     * is empty for a single node.
+     */
+    public record ClusterConfig(String nodeName, int port, List<Peer> nodes, Path secretFile) {
+        public static final int DEFAULT_PORT = 25672;
+
+        /** One node of the cluster: its name and where its inter-node port listens. */
+        public record Peer(String name, String host, int port) {
+            @Override public String toString() {
+                return name + ":" + port;
+            }
+        }
+
+        /** A single node named warren@HOSTNAME. */
+        public static ClusterConfig single() {
+            return new ClusterConfig(defaultNodeName(), DEFAULT_PORT, List.of(), null);
+        }
+
+        public static String defaultNodeName() {
+            String host;
+            try {
+                host = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException e) {
+                host = "localhost";
+            }
+            int dot = host.indexOf('.');
+            return "warren@" + (dot > 0 ? host.substring(0, dot) : host);
+        }
+
+        public boolean clustered() {
+            return !nodes.isEmpty();
+        }
+
+        /** Names the secret's file only when there is a cluster (configs end up in logs). */
+        @Override public String toString() {
+            return clustered() ? "ClusterConfig[node=" + nodeName + ", port=" + port + ", nodes=" + nodes
+                    + ", keyFile=" + secretFile + "]" : "ClusterConfig[node=" + nodeName + "]";
+        }
+
+        /** This node's entry in the node list. */
+        public Peer self() {
+            return nodes.stream().filter(n -> n.name().equals(nodeName)).findFirst().orElseThrow();
+        }
+    }
 
     /**
      * Where logs go and how they look, resolved from RabbitMQ's keys: {@code log.console} (default:
@@ -76,7 +142,7 @@ public record WarrenConfig(
         this(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass, defaultVhost,
                 loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize, connectionMax, sendTimeoutMs,
                 memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile, logLevel, tls, auth,
-                consumerTimeoutMs, LogOutputs.of(logFile, logLevel), PrometheusConfig.OFF);
+                consumerTimeoutMs, LogOutputs.of(logFile, logLevel), PrometheusConfig.OFF, ClusterConfig.single());
     }
 
     /** Without a TLS listener. */
@@ -131,7 +197,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, ms, logOutputs, prometheus);
+                logLevel, tls, auth, ms, logOutputs, prometheus, cluster);
     }
 
     /** A copy with other SASL mechanisms and EXTERNAL naming; for tests. */
@@ -139,7 +205,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, a, consumerTimeoutMs, logOutputs, prometheus);
+                logLevel, tls, a, consumerTimeoutMs, logOutputs, prometheus, cluster);
     }
 
     /**
@@ -154,12 +220,20 @@ public record WarrenConfig(
         public static final PrometheusConfig OFF = new PrometheusConfig(false, "127.0.0.1", 15692, "/metrics", false);
     }
 
+    /** A copy with another node name and cluster. */
+    public WarrenConfig withCluster(ClusterConfig c) {
+        return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
+                defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
+                connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs, prometheus, c);
+    }
+
     /** A copy with another Prometheus endpoint. */
     public WarrenConfig withPrometheus(PrometheusConfig p) {
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs, logOutputs, p);
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs, p, cluster);
     }
 
     /** {@code managementPort} when the management API is off ({@code management.enabled = false}). */
@@ -197,7 +271,7 @@ public record WarrenConfig(
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
                 logLevel, tls, auth, consumerTimeoutMs, logOutputs,
-                new PrometheusConfig(true, "127.0.0.1", 0, "/metrics", false));
+                new PrometheusConfig(true, "127.0.0.1", 0, "/metrics", false), cluster);
     }
 
     /** The same config with another {@code vm_memory_high_watermark_paging_ratio}; for tests. */
@@ -205,7 +279,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, ratio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs, logOutputs, prometheus);
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs, prometheus, cluster);
     }
 
     /** A copy with a TLS listener (null: none); for tests. */
@@ -213,7 +287,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, t, auth, consumerTimeoutMs, logOutputs, prometheus);
+                logLevel, t, auth, consumerTimeoutMs, logOutputs, prometheus, cluster);
     }
 
     /** A copy with other connection limits; for tests. */
@@ -221,7 +295,7 @@ public record WarrenConfig(
         return new WarrenConfig(listenHost, listenPort, managementIp, managementPort, defaultUser, defaultPass,
                 defaultVhost, loopbackUsers, heartbeatSeconds, frameMax, channelMax, maxMessageSize,
                 connectionMax, sendTimeoutMs, memoryHighWatermark, memoryPagingRatio, diskFreeLimit, dataDir, logFile,
-                logLevel, tls, auth, consumerTimeoutMs, logOutputs, prometheus);
+                logLevel, tls, auth, consumerTimeoutMs, logOutputs, prometheus, cluster);
     }
 
     /** Like the record's, with the default password masked: configs end up in logs. */
@@ -234,6 +308,6 @@ public record WarrenConfig(
                 + ", sendTimeoutMs=" + sendTimeoutMs + ", memoryHighWatermark=" + memoryHighWatermark + ", memoryPagingRatio=" + memoryPagingRatio
                 + ", diskFreeLimit=" + diskFreeLimit + ", dataDir=" + dataDir + ", logFile=" + logFile
                 + ", logLevel=" + logLevel + ", tls=" + tls + ", auth=" + auth + ", consumerTimeoutMs=" + consumerTimeoutMs
-                + ", logOutputs=" + logOutputs + ", prometheus=" + prometheus + "]";
+                + ", logOutputs=" + logOutputs + ", prometheus=" + prometheus + ", cluster=" + cluster + "]";
     }
 }

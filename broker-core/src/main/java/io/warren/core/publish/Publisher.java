@@ -154,6 +154,16 @@ public final class Publisher {
         if (accept != null) {
             queues.removeIf(accept.negate());
         }
+        for (int i = 0, n = queues.size(); i < n; i++) {
+            if (queues.get(i).remoteHome() != null) {
+                // A cluster node's stand-in for a queue another node holds: nothing forwards
+                // there yet, and a message must not silently miss it.
+                MessageQueue remote = queues.get(i);
+                routing.clear();
+                message.release();
+                throw remote.remoteUse();
+            }
+        }
         if (x != null) {
             x.countPublish(!queues.isEmpty());
         }

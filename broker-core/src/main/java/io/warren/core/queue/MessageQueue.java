@@ -37,6 +37,12 @@ public final class MessageQueue implements Destination {
     private final boolean durable;
     private final boolean autoDelete;
     private final Object exclusiveOwner;
+    /**
+     * In a cluster: the node that holds this durable classic queue when it is another node
+     * (this object then only stands for its definition here: it takes no message); null when
+     * the queue is this node's.
+     */
+    private volatile String remoteHome;
     private final Map<String, Object> arguments;
     private final EventExecutor loop;
     private final QueueListener listener;
@@ -549,6 +555,26 @@ public final class MessageQueue implements Destination {
 
     public boolean durable() {
         return durable;
+    }
+
+    /** The other node that holds this queue (cluster), or null when it is this node's. */
+    public String remoteHome() {
+        return remoteHome;
+    }
+
+    /** Makes this queue the local stand-in for a queue held by node {@code home} (cluster). */
+    public void remoteHome(String home) {
+        this.remoteHome = home;
+    }
+
+    /**
+     * What a client gets for using a queue held by another node through this one: RabbitMQ's
+     * 404 for a queue whose home node it cannot reach, with warren's reason.
+     */
+    public io.warren.core.BrokerException remoteUse() {
+        return io.warren.core.BrokerException.notFound("home node '%s' of durable queue '%s' in vhost '%s' is "
+                + "another node: warren does not yet forward to classic queues on other nodes; connect to that node",
+                remoteHome, name, vhost);
     }
 
     public boolean autoDelete() {

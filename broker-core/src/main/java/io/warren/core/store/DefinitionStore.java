@@ -92,6 +92,14 @@ public interface DefinitionStore extends AutoCloseable {
         return List.of();
     }
 
+    /**
+     * In a cluster: the other node that holds durable queue {@code name}, or null when this node
+     * holds it (always null on a single node).
+     */
+    default String remoteHome(String vhost, String name) {
+        return null;
+    }
+
     /** A new queue id, never handed out before (survives restarts). */
     long nextQueueId();
 

@@ -193,6 +193,13 @@ public final class StoreDurability implements Durability {
         }
         Map<Long, MessageQueue> byId = new HashMap<>();
         for (QueueDef q : d.queues()) {
+            String home = definitions.remoteHome(q.vhost(), q.name());
+            if (home != null) {
+                // A cluster's queue on another node: its definition only (its messages are there).
+                vhost(vhosts, q.vhost()).recoverRemoteQueue(q.name(), q.autoDelete(), codec.decode(q.arguments()),
+                        home);
+                continue;
+            }
             MessageQueue queue = vhost(vhosts, q.vhost()).recoverQueue(q.name(), q.autoDelete(),
                     codec.decode(q.arguments()), mq -> mq.attachStore(messages, q.id()));
             byId.put(q.id(), queue);

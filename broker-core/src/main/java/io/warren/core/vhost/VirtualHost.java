@@ -149,6 +149,9 @@ public final class VirtualHost {
         if (q == null) {
             throw BrokerException.notFound("no queue '%s' in vhost '%s'", queueName, name);
         }
+        if (q.remoteHome() != null) {
+            throw q.remoteUse();
+        }
         checkExclusiveAccess(q, connection);
         return q;
     }
@@ -376,6 +379,9 @@ public final class VirtualHost {
         synchronized (topologyLock) {
             MessageQueue q = queues.get(n);
             if (q != null) {
+                if (q.remoteHome() != null) {
+                    throw q.remoteUse();
+                }
                 // Exclusivity is checked first and strictly (rabbit_amqqueue:assert_equivalence): an
                 // exclusive declare must come from the owner, a shared one must find a shared queue.
                 if (q.exclusiveOwner() != owner) {
@@ -446,6 +452,9 @@ public final class VirtualHost {
         if (q == null) {
             done.done(0, null);
             return;
+        }
+        if (q.remoteHome() != null) {
+            throw q.remoteUse();
         }
         checkExclusiveAccess(q, connection);
         q.execute(() -> {
@@ -780,6 +789,39 @@ public final class VirtualHost {
             applyPolicies(q);
             queues.put(queueName, q);
             return q;
+        }
+    }
+
+    /**
+     * Cluster: the definition of a durable queue that node {@code home} holds; it takes part
+     * in bindings and listings here, and refuses any use ({@link MessageQueue#remoteUse}). A no-op
+     * when the vhost already has a queue of that name.
+     */
+    public MessageQueue recoverRemoteQueue(String queueName, boolean autoDelete, Map<String, Object> args,
+                                           String home) {
+        synchronized (topologyLock) {
+            MessageQueue q = queues.get(queueName);
+            if (q != null) {
+                return q;
+            }
+            q = new MessageQueue(queueName, name, true, autoDelete, null, args, loopFor(queueName),
+                    this::autoDeleteQueue);
+            q.remoteHome(home);
+            applyPolicies(q);
+            queues.put(queueName, q);
+            return q;
+        }
+    }
+
+    /** Cluster: another node deleted a queue (or its stand-in here): removes it and its bindings. */
+    public boolean dropQueue(String queueName) {
+        synchronized (topologyLock) {
+            MessageQueue q = queues.get(queueName);
+            if (q == null) {
+                return false;
+            }
+            removeQueue(q);
+            return true;
         }
     }
 

@@ -118,6 +118,11 @@ public final class ConfigParser {
         if (key.startsWith(LOOPBACK_USER_PREFIX) && key.length() > LOOPBACK_USER_PREFIX.length()) {
             return (b, k, v, base) -> b.loopbackUsers.put(k.substring(LOOPBACK_USER_PREFIX.length()), Values.bool(v));
         }
+        if (key.matches("cluster_formation\\.classic_config\\.nodes\\.[1-9][0-9]{0,2}")) {
+            // RabbitMQ's classic_config peer list, with each node's inter-node port (warren has no epmd).
+            return (b, k, v, base) -> b.clusterNodes.put(Integer.parseInt(k.substring(k.lastIndexOf('.') + 1)),
+                    peer(v));
+        }
         if (key.matches("auth_mechanisms\\.[1-9][0-9]{0,2}")) {
             // RabbitMQ's auth_mechanisms.N: the mechanisms offered, in the order of N.
             return (b, k, v, base) -> {
@@ -217,6 +222,16 @@ public final class ConfigParser {
         });
         m.put("disk_free_limit.absolute", (b, k, v, base) -> b.disk(k, new Watermark.Absolute(Values.bytes(v))));
         m.put("data_dir", (b, k, v, base) -> b.dataDir = Values.path(v, base));
+        m.put("node.name", (b, k, v, base) -> b.nodeName = nodeName(v));
+        m.put("cluster.listener.port", (b, k, v, base) -> b.clusterPort = Values.intIn(v, 1, MAX_PORT));
+        m.put("cluster.secret_file", (b, k, v, base) -> b.clusterSecret = Values.path(v, base));
+        m.put("cluster_formation.peer_discovery_backend", (b, k, v, base) -> {
+            // RabbitMQ also takes the module's name.
+            if (!v.equals("classic_config") && !v.equals("rabbit_peer_discovery_classic_config")) {
+                throw new BadValueException("expected classic_config (the only peer discovery warren has)");
+            }
+            b.discovery = v;
+        });
         m.put("log.file", (b, k, v, base) -> b.logFile = v.equals("false") ? null : Values.path(v, base));
         m.put("log.level", (b, k, v, base) -> b.logLevel = logLevel(v));
         // RabbitMQ's per-output keys; an output's level defaults to log.level whichever line comes first.
@@ -280,6 +295,33 @@ public final class ConfigParser {
         return line.startsWith("\uFEFF") ? line.substring(1) : line;
     }
 
+    /** RabbitMQ's node name shape, {@code name@host}: letters, digits, '_' and '-' before the '@'. */
+    static String nodeName(String v) throws BadValueException {
+        if (!v.matches("[A-Za-z0-9_-]{1,64}@[A-Za-z0-9.-]{1,200}")) {
+            throw new BadValueException("expected a node name NAME@HOST (NAME: letters, digits, _ and -; "
+                    + "HOST: letters, digits, . and -)");
+        }
+        return v;
+    }
+
+    /** One node of {@code cluster_formation.classic_config.nodes.N}: {@code NAME@HOST:PORT}. */
+    static WarrenConfig.ClusterConfig.Peer peer(String v) throws BadValueException {
+        int colon = v.lastIndexOf(':');
+        String expected = "expected NAME@HOST:PORT (the node's name and its inter-node port, cluster.listener.port)";
+        if (colon < 0) {
+            throw new BadValueException(expected);
+        }
+        String name;
+        int port;
+        try {
+            name = nodeName(v.substring(0, colon));
+            port = Values.intIn(v.substring(colon + 1), 1, MAX_PORT);
+        } catch (BadValueException e) {
+            throw new BadValueException(expected);
+        }
+        return new WarrenConfig.ClusterConfig.Peer(name, name.substring(name.indexOf('@') + 1), port);
+    }
+
     private static ConfigException error(String file, int line, String key, String text) {
         return new ConfigException(file + ":" + line + ": " + text, line, key, null);
     }
@@ -297,6 +339,11 @@ public final class ConfigParser {
         int managementPort;
         boolean managementEnabled = true;
         boolean prometheusEnabled;
+        String nodeName;
+        int clusterPort;
+        Path clusterSecret;
+        String discovery;
+        final java.util.TreeMap<Integer, WarrenConfig.ClusterConfig.Peer> clusterNodes = new java.util.TreeMap<>();
         int prometheusPort;
         String prometheusIp;
         String prometheusPath;
@@ -418,6 +465,9 @@ public final class ConfigParser {
             managementIp = d.managementIp();
             managementPort = d.managementPort();
             prometheusEnabled = d.prometheus().enabled();
+            nodeName = d.cluster().nodeName();
+            clusterPort = d.cluster().port();
+            clusterSecret = d.cluster().secretFile();
             prometheusPort = d.prometheus().port();
             prometheusIp = d.prometheus().ip();
             prometheusPath = d.prometheus().path();
@@ -511,7 +561,51 @@ public final class ConfigParser {
                     defaultPass, defaultVhost, loopbackList(), heartbeat, frameMax, channelMax,
                     maxMessageSize, connectionMax, sendTimeoutMs, memory, pagingRatio, disk, dataDir, logFile, logLevel,
                     tls(), auth(), consumerTimeoutMs, logOutputs(), new WarrenConfig.PrometheusConfig(prometheusEnabled,
-                    prometheusIp, prometheusPort, prometheusPath, prometheusPerObject));
+                    prometheusIp, prometheusPort, prometheusPath, prometheusPerObject), cluster());
+        }
+
+        /** The cluster keys, checked together: a node list needs the backend, this node in it, and a secret. */
+        WarrenConfig.ClusterConfig cluster() {
+            List<WarrenConfig.ClusterConfig.Peer> nodes = new ArrayList<>(clusterNodes.values());
+            if (discovery == null) {
+                if (!nodes.isEmpty()) {
+                    throw new ConfigException("cluster_formation.classic_config.nodes.N needs "
+                            + "cluster_formation.peer_discovery_backend = classic_config");
+                }
+                if (clusterSecret != null) {
+                    throw new ConfigException("cluster.secret_file is set but no cluster is: set "
+                            + "cluster_formation.peer_discovery_backend = classic_config and the nodes");
+                }
+                return new WarrenConfig.ClusterConfig(nodeName, clusterPort, List.of(), null);
+            }
+            if (nodes.isEmpty()) {
+                throw new ConfigException("cluster_formation.peer_discovery_backend = classic_config needs the nodes: "
+                        + "cluster_formation.classic_config.nodes.1 = NAME@HOST:PORT, one line per node");
+            }
+            java.util.Set<String> names = new java.util.HashSet<>();
+            java.util.Set<String> addresses = new java.util.HashSet<>();
+            for (WarrenConfig.ClusterConfig.Peer n : nodes) {
+                if (!names.add(n.name())) {
+                    throw new ConfigException("cluster_formation.classic_config.nodes: node " + n.name()
+                            + " is listed twice");
+                }
+                if (!addresses.add(n.host() + ":" + n.port())) {
+                    throw new ConfigException("cluster_formation.classic_config.nodes: two nodes on " + n.host()
+                            + ":" + n.port());
+                }
+            }
+            WarrenConfig.ClusterConfig.Peer self = nodes.stream().filter(n -> n.name().equals(nodeName)).findFirst()
+                    .orElseThrow(() -> new ConfigException("node.name " + nodeName + " is not in "
+                            + "cluster_formation.classic_config.nodes (list this node too, with its port)"));
+            if (self.port() != clusterPort) {
+                throw new ConfigException("cluster_formation.classic_config.nodes lists " + self
+                        + " but cluster.listener.port is " + clusterPort + ": they must be the same");
+            }
+            if (clusterSecret == null) {
+                throw new ConfigException("a cluster needs cluster.secret_file: the file with the secret the "
+                        + "nodes share (RabbitMQ's Erlang cookie)");
+            }
+            return new WarrenConfig.ClusterConfig(nodeName, clusterPort, List.copyOf(nodes), clusterSecret);
         }
     }
 }

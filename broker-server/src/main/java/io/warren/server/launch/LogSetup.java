@@ -89,6 +89,11 @@ public final class LogSetup {
         root.setLevel(level);
         // Netty logs its own setup at DEBUG in great detail; warren's debug is what operators want.
         ctx.getLogger("io.netty").setLevel(level.isGreaterOrEqual(Level.INFO) ? level : Level.INFO);
+        // Ratis (the cluster's Raft) logs every election and connection at INFO: warnings only.
+        // Its client logs each retry of a request as an ERROR with a stack trace while no leader is
+        // elected; warren says itself what waits for the cluster.
+        ctx.getLogger("org.apache.ratis").setLevel(level.isGreaterOrEqual(Level.WARN) ? level : Level.WARN);
+        ctx.getLogger("org.apache.ratis.client.impl.OrderedAsync").setLevel(Level.OFF);
         if (file == null && !console) {
             return; // log.file = false and log.console = false: no output, as asked
         }

@@ -27,4 +27,12 @@ public interface BrokerControl {
 
     /** rabbitmqctl set_disk_free_limit: in force at once (alarm set or cleared). */
     void setDiskFreeLimit(Watermark limit);
+
+    /**
+     * The cluster's nodes in the order the config lists them, each with whether it runs (up
+     * at the last check); null for a single node.
+     */
+    default java.util.Map<String, Boolean> clusterNodes() {
+        return null;
+    }
 }

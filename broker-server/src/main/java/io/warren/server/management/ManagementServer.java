@@ -66,7 +66,7 @@ public final class ManagementServer implements AutoCloseable {
                       BrokerControl control, ResourceMonitor monitor, io.warren.server.WarrenConfig config,
                       java.util.function.Consumer<io.warren.server.flow.Watermark> memoryWatermark)
             throws InterruptedException {
-        node = "warren@" + AmqpConnection.hostName();
+        node = config == null ? io.warren.server.WarrenConfig.ClusterConfig.defaultNodeName() : config.cluster().nodeName();
         ApiContext ctx = new ApiContext(broker, users, control, monitor, node, System.currentTimeMillis(), worker,
                 listeners, config, memoryWatermark);
         ManagementApi api = new ManagementApi(ctx);

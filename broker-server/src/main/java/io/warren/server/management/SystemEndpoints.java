@@ -90,15 +90,38 @@ final class SystemEndpoints {
         });
     }
 
+    /**
+     * This node with its figures; in a cluster, every other node too, as RabbitMQ lists a node it
+     * cannot reach: its name, type and whether it runs (this node does not have their figures).
+     */
     ApiResponse nodes(ApiRequest r) {
-        return ApiResponse.ok(List.of(node()));
+        Map<String, Boolean> cluster = ctx.control.clusterNodes();
+        if (cluster == null) {
+            return ApiResponse.ok(List.of(node()));
+        }
+        List<Map<String, Object>> l = new ArrayList<>();
+        cluster.forEach((name, running) -> l.add(name.equals(ctx.node) ? node() : otherNode(name, running)));
+        return ApiResponse.ok(l);
     }
 
     ApiResponse node(ApiRequest r) {
-        if (!r.param("node").equals(ctx.node)) {
+        String name = r.param("node");
+        if (name.equals(ctx.node)) {
+            return ApiResponse.ok(node());
+        }
+        Map<String, Boolean> cluster = ctx.control.clusterNodes();
+        if (cluster == null || !cluster.containsKey(name)) {
             throw ApiException.notFound();
         }
-        return ApiResponse.ok(node());
+        return ApiResponse.ok(otherNode(name, cluster.get(name)));
+    }
+
+    private static Map<String, Object> otherNode(String name, boolean running) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", name);
+        m.put("type", "disc");
+        m.put("running", running);
+        return m;
     }
 
     private Map<String, Object> node() {

@@ -33,7 +33,9 @@ final class Views {
         m.put("auto_delete", q.autoDelete());
         m.put("exclusive", q.exclusive());
         m.put("arguments", Json.fromAmqp(q.arguments()));
-        m.put("node", node);
+        // a cluster's queue held by another node: its definition is here, its messages there
+        String home = q.remoteHome() != null ? q.remoteHome() : node;
+        m.put("node", home);
         m.put("type", q.quorum() ? "quorum" : "classic");
         m.put("state", "running");
         m.put("consumers", q.consumerCount());

@@ -408,4 +408,62 @@ class ConfigParserTest {
         // EXTERNAL without a TLS listener that verifies peers could never log anyone in.
         assertTrue(error("auth_mechanisms.1 = EXTERNAL").getMessage().contains("verify_peer"));
     }
+
+    private static final String[] CLUSTER = {
+        "node.name = warren2@localhost",
+        "cluster.listener.port = 25702",
+        "cluster.secret_file = secret",
+        "cluster_formation.peer_discovery_backend = classic_config",
+        "cluster_formation.classic_config.nodes.1 = warren1@localhost:25701",
+        "cluster_formation.classic_config.nodes.2 = warren2@localhost:25702",
+        "cluster_formation.classic_config.nodes.3 = warren3@host-3.example:25703",
+    };
+
+    @Test
+    void clusterKeys() {
+        WarrenConfig.ClusterConfig c = parse(CLUSTER).cluster();
+        assertTrue(c.clustered());
+        assertEquals("warren2@localhost", c.nodeName());
+        assertEquals(25702, c.port());
+        assertEquals(ETC.resolve("secret"), c.secretFile(), "relative to the config's folder");
+        assertEquals(List.of(new WarrenConfig.ClusterConfig.Peer("warren1@localhost", "localhost", 25701),
+                new WarrenConfig.ClusterConfig.Peer("warren2@localhost", "localhost", 25702),
+                new WarrenConfig.ClusterConfig.Peer("warren3@host-3.example", "host-3.example", 25703)), c.nodes());
+        assertEquals(c.nodes().get(1), c.self());
+        // RabbitMQ's defaults without the keys: a single node named after the host, port 25672
+        WarrenConfig.ClusterConfig single = parse().cluster();
+        assertFalse(single.clustered());
+        assertTrue(single.nodeName().startsWith("warren@"), single.nodeName());
+        assertEquals(25672, single.port());
+        assertEquals("warren9@box", parse("node.name = warren9@box").cluster().nodeName());
+    }
+
+    @Test
+    void clusterKeysThatCannotWorkAreRefused() {
+        assertTrue(error("node.name = warren").getMessage().contains("bad value 'warren' for 'node.name': expected "
+                + "a node name NAME@HOST"), error("node.name = warren").getMessage());
+        assertTrue(error("cluster_formation.classic_config.nodes.1 = warren1@localhost").getMessage()
+                .contains("expected NAME@HOST:PORT"));
+        assertTrue(error("cluster_formation.peer_discovery_backend = k8s").getMessage()
+                .contains("expected classic_config"));
+        assertEquals("etc/warren.conf: cluster_formation.classic_config.nodes.N needs "
+                        + "cluster_formation.peer_discovery_backend = classic_config",
+                error("cluster_formation.classic_config.nodes.1 = a@b:1").getMessage());
+        assertTrue(error("cluster.secret_file = s").getMessage().contains("cluster.secret_file is set but no cluster is"));
+        assertTrue(error("cluster_formation.peer_discovery_backend = classic_config").getMessage()
+                .contains("needs the nodes"));
+        String[] notListed = CLUSTER.clone();
+        notListed[0] = "node.name = warren4@localhost";
+        assertTrue(error(notListed).getMessage().contains("node.name warren4@localhost is not in "
+                + "cluster_formation.classic_config.nodes"), error(notListed).getMessage());
+        String[] otherPort = CLUSTER.clone();
+        otherPort[1] = "cluster.listener.port = 25672";
+        assertTrue(error(otherPort).getMessage().contains("but cluster.listener.port is 25672"));
+        String[] noSecret = java.util.Arrays.stream(CLUSTER).filter(l -> !l.startsWith("cluster.secret_file"))
+                .toArray(String[]::new);
+        assertTrue(error(noSecret).getMessage().contains("a cluster needs cluster.secret_file"));
+        String[] twice = java.util.Arrays.copyOf(CLUSTER, CLUSTER.length + 1);
+        twice[CLUSTER.length] = "cluster_formation.classic_config.nodes.4 = warren1@localhost:25709";
+        assertTrue(error(twice).getMessage().contains("node warren1@localhost is listed twice"));
+    }
 }

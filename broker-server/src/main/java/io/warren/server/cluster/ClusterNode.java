@@ -1,0 +1,159 @@
+package io.warren.server.cluster;
+
+import io.warren.cluster.Member;
+import io.warren.cluster.MetadataGroup;
+import io.warren.cluster.RaftSettings;
+import io.warren.cluster.ReplicatedState;
+import io.warren.server.WarrenConfig;
+import io.warren.store.definitions.ReplicatedDefinitionStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * This node's part of a cluster: its member of the metadata group (the Raft log every
+ * definition change goes through, in {@code data_dir/cluster}) and the definitions it builds
+ * ({@link ReplicatedDefinitionStore}). Lives from the node's start to its stop, across
+ * stop_app / start_app: the cluster's log goes on while the application is stopped.
+ *
+ * <p>A monitor thread connects to each other node's inter-node port every 2 seconds; what it
+ * finds is {@link #running} for cluster_status (RabbitMQ's running nodes: the node is up).
+ */
+public final class ClusterNode implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ClusterNode.class);
+    static final long PROBE_EVERY_MS = 2000;
+    static final int PROBE_TIMEOUT_MS = 1000;
+
+    private final WarrenConfig.ClusterConfig config;
+    private final ReplicatedDefinitionStore definitions;
+    private final MetadataGroup group;
+    private final Map<String, Boolean> running = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Thread monitor;
+    private volatile boolean closed;
+
+    private ClusterNode(WarrenConfig.ClusterConfig config, ReplicatedDefinitionStore definitions, MetadataGroup group) {
+        this.config = config;
+        this.definitions = definitions;
+        this.group = group;
+        for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
+            running.put(p.name(), p.name().equals(config.nodeName()));
+        }
+        this.monitor = new Thread(this::probeLoop, "warren-cluster-monitor");
+        monitor.setDaemon(true);
+        monitor.start();
+    }
+
+    /** The Raft member id of a node name: '@' is not in Ratis' alphabet, '_' is not in a host name. */
+    static String memberId(String nodeName) {
+        return nodeName.replace('@', '_');
+    }
+
+    /**
+     * Starts this node's member of the metadata group: it recovers its log from
+     * {@code dataDir/cluster} and joins the others; a leader is elected once a majority runs.
+     */
+    public static ClusterNode start(WarrenConfig.ClusterConfig config, Path dataDir) throws IOException {
+        List<Member> members = config.nodes().stream()
+                .map(p -> new Member(memberId(p.name()), p.host() + ":" + p.port())).toList();
+        Member self = members.stream().filter(m -> m.id().equals(memberId(config.nodeName()))).findFirst()
+                .orElseThrow();
+        AtomicReference<MetadataGroup> groupRef = new AtomicReference<>();
+        ReplicatedDefinitionStore definitions = new ReplicatedDefinitionStore(config.nodeName(), record -> {
+            MetadataGroup g = groupRef.get();
+            return g == null ? CompletableFuture.failedFuture(new IllegalStateException("cluster not started"))
+                    : g.submit(record);
+        });
+        ReplicatedState state = new ReplicatedState() {
+            @Override public void apply(long index, byte[] record) {
+                definitions.apply(index, record);
+            }
+
+            @Override public byte[] snapshot() {
+                return definitions.snapshot();
+            }
+
+            @Override public void restore(long index, byte[] snapshot) {
+                definitions.restore(index, snapshot);
+            }
+        };
+        MetadataGroup group;
+        try {
+            group = MetadataGroup.start(self, members, dataDir.resolve("cluster"), RaftSettings.DEFAULT, state);
+        } catch (IOException | RuntimeException e) {
+            definitions.close();
+            throw e;
+        }
+        groupRef.set(group);
+        log.info("node {} is in a cluster of {}: inter-node port {}", config.nodeName(), config.nodes(),
+                config.port());
+        return new ClusterNode(config, definitions, group);
+    }
+
+    public ReplicatedDefinitionStore definitions() {
+        return definitions;
+    }
+
+    public String nodeName() {
+        return config.nodeName();
+    }
+
+    public WarrenConfig.ClusterConfig config() {
+        return config;
+    }
+
+    /** Every node of the cluster and whether it was up at the last probe (this node: true). */
+    public Map<String, Boolean> running() {
+        Map<String, Boolean> m = new LinkedHashMap<>();
+        for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
+            m.put(p.name(), running.getOrDefault(p.name(), false));
+        }
+        return m;
+    }
+
+    /** Whether this node's member leads the metadata group now. */
+    public boolean metadataLeader() {
+        return group.isLeader();
+    }
+
+    private void probeLoop() {
+        while (!closed) {
+            for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
+                if (p.name().equals(config.nodeName())) {
+                    continue;
+                }
+                boolean up;
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress(p.host(), p.port()), PROBE_TIMEOUT_MS);
+                    up = true;
+                } catch (IOException e) {
+                    up = false;
+                }
+                Boolean was = running.put(p.name(), up);
+                if (was != null && was != up) {
+                    log.info("node {} is {}", p.name(), up ? "up" : "down");
+                }
+            }
+            try {
+                Thread.sleep(PROBE_EVERY_MS);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    @Override public void close() {
+        closed = true;
+        monitor.interrupt();
+        definitions.close();
+        group.close();
+    }
+}
