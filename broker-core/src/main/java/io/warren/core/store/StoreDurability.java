@@ -78,6 +78,10 @@ public final class StoreDurability implements Durability {
         definitions.putQueue(new QueueDef(vhost, q.name(), id, q.autoDelete(), codec.encode(q.arguments())));
     }
 
+    @Override public void checkNewQueue(String vhost, String name, boolean quorum) {
+        definitions.checkNewQueue(vhost, name, quorum);
+    }
+
     @Override public void queueRemoved(String vhost, MessageQueue q) {
         definitions.removeQueue(vhost, q.name());
     }

@@ -395,6 +395,7 @@ public final class VirtualHost {
             }
             // Arguments are validated only for a new queue; a redeclare compares them instead.
             QueueArguments.validate(n, name, args, durable, autoDelete, exclusive);
+            durability.checkNewQueue(name, n, QueueArguments.quorum(args));
             q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
             q.attachPaging(paging);

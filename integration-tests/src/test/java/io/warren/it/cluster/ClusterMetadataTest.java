@@ -159,6 +159,19 @@ class ClusterMetadataTest {
     }
 
     @Test
+    @Order(3)
+    void aQuorumQueueIsRefusedUntilItIsReplicated() throws Exception {
+        try (Connection c = cluster.connect(2)) {
+            Channel ch = c.createChannel();
+            IOException e = assertThrows(IOException.class, () -> ch.queueDeclare("orders.qq", true, false, false,
+                    Map.of("x-queue-type", "quorum")));
+            String text = ((ShutdownSignalException) e.getCause()).getReason().toString();
+            assertTrue(text.contains("reply-code=406") && text.contains("does not replicate quorum queues"), text);
+        }
+        assertEquals(404, status(1, "/api/queues/%2F/orders.qq"), "nothing of it is left on any node");
+    }
+
+    @Test
     @Order(4)
     void clusterStatusAndListQueuesFromAnyNode() throws Exception {
         for (int i = 1; i <= 3; i++) {
@@ -211,6 +224,14 @@ class ClusterMetadataTest {
         });
         // What node 3 had before it stopped is still there.
         assertEquals("topic", api(3, "GET", "/api/exchanges/%2F/orders", null).path("type").asText());
+    }
+
+    private static int status(int i, String path) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + cluster.node(i).managementPort() + path))
+                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
+                        "guest:guest".getBytes(StandardCharsets.UTF_8)));
+        return HttpClient.newHttpClient().send(b.build(), HttpResponse.BodyHandlers.ofString()).statusCode();
     }
 
     private static List<String> names(JsonNode array) {
