@@ -2,8 +2,10 @@ package io.warren.cluster;
 
 import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.grpc.GrpcTlsConfig;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftGroup;
@@ -42,6 +44,11 @@ import java.util.concurrent.TimeUnit;
  * Any member may submit: its Ratis client sends the record to the leader (following redirects
  * and retrying through elections), and the record is applied on every member in log order.
  *
+ * <p>All traffic of the member, to and from its peers (appends, votes, snapshots) and from its
+ * client (submits, admin requests), is mutual TLS keyed by the cluster's secret
+ * ({@link ClusterTls}): a node without the same secret can neither join nor talk to the others,
+ * and nothing is served to whoever merely reaches the port.
+ *
  * <p>Not wired into the broker yet (issue 15): no configuration key starts it.
  */
 public final class MetadataGroup implements AutoCloseable {
@@ -73,11 +80,13 @@ public final class MetadataGroup implements AutoCloseable {
      *
      * @param self       this node: its id, and the address it listens on for its peers
      * @param members    every member of the group, {@code self} included, the same list on every node
+     * @param secret     the cluster's shared secret: only members started with the same one talk to each other
      * @param storageDir this member's own directory (Raft log, vote, snapshots); created if missing
      * @param state      what the applied records build; it owns the snapshot's bytes
      */
-    public static MetadataGroup start(Member self, List<Member> members, Path storageDir, RaftSettings settings,
-                                      ReplicatedState state) throws IOException {
+    public static MetadataGroup start(Member self, List<Member> members, ClusterSecret secret, Path storageDir,
+                                      RaftSettings settings, ReplicatedState state) throws IOException {
+        Objects.requireNonNull(secret, "secret");
         Objects.requireNonNull(state, "state");
         RaftGroup group = group(self, members);
         Files.createDirectories(storageDir);
@@ -90,6 +99,7 @@ public final class MetadataGroup implements AutoCloseable {
         // Ratis' default is a shared folder under /tmp; keep everything of this member in its own dir.
         RaftServerConfigKeys.setRemovedGroupsDir(properties, storageDir.resolve("removed-groups").toFile());
         settings.applyTo(properties);
+        Parameters parameters = tls(ClusterTls.create(secret).grpcTlsConfig());
 
         RecordStateMachine stateMachine = new RecordStateMachine(state);
         RaftPeerId id = RaftPeerId.valueOf(self.id());
@@ -98,6 +108,7 @@ public final class MetadataGroup implements AutoCloseable {
                 .setGroup(group)
                 .setStateMachine(stateMachine)
                 .setProperties(properties)
+                .setParameters(parameters)
                 // RECOVER formats an empty storage dir and recovers a used one; FORMAT (Ratis'
                 // default) would refuse to start on the dir this member used before.
                 .setOption(RaftStorage.StartupOption.RECOVER)
@@ -107,6 +118,7 @@ public final class MetadataGroup implements AutoCloseable {
             server.start();
             client = RaftClient.newBuilder()
                     .setProperties(properties)
+                    .setParameters(parameters)
                     .setRaftGroup(group)
                     .setClientId(ClientId.randomId())
                     .setLeaderId(id)
@@ -119,6 +131,21 @@ public final class MetadataGroup implements AutoCloseable {
         log.info("metadata group member {} started at {} ({} members, storage {})", self.id(), self.address(),
                 members.size(), storageDir);
         return new MetadataGroup(self, settings, server, client, stateMachine);
+    }
+
+    /**
+     * The same TLS settings for each of Ratis' gRPC services: the server's (its peers' appends,
+     * votes and snapshots, served and sent), the client's and the admin's. The general key alone
+     * would cover all three today; setting each keeps a service from falling back to plain text
+     * should a Ratis version stop reading the general one for it.
+     */
+    private static Parameters tls(GrpcTlsConfig tls) {
+        Parameters parameters = new Parameters();
+        GrpcConfigKeys.TLS.setConf(parameters, tls);
+        GrpcConfigKeys.Server.setTlsConf(parameters, tls);
+        GrpcConfigKeys.Client.setTlsConf(parameters, tls);
+        GrpcConfigKeys.Admin.setTlsConf(parameters, tls);
+        return parameters;
     }
 
     private static RaftGroup group(Member self, List<Member> members) {

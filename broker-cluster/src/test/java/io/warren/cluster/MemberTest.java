@@ -31,11 +31,11 @@ class MemberTest {
         RecordingState state = new RecordingState();
         Path nowhere = Path.of("unused");
         IllegalArgumentException notIn = assertThrows(IllegalArgumentException.class,
-                () -> MetadataGroup.start(a, List.of(b), nowhere, RaftSettings.DEFAULT, state));
+                () -> MetadataGroup.start(a, List.of(b), TestCluster.SECRET, nowhere, RaftSettings.DEFAULT, state));
         assertTrue(notIn.getMessage().contains("not in the member list"), notIn.getMessage());
         assertThrows(IllegalArgumentException.class, () -> MetadataGroup.start(a,
-                List.of(a, new Member("a", "127.0.0.1:7003")), nowhere, RaftSettings.DEFAULT, state));
+                List.of(a, new Member("a", "127.0.0.1:7003")), TestCluster.SECRET, nowhere, RaftSettings.DEFAULT, state));
         assertThrows(IllegalArgumentException.class, () -> MetadataGroup.start(a,
-                List.of(a, new Member("c", "127.0.0.1:7001")), nowhere, RaftSettings.DEFAULT, state));
+                List.of(a, new Member("c", "127.0.0.1:7001")), TestCluster.SECRET, nowhere, RaftSettings.DEFAULT, state));
     }
 }

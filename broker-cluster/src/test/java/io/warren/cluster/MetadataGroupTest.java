@@ -205,4 +205,33 @@ class MetadataGroupTest {
         assertEquals(List.of("with-majority", "without-majority"), cluster.state(0).records());
         assertEquals(cluster.state(0).applied(), cluster.state(1).applied());
     }
+
+    @Test void aMemberWithAnotherSecretNeitherJoinsNorHoldsTheOthersUp() throws Exception {
+        // Member 2 has the right member list and ports but not the cluster's secret.
+        cluster = new TestCluster(3, dir, RaftSettings.DEFAULT.withSubmitTimeout(Duration.ofSeconds(2)))
+                .withSecret(2, ClusterSecret.of(bytes("a secret from another cluster")))
+                .startAll();
+        CompletableFuture<Long> fromOutsider = cluster.member(2).submit(bytes("from-outsider"));
+        // The two members with the secret are a majority: they elect and commit without it.
+        for (int i = 0; i < 10; i++) {
+            join(cluster.member(i % 2).submit(bytes("inside-" + i)));
+        }
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> fromOutsider.get(BOUND.toSeconds(), TimeUnit.SECONDS));
+        assertInstanceOf(TimeoutException.class, e.getCause(), "the outsider's submit did not time out");
+
+        // After its submit gave up, the majority still works, and never heard of the outsider's record.
+        for (int i = 10; i < 20; i++) {
+            join(cluster.member(i % 2).submit(bytes("inside-" + i)));
+        }
+        await().atMost(BOUND).until(() -> cluster.state(0).records().size() == 20
+                && cluster.state(1).records().size() == 20);
+        assertEquals(cluster.state(0).applied(), cluster.state(1).applied());
+        assertFalse(cluster.state(0).contains("from-outsider"), "the outsider's record was committed");
+        int leader = cluster.leader().orElseThrow();
+        assertTrue(leader == 0 || leader == 1, "the outsider leads");
+        // The leader sent its whole log to every member for seconds; the outsider got none of it.
+        assertEquals(List.of(), cluster.state(2).records(), "the outsider applied records of the cluster");
+        assertEquals(-1, cluster.member(2).appliedIndex(), "the outsider applied an entry of the cluster's log");
+    }
 }

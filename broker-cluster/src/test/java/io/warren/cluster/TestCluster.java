@@ -4,21 +4,27 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * A metadata group of in-process members on loopback ports, each with its own storage dir under
- * {@code dir}; a member can be stopped and started again on the same dir and port.
+ * {@code dir}; a member can be stopped and started again on the same dir and port. Every member
+ * is started with {@link #SECRET} unless a test gives one another.
  */
 final class TestCluster implements AutoCloseable {
+    static final ClusterSecret SECRET = ClusterSecret.of("the test cluster's shared secret".getBytes(StandardCharsets.UTF_8));
+
     private final List<Member> members;
     private final Path dir;
     private final RaftSettings settings;
     private final MetadataGroup[] running;
     private final RecordingState[] states;
+    private final ClusterSecret[] secrets;
 
     TestCluster(int size, Path dir, RaftSettings settings) {
         this.dir = dir;
@@ -30,6 +36,19 @@ final class TestCluster implements AutoCloseable {
         }
         this.running = new MetadataGroup[size];
         this.states = new RecordingState[size];
+        this.secrets = new ClusterSecret[size];
+        Arrays.fill(secrets, SECRET);
+    }
+
+    /** Member {@code i} will start (from its next start on) with {@code secret} instead of {@link #SECRET}. */
+    TestCluster withSecret(int i, ClusterSecret secret) {
+        secrets[i] = secret;
+        return this;
+    }
+
+    /** Member {@code i}'s address, whether it runs or not. */
+    Member memberAt(int i) {
+        return members.get(i);
     }
 
     /** Ephemeral ports picked by the kernel, all held open together so none is handed out twice. */
@@ -69,8 +88,8 @@ final class TestCluster implements AutoCloseable {
             throw new IllegalStateException("member " + i + " is running");
         }
         states[i] = new RecordingState();
-        running[i] = MetadataGroup.start(members.get(i), members, dir.resolve(members.get(i).id()), settings,
-                states[i]);
+        running[i] = MetadataGroup.start(members.get(i), members, secrets[i], dir.resolve(members.get(i).id()),
+                settings, states[i]);
         return running[i];
     }
 
