@@ -324,7 +324,12 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             throw new StartupException("data_dir " + dataDir + " holds a single node's definitions: a node joins a "
                     + "cluster with an empty data_dir (warren cannot move a node's queues into a cluster yet)", null);
         }
-        cluster = io.warren.server.cluster.ClusterNode.start(config.cluster(), dataDir);
+        try {
+            cluster = io.warren.server.cluster.ClusterNode.start(config.cluster(), dataDir);
+        } catch (IllegalArgumentException e) {
+            // the secret file (missing, unreadable, too short): the message names it
+            throw new StartupException("cluster.secret_file: " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.warren.server.cluster;
 
+import io.warren.cluster.ClusterSecret;
 import io.warren.cluster.Member;
 import io.warren.cluster.MetadataGroup;
 import io.warren.cluster.RaftSettings;
@@ -38,9 +39,13 @@ public final class ClusterNode implements AutoCloseable {
     private final MetadataGroup group;
     private final Map<String, Boolean> running = new java.util.concurrent.ConcurrentHashMap<>();
     private final Thread monitor;
+    /** This node's cluster credentials, for the probes: a peer is up when it passes the same check Raft's traffic does. */
+    private final javax.net.ssl.SSLContext probeTls;
     private volatile boolean closed;
 
-    private ClusterNode(WarrenConfig.ClusterConfig config, ReplicatedDefinitionStore definitions, MetadataGroup group) {
+    private ClusterNode(WarrenConfig.ClusterConfig config, ReplicatedDefinitionStore definitions, MetadataGroup group,
+                        javax.net.ssl.SSLContext probeTls) {
+        this.probeTls = probeTls;
         this.config = config;
         this.definitions = definitions;
         this.group = group;
@@ -62,6 +67,8 @@ public final class ClusterNode implements AutoCloseable {
      * {@code dataDir/cluster} and joins the others; a leader is elected once a majority runs.
      */
     public static ClusterNode start(WarrenConfig.ClusterConfig config, Path dataDir) throws IOException {
+        // Before anything is opened: a missing or weak secret fails the start naming the file.
+        ClusterSecret secret = ClusterSecret.fromFile(config.secretFile());
         List<Member> members = config.nodes().stream()
                 .map(p -> new Member(memberId(p.name()), p.host() + ":" + p.port())).toList();
         Member self = members.stream().filter(m -> m.id().equals(memberId(config.nodeName()))).findFirst()
@@ -85,9 +92,18 @@ public final class ClusterNode implements AutoCloseable {
                 definitions.restore(index, snapshot);
             }
         };
+        javax.net.ssl.SSLContext probeTls;
+        try {
+            probeTls = javax.net.ssl.SSLContext.getInstance("TLS");
+            io.warren.cluster.ClusterTls tls = io.warren.cluster.ClusterTls.create(secret);
+            probeTls.init(new javax.net.ssl.KeyManager[] {tls.keyManager()},
+                    new javax.net.ssl.TrustManager[] {tls.trustManager()}, null);
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot set up TLS for the cluster: " + e, e);
+        }
         MetadataGroup group;
         try {
-            group = MetadataGroup.start(self, members, dataDir.resolve("cluster"), RaftSettings.DEFAULT, state);
+            group = MetadataGroup.start(self, members, secret, dataDir.resolve("cluster"), RaftSettings.DEFAULT, state);
         } catch (IOException | RuntimeException e) {
             definitions.close();
             throw e;
@@ -95,7 +111,7 @@ public final class ClusterNode implements AutoCloseable {
         groupRef.set(group);
         log.info("node {} is in a cluster of {}: inter-node port {}", config.nodeName(), config.nodes(),
                 config.port());
-        return new ClusterNode(config, definitions, group);
+        return new ClusterNode(config, definitions, group, probeTls);
     }
 
     public ReplicatedDefinitionStore definitions() {
@@ -130,13 +146,7 @@ public final class ClusterNode implements AutoCloseable {
                 if (p.name().equals(config.nodeName())) {
                     continue;
                 }
-                boolean up;
-                try (Socket s = new Socket()) {
-                    s.connect(new InetSocketAddress(p.host(), p.port()), PROBE_TIMEOUT_MS);
-                    up = true;
-                } catch (IOException e) {
-                    up = false;
-                }
+                boolean up = probe(p);
                 Boolean was = running.put(p.name(), up);
                 if (was != null && was != up) {
                     log.info("node {} is {}", p.name(), up ? "up" : "down");
@@ -147,6 +157,30 @@ public final class ClusterNode implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             }
+        }
+    }
+
+    /**
+     * Whether the node's inter-node port answers as a member of this cluster does: a TLS
+     * handshake in which each side proves the cluster's secret, then the HTTP/2 SETTINGS frame
+     * its gRPC server sends first. A process without the secret, or anything else on the port,
+     * is not up.
+     */
+    private boolean probe(WarrenConfig.ClusterConfig.Peer p) {
+        try (Socket raw = new Socket()) {
+            raw.connect(new InetSocketAddress(p.host(), p.port()), PROBE_TIMEOUT_MS);
+            raw.setSoTimeout(PROBE_TIMEOUT_MS);
+            try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) probeTls.getSocketFactory()
+                    .createSocket(raw, p.host(), p.port(), false)) {
+                javax.net.ssl.SSLParameters params = s.getSSLParameters();
+                params.setApplicationProtocols(new String[] {"h2"});
+                s.setSSLParameters(params);
+                s.startHandshake();
+                byte[] header = s.getInputStream().readNBytes(9);
+                return header.length == 9 && header[3] == 4; // an HTTP/2 SETTINGS frame
+            }
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 

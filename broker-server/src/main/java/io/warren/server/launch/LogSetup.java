@@ -94,6 +94,8 @@ public final class LogSetup {
         // elected; warren says itself what waits for the cluster.
         ctx.getLogger("org.apache.ratis").setLevel(level.isGreaterOrEqual(Level.WARN) ? level : Level.WARN);
         ctx.getLogger("org.apache.ratis.client.impl.OrderedAsync").setLevel(Level.OFF);
+        // Several lines a second for each node that is down; warren logs "node X is down" once.
+        ctx.getLogger("org.apache.ratis.grpc.server.GrpcLogAppender").setLevel(Level.ERROR);
         if (file == null && !console) {
             return; // log.file = false and log.console = false: no output, as asked
         }

@@ -226,6 +226,39 @@ class ClusterMetadataTest {
         assertEquals("topic", api(3, "GET", "/api/exchanges/%2F/orders", null).path("type").asText());
     }
 
+    @Test
+    @Order(6)
+    void aNodeWithAnotherSecretIsKeptOut() throws Exception {
+        assertEquals(0, cluster.stop(3).code());
+        Path other = dir.resolve("other.secret");
+        java.nio.file.Files.writeString(other, "not-the-cluster-secret-at-all\n");
+        java.nio.file.Files.setPosixFilePermissions(other,
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Path conf = cluster.node(3).conf();
+        String good = java.nio.file.Files.readString(conf);
+        java.nio.file.Files.writeString(conf, good.replace(cluster.secret.toString(), other.toString()));
+        try {
+            cluster.start(3);
+            try (Connection c = cluster.connect(1)) {
+                c.createChannel().exchangeDeclare("not-for-outsiders", "direct", true);
+            }
+            // Node 3 runs, but the others do not count it: it fails their check of the secret.
+            await().atMost(SPREAD).untilAsserted(() -> {
+                JsonNode s = JSON.readTree(cluster.ctl(1, "cluster_status", "--formatter", "json").out());
+                assertEquals(List.of("warren1@localhost", "warren2@localhost"), names(s.path("running_nodes")));
+            });
+            assertEquals(404, status(3, "/api/exchanges/%2F/not-for-outsiders"), "node 3 got nothing of the log");
+            assertTrue(java.nio.file.Files.readString(cluster.node(1).log()).contains(
+                    "the peer does not know this cluster's secret"));
+        } finally {
+            assertEquals(0, cluster.stop(3).code());
+            java.nio.file.Files.writeString(conf, good);
+        }
+        // With the right secret again it catches up.
+        cluster.start(3);
+        await().atMost(SPREAD).untilAsserted(() -> assertEquals(200, status(3, "/api/exchanges/%2F/not-for-outsiders")));
+    }
+
     private static int status(int i, String path) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + cluster.node(i).managementPort() + path))
