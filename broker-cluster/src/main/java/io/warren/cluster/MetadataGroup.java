@@ -1,34 +1,14 @@
 package io.warren.cluster;
 
-import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.conf.Parameters;
-import org.apache.ratis.conf.RaftProperties;
-import org.apache.ratis.grpc.GrpcConfigKeys;
-import org.apache.ratis.grpc.GrpcTlsConfig;
-import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
-import org.apache.ratis.protocol.RaftPeer;
-import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.retry.RetryPolicies;
-import org.apache.ratis.rpc.SupportedRpcType;
-import org.apache.ratis.server.RaftServer;
-import org.apache.ratis.server.RaftServerConfigKeys;
-import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Objects;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -49,122 +29,40 @@ import java.util.concurrent.TimeUnit;
  * ({@link ClusterTls}): a node without the same secret can neither join nor talk to the others,
  * and nothing is served to whoever merely reaches the port.
  *
- * <p>Not wired into the broker yet (issue 15): no configuration key starts it.
+ * <p>The member runs on this node's {@link RaftNode}, the one Ratis server that also hosts the
+ * quorum queue groups ({@link RaftNode#joinQueueGroup}); {@link #node()} reaches it, and
+ * {@link #close()} stops the whole node.
  */
 public final class MetadataGroup implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(MetadataGroup.class);
-
     /** The metadata group's id, the same on every node (a name-based UUID, so no node has to hand it out). */
     static final RaftGroupId GROUP_ID =
             RaftGroupId.valueOf(UUID.nameUUIDFromBytes("warren-metadata".getBytes(StandardCharsets.US_ASCII)));
 
-    private final Member self;
-    private final RaftSettings settings;
-    private final RaftServer server;
+    private final RaftNode node;
     private final RaftClient client;
     private final RecordStateMachine stateMachine;
 
-    private MetadataGroup(Member self, RaftSettings settings, RaftServer server, RaftClient client,
-                          RecordStateMachine stateMachine) {
-        this.self = self;
-        this.settings = settings;
-        this.server = server;
+    MetadataGroup(RaftNode node, RaftClient client, RecordStateMachine stateMachine) {
+        this.node = node;
         this.client = client;
         this.stateMachine = stateMachine;
     }
 
     /**
-     * Starts this node's member: it recovers its log and latest snapshot from {@code storageDir}
-     * (or starts an empty one) and joins the others; the group elects a leader once a majority
-     * of {@code members} runs.
+     * Starts this node's {@link RaftNode} and returns its member of the metadata group: it recovers
+     * its log and latest snapshot from {@code storageDir} (or starts an empty one) and joins the
+     * others; the group elects a leader once a majority of {@code members} runs. Queue groups
+     * found in {@code storageDir} are recovered too ({@link RaftNode#queueGroups()}).
      *
      * @param self       this node: its id, and the address it listens on for its peers
      * @param members    every member of the group, {@code self} included, the same list on every node
      * @param secret     the cluster's shared secret: only members started with the same one talk to each other
-     * @param storageDir this member's own directory (Raft log, vote, snapshots); created if missing
+     * @param storageDir this node's own directory (Raft logs, votes, snapshots); created if missing
      * @param state      what the applied records build; it owns the snapshot's bytes
      */
     public static MetadataGroup start(Member self, List<Member> members, ClusterSecret secret, Path storageDir,
                                       RaftSettings settings, ReplicatedState state) throws IOException {
-        Objects.requireNonNull(secret, "secret");
-        Objects.requireNonNull(state, "state");
-        RaftGroup group = group(self, members);
-        Files.createDirectories(storageDir);
-
-        RaftProperties properties = new RaftProperties();
-        RaftConfigKeys.Rpc.setType(properties, SupportedRpcType.GRPC);
-        GrpcConfigKeys.Server.setHost(properties, self.host());
-        GrpcConfigKeys.Server.setPort(properties, self.port());
-        RaftServerConfigKeys.setStorageDir(properties, List.of(storageDir.toFile()));
-        // Ratis' default is a shared folder under /tmp; keep everything of this member in its own dir.
-        RaftServerConfigKeys.setRemovedGroupsDir(properties, storageDir.resolve("removed-groups").toFile());
-        settings.applyTo(properties);
-        Parameters parameters = tls(ClusterTls.create(secret).grpcTlsConfig());
-
-        RecordStateMachine stateMachine = new RecordStateMachine(state);
-        RaftPeerId id = RaftPeerId.valueOf(self.id());
-        RaftServer server = RaftServer.newBuilder()
-                .setServerId(id)
-                .setGroup(group)
-                .setStateMachine(stateMachine)
-                .setProperties(properties)
-                .setParameters(parameters)
-                // RECOVER formats an empty storage dir and recovers a used one; FORMAT (Ratis'
-                // default) would refuse to start on the dir this member used before.
-                .setOption(RaftStorage.StartupOption.RECOVER)
-                .build();
-        RaftClient client = null;
-        try {
-            server.start();
-            client = RaftClient.newBuilder()
-                    .setProperties(properties)
-                    .setParameters(parameters)
-                    .setRaftGroup(group)
-                    .setClientId(ClientId.randomId())
-                    .setLeaderId(id)
-                    .setRetryPolicy(RetryPolicies.retryForeverWithSleep(RaftSettings.ratis(settings.retryInterval())))
-                    .build();
-        } catch (IOException | RuntimeException e) {
-            closeQuietly(client, server);
-            throw e;
-        }
-        log.info("metadata group member {} started at {} ({} members, storage {})", self.id(), self.address(),
-                members.size(), storageDir);
-        return new MetadataGroup(self, settings, server, client, stateMachine);
-    }
-
-    /**
-     * The same TLS settings for each of Ratis' gRPC services: the server's (its peers' appends,
-     * votes and snapshots, served and sent), the client's and the admin's. The general key alone
-     * would cover all three today; setting each keeps a service from falling back to plain text
-     * should a Ratis version stop reading the general one for it.
-     */
-    private static Parameters tls(GrpcTlsConfig tls) {
-        Parameters parameters = new Parameters();
-        GrpcConfigKeys.TLS.setConf(parameters, tls);
-        GrpcConfigKeys.Server.setTlsConf(parameters, tls);
-        GrpcConfigKeys.Client.setTlsConf(parameters, tls);
-        GrpcConfigKeys.Admin.setTlsConf(parameters, tls);
-        return parameters;
-    }
-
-    private static RaftGroup group(Member self, List<Member> members) {
-        Set<String> ids = new HashSet<>();
-        Set<String> addresses = new HashSet<>();
-        for (Member m : members) {
-            if (!ids.add(m.id())) {
-                throw new IllegalArgumentException("member id " + m.id() + " appears twice");
-            }
-            if (!addresses.add(m.address())) {
-                throw new IllegalArgumentException("address " + m.address() + " appears twice");
-            }
-        }
-        if (!members.contains(self)) {
-            throw new IllegalArgumentException("this member " + self + " is not in the member list " + members);
-        }
-        return RaftGroup.valueOf(GROUP_ID, members.stream()
-                .map(m -> RaftPeer.newBuilder().setId(m.id()).setAddress(m.address()).build())
-                .toList());
+        return RaftNode.start(self, members, secret, storageDir, settings, state).metadata();
     }
 
     /**
@@ -186,17 +84,22 @@ public final class MetadataGroup implements AutoCloseable {
                     long index = reply.getLogIndex();
                     return stateMachine.whenApplied(index).thenApply(v -> index);
                 })
-                .orTimeout(settings.submitTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                .orTimeout(node.settings().submitTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
 
     public Member self() {
-        return self;
+        return node.self();
+    }
+
+    /** The node this member runs on, which hosts the queue groups too. */
+    public RaftNode node() {
+        return node;
     }
 
     /** Whether this member is the group's leader right now (it may learn otherwise a moment later). */
     public boolean isLeader() {
         try {
-            return server.getDivision(GROUP_ID).getInfo().isLeader();
+            return node.server().getDivision(GROUP_ID).getInfo().isLeader();
         } catch (IOException e) {
             return false;
         }
@@ -207,24 +110,15 @@ public final class MetadataGroup implements AutoCloseable {
         return stateMachine.appliedIndex();
     }
 
-    /** Stops this member: pending submits fail; its log and snapshots stay for the next start. */
-    @Override public void close() {
-        closeQuietly(client, server);
-        log.info("metadata group member {} stopped", self.id());
+    RaftClient client() {
+        return client;
     }
 
-    private static void closeQuietly(RaftClient client, RaftServer server) {
-        if (client != null) {
-            try {
-                client.close();
-            } catch (IOException | RuntimeException e) {
-                log.warn("closing the metadata group's client failed", e);
-            }
-        }
-        try {
-            server.close();
-        } catch (IOException | RuntimeException e) {
-            log.warn("closing the metadata group's server failed", e);
-        }
+    /**
+     * Stops this node ({@link RaftNode#close}): pending submits fail; the logs and snapshots stay for
+     * the next start.
+     */
+    @Override public void close() {
+        node.close();
     }
 }

@@ -34,8 +34,11 @@ import java.util.concurrent.CompletableFuture;
  * <p>Threads: Ratis calls apply, snapshot and reload on its one state-machine updater thread
  * (start-up's restore runs before that thread starts); {@link #whenApplied} is called from any
  * thread, so the waiters are guarded by their own lock.
+ *
+ * <p>A subclass ({@link QueueGroup}'s) sees more of each entry through {@link #apply(LogEntryProto, byte[])}
+ * and hears of a snapshot installed from the leader through {@link #reloaded}.
  */
-final class RecordStateMachine extends BaseStateMachine {
+class RecordStateMachine extends BaseStateMachine {
     private static final Logger log = LoggerFactory.getLogger(RecordStateMachine.class);
 
     private final ReplicatedState state;
@@ -77,7 +80,10 @@ final class RecordStateMachine extends BaseStateMachine {
 
     /** After a snapshot from the leader was installed in the storage: load it. */
     @Override public void reinitialize() throws IOException {
-        restore(storage.loadLatestSnapshot());
+        long index = restore(storage.loadLatestSnapshot());
+        if (index != RaftLog.INVALID_LOG_INDEX) {
+            reloaded(index);
+        }
         LifeCycle lc = getLifeCycle();
         if (lc.getCurrentState() == LifeCycle.State.PAUSED) {
             lc.transition(LifeCycle.State.STARTING);
@@ -85,9 +91,14 @@ final class RecordStateMachine extends BaseStateMachine {
         }
     }
 
-    private void restore(SingleFileSnapshotInfo snapshot) throws IOException {
+    /** Called on the apply thread after a snapshot sent by the leader replaced the state (not at start-up). */
+    void reloaded(long index) {
+    }
+
+    /** Restores {@code snapshot} into the state; its index, or {@link RaftLog#INVALID_LOG_INDEX} when there is none. */
+    private long restore(SingleFileSnapshotInfo snapshot) throws IOException {
         if (snapshot == null) {
-            return;
+            return RaftLog.INVALID_LOG_INDEX;
         }
         File file = snapshot.getFile().getPath().toFile();
         MD5Hash md5 = snapshot.getFile().getFileDigest();
@@ -101,13 +112,14 @@ final class RecordStateMachine extends BaseStateMachine {
         setLastAppliedTermIndex(last);
         advance(last.getIndex());
         log.info("{}: restored the snapshot at {} ({} bytes)", getId(), last, bytes.length);
+        return last.getIndex();
     }
 
     @Override public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
         LogEntryProto entry = trx.getLogEntry();
         byte[] record = entry.getStateMachineLogEntry().getLogData().toByteArray();
         try {
-            state.apply(entry.getIndex(), record);
+            apply(entry, record);
             return CompletableFuture.completedFuture(Message.EMPTY);
         } catch (RuntimeException e) {
             // The index is applied all the same (a record that cannot be applied here cannot be
@@ -118,6 +130,11 @@ final class RecordStateMachine extends BaseStateMachine {
             updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
             advance(entry.getIndex());
         }
+    }
+
+    /** Hands one committed record to the state; a subclass may look at the rest of the entry (its client id). */
+    void apply(LogEntryProto entry, byte[] record) {
+        state.apply(entry.getIndex(), record);
     }
 
     /** Raft's own entries (configuration, a new leader's first entry) move the applied index too. */

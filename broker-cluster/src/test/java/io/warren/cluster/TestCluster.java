@@ -51,6 +51,16 @@ final class TestCluster implements AutoCloseable {
         return members.get(i);
     }
 
+    /** Every member, running or not. */
+    List<Member> members() {
+        return List.copyOf(members);
+    }
+
+    /** Member {@code i}'s storage dir. */
+    Path storageDir(int i) {
+        return dir.resolve(members.get(i).id());
+    }
+
     /** Ephemeral ports picked by the kernel, all held open together so none is handed out twice. */
     private static int[] freePorts(int n) {
         List<ServerSocket> sockets = new ArrayList<>();
@@ -88,7 +98,7 @@ final class TestCluster implements AutoCloseable {
             throw new IllegalStateException("member " + i + " is running");
         }
         states[i] = new RecordingState();
-        running[i] = MetadataGroup.start(members.get(i), members, secrets[i], dir.resolve(members.get(i).id()),
+        running[i] = MetadataGroup.start(members.get(i), members, secrets[i], storageDir(i),
                 settings, states[i]);
         return running[i];
     }

@@ -1,0 +1,513 @@
+package io.warren.cluster;
+
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.AbstractMap;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * This node's member of one quorum queue group: a Raft group of its own (like a RabbitMQ quorum
+ * queue), hosted by the node's {@link RaftNode} beside the metadata group, whose replicated state
+ * is an ordered map {@code long key -> byte[] value}. Nothing here knows about queues: the broker
+ * chooses what keys and values mean (a message id and its bytes, say).
+ *
+ * <p><b>Writes.</b> {@link #put} and {@link #remove} append a record to the group's log from any
+ * member (its client forwards to the leader). The future completes with the record's log index
+ * once a majority has it <em>and</em> this member applied it; it fails with a
+ * {@link java.util.concurrent.TimeoutException} after {@link RaftSettings#submitTimeout}, and the
+ * outcome is then unknown (the record may still commit). Records from one member commit in call
+ * order. Neither method blocks: at most {@value #MAX_IN_FLIGHT} records of a member are in flight
+ * (under Ratis' client window of 100, past which Ratis would block the caller); the rest wait in
+ * an unbounded queue in call order, and one whose future timed out before it was sent is dropped.
+ * The futures complete on Ratis' threads (the apply thread, or a client thread on failure).
+ *
+ * <p><b>State.</b> Entries in log order: a put of a new key appends it, a put of an existing key
+ * replaces its value in place, a remove drops the keys. {@link #entries()} copies them under the
+ * state's lock. Values are shared, not copied: neither the caller nor a listener may change them.
+ *
+ * <p><b>Listener threads.</b> {@link Listener#applied}, {@link Listener#restored} and
+ * {@link Listener#leaderReady} are called on the group's apply thread (Ratis' state-machine
+ * updater of this division); {@link Listener#leaderLost} on the Ratis thread that saw the
+ * leadership go (a vote or append handler, the leader's own thread) or on the thread that stops
+ * the node or leaves the group; the first call after {@link #listen} on the caller's thread. All
+ * calls are made under the state's lock, so they never overlap each other or an {@link #entries()}
+ * copy, and they must return quickly (hand work to an event loop).
+ *
+ * <p><b>Snapshots.</b> Every {@link RaftSettings#snapshotEvery} entries the map is written to a
+ * snapshot ({@link SnapshotFile}) and the log before it purged. A member that fell behind the
+ * purged log installs the leader's snapshot: its map is replaced and the listener hears
+ * {@link Listener#restored} (no {@code applied} calls for the difference): read {@link #entries()}
+ * again there.
+ *
+ * <p><b>Name.</b> The group id is a name-based UUID of the broker's name for the group; the name is
+ * also written to {@code warren-queue-group.name} in the group's storage dir, so a group recovered
+ * at start is known by name again.
+ */
+public final class QueueGroup {
+    private static final Logger log = LoggerFactory.getLogger(QueueGroup.class);
+
+    /** Records of one member in flight at once; Ratis' client blocks its caller past 100. */
+    static final int MAX_IN_FLIGHT = 64;
+    static final String NAME_FILE = "warren-queue-group.name";
+    private static final byte PUT = 1;
+    private static final byte REMOVE = 2;
+
+    /** What the broker hears of the group on this member; see the class comment for the threads. */
+    public interface Listener {
+        /**
+         * One key changed by the record at {@code index}, in log order: {@code value} is the new
+         * value of a put, or null when a remove dropped the key (a remove of absent keys calls
+         * nothing). {@code local}: this member's own {@link QueueGroup} object sent the record
+         * (not another member, nor this node before a restart).
+         */
+        void applied(long index, long key, byte[] value, boolean local);
+
+        /** A snapshot from the leader replaced the whole state, as of {@code index}: read {@link #entries()} again. */
+        void restored(long index);
+
+        /**
+         * This member leads the group and has applied everything committed before its term:
+         * {@link #entries()} is the whole committed state.
+         */
+        void leaderReady();
+
+        /**
+         * This member is not the leader (any more): after {@link #leaderReady}, or as the first call
+         * after {@link #listen} when it does not lead. {@code newLeaderId} is the member now
+         * leading, or null when not known yet.
+         */
+        void leaderLost(String newLeaderId);
+    }
+
+    private record Pending(byte[] record, CompletableFuture<Long> result) {}
+
+    private final RaftNode node;
+    private final RaftGroupId groupId;
+    private volatile String name;
+    private final ClientId clientId = ClientId.randomId();
+    private final ByteString clientIdBytes = clientId.toByteString();
+    private final Machine machine;
+
+    /** Guards entries, listener and leading. */
+    private final Object lock = new Object();
+    private final LinkedHashMap<Long, byte[]> entries = new LinkedHashMap<>();
+    private Listener listener;
+    /** Between notifyLeaderReady and the leadership's loss. */
+    private boolean leading;
+
+    /** Guards the fields below it. */
+    private final Object sendLock = new Object();
+    private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
+    private int inFlight;
+    private boolean draining;
+    private RaftClient client;
+    private boolean stopped;
+
+    QueueGroup(RaftNode node, RaftGroupId groupId, String name) {
+        this.node = node;
+        this.groupId = groupId;
+        this.name = name;
+        this.machine = new Machine(new ReplicatedState() {
+            @Override public void apply(long index, byte[] record) {
+                throw new AssertionError("Machine.apply(entry, record) handles every record");
+            }
+
+            @Override public byte[] snapshot() {
+                return encodeSnapshot();
+            }
+
+            @Override public void restore(long index, byte[] snapshot) {
+                decodeSnapshot(snapshot);
+            }
+        });
+    }
+
+    Machine machine() {
+        return machine;
+    }
+
+    /** The broker's name for the group, or null for a group recovered without one (see {@link RaftNode#queueGroups()}). */
+    public String name() {
+        return name;
+    }
+
+    RaftGroupId groupId() {
+        return groupId;
+    }
+
+    // ---- writes
+
+    /** Appends "key := value" to the log; see the class comment. Never blocks. */
+    public CompletableFuture<Long> put(long key, byte[] value) {
+        ByteBuffer b = ByteBuffer.allocate(1 + 8 + value.length);
+        b.put(PUT).putLong(key).put(value);
+        return submit(b.array());
+    }
+
+    /** Appends "remove these keys" to the log; see the class comment. Never blocks. */
+    public CompletableFuture<Long> remove(long[] keys) {
+        ByteBuffer b = ByteBuffer.allocate(1 + 4 + 8 * keys.length);
+        b.put(REMOVE).putInt(keys.length);
+        for (long k : keys) {
+            b.putLong(k);
+        }
+        return submit(b.array());
+    }
+
+    private CompletableFuture<Long> submit(byte[] record) {
+        CompletableFuture<Long> result = new CompletableFuture<>();
+        result.orTimeout(node.settings().submitTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        synchronized (sendLock) {
+            if (stopped) {
+                result.completeExceptionally(new IllegalStateException("queue group " + name + " is stopped on this member"));
+                return result;
+            }
+            waiting.add(new Pending(record, result));
+            drain();
+        }
+        return result;
+    }
+
+    /** Sends waiting records while fewer than MAX_IN_FLIGHT are in flight, in call order. Holds sendLock. */
+    private void drain() {
+        if (draining) {
+            return; // a completion inside send(): the loop below goes on
+        }
+        draining = true;
+        try {
+            while (inFlight < MAX_IN_FLIGHT && !waiting.isEmpty()) {
+                Pending p = waiting.poll();
+                if (p.result().isDone()) {
+                    continue; // timed out before it was sent: never sent
+                }
+                CompletableFuture<RaftClientReply> sent;
+                try {
+                    sent = client().async().send(Message.valueOf(ByteString.copyFrom(p.record())));
+                } catch (IOException | RuntimeException e) {
+                    p.result().completeExceptionally(e);
+                    continue;
+                }
+                inFlight++;
+                sent.whenComplete((reply, error) -> {
+                    synchronized (sendLock) {
+                        inFlight--;
+                        drain();
+                    }
+                    if (error != null) {
+                        p.result().completeExceptionally(error);
+                    } else if (!reply.isSuccess()) {
+                        p.result().completeExceptionally(reply.getException());
+                    } else {
+                        long index = reply.getLogIndex();
+                        machine.whenApplied(index).whenComplete((v, e) -> {
+                            if (e != null) {
+                                p.result().completeExceptionally(e);
+                            } else {
+                                p.result().complete(index);
+                            }
+                        });
+                    }
+                });
+            }
+        } finally {
+            draining = false;
+        }
+    }
+
+    /** This member's client, made on first use from the group's members as this division knows them. Holds sendLock. */
+    private RaftClient client() throws IOException {
+        if (client == null) {
+            RaftGroup group = node.server().getDivision(groupId).getGroup();
+            if (group.getPeers().isEmpty()) {
+                throw new IOException("queue group " + name + ": no members known on this node");
+            }
+            client = node.newClient(group, clientId);
+        }
+        return client;
+    }
+
+    /** Stops sending: waiting records fail; the client closes (its records in flight fail). */
+    void closeClient() {
+        RaftClient c;
+        List<Pending> left;
+        synchronized (sendLock) {
+            stopped = true;
+            left = new ArrayList<>(waiting);
+            waiting.clear();
+            c = client;
+            client = null;
+        }
+        IllegalStateException e = new IllegalStateException("queue group " + name + " stopped on this member");
+        left.forEach(p -> p.result().completeExceptionally(e));
+        if (c != null) {
+            try {
+                c.close();
+            } catch (IOException | RuntimeException ex) {
+                log.warn("closing the client of queue group {} failed", name, ex);
+            }
+        }
+    }
+
+    // ---- state
+
+    /** The entries in log order, copied under the state's lock on the caller's thread. */
+    public List<Map.Entry<Long, byte[]>> entries() {
+        synchronized (lock) {
+            List<Map.Entry<Long, byte[]>> copy = new ArrayList<>(entries.size());
+            entries.forEach((k, v) -> copy.add(new AbstractMap.SimpleImmutableEntry<>(k, v)));
+            return copy;
+        }
+    }
+
+    public long size() {
+        synchronized (lock) {
+            return entries.size();
+        }
+    }
+
+    /** The highest log index applied on this member. */
+    public long appliedIndex() {
+        return machine.appliedIndex();
+    }
+
+    /**
+     * Sets the listener (null removes it) and tells it at once, on this thread, where leadership
+     * stands: {@link Listener#leaderReady} if this member leads and is ready, otherwise
+     * {@link Listener#leaderLost} with the current leader (or null). Returns the entries as of
+     * that moment; every later change reaches the listener.
+     */
+    public List<Map.Entry<Long, byte[]>> listen(Listener l) {
+        String leader = leaderId();
+        synchronized (lock) {
+            listener = l;
+            if (l != null) {
+                if (leading) {
+                    call(() -> l.leaderReady());
+                } else {
+                    call(() -> l.leaderLost(node.self().id().equals(leader) ? null : leader));
+                }
+            }
+            return entries();
+        }
+    }
+
+    /** Whether this member leads the group right now (it may learn otherwise a moment later). */
+    public boolean isLeader() {
+        try {
+            return node.server().getDivision(groupId).getInfo().isLeader();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The member this one believes leads, or null when it knows of none. */
+    public String leaderId() {
+        try {
+            RaftPeerId id = node.server().getDivision(groupId).getInfo().getLeaderId();
+            return id == null ? null : id.toString();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The group's members as this member's configuration has them. */
+    public List<Member> members() {
+        try {
+            return node.server().getDivision(groupId).getGroup().getPeers().stream()
+                    .map(p -> new Member(p.getId().toString(), p.getAddress())).toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    @Override public String toString() {
+        return "QueueGroup[" + name + " " + groupId.getUuid() + " on " + node.self().id() + "]";
+    }
+
+    /** Calls the listener; one that throws is logged, the group goes on. Holds lock. */
+    private void call(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            log.error("the listener of queue group {} failed", name, e);
+        }
+    }
+
+    private void apply(long index, byte[] record, boolean local) {
+        ByteBuffer b = ByteBuffer.wrap(record);
+        byte type = b.get();
+        synchronized (lock) {
+            Listener l = listener;
+            if (type == PUT) {
+                long key = b.getLong();
+                byte[] value = Arrays.copyOfRange(record, 9, record.length);
+                entries.put(key, value);
+                if (l != null) {
+                    call(() -> l.applied(index, key, value, local));
+                }
+            } else if (type == REMOVE) {
+                int n = b.getInt();
+                for (int i = 0; i < n; i++) {
+                    long key = b.getLong();
+                    if (entries.remove(key) != null && l != null) {
+                        call(() -> l.applied(index, key, null, local));
+                    }
+                }
+            } else {
+                throw new IllegalArgumentException("queue group " + name + ": unknown record type " + type + " at " + index);
+            }
+        }
+    }
+
+    /** {@code int n}, then n times {@code int64 key | int32 length | bytes}, in log order. */
+    private byte[] encodeSnapshot() {
+        synchronized (lock) {
+            int size = 4;
+            for (byte[] v : entries.values()) {
+                size += 12 + v.length;
+            }
+            ByteBuffer b = ByteBuffer.allocate(size);
+            b.putInt(entries.size());
+            entries.forEach((k, v) -> b.putLong(k).putInt(v.length).put(v));
+            return b.array();
+        }
+    }
+
+    private void decodeSnapshot(byte[] snapshot) {
+        ByteBuffer b = ByteBuffer.wrap(snapshot);
+        int n = b.getInt();
+        LinkedHashMap<Long, byte[]> restored = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            long key = b.getLong();
+            byte[] value = new byte[b.getInt()];
+            b.get(value);
+            restored.put(key, value);
+        }
+        synchronized (lock) {
+            entries.clear();
+            entries.putAll(restored);
+        }
+    }
+
+    private void leaderLost(String newLeader) {
+        synchronized (lock) {
+            if (!leading) {
+                return;
+            }
+            leading = false;
+            Listener l = listener;
+            if (l != null) {
+                call(() -> l.leaderLost(newLeader));
+            }
+        }
+    }
+
+    /** The name in the group's dir: written when known (a join), read when not (a recovered group). */
+    private void nameFile(Path groupDir) throws IOException {
+        Path file = groupDir.resolve(NAME_FILE);
+        if (name != null) {
+            if (!Files.exists(file)) {
+                Path tmp = groupDir.resolve(NAME_FILE + ".tmp");
+                Files.write(tmp, name.getBytes(StandardCharsets.UTF_8));
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } else if (Files.exists(file)) {
+            String found = Files.readString(file, StandardCharsets.UTF_8);
+            if (!RaftNode.queueGroupId(found).equals(groupId)) {
+                log.warn("queue group {}: {} names '{}', whose group id is another", groupId, file, found);
+            } else {
+                name = found;
+            }
+        } else {
+            log.warn("queue group {} recovered without its name ({} is missing)", groupId, file);
+        }
+    }
+
+    /** The group's Ratis state machine: the records' apply, the leader events, the name file. */
+    final class Machine extends RecordStateMachine {
+        Machine(ReplicatedState snapshots) {
+            super(snapshots);
+        }
+
+        @Override public void initialize(RaftServer server, RaftGroupId id, RaftStorage storage) throws IOException {
+            nameFile(storage.getStorageDir().getRoot().toPath());
+            super.initialize(server, id, storage);
+        }
+
+        @Override void apply(LogEntryProto entry, byte[] record) {
+            QueueGroup.this.apply(entry.getIndex(), record,
+                    entry.getStateMachineLogEntry().getClientId().equals(clientIdBytes));
+        }
+
+        @Override void reloaded(long index) {
+            synchronized (lock) {
+                Listener l = listener;
+                if (l != null) {
+                    call(() -> l.restored(index));
+                }
+            }
+        }
+
+        /** Ratis calls it on the apply thread once the new leader's first entry of its term is applied. */
+        @Override public void notifyLeaderReady() {
+            synchronized (lock) {
+                if (leading) {
+                    return;
+                }
+                leading = true;
+                Listener l = listener;
+                if (l != null) {
+                    call(l::leaderReady);
+                }
+            }
+        }
+
+        /** The leader steps down (Ratis does not report a change to "no leader" through notifyLeaderChanged). */
+        @Override public void notifyNotLeader(Collection<TransactionContext> pending) throws IOException {
+            super.notifyNotLeader(pending);
+            String leader = leaderId();
+            leaderLost(node.self().id().equals(leader) ? null : leader);
+        }
+
+        @Override public void notifyLeaderChanged(RaftGroupMemberId member, RaftPeerId newLeader) {
+            super.notifyLeaderChanged(member, newLeader);
+            if (newLeader != null && !newLeader.equals(member.getPeerId())) {
+                leaderLost(newLeader.toString());
+            }
+        }
+
+        /** The node stops or the group is left: a leading listener hears the loss. */
+        @Override public void close() throws IOException {
+            leaderLost(null);
+            super.close();
+        }
+    }
+}

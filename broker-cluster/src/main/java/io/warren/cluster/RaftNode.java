@@ -1,0 +1,325 @@
+package io.warren.cluster;
+
+import org.apache.ratis.RaftConfigKeys;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.grpc.GrpcTlsConfig;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.GroupManagementRequest;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.rpc.SupportedRpcType;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * This node's one Ratis server and the Raft groups it hosts: the metadata group ({@link #metadata()},
+ * over every node) and any number of quorum queue groups ({@link QueueGroup}, each over the few
+ * nodes that hold the queue). All groups share the server's port, its mutual TLS ({@link ClusterTls})
+ * and its storage dir: each group keeps its log, vote and snapshots in the sub-directory named
+ * by its group id, and at start the server reloads every group it finds there, so queue groups
+ * come back without being joined again ({@link #queueGroups()}).
+ *
+ * <p>Threads: {@link #joinQueueGroup} and {@link #leaveQueueGroup} block on disk I/O and on Ratis'
+ * group management (a few milliseconds to a second): call them off the event loops. The other
+ * methods do not block.
+ */
+public final class RaftNode implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RaftNode.class);
+    /** What a queue group's name is prefixed with before it becomes the group id's UUID: never "warren-metadata". */
+    private static final String QUEUE_GROUP_PREFIX = "warren-queue-group:";
+
+    private final Member self;
+    private final RaftSettings settings;
+    private final RaftProperties properties;
+    private final Parameters parameters;
+    private final RecordStateMachine metadataMachine;
+    /** Every queue group hosted here, by group id: joined, or recovered at start. */
+    private final Map<RaftGroupId, QueueGroup> queueGroups = new ConcurrentHashMap<>();
+    /** The names of groups being joined, for the state-machine registry, which Ratis calls with the id only. */
+    private final Map<RaftGroupId, String> joining = new ConcurrentHashMap<>();
+    /** Serialises joins and leaves (each is one Ratis group-management call). */
+    private final Object membership = new Object();
+    private final AtomicLong callIds = new AtomicLong();
+    private final ClientId adminClientId = ClientId.randomId();
+    private final RaftServer server;
+    private volatile MetadataGroup metadata;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private RaftNode(Member self, List<Member> members, ClusterSecret secret, Path storageDir, RaftSettings settings,
+                     ReplicatedState metadataState) throws IOException {
+        this.self = self;
+        this.settings = settings;
+        RaftGroup group = group(MetadataGroup.GROUP_ID, self, members);
+        Files.createDirectories(storageDir);
+        properties = new RaftProperties();
+        RaftConfigKeys.Rpc.setType(properties, SupportedRpcType.GRPC);
+        GrpcConfigKeys.Server.setHost(properties, self.host());
+        GrpcConfigKeys.Server.setPort(properties, self.port());
+        RaftServerConfigKeys.setStorageDir(properties, List.of(storageDir.toFile()));
+        // Ratis' default is a shared folder under /tmp; keep everything of this member in its own dir.
+        RaftServerConfigKeys.setRemovedGroupsDir(properties, storageDir.resolve("removed-groups").toFile());
+        settings.applyTo(properties);
+        parameters = tls(ClusterTls.create(secret).grpcTlsConfig());
+        metadataMachine = new RecordStateMachine(metadataState);
+        server = RaftServer.newBuilder()
+                .setServerId(RaftPeerId.valueOf(self.id()))
+                .setGroup(group)
+                // Called (on a Ratis thread) for the metadata group, for each group dir found at
+                // start, and for each group joined later.
+                .setStateMachineRegistry(this::stateMachine)
+                .setProperties(properties)
+                .setParameters(parameters)
+                // RECOVER formats an empty storage dir and recovers a used one; FORMAT (Ratis'
+                // default) would refuse to start on the dir this member used before.
+                .setOption(RaftStorage.StartupOption.RECOVER)
+                .build();
+    }
+
+    /**
+     * Starts this node's Ratis server with its member of the metadata group and every queue group
+     * found in {@code storageDir}. The metadata group elects a leader once a majority of
+     * {@code members} runs; each queue group once a majority of its own members runs.
+     *
+     * @param self          this node: its id, and the address it listens on for its peers
+     * @param members       every member of the metadata group, {@code self} included, the same list on every node
+     * @param secret        the cluster's shared secret: only members started with the same one talk to each other
+     * @param storageDir    this node's own directory (one sub-directory per group); created if missing
+     * @param metadataState what the metadata group's records build; it owns that group's snapshot bytes
+     */
+    public static RaftNode start(Member self, List<Member> members, ClusterSecret secret, Path storageDir,
+                                 RaftSettings settings, ReplicatedState metadataState) throws IOException {
+        Objects.requireNonNull(secret, "secret");
+        Objects.requireNonNull(metadataState, "metadataState");
+        RaftNode node = new RaftNode(self, members, secret, storageDir, settings, metadataState);
+        RaftClient client = null;
+        try {
+            node.server.start();
+            client = node.newClient(node.server.getDivision(MetadataGroup.GROUP_ID).getGroup(), ClientId.randomId());
+        } catch (IOException | RuntimeException e) {
+            node.closeQuietly(client);
+            throw e;
+        }
+        node.metadata = new MetadataGroup(node, client, node.metadataMachine);
+        log.info("raft node {} started at {} ({} metadata members, {} queue groups recovered, storage {})", self.id(),
+                self.address(), members.size(), node.queueGroups.size(), storageDir);
+        return node;
+    }
+
+    /** Ratis' state-machine registry: the metadata group's machine, or a new queue group's. */
+    private StateMachine stateMachine(RaftGroupId id) {
+        if (id.equals(MetadataGroup.GROUP_ID)) {
+            return metadataMachine;
+        }
+        // A name is known for a group being joined; a group recovered at start reads it from its dir.
+        QueueGroup group = new QueueGroup(this, id, joining.get(id));
+        QueueGroup old = queueGroups.put(id, group);
+        if (old != null) {
+            old.closeClient();
+        }
+        return group.machine();
+    }
+
+    /** The group id of the queue group {@code name}: a name-based UUID, the same on every node. */
+    static RaftGroupId queueGroupId(String name) {
+        return RaftGroupId.valueOf(UUID.nameUUIDFromBytes((QUEUE_GROUP_PREFIX + name).getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /**
+     * Adds this node's member of the queue group {@code name} over {@code members} (this node
+     * among them; the same list on every member) and returns it, or returns the one already here
+     * (joined before, or recovered at start; {@code members} is then not compared). The group
+     * elects a leader once a majority of {@code members} joined. A new member starts empty.
+     * Blocks on disk I/O and Ratis' group management: not for an event loop.
+     *
+     * @throws IOException when Ratis refuses the group (its storage cannot be made, ...)
+     */
+    public QueueGroup joinQueueGroup(String name, List<Member> members) throws IOException {
+        Objects.requireNonNull(name, "name");
+        RaftGroupId id = queueGroupId(name);
+        synchronized (membership) {
+            QueueGroup existing = queueGroups.get(id);
+            if (existing != null) {
+                return existing;
+            }
+            RaftGroup group = group(id, self, members);
+            joining.put(id, name);
+            try {
+                // format=false: RECOVER, which formats the new (absent) dir.
+                RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(adminClientId,
+                        server.getId(), callIds.incrementAndGet(), group, false));
+                if (!reply.isSuccess()) {
+                    queueGroups.remove(id);
+                    throw new IOException("cannot join queue group " + name + ": " + reply.getException(),
+                            reply.getException());
+                }
+            } finally {
+                joining.remove(id);
+            }
+            QueueGroup joined = queueGroups.get(id);
+            if (joined == null) {
+                throw new IllegalStateException("Ratis added queue group " + name + " without asking for its state machine");
+            }
+            log.info("{} joined queue group {} ({}) of {}", self.id(), name, id, members.stream().map(Member::id).toList());
+            return joined;
+        }
+    }
+
+    /**
+     * Removes this node's member of the queue group {@code name} and deletes its storage (log,
+     * snapshots). Its pending puts and removes fail; its listener, if this member led, hears
+     * {@code leaderLost(null)}. The other members are not told: each leaves on its own (until then
+     * they count this member as one that is down). Nothing happens if this node is not a member.
+     * Blocks on disk I/O: not for an event loop.
+     */
+    public void leaveQueueGroup(String name) throws IOException {
+        RaftGroupId id = queueGroupId(name);
+        synchronized (membership) {
+            QueueGroup group = queueGroups.get(id);
+            if (group == null) {
+                return;
+            }
+            group.closeClient();
+            RaftClientReply reply = server.groupManagement(GroupManagementRequest.newRemove(adminClientId,
+                    server.getId(), callIds.incrementAndGet(), id, true, false));
+            queueGroups.remove(id, group);
+            if (!reply.isSuccess()) {
+                throw new IOException("cannot leave queue group " + name + ": " + reply.getException(),
+                        reply.getException());
+            }
+            log.info("{} left queue group {} ({})", self.id(), name, id);
+        }
+    }
+
+    /**
+     * Every queue group this node is a member of, by name: those joined, and those recovered from
+     * the storage dir at start. A group recovered without its name (a crash between Ratis making
+     * its dir and this node writing the name there) is listed under its group id's UUID.
+     */
+    public Map<String, QueueGroup> queueGroups() {
+        Map<String, QueueGroup> byName = new TreeMap<>();
+        for (QueueGroup g : queueGroups.values()) {
+            byName.put(g.name() != null ? g.name() : g.groupId().getUuid().toString(), g);
+        }
+        return Collections.unmodifiableMap(byName);
+    }
+
+    /** This node's member of the metadata group. */
+    public MetadataGroup metadata() {
+        return metadata;
+    }
+
+    public Member self() {
+        return self;
+    }
+
+    RaftServer server() {
+        return server;
+    }
+
+    RaftSettings settings() {
+        return settings;
+    }
+
+    /** A client for {@code group}: TLS, retries every {@link RaftSettings#retryInterval} through elections. */
+    RaftClient newClient(RaftGroup group, ClientId clientId) {
+        return RaftClient.newBuilder()
+                .setProperties(properties)
+                .setParameters(parameters)
+                .setRaftGroup(group)
+                .setClientId(clientId)
+                .setLeaderId(RaftPeerId.valueOf(self.id()))
+                .setRetryPolicy(RetryPolicies.retryForeverWithSleep(RaftSettings.ratis(settings.retryInterval())))
+                .build();
+    }
+
+    /**
+     * The same TLS settings for each of Ratis' gRPC services: the server's (its peers' appends,
+     * votes and snapshots, served and sent), the client's and the admin's. The general key alone
+     * would cover all three today; setting each keeps a service from falling back to plain text
+     * should a Ratis version stop reading the general one for it.
+     */
+    private static Parameters tls(GrpcTlsConfig tls) {
+        Parameters parameters = new Parameters();
+        GrpcConfigKeys.TLS.setConf(parameters, tls);
+        GrpcConfigKeys.Server.setTlsConf(parameters, tls);
+        GrpcConfigKeys.Client.setTlsConf(parameters, tls);
+        GrpcConfigKeys.Admin.setTlsConf(parameters, tls);
+        return parameters;
+    }
+
+    static RaftGroup group(RaftGroupId id, Member self, List<Member> members) {
+        Set<String> ids = new HashSet<>();
+        Set<String> addresses = new HashSet<>();
+        for (Member m : members) {
+            if (!ids.add(m.id())) {
+                throw new IllegalArgumentException("member id " + m.id() + " appears twice");
+            }
+            if (!addresses.add(m.address())) {
+                throw new IllegalArgumentException("address " + m.address() + " appears twice");
+            }
+        }
+        if (!members.contains(self)) {
+            throw new IllegalArgumentException("this member " + self + " is not in the member list " + members);
+        }
+        return RaftGroup.valueOf(id, members.stream()
+                .map(m -> RaftPeer.newBuilder().setId(m.id()).setAddress(m.address()).build())
+                .toList());
+    }
+
+    /**
+     * Stops the server and every group on it: pending submits, puts and removes fail; the logs and
+     * snapshots stay for the next start.
+     */
+    @Override public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        MetadataGroup m = metadata;
+        closeQuietly(m == null ? null : m.client());
+        log.info("raft node {} stopped", self.id());
+    }
+
+    private void closeQuietly(RaftClient client) {
+        for (QueueGroup g : queueGroups.values()) {
+            g.closeClient();
+        }
+        if (client != null) {
+            try {
+                client.close();
+            } catch (IOException | RuntimeException e) {
+                log.warn("closing the metadata group's client failed", e);
+            }
+        }
+        try {
+            server.close();
+        } catch (IOException | RuntimeException e) {
+            log.warn("closing the raft server failed", e);
+        }
+    }
+}

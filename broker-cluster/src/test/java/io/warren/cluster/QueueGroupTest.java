@@ -1,0 +1,338 @@
+package io.warren.cluster;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Quorum queue groups on three in-process nodes (loopback, temp dirs), beside the metadata group.
+ * One cluster serves every test (starting three nodes and their first TLS channels costs seconds);
+ * each test uses its own group names, and finds all three nodes running.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class QueueGroupTest {
+    private static final Duration BOUND = Duration.ofSeconds(15);
+
+    @TempDir static Path dir;
+    private TestCluster cluster;
+
+    @BeforeAll void startCluster() throws Exception {
+        // A snapshot every 20 entries and 1 KiB segments, so that a member that misses 60
+        // entries can only catch up by the leader's snapshot.
+        cluster = new TestCluster(3, dir, RaftSettings.DEFAULT.withSnapshotEvery(20, 1024)).startAll();
+    }
+
+    @BeforeEach void everyNodeRuns() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            if (cluster.member(i) == null) {
+                cluster.start(i);
+            }
+        }
+    }
+
+    private final long t0 = System.nanoTime();
+
+    private void mark(String what) {
+        System.out.printf("TIMING %6d ms %s%n", (System.nanoTime() - t0) / 1_000_000, what);
+    }
+
+    @AfterAll void stop() {
+        mark("test body done");
+        if (cluster != null) {
+            cluster.close();
+        }
+        mark("closed");
+    }
+
+    /** What a listener heard, as strings: "index key value local", "ready", "lost X", "restored N". */
+    static final class Recorder implements QueueGroup.Listener {
+        final List<String> applied = Collections.synchronizedList(new ArrayList<>());
+        final List<String> events = Collections.synchronizedList(new ArrayList<>());
+
+        @Override public void applied(long index, long key, byte[] value, boolean local) {
+            applied.add(index + " " + key + " " + (value == null ? "-" : new String(value, StandardCharsets.UTF_8))
+                    + " " + local);
+        }
+
+        @Override public void restored(long index) {
+            events.add("restored " + index);
+        }
+
+        @Override public void leaderReady() {
+            events.add("ready");
+        }
+
+        @Override public void leaderLost(String newLeaderId) {
+            events.add("lost " + newLeaderId);
+        }
+
+        /** The applied calls without the local flag: the same on every member. */
+        List<String> sequence() {
+            synchronized (applied) {
+                return applied.stream().map(s -> s.substring(0, s.lastIndexOf(' '))).toList();
+            }
+        }
+
+        String lastEvent() {
+            synchronized (events) {
+                return events.isEmpty() ? null : events.get(events.size() - 1);
+            }
+        }
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static long join(CompletableFuture<Long> f) throws Exception {
+        return f.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+    }
+
+    private static Map<Long, String> asMap(List<Map.Entry<Long, byte[]>> entries) {
+        Map<Long, String> m = new LinkedHashMap<>();
+        entries.forEach(e -> m.put(e.getKey(), new String(e.getValue(), StandardCharsets.UTF_8)));
+        return m;
+    }
+
+    private RaftNode node(int i) {
+        return cluster.member(i).node();
+    }
+
+    private QueueGroup[] joinAll(String name) throws Exception {
+        mark("joining " + name);
+        QueueGroup[] groups = new QueueGroup[3];
+        for (int i = 0; i < 3; i++) {
+            groups[i] = node(i).joinQueueGroup(name, cluster.members());
+            mark("joined " + i);
+        }
+        return groups;
+    }
+
+    private static int leaderOf(QueueGroup[] groups) {
+        await().atMost(BOUND).until(() -> java.util.Arrays.stream(groups).anyMatch(g -> g != null && g.isLeader()));
+        for (int i = 0; i < groups.length; i++) {
+            if (groups[i] != null && groups[i].isLeader()) {
+                return i;
+            }
+        }
+        throw new AssertionError("no leader");
+    }
+
+    @Test void putsAndRemovesFromEveryMemberAreAppliedInOneOrderEverywhere() throws Exception {
+        String Q1 = "vhost/order/1";
+        QueueGroup[] groups = joinAll(Q1);
+        assertSame(groups[0], node(0).joinQueueGroup(Q1, cluster.members()), "a second join returns the member joined");
+        Recorder[] heard = new Recorder[3];
+        for (int i = 0; i < 3; i++) {
+            heard[i] = new Recorder();
+            assertEquals(List.of(), groups[i].listen(heard[i]));
+        }
+        // Keys m*1000+i from member m: 30 puts each, issued all at once (past no bound: 64), then
+        // from each member a replace of its first key and a remove of its second and third.
+        List<String> notVisible = Collections.synchronizedList(new ArrayList<>());
+        List<CompletableFuture<Long>> all = new ArrayList<>();
+        for (int m = 0; m < 3; m++) {
+            for (int i = 0; i < 30; i++) {
+                long key = m * 1000L + i;
+                QueueGroup g = groups[m];
+                all.add(g.put(key, bytes("v" + key)).whenComplete((index, e) -> {
+                    if (e == null && g.entries().stream().noneMatch(en -> en.getKey() == key)) {
+                        notVisible.add("put " + key);
+                    }
+                }));
+            }
+        }
+        for (int m = 0; m < 3; m++) {
+            all.add(groups[m].put(m * 1000L, bytes("replaced" + m)));
+            all.add(groups[m].remove(new long[] {m * 1000L + 1, m * 1000L + 2, 99_999}));
+        }
+        mark("puts sent");
+        for (CompletableFuture<Long> f : all) {
+            join(f);
+        }
+        mark("puts done");
+        assertEquals(List.of(), notVisible, "puts not applied on their member when their future completed");
+
+        int total = 3 * 30 + 3 + 3 * 2; // puts, replaces, removes of present keys
+        await().atMost(BOUND).until(() -> heard[0].applied.size() == total && heard[1].applied.size() == total
+                && heard[2].applied.size() == total);
+        List<String> sequence = heard[0].sequence();
+        assertEquals(sequence, heard[1].sequence(), "member 1 applied another sequence");
+        assertEquals(sequence, heard[2].sequence(), "member 2 applied another sequence");
+        Map<Long, String> expected = asMap(groups[0].entries());
+        assertEquals(expected, asMap(groups[1].entries()));
+        assertEquals(expected, asMap(groups[2].entries()));
+        assertEquals(List.copyOf(expected.keySet()), groups[1].entries().stream().map(Map.Entry::getKey).toList(),
+                "entries are not in the same order");
+        assertEquals(84, groups[0].size());
+        for (int m = 0; m < 3; m++) {
+            assertEquals("replaced" + m, expected.get(m * 1000L));
+            assertFalse(expected.containsKey(m * 1000L + 1));
+        }
+        // A replace keeps the key's place: member 0's first key is still before its fourth.
+        List<Long> keys = List.copyOf(expected.keySet());
+        assertTrue(keys.indexOf(0L) < keys.indexOf(3L), "a replaced key moved: " + keys);
+        // Each member's records in call order; local exactly for its own.
+        for (int m = 0; m < 3; m++) {
+            long base = m * 1000L;
+            List<Long> ownPuts = heard[0].applied.stream().map(s -> s.split(" "))
+                    .filter(p -> Long.parseLong(p[1]) / 1000 == base / 1000 && p[2].startsWith("v"))
+                    .map(p -> Long.parseLong(p[1])).toList();
+            assertEquals(java.util.stream.LongStream.range(base, base + 30).boxed().toList(), ownPuts,
+                    "member " + m + "'s puts out of order");
+            for (int member = 0; member < 3; member++) {
+                for (String s : heard[member].applied) {
+                    String[] p = s.split(" ");
+                    boolean fromMember = Long.parseLong(p[1]) / 1000 == member;
+                    assertEquals(String.valueOf(fromMember), p[3], "local flag on member " + member + ": " + s);
+                }
+            }
+        }
+        mark("checked");
+        int leader = leaderOf(groups);
+        assertEquals("ready", heard[leader].lastEvent());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(cluster.members(), groups[i].members());
+            assertEquals(cluster.memberAt(leader).id(), groups[i].leaderId());
+        }
+        // The metadata group works alongside.
+        join(cluster.member(1).submit(bytes("metadata")));
+        assertTrue(cluster.state(1).contains("metadata"));
+    }
+
+    @Test void whenTheQueueLeaderStopsANewLeaderIsReadyWithEveryConfirmedPut() throws Exception {
+        String Q1 = "vhost/failover/2";
+        QueueGroup[] groups = joinAll(Q1);
+        Recorder[] heard = new Recorder[3];
+        for (int i = 0; i < 3; i++) {
+            heard[i] = new Recorder();
+            groups[i].listen(heard[i]);
+        }
+        int oldLeader = leaderOf(groups);
+        await().atMost(BOUND).until(() -> "ready".equals(heard[oldLeader].lastEvent()));
+        List<Long> confirmed = Collections.synchronizedList(new ArrayList<>());
+        List<CompletableFuture<Long>> puts = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            long key = i;
+            puts.add(groups[i % 3].put(key, bytes("m" + i)).whenComplete((index, e) -> {
+                if (e == null) {
+                    confirmed.add(key);
+                }
+            }));
+        }
+        for (CompletableFuture<Long> f : puts) {
+            join(f);
+        }
+        cluster.stop(oldLeader);
+        assertEquals("lost null", heard[oldLeader].lastEvent(), "the stopped leader's listener");
+
+        int a = (oldLeader + 1) % 3;
+        int b = (oldLeader + 2) % 3;
+        await().atMost(BOUND).until(() -> "ready".equals(heard[a].lastEvent()) || "ready".equals(heard[b].lastEvent()));
+        int newLeader = "ready".equals(heard[a].lastEvent()) ? a : b;
+        int follower = newLeader == a ? b : a;
+        assertTrue(groups[newLeader].isLeader());
+        Map<Long, String> onNewLeader = asMap(groups[newLeader].entries());
+        for (long key : List.copyOf(confirmed)) {
+            assertTrue(onNewLeader.containsKey(key), "confirmed put " + key + " missing on the new leader");
+        }
+        assertEquals(40, onNewLeader.size());
+        // The follower saw the new leader, and both survivors take writes.
+        await().atMost(BOUND).until(() -> cluster.memberAt(newLeader).id().equals(groups[follower].leaderId()));
+        join(groups[follower].put(100, bytes("after")));
+        join(groups[newLeader].remove(new long[] {0}));
+        await().atMost(BOUND).until(() -> asMap(groups[follower].entries()).equals(asMap(groups[newLeader].entries())));
+        assertEquals(40, groups[follower].size());
+    }
+
+    @Test void aRestartedNodeRecoversItsQueueGroupsAndABehindMemberInstallsTheLeadersSnapshot() throws Exception {
+        String Q1 = "vhost/restart-a/3";
+        String Q2 = "vhost/restart-b/4";
+        QueueGroup[] q1 = joinAll(Q1);
+        QueueGroup[] q2 = joinAll(Q2);
+        for (int i = 0; i < 10; i++) {
+            join(q1[i % 3].put(i, bytes("one" + i)));
+            join(q2[i % 3].put(i, bytes("two" + i)));
+        }
+        cluster.stop(2);
+        List<CompletableFuture<Long>> puts = new ArrayList<>();
+        for (int i = 10; i < 70; i++) {
+            puts.add(q1[i % 2].put(i, bytes("one" + i)));
+        }
+        puts.add(q1[0].remove(new long[] {1, 2, 3}));
+        for (CompletableFuture<Long> f : puts) {
+            join(f);
+        }
+        Map<Long, String> expected1 = asMap(q1[0].entries());
+        Map<Long, String> expected2 = asMap(q2[0].entries());
+        assertEquals(67, expected1.size());
+
+        cluster.start(2);
+        Map<String, QueueGroup> recovered = node(2).queueGroups();
+        assertTrue(recovered.keySet().containsAll(List.of(Q1, Q2)), "recovered: " + recovered.keySet());
+        Recorder heard = new Recorder();
+        recovered.get(Q1).listen(heard);
+        await().atMost(BOUND).until(() -> asMap(recovered.get(Q1).entries()).equals(expected1));
+        await().atMost(BOUND).until(() -> asMap(recovered.get(Q2).entries()).equals(expected2));
+        assertTrue(heard.events.stream().anyMatch(e -> e.startsWith("restored ")),
+                "node 2 caught up without the leader's snapshot: " + heard.events);
+        assertSame(recovered.get(Q1), node(2).joinQueueGroup(Q1, cluster.members()), "a join returns the recovered member");
+
+        join(node(2).queueGroups().get(Q2).put(500, bytes("after restart")));
+    }
+
+    @Test void leavingOnEveryMemberDeletesTheStorageAndAJoinAfterStartsEmpty() throws Exception {
+        String Q1 = "vhost/leave/5";
+        QueueGroup[] groups = joinAll(Q1);
+        for (int i = 0; i < 5; i++) {
+            join(groups[i % 3].put(i, bytes("x" + i)));
+        }
+        String uuid = RaftNode.queueGroupId(Q1).getUuid().toString();
+        for (int i = 0; i < 3; i++) {
+            assertTrue(Files.isDirectory(cluster.storageDir(i).resolve(uuid)));
+            assertEquals(Q1, Files.readString(cluster.storageDir(i).resolve(uuid).resolve(QueueGroup.NAME_FILE)));
+        }
+        for (int i = 0; i < 3; i++) {
+            node(i).leaveQueueGroup(Q1);
+            assertFalse(Files.exists(cluster.storageDir(i).resolve(uuid)), "node " + i + " kept the group's dir");
+            assertFalse(node(i).queueGroups().containsKey(Q1));
+        }
+        node(0).leaveQueueGroup(Q1); // not a member: nothing happens
+
+        QueueGroup[] again = joinAll(Q1);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(0, again[i].size(), "node " + i + " rejoined with old entries");
+        }
+        long index = join(again[1].put(7, bytes("new")));
+        assertNotNull(again[1].entries().get(0));
+        for (int i = 0; i < 3; i++) {
+            QueueGroup g = again[i];
+            await().atMost(BOUND).until(() -> g.appliedIndex() >= index);
+            assertEquals(Map.of(7L, "new"), asMap(g.entries()));
+        }
+    }
+}
