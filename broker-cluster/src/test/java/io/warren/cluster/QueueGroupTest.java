@@ -274,9 +274,10 @@ class QueueGroupTest {
         String Q2 = "vhost/restart-b/4";
         QueueGroup[] q1 = joinAll(Q1);
         QueueGroup[] q2 = joinAll(Q2);
+        long last2 = 0;
         for (int i = 0; i < 10; i++) {
             join(q1[i % 3].put(i, bytes("one" + i)));
-            join(q2[i % 3].put(i, bytes("two" + i)));
+            last2 = Math.max(last2, join(q2[i % 3].put(i, bytes("two" + i))));
         }
         cluster.stop(2);
         List<CompletableFuture<Long>> puts = new ArrayList<>();
@@ -284,12 +285,19 @@ class QueueGroupTest {
             puts.add(q1[i % 2].put(i, bytes("one" + i)));
         }
         puts.add(q1[0].remove(new long[] {1, 2, 3}));
+        long last1 = 0;
         for (CompletableFuture<Long> f : puts) {
-            join(f);
+            last1 = Math.max(last1, join(f));
         }
+        // A put confirmed on one node may not be applied on the other yet.
+        long l1 = last1;
+        long l2 = last2;
+        await().atMost(BOUND).until(() -> q1[0].appliedIndex() >= l1 && q1[1].appliedIndex() >= l1
+                && q2[0].appliedIndex() >= l2);
         Map<Long, String> expected1 = asMap(q1[0].entries());
         Map<Long, String> expected2 = asMap(q2[0].entries());
         assertEquals(67, expected1.size());
+        assertEquals(expected1, asMap(q1[1].entries()));
 
         cluster.start(2);
         Map<String, QueueGroup> recovered = node(2).queueGroups();
