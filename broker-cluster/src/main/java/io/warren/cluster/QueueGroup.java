@@ -47,7 +47,9 @@ import java.util.concurrent.TimeUnit;
  * order. Neither method blocks: at most {@value #MAX_IN_FLIGHT} records of a member are in flight
  * (under Ratis' client window of 100, past which Ratis would block the caller); the rest wait in
  * an unbounded queue in call order, and one whose future timed out before it was sent is dropped.
- * The futures complete on Ratis' threads (the apply thread, or a client thread on failure).
+ * The futures complete on other threads: the apply thread (usually), a Ratis client thread (a
+ * failure, or a record already applied when its reply came), or the JDK's delayer thread (a
+ * timeout); chain work with the async variants or hand it to an event loop.
  *
  * <p><b>State.</b> Entries in log order: a put of a new key appends it, a put of an existing key
  * replaces its value in place, a remove drops the keys. {@link #entries()} copies them under the
