@@ -129,7 +129,6 @@ public final class QueueGroup {
     private final Object sendLock = new Object();
     private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
     private int inFlight;
-    private boolean draining;
     private RaftClient client;
     private boolean stopped;
 
@@ -193,54 +192,77 @@ public final class QueueGroup {
                 return result;
             }
             waiting.add(new Pending(record, result));
-            drain();
         }
+        scheduleDrain();
         return result;
     }
 
-    /** Sends waiting records while fewer than MAX_IN_FLIGHT are in flight, in call order. Holds sendLock. */
-    private void drain() {
-        if (draining) {
-            return; // a completion inside send(): the loop below goes on
+    private final java.util.concurrent.atomic.AtomicBoolean drainScheduled =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
+    private void scheduleDrain() {
+        if (drainScheduled.compareAndSet(false, true)) {
+            node.sender().execute(this::drain);
         }
-        draining = true;
-        try {
-            while (inFlight < MAX_IN_FLIGHT && !waiting.isEmpty()) {
-                Pending p = waiting.poll();
+    }
+
+    /**
+     * Sends waiting records while fewer than MAX_IN_FLIGHT are in flight, in call order, on the
+     * node's sender thread. Ratis' client is never called under sendLock: its replies complete
+     * under its own window lock, and a reply's callback takes sendLock, so calling it under
+     * sendLock deadlocked (and blocked the event loop that called put).
+     */
+    private void drain() {
+        drainScheduled.set(false);
+        while (true) {
+            Pending p;
+            RaftClient c;
+            synchronized (sendLock) {
+                if (stopped || inFlight >= MAX_IN_FLIGHT || waiting.isEmpty()) {
+                    return;
+                }
+                p = waiting.poll();
                 if (p.result().isDone()) {
                     continue; // timed out before it was sent: never sent
                 }
-                CompletableFuture<RaftClientReply> sent;
                 try {
-                    sent = client().async().send(Message.valueOf(ByteString.copyFrom(p.record())));
+                    c = client();
                 } catch (IOException | RuntimeException e) {
-                    p.result().completeExceptionally(e);
+                    node.sender().execute(() -> p.result().completeExceptionally(e));
                     continue;
                 }
                 inFlight++;
-                sent.whenComplete((reply, error) -> {
-                    synchronized (sendLock) {
-                        inFlight--;
-                        drain();
-                    }
-                    if (error != null) {
-                        p.result().completeExceptionally(error);
-                    } else if (!reply.isSuccess()) {
-                        p.result().completeExceptionally(reply.getException());
-                    } else {
-                        long index = reply.getLogIndex();
-                        machine.whenApplied(index).whenComplete((v, e) -> {
-                            if (e != null) {
-                                p.result().completeExceptionally(e);
-                            } else {
-                                p.result().complete(index);
-                            }
-                        });
-                    }
-                });
             }
-        } finally {
-            draining = false;
+            CompletableFuture<RaftClientReply> sent;
+            try {
+                sent = c.async().send(Message.valueOf(ByteString.copyFrom(p.record())));
+            } catch (RuntimeException e) {
+                synchronized (sendLock) {
+                    inFlight--;
+                }
+                p.result().completeExceptionally(e);
+                continue;
+            }
+            sent.whenComplete((reply, error) -> {
+                synchronized (sendLock) {
+                    inFlight--;
+                }
+                scheduleDrain();
+                if (error != null) {
+                    p.result().completeExceptionally(error);
+                } else if (!reply.isSuccess()) {
+                    p.result().completeExceptionally(reply.getException());
+                } else {
+                    long index = reply.getLogIndex();
+                    machine.whenApplied(index).whenComplete((v, e) -> {
+                        if (e != null) {
+                            p.result().completeExceptionally(e);
+                        } else {
+                            p.result().complete(index);
+                        }
+                    });
+                }
+            });
         }
     }
 
@@ -286,6 +308,13 @@ public final class QueueGroup {
             List<Map.Entry<Long, byte[]>> copy = new ArrayList<>(entries.size());
             entries.forEach((k, v) -> copy.add(new AbstractMap.SimpleImmutableEntry<>(k, v)));
             return copy;
+        }
+    }
+
+    /** The value of {@code key}, or null when the map has none (shared: do not change it). */
+    public byte[] get(long key) {
+        synchronized (lock) {
+            return entries.get(key);
         }
     }
 

@@ -247,6 +247,20 @@ public final class RaftNode implements AutoCloseable {
     }
 
     /** A client for {@code group}: TLS, retries every {@link RaftSettings#retryInterval} through elections. */
+    /**
+     * The thread that hands the queue groups' records to their Ratis clients: callers (event
+     * loops) only queue them, and nothing of Ratis runs under a queue group's lock.
+     */
+    private final java.util.concurrent.ExecutorService sender = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "warren-raft-sender");
+        t.setDaemon(true);
+        return t;
+    });
+
+    java.util.concurrent.Executor sender() {
+        return sender;
+    }
+
     RaftClient newClient(RaftGroup group, ClientId clientId) {
         return RaftClient.newBuilder()
                 .setProperties(properties)
@@ -302,6 +316,7 @@ public final class RaftNode implements AutoCloseable {
         }
         MetadataGroup m = metadata;
         closeQuietly(m == null ? null : m.client());
+        sender.shutdown();
         log.info("raft node {} stopped", self.id());
     }
 

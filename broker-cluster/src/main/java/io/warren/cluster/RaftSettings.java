@@ -71,6 +71,10 @@ public record RaftSettings(Duration electionTimeoutMin, Duration electionTimeout
         RaftServerConfigKeys.Rpc.setTimeoutMax(p, ratis(electionTimeoutMax));
         RaftServerConfigKeys.Rpc.setRequestTimeout(p, ratis(requestTimeout));
         RaftClientConfigKeys.Rpc.setRequestTimeout(p, ratis(requestTimeout));
+        // A leader that lost its majority waits this long before it stands for election again
+        // (Ratis: 10 s). When it holds the longest log nobody else can win meanwhile, so a queue
+        // or the metadata stalled for 10 s after a partition healed; one election timeout is enough.
+        RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(p, ratis(electionTimeoutMax));
         // How long the leader waits before it tries again to reach a member it failed to reach:
         // Ratis' "1ms,10, 1s,20, 5s,1000" moves to 5 s waits after a few seconds of a member being
         // down, so a member that comes back hears nothing for up to 5 s. Every 500 ms (randomised

@@ -189,7 +189,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                 resources.memory().paging(paging);
                 resources.memory().check();
             }
-            StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec());
+            StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec(),
+                    cluster == null ? null : cluster.quorumQueues());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), durability, paging);
             vhosts.delays(delays); // before recovery: durable x-delayed-message exchanges come back attached
             // Dead-lettering rewrites properties (x-death, expiration): the AMQP codec does it for core.
@@ -203,7 +204,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                 // makes: nothing falls between the two.
                 AccessControl[] made = new AccessControl[1];
                 cluster.definitions().follow(new io.warren.server.cluster.ClusterChanges(cluster.nodeName(), vhosts,
-                        () -> made[0], () -> context, new TableArgumentCodec(), messages), () -> {
+                        () -> made[0], () -> context, new TableArgumentCodec(), messages, durability), () -> {
                             made[0] = new AccessControl(definitions, config.loopbackUsers());
                             durability.recover(vhosts);
                         });

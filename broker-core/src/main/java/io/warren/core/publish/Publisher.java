@@ -155,7 +155,7 @@ public final class Publisher {
             queues.removeIf(accept.negate());
         }
         for (int i = 0, n = queues.size(); i < n; i++) {
-            if (queues.get(i).remoteHome() != null) {
+            if (queues.get(i).remoteHome() != null && !forwards(queues.get(i))) {
                 // A cluster node's stand-in for a queue another node holds: nothing forwards
                 // there yet, and a message must not silently miss it.
                 MessageQueue remote = queues.get(i);
@@ -183,11 +183,18 @@ public final class Publisher {
             // DESIGN §5: persistent messages in durable queues, and only those, are journaled;
             // a quorum queue journals every message (RabbitMQ: quorum queues persist all).
             int durable = 0;
+            boolean mixed = false;
             for (int i = 0, n = queues.size(); i < n; i++) {
                 if (journals(queues.get(i), persistent)) {
-                    store = queues.get(i).store();
+                    MessageStore s = queues.get(i).store();
+                    mixed |= store != null && s != store;
+                    store = s;
                     durable++;
                 }
+            }
+            if (mixed) {
+                // A cluster's quorum queues each keep their messages in their own replicated log.
+                return routeToStores(message, queues, persistent, handover, safe);
             }
             if (store != null) {
                 long[] ids = new long[durable];
@@ -208,6 +215,97 @@ public final class Publisher {
         }
         enqueue(message, queues, ref, handover);
         return store;
+    }
+
+    /**
+     * A cluster node's stand-in for a quorum queue another node leads: a publish goes into the
+     * queue's replicated log (its store) and the leader enqueues it; nothing is enqueued here.
+     */
+    private static boolean forwards(MessageQueue q) {
+        return q.quorum() && q.store() != null;
+    }
+
+    /**
+     * The journaling of a message whose queues keep it in different stores: one append per
+     * store, the message safe once every store made it so (the first failure is the answer).
+     */
+    private static DurableWrites routeToStores(Message message, List<MessageQueue> queues, boolean persistent,
+                                               Handover handover, MessageStore.Durable safe) {
+        int n = queues.size();
+        long[] refs = new long[n];
+        java.util.Arrays.fill(refs, QueueEntry.NOT_STORED);
+        java.util.LinkedHashMap<MessageStore, List<Integer>> byStore = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            if (journals(queues.get(i), persistent)) {
+                byStore.computeIfAbsent(queues.get(i).store(), k -> new java.util.ArrayList<>()).add(i);
+            }
+        }
+        java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(byStore.size());
+        java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
+        MessageStore.Durable all = failure -> {
+            if (failure != null ? answered.compareAndSet(false, true)
+                    : left.decrementAndGet() == 0 && answered.compareAndSet(false, true)) {
+                safe.done(failure);
+            }
+        };
+        List<DurableWrites> stores = new java.util.ArrayList<>(byStore.size());
+        long now = System.currentTimeMillis();
+        try {
+            for (java.util.Map.Entry<MessageStore, List<Integer>> e : byStore.entrySet()) {
+                long[] ids = new long[e.getValue().size()];
+                for (int k = 0; k < ids.length; k++) {
+                    ids[k] = queues.get(e.getValue().get(k)).storeId();
+                }
+                long ref = e.getKey().append(message.exchange(), message.routingKey(), message.properties(),
+                        message.body(), ids, now, message.ttl(), all);
+                for (int k = 0; k < ids.length; k++) {
+                    refs[e.getValue().get(k)] = ref + k;
+                }
+                stores.add(e.getKey());
+            }
+        } catch (RuntimeException | Error e) {
+            message.release();
+            throw e;
+        }
+        enqueue(message, queues, refs, handover);
+        return new AllWrites(stores);
+    }
+
+    /** Several stores as one: synced when all are, overloaded while any is. */
+    private record AllWrites(List<DurableWrites> stores) implements DurableWrites {
+        @Override public void sync(MessageStore.Durable durable) {
+            java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(stores.size());
+            java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
+            for (DurableWrites w : stores) {
+                w.sync(failure -> {
+                    if (failure != null ? answered.compareAndSet(false, true)
+                            : left.decrementAndGet() == 0 && answered.compareAndSet(false, true)) {
+                        durable.done(failure);
+                    }
+                });
+            }
+        }
+
+        @Override public boolean overloaded() {
+            for (DurableWrites w : stores) {
+                if (w.overloaded()) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override public void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+            drained(0, executor, callback);
+        }
+
+        private void drained(int i, java.util.concurrent.Executor executor, Runnable callback) {
+            if (i == stores.size()) {
+                executor.execute(callback);
+            } else {
+                stores.get(i).whenDrained(executor, () -> drained(i + 1, executor, callback));
+            }
+        }
     }
 
     private static boolean anyQuorum(List<MessageQueue> queues) {
@@ -245,19 +343,68 @@ public final class Publisher {
      */
     public static void enqueue(Message message, List<MessageQueue> queues, long firstRef, Handover handover) {
         int n = queues.size();
-        if (n == 0) {
-            message.release();
+        boolean standIns = false;
+        for (int i = 0; i < n; i++) {
+            standIns |= queues.get(i).remoteHome() != null;
+        }
+        if (!standIns) {
+            // the common case, without allocating
+            if (n == 0) {
+                message.release();
+                return;
+            }
+            int slot = 0;
+            for (int i = 0; i < n; i++) {
+                MessageQueue q = queues.get(i);
+                long ref = firstRef != QueueEntry.NOT_STORED && journals(q, message.persistent()) ? firstRef + slot++
+                        : QueueEntry.NOT_STORED;
+                if (i < n - 1) {
+                    message.retain();
+                }
+                handover.enqueue(q, message, ref);
+            }
             return;
         }
+        long[] refs = null;
         int slot = 0;
         for (int i = 0; i < n; i++) {
             MessageQueue q = queues.get(i);
-            long ref = firstRef != QueueEntry.NOT_STORED && journals(q, message.persistent()) ? firstRef + slot++
-                    : QueueEntry.NOT_STORED;
-            if (i < n - 1) {
+            if (firstRef != QueueEntry.NOT_STORED && journals(q, message.persistent())) {
+                if (refs == null) {
+                    refs = new long[n];
+                    java.util.Arrays.fill(refs, QueueEntry.NOT_STORED);
+                }
+                refs[i] = firstRef + slot++;
+            }
+        }
+        enqueue(message, queues, refs, handover);
+    }
+
+    /**
+     * As above with each queue's store slot ({@code refs} null: none journaled). A cluster's
+     * stand-in for a quorum queue led elsewhere gets no copy: its log took the message.
+     */
+    private static void enqueue(Message message, List<MessageQueue> queues, long[] refs, Handover handover) {
+        int n = queues.size();
+        int last = -1;
+        for (int i = 0; i < n; i++) {
+            if (queues.get(i).remoteHome() == null) {
+                last = i;
+            }
+        }
+        if (last < 0) {
+            message.release();
+            return;
+        }
+        for (int i = 0; i <= last; i++) {
+            MessageQueue q = queues.get(i);
+            if (q.remoteHome() != null) {
+                continue;
+            }
+            if (i < last) {
                 message.retain();
             }
-            handover.enqueue(q, message, ref);
+            handover.enqueue(q, message, refs == null ? QueueEntry.NOT_STORED : refs[i]);
         }
     }
 }

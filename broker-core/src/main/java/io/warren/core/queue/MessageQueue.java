@@ -557,9 +557,42 @@ public final class MessageQueue implements Destination {
         return durable;
     }
 
+    /** Cluster: the nodes that hold a copy of this quorum queue (its group's members); null otherwise. */
+    private volatile List<String> clusterMembers;
+
+    public List<String> clusterMembers() {
+        return clusterMembers;
+    }
+
+    public void clusterMembers(List<String> nodes) {
+        this.clusterMembers = List.copyOf(nodes);
+    }
+
+    /** Cluster: who leads this quorum queue now, asked of its group (null: not set). */
+    private volatile java.util.function.Supplier<String> leaderLookup;
+
     /** The other node that holds this queue (cluster), or null when it is this node's. */
     public String remoteHome() {
         return remoteHome;
+    }
+
+    /** Cluster: how to ask a quorum queue's group for its leader's node name (null when none is known). */
+    public void leaderLookup(java.util.function.Supplier<String> lookup) {
+        this.leaderLookup = lookup;
+    }
+
+    /**
+     * The node that holds this queue's messages now: null when this node does; a quorum queue's
+     * current leader as its group knows it, else {@link #remoteHome}.
+     */
+    public String holder() {
+        String home = remoteHome;
+        if (home == null) {
+            return null;
+        }
+        java.util.function.Supplier<String> lookup = leaderLookup;
+        String leader = lookup == null ? null : lookup.get();
+        return leader != null ? leader : home;
     }
 
     /** Makes this queue the local stand-in for a queue held by node {@code home} (cluster). */
@@ -572,6 +605,11 @@ public final class MessageQueue implements Destination {
      * 404 for a queue whose home node it cannot reach, with warren's reason.
      */
     public io.warren.core.BrokerException remoteUse() {
+        if (quorum()) {
+            return io.warren.core.BrokerException.notFound("quorum queue '%s' in vhost '%s' is led by node '%s': "
+                    + "consume, get and purge it through that node (warren does not yet forward deliveries between "
+                    + "nodes); publishing to it works through any node", name, vhost, holder());
+        }
         return io.warren.core.BrokerException.notFound("home node '%s' of durable queue '%s' in vhost '%s' is "
                 + "another node: warren does not yet forward to classic queues on other nodes; connect to that node",
                 remoteHome, name, vhost);
@@ -1909,6 +1947,12 @@ public final class MessageQueue implements Destination {
             entries.forEach(this::discard);
             return;
         }
+        if (remoteHome != null) {
+            // A quorum queue this node no longer leads: the leader has these messages (its log
+            // still holds them, unsettled) and redelivers them.
+            entries.forEach(e -> e.message().release());
+            return;
+        }
         List<QueueEntry> merged = new ArrayList<>(entries.size());
         long now = expiring ? System.currentTimeMillis() : 0;
         for (QueueEntry e : entries) {
@@ -2034,6 +2078,39 @@ public final class MessageQueue implements Destination {
         releaseReady(true);
         clearSpill(true);
         sink.accept(n);
+    }
+
+    /**
+     * Cluster: this node no longer leads this quorum queue, {@code leader} does (null: not known
+     * yet). The queue becomes a stand-in: its consumers are cancelled (basic.cancel, as for a
+     * deleted queue: the client consumes again through the leader's node), the messages held
+     * here are dropped without touching the store (the replicated log keeps them for the
+     * leader), and acks of what was delivered before settle through the log.
+     */
+    public void demote(String leader) {
+        assert loop.inEventLoop();
+        remoteHome = leader == null ? io.warren.core.store.StoreDurability.ELECTING : leader;
+        releaseReady(false);
+        clearSpill(false);
+        List<Consumer> gone = new ArrayList<>(consumers);
+        consumers.clear();
+        consumerCount = 0;
+        for (Consumer c : gone) {
+            c.cancelledByQueue(this);
+        }
+    }
+
+    /**
+     * Cluster: this node now leads this quorum queue; {@code unsettled} is every message its
+     * replicated log holds, in order (marked redelivered: the old leader may have delivered them).
+     */
+    public void promote(List<MessageStore.StoredMessage> unsettled) {
+        assert loop.inEventLoop();
+        releaseReady(false);
+        clearSpill(false);
+        remoteHome = null;
+        recover(unsettled);
+        dispatch();
     }
 
     /** Marks the queue deleted: consumers are cancelled, ready messages released. */

@@ -37,13 +37,57 @@ public final class StoreDurability implements Durability {
     private final ArgumentCodec codec;
 
     public StoreDurability(DefinitionStore definitions, MessageStore messages, ArgumentCodec codec) {
+        this(definitions, messages, codec, null);
+    }
+
+    /**
+     * Where a cluster's quorum queues keep their messages: each in its own replicated log, not in
+     * this node's journal.
+     */
+    public interface QuorumStores {
+        /**
+         * Gives quorum queue {@code q} (store id {@code id}, declared on node {@code home}; null:
+         * this node) its replicated store, if this node is one of its members; until this node
+         * leads it, {@code q} stands in for the queue its leader holds. False: not a member.
+         */
+        boolean attach(String vhost, MessageQueue q, long id, String home);
+
+        /** The queue is deleted: this node leaves its group (its copy of the log is removed). */
+        void detach(String vhost, MessageQueue q);
+
+        /** Calls {@code done} once every queue attached so far has a leader (or after a bound wait). */
+        void whenElected(Runnable done);
+    }
+
+    private final QuorumStores quorumStores;
+    /** What a quorum queue's stand-in names as its leader until its group has one. */
+    public static final String ELECTING = "(electing a leader)";
+
+    public StoreDurability(DefinitionStore definitions, MessageStore messages, ArgumentCodec codec,
+                           QuorumStores quorumStores) {
         this.definitions = definitions;
         this.messages = messages;
         this.codec = codec;
+        this.quorumStores = quorumStores;
     }
 
     @Override public void whenDurable(MessageStore.Durable done) {
-        definitions.sync(done);
+        if (quorumStores == null) {
+            definitions.sync(done);
+        } else {
+            // a declared quorum queue answers once it has a leader: a consume right after it works
+            definitions.sync(failure -> quorumStores.whenElected(() -> done.done(failure)));
+        }
+    }
+
+    /** Cluster: a quorum queue another node declared (or this node, in an earlier run). */
+    public MessageQueue recoverQuorumQueue(VirtualHosts vhosts, QueueDef q, String home) {
+        MessageQueue queue = vhost(vhosts, q.vhost()).recoverRemoteQueue(q.name(), q.autoDelete(),
+                codec.decode(q.arguments()), ELECTING);
+        if (queue.store() == null) {
+            quorumStores.attach(q.vhost(), queue, q.id(), home);
+        }
+        return queue;
     }
 
     @Override public void vhostAdded(String name, String description, List<String> tags) {
@@ -74,7 +118,11 @@ public final class StoreDurability implements Durability {
 
     @Override public void queueAdded(String vhost, MessageQueue q) {
         long id = definitions.nextQueueId();
-        q.attachStore(messages, id);
+        if (q.quorum() && quorumStores != null) {
+            quorumStores.attach(vhost, q, id, null);
+        } else {
+            q.attachStore(messages, id);
+        }
         definitions.putQueue(new QueueDef(vhost, q.name(), id, q.autoDelete(), codec.encode(q.arguments())));
     }
 
@@ -83,6 +131,9 @@ public final class StoreDurability implements Durability {
     }
 
     @Override public void queueRemoved(String vhost, MessageQueue q) {
+        if (q.quorum() && quorumStores != null) {
+            quorumStores.detach(vhost, q);
+        }
         definitions.removeQueue(vhost, q.name());
     }
 
@@ -198,6 +249,12 @@ public final class StoreDurability implements Durability {
         Map<Long, MessageQueue> byId = new HashMap<>();
         for (QueueDef q : d.queues()) {
             String home = definitions.remoteHome(q.vhost(), q.name());
+            if (quorumStores != null && io.warren.core.vhost.QueueArguments.quorum(codec.decode(q.arguments()))) {
+                // its messages are in its replicated log; it leads here once its group says so
+                MessageQueue queue = recoverQuorumQueue(vhosts, q, home);
+                byId.put(q.id(), queue);
+                continue;
+            }
             if (home != null) {
                 // A cluster's queue on another node: its definition only (its messages are there).
                 vhost(vhosts, q.vhost()).recoverRemoteQueue(q.name(), q.autoDelete(), codec.decode(q.arguments()),

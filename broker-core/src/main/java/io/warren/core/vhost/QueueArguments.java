@@ -10,7 +10,7 @@ import java.util.Map;
  * Validates queue x-arguments, one rule per argument, with RabbitMQ's wording. Arguments
  * RabbitMQ does not know are accepted and kept, as RabbitMQ keeps them.
  */
-final class QueueArguments {
+public final class QueueArguments {
     /**
      * The arguments RabbitMQ 3.10 compares when a classic queue is redeclared (probed against
      * 3.10.8); any other argument may differ between declarations.
@@ -29,7 +29,7 @@ final class QueueArguments {
             "x-dead-letter-strategy", "x-quorum-initial-group-size");
 
     /** Whether {@code args} declare a quorum queue. */
-    static boolean quorum(Map<String, Object> args) {
+    public static boolean quorum(Map<String, Object> args) {
         return args != null && "quorum".equals(string(args.get("x-queue-type")));
     }
 

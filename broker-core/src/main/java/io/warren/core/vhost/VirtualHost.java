@@ -454,8 +454,8 @@ public final class VirtualHost {
             done.done(0, null);
             return;
         }
-        if (q.remoteHome() != null) {
-            throw q.remoteUse();
+        if (q.remoteHome() != null && !q.quorum()) {
+            throw q.remoteUse(); // a quorum queue is deleted from any node: every node holds part of it
         }
         checkExclusiveAccess(q, connection);
         q.execute(() -> {

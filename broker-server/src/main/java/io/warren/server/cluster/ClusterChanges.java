@@ -40,10 +40,13 @@ public final class ClusterChanges implements ReplicatedDefinitionStore.Changes {
     private final java.util.function.Supplier<BrokerContext> broker;
     private final ArgumentCodec codec;
     private final MessageStore messages;
+    /** Makes the quorum queues another node declares, on this node too when it is a member. */
+    private final io.warren.core.store.StoreDurability quorum;
 
     public ClusterChanges(String node, VirtualHosts vhosts, java.util.function.Supplier<AccessControl> access,
                           java.util.function.Supplier<BrokerContext> broker, ArgumentCodec codec,
-                          MessageStore messages) {
+                          MessageStore messages, io.warren.core.store.StoreDurability quorum) {
+        this.quorum = quorum;
         this.node = node;
         this.vhosts = vhosts;
         this.access = access;
@@ -96,7 +99,9 @@ public final class ClusterChanges implements ReplicatedDefinitionStore.Changes {
             if (v == null || v.queue(h.queue().name()) != null) {
                 return;
             }
-            if (h.home().equals(node)) {
+            if (quorum != null && io.warren.core.vhost.QueueArguments.quorum(codec.decode(h.queue().arguments()))) {
+                quorum.recoverQuorumQueue(vhosts, h.queue(), h.home().equals(node) ? null : h.home());
+            } else if (h.home().equals(node)) {
                 v.recoverQueue(h.queue().name(), h.queue().autoDelete(), codec.decode(h.queue().arguments()),
                         q -> q.attachStore(messages, h.queue().id()));
             } else {

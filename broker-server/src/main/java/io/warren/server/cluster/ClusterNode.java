@@ -39,6 +39,13 @@ public final class ClusterNode implements AutoCloseable {
     private final MetadataGroup group;
     private final Map<String, Boolean> running = new java.util.concurrent.ConcurrentHashMap<>();
     private final Thread monitor;
+    private final QuorumQueues quorumQueues = new QuorumQueues(this);
+    private final java.util.concurrent.ExecutorService membership = java.util.concurrent.Executors
+            .newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "warren-cluster-membership");
+                t.setDaemon(true);
+                return t;
+            });
     /** This node's cluster credentials, for the probes: a peer is up when it passes the same check Raft's traffic does. */
     private final javax.net.ssl.SSLContext probeTls;
     private volatile boolean closed;
@@ -103,7 +110,8 @@ public final class ClusterNode implements AutoCloseable {
         }
         MetadataGroup group;
         try {
-            group = MetadataGroup.start(self, members, secret, dataDir.resolve("cluster"), RaftSettings.DEFAULT, state);
+            group = io.warren.cluster.RaftNode.start(self, members, secret, dataDir.resolve("cluster"),
+                    RaftSettings.DEFAULT, state).metadata();
         } catch (IOException | RuntimeException e) {
             definitions.close();
             throw e;
@@ -112,6 +120,50 @@ public final class ClusterNode implements AutoCloseable {
         log.info("node {} is in a cluster of {}: inter-node port {}", config.nodeName(), config.nodes(),
                 config.port());
         return new ClusterNode(config, definitions, group, probeTls);
+    }
+
+    /** This node's Raft member id of a node name. */
+    static Member member(WarrenConfig.ClusterConfig.Peer p) {
+        return new Member(memberId(p.name()), p.host() + ":" + p.port());
+    }
+
+    /** The node name of a Raft member id (the id of a node in the list), or the id itself. */
+    String nodeNameOfId(String memberId) {
+        for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
+            if (memberId(p.name()).equals(memberId)) {
+                return p.name();
+            }
+        }
+        return memberId;
+    }
+
+    /** This node's place in the node list (0-based). */
+    int index() {
+        List<WarrenConfig.ClusterConfig.Peer> nodes = config.nodes();
+        for (int i = 0; i < nodes.size(); i++) {
+            if (nodes.get(i).name().equals(config.nodeName())) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("not in the node list");
+    }
+
+    /** Where group joins and leaves run (they block on disk and Ratis). */
+    java.util.concurrent.Executor executor() {
+        return membership;
+    }
+
+    io.warren.cluster.QueueGroup joinQueueGroup(String name, List<Member> members) throws IOException {
+        return group.node().joinQueueGroup(name, members);
+    }
+
+    void leaveQueueGroup(String name) throws IOException {
+        group.node().leaveQueueGroup(name);
+    }
+
+    /** This node's quorum queues. */
+    public QuorumQueues quorumQueues() {
+        return quorumQueues;
     }
 
     public ReplicatedDefinitionStore definitions() {
@@ -187,6 +239,7 @@ public final class ClusterNode implements AutoCloseable {
     @Override public void close() {
         closed = true;
         monitor.interrupt();
+        membership.shutdownNow();
         definitions.close();
         group.close();
     }

@@ -34,9 +34,14 @@ final class Views {
         m.put("exclusive", q.exclusive());
         m.put("arguments", Json.fromAmqp(q.arguments()));
         // a cluster's queue held by another node: its definition is here, its messages there
-        String home = q.remoteHome() != null ? q.remoteHome() : node;
+        String home = q.remoteHome() != null ? q.holder() : node;
         m.put("node", home);
         m.put("type", q.quorum() ? "quorum" : "classic");
+        if (q.clusterMembers() != null) {
+            // a cluster's quorum queue, as RabbitMQ shows one: its leader, members and the members up
+            m.put("leader", home);
+            m.put("members", q.clusterMembers());
+        }
         m.put("state", "running");
         m.put("consumers", q.consumerCount());
         m.put("messages", (long) ready + unacked);

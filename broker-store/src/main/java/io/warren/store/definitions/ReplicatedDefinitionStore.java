@@ -310,19 +310,6 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     }
 
     /**
-     * A quorum queue must have its members on several nodes, and its messages replicated to
-     * them: not built yet. Accepting the declare would give a queue on one node under that
-     * name, so it is refused.
-     */
-    @Override public void checkNewQueue(String vhost, String name, boolean quorum) {
-        if (quorum) {
-            throw io.warren.core.BrokerException.preconditionFailed("cannot declare quorum queue '%s' in vhost '%s': "
-                    + "this cluster does not replicate quorum queues across its nodes yet; declare a classic "
-                    + "queue (it lives on the node that declares it)", name, vhost);
-        }
-    }
-
-    /**
      * A queue id no queue in the model has: a random one (ids only name a queue's messages in
      * its own node's message store, so they need no counter shared through the log).
      */

@@ -159,19 +159,6 @@ class ClusterMetadataTest {
     }
 
     @Test
-    @Order(3)
-    void aQuorumQueueIsRefusedUntilItIsReplicated() throws Exception {
-        try (Connection c = cluster.connect(2)) {
-            Channel ch = c.createChannel();
-            IOException e = assertThrows(IOException.class, () -> ch.queueDeclare("orders.qq", true, false, false,
-                    Map.of("x-queue-type", "quorum")));
-            String text = ((ShutdownSignalException) e.getCause()).getReason().toString();
-            assertTrue(text.contains("reply-code=406") && text.contains("does not replicate quorum queues"), text);
-        }
-        assertEquals(404, status(1, "/api/queues/%2F/orders.qq"), "nothing of it is left on any node");
-    }
-
-    @Test
     @Order(4)
     void clusterStatusAndListQueuesFromAnyNode() throws Exception {
         for (int i = 1; i <= 3; i++) {

@@ -1,0 +1,282 @@
+package io.warren.server.cluster;
+
+import io.netty.buffer.Unpooled;
+import io.warren.amqp.channel.MessageHeaders;
+import io.warren.amqp.channel.MessagePriority;
+import io.warren.cluster.Member;
+import io.warren.cluster.QueueGroup;
+import io.warren.core.message.Message;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.store.MessageStore;
+import io.warren.core.store.StoreDurability;
+import io.warren.server.WarrenConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A cluster's quorum queues on this node: each is its own Raft group (members on distinct
+ * nodes: the declaring node and the next ones in the node list, {@code x-quorum-initial-group-size}
+ * of them, 3 by default), its messages in the group's log ({@link ReplicatedMessageStore}). The
+ * member that leads the group holds the live queue: it delivers, takes acks (removes through the
+ * log) and takes publishes of any node (puts through the log). The other members' queue objects
+ * stand in for it ({@link MessageQueue#remoteHome}): publishes through them go into the log, and
+ * consumers are sent to the leader's node. When the leader changes, the new leader's queue is
+ * rebuilt from its copy of the log: every message not yet acked, marked redelivered.
+ */
+public final class QuorumQueues implements StoreDurability.QuorumStores {
+    private static final Logger log = LoggerFactory.getLogger(QuorumQueues.class);
+    /** How long a declare waits for its queue's first leader before it answers anyway. */
+    static final long ELECTION_WAIT_MS = 10_000;
+
+    private final ClusterNode node;
+    private final Map<MessageQueue, QuorumMember> members = new ConcurrentHashMap<>();
+    private final Set<CompletableFuture<Void>> elections = ConcurrentHashMap.newKeySet();
+
+    public QuorumQueues(ClusterNode node) {
+        this.node = node;
+    }
+
+    /** The nodes of a queue's group: the declaring node, then the next ones in the node list. */
+    List<WarrenConfig.ClusterConfig.Peer> membersOf(String declaring, Map<String, Object> arguments) {
+        List<WarrenConfig.ClusterConfig.Peer> all = node.config().nodes();
+        int size = all.size();
+        Object n = arguments.get("x-quorum-initial-group-size");
+        if (n instanceof Number num && num.intValue() > 0) {
+            size = Math.min(size, num.intValue());
+        } else {
+            size = Math.min(size, 3);
+        }
+        int start = 0;
+        for (int i = 0; i < all.size(); i++) {
+            if (all.get(i).name().equals(declaring)) {
+                start = i;
+            }
+        }
+        List<WarrenConfig.ClusterConfig.Peer> l = new ArrayList<>();
+        for (int i = 0; i < size; i++) {
+            l.add(all.get((start + i) % all.size()));
+        }
+        return l;
+    }
+
+    @Override public boolean attach(String vhost, MessageQueue q, long id, String home) {
+        String declaring = home == null ? node.nodeName() : home;
+        List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(declaring, q.arguments());
+        if (peers.stream().noneMatch(p -> p.name().equals(node.nodeName()))) {
+            return false; // this node holds no copy: the queue is only a name here
+        }
+        List<Member> group = peers.stream().map(ClusterNode::member).toList();
+        String groupName = vhost.length() + ":" + vhost + "/" + q.name() + "/" + id;
+        GroupLog groupLog = new GroupLog();
+        ReplicatedMessageStore store = new ReplicatedMessageStore(groupLog, id, node.index(), MessagePriority::read);
+        q.remoteHome(StoreDurability.ELECTING);
+        q.clusterMembers(peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList());
+        store.liveWhen(() -> q.remoteHome() == null);
+        q.attachStore(store, id);
+        QuorumMember m = new QuorumMember(q, groupLog, store);
+        members.put(q, m);
+        elections.add(m.elected);
+        m.elected.whenComplete((v, e) -> elections.remove(m.elected));
+        // Joining makes the group's storage and talks to Ratis: off the caller's thread (an event loop).
+        node.executor().execute(() -> {
+            try {
+                QueueGroup g = node.joinQueueGroup(groupName, group);
+                if (members.get(q) != m) {
+                    node.leaveQueueGroup(groupName); // deleted while this node was joining
+                    return;
+                }
+                groupLog.joined(g);
+                q.leaderLookup(() -> {
+                    String leaderId = g.leaderId();
+                    return leaderId == null ? null : node.nodeNameOfId(leaderId);
+                });
+                g.listen(m);
+            } catch (IOException | RuntimeException e) {
+                log.error("cannot start this node's member of quorum queue '{}' in vhost '{}'", q.name(), vhost, e);
+                groupLog.failed(e);
+                m.elected.complete(null);
+            }
+        });
+        return true;
+    }
+
+    @Override public void detach(String vhost, MessageQueue q) {
+        QuorumMember m = members.remove(q);
+        if (m == null) {
+            return;
+        }
+        m.store.close();
+        m.elected.complete(null);
+        node.executor().execute(() -> {
+            QueueGroup g = m.group.group();
+            if (g == null) {
+                return;
+            }
+            try {
+                node.leaveQueueGroup(g.name());
+            } catch (IOException | RuntimeException e) {
+                log.warn("cannot remove this node's copy of quorum queue '{}' in vhost '{}'", q.name(), vhost, e);
+            }
+        });
+    }
+
+    @Override public void whenElected(Runnable done) {
+        List<CompletableFuture<Void>> waiting = new ArrayList<>(elections);
+        if (waiting.isEmpty()) {
+            done.run();
+            return;
+        }
+        CompletableFuture.allOf(waiting.toArray(CompletableFuture[]::new))
+                .completeOnTimeout(null, ELECTION_WAIT_MS, TimeUnit.MILLISECONDS)
+                .whenComplete((v, e) -> done.run());
+    }
+
+    /**
+     * A queue's group as its message store sees it. Until this node's member has joined, puts
+     * and removes wait in order, and are sent in that order once it has.
+     */
+    private static final class GroupLog implements ReplicatedMessageStore.Log {
+        private QueueGroup group;
+        private Throwable failure;
+        private final List<Runnable> waiting = new ArrayList<>();
+
+        synchronized QueueGroup group() {
+            return group;
+        }
+
+        void joined(QueueGroup g) {
+            List<Runnable> run;
+            synchronized (this) {
+                group = g;
+                run = new ArrayList<>(waiting);
+                waiting.clear();
+            }
+            run.forEach(Runnable::run);
+        }
+
+        void failed(Throwable e) {
+            List<Runnable> run;
+            synchronized (this) {
+                failure = e;
+                run = new ArrayList<>(waiting);
+                waiting.clear();
+            }
+            run.forEach(Runnable::run);
+        }
+
+        private <T> CompletableFuture<T> when(java.util.function.Function<QueueGroup, CompletableFuture<T>> op) {
+            synchronized (this) {
+                if (group == null && failure == null) {
+                    CompletableFuture<T> f = new CompletableFuture<>();
+                    waiting.add(() -> {
+                        if (failure != null) {
+                            f.completeExceptionally(failure);
+                        } else {
+                            op.apply(group).whenComplete((v, e) -> {
+                                if (e != null) {
+                                    f.completeExceptionally(e);
+                                } else {
+                                    f.complete(v);
+                                }
+                            });
+                        }
+                    });
+                    return f;
+                }
+            }
+            return failure != null ? CompletableFuture.failedFuture(failure) : op.apply(group);
+        }
+
+        @Override public CompletableFuture<?> put(long key, byte[] value) {
+            return when(g -> g.put(key, value));
+        }
+
+        @Override public CompletableFuture<?> remove(long[] keys) {
+            return when(g -> g.remove(keys));
+        }
+
+        @Override public List<Map.Entry<Long, byte[]>> entries() {
+            QueueGroup g = group();
+            return g == null ? List.of() : g.entries();
+        }
+
+        @Override public byte[] get(long key) {
+            QueueGroup g = group();
+            return g == null ? null : g.get(key);
+        }
+    }
+
+    /**
+     * This node's member of one queue's group, told of the log's entries and of leadership on
+     * the group's apply thread; the queue's own work runs on its loop.
+     */
+    private final class QuorumMember implements QueueGroup.Listener {
+        final MessageQueue queue;
+        final GroupLog group;
+        final ReplicatedMessageStore store;
+        final CompletableFuture<Void> elected = new CompletableFuture<>();
+        /** Whether the queue here is live (this member leads and has rebuilt it). Apply thread. */
+        private boolean leading;
+
+        QuorumMember(MessageQueue queue, GroupLog group, ReplicatedMessageStore store) {
+            this.queue = queue;
+            this.group = group;
+            this.store = store;
+        }
+
+        @Override public void applied(long index, long key, byte[] value, boolean local) {
+            if (!leading || value == null || store.enqueuedHere(key)) {
+                return;
+            }
+            // A publish through another node (or through this one before it led): enqueue it now.
+            ReplicatedMessageStore.Decoded d = ReplicatedMessageStore.decode(value);
+            Message m = new Message(d.exchange(), d.routingKey(), Unpooled.wrappedBuffer(d.properties()),
+                    Unpooled.wrappedBuffer(d.body()), true, MessageHeaders.READER);
+            m.ttl(d.ttl());
+            m.priority(MessagePriority.read(m.properties()));
+            queue.execute(() -> queue.enqueue(m, key));
+        }
+
+        @Override public void restored(long index) {
+            // The leader sent this member a snapshot: as a follower there is nothing to rebuild.
+        }
+
+        @Override public void leaderReady() {
+            leading = true;
+            List<MessageStore.StoredMessage> unsettled = new ArrayList<>();
+            store.recover((id, sm) -> unsettled.add(sm));
+            log.info("this node leads quorum queue '{}' in vhost '{}' now: {} messages", queue.name(), queue.vhost(),
+                    unsettled.size());
+            queue.execute(() -> {
+                queue.promote(unsettled);
+                elected.complete(null);
+            });
+        }
+
+        @Override public void leaderLost(String newLeaderId) {
+            boolean was = leading;
+            leading = false;
+            store.leading(false);
+            String leader = newLeaderId == null ? null : node.nodeNameOfId(newLeaderId);
+            if (was) {
+                log.info("quorum queue '{}' in vhost '{}': this node no longer leads it (now: {})", queue.name(),
+                        queue.vhost(), leader == null ? "electing" : leader);
+            }
+            queue.execute(() -> {
+                queue.demote(leader);
+                if (leader != null) {
+                    elected.complete(null);
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,255 @@
+package io.warren.server.cluster;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.warren.core.store.MessageStore;
+import io.warren.core.store.StoreException;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToIntFunction;
+
+/**
+ * The messages of one quorum queue in a cluster, kept by the queue's own replicated log (its
+ * Raft group, {@link Log}) instead of this node's journal: an append is a put of the message
+ * under its store reference, and it is safe (a publisher's confirm) once a majority of the
+ * queue's members has it; an ack is a remove. Every member holds the queue's unsettled
+ * messages; the leader's queue delivers them.
+ *
+ * <p>References are unique within the queue across nodes and restarts: this node's index in
+ * the cluster in the top bits, then a counter that starts at the start time in microseconds.
+ *
+ * <p>Removes are batched: each is queued and a flush every millisecond sends what is queued
+ * as one entry of the log.
+ */
+public final class ReplicatedMessageStore implements MessageStore {
+    /** The queue's replicated log: what the Raft group of the queue offers. */
+    public interface Log {
+        CompletableFuture<?> put(long key, byte[] value);
+
+        CompletableFuture<?> remove(long[] keys);
+
+        /** The unsettled messages, in log order. */
+        List<Map.Entry<Long, byte[]>> entries();
+
+        /** One message's bytes, or null when settled. */
+        byte[] get(long key);
+    }
+
+    /** Puts in flight past which publishers are paused (they resume at half). */
+    static final int MAX_IN_FLIGHT = 2048;
+    private static final ScheduledExecutorService FLUSHER = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "warren-quorum-settle");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final Log log;
+    private final long queueId;
+    private final ToIntFunction<ByteBuf> priorities;
+    private final AtomicLong next;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    /** The last put or remove sent: sync waits for it (the log commits one member's entries in order). */
+    private volatile CompletableFuture<?> last = CompletableFuture.completedFuture(null);
+    private final java.util.concurrent.ConcurrentLinkedQueue<Long> settling = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final AtomicInteger settlingCount = new AtomicInteger();
+    private final List<Runnable> drainWaiters = new ArrayList<>();
+    private volatile boolean closed;
+    /** Whether the queue is live here (this node leads it): its publishes are enqueued at once. */
+    private volatile java.util.function.BooleanSupplier live = () -> false;
+    /** Puts made while the queue was live here: enqueued already, not again when the log applies them. */
+    private final java.util.Set<Long> enqueued = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    public ReplicatedMessageStore(Log log, long queueId, int nodeIndex, ToIntFunction<ByteBuf> priorities) {
+        this.log = log;
+        this.queueId = queueId;
+        this.priorities = priorities;
+        long micros = TimeUnit.MILLISECONDS.toMicros(System.currentTimeMillis());
+        this.next = new AtomicLong(((long) nodeIndex << 53) | (micros & ((1L << 53) - 1)));
+    }
+
+    @Override public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
+                                 Durable durable) {
+        return append(exchange, routingKey, properties, body, queueIds, System.currentTimeMillis(), -1, durable);
+    }
+
+    @Override public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,
+                                 long publishedAt, long ttl, Durable durable) {
+        if (queueIds.length != 1 || queueIds[0] != queueId) {
+            throw new IllegalArgumentException("a quorum queue's log keeps that queue's messages only");
+        }
+        if (closed) {
+            throw new StoreException("quorum queue log closed");
+        }
+        long ref = next.incrementAndGet();
+        if (live.getAsBoolean()) {
+            enqueued.add(ref);
+        }
+        byte[] record = encode(exchange, routingKey, properties, body, publishedAt, ttl);
+        inFlight.incrementAndGet();
+        CompletableFuture<?> f = log.put(ref, record);
+        last = f;
+        f.whenComplete((v, e) -> {
+            if (inFlight.decrementAndGet() == MAX_IN_FLIGHT / 2) {
+                drained();
+            }
+            durable.done(e == null ? null : unwrap(e));
+        });
+        return ref;
+    }
+
+    /** Tells the store how to know whether its queue is live here. */
+    public void liveWhen(java.util.function.BooleanSupplier live) {
+        this.live = live;
+    }
+
+    /** Whether the publish put under {@code ref} was enqueued here when it was made (asked once per put). */
+    boolean enqueuedHere(long ref) {
+        return enqueued.remove(ref);
+    }
+
+    /** The queue stopped being live here: puts still on their way are the new leader's to enqueue. */
+    void leading(boolean leading) {
+        if (!leading) {
+            enqueued.clear();
+        }
+    }
+
+    private static Throwable unwrap(Throwable e) {
+        return e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+    }
+
+    @Override public void remove(long ref) {
+        if (closed) {
+            return;
+        }
+        settling.add(ref);
+        if (settlingCount.getAndIncrement() == 0) {
+            FLUSHER.schedule(this::flushSettles, 1, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void flushSettles() {
+        List<Long> batch = new ArrayList<>();
+        for (Long r; (r = settling.poll()) != null; ) {
+            batch.add(r);
+        }
+        if (batch.isEmpty()) {
+            return;
+        }
+        if (settlingCount.addAndGet(-batch.size()) > 0) {
+            FLUSHER.schedule(this::flushSettles, 1, TimeUnit.MILLISECONDS);
+        }
+        long[] keys = batch.stream().mapToLong(Long::longValue).toArray();
+        last = log.remove(keys);
+    }
+
+    @Override public void sync(Durable durable) {
+        last.whenComplete((v, e) -> durable.done(e == null ? null : unwrap(e)));
+    }
+
+    @Override public boolean overloaded() {
+        return inFlight.get() > MAX_IN_FLIGHT;
+    }
+
+    @Override public void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+        synchronized (drainWaiters) {
+            if (inFlight.get() > MAX_IN_FLIGHT / 2) {
+                drainWaiters.add(() -> executor.execute(callback));
+                return;
+            }
+        }
+        executor.execute(callback);
+    }
+
+    private void drained() {
+        List<Runnable> ready;
+        synchronized (drainWaiters) {
+            ready = new ArrayList<>(drainWaiters);
+            drainWaiters.clear();
+        }
+        ready.forEach(Runnable::run);
+    }
+
+    /** Every unsettled message of the queue, in log order: what a new leader delivers. */
+    @Override public void recover(RecoveryVisitor visitor) {
+        for (Map.Entry<Long, byte[]> e : log.entries()) {
+            visitor.slot(queueId, stored(e.getKey(), e.getValue()));
+        }
+    }
+
+    /** The routing and size of a message as its log holds it. */
+    MessageStore.StoredMessage stored(long ref, byte[] record) {
+        Decoded d = decode(record);
+        int priority = priorities == null ? 0 : priorities.applyAsInt(Unpooled.wrappedBuffer(d.properties));
+        return new StoredMessage(ref, d.exchange, d.routingKey, d.body.length, priority, d.publishedAt, d.ttl);
+    }
+
+    @Override public void load(long ref, LoadSink sink) {
+        byte[] record = log.get(ref);
+        if (record == null) {
+            sink.loaded(null, null, new StoreException("message " + ref + " is no longer in the quorum queue's log"));
+            return;
+        }
+        Decoded d = decode(record);
+        sink.loaded(Unpooled.wrappedBuffer(d.properties), Unpooled.wrappedBuffer(d.body), null);
+    }
+
+    @Override public void close() {
+        closed = true;
+        flushSettles();
+    }
+
+    record Decoded(String exchange, String routingKey, byte[] properties, byte[] body, long publishedAt, long ttl) {}
+
+    static byte[] encode(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long publishedAt,
+                         long ttl) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + properties.readableBytes() + body.readableBytes());
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeByte(1);
+            out.writeUTF(exchange);
+            out.writeUTF(routingKey);
+            out.writeLong(publishedAt);
+            out.writeLong(ttl);
+            out.writeInt(properties.readableBytes());
+            properties.getBytes(properties.readerIndex(), out, properties.readableBytes());
+            out.writeInt(body.readableBytes());
+            body.getBytes(body.readerIndex(), out, body.readableBytes());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    static Decoded decode(byte[] record) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(record))) {
+            if (in.readByte() != 1) {
+                throw new StoreException("quorum queue log entry of an unknown version");
+            }
+            String exchange = in.readUTF();
+            String routingKey = in.readUTF();
+            long publishedAt = in.readLong();
+            long ttl = in.readLong();
+            byte[] properties = new byte[in.readInt()];
+            in.readFully(properties);
+            byte[] body = new byte[in.readInt()];
+            in.readFully(body);
+            return new Decoded(exchange, routingKey, properties, body, publishedAt, ttl);
+        } catch (IOException e) {
+            throw new StoreException("damaged quorum queue log entry: " + e, e);
+        }
+    }
+}
