@@ -135,9 +135,44 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             done.run();
             return;
         }
+        watchElections();
         CompletableFuture.allOf(waiting.toArray(CompletableFuture[]::new))
                 .completeOnTimeout(null, ELECTION_WAIT_MS, TimeUnit.MILLISECONDS)
                 .whenComplete((v, e) -> done.run());
+    }
+
+    private static final java.util.concurrent.ScheduledExecutorService WATCH =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "warren-quorum-elections");
+                t.setDaemon(true);
+                return t;
+            });
+    private final java.util.concurrent.atomic.AtomicBoolean watching = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * A member that does not lead hears of no leader from its group (Ratis tells a member when
+     * it stops leading, not who leads): every 50 ms, while a declare waits, each waiting queue
+     * whose group knows another member as its leader counts as elected. A leader here counts
+     * once it has rebuilt its queue ({@code leaderReady}).
+     */
+    private void watchElections() {
+        if (!watching.compareAndSet(false, true)) {
+            return;
+        }
+        WATCH.schedule(this::checkElections, 50, TimeUnit.MILLISECONDS);
+    }
+
+    private void checkElections() {
+        for (QuorumMember m : members.values()) {
+            QueueGroup g = m.group.group();
+            if (!m.elected.isDone() && g != null && g.leaderId() != null && !g.isLeader()) {
+                m.elected.complete(null);
+            }
+        }
+        watching.set(false);
+        if (!elections.isEmpty()) {
+            watchElections();
+        }
     }
 
     /**

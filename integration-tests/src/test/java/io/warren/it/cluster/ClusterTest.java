@@ -6,8 +6,10 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.warren.it.support.Processes.Result;
+import io.warren.it.support.Processes;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -27,9 +29,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -39,13 +45,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Three real nodes (three {@code bin/warren} processes with one node list and one secret):
  * definitions made on one node are on every node, through the cluster's replicated log, and
- * stay there across a node's restart; warrenctl shows the cluster from any node.
+ * stay there across a node's restart; warrenctl shows the cluster from any node; a node with
+ * another secret is kept out. Quorum queues: each a Raft group with a member on every node, a
+ * confirm means a majority has the message, publishing works through any node, and when the
+ * leader's process is killed (kill -9) a surviving member leads with every confirmed message.
+ * One cluster for the class (starting three JVMs is most of its time).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
-class ClusterMetadataTest {
+class ClusterTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Duration SPREAD = Duration.ofSeconds(20);
+    private static final Duration SPREAD = Duration.ofSeconds(30);
+    private static final AMQP.BasicProperties PERSISTENT = new AMQP.BasicProperties.Builder().deliveryMode(2).build();
 
     @TempDir
     static Path dir;
@@ -171,52 +182,37 @@ class ClusterMetadataTest {
                         names(s.path("disk_nodes")));
                 assertEquals(names(s.path("disk_nodes")), names(s.path("running_nodes")));
             });
-            Result text = cluster.ctl(node, "cluster_status");
-            assertTrue(text.out().contains("Cluster status of node warren" + node + "@localhost"), text.all());
-            assertTrue(text.out().contains("Running Nodes\n\nwarren1@localhost\nwarren2@localhost\nwarren3@localhost"),
-                    text.all());
-            Result q = cluster.ctl(node, "list_queues", "name", "type", "leader", "members", "--formatter", "json");
-            assertEquals(0, q.code(), q.all());
-            JsonNode audit = null;
-            for (JsonNode n : JSON.readTree(q.out())) {
-                if (n.path("name").asText().equals("orders.audit")) {
-                    audit = n;
-                }
-            }
-            assertTrue(audit != null, q.out());
-            assertEquals("classic", audit.path("type").asText());
-            assertEquals("warren1@localhost", audit.path("leader").asText());
-            assertEquals(List.of("warren1@localhost"), names(audit.path("members")));
         }
+        Result text = cluster.ctl(2, "cluster_status");
+        assertTrue(text.out().contains("Cluster status of node warren2@localhost"), text.all());
+        assertTrue(text.out().contains("Running Nodes\n\nwarren1@localhost\nwarren2@localhost\nwarren3@localhost"),
+                text.all());
+        Result q = cluster.ctl(3, "list_queues", "name", "type", "leader", "members", "--formatter", "json");
+        assertEquals(0, q.code(), q.all());
+        JsonNode audit = null;
+        for (JsonNode n : JSON.readTree(q.out())) {
+            if (n.path("name").asText().equals("orders.audit")) {
+                audit = n;
+            }
+        }
+        assertTrue(audit != null, q.out());
+        assertEquals("classic", audit.path("type").asText());
+        assertEquals("warren1@localhost", audit.path("leader").asText());
+        assertEquals(List.of("warren1@localhost"), names(audit.path("members")));
     }
 
     @Test
     @Order(5)
-    void aStoppedNodeCatchesUpWhenItComesBack() throws Exception {
-        Result stop = cluster.stop(3);
-        assertEquals(0, stop.code(), stop.all());
+    void aNodeWithAnotherSecretIsKeptOutAndTheRightOneCatchesUp() throws Exception {
+        assertEquals(0, cluster.stop(3).code());
         await().atMost(SPREAD).untilAsserted(() -> {
             JsonNode s = JSON.readTree(cluster.ctl(1, "cluster_status", "--formatter", "json").out());
             assertEquals(List.of("warren1@localhost", "warren2@localhost"), names(s.path("running_nodes")));
         });
         // Two of three are a majority: declares go on.
         try (Connection c = cluster.connect(2)) {
-            c.createChannel().exchangeDeclare("while-3-was-down", "fanout", true);
+            c.createChannel().exchangeDeclare("while-3-was-out", "fanout", true);
         }
-        cluster.start(3);
-        await().atMost(SPREAD).ignoreExceptions().untilAsserted(() -> {
-            try (Connection c = cluster.connect(3)) {
-                c.createChannel().exchangeDeclarePassive("while-3-was-down");
-            }
-        });
-        // What node 3 had before it stopped is still there.
-        assertEquals("topic", api(3, "GET", "/api/exchanges/%2F/orders", null).path("type").asText());
-    }
-
-    @Test
-    @Order(6)
-    void aNodeWithAnotherSecretIsKeptOut() throws Exception {
-        assertEquals(0, cluster.stop(3).code());
         Path other = dir.resolve("other.secret");
         java.nio.file.Files.writeString(other, "not-the-cluster-secret-at-all\n");
         java.nio.file.Files.setPosixFilePermissions(other,
@@ -230,20 +226,26 @@ class ClusterMetadataTest {
                 c.createChannel().exchangeDeclare("not-for-outsiders", "direct", true);
             }
             // Node 3 runs, but the others do not count it: it fails their check of the secret.
-            await().atMost(SPREAD).untilAsserted(() -> {
-                JsonNode s = JSON.readTree(cluster.ctl(1, "cluster_status", "--formatter", "json").out());
-                assertEquals(List.of("warren1@localhost", "warren2@localhost"), names(s.path("running_nodes")));
-            });
+            await().atMost(SPREAD).untilAsserted(() -> assertTrue(java.nio.file.Files.readString(
+                    cluster.node(1).log()).contains("the peer does not know this cluster's secret")));
+            JsonNode s = JSON.readTree(cluster.ctl(1, "cluster_status", "--formatter", "json").out());
+            assertEquals(List.of("warren1@localhost", "warren2@localhost"), names(s.path("running_nodes")));
             assertEquals(404, status(3, "/api/exchanges/%2F/not-for-outsiders"), "node 3 got nothing of the log");
-            assertTrue(java.nio.file.Files.readString(cluster.node(1).log()).contains(
-                    "the peer does not know this cluster's secret"));
         } finally {
             assertEquals(0, cluster.stop(3).code());
             java.nio.file.Files.writeString(conf, good);
         }
-        // With the right secret again it catches up.
+        // With the right secret again it catches up, and keeps what it had before it stopped.
         cluster.start(3);
-        await().atMost(SPREAD).untilAsserted(() -> assertEquals(200, status(3, "/api/exchanges/%2F/not-for-outsiders")));
+        await().atMost(SPREAD).untilAsserted(() -> {
+            assertEquals(200, status(3, "/api/exchanges/%2F/not-for-outsiders"));
+            assertEquals(200, status(3, "/api/exchanges/%2F/while-3-was-out"));
+        });
+        assertEquals("topic", api(3, "GET", "/api/exchanges/%2F/orders", null).path("type").asText());
+        await().atMost(SPREAD).untilAsserted(() -> {
+            JsonNode s = JSON.readTree(cluster.ctl(1, "cluster_status", "--formatter", "json").out());
+            assertEquals(3, s.path("running_nodes").size());
+        });
     }
 
     private static int status(int i, String path) throws Exception {
@@ -285,5 +287,159 @@ class ClusterMetadataTest {
             throw new AssertionError(method + " " + path + " on node " + i + ": " + r.statusCode() + " " + r.body());
         }
         return r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body());
+    }
+
+    // ---- quorum queues
+
+    /** The node (1..3) warrenctl names as the leader of {@code queue}, asked through {@code via}. */
+    static int leader(int via, String queue) throws Exception {
+        Result r = cluster.ctl(via, "list_queues", "name", "type", "leader", "members", "--formatter", "json");
+        assertEquals(0, r.code(), r.all());
+        for (JsonNode n : JSON.readTree(r.out())) {
+            if (n.path("name").asText().equals(queue)) {
+                assertEquals("quorum", n.path("type").asText());
+                assertEquals(3, n.path("members").size(), n.toString());
+                String leader = n.path("leader").asText();
+                for (int i = 1; i <= 3; i++) {
+                    if (leader.equals("warren" + i + "@localhost")) {
+                        return i;
+                    }
+                }
+                throw new AssertionError("no leader yet: " + n);
+            }
+        }
+        throw new AssertionError(queue + " not listed: " + r.out());
+    }
+
+    @Test
+    @Order(10)
+    void aQuorumQueuePublishedThroughEveryNodeIsConsumedFromItsLeader() throws Exception {
+        try (Connection c = cluster.connect(1)) {
+            c.createChannel().queueDeclare("qq.orders", true, false, false, Map.of("x-queue-type", "quorum"));
+        }
+        int leader = await().atMost(SPREAD).ignoreExceptions().until(() -> leader(2, "qq.orders"), l -> l > 0);
+        assertEquals(leader, (int) await().atMost(SPREAD).ignoreExceptions().until(() -> leader(3, "qq.orders"),
+                l -> l > 0), "every node names the same leader");
+        for (int i = 1; i <= 3; i++) {
+            try (Connection c = cluster.connect(i)) {
+                Channel ch = c.createChannel();
+                ch.confirmSelect();
+                for (int k = 0; k < 50; k++) {
+                    ch.basicPublish("", "qq.orders", PERSISTENT, ("n" + i + "-" + k).getBytes(StandardCharsets.UTF_8));
+                }
+                ch.waitForConfirmsOrDie(30_000);
+            }
+        }
+        List<String> got = new ArrayList<>();
+        try (Connection c = cluster.connect(leader)) {
+            Channel ch = c.createChannel();
+            await().atMost(SPREAD).untilAsserted(() -> {
+                GetResponse r;
+                while ((r = ch.basicGet("qq.orders", true)) != null) {
+                    got.add(new String(r.getBody(), StandardCharsets.UTF_8));
+                }
+                assertEquals(150, got.size());
+            });
+        }
+        for (int i = 1; i <= 3; i++) {
+            List<String> fromNode = new ArrayList<>();
+            for (String s : got) {
+                if (s.startsWith("n" + i + "-")) {
+                    fromNode.add(s);
+                }
+            }
+            List<String> expected = new ArrayList<>();
+            for (int k = 0; k < 50; k++) {
+                expected.add("n" + i + "-" + k);
+            }
+            assertEquals(expected, fromNode, "each publisher's messages in its order");
+        }
+    }
+
+    @Test
+    @Order(11)
+    void killingTheLeaderLosesNoConfirmedMessage() throws Exception {
+        try (Connection c = cluster.connect(1)) {
+            c.createChannel().queueDeclare("qq.kill", true, false, false, Map.of("x-queue-type", "quorum"));
+        }
+        int leader = await().atMost(SPREAD).ignoreExceptions().until(() -> leader(1, "qq.kill"), l -> l > 0);
+        List<Integer> others = new ArrayList<>();
+        for (int i = 1; i <= 3; i++) {
+            if (i != leader) {
+                others.add(i);
+            }
+        }
+        // 4 confirm-mode publishers through the two nodes that survive; each keeps what was confirmed.
+        Set<String> confirmed = ConcurrentHashMap.newKeySet();
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Thread> publishers = new ArrayList<>();
+        for (int p = 0; p < 4; p++) {
+            int node = others.get(p % 2);
+            String prefix = "p" + p + "-";
+            Thread t = new Thread(() -> publish(node, prefix, confirmed, stop));
+            t.start();
+            publishers.add(t);
+        }
+        await().atMost(SPREAD).until(() -> confirmed.size() >= 400);
+        long pid = Processes.pid(cluster.node(leader).pidFile());
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !Processes.alive(pid));
+        int before = confirmed.size();
+        int newLeader = await().atMost(SPREAD).ignoreExceptions().until(() -> leader(others.get(0), "qq.kill"),
+                l -> l > 0 && l != leader);
+        // publishing goes on through the new leader
+        await().atMost(SPREAD).until(() -> confirmed.size() >= before + 200);
+        stop.set(true);
+        for (Thread t : publishers) {
+            t.join(30_000);
+        }
+        Map<String, Integer> seen = new HashMap<>();
+        try (Connection c = cluster.connect(newLeader)) {
+            Channel ch = c.createChannel();
+            await().atMost(SPREAD).untilAsserted(() -> {
+                GetResponse r;
+                while ((r = ch.basicGet("qq.kill", true)) != null) {
+                    seen.merge(new String(r.getBody(), StandardCharsets.UTF_8), 1, Integer::sum);
+                }
+                List<String> lost = confirmed.stream().filter(m -> !seen.containsKey(m)).limit(5).toList();
+                assertTrue(lost.isEmpty(), "confirmed but not consumed: " + lost + " of " + confirmed.size());
+            });
+        }
+        long duplicates = seen.values().stream().filter(n -> n > 1).count();
+        System.out.println("kill -9 of the leader: " + confirmed.size() + " confirmed, " + seen.size()
+                + " consumed, " + duplicates + " duplicates, 0 lost");
+        for (String m : seen.keySet()) {
+            assertTrue(m.matches("p[0-3]-[0-9]+"), "only what was published: " + m);
+        }
+        cluster.start(leader); // back for the tests after this one
+    }
+
+    /** Publishes with confirms through {@code node} until {@code stop}; reconnects after a failure. */
+    private static void publish(int node, String prefix, Set<String> confirmed, AtomicBoolean stop) {
+        int k = 0;
+        while (!stop.get()) {
+            try (Connection c = cluster.connect(node)) {
+                Channel ch = c.createChannel();
+                ch.confirmSelect();
+                while (!stop.get()) {
+                    List<String> batch = new ArrayList<>();
+                    for (int i = 0; i < 20; i++) {
+                        String m = prefix + k++;
+                        ch.basicPublish("", "qq.kill", PERSISTENT, m.getBytes(StandardCharsets.UTF_8));
+                        batch.add(m);
+                    }
+                    ch.waitForConfirmsOrDie(30_000);
+                    confirmed.addAll(batch);
+                }
+            } catch (Exception e) {
+                // a nack or a closed connection: that batch was not confirmed; go on
+                System.out.println("publisher " + prefix + " through node " + node + ": " + e);
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
     }
 }
