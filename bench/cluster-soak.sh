@@ -43,4 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "cluster-soak: $minutes min ($(date -u '+%F %H:%M') UTC, $(nproc) cores, $(java -version 2>&1 | head -1))"
-java -cp "$cp" "$here/src/ClusterSoak.java" "$work" "$top/bin/warren" "$minutes"
+# the Java client logs its thread pools at DEBUG through the bench's logback: not wanted here
+java -cp "$cp" "$here/src/ClusterSoak.java" "$work" "$top/bin/warren" "$minutes" 2>&1 | grep -v " DEBUG "
+exit "${PIPESTATUS[0]}"
