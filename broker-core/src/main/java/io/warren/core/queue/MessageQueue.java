@@ -38,9 +38,10 @@ public final class MessageQueue implements Destination {
     private final boolean autoDelete;
     private final Object exclusiveOwner;
     /**
-     * In a cluster: the node that holds this durable classic queue when it is another node
-     * (this object then only stands for its definition here: it takes no message); null when
-     * the queue is this node's.
+     * In a cluster, non-null when this object stands in for a queue held elsewhere: a durable
+     * classic queue's home node, or for a quorum queue this node does not lead, the leader as
+     * last told (or StoreDurability.ELECTING). A stand-in takes no message of its own and is
+     * refused to consumers ({@link #remoteUse}); null when the queue is live here.
      */
     private volatile String remoteHome;
     private final Map<String, Object> arguments;
@@ -1642,8 +1643,9 @@ public final class MessageQueue implements Destination {
         if (deleted || expiresMs <= 0) {
             return; // a policy took the lease away
         }
-        if (!consumers.isEmpty()) {
-            // In use: the period starts again when the last consumer goes.
+        if (!consumers.isEmpty() || remoteHome != null) {
+            // In use: the period starts again when the last consumer goes. A cluster's stand-in
+            // for a queue another node holds never expires here: the node that holds it decides.
             markUsed();
         } else if (System.nanoTime() - lastUsed >= expiresMs * 1_000_000L) {
             listener.lastConsumerGone(this);

@@ -100,9 +100,6 @@ public interface DefinitionStore extends AutoCloseable {
         return null;
     }
 
-    /** Before a new durable queue is made: throws a BrokerException if this store cannot keep it as declared. */
-    default void checkNewQueue(String vhost, String name, boolean quorum) { }
-
     /** A new queue id, never handed out before (survives restarts). */
     long nextQueueId();
 

@@ -126,10 +126,6 @@ public final class StoreDurability implements Durability {
         definitions.putQueue(new QueueDef(vhost, q.name(), id, q.autoDelete(), codec.encode(q.arguments())));
     }
 
-    @Override public void checkNewQueue(String vhost, String name, boolean quorum) {
-        definitions.checkNewQueue(vhost, name, quorum);
-    }
-
     @Override public void queueRemoved(String vhost, MessageQueue q) {
         if (q.quorum() && quorumStores != null) {
             quorumStores.detach(vhost, q);

@@ -22,9 +22,6 @@ public interface Durability {
 
     default void queueRemoved(String vhost, MessageQueue q) { }
 
-    /** Before a new queue is made: throws a BrokerException if this broker cannot keep it as declared. */
-    default void checkNewQueue(String vhost, String name, boolean quorum) { }
-
     /** Called for every binding; durable when both ends are (as in RabbitMQ). */
     default void bindingAdded(String vhost, Binding b) { }
 

@@ -395,7 +395,6 @@ public final class VirtualHost {
             }
             // Arguments are validated only for a new queue; a redeclare compares them instead.
             QueueArguments.validate(n, name, args, durable, autoDelete, exclusive);
-            durability.checkNewQueue(name, n, QueueArguments.quorum(args));
             q = new MessageQueue(n, name, isDurable, autoDelete, owner, args, loopFor(n),
                     this::autoDeleteQueue);
             q.attachPaging(paging);
@@ -808,6 +807,9 @@ public final class VirtualHost {
             q = new MessageQueue(queueName, name, true, autoDelete, null, args, loopFor(queueName),
                     this::autoDeleteQueue);
             q.remoteHome(home);
+            // a quorum queue's stand-in becomes the live queue when this node comes to lead it
+            q.attachPaging(paging);
+            q.attachDeadLetters(deadLetters);
             applyPolicies(q);
             queues.put(queueName, q);
             return q;
