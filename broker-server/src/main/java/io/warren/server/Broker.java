@@ -559,6 +559,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         if (definitions != null) {
             if (cluster != null) {
                 cluster.definitions().unfollow(); // the node's: it follows the log until the node stops
+                cluster.quorumQueues().applicationStopped();
             } else {
                 definitions.close();
             }

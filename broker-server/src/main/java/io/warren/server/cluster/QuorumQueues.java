@@ -109,6 +109,18 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         return true;
     }
 
+    /**
+     * stop_app: the queues are closed and the next start_app makes new ones (each attached
+     * again: a member's group is joined once and listens to its newest queue).
+     */
+    public void applicationStopped() {
+        for (QuorumMember m : members.values()) {
+            m.elected.complete(null);
+        }
+        members.clear();
+        elections.clear();
+    }
+
     @Override public void detach(String vhost, MessageQueue q) {
         QuorumMember m = members.remove(q);
         if (m == null) {
@@ -278,7 +290,20 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                     Unpooled.wrappedBuffer(d.body()), true, MessageHeaders.READER);
             m.ttl(d.ttl());
             m.priority(MessagePriority.read(m.properties()));
-            queue.execute(() -> queue.enqueue(m, key));
+            run(() -> queue.enqueue(m, key), m::release);
+        }
+
+        /**
+         * Runs {@code task} on the queue's loop; once the application stopped (stop_app, or the
+         * node stopping: the loops are gone before the Raft groups close) there is no queue to
+         * tell, and {@code otherwise} releases what the task held.
+         */
+        private void run(Runnable task, Runnable otherwise) {
+            try {
+                queue.execute(task);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                otherwise.run();
+            }
         }
 
         @Override public void restored(long index) {
@@ -291,10 +316,10 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             store.recover((id, sm) -> unsettled.add(sm));
             log.info("this node leads quorum queue '{}' in vhost '{}' now: {} messages", queue.name(), queue.vhost(),
                     unsettled.size());
-            queue.execute(() -> {
+            run(() -> {
                 queue.promote(unsettled);
                 elected.complete(null);
-            });
+            }, () -> { });
         }
 
         @Override public void leaderLost(String newLeaderId) {
@@ -306,12 +331,12 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                 log.info("quorum queue '{}' in vhost '{}': this node no longer leads it (now: {})", queue.name(),
                         queue.vhost(), leader == null ? "electing" : leader);
             }
-            queue.execute(() -> {
+            run(() -> {
                 queue.demote(leader);
                 if (leader != null) {
                     elected.complete(null);
                 }
-            });
+            }, () -> { });
         }
     }
 }
