@@ -90,7 +90,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         node.executor().execute(() -> {
             try {
                 QueueGroup g = node.joinQueueGroup(groupName, group);
-                if (members.get(q) != m) {
+                if (m.deleted) {
                     node.leaveQueueGroup(groupName); // deleted while this node was joining
                     return;
                 }
@@ -126,6 +126,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         if (m == null) {
             return;
         }
+        m.deleted = true;
         m.store.close();
         m.elected.complete(null);
         node.executor().execute(() -> {
@@ -271,6 +272,8 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         final GroupLog group;
         final ReplicatedMessageStore store;
         final CompletableFuture<Void> elected = new CompletableFuture<>();
+        /** The queue was deleted (not merely closed by stop_app): this node's copy goes. */
+        volatile boolean deleted;
         /** Whether the queue here is live (this member leads and has rebuilt it). Apply thread. */
         private boolean leading;
 
