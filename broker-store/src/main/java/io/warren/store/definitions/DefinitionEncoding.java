@@ -174,6 +174,41 @@ final class DefinitionEncoding {
         });
     }
 
+    /** The access control entries among encoded access entries (the seeded marker included). */
+    static io.warren.core.store.DefinitionStore.AccessDefinitions accessDefinitions(java.util.Collection<byte[]> entries) {
+        boolean seeded = false;
+        java.util.List<VhostDef> vhosts = new java.util.ArrayList<>();
+        java.util.List<UserDef> users = new java.util.ArrayList<>();
+        java.util.List<PermissionDef> permissions = new java.util.ArrayList<>();
+        java.util.List<TopicPermissionDef> topic = new java.util.ArrayList<>();
+        for (byte[] e : entries) {
+            Object d = access(e);
+            if (d instanceof VhostDef v) {
+                vhosts.add(v);
+            } else if (d instanceof UserDef u) {
+                users.add(u);
+            } else if (d instanceof PermissionDef p) {
+                permissions.add(p);
+            } else if (d instanceof TopicPermissionDef t) {
+                topic.add(t);
+            } else if (d == SEEDED_ENTRY) {
+                seeded = true;
+            }
+        }
+        return new io.warren.core.store.DefinitionStore.AccessDefinitions(seeded, vhosts, users, permissions, topic);
+    }
+
+    /** The policies and operator policies among encoded access entries. */
+    static java.util.List<PolicyDef> policies(java.util.Collection<byte[]> entries) {
+        java.util.List<PolicyDef> l = new java.util.ArrayList<>();
+        for (byte[] e : entries) {
+            if (access(e) instanceof PolicyDef p) {
+                l.add(p);
+            }
+        }
+        return l;
+    }
+
     /** The key an access entry is stored under. */
     static String accessKey(Object d) {
         if (d instanceof VhostDef v) {

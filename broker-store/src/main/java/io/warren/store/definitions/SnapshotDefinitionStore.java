@@ -361,13 +361,7 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
     }
 
     @Override public synchronized List<PolicyDef> loadPolicies() {
-        List<PolicyDef> l = new ArrayList<>();
-        for (byte[] e : open().access().values()) {
-            if (DefinitionEncoding.access(e) instanceof PolicyDef p) {
-                l.add(p);
-            }
-        }
-        return l;
+        return DefinitionEncoding.policies(open().access().values());
     }
 
     @Override public synchronized void markSeeded() {
@@ -375,26 +369,7 @@ public final class SnapshotDefinitionStore implements DefinitionStore {
     }
 
     @Override public synchronized AccessDefinitions loadAccess() {
-        boolean seeded = false;
-        List<VhostDef> vhosts = new ArrayList<>();
-        List<UserDef> users = new ArrayList<>();
-        List<PermissionDef> permissions = new ArrayList<>();
-        List<TopicPermissionDef> topic = new ArrayList<>();
-        for (byte[] e : open().access().values()) {
-            Object d = DefinitionEncoding.access(e);
-            if (d instanceof VhostDef v) {
-                vhosts.add(v);
-            } else if (d instanceof UserDef u) {
-                users.add(u);
-            } else if (d instanceof PermissionDef p) {
-                permissions.add(p);
-            } else if (d instanceof TopicPermissionDef t) {
-                topic.add(t);
-            } else if (d == DefinitionEncoding.SEEDED_ENTRY) {
-                seeded = true;
-            }
-        }
-        return new AccessDefinitions(seeded, vhosts, users, permissions, topic);
+        return DefinitionEncoding.accessDefinitions(open().access().values());
     }
 
     @Override
