@@ -188,6 +188,7 @@ class MetadataGroupTest {
 
     @Test void withoutAMajorityASubmitIsNeverConfirmed() throws Exception {
         cluster = new TestCluster(3, dir, RaftSettings.DEFAULT.withSubmitTimeout(Duration.ofSeconds(3))).startAll();
+        await().atMost(BOUND).until(() -> cluster.leader().isPresent()); // the first election may outlast 3 s
         join(cluster.member(0).submit(bytes("with-majority")));
         cluster.stop(1);
         cluster.stop(2);
@@ -208,11 +209,13 @@ class MetadataGroupTest {
 
     @Test void aMemberWithAnotherSecretNeitherJoinsNorHoldsTheOthersUp() throws Exception {
         // Member 2 has the right member list and ports but not the cluster's secret.
-        cluster = new TestCluster(3, dir, RaftSettings.DEFAULT.withSubmitTimeout(Duration.ofSeconds(2)))
+        cluster = new TestCluster(3, dir, RaftSettings.DEFAULT.withSubmitTimeout(Duration.ofSeconds(4)))
                 .withSecret(2, ClusterSecret.of(bytes("a secret from another cluster")))
                 .startAll();
         CompletableFuture<Long> fromOutsider = cluster.member(2).submit(bytes("from-outsider"));
-        // The two members with the secret are a majority: they elect and commit without it.
+        // The two members with the secret are a majority: they elect and commit without it. (The
+        // election is awaited first: on a busy machine it can take longer than the submit timeout.)
+        await().atMost(BOUND).until(() -> cluster.leader().isPresent());
         for (int i = 0; i < 10; i++) {
             join(cluster.member(i % 2).submit(bytes("inside-" + i)));
         }

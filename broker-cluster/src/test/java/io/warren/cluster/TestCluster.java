@@ -61,15 +61,29 @@ final class TestCluster implements AutoCloseable {
         return dir.resolve(members.get(i).id());
     }
 
-    /** Ephemeral ports picked by the kernel, all held open together so none is handed out twice. */
+    /**
+     * Free ports, all held open together so none is handed out twice. They come from 20000-32767, below
+     * Linux's ephemeral range: a member that is stopped and started again binds its port anew, and a port in
+     * the ephemeral range could meanwhile be the local end of one of the other members' outgoing connections.
+     */
     private static int[] freePorts(int n) {
         List<ServerSocket> sockets = new ArrayList<>();
+        java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         try {
             int[] ports = new int[n];
-            for (int i = 0; i < n; i++) {
-                ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+            for (int i = 0, attempts = 0; i < n; attempts++) {
+                if (attempts > 1000) {
+                    throw new IOException("no free TCP port in 20000-32767 after 1000 tries");
+                }
+                ServerSocket s = new ServerSocket();
+                try {
+                    s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), random.nextInt(20000, 32768)), 1);
+                } catch (IOException inUse) {
+                    s.close();
+                    continue;
+                }
                 sockets.add(s);
-                ports[i] = s.getLocalPort();
+                ports[i++] = s.getLocalPort();
             }
             return ports;
         } catch (IOException e) {

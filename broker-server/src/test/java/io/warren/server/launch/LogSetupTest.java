@@ -149,9 +149,10 @@ class LogSetupTest {
             async.doAppend(new ch.qos.logback.classic.spi.LoggingEvent(logger.getName(), logger, Level.INFO, "line " + i, null, null));
         }
         // 100 appends against a stuck output return at once: at most 4 wait in the queue and a
-        // batch of at most 4 is in the writer's hands; the rest are dropped and counted
+        // batch of at most 5 is in the writer's hands (the one it polled and the 4 it drained with
+        // it); the rest are dropped and counted
         assertTrue(System.nanoTime() - start < 2_000_000_000L);
-        assertTrue(async.dropped() >= 92, "dropped " + async.dropped());
+        assertTrue(async.dropped() >= 91, "dropped " + async.dropped());
         release.countDown();
         async.stop();
         assertEquals(100 - async.dropped(), written.stream().filter(m -> m.startsWith("line ")).count(), written.toString());

@@ -492,17 +492,17 @@ class WarrenctlTest {
 
     @Test
     void helpDocumentsEveryCommand() throws Exception {
+        // Through the launcher; broker-cli's HelpTest runs `help COMMAND` for every command in one JVM.
         Result all = ctl("help");
         assertEquals(0, all.code(), all.all());
         for (String c : List.of("status", "list_queues", "list_exchanges", "list_bindings", "list_connections",
                 "list_channels", "list_consumers", "list_vhosts", "delete_queue", "purge_queue", "close_connection",
                 "environment", "set_vm_memory_high_watermark", "help")) {
             assertTrue(all.out().contains(c), c + " missing from:\n" + all.out());
-            Result one = ctl("help", c);
-            assertEquals(0, one.code(), c + ": " + one.all());
-            assertTrue(one.out().contains(c), one.out());
         }
-        assertTrue(ctl("help", "delete_queue").out().contains("--if-empty"));
+        Result one = ctl("help", "delete_queue");
+        assertEquals(0, one.code(), one.all());
+        assertTrue(one.out().startsWith("Usage: warrenctl delete_queue") && one.out().contains("--if-empty"), one.out());
         assertEquals(64, ctl("help", "nosuch").code());
     }
 

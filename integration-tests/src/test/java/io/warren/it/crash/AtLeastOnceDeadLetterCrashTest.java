@@ -4,6 +4,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.MessageProperties;
+import io.warren.it.support.Processes;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -79,7 +80,7 @@ class AtLeastOnceDeadLetterCrashTest {
 
     @Test
     void noRejectedMessageIsLostToAKill9() throws Exception {
-        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), "-Xmx256m")) {
+        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), Processes.JAVA_OPTS)) {
             b.start();
             Connection first = b.factory().newConnection();
             try {

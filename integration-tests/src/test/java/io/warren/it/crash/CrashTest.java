@@ -60,7 +60,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class CrashTest {
     private static final String QUEUE = "crash-durable";
-    private static final int ROUNDS = Integer.getInteger("crash.rounds", 6);
+    private static final int ROUNDS = Integer.getInteger("crash.rounds", 4);
     private static final int PUBLISHERS = 4;
     private static final int WINDOW = 1_000;
     private static final int BODY_SIZE = 300;
@@ -90,7 +90,7 @@ class CrashTest {
         System.out.println("CrashTest seed " + seed + " (rerun with -Dcrash.seed=" + seed + ")");
         Random random = new Random(seed);
         long t0 = System.nanoTime();
-        try (BrokerProcess broker = new BrokerProcess(tmp, tmp.resolve("data"), "-Xmx512m")) {
+        try (BrokerProcess broker = new BrokerProcess(tmp, tmp.resolve("data"), "-Xmx512m -XX:TieredStopAtLevel=1")) {
             for (int round = 0; round < ROUNDS; round++) {
                 round(broker, round, random);
             }

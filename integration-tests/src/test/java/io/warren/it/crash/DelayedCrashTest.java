@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
+import io.warren.it.support.Processes;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -51,7 +52,7 @@ class DelayedCrashTest {
     void everyConfirmedDelayedMessageSurvivesAKill9() throws Exception {
         int n = 3000;
         Map<String, Long> dueAt = new HashMap<>();
-        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), "-Xmx256m")) {
+        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), Processes.JAVA_OPTS)) {
             b.start();
             Connection first = factory(b).newConnection();
             try {

@@ -74,7 +74,7 @@ class DiskFullTest {
         Path dir = Files.createDirectories(fs.resolve("data"));
         // The disk alarm is off: this test is about a commit that meets ENOSPC (the alarm checks
         // free space once a second, so a fast publisher can still fill a disk between checks).
-        try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m", "disk_free_limit.absolute = 0")) {
+        try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m -XX:TieredStopAtLevel=1", "disk_free_limit.absolute = 0")) {
             broker.start();
             long pid = broker.pid();
             ConfirmedPublisher pub = new ConfirmedPublisher(broker.factory().newConnection("disk-full-publisher"));
@@ -186,7 +186,7 @@ class DiskFullTest {
         Path ballast = fs.resolve("ballast");
         Files.write(ballast, new byte[48 << 20]);
         Path dir = Files.createDirectories(fs.resolve("data"));
-        try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m", "disk_free_limit.absolute = 64MB")) {
+        try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m -XX:TieredStopAtLevel=1", "disk_free_limit.absolute = 64MB")) {
             broker.start();
             List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
             Connection conn = broker.factory().newConnection("low-disk-publisher");

@@ -3,6 +3,7 @@ package io.warren.it.crash;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import io.warren.it.support.Processes;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -43,7 +44,7 @@ class TopologyCrashTest {
 
     @Test
     void everyRepliedDeclareBindAndDeleteSurvivesAKill9() throws Exception {
-        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), "-Xmx256m")) {
+        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), Processes.JAVA_OPTS)) {
             b.start();
             Connection first = factory(b).newConnection();
             try {
@@ -100,7 +101,7 @@ class TopologyCrashTest {
     /** Users, vhosts and permissions are definitions too: each answered change survives a kill -9. */
     @Test
     void everyAnsweredAccessChangeSurvivesAKill9() throws Exception {
-        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), "-Xmx256m")) {
+        try (BrokerProcess b = new BrokerProcess(dir, dir.resolve("data"), Processes.JAVA_OPTS)) {
             b.start();
             assertEquals(201, put(b, "guest", "guest", "/api/vhosts/crash-v", "{}"));
             for (int i = 0; i < 50; i++) {

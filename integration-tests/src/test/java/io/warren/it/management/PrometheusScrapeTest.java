@@ -4,12 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import io.warren.it.support.Processes;
 import io.warren.it.support.WarrenBroker;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -48,10 +48,7 @@ class PrometheusScrapeTest {
         Assumptions.assumeTrue(Files.isExecutable(PROMETHEUS),
                 "prometheus missing (apt-get install prometheus); .ci/run installs it");
         Path dir = Files.createTempDirectory("warren-prometheus");
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = Processes.freePort();
         Files.writeString(dir.resolve("prometheus.yml"), "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                 + "scrape_configs:\n  - job_name: warren\n    static_configs:\n      - targets: ['127.0.0.1:"
                 + broker.broker().prometheusPort() + "']\n");
