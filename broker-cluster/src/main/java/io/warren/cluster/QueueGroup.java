@@ -44,9 +44,10 @@ import java.util.concurrent.TimeUnit;
  * once a majority has it <em>and</em> this member applied it; it fails with a
  * {@link java.util.concurrent.TimeoutException} after {@link RaftSettings#submitTimeout}, and the
  * outcome is then unknown (the record may still commit). Records from one member commit in call
- * order. Neither method blocks: at most {@value #MAX_IN_FLIGHT} records of a member are in flight
- * (under Ratis' client window of 100, past which Ratis would block the caller); the rest wait in
- * an unbounded queue in call order, and one whose future timed out before it was sent is dropped.
+ * order. Neither method blocks: at most {@value #MAX_IN_FLIGHT} log entries of a member are in
+ * flight (under Ratis' client window of 100, past which Ratis would block the caller), each carrying
+ * the records that waited together (see {@link #drain}); the rest wait in an unbounded queue in call
+ * order, and one whose future timed out before it was sent is dropped.
  * The futures complete on other threads: the apply thread (usually), a Ratis client thread (a
  * failure, or a record already applied when its reply came), or the JDK's delayer thread (a
  * timeout); chain work with the async variants or hand it to an event loop.
@@ -81,6 +82,11 @@ public final class QueueGroup {
     static final String NAME_FILE = "warren-queue-group.name";
     private static final byte PUT = 1;
     private static final byte REMOVE = 2;
+    private static final byte BATCH = 3;
+    /** At most this many records go in one log entry. */
+    static final int MAX_BATCH_RECORDS = 512;
+    /** A batch stops taking records once it holds this many bytes (one record may be larger). */
+    static final int MAX_BATCH_BYTES = 1 << 20;
 
     /** What the broker hears of the group on this member; see the class comment for the threads. */
     public interface Listener {
@@ -207,40 +213,51 @@ public final class QueueGroup {
     }
 
     /**
-     * Sends waiting records while fewer than MAX_IN_FLIGHT are in flight, in call order, on the
-     * node's sender thread. Ratis' client is never called under sendLock: its replies complete
-     * under its own window lock, and a reply's callback takes sendLock, so calling it under
-     * sendLock deadlocked (and blocked the event loop that called put).
+     * Sends waiting records while fewer than MAX_IN_FLIGHT entries are in flight, in call order, on
+     * the node's sender thread. Records that waited together go as one log entry (a batch of at most
+     * {@value #MAX_BATCH_RECORDS} records and about {@value #MAX_BATCH_BYTES} bytes): a Raft entry
+     * costs a round trip to the leader, an append on every member and its share of an fsync, whatever
+     * its size, so under load one entry carries many puts. Ratis' client is never called under
+     * sendLock: its replies complete under its own window lock, and a reply's callback takes
+     * sendLock, so calling it under sendLock deadlocked (and blocked the event loop that called put).
      */
     private void drain() {
         drainScheduled.set(false);
         while (true) {
-            Pending p;
+            List<Pending> batch = new ArrayList<>();
             RaftClient c;
             synchronized (sendLock) {
-                if (stopped || inFlight >= MAX_IN_FLIGHT || waiting.isEmpty()) {
+                if (stopped || inFlight >= MAX_IN_FLIGHT) {
                     return;
                 }
-                p = waiting.poll();
-                if (p.result().isDone()) {
-                    continue; // timed out before it was sent: never sent
+                int bytes = 0;
+                while (!waiting.isEmpty() && batch.size() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES) {
+                    Pending p = waiting.poll();
+                    if (!p.result().isDone()) { // one that timed out before it was sent is never sent
+                        batch.add(p);
+                        bytes += p.record().length;
+                    }
+                }
+                if (batch.isEmpty()) {
+                    return;
                 }
                 try {
                     c = client();
                 } catch (IOException | RuntimeException e) {
-                    node.sender().execute(() -> p.result().completeExceptionally(e));
+                    node.sender().execute(() -> batch.forEach(p -> p.result().completeExceptionally(e)));
                     continue;
                 }
                 inFlight++;
             }
             CompletableFuture<RaftClientReply> sent;
             try {
-                sent = c.async().send(Message.valueOf(ByteString.copyFrom(p.record())));
+                sent = c.async().send(Message.valueOf(batch.size() == 1
+                        ? ByteString.copyFrom(batch.get(0).record()) : batchRecord(batch)));
             } catch (RuntimeException e) {
                 synchronized (sendLock) {
                     inFlight--;
                 }
-                p.result().completeExceptionally(e);
+                batch.forEach(p -> p.result().completeExceptionally(e));
                 continue;
             }
             sent.whenComplete((reply, error) -> {
@@ -249,21 +266,38 @@ public final class QueueGroup {
                 }
                 scheduleDrain();
                 if (error != null) {
-                    p.result().completeExceptionally(error);
+                    batch.forEach(p -> p.result().completeExceptionally(error));
                 } else if (!reply.isSuccess()) {
-                    p.result().completeExceptionally(reply.getException());
+                    batch.forEach(p -> p.result().completeExceptionally(reply.getException()));
                 } else {
                     long index = reply.getLogIndex();
                     machine.whenApplied(index).whenComplete((v, e) -> {
-                        if (e != null) {
-                            p.result().completeExceptionally(e);
-                        } else {
-                            p.result().complete(index);
+                        for (Pending p : batch) {
+                            if (e != null) {
+                                p.result().completeExceptionally(e);
+                            } else {
+                                p.result().complete(index);
+                            }
                         }
                     });
                 }
             });
         }
+    }
+
+    /** {@code BATCH | int32 n}, then n times {@code int32 length | record}. */
+    private static ByteString batchRecord(List<Pending> batch) {
+        int size = 1 + 4;
+        for (Pending p : batch) {
+            size += 4 + p.record().length;
+        }
+        ByteBuffer b = ByteBuffer.allocate(size);
+        b.put(BATCH).putInt(batch.size());
+        for (Pending p : batch) {
+            b.putInt(p.record().length).put(p.record());
+        }
+        b.flip();
+        return ByteString.copyFrom(b);
     }
 
     /** This member's client, made on first use from the group's members as this division knows them. Holds sendLock. */
@@ -393,28 +427,43 @@ public final class QueueGroup {
     }
 
     private void apply(long index, byte[] record, boolean local) {
-        ByteBuffer b = ByteBuffer.wrap(record);
-        byte type = b.get();
         synchronized (lock) {
-            Listener l = listener;
-            if (type == PUT) {
-                long key = b.getLong();
-                byte[] value = Arrays.copyOfRange(record, 9, record.length);
-                entries.put(key, value);
-                if (l != null) {
-                    call(() -> l.applied(index, key, value, local));
-                }
-            } else if (type == REMOVE) {
+            if (record.length > 0 && record[0] == BATCH) {
+                ByteBuffer b = ByteBuffer.wrap(record, 1, record.length - 1);
                 int n = b.getInt();
                 for (int i = 0; i < n; i++) {
-                    long key = b.getLong();
-                    if (entries.remove(key) != null && l != null) {
-                        call(() -> l.applied(index, key, null, local));
-                    }
+                    int length = b.getInt();
+                    applyOne(index, record, b.position(), length, local);
+                    b.position(b.position() + length);
                 }
             } else {
-                throw new IllegalArgumentException("queue group " + name + ": unknown record type " + type + " at " + index);
+                applyOne(index, record, 0, record.length, local);
             }
+        }
+    }
+
+    /** Applies the put or remove at {@code record[offset, offset + length)}. Holds lock. */
+    private void applyOne(long index, byte[] record, int offset, int length, boolean local) {
+        ByteBuffer b = ByteBuffer.wrap(record, offset, length);
+        byte type = b.get();
+        Listener l = listener;
+        if (type == PUT) {
+            long key = b.getLong();
+            byte[] value = Arrays.copyOfRange(record, offset + 9, offset + length);
+            entries.put(key, value);
+            if (l != null) {
+                call(() -> l.applied(index, key, value, local));
+            }
+        } else if (type == REMOVE) {
+            int n = b.getInt();
+            for (int i = 0; i < n; i++) {
+                long key = b.getLong();
+                if (entries.remove(key) != null && l != null) {
+                    call(() -> l.applied(index, key, null, local));
+                }
+            }
+        } else {
+            throw new IllegalArgumentException("queue group " + name + ": unknown record type " + type + " at " + index);
         }
     }
 

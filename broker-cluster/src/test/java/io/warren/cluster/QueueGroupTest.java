@@ -280,15 +280,13 @@ class QueueGroupTest {
             last2 = Math.max(last2, join(q2[i % 3].put(i, bytes("two" + i))));
         }
         cluster.stop(2);
-        List<CompletableFuture<Long>> puts = new ArrayList<>();
-        for (int i = 10; i < 70; i++) {
-            puts.add(q1[i % 2].put(i, bytes("one" + i)));
-        }
-        puts.add(q1[0].remove(new long[] {1, 2, 3}));
+        // One at a time: puts made together would share log entries, and the log must grow past
+        // snapshotEvery for the leader to snapshot and purge what node 2 missed.
         long last1 = 0;
-        for (CompletableFuture<Long> f : puts) {
-            last1 = Math.max(last1, join(f));
+        for (int i = 10; i < 70; i++) {
+            last1 = Math.max(last1, join(q1[i % 2].put(i, bytes("one" + i))));
         }
+        last1 = Math.max(last1, join(q1[0].remove(new long[] {1, 2, 3})));
         // A put confirmed on one node may not be applied on the other yet.
         long l1 = last1;
         long l2 = last2;
@@ -311,6 +309,48 @@ class QueueGroupTest {
         assertSame(recovered.get(Q1), node(2).joinQueueGroup(Q1, cluster.members()), "a join returns the recovered member");
 
         join(node(2).queueGroups().get(Q2).put(500, bytes("after restart")));
+    }
+
+    @Test void putsThatWaitTogetherShareALogEntryAndApplyInCallOrderEverywhere() throws Exception {
+        String Q1 = "vhost/batch/6";
+        QueueGroup[] groups = joinAll(Q1);
+        Recorder[] heard = new Recorder[3];
+        for (int i = 0; i < 3; i++) {
+            heard[i] = new Recorder();
+            groups[i].listen(heard[i]);
+        }
+        // 2,000 puts and a remove from one follower at once: far more than MAX_IN_FLIGHT entries, so
+        // most wait and go out as batches; each future completes with its batch's index.
+        int follower = (leaderOf(groups) + 1) % 3;
+        int n = 2000;
+        List<CompletableFuture<Long>> futures = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            futures.add(groups[follower].put(i, bytes("b" + i)));
+        }
+        futures.add(groups[follower].remove(new long[] {0, 1}));
+        java.util.TreeSet<Long> indexes = new java.util.TreeSet<>();
+        long last = 0;
+        for (CompletableFuture<Long> f : futures) {
+            long index = join(f);
+            assertTrue(index >= last, "a later record committed at an earlier index: " + index + " < " + last);
+            last = index;
+            indexes.add(index);
+        }
+        assertTrue(indexes.size() < n / 4, "2,000 puts made at once took " + indexes.size() + " log entries");
+        await().atMost(BOUND).until(() -> heard[0].applied.size() == n + 2 && heard[1].applied.size() == n + 2
+                && heard[2].applied.size() == n + 2);
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            expected.add("b" + i);
+        }
+        for (int i = 0; i < 3; i++) {
+            assertEquals(heard[0].sequence(), heard[i].sequence(), "member " + i + " applied another sequence");
+            assertEquals(expected.subList(2, n), groups[i].entries().stream()
+                    .map(e -> new String(e.getValue(), StandardCharsets.UTF_8)).toList());
+        }
+        for (String a : heard[follower].applied) {
+            assertTrue(a.endsWith(" true"), "the sender's own records are local: " + a);
+        }
     }
 
     @Test void leavingOnEveryMemberDeletesTheStorageAndAJoinAfterStartsEmpty() throws Exception {
