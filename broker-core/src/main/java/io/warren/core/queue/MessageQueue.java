@@ -609,7 +609,7 @@ public final class MessageQueue implements Destination {
         if (quorum()) {
             return io.warren.core.BrokerException.notFound("quorum queue '%s' in vhost '%s' is led by node '%s': "
                     + "consume, get and purge it through that node (warren does not yet forward deliveries between "
-                    + "nodes); publishing to it works through any node", name, vhost, holder());
+                    + "nodes); declaring and publishing to it work through any node", name, vhost, holder());
         }
         return io.warren.core.BrokerException.notFound("home node '%s' of durable queue '%s' in vhost '%s' is "
                 + "another node: warren does not yet forward to classic queues on other nodes; connect to that node",

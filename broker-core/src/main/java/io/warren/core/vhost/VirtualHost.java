@@ -361,6 +361,10 @@ public final class VirtualHost {
                                  boolean autoDelete, Map<String, Object> args, Object connection,
                                  java.util.function.Consumer<String> authorize) {
         if (passive) {
+            MessageQueue standIn = queues.get(queueName);
+            if (standIn != null && standIn.remoteHome() != null && standIn.quorum()) {
+                return new Declared(standIn, false); // a quorum queue is declared through any node
+            }
             MessageQueue existing = existingQueue(queueName, connection);
             existing.markUsed(); // a declare, passive too, renews an x-expires lease (RabbitMQ)
             return new Declared(existing, false);
@@ -379,7 +383,7 @@ public final class VirtualHost {
         synchronized (topologyLock) {
             MessageQueue q = queues.get(n);
             if (q != null) {
-                if (q.remoteHome() != null) {
+                if (q.remoteHome() != null && !q.quorum()) {
                     throw q.remoteUse();
                 }
                 // Exclusivity is checked first and strictly (rabbit_amqqueue:assert_equivalence): an
