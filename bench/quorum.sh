@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The quorum-queue benchmark (issue 15): persistent messages with publisher confirms into a
+# 3-member quorum queue on a 3-node warren cluster (three bin/warren processes on this machine),
+# beside the reference RabbitMQ 3.10's quorum queue (bench/reference-rabbitmq.sh: one node, so
+# its "quorum" is a group of one member; RabbitMQ writes and fsyncs it the same way). Every warren
+# confirm is sent after a majority of the three members has the message on disk.
+#
+#   bench/quorum.sh [SECONDS] [PERFTEST FLAGS...]     default 30 s, -x 1 -y 1 -s 1000 -c 1000
+#
+# The queue is declared through node 1; PerfTest then runs against the node its members elected
+# leader (consumers go through the leader's node: warren does not forward deliveries between
+# nodes yet), and a second, publish-only run (10 s) through a follower (each message travels
+# follower -> leader).
+# Prints PerfTest's rates, and the CPU time of all three warren JVMs (or RabbitMQ's VM) per
+# million messages. WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+seconds=${1:-30}
+shift || true
+flags=("$@")
+[ ${#flags[@]} -gt 0 ] || flags=(-x 1 -y 1 -s 1000 -c 1000)
+base=${WARREN_BENCH_PORT:-5890}
+rabbit_port=${RABBIT_BENCH_PORT:-5698}
+work=$(mktemp -d)
+mvn -q -B -f "$here/pom.xml" dependency:build-classpath -Dmdep.outputFile="$work/cp.txt" >/dev/null
+cp=$(cat "$work/cp.txt")
+head -c 32 /dev/urandom | base64 > "$work/cluster.secret"
+chmod 600 "$work/cluster.secret"
+for i in 1 2 3; do
+  cat > "$work/node$i.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$((base + i))
+management.tcp.port = $((base + 10000 + i))
+prometheus.tcp.port = $((base + 10100 + i))
+data_dir = $work/data$i
+log.file = $work/node$i.log
+log.level = warning
+node.name = warren$i@localhost
+cluster.listener.port = $((base + 20000 + i))
+cluster.secret_file = $work/cluster.secret
+cluster_formation.peer_discovery_backend = classic_config
+cluster_formation.classic_config.nodes.1 = warren1@localhost:$((base + 20001))
+cluster_formation.classic_config.nodes.2 = warren2@localhost:$((base + 20002))
+cluster_formation.classic_config.nodes.3 = warren3@localhost:$((base + 20003))
+CONF
+done
+cleanup() {
+  for i in 1 2 3; do
+    "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true
+  done
+  [ -n "${WARREN_ONLY:-}" ] || "$top/bench/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+cpu() { # PID... -> their CPU time in clock ticks
+  local t=0 p
+  for p in "$@"; do
+    t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+
+# NAME PORT SECONDS PIDS -- PERFTEST FLAGS (queue qq-bench)
+run() {
+  local name=$1 port=$2 seconds=$3 pids=$4 before after sent
+  shift 4
+  before=$(cpu $pids)
+  java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" -u qq-bench -ad false \
+    -f persistent --queue-args x-queue-type=quorum -z "$seconds" "$@" > "$work/$name.out" 2>&1 \
+    || { tail -20 "$work/$name.out"; return 1; }
+  after=$(cpu $pids)
+  echo "== $name: $(grep -E 'sending rate avg' "$work/$name.out" | tail -1)"
+  grep -E 'receiving rate avg' "$work/$name.out" | tail -1 | sed "s/^/== $name: /" || true
+  grep -E 'confirm latency' "$work/$name.out" | tail -1 | sed "s/^/== $name: /" || true
+  sent=$(grep -E 'sending rate avg' "$work/$name.out" | tail -1 | grep -oE '[0-9]+ msg/s' | grep -oE '[0-9]+' || echo 0)
+  local ticks=$((after - before)) hz
+  hz=$(getconf CLK_TCK)
+  if [ "${sent:-0}" -gt 0 ]; then
+    echo "== $name: broker CPU $((ticks / hz)) s, $(awk -v t="$ticks" -v hz="$hz" -v r="$sent" -v s="$seconds" \
+      'BEGIN {printf "%.1f", t / hz / (r * s / 1e6)}') CPU-s per million messages published"
+  fi
+}
+
+echo "quorum queue benchmark: PerfTest ${flags[*]}, ${seconds} s ($(date -u '+%F %H:%M') UTC, $(nproc) cores, $(java -version 2>&1 | head -1))"
+for i in 1 2 3; do
+  "$top/bin/warren" start --config "$work/node$i.conf" >/dev/null &
+done
+wait
+pids="$(cat "$work/data1/warren.pid") $(cat "$work/data2/warren.pid") $(cat "$work/data3/warren.pid")"
+# a new cluster makes its default user once a majority runs
+for _ in $(seq 1 60); do
+  "$top/bin/warrenctl" --config "$work/node1.conf" -q list_queues >/dev/null 2>&1 && break
+  sleep 1
+done
+# declare the queue through node 1 (one message), then find who the members elected to lead it
+java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$((base + 1))" -u qq-bench -ad false \
+  -f persistent --queue-args x-queue-type=quorum -x 1 -y 0 -C 1 > "$work/declare.out" 2>&1 \
+  || { tail -20 "$work/declare.out"; exit 1; }
+leader=
+for _ in $(seq 1 30); do
+  leader=$("$top/bin/warrenctl" --config "$work/node1.conf" -q -s list_queues name leader 2>/dev/null \
+    | awk '$1 == "qq-bench" {print $2}' | sed -n 's/^warren\([123]\)@localhost$/\1/p')
+  [ -n "$leader" ] && break
+  sleep 1
+done
+[ -n "$leader" ] || { echo "quorum: qq-bench has no leader after 30 s"; exit 1; }
+follower=$((leader % 3 + 1))
+run "warren (3 nodes), through the leader (node $leader)" "$((base + leader))" "$seconds" "$pids" "${flags[@]}"
+# publish-only: what is published stays in the queue (on every member), so 10 s of it
+run "warren (3 nodes), publish-only through a follower (node $follower)" "$((base + follower))" 10 "$pids" \
+  -x 1 -y 0 -s 1000 -c 1000
+"$top/bin/warrenctl" --config "$work/node1.conf" list_queues name type leader members messages
+
+if [ -z "${WARREN_ONLY:-}" ]; then
+  for i in 1 2 3; do
+    "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true
+  done
+  if "$top/bench/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
+    rpid=$("$top/bench/reference-rabbitmq.sh" pid "$rabbit_port")
+    run "rabbitmq 3.10 (1 node)" "$rabbit_port" "$seconds" "$rpid" "${flags[@]}"
+    run "rabbitmq 3.10 (1 node), publish-only" "$rabbit_port" 10 "$rpid" -x 1 -y 0 -s 1000 -c 1000
+  else
+    echo "== rabbitmq: reference broker could not be started"
+  fi
+fi
