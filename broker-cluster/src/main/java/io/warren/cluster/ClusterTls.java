@@ -4,8 +4,6 @@ import org.apache.ratis.grpc.GrpcTlsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
@@ -15,11 +13,9 @@ import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.security.Signature;
-import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -60,7 +56,6 @@ public final class ClusterTls {
     private static final Duration CLOCK_SKEW = Duration.ofDays(1);
     /** A certificate lives as long as its node's process: it is made anew at every start. */
     private static final Duration LIFETIME = Duration.ofDays(3650);
-    private static final char[] NO_PASSWORD = new char[0];
     private static final long WARN_EVERY_NANOS = Duration.ofMinutes(1).toNanos();
 
     private final X509Certificate certificate;
@@ -137,23 +132,59 @@ public final class ClusterTls {
                 .generateCertificate(new ByteArrayInputStream(encoded));
     }
 
-    private static X509ExtendedKeyManager keyManager(KeyPair keys, X509Certificate certificate)
-            throws GeneralSecurityException {
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        try {
-            store.load(null, null);
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("an empty in-memory key store cannot fail to load", e);
+    /**
+     * Presents {@code certificate} with its private key, whatever the peer asks for. Not the JDK's
+     * PKIX key manager over a PKCS12 key store: that one reads the key back out of the store at
+     * every handshake, which decrypts it (PBKDF2, 10,000 rounds, even with an empty password), and
+     * the status probes alone shake hands several times a second.
+     */
+    static X509ExtendedKeyManager keyManager(KeyPair keys, X509Certificate certificate) {
+        return new MemberKeyManager(keys.getPrivate(), certificate);
+    }
+
+    private static final class MemberKeyManager extends X509ExtendedKeyManager {
+        private static final String ALIAS = "member";
+        private final java.security.PrivateKey key;
+        private final X509Certificate[] chain;
+
+        MemberKeyManager(java.security.PrivateKey key, X509Certificate certificate) {
+            this.key = key;
+            this.chain = new X509Certificate[] {certificate};
         }
-        store.setKeyEntry("member", keys.getPrivate(), NO_PASSWORD, new Certificate[] {certificate});
-        KeyManagerFactory factory = KeyManagerFactory.getInstance("PKIX");
-        factory.init(store, NO_PASSWORD);
-        for (KeyManager m : factory.getKeyManagers()) {
-            if (m instanceof X509ExtendedKeyManager x) {
-                return x;
-            }
+
+        @Override public String[] getClientAliases(String keyType, java.security.Principal[] issuers) {
+            return new String[] {ALIAS};
         }
-        throw new IllegalStateException("the JDK's PKIX key manager factory made no X509ExtendedKeyManager");
+
+        @Override public String chooseClientAlias(String[] keyType, java.security.Principal[] issuers, Socket socket) {
+            return ALIAS;
+        }
+
+        @Override public String chooseEngineClientAlias(String[] keyType, java.security.Principal[] issuers,
+                                                        SSLEngine engine) {
+            return ALIAS;
+        }
+
+        @Override public String[] getServerAliases(String keyType, java.security.Principal[] issuers) {
+            return new String[] {ALIAS};
+        }
+
+        @Override public String chooseServerAlias(String keyType, java.security.Principal[] issuers, Socket socket) {
+            return ALIAS;
+        }
+
+        @Override public String chooseEngineServerAlias(String keyType, java.security.Principal[] issuers,
+                                                        SSLEngine engine) {
+            return ALIAS;
+        }
+
+        @Override public X509Certificate[] getCertificateChain(String alias) {
+            return ALIAS.equals(alias) ? chain.clone() : null;
+        }
+
+        @Override public java.security.PrivateKey getPrivateKey(String alias) {
+            return ALIAS.equals(alias) ? key : null;
+        }
     }
 
     /**
