@@ -71,8 +71,8 @@ public final class RaftNode implements AutoCloseable {
     private volatile MetadataGroup metadata;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private RaftNode(Member self, List<Member> members, ClusterSecret secret, Path storageDir, RaftSettings settings,
-                     ReplicatedState metadataState) throws IOException {
+    private RaftNode(Member self, int listenPort, List<Member> members, ClusterSecret secret, Path storageDir,
+                     RaftSettings settings, ReplicatedState metadataState) throws IOException {
         this.self = self;
         this.settings = settings;
         RaftGroup group = group(MetadataGroup.GROUP_ID, self, members);
@@ -80,7 +80,7 @@ public final class RaftNode implements AutoCloseable {
         properties = new RaftProperties();
         RaftConfigKeys.Rpc.setType(properties, SupportedRpcType.GRPC);
         GrpcConfigKeys.Server.setHost(properties, self.host());
-        GrpcConfigKeys.Server.setPort(properties, self.port());
+        GrpcConfigKeys.Server.setPort(properties, listenPort);
         RaftServerConfigKeys.setStorageDir(properties, List.of(storageDir.toFile()));
         // Ratis' default is a shared folder under /tmp; keep everything of this member in its own dir.
         RaftServerConfigKeys.setRemovedGroupsDir(properties, storageDir.resolve("removed-groups").toFile());
@@ -114,9 +114,19 @@ public final class RaftNode implements AutoCloseable {
      */
     public static RaftNode start(Member self, List<Member> members, ClusterSecret secret, Path storageDir,
                                  RaftSettings settings, ReplicatedState metadataState) throws IOException {
+        return start(self, self.port(), members, secret, storageDir, settings, metadataState);
+    }
+
+    /**
+     * As above, listening on {@code listenPort} of {@code self}'s host while the others reach it at
+     * {@code self}'s address (a port forward or a proxy between them).
+     */
+    public static RaftNode start(Member self, int listenPort, List<Member> members, ClusterSecret secret,
+                                 Path storageDir, RaftSettings settings, ReplicatedState metadataState)
+            throws IOException {
         Objects.requireNonNull(secret, "secret");
         Objects.requireNonNull(metadataState, "metadataState");
-        RaftNode node = new RaftNode(self, members, secret, storageDir, settings, metadataState);
+        RaftNode node = new RaftNode(self, listenPort, members, secret, storageDir, settings, metadataState);
         RaftClient client = null;
         try {
             node.server.start();

@@ -110,7 +110,12 @@ public final class ClusterNode implements AutoCloseable {
         }
         MetadataGroup group;
         try {
-            group = io.warren.cluster.RaftNode.start(self, members, secret, dataDir.resolve("cluster"),
+            if (self.port() != config.port()) {
+                log.warn("node {}: the others reach it at {} (cluster_formation.classic_config.nodes), it listens on "
+                        + "port {} (cluster.listener.port): that works through a port forward or a proxy only",
+                        config.nodeName(), self.address(), config.port());
+            }
+            group = io.warren.cluster.RaftNode.start(self, config.port(), members, secret, dataDir.resolve("cluster"),
                     RaftSettings.DEFAULT, state).metadata();
         } catch (IOException | RuntimeException e) {
             definitions.close();

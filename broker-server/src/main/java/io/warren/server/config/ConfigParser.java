@@ -597,10 +597,8 @@ public final class ConfigParser {
             WarrenConfig.ClusterConfig.Peer self = nodes.stream().filter(n -> n.name().equals(nodeName)).findFirst()
                     .orElseThrow(() -> new ConfigException("node.name " + nodeName + " is not in "
                             + "cluster_formation.classic_config.nodes (list this node too, with its port)"));
-            if (self.port() != clusterPort) {
-                throw new ConfigException("cluster_formation.classic_config.nodes lists " + self
-                        + " but cluster.listener.port is " + clusterPort + ": they must be the same");
-            }
+            // This node's entry may name another port than cluster.listener.port: the list says where
+            // the others reach it, which differs behind a port forward or a proxy (ClusterNode warns).
             if (clusterSecret == null) {
                 throw new ConfigException("a cluster needs cluster.secret_file: the file with the secret the "
                         + "nodes share (RabbitMQ's Erlang cookie)");

@@ -430,6 +430,13 @@ class ConfigParserTest {
                 new WarrenConfig.ClusterConfig.Peer("warren2@localhost", "localhost", 25702),
                 new WarrenConfig.ClusterConfig.Peer("warren3@host-3.example", "host-3.example", 25703)), c.nodes());
         assertEquals(c.nodes().get(1), c.self());
+        // The list says where the others reach a node; it may listen on another port behind a
+        // port forward or proxy.
+        String[] forwarded = CLUSTER.clone();
+        forwarded[1] = "cluster.listener.port = 26702";
+        WarrenConfig.ClusterConfig f = parse(forwarded).cluster();
+        assertEquals(26702, f.port());
+        assertEquals(25702, f.self().port());
         // RabbitMQ's defaults without the keys: a single node named after the host, port 25672
         WarrenConfig.ClusterConfig single = parse().cluster();
         assertFalse(single.clustered());
@@ -456,9 +463,6 @@ class ConfigParserTest {
         notListed[0] = "node.name = warren4@localhost";
         assertTrue(error(notListed).getMessage().contains("node.name warren4@localhost is not in "
                 + "cluster_formation.classic_config.nodes"), error(notListed).getMessage());
-        String[] otherPort = CLUSTER.clone();
-        otherPort[1] = "cluster.listener.port = 25672";
-        assertTrue(error(otherPort).getMessage().contains("but cluster.listener.port is 25672"));
         String[] noSecret = java.util.Arrays.stream(CLUSTER).filter(l -> !l.startsWith("cluster.secret_file"))
                 .toArray(String[]::new);
         assertTrue(error(noSecret).getMessage().contains("a cluster needs cluster.secret_file"));

@@ -47,9 +47,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * definitions made on one node are on every node, through the cluster's replicated log, and
  * stay there across a node's restart; warrenctl shows the cluster from any node; a node with
  * another secret is kept out. Quorum queues: each a Raft group with a member on every node, a
- * confirm means a majority has the message, publishing works through any node, and when the
- * leader's process is killed (kill -9) a surviving member leads with every confirmed message.
- * One cluster for the class (starting three JVMs is most of its time).
+ * confirm means a majority has the message, publishing works through any node, and no confirmed
+ * message is lost when the leader's process is killed (kill -9), a follower's is, the leader is
+ * paused (SIGSTOP) past the election timeout, or the network cuts the leader off (the nodes reach
+ * each other through {@link NodeProxies}). One cluster for the class (starting three JVMs is most
+ * of its time).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -386,6 +388,23 @@ class ClusterTest {
             return () -> {
                 Thread.sleep(5_000); // the election timeout is 1-2 s: the others have elected by now
                 signal("CONT", pid);
+            };
+        });
+    }
+
+    @Test
+    @Order(14)
+    void partitioningTheLeaderAwayLosesNoConfirmedMessage() throws Exception {
+        survive("qq.partition", "a partition cutting the leader off for 5 s", true, target -> {
+            // the proxies tell the leader's own connections to the others from theirs to it
+            assertTrue(cluster.proxies.openedBy(target) > 0, "no connection known to come from node " + target);
+            cluster.proxies.isolate(target);
+            // the other two elect a leader of their own: the old one is cut off, not just slow
+            int survivor = target % 3 + 1;
+            await().atMost(SPREAD).until(() -> leaderByApi(survivor, "qq.partition"), l -> l != 0 && l != target);
+            return () -> {
+                Thread.sleep(5_000); // past the election timeout: the majority side has a new leader
+                cluster.proxies.heal();
             };
         });
     }

@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * A cluster of real warren nodes on this machine, as the README sets one up: one process per
  * node started by {@code bin/warren start --config}, each with its own ports, data dir and log,
- * the same node list and the same secret file.
+ * the same node list and the same secret file. The list names each node's proxy in this JVM
+ * ({@link NodeProxies}), not the port the node listens on, so that tests can partition them.
  */
 final class ProcessCluster implements AutoCloseable {
     /** One node: its name, config and ports. */
@@ -36,6 +37,8 @@ final class ProcessCluster implements AutoCloseable {
 
     final List<Node> nodes = new ArrayList<>();
     final Path secret;
+    /** The network between the nodes: {@link NodeProxies#isolate} partitions it. */
+    final NodeProxies proxies;
 
     /** Writes {@code size} configs under {@code dir} (nodes warren1@localhost ...); starts none. */
     ProcessCluster(Path dir, int size) throws Exception {
@@ -46,14 +49,22 @@ final class ProcessCluster implements AutoCloseable {
         new SecureRandom().nextBytes(bytes);
         Files.writeString(secret, Base64.getEncoder().encodeToString(bytes) + "\n");
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
-        List<String> peers = new ArrayList<>();
+        int[] clusterPorts = new int[size];
+        Map<Integer, Path> pidFiles = new java.util.HashMap<>();
         for (int i = 1; i <= size; i++) {
-            int clusterPort = Processes.freePort();
+            clusterPorts[i - 1] = Processes.freePort();
             Path nodeDir = dir.resolve("node" + i);
             Files.createDirectories(nodeDir);
             nodes.add(new Node("warren" + i + "@localhost", nodeDir, nodeDir.resolve("warren.conf"),
-                    Processes.freePort(), Processes.freePort(), clusterPort));
-            peers.add("cluster_formation.classic_config.nodes." + i + " = warren" + i + "@localhost:" + clusterPort);
+                    Processes.freePort(), Processes.freePort(), clusterPorts[i - 1]));
+            pidFiles.put(i, nodes.get(i - 1).pidFile());
+        }
+        // The nodes reach each other through proxies in this JVM (the list names the proxies' ports),
+        // so a test can partition the network.
+        proxies = new NodeProxies(clusterPorts, NodeProxies.byPidFiles(pidFiles));
+        List<String> peers = new ArrayList<>();
+        for (int i = 1; i <= size; i++) {
+            peers.add("cluster_formation.classic_config.nodes." + i + " = warren" + i + "@localhost:" + proxies.port(i));
         }
         for (Node n : nodes) {
             StringBuilder c = new StringBuilder();
@@ -115,6 +126,7 @@ final class ProcessCluster implements AutoCloseable {
 
     /** Stops every node; one that does not stop is killed, so no JVM outlives the test. */
     @Override public void close() throws Exception {
+        proxies.close();
         for (Node n : nodes) {
             Result r = warren(n, "stop");
             if (r.code() != 0 && Files.exists(n.pidFile())) {
