@@ -11,12 +11,14 @@
 # leader (consumers go through the leader's node: warren does not forward deliveries between
 # nodes yet), and a second, publish-only run (10 s) through a follower (each message travels
 # follower -> leader).
-# Prints PerfTest's rates, and the CPU time of all three warren JVMs (or RabbitMQ's VM) per
-# million messages. WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
+# Each broker first gets a warm-up run of WARMUP seconds (default 30) with the same flags, not
+# measured. Prints PerfTest's rates, and the CPU time of all three warren JVMs (or RabbitMQ's VM)
+# per million messages. WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 seconds=${1:-30}
+warmup=${WARMUP:-30}
 shift || true
 flags=("$@")
 [ ${#flags[@]} -gt 0 ] || flags=(-x 1 -y 1 -s 1000 -c 1000)
@@ -106,6 +108,9 @@ for _ in $(seq 1 30); do
 done
 [ -n "$leader" ] || { echo "quorum: qq-bench has no leader after 30 s"; exit 1; }
 follower=$((leader % 3 + 1))
+# Warm-up, not measured: a JVM that has just started spends most of its CPU compiling (perf on the
+# leader 8 s into a first run: 41% in the JIT compilers), which is not what a broker costs.
+run "warren warm-up (not measured)" "$((base + leader))" "$warmup" "$pids" "${flags[@]}" >/dev/null
 run "warren (3 nodes), through the leader (node $leader)" "$((base + leader))" "$seconds" "$pids" "${flags[@]}"
 # publish-only: what is published stays in the queue (on every member), so 10 s of it
 run "warren (3 nodes), publish-only through a follower (node $follower)" "$((base + follower))" 10 "$pids" \
@@ -118,6 +123,7 @@ if [ -z "${WARREN_ONLY:-}" ]; then
   done
   if "$top/bench/reference-rabbitmq.sh" start "$rabbit_port" >/dev/null; then
     rpid=$("$top/bench/reference-rabbitmq.sh" pid "$rabbit_port")
+    run "rabbitmq warm-up (not measured)" "$rabbit_port" "$warmup" "$rpid" "${flags[@]}" >/dev/null
     run "rabbitmq 3.10 (1 node)" "$rabbit_port" "$seconds" "$rpid" "${flags[@]}"
     run "rabbitmq 3.10 (1 node), publish-only" "$rabbit_port" 10 "$rpid" -x 1 -y 0 -s 1000 -c 1000
   else
