@@ -27,25 +27,9 @@ rabbit_port=${RABBIT_BENCH_PORT:-5698}
 work=$(mktemp -d)
 mvn -q -B -f "$here/pom.xml" dependency:build-classpath -Dmdep.outputFile="$work/cp.txt" >/dev/null
 cp=$(cat "$work/cp.txt")
-head -c 32 /dev/urandom | base64 > "$work/cluster.secret"
-chmod 600 "$work/cluster.secret"
-for i in 1 2 3; do
-  cat > "$work/node$i.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$((base + i))
-management.tcp.port = $((base + 10000 + i))
-prometheus.tcp.port = $((base + 10100 + i))
-data_dir = $work/data$i
-log.file = $work/node$i.log
-log.level = warning
-node.name = warren$i@localhost
-cluster.listener.port = $((base + 20000 + i))
-cluster.secret_file = $work/cluster.secret
-cluster_formation.peer_discovery_backend = classic_config
-cluster_formation.classic_config.nodes.1 = warren1@localhost:$((base + 20001))
-cluster_formation.classic_config.nodes.2 = warren2@localhost:$((base + 20002))
-cluster_formation.classic_config.nodes.3 = warren3@localhost:$((base + 20003))
-CONF
-done
+# shellcheck source=cluster-configs.sh
+. "$here/cluster-configs.sh"
+write_cluster_configs "$work" "$base" "$((base + 20000))" "log.level = warning"
 cleanup() {
   for i in 1 2 3; do
     "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true

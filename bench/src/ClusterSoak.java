@@ -28,8 +28,11 @@ import java.util.regex.Pattern;
  * The cluster soak (bench/cluster-soak.sh): three warren nodes (bin/warren, one process each,
  * configs in WORK/nodeN.conf written by the script), a quorum queue, 4 confirm-mode publishers
  * spread over the nodes that run, an acking consumer on the queue's leader, and for MINUTES a
- * fault every 15-30 s on a random node: kill -9 (restarted 5-10 s later) or SIGSTOP for 5 s
- * (longer than the election timeout) then SIGCONT. At the end: every node up, publishers
+ * fault every 15-30 s on a random node: kill -9 (restarted 5-10 s later), SIGSTOP for 5 s
+ * (longer than the election timeout) then SIGCONT, or a partition that cuts the node off from
+ * both others for 5-10 s. The nodes reach each other through TCP proxies in this JVM on loopback
+ * (integration-tests' NodeProxies: the node list names the proxy, the node listens on
+ * cluster.listener.port). At the end: every node up, publishers
  * stopped, the queue drained; prints confirmed, consumed, duplicates and confirmed-but-lost
  * (must be 0) and exits 1 if any confirmed message was lost.
  *
@@ -49,6 +52,17 @@ public class ClusterSoak {
         work = Path.of(args[0]);
         warren = args[1];
         double minutes = Double.parseDouble(args[2]);
+        int[] proxyPorts = new int[3];
+        int[] listenPorts = new int[3];
+        Map<Integer, Path> pidFiles = new java.util.HashMap<>();
+        for (int i = 1; i <= 3; i++) {
+            listenPorts[i - 1] = Integer.parseInt(key(i, "cluster.listener.port"));
+            String entry = key(i, "cluster_formation.classic_config.nodes." + i);
+            proxyPorts[i - 1] = Integer.parseInt(entry.substring(entry.lastIndexOf(':') + 1));
+            pidFiles.put(i, Path.of(key(i, "data_dir"), "warren.pid"));
+        }
+        io.warren.it.cluster.NodeProxies proxies = new io.warren.it.cluster.NodeProxies(proxyPorts, listenPorts,
+                io.warren.it.cluster.NodeProxies.byPidFiles(pidFiles));
         for (int i = 1; i <= 3; i++) {
             run(warren, "start", "--config", conf(i).toString());
         }
@@ -66,11 +80,21 @@ public class ClusterSoak {
         long end = System.nanoTime() + (long) (minutes * 60e9);
         int kills = 0;
         int stops = 0;
+        int partitions = 0;
         while (System.nanoTime() < end) {
             Thread.sleep(15_000 + RANDOM.nextInt(15_000));
             int node = 1 + RANDOM.nextInt(3);
             long pid = pid(node);
-            if (RANDOM.nextBoolean()) {
+            int fault = RANDOM.nextInt(3);
+            if (fault == 2) {
+                partitions++;
+                int millis = 5_000 + RANDOM.nextInt(5_000);
+                System.out.printf("%s partition: node %d cut off for %d ms; confirmed so far %d%n", now(), node, millis,
+                        confirmed.size());
+                proxies.isolate(node);
+                Thread.sleep(millis);
+                proxies.heal();
+            } else if (fault == 0) {
                 kills++;
                 System.out.printf("%s kill -9 node %d (pid %d); confirmed so far %d%n", now(), node, pid, confirmed.size());
                 run("kill", "-9", String.valueOf(pid));
@@ -104,12 +128,13 @@ public class ClusterSoak {
         long lost = confirmed.stream().filter(m -> !consumed.containsKey(m)).count();
         long duplicates = consumed.values().stream().mapToLong(n -> n - 1).sum();
         long invented = consumed.keySet().stream().filter(m -> !m.matches("p[0-3]-[0-9]+")).count();
-        System.out.printf("%s cluster soak, %.1f min: %d kill -9, %d SIGSTOP; confirmed %d, consumed %d distinct, "
-                + "duplicates %d, nacked %d, confirmed-but-lost %d, invented %d%n", now(), minutes, kills, stops,
-                confirmed.size(), consumed.size(), duplicates, nacked.get(), lost, invented);
+        System.out.printf("%s cluster soak, %.1f min: %d kill -9, %d SIGSTOP, %d partitions; confirmed %d, consumed %d "
+                + "distinct, duplicates %d, nacked %d, confirmed-but-lost %d, invented %d%n", now(), minutes, kills, stops,
+                partitions, confirmed.size(), consumed.size(), duplicates, nacked.get(), lost, invented);
         for (int i = 1; i <= 3; i++) {
             run(warren, "stop", "--config", conf(i).toString());
         }
+        proxies.close();
         System.exit(lost == 0 && invented == 0 ? 0 : 1);
     }
 

@@ -29,7 +29,7 @@ import java.util.function.Supplier;
  * connection's other end: Linux lists the socket in {@code /proc/net/tcp} under its local port,
  * and the owner's {@code /proc/PID/fd} links to the socket's inode.
  */
-final class NodeProxies implements AutoCloseable {
+public final class NodeProxies implements AutoCloseable {
     /** One proxied connection: who opened it, to whom, and its two sockets. */
     private record Link(int from, int to, Socket client, Socket server) {
         void close() {
@@ -50,11 +50,15 @@ final class NodeProxies implements AutoCloseable {
      * proxy forwards to 127.0.0.1:{@code targetPorts[i - 1]}.
      */
     NodeProxies(int[] targetPorts, Supplier<Map<Long, Integer>> nodePids) throws IOException {
+        this(freePorts(targetPorts.length), targetPorts, nodePids);
+    }
+
+    /** As above, node {@code i} reached at {@code proxyPorts[i - 1]}. */
+    public NodeProxies(int[] proxyPorts, int[] targetPorts, Supplier<Map<Long, Integer>> nodePids) throws IOException {
         this.nodePids = nodePids;
         for (int i = 0; i < targetPorts.length; i++) {
             ServerSocket listener = new ServerSocket();
-            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(),
-                    io.warren.it.support.Processes.freePort()));
+            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), proxyPorts[i]));
             listeners.add(listener);
             int to = i + 1;
             int target = targetPorts[i];
@@ -64,13 +68,21 @@ final class NodeProxies implements AutoCloseable {
         }
     }
 
+    private static int[] freePorts(int n) throws IOException {
+        int[] ports = new int[n];
+        for (int i = 0; i < n; i++) {
+            ports[i] = io.warren.it.support.Processes.freePort();
+        }
+        return ports;
+    }
+
     /** The port through which the others reach node {@code i}. */
-    int port(int i) {
+    public int port(int i) {
         return listeners.get(i - 1).getLocalPort();
     }
 
     /** Cuts node {@code i} off: its connections both ways are closed, and new ones refused, until {@link #heal}. */
-    void isolate(int i) {
+    public void isolate(int i) {
         isolated.add(i);
         for (Link l : links) {
             if (l.from() == i || l.to() == i) {
@@ -81,12 +93,12 @@ final class NodeProxies implements AutoCloseable {
     }
 
     /** Connections open now that node {@code i} opened to another node (0 would mean it cannot be told apart). */
-    long openedBy(int i) {
+    public long openedBy(int i) {
         return links.stream().filter(l -> l.from() == i).count();
     }
 
     /** Every node reaches every other again. */
-    void heal() {
+    public void heal() {
         isolated.clear();
     }
 
@@ -214,7 +226,7 @@ final class NodeProxies implements AutoCloseable {
     }
 
     /** For a ProcessCluster: the nodes' pids, from their pid files (a node that is down has none). */
-    static Supplier<Map<Long, Integer>> byPidFiles(Map<Integer, Path> pidFiles) {
+    public static Supplier<Map<Long, Integer>> byPidFiles(Map<Integer, Path> pidFiles) {
         return () -> {
             Map<Long, Integer> pids = new java.util.HashMap<>();
             pidFiles.forEach((node, file) -> {
