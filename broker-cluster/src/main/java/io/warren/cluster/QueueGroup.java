@@ -13,6 +13,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -251,8 +252,9 @@ public final class QueueGroup {
             }
             CompletableFuture<RaftClientReply> sent;
             try {
-                sent = c.async().send(Message.valueOf(batch.size() == 1
-                        ? ByteString.copyFrom(batch.get(0).record()) : batchRecord(batch)));
+                // The records are never changed once made: wrapped, not copied again.
+                sent = c.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(batch.size() == 1
+                        ? batch.get(0).record() : batchRecord(batch))));
             } catch (RuntimeException e) {
                 synchronized (sendLock) {
                     inFlight--;
@@ -286,7 +288,7 @@ public final class QueueGroup {
     }
 
     /** {@code BATCH | int32 n}, then n times {@code int32 length | record}. */
-    private static ByteString batchRecord(List<Pending> batch) {
+    private static byte[] batchRecord(List<Pending> batch) {
         int size = 1 + 4;
         for (Pending p : batch) {
             size += 4 + p.record().length;
@@ -296,8 +298,7 @@ public final class QueueGroup {
         for (Pending p : batch) {
             b.putInt(p.record().length).put(p.record());
         }
-        b.flip();
-        return ByteString.copyFrom(b);
+        return b.array();
     }
 
     /** This member's client, made on first use from the group's members as this division knows them. Holds sendLock. */
