@@ -23,6 +23,8 @@ import io.warren.amqp.protocol.ConnectionClose;
 import io.warren.amqp.protocol.ConnectionCloseOk;
 import io.warren.amqp.protocol.ConnectionOpen;
 import io.warren.amqp.protocol.ConnectionOpenOk;
+import io.warren.amqp.protocol.ConnectionSecure;
+import io.warren.amqp.protocol.ConnectionSecureOk;
 import io.warren.amqp.protocol.ConnectionStart;
 import io.warren.amqp.protocol.ConnectionStartOk;
 import io.warren.amqp.protocol.ConnectionTune;
@@ -72,7 +74,19 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     /** RabbitMQ's CLOSING_TIMEOUT: the longest wait for a client to close its socket after close-ok. */
     private static final long CLOSED_SOCKET_TIMEOUT_S = 30;
 
-    private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
+    /** AWAIT_SECURE_OK: a WARREN-LINK login waits for the proof of its challenge (RabbitMQ's "starting" still). */
+    private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_SECURE_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
+
+    /**
+     * The SASL mechanism cluster nodes log in to one another with (io.warren.amqp.link.AmqpLink):
+     * a challenge answered with a MAC under the cluster's shared secret ({@link io.warren.amqp.server.LinkAuth}).
+     * Accepted only when the broker has a LinkAuth, and never offered in connection.start: clients
+     * have no business with it, and listing it would tell scanners the broker is clustered.
+     */
+    public static final String LINK_MECHANISM = "WARREN-LINK";
+    /** Bytes of random challenge a WARREN-LINK login must prove. */
+    private static final int LINK_CHALLENGE_BYTES = 32;
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
     private final BrokerContext broker;
     private final FrameDecoder decoder;
@@ -96,6 +110,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     /** For the management API: what the client said about itself, how it logged in, when. */
     private Map<String, Object> clientProperties = Map.of();
     private String authMechanism;
+    /** A WARREN-LINK login in progress: the challenge sent, the start-ok response, its user and node. */
+    private byte[] linkChallenge;
+    private byte[] linkResponse;
+    private String linkUser;
+    private String linkNode;
     private volatile long connectedAt;
     /** Socket reads paused by a resource alarm (RabbitMQ's "blocked" connection state). */
     private boolean blocked;
@@ -202,7 +221,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     public String state() {
         State s = state;
         return switch (s) {
-            case AWAIT_HEADER, AWAIT_START_OK -> "starting";
+            case AWAIT_HEADER, AWAIT_START_OK, AWAIT_SECURE_OK -> "starting";
             case AWAIT_TUNE_OK -> "tuning";
             case AWAIT_OPEN -> "opening";
             case CLOSING -> "closing";
@@ -602,6 +621,12 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                     return;
                 }
             }
+            case AWAIT_SECURE_OK -> {
+                if (m instanceof ConnectionSecureOk s) {
+                    linkProof(s);
+                    return;
+                }
+            }
             case AWAIT_TUNE_OK -> {
                 if (m instanceof ConnectionTuneOk t) {
                     tuneOk(t);
@@ -654,6 +679,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             @SuppressWarnings("unchecked") Map<String, Object> cm = (Map<String, Object>) c;
             clientCapabilities = cm;
         }
+        if (s.mechanism().equals(LINK_MECHANISM) && broker.linkAuth() != null) {
+            linkLogin(s.response());
+            return;
+        }
         if (!offeredMechanisms().contains(s.mechanism())) {
             throw new ConnectionException(ReplyCode.COMMAND_INVALID, "unknown authentication mechanism '"
                     + s.mechanism() + "'", 10, 11);
@@ -673,28 +702,89 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                     : broker.access().authenticate(credentials[0], credentials[1], remote == null ? null : remote.getAddress());
         }
         if (refusal != null) {
-            // RabbitMQ 3.10: "Error on AMQP connection <pid> (peer -> local, state: starting):
-            // PLAIN login refused: user 'guest' - invalid credentials", at error; one line here.
-            if (broker.errorLog().admit(clog, org.slf4j.event.Level.ERROR, "login refused")) {
-                lifecycle(clog.atError()).addKeyValue("mechanism", s.mechanism())
-                        .addKeyValue("user", credentials == null ? null : credentials[0])
-                        .log("Error on AMQP connection {} (state: starting): {} login refused: {}", logName(false),
-                                s.mechanism(), refusal);
-            }
-            ConnectionException e = new ConnectionException(ReplyCode.ACCESS_REFUSED, "Login was refused using "
-                    + "authentication mechanism " + s.mechanism() + ". For details see the broker logfile.");
-            if (clientCapability("authentication_failure_close")) {
-                closeWithError(e);
-            } else {
-                ctx.close();
-            }
+            refuseLogin(s.mechanism(), credentials == null ? null : credentials[0], refusal);
             return;
         }
-        user = credentials[0];
+        loggedIn(credentials[0]);
+    }
+
+    /**
+     * A refused login, whatever the mechanism: logged, then 403 to clients with the
+     * authentication_failure_close capability, a dropped socket to others.
+     */
+    private void refuseLogin(String mechanism, String name, String refusal) {
+        // RabbitMQ 3.10: "Error on AMQP connection <pid> (peer -> local, state: starting):
+        // PLAIN login refused: user 'guest' - invalid credentials", at error; one line here.
+        if (broker.errorLog().admit(clog, org.slf4j.event.Level.ERROR, "login refused")) {
+            lifecycle(clog.atError()).addKeyValue("mechanism", mechanism)
+                    .addKeyValue("user", name)
+                    .log("Error on AMQP connection {} (state: starting): {} login refused: {}", logName(false),
+                            mechanism, refusal);
+        }
+        ConnectionException e = new ConnectionException(ReplyCode.ACCESS_REFUSED, "Login was refused using "
+                + "authentication mechanism " + mechanism + ". For details see the broker logfile.");
+        if (clientCapability("authentication_failure_close")) {
+            closeWithError(e);
+        } else {
+            ctx.close();
+        }
+    }
+
+    /** A login succeeded, whatever the mechanism: the connection is {@code name}'s; tuning follows. */
+    private void loggedIn(String name) {
+        user = name;
         state = State.AWAIT_TUNE_OK;
         AmqpSettingsView t = new AmqpSettingsView(broker);
         sendMethod(0, new ConnectionTune(t.channelMax(), t.frameMax(), t.heartbeat()));
         flushNow();
+    }
+
+    /**
+     * WARREN-LINK, first step: the response is {@code user \0 node}; the node must prove it holds
+     * the cluster's secret by the MAC of a fresh random challenge and that response.
+     */
+    private void linkLogin(byte[] response) {
+        int nul = -1;
+        for (int i = 0; i < response.length; i++) {
+            if (response[i] == 0) {
+                nul = i;
+                break;
+            }
+        }
+        if (nul <= 0) {
+            refuseLogin(LINK_MECHANISM, nul < 0 ? null : "", "invalid " + LINK_MECHANISM + " response");
+            return;
+        }
+        linkUser = new String(response, 0, nul, StandardCharsets.UTF_8);
+        linkNode = new String(response, nul + 1, response.length - nul - 1, StandardCharsets.UTF_8);
+        linkResponse = response.clone();
+        linkChallenge = new byte[LINK_CHALLENGE_BYTES];
+        RANDOM.nextBytes(linkChallenge);
+        state = State.AWAIT_SECURE_OK;
+        sendMethod(0, new ConnectionSecure(linkChallenge.clone()));
+        flushNow();
+    }
+
+    /** WARREN-LINK, second step: the proof in connection.secure-ok logs the node in as its user, or not. */
+    private void linkProof(ConnectionSecureOk s) {
+        byte[] challenge = linkChallenge;
+        byte[] response = linkResponse;
+        linkChallenge = null;
+        linkResponse = null;
+        boolean valid;
+        try {
+            valid = s.response() != null && broker.linkAuth().verify(challenge, response, s.response());
+        } catch (RuntimeException e) {
+            log.warn("WARREN-LINK proof from {} could not be checked", ctx.channel().remoteAddress(), e);
+            valid = false;
+        }
+        if (!valid) {
+            refuseLogin(LINK_MECHANISM, linkUser, "node '" + linkNode + "': invalid proof");
+            return;
+        }
+        log.debug("connection from {}: node '{}' logged in with {} as '{}'", ctx.channel().remoteAddress(), linkNode,
+                LINK_MECHANISM, linkUser);
+        loggedIn(linkUser);
     }
 
     /**
@@ -704,6 +794,9 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private java.util.List<String> offeredMechanisms() {
         java.util.List<String> out = new java.util.ArrayList<>();
         for (String m : broker.settings().mechanisms()) {
+            if (m.equals(LINK_MECHANISM)) {
+                continue; // never offered, never by the configured name either (see LINK_MECHANISM)
+            }
             if (!m.equals("EXTERNAL") || peerCertificate() != null) {
                 out.add(m);
             }
@@ -1006,7 +1099,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             }
             chs.sort(java.util.Comparator.comparingInt(io.warren.amqp.channel.ChannelInfo::number));
             String st = switch (state) {
-                case AWAIT_HEADER, AWAIT_START_OK -> "starting";
+                case AWAIT_HEADER, AWAIT_START_OK, AWAIT_SECURE_OK -> "starting";
                 case AWAIT_TUNE_OK -> "tuning";
                 case AWAIT_OPEN -> "opening";
                 case OPEN -> blocked ? "blocked" : "running";
