@@ -14,7 +14,8 @@ import java.util.List;
 
 /**
  * Turns bytes into {@link Frame}s. Reads the 8-byte protocol header first; a wrong one gets
- * the supported header back and the socket closed (0-9-1 §4.2.2). Every frame header is
+ * the supported header back and the socket closed (0-9-1 §4.2.2). In client mode
+ * ({@link #FrameDecoder(boolean)}) there is no header to read: a server sends frames only. Every frame header is
  * validated before its payload is buffered: the size, read unsigned, must fit the negotiated
  * frame_max (4096 before tune, §4.2.3; see {@link #readFrame} for RabbitMQ's 8-byte leeway),
  * else 501 FRAME_ERROR without reading further.
@@ -32,6 +33,20 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     /** A protocol error was reported: the connection is closing. */
     private boolean closing;
     private long frameMax = AmqpConstants.FRAME_MIN_SIZE;
+
+    /** A server's decoder: the client's protocol header comes first. */
+    public FrameDecoder() {
+        this(false);
+    }
+
+    /**
+     * {@code client}: decodes what a server sends to a client (a cluster link), which starts with
+     * connection.start, no protocol header, so frames are read from the first byte and no
+     * {@link ProtocolHeaderReceived} is fired.
+     */
+    public FrameDecoder(boolean client) {
+        headerSeen = client;
+    }
 
     /** Sets the negotiated frame_max (whole frame, header and end octet included). */
     public void frameMax(long frameMax) {
