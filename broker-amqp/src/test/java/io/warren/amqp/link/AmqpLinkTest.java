@@ -1,0 +1,573 @@
+package io.warren.amqp.link;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.warren.amqp.protocol.BasicProperties;
+import io.warren.amqp.protocol.ConnectionStart;
+import io.warren.amqp.server.AmqpServer;
+import io.warren.amqp.server.AmqpSettings;
+import io.warren.amqp.server.BrokerContext;
+import io.warren.amqp.server.LinkAuth;
+import io.warren.core.auth.AccessControl;
+import io.warren.core.vhost.VirtualHosts;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The cluster link against a real warren listener: WARREN-LINK login, consuming, acks, gets,
+ * purges, cancels and every way a link ends. Queues are declared and messages published through
+ * an ordinary client (the RabbitMQ Java client), as a node's own clients would.
+ */
+class AmqpLinkTest {
+    private static final byte[] KEY = "cluster-secret-for-tests".getBytes(StandardCharsets.UTF_8);
+    private static final long WAIT_S = 5;
+
+    private static EventLoopGroup group;
+    private static Server server;
+    private static Connection client;
+
+    private Channel ch;
+    private final List<AmqpLink> links = new ArrayList<>();
+
+    /** A listener with its broker context. */
+    private record Server(AmqpServer amqp, BrokerContext context) {
+        static Server start(LinkAuth auth) throws InterruptedException {
+            return start(auth, 0);
+        }
+
+        static Server start(LinkAuth auth, int heartbeatSeconds) throws InterruptedException {
+            AmqpServer amqp = new AmqpServer(2);
+            AccessControl access = new AccessControl(null, Set.of());
+            access.putUser("guest", "guest", List.of("administrator"));
+            access.setPermissions("guest", "/", ".*", ".*", ".*");
+            access.putUser("nobody", "nobody", List.of()); // no permissions anywhere
+            BrokerContext context = new BrokerContext(new VirtualHosts(amqp.loops(), "/"), access,
+                    new AmqpSettings(heartbeatSeconds, 131072, 2047, 128L * 1024 * 1024), null, auth);
+            amqp.bind("127.0.0.1", 0, context);
+            return new Server(amqp, context);
+        }
+
+        InetSocketAddress address() {
+            return new InetSocketAddress("127.0.0.1", amqp.port());
+        }
+
+        void stop() {
+            amqp.close(context);
+        }
+    }
+
+    /** The test's LinkAuth: HMAC-SHA256 of challenge and response under {@code key}. */
+    static LinkAuth hmac(byte[] key) {
+        return (challenge, response) -> {
+            try {
+                Mac mac = Mac.getInstance("HmacSHA256");
+                mac.init(new SecretKeySpec(key, "HmacSHA256"));
+                mac.update(challenge);
+                mac.update(response);
+                return mac.doFinal();
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException(e);
+            }
+        };
+    }
+
+    /** A delivery as the handler saw it, copied out (the buffers are released at once). */
+    record Delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange, String routingKey,
+                    byte[] properties, byte[] body) {
+        BasicProperties props() {
+            return BasicProperties.read(Unpooled.wrappedBuffer(properties));
+        }
+    }
+
+    /** Records what the link hears. */
+    static final class Recorder implements AmqpLink.Handler {
+        final LinkedBlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
+        final LinkedBlockingQueue<String> cancelled = new LinkedBlockingQueue<>();
+        final LinkedBlockingQueue<String> closed = new LinkedBlockingQueue<>();
+        final AtomicInteger closedCalls = new AtomicInteger();
+        final List<Thread> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,
+                                       String routingKey, ByteBuf properties, ByteBuf body) {
+            threads.add(Thread.currentThread());
+            try {
+                deliveries.add(new Delivery(consumerTag, deliveryTag, redelivered, exchange, routingKey,
+                        ByteBufUtil.getBytes(properties), ByteBufUtil.getBytes(body)));
+            } finally {
+                properties.release();
+                body.release();
+            }
+        }
+
+        @Override public void cancelled(String consumerTag) {
+            cancelled.add(consumerTag);
+        }
+
+        @Override public void closed(int code, String reason) {
+            closedCalls.incrementAndGet();
+            closed.add(code + " " + reason);
+        }
+
+        Delivery next() throws InterruptedException {
+            Delivery d = deliveries.poll(WAIT_S, TimeUnit.SECONDS);
+            assertNotNull(d, "no delivery");
+            return d;
+        }
+
+        String nextClose() throws InterruptedException {
+            String c = closed.poll(WAIT_S, TimeUnit.SECONDS);
+            assertNotNull(c, "closed() not called");
+            return c;
+        }
+    }
+
+    @BeforeAll
+    static void startServer() throws Exception {
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        server = Server.start(hmac(KEY));
+        ConnectionFactory f = new ConnectionFactory();
+        f.setHost("127.0.0.1");
+        f.setPort(server.amqp().port());
+        client = f.newConnection();
+    }
+
+    @AfterAll
+    static void stopServer() throws Exception {
+        client.close();
+        server.stop();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @BeforeEach
+    void openChannel() throws IOException {
+        ch = client.createChannel();
+    }
+
+    @AfterEach
+    void closeLinks() throws Exception {
+        for (AmqpLink l : links) {
+            l.close();
+        }
+        if (ch.isOpen()) {
+            ch.close();
+        }
+    }
+
+    private AmqpLink open(Recorder r) throws Exception {
+        AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", "guest", "node-b",
+                hmac(KEY), 0, r).get(WAIT_S, TimeUnit.SECONDS);
+        links.add(link);
+        return link;
+    }
+
+    private String queue(String name) throws IOException {
+        ch.queueDeclare(name, false, false, false, null);
+        return name;
+    }
+
+    private void publish(String queue, String body) throws IOException {
+        ch.basicPublish("", queue, null, body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static <T> T await(CompletableFuture<T> f) throws Exception {
+        return f.get(WAIT_S, TimeUnit.SECONDS);
+    }
+
+    /** The failure of {@code f}, unwrapped. */
+    private static Throwable failure(CompletableFuture<?> f) throws InterruptedException, TimeoutException {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(WAIT_S, TimeUnit.SECONDS));
+        return e.getCause() instanceof CompletionException c ? c.getCause() : e.getCause();
+    }
+
+    private static String text(byte[] b) {
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    // ---- tests ---------------------------------------------------------------------------------
+
+    @Test
+    void deliveriesKeepBodyAndPropertiesAndAcksRemoveThem() throws Exception {
+        String q = queue("link-deliver");
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        assertTrue(link.isOpen());
+        await(link.qos(10));
+        String tag = await(link.consume(q, "fwd-1", false, Map.of()));
+        assertEquals("fwd-1", tag);
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType("text/plain")
+                .headers(Map.of("x-origin", "client-a")).messageId("m-1").build();
+        ch.basicPublish("", q, props, "hello".getBytes(StandardCharsets.UTF_8));
+        // More than one frame at frame_max 131072: the body comes in several body frames.
+        byte[] big = new byte[300_000];
+        Arrays.fill(big, (byte) 'x');
+        big[big.length - 1] = 'y';
+        ch.basicPublish("", q, null, big);
+
+        Delivery d = r.next();
+        assertEquals("fwd-1", d.consumerTag());
+        assertEquals("", d.exchange());
+        assertEquals(q, d.routingKey());
+        assertFalse(d.redelivered());
+        assertEquals("hello", text(d.body()));
+        BasicProperties p = d.props();
+        assertEquals("text/plain", p.contentType());
+        assertEquals("m-1", p.messageId());
+        assertEquals("client-a", String.valueOf(p.headers().get("x-origin")));
+        Delivery d2 = r.next();
+        assertArrayEquals(big, d2.body());
+        EventExecutor loop = group.next(); // the group's only loop
+        assertTrue(r.threads.stream().allMatch(loop::inEventLoop), "handler calls on the link's loop");
+
+        link.ack(d.deliveryTag(), false);
+        link.ack(d2.deliveryTag(), false);
+        // Acked: closing the link puts nothing back.
+        await(link.purge(q)); // a round trip after the acks: they have been handled
+        link.close();
+        assertEquals("0 closed by node node-b", r.nextClose());
+        assertEquals(0, ch.queueDeclarePassive(q).getMessageCount());
+        ch.queueDelete(q);
+    }
+
+    @Test
+    void closingTheLinkRequeuesWhatIsUnacked() throws Exception {
+        String q = queue("link-requeue");
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        await(link.consume(q, "fwd", false, null));
+        publish(q, "one");
+        publish(q, "two");
+        Delivery one = r.next();
+        Delivery two = r.next();
+        link.ack(one.deliveryTag(), false);
+        link.close();
+        link.close(); // idempotent
+        r.nextClose();
+        assertFalse(link.isOpen());
+        link.ack(two.deliveryTag(), false); // after close: dropped silently
+
+        // Another consumer sees the unacked one again, redelivered.
+        GetResponse g = null;
+        for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S); g == null && System.nanoTime() < end; ) {
+            g = ch.basicGet(q, true);
+            if (g == null) {
+                Thread.sleep(10);
+            }
+        }
+        assertNotNull(g, "the unacked message is back in the queue");
+        assertEquals("two", text(g.getBody()));
+        assertTrue(g.getEnvelope().isRedeliver());
+        assertNull(ch.basicGet(q, true));
+        assertEquals(1, r.closedCalls.get());
+        // Requests after close fail at once.
+        assertInstanceOf(IOException.class, failure(link.qos(1)));
+        ch.queueDelete(q);
+    }
+
+    @Test
+    void nackWithRequeueRedelivers() throws Exception {
+        String q = queue("link-nack");
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        await(link.consume(q, "fwd", false, Map.of()));
+        publish(q, "again");
+        Delivery first = r.next();
+        assertFalse(first.redelivered());
+        link.nack(first.deliveryTag(), false, true);
+        Delivery second = r.next();
+        assertTrue(second.redelivered());
+        assertEquals("again", text(second.body()));
+        link.reject(second.deliveryTag(), false); // dropped for good
+        await(link.cancel("fwd"));
+        assertEquals(0, ch.queueDeclarePassive(q).getMessageCount());
+        ch.queueDelete(q);
+    }
+
+    @Test
+    void getAndGetEmpty() throws Exception {
+        String q = queue("link-get");
+        AmqpLink link = open(new Recorder());
+        publish(q, "first");
+        publish(q, "second");
+        AmqpLink.Got got = await(link.get(q));
+        try {
+            assertEquals("first", got.body().toString(StandardCharsets.UTF_8));
+            assertEquals(1, got.messageCount());
+            assertEquals(q, got.routingKey());
+            assertFalse(got.redelivered());
+            assertNotNull(BasicProperties.read(got.properties().duplicate()));
+        } finally {
+            got.properties().release();
+            got.body().release();
+        }
+        link.ack(got.deliveryTag(), false);
+        AmqpLink.Got second = await(link.get(q));
+        second.properties().release();
+        second.body().release();
+        link.ack(second.deliveryTag(), false);
+        assertNull(await(link.get(q)));
+        ch.queueDelete(q);
+    }
+
+    /** Several requests in flight at once, from several threads: each future gets its own reply. */
+    @Test
+    void concurrentRequestsGetTheirOwnReplies() throws Exception {
+        String q = queue("link-pipelined");
+        AmqpLink link = open(new Recorder());
+        for (int i = 0; i < 3; i++) {
+            publish(q, "m" + i);
+        }
+        ch.queueDeclarePassive(q); // a round trip: the publishes are in
+        // Pipelined from one thread, no waiting in between.
+        CompletableFuture<Void> qos = link.qos(5);
+        CompletableFuture<Integer> purge = link.purge(q);
+        CompletableFuture<AmqpLink.Got> get = link.get(q);
+        CompletableFuture<String> consume = link.consume(q, "", false, Map.of());
+        await(qos);
+        assertEquals(3, await(purge));
+        assertNull(await(get));
+        assertTrue(await(consume).startsWith("amq.ctag-"), "server-named consumer tag");
+        ch.queueDelete(q);
+
+        // From several threads at once: queue i holds i messages, so each purge's count says whose reply it got.
+        int n = 8;
+        for (int i = 0; i < n; i++) {
+            queue("link-purge-" + i);
+            for (int j = 0; j < i; j++) {
+                publish("link-purge-" + i, "x");
+            }
+        }
+        ch.queueDeclarePassive("link-purge-0");
+        List<CompletableFuture<CompletableFuture<Integer>>> purges = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String name = "link-purge-" + i;
+            purges.add(CompletableFuture.supplyAsync(() -> link.purge(name)));
+        }
+        for (int i = 0; i < n; i++) {
+            assertEquals(i, await(await(purges.get(i))));
+            ch.queueDelete("link-purge-" + i);
+        }
+    }
+
+    @Test
+    void cancelStopsDeliveries() throws Exception {
+        String q = queue("link-cancel");
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        await(link.consume(q, "fwd", false, Map.of()));
+        assertEquals(1, ch.queueDeclarePassive(q).getConsumerCount());
+        await(link.cancel("fwd"));
+        assertEquals(0, ch.queueDeclarePassive(q).getConsumerCount());
+        publish(q, "stays");
+        assertEquals(1, ch.queueDeclarePassive(q).getMessageCount());
+        assertTrue(r.deliveries.isEmpty());
+        assertTrue(link.isOpen());
+        ch.queueDelete(q);
+    }
+
+    @Test
+    void deletingTheQueueCancelsTheConsumer() throws Exception {
+        String q = queue("link-deleted");
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        await(link.consume(q, "fwd", false, Map.of()));
+        ch.queueDelete(q);
+        assertEquals("fwd", r.cancelled.poll(WAIT_S, TimeUnit.SECONDS));
+        assertTrue(link.isOpen(), "a cancelled consumer leaves the link open");
+        await(link.qos(1));
+        assertEquals(0, r.closedCalls.get());
+    }
+
+    @Test
+    void consumingAMissingQueueFailsWith404AndClosesTheLink() throws Exception {
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        CompletableFuture<String> consume = link.consume("no-such-queue", "fwd", false, Map.of());
+        CompletableFuture<Void> after = link.qos(1); // pending behind it: fails with the same refusal
+        AmqpLink.LinkException e = assertInstanceOf(AmqpLink.LinkException.class, failure(consume));
+        assertEquals(404, e.code());
+        assertTrue(e.text().contains("no-such-queue"), e.text());
+        assertEquals(404, assertInstanceOf(AmqpLink.LinkException.class, failure(after)).code());
+        assertTrue(r.nextClose().startsWith("404 "));
+        assertFalse(link.isOpen());
+        Thread.sleep(50);
+        assertEquals(1, r.closedCalls.get());
+    }
+
+    @Test
+    void aWrongKeyIsRefusedWith403() throws Exception {
+        Recorder r = new Recorder();
+        CompletableFuture<AmqpLink> f = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", "guest",
+                "node-x", hmac("not-the-key".getBytes(StandardCharsets.UTF_8)), 0, r);
+        AmqpLink.LinkException e = assertInstanceOf(AmqpLink.LinkException.class, failure(f));
+        assertEquals(403, e.code());
+        assertTrue(e.text().contains("WARREN-LINK"), e.text());
+        assertEquals(0, r.closedCalls.get(), "closed() is for links that opened");
+    }
+
+    @Test
+    void theLinkUserNeedsVhostAccess() throws Exception {
+        CompletableFuture<AmqpLink> f = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", "nobody",
+                "node-b", hmac(KEY), 0, new Recorder());
+        assertEquals(530, assertInstanceOf(AmqpLink.LinkException.class, failure(f)).code());
+    }
+
+    @Test
+    void heartbeatsAreNegotiatedWithoutBreakingTheHandshake() throws Exception {
+        // The server proposes 0 (AmqpSettings above): the link then sends none and stays open.
+        Recorder r = new Recorder();
+        AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", "guest", "node-b",
+                hmac(KEY), 1, r).get(WAIT_S, TimeUnit.SECONDS);
+        links.add(link);
+        await(link.qos(1));
+        assertTrue(link.isOpen());
+    }
+
+    /**
+     * With heartbeats (the server proposes 1 s, the link 5: 1 s it is) the link outlives the
+     * server's 2 s read timeout by its own heartbeats; a socket the server then drops without a
+     * word ends the link with code 0, once.
+     */
+    @Test
+    void heartbeatsKeepTheLinkAliveAndADroppedSocketEndsIt() throws Exception {
+        Server beating = Server.start(hmac(KEY), 1);
+        try {
+            Recorder r = new Recorder();
+            AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, beating.address(), "/", "guest", "node-b",
+                    hmac(KEY), 5, r).get(WAIT_S, TimeUnit.SECONDS);
+            links.add(link);
+            io.warren.amqp.connection.AmqpConnection conn = beating.context().connections().iterator().next();
+            CompletableFuture<io.warren.amqp.connection.ConnectionInfo> info = new CompletableFuture<>();
+            conn.snapshot(info::complete);
+            assertEquals(1, await(info).heartbeat());
+            assertEquals(1, await(info).channelMax());
+            assertEquals(131072, await(info).frameMax());
+            assertEquals("WARREN-LINK", await(info).authMechanism());
+            assertEquals("guest", await(info).user());
+            assertEquals("warren-link", String.valueOf(await(info).clientProperties().get("product")));
+            Thread.sleep(2_500);
+            assertTrue(link.isOpen());
+            await(link.qos(1));
+            assertEquals(0, r.closedCalls.get());
+
+            conn.ctx().close(); // the server's socket goes, no connection.close
+            assertTrue(r.nextClose().startsWith("0 "));
+            assertFalse(link.isOpen());
+            Thread.sleep(50);
+            assertEquals(1, r.closedCalls.get());
+        } finally {
+            beating.stop();
+        }
+    }
+
+    /** WARREN-LINK is not in connection.start's mechanisms, with or without a LinkAuth. */
+    @Test
+    void theMechanismIsNeverOffered() throws Exception {
+        String mechanisms = mechanisms(server.address());
+        assertEquals("PLAIN AMQPLAIN", mechanisms);
+    }
+
+    /** Without a LinkAuth (not clustered), WARREN-LINK is an unknown mechanism: the login fails. */
+    @Test
+    void withoutLinkAuthTheMechanismIsUnknown() throws Exception {
+        Server plain = Server.start(null);
+        try {
+            assertFalse(mechanisms(plain.address()).contains("WARREN-LINK"));
+            Recorder r = new Recorder();
+            CompletableFuture<AmqpLink> f = AmqpLink.open(group, NioSocketChannel.class, plain.address(), "/",
+                    "guest", "node-b", hmac(KEY), 0, r);
+            // An unknown mechanism is a handshake error: the server drops the socket (after 3 s).
+            assertInstanceOf(IOException.class, failure(f));
+            assertEquals(0, r.closedCalls.get());
+        } finally {
+            plain.stop();
+        }
+    }
+
+    @Test
+    void closedIsCalledOnceWhenTheServerGoes() throws Exception {
+        Server other = Server.start(hmac(KEY));
+        Recorder r = new Recorder();
+        AmqpLink link;
+        CompletableFuture<String> consume;
+        try {
+            link = AmqpLink.open(group, NioSocketChannel.class, other.address(), "/", "guest", "node-b", hmac(KEY), 0,
+                    r).get(WAIT_S, TimeUnit.SECONDS);
+            other.context().vhosts().get("/").declareQueue("q", false, false, false, false, Map.of(), null);
+            await(link.consume("q", "fwd", false, Map.of()));
+        } finally {
+            other.stop();
+        }
+        // Shutdown forces connections off with 320 CONNECTION_FORCED.
+        assertTrue(r.nextClose().startsWith("320 "));
+        assertFalse(link.isOpen());
+        link.close(); // nothing more to say
+        Thread.sleep(100);
+        assertEquals(1, r.closedCalls.get());
+        assertInstanceOf(AmqpLink.LinkException.class, failure(link.purge("q")));
+    }
+
+    /** The mechanisms a server offers in connection.start, read off a raw socket. */
+    private static String mechanisms(InetSocketAddress address) throws IOException {
+        try (Socket s = new Socket(address.getAddress(), address.getPort())) {
+            s.setSoTimeout(5000);
+            OutputStream out = s.getOutputStream();
+            out.write(new byte[] {'A', 'M', 'Q', 'P', 0, 0, 9, 1});
+            out.flush();
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            assertEquals(1, in.readUnsignedByte());
+            assertEquals(0, in.readUnsignedShort());
+            byte[] payload = new byte[in.readInt()];
+            in.readFully(payload);
+            ByteBuf b = Unpooled.wrappedBuffer(payload);
+            assertEquals(ConnectionStart.CLASS_ID, b.readUnsignedShort());
+            assertEquals(ConnectionStart.METHOD_ID, b.readUnsignedShort());
+            return new String(ConnectionStart.decode(b).mechanisms(), StandardCharsets.UTF_8);
+        }
+    }
+}
