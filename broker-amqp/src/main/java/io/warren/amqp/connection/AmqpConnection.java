@@ -75,13 +75,16 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
     private static final long CLOSED_SOCKET_TIMEOUT_S = 30;
 
     /** AWAIT_SECURE_OK: a WARREN-LINK login waits for the proof of its challenge (RabbitMQ's "starting" still). */
-    private enum State { AWAIT_HEADER, AWAIT_START_OK, AWAIT_SECURE_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED }
+    private enum State {
+        AWAIT_HEADER, AWAIT_START_OK, AWAIT_SECURE_OK, AWAIT_TUNE_OK, AWAIT_OPEN, OPEN, CLOSING, CLOSED
+    }
 
     /**
      * The SASL mechanism cluster nodes log in to one another with (io.warren.amqp.link.AmqpLink):
-     * a challenge answered with a MAC under the cluster's shared secret ({@link io.warren.amqp.server.LinkAuth}).
-     * Accepted only when the broker has a LinkAuth, and never offered in connection.start: clients
-     * have no business with it, and listing it would tell scanners the broker is clustered.
+     * a challenge answered with a MAC under the cluster's shared secret
+     * ({@link io.warren.amqp.server.LinkAuth}). Accepted only when the broker has a LinkAuth, and never
+     * offered in connection.start: clients have no business with it, and listing it would tell
+     * scanners the broker is clustered.
      */
     public static final String LINK_MECHANISM = "WARREN-LINK";
     /** Bytes of random challenge a WARREN-LINK login must prove. */

@@ -242,7 +242,8 @@ public final class AmqpLink {
             }
         });
         link.opened.whenComplete((l, e) -> {
-            // Given up on from outside (cancel, orTimeout); when the link failed by itself its socket is closing already.
+            // Given up on from outside (cancel, orTimeout); when the link failed by itself its
+            // socket is closing already.
             if (e != null && link.state != State.CLOSED) {
                 connect.channel().close();
             }
