@@ -1,7 +1,9 @@
 package io.warren.cluster;
 
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 
@@ -87,6 +89,55 @@ public final class MetadataGroup implements AutoCloseable {
                 .orTimeout(node.settings().submitTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Sets what this member answers when another node {@link #ask}s it; the supplier runs on a Ratis thread. */
+    public void answer(java.util.function.Supplier<byte[]> info) {
+        stateMachine.answer(info);
+    }
+
+    /**
+     * Asks member {@code memberId} for what it {@link #answer}s (empty when it set nothing), over
+     * the cluster's authenticated transport, from that member itself: no leader or log is
+     * involved (a Ratis stale read: the member answers once it has committed anything at all). Fails after the request timeout when the member
+     * does not answer; never retried.
+     */
+    public CompletableFuture<byte[]> ask(String memberId) {
+        RaftClient c;
+        synchronized (this) {
+            if (askClient == null) {
+                try {
+                    askClient = node.newClient(node.server().getDivision(GROUP_ID).getGroup(), ClientId.randomId(),
+                            org.apache.ratis.retry.RetryPolicies.noRetry());
+                } catch (IOException e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+            }
+            c = askClient;
+        }
+        // The blocking API, on a thread of its own: the async one sends a leader-bound request
+        // first, which a client that must not retry sees fail whenever the asked member does not lead.
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                RaftClientReply reply = c.io().sendStaleRead(Message.valueOf(ByteString.copyFromUtf8("amqp")), 1,
+                        org.apache.ratis.protocol.RaftPeerId.valueOf(memberId));
+                if (!reply.isSuccess()) {
+                    throw new java.util.concurrent.CompletionException(reply.getException());
+                }
+                return reply.getMessage().getContent().toByteArray();
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, ASKING).orTimeout(node.settings().requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Where {@link #ask} waits for its answers: questions are rare (their answers are kept), a few at most at once. */
+    private static final java.util.concurrent.ExecutorService ASKING = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "warren-cluster-ask");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private RaftClient askClient;
+
     public Member self() {
         return node.self();
     }
@@ -119,6 +170,18 @@ public final class MetadataGroup implements AutoCloseable {
      * the next start.
      */
     @Override public void close() {
+        RaftClient c;
+        synchronized (this) {
+            c = askClient;
+            askClient = null;
+        }
+        if (c != null) {
+            try {
+                c.close();
+            } catch (IOException | RuntimeException e) {
+                // closing: nothing to do
+            }
+        }
         node.close();
     }
 }

@@ -272,13 +272,18 @@ public final class RaftNode implements AutoCloseable {
     }
 
     RaftClient newClient(RaftGroup group, ClientId clientId) {
+        return newClient(group, clientId,
+                RetryPolicies.retryForeverWithSleep(RaftSettings.ratis(settings.retryInterval())));
+    }
+
+    RaftClient newClient(RaftGroup group, ClientId clientId, org.apache.ratis.retry.RetryPolicy retry) {
         return RaftClient.newBuilder()
                 .setProperties(properties)
                 .setParameters(parameters)
                 .setRaftGroup(group)
                 .setClientId(clientId)
                 .setLeaderId(RaftPeerId.valueOf(self.id()))
-                .setRetryPolicy(RetryPolicies.retryForeverWithSleep(RaftSettings.ratis(settings.retryInterval())))
+                .setRetryPolicy(retry)
                 .build();
     }
 

@@ -65,6 +65,24 @@ class RecordStateMachine extends BaseStateMachine {
         });
     }
 
+    /** What this member answers to a read (see {@link MetadataGroup#ask}); null: nothing. */
+    private volatile java.util.function.Supplier<byte[]> answer;
+
+    void answer(java.util.function.Supplier<byte[]> a) {
+        this.answer = a;
+    }
+
+    /**
+     * A read sent to this very member: its {@link #answer}, whatever the question (the one
+     * question asked so far is "what is your node's AMQP listener").
+     */
+    @Override public CompletableFuture<Message> query(Message request) {
+        java.util.function.Supplier<byte[]> a = answer;
+        byte[] bytes = a == null ? null : a.get();
+        return CompletableFuture.completedFuture(Message.valueOf(
+                org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(bytes == null ? new byte[0] : bytes)));
+    }
+
     @Override public SimpleStateMachineStorage getStateMachineStorage() {
         return storage;
     }

@@ -52,6 +52,34 @@ class MetadataGroupTest {
         return f.get(BOUND.toSeconds(), TimeUnit.SECONDS);
     }
 
+    /** How a node learns another's AMQP listener: it asks that member itself, leader or not, with no log entry. */
+    @Test void aMemberAnswersWhatItWasToldToAnswerAndADownMemberFailsTheQuestion() throws Exception {
+        cluster = new TestCluster(3, dir, RaftSettings.DEFAULT).startAll();
+        for (int i = 0; i < 3; i++) {
+            int member = i;
+            cluster.member(i).answer(() -> bytes("listener of n" + member));
+        }
+        // A member answers once it has committed something (a stale read at index 1): the first record.
+        long first = join(cluster.member(0).submit(bytes("first")));
+        for (int i = 0; i < 3; i++) {
+            int member = i;
+            await().atMost(BOUND).until(() -> cluster.member(member).appliedIndex() >= first);
+        }
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                byte[] answer = cluster.member(i).ask(cluster.memberAt(j).id()).get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                assertEquals("listener of n" + j, new String(answer, StandardCharsets.UTF_8), i + " asking " + j);
+            }
+        }
+        long applied = cluster.member(0).appliedIndex();
+        cluster.member(1).ask(cluster.memberAt(2).id()).get(BOUND.toSeconds(), TimeUnit.SECONDS);
+        assertEquals(applied, cluster.member(0).appliedIndex(), "a question writes nothing to the log");
+        cluster.stop(2);
+        ExecutionException down = assertThrows(ExecutionException.class,
+                () -> cluster.member(0).ask(cluster.memberAt(2).id()).get(BOUND.toSeconds(), TimeUnit.SECONDS));
+        assertTrue(down.getCause() != null, "fails with a cause: " + down);
+    }
+
     @Test void recordsSubmittedOnEveryMemberAreAppliedOnAllInOneOrder() throws Exception {
         cluster = new TestCluster(3, dir, RaftSettings.DEFAULT).startAll();
         int perMember = 67; // 201 records in all
