@@ -67,6 +67,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     private io.warren.core.store.DefinitionStore definitions;
     /** This node's part of the cluster (cluster_formation.* keys); null for a single node. Node-level. */
     private io.warren.server.cluster.ClusterNode cluster;
+    /** Cluster: the links this node's clients use queues of other nodes through; app-level. */
+    private io.warren.amqp.link.LinkRelays relays;
     /** A new object for each run of the application (null while stopped): background work of a run checks it. */
     private volatile Object appRun;
     private JournalMessageStore messages;
@@ -222,8 +224,15 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                     config.channelMax(), config.maxMessageSize(), config.connectionMax(), config.sendTimeoutMs(),
                     config.auth().mechanisms(), config.auth().certLoginFrom().equals("common_name"),
                     config.consumerTimeoutMs());
-            ctx = new BrokerContext(vhosts, ac, settings, resources.alarms());
+            ctx = new BrokerContext(vhosts, ac, settings, resources.alarms(),
+                    cluster == null ? null : cluster.linkAuth());
             context = ctx;
+            if (cluster != null) {
+                // This node's clients use queues other nodes hold through links to those nodes.
+                relays = new io.warren.amqp.link.LinkRelays(s.workers(), s.clientChannelClass(), cluster.nodeName(),
+                        cluster.linkAuth(), cluster.directory());
+                vhosts.remotes(relays);
+            }
             // The API first: once bin/warren sees the AMQP port open, the API answers too.
             if (management == null && config.managementPort() != WarrenConfig.MANAGEMENT_DISABLED) {
                 startManagement();
@@ -237,6 +246,9 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             }
             s.bind(config.listenHost(), amqpPort < 0 ? config.listenPort() : amqpPort, ctx, allocator);
             amqpPort = s.port();
+            if (cluster != null) {
+                cluster.amqpListener(config.listenHost(), s.port());
+            }
             if (management != null) {
                 management.amqpListener("amqp", config.listenHost(), s.port());
             }
@@ -256,6 +268,10 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             }
         } catch (Exception | Error e) {
             context = null;
+            if (relays != null) {
+                relays.close();
+                relays = null;
+            }
             appRun = null;
             if (management != null) {
                 management.amqpListenersClosed();
@@ -277,6 +293,13 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         context = null;
         if (management != null) {
             management.amqpListenersClosed();
+        }
+        if (relays != null) {
+            relays.close();
+            relays = null;
+        }
+        if (cluster != null) {
+            cluster.amqpListener(null, 0);
         }
         server.close(ctx);
         server = null;

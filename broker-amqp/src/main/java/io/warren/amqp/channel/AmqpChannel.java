@@ -352,7 +352,21 @@ public final class AmqpChannel implements MethodHandler {
 
     @Override public void onQueuePurge(QueuePurge m) {
         authz().check(Kind.QUEUE, queueName(m.queue()), Permission.READ);
-        MessageQueue q = vhost().existingQueue(queueName(m.queue()), connection);
+        MessageQueue q = vhost().queueForClient(queueName(m.queue()), connection, connection.relayed());
+        if (q.remoteHome() != null) {
+            // Held by another node: the purge goes there.
+            q.remotes().purge(q, connection.user(), n -> {
+                if (!m.nowait()) {
+                    connection.execute(() -> sendIfOpen(new QueuePurgeOk(n)));
+                }
+            }, e -> connection.execute(() -> {
+                if (state == State.OPEN) {
+                    closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueuePurge.CLASS_ID,
+                            QueuePurge.METHOD_ID);
+                }
+            }));
+            return;
+        }
         q.execute(() -> q.purge(n -> {
             if (!m.nowait()) {
                 connection.execute(() -> sendIfOpen(new QueuePurgeOk(n)));

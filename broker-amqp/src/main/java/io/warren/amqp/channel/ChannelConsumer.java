@@ -63,6 +63,23 @@ final class ChannelConsumer implements Consumer {
         return exclusive;
     }
 
+    @Override public String user() {
+        return consumers.connection().user();
+    }
+
+    @Override public int prefetch() {
+        return prefetch;
+    }
+
+    @Override public java.util.Map<String, Object> arguments() {
+        return priority == 0 ? java.util.Map.of() : java.util.Map.of("x-priority", priority);
+    }
+
+    /** The holder refused the relayed consume: the channel closes with its reply, as for a local refusal. */
+    @Override public void refused(MessageQueue q, io.warren.core.BrokerException why) {
+        consumers.connection().execute(() -> consumers.consumerRefused(this, why));
+    }
+
     @Override public boolean tryReserve() {
         if (cancelled || !consumers.connection().acceptsDeliveries()) {
             return false;

@@ -108,7 +108,8 @@ final class ChannelConsumers {
             return;
         }
         channel.authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
-        MessageQueue q = channel.vhost().existingQueue(channel.queueName(m.queue()), connection);
+        MessageQueue q = channel.vhost().queueForClient(channel.queueName(m.queue()), connection,
+                connection.relayed());
         String tag = m.consumerTag().isEmpty() ? "amq.ctag-" + randomId() : m.consumerTag();
         if (consumers.containsKey(tag)) {
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "attempt to reuse consumer tag '" + tag + "'", 60, 20);
@@ -120,19 +121,34 @@ final class ChannelConsumers {
             try {
                 q.addConsumer(c);
             } catch (BrokerException e) {
-                connection.execute(() -> {
-                    consumers.remove(tag);
-                    if (channel.open()) {
-                        channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), 60, 20);
-                    }
-                });
+                consumeRefused(tag, e);
                 return;
             }
-            // consume-ok is queued to the channel before the first delivery.
-            if (!m.nowait()) {
-                connection.execute(() -> channel.sendIfOpen(new BasicConsumeOk(tag)));
+            // A stand-in's consumer is taken by the queue's holder first: its refusal (exclusive
+            // use...) comes in place of consume-ok, as from a queue of this node. Completed on the
+            // queue's loop, before the holder's first delivery reaches it.
+            q.consumerStarted(c).whenComplete((v, failure) -> {
+                if (failure instanceof BrokerException e) {
+                    q.removeConsumer(c);
+                    consumeRefused(tag, e);
+                    return;
+                }
+                // consume-ok is queued to the channel before the first delivery.
+                if (!m.nowait()) {
+                    connection.execute(() -> channel.sendIfOpen(new BasicConsumeOk(tag)));
+                }
+                q.scheduleDispatch();
+            });
+        });
+    }
+
+    /** The queue refused a consume: the channel closes with its reply code (any loop). */
+    private void consumeRefused(String tag, BrokerException e) {
+        connection.execute(() -> {
+            consumers.remove(tag);
+            if (channel.open()) {
+                channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), 60, 20);
             }
-            q.scheduleDispatch();
         });
     }
 
@@ -287,7 +303,8 @@ final class ChannelConsumers {
      */
     private ByteBuf content(MessageQueue q, QueueEntry e, io.warren.amqp.protocol.AmqpMethod method, int classId) {
         Message msg = e.message();
-        if (!q.countsDeliveries()) {
+        // A delivery relayed from the holder carries the holder's x-delivery-count already.
+        if (!q.countsDeliveries() || e.remote() != null) {
             return FrameWriter.content(connection.ctx().alloc(), id, method, classId, msg.properties(), msg.body(),
                     connection.frameMax());
         }
@@ -297,6 +314,17 @@ final class ChannelConsumers {
                     connection.frameMax());
         } finally {
             props.release();
+        }
+    }
+
+    /** The queue's holder (another node) refused a relayed consume: 403, 405... as a local refusal would be. */
+    void consumerRefused(ChannelConsumer c, BrokerException e) {
+        c.queue.execute(() -> c.queue.removeConsumer(c));
+        if (consumers.remove(c.tag) == c) {
+            c.cancelled = true;
+            if (channel.open()) {
+                channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), 60, 20);
+            }
         }
     }
 
@@ -325,7 +353,20 @@ final class ChannelConsumers {
 
     void onBasicGet(BasicGet m) {
         channel.authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
-        MessageQueue q = channel.vhost().existingQueue(channel.queueName(m.queue()), connection);
+        MessageQueue q = channel.vhost().queueForClient(channel.queueName(m.queue()), connection,
+                connection.relayed());
+        if (q.remoteHome() != null) {
+            // Held by another node: the get goes there.
+            q.remotes().get(q, connection.user(),
+                    (entry, remaining) -> connection.execute(() -> getReply(q, entry, remaining, m.noAck())),
+                    e -> connection.execute(() -> {
+                        if (channel.open()) {
+                            channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), BasicGet.CLASS_ID,
+                                    BasicGet.METHOD_ID);
+                        }
+                    }));
+            return;
+        }
         q.execute(() -> q.get((entry, remaining) -> connection.execute(() -> getReply(q, entry, remaining, m.noAck()))));
     }
 

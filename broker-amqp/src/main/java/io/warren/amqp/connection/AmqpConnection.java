@@ -206,6 +206,15 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         return authorizer;
     }
 
+    /**
+     * Whether another node of the cluster opened this connection (WARREN-LINK) to relay its
+     * clients' use of queues this node holds: what it asks of a queue held elsewhere is refused,
+     * never relayed on.
+     */
+    public boolean relayed() {
+        return LINK_MECHANISM.equals(authMechanism);
+    }
+
     public String user() {
         return user;
     }

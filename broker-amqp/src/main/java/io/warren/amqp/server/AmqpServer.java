@@ -58,6 +58,17 @@ public final class AmqpServer {
         return l.toArray(new EventExecutor[0]);
     }
 
+    /** The worker loops as a group: cluster links ({@link io.warren.amqp.link.AmqpLink}) run on them too. */
+    public EventLoopGroup workers() {
+        return workers;
+    }
+
+    /** The client socket type that goes with the worker loops' transport (epoll or NIO). */
+    public Class<? extends io.netty.channel.socket.SocketChannel> clientChannelClass() {
+        return epoll ? io.netty.channel.epoll.EpollSocketChannel.class
+                : io.netty.channel.socket.nio.NioSocketChannel.class;
+    }
+
     /** Binds {@code host:port} (host null: all interfaces; port 0: ephemeral). */
     public void bind(String host, int port, BrokerContext broker) throws InterruptedException {
         bind(host, port, broker, null);

@@ -26,12 +26,45 @@ public final class QueueEntry {
     /** No expiry: neither the queue nor the message has a TTL. */
     public static final long NEVER = Long.MAX_VALUE;
 
+    /** Cluster: where a delivery relayed from another node settles (null: this node's own entry). */
+    private final Remote remote;
+
     /** @param ref the message's store slot for this queue, or {@link #NOT_STORED} */
     public QueueEntry(Message message, long seq, boolean redelivered, long ref) {
         this.message = message;
         this.seq = seq;
         this.redelivered = redelivered;
         this.ref = ref;
+        this.remote = null;
+    }
+
+    /** A delivery relayed from the node that holds the queue: {@code remote} settles it there. */
+    public QueueEntry(Message message, long seq, boolean redelivered, Remote remote) {
+        this.message = message;
+        this.seq = seq;
+        this.redelivered = redelivered;
+        this.ref = NOT_STORED;
+        this.remote = remote;
+    }
+
+    /**
+     * Cluster: how a delivery relayed from the queue's holder is settled there. Each is called at
+     * most once per entry, on any thread, and never blocks.
+     */
+    public interface Remote {
+        /** basic.ack at the holder. */
+        void ack();
+
+        /** basic.nack with requeue: back to the queue at the holder. */
+        void requeue();
+
+        /** basic.reject without requeue: dead-lettered or dropped at the holder. */
+        void reject();
+    }
+
+    /** The relayed delivery's settlement at its holder, or null for this node's own entry. */
+    public Remote remote() {
+        return remote;
     }
 
     /** The store slot to release when the queue is done with the message, or {@link #NOT_STORED}. */

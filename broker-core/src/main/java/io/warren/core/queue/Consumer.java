@@ -31,4 +31,27 @@ public interface Consumer {
 
     /** The queue was deleted: the consumer is gone (basic.cancel to the client). Queue loop. */
     void cancelledByQueue(MessageQueue queue);
+
+    /** The user the consumer's connection logged in as (a relay consumes at the holder as that user), or null. */
+    default String user() {
+        return null;
+    }
+
+    /** Its prefetch limit (0: none): how many deliveries a relay lets the holder send ahead. */
+    default int prefetch() {
+        return 0;
+    }
+
+    /** Arguments of its basic.consume that the holder must see too (x-priority, ...). */
+    default java.util.Map<String, Object> arguments() {
+        return java.util.Map.of();
+    }
+
+    /**
+     * Cluster: the queue's holder refused the consumer (exclusive use, access refused): the
+     * consumer is gone, and the client hears why as it would from a local queue. Any thread.
+     */
+    default void refused(MessageQueue queue, io.warren.core.BrokerException why) {
+        cancelledByQueue(queue);
+    }
 }

@@ -601,19 +601,35 @@ public final class MessageQueue implements Destination {
         this.remoteHome = home;
     }
 
+    /** Cluster: how a stand-in reaches its holder for this node's clients (null: it cannot). */
+    private volatile RemoteQueues remotes;
+    /** Cluster: this stand-in's consumers, each relayed from the holder. Loop. */
+    private final Map<Consumer, RemoteQueues.Relay> relays = new java.util.LinkedHashMap<>();
+
+    /** Cluster: lets clients of this node use the queue through whichever node holds it. */
+    public void remotes(RemoteQueues r) {
+        this.remotes = r;
+    }
+
+    /** How this stand-in reaches its holder, or null when it cannot (not clustered). */
+    public RemoteQueues remotes() {
+        return remotes;
+    }
+
     /**
-     * What a client gets for using a queue held by another node through this one: RabbitMQ's
-     * 404 for a queue whose home node it cannot reach, with warren's reason.
+     * What a client gets for using a queue held by another node through this one where warren
+     * does not relay it: RabbitMQ's 404 for a queue whose home node it cannot reach, with warren's
+     * reason. Consumes, gets and purges are relayed to the holder ({@link #remotes}); a use that
+     * another node relayed here is never relayed on, and gets this too.
      */
     public io.warren.core.BrokerException remoteUse() {
         if (quorum()) {
-            return io.warren.core.BrokerException.notFound("quorum queue '%s' in vhost '%s' is led by node '%s': "
-                    + "consume, get and purge it through that node (warren does not yet forward deliveries between "
-                    + "nodes); declaring and publishing to it work through any node", name, vhost, holder());
+            return io.warren.core.BrokerException.notFound("quorum queue '%s' in vhost '%s' is led by node '%s', "
+                    + "not this one", name, vhost, holder());
         }
         return io.warren.core.BrokerException.notFound("home node '%s' of durable queue '%s' in vhost '%s' is "
-                + "another node: warren does not yet forward to classic queues on other nodes; connect to that node",
-                remoteHome, name, vhost);
+                + "another node: warren does not yet forward publishes, deletes or redeclares to classic queues on "
+                + "other nodes (consumes, gets and purges are); connect to that node", remoteHome, name, vhost);
     }
 
     public boolean autoDelete() {
@@ -963,6 +979,11 @@ public final class MessageQueue implements Destination {
      * reason {@code rejected} when the queue has a dead-letter exchange, else discarded. Any thread.
      */
     public void reject(QueueEntry e) {
+        if (e.remote() != null) {
+            e.remote().reject(); // the holder dead-letters it
+            e.message().release();
+            return;
+        }
         if (deadLetterExchange == null || deadLetters == null) {
             discard(e);
         } else {
@@ -1924,6 +1945,11 @@ public final class MessageQueue implements Destination {
      * frees its store slot and releases the message. Any thread.
      */
     public void discard(QueueEntry e) {
+        if (e.remote() != null) {
+            e.remote().ack(); // a delivery relayed from the holder settles there
+            e.message().release();
+            return;
+        }
         if (e.ref() != QueueEntry.NOT_STORED && store != null && !closed) {
             store.remove(e.ref());
         }
@@ -1945,6 +1971,21 @@ public final class MessageQueue implements Destination {
      */
     public void requeue(List<QueueEntry> entries, boolean delivered) {
         assert loop.inEventLoop();
+        if (!entries.isEmpty() && entries.get(0).remote() != null) {
+            List<QueueEntry> own = new ArrayList<>(entries.size());
+            for (QueueEntry e : entries) {
+                if (e.remote() != null) {
+                    e.remote().requeue(); // back to the queue at the holder, which redelivers it
+                    e.message().release();
+                } else {
+                    own.add(e);
+                }
+            }
+            if (own.isEmpty()) {
+                return;
+            }
+            entries = own;
+        }
         if (deleted) {
             entries.forEach(this::discard);
             return;
@@ -2004,6 +2045,18 @@ public final class MessageQueue implements Destination {
         if (deleted) {
             throw BrokerException.notFound("no queue '%s' in vhost '%s'", name, vhost);
         }
+        if (remoteHome != null) {
+            RemoteQueues r = remotes;
+            if (r == null) {
+                throw remoteUse();
+            }
+            // Exclusivity and priorities are the holder's to apply: it sees the relay's consume.
+            if (!relays.containsKey(c)) {
+                relays.put(c, r.consume(this, c));
+                consumerCount = relays.size();
+            }
+            return;
+        }
         if (hasExclusiveConsumer || (c.exclusive() && !consumers.isEmpty())) {
             throw BrokerException.accessRefused("queue '%s' in vhost '%s' in exclusive use", name, vhost);
         }
@@ -2024,8 +2077,24 @@ public final class MessageQueue implements Destination {
         consumerCount = consumers.size();
     }
 
+    /**
+     * When the consumer of a stand-in was taken by the queue's holder (see
+     * {@link RemoteQueues.Relay#started}); done at once for a consumer of this node's queue. Loop.
+     */
+    public java.util.concurrent.CompletableFuture<Void> consumerStarted(Consumer c) {
+        assert loop.inEventLoop();
+        RemoteQueues.Relay r = relays.get(c);
+        return r == null ? java.util.concurrent.CompletableFuture.completedFuture(null) : r.started();
+    }
+
     public void removeConsumer(Consumer c) {
         assert loop.inEventLoop();
+        RemoteQueues.Relay relay = relays.remove(c);
+        if (relay != null) {
+            relay.cancel();
+            consumerCount = relays.size();
+            return;
+        }
         int i = consumers.indexOf(c);
         if (i < 0) {
             return;
@@ -2097,9 +2166,19 @@ public final class MessageQueue implements Destination {
         List<Consumer> gone = new ArrayList<>(consumers);
         consumers.clear();
         consumerCount = 0;
+        nextConsumer = 0;
+        active = null;
+        hasExclusiveConsumer = false;
+        RemoteQueues r = remotes;
         for (Consumer c : gone) {
-            c.cancelledByQueue(this);
+            if (r != null) {
+                // The consumer stays: from now on the new leader's deliveries are relayed to it.
+                relays.put(c, r.consume(this, c));
+            } else {
+                c.cancelledByQueue(this);
+            }
         }
+        consumerCount = relays.size();
     }
 
     /**
@@ -2112,6 +2191,18 @@ public final class MessageQueue implements Destination {
         clearSpill(false);
         remoteHome = null;
         recover(unsettled);
+        // The consumers relayed from the old leader consume here now.
+        List<Consumer> relayed = new ArrayList<>(relays.keySet());
+        relays.values().forEach(RemoteQueues.Relay::cancel);
+        relays.clear();
+        consumerCount = consumers.size();
+        for (Consumer c : relayed) {
+            try {
+                addConsumer(c);
+            } catch (BrokerException e) {
+                c.refused(this, e);
+            }
+        }
         dispatch();
     }
 
@@ -2131,6 +2222,9 @@ public final class MessageQueue implements Destination {
             spill = null;
         }
         List<Consumer> gone = new ArrayList<>(consumers);
+        gone.addAll(relays.keySet());
+        relays.values().forEach(RemoteQueues.Relay::cancel);
+        relays.clear();
         consumers.clear();
         consumerCount = 0;
         for (Consumer c : gone) {
@@ -2155,6 +2249,8 @@ public final class MessageQueue implements Destination {
             spill.delete();
             spill = null;
         }
+        relays.values().forEach(RemoteQueues.Relay::cancel);
+        relays.clear();
         consumers.clear();
         consumerCount = 0;
     }
@@ -2289,6 +2385,11 @@ public final class MessageQueue implements Destination {
     void dispatch() {
         assert loop.inEventLoop();
         dispatchScheduled = false;
+        if (!relays.isEmpty()) {
+            for (RemoteQueues.Relay r : new ArrayList<>(relays.values())) {
+                r.pump();
+            }
+        }
         int delivered = 0;
         while (!consumers.isEmpty() && waitingGets.isEmpty()) {
             dropExpiredHead();

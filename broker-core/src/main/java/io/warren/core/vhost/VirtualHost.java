@@ -82,6 +82,17 @@ public final class VirtualHost {
         exchanges.put("amq.match", Exchange.create("amq.match", ExchangeType.HEADERS, true, false, false, Map.of()));
     }
 
+    /** Cluster: how stand-ins reach the queues other nodes hold (null: not clustered). */
+    private volatile io.warren.core.queue.RemoteQueues remotes;
+
+    /** Cluster: lets this node's clients use queues that other nodes hold ({@link MessageQueue#remotes}). */
+    public void remotes(io.warren.core.queue.RemoteQueues r) {
+        synchronized (topologyLock) {
+            remotes = r;
+            queues.values().forEach(q -> q.remotes(r));
+        }
+    }
+
     /** Makes x-delayed-message available, its messages kept in {@code store}. */
     public void delays(io.warren.core.store.DelayStore store) {
         this.delays = store;
@@ -141,6 +152,20 @@ public final class VirtualHost {
             throw BrokerException.notFound("no exchange '%s' in vhost '%s'", exchangeName, name);
         }
         return x;
+    }
+
+    /**
+     * A queue a client consumes, gets from or purges: as {@link #existingQueue}, but a queue
+     * another node holds is returned too (its stand-in reaches the holder) when this node can
+     * forward, unless {@code relayed}: a use that another node relayed here is never relayed on
+     * (two nodes that disagree for a moment on who holds a queue would pass it back and forth).
+     */
+    public MessageQueue queueForClient(String queueName, Object connection, boolean relayed) {
+        MessageQueue q = queues.get(queueName);
+        if (q != null && q.remoteHome() != null && q.remotes() != null && !relayed) {
+            return q;
+        }
+        return existingQueue(queueName, connection);
     }
 
     /** The queue, or NOT_FOUND; RESOURCE_LOCKED when another connection owns it exclusively. */
@@ -403,6 +428,7 @@ public final class VirtualHost {
                     this::autoDeleteQueue);
             q.attachPaging(paging);
             q.attachDeadLetters(deadLetters);
+            q.remotes(remotes);
             if (isDurable) {
                 durability.queueAdded(name, q);
             }
@@ -789,6 +815,7 @@ public final class VirtualHost {
                     this::autoDeleteQueue);
             q.attachPaging(paging);
             q.attachDeadLetters(deadLetters);
+            q.remotes(remotes);
             attach.accept(q);
             applyPolicies(q);
             queues.put(queueName, q);
@@ -814,6 +841,7 @@ public final class VirtualHost {
             // a quorum queue's stand-in becomes the live queue when this node comes to lead it
             q.attachPaging(paging);
             q.attachDeadLetters(deadLetters);
+            q.remotes(remotes);
             applyPolicies(q);
             queues.put(queueName, q);
             return q;

@@ -73,8 +73,19 @@ public final class VirtualHosts {
                 v.delays(delays);
             }
             v.deadLetters().codec(deadLetterCodec);
+            v.remotes(remotes);
             return v;
         });
+    }
+
+    private volatile io.warren.core.queue.RemoteQueues remotes;
+
+    /** Cluster: lets clients use queues other nodes hold, in every vhost ({@link VirtualHost#remotes}). */
+    public synchronized void remotes(io.warren.core.queue.RemoteQueues r) {
+        this.remotes = r;
+        for (VirtualHost v : vhosts.values()) {
+            v.remotes(r);
+        }
     }
 
     /** Makes the x-delayed-message exchange type available in every vhost, its messages kept in {@code store}. */

@@ -50,8 +50,11 @@ public final class ClusterNode implements AutoCloseable {
     private final javax.net.ssl.SSLContext probeTls;
     private volatile boolean closed;
 
+    private final ClusterSecret secret;
+
     private ClusterNode(WarrenConfig.ClusterConfig config, ReplicatedDefinitionStore definitions, MetadataGroup group,
-                        javax.net.ssl.SSLContext probeTls) {
+                        javax.net.ssl.SSLContext probeTls, ClusterSecret secret) {
+        this.secret = secret;
         this.probeTls = probeTls;
         this.config = config;
         this.definitions = definitions;
@@ -124,7 +127,7 @@ public final class ClusterNode implements AutoCloseable {
         groupRef.set(group);
         log.info("node {} is in a cluster of {}: inter-node port {}", config.nodeName(), config.nodes(),
                 config.port());
-        return new ClusterNode(config, definitions, group, probeTls);
+        return new ClusterNode(config, definitions, group, probeTls, secret);
     }
 
     /** This node's Raft member id of a node name. */
@@ -164,6 +167,70 @@ public final class ClusterNode implements AutoCloseable {
 
     void leaveQueueGroup(String name) throws IOException {
         group.node().leaveQueueGroup(name);
+    }
+
+    // ---- forwarding: this node's clients use queues other nodes hold (io.warren.amqp.link)
+
+    /** The cluster links' login proofs (WARREN-LINK): MACs under the cluster's secret. */
+    public io.warren.amqp.server.LinkAuth linkAuth() {
+        return secret::linkProof;
+    }
+
+    /**
+     * What this node tells the others its AMQP listener is (null: none, the application is
+     * stopped): "HOST:PORT", HOST empty when it listens on every interface (the others then use
+     * the host they reach this node at).
+     */
+    public void amqpListener(String host, int port) {
+        String listener = port <= 0 ? "" : (host == null || host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")
+                ? "" : host) + ":" + port;
+        group.answer(() -> listener.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        addresses.clear();
+    }
+
+    private final Map<String, CompletableFuture<InetSocketAddress>> addresses =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Where the other nodes' AMQP listeners are, asked of each node itself and kept until a link to it fails. */
+    public io.warren.amqp.link.LinkRelays.Directory directory() {
+        return new io.warren.amqp.link.LinkRelays.Directory() {
+            @Override public CompletableFuture<InetSocketAddress> amqpAddress(String node) {
+                return addresses.computeIfAbsent(node, ClusterNode.this::askListener);
+            }
+
+            @Override public void forget(String node) {
+                addresses.remove(node);
+            }
+        };
+    }
+
+    private CompletableFuture<InetSocketAddress> askListener(String node) {
+        WarrenConfig.ClusterConfig.Peer peer = config.nodes().stream().filter(p -> p.name().equals(node)).findFirst()
+                .orElse(null);
+        if (peer == null) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("no node '" + node + "' in the cluster"));
+        }
+        // Resolved here, off any event loop (a name lookup may block).
+        CompletableFuture<InetSocketAddress> f = group.ask(memberId(node)).thenApplyAsync(bytes -> {
+            String listener = new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+            int colon = listener.lastIndexOf(':');
+            if (colon < 0) {
+                throw new IllegalStateException("node " + node + " has no AMQP listener running");
+            }
+            String host = colon == 0 ? peer.host() : listener.substring(0, colon);
+            InetSocketAddress a = new InetSocketAddress(host, Integer.parseInt(listener.substring(colon + 1)));
+            if (a.isUnresolved()) {
+                throw new IllegalStateException("cannot resolve host " + host + " of node " + node);
+            }
+            return a;
+        });
+        // A failed answer is not kept: the next use asks again.
+        f.whenComplete((a, e) -> {
+            if (e != null) {
+                addresses.remove(node, f);
+            }
+        });
+        return f;
     }
 
     /** This node's quorum queues. */

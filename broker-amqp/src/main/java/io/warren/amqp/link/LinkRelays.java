@@ -1,0 +1,541 @@
+package io.warren.amqp.link;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.warren.amqp.channel.MessageHeaders;
+import io.warren.amqp.server.LinkAuth;
+import io.warren.core.BrokerException;
+import io.warren.core.message.Message;
+import io.warren.core.message.QueueEntry;
+import io.warren.core.queue.Consumer;
+import io.warren.core.queue.MessageQueue;
+import io.warren.core.queue.RemoteQueues;
+import io.warren.core.store.StoreDurability;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
+import java.util.function.IntConsumer;
+
+/**
+ * Cluster: a client of this node uses a queue another node holds through {@link AmqpLink}s to
+ * the holder's AMQP listener, logged in (WARREN-LINK) as the client's user, so the holder checks
+ * the same permissions. Each local consumer has a link of its own: its prefetch bounds what the
+ * holder sends ahead, and its socket's back-pressure stays its own. The relay follows the queue:
+ * when the holder cancels the consumer (a quorum queue's leader moved, the queue was deleted),
+ * when the link drops, or when the queue's group names another leader, it consumes again at the
+ * queue's holder as this node then knows it. The client sees no cancel: what it still holds
+ * settles over the old link while that lives (a demoted leader settles acks through the
+ * queue's log); what the old holder requeued, the new one redelivers.
+ *
+ * <p>basic.get and queue.purge open a link for the one operation (a got message's link lives
+ * until the client settles it).
+ */
+public final class LinkRelays implements RemoteQueues {
+    private static final Logger log = LoggerFactory.getLogger(LinkRelays.class);
+
+    /** Where the other nodes' AMQP listeners are. */
+    public interface Directory {
+        /** The plain AMQP listener of node {@code node}; fails when it cannot be learnt (node down, no listener). */
+        CompletableFuture<InetSocketAddress> amqpAddress(String node);
+
+        /** A link to {@code node} failed: ask the node again next time. */
+        default void forget(String node) { }
+    }
+
+    /** A link's heartbeat: a holder that stops answering (SIGSTOP, a cut cable) is left after two. */
+    static final int HEARTBEAT_SECONDS = 5;
+    static final long RETRY_MIN_MS = 250;
+    static final long RETRY_MAX_MS = 2000;
+    /** How often a relay asks whether its queue's holder moved. */
+    static final long WATCH_MS = 500;
+    /** How long a client's basic.consume waits for an unreachable holder before consume-ok (the relay goes on trying). */
+    static final long START_WAIT_MS = 5000;
+    /** What the holder may send ahead to a consumer without a prefetch limit. */
+    static final int UNLIMITED_WINDOW = 1000;
+
+    private final EventLoopGroup group;
+    private final Class<? extends SocketChannel> channelClass;
+    private final String self;
+    private final LinkAuth auth;
+    private final Directory directory;
+    private final Set<AmqpLink> links = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    /**
+     * @param self this node's name: a stand-in whose holder is this node (a leader not yet ready)
+     *             waits rather than linking to itself
+     */
+    public LinkRelays(EventLoopGroup group, Class<? extends SocketChannel> channelClass, String self, LinkAuth auth,
+                      Directory directory) {
+        this.group = group;
+        this.channelClass = channelClass;
+        this.self = self;
+        this.auth = auth;
+        this.directory = directory;
+    }
+
+    /** The node stops: every link closes (the holders requeue what they had out). */
+    public void close() {
+        closed = true;
+        links.forEach(AmqpLink::close);
+        links.clear();
+    }
+
+    /** Links open now (tests, listings). */
+    public int openLinks() {
+        return links.size();
+    }
+
+    /** The node to link to for {@code q} now, or null while it is not known (an election). */
+    private String holderOf(MessageQueue q) {
+        String holder = q.holder();
+        if (holder == null || holder.equals(StoreDurability.ELECTING) || holder.equals(self)) {
+            return null;
+        }
+        return holder;
+    }
+
+    private CompletableFuture<AmqpLink> open(MessageQueue q, String node, String user, AmqpLink.Handler handler) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("the node is stopping"));
+        }
+        return directory.amqpAddress(node)
+                .thenCompose(address -> AmqpLink.open(group, channelClass, address, q.vhost(), user, self, auth,
+                        HEARTBEAT_SECONDS, handler))
+                .whenComplete((link, e) -> {
+                    if (e != null) {
+                        directory.forget(node);
+                    } else {
+                        links.add(link);
+                        if (closed) {
+                            link.close();
+                        }
+                    }
+                });
+    }
+
+    /** What a client hears when the holder refused, or could not be reached. */
+    static BrokerException refusal(MessageQueue q, String node, Throwable failure) {
+        Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (e instanceof AmqpLink.LinkException le) {
+            BrokerException.Reason reason = switch (le.code()) {
+                case 403 -> BrokerException.Reason.ACCESS_REFUSED;
+                case 404 -> BrokerException.Reason.NOT_FOUND;
+                case 405 -> BrokerException.Reason.RESOURCE_LOCKED;
+                case 406 -> BrokerException.Reason.PRECONDITION_FAILED;
+                case 530 -> BrokerException.Reason.NOT_ALLOWED;
+                default -> BrokerException.Reason.INTERNAL_ERROR;
+            };
+            return new BrokerException(reason, le.getMessage());
+        }
+        // RabbitMQ's answer for a queue whose node is down: 404 naming the node.
+        return BrokerException.notFound("home node '%s' of queue '%s' in vhost '%s' is down or inaccessible (%s)",
+                node == null ? StoreDurability.ELECTING : node, q.name(), q.vhost(), e);
+    }
+
+    /** Whether the holder refused for good (the client must hear it), not "try again". */
+    private static boolean refusedForGood(Throwable failure) {
+        Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (e instanceof AmqpLink.LinkException le) {
+            return le.code() == 403 || le.code() == 405 || le.code() == 406 || le.code() == 530;
+        }
+        return false;
+    }
+
+    // ---- consumers ------------------------------------------------------------------------
+
+    @Override public Relay consume(MessageQueue q, Consumer c) {
+        ConsumerRelay r = new ConsumerRelay(q, c);
+        r.connect();
+        r.watch = q.loop().scheduleAtFixedRate(r::watch, WATCH_MS, WATCH_MS, TimeUnit.MILLISECONDS);
+        q.loop().schedule(() -> r.started.complete(null), START_WAIT_MS, TimeUnit.MILLISECONDS);
+        return r;
+    }
+
+    /** One link's consume at one holder; several may live while a relay moves (old ones settle what is out). */
+    private final class Session implements AmqpLink.Handler {
+        final ConsumerRelay relay;
+        final String node;
+        volatile AmqpLink link;
+        /** The holder's consumer tag once consume-ok came. Relay's loop. */
+        String tag;
+        /** Deliveries not yet settled at the holder. */
+        final AtomicInteger outstanding = new AtomicInteger();
+        /** No new deliveries wanted: close the link once nothing is outstanding. */
+        volatile boolean retired;
+
+        Session(ConsumerRelay relay, String node) {
+            this.relay = relay;
+            this.node = node;
+        }
+
+        @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,
+                                       String routingKey, ByteBuf properties, ByteBuf body) {
+            outstanding.incrementAndGet();
+            Message m = new Message(exchange, routingKey, properties, body, false, MessageHeaders.READER);
+            QueueEntry e = new QueueEntry(m, 0, redelivered, new Settle(this, deliveryTag));
+            try {
+                relay.q.execute(() -> relay.arrived(this, e));
+            } catch (RejectedExecutionException gone) {
+                e.remote().requeue();
+                m.release();
+            }
+        }
+
+        @Override public void cancelled(String consumerTag) {
+            execute(() -> relay.lost(this, "the holder cancelled the consumer"));
+        }
+
+        @Override public void closed(int code, String reason) {
+            AmqpLink l = link;
+            if (l != null) {
+                links.remove(l);
+            }
+            execute(() -> relay.lost(this, reason));
+        }
+
+        private void execute(Runnable r) {
+            try {
+                relay.q.execute(r);
+            } catch (RejectedExecutionException gone) {
+                retire();
+            }
+        }
+
+        void settled() {
+            if (outstanding.decrementAndGet() == 0 && retired) {
+                closeLink();
+            }
+        }
+
+        void retire() {
+            retired = true;
+            if (outstanding.get() == 0) {
+                closeLink();
+            }
+        }
+
+        private void closeLink() {
+            AmqpLink l = link;
+            if (l != null) {
+                l.close();
+                links.remove(l);
+            }
+        }
+    }
+
+    /** A relayed delivery's settlement: over the link it came by (dropped if that link is gone). */
+    private record Settle(Session session, long tag) implements QueueEntry.Remote {
+        @Override public void ack() {
+            session.link.ack(tag, false);
+            session.settled();
+        }
+
+        @Override public void requeue() {
+            session.link.nack(tag, false, true);
+            session.settled();
+        }
+
+        @Override public void reject() {
+            session.link.reject(tag, false);
+            session.settled();
+        }
+    }
+
+    /** One local consumer of a stand-in, consuming at the holder. Its state is the stand-in's loop's. */
+    private final class ConsumerRelay implements Relay {
+        final MessageQueue q;
+        final Consumer c;
+        final ArrayDeque<QueueEntry> buffer = new ArrayDeque<>();
+        final CompletableFuture<Void> started = new CompletableFuture<>();
+        Session current;
+        boolean cancelled;
+        boolean retrying;
+        long retryMs = RETRY_MIN_MS;
+        io.netty.util.concurrent.ScheduledFuture<?> watch;
+
+        ConsumerRelay(MessageQueue q, Consumer c) {
+            this.q = q;
+            this.c = c;
+        }
+
+        int window() {
+            int p = c.prefetch();
+            return p <= 0 ? UNLIMITED_WINDOW : Math.min(p, 65535);
+        }
+
+        /** Consumes at the holder as the queue's group knows it now, or tries again soon. */
+        void connect() {
+            retrying = false;
+            if (cancelled || closed) {
+                return;
+            }
+            String node = holderOf(q);
+            if (node == null) {
+                retry();
+                return;
+            }
+            Session s = new Session(this, node);
+            current = s;
+            open(q, node, c.user(), s)
+                    .thenCompose(link -> {
+                        s.link = link;
+                        return link.qos(window()).thenCompose(v -> link.consume(q.name(), "", c.exclusive(),
+                                c.arguments()));
+                    })
+                    .whenComplete((tag, e) -> {
+                        try {
+                            q.execute(() -> consuming(s, tag, e));
+                        } catch (RejectedExecutionException gone) {
+                            s.retire();
+                        }
+                    });
+        }
+
+        private void retry() {
+            if (retrying || cancelled || closed) {
+                return;
+            }
+            retrying = true;
+            long wait = retryMs;
+            retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+            try {
+                q.loop().schedule(this::connect, wait, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException gone) {
+                retrying = false;
+            }
+        }
+
+        void consuming(Session s, String tag, Throwable e) {
+            if (e == null) {
+                s.tag = tag;
+                if (current != s || cancelled) {
+                    s.link.cancel(tag);
+                    s.retire();
+                } else {
+                    retryMs = RETRY_MIN_MS;
+                    started.complete(null);
+                }
+                return;
+            }
+            s.retire();
+            if (current != s || cancelled) {
+                return;
+            }
+            current = null;
+            if (refusedForGood(e)) {
+                cancelled = true;
+                stopWatch();
+                BrokerException why = refusal(q, s.node, e);
+                if (!started.completeExceptionally(why)) {
+                    c.refused(q, why); // after consume-ok: the channel closes with the holder's reply
+                }
+                return;
+            }
+            log.debug("relaying queue '{}' in vhost '{}' from node {} failed, trying again: {}", q.name(), q.vhost(),
+                    s.node, e.toString());
+            retry();
+        }
+
+        void arrived(Session s, QueueEntry e) {
+            if (cancelled || s != current) {
+                e.remote().requeue(); // a consume that is going: the holder keeps it for the next
+                e.message().release();
+                return;
+            }
+            buffer.add(e);
+            pump();
+        }
+
+        /** The link went, or the holder cancelled its consume: consume again wherever the queue is now. */
+        void lost(Session s, String why) {
+            if (s != current) {
+                return;
+            }
+            current = null;
+            dropBuffered(s);
+            s.retire();
+            if (!cancelled) {
+                log.debug("queue '{}' in vhost '{}': the relay from node {} ended ({}), following the queue",
+                        q.name(), q.vhost(), s.node, why);
+                retry();
+            }
+        }
+
+        /** Buffered deliveries of {@code s} (all when null) go back to the holder. */
+        private void dropBuffered(Session s) {
+            for (Iterator<QueueEntry> it = buffer.iterator(); it.hasNext(); ) {
+                QueueEntry e = it.next();
+                if (s == null || ((Settle) e.remote()).session() == s) {
+                    it.remove();
+                    e.remote().requeue();
+                    e.message().release();
+                }
+            }
+        }
+
+        /** The queue's group names another holder than the one consumed at: move there. */
+        void watch() {
+            Session s = current;
+            if (cancelled || s == null || s.tag == null) {
+                return;
+            }
+            String node = holderOf(q);
+            if (node != null && !node.equals(s.node)) {
+                current = null;
+                dropBuffered(s);
+                s.link.cancel(s.tag);
+                s.retire();
+                retryMs = RETRY_MIN_MS;
+                connect();
+            }
+        }
+
+        @Override public CompletableFuture<Void> started() {
+            return started;
+        }
+
+        @Override public void pump() {
+            while (!buffer.isEmpty() && !cancelled && c.tryReserve()) {
+                c.deliver(q, buffer.poll());
+            }
+        }
+
+        @Override public void cancel() {
+            if (cancelled) {
+                return;
+            }
+            cancelled = true;
+            stopWatch();
+            dropBuffered(null);
+            Session s = current;
+            current = null;
+            if (s != null) {
+                if (s.tag != null) {
+                    s.link.cancel(s.tag);
+                }
+                s.retire();
+            }
+        }
+
+        private void stopWatch() {
+            if (watch != null) {
+                watch.cancel(false);
+                watch = null;
+            }
+        }
+    }
+
+    // ---- get and purge --------------------------------------------------------------------
+
+    /** A one-operation link: nothing is delivered on it; it closes when done. */
+    private static final class Once implements AmqpLink.Handler {
+        final AtomicInteger outstanding = new AtomicInteger();
+        volatile AmqpLink link;
+
+        @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,
+                                       String routingKey, ByteBuf properties, ByteBuf body) {
+            properties.release();
+            body.release();
+        }
+
+        @Override public void cancelled(String consumerTag) { }
+
+        @Override public void closed(int code, String reason) { }
+    }
+
+    @Override public void get(MessageQueue q, String user, BiConsumer<QueueEntry, Integer> sink,
+                              java.util.function.Consumer<BrokerException> failed) {
+        String node = holderOf(q);
+        if (node == null) {
+            failed.accept(refusal(q, null, new IllegalStateException("no leader known")));
+            return;
+        }
+        Once once = new Once();
+        open(q, node, user, once)
+                .thenCompose(link -> {
+                    once.link = link;
+                    return link.get(q.name());
+                })
+                .whenComplete((got, e) -> {
+                    AmqpLink link = once.link;
+                    if (e != null) {
+                        if (link != null) {
+                            link.close();
+                            links.remove(link);
+                        }
+                        failed.accept(refusal(q, node, e));
+                        return;
+                    }
+                    if (got == null) {
+                        link.close();
+                        links.remove(link);
+                        sink.accept(null, 0);
+                        return;
+                    }
+                    Message m = new Message(got.exchange(), got.routingKey(), got.properties(), got.body(), false,
+                            MessageHeaders.READER);
+                    QueueEntry entry = new QueueEntry(m, 0, got.redelivered(), new QueueEntry.Remote() {
+                        @Override public void ack() {
+                            link.ack(got.deliveryTag(), false);
+                            done();
+                        }
+
+                        @Override public void requeue() {
+                            link.nack(got.deliveryTag(), false, true);
+                            done();
+                        }
+
+                        @Override public void reject() {
+                            link.reject(got.deliveryTag(), false);
+                            done();
+                        }
+
+                        private void done() {
+                            link.close();
+                            links.remove(link);
+                        }
+                    });
+                    sink.accept(entry, got.messageCount());
+                });
+    }
+
+    @Override public void purge(MessageQueue q, String user, IntConsumer sink,
+                                java.util.function.Consumer<BrokerException> failed) {
+        String node = holderOf(q);
+        if (node == null) {
+            failed.accept(refusal(q, null, new IllegalStateException("no leader known")));
+            return;
+        }
+        Once once = new Once();
+        open(q, node, user, once)
+                .thenCompose(link -> {
+                    once.link = link;
+                    return link.purge(q.name());
+                })
+                .whenComplete((n, e) -> {
+                    AmqpLink link = once.link;
+                    if (link != null) {
+                        link.close();
+                        links.remove(link);
+                    }
+                    if (e != null) {
+                        failed.accept(refusal(q, node, e));
+                    } else {
+                        sink.accept(n);
+                    }
+                });
+    }
+}

@@ -1,0 +1,54 @@
+package io.warren.core.queue;
+
+import io.warren.core.BrokerException;
+import io.warren.core.message.QueueEntry;
+
+import java.util.function.BiConsumer;
+import java.util.function.IntConsumer;
+
+/**
+ * Cluster: how a client of this node uses a queue that another node holds (a quorum queue led
+ * elsewhere, a classic queue declared elsewhere). The local {@link MessageQueue} is a stand-in
+ * ({@link MessageQueue#remoteHome}); it hands consumers, gets and purges to this, which reaches
+ * the holder ({@link MessageQueue#holder}) and follows it when it moves. Deliveries come back as
+ * entries whose {@link QueueEntry#remote} settles them at the holder.
+ */
+public interface RemoteQueues {
+    /**
+     * Starts consuming at the holder on behalf of {@code c}, a consumer of stand-in {@code q}
+     * (q's loop). The relay hands deliveries to {@code c} on q's loop ({@link Consumer#tryReserve},
+     * {@link Consumer#deliver}); a refusal by the holder (exclusive use, no permission) reaches
+     * {@link Consumer#refused}.
+     */
+    Relay consume(MessageQueue q, Consumer c);
+
+    /**
+     * basic.get at the holder as {@code user}: {@code sink} gets the entry (null: empty) and the
+     * messages left, or {@code failed} the holder's refusal. Any thread; the callbacks on any thread.
+     */
+    void get(MessageQueue q, String user, BiConsumer<QueueEntry, Integer> sink,
+             java.util.function.Consumer<BrokerException> failed);
+
+    /** queue.purge at the holder as {@code user}; as {@link #get}. */
+    void purge(MessageQueue q, String user, IntConsumer sink, java.util.function.Consumer<BrokerException> failed);
+
+    /** One local consumer's subscription at the holder. Its methods run on the stand-in's loop. */
+    interface Relay {
+        /**
+         * Completes once the holder took the consume (basic.consume-ok then goes to the client), or
+         * fails with the holder's refusal (403 exclusive use...), which the client then gets in
+         * place of consume-ok. A holder that cannot be reached yet does not hold the client up for
+         * long: after a few seconds this completes and the relay keeps trying.
+         */
+        java.util.concurrent.CompletableFuture<Void> started();
+
+        /** Hands what the holder sent to the consumer while it has room. */
+        void pump();
+
+        /**
+         * The consumer is gone (basic.cancel, channel closed, queue deleted or now held here):
+         * stop consuming at the holder. Deliveries the client still holds settle there as before.
+         */
+        void cancel();
+    }
+}
