@@ -8,9 +8,8 @@
 #   bench/quorum.sh [SECONDS] [PERFTEST FLAGS...]     default 30 s, -x 1 -y 1 -s 1000 -c 1000
 #
 # The queue is declared through node 1; PerfTest then runs against the node its members elected
-# leader (consumers go through the leader's node: warren does not forward deliveries between
-# nodes yet), and a second, publish-only run (10 s) through a follower (each message travels
-# follower -> leader).
+# leader (through a follower its consumer would be relayed, one more hop), and a second,
+# publish-only run (10 s) through a follower (each message travels follower -> leader).
 # Each broker first gets a warm-up run of WARMUP seconds (default 30) with the same flags, not
 # measured. Prints PerfTest's rates, and the CPU time of all three warren JVMs (or RabbitMQ's VM)
 # per million messages. WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.

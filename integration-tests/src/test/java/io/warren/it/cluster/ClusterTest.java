@@ -36,6 +36,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -153,16 +154,35 @@ class ClusterTest {
 
     @Test
     @Order(3)
-    void aClassicQueueOfAnotherNodeIsRefusedWithItsHomeNode() throws Exception {
+    void aClassicQueueOfAnotherNodeIsConsumedThroughAnyNodeButNotYetPublishedTo() throws Exception {
         await().atMost(SPREAD).until(() -> api(3, "GET", "/api/queues/%2F/orders.audit", null).has("name"));
-        try (Connection c = cluster.connect(3)) {
+        try (Connection c = cluster.connect(1)) {
             Channel ch = c.createChannel();
-            IOException e = assertThrows(IOException.class,
-                    () -> ch.basicConsume("orders.audit", true, (t, m) -> { }, t -> { }));
-            String text = ((ShutdownSignalException) e.getCause()).getReason().toString();
-            assertTrue(text.contains("reply-code=404"), text);
-            assertTrue(text.contains("home node 'warren1@localhost' of durable queue 'orders.audit'"), text);
-            // A publish that would route there is refused too, rather than losing the message.
+            ch.confirmSelect();
+            for (int i = 0; i < 3; i++) {
+                ch.basicPublish("orders", "order.shipped", PERSISTENT, ("s-" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            ch.waitForConfirmsOrDie(10_000);
+        }
+        try (Connection c = cluster.connect(3)) {
+            // Node 3 relays the use of node 1's queue: get, consume (with an ack), purge.
+            Channel ch = c.createChannel();
+            GetResponse got = ch.basicGet("orders.audit", false);
+            assertEquals("s-0", new String(got.getBody(), StandardCharsets.UTF_8));
+            assertEquals(2, got.getMessageCount());
+            ch.basicAck(got.getEnvelope().getDeliveryTag(), false);
+            java.util.concurrent.BlockingQueue<String> delivered = new java.util.concurrent.LinkedBlockingQueue<>();
+            String tag = ch.basicConsume("orders.audit", false, (t, m) -> {
+                delivered.add(new String(m.getBody(), StandardCharsets.UTF_8));
+                ch.basicAck(m.getEnvelope().getDeliveryTag(), false);
+            }, t -> { });
+            assertEquals("s-1", delivered.poll(10, TimeUnit.SECONDS));
+            assertEquals("s-2", delivered.poll(10, TimeUnit.SECONDS));
+            ch.basicCancel(tag);
+            await().atMost(SPREAD).untilAsserted(() ->
+                    assertEquals(0, api(1, "GET", "/api/queues/%2F/orders.audit", null).path("messages").asInt()));
+            ch.queuePurge("orders.audit");
+            // A publish that would route there is refused, rather than losing the message.
             Channel ch2 = c.createChannel();
             ch2.confirmSelect();
             ch2.basicPublish("orders", "order.paid", null, "o-2".getBytes(StandardCharsets.UTF_8));
@@ -313,6 +333,81 @@ class ClusterTest {
         throw new AssertionError(queue + " not listed: " + r.out());
     }
 
+    /** Consumers, gets and purges through a node that does not lead go to the leader through a link. */
+    @Test
+    @Order(9)
+    void aQuorumQueueIsConsumedGotAndPurgedThroughAFollower() throws Exception {
+        try (Connection c = cluster.connect(1)) {
+            c.createChannel().queueDeclare("qq.relay", true, false, false, Map.of("x-queue-type", "quorum"));
+        }
+        int leader = await().atMost(SPREAD).ignoreExceptions().until(() -> leader(1, "qq.relay"), l -> l > 0);
+        int follower = leader % 3 + 1;
+        int other = follower % 3 + 1;
+        try (Connection pub = cluster.connect(other); Connection sub = cluster.connect(follower)) {
+            Channel p = pub.createChannel();
+            p.confirmSelect();
+            for (int k = 0; k < 100; k++) {
+                p.basicPublish("", "qq.relay", PERSISTENT, ("m" + k).getBytes(StandardCharsets.UTF_8));
+            }
+            p.waitForConfirmsOrDie(30_000);
+            Channel ch = sub.createChannel();
+            ch.basicQos(10);
+            java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+            AtomicBoolean cancelled = new AtomicBoolean();
+            String tag = ch.basicConsume("qq.relay", false, new com.rabbitmq.client.DefaultConsumer(ch) {
+                @Override public void handleDelivery(String t, com.rabbitmq.client.Envelope env,
+                        AMQP.BasicProperties props, byte[] body) throws IOException {
+                    got.add(new String(body, StandardCharsets.UTF_8) + (env.isRedeliver() ? "!" : ""));
+                    getChannel().basicAck(env.getDeliveryTag(), false);
+                }
+
+                @Override public void handleCancel(String t) {
+                    cancelled.set(true);
+                }
+            });
+            List<String> expected = new ArrayList<>();
+            List<String> received = new ArrayList<>();
+            for (int k = 0; k < 100; k++) {
+                expected.add("m" + k);
+                String m = got.poll(30, TimeUnit.SECONDS);
+                assertTrue(m != null, "delivery " + k + " through node " + follower + " of a queue led by " + leader);
+                received.add(m);
+            }
+            assertEquals(expected, received, "in order, each once, none redelivered");
+            // the relay is one consumer at the leader, on this node's behalf
+            await().atMost(SPREAD).untilAsserted(() -> {
+                JsonNode q = api(leader, "GET", "/api/queues/%2F/qq.relay", null);
+                assertEquals(1, q.path("consumers").asInt(), q.toString());
+                assertEquals(0, q.path("messages").asInt(), q.toString());
+            });
+            // an exclusive consumer elsewhere is refused as RabbitMQ refuses it: 403, through any node
+            Channel excl = pub.createChannel();
+            IOException refused = assertThrows(IOException.class,
+                    () -> excl.basicConsume("qq.relay", false, "", false, true, null, (t, m) -> { }, t -> { }));
+            String text = ((ShutdownSignalException) refused.getCause()).getReason().toString();
+            assertTrue(text.contains("reply-code=403"), text);
+            ch.basicCancel(tag);
+            await().atMost(SPREAD).untilAsserted(() ->
+                    assertEquals(0, api(leader, "GET", "/api/queues/%2F/qq.relay", null).path("consumers").asInt()));
+            assertTrue(!cancelled.get(), "the client's own cancel only");
+            // basic.get, a nack that requeues, the redelivery, then a purge
+            for (int k = 0; k < 5; k++) {
+                p.basicPublish("", "qq.relay", PERSISTENT, ("g" + k).getBytes(StandardCharsets.UTF_8));
+            }
+            p.waitForConfirmsOrDie(30_000);
+            Channel g = sub.createChannel();
+            GetResponse first = g.basicGet("qq.relay", false);
+            assertEquals("g0", new String(first.getBody(), StandardCharsets.UTF_8));
+            assertEquals(4, first.getMessageCount());
+            g.basicNack(first.getEnvelope().getDeliveryTag(), false, true);
+            GetResponse again = await().atMost(SPREAD).until(() -> g.basicGet("qq.relay", true), r -> r != null);
+            assertEquals("g0", new String(again.getBody(), StandardCharsets.UTF_8));
+            assertTrue(again.getEnvelope().isRedeliver());
+            assertEquals(4, g.queuePurge("qq.relay").getMessageCount());
+            assertEquals(null, g.basicGet("qq.relay", true));
+        }
+    }
+
     @Test
     @Order(10)
     void aQuorumQueuePublishedThroughEveryNodeIsConsumedFromItsLeader() throws Exception {
@@ -447,7 +542,8 @@ class ClusterTest {
             String prefix = "p" + p + "-";
             publishers.add(new Thread(() -> publish(node, queue, prefix, confirmed, stopPublishing)));
         }
-        Thread consumer = new Thread(() -> consume(others.get(0), queue, seen, stopConsuming));
+        AtomicInteger cancels = new AtomicInteger();
+        Thread consumer = new Thread(() -> consume(others.get(0), queue, seen, cancels, stopConsuming));
         publishers.forEach(Thread::start);
         consumer.start();
         try {
@@ -475,6 +571,8 @@ class ClusterTest {
             }
             consumer.join(30_000);
         }
+        assertEquals(0, cancels.get(), "the consumer through node " + others.get(0) + " was never cancelled: its "
+                + "node follows the queue's leader for it");
         long duplicates = seen.values().stream().filter(n -> n > 1).count();
         System.out.println(what + ": " + confirmed.size() + " confirmed, " + seen.size() + " consumed, "
                 + duplicates + " duplicates, 0 lost");
@@ -519,19 +617,16 @@ class ClusterTest {
     }
 
     /**
-     * An acking consumer of {@code queue} on its leader's node (consuming goes through the leader): it
-     * asks {@code via} who leads, and moves when that changes or its connection or consumer is lost.
+     * An acking consumer of {@code queue} through node {@code via}, which need not lead it: the node
+     * relays the leader's deliveries, wherever the leader moves. A cancel by the broker is counted
+     * (there must be none) and the consumer starts again; a lost connection is too.
      */
-    private static void consume(int via, String queue, Map<String, Integer> seen, AtomicBoolean stop) {
+    private static void consume(int via, String queue, Map<String, Integer> seen, AtomicInteger cancels,
+                                AtomicBoolean stop) {
         while (!stop.get()) {
-            int leader = leaderByApi(via, queue);
-            if (leader == 0) {
-                sleep(200);
-                continue;
-            }
             Connection c = null;
             try {
-                c = cluster.connect(leader);
+                c = cluster.connect(via);
                 Channel ch = c.createChannel();
                 ch.basicQos(100);
                 AtomicBoolean cancelled = new AtomicBoolean();
@@ -543,20 +638,19 @@ class ClusterTest {
                     }
 
                     @Override public void handleCancel(String tag) {
+                        cancels.incrementAndGet();
                         cancelled.set(true);
                     }
                 });
-                while (!stop.get() && c.isOpen() && !cancelled.get() && leaderByApi(via, queue) == leader) {
+                while (!stop.get() && c.isOpen() && !cancelled.get()) {
                     sleep(300);
                 }
-            } catch (java.net.ConnectException e) {
-                sleep(200); // the node named leader is down: ask again
             } catch (Exception e) {
-                System.out.println("consumer of " + queue + " on node " + leader + ": " + e);
+                System.out.println("consumer of " + queue + " through node " + via + ": " + e);
                 sleep(200);
             } finally {
                 if (c != null) {
-                    c.abort(1000); // not close(): a paused node would hold a polite close
+                    c.abort(1000);
                 }
             }
         }
