@@ -5,6 +5,7 @@ import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftGroupMemberId;
@@ -41,7 +42,8 @@ import java.util.concurrent.TimeUnit;
  * chooses what keys and values mean (a message id and its bytes, say).
  *
  * <p><b>Writes.</b> {@link #put} and {@link #remove} append a record to the group's log from any
- * member (its client forwards to the leader). The future completes with the record's log index
+ * member (its client forwards to the leader; a member that leads hands its entries to its own
+ * server directly, see {@link #submitHere}). The future completes with the record's log index
  * once a majority has it <em>and</em> this member applied it; it fails with a
  * {@link java.util.concurrent.TimeoutException} after {@link RaftSettings#submitTimeout}, and the
  * outcome is then unknown (the record may still commit). Records from one member commit in call
@@ -136,6 +138,8 @@ public final class QueueGroup {
     private final Object sendLock = new Object();
     private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
     private int inFlight;
+    /** Whether the entries in flight went straight to this member's own server (it leads), not through the client. */
+    private boolean direct;
     private RaftClient client;
     private boolean stopped;
 
@@ -242,20 +246,28 @@ public final class QueueGroup {
                 if (batch.isEmpty()) {
                     return;
                 }
-                try {
-                    c = client();
-                } catch (IOException | RuntimeException e) {
-                    node.sender().execute(() -> batch.forEach(p -> p.result().completeExceptionally(e)));
-                    continue;
+                // The path changes only when nothing is in flight, so that records keep their call order.
+                if (inFlight == 0) {
+                    direct = leadsReady() != null;
+                }
+                c = null;
+                if (!direct) {
+                    try {
+                        c = client();
+                    } catch (IOException | RuntimeException e) {
+                        node.sender().execute(() -> batch.forEach(p -> p.result().completeExceptionally(e)));
+                        continue;
+                    }
                 }
                 inFlight++;
             }
             CompletableFuture<RaftClientReply> sent;
             try {
                 // The records are never changed once made: wrapped, not copied again.
-                sent = c.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(batch.size() == 1
-                        ? batch.get(0).record() : batchRecord(batch))));
-            } catch (RuntimeException e) {
+                Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(batch.size() == 1
+                        ? batch.get(0).record() : batchRecord(batch)));
+                sent = c != null ? c.async().send(m) : submitHere(m);
+            } catch (RuntimeException | IOException e) {
                 synchronized (sendLock) {
                     inFlight--;
                 }
@@ -285,6 +297,37 @@ public final class QueueGroup {
                 }
             });
         }
+    }
+
+    /** This member's division when it leads the group and is ready (its term's first entry applied), else null. */
+    private RaftServer.Division leadsReady() {
+        try {
+            RaftServer.Division d = node.server().getDivision(groupId);
+            return d.getInfo().isLeader() && d.getInfo().isLeaderReady() ? d : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Hands an entry to this member's own server, which leads: Ratis' client would send it to the
+     * same process over gRPC and TLS, a serialisation, an encryption and several thread hand-offs
+     * per entry for nothing. It is appended in call order on this (the sender) thread. Should the
+     * member have stopped leading meanwhile, the reply is a failure (NotLeaderException) and the
+     * records' futures fail: unlike the client, nothing here retries (the record may still be
+     * committed by the next leader, so the outcome is unknown, as for a timeout).
+     */
+    private CompletableFuture<RaftClientReply> submitHere(Message m) throws IOException {
+        RaftServer.Division d = node.server().getDivision(groupId);
+        RaftClientRequest request = RaftClientRequest.newBuilder()
+                .setClientId(clientId)
+                .setServerId(d.getId())
+                .setGroupId(groupId)
+                .setCallId(org.apache.ratis.rpc.CallId.getAndIncrement()) // unique beside the client's own calls
+                .setMessage(m)
+                .setType(RaftClientRequest.writeRequestType())
+                .build();
+        return ((org.apache.ratis.protocol.RaftClientAsynchronousProtocol) d).submitClientRequestAsync(request);
     }
 
     /** {@code BATCH | int32 n}, then n times {@code int32 length | record}. */
