@@ -36,7 +36,24 @@ public final class WarrenMain {
     private WarrenMain() {
     }
 
+    /**
+     * On a machine with 2 cores or fewer the JDK's common pool has one thread, and then
+     * CompletableFuture runs every async step that names no executor on a new thread of its own
+     * (its ThreadPerTaskExecutor). Ratis does that on its log and append paths: a follower of a
+     * busy quorum queue started 20-25 threads a second (JFR, bench/quorum.sh on this 2-core
+     * VM), and the JVM's monitor-deflation thread then took a tenth of a core per node. Two
+     * threads at least make those steps run in the pool. Set before anything touches the pool;
+     * an operator's -Djava.util.concurrent.ForkJoinPool.common.parallelism wins.
+     */
+    static void commonPoolOfTwoAtLeast() {
+        String key = "java.util.concurrent.ForkJoinPool.common.parallelism";
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, Integer.toString(Math.max(2, Runtime.getRuntime().availableProcessors() - 1)));
+        }
+    }
+
     public static void main(String[] args) {
+        commonPoolOfTwoAtLeast();
         Path installDir = installDir();
         LaunchArgs launch;
         WarrenConfig config;
