@@ -10,14 +10,15 @@
 # The queue is declared through node 1; PerfTest then runs against the node its members elected
 # leader (through a follower its consumer would be relayed, one more hop), and a second,
 # publish-only run (10 s) through a follower (each message travels follower -> leader).
-# Each broker first gets a warm-up run of WARMUP seconds (default 30) with the same flags, not
-# measured. Prints PerfTest's rates, and the CPU time of all three warren JVMs (or RabbitMQ's VM)
-# per million messages. WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
+# Each broker first gets a warm-up run of WARMUP seconds (default 60: on 2 cores the JIT of
+# three JVMs is still compiling after 30 s) with the same flags, not measured. Prints PerfTest's
+# rates, and the CPU time of all three warren JVMs (or RabbitMQ's VM) per million messages.
+# WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 seconds=${1:-30}
-warmup=${WARMUP:-30}
+warmup=${WARMUP:-60}
 shift || true
 flags=("$@")
 [ ${#flags[@]} -gt 0 ] || flags=(-x 1 -y 1 -s 1000 -c 1000)
