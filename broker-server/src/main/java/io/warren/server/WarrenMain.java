@@ -97,13 +97,17 @@ public final class WarrenMain {
         return Path.of(home == null || home.isBlank() ? "" : home).toAbsolutePath().normalize();
     }
 
-    /** {@code key=value} lines read by bin/warren; amqp_host is where to probe the listener. */
+    /**
+     * {@code key=value} lines read by bin/warren; amqp_host is where to probe the listener,
+     * clustered picks the collector.
+     */
     static void printLaunchInfo(WarrenConfig config, PrintStream out) {
         out.println("data_dir=" + config.dataDir());
         out.println("pid_file=" + PidFile.pathIn(config.dataDir()));
         out.println("log_file=" + (config.logFile() == null ? "" : config.logFile()));
         out.println("amqp_host=" + probeHost(config.listenHost()));
         out.println("amqp_port=" + config.listenPort());
+        out.println("clustered=" + config.cluster().clustered());
     }
 
     /** A wildcard listener is reached on loopback; anything else at its own address. */

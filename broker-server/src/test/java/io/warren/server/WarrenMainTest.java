@@ -36,6 +36,7 @@ class WarrenMainTest {
                 log_file=/opt/warren/log/warren.log
                 amqp_host=127.0.0.1
                 amqp_port=5672
+                clustered=false
                 """, bytes.toString(StandardCharsets.UTF_8));
     }
 }

@@ -26,12 +26,17 @@ import java.util.concurrent.atomic.AtomicReference;
  * ({@link ReplicatedDefinitionStore}). Lives from the node's start to its stop, across
  * stop_app / start_app: the cluster's log goes on while the application is stopped.
  *
- * <p>A monitor thread connects to each other node's inter-node port every 2 seconds; what it
+ * <p>A monitor thread connects to each other node's inter-node port every 5 seconds; what it
  * finds is {@link #running} for cluster_status (RabbitMQ's running nodes: the node is up).
  */
 public final class ClusterNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClusterNode.class);
-    static final long PROBE_EVERY_MS = 2000;
+    /**
+     * Each probe is a full TLS handshake (elliptic-curve key exchange and signatures, in Java):
+     * at every 2 s they were a sixth of a busy leader's sampled Java CPU (JFR, bench/quorum.sh).
+     * RabbitMQ notices a node gone after its net_ticktime (60 s); 5 s is plenty for cluster_status.
+     */
+    static final long PROBE_EVERY_MS = 5000;
     static final int PROBE_TIMEOUT_MS = 1000;
 
     private final WarrenConfig.ClusterConfig config;

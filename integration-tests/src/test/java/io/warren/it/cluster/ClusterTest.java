@@ -25,6 +25,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -90,6 +91,11 @@ class ClusterTest {
     @Test
     @Order(1)
     void aDeclareOnOneNodeIsOnEveryNode() throws Exception {
+        // bin/warren gives a cluster node G1, not the single broker's parallel collector (its full
+        // GCs outlasted Raft's election timeout under load)
+        String cmdline = Files.readString(Path.of("/proc/" + Processes.pid(cluster.node(1).pidFile()) + "/cmdline"))
+                .replace('\0', ' ');
+        assertTrue(cmdline.contains("-XX:+UseG1GC") && !cmdline.contains("-XX:+UseParallelGC"), cmdline);
         try (Connection c = cluster.connect(1)) {
             Channel ch = c.createChannel();
             ch.exchangeDeclare("orders", "topic", true);
