@@ -228,11 +228,7 @@ public final class LinkRelays implements RemoteQueues {
         }
 
         private void closeLink() {
-            AmqpLink l = link;
-            if (l != null) {
-                l.close();
-                links.remove(l);
-            }
+            LinkRelays.this.closeLink(link);
         }
     }
 
@@ -456,8 +452,14 @@ public final class LinkRelays implements RemoteQueues {
         @Override public void closed(int code, String reason) { }
     }
 
-    @Override public void get(MessageQueue q, String user, BiConsumer<QueueEntry, Integer> sink,
-                              java.util.function.Consumer<BrokerException> failed) {
+    /**
+     * Runs {@code op} on a link of its own to {@code q}'s holder, as {@code user}: {@code then}
+     * gets the link (to close once done with it) and the result; a failure closes the link and
+     * reaches {@code failed} as the client's refusal.
+     */
+    private <T> void once(MessageQueue q, String user, java.util.function.Consumer<BrokerException> failed,
+                          java.util.function.Function<AmqpLink, CompletableFuture<T>> op,
+                          BiConsumer<AmqpLink, T> then) {
         String node = holderOf(q);
         if (node == null) {
             failed.accept(refusal(q, null, new IllegalStateException("no leader known")));
@@ -467,75 +469,61 @@ public final class LinkRelays implements RemoteQueues {
         open(q, node, user, once)
                 .thenCompose(link -> {
                     once.link = link;
-                    return link.get(q.name());
+                    return op.apply(link);
                 })
-                .whenComplete((got, e) -> {
-                    AmqpLink link = once.link;
+                .whenComplete((result, e) -> {
                     if (e != null) {
-                        if (link != null) {
-                            link.close();
-                            links.remove(link);
-                        }
+                        closeLink(once.link);
                         failed.accept(refusal(q, node, e));
-                        return;
+                    } else {
+                        then.accept(once.link, result);
                     }
-                    if (got == null) {
-                        link.close();
-                        links.remove(link);
-                        sink.accept(null, 0);
-                        return;
-                    }
-                    Message m = new Message(got.exchange(), got.routingKey(), got.properties(), got.body(), false,
-                            MessageHeaders.READER);
-                    QueueEntry entry = new QueueEntry(m, 0, got.redelivered(), new QueueEntry.Remote() {
-                        @Override public void ack() {
-                            link.ack(got.deliveryTag(), false);
-                            done();
-                        }
-
-                        @Override public void requeue() {
-                            link.nack(got.deliveryTag(), false, true);
-                            done();
-                        }
-
-                        @Override public void reject() {
-                            link.reject(got.deliveryTag(), false);
-                            done();
-                        }
-
-                        private void done() {
-                            link.close();
-                            links.remove(link);
-                        }
-                    });
-                    sink.accept(entry, got.messageCount());
                 });
+    }
+
+    private void closeLink(AmqpLink link) {
+        if (link != null) {
+            link.close();
+            links.remove(link);
+        }
+    }
+
+    @Override public void get(MessageQueue q, String user, BiConsumer<QueueEntry, Integer> sink,
+                              java.util.function.Consumer<BrokerException> failed) {
+        once(q, user, failed, link -> link.get(q.name()), (link, got) -> {
+            if (got == null) {
+                closeLink(link);
+                sink.accept(null, 0);
+                return;
+            }
+            Message m = new Message(got.exchange(), got.routingKey(), got.properties(), got.body(), false,
+                    MessageHeaders.READER);
+            // The got message's link lives until the client settles it.
+            QueueEntry entry = new QueueEntry(m, 0, got.redelivered(), new QueueEntry.Remote() {
+                @Override public void ack() {
+                    link.ack(got.deliveryTag(), false);
+                    closeLink(link);
+                }
+
+                @Override public void requeue() {
+                    link.nack(got.deliveryTag(), false, true);
+                    closeLink(link);
+                }
+
+                @Override public void reject() {
+                    link.reject(got.deliveryTag(), false);
+                    closeLink(link);
+                }
+            });
+            sink.accept(entry, got.messageCount());
+        });
     }
 
     @Override public void purge(MessageQueue q, String user, IntConsumer sink,
                                 java.util.function.Consumer<BrokerException> failed) {
-        String node = holderOf(q);
-        if (node == null) {
-            failed.accept(refusal(q, null, new IllegalStateException("no leader known")));
-            return;
-        }
-        Once once = new Once();
-        open(q, node, user, once)
-                .thenCompose(link -> {
-                    once.link = link;
-                    return link.purge(q.name());
-                })
-                .whenComplete((n, e) -> {
-                    AmqpLink link = once.link;
-                    if (link != null) {
-                        link.close();
-                        links.remove(link);
-                    }
-                    if (e != null) {
-                        failed.accept(refusal(q, node, e));
-                    } else {
-                        sink.accept(n);
-                    }
-                });
+        once(q, user, failed, link -> link.purge(q.name()), (link, n) -> {
+            closeLink(link);
+            sink.accept(n);
+        });
     }
 }
