@@ -1965,13 +1965,23 @@ public final class MessageQueue implements Destination {
         return e;
     }
 
+    private static boolean anyRelayed(List<QueueEntry> entries) {
+        for (int i = 0, n = entries.size(); i < n; i++) {
+            if (entries.get(i).remote() != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * Puts entries back at their original places (ordered by sequence), marked redelivered when
      * {@code delivered}; entries that never reached a client go back unmarked.
      */
     public void requeue(List<QueueEntry> entries, boolean delivered) {
         assert loop.inEventLoop();
-        if (!entries.isEmpty() && entries.get(0).remote() != null) {
+        if (anyRelayed(entries)) {
+            // A stand-in that led before may hold both kinds (a channel closing requeues all it holds).
             List<QueueEntry> own = new ArrayList<>(entries.size());
             for (QueueEntry e : entries) {
                 if (e.remote() != null) {
