@@ -75,7 +75,7 @@ final class ChannelConsumer implements Consumer {
         return priority == 0 ? java.util.Map.of() : java.util.Map.of("x-priority", priority);
     }
 
-    /** The holder refused the relayed consume: the channel closes with its reply, as for a local refusal. */
+    /** The queue, or a stand-in's holder, refused the consumer: the channel closes with its reply. */
     @Override public void refused(MessageQueue q, io.warren.core.BrokerException why) {
         consumers.connection().execute(() -> consumers.consumerRefused(this, why));
     }

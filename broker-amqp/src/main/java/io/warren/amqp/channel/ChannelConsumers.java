@@ -121,7 +121,7 @@ final class ChannelConsumers {
             try {
                 q.addConsumer(c);
             } catch (BrokerException e) {
-                consumeRefused(tag, e);
+                c.refused(q, e);
                 return;
             }
             // A stand-in's consumer is taken by the queue's holder first: its refusal (exclusive
@@ -129,8 +129,7 @@ final class ChannelConsumers {
             // queue's loop, before the holder's first delivery reaches it.
             q.consumerStarted(c).whenComplete((v, failure) -> {
                 if (failure instanceof BrokerException e) {
-                    q.removeConsumer(c);
-                    consumeRefused(tag, e);
+                    c.refused(q, e);
                     return;
                 }
                 // consume-ok is queued to the channel before the first delivery.
@@ -139,16 +138,6 @@ final class ChannelConsumers {
                 }
                 q.scheduleDispatch();
             });
-        });
-    }
-
-    /** The queue refused a consume: the channel closes with its reply code (any loop). */
-    private void consumeRefused(String tag, BrokerException e) {
-        connection.execute(() -> {
-            consumers.remove(tag);
-            if (channel.open()) {
-                channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), 60, 20);
-            }
         });
     }
 
@@ -317,7 +306,10 @@ final class ChannelConsumers {
         }
     }
 
-    /** The queue's holder (another node) refused a relayed consume: 403, 405... as a local refusal would be. */
+    /**
+     * The queue refused the consumer (exclusive use...), at basic.consume or, for a queue another
+     * node holds, when its holder refused: the channel closes with the reply code.
+     */
     void consumerRefused(ChannelConsumer c, BrokerException e) {
         c.queue.execute(() -> c.queue.removeConsumer(c));
         if (consumers.remove(c.tag) == c) {

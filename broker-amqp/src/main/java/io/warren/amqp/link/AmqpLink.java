@@ -98,8 +98,8 @@ import java.util.function.Predicate;
  */
 public final class AmqpLink {
     private static final Logger log = LoggerFactory.getLogger(AmqpLink.class);
-    /** The login mechanism (io.warren.amqp.connection.AmqpConnection.LINK_MECHANISM). */
-    static final String MECHANISM = "WARREN-LINK";
+    /** The login mechanism, as the server side knows it. */
+    static final String MECHANISM = io.warren.amqp.connection.AmqpConnection.LINK_MECHANISM;
     /** The link's only channel. */
     private static final int CHANNEL = 1;
     /** The largest frame the link accepts (and writes): RabbitMQ's default frame_max. */

@@ -438,7 +438,6 @@ public final class LinkRelays implements RemoteQueues {
 
     /** A one-operation link: nothing is delivered on it; it closes when done. */
     private static final class Once implements AmqpLink.Handler {
-        final AtomicInteger outstanding = new AtomicInteger();
         volatile AmqpLink link;
 
         @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,

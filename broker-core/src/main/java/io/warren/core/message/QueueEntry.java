@@ -31,19 +31,19 @@ public final class QueueEntry {
 
     /** @param ref the message's store slot for this queue, or {@link #NOT_STORED} */
     public QueueEntry(Message message, long seq, boolean redelivered, long ref) {
-        this.message = message;
-        this.seq = seq;
-        this.redelivered = redelivered;
-        this.ref = ref;
-        this.remote = null;
+        this(message, seq, redelivered, ref, null);
     }
 
     /** A delivery relayed from the node that holds the queue: {@code remote} settles it there. */
     public QueueEntry(Message message, long seq, boolean redelivered, Remote remote) {
+        this(message, seq, redelivered, NOT_STORED, remote);
+    }
+
+    private QueueEntry(Message message, long seq, boolean redelivered, long ref, Remote remote) {
         this.message = message;
         this.seq = seq;
         this.redelivered = redelivered;
-        this.ref = NOT_STORED;
+        this.ref = ref;
         this.remote = remote;
     }
 

@@ -190,7 +190,6 @@ public final class ClusterNode implements AutoCloseable {
         String listener = port <= 0 ? "" : (host == null || host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")
                 ? "" : host) + ":" + port;
         group.answer(() -> listener.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        addresses.clear();
     }
 
     private final Map<String, CompletableFuture<InetSocketAddress>> addresses =
