@@ -34,6 +34,7 @@ import io.warren.amqp.protocol.BasicGet;
 import io.warren.amqp.protocol.BasicGetEmpty;
 import io.warren.amqp.protocol.BasicGetOk;
 import io.warren.amqp.protocol.BasicNack;
+import io.warren.amqp.protocol.BasicPublish;
 import io.warren.amqp.protocol.BasicQos;
 import io.warren.amqp.protocol.BasicQosOk;
 import io.warren.amqp.protocol.BasicReject;
@@ -43,6 +44,8 @@ import io.warren.amqp.protocol.ChannelFlow;
 import io.warren.amqp.protocol.ChannelFlowOk;
 import io.warren.amqp.protocol.ChannelOpen;
 import io.warren.amqp.protocol.ChannelOpenOk;
+import io.warren.amqp.protocol.ConfirmSelect;
+import io.warren.amqp.protocol.ConfirmSelectOk;
 import io.warren.amqp.protocol.ConnectionBlocked;
 import io.warren.amqp.protocol.ConnectionClose;
 import io.warren.amqp.protocol.ConnectionCloseOk;
@@ -55,6 +58,10 @@ import io.warren.amqp.protocol.ConnectionStartOk;
 import io.warren.amqp.protocol.ConnectionTune;
 import io.warren.amqp.protocol.ConnectionTuneOk;
 import io.warren.amqp.protocol.ConnectionUnblocked;
+import io.warren.amqp.protocol.QueueDeclare;
+import io.warren.amqp.protocol.QueueDeclareOk;
+import io.warren.amqp.protocol.QueueDelete;
+import io.warren.amqp.protocol.QueueDeleteOk;
 import io.warren.amqp.protocol.QueuePurge;
 import io.warren.amqp.protocol.QueuePurgeOk;
 import io.warren.amqp.protocol.ReplyCode;
@@ -69,6 +76,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -78,9 +86,10 @@ import java.util.function.Predicate;
 /**
  * A cluster link: an AMQP 0-9-1 client connection from one warren node to another node's
  * ordinary AMQP listener, so that a node can consume a queue led by another node on behalf of
- * its own clients. It logs in with the WARREN-LINK mechanism (a MAC of the server's challenge
- * under the cluster's shared key, {@link LinkAuth}) as a user the forwarded client is, and uses
- * one channel (1). It speaks through the module's own codec ({@link FrameDecoder} in client
+ * its own clients, and forward its clients' publishes, passive declares and deletes of a queue
+ * to the node that holds it. It logs in with the WARREN-LINK mechanism (a MAC of the server's
+ * challenge under the cluster's shared key, {@link LinkAuth}) as a user the forwarded client
+ * is, and uses one channel (1). It speaks through the module's own codec ({@link FrameDecoder} in client
  * mode, {@link FrameWriter}) so that message properties pass through as the raw bytes the
  * server sent and can be re-sent verbatim.
  *
@@ -90,11 +99,13 @@ import java.util.function.Predicate;
  * may be called from any thread; they never block: work is handed to the loop. Nothing here
  * waits on a future.
  *
- * <p>Synchronous requests (qos, consume, cancel, get, purge) may be made several at once; they
- * go out one at a time in the order made, each after the previous one's reply, and their
- * futures complete in that order. When the link goes, every one still waiting fails: with a
- * {@link LinkException} carrying the server's code and text when the server closed the channel
- * or connection, with an {@link IOException} otherwise.
+ * <p>Synchronous requests (qos, consume, cancel, get, purge, confirmSelect, declarePassive,
+ * delete) may be made several at once; they go out one at a time in the order made, each after
+ * the previous one's reply, and their futures complete in that order. When the link goes, every
+ * one still waiting fails: with a {@link LinkException} carrying the server's code and text when
+ * the server closed the channel or connection, with an {@link IOException} otherwise. Publishes
+ * are not synchronous requests: each is written at once (see {@link #publish}); in confirm mode
+ * the ones the server has not confirmed yet fail the same way when the link goes.
  */
 public final class AmqpLink {
     private static final Logger log = LoggerFactory.getLogger(AmqpLink.class);
@@ -133,6 +144,9 @@ public final class AmqpLink {
          */
         void closed(int code, String reason);
     }
+
+    /** The queue.declare-ok of a passive declare. */
+    public record DeclareOk(String queue, long messageCount, long consumerCount) {}
 
     /** A basic.get-ok's message; the caller owns (must release) properties and body. */
     public record Got(long deliveryTag, boolean redelivered, String exchange, String routingKey, int messageCount,
@@ -192,6 +206,18 @@ public final class AmqpLink {
     private Throwable closeCause;
     private boolean flushScheduled;
     private final Runnable flushTask = this::flushNow;
+    /** The frame_max agreed at tune: the largest frame the link writes. */
+    private long frameMax = MAX_FRAME;
+    /**
+     * confirm.select has been written: every publish written since is counted by the server
+     * (from 1, in the order it receives them, which is the order they are written) and
+     * confirmed with that number.
+     */
+    private boolean confirming;
+    /** The sequence number of the last publish written in confirm mode (0: none yet). */
+    private long publishSeq;
+    /** Publishes written in confirm mode and not confirmed yet, by sequence number. */
+    private final TreeMap<Long, CompletableFuture<Boolean>> unconfirmed = new TreeMap<>();
 
     private AmqpLink(InetSocketAddress address, String vhost, String user, String node, LinkAuth auth,
                      int heartbeatSeconds, Handler handler) {
@@ -287,6 +313,115 @@ public final class AmqpLink {
                 m -> (int) Math.min(Integer.MAX_VALUE, ((QueuePurgeOk) m).messageCount()));
     }
 
+    /**
+     * confirm.select (nowait=false): every publish written after it is confirmed by the server.
+     * Any thread.
+     *
+     * <p>Ordering: confirm.select is a synchronous request like the others, so it is written at
+     * once when no other request is waiting for its reply, and otherwise once those before it
+     * have their replies. The server numbers the publishes it receives after confirm.select,
+     * and the link numbers those it writes after it (writes are the server's receive order),
+     * so the numbers always agree. Publishes, though, are never held behind a request: one
+     * made while confirm.select itself still waits to be written goes out before it and is
+     * not confirmed (its future completes with true on being written, as outside confirm mode).
+     * Call this first on a link used for publishing, with no request pending (then every
+     * publish made after this call returned, from the same thread, or after the future
+     * completed, is confirmed), and do not publish on it before. A second call changes nothing
+     * (the server keeps its numbering).
+     */
+    public CompletableFuture<Void> confirmSelect() {
+        return call(new ConfirmSelect(false), m -> m instanceof ConfirmSelectOk, m -> null);
+    }
+
+    /**
+     * basic.publish (mandatory=false, immediate=false) of a message: {@code properties} are raw
+     * encoded basic properties (as a content header carries them: the flags word and the
+     * present properties), written as they are; {@code body} its body. Takes ownership of both
+     * buffers (released once written, or at once when the link is not open). Not a synchronous
+     * request: it is written at once, in call order with other publishes, never held behind a
+     * pending call's reply (publishes have no reply of their own).
+     *
+     * <p>In confirm mode (a publish written after confirm.select: after {@link #confirmSelect}
+     * completed, or see there) the future completes with true on the server's basic.ack
+     * covering it, false on basic.nack, and fails with the link's close cause when the link goes
+     * before its confirm; without confirm mode it completes with true once handed to the socket
+     * (and fails if that write fails). Fails at once when the link is closed. Any thread.
+     *
+     * <p>Nothing here bounds what is in flight: TCP back-pressure applies (the server stops
+     * reading a blocked or flow-controlled connection), and the caller bounds its outstanding
+     * publishes.
+     */
+    public CompletableFuture<Boolean> publish(String exchange, String routingKey, ByteBuf properties, ByteBuf body) {
+        CompletableFuture<Boolean> f = new CompletableFuture<>();
+        if (!fitsShortString(exchange) || !fitsShortString(routingKey)) {
+            properties.release();
+            body.release();
+            f.completeExceptionally(new IllegalArgumentException("exchange or routing key longer than 255 bytes"));
+            return f;
+        }
+        BasicPublish method = new BasicPublish(0, exchange, routingKey, false, false);
+        boolean queued = runOnLoop(() -> {
+            if (state != State.OPEN) {
+                properties.release();
+                body.release();
+                f.completeExceptionally(closedError());
+                return;
+            }
+            ByteBuf frames;
+            try {
+                frames = FrameWriter.content(ctx.alloc(), CHANNEL, method, BasicPublish.CLASS_ID, properties, body,
+                        frameMax);
+            } finally {
+                // The frames hold copies or retained slices of them.
+                properties.release();
+                body.release();
+            }
+            if (confirming) {
+                unconfirmed.put(++publishSeq, f);
+                write(frames);
+                return;
+            }
+            ctx.write(frames).addListener(w -> {
+                if (w.isSuccess()) {
+                    f.complete(true);
+                } else {
+                    f.completeExceptionally(closeCause != null ? closedError()
+                            : new IOException("link to " + address + ": publish not written", w.cause()));
+                }
+            });
+            scheduleFlush();
+        });
+        if (!queued) {
+            properties.release();
+            body.release();
+            f.completeExceptionally(new IOException("link to " + address + " closed: its event loop is shut down"));
+        }
+        return f;
+    }
+
+    /**
+     * queue.declare passive=true (nowait=false): completes with the server's counts; a missing
+     * queue fails with LinkException 404 (and the link closes, as for any channel error). Any
+     * thread.
+     */
+    public CompletableFuture<DeclareOk> declarePassive(String queue) {
+        return call(new QueueDeclare(0, queue, true, false, false, false, false, Map.of()),
+                m -> m instanceof QueueDeclareOk, m -> {
+                    QueueDeclareOk ok = (QueueDeclareOk) m;
+                    return new DeclareOk(ok.queue(), ok.messageCount(), ok.consumerCount());
+                });
+    }
+
+    /**
+     * queue.delete (nowait=false); completes with the message count the server reports. A
+     * refusal (406 for ifUnused / ifEmpty, 404...) fails with LinkException and closes the link.
+     * Any thread.
+     */
+    public CompletableFuture<Integer> delete(String queue, boolean ifUnused, boolean ifEmpty) {
+        return call(new QueueDelete(0, queue, ifUnused, ifEmpty, false), m -> m instanceof QueueDeleteOk,
+                m -> (int) Math.min(Integer.MAX_VALUE, ((QueueDeleteOk) m).messageCount()));
+    }
+
     /** basic.ack. Any thread; dropped when the link is closed. */
     public void ack(long deliveryTag, boolean multiple) {
         send(new BasicAck(deliveryTag, multiple));
@@ -348,13 +483,24 @@ public final class AmqpLink {
             }
             pending.add(new Pending(request, expects, f, result));
             if (pending.size() == 1) {
-                write(FrameWriter.method(ctx.alloc(), CHANNEL, request));
+                writeRequest(request);
             }
         });
         if (!queued) {
             f.completeExceptionally(new IOException("link to " + address + " closed: its event loop is shut down"));
         }
         return f;
+    }
+
+    /**
+     * Writes the synchronous request at the head of {@link #pending}. Confirm mode starts here,
+     * at the write of confirm.select: the server counts the publishes it reads after it.
+     */
+    private void writeRequest(AmqpMethod request) {
+        writeMethod(CHANNEL, request);
+        if (request instanceof ConfirmSelect) {
+            confirming = true;
+        }
     }
 
     /** An asynchronous method (ack, nack, reject): written if the link is open, else dropped. */
@@ -387,6 +533,10 @@ public final class AmqpLink {
     /** Queues a frame; one flush follows the current batch of work (loop only). */
     private void write(ByteBuf frame) {
         ctx.write(frame, ctx.voidPromise());
+        scheduleFlush();
+    }
+
+    private void scheduleFlush() {
         if (!flushScheduled) {
             flushScheduled = true;
             ctx.executor().execute(flushTask);
@@ -416,7 +566,8 @@ public final class AmqpLink {
 
     /**
      * The link is gone (loop only; once): fails the open future or every request waiting for a
-     * reply with {@code cause}, releases content being read, and tells the handler.
+     * reply and every publish waiting for its confirm with {@code cause}, releases content being
+     * read, and tells the handler.
      */
     private void terminate(int code, String reason, Throwable cause) {
         if (state == State.CLOSED && closeCause != null) {
@@ -434,6 +585,9 @@ public final class AmqpLink {
         }
         while (!pending.isEmpty()) {
             pending.poll().future.completeExceptionally(cause);
+        }
+        while (!unconfirmed.isEmpty()) {
+            unconfirmed.pollFirstEntry().getValue().completeExceptionally(cause);
         }
         opened.completeExceptionally(cause);
         if (handedOut) {
@@ -463,6 +617,10 @@ public final class AmqpLink {
             closeGracefully(code, text);
         }
         terminate(0, "protocol error: " + text, new IOException("link to " + address + ": protocol error: " + text));
+    }
+
+    private static boolean fitsShortString(String s) {
+        return s == null || s.length() <= 85 || s.getBytes(StandardCharsets.UTF_8).length <= 255;
     }
 
     private static String shortString(String s) {
@@ -617,7 +775,9 @@ public final class AmqpLink {
             state = State.AWAIT_CHANNEL_OPEN_OK;
             writeMethod(CHANNEL, new ChannelOpen(""));
         } else if (m instanceof ConnectionBlocked || m instanceof ConnectionUnblocked) {
-            return; // for publishers; a link only consumes
+            // TCP back-pressure applies to a blocked link's publishes (the server stops reading),
+            // and whoever publishes through a link bounds its publishes in flight.
+            return;
         } else {
             protocolError(ReplyCode.COMMAND_INVALID.code(), "unexpected " + m.name() + " in state "
                     + state.name().toLowerCase());
@@ -664,6 +824,7 @@ public final class AmqpLink {
         long frameMax = t.frameMax() == 0 ? MAX_FRAME : Math.min(t.frameMax(), MAX_FRAME);
         int heartbeat = t.heartbeat() == 0 || heartbeatSeconds <= 0 ? 0 : Math.min(t.heartbeat(), heartbeatSeconds);
         decoder.frameMax(frameMax);
+        this.frameMax = frameMax;
         if (heartbeat > 0) {
             // A heartbeat after half an interval without writes; the server is gone after two silent ones.
             ctx.pipeline().addBefore(ctx.name(), "idle", new IdleStateHandler(heartbeat * 2000L, heartbeat * 500L, 0,
@@ -718,12 +879,47 @@ public final class AmqpLink {
             } catch (RuntimeException e) {
                 log.warn("link {}: cancelled handler failed", this, e);
             }
+        } else if (m instanceof BasicAck a) {
+            confirmed(a.deliveryTag(), a.multiple(), true);
+        } else if (m instanceof BasicNack n) {
+            confirmed(n.deliveryTag(), n.multiple(), false);
         } else if (m instanceof ChannelFlow c) {
             writeMethod(CHANNEL, new ChannelFlowOk(c.active()));
         } else if (m.hasContent() && !(m instanceof BasicGetOk)) {
-            incoming = new Incoming(m, null); // basic.return: the link publishes nothing; dropped
+            // basic.return: none comes for the link's publishes (mandatory=false); dropped
+            incoming = new Incoming(m, null);
         } else {
             reply(m);
+        }
+    }
+
+    /**
+     * A publisher confirm from the server (basic.ack / basic.nack on channel 1, outside the
+     * request/reply pairing): settles publish {@code tag}, or with {@code multiple} every one up
+     * to and including it (tag 0 with multiple: every one written).
+     */
+    private void confirmed(long tag, boolean multiple, boolean ack) {
+        String name = ack ? "basic.ack" : "basic.nack";
+        if (!confirming) {
+            protocolError(ReplyCode.COMMAND_INVALID.code(), "unexpected " + name + " outside confirm mode");
+            return;
+        }
+        if (tag > publishSeq) {
+            protocolError(ReplyCode.COMMAND_INVALID.code(), name + " for delivery tag " + tag
+                    + " beyond the last publish, " + publishSeq);
+            return;
+        }
+        if (!multiple) {
+            CompletableFuture<Boolean> f = unconfirmed.remove(tag);
+            if (f != null) {
+                f.complete(ack);
+            }
+            return;
+        }
+        long upTo = tag == 0 ? publishSeq : tag;
+        // One at a time: a completed future's stages run here and may publish (higher numbers).
+        while (!unconfirmed.isEmpty() && unconfirmed.firstKey() <= upTo) {
+            unconfirmed.pollFirstEntry().getValue().complete(ack);
         }
     }
 
@@ -738,7 +934,7 @@ public final class AmqpLink {
         pending.poll();
         Pending next = pending.peek();
         if (next != null) {
-            writeMethod(CHANNEL, next.request);
+            writeRequest(next.request);
         }
         if (m instanceof BasicGetOk) {
             incoming = new Incoming(m, p);

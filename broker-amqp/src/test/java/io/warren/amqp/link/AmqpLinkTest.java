@@ -4,6 +4,8 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.GetResponse;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -61,8 +63,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The cluster link against a real warren listener: WARREN-LINK login, consuming, acks, gets,
- * purges, cancels and every way a link ends. Queues are declared and messages published through
- * an ordinary client (the RabbitMQ Java client), as a node's own clients would.
+ * purges, cancels, publishes with confirms, passive declares, deletes and every way a link
+ * ends. Queues are declared and messages published through an ordinary client (the RabbitMQ
+ * Java client), as a node's own clients would.
  */
 class AmqpLinkTest {
     private static final byte[] KEY = "cluster-secret-for-tests".getBytes(StandardCharsets.UTF_8);
@@ -334,6 +337,7 @@ class AmqpLinkTest {
         AmqpLink link = open(new Recorder());
         publish(q, "first");
         publish(q, "second");
+        ch.queueDeclarePassive(q); // a round trip: the publishes are in
         AmqpLink.Got got = await(link.get(q));
         try {
             assertEquals("first", got.body().toString(StandardCharsets.UTF_8));
@@ -550,6 +554,259 @@ class AmqpLinkTest {
         Thread.sleep(100);
         assertEquals(1, r.closedCalls.get());
         assertInstanceOf(AmqpLink.LinkException.class, failure(link.purge("q")));
+    }
+
+    /** {@code p} encoded as a content header carries it (flags word and the present properties). */
+    private static ByteBuf encoded(BasicProperties p) {
+        ByteBuf b = Unpooled.buffer();
+        p.write(b);
+        return b;
+    }
+
+    private static BasicProperties props(String contentType, Map<String, Object> headers) {
+        return new BasicProperties(contentType, null, headers, null, null, null, null, null, null, null, null, null,
+                null, null);
+    }
+
+    private static ByteBuf body(String s) {
+        return Unpooled.copiedBuffer(s, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void publishWithConfirmsReachesTheQueue() throws Exception {
+        String q = queue("link-publish");
+        AmqpLink link = open(new Recorder());
+        await(link.confirmSelect());
+        int n = 200;
+        List<CompletableFuture<Boolean>> confirms = new ArrayList<>();
+        List<ByteBuf> bodies = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ByteBuf props = encoded(props("text/plain", Map.of("x-seq", i, "x-origin", "node-a")));
+            ByteBuf body = body("m-" + i);
+            bodies.add(body);
+            confirms.add(link.publish("", q, props, body));
+        }
+        // One body larger than frame_max: several body frames.
+        byte[] big = new byte[300_000];
+        Arrays.fill(big, (byte) 'b');
+        big[big.length - 1] = 'e';
+        ByteBuf bigBody = Unpooled.wrappedBuffer(big);
+        CompletableFuture<Boolean> bigConfirm = link.publish("", q, encoded(props("application/octet-stream", null)),
+                bigBody);
+        for (CompletableFuture<Boolean> c : confirms) {
+            assertTrue(await(c), "acked");
+        }
+        assertTrue(await(bigConfirm));
+        assertTrue(bodies.stream().allMatch(b -> b.refCnt() == 0), "the link released what it took");
+        assertEquals(0, bigBody.refCnt());
+        assertEquals(n + 1, ch.queueDeclarePassive(q).getMessageCount());
+
+        for (int i = 0; i < n; i++) {
+            GetResponse g = ch.basicGet(q, true);
+            assertNotNull(g, "message " + i);
+            assertEquals("m-" + i, text(g.getBody()));
+            assertEquals("", g.getEnvelope().getExchange());
+            assertEquals(q, g.getEnvelope().getRoutingKey());
+            assertEquals("text/plain", g.getProps().getContentType());
+            assertEquals(i, g.getProps().getHeaders().get("x-seq"));
+            assertEquals("node-a", String.valueOf(g.getProps().getHeaders().get("x-origin")));
+        }
+        GetResponse g = ch.basicGet(q, true);
+        assertNotNull(g);
+        assertArrayEquals(big, g.getBody());
+        assertEquals("application/octet-stream", g.getProps().getContentType());
+        assertNull(g.getProps().getHeaders());
+        assertNull(ch.basicGet(q, true));
+        assertTrue(link.isOpen());
+        ch.queueDelete(q);
+    }
+
+    @Test
+    void publishWithoutConfirmModeCompletesOnceWritten() throws Exception {
+        String q = queue("link-publish-unconfirmed");
+        AmqpLink link = open(new Recorder());
+        assertTrue(await(link.publish("", q, encoded(BasicProperties.EMPTY), body("fire"))));
+        assertTrue(await(link.publish("", q, encoded(BasicProperties.EMPTY), Unpooled.EMPTY_BUFFER)));
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+        while (ch.queueDeclarePassive(q).getMessageCount() < 2 && System.nanoTime() < end) {
+            Thread.sleep(10);
+        }
+        assertEquals("fire", text(ch.basicGet(q, true).getBody()));
+        assertEquals(0, ch.basicGet(q, true).getBody().length);
+        ch.queueDelete(q);
+    }
+
+    /**
+     * confirm.select waiting behind another request: a publish made meanwhile goes out before it
+     * and is not counted, by the server nor by the link; the ones after it are confirmed with the
+     * server's numbers.
+     */
+    @Test
+    void aPublishWrittenBeforeConfirmSelectIsNotNumbered() throws Exception {
+        String q = queue("link-confirm-order");
+        AmqpLink link = open(new Recorder());
+        // In one turn of the link's loop (the group's only one): purge is written, confirm.select
+        // waits for purge-ok, the publish is written at once, before confirm.select.
+        CompletableFuture<List<CompletableFuture<?>>> made = new CompletableFuture<>();
+        group.next().execute(() -> made.complete(List.of(link.purge(q), link.confirmSelect(),
+                link.publish("", q, encoded(BasicProperties.EMPTY), body("before")))));
+        List<CompletableFuture<?>> f = await(made);
+        assertEquals(0, await(f.get(0)));
+        await(f.get(1));
+        assertEquals(true, await(f.get(2)));
+        // Numbered from 1 after confirm.select: were "before" counted, these would wait for a
+        // confirm the server never sends (or the server's tags would run past the link's).
+        for (int i = 0; i < 3; i++) {
+            assertTrue(await(link.publish("", q, encoded(BasicProperties.EMPTY), body("after-" + i))));
+        }
+        assertTrue(link.isOpen());
+        assertEquals(4, ch.queueDeclarePassive(q).getMessageCount());
+        assertEquals("before", text(ch.basicGet(q, true).getBody()));
+        ch.queueDelete(q);
+    }
+
+    @Test
+    void publishToAnExchangeKeepsExchangeAndRoutingKey() throws Exception {
+        String q = queue("link-publish-direct");
+        ch.exchangeDeclare("link-direct", "direct");
+        ch.queueBind(q, "link-direct", "rk-1");
+        LinkedBlockingQueue<Envelope> envelopes = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<String> bodies = new LinkedBlockingQueue<>();
+        ch.basicConsume(q, true, new DefaultConsumer(ch) {
+            @Override public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties,
+                                                 byte[] body) {
+                envelopes.add(envelope);
+                bodies.add(text(body));
+            }
+        });
+        AmqpLink link = open(new Recorder());
+        await(link.confirmSelect());
+        assertTrue(await(link.publish("link-direct", "rk-1", encoded(BasicProperties.EMPTY), body("routed"))));
+        // Unroutable (mandatory=false): dropped by the server, still acked, no basic.return trouble.
+        assertTrue(await(link.publish("link-direct", "no-binding", encoded(BasicProperties.EMPTY), body("lost"))));
+        Envelope e = envelopes.poll(WAIT_S, TimeUnit.SECONDS);
+        assertNotNull(e, "no delivery");
+        assertEquals("link-direct", e.getExchange());
+        assertEquals("rk-1", e.getRoutingKey());
+        assertEquals("routed", bodies.poll());
+        assertTrue(link.isOpen());
+        Thread.sleep(50);
+        assertTrue(envelopes.isEmpty());
+        ch.queueDelete(q);
+        ch.exchangeDelete("link-direct");
+    }
+
+    @Test
+    void outstandingConfirmsFailWhenTheLinkCloses() throws Exception {
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        await(link.confirmSelect());
+        // The server closes the channel (404) at the publish method: the link goes before any confirm.
+        CompletableFuture<Boolean> lost = link.publish("no-such-exchange", "rk", encoded(BasicProperties.EMPTY),
+                body("x"));
+        AmqpLink.LinkException e = assertInstanceOf(AmqpLink.LinkException.class, failure(lost));
+        assertEquals(404, e.code());
+        assertTrue(e.text().contains("no-such-exchange"), e.text());
+        assertTrue(r.nextClose().startsWith("404 "));
+        assertFalse(link.isOpen());
+        // After the close: fails at once, the buffers released.
+        ByteBuf props = encoded(BasicProperties.EMPTY);
+        ByteBuf body = body("late");
+        assertEquals(404, assertInstanceOf(AmqpLink.LinkException.class,
+                failure(link.publish("", "q", props, body))).code());
+        assertEquals(0, props.refCnt());
+        assertEquals(0, body.refCnt());
+    }
+
+    /** Confirms outstanding when the server drops the connection fail with the link's cause. */
+    @Test
+    void outstandingConfirmsFailWhenTheConnectionDrops() throws Exception {
+        Server other = Server.start(hmac(KEY));
+        try {
+            Recorder r = new Recorder();
+            AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, other.address(), "/", "guest", "node-b",
+                    hmac(KEY), 0, r).get(WAIT_S, TimeUnit.SECONDS);
+            links.add(link);
+            await(link.confirmSelect());
+            io.warren.amqp.connection.AmqpConnection conn = other.context().connections().iterator().next();
+            // Stop the server's reads, then publish: nothing is confirmed before the socket goes.
+            CompletableFuture<Void> stopped = new CompletableFuture<>();
+            conn.ctx().executor().execute(() -> {
+                conn.ctx().channel().config().setAutoRead(false);
+                stopped.complete(null);
+            });
+            await(stopped);
+            List<CompletableFuture<Boolean>> confirms = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                confirms.add(link.publish("", "q", encoded(BasicProperties.EMPTY), body("m" + i)));
+            }
+            Thread.sleep(200);
+            assertTrue(confirms.stream().noneMatch(CompletableFuture::isDone), "nothing confirmed while unread");
+            conn.ctx().close();
+            for (CompletableFuture<Boolean> c : confirms) {
+                assertInstanceOf(IOException.class, failure(c));
+            }
+            assertTrue(r.nextClose().startsWith("0 "));
+        } finally {
+            other.stop();
+        }
+    }
+
+    @Test
+    void declarePassiveReportsCounts() throws Exception {
+        String q = queue("link-declare");
+        for (int i = 0; i < 3; i++) {
+            publish(q, "m" + i);
+        }
+        ch.queueDeclarePassive(q); // a round trip: the publishes are in
+        AmqpLink link = open(new Recorder());
+        assertEquals(new AmqpLink.DeclareOk(q, 3, 0), await(link.declarePassive(q)));
+
+        // A consumer that takes one and holds it unacked (prefetch 1): 2 ready, 1 consumer.
+        LinkedBlockingQueue<Long> tags = new LinkedBlockingQueue<>();
+        ch.basicQos(1);
+        ch.basicConsume(q, false, new DefaultConsumer(ch) {
+            @Override public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties,
+                                                 byte[] body) {
+                tags.add(envelope.getDeliveryTag());
+            }
+        });
+        assertNotNull(tags.poll(WAIT_S, TimeUnit.SECONDS));
+        assertEquals(new AmqpLink.DeclareOk(q, 2, 1), await(link.declarePassive(q)));
+
+        Recorder r = new Recorder();
+        AmqpLink other = open(r);
+        AmqpLink.LinkException e = assertInstanceOf(AmqpLink.LinkException.class,
+                failure(other.declarePassive("link-no-such-queue")));
+        assertEquals(404, e.code());
+        assertTrue(r.nextClose().startsWith("404 "));
+        assertFalse(other.isOpen());
+        assertTrue(link.isOpen());
+        ch.queueDelete(q);
+    }
+
+    @Test
+    void deleteReportsTheCountAndIfEmptyRefuses() throws Exception {
+        String q = queue("link-delete");
+        for (int i = 0; i < 4; i++) {
+            publish(q, "m" + i);
+        }
+        ch.queueDeclarePassive(q); // a round trip: the publishes are in
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        AmqpLink.LinkException e = assertInstanceOf(AmqpLink.LinkException.class, failure(link.delete(q, false, true)));
+        assertEquals(406, e.code());
+        assertTrue(r.nextClose().startsWith("406 "));
+        assertFalse(link.isOpen());
+        assertEquals(4, ch.queueDeclarePassive(q).getMessageCount(), "refused: still there");
+
+        AmqpLink fresh = open(new Recorder());
+        assertEquals(4, await(fresh.delete(q, false, false)));
+        assertTrue(fresh.isOpen());
+        Channel probe = client.createChannel();
+        IOException gone = assertThrows(IOException.class, () -> probe.queueDeclarePassive(q));
+        assertTrue(String.valueOf(gone.getCause()).contains("404"), String.valueOf(gone.getCause()));
+        assertFalse(probe.isOpen());
     }
 
     /** The mechanisms a server offers in connection.start, read off a raw socket. */
