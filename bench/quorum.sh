@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The quorum-queue benchmark (issue 15): persistent messages with publisher confirms into a
 # 3-member quorum queue on a 3-node warren cluster (three bin/warren processes on this machine),
-# beside the reference RabbitMQ 3.10's quorum queue (bench/reference-rabbitmq.sh: one node, so
-# its "quorum" is a group of one member; RabbitMQ writes and fsyncs it the same way). Every warren
-# confirm is sent after a majority of the three members has the message on disk.
+# beside the reference RabbitMQ 3.10's quorum queue, twice: on one node (bench/reference-rabbitmq.sh,
+# so its "quorum" is a group of one member; RabbitMQ writes and fsyncs it the same way), then on
+# a 3-node RabbitMQ cluster on this machine (ports RABBIT_BENCH_PORT+1..3), the like-for-like
+# run. Every confirm, warren's and the 3-node RabbitMQ's, is sent after a majority of the three
+# members has the message on disk.
 #
 #   bench/quorum.sh [SECONDS] [PERFTEST FLAGS...]     default 30 s, -x 1 -y 1 -s 1000 -c 1000
 #
@@ -12,7 +14,7 @@
 # publish-only run (10 s) through a follower (each message travels follower -> leader).
 # Each broker first gets a warm-up run of WARMUP seconds (default 60: on 2 cores the JIT of
 # three JVMs is still compiling after 30 s) with the same flags, not measured. Prints PerfTest's
-# rates, and the CPU time of all three warren JVMs (or RabbitMQ's VM) per million messages.
+# rates, and the CPU time of all three warren JVMs (or RabbitMQ's VMs) per million messages.
 # WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,10 +36,26 @@ cleanup() {
   for i in 1 2 3; do
     "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true
   done
-  [ -n "${WARREN_ONLY:-}" ] || "$top/bench/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
+  if [ -z "${WARREN_ONLY:-}" ]; then
+    for i in 0 1 2 3; do
+      "$top/bench/reference-rabbitmq.sh" stop "$((rabbit_port + i))" >/dev/null 2>&1 || true
+    done
+  fi
   [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
+
+rabbit_cluster_up() { # three reference nodes on RABBIT_PORT+1..3, one cluster (they share root's Erlang cookie)
+  local i
+  for i in 1 2 3; do
+    "$top/bench/reference-rabbitmq.sh" start "$((rabbit_port + i))" >/dev/null || return 1
+  done
+  for i in 2 3; do
+    "$top/bench/reference-rabbitmq.sh" ctl "$((rabbit_port + i))" -q stop_app >/dev/null \
+      && "$top/bench/reference-rabbitmq.sh" ctl "$((rabbit_port + i))" -q join_cluster "warrenref$((rabbit_port + 1))@localhost" >/dev/null \
+      && "$top/bench/reference-rabbitmq.sh" ctl "$((rabbit_port + i))" -q start_app >/dev/null || return 1
+  done
+}
 
 cpu() { # PID... -> their CPU time in clock ticks
   local t=0 p
@@ -112,5 +130,22 @@ if [ -z "${WARREN_ONLY:-}" ]; then
     run "rabbitmq 3.10 (1 node), publish-only" "$rabbit_port" 10 "$rpid" -x 1 -y 0 -s 1000 -c 1000
   else
     echo "== rabbitmq: reference broker could not be started"
+  fi
+  "$top/bench/reference-rabbitmq.sh" stop "$rabbit_port" >/dev/null 2>&1 || true
+  # The like-for-like run: a 3-node RabbitMQ cluster on this machine (three reference nodes on
+  # ports RABBIT_PORT+1..3, the second and third joined to the first), its quorum queue's three
+  # members on the three nodes, PerfTest against the node that leads it.
+  if rabbit_cluster_up; then
+    rpids="$(for i in 1 2 3; do "$top/bench/reference-rabbitmq.sh" pid "$((rabbit_port + i))"; done | xargs)"
+    java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$((rabbit_port + 1))" -u qq-bench \
+      -ad false -f persistent --queue-args x-queue-type=quorum -x 1 -y 0 -C 1 > "$work/rdeclare.out" 2>&1 || true
+    rleader=$("$top/bench/reference-rabbitmq.sh" ctl "$((rabbit_port + 1))" -q -s list_queues name leader \
+      | awk '$1 == "qq-bench" {print $2}' | sed -n 's/^warrenref\([0-9]*\)@localhost$/\1/p')
+    run "rabbitmq warm-up (3 nodes, not measured)" "${rleader:-$((rabbit_port + 1))}" "$warmup" "$rpids" "${flags[@]}" >/dev/null
+    run "rabbitmq 3.10 (3 nodes), through the leader (port ${rleader:-?})" "${rleader:-$((rabbit_port + 1))}" \
+      "$seconds" "$rpids" "${flags[@]}"
+    "$top/bench/reference-rabbitmq.sh" ctl "$((rabbit_port + 1))" -q list_queues name type leader members messages
+  else
+    echo "== rabbitmq (3 nodes): the reference cluster could not be formed"
   fi
 fi

@@ -274,6 +274,21 @@ public final class AmqpChannel implements MethodHandler {
             return;
         }
         MessageQueue q = d.queue();
+        if (q.remoteHome() != null && !q.quorum()) {
+            if (connection.relayed()) {
+                throw q.remoteUse(); // a use relayed here is never relayed on
+            }
+            // A classic queue another node holds: the counts are the holder's.
+            q.remotes().counts(q, connection.user(), (messages, consumerCount) -> connection.execute(() ->
+                    sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount), QueueDeclare.CLASS_ID,
+                            QueueDeclare.METHOD_ID)), e -> connection.execute(() -> {
+                                if (state == State.OPEN) {
+                                    closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueueDeclare.CLASS_ID,
+                                            QueueDeclare.METHOD_ID);
+                                }
+                            }));
+            return;
+        }
         // Counts are read on the queue's loop, after any publish this channel sent before.
         q.execute(() -> {
             int messages = q.messageCount();
@@ -378,6 +393,12 @@ public final class AmqpChannel implements MethodHandler {
         // The checks and the count run on the queue's loop (after this channel's publishes,
         // consumes and cancels); the outcome comes back to this loop.
         authz().check(Kind.QUEUE, stripCrLf(queueName(m.queue())), Permission.CONFIGURE);
+        MessageQueue standIn = vhost().queue(stripCrLf(queueName(m.queue())));
+        if (standIn != null && standIn.remoteHome() != null && !standIn.quorum() && standIn.remotes() != null
+                && !connection.relayed()) {
+            deleteAtHolder(standIn, m);
+            return;
+        }
         vhost().deleteQueue(stripCrLf(queueName(m.queue())), m.ifUnused(), m.ifEmpty(), connection,
                 (count, refused) -> connection.execute(() -> {
                     if (refused != null) {
@@ -389,6 +410,39 @@ public final class AmqpChannel implements MethodHandler {
                         sendWhenDurable(new QueueDeleteOk(count), QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
                     }
                 }));
+    }
+
+    /** How long a delete through this node waits for the holder's removal of the queue to reach this node. */
+    static final long DELETE_SPREAD_MS = 10_000;
+
+    /**
+     * queue.delete of a classic queue another node holds: the holder deletes it (its checks, its
+     * count), which removes the definition on every node. delete-ok waits until this node's
+     * stand-in is gone too, so that what this client does next (a redeclare) sees no queue.
+     */
+    private void deleteAtHolder(MessageQueue standIn, QueueDelete m) {
+        standIn.remotes().delete(standIn, connection.user(), m.ifUnused(), m.ifEmpty(), count ->
+                connection.execute(() -> whenGone(standIn, System.nanoTime()
+                        + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(DELETE_SPREAD_MS), () -> {
+                            if (!m.nowait()) {
+                                sendIfOpen(new QueueDeleteOk(count));
+                            }
+                        })), e -> connection.execute(() -> {
+                            if (state == State.OPEN) {
+                                closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueueDelete.CLASS_ID,
+                                        QueueDelete.METHOD_ID);
+                            }
+                        }));
+    }
+
+    /** Runs {@code then} on this loop once {@code q} is no longer its vhost's queue, or at {@code deadline}. */
+    private void whenGone(MessageQueue q, long deadline, Runnable then) {
+        if (vhost().queue(q.name()) != q || System.nanoTime() - deadline >= 0) {
+            then.run();
+            return;
+        }
+        connection.ctx().executor().schedule(() -> whenGone(q, deadline, then), 10,
+                java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     /** The connection's user's permissions. */

@@ -91,6 +91,7 @@ final class ChannelPublisher {
     /** The channel closes: drops a half-assembled publish. */
     void reset() {
         publish.reset();
+        forwardTo = null;
     }
 
     // ---- content frames ------------------------------------------------------------------------
@@ -134,6 +135,12 @@ final class ChannelPublisher {
             throw new ConnectionException(ReplyCode.NOT_IMPLEMENTED, "immediate=true", BasicPublish.CLASS_ID,
                     BasicPublish.METHOD_ID);
         }
+        if (connection.nodeLink()) {
+            // Forwarded by another node, which checked the exchange and the permissions and
+            // routed the message; it names its queue in the header (onHeader).
+            publish.start(m);
+            return;
+        }
         channel.authz().check(Kind.EXCHANGE, m.exchange(), Permission.WRITE);
         Exchange x = channel.vhost().exchange(m.exchange());
         if (x == null) {
@@ -158,12 +165,35 @@ final class ChannelPublisher {
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - message size "
                     + h.bodySize() + " is larger than configured max size " + max);
         }
-        checkUserId();
+        if (connection.nodeLink()) {
+            takeForwardTarget();
+        } else {
+            checkUserId();
+        }
         checkExpiration();
         setReplyAddress();
         if (h.bodySize() == 0) {
             publishComplete();
         }
+    }
+
+    /** The queue the publish being assembled was forwarded to (a node's link only), or null. */
+    private String forwardTo;
+
+    /**
+     * A node's link: the queue the forwarded message is for, from its {@link MessageHeaders#FORWARD_TO}
+     * header, which is removed; without one the publish is refused (406).
+     */
+    private void takeForwardTarget() {
+        MessageHeaders.Forwarded f = MessageHeaders.takeForwardTo(connection.ctx().alloc(), publish.properties());
+        if (f == null) {
+            channel.current(publish.method());
+            publish.reset();
+            throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - a forwarded publish "
+                    + "needs its " + MessageHeaders.FORWARD_TO + " header");
+        }
+        publish.replaceProperties(f.properties());
+        forwardTo = f.queue();
     }
 
     /** The user-id bit of the property flags (0-9-1 basic properties: 13th of 14). */
@@ -239,7 +269,7 @@ final class ChannelPublisher {
             throw new ChannelException(ReplyCode.PRECONDITION_FAILED, "PRECONDITION_FAILED - " + e.getMessage());
         }
         channel.stats.received(confirms.enabled());
-        if (transactions.hold(msg, mandatory)) {
+        if (forwardTo == null && transactions.hold(msg, mandatory)) {
             return;
         }
         route(msg, mandatory, confirms.enabled() ? confirms.nextSeq() : 0);
@@ -311,9 +341,15 @@ final class ChannelPublisher {
         io.warren.core.store.DurableWrites store;
         QueueVerdicts v;
         verdictSeq = seq;
+        String target = forwardTo;
+        forwardTo = null;
         try {
-            store = io.warren.core.publish.Publisher.publish(channel.vhost().exchange(msg.exchange()), msg, routing,
-                    mandatory ? returner : null, handover, safe);
+            // A node's link forwards messages for one queue each (takeForwardTarget); it uses no transactions.
+            store = target != null
+                    ? io.warren.core.publish.Publisher.publishTo(channel.vhost().queue(target), msg, routing, handover,
+                            safe)
+                    : io.warren.core.publish.Publisher.publish(channel.vhost().exchange(msg.exchange()), msg, routing,
+                            mandatory ? returner : null, handover, safe);
         } finally {
             v = verdicts;
             verdicts = null;

@@ -132,12 +132,62 @@ public final class MessageHeaders {
         BasicProperties p = PublishAssembler.decode(properties, BasicProperties::read);
         Map<String, Object> headers = p.headers() == null ? new LinkedHashMap<>() : new LinkedHashMap<>(p.headers());
         headers.put(DELIVERY_COUNT, count);
-        BasicProperties q = new BasicProperties(p.contentType(), p.contentEncoding(), headers, p.deliveryMode(),
-                p.priority(), p.correlationId(), p.replyTo(), p.expiration(), p.messageId(), p.timestamp(), p.type(),
-                p.userId(), p.appId(), p.clusterId());
-        ByteBuf out = alloc.heapBuffer(properties.readableBytes() + 32);
+        return encode(alloc, withHeaders(p, headers), properties.readableBytes() + 32);
+    }
+
+    /**
+     * Cluster: the header a node adds to a message it forwards to the node that holds a classic
+     * queue the message was routed to (the queue's name, a long string). The holder reads it
+     * on a node's own link only ({@code AmqpConnection#nodeLink}) and removes it before the
+     * message is stored or delivered; from anyone else it is just a header.
+     */
+    public static final String FORWARD_TO = "x-warren-forward-to";
+
+    /** Raw {@code properties} with {@link #FORWARD_TO} set to {@code queue}, in a new buffer the caller releases. */
+    public static ByteBuf withForwardTo(io.netty.buffer.ByteBufAllocator alloc, ByteBuf properties, String queue) {
+        BasicProperties p = PublishAssembler.decode(properties, BasicProperties::read);
+        Map<String, Object> headers = p.headers() == null ? new LinkedHashMap<>() : new LinkedHashMap<>(p.headers());
+        headers.put(FORWARD_TO, queue);
+        return encode(alloc, withHeaders(p, headers), properties.readableBytes() + 32 + queue.length() * 3);
+    }
+
+    /** A forwarded message's queue and its properties without {@link #FORWARD_TO} (a buffer the caller owns). */
+    record Forwarded(String queue, ByteBuf properties) {}
+
+    /**
+     * Reads and removes {@link #FORWARD_TO} from raw {@code properties} (not released here); null
+     * when the header is missing or not a string. A headers table left empty is dropped, so a
+     * message forwarded without headers arrives as it was published (one published with an
+     * empty table arrives without one).
+     */
+    static Forwarded takeForwardTo(io.netty.buffer.ByteBufAllocator alloc, ByteBuf properties) {
+        if (!present(properties)) {
+            return null;
+        }
+        BasicProperties p = PublishAssembler.decode(properties, BasicProperties::read);
+        Object queue = p.headers() == null ? null : p.headers().get(FORWARD_TO);
+        if (queue instanceof TableValue t && "longstr".equals(t.typeName())) {
+            queue = t.toString();
+        }
+        if (!(queue instanceof String name)) {
+            return null;
+        }
+        Map<String, Object> headers = new LinkedHashMap<>(p.headers());
+        headers.remove(FORWARD_TO);
+        return new Forwarded(name, encode(alloc, withHeaders(p, headers.isEmpty() ? null : headers),
+                properties.readableBytes()));
+    }
+
+    private static BasicProperties withHeaders(BasicProperties p, Map<String, Object> headers) {
+        return new BasicProperties(p.contentType(), p.contentEncoding(), headers, p.deliveryMode(), p.priority(),
+                p.correlationId(), p.replyTo(), p.expiration(), p.messageId(), p.timestamp(), p.type(), p.userId(),
+                p.appId(), p.clusterId());
+    }
+
+    private static ByteBuf encode(io.netty.buffer.ByteBufAllocator alloc, BasicProperties p, int sizeHint) {
+        ByteBuf out = alloc.heapBuffer(sizeHint);
         try {
-            q.write(out);
+            p.write(out);
         } catch (RuntimeException e) {
             out.release();
             throw e;

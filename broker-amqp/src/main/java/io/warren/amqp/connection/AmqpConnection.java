@@ -215,6 +215,18 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         return LINK_MECHANISM.equals(authMechanism);
     }
 
+    /**
+     * Whether another node opened this connection as itself, with no user (WARREN-LINK with an
+     * empty user name), to forward the publishes its clients routed to classic queues held here:
+     * such a connection may open any vhost and publish forwarded messages (which name their queue,
+     * see ChannelPublisher) without permission checks, since the sending node made them (a node
+     * holding the cluster's secret may change any definition anyway); anything that needs a
+     * permission is refused, as it would be for a user with none.
+     */
+    public boolean nodeLink() {
+        return relayed() && user != null && user.isEmpty();
+    }
+
     public String user() {
         return user;
     }
@@ -763,8 +775,9 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 break;
             }
         }
-        if (nul <= 0) {
-            refuseLogin(LINK_MECHANISM, nul < 0 ? null : "", "invalid " + LINK_MECHANISM + " response");
+        if (nul < 0) {
+            // An empty user (nul at 0) is the node itself: see nodeLink().
+            refuseLogin(LINK_MECHANISM, null, "invalid " + LINK_MECHANISM + " response");
             return;
         }
         linkUser = new String(response, 0, nul, StandardCharsets.UTF_8);
@@ -924,7 +937,7 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
         if (v == null) {
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "vhost " + o.virtualHost() + " not found", 10, 40);
         }
-        if (!broker.access().canAccessVhost(user, v.name())) {
+        if (!nodeLink() && !broker.access().canAccessVhost(user, v.name())) {
             // RabbitMQ (rabbit_access_control:check_vhost_access): a user needs permissions in the vhost.
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "access to vhost '" + v.name() + "' refused for user '"
                     + user + "'", 10, 40);

@@ -108,11 +108,15 @@ public final class LinkRelays implements RemoteQueues {
     }
 
     private CompletableFuture<AmqpLink> open(MessageQueue q, String node, String user, AmqpLink.Handler handler) {
+        return open(node, q.vhost(), user, handler);
+    }
+
+    private CompletableFuture<AmqpLink> open(String node, String vhost, String user, AmqpLink.Handler handler) {
         if (closed) {
             return CompletableFuture.failedFuture(new IllegalStateException("the node is stopping"));
         }
         return directory.amqpAddress(node)
-                .thenCompose(address -> AmqpLink.open(group, channelClass, address, q.vhost(), user, self, auth,
+                .thenCompose(address -> AmqpLink.open(group, channelClass, address, vhost, user, self, auth,
                         HEARTBEAT_SECONDS, handler))
                 .whenComplete((link, e) -> {
                     if (e != null) {
@@ -524,5 +528,274 @@ public final class LinkRelays implements RemoteQueues {
             closeLink(link);
             sink.accept(n);
         });
+    }
+
+    // ---- redeclare and delete of a classic queue held elsewhere ---------------------------
+
+    @Override public void counts(MessageQueue q, String user, BiConsumer<Integer, Integer> sink,
+                                 java.util.function.Consumer<BrokerException> failed) {
+        once(q, user, failed, link -> link.declarePassive(q.name()), (link, ok) -> {
+            closeLink(link);
+            sink.accept((int) Math.min(Integer.MAX_VALUE, ok.messageCount()),
+                    (int) Math.min(Integer.MAX_VALUE, ok.consumerCount()));
+        });
+    }
+
+    @Override public void delete(MessageQueue q, String user, boolean ifUnused, boolean ifEmpty, IntConsumer sink,
+                                 java.util.function.Consumer<BrokerException> failed) {
+        once(q, user, failed, link -> link.delete(q.name(), ifUnused, ifEmpty), (link, n) -> {
+            closeLink(link);
+            sink.accept(n);
+        });
+    }
+
+    // ---- publishes to a classic queue held elsewhere --------------------------------------
+
+    /** Unconfirmed forwarded messages to one node and vhost past which their publishers pause (they resume at half). */
+    static final int FORWARD_WINDOW = 2048;
+    /** The same bound in body bytes. */
+    static final long FORWARD_WINDOW_BYTES = 64L << 20;
+
+    /** One forwarder per holder node and vhost, by "node \0 vhost". */
+    private final ConcurrentHashMap<String, Forwarder> forwarders = new ConcurrentHashMap<>();
+
+    @Override public io.warren.core.store.MessageStore forwarder(MessageQueue q) {
+        return new ForwardStore(q);
+    }
+
+    /** Forwarders now (tests). */
+    public int forwarders() {
+        return forwarders.size();
+    }
+
+    /**
+     * What a publish routed to stand-in {@code q} is written to: its {@link Forwarder}. Nothing
+     * is ever stored here, so there is nothing to remove, recover or load.
+     */
+    private final class ForwardStore implements io.warren.core.store.MessageStore {
+        private final MessageQueue q;
+
+        ForwardStore(MessageQueue q) {
+            this.q = q;
+        }
+
+        /** The forwarder to q's holder, or null when none can be named (this node holds it, or no node is known). */
+        private Forwarder forwarder() {
+            String node = holderOf(q);
+            return node == null ? null
+                    : forwarders.computeIfAbsent(node + "\0" + q.vhost(), k -> new Forwarder(node, q.vhost()));
+        }
+
+        @Override public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body,
+                                     long[] queueIds, Durable durable) {
+            Forwarder f = forwarder();
+            if (f == null) {
+                durable.done(refusal(q, null, new IllegalStateException("no node to forward to")));
+            } else {
+                f.publish(q.name(), exchange, routingKey, properties, body, durable);
+            }
+            return 0;
+        }
+
+        @Override public void remove(long ref) { }
+
+        @Override public void sync(Durable durable) {
+            Forwarder f = forwarder();
+            if (f == null) {
+                durable.done(null);
+            } else {
+                f.sync(durable);
+            }
+        }
+
+        @Override public boolean overloaded() {
+            Forwarder f = forwarder();
+            return f != null && f.overloaded();
+        }
+
+        @Override public void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+            Forwarder f = forwarder();
+            if (f == null) {
+                executor.execute(callback);
+            } else {
+                f.whenDrained(executor, callback);
+            }
+        }
+
+        @Override public void recover(RecoveryVisitor visitor) { }
+
+        @Override public void load(long ref, LoadSink sink) {
+            sink.loaded(null, null, new io.warren.core.store.StoreException("a forwarded message is not kept here"));
+        }
+
+        @Override public void close() { }
+    }
+
+    /** A message on its way to the holder. */
+    private record Out(String queue, String exchange, String routingKey, ByteBuf properties, ByteBuf body, int size,
+                       io.warren.core.store.MessageStore.Durable durable, CompletableFuture<Void> done) {}
+
+    /**
+     * The publishes this node forwards to one node's classic queues in one vhost, over one link
+     * logged in as the node itself (no user: the holder then takes forwarded publishes only,
+     * see AmqpConnection#nodeLink) in confirm mode, opened when first needed and again after it
+     * drops. Each message names its queue in a header the holder removes
+     * ({@link MessageHeaders#FORWARD_TO}) and keeps its exchange and routing key. A publisher's
+     * confirm waits for the holder's; a nack there, or a link that drops or cannot be opened
+     * first, is a nack to the publisher (RabbitMQ drops a message for a queue whose node is down;
+     * here the publisher hears of it). Its state lives on one event loop, so messages go out in
+     * the order they were forwarded.
+     */
+    private final class Forwarder implements AmqpLink.Handler {
+        private final String node;
+        private final String vhost;
+        private final io.netty.channel.EventLoop loop = group.next();
+        private final AtomicInteger inFlight = new AtomicInteger();
+        private final java.util.concurrent.atomic.AtomicLong inFlightBytes = new java.util.concurrent.atomic.AtomicLong();
+        private final Set<CompletableFuture<Void>> unsettled = ConcurrentHashMap.newKeySet();
+        private final java.util.List<Runnable> drainWaiters = new java.util.ArrayList<>();
+        // loop only
+        private AmqpLink link;
+        private boolean opening;
+        private final ArrayDeque<Out> waiting = new ArrayDeque<>();
+
+        Forwarder(String node, String vhost) {
+            this.node = node;
+            this.vhost = vhost;
+        }
+
+        /** Any thread; does not keep {@code properties} or {@code body} beyond a retained duplicate of the body. */
+        void publish(String queue, String exchange, String routingKey, ByteBuf properties, ByteBuf body,
+                     io.warren.core.store.MessageStore.Durable durable) {
+            ByteBuf props = MessageHeaders.withForwardTo(io.netty.buffer.ByteBufAllocator.DEFAULT, properties, queue);
+            ByteBuf b = body.retainedDuplicate();
+            Out o = new Out(queue, exchange, routingKey, props, b, b.readableBytes(), durable, new CompletableFuture<>());
+            unsettled.add(o.done());
+            inFlight.incrementAndGet();
+            inFlightBytes.addAndGet(o.size());
+            try {
+                loop.execute(() -> send(o));
+            } catch (RejectedExecutionException e) {
+                o.properties().release();
+                o.body().release();
+                settle(o, new IllegalStateException("the node is stopping"));
+            }
+        }
+
+        private void send(Out o) {
+            if (closed) {
+                o.properties().release();
+                o.body().release();
+                settle(o, new IllegalStateException("the node is stopping"));
+                return;
+            }
+            if (link != null && link.isOpen()) {
+                link.publish(o.exchange(), o.routingKey(), o.properties(), o.body()).whenComplete((acked, e) ->
+                        settle(o, e != null ? refusalOf(o, e)
+                                : acked ? null : refusalOf(o, new IllegalStateException("the holder nacked it"))));
+                return;
+            }
+            waiting.add(o);
+            if (!opening) {
+                opening = true;
+                link = null;
+                open(node, vhost, "", this)
+                        .thenCompose(l -> l.confirmSelect().thenApply(v -> l))
+                        .whenCompleteAsync(this::opened, loop);
+            }
+        }
+
+        private void opened(AmqpLink l, Throwable e) {
+            opening = false;
+            if (e != null) {
+                log.debug("forwarding to node {} (vhost '{}') failed: {}", node, vhost, e.toString());
+                for (Out o; (o = waiting.poll()) != null; ) {
+                    o.properties().release();
+                    o.body().release();
+                    settle(o, refusalOf(o, e));
+                }
+                return;
+            }
+            link = l;
+            for (Out o; (o = waiting.poll()) != null; ) {
+                send(o);
+            }
+        }
+
+        private BrokerException refusalOf(Out o, Throwable e) {
+            Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            return BrokerException.notFound("home node '%s' of queue '%s' in vhost '%s' did not take a forwarded "
+                    + "message: %s", node, o.queue(), vhost, t.getMessage() != null ? t.getMessage() : t.toString());
+        }
+
+        private void settle(Out o, Throwable failure) {
+            unsettled.remove(o.done());
+            if (failure == null) {
+                o.done().complete(null);
+            } else {
+                o.done().completeExceptionally(failure);
+            }
+            long bytes = inFlightBytes.addAndGet(-o.size());
+            int n = inFlight.decrementAndGet();
+            try {
+                o.durable().done(failure);
+            } finally {
+                if (n <= FORWARD_WINDOW / 2 && bytes <= FORWARD_WINDOW_BYTES / 2) {
+                    drained();
+                }
+            }
+        }
+
+        void sync(io.warren.core.store.MessageStore.Durable durable) {
+            CompletableFuture.allOf(unsettled.toArray(new CompletableFuture<?>[0])).whenComplete((v, e) ->
+                    durable.done(e == null ? null : e instanceof CompletionException && e.getCause() != null
+                            ? e.getCause() : e));
+        }
+
+        boolean overloaded() {
+            return inFlight.get() > FORWARD_WINDOW || inFlightBytes.get() > FORWARD_WINDOW_BYTES;
+        }
+
+        void whenDrained(java.util.concurrent.Executor executor, Runnable callback) {
+            synchronized (drainWaiters) {
+                if (inFlight.get() > FORWARD_WINDOW / 2 || inFlightBytes.get() > FORWARD_WINDOW_BYTES / 2) {
+                    drainWaiters.add(() -> executor.execute(callback));
+                    return;
+                }
+            }
+            executor.execute(callback);
+        }
+
+        private void drained() {
+            java.util.List<Runnable> ready;
+            synchronized (drainWaiters) {
+                if (drainWaiters.isEmpty()) {
+                    return;
+                }
+                ready = new java.util.ArrayList<>(drainWaiters);
+                drainWaiters.clear();
+            }
+            ready.forEach(Runnable::run);
+        }
+
+        // AmqpLink.Handler: a forwarding link consumes nothing.
+        @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,
+                                       String routingKey, ByteBuf properties, ByteBuf body) {
+            properties.release();
+            body.release();
+        }
+
+        @Override public void cancelled(String consumerTag) { }
+
+        /** The link went: its unconfirmed publishes fail (AmqpLink); the next one opens a new link. */
+        @Override public void closed(int code, String reason) {
+            loop.execute(() -> {
+                if (link != null && !link.isOpen()) {
+                    links.remove(link);
+                    link = null;
+                }
+            });
+            directory.forget(node);
+        }
     }
 }

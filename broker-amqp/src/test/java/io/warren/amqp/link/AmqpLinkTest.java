@@ -228,6 +228,20 @@ class AmqpLinkTest {
         return e.getCause() instanceof CompletionException c ? c.getCause() : e.getCause();
     }
 
+    /**
+     * The ready count of queue {@code q} once it reached {@code expected} (or after WAIT_S): a
+     * transient message's confirm goes once it is routed, while its hand-over to the queue's
+     * loop (the publishing connection's credit flow) may still be on its way.
+     */
+    private int awaitCount(String q, int expected) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+        int n;
+        while ((n = ch.queueDeclarePassive(q).getMessageCount()) < expected && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        return n;
+    }
+
     private static String text(byte[] b) {
         return new String(b, StandardCharsets.UTF_8);
     }
@@ -599,7 +613,7 @@ class AmqpLinkTest {
         assertTrue(await(bigConfirm));
         assertTrue(bodies.stream().allMatch(b -> b.refCnt() == 0), "the link released what it took");
         assertEquals(0, bigBody.refCnt());
-        assertEquals(n + 1, ch.queueDeclarePassive(q).getMessageCount());
+        assertEquals(n + 1, awaitCount(q, n + 1));
 
         for (int i = 0; i < n; i++) {
             GetResponse g = ch.basicGet(q, true);
@@ -662,6 +676,160 @@ class AmqpLinkTest {
         assertTrue(link.isOpen());
         assertEquals(4, ch.queueDeclarePassive(q).getMessageCount());
         assertEquals("before", text(ch.basicGet(q, true).getBody()));
+        ch.queueDelete(q);
+    }
+
+    private AmqpLink openAsNode(Recorder r) throws Exception {
+        AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", "", "node-b",
+                hmac(KEY), 0, r).get(WAIT_S, TimeUnit.SECONDS);
+        links.add(link);
+        return link;
+    }
+
+    /**
+     * A node's own link (no user) forwards a message another node routed to a queue held here:
+     * it reaches that queue alone, whatever its exchange routes to here, with the exchange,
+     * routing key and properties the publisher gave and without the forwarding header.
+     */
+    @Test
+    void aNodeLinkForwardsToTheNamedQueueWithoutItsHeader() throws Exception {
+        String q = queue("link-forwarded");
+        String other = queue("link-not-forwarded");
+        ch.exchangeDeclare("link-fanout", "fanout");
+        ch.queueBind(other, "link-fanout", "");
+        AmqpLink link = openAsNode(new Recorder());
+        await(link.confirmSelect());
+        Map<String, Object> headers = new java.util.LinkedHashMap<>();
+        headers.put("origin", "node b");
+        ByteBuf props = io.warren.amqp.channel.MessageHeaders.withForwardTo(io.netty.buffer.ByteBufAllocator.DEFAULT,
+                encoded(props("text/plain", headers)), q);
+        assertTrue(await(link.publish("link-fanout", "rk-9", props, body("forwarded"))));
+        ByteBuf bare = io.warren.amqp.channel.MessageHeaders.withForwardTo(io.netty.buffer.ByteBufAllocator.DEFAULT,
+                encoded(BasicProperties.EMPTY), q);
+        assertTrue(await(link.publish("", "whatever", bare, body("bare"))));
+        // a queue deleted meanwhile: the message reaches nothing, and is confirmed as unroutable
+        ByteBuf gone = io.warren.amqp.channel.MessageHeaders.withForwardTo(io.netty.buffer.ByteBufAllocator.DEFAULT,
+                encoded(BasicProperties.EMPTY), "link-no-such-queue");
+        assertTrue(await(link.publish("", "x", gone, body("gone"))));
+        assertEquals(2, awaitCount(q, 2));
+        assertEquals(0, ch.queueDeclarePassive(other).getMessageCount(), "the exchange is not routed through");
+        GetResponse first = ch.basicGet(q, true);
+        assertEquals("forwarded", text(first.getBody()));
+        assertEquals("link-fanout", first.getEnvelope().getExchange());
+        assertEquals("rk-9", first.getEnvelope().getRoutingKey());
+        assertEquals("text/plain", first.getProps().getContentType());
+        assertEquals(Set.of("origin"), first.getProps().getHeaders().keySet());
+        GetResponse second = ch.basicGet(q, true);
+        assertEquals("bare", text(second.getBody()));
+        assertEquals(null, second.getProps().getHeaders(), "a message without headers arrives without");
+        ch.queueDelete(q);
+        ch.queueDelete(other);
+        ch.exchangeDelete("link-fanout");
+    }
+
+    /** A stand-in for queue {@code name} held by "node-a", reached through {@code relays}. */
+    private static io.warren.core.queue.MessageQueue standIn(String name, LinkRelays relays, EventExecutor loop) {
+        io.warren.core.queue.MessageQueue q = new io.warren.core.queue.MessageQueue(name, "/", true, false, null, null,
+                loop, x -> { });
+        q.remoteHome("node-a");
+        q.remotes(relays);
+        return q;
+    }
+
+    /**
+     * LinkRelays' forwarder: what a node routes to a classic queue another node holds is
+     * published there over the node's own link, in order, each publisher's write safe once
+     * the holder confirmed it; one link serves every queue of that node and vhost.
+     */
+    @Test
+    void theForwarderPublishesAtTheHolderAndReportsItsConfirms() throws Exception {
+        String q = queue("link-forward-a");
+        String q2 = queue("link-forward-b");
+        io.netty.util.concurrent.DefaultEventExecutor loop = new io.netty.util.concurrent.DefaultEventExecutor();
+        LinkRelays relays = new LinkRelays(group, NioSocketChannel.class, "node-b", hmac(KEY),
+                node -> CompletableFuture.completedFuture(server.address()));
+        try {
+            io.warren.core.store.MessageStore f = standIn(q, relays, loop).forwardStore();
+            io.warren.core.store.MessageStore f2 = standIn(q2, relays, loop).forwardStore();
+            int n = 50;
+            List<CompletableFuture<Void>> safe = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                CompletableFuture<Void> done = new CompletableFuture<>();
+                safe.add(done);
+                ByteBuf props = encoded(props("text/plain", null));
+                ByteBuf b = body("m-" + i);
+                (i % 2 == 0 ? f : f2).append("amq.direct", "rk", props, b, new long[] {0}, e -> {
+                    if (e == null) {
+                        done.complete(null);
+                    } else {
+                        done.completeExceptionally(e);
+                    }
+                });
+                props.release();
+                b.release(); // the forwarder keeps what it needs
+            }
+            CompletableFuture.allOf(safe.toArray(new CompletableFuture<?>[0])).get(WAIT_S, TimeUnit.SECONDS);
+            CompletableFuture<Void> synced = new CompletableFuture<>();
+            f.sync(e -> synced.complete(null));
+            await(synced);
+            assertEquals(1, relays.forwarders());
+            assertEquals(1, relays.openLinks(), "one link for both queues of that node and vhost");
+            assertEquals(n / 2, awaitCount(q, n / 2));
+            assertEquals(n / 2, awaitCount(q2, n / 2));
+            for (int i = 0; i < n; i += 2) {
+                GetResponse got = ch.basicGet(q, true);
+                assertEquals("m-" + i, text(got.getBody()), "in the order forwarded");
+                assertEquals("amq.direct", got.getEnvelope().getExchange());
+                assertEquals("rk", got.getEnvelope().getRoutingKey());
+                assertEquals("text/plain", got.getProps().getContentType());
+                assertNull(got.getProps().getHeaders());
+            }
+        } finally {
+            relays.close();
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            ch.queueDelete(q);
+            ch.queueDelete(q2);
+        }
+    }
+
+    /** A holder that cannot be reached (its node is down) is a failure for the publisher: a nack, never a silent drop. */
+    @Test
+    void theForwarderFailsWhatItCannotDeliver() throws Exception {
+        io.netty.util.concurrent.DefaultEventExecutor loop = new io.netty.util.concurrent.DefaultEventExecutor();
+        LinkRelays relays = new LinkRelays(group, NioSocketChannel.class, "node-b", hmac(KEY),
+                node -> CompletableFuture.failedFuture(new IOException("node-a is down")));
+        try {
+            io.warren.core.store.MessageStore f = standIn("link-forward-down", relays, loop).forwardStore();
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            ByteBuf props = encoded(BasicProperties.EMPTY);
+            ByteBuf b = body("lost?");
+            f.append("", "link-forward-down", props, b, new long[] {0}, outcome::complete);
+            props.release();
+            b.release();
+            Throwable e = await(outcome);
+            assertNotNull(e, "the publisher is told");
+            assertTrue(e.getMessage().contains("node-a is down"), e.getMessage());
+            assertTrue(!f.overloaded());
+        } finally {
+            relays.close();
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A node's link publishes forwarded messages only: one without the header is refused (406), and it consumes nothing. */
+    @Test
+    void aNodeLinkDoesNothingButForward() throws Exception {
+        String q = queue("link-node-only");
+        AmqpLink link = openAsNode(new Recorder());
+        await(link.confirmSelect());
+        AmqpLink.LinkException e = assertInstanceOf(AmqpLink.LinkException.class,
+                failure(link.publish("", q, encoded(BasicProperties.EMPTY), body("x"))));
+        assertEquals(406, e.code());
+        assertTrue(e.text().contains("x-warren-forward-to"), e.text());
+        AmqpLink consumer = openAsNode(new Recorder());
+        assertEquals(403, assertInstanceOf(AmqpLink.LinkException.class,
+                failure(consumer.consume(q, "", false, null))).code());
+        assertEquals(0, ch.queueDeclarePassive(q).getMessageCount());
         ch.queueDelete(q);
     }
 

@@ -91,7 +91,23 @@ public final class Publisher {
                 return delay(dx, message, delay, routing, unroutable, safe);
             }
         }
-        return route(x, message, routing, unroutable, handover, safe, accept);
+        return route(x, null, message, routing, unroutable, handover, safe, accept);
+    }
+
+    /**
+     * Cluster: a message another node routed to {@code q} (a classic queue this node holds) and
+     * forwarded here: it goes to that queue alone, with no exchange routed through (the sending
+     * node did that, and counted it). A queue gone meanwhile ({@code q} null) is a message that
+     * reached no queue. As {@link #publish} otherwise. A stand-in here (the nodes disagree on
+     * who holds the queue) is refused rather than forwarded on.
+     */
+    public static DurableWrites publishTo(MessageQueue q, Message message, RoutingResult routing, Handover handover,
+                                          MessageStore.Durable safe) {
+        if (q != null && q.remoteHome() != null) {
+            message.release();
+            throw q.remoteUse();
+        }
+        return route(null, q, message, routing, null, handover, safe, null);
     }
 
     /**
@@ -101,7 +117,7 @@ public final class Publisher {
      */
     public static DurableWrites publishDue(DelayedExchange x, Message message, RoutingResult routing,
                                            MessageStore.Durable safe) {
-        return route(x, message, routing, null, DIRECT, safe, null);
+        return route(x, null, message, routing, null, DIRECT, safe, null);
     }
 
     /**
@@ -135,10 +151,13 @@ public final class Publisher {
         }
     }
 
-    private static DurableWrites route(Exchange x, Message message, RoutingResult routing,
+    private static DurableWrites route(Exchange x, MessageQueue only, Message message, RoutingResult routing,
                                        Consumer<Message> unroutable, Handover handover, MessageStore.Durable safe,
                                        java.util.function.Predicate<MessageQueue> accept) {
         routing.clear();
+        if (only != null) {
+            routing.add(only, message);
+        }
         if (x != null) {
             routing.start(x);
             try {
@@ -156,8 +175,8 @@ public final class Publisher {
         }
         for (int i = 0, n = queues.size(); i < n; i++) {
             if (queues.get(i).remoteHome() != null && !forwards(queues.get(i))) {
-                // A cluster node's stand-in for a queue another node holds: nothing forwards
-                // there yet, and a message must not silently miss it.
+                // A cluster node's stand-in for a queue another node holds, and this node cannot
+                // forward there: a message must not silently miss it.
                 MessageQueue remote = queues.get(i);
                 routing.clear();
                 message.release();
@@ -179,14 +198,14 @@ public final class Publisher {
         MessageStore store = null;
         long ref = QueueEntry.NOT_STORED;
         boolean persistent = message.persistent();
-        if (persistent || anyQuorum(queues)) {
+        if (persistent || anyReplicatedOrElsewhere(queues)) {
             // DESIGN §5: persistent messages in durable queues, and only those, are journaled;
             // a quorum queue journals every message (RabbitMQ: quorum queues persist all).
             int durable = 0;
             boolean mixed = false;
             for (int i = 0, n = queues.size(); i < n; i++) {
                 if (journals(queues.get(i), persistent)) {
-                    MessageStore s = queues.get(i).store();
+                    MessageStore s = storeOf(queues.get(i));
                     mixed |= store != null && s != store;
                     store = s;
                     durable++;
@@ -218,11 +237,18 @@ public final class Publisher {
     }
 
     /**
-     * A cluster node's stand-in for a quorum queue another node leads: a publish goes into the
-     * queue's replicated log (its store) and the leader enqueues it; nothing is enqueued here.
+     * A cluster node's stand-in for a queue another node holds, which a publish reaches: a quorum
+     * queue's goes into the queue's replicated log (its store) and the leader enqueues it; a
+     * classic queue's is forwarded to its holder ({@link MessageQueue#forwardStore}). Nothing is
+     * enqueued here.
      */
     private static boolean forwards(MessageQueue q) {
-        return q.quorum() && q.store() != null;
+        return q.quorum() ? q.store() != null : q.forwardStore() != null;
+    }
+
+    /** Where queue {@code q}'s copy of a message is written: its store, or a classic stand-in's forwarder. */
+    private static MessageStore storeOf(MessageQueue q) {
+        return q.remoteHome() != null && !q.quorum() ? q.forwardStore() : q.store();
     }
 
     /**
@@ -237,7 +263,7 @@ public final class Publisher {
         java.util.LinkedHashMap<MessageStore, List<Integer>> byStore = new java.util.LinkedHashMap<>();
         for (int i = 0; i < n; i++) {
             if (journals(queues.get(i), persistent)) {
-                byStore.computeIfAbsent(queues.get(i).store(), k -> new java.util.ArrayList<>()).add(i);
+                byStore.computeIfAbsent(storeOf(queues.get(i)), k -> new java.util.ArrayList<>()).add(i);
             }
         }
         java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(byStore.size());
@@ -308,17 +334,25 @@ public final class Publisher {
         }
     }
 
-    private static boolean anyQuorum(List<MessageQueue> queues) {
+    /** Whether any of {@code queues} takes transient messages through a store too: a quorum queue, a stand-in. */
+    private static boolean anyReplicatedOrElsewhere(List<MessageQueue> queues) {
         for (int i = 0, n = queues.size(); i < n; i++) {
-            if (queues.get(i).quorum()) {
+            if (queues.get(i).quorum() || queues.get(i).remoteHome() != null) {
                 return true;
             }
         }
         return false;
     }
 
-    /** Whether queue {@code q} keeps its copy of a message in the journal. */
+    /**
+     * Whether queue {@code q} keeps its copy of a message in a store: a persistent message in a
+     * durable queue's journal, any message in a quorum queue's log, and any message routed to a
+     * classic queue held elsewhere in the forwarder to its holder.
+     */
     private static boolean journals(MessageQueue q, boolean persistent) {
+        if (q.remoteHome() != null && !q.quorum()) {
+            return q.forwardStore() != null;
+        }
         return q.store() != null && (persistent || q.quorum());
     }
 

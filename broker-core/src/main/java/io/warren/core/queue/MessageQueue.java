@@ -616,6 +616,27 @@ public final class MessageQueue implements Destination {
         return remotes;
     }
 
+    /** Cluster: where publishes to this classic stand-in go (see {@link RemoteQueues#forwarder}), once asked. */
+    private volatile io.warren.core.store.MessageStore forwardStore;
+
+    /**
+     * Cluster: the store a publish routed to this stand-in of a classic queue held elsewhere is
+     * written to, which forwards it to the holder; null for any other queue, or when this node
+     * cannot forward.
+     */
+    public io.warren.core.store.MessageStore forwardStore() {
+        io.warren.core.store.MessageStore f = forwardStore;
+        if (f == null && remoteHome != null && !quorum()) {
+            RemoteQueues r = remotes;
+            if (r != null) {
+                // Two threads may both ask: the forwarders are alike, either is kept.
+                f = r.forwarder(this);
+                forwardStore = f;
+            }
+        }
+        return f;
+    }
+
     /**
      * What a client gets for using a queue held by another node through this one where warren
      * does not relay it: RabbitMQ's 404 for a queue whose home node it cannot reach, with warren's
@@ -628,8 +649,8 @@ public final class MessageQueue implements Destination {
                     + "not this one", name, vhost, holder());
         }
         return io.warren.core.BrokerException.notFound("home node '%s' of durable queue '%s' in vhost '%s' is "
-                + "another node: warren does not yet forward publishes, deletes or redeclares to classic queues on "
-                + "other nodes (consumes, gets and purges are); connect to that node", remoteHome, name, vhost);
+                + "another node, and this use of it is not forwarded there; connect to that node", remoteHome, name,
+                vhost);
     }
 
     public boolean autoDelete() {

@@ -11,7 +11,9 @@ import java.util.function.IntConsumer;
  * elsewhere, a classic queue declared elsewhere). The local {@link MessageQueue} is a stand-in
  * ({@link MessageQueue#remoteHome}); it hands consumers, gets and purges to this, which reaches
  * the holder ({@link MessageQueue#holder}) and follows it when it moves. Deliveries come back as
- * entries whose {@link QueueEntry#remote} settles them at the holder.
+ * entries whose {@link QueueEntry#remote} settles them at the holder. A classic queue's publishes,
+ * redeclares and deletes go to its holder too ({@link #forwarder}, {@link #counts}, {@link #delete});
+ * a quorum queue's publishes go through its replicated log instead.
  */
 public interface RemoteQueues {
     /**
@@ -31,6 +33,35 @@ public interface RemoteQueues {
 
     /** queue.purge at the holder as {@code user}; as {@link #get}. */
     void purge(MessageQueue q, String user, IntConsumer sink, java.util.function.Consumer<BrokerException> failed);
+
+    /**
+     * Where publishes routed to stand-in {@code q} (a classic queue another node holds) go: a
+     * store whose append publishes the message at the holder, safe once the holder confirmed it
+     * (a failure there, or a link that went first, is a nack). Null: this node cannot forward.
+     * Called once per stand-in (it keeps the answer). Any thread.
+     */
+    default io.warren.core.store.MessageStore forwarder(MessageQueue q) {
+        return null;
+    }
+
+    /**
+     * A passive queue.declare at the holder as {@code user}: {@code sink} gets the queue's
+     * message and consumer counts there, or {@code failed} the holder's refusal. As {@link #get}.
+     */
+    default void counts(MessageQueue q, String user, BiConsumer<Integer, Integer> sink,
+                        java.util.function.Consumer<BrokerException> failed) {
+        failed.accept(q.remoteUse());
+    }
+
+    /**
+     * queue.delete at the holder as {@code user} (which removes the queue's definition on every
+     * node): {@code sink} gets the count of messages deleted, or {@code failed} the refusal
+     * (if-unused, if-empty, no permission). As {@link #get}.
+     */
+    default void delete(MessageQueue q, String user, boolean ifUnused, boolean ifEmpty, IntConsumer sink,
+                        java.util.function.Consumer<BrokerException> failed) {
+        failed.accept(q.remoteUse());
+    }
 
     /** One local consumer's subscription at the holder. Its methods run on the stand-in's loop. */
     interface Relay {

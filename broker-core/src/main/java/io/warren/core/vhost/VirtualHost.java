@@ -387,8 +387,10 @@ public final class VirtualHost {
                                  java.util.function.Consumer<String> authorize) {
         if (passive) {
             MessageQueue standIn = queues.get(queueName);
-            if (standIn != null && standIn.remoteHome() != null && standIn.quorum()) {
-                return new Declared(standIn, false); // a quorum queue is declared through any node
+            if (standIn != null && standIn.remoteHome() != null && (standIn.quorum() || standIn.remotes() != null)) {
+                // A quorum queue is declared through any node; a classic queue held elsewhere
+                // when this node can ask its holder for the counts (RemoteQueues#counts).
+                return new Declared(standIn, false);
             }
             MessageQueue existing = existingQueue(queueName, connection);
             existing.markUsed(); // a declare, passive too, renews an x-expires lease (RabbitMQ)
@@ -408,8 +410,8 @@ public final class VirtualHost {
         synchronized (topologyLock) {
             MessageQueue q = queues.get(n);
             if (q != null) {
-                if (q.remoteHome() != null && !q.quorum()) {
-                    throw q.remoteUse();
+                if (q.remoteHome() != null && !q.quorum() && q.remotes() == null) {
+                    throw q.remoteUse(); // the definition is here, the holder cannot be asked for counts
                 }
                 // Exclusivity is checked first and strictly (rabbit_amqqueue:assert_equivalence): an
                 // exclusive declare must come from the owner, a shared one must find a shared queue.

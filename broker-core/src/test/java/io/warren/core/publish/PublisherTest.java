@@ -123,6 +123,97 @@ class PublisherTest {
         assertEquals(0, n.refCnt());
     }
 
+    /** A classic queue's stand-in (held by node "n1") whose forwarder is {@code forwarder}, or none. */
+    private MessageQueue standIn(String name, MessageStore forwarder) {
+        MessageQueue q = new MessageQueue(name, "/", true, false, null, null, loop, x -> { });
+        q.remoteHome("n1");
+        if (forwarder != null) {
+            q.remotes(new io.warren.core.queue.RemoteQueues() {
+                @Override public Relay consume(MessageQueue queue, io.warren.core.queue.Consumer c) {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override public void get(MessageQueue queue, String user,
+                                          java.util.function.BiConsumer<QueueEntry, Integer> sink,
+                                          java.util.function.Consumer<io.warren.core.BrokerException> failed) {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override public void purge(MessageQueue queue, String user, java.util.function.IntConsumer sink,
+                                            java.util.function.Consumer<io.warren.core.BrokerException> failed) {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override public MessageStore forwarder(MessageQueue queue) {
+                    return forwarder;
+                }
+            });
+        }
+        return q;
+    }
+
+    @Test
+    void aClassicQueueHeldElsewhereGetsEveryMessageThroughItsForwarderAndNoLocalCopy() {
+        FakeStore forwarder = new FakeStore();
+        MessageQueue local = queue("d", true, 1);
+        MessageQueue remote = standIn("r", forwarder);
+        Exchange x = fanout(local, remote);
+        // transient: only the forwarder writes it; the local queue's copy is not journaled
+        Throwable[] safe = {new Throwable("not yet")};
+        assertSame(forwarder, Publisher.publish(x, message(false), new RoutingResult(), null, collect,
+                f -> safe[0] = f));
+        assertEquals(1, forwarder.appends.size());
+        assertEquals(1, handed.size(), "the stand-in gets no copy");
+        assertSame(local, handed.get(0)[0]);
+        forwarder.commit(null);
+        assertNull(safe[0], "safe once the holder confirmed");
+        // persistent: the journal and the forwarder, safe once both are
+        Throwable[] both = {new Throwable("not yet")};
+        Publisher.publish(x, message(true), new RoutingResult(), null, collect, f -> both[0] = f);
+        assertEquals(1, store.appends.size());
+        assertEquals(2, forwarder.appends.size());
+        store.commit(null);
+        assertEquals("not yet", both[0].getMessage(), "the holder has not confirmed yet");
+        forwarder.commit(null);
+        assertNull(both[0]);
+        // a nack from the holder is a failure for the publisher
+        Throwable[] nacked = {null};
+        Publisher.publish(fanout(remote), message(false), new RoutingResult(), null, collect, f -> nacked[0] = f);
+        forwarder.commit(new IllegalStateException("nacked"));
+        assertEquals("nacked", nacked[0].getMessage());
+    }
+
+    @Test
+    void aStandInThatCannotForwardRefusesThePublishRatherThanDropIt() {
+        MessageQueue remote = standIn("r", null);
+        Message m = message(false);
+        io.warren.core.BrokerException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.warren.core.BrokerException.class,
+                () -> Publisher.publish(fanout(remote), m, new RoutingResult(), null, collect, f -> { }));
+        assertEquals(io.warren.core.BrokerException.Reason.NOT_FOUND, e.reason());
+        assertEquals(0, m.refCnt());
+    }
+
+    @Test
+    void aForwardedMessageGoesToItsQueueAloneAndNeverOnToAnotherNode() {
+        MessageQueue d = queue("d", true, 5);
+        Throwable[] safe = {new Throwable("not yet")};
+        assertSame(store, Publisher.publishTo(d, message(true), new RoutingResult(), collect, f -> safe[0] = f));
+        assertEquals(1, handed.size());
+        assertArrayEquals(new long[] {5}, store.appends.get(0));
+        store.commit(null);
+        assertNull(safe[0]);
+        // the queue was deleted meanwhile: nothing reached, nothing kept
+        Message gone = message(true);
+        assertNull(Publisher.publishTo(null, gone, new RoutingResult(), collect, f -> { }));
+        assertEquals(0, gone.refCnt());
+        // a stand-in here: refused, not forwarded again
+        Message m = message(false);
+        org.junit.jupiter.api.Assertions.assertThrows(io.warren.core.BrokerException.class,
+                () -> Publisher.publishTo(standIn("r", new FakeStore()), m, new RoutingResult(), collect, f -> { }));
+        assertEquals(0, m.refCnt());
+    }
+
     /** Records appends; commits by hand. */
     private static final class FakeStore implements MessageStore {
         final List<long[]> appends = new ArrayList<>();

@@ -160,7 +160,7 @@ class ClusterTest {
 
     @Test
     @Order(3)
-    void aClassicQueueOfAnotherNodeIsConsumedThroughAnyNodeButNotYetPublishedTo() throws Exception {
+    void aClassicQueueOfAnotherNodeIsUsedThroughAnyNode() throws Exception {
         await().atMost(SPREAD).until(() -> api(3, "GET", "/api/queues/%2F/orders.audit", null).has("name"));
         try (Connection c = cluster.connect(1)) {
             Channel ch = c.createChannel();
@@ -188,12 +188,65 @@ class ClusterTest {
             await().atMost(SPREAD).untilAsserted(() ->
                     assertEquals(0, api(1, "GET", "/api/queues/%2F/orders.audit", null).path("messages").asInt()));
             ch.queuePurge("orders.audit");
-            // A publish that would route there is refused, rather than losing the message.
-            Channel ch2 = c.createChannel();
-            ch2.confirmSelect();
-            ch2.basicPublish("orders", "order.paid", null, "o-2".getBytes(StandardCharsets.UTF_8));
-            assertThrows(Exception.class, () -> ch2.waitForConfirmsOrDie(10_000));
-            assertTrue(!ch2.isOpen() && ch2.getCloseReason().getReason().toString().contains("reply-code=404"));
+
+            // Publishes through node 3 are forwarded to node 1, which holds the queue: persistent
+            // and transient, confirmed once node 1 took them, with the exchange, routing key and
+            // properties the publisher gave (and nothing of the forwarding).
+            Channel pub = c.createChannel();
+            pub.confirmSelect();
+            AMQP.BasicProperties headed = new AMQP.BasicProperties.Builder().deliveryMode(2).contentType("text/plain")
+                    .headers(Map.of("origin", "node 3")).build();
+            pub.basicPublish("orders", "order.paid", headed, "o-1".getBytes(StandardCharsets.UTF_8));
+            pub.basicPublish("orders", "order.paid", null, "o-2".getBytes(StandardCharsets.UTF_8));
+            pub.basicPublish("", "orders.audit", PERSISTENT, "o-3".getBytes(StandardCharsets.UTF_8));
+            pub.waitForConfirmsOrDie(10_000);
+            // A redeclare through node 3 (the tutorials' first step) answers node 1's counts.
+            assertEquals(3, ch.queueDeclare("orders.audit", true, false, false, Map.of("x-max-length", 1000))
+                    .getMessageCount());
+            assertEquals(3, ch.queueDeclarePassive("orders.audit").getMessageCount());
+            Channel bad = c.createChannel();
+            IOException inequivalent = assertThrows(IOException.class, () ->
+                    bad.queueDeclare("orders.audit", true, false, false, Map.of()));
+            assertTrue(String.valueOf(inequivalent.getCause()).contains("reply-code=406"), inequivalent.toString());
+        }
+        try (Connection c = cluster.connect(1)) {
+            Channel ch = c.createChannel();
+            GetResponse first = ch.basicGet("orders.audit", true);
+            assertEquals("o-1", new String(first.getBody(), StandardCharsets.UTF_8));
+            assertEquals("orders", first.getEnvelope().getExchange());
+            assertEquals("order.paid", first.getEnvelope().getRoutingKey());
+            assertEquals("text/plain", first.getProps().getContentType());
+            assertEquals(Set.of("origin"), first.getProps().getHeaders().keySet());
+            assertEquals("node 3", first.getProps().getHeaders().get("origin").toString());
+            GetResponse second = ch.basicGet("orders.audit", true);
+            assertEquals("o-2", new String(second.getBody(), StandardCharsets.UTF_8));
+            assertEquals(null, second.getProps().getHeaders(), "no header added by the forwarding");
+            GetResponse third = ch.basicGet("orders.audit", true);
+            assertEquals("o-3", new String(third.getBody(), StandardCharsets.UTF_8));
+            assertEquals("", third.getEnvelope().getExchange());
+        }
+        // A delete through node 2 deletes it at node 1, and the queue is gone everywhere.
+        try (Connection c = cluster.connect(2)) {
+            Channel ch = c.createChannel();
+            ch.queueDeclare("scratch", true, false, false, null);
+            ch.confirmSelect();
+            ch.basicPublish("", "scratch", null, new byte[] {1});
+            ch.waitForConfirmsOrDie(10_000);
+        }
+        try (Connection c = cluster.connect(3)) {
+            await().atMost(SPREAD).until(() -> api(3, "GET", "/api/queues/%2F/scratch", null).has("name"));
+            Channel ch = c.createChannel();
+            Channel refused = c.createChannel();
+            IOException notEmpty = assertThrows(IOException.class, () -> refused.queueDelete("scratch", false, true));
+            assertTrue(String.valueOf(notEmpty.getCause()).contains("reply-code=406"), notEmpty.toString());
+            assertEquals(1, ch.queueDelete("scratch").getMessageCount());
+            Channel gone = c.createChannel();
+            assertThrows(IOException.class, () -> gone.queueDeclarePassive("scratch"));
+        }
+        for (int i = 1; i <= 3; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> assertTrue(assertThrows(AssertionError.class, () ->
+                    api(node, "GET", "/api/queues/%2F/scratch", null)).getMessage().contains(": 404 ")));
         }
     }
 
