@@ -575,6 +575,26 @@ final class Commands {
         }
     }
 
+    @Command(name = "forget_cluster_node", description = {"Removes a stopped node from the cluster.",
+            "The node must be stopped (bin/warren stop on it). It leaves the cluster's metadata group at once",
+            "(needs a majority of the nodes with it and without it up); each quorum queue's leader then removes",
+            "its member on that node within a few seconds. The removed node must not be started again with its",
+            "data dir; remove it from every node's cluster_formation.classic_config.nodes list too."})
+    static final class ForgetClusterNode extends Base {
+        @Parameters(index = "0", paramLabel = "<existing_cluster_member_node>", description = "the node to remove")
+        String node;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Removing node " + node + " from the cluster");
+            Api.Response r = api.send("DELETE", "/api/warren/cluster/nodes/" + Api.enc(node), null, Map.of());
+            if (r.status() != 204 && r.status() != 200) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
     @Command(name = "status", description = "Displays status of a node.")
     static final class Status extends Base {
         @Override int exec(Ctx c) {

@@ -22,6 +22,7 @@ import java.util.Map;
         subcommands = {
                 Commands.Status.class,
                 Commands.ClusterStatus.class,
+                Commands.ForgetClusterNode.class,
                 Commands.ListQueues.class,
                 Commands.ListExchanges.class,
                 Commands.ListBindings.class,

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -154,6 +155,23 @@ public final class MetadataGroup implements AutoCloseable {
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /**
+     * The members of the metadata group as this member's newest configuration has them: the
+     * cluster's nodes (a node removed by {@link #removeMember} is not among them). Empty when it
+     * cannot be read (the server stopped).
+     */
+    public Set<String> memberIds() {
+        return node.currentMembers(GROUP_ID);
+    }
+
+    /**
+     * Removes a member from the metadata group (warrenctl forget_cluster_node): see
+     * {@link RaftNode#removeMember}. Blocks; not for an event loop.
+     */
+    public void removeMember(String memberId) throws IOException {
+        node.removeMember(GROUP_ID, memberId);
     }
 
     /** The highest log index applied on this member. */

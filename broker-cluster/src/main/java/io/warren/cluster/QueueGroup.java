@@ -447,6 +447,19 @@ public final class QueueGroup {
         }
     }
 
+    /** The member ids of the group's current configuration as this member's log has it (see {@link #members}). */
+    public java.util.Set<String> memberIds() {
+        return node.currentMembers(groupId);
+    }
+
+    /**
+     * Removes member {@code memberId} from the group (its node was forgotten): see
+     * {@link RaftNode#removeMember}. Blocks; not for an event loop.
+     */
+    public void removeMember(String memberId) throws IOException {
+        node.removeMember(groupId, memberId);
+    }
+
     /** The group's members as this member's configuration has them. */
     public List<Member> members() {
         try {

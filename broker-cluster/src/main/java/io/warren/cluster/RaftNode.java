@@ -239,6 +239,52 @@ public final class RaftNode implements AutoCloseable {
         return Collections.unmodifiableMap(byName);
     }
 
+    /**
+     * The member ids of group {@code id}'s current configuration as this member knows it (the
+     * newest configuration in its log, committed or not); empty when this node hosts no such group.
+     */
+    Set<String> currentMembers(RaftGroupId id) {
+        try {
+            Set<String> ids = new java.util.LinkedHashSet<>();
+            for (RaftPeer p : server.getDivision(id).getRaftConf().getCurrentPeers()) {
+                ids.add(p.getId().toString());
+            }
+            return ids;
+        } catch (IOException e) {
+            return Set.of();
+        }
+    }
+
+    /**
+     * Removes member {@code memberId} from group {@code id}: a configuration change through the
+     * group's leader, committed by a majority of the old members and of the new ones (Raft's joint
+     * consensus), so it needs those majorities up. A member not in the configuration is a no-op.
+     * Blocks until the change is committed or has failed (a few retries through an election);
+     * not for an event loop.
+     *
+     * @throws IOException when the change could not be made (no leader, no majority, ...)
+     */
+    void removeMember(RaftGroupId id, String memberId) throws IOException {
+        RaftServer.Division d = server.getDivision(id);
+        java.util.Collection<RaftPeer> peers = d.getRaftConf().getCurrentPeers();
+        List<RaftPeer> keep = peers.stream().filter(p -> !p.getId().toString().equals(memberId)).toList();
+        if (keep.size() == peers.size()) {
+            return;
+        }
+        if (keep.isEmpty()) {
+            throw new IOException("cannot remove the last member " + memberId + " of group " + id);
+        }
+        try (RaftClient c = newClient(d.getGroup(), ClientId.randomId(), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                10, RaftSettings.ratis(settings.retryInterval())))) {
+            RaftClientReply reply = c.admin().setConfiguration(keep);
+            if (!reply.isSuccess()) {
+                throw new IOException("group " + id + " refused to remove member " + memberId + ": "
+                        + reply.getException(), reply.getException());
+            }
+        }
+        log.info("{} removed member {} from group {}", self.id(), memberId, id);
+    }
+
     /** This node's member of the metadata group. */
     public MetadataGroup metadata() {
         return metadata;

@@ -214,6 +214,31 @@ class MetadataGroupTest {
         await().atMost(BOUND).until(() -> cluster.state(oldLeader).applied().equals(expected));
     }
 
+    /**
+     * forget_cluster_node: a stopped member is removed from the configuration through any member;
+     * every remaining member's configuration drops it, and the two go on committing (a majority
+     * of two is both). Removing an absent member changes nothing.
+     */
+    @Test void aStoppedMemberIsRemovedFromTheConfiguration() throws Exception {
+        cluster = new TestCluster(3, dir, RaftSettings.DEFAULT).startAll();
+        join(cluster.member(0).submit(bytes("before")));
+        java.util.Set<String> all = cluster.member(0).memberIds();
+        assertEquals(3, all.size());
+        String gone = cluster.member(2).self().id();
+        cluster.stop(2);
+        await().atMost(BOUND).until(() -> cluster.leader().isPresent());
+        cluster.member(1).removeMember(gone);
+        for (int i = 0; i < 2; i++) {
+            int m = i;
+            await().atMost(BOUND).until(() -> !cluster.member(m).memberIds().contains(gone)
+                    && cluster.member(m).memberIds().size() == 2);
+        }
+        join(cluster.member(0).submit(bytes("after")));
+        await().atMost(BOUND).until(() -> cluster.state(1).contains("after"));
+        cluster.member(0).removeMember(gone); // already out: a no-op
+        assertEquals(2, cluster.member(0).memberIds().size());
+    }
+
     @Test void withoutAMajorityASubmitIsNeverConfirmed() throws Exception {
         cluster = new TestCluster(3, dir, RaftSettings.DEFAULT.withSubmitTimeout(Duration.ofSeconds(3))).startAll();
         await().atMost(BOUND).until(() -> cluster.leader().isPresent()); // the first election may outlast 3 s

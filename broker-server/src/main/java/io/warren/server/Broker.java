@@ -394,6 +394,19 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         return c == null ? null : c.running();
     }
 
+    @Override public void forgetClusterNode(String node) throws ClusterRefusal {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        if (c == null) {
+            io.warren.server.management.BrokerControl.super.forgetClusterNode(node);
+            return;
+        }
+        try {
+            c.forget(node);
+        } catch (io.warren.server.cluster.ClusterNode.ForgetRefused e) {
+            throw new ClusterRefusal(e.status(), e.getMessage());
+        }
+    }
+
     /** This node's part of the cluster; null for a single node. */
     public io.warren.server.cluster.ClusterNode cluster() {
         return cluster;

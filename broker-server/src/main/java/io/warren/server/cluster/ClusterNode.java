@@ -257,10 +257,121 @@ public final class ClusterNode implements AutoCloseable {
     /** Every node of the cluster and whether it was up at the last probe (this node: true). */
     public Map<String, Boolean> running() {
         Map<String, Boolean> m = new LinkedHashMap<>();
-        for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
+        for (WarrenConfig.ClusterConfig.Peer p : members()) {
             m.put(p.name(), running.getOrDefault(p.name(), false));
         }
         return m;
+    }
+
+    /**
+     * The cluster's nodes now, in node-list order: those of the node list that are members of the
+     * metadata group's configuration as this node's log has it (forget_cluster_node removes a
+     * node from it). The whole list while the configuration cannot be read.
+     */
+    public List<WarrenConfig.ClusterConfig.Peer> members() {
+        java.util.Set<String> ids = group.memberIds();
+        if (ids.isEmpty()) {
+            return config.nodes();
+        }
+        return config.nodes().stream().filter(p -> ids.contains(memberId(p.name()))).toList();
+    }
+
+    /** Whether node {@code name} is one of the cluster's nodes now (see {@link #members}). */
+    public boolean isMember(String name) {
+        return members().stream().anyMatch(p -> p.name().equals(name));
+    }
+
+    /** Why forget_cluster_node refused; {@link #status} is the management API's answer (400, 404, 409, 503). */
+    public static final class ForgetRefused extends Exception {
+        private final int status;
+
+        ForgetRefused(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+
+        public int status() {
+            return status;
+        }
+    }
+
+    /**
+     * warrenctl forget_cluster_node (RabbitMQ's): removes node {@code name}, which must be stopped,
+     * from the cluster: from the metadata group's configuration (a Raft configuration change, which
+     * needs a majority of the nodes with it and without it up), so every node stops listing it;
+     * then each quorum queue's leader removes its member there ({@link #shrinkQueueGroups}, which
+     * this node's monitor and every other node's run every few seconds). Its classic queues keep
+     * their definitions (their node is gone: a use of them gets 404 naming it). The forgotten node
+     * must not come back with its data dir: the others no longer count it. Blocks (the change is
+     * committed before this returns); not for an event loop.
+     */
+    public void forget(String name) throws ForgetRefused {
+        if (name.equals(config.nodeName())) {
+            throw new ForgetRefused(400, "node " + name + " cannot forget itself: run forget_cluster_node against "
+                    + "another node of the cluster");
+        }
+        WarrenConfig.ClusterConfig.Peer peer = members().stream().filter(p -> p.name().equals(name)).findFirst()
+                .orElse(null);
+        if (peer == null) {
+            throw new ForgetRefused(404, "node " + name + " is not a node of this cluster (cluster_status lists them)");
+        }
+        if (probe(peer)) {
+            running.put(name, true);
+            throw new ForgetRefused(409, "warren on node " + name + " must be stopped (bin/warren stop) before it "
+                    + "can be removed");
+        }
+        try {
+            group.removeMember(memberId(name));
+        } catch (IOException | RuntimeException e) {
+            throw new ForgetRefused(503, "cannot remove node " + name + " from the cluster: " + e.getMessage());
+        }
+        running.remove(name);
+        addresses.remove(name);
+        log.info("node {} was removed from the cluster", name);
+        shrinkQueueGroups();
+    }
+
+    /**
+     * Each quorum queue group this node leads drops the members whose node is no longer in the
+     * cluster (forgotten). Runs on the membership executor; a failure is logged and tried again at
+     * the next round.
+     */
+    /** Removals of forgotten members queued or running ("group \0 member"): each once at a time. */
+    private final java.util.Set<String> shrinking = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    void shrinkQueueGroups() {
+        java.util.Set<String> cluster = group.memberIds();
+        if (cluster.isEmpty() || !cluster.contains(memberId(config.nodeName())) || closed) {
+            return; // the configuration cannot be read: nothing to compare with
+        }
+        String self = memberId(config.nodeName());
+        for (io.warren.cluster.QueueGroup g : group.node().queueGroups().values()) {
+            if (!self.equals(g.leaderId())) {
+                continue;
+            }
+            for (String member : g.memberIds()) {
+                String key = g.name() + "\0" + member;
+                if (!cluster.contains(member) && shrinking.add(key)) {
+                    try {
+                        membership.execute(() -> {
+                            try {
+                                g.removeMember(member);
+                                log.info("quorum queue group {}: member {} of a forgotten node removed", g.name(),
+                                        member);
+                            } catch (IOException | RuntimeException e) {
+                                log.warn("quorum queue group {}: cannot remove member {} of a forgotten node yet: {}",
+                                        g.name(), member, e.toString());
+                            } finally {
+                                shrinking.remove(key);
+                            }
+                        });
+                    } catch (java.util.concurrent.RejectedExecutionException e) {
+                        shrinking.remove(key);
+                        return; // stopping
+                    }
+                }
+            }
+        }
     }
 
     /** Whether this node's member leads the metadata group now. */
@@ -270,7 +381,7 @@ public final class ClusterNode implements AutoCloseable {
 
     private void probeLoop() {
         while (!closed) {
-            for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
+            for (WarrenConfig.ClusterConfig.Peer p : members()) {
                 if (p.name().equals(config.nodeName())) {
                     continue;
                 }
@@ -280,6 +391,8 @@ public final class ClusterNode implements AutoCloseable {
                     log.info("node {} is {}", p.name(), up ? "up" : "down");
                 }
             }
+            shrinkQueueGroups();
+            quorumQueues.refreshMembers();
             try {
                 Thread.sleep(PROBE_EVERY_MS);
             } catch (InterruptedException e) {

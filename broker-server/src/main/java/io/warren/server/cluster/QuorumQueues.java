@@ -45,7 +45,10 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         this.node = node;
     }
 
-    /** The nodes of a queue's group: the declaring node, then the next ones in the node list. */
+    /**
+     * The nodes of a queue's group: the declaring node, then the next ones in the node list,
+     * without those forgotten since (forget_cluster_node).
+     */
     List<WarrenConfig.ClusterConfig.Peer> membersOf(String declaring, Map<String, Object> arguments) {
         List<WarrenConfig.ClusterConfig.Peer> all = node.config().nodes();
         int size = all.size();
@@ -65,6 +68,10 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         for (int i = 0; i < size; i++) {
             l.add(all.get((start + i) % all.size()));
         }
+        // A forgotten node is no member: a queue's group shrinks by it (ClusterNode#shrinkQueueGroups).
+        // The choice above is over the whole node list, so that every node computes the same
+        // members for a queue whenever it was declared.
+        l.removeIf(p -> !node.isMember(p.name()));
         return l;
     }
 
@@ -107,6 +114,30 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             }
         });
         return true;
+    }
+
+    /**
+     * Sets each quorum queue's listed members (list_queues members) to its group's configuration
+     * as this member's log has it, in node-list order: a group that dropped a forgotten node's
+     * member no longer lists that node. The node's monitor calls it every few seconds.
+     */
+    void refreshMembers() {
+        List<WarrenConfig.ClusterConfig.Peer> all = node.config().nodes();
+        for (QuorumMember m : members.values()) {
+            QueueGroup g = m.group.group();
+            if (g == null) {
+                continue;
+            }
+            Set<String> ids = g.memberIds();
+            if (ids.isEmpty()) {
+                continue;
+            }
+            List<String> names = all.stream().map(WarrenConfig.ClusterConfig.Peer::name)
+                    .filter(n -> ids.contains(ClusterNode.memberId(n))).toList();
+            if (!names.equals(m.queue.clusterMembers())) {
+                m.queue.clusterMembers(names);
+            }
+        }
     }
 
     /**

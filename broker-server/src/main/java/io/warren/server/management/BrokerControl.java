@@ -35,4 +35,29 @@ public interface BrokerControl {
     default java.util.Map<String, Boolean> clusterNodes() {
         return null;
     }
+
+    /**
+     * rabbitmqctl forget_cluster_node: removes a stopped node from the cluster. Blocks until the
+     * change is committed.
+     *
+     * @throws ClusterRefusal the HTTP status and reason of a refusal (not clustered, unknown node,
+     *                        this node, a running node, no majority)
+     */
+    default void forgetClusterNode(String node) throws ClusterRefusal {
+        throw new ClusterRefusal(400, "node is not part of a cluster (no cluster_formation in its config)");
+    }
+
+    /** A cluster command refused: the management API's status and the one-line reason. */
+    final class ClusterRefusal extends Exception {
+        private final int status;
+
+        public ClusterRefusal(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+
+        public int status() {
+            return status;
+        }
+    }
 }

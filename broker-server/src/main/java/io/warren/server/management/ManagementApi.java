@@ -121,6 +121,7 @@ final class ManagementApi {
         route("warren/stop_app", Map.of("POST", warren::stopApp));
         route("warren/start_app", Map.of("POST", warren::startApp));
         route("warren/stop", Map.of("POST", now(warren::stop)));
+        route("warren/cluster/nodes/{node}", Map.of("DELETE", warren::forgetClusterNode));
         route("warren/alarms/{resource}", Map.of("PUT", now(r -> warren.setAlarm(r, true)),
                 "DELETE", now(r -> warren.setAlarm(r, false))));
     }

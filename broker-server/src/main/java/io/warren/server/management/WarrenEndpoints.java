@@ -212,6 +212,26 @@ final class WarrenEndpoints {
     }
 
     /**
+     * DELETE /api/warren/cluster/nodes/{node}: warrenctl forget_cluster_node. 204 once the node is
+     * out of the cluster; 400 for this node itself or a node that is not clustered, 404 for a node
+     * that is not in the cluster, 409 for a node still running, 503 when the cluster could not
+     * commit the change (no majority). Runs on the API's worker thread (it waits for the cluster's
+     * log). Administrators only.
+     */
+    java.util.concurrent.CompletableFuture<ApiResponse> forgetClusterNode(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        String node = r.param("node");
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                ctx.control.forgetClusterNode(node);
+            } catch (BrokerControl.ClusterRefusal e) {
+                throw new ApiException(e.status(), e.status() == 404 ? "not_found" : "bad_request", e.getMessage());
+            }
+            return ApiResponse.status(204);
+        }, ctx.worker);
+    }
+
+    /**
      * POST /api/warren/stop: 202 now, then the broker stops as bin/warren stop stops it (the
      * process exits); the client waits for the API to stop answering. Administrators only.
      */

@@ -482,6 +482,10 @@ class WarrenctlTest {
         assertTrue(col.err().startsWith("Error (argument validation): Info key(s) nosuch are not supported"), col.err());
         // Not implemented yet: refused, never accepted and ignored.
         assertEquals(64, ctl("join_cluster", "rabbit@elsewhere").code());
+        // A single broker has no cluster to forget a node of.
+        Result forget = ctl("forget_cluster_node", "rabbit@elsewhere");
+        assertEquals(70, forget.code(), forget.all());
+        assertTrue(forget.err().contains("not part of a cluster"), forget.err());
         // -n is accepted and changes nothing; -t is the request timeout.
         Result n = ctl("-n", "rabbit@elsewhere", "-t", "5", "-q", "list_vhosts");
         assertEquals(0, n.code(), n.all());

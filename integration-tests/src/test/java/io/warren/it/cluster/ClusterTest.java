@@ -563,6 +563,72 @@ class ClusterTest {
         });
     }
 
+    /**
+     * warrenctl forget_cluster_node (last: node 3 stays out): a running node, this node and an
+     * unknown one are refused; once node 3 is stopped it is removed from the cluster, which every
+     * remaining node's cluster_status shows; the quorum queues it was a member of shrink to the
+     * two others, and keep taking confirmed publishes.
+     */
+    @Test
+    @Order(20)
+    void aStoppedNodeIsForgottenAndTheQuorumQueuesShrink() throws Exception {
+        try (Connection c = cluster.connect(1)) {
+            c.createChannel().queueDeclare("qq.forget", true, false, false, Map.of("x-queue-type", "quorum"));
+        }
+        await().atMost(SPREAD).untilAsserted(() -> assertEquals(3, members(1, "qq.forget").size()));
+        Result running = cluster.ctl(1, "forget_cluster_node", "warren3@localhost");
+        assertEquals(70, running.code(), running.all());
+        assertTrue(running.err().contains("must be stopped"), running.err());
+        Result self = cluster.ctl(1, "forget_cluster_node", "warren1@localhost");
+        assertEquals(70, self.code(), self.all());
+        assertTrue(self.err().contains("cannot forget itself"), self.err());
+        Result unknown = cluster.ctl(1, "forget_cluster_node", "warren9@localhost");
+        assertEquals(70, unknown.code(), unknown.all());
+        assertTrue(unknown.err().contains("not a node of this cluster"), unknown.err());
+
+        assertEquals(0, cluster.stop(3).code());
+        Result forget = cluster.ctl(1, "forget_cluster_node", "warren3@localhost");
+        assertEquals(0, forget.code(), forget.all());
+        assertEquals("Removing node warren3@localhost from the cluster\n", forget.out());
+        for (int i = 1; i <= 2; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> {
+                Result r = cluster.ctl(node, "cluster_status", "--formatter", "json");
+                assertEquals(0, r.code(), r.all());
+                JsonNode st = JSON.readTree(r.out());
+                assertEquals(List.of("warren1@localhost", "warren2@localhost"), names(st.path("disk_nodes")));
+                assertEquals(names(st.path("disk_nodes")), names(st.path("running_nodes")));
+            });
+            await().atMost(SPREAD).untilAsserted(() ->
+                    assertEquals(Set.of("warren1@localhost", "warren2@localhost"), members(node, "qq.forget")));
+        }
+        try (Connection c = cluster.connect(2)) {
+            Channel ch = c.createChannel();
+            ch.confirmSelect();
+            for (int i = 0; i < 20; i++) {
+                ch.basicPublish("", "qq.forget", PERSISTENT, ("f-" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            ch.waitForConfirmsOrDie(10_000);
+            assertEquals(20, ch.queueDeclarePassive("qq.forget").getMessageCount());
+        }
+        Result again = cluster.ctl(2, "forget_cluster_node", "warren3@localhost");
+        assertEquals(70, again.code(), again.all());
+    }
+
+    /** The members of a quorum queue as node {@code via}'s list_queues shows them. */
+    private static Set<String> members(int via, String queue) throws Exception {
+        Result r = cluster.ctl(via, "list_queues", "name", "members", "--formatter", "json");
+        assertEquals(0, r.code(), r.all());
+        for (JsonNode q : JSON.readTree(r.out())) {
+            if (q.path("name").asText().equals(queue)) {
+                Set<String> m = new java.util.TreeSet<>();
+                q.path("members").forEach(n -> m.add(n.asText()));
+                return m;
+            }
+        }
+        return Set.of();
+    }
+
     /** What a scenario does to a node; returns how it undoes it. */
     private interface Disruption {
         Restore apply(int target) throws Exception;
