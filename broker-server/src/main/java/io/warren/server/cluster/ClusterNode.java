@@ -331,14 +331,14 @@ public final class ClusterNode implements AutoCloseable {
         shrinkQueueGroups();
     }
 
-    /**
-     * Each quorum queue group this node leads drops the members whose node is no longer in the
-     * cluster (forgotten). Runs on the membership executor; a failure is logged and tried again at
-     * the next round.
-     */
     /** Removals of forgotten members queued or running ("group \0 member"): each once at a time. */
     private final java.util.Set<String> shrinking = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+    /**
+     * Each quorum queue group this node leads drops the members whose node is no longer in the
+     * cluster (forgotten). The removals run on the membership executor; a failure is logged and
+     * tried again at the next round.
+     */
     void shrinkQueueGroups() {
         java.util.Set<String> cluster = group.memberIds();
         if (cluster.isEmpty() || !cluster.contains(memberId(config.nodeName())) || closed) {
