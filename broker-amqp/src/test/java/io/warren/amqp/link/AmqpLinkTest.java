@@ -203,7 +203,11 @@ class AmqpLinkTest {
     }
 
     private AmqpLink open(Recorder r) throws Exception {
-        AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", "guest", "node-b",
+        return open(r, "guest");
+    }
+
+    private AmqpLink open(Recorder r, String user) throws Exception {
+        AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", user, "node-b",
                 hmac(KEY), 0, r).get(WAIT_S, TimeUnit.SECONDS);
         links.add(link);
         return link;
@@ -212,6 +216,16 @@ class AmqpLinkTest {
     private String queue(String name) throws IOException {
         ch.queueDeclare(name, false, false, false, null);
         return name;
+    }
+
+    /** Queue {@code name} with messages m0..m{n-1} in it (a passive declare's round trip: the publishes are in). */
+    private String queueWith(String name, int n) throws IOException {
+        String q = queue(name);
+        for (int i = 0; i < n; i++) {
+            publish(q, "m" + i);
+        }
+        ch.queueDeclarePassive(q);
+        return q;
     }
 
     private void publish(String queue, String body) throws IOException {
@@ -679,11 +693,9 @@ class AmqpLinkTest {
         ch.queueDelete(q);
     }
 
+    /** A link logged in as node-b itself (no user): what forwards publishes. */
     private AmqpLink openAsNode(Recorder r) throws Exception {
-        AmqpLink link = AmqpLink.open(group, NioSocketChannel.class, server.address(), "/", "", "node-b",
-                hmac(KEY), 0, r).get(WAIT_S, TimeUnit.SECONDS);
-        links.add(link);
-        return link;
+        return open(r, "");
     }
 
     /**
@@ -922,11 +934,7 @@ class AmqpLinkTest {
 
     @Test
     void declarePassiveReportsCounts() throws Exception {
-        String q = queue("link-declare");
-        for (int i = 0; i < 3; i++) {
-            publish(q, "m" + i);
-        }
-        ch.queueDeclarePassive(q); // a round trip: the publishes are in
+        String q = queueWith("link-declare", 3);
         AmqpLink link = open(new Recorder());
         assertEquals(new AmqpLink.DeclareOk(q, 3, 0), await(link.declarePassive(q)));
 
@@ -955,11 +963,7 @@ class AmqpLinkTest {
 
     @Test
     void deleteReportsTheCountAndIfEmptyRefuses() throws Exception {
-        String q = queue("link-delete");
-        for (int i = 0; i < 4; i++) {
-            publish(q, "m" + i);
-        }
-        ch.queueDeclarePassive(q); // a round trip: the publishes are in
+        String q = queueWith("link-delete", 4);
         Recorder r = new Recorder();
         AmqpLink link = open(r);
         AmqpLink.LinkException e = assertInstanceOf(AmqpLink.LinkException.class, failure(link.delete(q, false, true)));
