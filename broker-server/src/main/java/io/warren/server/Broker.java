@@ -400,11 +400,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
             io.warren.server.management.BrokerControl.super.forgetClusterNode(node);
             return;
         }
-        try {
-            c.forget(node);
-        } catch (io.warren.server.cluster.ClusterNode.ForgetRefused e) {
-            throw new ClusterRefusal(e.status(), e.getMessage());
-        }
+        c.forget(node);
     }
 
     /** This node's part of the cluster; null for a single node. */

@@ -6,6 +6,7 @@ import io.warren.cluster.MetadataGroup;
 import io.warren.cluster.RaftSettings;
 import io.warren.cluster.ReplicatedState;
 import io.warren.server.WarrenConfig;
+import io.warren.server.management.BrokerControl.ClusterRefusal;
 import io.warren.store.definitions.ReplicatedDefinitionStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -281,20 +282,6 @@ public final class ClusterNode implements AutoCloseable {
         return members().stream().anyMatch(p -> p.name().equals(name));
     }
 
-    /** Why forget_cluster_node refused; {@link #status} is the management API's answer (400, 404, 409, 503). */
-    public static final class ForgetRefused extends Exception {
-        private final int status;
-
-        ForgetRefused(int status, String message) {
-            super(message);
-            this.status = status;
-        }
-
-        public int status() {
-            return status;
-        }
-    }
-
     /**
      * warrenctl forget_cluster_node (RabbitMQ's): removes node {@code name}, which must be stopped,
      * from the cluster: from the metadata group's configuration (a Raft configuration change, which
@@ -305,25 +292,25 @@ public final class ClusterNode implements AutoCloseable {
      * must not come back with its data dir: the others no longer count it. Blocks (the change is
      * committed before this returns); not for an event loop.
      */
-    public void forget(String name) throws ForgetRefused {
+    public void forget(String name) throws ClusterRefusal {
         if (name.equals(config.nodeName())) {
-            throw new ForgetRefused(400, "node " + name + " cannot forget itself: run forget_cluster_node against "
+            throw new ClusterRefusal(400, "node " + name + " cannot forget itself: run forget_cluster_node against "
                     + "another node of the cluster");
         }
         WarrenConfig.ClusterConfig.Peer peer = members().stream().filter(p -> p.name().equals(name)).findFirst()
                 .orElse(null);
         if (peer == null) {
-            throw new ForgetRefused(404, "node " + name + " is not a node of this cluster (cluster_status lists them)");
+            throw new ClusterRefusal(404, "node " + name + " is not a node of this cluster (cluster_status lists them)");
         }
         if (probe(peer)) {
             running.put(name, true);
-            throw new ForgetRefused(409, "warren on node " + name + " must be stopped (bin/warren stop) before it "
+            throw new ClusterRefusal(409, "warren on node " + name + " must be stopped (bin/warren stop) before it "
                     + "can be removed");
         }
         try {
             group.removeMember(memberId(name));
         } catch (IOException | RuntimeException e) {
-            throw new ForgetRefused(503, "cannot remove node " + name + " from the cluster: " + e.getMessage());
+            throw new ClusterRefusal(503, "cannot remove node " + name + " from the cluster: " + e.getMessage());
         }
         running.remove(name);
         addresses.remove(name);

@@ -225,7 +225,12 @@ final class WarrenEndpoints {
             try {
                 ctx.control.forgetClusterNode(node);
             } catch (BrokerControl.ClusterRefusal e) {
-                throw new ApiException(e.status(), e.status() == 404 ? "not_found" : "bad_request", e.getMessage());
+                throw new ApiException(e.status(), switch (e.status()) {
+                    case 404 -> "not_found";
+                    case 409 -> "conflict";
+                    case 503 -> "service_unavailable";
+                    default -> "bad_request";
+                }, e.getMessage());
             }
             return ApiResponse.status(204);
         }, ctx.worker);
