@@ -274,22 +274,30 @@ public final class AmqpChannel implements MethodHandler {
             return;
         }
         MessageQueue q = d.queue();
-        if (q.remoteHome() != null && !q.quorum()) {
+        if (q.remoteHome() != null && q.remotes() != null && !d.created()) {
             if (connection.relayed()) {
                 throw q.remoteUse(); // a use relayed here is never relayed on
             }
-            // A classic queue another node holds: the counts are the holder's.
+            // A queue another node holds (a classic queue's home, a quorum queue's leader): the
+            // counts are the holder's. A quorum queue whose leader cannot be asked (an election)
+            // answers this node's copy's counts rather than fail a declare.
             q.remotes().counts(q, connection.user(), (messages, consumerCount) -> connection.execute(() ->
                     sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount), QueueDeclare.CLASS_ID,
                             QueueDeclare.METHOD_ID)), e -> connection.execute(() -> {
-                                if (state == State.OPEN) {
+                                if (q.quorum() && e.reason() != io.warren.core.BrokerException.Reason.ACCESS_REFUSED) {
+                                    sendLocalCounts(q);
+                                } else if (state == State.OPEN) {
                                     closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueueDeclare.CLASS_ID,
                                             QueueDeclare.METHOD_ID);
                                 }
                             }));
             return;
         }
-        // Counts are read on the queue's loop, after any publish this channel sent before.
+        sendLocalCounts(q);
+    }
+
+    /** declare-ok with the counts of this node's queue, read on the queue's loop after any publish this channel sent before. */
+    private void sendLocalCounts(MessageQueue q) {
         q.execute(() -> {
             int messages = q.messageCount();
             int consumerCount = q.consumerCount();

@@ -409,6 +409,10 @@ class ClusterTest {
                 p.basicPublish("", "qq.relay", PERSISTENT, ("m" + k).getBytes(StandardCharsets.UTF_8));
             }
             p.waitForConfirmsOrDie(30_000);
+            // A declare through a follower answers the leader's counts, as a redeclare does.
+            assertEquals(100, p.queueDeclarePassive("qq.relay").getMessageCount());
+            assertEquals(100, p.queueDeclare("qq.relay", true, false, false, Map.of("x-queue-type", "quorum"))
+                    .getMessageCount());
             Channel ch = sub.createChannel();
             ch.basicQos(10);
             java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
