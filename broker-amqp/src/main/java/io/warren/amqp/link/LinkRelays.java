@@ -579,11 +579,24 @@ public final class LinkRelays implements RemoteQueues {
             this.q = q;
         }
 
-        /** The forwarder to q's holder, or null when none can be named (this node holds it, or no node is known). */
+        /** The forwarder once found: a classic queue's holder does not change. */
+        private volatile Forwarder forwarder;
+
+        /**
+         * The forwarder to q's holder, or null when none can be named (this node holds it, or no
+         * node is known). Looked up once, not per publish.
+         */
         private Forwarder forwarder() {
-            String node = holderOf(q);
-            return node == null ? null
-                    : forwarders.computeIfAbsent(node + "\0" + q.vhost(), k -> new Forwarder(node, q.vhost()));
+            Forwarder f = forwarder;
+            if (f == null) {
+                String node = holderOf(q);
+                if (node == null) {
+                    return null;
+                }
+                f = forwarders.computeIfAbsent(node + "\0" + q.vhost(), k -> new Forwarder(node, q.vhost()));
+                forwarder = f;
+            }
+            return f;
         }
 
         @Override public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body,

@@ -868,7 +868,7 @@ class AmqpLinkTest {
         assertNotNull(e, "no delivery");
         assertEquals("link-direct", e.getExchange());
         assertEquals("rk-1", e.getRoutingKey());
-        assertEquals("routed", bodies.poll());
+        assertEquals("routed", bodies.poll(WAIT_S, TimeUnit.SECONDS)); // added just after its envelope
         assertTrue(link.isOpen());
         Thread.sleep(50);
         assertTrue(envelopes.isEmpty());
