@@ -102,6 +102,20 @@ public final class MetadataGroup implements AutoCloseable {
      * does not answer; never retried.
      */
     public CompletableFuture<byte[]> ask(String memberId) {
+        return ask(memberId, "amqp");
+    }
+
+    /**
+     * Whether member {@code memberId} has applied the log up to {@code index}: it answers once it
+     * has (true), or after about a second (false); false too when it cannot be asked.
+     */
+    public CompletableFuture<Boolean> applied(String memberId, long index) {
+        return ask(memberId, RecordStateMachine.APPLIED + index)
+                .thenApply(b -> b.length == 1 && b[0] == 1)
+                .exceptionally(e -> false);
+    }
+
+    private CompletableFuture<byte[]> ask(String memberId, String question) {
         RaftClient c;
         synchronized (this) {
             if (askClient == null) {
@@ -118,7 +132,7 @@ public final class MetadataGroup implements AutoCloseable {
         // first, which a client that must not retry sees fail whenever the asked member does not lead.
         return CompletableFuture.supplyAsync(() -> {
             try {
-                RaftClientReply reply = c.io().sendStaleRead(Message.valueOf(ByteString.copyFromUtf8("amqp")), 1,
+                RaftClientReply reply = c.io().sendStaleRead(Message.valueOf(ByteString.copyFromUtf8(question)), 1,
                         org.apache.ratis.protocol.RaftPeerId.valueOf(memberId));
                 if (!reply.isSuccess()) {
                     throw new java.util.concurrent.CompletionException(reply.getException());

@@ -274,8 +274,12 @@ public final class RaftNode implements AutoCloseable {
         if (keep.isEmpty()) {
             throw new IOException("cannot remove the last member " + memberId + " of group " + id);
         }
+        // Retried for three election timeouts: the member removed may have led until just now
+        // (its stop is what made it removable), and the others elect a new leader first.
+        int attempts = (int) Math.max(10, 3 * settings.electionTimeoutMax().toMillis()
+                / Math.max(1, settings.retryInterval().toMillis()));
         try (RaftClient c = newClient(d.getGroup(), ClientId.randomId(), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                10, RaftSettings.ratis(settings.retryInterval())))) {
+                attempts, RaftSettings.ratis(settings.retryInterval())))) {
             RaftClientReply reply = c.admin().setConfiguration(keep);
             if (!reply.isSuccess()) {
                 throw new IOException("group " + id + " refused to remove member " + memberId + ": "

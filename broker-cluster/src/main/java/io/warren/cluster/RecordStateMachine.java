@@ -72,11 +72,33 @@ class RecordStateMachine extends BaseStateMachine {
         this.answer = a;
     }
 
+    /** The question "have you applied index N" ({@link MetadataGroup#applied}), followed by N. */
+    static final String APPLIED = "applied ";
+    /** How long the member waits to have applied the index asked about before it answers no. */
+    static final long APPLIED_WAIT_MS = 1000;
+    private static final Message YES = Message.valueOf(
+            org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(new byte[] {1}));
+    private static final Message NO = Message.valueOf(
+            org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(new byte[] {0}));
+
     /**
-     * A read sent to this very member: its {@link #answer}, whatever the question (the one
-     * question asked so far is "what is your node's AMQP listener").
+     * A read sent to this very member: "applied N" is answered once this member has applied
+     * index N (yes, one byte 1), or after {@link #APPLIED_WAIT_MS} (no, 0); any other question
+     * gets its {@link #answer} (what its node's AMQP listener is).
      */
     @Override public CompletableFuture<Message> query(Message request) {
+        String question = request.getContent().toStringUtf8();
+        if (question.startsWith(APPLIED)) {
+            long index;
+            try {
+                index = Long.parseLong(question.substring(APPLIED.length()));
+            } catch (NumberFormatException e) {
+                return CompletableFuture.completedFuture(NO);
+            }
+            // a future of its own: the waiter whenApplied hands out is shared
+            return whenApplied(index).thenApply(v -> YES).completeOnTimeout(NO, APPLIED_WAIT_MS,
+                    java.util.concurrent.TimeUnit.MILLISECONDS).exceptionally(e -> NO);
+        }
         java.util.function.Supplier<byte[]> a = answer;
         byte[] bytes = a == null ? null : a.get();
         return CompletableFuture.completedFuture(Message.valueOf(

@@ -404,6 +404,7 @@ public final class AmqpChannel implements MethodHandler {
         MessageQueue standIn = vhost().queue(stripCrLf(queueName(m.queue())));
         if (standIn != null && standIn.remoteHome() != null && !standIn.quorum() && standIn.remotes() != null
                 && !connection.relayed()) {
+            vhost().checkExclusiveAccess(standIn, connection); // another node's exclusive queue: 405
             deleteAtHolder(standIn, m);
             return;
         }

@@ -9,10 +9,29 @@ import java.util.List;
  * are event loops); it is durable once a later {@link #sync} calls back.
  */
 public interface DefinitionStore extends AutoCloseable {
-    record ExchangeDef(String vhost, String name, String type, boolean autoDelete, boolean internal, byte[] arguments) {}
+    /**
+     * An exchange; {@code durable} is false only in a store that {@link #keepsTransient} (a
+     * cluster's), which carries non-durable exchanges to the other nodes too.
+     */
+    record ExchangeDef(String vhost, String name, String type, boolean autoDelete, boolean internal, byte[] arguments,
+                       boolean durable) {
+        public ExchangeDef(String vhost, String name, String type, boolean autoDelete, boolean internal,
+                           byte[] arguments) {
+            this(vhost, name, type, autoDelete, internal, arguments, true);
+        }
+    }
 
-    /** {@code id} is the queue's stable id, used by the {@link MessageStore}. */
-    record QueueDef(String vhost, String name, long id, boolean autoDelete, byte[] arguments) {}
+    /**
+     * {@code id} is the queue's stable id, used by the {@link MessageStore} (0 for a queue that
+     * is not durable). {@code durable} is false and {@code exclusive} true only in a store that
+     * {@link #keepsTransient}.
+     */
+    record QueueDef(String vhost, String name, long id, boolean autoDelete, byte[] arguments, boolean durable,
+                    boolean exclusive) {
+        public QueueDef(String vhost, String name, long id, boolean autoDelete, byte[] arguments) {
+            this(vhost, name, id, autoDelete, arguments, true, false);
+        }
+    }
 
     record BindingDef(String vhost, String source, boolean toQueue, String destination, String routingKey,
                       byte[] arguments) {}
@@ -98,6 +117,15 @@ public interface DefinitionStore extends AutoCloseable {
      */
     default String remoteHome(String vhost, String name) {
         return null;
+    }
+
+    /**
+     * Whether non-durable exchanges and queues (exclusive ones too) and the bindings to and from
+     * them are kept as well: in a cluster, where every node must see the whole topology (they
+     * are not kept across the cluster's restart). A single node's store keeps the durable only.
+     */
+    default boolean keepsTransient() {
+        return false;
     }
 
     /** A new queue id, never handed out before (survives restarts). */

@@ -107,16 +107,34 @@ public final class StoreDurability implements Durability {
         definitions.removeVhost(name);
     }
 
+    /** Whether the store keeps a definition that is (not) durable. */
+    private boolean kept(boolean durable) {
+        return durable || definitions.keepsTransient();
+    }
+
     @Override public void exchangeAdded(String vhost, Exchange x) {
-        definitions.putExchange(new ExchangeDef(vhost, x.name(), x.type().wireName(), x.autoDelete(), x.internal(),
-                codec.encode(x.arguments())));
+        if (kept(x.durable())) {
+            definitions.putExchange(new ExchangeDef(vhost, x.name(), x.type().wireName(), x.autoDelete(),
+                    x.internal(), codec.encode(x.arguments()), x.durable()));
+        }
     }
 
     @Override public void exchangeRemoved(String vhost, Exchange x) {
-        definitions.removeExchange(vhost, x.name());
+        if (kept(x.durable())) {
+            definitions.removeExchange(vhost, x.name());
+        }
     }
 
     @Override public void queueAdded(String vhost, MessageQueue q) {
+        if (!q.durable()) {
+            // A cluster's non-durable queue: its definition reaches every node, its messages stay
+            // in this node's memory (no store id, no journal).
+            if (definitions.keepsTransient()) {
+                definitions.putQueue(new QueueDef(vhost, q.name(), 0, q.autoDelete(), codec.encode(q.arguments()),
+                        false, q.exclusive()));
+            }
+            return;
+        }
         long id = definitions.nextQueueId();
         if (q.quorum() && quorumStores != null) {
             quorumStores.attach(vhost, q, id, null);
@@ -127,6 +145,9 @@ public final class StoreDurability implements Durability {
     }
 
     @Override public void queueRemoved(String vhost, MessageQueue q) {
+        if (!kept(q.durable())) {
+            return;
+        }
         if (q.quorum() && quorumStores != null) {
             quorumStores.detach(vhost, q);
         }
@@ -134,13 +155,13 @@ public final class StoreDurability implements Durability {
     }
 
     @Override public void bindingAdded(String vhost, Binding b) {
-        if (durable(b)) {
+        if (kept(durable(b))) {
             definitions.putBinding(def(vhost, b));
         }
     }
 
     @Override public void bindingRemoved(String vhost, Binding b) {
-        if (durable(b)) {
+        if (kept(durable(b))) {
             definitions.removeBinding(def(vhost, b));
         }
     }
@@ -239,12 +260,27 @@ public final class StoreDurability implements Durability {
             }
         }
         for (ExchangeDef x : d.exchanges()) {
-            vhost(vhosts, x.vhost()).recoverExchange(x.name(), x.type(), x.autoDelete(), x.internal(),
+            vhost(vhosts, x.vhost()).recoverExchange(x.name(), x.type(), x.durable(), x.autoDelete(), x.internal(),
                     codec.decode(x.arguments()));
         }
         Map<Long, MessageQueue> byId = new HashMap<>();
+        // "vhost\0name" of this node's queues of an earlier run that were not durable: gone with it.
+        java.util.Set<String> over = new java.util.HashSet<>();
         for (QueueDef q : d.queues()) {
             String home = definitions.remoteHome(q.vhost(), q.name());
+            if (!q.durable()) {
+                // A cluster's non-durable queue: another node's is a stand-in here (its messages
+                // are in that node's memory); this node's own is of an earlier run (or from before
+                // a stop_app) and gone: the cluster is told (its start record did already, after a restart).
+                if (home == null) {
+                    over.add(q.vhost() + "\0" + q.name());
+                    definitions.removeQueue(q.vhost(), q.name());
+                } else {
+                    vhost(vhosts, q.vhost()).recoverRemoteQueue(q.name(), false, q.exclusive(), q.autoDelete(),
+                            codec.decode(q.arguments()), home);
+                }
+                continue;
+            }
             if (quorumStores != null && io.warren.core.vhost.QueueArguments.quorum(codec.decode(q.arguments()))) {
                 // its messages are in its replicated log; it leads here once its group says so
                 MessageQueue queue = recoverQuorumQueue(vhosts, q, home);
@@ -262,6 +298,10 @@ public final class StoreDurability implements Durability {
             byId.put(q.id(), queue);
         }
         for (BindingDef b : d.bindings()) {
+            if (b.toQueue() && over.contains(b.vhost() + "\0" + b.destination())) {
+                definitions.removeBinding(b); // its queue is gone
+                continue;
+            }
             VirtualHost v = vhost(vhosts, b.vhost());
             Map<String, Object> args = codec.decode(b.arguments());
             if (!v.recoverBinding(b.source(), b.toQueue(), b.destination(), b.routingKey(), args)) {

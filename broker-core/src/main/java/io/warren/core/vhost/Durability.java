@@ -5,19 +5,20 @@ import io.warren.core.exchange.Exchange;
 import io.warren.core.queue.MessageQueue;
 
 /**
- * What a vhost tells the store about its durable topology. Called under the vhost's topology
+ * What a vhost tells the store about its topology: every exchange, queue and binding; the
+ * store keeps the durable ones (a cluster's keeps every one, so the other nodes see them). Called under the vhost's topology
  * lock, so the store sees changes in the order they happened; none of it waits for the disk
  * ({@link #whenDurable} does). {@link #NONE} keeps nothing.
  */
 public interface Durability {
     Durability NONE = new Durability() { };
 
-    /** A durable exchange was declared. */
+    /** An exchange was declared. */
     default void exchangeAdded(String vhost, Exchange x) { }
 
     default void exchangeRemoved(String vhost, Exchange x) { }
 
-    /** A durable queue was declared: give it its store id and message store before it is published. */
+    /** A queue was declared: a durable one gets its store id and message store before it is published. */
     default void queueAdded(String vhost, MessageQueue q) { }
 
     default void queueRemoved(String vhost, MessageQueue q) { }

@@ -163,6 +163,7 @@ public final class VirtualHost {
     public MessageQueue queueForClient(String queueName, Object connection, boolean relayed) {
         MessageQueue q = queues.get(queueName);
         if (q != null && q.remoteHome() != null && q.remotes() != null && !relayed) {
+            checkExclusiveAccess(q, connection);
             return q;
         }
         return existingQueue(queueName, connection);
@@ -181,7 +182,15 @@ public final class VirtualHost {
         return q;
     }
 
-    private void checkExclusiveAccess(MessageQueue q, Object connection) {
+    /** The owner of another node's exclusive queue here: a connection to that node, never one of this node's. */
+    private static final Object ELSEWHERE = new Object() {
+        @Override public String toString() {
+            return "a connection to another node";
+        }
+    };
+
+    /** RESOURCE_LOCKED unless {@code connection} may use {@code q} (it is not exclusive, or this connection owns it). */
+    public void checkExclusiveAccess(MessageQueue q, Object connection) {
         if (q.exclusive() && q.exclusiveOwner() != connection) {
             throw locked(q);
         }
@@ -210,9 +219,7 @@ public final class VirtualHost {
                 checkName("exchange", exchangeName);
                 Exchange.checkArguments(exchangeName, name, type, args);
                 x = Exchange.create(exchangeName, type, durable, autoDelete, internal, args);
-                if (durable) {
-                    durability.exchangeAdded(name, x);
-                }
+                durability.exchangeAdded(name, x); // it keeps what it needs (durable ones; every one in a cluster)
                 attach(x);
                 applyPolicies(x);
                 exchanges.put(exchangeName, x);
@@ -338,9 +345,7 @@ public final class VirtualHost {
             x.removeBinding(b);
             durability.bindingRemoved(name, b);
         }
-        if (x.durable()) {
-            durability.exchangeRemoved(name, x);
-        }
+        durability.exchangeRemoved(name, x);
         for (Exchange other : exchanges.values()) {
             if (other != defaultExchange) {
                 unbindAll(other, x);
@@ -390,6 +395,7 @@ public final class VirtualHost {
             if (standIn != null && standIn.remoteHome() != null && (standIn.quorum() || standIn.remotes() != null)) {
                 // A quorum queue is declared through any node; a classic queue held elsewhere
                 // when this node can ask its holder for the counts (RemoteQueues#counts).
+                checkExclusiveAccess(standIn, connection);
                 return new Declared(standIn, false);
             }
             MessageQueue existing = existingQueue(queueName, connection);
@@ -431,9 +437,7 @@ public final class VirtualHost {
             q.attachPaging(paging);
             q.attachDeadLetters(deadLetters);
             q.remotes(remotes);
-            if (isDurable) {
-                durability.queueAdded(name, q);
-            }
+            durability.queueAdded(name, q); // it keeps what it needs (durable ones; every one in a cluster)
             queuePolicies.remove(n);
             applyPolicies(q);
             queues.put(n, q);
@@ -517,9 +521,7 @@ public final class VirtualHost {
             churn.deleted.increment();
         }
         queuePolicies.remove(q.name());
-        if (q.durable()) {
-            durability.queueRemoved(name, q);
-        }
+        durability.queueRemoved(name, q);
         for (Exchange x : exchanges.values()) {
             if (x != defaultExchange) {
                 unbindAll(x, q);
@@ -797,10 +799,16 @@ public final class VirtualHost {
     /** Start-up: re-creates a stored exchange (before any client connects). */
     public Exchange recoverExchange(String exchangeName, String typeName, boolean autoDelete, boolean internal,
                                     Map<String, Object> args) {
+        return recoverExchange(exchangeName, typeName, true, autoDelete, internal, args);
+    }
+
+    /** As above; a cluster's non-durable exchange too (another node declared it, or this node's start found it). */
+    public Exchange recoverExchange(String exchangeName, String typeName, boolean durable, boolean autoDelete,
+                                    boolean internal, Map<String, Object> args) {
         synchronized (topologyLock) {
             Exchange x = exchanges.get(exchangeName);
             if (x == null) {
-                x = Exchange.create(exchangeName, ExchangeType.of(typeName), true, autoDelete, internal, args);
+                x = Exchange.create(exchangeName, ExchangeType.of(typeName), durable, autoDelete, internal, args);
                 attach(x);
                 applyPolicies(x);
                 exchanges.put(exchangeName, x);
@@ -832,13 +840,23 @@ public final class VirtualHost {
      */
     public MessageQueue recoverRemoteQueue(String queueName, boolean autoDelete, Map<String, Object> args,
                                            String home) {
+        return recoverRemoteQueue(queueName, true, false, autoDelete, args, home);
+    }
+
+    /**
+     * As above, for a queue of any kind: a non-durable one, and an exclusive one, whose owner is
+     * a connection to node {@code home}: every connection here is refused its use
+     * (RESOURCE_LOCKED), as any other connection than the owner is.
+     */
+    public MessageQueue recoverRemoteQueue(String queueName, boolean durable, boolean exclusive, boolean autoDelete,
+                                           Map<String, Object> args, String home) {
         synchronized (topologyLock) {
             MessageQueue q = queues.get(queueName);
             if (q != null) {
                 return q;
             }
-            q = new MessageQueue(queueName, name, true, autoDelete, null, args, loopFor(queueName),
-                    this::autoDeleteQueue);
+            q = new MessageQueue(queueName, name, durable, autoDelete, exclusive ? ELSEWHERE : null, args,
+                    loopFor(queueName), this::autoDeleteQueue);
             q.remoteHome(home);
             // a quorum queue's stand-in becomes the live queue when this node comes to lead it
             q.attachPaging(paging);

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * the calls it makes into vhosts and access control report the change back to the store, which
  * ignores them there (the log has it already).
  *
- * <p>A durable queue another node holds becomes a stand-in here
+ * <p>A queue another node holds (durable or not, exclusive or not) becomes a stand-in here
  * ({@link VirtualHost#recoverRemoteQueue}); one this node holds (declared by an earlier run of
  * this node and committed after it stopped) gets its message store as at start-up.
  */
@@ -92,7 +92,8 @@ public final class ClusterChanges implements ReplicatedDefinitionStore.Changes {
         } else if (d instanceof ExchangeDef x) {
             VirtualHost v = vhost(x.vhost(), d);
             if (v != null) {
-                v.recoverExchange(x.name(), x.type(), x.autoDelete(), x.internal(), codec.decode(x.arguments()));
+                v.recoverExchange(x.name(), x.type(), x.durable(), x.autoDelete(), x.internal(),
+                        codec.decode(x.arguments()));
             }
         } else if (d instanceof HomedQueue h) {
             VirtualHost v = vhost(h.queue().vhost(), d);
@@ -102,11 +103,13 @@ public final class ClusterChanges implements ReplicatedDefinitionStore.Changes {
             if (quorum != null && io.warren.core.vhost.QueueArguments.quorum(codec.decode(h.queue().arguments()))) {
                 quorum.recoverQuorumQueue(vhosts, h.queue(), h.home().equals(node) ? null : h.home());
             } else if (h.home().equals(node)) {
-                v.recoverQueue(h.queue().name(), h.queue().autoDelete(), codec.decode(h.queue().arguments()),
-                        q -> q.attachStore(messages, h.queue().id()));
+                if (h.queue().durable()) {
+                    v.recoverQueue(h.queue().name(), h.queue().autoDelete(), codec.decode(h.queue().arguments()),
+                            q -> q.attachStore(messages, h.queue().id()));
+                } // else: a queue of an earlier run of this node, gone with it (its messages were in memory)
             } else {
-                v.recoverRemoteQueue(h.queue().name(), h.queue().autoDelete(), codec.decode(h.queue().arguments()),
-                        h.home());
+                v.recoverRemoteQueue(h.queue().name(), h.queue().durable(), h.queue().exclusive(),
+                        h.queue().autoDelete(), codec.decode(h.queue().arguments()), h.home());
             }
         } else if (d instanceof BindingDef b) {
             VirtualHost v = vhost(b.vhost(), d);
@@ -148,9 +151,17 @@ public final class ClusterChanges implements ReplicatedDefinitionStore.Changes {
             }
         } else if (d instanceof HomedQueue h) {
             VirtualHost v = vhosts().get(h.queue().vhost());
-            if (v != null) {
-                v.dropQueue(h.queue().name());
+            io.warren.core.queue.MessageQueue q = v == null ? null : v.queue(h.queue().name());
+            if (q == null) {
+                return;
             }
+            // A non-durable queue goes where it is that queue: its holder, or a stand-in for it
+            // (not a queue of the same name another node declared at the same instant).
+            if (!h.queue().durable() && !(h.home().equals(node) ? q.remoteHome() == null
+                    : h.home().equals(q.remoteHome()))) {
+                return;
+            }
+            v.dropQueue(h.queue().name());
         } else if (d instanceof BindingDef b) {
             VirtualHost v = vhosts().get(b.vhost());
             if (v == null) {

@@ -68,6 +68,16 @@ public final class ClusterNode implements AutoCloseable {
         for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
             running.put(p.name(), p.name().equals(config.nodeName()));
         }
+        group.answer(this::answer);
+        definitions.spread(new AppliedEverywhere(group, () -> {
+            List<String> up = new java.util.ArrayList<>();
+            for (WarrenConfig.ClusterConfig.Peer p : members()) {
+                if (!p.name().equals(config.nodeName()) && running.getOrDefault(p.name(), false)) {
+                    up.add(memberId(p.name()));
+                }
+            }
+            return up;
+        }));
         this.monitor = new Thread(this::probeLoop, "warren-cluster-monitor");
         monitor.setDaemon(true);
         monitor.start();
@@ -90,10 +100,20 @@ public final class ClusterNode implements AutoCloseable {
         Member self = members.stream().filter(m -> m.id().equals(memberId(config.nodeName()))).findFirst()
                 .orElseThrow();
         AtomicReference<MetadataGroup> groupRef = new AtomicReference<>();
+        CompletableFuture<ClusterNode> made = new CompletableFuture<>();
         ReplicatedDefinitionStore definitions = new ReplicatedDefinitionStore(config.nodeName(), record -> {
             MetadataGroup g = groupRef.get();
             return g == null ? CompletableFuture.failedFuture(new IllegalStateException("cluster not started"))
                     : g.submit(record);
+        }, () -> {
+            try {
+                return !made.get().othersStarted();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("stopped");
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IllegalStateException(e.getCause());
+            }
         });
         ReplicatedState state = new ReplicatedState() {
             @Override public void apply(long index, byte[] record) {
@@ -133,7 +153,10 @@ public final class ClusterNode implements AutoCloseable {
         groupRef.set(group);
         log.info("node {} is in a cluster of {}: inter-node port {}", config.nodeName(), config.nodes(),
                 config.port());
-        return new ClusterNode(config, definitions, group, probeTls, secret);
+        ClusterNode node = new ClusterNode(config, definitions, group, probeTls, secret);
+        made.complete(node);
+        definitions.ready(); // the group replayed this node's log: its start record may go
+        return node;
     }
 
     /** This node's Raft member id of a node name. */
@@ -188,9 +211,37 @@ public final class ClusterNode implements AutoCloseable {
      * the host they reach this node at).
      */
     public void amqpListener(String host, int port) {
-        String listener = port <= 0 ? "" : (host == null || host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")
+        listener = port <= 0 ? "" : (host == null || host.isEmpty() || host.equals("0.0.0.0") || host.equals("::")
                 ? "" : host) + ":" + port;
-        group.answer(() -> listener.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** What amqpListener last said. */
+    private volatile String listener = "";
+
+    /** This node's answer to ask: its AMQP listener, then "\nstarted" once this run's start is in the log (othersStarted). */
+    private byte[] answer() {
+        return (listener + (definitions.started().isDone() ? "\n" + STARTED : ""))
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static final String STARTED = "started";
+
+    /**
+     * Whether another node runs with its start recorded in the cluster's log: each is asked
+     * (at most the request timeout; one that does not answer is taken as not running). A node
+     * answers so only after it asked this itself, so the first node of a cluster that had
+     * stopped finds none (ReplicatedDefinitionStore.NODE_STARTED).
+     */
+    boolean othersStarted() {
+        List<CompletableFuture<Boolean>> answers = new java.util.ArrayList<>();
+        for (WarrenConfig.ClusterConfig.Peer p : members()) {
+            if (!p.name().equals(config.nodeName())) {
+                answers.add(group.ask(memberId(p.name()))
+                        .thenApply(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8).endsWith("\n" + STARTED))
+                        .exceptionally(e -> false));
+            }
+        }
+        return answers.stream().anyMatch(CompletableFuture::join);
     }
 
     private final Map<String, CompletableFuture<InetSocketAddress>> addresses =
@@ -218,6 +269,10 @@ public final class ClusterNode implements AutoCloseable {
         // Resolved here, off any event loop (a name lookup may block).
         CompletableFuture<InetSocketAddress> f = group.ask(memberId(node)).thenApplyAsync(bytes -> {
             String listener = new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+            int newline = listener.indexOf('\n');
+            if (newline >= 0) {
+                listener = listener.substring(0, newline);
+            }
             int colon = listener.lastIndexOf(':');
             if (colon < 0) {
                 throw new IllegalStateException("node " + node + " has no AMQP listener running");
@@ -314,7 +369,12 @@ public final class ClusterNode implements AutoCloseable {
         }
         running.remove(name);
         addresses.remove(name);
+        downSince.remove(name);
         log.info("node {} was removed from the cluster", name);
+        // its non-durable queues went with it (their messages were in its memory)
+        for (long run : definitions.transientRunsOf(name)) {
+            definitions.nodeDown(name, run);
+        }
         shrinkQueueGroups();
     }
 
@@ -361,6 +421,31 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
+    /**
+     * How long a node is down before the metadata leader removes its non-durable queues (their
+     * messages were in its memory): RabbitMQ does at once when it sees a node down, after its
+     * net_ticktime (60 s); a node paused or cut off for less keeps them.
+     */
+    static final long TRANSIENT_GRACE_MS = 30_000;
+    /** Since when (nanoTime) each node has been found down, while it is. */
+    private final Map<String, Long> downSince = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private void endTransientQueues(String down) {
+        Long since = downSince.get(down);
+        if (since == null || System.nanoTime() - since < java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(
+                TRANSIENT_GRACE_MS) || !group.isLeader()) {
+            return;
+        }
+        for (long run : definitions.transientRunsOf(down)) {
+            log.info("node {} is down: its non-durable queues are removed", down);
+            definitions.nodeDown(down, run).whenComplete((v, e) -> {
+                if (e != null) {
+                    log.warn("cannot remove the non-durable queues of node {}: {}", down, String.valueOf(e));
+                }
+            });
+        }
+    }
+
     /** Whether this node's member leads the metadata group now. */
     public boolean metadataLeader() {
         return group.isLeader();
@@ -376,6 +461,12 @@ public final class ClusterNode implements AutoCloseable {
                 Boolean was = running.put(p.name(), up);
                 if (was != null && was != up) {
                     log.info("node {} is {}", p.name(), up ? "up" : "down");
+                }
+                if (up) {
+                    downSince.remove(p.name());
+                } else {
+                    downSince.putIfAbsent(p.name(), System.nanoTime());
+                    endTransientQueues(p.name());
                 }
             }
             shrinkQueueGroups();

@@ -55,6 +55,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * restart. Two clients declaring one durable queue on two nodes in the same instant is the
  * only way there, and a known limit.
  *
+ * <p>Non-durable definitions go through the log too ({@link #keepsTransient}): every node sees
+ * every exchange, queue (exclusive ones too) and binding, as in RabbitMQ. Each entry names the
+ * run of the node that made it (a node's run is one process's life). They end as RabbitMQ's do:
+ * a non-durable queue with its node's run (the next run's {@link #NODE_STARTED} record removes
+ * it, or the metadata leader's {@link #NODE_DOWN} once the node has been down a while), an
+ * exclusive one with its connection too (the holder deletes it), and a non-durable exchange
+ * with the whole cluster (the first node to start after every node had stopped removes it).
+ *
+ * <p>{@link #sync} calls back once the change is committed, applied here and, through the
+ * {@link Spread} set, applied by the other running nodes: a reply to a client then means every
+ * node that runs has the change.
+ *
  * <p>Threads: the model is guarded by this object; the sender thread submits outside the lock.
  */
 public final class ReplicatedDefinitionStore implements DefinitionStore {
@@ -77,8 +89,11 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         void removed(Object definition);
     }
 
-    /** A durable queue's definition and the node that holds it. */
-    public record HomedQueue(QueueDef queue, String home) {}
+    /**
+     * A queue's definition (durable or not, exclusive or not), the node that holds it and that
+     * node's run that declared it (0 for a durable queue declared before runs were recorded).
+     */
+    public record HomedQueue(QueueDef queue, String home, long run) {}
 
     /** The marker that the default vhost and user exist (the seeded flag), as a change. */
     public static final Object SEEDED = DefinitionEncoding.SEEDED_ENTRY;
@@ -89,6 +104,26 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     static final byte PUT_HOMED_QUEUE = 10;
     /** Carries nothing: its commit tells that this node has applied everything before it. */
     static final byte BARRIER = 11;
+    /** An exchange, durable or not: a durable flag, then DefinitionEncoding.exchange bytes. */
+    static final byte PUT_EXCHANGE_ENTRY = 12;
+    /** A queue held by the record's origin: its kind ({@link #DURABLE} ...), then DefinitionEncoding.queue bytes. */
+    static final byte PUT_QUEUE_ENTRY = 13;
+    /**
+     * A run of the origin node started: a boolean, true when no other node was running then,
+     * followed by the runs the others had in the starting node's model (a count, then node
+     * (UTF) and run (long) each). Earlier runs of that node are over: their non-durable queues
+     * are removed. When no other node ran, the whole cluster had stopped: the runs listed are
+     * over too, and every non-durable exchange of an ended run goes (a run that started after the
+     * check has a start record later than the list, so none of its exchanges is taken).
+     */
+    static final byte NODE_STARTED = 14;
+    /** A node was seen down for a while (its name, the run): that run's non-durable queues are removed. */
+    static final byte NODE_DOWN = 15;
+
+    /** Kinds of queue: kept across restarts; not; not, and owned by one connection. */
+    static final byte DURABLE = 0;
+    static final byte TRANSIENT = 1;
+    static final byte EXCLUSIVE = 2;
     /** At most this many records in flight: Ratis' client blocks its caller past 100. */
     static final int MAX_IN_FLIGHT = 64;
 
@@ -98,9 +133,12 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     private final Submitter submitter;
 
     // ---- the model: guarded by this ----
+    /** Exchange key -> entry: durable (boolean), origin (UTF), run (long), exchange bytes. */
     private final TreeMap<String, byte[]> exchanges = new TreeMap<>();
-    /** Queue key -> home (UTF) + queue bytes. */
+    /** Queue key -> entry: home (UTF), kind (byte), run (long), queue bytes. */
     private final TreeMap<String, byte[]> queues = new TreeMap<>();
+    /** Each node's current run, as its last {@link #NODE_STARTED} record said. */
+    private final TreeMap<String, Long> runs = new TreeMap<>();
     private final TreeSet<byte[]> bindings = new TreeSet<>(Arrays::compare);
     private final TreeMap<String, byte[]> access = new TreeMap<>();
     private final Set<Long> queueIds = new HashSet<>();
@@ -121,9 +159,28 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
 
     private record Outgoing(long seq, byte[] record, CompletableFuture<Object> done) {}
 
+    /** Says whether no other node was running (its start record committed) when this one started; null: no start record. */
+    private final java.util.function.BooleanSupplier alone;
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
+    /** Completed by {@link #ready}: the model has what this node's copy of the log holds. */
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
+
     public ReplicatedDefinitionStore(String node, Submitter submitter) {
+        this(node, submitter, null);
+    }
+
+    /**
+     * As above; the first record this run sends is its {@link #NODE_STARTED} record, retried
+     * until a majority commits it, {@code alone} asked before each try. Every change of this run
+     * comes after it in the log, so a clean-up of earlier runs never takes one of this run's.
+     */
+    public ReplicatedDefinitionStore(String node, Submitter submitter, java.util.function.BooleanSupplier alone) {
         this.node = node;
         this.submitter = submitter;
+        this.alone = alone;
+        if (alone == null) {
+            started.complete(null);
+        }
         this.sender = new Thread(this::sendLoop, "warren-metadata-submit");
         sender.setDaemon(true);
         sender.start();
@@ -165,7 +222,76 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         });
     }
 
+    /**
+     * The model has applied what this node's copy of the log holds (its log replayed): the
+     * start record may be sent, naming the runs it knows.
+     */
+    public void ready() {
+        ready.complete(null);
+    }
+
+    /** Completes once this run's start record is committed and applied here. */
+    public CompletableFuture<Void> started() {
+        return started;
+    }
+
+    /** Whether no other node runs (asked of them); false when they cannot be asked. */
+    private boolean firstRunning() {
+        try {
+            return alone.getAsBoolean();
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private void sendStart() {
+        try {
+            ready.get();
+        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+            return;
+        }
+        long pause = 200;
+        while (!closed && !started.isDone()) {
+            // The runs known before the others are asked: one that starts meanwhile is not among them.
+            Map<String, Long> others;
+            synchronized (this) {
+                others = new TreeMap<>(runs);
+            }
+            others.remove(node);
+            boolean first = firstRunning();
+            byte[] data = write(out -> {
+                out.writeBoolean(first);
+                if (first) {
+                    out.writeInt(others.size());
+                    for (Map.Entry<String, Long> r : others.entrySet()) {
+                        out.writeUTF(r.getKey());
+                        out.writeLong(r.getValue());
+                    }
+                }
+            });
+            try {
+                submitter.submit(record(NODE_STARTED, null, data)).get();
+                started.complete(null);
+                return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                log.info("waiting for a majority of the cluster's nodes to record this node's start ({})",
+                        String.valueOf(unwrap(e)));
+            } catch (InterruptedException e) {
+                return;
+            }
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException e) {
+                return;
+            }
+            pause = Math.min(pause * 2, 2000);
+        }
+    }
+
     private void sendLoop() {
+        if (alone != null) {
+            sendStart();
+        }
         while (!closed) {
             Outgoing o;
             try {
@@ -208,8 +334,30 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             done.done(null);
             return;
         }
-        CompletableFuture.allOf(waiting.toArray(CompletableFuture[]::new))
-                .whenComplete((v, e) -> done.done(e == null ? null : unwrap(e)));
+        CompletableFuture.allOf(waiting.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
+            Spread s = spread;
+            if (e != null || s == null) {
+                done.done(e == null ? null : unwrap(e));
+                return;
+            }
+            // Committed and applied here: the reply waits until the other nodes have it too, so a
+            // client's next step through any node finds it (RabbitMQ's metadata is the same on
+            // every node once a declare-ok is sent).
+            s.appliedEverywhere(appliedIndex()).whenComplete((x, y) -> done.done(null));
+        });
+    }
+
+    /** Waits for the other running nodes to apply the log up to an index (never fails: a node that does not answer is not waited for). */
+    @FunctionalInterface
+    public interface Spread {
+        CompletableFuture<?> appliedEverywhere(long index);
+    }
+
+    private volatile Spread spread;
+
+    /** From now on, {@link #sync} calls back once the other running nodes have applied the changes too. */
+    public void spread(Spread s) {
+        this.spread = s;
     }
 
     private static Throwable unwrap(Throwable e) {
@@ -225,7 +373,11 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     }
 
     @Override public void putExchange(ExchangeDef d) {
-        send("x" + DefinitionEncoding.key(d.vhost(), d.name()), ChangeLog.PUT_EXCHANGE, DefinitionEncoding.exchange(d));
+        byte[] x = DefinitionEncoding.exchange(d);
+        send("x" + DefinitionEncoding.key(d.vhost(), d.name()), PUT_EXCHANGE_ENTRY, write(out -> {
+            out.writeBoolean(d.durable());
+            out.write(x);
+        }));
     }
 
     @Override public void removeExchange(String vhost, String name) {
@@ -235,7 +387,41 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
 
     @Override public void putQueue(QueueDef d) {
         byte[] q = DefinitionEncoding.queue(d);
-        send("q" + DefinitionEncoding.key(d.vhost(), d.name()), PUT_HOMED_QUEUE, homed(node, q));
+        byte kind = d.durable() ? DURABLE : d.exclusive() ? EXCLUSIVE : TRANSIENT;
+        send("q" + DefinitionEncoding.key(d.vhost(), d.name()), PUT_QUEUE_ENTRY, write(out -> {
+            out.writeByte(kind);
+            out.write(q);
+        }));
+    }
+
+    /** A cluster's store carries non-durable exchanges and queues too: every node sees them. */
+    @Override public boolean keepsTransient() {
+        return true;
+    }
+
+    /** Tells the cluster that {@code run} of node {@code down} is over: its non-durable queues go. */
+    public CompletableFuture<?> nodeDown(String down, long run) {
+        return submitter.submit(record(NODE_DOWN, null, write(out -> {
+            out.writeUTF(down);
+            out.writeLong(run);
+        })));
+    }
+
+    /** The runs of node {@code home} that non-durable queues in the model belong to (the leader ends those of a node gone). */
+    public synchronized Set<Long> transientRunsOf(String home) {
+        Set<Long> found = new TreeSet<>();
+        for (byte[] e : queues.values()) {
+            HomedQueue h = homedQueue(e);
+            if (h.home().equals(home) && !h.queue().durable()) {
+                found.add(h.run());
+            }
+        }
+        return found;
+    }
+
+    /** This run's id (another run of this node is another node's to this one). */
+    public long run() {
+        return incarnation;
     }
 
     @Override public void removeQueue(String vhost, String name) {
@@ -330,8 +516,9 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
      * this node's to the same definition is still to come.
      */
     public void apply(long index, byte[] record) {
-        Object change = null;
+        List<Object> changes = new ArrayList<>(1);
         boolean removal = false;
+        boolean cleanup = false;
         Changes target;
         synchronized (this) {
             appliedIndex = index;
@@ -362,64 +549,98 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             }
             switch (type) {
                 case BARRIER -> { }
-                case ChangeLog.PUT_EXCHANGE -> {
-                    ExchangeDef d = DefinitionEncoding.exchange(data);
-                    exchanges.put(DefinitionEncoding.key(d.vhost(), d.name()), data);
-                    change = d;
-                }
+                case ChangeLog.PUT_EXCHANGE -> putExchangeEntry(exchangeEntry(true, origin, originRun, data), changes);
+                case PUT_EXCHANGE_ENTRY -> putExchangeEntry(exchangeEntry(data[0] != 0, origin, originRun,
+                        Arrays.copyOfRange(data, 1, data.length)), changes);
                 case ChangeLog.REMOVE_EXCHANGE -> {
                     byte[] old = exchanges.remove(new String(data, StandardCharsets.UTF_8));
-                    change = old == null ? null : DefinitionEncoding.exchange(old);
+                    if (old != null) {
+                        changes.add(exchangeOf(old));
+                    }
                     removal = true;
                 }
-                case PUT_HOMED_QUEUE -> {
-                    HomedQueue h = homedQueue(data);
-                    String qkey = DefinitionEncoding.key(h.queue().vhost(), h.queue().name());
-                    byte[] existing = queues.get(qkey);
-                    if (existing != null && !homedQueue(existing).home().equals(h.home())) {
-                        // The first declaration holds the queue (see the class comment).
-                        log.error("durable queue '{}' in vhost '{}' was declared on node {} while node {} holds it:"
-                                + " the cluster keeps the queue of node {}", h.queue().name(), h.queue().vhost(),
-                                h.home(), homedQueue(existing).home(), homedQueue(existing).home());
-                        break;
-                    }
-                    if (existing != null) {
-                        queueIds.remove(homedQueue(existing).queue().id());
-                    }
-                    queues.put(qkey, data);
-                    queueIds.add(h.queue().id());
-                    change = h;
-                }
+                case PUT_HOMED_QUEUE -> putQueueEntry(legacyQueueEntry(data), changes);
+                case PUT_QUEUE_ENTRY -> putQueueEntry(queueEntry(origin, data[0], originRun,
+                        Arrays.copyOfRange(data, 1, data.length)), changes);
                 case ChangeLog.REMOVE_QUEUE -> {
                     byte[] old = queues.remove(new String(data, StandardCharsets.UTF_8));
                     if (old != null) {
                         HomedQueue h = homedQueue(old);
                         queueIds.remove(h.queue().id());
-                        change = h;
+                        changes.add(h);
                     }
                     removal = true;
                 }
                 case ChangeLog.PUT_BINDING -> {
-                    change = DefinitionEncoding.binding(data);
+                    changes.add(DefinitionEncoding.binding(data));
                     bindings.add(data);
                 }
                 case ChangeLog.REMOVE_BINDING -> {
-                    change = bindings.remove(data) ? DefinitionEncoding.binding(data) : null;
+                    if (bindings.remove(data)) {
+                        changes.add(DefinitionEncoding.binding(data));
+                    }
                     removal = true;
                 }
                 case ChangeLog.PUT_ACCESS -> {
-                    change = DefinitionEncoding.access(data);
+                    Object change = DefinitionEncoding.access(data);
                     access.put(DefinitionEncoding.accessKey(change), data);
+                    changes.add(change);
                 }
                 case ChangeLog.REMOVE_ACCESS -> {
                     byte[] old = access.remove(new String(data, StandardCharsets.UTF_8));
-                    change = old == null ? null : DefinitionEncoding.access(old);
+                    if (old != null) {
+                        changes.add(DefinitionEncoding.access(old));
+                    }
                     removal = true;
+                }
+                case NODE_STARTED -> {
+                    removal = true;
+                    cleanup = true;
+                    Set<String> ended = new HashSet<>();
+                    boolean alone;
+                    try {
+                        DataInputStream d = new DataInputStream(new java.io.ByteArrayInputStream(data));
+                        alone = d.readBoolean();
+                        if (alone) {
+                            for (int n = d.readInt(); n > 0; n--) {
+                                ended.add(d.readUTF() + "\0" + d.readLong());
+                            }
+                        }
+                    } catch (IOException e) {
+                        throw new StoreException("cluster definitions record " + index + " is damaged: " + e, e);
+                    }
+                    runs.put(origin, originRun);
+                    dropQueues(h -> h.home().equals(origin) && !h.queue().durable() && h.run() != originRun,
+                            changes);
+                    if (alone) {
+                        // No node ran when this one started: the cluster had stopped, and what was
+                        // not durable is gone (RabbitMQ keeps non-durable exchanges until then).
+                        dropExchanges(x -> !x.def().durable() && (ended.contains(x.origin() + "\0" + x.run())
+                                || !Long.valueOf(x.run()).equals(runs.get(x.origin()))), changes);
+                    }
+                }
+                case NODE_DOWN -> {
+                    removal = true;
+                    cleanup = true;
+                    String down;
+                    long run;
+                    try {
+                        DataInputStream d = new DataInputStream(new java.io.ByteArrayInputStream(data));
+                        down = d.readUTF();
+                        run = d.readLong();
+                    } catch (IOException e) {
+                        throw new StoreException("cluster definitions record " + index + " is damaged: " + e, e);
+                    }
+                    dropQueues(h -> h.home().equals(down) && !h.queue().durable() && h.run() == run, changes);
                 }
                 default -> throw new StoreException("cluster definitions record " + index + " has unknown type "
                         + type);
             }
-            if (mine || change == null || follower == null || pending.containsKey(key)) {
+            if (changes.isEmpty() || follower == null) {
+                return;
+            }
+            // A clean-up is every node's to apply, its origin's too (the removals are the log's own).
+            if (!cleanup && (mine || pending.containsKey(key))) {
                 return;
             }
             target = follower;
@@ -427,15 +648,94 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         // Outside the lock: the broker's own locks come next, and its calls back here are ignored.
         applying.set(true);
         try {
-            if (removal) {
-                target.removed(change);
-            } else {
-                target.put(change);
+            for (Object change : changes) {
+                if (removal) {
+                    target.removed(change);
+                } else {
+                    target.put(change);
+                }
             }
         } catch (RuntimeException e) {
-            log.error("applying a definition change from another node failed (log index {}): {}", index, change, e);
+            log.error("applying a definition change from another node failed (log index {}): {}", index, changes, e);
         } finally {
             applying.set(false);
+        }
+    }
+
+    /** An exchange entry of the model, decoded: {@code def.durable()} says whether it is kept across restarts. */
+    record ExchangeEntry(ExchangeDef def, String origin, long run) {}
+
+    private void putExchangeEntry(byte[] entry, List<Object> changes) {
+        ExchangeDef d = exchangeOf(entry);
+        exchanges.put(DefinitionEncoding.key(d.vhost(), d.name()), entry);
+        changes.add(d);
+    }
+
+    private void putQueueEntry(byte[] entry, List<Object> changes) {
+        HomedQueue h = homedQueue(entry);
+        String qkey = DefinitionEncoding.key(h.queue().vhost(), h.queue().name());
+        byte[] existing = queues.get(qkey);
+        if (existing != null) {
+            HomedQueue e = homedQueue(existing);
+            if (!e.home().equals(h.home()) && !over(e)) {
+                // The first declaration holds the queue (see the class comment).
+                log.error("queue '{}' in vhost '{}' was declared on node {} while node {} holds it:"
+                        + " the cluster keeps the queue of node {}", h.queue().name(), h.queue().vhost(),
+                        h.home(), e.home(), e.home());
+                return;
+            }
+            queueIds.remove(e.queue().id());
+        }
+        queues.put(qkey, entry);
+        if (h.queue().durable()) {
+            queueIds.add(h.queue().id());
+        }
+        changes.add(h);
+    }
+
+    /** A non-durable queue of a run of its node that is over (that node started again since). */
+    private boolean over(HomedQueue h) {
+        Long current = runs.get(h.home());
+        return !h.queue().durable() && current != null && current != h.run();
+    }
+
+    /** Removes the queues {@code which} picks, and the bindings to them. */
+    private void dropQueues(java.util.function.Predicate<HomedQueue> which, List<Object> changes) {
+        Set<String> gone = new HashSet<>();
+        for (var it = queues.values().iterator(); it.hasNext(); ) {
+            HomedQueue h = homedQueue(it.next());
+            if (which.test(h)) {
+                it.remove();
+                queueIds.remove(h.queue().id());
+                gone.add(DefinitionEncoding.key(h.queue().vhost(), h.queue().name()));
+                changes.add(h);
+            }
+        }
+        if (!gone.isEmpty()) {
+            bindings.removeIf(b -> {
+                BindingDef d = DefinitionEncoding.binding(b);
+                return d.toQueue() && gone.contains(DefinitionEncoding.key(d.vhost(), d.destination()));
+            });
+        }
+    }
+
+    /** Removes the exchanges {@code which} picks, and the bindings from and to them. */
+    private void dropExchanges(java.util.function.Predicate<ExchangeEntry> which, List<Object> changes) {
+        Set<String> gone = new HashSet<>();
+        for (var it = exchanges.values().iterator(); it.hasNext(); ) {
+            ExchangeEntry x = exchangeEntry(it.next());
+            if (which.test(x)) {
+                it.remove();
+                gone.add(DefinitionEncoding.key(x.def().vhost(), x.def().name()));
+                changes.add(x.def());
+            }
+        }
+        if (!gone.isEmpty()) {
+            bindings.removeIf(b -> {
+                BindingDef d = DefinitionEncoding.binding(b);
+                return gone.contains(DefinitionEncoding.key(d.vhost(), d.source()))
+                        || !d.toQueue() && gone.contains(DefinitionEncoding.key(d.vhost(), d.destination()));
+            });
         }
     }
 
@@ -469,7 +769,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
 
     @Override public synchronized Definitions load() {
         List<ExchangeDef> xs = new ArrayList<>();
-        exchanges.values().forEach(e -> xs.add(DefinitionEncoding.exchange(e)));
+        exchanges.values().forEach(e -> xs.add(exchangeOf(e)));
         List<QueueDef> qs = new ArrayList<>();
         queues.values().forEach(e -> qs.add(homedQueue(e).queue()));
         List<BindingDef> bs = new ArrayList<>();
@@ -485,10 +785,39 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         return DefinitionEncoding.policies(access.values());
     }
 
+    /**
+     * The cluster snapshot's header: after it, the length of the runs table, the table (a count,
+     * then node (UTF) and run (long) each), its CRC32C, then a {@link SnapshotFile} whose entries
+     * are this store's (exchange and queue entries, binding and access bytes). A snapshot without
+     * the header is the first format: a SnapshotFile of durable definitions only, its exchanges
+     * DefinitionEncoding bytes and its queues home (UTF) and DefinitionEncoding bytes.
+     */
+    private static final byte[] SNAPSHOT_MAGIC = "warren-cluster-definitions/2\n".getBytes(StandardCharsets.US_ASCII);
+
     /** The whole model, for the log's snapshot. */
     public synchronized byte[] snapshot() {
-        return SnapshotFile.encode(new SnapshotFile.Snapshot(0, new ArrayList<>(exchanges.values()),
+        byte[] table = write(out -> {
+            out.writeInt(runs.size());
+            for (Map.Entry<String, Long> r : runs.entrySet()) {
+                out.writeUTF(r.getKey());
+                out.writeLong(r.getValue());
+            }
+        });
+        byte[] rest = SnapshotFile.encode(new SnapshotFile.Snapshot(0, new ArrayList<>(exchanges.values()),
                 new ArrayList<>(queues.values()), new ArrayList<>(bindings), new ArrayList<>(access.values())));
+        return write(out -> {
+            out.write(SNAPSHOT_MAGIC);
+            out.writeInt(table.length);
+            out.write(table);
+            out.writeInt(crc(table));
+            out.write(rest);
+        });
+    }
+
+    private static int crc(byte[] b) {
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(b);
+        return (int) c.getValue();
     }
 
     /**
@@ -496,14 +825,43 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
      * that fell behind). A broker following the log gets what changed as changes.
      */
     public void restore(long index, byte[] bytes) {
+        TreeMap<String, Long> rs = new TreeMap<>();
+        boolean current = bytes.length >= SNAPSHOT_MAGIC.length
+                && Arrays.equals(bytes, 0, SNAPSHOT_MAGIC.length, SNAPSHOT_MAGIC, 0, SNAPSHOT_MAGIC.length);
+        if (current) {
+            try {
+                DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(bytes, SNAPSHOT_MAGIC.length,
+                        bytes.length - SNAPSHOT_MAGIC.length));
+                byte[] table = new byte[in.readInt()];
+                in.readFully(table);
+                if (in.readInt() != crc(table)) {
+                    throw new StoreException("cluster snapshot " + index + " is damaged: its runs table fails its"
+                            + " checksum");
+                }
+                DataInputStream t = new DataInputStream(new java.io.ByteArrayInputStream(table));
+                for (int n = t.readInt(); n > 0; n--) {
+                    rs.put(t.readUTF(), t.readLong());
+                }
+                bytes = in.readAllBytes();
+            } catch (IOException | NegativeArraySizeException e) {
+                throw new StoreException("cluster snapshot " + index + " is damaged: " + e, e);
+            }
+        }
         SnapshotFile.Snapshot s = SnapshotFile.decode(Path.of("cluster snapshot " + index), bytes);
+        if (!current) {
+            // The first format: durable definitions, entries without kind or run.
+            s = new SnapshotFile.Snapshot(s.idCeiling(),
+                    s.exchanges().stream().map(e -> exchangeEntry(true, "", 0, e)).toList(),
+                    s.queues().stream().map(ReplicatedDefinitionStore::legacyQueueEntry).toList(),
+                    s.bindings(), s.access());
+        }
         Changes target;
         List<Object> removed = new ArrayList<>();
         List<Object> added = new ArrayList<>();
         synchronized (this) {
             TreeMap<String, byte[]> xs = new TreeMap<>();
             s.exchanges().forEach(e -> {
-                ExchangeDef d = DefinitionEncoding.exchange(e);
+                ExchangeDef d = exchangeOf(e);
                 xs.put(DefinitionEncoding.key(d.vhost(), d.name()), e);
             });
             TreeMap<String, byte[]> qs = new TreeMap<>();
@@ -525,7 +883,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             });
             exchanges.forEach((k, v) -> {
                 if (!Arrays.equals(xs.get(k), v)) {
-                    removed.add(DefinitionEncoding.exchange(v));
+                    removed.add(exchangeOf(v));
                 }
             });
             access.forEach((k, v) -> {
@@ -540,7 +898,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             });
             xs.forEach((k, v) -> {
                 if (!Arrays.equals(exchanges.get(k), v)) {
-                    added.add(DefinitionEncoding.exchange(v));
+                    added.add(exchangeOf(v));
                 }
             });
             qs.forEach((k, v) -> {
@@ -554,7 +912,10 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             queues.clear();
             queues.putAll(qs);
             queueIds.clear();
-            qs.values().forEach(e -> queueIds.add(homedQueue(e).queue().id()));
+            qs.values().stream().map(e -> homedQueue(e).queue()).filter(QueueDef::durable)
+                    .forEach(q -> queueIds.add(q.id()));
+            runs.clear();
+            runs.putAll(rs);
             bindings.clear();
             bindings.addAll(bs);
             access.clear();
@@ -580,22 +941,67 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         }
     }
 
-    static byte[] homed(String home, byte[] queue) {
+    /** A queue entry of the model. */
+    static byte[] queueEntry(String home, byte kind, long run, byte[] queue) {
         return write(out -> {
             out.writeUTF(home);
+            out.writeByte(kind);
+            out.writeLong(run);
             out.write(queue);
         });
+    }
+
+    /** The entry of a durable queue in the first format: home (UTF), then DefinitionEncoding bytes. */
+    static byte[] legacyQueueEntry(byte[] homed) {
+        try {
+            DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(homed));
+            String home = in.readUTF();
+            return queueEntry(home, DURABLE, 0, in.readAllBytes());
+        } catch (IOException e) {
+            throw new StoreException("damaged queue definition in the cluster's definitions: " + e, e);
+        }
     }
 
     static HomedQueue homedQueue(byte[] b) {
         try {
             DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(b));
             String home = in.readUTF();
-            byte[] rest = in.readAllBytes();
-            return new HomedQueue(DefinitionEncoding.queue(rest), home);
+            byte kind = in.readByte();
+            long run = in.readLong();
+            QueueDef q = DefinitionEncoding.queue(in.readAllBytes());
+            return new HomedQueue(new QueueDef(q.vhost(), q.name(), q.id(), q.autoDelete(), q.arguments(),
+                    kind == DURABLE, kind == EXCLUSIVE), home, run);
         } catch (IOException e) {
             throw new StoreException("damaged queue definition in the cluster's definitions: " + e, e);
         }
+    }
+
+    /** An exchange entry of the model. */
+    static byte[] exchangeEntry(boolean durable, String origin, long run, byte[] exchange) {
+        return write(out -> {
+            out.writeBoolean(durable);
+            out.writeUTF(origin);
+            out.writeLong(run);
+            out.write(exchange);
+        });
+    }
+
+    static ExchangeEntry exchangeEntry(byte[] b) {
+        try {
+            DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(b));
+            boolean durable = in.readBoolean();
+            String origin = in.readUTF();
+            long run = in.readLong();
+            ExchangeDef x = DefinitionEncoding.exchange(in.readAllBytes());
+            return new ExchangeEntry(new ExchangeDef(x.vhost(), x.name(), x.type(), x.autoDelete(), x.internal(),
+                    x.arguments(), durable), origin, run);
+        } catch (IOException e) {
+            throw new StoreException("damaged exchange definition in the cluster's definitions: " + e, e);
+        }
+    }
+
+    static ExchangeDef exchangeOf(byte[] entry) {
+        return exchangeEntry(entry).def();
     }
 
     private interface Writer {

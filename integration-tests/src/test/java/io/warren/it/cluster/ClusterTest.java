@@ -393,6 +393,140 @@ class ClusterTest {
     }
 
     /** Consumers, gets and purges through a node that does not lead go to the leader through a link. */
+    /**
+     * The tutorials across nodes: non-durable exchanges and queues and exclusive server-named
+     * queues are cluster-wide (RabbitMQ's are), so publish/subscribe, RPC and work queues work
+     * with each client on another node. An exclusive queue is refused to every other connection,
+     * on any node; it goes when its connection closes, and a non-durable queue goes when its
+     * node restarts, on every node.
+     */
+    @Test
+    @Order(6)
+    void nonDurableAndExclusiveTopologyIsClusterWideAndTheTutorialsWorkAcrossNodes() throws Exception {
+        Connection r2 = cluster.connect(2); // closed in the middle: its exclusive queues go
+        try (Connection emitter = cluster.connect(1); Connection r3 = cluster.connect(3)) {
+            // Publish/subscribe: a non-durable fanout declared by the emitter on node 1, two
+            // receivers on nodes 2 and 3, each with an exclusive server-named queue bound to it.
+            Channel pub = emitter.createChannel();
+            pub.exchangeDeclare("logs", "fanout");
+            List<java.util.concurrent.BlockingQueue<String>> got = new ArrayList<>();
+            List<String> queues = new ArrayList<>();
+            for (Connection r : List.of(r2, r3)) {
+                Channel ch = r.createChannel();
+                ch.exchangeDeclare("logs", "fanout"); // the tutorial's receiver declares it too
+                String q = ch.queueDeclare().getQueue();
+                ch.queueBind(q, "logs", "");
+                java.util.concurrent.BlockingQueue<String> in = new java.util.concurrent.LinkedBlockingQueue<>();
+                ch.basicConsume(q, true, (t, m) -> in.add(new String(m.getBody(), StandardCharsets.UTF_8)), t -> { });
+                got.add(in);
+                queues.add(q);
+            }
+            pub.confirmSelect();
+            for (int i = 0; i < 3; i++) {
+                pub.basicPublish("logs", "", null, ("log-" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            pub.waitForConfirmsOrDie(10_000);
+            for (java.util.concurrent.BlockingQueue<String> in : got) {
+                for (int i = 0; i < 3; i++) {
+                    assertEquals("log-" + i, in.poll(10, TimeUnit.SECONDS));
+                }
+            }
+            // Every node lists them as they are: not durable, exclusive.
+            for (int i = 1; i <= 3; i++) {
+                JsonNode x = api(i, "GET", "/api/exchanges/%2F/logs", null);
+                assertEquals(false, x.path("durable").asBoolean(true));
+                JsonNode q = api(i, "GET", "/api/queues/%2F/" + queues.get(0), null);
+                assertEquals(false, q.path("durable").asBoolean(true));
+                assertEquals(true, q.path("exclusive").asBoolean(false));
+                assertEquals("warren2@localhost", q.path("node").asText());
+            }
+            // Another connection, on any node, is refused an exclusive queue (405), as on one node.
+            for (Connection other : List.of(emitter, r3)) {
+                Channel ch = other.createChannel();
+                IOException locked = assertThrows(IOException.class, () -> ch.basicConsume(queues.get(0), true,
+                        (t, m) -> { }, t -> { }));
+                assertTrue(String.valueOf(locked.getCause()).contains("reply-code=405"), locked.toString());
+                Channel again = other.createChannel();
+                IOException redeclare = assertThrows(IOException.class, () ->
+                        again.queueDeclarePassive(queues.get(0)));
+                assertTrue(String.valueOf(redeclare.getCause()).contains("reply-code=405"), redeclare.toString());
+            }
+
+            // RPC: the server on node 2 consumes a non-durable rpc_queue; the client on node 3
+            // sends with reply_to its exclusive callback queue.
+            Channel server = r2.createChannel();
+            server.queueDeclare("rpc_queue", false, false, false, null);
+            server.basicConsume("rpc_queue", false, (t, m) -> {
+                AMQP.BasicProperties reply = new AMQP.BasicProperties.Builder()
+                        .correlationId(m.getProperties().getCorrelationId()).build();
+                String n = new String(m.getBody(), StandardCharsets.UTF_8);
+                server.basicPublish("", m.getProperties().getReplyTo(), reply,
+                        ("fib(" + n + ")").getBytes(StandardCharsets.UTF_8));
+                server.basicAck(m.getEnvelope().getDeliveryTag(), false);
+            }, t -> { });
+            Channel client = r3.createChannel();
+            String callback = client.queueDeclare().getQueue();
+            java.util.concurrent.BlockingQueue<String> replies = new java.util.concurrent.LinkedBlockingQueue<>();
+            client.basicConsume(callback, true, (t, m) -> replies.add(m.getProperties().getCorrelationId() + " "
+                    + new String(m.getBody(), StandardCharsets.UTF_8)), t -> { });
+            client.basicPublish("", "rpc_queue", new AMQP.BasicProperties.Builder().correlationId("c-1")
+                    .replyTo(callback).build(), "30".getBytes(StandardCharsets.UTF_8));
+            assertEquals("c-1 fib(30)", replies.poll(10, TimeUnit.SECONDS));
+
+            // Work queues: a non-durable queue of node 1, fed through node 2, drained through node 3.
+            Channel work = emitter.createChannel();
+            work.queueDeclare("hello", false, false, false, null);
+            Channel feed = r2.createChannel();
+            feed.confirmSelect();
+            feed.basicPublish("", "hello", null, "task".getBytes(StandardCharsets.UTF_8));
+            feed.waitForConfirmsOrDie(10_000);
+            Channel drain = r3.createChannel();
+            assertEquals(1, drain.queueDeclare("hello", false, false, false, null).getMessageCount());
+            assertEquals("task", new String(drain.basicGet("hello", true).getBody(), StandardCharsets.UTF_8));
+
+            // An exclusive queue goes with its connection, on every node (and its binding with it).
+            r2.close();
+            for (int i = 1; i <= 3; i++) {
+                int node = i;
+                await().atMost(SPREAD).untilAsserted(() -> assertTrue(assertThrows(AssertionError.class, () ->
+                        api(node, "GET", "/api/queues/%2F/" + queues.get(0), null)).getMessage().contains(": 404 ")));
+            }
+        } finally {
+            r2.abort();
+        }
+
+        // A non-durable queue goes when its node restarts: node 3's is gone on every node, while
+        // the non-durable exchange, which the nodes that kept running have, stays.
+        try (Connection c = cluster.connect(3)) {
+            Channel ch = c.createChannel();
+            ch.queueDeclare("volatile", false, false, false, null);
+            ch.queueBind("volatile", "logs", "");
+        }
+        await().atMost(SPREAD).until(() -> api(1, "GET", "/api/queues/%2F/volatile", null).has("name"));
+        assertEquals(0, cluster.stop(3).code());
+        cluster.start(3);
+        for (int i = 1; i <= 3; i++) {
+            int node = i;
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+                assertTrue(assertThrows(AssertionError.class, () ->
+                        api(node, "GET", "/api/queues/%2F/volatile", null)).getMessage().contains(": 404 "));
+                assertEquals(false, api(node, "GET", "/api/exchanges/%2F/logs", null).path("durable").asBoolean(true));
+            });
+        }
+        try (Connection c = cluster.connect(1)) {
+            // The binding went with the queue: a new queue of that name is not bound.
+            Channel ch = c.createChannel();
+            ch.queueDeclare("volatile", false, false, false, null);
+            ch.confirmSelect();
+            ch.basicPublish("logs", "", null, "after".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(10_000);
+            assertEquals(0, ch.queueDeclarePassive("volatile").getMessageCount());
+            ch.queueDelete("volatile");
+            ch.queueDelete("hello");
+            ch.queueDelete("rpc_queue");
+        }
+    }
+
     @Test
     @Order(9)
     void aQuorumQueueIsConsumedGotAndPurgedThroughAFollower() throws Exception {
