@@ -595,6 +595,31 @@ final class Commands {
         }
     }
 
+    @Command(name = "join_cluster", description = {"Makes this node a member of the cluster another node is in.",
+            "Stop the application first (warrenctl stop_app), then start it again (start_app). As RabbitMQ's",
+            "join_cluster, the node is reset first: what it had (its own definitions and messages) is gone, and",
+            "it takes the cluster's definitions. Name the node with its inter-node port, as in",
+            "cluster_formation.classic_config.nodes: NAME@HOST:PORT. Quorum queues keep their members; one",
+            "declared through the joined node has a member there. The node keeps its membership across",
+            "restarts with its data dir, its config listing itself only."})
+    static final class JoinCluster extends Base {
+        @Parameters(index = "0", paramLabel = "<existing_cluster_member>", description = "a node of the cluster to"
+                + " join, NAME@HOST:PORT (its cluster.listener.port)")
+        String node;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Clustering node " + api.getOk("/api/warren/app").path("node").asText() + " with " + node);
+            ObjectNode body = NODES.objectNode();
+            body.put("node", node);
+            Api.Response r = api.send("POST", "/api/warren/cluster/join", body, Map.of());
+            if (r.status() != 204 && r.status() != 200) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
     @Command(name = "status", description = "Displays status of a node.")
     static final class Status extends Base {
         @Override int exec(Ctx c) {

@@ -23,6 +23,7 @@ import java.util.Map;
                 Commands.Status.class,
                 Commands.ClusterStatus.class,
                 Commands.ForgetClusterNode.class,
+                Commands.JoinCluster.class,
                 Commands.ListQueues.class,
                 Commands.ListExchanges.class,
                 Commands.ListBindings.class,

@@ -90,8 +90,8 @@ public final class MetadataGroup implements AutoCloseable {
                 .orTimeout(node.settings().submitTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Sets what this member answers when another node {@link #ask}s it; the supplier runs on a Ratis thread. */
-    public void answer(java.util.function.Supplier<byte[]> info) {
+    /** Sets what this member answers when another node {@link #ask}s it a question; runs on a Ratis thread. */
+    public void answer(java.util.function.Function<String, byte[]> info) {
         stateMachine.answer(info);
     }
 
@@ -115,13 +115,18 @@ public final class MetadataGroup implements AutoCloseable {
                 .exceptionally(e -> false);
     }
 
-    private CompletableFuture<byte[]> ask(String memberId, String question) {
+    /** Asks member {@code memberId} {@code question}, as {@link #ask(String)} asks for its AMQP listener. */
+    public CompletableFuture<byte[]> ask(String memberId, String question) {
         RaftClient c;
         synchronized (this) {
-            if (askClient == null) {
+            org.apache.ratis.protocol.RaftPeerId asked = org.apache.ratis.protocol.RaftPeerId.valueOf(memberId);
+            if (askClient == null || askGroup.getPeer(asked) == null) {
+                // first, or a member that joined since the client was made: one with the group as it is now
                 try {
-                    askClient = node.newClient(node.server().getDivision(GROUP_ID).getGroup(), ClientId.randomId(),
-                            org.apache.ratis.retry.RetryPolicies.noRetry());
+                    org.apache.ratis.protocol.RaftGroup now = node.server().getDivision(GROUP_ID).getGroup();
+                    // the old one is left to the questions still on their way over it (rare: a join)
+                    askClient = node.newClient(now, ClientId.randomId(), org.apache.ratis.retry.RetryPolicies.noRetry());
+                    askGroup = now;
                 } catch (IOException e) {
                     return CompletableFuture.failedFuture(e);
                 }
@@ -152,6 +157,8 @@ public final class MetadataGroup implements AutoCloseable {
     });
 
     private RaftClient askClient;
+    /** The group {@link #askClient} was made with. */
+    private org.apache.ratis.protocol.RaftGroup askGroup;
 
     public Member self() {
         return node.self();
@@ -186,6 +193,14 @@ public final class MetadataGroup implements AutoCloseable {
      */
     public void removeMember(String memberId) throws IOException {
         node.removeMember(GROUP_ID, memberId);
+    }
+
+    /**
+     * Adds this member, which started with {@code members} (itself among them), to the group's
+     * configuration (warrenctl join_cluster): see {@link RaftNode#addSelf}. Blocks.
+     */
+    public void addSelf(List<Member> members) throws IOException {
+        node.addSelf(GROUP_ID, members);
     }
 
     /** The highest log index applied on this member. */

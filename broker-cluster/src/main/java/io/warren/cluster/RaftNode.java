@@ -289,6 +289,59 @@ public final class RaftNode implements AutoCloseable {
         log.info("{} removed member {} from group {}", self.id(), memberId, id);
     }
 
+    /**
+     * The members of the metadata group as the node at {@code target} has its configuration now
+     * (join_cluster asks the node it joins, before it starts a member of its own). Blocks for at
+     * most the request timeout.
+     *
+     * @throws IOException when the node does not answer, or answers as no member of a cluster
+     *                     with the same secret
+     */
+    public static List<Member> metadataMembersAt(Member target, ClusterSecret secret, RaftSettings settings)
+            throws IOException {
+        RaftProperties p = new RaftProperties();
+        RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+        settings.applyTo(p);
+        RaftPeer peer = RaftPeer.newBuilder().setId(target.id()).setAddress(target.address()).build();
+        try (RaftClient c = RaftClient.newBuilder().setProperties(p)
+                .setParameters(tls(ClusterTls.create(secret).grpcTlsConfig()))
+                .setRaftGroup(RaftGroup.valueOf(MetadataGroup.GROUP_ID, peer))
+                .setClientId(ClientId.randomId())
+                .setRetryPolicy(RetryPolicies.noRetry()).build()) {
+            org.apache.ratis.protocol.GroupInfoReply info = c.getGroupManagementApi(peer.getId())
+                    .info(MetadataGroup.GROUP_ID);
+            if (!info.isSuccess()) {
+                throw new IOException("node " + target.id() + " at " + target.address() + " did not answer: "
+                        + info.getException(), info.getException());
+            }
+            List<Member> members = new java.util.ArrayList<>();
+            for (RaftPeer m : info.getGroup().getPeers()) {
+                members.add(new Member(m.getId().toString(), m.getAddress()));
+            }
+            return members;
+        }
+    }
+
+    /**
+     * Adds this node's member (already running with {@code members}, itself among them) to the
+     * group's configuration: the leader catches it up (log entries or a snapshot), then commits
+     * the configuration with it. Retried for three election timeouts. Blocks.
+     */
+    void addSelf(RaftGroupId id, List<Member> members) throws IOException {
+        int attempts = (int) Math.max(10, 3 * settings.electionTimeoutMax().toMillis()
+                / Math.max(1, settings.retryInterval().toMillis()));
+        RaftGroup group = group(id, self, members);
+        try (RaftClient c = newClient(group, ClientId.randomId(), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                attempts, RaftSettings.ratis(settings.retryInterval())))) {
+            RaftClientReply reply = c.admin().setConfiguration(List.copyOf(group.getPeers()));
+            if (!reply.isSuccess()) {
+                throw new IOException("group " + id + " refused to add member " + self.id() + ": "
+                        + reply.getException(), reply.getException());
+            }
+        }
+        log.info("{} joined group {} of {}", self.id(), id, members.stream().map(Member::id).toList());
+    }
+
     /** This node's member of the metadata group. */
     public MetadataGroup metadata() {
         return metadata;

@@ -66,9 +66,9 @@ class RecordStateMachine extends BaseStateMachine {
     }
 
     /** What this member answers to a read (see {@link MetadataGroup#ask}); null: nothing. */
-    private volatile java.util.function.Supplier<byte[]> answer;
+    private volatile java.util.function.Function<String, byte[]> answer;
 
-    void answer(java.util.function.Supplier<byte[]> a) {
+    void answer(java.util.function.Function<String, byte[]> a) {
         this.answer = a;
     }
 
@@ -84,7 +84,7 @@ class RecordStateMachine extends BaseStateMachine {
     /**
      * A read sent to this very member: "applied N" is answered once this member has applied
      * index N (yes, one byte 1), or after {@link #APPLIED_WAIT_MS} (no, 0); any other question
-     * gets its {@link #answer} (what its node's AMQP listener is).
+     * gets its {@link #answer} (what its node's AMQP listener is, who leads a queue group).
      */
     @Override public CompletableFuture<Message> query(Message request) {
         String question = request.getContent().toStringUtf8();
@@ -99,8 +99,8 @@ class RecordStateMachine extends BaseStateMachine {
             return whenApplied(index).thenApply(v -> YES).completeOnTimeout(NO, APPLIED_WAIT_MS,
                     java.util.concurrent.TimeUnit.MILLISECONDS).exceptionally(e -> NO);
         }
-        java.util.function.Supplier<byte[]> a = answer;
-        byte[] bytes = a == null ? null : a.get();
+        java.util.function.Function<String, byte[]> a = answer;
+        byte[] bytes = a == null ? null : a.apply(question);
         return CompletableFuture.completedFuture(Message.valueOf(
                 org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(bytes == null ? new byte[0] : bytes)));
     }

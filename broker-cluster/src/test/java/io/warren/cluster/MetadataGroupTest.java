@@ -57,7 +57,7 @@ class MetadataGroupTest {
         cluster = new TestCluster(3, dir, RaftSettings.DEFAULT).startAll();
         for (int i = 0; i < 3; i++) {
             int member = i;
-            cluster.member(i).answer(() -> bytes("listener of n" + member));
+            cluster.member(i).answer(question -> bytes("listener of n" + member));
         }
         // A member answers once it has committed something (a stale read at index 1): the first record.
         long first = join(cluster.member(0).submit(bytes("first")));

@@ -403,6 +403,80 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         c.forget(node);
     }
 
+    @Override public synchronized void joinCluster(String node) throws ClusterRefusal {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        if (c == null) {
+            io.warren.server.management.BrokerControl.super.joinCluster(node);
+            return;
+        }
+        WarrenConfig.ClusterConfig.Peer target;
+        try {
+            target = io.warren.server.config.ConfigParser.clusterNode(node);
+        } catch (IllegalArgumentException e) {
+            throw new ClusterRefusal(400, "node '" + node + "': " + e.getMessage());
+        }
+        if (target.name().equals(c.nodeName())) {
+            throw new ClusterRefusal(400, "node " + node + " is this node: name a node of the cluster to join");
+        }
+        if (appRunning()) {
+            // RabbitMQ: "Mnesia is still running on node ... Please stop the node with rabbitmqctl stop_app first."
+            throw new ClusterRefusal(409, "the application is still running on node " + c.nodeName()
+                    + ": stop it with warrenctl stop_app first");
+        }
+        // Asked before anything is reset: a node that cannot be reached, or a cluster this node
+        // is in already, leaves this node as it is.
+        io.warren.server.cluster.ClusterNode.membersToJoin(config.cluster(), target);
+        // As RabbitMQ's join_cluster, the node is reset first: what it had goes (its own
+        // cluster's log, its queues' messages); the data dir lock stays held.
+        log.info("node {} joins the cluster of {}: resetting it", c.nodeName(), target.name());
+        cluster = null;
+        c.close();
+        Path dataDir = config.dataDir();
+        try {
+            resetDataDir(dataDir);
+        } catch (java.io.IOException e) {
+            throw new ClusterRefusal(500, "cannot reset data_dir " + dataDir + ": " + e.getMessage());
+        }
+        try {
+            cluster = io.warren.server.cluster.ClusterNode.join(config.cluster(), dataDir, target);
+        } catch (ClusterRefusal | java.io.IOException | RuntimeException refused) {
+            // Not joined: the node goes on as a new cluster of its own config (its data dir is empty).
+            try {
+                resetDataDir(dataDir);
+                cluster = io.warren.server.cluster.ClusterNode.start(config.cluster(), dataDir);
+            } catch (java.io.IOException e) {
+                log.error("cannot start this node's cluster member again after a failed join", e);
+            }
+            throw refused instanceof ClusterRefusal r ? r : new ClusterRefusal(503, "cannot join the cluster of "
+                    + target.name() + ": " + refused.getMessage());
+        }
+    }
+
+    /** Empties the data dir but for its lock file, the pid file and a log file kept there (join_cluster's reset). */
+    private void resetDataDir(Path dataDir) throws java.io.IOException {
+        java.util.Set<Path> keep = new java.util.HashSet<>(java.util.List.of(dataDir.resolve(DataDirLock.FILE_NAME),
+                dataDir.resolve(io.warren.server.launch.PidFile.NAME)));
+        if (config.logFile() != null) {
+            keep.add(config.logFile().toAbsolutePath().normalize());
+        }
+        try (java.util.stream.Stream<Path> entries = Files.list(dataDir)) {
+            for (Path p : (Iterable<Path>) entries::iterator) {
+                if (keep.contains(p) || keep.contains(p.toAbsolutePath().normalize())) {
+                    continue;
+                }
+                if (Files.isDirectory(p)) {
+                    try (java.util.stream.Stream<Path> tree = Files.walk(p)) {
+                        for (Path f : (Iterable<Path>) tree.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                            Files.delete(f);
+                        }
+                    }
+                } else {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+
     /** This node's part of the cluster; null for a single node. */
     public io.warren.server.cluster.ClusterNode cluster() {
         return cluster;

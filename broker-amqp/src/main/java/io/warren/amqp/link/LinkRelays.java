@@ -579,19 +579,23 @@ public final class LinkRelays implements RemoteQueues {
             this.q = q;
         }
 
-        /** The forwarder once found: a classic queue's holder does not change. */
+        /** The forwarder once found: a classic queue's holder does not change; a quorum queue's leader may. */
         private volatile Forwarder forwarder;
 
         /**
          * The forwarder to q's holder, or null when none can be named (this node holds it, or no
-         * node is known). Looked up once, not per publish.
+         * node is known). A classic queue's is looked up once, not per publish; a quorum queue's
+         * (this node is no member of it) again whenever its leader is another node.
          */
         private Forwarder forwarder() {
             Forwarder f = forwarder;
-            if (f == null) {
+            if (f == null || q.quorum()) {
                 String node = holderOf(q);
                 if (node == null) {
                     return null;
+                }
+                if (f != null && f.node.equals(node)) {
+                    return f;
                 }
                 f = forwarders.computeIfAbsent(node + "\0" + q.vhost(), k -> new Forwarder(node, q.vhost()));
                 forwarder = f;

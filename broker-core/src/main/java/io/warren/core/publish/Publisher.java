@@ -243,12 +243,12 @@ public final class Publisher {
      * enqueued here.
      */
     private static boolean forwards(MessageQueue q) {
-        return q.quorum() ? q.store() != null : q.forwardStore() != null;
+        return q.forwarded() ? q.forwardStore() != null : q.store() != null;
     }
 
     /** Where queue {@code q}'s copy of a message is written: its store, or a classic stand-in's forwarder. */
     private static MessageStore storeOf(MessageQueue q) {
-        return q.remoteHome() != null && !q.quorum() ? q.forwardStore() : q.store();
+        return q.forwarded() ? q.forwardStore() : q.store();
     }
 
     /**
@@ -350,7 +350,7 @@ public final class Publisher {
      * classic queue held elsewhere in the forwarder to its holder.
      */
     private static boolean journals(MessageQueue q, boolean persistent) {
-        if (q.remoteHome() != null && !q.quorum()) {
+        if (q.forwarded()) {
             return q.forwardStore() != null;
         }
         return q.store() != null && (persistent || q.quorum());

@@ -620,13 +620,22 @@ public final class MessageQueue implements Destination {
     private volatile io.warren.core.store.MessageStore forwardStore;
 
     /**
-     * Cluster: the store a publish routed to this stand-in of a classic queue held elsewhere is
-     * written to, which forwards it to the holder; null for any other queue, or when this node
-     * cannot forward.
+     * Cluster: whether a publish routed to this queue is forwarded to the node that holds it: a
+     * stand-in of a classic queue held elsewhere, or of a quorum queue this node is no member of
+     * (it has no copy of its log to put the message in).
+     */
+    public boolean forwarded() {
+        return remoteHome != null && (!quorum() || store == null);
+    }
+
+    /**
+     * Cluster: the store a publish routed to a {@link #forwarded} stand-in is written to, which
+     * forwards it to the holder (a quorum queue's leader); null for any other queue, or when
+     * this node cannot forward.
      */
     public io.warren.core.store.MessageStore forwardStore() {
         io.warren.core.store.MessageStore f = forwardStore;
-        if (f == null && remoteHome != null && !quorum()) {
+        if (f == null && forwarded()) {
             RemoteQueues r = remotes;
             if (r != null) {
                 // Two threads may both ask: the forwarders are alike, either is kept.

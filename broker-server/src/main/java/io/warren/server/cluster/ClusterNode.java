@@ -97,6 +97,83 @@ public final class ClusterNode implements AutoCloseable {
         ClusterSecret secret = ClusterSecret.fromFile(config.secretFile());
         List<Member> members = config.nodes().stream()
                 .map(p -> new Member(memberId(p.name()), p.host() + ":" + p.port())).toList();
+        return start(config, dataDir, secret, members);
+    }
+
+    /**
+     * warrenctl join_cluster: this node, whose data dir the caller emptied, becomes a member of
+     * the cluster that node {@code target} is in. It asks {@code target} for the metadata group's
+     * members, starts its own member with them and itself, has the group add it (the leader
+     * catches it up), waits until it has applied the cluster's log, and records its name and
+     * address in the log, so every node lists it. Quorum queues keep their members (as RabbitMQ's,
+     * which grow onto a new node only when told to); one declared through the joined node has a
+     * member there, then on the first nodes of the list the cluster was formed with. Blocks.
+     */
+    public static ClusterNode join(WarrenConfig.ClusterConfig config, Path dataDir, WarrenConfig.ClusterConfig.Peer target)
+            throws IOException, ClusterRefusal {
+        ClusterSecret secret = ClusterSecret.fromFile(config.secretFile());
+        Member self = self(config);
+        List<Member> all = new java.util.ArrayList<>(membersToJoin(config, target));
+        all.add(self);
+        ClusterNode node = start(config, dataDir, secret, all);
+        try {
+            node.group.addSelf(all);
+            // this node has the cluster's log, and every node learns its name and address
+            node.definitions.barrier().get(60, java.util.concurrent.TimeUnit.SECONDS);
+            // quorum queues place their members on the cluster's node list: this node's config
+            // does not have it (the metadata leader records it within seconds of its election)
+            long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (node.definitions.nodeList().isEmpty()) {
+                if (System.nanoTime() > until) {
+                    throw new IOException("the cluster's log has no node list yet: try again in a few seconds");
+                }
+                Thread.sleep(200);
+            }
+            node.definitions.recordJoined(config.nodeName(), self.address()).get(60,
+                    java.util.concurrent.TimeUnit.SECONDS);
+        } catch (IOException | RuntimeException | java.util.concurrent.ExecutionException
+                 | java.util.concurrent.TimeoutException e) {
+            node.close();
+            throw new ClusterRefusal(503, "cannot join the cluster of " + target.name() + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            node.close();
+            throw new ClusterRefusal(503, "interrupted while joining the cluster of " + target.name());
+        }
+        log.info("node {} joined the cluster of {}", config.nodeName(), target.name());
+        return node;
+    }
+
+    private static Member self(WarrenConfig.ClusterConfig config) {
+        return member(config.nodes().stream().filter(p -> p.name().equals(config.nodeName())).findFirst()
+                .orElseThrow());
+    }
+
+    /**
+     * The members of the metadata group of node {@code target}'s cluster, which this node may
+     * join: refused when the node cannot be reached as a node of a cluster with this node's
+     * secret (503), or when this node is a member already (409). Blocks.
+     */
+    public static List<Member> membersToJoin(WarrenConfig.ClusterConfig config, WarrenConfig.ClusterConfig.Peer target)
+            throws ClusterRefusal {
+        List<Member> current;
+        try {
+            current = io.warren.cluster.RaftNode.metadataMembersAt(member(target),
+                    ClusterSecret.fromFile(config.secretFile()), RaftSettings.DEFAULT);
+        } catch (IOException | RuntimeException e) {
+            throw new ClusterRefusal(503, "cannot reach node " + target.name() + " at " + target.host() + ":"
+                    + target.port() + " as a node of a cluster with this node's secret: " + e.getMessage());
+        }
+        Member self = self(config);
+        if (current.stream().anyMatch(m -> m.id().equals(self.id()))) {
+            throw new ClusterRefusal(409, "node " + config.nodeName() + " is already a member of the cluster of "
+                    + target.name() + " (forget_cluster_node it there first)");
+        }
+        return current;
+    }
+
+    private static ClusterNode start(WarrenConfig.ClusterConfig config, Path dataDir, ClusterSecret secret,
+                                     List<Member> members) throws IOException {
         Member self = members.stream().filter(m -> m.id().equals(memberId(config.nodeName()))).findFirst()
                 .orElseThrow();
         AtomicReference<MetadataGroup> groupRef = new AtomicReference<>();
@@ -164,9 +241,49 @@ public final class ClusterNode implements AutoCloseable {
         return new Member(memberId(p.name()), p.host() + ":" + p.port());
     }
 
+    /**
+     * The node list the cluster was formed with: where quorum queues place their members. The
+     * cluster's log has it (the metadata leader records its config's list once); this node's
+     * config's list until then.
+     */
+    List<WarrenConfig.ClusterConfig.Peer> placement() {
+        List<String> list = definitions.nodeList();
+        if (list.isEmpty()) {
+            return config.nodes();
+        }
+        List<WarrenConfig.ClusterConfig.Peer> peers = new java.util.ArrayList<>(list.size());
+        for (String n : list) {
+            peers.add(peer(n));
+        }
+        return peers;
+    }
+
+    /** Every node the cluster ever had: its node list, then the nodes joined since, in the order they did. */
+    List<WarrenConfig.ClusterConfig.Peer> nodes() {
+        List<WarrenConfig.ClusterConfig.Peer> all = new java.util.ArrayList<>(placement());
+        definitions.joinedNodes().forEach((name, address) -> {
+            if (all.stream().noneMatch(p -> p.name().equals(name))) {
+                all.add(peer(name + " " + address));
+            }
+        });
+        return all;
+    }
+
+    /** "NAME HOST:PORT", as the node list is kept in the cluster's log. */
+    private static String entry(WarrenConfig.ClusterConfig.Peer p) {
+        return p.name() + " " + p.host() + ":" + p.port();
+    }
+
+    private static WarrenConfig.ClusterConfig.Peer peer(String entry) {
+        int space = entry.indexOf(' ');
+        int colon = entry.lastIndexOf(':');
+        return new WarrenConfig.ClusterConfig.Peer(entry.substring(0, space), entry.substring(space + 1, colon),
+                Integer.parseInt(entry.substring(colon + 1)));
+    }
+
     /** The node name of a Raft member id (the id of a node in the list), or the id itself. */
     String nodeNameOfId(String memberId) {
-        for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
+        for (WarrenConfig.ClusterConfig.Peer p : nodes()) {
             if (memberId(p.name()).equals(memberId)) {
                 return p.name();
             }
@@ -174,9 +291,9 @@ public final class ClusterNode implements AutoCloseable {
         return memberId;
     }
 
-    /** This node's place in the node list (0-based). */
+    /** This node's place in the cluster's directory (0-based): unique among the cluster's nodes. */
     int index() {
-        List<WarrenConfig.ClusterConfig.Peer> nodes = config.nodes();
+        List<WarrenConfig.ClusterConfig.Peer> nodes = nodes();
         for (int i = 0; i < nodes.size(); i++) {
             if (nodes.get(i).name().equals(config.nodeName())) {
                 return i;
@@ -218,10 +335,24 @@ public final class ClusterNode implements AutoCloseable {
     /** What amqpListener last said. */
     private volatile String listener = "";
 
-    /** This node's answer to ask: its AMQP listener, then "\nstarted" once this run's start is in the log (othersStarted). */
-    private byte[] answer() {
-        return (listener + (definitions.started().isDone() ? "\n" + STARTED : ""))
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    /**
+     * This node's answer to ask: "leader GROUP" is answered with the node that leads that quorum
+     * queue group as this member knows it (empty when none is known or this node is no member);
+     * any other question with its AMQP listener, then "\nstarted" once this run's start is in the
+     * log (othersStarted).
+     */
+    private byte[] answer(String question) {
+        String a = question.startsWith(LEADER) ? quorumQueues.leaderOf(question.substring(LEADER.length()))
+                : listener + (definitions.started().isDone() ? "\n" + STARTED : "");
+        return a.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static final String LEADER = "leader ";
+
+    /** Which node leads quorum queue group {@code groupName}, as node {@code member} (a member of it) says; "" when it knows none. */
+    CompletableFuture<String> askLeader(String member, String groupName) {
+        return group.ask(memberId(member), LEADER + groupName)
+                .thenApply(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8));
     }
 
     private static final String STARTED = "started";
@@ -261,7 +392,7 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private CompletableFuture<InetSocketAddress> askListener(String node) {
-        WarrenConfig.ClusterConfig.Peer peer = config.nodes().stream().filter(p -> p.name().equals(node)).findFirst()
+        WarrenConfig.ClusterConfig.Peer peer = nodes().stream().filter(p -> p.name().equals(node)).findFirst()
                 .orElse(null);
         if (peer == null) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("no node '" + node + "' in the cluster"));
@@ -326,10 +457,11 @@ public final class ClusterNode implements AutoCloseable {
      */
     public List<WarrenConfig.ClusterConfig.Peer> members() {
         java.util.Set<String> ids = group.memberIds();
+        List<WarrenConfig.ClusterConfig.Peer> all = nodes();
         if (ids.isEmpty()) {
-            return config.nodes();
+            return all;
         }
-        return config.nodes().stream().filter(p -> ids.contains(memberId(p.name()))).toList();
+        return all.stream().filter(p -> ids.contains(memberId(p.name()))).toList();
     }
 
     /** Whether node {@code name} is one of the cluster's nodes now (see {@link #members}). */
@@ -446,6 +578,17 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
+    /**
+     * The metadata leader records the node list the cluster was formed with (its config's) once,
+     * so that quorum queues place their members the same way on every node, those that join
+     * later too (their configs list themselves only).
+     */
+    private void recordNodeList() {
+        if (group.isLeader() && definitions.nodeList().isEmpty()) {
+            definitions.recordNodeList(config.nodes().stream().map(ClusterNode::entry).toList());
+        }
+    }
+
     /** Whether this node's member leads the metadata group now. */
     public boolean metadataLeader() {
         return group.isLeader();
@@ -471,6 +614,8 @@ public final class ClusterNode implements AutoCloseable {
             }
             shrinkQueueGroups();
             quorumQueues.refreshMembers();
+            quorumQueues.refreshLeaders();
+            recordNodeList();
             try {
                 Thread.sleep(PROBE_EVERY_MS);
             } catch (InterruptedException e) {

@@ -46,11 +46,16 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
     }
 
     /**
-     * The nodes of a queue's group: the declaring node, then the next ones in the node list,
-     * without those forgotten since (forget_cluster_node).
+     * The nodes of a queue's group: the declaring node, then the next ones in the node list the
+     * cluster was formed with (a node that joined later and is not in it: then the list from its
+     * first), without those forgotten since (forget_cluster_node).
      */
     List<WarrenConfig.ClusterConfig.Peer> membersOf(String declaring, Map<String, Object> arguments) {
-        List<WarrenConfig.ClusterConfig.Peer> all = node.config().nodes();
+        List<WarrenConfig.ClusterConfig.Peer> all = new ArrayList<>(node.placement());
+        if (all.stream().noneMatch(p -> p.name().equals(declaring))) {
+            // A node that joined later is not in the list: it goes first, then the list from its start.
+            node.nodes().stream().filter(p -> p.name().equals(declaring)).findFirst().ifPresent(p -> all.add(0, p));
+        }
         int size = all.size();
         Object n = arguments.get("x-quorum-initial-group-size");
         if (n instanceof Number num && num.intValue() > 0) {
@@ -78,11 +83,19 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
     @Override public boolean attach(String vhost, MessageQueue q, long id, String home) {
         String declaring = home == null ? node.nodeName() : home;
         List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(declaring, q.arguments());
+        String groupName = vhost.length() + ":" + vhost + "/" + q.name() + "/" + id;
         if (peers.stream().noneMatch(p -> p.name().equals(node.nodeName()))) {
-            return false; // this node holds no copy: the queue is only a name here
+            // This node holds no copy (a group smaller than the cluster, a node that joined
+            // later): a stand-in whose leader its members tell, so that its use is relayed and
+            // its publishes forwarded there as for a classic queue held elsewhere.
+            q.clusterMembers(peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList());
+            NonMember nm = new NonMember(q, groupName, peers);
+            nonMembers.put(q, nm);
+            q.leaderLookup(() -> nm.leader);
+            node.executor().execute(nm::ask);
+            return false;
         }
         List<Member> group = peers.stream().map(ClusterNode::member).toList();
-        String groupName = vhost.length() + ":" + vhost + "/" + q.name() + "/" + id;
         GroupLog groupLog = new GroupLog();
         ReplicatedMessageStore store = new ReplicatedMessageStore(groupLog, id, node.index(), MessagePriority::read);
         q.remoteHome(StoreDurability.ELECTING);
@@ -122,7 +135,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
      * member no longer lists that node. The node's monitor calls it every few seconds.
      */
     void refreshMembers() {
-        List<WarrenConfig.ClusterConfig.Peer> all = node.config().nodes();
+        List<WarrenConfig.ClusterConfig.Peer> all = node.nodes();
         for (QuorumMember m : members.values()) {
             QueueGroup g = m.group.group();
             if (g == null) {
@@ -153,6 +166,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
     }
 
     @Override public void detach(String vhost, MessageQueue q) {
+        nonMembers.remove(q);
         QuorumMember m = members.remove(q);
         if (m == null) {
             return;
@@ -292,6 +306,63 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             QueueGroup g = group();
             return g == null ? null : g.get(key);
         }
+    }
+
+    /** The quorum queues this node holds no copy of, with what their members last said of their leader. */
+    private final Map<MessageQueue, NonMember> nonMembers = new ConcurrentHashMap<>();
+
+    /** A quorum queue of which this node is no member: its leader, as its members tell. */
+    private final class NonMember {
+        final MessageQueue queue;
+        final String groupName;
+        final List<WarrenConfig.ClusterConfig.Peer> peers;
+        /** The leader's node as last told; null: not known (an election, no member answered). */
+        volatile String leader;
+
+        NonMember(MessageQueue queue, String groupName, List<WarrenConfig.ClusterConfig.Peer> peers) {
+            this.queue = queue;
+            this.groupName = groupName;
+            this.peers = peers;
+        }
+
+        /** Asks the members in turn which node leads the queue (blocks for at most a request timeout each). */
+        void ask() {
+            for (WarrenConfig.ClusterConfig.Peer p : peers) {
+                if (!node.running().getOrDefault(p.name(), false)) {
+                    continue;
+                }
+                try {
+                    String told = node.askLeader(p.name(), groupName).get(5, TimeUnit.SECONDS);
+                    if (!told.isEmpty()) {
+                        if (!told.equals(leader)) {
+                            log.debug("quorum queue '{}' in vhost '{}' is led by {}", queue.name(), queue.vhost(), told);
+                        }
+                        leader = told;
+                        return;
+                    }
+                } catch (Exception e) {
+                    // the next member
+                }
+            }
+            leader = null;
+        }
+    }
+
+    /** The node that leads queue group {@code groupName} as this member knows it; "" when none is known or this node is no member. */
+    String leaderOf(String groupName) {
+        for (QuorumMember m : members.values()) {
+            QueueGroup g = m.group.group();
+            if (g != null && g.name().equals(groupName)) {
+                String id = g.leaderId();
+                return id == null ? "" : node.nodeNameOfId(id);
+            }
+        }
+        return "";
+    }
+
+    /** Asks again who leads each quorum queue this node is no member of (the node's monitor, every few seconds). */
+    void refreshLeaders() {
+        nonMembers.values().forEach(NonMember::ask);
     }
 
     /**

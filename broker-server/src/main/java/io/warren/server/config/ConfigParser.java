@@ -304,6 +304,18 @@ public final class ConfigParser {
         return v;
     }
 
+    /**
+     * A node named as in {@code cluster_formation.classic_config.nodes.N} (warrenctl join_cluster's
+     * argument); IllegalArgumentException saying what is expected.
+     */
+    public static WarrenConfig.ClusterConfig.Peer clusterNode(String v) {
+        try {
+            return peer(v);
+        } catch (BadValueException e) {
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
     /** One node of {@code cluster_formation.classic_config.nodes.N}: {@code NAME@HOST:PORT}. */
     static WarrenConfig.ClusterConfig.Peer peer(String v) throws BadValueException {
         int colon = v.lastIndexOf(':');

@@ -47,6 +47,19 @@ public interface BrokerControl {
         throw new ClusterRefusal(400, "node is not part of a cluster (no cluster_formation in its config)");
     }
 
+    /**
+     * rabbitmqctl join_cluster: this node, its application stopped, leaves what it had (as
+     * RabbitMQ resets a node that joins) and becomes a member of the cluster node {@code node}
+     * ({@code NAME@HOST:PORT}, its inter-node port) is in. Blocks until it is.
+     *
+     * @throws ClusterRefusal not clustered, a bad node, this node, the application running (409),
+     *                        already a member (409), the node unreachable or no majority (503)
+     */
+    default void joinCluster(String node) throws ClusterRefusal {
+        throw new ClusterRefusal(400, "node is not part of a cluster (no cluster_formation in its config): give it "
+                + "the cluster_formation keys, node.name, cluster.listener.port and cluster.secret_file first");
+    }
+
     /** A cluster command refused: the management API's status and the one-line reason. */
     final class ClusterRefusal extends Exception {
         private final int status;

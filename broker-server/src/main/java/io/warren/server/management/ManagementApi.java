@@ -122,6 +122,7 @@ final class ManagementApi {
         route("warren/start_app", Map.of("POST", warren::startApp));
         route("warren/stop", Map.of("POST", now(warren::stop)));
         route("warren/cluster/nodes/{node}", Map.of("DELETE", warren::forgetClusterNode));
+        route("warren/cluster/join", Map.of("POST", warren::joinCluster));
         route("warren/alarms/{resource}", Map.of("PUT", now(r -> warren.setAlarm(r, true)),
                 "DELETE", now(r -> warren.setAlarm(r, false))));
     }

@@ -237,6 +237,35 @@ final class WarrenEndpoints {
     }
 
     /**
+     * POST /api/warren/cluster/join {"node": "NAME@HOST:PORT"}: warrenctl join_cluster. 204 once
+     * this node is a member of that node's cluster; 400 for a node that is not clustered, a bad
+     * or missing node, this node itself; 409 while the application runs or when it is a member
+     * already; 503 when the node cannot be reached or the cluster cannot commit. Runs on the API's
+     * worker thread. Administrators only.
+     */
+    java.util.concurrent.CompletableFuture<ApiResponse> joinCluster(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        JsonNode node = Json.object(r.body()).get("node");
+        if (node == null || !node.isTextual()) {
+            throw new ApiException(400, "bad_request", "the body needs \"node\": the name and inter-node port of a "
+                    + "node of the cluster to join, NAME@HOST:PORT");
+        }
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                ctx.control.joinCluster(node.asText());
+            } catch (BrokerControl.ClusterRefusal e) {
+                throw new ApiException(e.status(), switch (e.status()) {
+                    case 409 -> "conflict";
+                    case 503 -> "service_unavailable";
+                    case 500 -> "internal_error";
+                    default -> "bad_request";
+                }, e.getMessage());
+            }
+            return ApiResponse.status(204);
+        }, ctx.worker);
+    }
+
+    /**
      * POST /api/warren/stop: 202 now, then the broker stops as bin/warren stop stops it (the
      * process exits); the client waits for the API to stop answering. Administrators only.
      */

@@ -119,6 +119,13 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     static final byte NODE_STARTED = 14;
     /** A node was seen down for a while (its name, the run): that run's non-durable queues are removed. */
     static final byte NODE_DOWN = 15;
+    /**
+     * The node list the cluster was formed with (a count, then NAME@HOST:PORT each, in the
+     * configs' order): where quorum queues place their members. The first in the log stays.
+     */
+    static final byte NODE_LIST = 16;
+    /** A node joined the running cluster (join_cluster): its name (UTF) and address (UTF, HOST:PORT). */
+    static final byte NODE_JOINED = 17;
 
     /** Kinds of queue: kept across restarts; not; not, and owned by one connection. */
     static final byte DURABLE = 0;
@@ -139,6 +146,10 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     private final TreeMap<String, byte[]> queues = new TreeMap<>();
     /** Each node's current run, as its last {@link #NODE_STARTED} record said. */
     private final TreeMap<String, Long> runs = new TreeMap<>();
+    /** The first {@link #NODE_LIST}: NAME@HOST:PORT each; empty until one is in the log. */
+    private final List<String> nodeList = new ArrayList<>();
+    /** The nodes that joined since, in log order: name -> HOST:PORT. */
+    private final java.util.LinkedHashMap<String, String> joined = new java.util.LinkedHashMap<>();
     private final TreeSet<byte[]> bindings = new TreeSet<>(Arrays::compare);
     private final TreeMap<String, byte[]> access = new TreeMap<>();
     private final Set<Long> queueIds = new HashSet<>();
@@ -619,6 +630,15 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                                 || !Long.valueOf(x.run()).equals(runs.get(x.origin()))), changes);
                     }
                 }
+                case NODE_LIST -> {
+                    if (nodeList.isEmpty()) {
+                        nodeList.addAll(strings(index, data));
+                    }
+                }
+                case NODE_JOINED -> {
+                    List<String> nameAndAddress = strings(index, data);
+                    joined.put(nameAndAddress.get(0), nameAndAddress.get(1));
+                }
                 case NODE_DOWN -> {
                     removal = true;
                     cleanup = true;
@@ -660,6 +680,48 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         } finally {
             applying.set(false);
         }
+    }
+
+    private static List<String> strings(long index, byte[] data) {
+        try {
+            DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(data));
+            List<String> out = new ArrayList<>();
+            for (int n = in.readInt(); n > 0; n--) {
+                out.add(in.readUTF());
+            }
+            return out;
+        } catch (IOException e) {
+            throw new StoreException("cluster definitions record " + index + " is damaged: " + e, e);
+        }
+    }
+
+    private static byte[] strings(List<String> l) {
+        return write(out -> {
+            out.writeInt(l.size());
+            for (String e : l) {
+                out.writeUTF(e);
+            }
+        });
+    }
+
+    /** Records the node list the cluster was formed with (NAME@HOST:PORT each), unless the log has one. */
+    public CompletableFuture<?> recordNodeList(List<String> nodes) {
+        return submitter.submit(record(NODE_LIST, null, strings(nodes)));
+    }
+
+    /** Records that node {@code name}, reached at {@code address} (HOST:PORT), joined the cluster. */
+    public CompletableFuture<?> recordJoined(String name, String address) {
+        return submitter.submit(record(NODE_JOINED, null, strings(List.of(name, address))));
+    }
+
+    /** The node list the cluster was formed with, as the log has it (NAME@HOST:PORT each); empty when it has none yet. */
+    public synchronized List<String> nodeList() {
+        return List.copyOf(nodeList);
+    }
+
+    /** The nodes that joined the cluster, in the order they did: name -> HOST:PORT. */
+    public synchronized Map<String, String> joinedNodes() {
+        return new java.util.LinkedHashMap<>(joined);
     }
 
     /** An exchange entry of the model, decoded: {@code def.durable()} says whether it is kept across restarts. */
@@ -786,8 +848,9 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     }
 
     /**
-     * The cluster snapshot's header: after it, the length of the runs table, the table (a count,
-     * then node (UTF) and run (long) each), its CRC32C, then a {@link SnapshotFile} whose entries
+     * The cluster snapshot's header: after it, the length of the nodes table, the table (the
+     * runs: a count, then node (UTF) and run (long) each; the node list: a count, then UTF each;
+     * the nodes joined: a count, then name and address (UTF) each), its CRC32C, then a {@link SnapshotFile} whose entries
      * are this store's (exchange and queue entries, binding and access bytes). A snapshot without
      * the header is the first format: a SnapshotFile of durable definitions only, its exchanges
      * DefinitionEncoding bytes and its queues home (UTF) and DefinitionEncoding bytes.
@@ -801,6 +864,15 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             for (Map.Entry<String, Long> r : runs.entrySet()) {
                 out.writeUTF(r.getKey());
                 out.writeLong(r.getValue());
+            }
+            out.writeInt(nodeList.size());
+            for (String n : nodeList) {
+                out.writeUTF(n);
+            }
+            out.writeInt(joined.size());
+            for (Map.Entry<String, String> j : joined.entrySet()) {
+                out.writeUTF(j.getKey());
+                out.writeUTF(j.getValue());
             }
         });
         byte[] rest = SnapshotFile.encode(new SnapshotFile.Snapshot(0, new ArrayList<>(exchanges.values()),
@@ -826,6 +898,8 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
      */
     public void restore(long index, byte[] bytes) {
         TreeMap<String, Long> rs = new TreeMap<>();
+        List<String> list = new ArrayList<>();
+        java.util.LinkedHashMap<String, String> js = new java.util.LinkedHashMap<>();
         boolean current = bytes.length >= SNAPSHOT_MAGIC.length
                 && Arrays.equals(bytes, 0, SNAPSHOT_MAGIC.length, SNAPSHOT_MAGIC, 0, SNAPSHOT_MAGIC.length);
         if (current) {
@@ -841,6 +915,12 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                 DataInputStream t = new DataInputStream(new java.io.ByteArrayInputStream(table));
                 for (int n = t.readInt(); n > 0; n--) {
                     rs.put(t.readUTF(), t.readLong());
+                }
+                for (int n = t.readInt(); n > 0; n--) {
+                    list.add(t.readUTF());
+                }
+                for (int n = t.readInt(); n > 0; n--) {
+                    js.put(t.readUTF(), t.readUTF());
                 }
                 bytes = in.readAllBytes();
             } catch (IOException | NegativeArraySizeException e) {
@@ -916,6 +996,10 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                     .forEach(q -> queueIds.add(q.id()));
             runs.clear();
             runs.putAll(rs);
+            nodeList.clear();
+            nodeList.addAll(list);
+            joined.clear();
+            joined.putAll(js);
             bindings.clear();
             bindings.addAll(bs);
             access.clear();

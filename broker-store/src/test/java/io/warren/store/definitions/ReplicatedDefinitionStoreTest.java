@@ -313,6 +313,11 @@ class ReplicatedDefinitionStoreTest {
         a.putQueue(queue("amq.gen-1", false, true));
         a.putQueue(queue("audit", true, false));
         sync(a);
+        a.recordNodeList(List.of("a@h:1", "b@h:2")).get(10, TimeUnit.SECONDS);
+        a.recordNodeList(List.of("c@h:3")).get(10, TimeUnit.SECONDS); // the first list stays
+        a.recordJoined("d", "h:4").get(10, TimeUnit.SECONDS);
+        assertEquals(List.of("a@h:1", "b@h:2"), a.nodeList());
+        assertEquals(java.util.Map.of("d", "h:4"), a.joinedNodes());
         byte[] snapshot = a.snapshot();
 
         ReplicatedDefinitionStore restored = new ReplicatedDefinitionStore("c", new Log()::submit);
@@ -322,7 +327,9 @@ class ReplicatedDefinitionStoreTest {
         assertTrue(queueNamed(restored, "amq.gen-1").exclusive());
         assertEquals("a", restored.remoteHome("/", "amq.gen-1"));
         assertEquals(snapshot.length, restored.snapshot().length);
-        assertTrue(java.util.Arrays.equals(snapshot, restored.snapshot()), "the runs table came along");
+        assertTrue(java.util.Arrays.equals(snapshot, restored.snapshot()), "the nodes table came along");
+        assertEquals(List.of("a@h:1", "b@h:2"), restored.nodeList());
+        assertEquals(java.util.Map.of("d", "h:4"), restored.joinedNodes());
 
         // The first format: a SnapshotFile of durable definitions, queues as home + queue bytes.
         byte[] legacy = SnapshotFile.encode(new SnapshotFile.Snapshot(0,

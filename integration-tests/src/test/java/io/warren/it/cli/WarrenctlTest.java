@@ -480,9 +480,11 @@ class WarrenctlTest {
         Result col = ctl("list_queues", "name", "nosuch");
         assertEquals(64, col.code(), col.all());
         assertTrue(col.err().startsWith("Error (argument validation): Info key(s) nosuch are not supported"), col.err());
-        // Not implemented yet: refused, never accepted and ignored.
-        assertEquals(64, ctl("join_cluster", "rabbit@elsewhere").code());
-        // A single broker has no cluster to forget a node of.
+        // A single broker (no cluster_formation keys) cannot join a cluster, and has no cluster to
+        // forget a node of.
+        Result join = ctl("join_cluster", "rabbit@elsewhere:25672");
+        assertEquals(70, join.code(), join.all());
+        assertTrue(join.err().contains("not part of a cluster"), join.err());
         Result forget = ctl("forget_cluster_node", "rabbit@elsewhere");
         assertEquals(70, forget.code(), forget.all());
         assertTrue(forget.err().contains("not part of a cluster"), forget.err());

@@ -707,6 +707,136 @@ class ClusterTest {
      * remaining node's cluster_status shows; the quorum queues it was a member of shrink to the
      * two others, and keep taking confirmed publishes.
      */
+    /**
+     * warrenctl join_cluster, as RabbitMQ's: a node started on its own (its config lists itself
+     * only) is stopped (stop_app), joins the running cluster through any node (its data is reset
+     * and it takes the cluster's definitions), starts again (start_app) and is a node like the
+     * others: every node lists it, queues are used through it and on it from the others, a quorum
+     * queue declared through it has a member there, and it stays a member across a restart. Then
+     * it is forgotten again.
+     */
+    @Test
+    @Order(15)
+    void aNodeJoinsTheRunningClusterAndIsForgottenAgain() throws Exception {
+        try (Connection c = cluster.connect(1)) {
+            Channel ch = c.createChannel();
+            ch.queueDeclare("qq.before", true, false, false, Map.of("x-queue-type", "quorum"));
+            ch.confirmSelect();
+            ch.basicPublish("", "qq.before", PERSISTENT, "b-1".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(10_000);
+        }
+        int four = cluster.addLoneNode();
+        String name = "warren" + four + "@localhost";
+        cluster.start(four);
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> {
+            try (Connection c = cluster.connect(four)) {
+                return c.isOpen();
+            }
+        });
+        try (Connection c = cluster.connect(four)) {
+            c.createChannel().queueDeclare("lone.q", true, false, false, null); // gone with the reset
+        }
+        String target = "warren1@localhost:" + cluster.proxies.port(1);
+        Result running = cluster.ctl(four, "join_cluster", target);
+        assertEquals(70, running.code(), running.all());
+        assertTrue(running.err().contains("stop_app"), running.err());
+        Result self = cluster.ctl(four, "join_cluster", name + ":" + cluster.node(four).clusterPort());
+        assertEquals(70, self.code(), self.all());
+
+        assertEquals(0, cluster.ctl(four, "stop_app").code());
+        Result join = cluster.ctl(four, "join_cluster", target);
+        assertEquals(0, join.code(), join.all());
+        assertEquals(0, cluster.ctl(four, "start_app").code());
+        List<String> all = List.of("warren1@localhost", "warren2@localhost", "warren3@localhost", name);
+        for (int i = 1; i <= 4; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> {
+                Result r = cluster.ctl(node, "cluster_status", "--formatter", "json");
+                assertEquals(0, r.code(), r.all());
+                JsonNode st = JSON.readTree(r.out());
+                assertEquals(all, names(st.path("disk_nodes")));
+                assertEquals(all, names(st.path("running_nodes")));
+            });
+        }
+        // It has the cluster's definitions, not its own; queues are used through it and on it.
+        assertTrue(api(four, "GET", "/api/exchanges/%2F/orders", null).has("name"));
+        assertTrue(assertThrows(AssertionError.class, () -> api(four, "GET", "/api/queues/%2F/lone.q", null))
+                .getMessage().contains(": 404 "));
+        try (Connection c = cluster.connect(four)) {
+            Channel ch = c.createChannel();
+            ch.queueDeclare("joined.q", true, false, false, null);
+            ch.confirmSelect();
+            ch.basicPublish("", "joined.q", PERSISTENT, "on-4".getBytes(StandardCharsets.UTF_8));
+            ch.basicPublish("orders", "order.joined", PERSISTENT, "via-4".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(10_000);
+            ch.queueDeclare("qq.joined", true, false, false, Map.of("x-queue-type", "quorum"));
+        }
+        assertEquals(name, api(2, "GET", "/api/queues/%2F/joined.q", null).path("node").asText());
+        // A quorum queue declared before it joined has no member on it: its use through it goes
+        // to the leader (publishes forwarded with their confirms, gets and consumes relayed).
+        assertEquals(Set.of("warren1@localhost", "warren2@localhost", "warren3@localhost"), members(four, "qq.before"));
+        try (Connection c = cluster.connect(four)) {
+            Channel ch = c.createChannel();
+            ch.confirmSelect();
+            ch.basicPublish("", "qq.before", PERSISTENT, "b-2".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(10_000);
+            await().atMost(SPREAD).ignoreExceptions().untilAsserted(() ->
+                    assertEquals(2, c.createChannel().queueDeclarePassive("qq.before").getMessageCount()));
+            assertEquals("b-1", new String(ch.basicGet("qq.before", true).getBody(), StandardCharsets.UTF_8));
+            java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+            Channel consumer = c.createChannel();
+            consumer.basicConsume("qq.before", false, (t, m) -> {
+                got.add(new String(m.getBody(), StandardCharsets.UTF_8));
+                consumer.basicAck(m.getEnvelope().getDeliveryTag(), false);
+            }, t -> { });
+            assertEquals("b-2", got.poll(10, TimeUnit.SECONDS));
+            c.createChannel().queueDelete("qq.before");
+        }
+        // a quorum queue declared through it: a member there, then the first nodes of the list
+        assertEquals(Set.of(name, "warren1@localhost", "warren2@localhost"), members(four, "qq.joined"));
+        assertEquals(Set.of(name, "warren1@localhost", "warren2@localhost"), members(3, "qq.joined"));
+        try (Connection c = cluster.connect(2)) {
+            Channel ch = c.createChannel();
+            assertEquals("on-4", new String(ch.basicGet("joined.q", true).getBody(), StandardCharsets.UTF_8));
+            GetResponse audit = ch.basicGet("orders.audit", true);
+            assertEquals("via-4", new String(audit.getBody(), StandardCharsets.UTF_8));
+            ch.queueDelete("qq.joined");
+        }
+
+        // A restart keeps it in the cluster (its config still lists itself only).
+        assertEquals(0, cluster.stop(four).code());
+        cluster.start(four);
+        await().atMost(SPREAD).untilAsserted(() -> {
+            Result r = cluster.ctl(four, "cluster_status", "--formatter", "json");
+            assertEquals(0, r.code(), r.all());
+            assertEquals(all, names(JSON.readTree(r.out()).path("running_nodes")));
+        });
+        try (Connection c = cluster.connect(four)) {
+            assertEquals(0, c.createChannel().queueDeclarePassive("joined.q").getMessageCount());
+            c.createChannel().queueDelete("joined.q");
+        }
+
+        // A member already: refused, and nothing is reset. Then it leaves for good, and the
+        // cluster is three nodes again.
+        assertEquals(0, cluster.ctl(four, "stop_app").code());
+        Result again = cluster.ctl(four, "join_cluster", "warren2@localhost:" + cluster.proxies.port(2));
+        assertEquals(70, again.code(), again.all());
+        assertTrue(again.err().contains("already a member"), again.err());
+        assertEquals(0, cluster.ctl(four, "start_app").code());
+        await().atMost(SPREAD).ignoreExceptions().untilAsserted(() -> {
+            try (Connection c = cluster.connect(four)) {
+                assertTrue(c.createChannel().exchangeDeclarePassive("orders") != null);
+            }
+        });
+        assertEquals(0, cluster.stop(four).code());
+        Result forget = cluster.ctl(1, "forget_cluster_node", name);
+        assertEquals(0, forget.code(), forget.all());
+        await().atMost(SPREAD).untilAsserted(() -> {
+            Result r = cluster.ctl(2, "cluster_status", "--formatter", "json");
+            assertEquals(all.subList(0, 3), names(JSON.readTree(r.out()).path("disk_nodes")));
+        });
+    }
+
     @Test
     @Order(20)
     void aStoppedNodeIsForgottenAndTheQuorumQueuesShrink() throws Exception {

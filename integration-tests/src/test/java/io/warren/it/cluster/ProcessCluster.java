@@ -39,11 +39,13 @@ final class ProcessCluster implements AutoCloseable {
     final Path secret;
     /** The network between the nodes: {@link NodeProxies#isolate} partitions it. */
     final NodeProxies proxies;
+    private final Path dir;
 
     /** Writes {@code size} configs under {@code dir} (nodes warren1@localhost ...); starts none. */
     ProcessCluster(Path dir, int size) throws Exception {
         assumeTrue(Files.isRegularFile(Processes.SERVER_JAR) && Files.isRegularFile(Processes.CLI_JAR),
                 "the packaged broker and CLI are missing: run mvn -q -B -DskipTests package first");
+        this.dir = dir;
         secret = dir.resolve("cluster.secret");
         byte[] bytes = new byte[32];
         new SecureRandom().nextBytes(bytes);
@@ -79,6 +81,29 @@ final class ProcessCluster implements AutoCloseable {
             peers.forEach(p -> c.append(p).append('\n'));
             Files.writeString(n.conf(), c.toString());
         }
+    }
+
+    /**
+     * A node of its own, for join_cluster: the next number, the same secret, a config that lists
+     * itself only (with the port it listens on: no proxy). Started by {@link #start}; returns its number.
+     */
+    int addLoneNode() throws Exception {
+        int i = nodes.size() + 1;
+        Path nodeDir = dir.resolve("node" + i);
+        Files.createDirectories(nodeDir);
+        Node n = new Node("warren" + i + "@localhost", nodeDir, nodeDir.resolve("warren.conf"), Processes.freePort(),
+                Processes.freePort(), Processes.freePort());
+        nodes.add(n);
+        Files.writeString(n.conf(), "listeners.tcp.default = 127.0.0.1:" + n.amqpPort() + "\n"
+                + "management.tcp.port = " + n.managementPort() + "\n"
+                + "prometheus.tcp.port = " + Processes.freePort() + "\n"
+                + "data_dir = data\nlog.file = warren.log\n"
+                + "node.name = " + n.name() + "\n"
+                + "cluster.listener.port = " + n.clusterPort() + "\n"
+                + "cluster.secret_file = " + secret + "\n"
+                + "cluster_formation.peer_discovery_backend = classic_config\n"
+                + "cluster_formation.classic_config.nodes.1 = " + n.name() + ":" + n.clusterPort() + "\n");
+        return i;
     }
 
     Node node(int i) {
