@@ -221,13 +221,25 @@ final class WarrenEndpoints {
     java.util.concurrent.CompletableFuture<ApiResponse> forgetClusterNode(ApiRequest r) {
         ctx.requireAdministrator(r);
         String node = r.param("node");
+        return clusterChange(() -> ctx.control.forgetClusterNode(node));
+    }
+
+    /** A cluster command that blocks until committed. */
+    @FunctionalInterface
+    private interface ClusterChange {
+        void run() throws BrokerControl.ClusterRefusal;
+    }
+
+    /** Runs {@code change} on the API's worker thread: 204 when done, a refusal's status and reason otherwise. */
+    private java.util.concurrent.CompletableFuture<ApiResponse> clusterChange(ClusterChange change) {
         return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
-                ctx.control.forgetClusterNode(node);
+                change.run();
             } catch (BrokerControl.ClusterRefusal e) {
                 throw new ApiException(e.status(), switch (e.status()) {
                     case 404 -> "not_found";
                     case 409 -> "conflict";
+                    case 500 -> "internal_error";
                     case 503 -> "service_unavailable";
                     default -> "bad_request";
                 }, e.getMessage());
@@ -250,19 +262,7 @@ final class WarrenEndpoints {
             throw new ApiException(400, "bad_request", "the body needs \"node\": the name and inter-node port of a "
                     + "node of the cluster to join, NAME@HOST:PORT");
         }
-        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            try {
-                ctx.control.joinCluster(node.asText());
-            } catch (BrokerControl.ClusterRefusal e) {
-                throw new ApiException(e.status(), switch (e.status()) {
-                    case 409 -> "conflict";
-                    case 503 -> "service_unavailable";
-                    case 500 -> "internal_error";
-                    default -> "bad_request";
-                }, e.getMessage());
-            }
-            return ApiResponse.status(204);
-        }, ctx.worker);
+        return clusterChange(() -> ctx.control.joinCluster(node.asText()));
     }
 
     /**
