@@ -140,7 +140,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     private final Submitter submitter;
 
     // ---- the model: guarded by this ----
-    /** Exchange key -> entry: durable (boolean), origin (UTF), run (long), exchange bytes. */
+    /** Exchange key -> entry: durable (boolean), origin (UTF), run (long), exchange bytes; a durable one's origin is "" and run 0. */
     private final TreeMap<String, byte[]> exchanges = new TreeMap<>();
     /** Queue key -> entry: home (UTF), kind (byte), run (long), queue bytes. */
     private final TreeMap<String, byte[]> queues = new TreeMap<>();
@@ -560,9 +560,14 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             }
             switch (type) {
                 case BARRIER -> { }
-                case ChangeLog.PUT_EXCHANGE -> putExchangeEntry(exchangeEntry(true, origin, originRun, data), changes);
-                case PUT_EXCHANGE_ENTRY -> putExchangeEntry(exchangeEntry(data[0] != 0, origin, originRun,
-                        Arrays.copyOfRange(data, 1, data.length)), changes);
+                // A durable exchange's entry names no run (none ends it), so that it is the same
+                // bytes whoever declared it and however a node got it (log or snapshot).
+                case ChangeLog.PUT_EXCHANGE -> putExchangeEntry(exchangeEntry(true, "", 0, data), changes);
+                case PUT_EXCHANGE_ENTRY -> {
+                    boolean durable = data[0] != 0;
+                    putExchangeEntry(exchangeEntry(durable, durable ? "" : origin, durable ? 0 : originRun,
+                            Arrays.copyOfRange(data, 1, data.length)), changes);
+                }
                 case ChangeLog.REMOVE_EXCHANGE -> {
                     byte[] old = exchanges.remove(new String(data, StandardCharsets.UTF_8));
                     if (old != null) {
