@@ -273,11 +273,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             byte[] data = write(out -> {
                 out.writeBoolean(first);
                 if (first) {
-                    out.writeInt(others.size());
-                    for (Map.Entry<String, Long> r : others.entrySet()) {
-                        out.writeUTF(r.getKey());
-                        out.writeLong(r.getValue());
-                    }
+                    writeRuns(out, others);
                 }
             });
             try {
@@ -612,26 +608,18 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                 case NODE_STARTED -> {
                     removal = true;
                     cleanup = true;
-                    Set<String> ended = new HashSet<>();
-                    boolean alone;
-                    try {
-                        DataInputStream d = new DataInputStream(new java.io.ByteArrayInputStream(data));
-                        alone = d.readBoolean();
-                        if (alone) {
-                            for (int n = d.readInt(); n > 0; n--) {
-                                ended.add(d.readUTF() + "\0" + d.readLong());
-                            }
-                        }
-                    } catch (IOException e) {
-                        throw new StoreException("cluster definitions record " + index + " is damaged: " + e, e);
-                    }
+                    boolean alone = data.length > 0 && data[0] != 0;
+                    Map<String, Long> ended = alone ? read(data, record(index), d -> {
+                        d.readBoolean();
+                        return readRuns(d);
+                    }) : Map.of();
                     runs.put(origin, originRun);
                     dropQueues(h -> h.home().equals(origin) && !h.queue().durable() && h.run() != originRun,
                             changes);
                     if (alone) {
                         // No node ran when this one started: the cluster had stopped, and what was
                         // not durable is gone (RabbitMQ keeps non-durable exchanges until then).
-                        dropExchanges(x -> !x.def().durable() && (ended.contains(x.origin() + "\0" + x.run())
+                        dropExchanges(x -> !x.def().durable() && (Long.valueOf(x.run()).equals(ended.get(x.origin()))
                                 || !Long.valueOf(x.run()).equals(runs.get(x.origin()))), changes);
                     }
                 }
@@ -647,16 +635,8 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                 case NODE_DOWN -> {
                     removal = true;
                     cleanup = true;
-                    String down;
-                    long run;
-                    try {
-                        DataInputStream d = new DataInputStream(new java.io.ByteArrayInputStream(data));
-                        down = d.readUTF();
-                        run = d.readLong();
-                    } catch (IOException e) {
-                        throw new StoreException("cluster definitions record " + index + " is damaged: " + e, e);
-                    }
-                    dropQueues(h -> h.home().equals(down) && !h.queue().durable() && h.run() == run, changes);
+                    Map<String, Long> down = read(data, record(index), d -> Map.of(d.readUTF(), d.readLong()));
+                    dropQueues(h -> !h.queue().durable() && Long.valueOf(h.run()).equals(down.get(h.home())), changes);
                 }
                 default -> throw new StoreException("cluster definitions record " + index + " has unknown type "
                         + type);
@@ -688,16 +668,34 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     }
 
     private static List<String> strings(long index, byte[] data) {
-        try {
-            DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(data));
+        return read(data, record(index), in -> {
             List<String> out = new ArrayList<>();
             for (int n = in.readInt(); n > 0; n--) {
                 out.add(in.readUTF());
             }
             return out;
-        } catch (IOException e) {
-            throw new StoreException("cluster definitions record " + index + " is damaged: " + e, e);
+        });
+    }
+
+    private static String record(long index) {
+        return "cluster definitions record " + index;
+    }
+
+    /** Runs as records and snapshots carry them: a count, then node (UTF) and run (long) each. */
+    private static void writeRuns(DataOutputStream out, Map<String, Long> runs) throws IOException {
+        out.writeInt(runs.size());
+        for (Map.Entry<String, Long> r : runs.entrySet()) {
+            out.writeUTF(r.getKey());
+            out.writeLong(r.getValue());
         }
+    }
+
+    private static TreeMap<String, Long> readRuns(DataInputStream in) throws IOException {
+        TreeMap<String, Long> runs = new TreeMap<>();
+        for (int n = in.readInt(); n > 0; n--) {
+            runs.put(in.readUTF(), in.readLong());
+        }
+        return runs;
     }
 
     private static byte[] strings(List<String> l) {
@@ -865,11 +863,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     /** The whole model, for the log's snapshot. */
     public synchronized byte[] snapshot() {
         byte[] table = write(out -> {
-            out.writeInt(runs.size());
-            for (Map.Entry<String, Long> r : runs.entrySet()) {
-                out.writeUTF(r.getKey());
-                out.writeLong(r.getValue());
-            }
+            writeRuns(out, runs);
             out.writeInt(nodeList.size());
             for (String n : nodeList) {
                 out.writeUTF(n);
@@ -918,9 +912,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                             + " checksum");
                 }
                 DataInputStream t = new DataInputStream(new java.io.ByteArrayInputStream(table));
-                for (int n = t.readInt(); n > 0; n--) {
-                    rs.put(t.readUTF(), t.readLong());
-                }
+                rs.putAll(readRuns(t));
                 for (int n = t.readInt(); n > 0; n--) {
                     list.add(t.readUTF());
                 }
@@ -1042,27 +1034,20 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
 
     /** The entry of a durable queue in the first format: home (UTF), then DefinitionEncoding bytes. */
     static byte[] legacyQueueEntry(byte[] homed) {
-        try {
-            DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(homed));
-            String home = in.readUTF();
-            return queueEntry(home, DURABLE, 0, in.readAllBytes());
-        } catch (IOException e) {
-            throw new StoreException("damaged queue definition in the cluster's definitions: " + e, e);
-        }
+        return read(homed, QUEUE_ENTRY, in -> queueEntry(in.readUTF(), DURABLE, 0, in.readAllBytes()));
     }
 
+    private static final String QUEUE_ENTRY = "a queue definition in the cluster's definitions";
+
     static HomedQueue homedQueue(byte[] b) {
-        try {
-            DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(b));
+        return read(b, QUEUE_ENTRY, in -> {
             String home = in.readUTF();
             byte kind = in.readByte();
             long run = in.readLong();
             QueueDef q = DefinitionEncoding.queue(in.readAllBytes());
             return new HomedQueue(new QueueDef(q.vhost(), q.name(), q.id(), q.autoDelete(), q.arguments(),
                     kind == DURABLE, kind == EXCLUSIVE), home, run);
-        } catch (IOException e) {
-            throw new StoreException("damaged queue definition in the cluster's definitions: " + e, e);
-        }
+        });
     }
 
     /** An exchange entry of the model. */
@@ -1076,17 +1061,14 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     }
 
     static ExchangeEntry exchangeEntry(byte[] b) {
-        try {
-            DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(b));
+        return read(b, "an exchange definition in the cluster's definitions", in -> {
             boolean durable = in.readBoolean();
             String origin = in.readUTF();
             long run = in.readLong();
             ExchangeDef x = DefinitionEncoding.exchange(in.readAllBytes());
             return new ExchangeEntry(new ExchangeDef(x.vhost(), x.name(), x.type(), x.autoDelete(), x.internal(),
                     x.arguments(), durable), origin, run);
-        } catch (IOException e) {
-            throw new StoreException("damaged exchange definition in the cluster's definitions: " + e, e);
-        }
+        });
     }
 
     static ExchangeDef exchangeOf(byte[] entry) {
@@ -1095,6 +1077,19 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
 
     private interface Writer {
         void write(DataOutputStream out) throws IOException;
+    }
+
+    private interface Reader<T> {
+        T read(DataInputStream in) throws IOException;
+    }
+
+    /** Reads {@code b}; a StoreException saying that {@code what} is damaged when it cannot. */
+    private static <T> T read(byte[] b, String what, Reader<T> r) {
+        try {
+            return r.read(new DataInputStream(new java.io.ByteArrayInputStream(b)));
+        } catch (IOException e) {
+            throw new StoreException(what + " is damaged: " + e, e);
+        }
     }
 
     private static byte[] write(Writer w) {
