@@ -45,14 +45,15 @@ import java.util.concurrent.TimeUnit;
  * member (its client forwards to the leader; a member that leads hands its entries to its own
  * server directly, see {@link #submitHere}). The future completes with the record's log index
  * once a majority has it <em>and</em> this member applied it; it fails with a
- * {@link java.util.concurrent.TimeoutException} after {@link RaftSettings#submitTimeout}, and the
+ * {@link java.util.concurrent.TimeoutException} after {@link RaftSettings#submitTimeout} (found by
+ * a sweep every tenth of it, at most a second: see {@link #scheduleSweep}), and the
  * outcome is then unknown (the record may still commit). Records from one member commit in call
  * order. Neither method blocks: at most {@value #MAX_IN_FLIGHT} log entries of a member are in
  * flight (under Ratis' client window of 100, past which Ratis would block the caller), each carrying
  * the records that waited together (see {@link #drain}); the rest wait in an unbounded queue in call
  * order, and one whose future timed out before it was sent is dropped.
  * The futures complete on other threads: the apply thread (usually), a Ratis client thread (a
- * failure, or a record already applied when its reply came), or the JDK's delayer thread (a
+ * failure, or a record already applied when its reply came), or the node's sender thread (a
  * timeout); chain work with the async variants or hand it to an event loop.
  *
  * <p><b>State.</b> Entries in log order: a put of a new key appends it, a put of an existing key
@@ -127,7 +128,8 @@ public final class QueueGroup {
         void leaderLost(String newLeaderId);
     }
 
-    private record Pending(byte[] record, CompletableFuture<Long> result) {}
+    /** A record to send; {@code deadline} is the {@link System#nanoTime} past which its future fails. */
+    private record Pending(byte[] record, CompletableFuture<Long> result, long deadline) {}
 
     private final RaftNode node;
     private final RaftGroupId groupId;
@@ -147,6 +149,10 @@ public final class QueueGroup {
     private final Object sendLock = new Object();
     private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
     private int inFlight;
+    /** The batches sent whose futures are not all complete yet (sent, committed, applied), for the timeout sweep. */
+    private final List<List<Pending>> outstanding = new ArrayList<>(MAX_IN_FLIGHT);
+    /** Whether a timeout sweep is scheduled: while anything waits or is in flight. */
+    private boolean sweeping;
     /** Whether the entries in flight went straight to this member's own server (it leads), not through the client. */
     private boolean direct;
     private RaftClient client;
@@ -205,16 +211,84 @@ public final class QueueGroup {
 
     private CompletableFuture<Long> submit(byte[] record) {
         CompletableFuture<Long> result = new CompletableFuture<>();
-        result.orTimeout(node.settings().submitTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        long deadline = System.nanoTime() + node.settings().submitTimeout().toNanos();
         synchronized (sendLock) {
             if (stopped) {
                 result.completeExceptionally(new IllegalStateException("queue group " + name + " is stopped on this member"));
                 return result;
             }
-            waiting.add(new Pending(record, result));
+            waiting.add(new Pending(record, result, deadline));
+            if (!sweeping) {
+                sweeping = true;
+                scheduleSweep();
+            }
+            // With MAX_IN_FLIGHT entries out, a drain could send nothing: the reply that brings
+            // inFlight down schedules one (after its decrement, under this lock), so no record is
+            // left behind. Not waking the sender per record saved it a hand-off per publish (3%
+            // of a leader's CPU under bench/quorum.sh, the executor's queue signal alone).
+            if (inFlight >= MAX_IN_FLIGHT) {
+                return result;
+            }
         }
         scheduleDrain();
         return result;
+    }
+
+    /**
+     * Records time out through one sweep per group every {@link #sweepMillis} while any record waits
+     * or is in flight, not a timer each: a timer per record (CompletableFuture.orTimeout) cost the
+     * JDK's delay queue an insert and a removal per publish, 1-2% of a leader's CPU under
+     * bench/quorum.sh. A record's future so fails between its deadline and one sweep later.
+     */
+    private void scheduleSweep() {
+        CompletableFuture.delayedExecutor(sweepMillis(), TimeUnit.MILLISECONDS, node.sender()).execute(this::sweep);
+    }
+
+    /** A tenth of the submit timeout, between 10 ms and a second. */
+    private long sweepMillis() {
+        return Math.max(10, Math.min(1000, node.settings().submitTimeout().toMillis() / 10));
+    }
+
+    private void sweep() {
+        List<Pending> expired = new ArrayList<>();
+        synchronized (sendLock) {
+            long now = System.nanoTime();
+            // waiting is in call order, so in deadline order
+            while (!waiting.isEmpty() && now - waiting.peek().deadline() >= 0) {
+                expired.add(waiting.poll());
+            }
+            for (List<Pending> batch : outstanding) {
+                for (Pending p : batch) {
+                    if (now - p.deadline() >= 0 && !p.result().isDone()) {
+                        expired.add(p);
+                    }
+                }
+            }
+            sweeping = !waiting.isEmpty() || !outstanding.isEmpty();
+            if (sweeping) {
+                try {
+                    scheduleSweep();
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    sweeping = false; // the node stops
+                }
+            }
+        }
+        for (Pending p : expired) {
+            p.result().completeExceptionally(new java.util.concurrent.TimeoutException(
+                    "queue group " + name + ": not committed within " + node.settings().submitTimeout().toMillis() + " ms"));
+        }
+    }
+
+    /** The batch's futures are complete: the sweep no longer looks at it. */
+    private void settled(List<Pending> batch) {
+        synchronized (sendLock) {
+            for (int i = 0; i < outstanding.size(); i++) {
+                if (outstanding.get(i) == batch) {
+                    outstanding.remove(i);
+                    return;
+                }
+            }
+        }
     }
 
     private final java.util.concurrent.atomic.AtomicBoolean drainScheduled =
@@ -269,6 +343,7 @@ public final class QueueGroup {
                     }
                 }
                 inFlight++;
+                outstanding.add(batch);
             }
             CompletableFuture<RaftClientReply> sent;
             try {
@@ -280,7 +355,7 @@ public final class QueueGroup {
                 synchronized (sendLock) {
                     inFlight--;
                 }
-                batch.forEach(p -> p.result().completeExceptionally(e));
+                settle(batch, e);
                 continue;
             }
             sent.whenComplete((reply, error) -> {
@@ -289,23 +364,31 @@ public final class QueueGroup {
                 }
                 scheduleDrain();
                 if (error != null) {
-                    batch.forEach(p -> p.result().completeExceptionally(error));
+                    settle(batch, error);
                 } else if (!reply.isSuccess()) {
-                    batch.forEach(p -> p.result().completeExceptionally(reply.getException()));
+                    settle(batch, reply.getException());
                 } else {
                     long index = reply.getLogIndex();
                     machine.whenApplied(index).whenComplete((v, e) -> {
-                        for (Pending p : batch) {
-                            if (e != null) {
-                                p.result().completeExceptionally(e);
-                            } else {
+                        if (e != null) {
+                            settle(batch, e);
+                        } else {
+                            for (Pending p : batch) {
                                 p.result().complete(index);
                             }
+                            settled(batch);
                         }
                     });
                 }
             });
         }
+    }
+
+    private void settle(List<Pending> batch, Throwable e) {
+        for (Pending p : batch) {
+            p.result().completeExceptionally(e);
+        }
+        settled(batch);
     }
 
     /** This member's division when it leads the group and is ready (its term's first entry applied), else null. */

@@ -397,4 +397,33 @@ class QueueGroupTest {
             assertEquals(Map.of(7L, "new"), asMap(g.entries()));
         }
     }
+
+    /**
+     * Records that cannot commit (two of three members stopped) fail with a TimeoutException once
+     * the submit timeout has passed, those in flight and those still waiting behind them alike,
+     * and not before.
+     */
+    @Test void putsThatCannotCommitFailWithATimeoutAfterTheSubmitTimeout() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/timeout/1");
+        int leader = leaderOf(groups);
+        join(groups[leader].put(1, bytes("committed")));
+        int survivor = (leader + 1) % 3;
+        cluster.stop(leader);
+        cluster.stop((leader + 2) % 3);
+        long timeout = cluster.member(survivor).node().settings().submitTimeout().toMillis();
+        long start = System.nanoTime();
+        List<CompletableFuture<Long>> puts = new ArrayList<>();
+        for (int i = 0; i < 6; i++) { // apart, so that some go in flight as entries of their own and the rest wait
+            puts.add(groups[survivor].put(10 + i, bytes("never")));
+            Thread.sleep(50);
+        }
+        for (CompletableFuture<Long> f : puts) {
+            java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    java.util.concurrent.ExecutionException.class, () -> f.get(timeout + 5_000, TimeUnit.MILLISECONDS));
+            assertTrue(e.getCause() instanceof java.util.concurrent.TimeoutException, "failed with " + e.getCause());
+        }
+        long elapsed = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertTrue(elapsed >= timeout, "failed after " + elapsed + " ms, before the " + timeout + " ms timeout");
+        assertTrue(elapsed <= timeout + 2_500, "failed after " + elapsed + " ms, past the timeout and a sweep");
+    }
 }
