@@ -113,6 +113,11 @@ public final class QueueEntry {
         deliveryCount++;
     }
 
+    /** Recovery: the count its store kept (see {@link io.warren.core.store.MessageStore#returned}). */
+    public void deliveryCount(int count) {
+        deliveryCount = count;
+    }
+
     public void markRedelivered() {
         redelivered = true;
     }

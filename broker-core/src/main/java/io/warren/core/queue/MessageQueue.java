@@ -1952,6 +1952,7 @@ public final class MessageQueue implements Destination {
             m.ttl(sm.ttl());
             m.priority(sm.priority());
             QueueEntry e = new QueueEntry(m, nextSeq++, true, sm.ref());
+            e.deliveryCount(sm.deliveryCount());
             // TTL counts from the publish, as in RabbitMQ (from the recovery for old journals).
             stamp(e, sm.publishedAt() >= 0 ? Math.min(sm.publishedAt(), now) : now);
             if (e.expiresAt() < now) {
@@ -2051,6 +2052,9 @@ public final class MessageQueue implements Destination {
             if (delivered) {
                 e.markRedelivered();
                 e.returned();
+                if (e.ref() != QueueEntry.NOT_STORED && store != null && !closed) {
+                    store.returned(e.ref(), e.deliveryCount());
+                }
                 if (deliveryLimit >= 0 && e.deliveryCount() > deliveryLimit) {
                     // RabbitMQ's rabbit_fifo: past the limit the message is dropped or dead-lettered.
                     deadLetter(e, "delivery_limit");

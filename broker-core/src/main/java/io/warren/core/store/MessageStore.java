@@ -74,6 +74,16 @@ public interface MessageStore extends DurableWrites, AutoCloseable {
         return -1;
     }
 
+    /**
+     * The message under {@code ref} went back to its queue after a delivery (reject, nack, a
+     * consumer gone) for the {@code deliveryCount}-th time. A store that keeps delivery counts
+     * (a quorum queue's replicated log: its next leader counts on from there, as RabbitMQ's
+     * quorum queues do) records it and returns it from {@link #recover}; the others ignore it,
+     * and a recovered message's count starts at 0. Never blocks; the queue's thread.
+     */
+    default void returned(long ref, int deliveryCount) {
+    }
+
     /** Loads the properties and body of a stored slot; {@code sink} runs on the store's reader thread. */
     void load(long ref, LoadSink sink);
 
@@ -95,9 +105,16 @@ public interface MessageStore extends DurableWrites, AutoCloseable {
      * messages before their content is loaded; 0 when the store was not told how to read it);
      * the body stays on disk until loaded. {@code publishedAt} (epoch ms) and {@code ttl} (the
      * message's own, ms) are -1 when unknown or none (journals written before warren kept them).
+     * {@code deliveryCount}: how often the message was returned to its queue after a delivery, as
+     * far as the store keeps it (see {@link #returned}; 0 otherwise).
      */
     record StoredMessage(long ref, String exchange, String routingKey, int bodySize, int priority, long publishedAt,
-                         long ttl) {
+                         long ttl, int deliveryCount) {
+        public StoredMessage(long ref, String exchange, String routingKey, int bodySize, int priority, long publishedAt,
+                             long ttl) {
+            this(ref, exchange, routingKey, bodySize, priority, publishedAt, ttl, 0);
+        }
+
         public StoredMessage(long ref, String exchange, String routingKey, int bodySize) {
             this(ref, exchange, routingKey, bodySize, 0, -1, -1);
         }

@@ -386,7 +386,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         }
 
         @Override public void applied(long index, long key, byte[] value, boolean local) {
-            if (!leading || value == null || store.enqueuedHere(key)) {
+            if (!leading || value == null || ReplicatedMessageStore.isCount(key) || store.enqueuedHere(key)) {
                 return;
             }
             // A publish through another node (or through this one before it led): enqueue it now.

@@ -11,6 +11,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +35,11 @@ import java.util.function.ToIntFunction;
  *
  * <p>Removes are batched: each is queued and a flush every millisecond sends what is queued
  * as one entry of the log.
+ *
+ * <p>Delivery counts go through the log too (as RabbitMQ's quorum queues log each return): a
+ * message returned after a delivery puts its count under the message's reference with the top
+ * bit set ({@link #countKey}; references never have it), so the next leader delivers it with the
+ * count it had and {@code x-delivery-limit} holds across leaders. The count goes with the message.
  */
 public final class ReplicatedMessageStore implements MessageStore {
     /** The queue's replicated log: what the Raft group of the queue offers. */
@@ -47,6 +53,11 @@ public final class ReplicatedMessageStore implements MessageStore {
 
         /** One message's bytes, or null when settled. */
         byte[] get(long key);
+    }
+
+    /** The key of a message's delivery count: its reference with the top bit set. */
+    static long countKey(long ref) {
+        return ref | Long.MIN_VALUE;
     }
 
     /** Puts in flight past which publishers are paused (they resume at half). */
@@ -72,6 +83,8 @@ public final class ReplicatedMessageStore implements MessageStore {
     private volatile java.util.function.BooleanSupplier live = () -> false;
     /** Puts made while the queue was live here: enqueued already, not again when the log applies them. */
     private final java.util.Set<Long> enqueued = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** References whose delivery count is in the log: their settle removes the count too. */
+    private final java.util.Set<Long> counted = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public ReplicatedMessageStore(Log log, long queueId, int nodeIndex, ToIntFunction<ByteBuf> priorities) {
         this.log = log;
@@ -132,11 +145,27 @@ public final class ReplicatedMessageStore implements MessageStore {
         return e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
     }
 
+    @Override public void returned(long ref, int deliveryCount) {
+        if (closed) {
+            return;
+        }
+        counted.add(ref);
+        last = log.put(countKey(ref), ByteBuffer.allocate(4).putInt(deliveryCount).array());
+    }
+
     @Override public void remove(long ref) {
         if (closed) {
             return;
         }
-        settling.add(ref);
+        if (counted.remove(ref)) {
+            settle(countKey(ref));
+        }
+        settle(ref);
+    }
+
+    /** Queues one key for the next flush; each key is counted right after it is queued, so a flush never misses one. */
+    private void settle(long key) {
+        settling.add(key);
         if (settlingCount.getAndIncrement() == 0) {
             FLUSHER.schedule(this::flushSettles, 1, TimeUnit.MILLISECONDS);
         }
@@ -184,18 +213,37 @@ public final class ReplicatedMessageStore implements MessageStore {
         ready.forEach(Runnable::run);
     }
 
-    /** Every unsettled message of the queue, in log order: what a new leader delivers. */
+    /** Whether a key of the log is a delivery count (see {@link #countKey}), not a message. */
+    static boolean isCount(long key) {
+        return key < 0;
+    }
+
+    /** Every unsettled message of the queue, in log order, with its delivery count: what a new leader delivers. */
     @Override public void recover(RecoveryVisitor visitor) {
-        for (Map.Entry<Long, byte[]> e : log.entries()) {
-            visitor.slot(queueId, stored(e.getKey(), e.getValue()));
+        List<Map.Entry<Long, byte[]>> entries = log.entries();
+        Map<Long, Integer> counts = new java.util.HashMap<>();
+        for (Map.Entry<Long, byte[]> e : entries) {
+            if (isCount(e.getKey()) && e.getValue().length == 4) {
+                counts.put(e.getKey() & Long.MAX_VALUE, ByteBuffer.wrap(e.getValue()).getInt());
+            }
+        }
+        for (Map.Entry<Long, byte[]> e : entries) {
+            if (!isCount(e.getKey())) {
+                Integer count = counts.get(e.getKey());
+                if (count != null) {
+                    counted.add(e.getKey());
+                }
+                visitor.slot(queueId, stored(e.getKey(), e.getValue(), count == null ? 0 : count));
+            }
         }
     }
 
     /** The routing and size of a message as its log holds it. */
-    MessageStore.StoredMessage stored(long ref, byte[] record) {
+    MessageStore.StoredMessage stored(long ref, byte[] record, int deliveryCount) {
         Decoded d = decode(record);
         int priority = priorities == null ? 0 : priorities.applyAsInt(Unpooled.wrappedBuffer(d.properties));
-        return new StoredMessage(ref, d.exchange, d.routingKey, d.body.length, priority, d.publishedAt, d.ttl);
+        return new StoredMessage(ref, d.exchange, d.routingKey, d.body.length, priority, d.publishedAt, d.ttl,
+                deliveryCount);
     }
 
     @Override public void load(long ref, LoadSink sink) {

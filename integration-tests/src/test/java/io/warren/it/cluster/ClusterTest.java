@@ -837,6 +837,64 @@ class ClusterTest {
         });
     }
 
+    /**
+     * A quorum queue's delivery counts go through its log (as RabbitMQ's returns do): a message
+     * rejected with requeue on the leader keeps its count when the leader is killed (kill -9), so
+     * the new leader delivers it with that x-delivery-count and drops it past x-delivery-limit,
+     * not after another limit's worth of deliveries.
+     */
+    @Test
+    @Order(16)
+    void deliveryCountsOfAQuorumQueueCarryOverToTheNextLeader() throws Exception {
+        String queue = "qq.counted";
+        try (Connection c = cluster.connect(1)) {
+            c.createChannel().queueDeclare(queue, true, false, false,
+                    Map.of("x-queue-type", "quorum", "x-delivery-limit", 3));
+        }
+        int leader = await().atMost(SPREAD).ignoreExceptions().until(() -> leader(1, queue), l -> l > 0);
+        try (Connection c = cluster.connect(leader)) {
+            Channel ch = c.createChannel();
+            ch.confirmSelect();
+            ch.basicPublish("", queue, PERSISTENT, "poison".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(10_000);
+            for (int returned = 0; returned < 3; returned++) {
+                GetResponse r = await().atMost(SPREAD).until(() -> ch.basicGet(queue, false), java.util.Objects::nonNull);
+                assertEquals(returned, deliveryCount(r), "x-delivery-count of delivery " + (returned + 1));
+                ch.basicReject(r.getEnvelope().getDeliveryTag(), true);
+            }
+            // the third return's count is committed by the members well within this
+            Thread.sleep(2_000);
+        }
+        kill(leader);
+        int survivor = leader % 3 + 1;
+        int next = await().atMost(SPREAD).until(() -> leaderByApi(survivor, queue), l -> l != 0 && l != leader);
+        try (Connection c = cluster.connect(next)) {
+            Channel ch = c.createChannel();
+            GetResponse r = await().atMost(SPREAD).until(() -> ch.basicGet(queue, false), java.util.Objects::nonNull);
+            assertEquals("poison", new String(r.getBody(), StandardCharsets.UTF_8));
+            assertEquals(3, deliveryCount(r), "the new leader counts on from the old one's 3 returns");
+            assertTrue(r.getEnvelope().isRedeliver());
+            // a fourth return is past the limit of 3: the message is dropped (no dead-letter exchange)
+            ch.basicReject(r.getEnvelope().getDeliveryTag(), true);
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(0, ch.messageCount(queue)));
+            assertEquals(null, ch.basicGet(queue, false));
+        } finally {
+            cluster.start(leader);
+            await().atMost(SPREAD).ignoreExceptions().until(() -> {
+                try (Connection c = cluster.connect(leader)) {
+                    return c.isOpen();
+                }
+            });
+        }
+    }
+
+    /** The x-delivery-count of a delivery; 0 when it has none. */
+    private static long deliveryCount(GetResponse r) {
+        Map<String, Object> headers = r.getProps().getHeaders();
+        Object count = headers == null ? null : headers.get("x-delivery-count");
+        return count == null ? 0 : ((Number) count).longValue();
+    }
+
     @Test
     @Order(20)
     void aStoppedNodeIsForgottenAndTheQuorumQueuesShrink() throws Exception {

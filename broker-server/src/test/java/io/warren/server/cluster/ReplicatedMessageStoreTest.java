@@ -1,0 +1,93 @@
+package io.warren.server.cluster;
+
+import io.netty.buffer.Unpooled;
+import io.warren.core.store.MessageStore;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A quorum queue's store over an in-memory log: what it writes for publishes, returns and settles, and what a new leader recovers. */
+class ReplicatedMessageStoreTest {
+    /** The log as the queue's Raft group keeps it: an ordered map, a put of a known key replaces in place. */
+    static final class MapLog implements ReplicatedMessageStore.Log {
+        final Map<Long, byte[]> map = new LinkedHashMap<>();
+
+        @Override public synchronized CompletableFuture<?> put(long key, byte[] value) {
+            map.put(key, value);
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override public synchronized CompletableFuture<?> remove(long[] keys) {
+            for (long k : keys) {
+                map.remove(k);
+            }
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override public synchronized List<Map.Entry<Long, byte[]>> entries() {
+            return new ArrayList<>(map.entrySet());
+        }
+
+        @Override public synchronized byte[] get(long key) {
+            return map.get(key);
+        }
+
+        synchronized int size() {
+            return map.size();
+        }
+    }
+
+    private static long publish(ReplicatedMessageStore store, String body) {
+        return store.append("", "q", Unpooled.EMPTY_BUFFER, Unpooled.copiedBuffer(body, StandardCharsets.UTF_8),
+                new long[] {7}, failure -> { });
+    }
+
+    private static List<MessageStore.StoredMessage> recover(ReplicatedMessageStore store) {
+        List<MessageStore.StoredMessage> out = new ArrayList<>();
+        store.recover((queue, m) -> {
+            assertEquals(7, queue);
+            out.add(m);
+        });
+        return out;
+    }
+
+    @Test
+    void aReturnedMessagesCountIsInTheLogAndGoesWithTheMessage() throws InterruptedException {
+        MapLog log = new MapLog();
+        ReplicatedMessageStore store = new ReplicatedMessageStore(log, 7, 1, null);
+        long a = publish(store, "a");
+        long b = publish(store, "b");
+        store.returned(b, 1);
+        store.returned(b, 2);
+        assertTrue(log.map.containsKey(ReplicatedMessageStore.countKey(b)));
+        assertTrue(ReplicatedMessageStore.isCount(ReplicatedMessageStore.countKey(b)));
+        assertFalse(ReplicatedMessageStore.isCount(b), "a reference never has the top bit");
+        assertEquals(3, log.size(), "two messages and one count, replaced in place");
+
+        // a new leader's store over the same log: the messages in order, b with its count
+        ReplicatedMessageStore next = new ReplicatedMessageStore(log, 7, 2, null);
+        List<MessageStore.StoredMessage> recovered = recover(next);
+        assertEquals(List.of(a, b), recovered.stream().map(MessageStore.StoredMessage::ref).toList());
+        assertEquals(List.of(0, 2), recovered.stream().map(MessageStore.StoredMessage::deliveryCount).toList());
+
+        // settling b through the new leader removes its count too; a has none to remove
+        next.remove(b);
+        next.remove(a);
+        // settles are flushed to the log a millisecond later, as one entry
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (log.size() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertEquals(0, log.size(), "both messages and b's count settled");
+        assertEquals(List.of(), recover(new ReplicatedMessageStore(log, 7, 3, null)));
+    }
+}
