@@ -39,8 +39,11 @@ import java.util.function.IntConsumer;
  * settles over the old link while that lives (a demoted leader settles acks through the
  * queue's log); what the old holder requeued, the new one redelivers.
  *
- * <p>basic.get and queue.purge open a link for the one operation (a got message's link lives
- * until the client settles it).
+ * <p>basic.get, queue.purge and the holder's counts and deletes run on a link of their own per
+ * operation (a got message's link is its until the client settles it), taken from a few idle
+ * links kept per holder, vhost and user ({@value #MAX_IDLE_LINKS}, each closed after
+ * {@value #IDLE_LINK_MS} ms unused), so a client polling with basic.get through a node that does
+ * not hold its queue costs one round trip per get, not a connection and a login.
  */
 public final class LinkRelays implements RemoteQueues {
     private static final Logger log = LoggerFactory.getLogger(LinkRelays.class);
@@ -91,6 +94,7 @@ public final class LinkRelays implements RemoteQueues {
         closed = true;
         links.forEach(AmqpLink::close);
         links.clear();
+        idle.clear();
     }
 
     /** Links open now (tests, listings). */
@@ -440,9 +444,23 @@ public final class LinkRelays implements RemoteQueues {
 
     // ---- get and purge --------------------------------------------------------------------
 
-    /** A one-operation link: nothing is delivered on it; it closes when done. */
+    /** Idle one-operation links kept per holder, vhost and user. */
+    static final int MAX_IDLE_LINKS = 4;
+    /** How long an idle one-operation link is kept. */
+    static final long IDLE_LINK_MS = 30_000;
+
+    /** Idle one-operation links by "node \0 vhost \0 user", the most recently used first. */
+    private final ConcurrentHashMap<String, java.util.concurrent.ConcurrentLinkedDeque<Once>> idle =
+            new ConcurrentHashMap<>();
+
+    /** A one-operation link: nothing is delivered on it; it goes back to the idle ones when done. */
     private static final class Once implements AmqpLink.Handler {
+        final String key;
         volatile AmqpLink link;
+
+        Once(String key) {
+            this.key = key;
+        }
 
         @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,
                                        String routingKey, ByteBuf properties, ByteBuf body) {
@@ -456,32 +474,90 @@ public final class LinkRelays implements RemoteQueues {
     }
 
     /**
-     * Runs {@code op} on a link of its own to {@code q}'s holder, as {@code user}: {@code then}
-     * gets the link (to close once done with it) and the result; a failure closes the link and
-     * reaches {@code failed} as the client's refusal.
+     * Runs {@code op} on a link of its own to {@code q}'s holder, as {@code user} (an idle one, or
+     * a new one): {@code then} gets the link (to {@link #release} once done with it) and the
+     * result; a failure closes the link and reaches {@code failed} as the client's refusal. An idle
+     * link that turns out gone (its holder restarted) is replaced by a new one, once.
      */
     private <T> void once(MessageQueue q, String user, java.util.function.Consumer<BrokerException> failed,
                           java.util.function.Function<AmqpLink, CompletableFuture<T>> op,
-                          BiConsumer<AmqpLink, T> then) {
+                          BiConsumer<Once, T> then) {
         String node = holderOf(q);
         if (node == null) {
             failed.accept(refusal(q, null, new IllegalStateException("no leader known")));
             return;
         }
-        Once once = new Once();
-        open(q, node, user, once)
-                .thenCompose(link -> {
-                    once.link = link;
-                    return op.apply(link);
+        String key = node + '\0' + q.vhost() + '\0' + user;
+        Once reused = takeIdle(key);
+        Once once = reused != null ? reused : new Once(key);
+        CompletableFuture<AmqpLink> link = reused != null ? CompletableFuture.completedFuture(reused.link)
+                : open(q, node, user, once);
+        link.thenCompose(l -> {
+                    once.link = l;
+                    return op.apply(l);
                 })
                 .whenComplete((result, e) -> {
-                    if (e != null) {
-                        closeLink(once.link);
-                        failed.accept(refusal(q, node, e));
+                    if (e == null) {
+                        then.accept(once, result);
+                        return;
+                    }
+                    closeLink(once.link);
+                    Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                    // 403, 404, 405, 406, 530: the holder refused the operation (as refusal maps them);
+                    // anything else on an idle link (320 connection-forced, a closed socket) means it was gone
+                    boolean refused = cause instanceof AmqpLink.LinkException le
+                            && (le.code() >= 403 && le.code() <= 406 || le.code() == 530);
+                    if (reused != null && !refused && !closed) {
+                        once(q, user, failed, op, then); // the idle link was gone, not refused: a new one
                     } else {
-                        then.accept(once.link, result);
+                        failed.accept(refusal(q, node, e));
                     }
                 });
+    }
+
+    /** An idle link for {@code key} that is still open, or null; closed ones found on the way are dropped. */
+    private Once takeIdle(String key) {
+        java.util.concurrent.ConcurrentLinkedDeque<Once> links = idle.get(key);
+        if (links == null) {
+            return null;
+        }
+        for (Once o; (o = links.pollFirst()) != null; ) {
+            if (o.link.isOpen()) {
+                return o;
+            }
+            closeLink(o.link);
+        }
+        return null;
+    }
+
+    /** A one-operation link is done with: kept idle for the next (up to MAX_IDLE_LINKS per key), else closed. */
+    private void release(Once once) {
+        AmqpLink link = once.link;
+        if (closed || link == null || !link.isOpen()) {
+            closeLink(link);
+            return;
+        }
+        java.util.concurrent.ConcurrentLinkedDeque<Once> links =
+                idle.computeIfAbsent(once.key, k -> new java.util.concurrent.ConcurrentLinkedDeque<>());
+        if (links.size() >= MAX_IDLE_LINKS) {
+            closeLink(link);
+            return;
+        }
+        links.addFirst(once);
+        try {
+            group.next().schedule(() -> {
+                if (links.remove(once)) { // still idle (taken meanwhile, it is not in the deque)
+                    closeLink(link);
+                }
+            }, IDLE_LINK_MS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            links.remove(once); // the node stops
+            closeLink(link);
+            return;
+        }
+        if (closed && links.remove(once)) {
+            closeLink(link);
+        }
     }
 
     private void closeLink(AmqpLink link) {
@@ -493,29 +569,30 @@ public final class LinkRelays implements RemoteQueues {
 
     @Override public void get(MessageQueue q, String user, BiConsumer<QueueEntry, Integer> sink,
                               java.util.function.Consumer<BrokerException> failed) {
-        once(q, user, failed, link -> link.get(q.name()), (link, got) -> {
+        once(q, user, failed, link -> link.get(q.name()), (once, got) -> {
             if (got == null) {
-                closeLink(link);
+                release(once);
                 sink.accept(null, 0);
                 return;
             }
+            AmqpLink link = once.link;
             Message m = new Message(got.exchange(), got.routingKey(), got.properties(), got.body(), false,
                     MessageHeaders.READER);
-            // The got message's link lives until the client settles it.
+            // The got message's link is its until the client settles it.
             QueueEntry entry = new QueueEntry(m, 0, got.redelivered(), new QueueEntry.Remote() {
                 @Override public void ack() {
                     link.ack(got.deliveryTag(), false);
-                    closeLink(link);
+                    release(once);
                 }
 
                 @Override public void requeue() {
                     link.nack(got.deliveryTag(), false, true);
-                    closeLink(link);
+                    release(once);
                 }
 
                 @Override public void reject() {
                     link.reject(got.deliveryTag(), false);
-                    closeLink(link);
+                    release(once);
                 }
             });
             sink.accept(entry, got.messageCount());
@@ -524,8 +601,8 @@ public final class LinkRelays implements RemoteQueues {
 
     @Override public void purge(MessageQueue q, String user, IntConsumer sink,
                                 java.util.function.Consumer<BrokerException> failed) {
-        once(q, user, failed, link -> link.purge(q.name()), (link, n) -> {
-            closeLink(link);
+        once(q, user, failed, link -> link.purge(q.name()), (once, n) -> {
+            release(once);
             sink.accept(n);
         });
     }
@@ -534,8 +611,8 @@ public final class LinkRelays implements RemoteQueues {
 
     @Override public void counts(MessageQueue q, String user, BiConsumer<Integer, Integer> sink,
                                  java.util.function.Consumer<BrokerException> failed) {
-        once(q, user, failed, link -> link.declarePassive(q.name()), (link, ok) -> {
-            closeLink(link);
+        once(q, user, failed, link -> link.declarePassive(q.name()), (once, ok) -> {
+            release(once);
             sink.accept((int) Math.min(Integer.MAX_VALUE, ok.messageCount()),
                     (int) Math.min(Integer.MAX_VALUE, ok.consumerCount()));
         });
@@ -543,8 +620,8 @@ public final class LinkRelays implements RemoteQueues {
 
     @Override public void delete(MessageQueue q, String user, boolean ifUnused, boolean ifEmpty, IntConsumer sink,
                                  java.util.function.Consumer<BrokerException> failed) {
-        once(q, user, failed, link -> link.delete(q.name(), ifUnused, ifEmpty), (link, n) -> {
-            closeLink(link);
+        once(q, user, failed, link -> link.delete(q.name(), ifUnused, ifEmpty), (once, n) -> {
+            release(once);
             sink.accept(n);
         });
     }

@@ -749,6 +749,48 @@ class AmqpLinkTest {
     }
 
     /**
+     * LinkRelays' basic.get and queue.purge for a queue another node holds: each runs on a link of
+     * its own (a got message's until it is settled), and the links are kept idle for the next, so
+     * a client polling with basic.get costs no connection per get; a refusal closes its link.
+     */
+    @Test
+    void getsAndPurgesThroughTheRelaysReuseAnIdleLink() throws Exception {
+        String q = queueWith("link-get-pooled", 3);
+        io.netty.util.concurrent.DefaultEventExecutor loop = new io.netty.util.concurrent.DefaultEventExecutor();
+        LinkRelays relays = new LinkRelays(group, NioSocketChannel.class, "node-b", hmac(KEY),
+                node -> CompletableFuture.completedFuture(server.address()));
+        try {
+            io.warren.core.queue.MessageQueue standIn = standIn(q, relays, loop);
+            for (int i = 0; i < 3; i++) {
+                CompletableFuture<io.warren.core.message.QueueEntry> got = new CompletableFuture<>();
+                relays.get(standIn, "guest", (entry, count) -> got.complete(entry), got::completeExceptionally);
+                io.warren.core.message.QueueEntry e = await(got);
+                assertEquals("m" + i, e.message().body().toString(StandardCharsets.UTF_8));
+                assertEquals(1, relays.openLinks(), "get " + (i + 1) + " ran on the link the one before left idle");
+                e.remote().ack();
+                e.message().release();
+            }
+            CompletableFuture<Integer> purged = new CompletableFuture<>();
+            relays.purge(standIn, "guest", purged::complete, purged::completeExceptionally);
+            assertEquals(0, await(purged), "the three gets were acked at the holder");
+            CompletableFuture<io.warren.core.message.QueueEntry> none = new CompletableFuture<>();
+            relays.get(standIn, "guest", (entry, count) -> none.complete(entry), none::completeExceptionally);
+            assertNull(await(none));
+            assertEquals(1, relays.openLinks(), "one link served the gets and the purge");
+
+            CompletableFuture<io.warren.core.BrokerException> refused = new CompletableFuture<>();
+            relays.get(standIn("link-get-missing", relays, loop), "guest",
+                    (entry, count) -> refused.completeExceptionally(new AssertionError("got " + entry)), refused::complete);
+            assertEquals(io.warren.core.BrokerException.Reason.NOT_FOUND, await(refused).reason());
+            assertEquals(0, relays.openLinks(), "the refused link is closed, not kept");
+        } finally {
+            relays.close();
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            ch.queueDelete(q);
+        }
+    }
+
+    /**
      * LinkRelays' forwarder: what a node routes to a classic queue another node holds is
      * published there over the node's own link, in order, each publisher's write safe once
      * the holder confirmed it; one link serves every queue of that node and vhost.
