@@ -229,12 +229,16 @@ public final class ReplicatedMessageStore implements MessageStore {
         }
         for (Map.Entry<Long, byte[]> e : entries) {
             if (!isCount(e.getKey())) {
-                Integer count = counts.get(e.getKey());
+                Integer count = counts.remove(e.getKey());
                 if (count != null) {
                     counted.add(e.getKey());
                 }
                 visitor.slot(queueId, stored(e.getKey(), e.getValue(), count == null ? 0 : count));
             }
+        }
+        if (!counts.isEmpty() && !closed) {
+            // counts whose message is gone: nothing reads them any more
+            log.remove(counts.keySet().stream().mapToLong(ReplicatedMessageStore::countKey).toArray());
         }
     }
 

@@ -89,5 +89,12 @@ class ReplicatedMessageStoreTest {
         }
         assertEquals(0, log.size(), "both messages and b's count settled");
         assertEquals(List.of(), recover(new ReplicatedMessageStore(log, 7, 3, null)));
+
+        // a count whose message is gone is dropped by the next recovery
+        long c = publish(next, "c");
+        log.put(ReplicatedMessageStore.countKey(12345), new byte[] {0, 0, 0, 1});
+        assertEquals(List.of(c), recover(new ReplicatedMessageStore(log, 7, 4, null)).stream()
+                .map(MessageStore.StoredMessage::ref).toList());
+        assertEquals(1, log.size(), "the orphaned count is removed");
     }
 }
