@@ -404,6 +404,13 @@ class WarrenctlTest {
         assertEquals("127.0.0.1:" + amqpPort, json.get("listeners.tcp.default").asText());
     }
 
+    /**
+     * How long a poll of {@code warrenctl status} may take to show an alarm: each poll starts a
+     * CLI JVM, and on 2 cores under the parallel integration tests one start alone once took more
+     * than 10 s (CI, 2026-12-02), which failed the wait before the broker was even asked.
+     */
+    private static final Duration STATUS_WAIT = Duration.ofSeconds(60);
+
     @Test
     void setVmMemoryHighWatermark() throws Exception {
         try {
@@ -414,14 +421,14 @@ class WarrenctlTest {
 
             Result zero = ctl("set_vm_memory_high_watermark", "0");
             assertEquals(0, zero.code(), zero.all());
-            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+            await().atMost(STATUS_WAIT).untilAsserted(() ->
                     assertTrue(ctl("status").out().contains("Memory alarm on node warren@")));
 
             Result rel = ctl("-q", "set_vm_memory_high_watermark", "0.4");
             assertEquals(0, rel.code(), rel.all());
             assertEquals("", rel.out());
             assertTrue(ctl("environment").out().contains("\nvm_memory_high_watermark.relative = 0.4\n"));
-            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+            await().atMost(STATUS_WAIT).untilAsserted(() ->
                     assertTrue(ctl("status").out().contains("Alarms\n\n(none)\n")));
 
             assertEquals(65, ctl("set_vm_memory_high_watermark", "2.5").code());
@@ -450,7 +457,7 @@ class WarrenctlTest {
             Result set = ctl("eval", "rabbit_alarm:set_alarm({{resource_limit, disk, node()}, []}).");
             assertEquals(0, set.code(), set.all());
             assertEquals("ok\n", set.out());
-            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+            await().atMost(STATUS_WAIT).untilAsserted(() ->
                     assertTrue(ctl("status").out().contains("Free disk space alarm on node"), ctl("status").out()));
             conn.createChannel().basicPublish("", "nowhere", null, new byte[] {1});
             assertTrue(blocked.await(10, java.util.concurrent.TimeUnit.SECONDS), "publisher blocked");
