@@ -138,19 +138,23 @@ public final class LinkRelays implements RemoteQueues {
     static BrokerException refusal(MessageQueue q, String node, Throwable failure) {
         Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (e instanceof AmqpLink.LinkException le) {
-            BrokerException.Reason reason = switch (le.code()) {
-                case 403 -> BrokerException.Reason.ACCESS_REFUSED;
-                case 404 -> BrokerException.Reason.NOT_FOUND;
-                case 405 -> BrokerException.Reason.RESOURCE_LOCKED;
-                case 406 -> BrokerException.Reason.PRECONDITION_FAILED;
-                case 530 -> BrokerException.Reason.NOT_ALLOWED;
-                default -> BrokerException.Reason.INTERNAL_ERROR;
-            };
-            return new BrokerException(reason, le.getMessage());
+            return new BrokerException(reasonOf(le.code()), le.getMessage());
         }
         // RabbitMQ's answer for a queue whose node is down: 404 naming the node.
         return BrokerException.notFound("home node '%s' of queue '%s' in vhost '%s' is down or inaccessible (%s)",
                 node == null ? StoreDurability.ELECTING : node, q.name(), q.vhost(), e);
+    }
+
+    /** The client's reason for a holder's reply code; INTERNAL_ERROR for one that refuses no operation (320, 541, ...). */
+    private static BrokerException.Reason reasonOf(int code) {
+        return switch (code) {
+            case 403 -> BrokerException.Reason.ACCESS_REFUSED;
+            case 404 -> BrokerException.Reason.NOT_FOUND;
+            case 405 -> BrokerException.Reason.RESOURCE_LOCKED;
+            case 406 -> BrokerException.Reason.PRECONDITION_FAILED;
+            case 530 -> BrokerException.Reason.NOT_ALLOWED;
+            default -> BrokerException.Reason.INTERNAL_ERROR;
+        };
     }
 
     /** Whether the holder refused for good (the client must hear it), not "try again". */
@@ -503,10 +507,9 @@ public final class LinkRelays implements RemoteQueues {
                     }
                     closeLink(once.link);
                     Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-                    // 403, 404, 405, 406, 530: the holder refused the operation (as refusal maps them);
-                    // anything else on an idle link (320 connection-forced, a closed socket) means it was gone
+                    // the holder refused the operation, or (320 connection-forced, a closed socket) the idle link was gone
                     boolean refused = cause instanceof AmqpLink.LinkException le
-                            && (le.code() >= 403 && le.code() <= 406 || le.code() == 530);
+                            && reasonOf(le.code()) != BrokerException.Reason.INTERNAL_ERROR;
                     if (reused != null && !refused && !closed) {
                         once(q, user, failed, op, then); // the idle link was gone, not refused: a new one
                     } else {
