@@ -358,21 +358,90 @@ public final class ClusterNode implements AutoCloseable {
     private static final String STARTED = "started";
 
     /**
-     * Whether another node runs with its start recorded in the cluster's log: each is asked
-     * (at most the request timeout; one that does not answer is taken as not running). A node
-     * answers so only after it asked this itself, so the first node of a cluster that had
-     * stopped finds none (ReplicatedDefinitionStore.NODE_STARTED).
+     * How long a starting node keeps asking a node that neither answers nor refuses connections
+     * before it takes it as not running: a running node may be slow to answer (a loaded machine,
+     * a JVM starting, a GC), and taking it for stopped would end every non-durable exchange of
+     * the cluster. As long as the grace a down node's non-durable queues get ({@link #TRANSIENT_GRACE_MS}).
+     */
+    static final long START_CHECK_MS = 30_000;
+
+    /**
+     * Whether another node runs with its start recorded in the cluster's log: each is asked. A
+     * node answers so only after it asked this itself, so the first node of a cluster that had
+     * stopped finds none (ReplicatedDefinitionStore.NODE_STARTED). Only a node whose port refuses
+     * connections, or that answers without its start, is taken as not started at once; one whose
+     * question fails otherwise (timed out, not ready) is asked again for up to {@link #START_CHECK_MS}.
      */
     boolean othersStarted() {
-        List<CompletableFuture<Boolean>> answers = new java.util.ArrayList<>();
-        for (WarrenConfig.ClusterConfig.Peer p : members()) {
-            if (!p.name().equals(config.nodeName())) {
-                answers.add(group.ask(memberId(p.name()))
-                        .thenApply(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8).endsWith("\n" + STARTED))
-                        .exceptionally(e -> false));
+        List<WarrenConfig.ClusterConfig.Peer> others = members().stream()
+                .filter(p -> !p.name().equals(config.nodeName())).toList();
+        return anyStarted(others, p -> group.ask(memberId(p.name()))
+                .thenApply(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8).endsWith("\n" + STARTED)),
+                ClusterNode::refuses, START_CHECK_MS, 500);
+    }
+
+    /**
+     * Whether any of {@code peers} answers {@code ask} with true. A peer whose question fails is
+     * asked again every {@code retryMs}, unless {@code refused} says its port refuses connections
+     * (it is down), until {@code waitMs} have passed; then it counts as not running (logged).
+     */
+    static <P> boolean anyStarted(List<P> peers, java.util.function.Function<P, CompletableFuture<Boolean>> ask,
+                                  java.util.function.Predicate<P> refused, long waitMs, long retryMs) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(waitMs);
+        List<P> pending = peers;
+        while (true) {
+            Map<P, CompletableFuture<Boolean>> asked = new LinkedHashMap<>();
+            for (P p : pending) {
+                CompletableFuture<Boolean> f;
+                try {
+                    f = ask.apply(p);
+                } catch (RuntimeException e) {
+                    f = CompletableFuture.failedFuture(e);
+                }
+                asked.put(p, f);
             }
+            List<P> unsure = new java.util.ArrayList<>();
+            Throwable why = null;
+            for (Map.Entry<P, CompletableFuture<Boolean>> a : asked.entrySet()) {
+                try {
+                    if (a.getValue().join()) {
+                        return true;
+                    }
+                } catch (RuntimeException e) {
+                    if (!refused.test(a.getKey())) {
+                        unsure.add(a.getKey());
+                        why = e;
+                    }
+                }
+            }
+            if (unsure.isEmpty()) {
+                return false;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                log.warn("nodes {} neither answered nor refused connections for {} ms ({}): taken as not running",
+                        unsure, waitMs, String.valueOf(why));
+                return false;
+            }
+            try {
+                Thread.sleep(retryMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while asking the other nodes"); // stopping: not alone
+            }
+            pending = unsure;
         }
-        return answers.stream().anyMatch(CompletableFuture::join);
+    }
+
+    /** Whether the node's inter-node port refuses connections (or its host cannot be reached at all): it is down. */
+    private static boolean refuses(WarrenConfig.ClusterConfig.Peer p) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(p.host(), p.port()), PROBE_TIMEOUT_MS);
+            return false;
+        } catch (java.net.ConnectException | java.net.UnknownHostException | java.net.NoRouteToHostException e) {
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false; // timed out: a host that drops packets, or a node too busy to accept
+        }
     }
 
     private final Map<String, CompletableFuture<InetSocketAddress>> addresses =
