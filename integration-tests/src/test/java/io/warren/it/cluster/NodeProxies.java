@@ -21,7 +21,8 @@ import java.util.function.Supplier;
  * The network between the nodes of a {@link ProcessCluster}, simulated on loopback: every node
  * is reached by the others through a TCP proxy of its own in this JVM (the node list names the
  * proxy's port; the node listens on another), so a test can cut a node off from all the others
- * ({@link #isolate}) and join it again ({@link #heal}).
+ * ({@link #isolate}), or hold back everything it sends and is sent ({@link #delay}), and join it
+ * again ({@link #heal}).
  *
  * <p>Ratis' gRPC connections carry traffic both ways, so cutting a node off means cutting the
  * connections it accepts (those through its own proxy) <em>and</em> those it opened to the others
@@ -41,6 +42,8 @@ public final class NodeProxies implements AutoCloseable {
     private final List<ServerSocket> listeners = new ArrayList<>();
     private final Set<Link> links = ConcurrentHashMap.newKeySet();
     private final Set<Integer> isolated = ConcurrentHashMap.newKeySet();
+    /** Each delayed node's delay, in nanoseconds. */
+    private final Map<Integer, Long> delays = new ConcurrentHashMap<>();
     /** The nodes' processes now: pid -> node (1..n). */
     private final Supplier<Map<Long, Integer>> nodePids;
     private volatile boolean closed;
@@ -97,9 +100,19 @@ public final class NodeProxies implements AutoCloseable {
         return links.stream().filter(l -> l.from() == i).count();
     }
 
-    /** Every node reaches every other again. */
+    /**
+     * Holds back every byte node {@code i} sends to the others, and they to it, for {@code millis}
+     * before it is passed on (in order, nothing dropped): a slow network, not a cut one. Bytes
+     * already held keep their time when the delay changes. Until {@link #heal}.
+     */
+    public void delay(int i, long millis) {
+        delays.put(i, java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(millis));
+    }
+
+    /** Every node reaches every other again, without delay. */
     public void heal() {
         isolated.clear();
+        delays.clear();
     }
 
     private void accept(ServerSocket listener, int to, int target) {
@@ -130,24 +143,64 @@ public final class NodeProxies implements AutoCloseable {
         }
     }
 
+    /** A chunk of one direction of a link, passed on at {@code at} (nanoTime); an empty one ends the direction. */
+    private record Chunk(byte[] bytes, long at) { }
+
+    /**
+     * One direction of a link: a reader that stamps each chunk with its time to go (now, plus the
+     * delay of either end), and a writer that passes the chunks on in order at their times. At most
+     * 1,024 chunks (16 MB) are held: past that the reader stops reading, as TCP would.
+     */
     private void pump(Link link, Socket in, Socket out, String name) {
-        Thread t = new Thread(() -> {
+        java.util.concurrent.BlockingQueue<Chunk> held = new java.util.concurrent.LinkedBlockingQueue<>(1024);
+        Thread reader = new Thread(() -> {
             byte[] buffer = new byte[16384];
-            try (InputStream i = in.getInputStream(); OutputStream o = out.getOutputStream()) {
+            try (InputStream i = in.getInputStream()) {
                 int n;
                 while ((n = i.read(buffer)) >= 0) {
-                    o.write(buffer, 0, n);
+                    Chunk c = new Chunk(java.util.Arrays.copyOf(buffer, n), System.nanoTime() + delayOf(link));
+                    while (!held.offer(c, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        if (in.isClosed()) {
+                            return; // the writer failed and closed the link
+                        }
+                    }
+                }
+            } catch (IOException | InterruptedException e) {
+                // one side closed or was cut: the writer closes both
+            } finally {
+                // the end goes after what was read, at its own time; dropped when the writer is gone
+                held.offer(new Chunk(new byte[0], System.nanoTime() + delayOf(link)));
+            }
+        }, "proxy " + name);
+        Thread writer = new Thread(() -> {
+            try (OutputStream o = out.getOutputStream()) {
+                while (true) {
+                    Chunk c = held.take();
+                    long wait = c.at() - System.nanoTime();
+                    if (wait > 0) {
+                        java.util.concurrent.TimeUnit.NANOSECONDS.sleep(wait);
+                    }
+                    if (c.bytes().length == 0) {
+                        break;
+                    }
+                    o.write(c.bytes());
                     o.flush();
                 }
-            } catch (IOException e) {
+            } catch (IOException | InterruptedException e) {
                 // one side closed or was cut: close both
             } finally {
                 links.remove(link);
-                link.close();
+                link.close(); // the reader's read fails, and it ends too
             }
-        }, "proxy " + name);
-        t.setDaemon(true);
-        t.start();
+        }, "proxy " + name + " (out)");
+        for (Thread t : List.of(reader, writer)) {
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    private long delayOf(Link link) {
+        return Math.max(delays.getOrDefault(link.from(), 0L), delays.getOrDefault(link.to(), 0L));
     }
 
     /**
