@@ -168,11 +168,29 @@ public final class QueueGroup {
             }
 
             @Override public byte[] snapshot() {
-                return encodeSnapshot();
+                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+                try {
+                    snapshot(out);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return out.toByteArray();
+            }
+
+            @Override public void snapshot(java.io.OutputStream out) throws IOException {
+                writeSnapshot(out);
             }
 
             @Override public void restore(long index, byte[] snapshot) {
-                decodeSnapshot(snapshot);
+                try {
+                    readSnapshot(new java.io.ByteArrayInputStream(snapshot));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+
+            @Override public void restore(long index, java.io.InputStream in, long length) throws IOException {
+                readSnapshot(in);
             }
         });
     }
@@ -616,28 +634,46 @@ public final class QueueGroup {
         }
     }
 
-    /** {@code int n}, then n times {@code int64 key | int32 length | bytes}, in log order. */
-    private byte[] encodeSnapshot() {
+    /**
+     * {@code int n}, then n times {@code int64 key | int32 length | bytes}, in log order, streamed:
+     * the values are taken (not copied) under the state's lock, then written outside it. They are
+     * never changed in place (a put replaces a key's array), and Ratis takes snapshots on the apply
+     * thread, so the map does not change meanwhile either. Readers ({@link #get}) are not held up.
+     */
+    private void writeSnapshot(java.io.OutputStream out) throws IOException {
+        long[] keys;
+        byte[][] values;
         synchronized (lock) {
-            int size = 4;
-            for (byte[] v : entries.values()) {
-                size += 12 + v.length;
+            keys = new long[entries.size()];
+            values = new byte[entries.size()][];
+            int i = 0;
+            for (Map.Entry<Long, byte[]> e : entries.entrySet()) {
+                keys[i] = e.getKey();
+                values[i++] = e.getValue();
             }
-            ByteBuffer b = ByteBuffer.allocate(size);
-            b.putInt(entries.size());
-            entries.forEach((k, v) -> b.putLong(k).putInt(v.length).put(v));
-            return b.array();
         }
+        java.io.DataOutputStream d = new java.io.DataOutputStream(out);
+        d.writeInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            d.writeLong(keys[i]);
+            d.writeInt(values[i].length);
+            d.write(values[i]);
+        }
+        d.flush();
     }
 
-    private void decodeSnapshot(byte[] snapshot) {
-        ByteBuffer b = ByteBuffer.wrap(snapshot);
-        int n = b.getInt();
+    private void readSnapshot(java.io.InputStream in) throws IOException {
+        java.io.DataInputStream d = new java.io.DataInputStream(in);
+        int n = d.readInt();
         LinkedHashMap<Long, byte[]> restored = new LinkedHashMap<>();
         for (int i = 0; i < n; i++) {
-            long key = b.getLong();
-            byte[] value = new byte[b.getInt()];
-            b.get(value);
+            long key = d.readLong();
+            int length = d.readInt();
+            if (length < 0) {
+                throw new IOException("queue group " + name + ": a snapshot entry of " + length + " bytes");
+            }
+            byte[] value = new byte[length];
+            d.readFully(value);
             restored.put(key, value);
         }
         synchronized (lock) {

@@ -146,12 +146,12 @@ class RecordStateMachine extends BaseStateMachine {
             MD5FileUtil.verifySavedMD5(file, md5);
         }
         TermIndex last = SimpleStateMachineStorage.getTermIndexFromSnapshotFile(file);
-        byte[] bytes = SnapshotFile.read(file.toPath(), last.getIndex());
-        state.restore(last.getIndex(), bytes);
+        long bytes = SnapshotFile.read(file.toPath(), last.getIndex(),
+                (in, length) -> state.restore(last.getIndex(), in, length));
         // Unconditionally: a reload may go back to an older index than a failed attempt reached.
         setLastAppliedTermIndex(last);
         advance(last.getIndex());
-        log.info("{}: restored the snapshot at {} ({} bytes)", getId(), last, bytes.length);
+        log.info("{}: restored the snapshot at {} ({} bytes)", getId(), last, bytes);
         return last.getIndex();
     }
 
@@ -188,9 +188,8 @@ class RecordStateMachine extends BaseStateMachine {
         if (last == null || last.getIndex() < RaftLog.LEAST_VALID_LOG_INDEX) {
             return RaftLog.INVALID_LOG_INDEX;
         }
-        byte[] bytes = state.snapshot();
         File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
-        SnapshotFile.write(file.toPath(), last.getIndex(), bytes);
+        SnapshotFile.write(file.toPath(), last.getIndex(), state::snapshot);
         MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
         storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
         return last.getIndex();

@@ -1,5 +1,9 @@
 package io.warren.cluster;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+
 /**
  * What a member does with its group's replicated log: the owner of the state the records build
  * (later, warren's definitions: the records will be broker-store's definition change records).
@@ -11,6 +15,9 @@ package io.warren.cluster;
  * <p>The snapshot is the owner's: {@link #snapshot} returns the bytes that {@link #restore}
  * turns back into the state as of that index, so the group can drop the log before it
  * (the log stays bounded) and a member that fell too far behind is sent the snapshot instead.
+ * A state that may be large (a quorum queue's messages) streams it instead:
+ * {@link #snapshot(OutputStream)} and {@link #restore(long, InputStream, long)}, which the group
+ * uses; their defaults go through the byte arrays.
  */
 public interface ReplicatedState {
     /**
@@ -29,4 +36,20 @@ public interface ReplicatedState {
      * through {@link #apply}.
      */
     void restore(long index, byte[] snapshot);
+
+    /** Writes what {@link #snapshot()} returns to {@code out} (not closing it); a large state writes itself piece by piece. */
+    default void snapshot(OutputStream out) throws IOException {
+        out.write(snapshot());
+    }
+
+    /**
+     * As {@link #restore(long, byte[])}, the snapshot's {@code length} bytes read from {@code in};
+     * a large state reads itself piece by piece.
+     */
+    default void restore(long index, InputStream in, long length) throws IOException {
+        if (length > Integer.MAX_VALUE - 8) {
+            throw new IOException("a snapshot of " + length + " bytes is too large for this state to read whole");
+        }
+        restore(index, in.readNBytes((int) length));
+    }
 }

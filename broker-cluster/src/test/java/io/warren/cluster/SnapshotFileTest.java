@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,5 +42,68 @@ class SnapshotFileTest {
         Files.write(f, "not a snapshot".getBytes(StandardCharsets.US_ASCII));
         IOException foreign = assertThrows(IOException.class, () -> SnapshotFile.read(f, 7));
         assertTrue(foreign.getMessage().contains("not a warren raft snapshot"), foreign.getMessage());
+    }
+
+    @Test void streamsAStateInAndOutWithoutHoldingItWhole() throws IOException {
+        Path f = dir.resolve("snapshot.2_9");
+        // 40 MB written in 1 KB pieces and read back in pieces: the file is never read into one array
+        byte[] piece = new byte[1024];
+        SnapshotFile.write(f, 9, out -> {
+            for (int i = 0; i < 40 * 1024; i++) {
+                java.util.Arrays.fill(piece, (byte) i);
+                out.write(piece);
+            }
+            out.close(); // the owner cannot close the file under the envelope
+        });
+        long[] seen = new long[2];
+        long n = SnapshotFile.read(f, 9, (in, length) -> {
+            byte[] b = new byte[1024];
+            for (int i = 0; i < 40 * 1024; i++) {
+                assertEquals(1024, in.readNBytes(b, 0, 1024));
+                assertEquals((byte) i, b[0]);
+                assertEquals((byte) i, b[1023]);
+                seen[0] += 1024;
+            }
+            assertEquals(-1, in.read(), "the state ends where the trailer starts");
+            seen[1] = length;
+        });
+        assertEquals(40L << 20, n);
+        assertEquals(40L << 20, seen[0]);
+        assertEquals(40L << 20, seen[1]);
+    }
+
+    @Test void aTruncatedFileIsRefusedBeforeTheOwnerReadsIt() throws IOException {
+        Path f = dir.resolve("snapshot.1_5");
+        SnapshotFile.write(f, 5, new byte[10_000]);
+        byte[] bytes = Files.readAllBytes(f);
+        Files.write(f, java.util.Arrays.copyOf(bytes, bytes.length - 100));
+        boolean[] read = new boolean[1];
+        IOException cut = assertThrows(IOException.class, () -> SnapshotFile.read(f, 5, (in, length) -> read[0] = true));
+        assertTrue(cut.getMessage().contains("damaged"), cut.getMessage());
+        assertFalse(read[0], "nothing handed to the owner");
+        // one bit flipped inside the state: the CRC over the whole file catches it first
+        bytes[1_000] ^= 4;
+        Files.write(f, bytes);
+        IOException crc = assertThrows(IOException.class, () -> SnapshotFile.read(f, 5, (in, length) -> read[0] = true));
+        assertTrue(crc.getMessage().contains("CRC"), crc.getMessage());
+        assertFalse(read[0], "nothing handed to the owner");
+    }
+
+    @Test void readsTheFirstVersionsFiles() throws IOException {
+        // "warren-raft-snapshot/1\n", int64 index, int32 N, int32 CRC32C, N bytes: what warren wrote before
+        byte[] state = "an older snapshot".getBytes(StandardCharsets.UTF_8);
+        byte[] magic = "warren-raft-snapshot/1\n".getBytes(StandardCharsets.US_ASCII);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(state);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(magic.length + 16 + state.length);
+        b.put(magic).putLong(11).putInt(state.length).putInt((int) crc.getValue()).put(state);
+        Path f = dir.resolve("snapshot.1_11");
+        Files.write(f, b.array());
+        assertArrayEquals(state, SnapshotFile.read(f, 11));
+        byte[] damaged = b.array().clone();
+        damaged[damaged.length - 1] ^= 1;
+        Files.write(f, damaged);
+        IOException e = assertThrows(IOException.class, () -> SnapshotFile.read(f, 11));
+        assertTrue(e.getMessage().contains("CRC"), e.getMessage());
     }
 }
