@@ -166,8 +166,10 @@ class DiskFullTest {
     }
 
     /**
-     * The disk alarm end to end, through bin/warren: a 128 MB tmpfs with 48 MB of ballast and
-     * {@code disk_free_limit.absolute = 64MB}. Persistent publishes use the space until the alarm
+     * The disk alarm end to end, through bin/warren: a 256 MB tmpfs with 176 MB of ballast and
+     * {@code disk_free_limit.absolute = 64MB}. (With 128 MB and 48 MB, the data dir's own 64-68 MB,
+     * its journal segment allocated ahead, left less than 64 MB free even without the ballast, and
+     * the alarm could not clear.) Persistent publishes use the space until the alarm
      * blocks the publisher (connection.blocked "low on disk"); nothing is nacked, nothing is
      * lost; deleting the ballast clears the alarm and publishing resumes.
      */
@@ -177,14 +179,14 @@ class DiskFullTest {
         String off = BrokerProcess.crashTestsOff();
         assumeTrue(off == null, off);
         Path fs = Files.createDirectories(tmp.resolve("fs"));
-        String why = mountTmpfs(fs, "128m");
+        String why = mountTmpfs(fs, "256m");
         if (why != null) {
             System.out.println("DiskFullTest skipped: " + why);
         }
         assumeTrue(why == null, why);
         mount = fs;
         Path ballast = fs.resolve("ballast");
-        Files.write(ballast, new byte[48 << 20]);
+        Files.write(ballast, new byte[176 << 20]);
         Path dir = Files.createDirectories(fs.resolve("data"));
         try (BrokerProcess broker = new BrokerProcess(tmp, dir, "-Xmx512m -XX:TieredStopAtLevel=1", "disk_free_limit.absolute = 64MB")) {
             broker.start();
