@@ -2,10 +2,10 @@
 # The cluster soak (issue 15): three warren nodes on this machine (bin/warren, one process
 # each), a quorum queue, 4 confirm-mode publishers over the nodes, an acking consumer on the
 # leader, and for MINUTES a fault every 15-30 s on a random node: kill -9 (restarted after
-# 5-10 s), SIGSTOP for 5 s, a partition cutting it off for 5-10 s, or its traffic held back 3 s
-# for 5-10 s (the nodes reach each other through TCP proxies in the soak's JVM). Prints
-# confirmed, consumed, duplicates and confirmed-but-lost (must be 0; the script exits 1
-# otherwise). Loopback only. Not part of mvn verify.
+# 5-10 s), SIGSTOP for 5 s, a partition cutting it off (from both others or one) for 5-10 s, or
+# its traffic held back 3 s for 5-10 s (the nodes reach each other through TCP proxies in the
+# soak's JVM). Prints confirmed, consumed, duplicates and confirmed-but-lost (must be 0; the
+# script exits 1 otherwise). Loopback only. Not part of mvn verify.
 #
 #   bench/cluster-soak.sh [MINUTES]      default 10
 #

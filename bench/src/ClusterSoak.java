@@ -30,8 +30,9 @@ import java.util.regex.Pattern;
  * spread over the nodes that run, an acking consumer on the queue's leader, and for MINUTES a
  * fault every 15-30 s on a random node: kill -9 (restarted 5-10 s later), SIGSTOP for 5 s
  * (longer than the election timeout) then SIGCONT, a partition that cuts the node off from
- * both others for 5-10 s, or a slow network: every byte to and from the node held back 3 s (past
- * the election timeout) for 5-10 s. The nodes reach each other through TCP proxies in this JVM on loopback
+ * both others for 5-10 s, a partial partition that cuts it from one other node only for 5-10 s,
+ * or a slow network: every byte to and from the node held back 3 s (past the election timeout)
+ * for 5-10 s. The nodes reach each other through TCP proxies in this JVM on loopback
  * (integration-tests' NodeProxies: the node list names the proxy, the node listens on
  * cluster.listener.port). At the end: every node up, publishers
  * stopped, the queue drained; prints confirmed, consumed, duplicates and confirmed-but-lost
@@ -83,12 +84,23 @@ public class ClusterSoak {
         int stops = 0;
         int partitions = 0;
         int delays = 0;
+        int cuts = 0;
         while (System.nanoTime() < end) {
             Thread.sleep(15_000 + RANDOM.nextInt(15_000));
             int node = 1 + RANDOM.nextInt(3);
             long pid = pid(node);
-            int fault = RANDOM.nextInt(4);
-            if (fault == 3) {
+            int fault = RANDOM.nextInt(5);
+            if (fault == 4) {
+                cuts++;
+                int other = node % 3 + 1 + RANDOM.nextInt(2);
+                other = other > 3 ? other - 3 : other;
+                int millis = 5_000 + RANDOM.nextInt(5_000);
+                System.out.printf("%s partial partition: nodes %d and %d cut from each other for %d ms; confirmed so far %d%n",
+                        now(), node, other, millis, confirmed.size());
+                proxies.cut(node, other);
+                Thread.sleep(millis);
+                proxies.heal();
+            } else if (fault == 3) {
                 delays++;
                 int millis = 5_000 + RANDOM.nextInt(5_000);
                 System.out.printf("%s delay: node %d's traffic 3 s late for %d ms; confirmed so far %d%n", now(), node,
@@ -138,9 +150,9 @@ public class ClusterSoak {
         long lost = confirmed.stream().filter(m -> !consumed.containsKey(m)).count();
         long duplicates = consumed.values().stream().mapToLong(n -> n - 1).sum();
         long invented = consumed.keySet().stream().filter(m -> !m.matches("p[0-3]-[0-9]+")).count();
-        System.out.printf("%s cluster soak, %.1f min: %d kill -9, %d SIGSTOP, %d partitions, %d delays; confirmed %d, "
-                + "consumed %d distinct, duplicates %d, nacked %d, confirmed-but-lost %d, invented %d%n", now(), minutes, kills,
-                stops, partitions, delays, confirmed.size(), consumed.size(), duplicates, nacked.get(), lost, invented);
+        System.out.printf("%s cluster soak, %.1f min: %d kill -9, %d SIGSTOP, %d partitions, %d partial partitions, %d "
+                + "delays; confirmed %d, consumed %d distinct, duplicates %d, nacked %d, confirmed-but-lost %d, invented %d%n",
+                now(), minutes, kills, stops, partitions, cuts, delays, confirmed.size(), consumed.size(), duplicates, nacked.get(), lost, invented);
         for (int i = 1; i <= 3; i++) {
             run(warren, "stop", "--config", conf(i).toString());
         }

@@ -599,12 +599,13 @@ final class Commands {
             "Stop the application first (warrenctl stop_app), then start it again (start_app). As RabbitMQ's",
             "join_cluster, the node is reset first: what it had (its own definitions and messages) is gone, and",
             "it takes the cluster's definitions. Name the node with its inter-node port, as in",
-            "cluster_formation.classic_config.nodes: NAME@HOST:PORT. Quorum queues keep their members; one",
+            "cluster_formation.classic_config.nodes: NAME@HOST:PORT (NAME@HOST alone: port 25672, the default",
+            "cluster.listener.port). Quorum queues keep their members; one",
             "declared through the joined node has a member there. The node keeps its membership across",
             "restarts with its data dir, its config listing itself only."})
     static final class JoinCluster extends Base {
         @Parameters(index = "0", paramLabel = "<existing_cluster_member>", description = "a node of the cluster to"
-                + " join, NAME@HOST:PORT (its cluster.listener.port)")
+                + " join, NAME@HOST:PORT (its cluster.listener.port; NAME@HOST: port 25672)")
         String node;
 
         @Override int exec(Ctx c) {

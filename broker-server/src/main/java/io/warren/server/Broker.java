@@ -411,7 +411,11 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         }
         WarrenConfig.ClusterConfig.Peer target;
         try {
-            target = io.warren.server.config.ConfigParser.clusterNode(node);
+            // RabbitMQ's join_cluster names the node alone (epmd finds its port): NAME@HOST means
+            // the node's inter-node port is the default one, cluster.listener.port's 25672
+            boolean portless = node.indexOf('@') > 0 && node.indexOf(':', node.indexOf('@')) < 0;
+            target = io.warren.server.config.ConfigParser.clusterNode(portless
+                    ? node + ":" + WarrenConfig.ClusterConfig.DEFAULT_PORT : node);
         } catch (IllegalArgumentException e) {
             throw new ClusterRefusal(400, "node '" + node + "': " + e.getMessage());
         }

@@ -21,8 +21,8 @@ import java.util.function.Supplier;
  * The network between the nodes of a {@link ProcessCluster}, simulated on loopback: every node
  * is reached by the others through a TCP proxy of its own in this JVM (the node list names the
  * proxy's port; the node listens on another), so a test can cut a node off from all the others
- * ({@link #isolate}), or hold back everything it sends and is sent ({@link #delay}), and join it
- * again ({@link #heal}).
+ * ({@link #isolate}) or two nodes from each other only ({@link #cut}), or hold back everything a
+ * node sends and is sent ({@link #delay}), and join them again ({@link #heal}).
  *
  * <p>Ratis' gRPC connections carry traffic both ways, so cutting a node off means cutting the
  * connections it accepts (those through its own proxy) <em>and</em> those it opened to the others
@@ -42,6 +42,8 @@ public final class NodeProxies implements AutoCloseable {
     private final List<ServerSocket> listeners = new ArrayList<>();
     private final Set<Link> links = ConcurrentHashMap.newKeySet();
     private final Set<Integer> isolated = ConcurrentHashMap.newKeySet();
+    /** The pairs of nodes cut from each other ("a-b", a < b). */
+    private final Set<String> cuts = ConcurrentHashMap.newKeySet();
     /** Each delayed node's delay, in nanoseconds. */
     private final Map<Integer, Long> delays = new ConcurrentHashMap<>();
     /** The nodes' processes now: pid -> node (1..n). */
@@ -95,6 +97,25 @@ public final class NodeProxies implements AutoCloseable {
         }
     }
 
+    /**
+     * Cuts nodes {@code a} and {@code b} off from each other only (a partial partition): their
+     * connections to each other, both ways, are closed and new ones refused until {@link #heal};
+     * each still reaches the third.
+     */
+    public void cut(int a, int b) {
+        cuts.add(pair(a, b));
+        for (Link l : links) {
+            if (pair(l.from(), l.to()).equals(pair(a, b))) {
+                links.remove(l);
+                l.close();
+            }
+        }
+    }
+
+    private static String pair(int a, int b) {
+        return Math.min(a, b) + "-" + Math.max(a, b);
+    }
+
     /** Connections open now that node {@code i} opened to another node (0 would mean it cannot be told apart). */
     public long openedBy(int i) {
         return links.stream().filter(l -> l.from() == i).count();
@@ -112,6 +133,7 @@ public final class NodeProxies implements AutoCloseable {
     /** Every node reaches every other again, without delay. */
     public void heal() {
         isolated.clear();
+        cuts.clear();
         delays.clear();
     }
 
@@ -124,7 +146,7 @@ public final class NodeProxies implements AutoCloseable {
                 return; // closed
             }
             int from = opener(client);
-            if (isolated.contains(to) || isolated.contains(from)) {
+            if (isolated.contains(to) || isolated.contains(from) || cuts.contains(pair(from, to))) {
                 closeQuietly(client);
                 continue;
             }
