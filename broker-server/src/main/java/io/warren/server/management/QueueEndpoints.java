@@ -30,16 +30,22 @@ final class QueueEndpoints {
         Listing.Params p = Listing.params(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
+            Map<String, Boolean> running = running();
             List<Object> out = new ArrayList<>();
             for (VirtualHost v : vhosts) {
                 for (MessageQueue q : sorted(v.queues())) {
-                    Map<String, Object> m = Views.queue(q, unacked.getOrDefault(q, 0), ctx.node, ctx.stats);
+                    Map<String, Object> m = Views.queue(q, unacked.getOrDefault(q, 0), ctx.node, ctx.stats, running);
                     PolicyEndpoints.applied(m, v.appliedTo(q), true);
                     out.add(m);
                 }
             }
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
         });
+    }
+
+    /** The cluster's nodes and whether each is up; null for a single broker. */
+    private Map<String, Boolean> running() {
+        return ctx.control == null ? null : ctx.control.clusterNodes();
     }
 
     static List<MessageQueue> sorted(List<MessageQueue> queues) {
@@ -51,7 +57,7 @@ final class QueueEndpoints {
         MessageQueue q = existing(r);
         return ctx.snapshots(r.loop()).thenApply(conns -> {
             Map<String, Object> m = Views.queue(q, ApiContext.unackedByQueue(conns).getOrDefault(q, 0), ctx.node,
-                    ctx.stats);
+                    ctx.stats, running());
             PolicyEndpoints.applied(m, ctx.vhost(r.param("vhost")).appliedTo(q), true);
             m.put("consumer_details", Views.consumers(conns, ctx.node, k -> k.queue() == q));
             return ApiResponse.ok(m);

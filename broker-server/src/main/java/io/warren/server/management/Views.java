@@ -25,6 +25,15 @@ final class Views {
     }
 
     static Map<String, Object> queue(MessageQueue q, int unacked, String node, MessageStats stats) {
+        return queue(q, unacked, node, stats, null);
+    }
+
+    /**
+     * As above; {@code running}: the cluster's nodes and whether each was up at the last probe
+     * (null: a single broker), for a quorum queue's {@code online} members.
+     */
+    static Map<String, Object> queue(MessageQueue q, int unacked, String node, MessageStats stats,
+                                     Map<String, Boolean> running) {
         Map<String, Object> m = new LinkedHashMap<>();
         int ready = q.messageCount();
         m.put("name", q.name());
@@ -41,6 +50,9 @@ final class Views {
             // a cluster's quorum queue, as RabbitMQ shows one: its leader, members and the members up
             m.put("leader", home);
             m.put("members", q.clusterMembers());
+            if (running != null) {
+                m.put("online", q.clusterMembers().stream().filter(n -> running.getOrDefault(n, false)).toList());
+            }
         }
         m.put("state", "running");
         m.put("consumers", q.consumerCount());

@@ -668,6 +668,11 @@ class ClusterTest {
     void killingAFollowerLosesNoConfirmedMessage() throws Exception {
         survive("qq.follower", "kill -9 of a follower", false, target -> {
             kill(target);
+            // rabbitmqctl's list_queues online: the members up, as the other nodes' probes find them
+            int via = target % 3 + 1;
+            List<String> up = new ArrayList<>(List.of("warren1@localhost", "warren2@localhost", "warren3@localhost"));
+            up.remove("warren" + target + "@localhost");
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(up, online(via, "qq.follower")));
             return () -> cluster.start(target);
         });
     }
@@ -983,6 +988,19 @@ class ClusterTest {
         }
         Result again = cluster.ctl(2, "forget_cluster_node", "warren3@localhost");
         assertEquals(70, again.code(), again.all());
+    }
+
+    /** A quorum queue's members that are up, as node {@code via}'s list_queues shows them (column online). */
+    private static List<String> online(int via, String queue) throws Exception {
+        Result r = cluster.ctl(via, "list_queues", "name", "members", "online", "--formatter", "json");
+        assertEquals(0, r.code(), r.all());
+        for (JsonNode n : JSON.readTree(r.out())) {
+            if (n.path("name").asText().equals(queue)) {
+                assertEquals(3, n.path("members").size(), n.toString());
+                return names(n.path("online"));
+            }
+        }
+        throw new AssertionError(queue + " not listed: " + r.out());
     }
 
     /** The members of a quorum queue as node {@code via}'s list_queues shows them. */
