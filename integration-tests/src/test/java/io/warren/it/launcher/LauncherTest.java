@@ -321,8 +321,10 @@ class LauncherTest {
         Result start = warren(Map.of(), "start", "--config", conf.toString());
         started.add(conf);
         assertEquals(0, start.code(), start.out());
-        assertTrue(Files.readString(tmp.resolve("log/warren.log"))
-                .contains("AMQP over TLS on 127.0.0.1:" + tlsPort), "log names the TLS listener");
+        // the log is written by the broker's own thread: the line may land just after start returns
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                assertTrue(Files.readString(tmp.resolve("log/warren.log"))
+                        .contains("AMQP over TLS on 127.0.0.1:" + tlsPort), "log names the TLS listener"));
         ConnectionFactory f = new ConnectionFactory();
         f.setPort(tlsPort);
         f.setAutomaticRecoveryEnabled(false);
@@ -396,7 +398,8 @@ class LauncherTest {
                 new com.fasterxml.jackson.databind.ObjectMapper().readTree(http.send(req,
                         java.net.http.HttpResponse.BodyHandlers.ofString()).body())
                         .get("object_totals").get("connections").asInt()));
-        assertTrue(Files.readString(b.logFile()).contains("management API on http://127.0.0.1:" + b.managementPort()));
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                Files.readString(b.logFile()).contains("management API on http://127.0.0.1:" + b.managementPort()));
     }
 
     @Test
@@ -422,7 +425,7 @@ class LauncherTest {
         assertEquals("text/plain; version=0.0.4; charset=utf-8", r.headers().firstValue("content-type").orElse(""));
         assertTrue(r.body().contains("\nrabbitmq_connections 0\n"), r.body());
         assertTrue(r.body().contains("rabbitmq_identity_info{rabbitmq_node=\"warren@"), r.body());
-        assertTrue(Files.readString(tmp.resolve("log/warren.log"))
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(tmp.resolve("log/warren.log"))
                 .contains("Prometheus metrics on http://127.0.0.1:" + prometheus + "/stats"));
     }
 
