@@ -132,7 +132,16 @@ final class SnapshotFile {
                 crc.update(buffer, 0, r);
                 left -= r;
             }
-            if ((int) crc.getValue() != layout.crc()) {
+            int expected = layout.crc();
+            if (layout.trailer()) {
+                long told = in.readLong();
+                expected = in.readInt();
+                if (told != layout.length()) {
+                    throw new IOException("snapshot " + file + " is damaged: " + layout.length() + " bytes where "
+                            + told + " belong");
+                }
+            }
+            if ((int) crc.getValue() != expected) {
                 throw new IOException("snapshot " + file + " is damaged: CRC mismatch");
             }
         }
@@ -143,10 +152,10 @@ final class SnapshotFile {
         return layout.length();
     }
 
-    /** Where the owner's bytes are in a file, how many, and their CRC. */
-    private record Layout(long offset, long length, int crc) { }
+    /** Where the owner's bytes are in a file and how many; their CRC, or (version 2) a trailer after them that has it. */
+    private record Layout(long offset, long length, int crc, boolean trailer) { }
 
-    /** Reads the header (and for version 2 the trailer) of a file of {@code size} bytes; {@code in} is left at the state. */
+    /** Reads the header of a file of {@code size} bytes; {@code in} is left at the state. */
     private static Layout layout(Path file, long size, DataInputStream in, long index) throws IOException {
         byte[] magic = new byte[MAGIC.length];
         long header = MAGIC.length + 8;
@@ -171,23 +180,13 @@ final class SnapshotFile {
             if (n < 0 || n != size - header - 8) {
                 throw damaged(file, size);
             }
-            return new Layout(header + 8, n, crc);
+            return new Layout(header + 8, n, crc, false);
         }
         long n = size - header - 12;
         if (n < 0) {
             throw damaged(file, size);
         }
-        long told;
-        int crc;
-        try (DataInputStream trailer = new DataInputStream(new BufferedInputStream(Files.newInputStream(file)))) {
-            trailer.skipNBytes(header + n);
-            told = trailer.readLong();
-            crc = trailer.readInt();
-        }
-        if (told != n) {
-            throw new IOException("snapshot " + file + " is damaged: " + n + " bytes where " + told + " belong");
-        }
-        return new Layout(header, n, crc);
+        return new Layout(header, n, 0, true);
     }
 
     private static IOException notOurs(Path file) {

@@ -44,15 +44,18 @@ class SnapshotFileTest {
         assertTrue(foreign.getMessage().contains("not a warren raft snapshot"), foreign.getMessage());
     }
 
-    @Test void streamsAStateInAndOutWithoutHoldingItWhole() throws IOException {
+    @Test void aStateGoesToTheFileAsItIsWrittenAndComesBackInPieces() throws IOException {
         Path f = dir.resolve("snapshot.2_9");
-        // 40 MB written in 1 KB pieces and read back in pieces: the file is never read into one array
+        Path tmp = dir.resolve("snapshot.2_9.tmp");
+        // 40 MB written in 1 KB pieces: they reach the file while the owner still writes (nothing
+        // gathers the state in memory first), and come back in pieces
         byte[] piece = new byte[1024];
         SnapshotFile.write(f, 9, out -> {
             for (int i = 0; i < 40 * 1024; i++) {
                 java.util.Arrays.fill(piece, (byte) i);
                 out.write(piece);
             }
+            assertTrue(Files.size(tmp) > (39L << 20), "written as streamed: " + Files.size(tmp) + " bytes so far");
             out.close(); // the owner cannot close the file under the envelope
         });
         long[] seen = new long[2];

@@ -136,13 +136,18 @@ public final class LinkRelays implements RemoteQueues {
 
     /** What a client hears when the holder refused, or could not be reached. */
     static BrokerException refusal(MessageQueue q, String node, Throwable failure) {
-        Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        Throwable e = unwrap(failure);
         if (e instanceof AmqpLink.LinkException le) {
             return new BrokerException(reasonOf(le.code()), le.getMessage());
         }
         // RabbitMQ's answer for a queue whose node is down: 404 naming the node.
         return BrokerException.notFound("home node '%s' of queue '%s' in vhost '%s' is down or inaccessible (%s)",
                 node == null ? StoreDurability.ELECTING : node, q.name(), q.vhost(), e);
+    }
+
+    /** What a link's future failed with: the cause of a CompletionException. */
+    private static Throwable unwrap(Throwable failure) {
+        return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     }
 
     /** The client's reason for a holder's reply code; INTERNAL_ERROR for one that refuses no operation (320, 541, ...). */
@@ -159,7 +164,7 @@ public final class LinkRelays implements RemoteQueues {
 
     /** Whether the holder refused for good (the client must hear it), not "try again". */
     private static boolean refusedForGood(Throwable failure) {
-        Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        Throwable e = unwrap(failure);
         if (e instanceof AmqpLink.LinkException le) {
             return le.code() == 403 || le.code() == 405 || le.code() == 406 || le.code() == 530;
         }
@@ -506,9 +511,8 @@ public final class LinkRelays implements RemoteQueues {
                         return;
                     }
                     closeLink(once.link);
-                    Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
                     // the holder refused the operation, or (320 connection-forced, a closed socket) the idle link was gone
-                    boolean refused = cause instanceof AmqpLink.LinkException le
+                    boolean refused = unwrap(e) instanceof AmqpLink.LinkException le
                             && reasonOf(le.code()) != BrokerException.Reason.INTERNAL_ERROR;
                     if (reused != null && !refused && !closed) {
                         once(q, user, failed, op, then); // the idle link was gone, not refused: a new one
@@ -820,7 +824,7 @@ public final class LinkRelays implements RemoteQueues {
         }
 
         private BrokerException refusalOf(Out o, Throwable e) {
-            Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            Throwable t = unwrap(e);
             return BrokerException.notFound("home node '%s' of queue '%s' in vhost '%s' did not take a forwarded "
                     + "message: %s", node, o.queue(), vhost, t.getMessage() != null ? t.getMessage() : t.toString());
         }
@@ -845,8 +849,7 @@ public final class LinkRelays implements RemoteQueues {
 
         void sync(io.warren.core.store.MessageStore.Durable durable) {
             CompletableFuture.allOf(unsettled.toArray(new CompletableFuture<?>[0])).whenComplete((v, e) ->
-                    durable.done(e == null ? null : e instanceof CompletionException && e.getCause() != null
-                            ? e.getCause() : e));
+                    durable.done(e == null ? null : unwrap(e)));
         }
 
         boolean overloaded() {

@@ -737,6 +737,8 @@ class ClusterTest {
             cluster.proxies.cut(target, follower);
             return () -> {
                 Thread.sleep(5_000); // past the cut-off follower's election timeout
+                // the cut held: the two tried to reach each other and were refused
+                await().atMost(SPREAD).until(() -> cluster.proxies.refusedBetween(target, follower) > 0);
                 leaders[1] = leaderByApi(6 - target - follower, "qq.split"); // as the third node sees it
                 cluster.proxies.heal();
             };

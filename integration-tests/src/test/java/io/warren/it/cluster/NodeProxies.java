@@ -44,6 +44,8 @@ public final class NodeProxies implements AutoCloseable {
     private final Set<Integer> isolated = ConcurrentHashMap.newKeySet();
     /** The pairs of nodes cut from each other ("a-b", a < b). */
     private final Set<String> cuts = ConcurrentHashMap.newKeySet();
+    /** Connections refused because of a cut, by pair. */
+    private final Map<String, java.util.concurrent.atomic.AtomicInteger> refusedByCut = new ConcurrentHashMap<>();
     /** Each delayed node's delay, in nanoseconds. */
     private final Map<Integer, Long> delays = new ConcurrentHashMap<>();
     /** The nodes' processes now: pid -> node (1..n). */
@@ -112,6 +114,12 @@ public final class NodeProxies implements AutoCloseable {
         }
     }
 
+    /** Connections between nodes {@code a} and {@code b} (either way) refused because they are cut from each other. */
+    public int refusedBetween(int a, int b) {
+        java.util.concurrent.atomic.AtomicInteger n = refusedByCut.get(pair(a, b));
+        return n == null ? 0 : n.get();
+    }
+
     private static String pair(int a, int b) {
         return Math.min(a, b) + "-" + Math.max(a, b);
     }
@@ -147,6 +155,10 @@ public final class NodeProxies implements AutoCloseable {
             }
             int from = opener(client);
             if (isolated.contains(to) || isolated.contains(from) || cuts.contains(pair(from, to))) {
+                if (cuts.contains(pair(from, to))) {
+                    refusedByCut.computeIfAbsent(pair(from, to), k -> new java.util.concurrent.atomic.AtomicInteger())
+                            .incrementAndGet();
+                }
                 closeQuietly(client);
                 continue;
             }
