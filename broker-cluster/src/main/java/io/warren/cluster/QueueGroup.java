@@ -92,6 +92,8 @@ public final class QueueGroup {
      * caller past 100.)
      */
     static final int MAX_IN_FLIGHT = 2;
+    /** Records it takes to send an entry while another is in flight; see {@link #sendable}. */
+    static final int PIPELINE_MIN_RECORDS = 64;
     static final String NAME_FILE = "warren-queue-group.name";
     private static final byte PUT = 1;
     private static final byte REMOVE = 2;
@@ -212,19 +214,65 @@ public final class QueueGroup {
 
     /** Appends "key := value" to the log; see the class comment. Never blocks. */
     public CompletableFuture<Long> put(long key, byte[] value) {
+        CompletableFuture<Long> f = putLater(key, value);
+        flush();
+        return f;
+    }
+
+    /** Appends "remove these keys" to the log; see the class comment. Never blocks. */
+    public CompletableFuture<Long> remove(long[] keys) {
+        CompletableFuture<Long> f = removeLater(keys);
+        flush();
+        return f;
+    }
+
+    /**
+     * {@link #put} without waking the sender: the record waits for the next {@link #flush} (or
+     * for a reply of an entry in flight, which sends what waits). A caller that makes many
+     * records in a row (an event loop reading a socket full of publishes) flushes once after
+     * them, so they leave as one log entry and the sender wakes once, not once per record: see
+     * {@link #MAX_IN_FLIGHT}.
+     */
+    public CompletableFuture<Long> putLater(long key, byte[] value) {
         ByteBuffer b = ByteBuffer.allocate(1 + 8 + value.length);
         b.put(PUT).putLong(key).put(value);
         return submit(b.array());
     }
 
-    /** Appends "remove these keys" to the log; see the class comment. Never blocks. */
-    public CompletableFuture<Long> remove(long[] keys) {
+    /** {@link #remove} without waking the sender; see {@link #putLater}. */
+    public CompletableFuture<Long> removeLater(long[] keys) {
         ByteBuffer b = ByteBuffer.allocate(1 + 4 + 8 * keys.length);
         b.put(REMOVE).putInt(keys.length);
         for (long k : keys) {
             b.putLong(k);
         }
         return submit(b.array());
+    }
+
+    /** Sends the records that wait (on the node's sender thread), unless the entries in flight are at the limit. */
+    public void flush() {
+        synchronized (sendLock) {
+            // With MAX_IN_FLIGHT entries out, a drain could send nothing: the reply that brings
+            // inFlight down schedules one (after its decrement, under this lock), so no record is
+            // left behind.
+            if (!sendable()) {
+                return;
+            }
+        }
+        scheduleDrain();
+    }
+
+    /**
+     * Whether a drain would send an entry now (under sendLock): records wait, fewer than
+     * MAX_IN_FLIGHT entries are out, and a second entry goes out beside one in flight only with
+     * at least {@value #PIPELINE_MIN_RECORDS} records. A few records wait for the entry in flight
+     * instead and leave with everything that came meanwhile: each entry costs every member dozens
+     * of thread hand-offs, and when entries of a record or two went out two at a time a leader
+     * spent its CPU on them and fell to a few thousand messages a second.
+     */
+    private boolean sendable() {
+        return !waiting.isEmpty() && inFlight < MAX_IN_FLIGHT
+                && (inFlight == 0 || waiting.size() >= PIPELINE_MIN_RECORDS);
     }
 
     private CompletableFuture<Long> submit(byte[] record) {
@@ -240,15 +288,7 @@ public final class QueueGroup {
                 sweeping = true;
                 scheduleSweep();
             }
-            // With MAX_IN_FLIGHT entries out, a drain could send nothing: the reply that brings
-            // inFlight down schedules one (after its decrement, under this lock), so no record is
-            // left behind. Not waking the sender per record saved it a hand-off per publish (3%
-            // of a leader's CPU under bench/quorum.sh, the executor's queue signal alone).
-            if (inFlight >= MAX_IN_FLIGHT) {
-                return result;
-            }
         }
-        scheduleDrain();
         return result;
     }
 
@@ -333,7 +373,7 @@ public final class QueueGroup {
             List<Pending> batch = new ArrayList<>();
             RaftClient c;
             synchronized (sendLock) {
-                if (stopped || inFlight >= MAX_IN_FLIGHT) {
+                if (stopped || !sendable()) {
                     return;
                 }
                 int bytes = 0;

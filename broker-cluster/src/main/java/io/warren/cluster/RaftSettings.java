@@ -82,6 +82,11 @@ public record RaftSettings(Duration electionTimeoutMin, Duration electionTimeout
         // returning member in within a heartbeat or so; the count is "forever" (15 years).
         RaftServerConfigKeys.Log.Appender.setRetryPolicy(p, "1ms,10, 100ms,20, 500ms,1000000000");
 
+        // Ratis logs a metadata entry (the commit index) each time the leader's commit index
+        // moves: under a quorum queue's load that is one more entry, replicated and fsynced on
+        // every member, for each entry committed. Raft needs no commit index on disk: a member
+        // that restarts learns it from the leader's next append.
+        RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
         RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
         RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, snapshotEvery);
         // The newest snapshot is the one that matters; one older is kept while the newest is

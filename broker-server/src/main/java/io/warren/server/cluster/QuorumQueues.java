@@ -254,6 +254,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                 waiting.clear();
             }
             run.forEach(Runnable::run);
+            g.flush();
         }
 
         void failed(Throwable e) {
@@ -290,11 +291,18 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         }
 
         @Override public CompletableFuture<?> put(long key, byte[] value) {
-            return when(g -> g.put(key, value));
+            return when(g -> g.putLater(key, value));
         }
 
         @Override public CompletableFuture<?> remove(long[] keys) {
-            return when(g -> g.remove(keys));
+            return when(g -> g.removeLater(keys));
+        }
+
+        @Override public void flush() {
+            QueueGroup g = group();
+            if (g != null) {
+                g.flush();
+            }
         }
 
         @Override public List<Map.Entry<Long, byte[]>> entries() {

@@ -2,6 +2,8 @@ package io.warren.server.cluster;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.internal.ThreadExecutorMap;
 import io.warren.core.store.MessageStore;
 import io.warren.core.store.StoreException;
 
@@ -33,8 +35,10 @@ import java.util.function.ToIntFunction;
  * <p>References are unique within the queue across nodes and restarts: this node's index in
  * the cluster in the top bits, then a counter that starts at the start time in microseconds.
  *
- * <p>Removes are batched: each is queued and a flush every millisecond sends what is queued
- * as one entry of the log.
+ * <p>Changes made on an event loop (publishes, acks: what a client's socket brings) are
+ * queued and sent once the loop has handled what its sockets gave it ({@link #flushSoon}), so
+ * the records of one read go to the log as one entry and wake the log's sender once. Made on
+ * any other thread, a put is sent at once and removes are gathered for a millisecond.
  *
  * <p>Delivery counts go through the log too (as RabbitMQ's quorum queues log each return): a
  * message returned after a delivery puts its count under the message's reference with the top
@@ -44,9 +48,14 @@ import java.util.function.ToIntFunction;
 public final class ReplicatedMessageStore implements MessageStore {
     /** The queue's replicated log: what the Raft group of the queue offers. */
     public interface Log {
+        /** Queues "key := value"; it goes to the log at the next {@link #flush} at the latest. */
         CompletableFuture<?> put(long key, byte[] value);
 
+        /** Queues "remove these keys"; it goes to the log at the next {@link #flush} at the latest. */
         CompletableFuture<?> remove(long[] keys);
+
+        /** Sends what is queued. */
+        void flush();
 
         /** The unsettled messages, in log order. */
         List<Map.Entry<Long, byte[]>> entries();
@@ -115,6 +124,7 @@ public final class ReplicatedMessageStore implements MessageStore {
         inFlight.incrementAndGet();
         CompletableFuture<?> f = log.put(ref, record);
         last = f;
+        flushSoon();
         f.whenComplete((v, e) -> {
             if (inFlight.decrementAndGet() == MAX_IN_FLIGHT / 2) {
                 drained();
@@ -151,6 +161,7 @@ public final class ReplicatedMessageStore implements MessageStore {
         }
         counted.add(ref);
         last = log.put(countKey(ref), ByteBuffer.allocate(4).putInt(deliveryCount).array());
+        flushSoon();
     }
 
     @Override public void remove(long ref) {
@@ -163,10 +174,23 @@ public final class ReplicatedMessageStore implements MessageStore {
         settle(ref);
     }
 
-    /** Queues one key for the next flush; each key is counted right after it is queued, so a flush never misses one. */
+    /**
+     * Queues one key for the next settle flush; each key is counted right after it is queued, so
+     * a flush never misses one. On an event loop the flush runs once the loop has handled its
+     * sockets' input (every ack of a read, one remove); elsewhere a millisecond later.
+     */
     private void settle(long key) {
         settling.add(key);
         if (settlingCount.getAndIncrement() == 0) {
+            EventExecutor loop = ThreadExecutorMap.currentExecutor();
+            try {
+                if (loop != null) {
+                    loop.execute(this::flushSettles);
+                    return;
+                }
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // the loop shuts down: the flusher sends it
+            }
             FLUSHER.schedule(this::flushSettles, 1, TimeUnit.MILLISECONDS);
         }
     }
@@ -184,6 +208,36 @@ public final class ReplicatedMessageStore implements MessageStore {
         }
         long[] keys = batch.stream().mapToLong(Long::longValue).toArray();
         last = log.remove(keys);
+        log.flush();
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean flushQueued = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * Sends the log's queued changes: on an event loop once the loop has handled what its sockets
+     * gave it (a task it runs after this round of reads; one per round however many publishes
+     * the round held), on any other thread at once. Waking the log's sender per publish cost a
+     * round of thread hand-offs per message whenever the sender caught up, and on this 2-core
+     * machine those context switches were half of a leader's CPU at a few thousand messages a
+     * second (async-profiler, bench/quorum.sh, 2026-12-02).
+     */
+    private void flushSoon() {
+        EventExecutor loop = ThreadExecutorMap.currentExecutor();
+        if (loop == null) {
+            log.flush();
+        } else if (flushQueued.compareAndSet(false, true)) {
+            // A change queued by another loop while this task waits is sent by it too: the flag
+            // is cleared before the flush, and a change queued after the clear queues a task again.
+            try {
+                loop.execute(() -> {
+                    flushQueued.set(false);
+                    log.flush();
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) { // the loop shuts down
+                flushQueued.set(false);
+                log.flush();
+            }
+        }
     }
 
     @Override public void sync(Durable durable) {
@@ -239,6 +293,7 @@ public final class ReplicatedMessageStore implements MessageStore {
         if (!counts.isEmpty() && !closed) {
             // counts whose message is gone: nothing reads them any more
             log.remove(counts.keySet().stream().mapToLong(ReplicatedMessageStore::countKey).toArray());
+            flushSoon();
         }
     }
 

@@ -22,15 +22,36 @@ class ReplicatedMessageStoreTest {
         final Map<Long, byte[]> map = new LinkedHashMap<>();
 
         @Override public synchronized CompletableFuture<?> put(long key, byte[] value) {
+            queued++;
             map.put(key, value);
             return CompletableFuture.completedFuture(null);
         }
 
         @Override public synchronized CompletableFuture<?> remove(long[] keys) {
+            queued++;
+            removes.add(keys.length);
             for (long k : keys) {
                 map.remove(k);
             }
             return CompletableFuture.completedFuture(null);
+        }
+
+        /** Changes queued since the last flush, and what each flush found queued. */
+        int queued;
+        final List<Integer> flushes = new ArrayList<>();
+        final List<Integer> removes = new ArrayList<>();
+
+        @Override public synchronized void flush() {
+            flushes.add(queued);
+            queued = 0;
+        }
+
+        synchronized List<Integer> flushes() {
+            return new ArrayList<>(flushes);
+        }
+
+        synchronized List<Integer> removes() {
+            return new ArrayList<>(removes);
         }
 
         @Override public synchronized List<Map.Entry<Long, byte[]>> entries() {
@@ -96,5 +117,41 @@ class ReplicatedMessageStoreTest {
         assertEquals(List.of(c), recover(new ReplicatedMessageStore(log, 7, 4, null)).stream()
                 .map(MessageStore.StoredMessage::ref).toList());
         assertEquals(1, log.size(), "the orphaned count is removed");
+    }
+
+    /**
+     * What a client's socket brings is read on an event loop: the publishes and acks of one round
+     * of the loop reach the log as queued changes and one flush after the round, so they leave as
+     * one entry. Off a loop each publish is flushed at once.
+     */
+    @Test
+    void changesMadeOnAnEventLoopAreFlushedOnceAfterTheLoopsRound() throws Exception {
+        MapLog log = new MapLog();
+        ReplicatedMessageStore store = new ReplicatedMessageStore(log, 7, 1, null);
+        io.netty.channel.DefaultEventLoop loop = new io.netty.channel.DefaultEventLoop();
+        try {
+            List<Long> refs = new ArrayList<>();
+            List<Integer> seenInRound = loop.submit(() -> {
+                for (int i = 0; i < 100; i++) {
+                    refs.add(publish(store, "m" + i));
+                }
+                return log.flushes();
+            }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(List.of(), seenInRound, "nothing is flushed while the round runs");
+            loop.submit(() -> { }).get(10, java.util.concurrent.TimeUnit.SECONDS); // after the flush the round queued
+            assertEquals(List.of(100), log.flushes(), "one flush sends the round's hundred puts");
+
+            loop.submit(() -> refs.forEach(store::remove)).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            loop.submit(() -> { }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(List.of(100), log.removes(), "the round's acks are one remove of 100 keys");
+            assertEquals(List.of(100, 1), log.flushes());
+            assertEquals(0, log.size());
+
+            publish(store, "off a loop");
+            publish(store, "off a loop too");
+            assertEquals(List.of(100, 1, 1, 1), log.flushes(), "off a loop each put is sent at once");
+        } finally {
+            loop.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
     }
 }
