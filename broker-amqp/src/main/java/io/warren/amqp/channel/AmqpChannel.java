@@ -89,7 +89,65 @@ public final class AmqpChannel implements MethodHandler {
 
     // ---- frames -----------------------------------------------------------------------------
 
+    /**
+     * Frames that came while a reply waits for another thread (a topology change for the cluster's
+     * log, a queue's loop for a declare's counts, a delete or a purge), handled in order once it is
+     * sent: as a RabbitMQ channel handles one method at a time,
+     * so pipelined methods are answered in the order they were sent (a queue.declare followed by a
+     * basic.qos gets declare-ok, then qos-ok) and a publish after a declare sees the queue.
+     */
+    private final java.util.ArrayDeque<Frame> held = new java.util.ArrayDeque<>();
+    /** Replies that come from another thread and are not sent yet ({@link #hold}). */
+    private int repliesPending;
+    /** Inside {@link #handleNow}: frames held meanwhile are handled when it returns, not nested in it. */
+    private boolean handling;
+    /**
+     * Whether this channel asked its connection to stop reading: from its first held frame until
+     * none is left, so what a connection holds is bounded by what one read brought, whatever its
+     * channels pipeline.
+     */
+    private boolean holdPausedReading;
+
     public void handleFrame(Frame frame) {
+        if (repliesPending > 0 || !held.isEmpty()) {
+            held.add(frame);
+            if (!holdPausedReading) {
+                holdPausedReading = true;
+                connection.holdReading(true);
+            }
+            return;
+        }
+        handleNow(frame);
+        handleHeld();
+    }
+
+    /** Handles held frames while no topology reply is pending. Throws what {@link #handleNow} throws. */
+    private void handleHeld() {
+        if (handling) {
+            return;
+        }
+        while (repliesPending == 0 && !held.isEmpty()) {
+            handleNow(held.poll());
+        }
+        if (holdPausedReading && held.isEmpty()) {
+            holdPausedReading = false;
+            connection.holdReading(false);
+        }
+    }
+
+    private void handleNow(Frame frame) {
+        boolean outer = !handling;
+        handling = true;
+        try {
+            handleFrameNow(frame);
+        } finally {
+            if (outer) {
+                handling = false;
+            }
+        }
+    }
+
+    private void handleFrameNow(Frame frame) {
         if (state != State.OPEN) {
             // After we sent channel.close only close-ok (or a crossing close) matters (0-9-1 §4.2.8).
             if (frame instanceof Frame.Method m) {
@@ -281,16 +339,20 @@ public final class AmqpChannel implements MethodHandler {
             // A queue another node holds (a classic queue's home, a quorum queue's leader): the
             // counts are the holder's. A quorum queue whose leader cannot be asked (an election)
             // answers this node's copy's counts rather than fail a declare.
-            q.remotes().counts(q, connection.user(), (messages, consumerCount) -> connection.execute(() ->
-                    sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount), QueueDeclare.CLASS_ID,
-                            QueueDeclare.METHOD_ID)), e -> connection.execute(() -> {
-                                if (q.quorum() && e.reason() != io.warren.core.BrokerException.Reason.ACCESS_REFUSED) {
-                                    sendLocalCounts(q);
-                                } else if (state == State.OPEN) {
-                                    closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueueDeclare.CLASS_ID,
-                                            QueueDeclare.METHOD_ID);
-                                }
-                            }));
+            hold();
+            q.remotes().counts(q, connection.user(), (messages, consumerCount) -> connection.execute(() -> {
+                sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount), QueueDeclare.CLASS_ID,
+                        QueueDeclare.METHOD_ID);
+                unhold();
+            }), e -> connection.execute(() -> {
+                if (q.quorum() && e.reason() != io.warren.core.BrokerException.Reason.ACCESS_REFUSED) {
+                    sendLocalCounts(q);
+                } else if (state == State.OPEN) {
+                    closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueueDeclare.CLASS_ID,
+                            QueueDeclare.METHOD_ID);
+                }
+                unhold();
+            }));
             return;
         }
         sendLocalCounts(q);
@@ -298,11 +360,15 @@ public final class AmqpChannel implements MethodHandler {
 
     /** declare-ok with the counts of this node's queue, read on the queue's loop after any publish this channel sent before. */
     private void sendLocalCounts(MessageQueue q) {
+        hold();
         q.execute(() -> {
             int messages = q.messageCount();
             int consumerCount = q.consumerCount();
-            connection.execute(() -> sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount),
-                    QueueDeclare.CLASS_ID, QueueDeclare.METHOD_ID));
+            connection.execute(() -> {
+                sendWhenDurable(new QueueDeclareOk(q.name(), messages, consumerCount), QueueDeclare.CLASS_ID,
+                        QueueDeclare.METHOD_ID);
+                unhold();
+            });
         });
     }
 
@@ -390,11 +456,13 @@ public final class AmqpChannel implements MethodHandler {
             }));
             return;
         }
-        q.execute(() -> q.purge(n -> {
+        hold();
+        q.execute(() -> q.purge(n -> connection.execute(() -> {
             if (!m.nowait()) {
-                connection.execute(() -> sendIfOpen(new QueuePurgeOk(n)));
+                sendIfOpen(new QueuePurgeOk(n));
             }
-        }));
+            unhold();
+        })));
     }
 
     @Override public void onQueueDelete(QueueDelete m) {
@@ -408,17 +476,24 @@ public final class AmqpChannel implements MethodHandler {
             deleteAtHolder(standIn, m);
             return;
         }
-        vhost().deleteQueue(stripCrLf(queueName(m.queue())), m.ifUnused(), m.ifEmpty(), connection,
-                (count, refused) -> connection.execute(() -> {
-                    if (refused != null) {
-                        if (state == State.OPEN) {
-                            closeWithError(ReplyCodes.of(refused.reason()), refused.getMessage(),
-                                    QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
+        hold();
+        try {
+            vhost().deleteQueue(stripCrLf(queueName(m.queue())), m.ifUnused(), m.ifEmpty(), connection,
+                    (count, refused) -> connection.execute(() -> {
+                        if (refused != null) {
+                            if (state == State.OPEN) {
+                                closeWithError(ReplyCodes.of(refused.reason()), refused.getMessage(),
+                                        QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
+                            }
+                        } else if (!m.nowait()) {
+                            sendWhenDurable(new QueueDeleteOk(count), QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
                         }
-                    } else if (!m.nowait()) {
-                        sendWhenDurable(new QueueDeleteOk(count), QueueDelete.CLASS_ID, QueueDelete.METHOD_ID);
-                    }
-                }));
+                        unhold();
+                    }));
+        } catch (RuntimeException e) {
+            repliesPending--; // refused at once: nothing to wait for
+            throw e;
+        }
     }
 
     /** How long a delete through this node waits for the holder's removal of the queue to reach this node. */
@@ -521,6 +596,7 @@ public final class AmqpChannel implements MethodHandler {
      * wait), on this channel's loop; a failed definitions write closes the channel with 541.
      */
     private void sendWhenDurable(AmqpMethod m, int classId, int methodId) {
+        hold();
         vhost().whenDurable(failure -> connection.execute(() -> {
             if (failure == null) {
                 sendIfOpen(m);
@@ -528,7 +604,40 @@ public final class AmqpChannel implements MethodHandler {
                 closeWithError(ReplyCode.INTERNAL_ERROR, "cannot store definitions: " + failure.getMessage(), classId,
                         methodId);
             }
+            unhold();
         }));
+    }
+
+    /** A reply will come from another thread: frames that follow wait for it ({@link #held}). */
+    private void hold() {
+        repliesPending++;
+    }
+
+    /** The reply {@link #hold} waited for is sent: frames held behind it are handled (on this channel's loop). */
+    private void unhold() {
+        repliesPending--;
+        if (state == State.CLOSED) {
+            dropHeld();
+            return;
+        }
+        try {
+            handleHeld();
+        } catch (ConnectionException e) {
+            connection.closeWithError(e);
+        }
+    }
+
+    /** Releases held frames unhandled: the channel or its connection is gone. */
+    private void dropHeld() {
+        for (Frame f; (f = held.poll()) != null; ) {
+            if (f instanceof Frame.ReleasableFrame r) {
+                r.content().release();
+            }
+        }
+        if (holdPausedReading) {
+            holdPausedReading = false;
+            connection.holdReading(false);
+        }
     }
 
     void sendIfOpen(AmqpMethod m) {
@@ -652,6 +761,7 @@ public final class AmqpChannel implements MethodHandler {
     public void connectionClosed() {
         release();
         state = State.CLOSED;
+        dropHeld();
     }
 
     /** Cancels consumers, requeues unacked deliveries, drops half-assembled and uncommitted publishes. */

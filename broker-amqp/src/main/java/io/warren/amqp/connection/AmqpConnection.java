@@ -543,13 +543,22 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 paused ? "paused" : "resumed");
     }
 
+    /** Channels holding frames behind a pending topology reply: reading waits for them. */
+    private int channelsHolding;
+
+    /** A channel holds frames behind a topology reply (true), or no longer (false). Loop only. */
+    public void holdReading(boolean hold) {
+        channelsHolding += hold ? 1 : -1;
+        updateReading();
+    }
+
     /**
      * The one place that sets autoRead from the reasons to stop reading: an alarm (blocked) and
      * credit flow (a queue or the store behind). Only open connections are ever paused; one
      * closing since still needs its close-ok read, so it reads again once both reasons are gone.
      */
     private void updateReading() {
-        boolean read = !blocked && !flowPaused;
+        boolean read = !blocked && !flowPaused && channelsHolding == 0;
         if (!read) {
             ctx.channel().config().setAutoRead(false);
         } else if (state == State.OPEN || state == State.CLOSING && !silentClose) {

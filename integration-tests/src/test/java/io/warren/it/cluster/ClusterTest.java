@@ -528,6 +528,47 @@ class ClusterTest {
         }
     }
 
+    /**
+     * A declare waits for the cluster's log before its declare-ok; methods pipelined behind it on
+     * the channel (qos, bind, a publish, a get) are handled after it, in order, as a RabbitMQ
+     * channel handles them, so the replies come in the order the methods were sent.
+     */
+    @Test
+    @Order(7)
+    void pipelinedMethodsOnAChannelAreAnsweredInOrder() throws Exception {
+        await().atMost(SPREAD).untilAsserted(() -> cluster.connect(2).close()); // node 2 has the cluster's users
+        try (io.warren.it.support.RawAmqp raw = new io.warren.it.support.RawAmqp("127.0.0.1",
+                cluster.node(2).amqpPort())) {
+            raw.handshake("/", -1, -1, 0);
+            raw.send(1, new com.rabbitmq.client.impl.AMQImpl.Channel.Open(""));
+            raw.expect(AMQP.Channel.OpenOk.class);
+            byte[] body = "pipelined".getBytes(StandardCharsets.UTF_8);
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+            new com.rabbitmq.client.impl.AMQImpl.Queue.Declare(0, "pipelined", false, true, false, false, false, Map.of())
+                    .toFrame(1).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Basic.Qos(0, 10, false).toFrame(1).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Queue.Bind(0, "pipelined", "amq.direct", "k", false, Map.of())
+                    .toFrame(1).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Basic.Publish(0, "", "pipelined", false, false).toFrame(1).writeTo(out);
+            new AMQP.BasicProperties().toFrame(1, body.length).writeTo(out);
+            com.rabbitmq.client.impl.Frame.fromBodyFragment(1, java.nio.ByteBuffer.wrap(body), 0, body.length).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Basic.Get(0, "pipelined", true).toFrame(1).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Queue.Delete(0, "pipelined", false, false, false).toFrame(1).writeTo(out);
+            out.flush();
+            raw.sendRaw(bytes.toByteArray()); // one write: every method is read before the declare is committed
+            assertEquals("pipelined", raw.expect(AMQP.Queue.DeclareOk.class).getQueue());
+            raw.expect(AMQP.Basic.QosOk.class);
+            raw.expect(AMQP.Queue.BindOk.class);
+            raw.expect(AMQP.Basic.GetOk.class);
+            assertEquals(io.warren.it.support.RawAmqp.FRAME_HEADER, raw.readFrame().getType());
+            com.rabbitmq.client.impl.Frame content = raw.readFrame();
+            assertEquals(io.warren.it.support.RawAmqp.FRAME_BODY, content.getType());
+            assertEquals("pipelined", new String(content.getPayload(), StandardCharsets.UTF_8));
+            assertEquals(0, raw.expect(AMQP.Queue.DeleteOk.class).getMessageCount());
+        }
+    }
+
     @Test
     @Order(9)
     void aQuorumQueueIsConsumedGotAndPurgedThroughAFollower() throws Exception {
