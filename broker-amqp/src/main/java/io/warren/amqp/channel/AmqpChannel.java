@@ -127,7 +127,13 @@ public final class AmqpChannel implements MethodHandler {
             return;
         }
         while (repliesPending == 0 && !held.isEmpty()) {
-            handleNow(held.poll());
+            if (state == State.CLOSED) {
+                // A held close or close-ok ended this channel: what the client sent after it (a
+                // channel.open of the same number, say) is for the channel's next life.
+                connection.frameForChannel(held.poll());
+            } else {
+                handleNow(held.poll());
+            }
         }
         if (holdPausedReading && held.isEmpty()) {
             holdPausedReading = false;

@@ -568,6 +568,15 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     // ---- channels -------------------------------------------------------------------------
 
+    /** A frame a channel held and that came after its close: handled as a frame just read. Loop only. */
+    public void frameForChannel(Frame frame) {
+        if (state != State.OPEN) {
+            ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
+            return;
+        }
+        channelFrame(frame);
+    }
+
     private void channelFrame(Frame frame) {
         int id = frame.channel();
         AmqpChannel ch = channels.get(id);
