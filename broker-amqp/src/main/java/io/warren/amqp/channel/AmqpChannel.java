@@ -121,7 +121,7 @@ public final class AmqpChannel implements MethodHandler {
         handleHeld();
     }
 
-    /** Handles held frames while no topology reply is pending. Throws what {@link #handleNow} throws. */
+    /** Handles held frames while no reply is pending. Throws what {@link #handleNow} throws. */
     private void handleHeld() {
         if (handling) {
             return;

@@ -543,10 +543,10 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 paused ? "paused" : "resumed");
     }
 
-    /** Channels holding frames behind a pending topology reply: reading waits for them. */
+    /** Channels holding frames behind a pending reply: reading waits for them. */
     private int channelsHolding;
 
-    /** A channel holds frames behind a topology reply (true), or no longer (false). Loop only. */
+    /** A channel holds frames behind a pending reply (true), or no longer (false). Loop only. */
     public void holdReading(boolean hold) {
         channelsHolding += hold ? 1 : -1;
         updateReading();

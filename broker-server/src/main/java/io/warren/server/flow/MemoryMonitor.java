@@ -195,7 +195,8 @@ public final class MemoryMonitor implements AutoCloseable {
         return true;
     }
 
-    private static long collections() {
+    /** Collections run so far, every collector. */
+    static long collections() {
         long n = 0;
         for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
             n += Math.max(0, gc.getCollectionCount());

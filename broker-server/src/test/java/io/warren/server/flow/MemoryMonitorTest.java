@@ -3,21 +3,12 @@ package io.warren.server.flow;
 import io.warren.core.flow.ResourceAlarms;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MemoryMonitorTest {
-    private static long collections() {
-        long n = 0;
-        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-            n += Math.max(0, gc.getCollectionCount());
-        }
-        return n;
-    }
-
     /**
      * What a young collection leaves can be mostly old-generation garbage: before the alarm is set
      * the monitor collects and counts what is live then. At most once per COLLECT_EVERY_MS, so a
@@ -32,9 +23,9 @@ class MemoryMonitorTest {
         monitor.close(); // no collection notices from here on: only the monitor's own reading moves liveHeap
         monitor.lastCollectionLeft(limit + (1L << 30)); // garbage counted as live
 
-        long before = collections();
+        long before = MemoryMonitor.collections();
         monitor.check();
-        assertTrue(collections() > before, "the monitor collected before deciding");
+        assertTrue(MemoryMonitor.collections() > before, "the monitor collected before deciding");
         assertFalse(alarms.active(ResourceAlarms.Resource.MEMORY), "what is live is far below the watermark");
         assertTrue(monitor.used() < limit, "used after the collection: " + monitor.used());
 
