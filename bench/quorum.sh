@@ -10,8 +10,8 @@
 #   bench/quorum.sh [SECONDS] [PERFTEST FLAGS...]     default 30 s, -x 1 -y 1 -s 1000 -c 1000
 #
 # The queue is declared through node 1; PerfTest then runs against the node its members elected
-# leader (through a follower its consumer would be relayed, one more hop), and a second,
-# publish-only run (10 s) through a follower (each message travels follower -> leader).
+# leader, then through a follower (its publishes and its consumer are relayed to the leader's
+# node, one more hop each way), and a publish-only run (10 s) through a follower.
 # Each broker first gets a warm-up run of WARMUP seconds (default 60: on 2 cores the JIT of
 # three JVMs is still compiling after 30 s) with the same flags, not measured. Prints PerfTest's
 # rates, and the CPU time of all three warren JVMs (or RabbitMQ's VMs) per million messages.
@@ -114,6 +114,8 @@ follower=$((leader % 3 + 1))
 # leader 8 s into a first run: 41% in the JIT compilers), which is not what a broker costs.
 run "warren warm-up (not measured)" "$((base + leader))" "$warmup" "$pids" "${flags[@]}" >/dev/null
 run "warren (3 nodes), through the leader (node $leader)" "$((base + leader))" "$seconds" "$pids" "${flags[@]}"
+# the same through a follower: its publishes and its consumer are relayed to the leader's node
+run "warren (3 nodes), through a follower (node $follower)" "$((base + follower))" "$seconds" "$pids" "${flags[@]}"
 # publish-only: what is published stays in the queue (on every member), so 10 s of it
 run "warren (3 nodes), publish-only through a follower (node $follower)" "$((base + follower))" 10 "$pids" \
   -x 1 -y 0 -s 1000 -c 1000

@@ -450,15 +450,18 @@ public final class AmqpChannel implements MethodHandler {
         MessageQueue q = vhost().queueForClient(queueName(m.queue()), connection, connection.relayed());
         if (q.remoteHome() != null) {
             // Held by another node: the purge goes there.
-            q.remotes().purge(q, connection.user(), n -> {
+            hold();
+            q.remotes().purge(q, connection.user(), n -> connection.execute(() -> {
                 if (!m.nowait()) {
-                    connection.execute(() -> sendIfOpen(new QueuePurgeOk(n)));
+                    sendIfOpen(new QueuePurgeOk(n));
                 }
-            }, e -> connection.execute(() -> {
+                unhold();
+            }), e -> connection.execute(() -> {
                 if (state == State.OPEN) {
                     closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueuePurge.CLASS_ID,
                             QueuePurge.METHOD_ID);
                 }
+                unhold();
             }));
             return;
         }
@@ -511,17 +514,20 @@ public final class AmqpChannel implements MethodHandler {
      * stand-in is gone too, so that what this client does next (a redeclare) sees no queue.
      */
     private void deleteAtHolder(MessageQueue standIn, QueueDelete m) {
+        hold();
         standIn.remotes().delete(standIn, connection.user(), m.ifUnused(), m.ifEmpty(), count ->
                 connection.execute(() -> whenGone(standIn, System.nanoTime()
                         + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(DELETE_SPREAD_MS), () -> {
                             if (!m.nowait()) {
                                 sendIfOpen(new QueueDeleteOk(count));
                             }
+                            unhold();
                         })), e -> connection.execute(() -> {
                             if (state == State.OPEN) {
                                 closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueueDelete.CLASS_ID,
                                         QueueDelete.METHOD_ID);
                             }
+                            unhold();
                         }));
     }
 
@@ -614,13 +620,16 @@ public final class AmqpChannel implements MethodHandler {
         }));
     }
 
-    /** A reply will come from another thread: frames that follow wait for it ({@link #held}). */
-    private void hold() {
+    /**
+     * A reply will come from another thread: frames that follow wait for it ({@link #held}) until
+     * {@link #unhold}, which every path of the reply (sent, refused, channel closed) calls once.
+     */
+    void hold() {
         repliesPending++;
     }
 
     /** The reply {@link #hold} waited for is sent: frames held behind it are handled (on this channel's loop). */
-    private void unhold() {
+    void unhold() {
         repliesPending--;
         if (state == State.CLOSED) {
             dropHeld();

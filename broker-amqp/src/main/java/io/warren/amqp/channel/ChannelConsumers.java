@@ -117,11 +117,17 @@ final class ChannelConsumers {
         ChannelConsumer c = new ChannelConsumer(this, tag, q, m.noAck(), m.exclusive(), consumerPrefetch,
                 consumerPriority(m.arguments(), q));
         consumers.put(tag, c);
+        // The methods behind this one wait for consume-ok or the refusal (RabbitMQ's channel
+        // takes one method at a time): a pipelined basic.qos is answered after consume-ok.
+        boolean held = !m.nowait();
+        if (held) {
+            channel.hold();
+        }
         q.execute(() -> {
             try {
                 q.addConsumer(c);
             } catch (BrokerException e) {
-                c.refused(q, e);
+                refusedAtStart(c, e, held);
                 return;
             }
             // A stand-in's consumer is taken by the queue's holder first: its refusal (exclusive
@@ -129,15 +135,28 @@ final class ChannelConsumers {
             // queue's loop, before the holder's first delivery reaches it.
             q.consumerStarted(c).whenComplete((v, failure) -> {
                 if (failure instanceof BrokerException e) {
-                    c.refused(q, e);
+                    refusedAtStart(c, e, held);
                     return;
                 }
                 // consume-ok is queued to the channel before the first delivery.
-                if (!m.nowait()) {
-                    connection.execute(() -> channel.sendIfOpen(new BasicConsumeOk(tag)));
+                if (held) {
+                    connection.execute(() -> {
+                        channel.sendIfOpen(new BasicConsumeOk(tag));
+                        channel.unhold();
+                    });
                 }
                 q.scheduleDispatch();
             });
+        });
+    }
+
+    /** A consume refused by its queue (or the queue's holder) before consume-ok: the channel's error (any thread). */
+    private void refusedAtStart(ChannelConsumer c, BrokerException e, boolean held) {
+        connection.execute(() -> {
+            consumerRefused(c, e);
+            if (held) {
+                channel.unhold();
+            }
         });
     }
 
@@ -238,13 +257,22 @@ final class ChannelConsumers {
             return;
         }
         c.cancelled = true;
+        if (!m.nowait()) {
+            channel.hold(); // what follows waits for cancel-ok
+        }
         c.queue.execute(() -> {
-            c.queue.removeConsumer(c);
-            // cancel-ok once the queue let the consumer go, as RabbitMQ answers: an auto-delete
-            // queue whose last consumer this was is deleted by then (the Java client's
-            // QueueLifecycle.queueAutoDelete checks it right after the ok)
-            if (!m.nowait()) {
-                connection.execute(() -> channel.sendIfOpen(new BasicCancelOk(m.consumerTag())));
+            try {
+                c.queue.removeConsumer(c);
+            } finally {
+                // cancel-ok once the queue let the consumer go, as RabbitMQ answers: an auto-delete
+                // queue whose last consumer this was is deleted by then (the Java client's
+                // QueueLifecycle.queueAutoDelete checks it right after the ok)
+                if (!m.nowait()) {
+                    connection.execute(() -> {
+                        channel.sendIfOpen(new BasicCancelOk(m.consumerTag()));
+                        channel.unhold();
+                    });
+                }
             }
         });
     }
@@ -347,19 +375,30 @@ final class ChannelConsumers {
         channel.authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
         MessageQueue q = channel.vhost().queueForClient(channel.queueName(m.queue()), connection,
                 connection.relayed());
+        channel.hold(); // what follows waits for get-ok or get-empty
         if (q.remoteHome() != null) {
             // Held by another node: the get goes there.
             q.remotes().get(q, connection.user(),
-                    (entry, remaining) -> connection.execute(() -> getReply(q, entry, remaining, m.noAck())),
+                    (entry, remaining) -> connection.execute(() -> getReplyThenUnhold(q, entry, remaining, m.noAck())),
                     e -> connection.execute(() -> {
                         if (channel.open()) {
                             channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), BasicGet.CLASS_ID,
                                     BasicGet.METHOD_ID);
                         }
+                        channel.unhold();
                     }));
             return;
         }
-        q.execute(() -> q.get((entry, remaining) -> connection.execute(() -> getReply(q, entry, remaining, m.noAck()))));
+        q.execute(() -> q.get((entry, remaining) ->
+                connection.execute(() -> getReplyThenUnhold(q, entry, remaining, m.noAck()))));
+    }
+
+    private void getReplyThenUnhold(MessageQueue q, QueueEntry e, int remaining, boolean noAck) {
+        try {
+            getReply(q, e, remaining, noAck);
+        } finally {
+            channel.unhold();
+        }
     }
 
     private void getReply(MessageQueue q, QueueEntry e, int remaining, boolean noAck) {

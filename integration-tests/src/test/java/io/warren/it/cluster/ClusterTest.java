@@ -645,6 +645,37 @@ class ClusterTest {
             assertEquals(4, g.queuePurge("qq.relay").getMessageCount());
             assertEquals(null, g.basicGet("qq.relay", true));
         }
+        // Pipelined in one write through the follower, each reply waits for the leader's answer
+        // to the method before it: consume-ok, get-empty, cancel-ok and purge-ok each come
+        // before the qos-ok of the basic.qos sent behind them.
+        try (io.warren.it.support.RawAmqp raw = new io.warren.it.support.RawAmqp("127.0.0.1",
+                cluster.node(follower).amqpPort())) {
+            raw.handshake("/", -1, -1, 0);
+            raw.send(1, new com.rabbitmq.client.impl.AMQImpl.Channel.Open(""));
+            raw.expect(AMQP.Channel.OpenOk.class);
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+            com.rabbitmq.client.impl.AMQImpl.Basic.Qos qos = new com.rabbitmq.client.impl.AMQImpl.Basic.Qos(0, 10, false);
+            new com.rabbitmq.client.impl.AMQImpl.Basic.Consume(0, "qq.relay", "pipe", false, true, false, false, Map.of())
+                    .toFrame(1).writeTo(out);
+            qos.toFrame(1).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Basic.Get(0, "qq.relay", true).toFrame(1).writeTo(out);
+            qos.toFrame(1).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Basic.Cancel("pipe", false).toFrame(1).writeTo(out);
+            qos.toFrame(1).writeTo(out);
+            new com.rabbitmq.client.impl.AMQImpl.Queue.Purge(0, "qq.relay", false).toFrame(1).writeTo(out);
+            qos.toFrame(1).writeTo(out);
+            out.flush();
+            raw.sendRaw(bytes.toByteArray());
+            assertEquals("pipe", raw.expect(AMQP.Basic.ConsumeOk.class).getConsumerTag());
+            raw.expect(AMQP.Basic.QosOk.class);
+            raw.expect(AMQP.Basic.GetEmpty.class);
+            raw.expect(AMQP.Basic.QosOk.class);
+            assertEquals("pipe", raw.expect(AMQP.Basic.CancelOk.class).getConsumerTag());
+            raw.expect(AMQP.Basic.QosOk.class);
+            assertEquals(0, raw.expect(AMQP.Queue.PurgeOk.class).getMessageCount());
+            raw.expect(AMQP.Basic.QosOk.class);
+        }
     }
 
     @Test
