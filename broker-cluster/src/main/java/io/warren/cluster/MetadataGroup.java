@@ -92,6 +92,14 @@ public final class MetadataGroup implements AutoCloseable {
 
     /** Sets what this member answers when another node {@link #ask}s it a question; runs on a Ratis thread. */
     public void answer(java.util.function.Function<String, byte[]> info) {
+        stateMachine.answer(question -> CompletableFuture.completedFuture(info.apply(question)));
+    }
+
+    /**
+     * As {@link #answer}, for answers that take a while to gather (the asker waits up to its
+     * request timeout); {@code info} runs on a Ratis thread and must not block.
+     */
+    public void answerLater(java.util.function.Function<String, CompletableFuture<byte[]>> info) {
         stateMachine.answer(info);
     }
 

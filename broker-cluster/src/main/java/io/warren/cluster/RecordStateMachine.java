@@ -66,9 +66,9 @@ class RecordStateMachine extends BaseStateMachine {
     }
 
     /** What this member answers to a read (see {@link MetadataGroup#ask}); null: nothing. */
-    private volatile java.util.function.Function<String, byte[]> answer;
+    private volatile java.util.function.Function<String, CompletableFuture<byte[]>> answer;
 
-    void answer(java.util.function.Function<String, byte[]> a) {
+    void answer(java.util.function.Function<String, CompletableFuture<byte[]>> a) {
         this.answer = a;
     }
 
@@ -99,10 +99,13 @@ class RecordStateMachine extends BaseStateMachine {
             return whenApplied(index).thenApply(v -> YES).completeOnTimeout(NO, APPLIED_WAIT_MS,
                     java.util.concurrent.TimeUnit.MILLISECONDS).exceptionally(e -> NO);
         }
-        java.util.function.Function<String, byte[]> a = answer;
-        byte[] bytes = a == null ? null : a.apply(question);
-        return CompletableFuture.completedFuture(Message.valueOf(
-                org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(bytes == null ? new byte[0] : bytes)));
+        java.util.function.Function<String, CompletableFuture<byte[]>> a = answer;
+        CompletableFuture<byte[]> bytes = a == null ? null : a.apply(question);
+        if (bytes == null) {
+            bytes = CompletableFuture.completedFuture(null);
+        }
+        return bytes.thenApply(b -> Message.valueOf(
+                org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(b == null ? new byte[0] : b)));
     }
 
     @Override public SimpleStateMachineStorage getStateMachineStorage() {

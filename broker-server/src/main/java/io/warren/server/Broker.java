@@ -228,6 +228,12 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                     cluster == null ? null : cluster.linkAuth());
             context = ctx;
             if (cluster != null) {
+                // What another node's listings show for the queues this node holds; none while stopped.
+                cluster.heldCounts(() -> {
+                    BrokerContext running = context;
+                    return running == null ? java.util.concurrent.CompletableFuture.completedFuture(new byte[0])
+                            : io.warren.server.management.HeldCounts.encode(running);
+                });
                 // This node's clients use queues other nodes hold through links to those nodes.
                 relays = new io.warren.amqp.link.LinkRelays(s.workers(), s.clientChannelClass(), cluster.nodeName(),
                         cluster.linkAuth(), cluster.directory());
@@ -392,6 +398,38 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     @Override public java.util.Map<String, Boolean> clusterNodes() {
         io.warren.server.cluster.ClusterNode c = cluster;
         return c == null ? null : c.running();
+    }
+
+    @Override public java.util.concurrent.CompletableFuture<java.util.Map<String,
+            io.warren.server.management.HeldCounts.Counts>> heldElsewhere() {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        if (c == null) {
+            return java.util.concurrent.CompletableFuture.completedFuture(java.util.Map.of());
+        }
+        java.util.List<java.util.concurrent.CompletableFuture<java.util.Map<String,
+                io.warren.server.management.HeldCounts.Counts>>> asked = new java.util.ArrayList<>();
+        c.running().forEach((node, up) -> {
+            if (up && !node.equals(c.nodeName())) {
+                asked.add(c.askQueueCounts(node).thenApply(answer -> {
+                    try {
+                        return io.warren.server.management.HeldCounts.decode(answer);
+                    } catch (java.io.IOException e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                }).exceptionally(e -> {
+                    log.debug("no queue counts from node {}: {}", node, e.toString());
+                    return java.util.Map.of();
+                }));
+            }
+        });
+        return java.util.concurrent.CompletableFuture.allOf(asked.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+                .thenApply(v -> {
+                    java.util.Map<String, io.warren.server.management.HeldCounts.Counts> all = new java.util.HashMap<>();
+                    for (var f : asked) {
+                        all.putAll(f.join());
+                    }
+                    return all;
+                });
     }
 
     @Override public void forgetClusterNode(String node) throws ClusterRefusal {

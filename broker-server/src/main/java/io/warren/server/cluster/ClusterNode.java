@@ -68,7 +68,7 @@ public final class ClusterNode implements AutoCloseable {
         for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
             running.put(p.name(), p.name().equals(config.nodeName()));
         }
-        group.answer(this::answer);
+        group.answerLater(this::answerLater);
         definitions.spread(new AppliedEverywhere(group, () -> {
             List<String> up = new java.util.ArrayList<>();
             for (WarrenConfig.ClusterConfig.Peer p : members()) {
@@ -334,6 +334,37 @@ public final class ClusterNode implements AutoCloseable {
 
     /** What amqpListener last said. */
     private volatile String listener = "";
+
+    /** "queue-counts": the counts of the queues this node holds ({@link #heldCounts}); anything else: {@link #answer}. */
+    private CompletableFuture<byte[]> answerLater(String question) {
+        if (question.equals(QUEUE_COUNTS)) {
+            java.util.function.Supplier<CompletableFuture<byte[]>> counts = heldCounts;
+            return counts == null ? CompletableFuture.completedFuture(new byte[0]) : counts.get();
+        }
+        return CompletableFuture.completedFuture(answer(question));
+    }
+
+    private static final String QUEUE_COUNTS = "queue-counts";
+
+    /** What this node answers "queue-counts" with; null while its application is stopped (an empty answer). */
+    private volatile java.util.function.Supplier<CompletableFuture<byte[]>> heldCounts;
+
+    /**
+     * Sets how this node gathers the counts of the queues it holds (messages ready and
+     * unacknowledged, consumers) when another node asks for them ({@link #askQueueCounts}); null:
+     * it answers none. The supplier must not block: it runs on a Ratis thread.
+     */
+    public void heldCounts(java.util.function.Supplier<CompletableFuture<byte[]>> counts) {
+        heldCounts = counts;
+    }
+
+    /**
+     * The counts of the queues node {@code node} holds, as its {@link #heldCounts} encoded them
+     * (empty: it has none to give, its application is stopped); fails when it cannot be asked.
+     */
+    public CompletableFuture<byte[]> askQueueCounts(String node) {
+        return group.ask(memberId(node), QUEUE_COUNTS);
+    }
 
     /**
      * This node's answer to ask: "leader GROUP" is answered with the node that leads that quorum

@@ -172,8 +172,13 @@ final class ApiContext {
      * (the HTTP connection's), sorted by name.
      */
     CompletableFuture<List<ConnectionInfo>> snapshots(Executor loop) {
+        return snapshotsOf(broker(), loop);
+    }
+
+    /** As {@link #snapshots}, of broker {@code b}'s connections. */
+    static CompletableFuture<List<ConnectionInfo>> snapshotsOf(BrokerContext b, Executor loop) {
         List<CompletableFuture<ConnectionInfo>> parts = new ArrayList<>();
-        for (AmqpConnection c : broker().connections()) {
+        for (AmqpConnection c : b.connections()) {
             parts.add(snapshot(c));
         }
         return CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenApplyAsync(v -> {
@@ -189,7 +194,7 @@ final class ApiContext {
         }, loop);
     }
 
-    CompletableFuture<ConnectionInfo> snapshot(AmqpConnection c) {
+    static CompletableFuture<ConnectionInfo> snapshot(AmqpConnection c) {
         CompletableFuture<ConnectionInfo> f = new CompletableFuture<>();
         try {
             c.snapshot(f::complete);

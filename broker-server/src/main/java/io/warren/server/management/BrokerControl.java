@@ -37,6 +37,15 @@ public interface BrokerControl {
     }
 
     /**
+     * Cluster: the counts of the queues the other running nodes hold, by {@link HeldCounts#key},
+     * for this node's listings of its stand-ins; empty for a single node. Never fails: a node
+     * that cannot be asked gives none (its queues then show this node's figures).
+     */
+    default java.util.concurrent.CompletableFuture<java.util.Map<String, HeldCounts.Counts>> heldElsewhere() {
+        return java.util.concurrent.CompletableFuture.completedFuture(java.util.Map.of());
+    }
+
+    /**
      * rabbitmqctl forget_cluster_node: removes a stopped node from the cluster. Blocks until the
      * change is committed.
      *

@@ -28,19 +28,38 @@ final class QueueEndpoints {
     CompletableFuture<ApiResponse> list(ApiRequest r) {
         List<VirtualHost> vhosts = r.param("vhost") == null ? ctx.vhosts() : List.of(ctx.vhost(r.param("vhost")));
         Listing.Params p = Listing.params(r);
-        return ctx.snapshots(r.loop()).thenApply(conns -> {
+        return ctx.snapshots(r.loop()).thenCombineAsync(heldElsewhere(vhosts), (conns, held) -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             Map<String, Boolean> running = running();
             List<Object> out = new ArrayList<>();
             for (VirtualHost v : vhosts) {
                 for (MessageQueue q : sorted(v.queues())) {
-                    Map<String, Object> m = Views.queue(q, unacked.getOrDefault(q, 0), ctx.node, ctx.stats, running);
+                    Map<String, Object> m = Views.queue(q, unacked.getOrDefault(q, 0), ctx.node, ctx.stats, running,
+                            held.get(HeldCounts.key(v.name(), q.name())));
                     PolicyEndpoints.applied(m, v.appliedTo(q), true);
                     out.add(m);
                 }
             }
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
-        });
+        }, r.loop());
+    }
+
+    /**
+     * The counts of the queues other nodes hold, when any of {@code vhosts}' queues is held
+     * elsewhere (a cluster): a list on any node shows every queue's messages and consumers as
+     * its holder counts them, as RabbitMQ's does.
+     */
+    private CompletableFuture<Map<String, HeldCounts.Counts>> heldElsewhere(List<VirtualHost> vhosts) {
+        if (ctx.control != null) {
+            for (VirtualHost v : vhosts) {
+                for (MessageQueue q : v.queues()) {
+                    if (q.remoteHome() != null) {
+                        return ctx.control.heldElsewhere();
+                    }
+                }
+            }
+        }
+        return CompletableFuture.completedFuture(Map.of());
     }
 
     /** The cluster's nodes and whether each is up; null for a single broker. */
@@ -55,13 +74,15 @@ final class QueueEndpoints {
 
     CompletableFuture<ApiResponse> show(ApiRequest r) {
         MessageQueue q = existing(r);
-        return ctx.snapshots(r.loop()).thenApply(conns -> {
+        CompletableFuture<Map<String, HeldCounts.Counts>> held = q.remoteHome() != null && ctx.control != null
+                ? ctx.control.heldElsewhere() : CompletableFuture.completedFuture(Map.of());
+        return ctx.snapshots(r.loop()).thenCombineAsync(held, (conns, elsewhere) -> {
             Map<String, Object> m = Views.queue(q, ApiContext.unackedByQueue(conns).getOrDefault(q, 0), ctx.node,
-                    ctx.stats, running());
+                    ctx.stats, running(), elsewhere.get(HeldCounts.key(q.vhost(), q.name())));
             PolicyEndpoints.applied(m, ctx.vhost(r.param("vhost")).appliedTo(q), true);
             m.put("consumer_details", Views.consumers(conns, ctx.node, k -> k.queue() == q));
             return ApiResponse.ok(m);
-        });
+        }, r.loop());
     }
 
     private MessageQueue existing(ApiRequest r) {

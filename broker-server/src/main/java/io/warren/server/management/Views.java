@@ -34,8 +34,21 @@ final class Views {
      */
     static Map<String, Object> queue(MessageQueue q, int unacked, String node, MessageStats stats,
                                      Map<String, Boolean> running) {
+        return queue(q, unacked, node, stats, running, null);
+    }
+
+    /**
+     * As above; {@code held}: the counts of {@code q} at the node that holds it (null: none
+     * known), shown in place of this node's own when another node holds it.
+     */
+    static Map<String, Object> queue(MessageQueue q, int unacked, String node, MessageStats stats,
+                                     Map<String, Boolean> running, HeldCounts.Counts held) {
         Map<String, Object> m = new LinkedHashMap<>();
-        int ready = q.messageCount();
+        boolean elsewhere = held != null && q.remoteHome() != null;
+        int ready = elsewhere ? held.ready() : q.messageCount();
+        if (elsewhere) {
+            unacked = held.unacked();
+        }
         m.put("name", q.name());
         m.put("vhost", q.vhost());
         m.put("durable", q.durable());
@@ -55,7 +68,7 @@ final class Views {
             }
         }
         m.put("state", "running");
-        m.put("consumers", q.consumerCount());
+        m.put("consumers", elsewhere ? held.consumers() : q.consumerCount());
         m.put("messages", (long) ready + unacked);
         m.put("messages_ready", ready);
         m.put("messages_unacknowledged", unacked);

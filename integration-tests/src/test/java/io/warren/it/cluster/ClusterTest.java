@@ -269,7 +269,21 @@ class ClusterTest {
         assertTrue(text.out().contains("Cluster status of node warren2@localhost"), text.all());
         assertTrue(text.out().contains("Running Nodes\n\nwarren1@localhost\nwarren2@localhost\nwarren3@localhost"),
                 text.all());
-        Result q = cluster.ctl(3, "list_queues", "name", "type", "leader", "members", "--formatter", "json");
+        // messages held at node 1, listed through node 3 with node 1's count (then purged again)
+        try (Connection c = cluster.connect(1)) {
+            Channel ch = c.createChannel();
+            ch.confirmSelect();
+            ch.basicPublish("", "orders.audit", PERSISTENT, "l-1".getBytes(StandardCharsets.UTF_8));
+            ch.basicPublish("", "orders.audit", PERSISTENT, "l-2".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(30_000);
+        }
+        int held = api(1, "GET", "/api/queues/%2F/orders.audit", null).path("messages").asInt();
+        assertTrue(held >= 2, "node 1 holds what it confirmed: " + held);
+        Result q = cluster.ctl(3, "list_queues", "name", "type", "leader", "members", "messages", "consumers",
+                "--formatter", "json");
+        try (Connection c = cluster.connect(1)) {
+            c.createChannel().queuePurge("orders.audit");
+        }
         assertEquals(0, q.code(), q.all());
         JsonNode audit = null;
         for (JsonNode n : JSON.readTree(q.out())) {
@@ -281,6 +295,8 @@ class ClusterTest {
         assertEquals("classic", audit.path("type").asText());
         assertEquals("warren1@localhost", audit.path("leader").asText());
         assertEquals(List.of("warren1@localhost"), names(audit.path("members")));
+        assertEquals(held, audit.path("messages").asInt(), q.out());
+        assertEquals(0, audit.path("consumers").asInt(), q.out());
     }
 
     @Test
@@ -589,6 +605,19 @@ class ClusterTest {
             assertEquals(100, p.queueDeclarePassive("qq.relay").getMessageCount());
             assertEquals(100, p.queueDeclare("qq.relay", true, false, false, Map.of("x-queue-type", "quorum"))
                     .getMessageCount());
+            // every node's listing shows the leader's counts, as any node of a RabbitMQ cluster does
+            for (int i = 1; i <= 3; i++) {
+                JsonNode q = api(i, "GET", "/api/queues/%2F/qq.relay", null);
+                assertEquals(100, q.path("messages").asInt(), "node " + i + ": " + q);
+                assertEquals(100, q.path("messages_ready").asInt(), "node " + i + ": " + q);
+                JsonNode listed = null;
+                for (JsonNode each : api(i, "GET", "/api/queues/%2F", null)) {
+                    if (each.path("name").asText().equals("qq.relay")) {
+                        listed = each;
+                    }
+                }
+                assertEquals(100, listed == null ? -1 : listed.path("messages").asInt(), "node " + i + " lists " + listed);
+            }
             Channel ch = sub.createChannel();
             ch.basicQos(10);
             java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
@@ -615,9 +644,11 @@ class ClusterTest {
             assertEquals(expected, received, "in order, each once, none redelivered");
             // the relay is one consumer at the leader, on this node's behalf
             await().atMost(SPREAD).untilAsserted(() -> {
-                JsonNode q = api(leader, "GET", "/api/queues/%2F/qq.relay", null);
-                assertEquals(1, q.path("consumers").asInt(), q.toString());
-                assertEquals(0, q.path("messages").asInt(), q.toString());
+                for (int i = 1; i <= 3; i++) {
+                    JsonNode q = api(i, "GET", "/api/queues/%2F/qq.relay", null);
+                    assertEquals(1, q.path("consumers").asInt(), "node " + i + ": " + q);
+                    assertEquals(0, q.path("messages").asInt(), "node " + i + ": " + q);
+                }
             });
             // an exclusive consumer elsewhere is refused as RabbitMQ refuses it: 403, through any node
             Channel excl = pub.createChannel();
