@@ -204,6 +204,40 @@ final class ApiContext {
         return f.completeOnTimeout(null, SNAPSHOT_TIMEOUT_MS, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * The counts of the queues other nodes hold ({@link BrokerControl#heldElsewhere}), when any of
+     * {@code vhosts}' queues is held elsewhere (a cluster); else, at once, none. Listings show
+     * those queues' messages and consumers as their holders count them, as RabbitMQ's do on
+     * every node.
+     */
+    CompletableFuture<Map<String, HeldCounts.Counts>> heldElsewhere(List<VirtualHost> vhosts) {
+        if (control != null) {
+            for (VirtualHost v : vhosts) {
+                for (MessageQueue q : v.queues()) {
+                    if (q.remoteHome() != null) {
+                        return control.heldElsewhere();
+                    }
+                }
+            }
+        }
+        return CompletableFuture.completedFuture(Map.of());
+    }
+
+    /**
+     * Messages ready ([0]) and unacknowledged ([1]) in {@code queues}: a queue another node holds
+     * counts as {@code held} has it (when known), any other as this node has it.
+     */
+    static long[] messageTotals(List<MessageQueue> queues, Map<MessageQueue, Integer> unackedByQueue,
+                                Map<String, HeldCounts.Counts> held) {
+        long[] t = new long[2];
+        for (MessageQueue q : queues) {
+            HeldCounts.Counts c = q.remoteHome() == null ? null : held.get(HeldCounts.key(q.vhost(), q.name()));
+            t[0] += c != null ? c.ready() : q.messageCount();
+            t[1] += c != null ? c.unacked() : unackedByQueue.getOrDefault(q, 0);
+        }
+        return t;
+    }
+
     /** Unacknowledged deliveries per queue, summed over every channel of {@code connections}. */
     static Map<MessageQueue, Integer> unackedByQueue(List<ConnectionInfo> connections) {
         Map<MessageQueue, Integer> n = new IdentityHashMap<>();

@@ -28,7 +28,7 @@ final class QueueEndpoints {
     CompletableFuture<ApiResponse> list(ApiRequest r) {
         List<VirtualHost> vhosts = r.param("vhost") == null ? ctx.vhosts() : List.of(ctx.vhost(r.param("vhost")));
         Listing.Params p = Listing.params(r);
-        return ctx.snapshots(r.loop()).thenCombineAsync(heldElsewhere(vhosts), (conns, held) -> {
+        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.heldElsewhere(vhosts), (conns, held) -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             Map<String, Boolean> running = running();
             List<Object> out = new ArrayList<>();
@@ -42,24 +42,6 @@ final class QueueEndpoints {
             }
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
         }, r.loop());
-    }
-
-    /**
-     * The counts of the queues other nodes hold, when any of {@code vhosts}' queues is held
-     * elsewhere (a cluster): a list on any node shows every queue's messages and consumers as
-     * its holder counts them, as RabbitMQ's does.
-     */
-    private CompletableFuture<Map<String, HeldCounts.Counts>> heldElsewhere(List<VirtualHost> vhosts) {
-        if (ctx.control != null) {
-            for (VirtualHost v : vhosts) {
-                for (MessageQueue q : v.queues()) {
-                    if (q.remoteHome() != null) {
-                        return ctx.control.heldElsewhere();
-                    }
-                }
-            }
-        }
-        return CompletableFuture.completedFuture(Map.of());
     }
 
     /** The cluster's nodes and whether each is up; null for a single broker. */

@@ -30,7 +30,8 @@ final class SystemEndpoints {
     }
 
     CompletableFuture<ApiResponse> overview(ApiRequest r) {
-        return ctx.snapshots(r.loop()).thenApply(conns -> {
+        List<VirtualHost> vhosts = ctx.vhosts();
+        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.heldElsewhere(vhosts), (conns, held) -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("management_version", BrokerContext.VERSION);
             m.put("rates_mode", "basic");
@@ -54,23 +55,25 @@ final class SystemEndpoints {
             m.put("node", ctx.node);
             int channels = 0;
             int consumers = 0;
-            long unacked = 0;
             for (ConnectionInfo c : conns) {
                 channels += c.channels().size();
                 for (ChannelInfo ch : c.channels()) {
                     consumers += ch.consumers().size();
-                    unacked += ch.unacked();
                 }
             }
             int exchanges = 0;
             int queues = 0;
+            // messages as the queues' holders count them (the cluster's, as RabbitMQ's overview)
+            Map<MessageQueue, Integer> unackedByQueue = ApiContext.unackedByQueue(conns);
             long ready = 0;
-            for (VirtualHost v : ctx.vhosts()) {
+            long unacked = 0;
+            for (VirtualHost v : vhosts) {
                 exchanges += v.exchanges().size();
-                for (MessageQueue q : v.queues()) {
-                    queues++;
-                    ready += q.messageCount();
-                }
+                List<MessageQueue> qs = v.queues();
+                queues += qs.size();
+                long[] t = ApiContext.messageTotals(qs, unackedByQueue, held);
+                ready += t[0];
+                unacked += t[1];
             }
             Map<String, Object> totals = new LinkedHashMap<>();
             totals.put("connections", conns.size());
@@ -87,7 +90,7 @@ final class SystemEndpoints {
             m.put("message_stats", ctx.stats.overview(ctx.vhosts()));
             m.put("listeners", ctx.listeners);
             return ApiResponse.ok(m);
-        });
+        }, r.loop());
     }
 
     /**
@@ -156,33 +159,33 @@ final class SystemEndpoints {
 
     CompletableFuture<ApiResponse> vhosts(ApiRequest r) {
         Listing.Params p = Listing.params(r);
-        return ctx.snapshots(r.loop()).thenApply(conns -> {
+        List<VirtualHost> vhosts = ctx.vhosts();
+        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.heldElsewhere(vhosts), (conns, held) -> {
             Map<MessageQueue, Integer> unacked = ApiContext.unackedByQueue(conns);
             List<Object> out = new ArrayList<>();
             List<String> tags = ctx.access().tags(r.user());
             boolean all = tags.contains("administrator") || tags.contains("monitoring");
-            for (VirtualHost v : ctx.vhosts()) {
+            for (VirtualHost v : vhosts) {
                 // RabbitMQ: management users see the vhosts they have permissions in.
                 if (all || ctx.access().canAccessVhost(r.user(), v.name())) {
-                    out.add(vhost(v, unacked));
+                    out.add(vhost(v, unacked, held));
                 }
             }
             return Listing.reply(p, out, List.of("name"));
-        });
+        }, r.loop());
     }
 
     CompletableFuture<ApiResponse> vhost(ApiRequest r) {
         VirtualHost v = ctx.vhost(r.param("vhost"));
-        return ctx.snapshots(r.loop()).thenApply(conns -> ApiResponse.ok(vhost(v, ApiContext.unackedByQueue(conns))));
+        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.heldElsewhere(List.of(v)),
+                (conns, held) -> ApiResponse.ok(vhost(v, ApiContext.unackedByQueue(conns), held)), r.loop());
     }
 
-    private Map<String, Object> vhost(VirtualHost v, Map<MessageQueue, Integer> unackedByQueue) {
-        long ready = 0;
-        long unacked = 0;
-        for (MessageQueue q : v.queues()) {
-            ready += q.messageCount();
-            unacked += unackedByQueue.getOrDefault(q, 0);
-        }
+    private Map<String, Object> vhost(VirtualHost v, Map<MessageQueue, Integer> unackedByQueue,
+                                      Map<String, HeldCounts.Counts> held) {
+        long[] t = ApiContext.messageTotals(v.queues(), unackedByQueue, held);
+        long ready = t[0];
+        long unacked = t[1];
         Map<String, Object> m = new LinkedHashMap<>();
         io.warren.core.vhost.VirtualHosts.Info info = ctx.broker().vhosts().info(v.name());
         m.put("name", v.name());

@@ -618,6 +618,18 @@ class ClusterTest {
                 }
                 assertEquals(100, listed == null ? -1 : listed.path("messages").asInt(), "node " + i + " lists " + listed);
             }
+            // and the totals of the overview and the vhost are the cluster's on every node
+            await().atMost(SPREAD).untilAsserted(() -> {
+                long total = api(1, "GET", "/api/overview", null).path("queue_totals").path("messages").asLong();
+                long inVhost = api(1, "GET", "/api/vhosts/%2F", null).path("messages").asLong();
+                assertTrue(inVhost >= 100, "vhost / on node 1: " + inVhost);
+                for (int i = 2; i <= 3; i++) {
+                    assertEquals(total, api(i, "GET", "/api/overview", null).path("queue_totals").path("messages")
+                            .asLong(), "overview of node " + i);
+                    assertEquals(inVhost, api(i, "GET", "/api/vhosts/%2F", null).path("messages").asLong(),
+                            "vhost / on node " + i);
+                }
+            });
             Channel ch = sub.createChannel();
             ch.basicQos(10);
             java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
