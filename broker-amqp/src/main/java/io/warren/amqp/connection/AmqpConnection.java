@@ -401,10 +401,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                         ctx.close(); // closed by the client and then silent: the socket goes quietly
                         return;
                     }
-                    if (blocked || flowPaused) {
+                    if (blocked || flowPaused || channelsHolding > 0) {
                         // Its socket is not read while blocked, so its heartbeats are not seen
                         // either: RabbitMQ pauses the heartbeat monitor of a blocked connection
-                        // (blocked by an alarm or by flow alike).
+                        // (blocked by an alarm or by flow alike). The same while a channel holds
+                        // frames behind a reply that another node is slow to give.
                         return;
                     }
                     broker.errorLog().warn(log, "missed heartbeats", "closing connection from {}: missed heartbeats"

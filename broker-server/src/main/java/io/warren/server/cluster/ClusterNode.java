@@ -346,7 +346,7 @@ public final class ClusterNode implements AutoCloseable {
 
     private static final String QUEUE_COUNTS = "queue-counts";
 
-    /** What this node answers "queue-counts" with; null while its application is stopped (an empty answer). */
+    /** What this node answers "queue-counts" with; null until the broker sets it (an empty answer). */
     private volatile java.util.function.Supplier<CompletableFuture<byte[]>> heldCounts;
 
     /**
