@@ -431,6 +431,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
                 return;
             }
+            if (closeAfterHeld) {
+                // What the client sent after its connection.close is dropped, as in state CLOSED.
+                ReferenceCountUtil.release(frame instanceof Frame.ReleasableFrame r ? r.content() : null);
+                return;
+            }
             if (frame instanceof Frame.Heartbeat) {
                 return;
             }
@@ -546,11 +551,39 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
 
     /** Channels holding frames behind a pending reply: reading waits for them. */
     private int channelsHolding;
+    /** The client sent connection.close while channels held frames: close-ok waits for them ({@link #closeAfterHeld}). */
+    private boolean closeAfterHeld;
 
     /** A channel holds frames behind a pending reply (true), or no longer (false). Loop only. */
     public void holdReading(boolean hold) {
         channelsHolding += hold ? 1 : -1;
         updateReading();
+        if (channelsHolding == 0 && closeAfterHeld) {
+            // not from inside the channel's handling of its held frames: closing ends the channel
+            ctx.executor().execute(this::heldHandledThenClose);
+        }
+    }
+
+    /** How long a client's connection.close waits for the frames its channels held before it. */
+    private static final long HELD_CLOSE_WAIT_S = 10;
+
+    /**
+     * The client closed the connection while channels still held frames it sent before the close
+     * (an ack behind a cancel whose cancel-ok comes from a queue's loop): close-ok once they are
+     * handled, as RabbitMQ's channels handle what they read before the reader closes them, so an
+     * ack sent just before connection.close is not lost and its message redelivered. A reply that
+     * does not come within {@value #HELD_CLOSE_WAIT_S} s does not keep the connection open.
+     */
+    private void closeAfterHeld() {
+        closeAfterHeld = true;
+        ctx.executor().schedule(this::heldHandledThenClose, HELD_CLOSE_WAIT_S, TimeUnit.SECONDS);
+    }
+
+    private void heldHandledThenClose() {
+        if (closeAfterHeld && state == State.OPEN) {
+            closeAfterHeld = false;
+            closedByClient();
+        }
     }
 
     /**
@@ -684,7 +717,11 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             }
             case OPEN -> {
                 if (m instanceof ConnectionClose) {
-                    closedByClient();
+                    if (channelsHolding > 0) {
+                        closeAfterHeld();
+                    } else {
+                        closedByClient();
+                    }
                     return;
                 }
                 if (m instanceof ConnectionUpdateSecret) {

@@ -155,6 +155,59 @@ class CloseAndLimitsTest {
         }
     }
 
+    /**
+     * An ack written after a basic.cancel and before connection.close, in one write, settles its
+     * message: the close waits for the channel to handle the frames it held behind the cancel
+     * (whose cancel-ok comes from the queue's loop), as RabbitMQ's channel handles what it read
+     * before the reader closes it. Dropping them requeued an acknowledged message.
+     */
+    @Test
+    void anAckBetweenACancelAndTheConnectionCloseIsHonoured() throws Exception {
+        // Queues on several event loops: a cancel is held only when the queue's loop is not the
+        // connection's (on its own loop the cancel-ok is sent at once).
+        int queues = 4;
+        try (com.rabbitmq.client.Connection c = broker.connect()) {
+            com.rabbitmq.client.Channel ch = c.createChannel();
+            for (int i = 0; i < queues; i++) {
+                ch.queueDeclare("ack-before-close-" + i, false, false, false, null);
+                ch.basicPublish("", "ack-before-close-" + i, null, "m".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        }
+        try (RawAmqp raw = RawAmqp.open(broker, "/", -1, -1, 0)) {
+            openChannel(raw, 1);
+            long[] tags = new long[queues];
+            for (int i = 0; i < queues; i++) {
+                raw.send(1, new AMQImpl.Basic.Consume(0, "ack-before-close-" + i, "c" + i, false, false, false, false,
+                        Map.of()));
+                raw.expect(AMQP.Basic.ConsumeOk.class);
+                tags[i] = raw.expect(AMQP.Basic.Deliver.class).getDeliveryTag();
+                assertEquals(RawAmqp.FRAME_HEADER, raw.readFrame().getType());
+                assertEquals(RawAmqp.FRAME_BODY, raw.readFrame().getType());
+            }
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+            for (int i = 0; i < queues; i++) {
+                new AMQImpl.Basic.Cancel("c" + i, false).toFrame(1).writeTo(out);
+                new AMQImpl.Basic.Ack(tags[i], false).toFrame(1).writeTo(out);
+            }
+            new AMQImpl.Connection.Close(200, "bye", 0, 0).toFrame(0).writeTo(out);
+            out.flush();
+            raw.sendRaw(bytes.toByteArray());
+            for (int i = 0; i < queues; i++) {
+                assertEquals("c" + i, raw.expect(AMQP.Basic.CancelOk.class).getConsumerTag());
+            }
+            raw.expect(AMQP.Connection.CloseOk.class);
+        }
+        try (com.rabbitmq.client.Connection c = broker.connect()) {
+            com.rabbitmq.client.Channel ch = c.createChannel();
+            for (int i = 0; i < queues; i++) {
+                AMQP.Queue.DeclareOk ok = ch.queueDeclarePassive("ack-before-close-" + i);
+                assertEquals(0, ok.getMessageCount(), "queue " + i + ": its acknowledged message was requeued");
+                assertEquals(0, ok.getConsumerCount());
+            }
+        }
+    }
+
     /** A client that never closes its socket after close-ok loses it after a grace period (RabbitMQ: the heartbeat interval). */
     @Test
     void aClientThatKeepsTheSocketAfterCloseOkIsDisconnected() throws Exception {
