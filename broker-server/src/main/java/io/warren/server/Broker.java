@@ -234,6 +234,13 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                     return running == null ? java.util.concurrent.CompletableFuture.completedFuture(new byte[0])
                             : io.warren.server.management.HeldCounts.encode(running);
                 });
+                // What another node's listings show of this node's clients; none while stopped.
+                String self = cluster.nodeName();
+                cluster.apiAnswers(question -> {
+                    BrokerContext running = context;
+                    return running == null ? java.util.concurrent.CompletableFuture.completedFuture(new byte[0])
+                            : io.warren.server.management.ClusterViews.answer(running, self, question);
+                });
                 // This node's clients use queues other nodes hold through links to those nodes.
                 relays = new io.warren.amqp.link.LinkRelays(s.workers(), s.clientChannelClass(), cluster.nodeName(),
                         cluster.linkAuth(), cluster.directory());
@@ -430,6 +437,24 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                     }
                     return all;
                 });
+    }
+
+    @Override public java.util.concurrent.CompletableFuture<java.util.List<byte[]>> askOthers(String question) {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        if (c == null) {
+            return java.util.concurrent.CompletableFuture.completedFuture(java.util.List.of());
+        }
+        java.util.List<java.util.concurrent.CompletableFuture<byte[]>> asked = new java.util.ArrayList<>();
+        c.running().forEach((node, up) -> {
+            if (up && !node.equals(c.nodeName())) {
+                asked.add(c.askApi(node, question).exceptionally(e -> {
+                    log.debug("no answer from node {} to '{}': {}", node, question, e.toString());
+                    return new byte[0];
+                }));
+            }
+        });
+        return java.util.concurrent.CompletableFuture.allOf(asked.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+                .thenApply(v -> asked.stream().map(java.util.concurrent.CompletableFuture::join).toList());
     }
 
     @Override public void forgetClusterNode(String node) throws ClusterRefusal {

@@ -341,10 +341,32 @@ public final class ClusterNode implements AutoCloseable {
             java.util.function.Supplier<CompletableFuture<byte[]>> counts = heldCounts;
             return counts == null ? CompletableFuture.completedFuture(new byte[0]) : counts.get();
         }
+        if (question.startsWith(API)) {
+            java.util.function.Function<String, CompletableFuture<byte[]>> a = apiAnswers;
+            return a == null ? CompletableFuture.completedFuture(new byte[0]) : a.apply(question.substring(API.length()));
+        }
         return CompletableFuture.completedFuture(answer(question));
     }
 
     private static final String QUEUE_COUNTS = "queue-counts";
+    private static final String API = "api ";
+
+    /** What this node answers the management API's questions with ({@link #askApi}); null: nothing. */
+    private volatile java.util.function.Function<String, CompletableFuture<byte[]>> apiAnswers;
+
+    /**
+     * Sets how this node answers another node's management API questions (its client connections,
+     * channels and consumers; a close of one of them); null: it answers nothing. The function must
+     * not block: it runs on a Ratis thread.
+     */
+    public void apiAnswers(java.util.function.Function<String, CompletableFuture<byte[]>> answers) {
+        apiAnswers = answers;
+    }
+
+    /** Node {@code node}'s answer to management API question {@code question}; fails when it cannot be asked. */
+    public CompletableFuture<byte[]> askApi(String node, String question) {
+        return group.ask(memberId(node), API + question);
+    }
 
     /** What this node answers "queue-counts" with; null until the broker sets it (an empty answer). */
     private volatile java.util.function.Supplier<CompletableFuture<byte[]>> heldCounts;

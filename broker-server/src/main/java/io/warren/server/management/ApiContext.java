@@ -157,6 +157,21 @@ final class ApiContext {
         return all;
     }
 
+    /** The other running nodes' answers to {@code question} ({@link ClusterViews}); none for a single node. */
+    CompletableFuture<List<byte[]>> askOthers(String question) {
+        return control == null ? CompletableFuture.completedFuture(List.of()) : control.askOthers(question);
+    }
+
+    /** The connection with RabbitMQ's name {@code name} on this node, or null. */
+    AmqpConnection connectionOrNull(String name) {
+        for (AmqpConnection c : broker().connections()) {
+            if (c.name().equals(name)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
     /** The connection with RabbitMQ's name {@code name}, or 404. */
     AmqpConnection connection(String name) {
         for (AmqpConnection c : broker().connections()) {

@@ -46,6 +46,15 @@ public interface BrokerControl {
     }
 
     /**
+     * Cluster: the answers of the other running nodes to a management API question
+     * ({@link ClusterViews}); empty for a single node. Never fails: a node that cannot be asked
+     * gives no answer.
+     */
+    default java.util.concurrent.CompletableFuture<java.util.List<byte[]>> askOthers(String question) {
+        return java.util.concurrent.CompletableFuture.completedFuture(java.util.List.of());
+    }
+
+    /**
      * rabbitmqctl forget_cluster_node: removes a stopped node from the cluster. Blocks until the
      * change is committed.
      *

@@ -6,6 +6,7 @@ import io.warren.amqp.connection.ConnectionInfo;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
@@ -26,15 +27,20 @@ final class ConnectionEndpoints {
     CompletableFuture<ApiResponse> list(ApiRequest r) {
         String vhost = vhostFilter(r);
         Listing.Params p = Listing.params(r);
-        return ctx.snapshots(r.loop()).thenApply(conns -> {
+        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.askOthers(ClusterViews.CONNECTIONS), (conns, others) -> {
             List<Object> out = new ArrayList<>();
-            for (ConnectionInfo c : conns) {
+            for (ConnectionInfo c : ClusterViews.clients(conns)) {
                 if (vhost == null || vhost.equals(c.vhost())) {
                     out.add(Views.connection(c, ctx.node));
                 }
             }
+            for (Map<String, Object> m : ClusterViews.views(others)) {
+                if (vhost == null || vhost.equals(m.get("vhost"))) {
+                    out.add(m);
+                }
+            }
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
-        });
+        }, r.loop());
     }
 
     /** The vhost a /api/vhosts/{vhost}/... listing is limited to (404 if missing), else null. */
@@ -43,8 +49,20 @@ final class ConnectionEndpoints {
         return v == null ? null : ctx.vhost(v).name();
     }
 
+    /** GET of one connection: this node's, else the one another node of the cluster has (404: none). */
     CompletableFuture<ApiResponse> show(ApiRequest r) {
-        AmqpConnection c = ctx.connection(r.param("name"));
+        String name = r.param("name");
+        AmqpConnection c = ctx.connectionOrNull(name);
+        if (c == null) {
+            return ctx.askOthers(ClusterViews.CONNECTIONS).thenApplyAsync(others -> {
+                for (Map<String, Object> m : ClusterViews.views(others)) {
+                    if (name.equals(m.get("name"))) {
+                        return ApiResponse.ok(m);
+                    }
+                }
+                throw ApiException.notFound();
+            }, r.loop());
+        }
         return ctx.snapshot(c).thenApplyAsync(info -> {
             if (info == null) {
                 throw ApiException.notFound();
@@ -53,16 +71,44 @@ final class ConnectionEndpoints {
         }, r.loop());
     }
 
-    /** DELETE: closes the connection with 320 and the X-Reason header's text (RabbitMQ's behaviour). */
-    ApiResponse close(ApiRequest r) {
-        AmqpConnection c = ctx.connection(r.param("name"));
+    /**
+     * DELETE: closes the connection with 320 and the X-Reason header's text (RabbitMQ's
+     * behaviour), on this node or on the node of the cluster that has it.
+     */
+    CompletableFuture<ApiResponse> close(ApiRequest r) {
+        String name = r.param("name");
         String reason = Objects.requireNonNullElse(r.header("x-reason"), DEFAULT_REASON);
-        c.closeByOperator(reason);
-        return ApiResponse.status(204);
+        AmqpConnection c = ctx.connectionOrNull(name);
+        if (c != null) {
+            c.closeByOperator(reason);
+            return CompletableFuture.completedFuture(ApiResponse.status(204));
+        }
+        return ctx.askOthers(ClusterViews.close(name, reason)).thenApplyAsync(answers -> {
+            if (!ClusterViews.closed(answers)) {
+                throw ApiException.notFound();
+            }
+            return ApiResponse.status(204);
+        }, r.loop());
     }
 
     CompletableFuture<ApiResponse> channelsOf(ApiRequest r) {
-        AmqpConnection c = ctx.connection(r.param("name"));
+        String name = r.param("name");
+        AmqpConnection c = ctx.connectionOrNull(name);
+        if (c == null) {
+            return ctx.askOthers(ClusterViews.CONNECTIONS).thenCombineAsync(ctx.askOthers(ClusterViews.CHANNELS),
+                    (conns, chans) -> {
+                        if (ClusterViews.views(conns).stream().noneMatch(m -> name.equals(m.get("name")))) {
+                            throw ApiException.notFound();
+                        }
+                        List<Object> out = new ArrayList<>();
+                        for (Map<String, Object> m : ClusterViews.views(chans)) {
+                            if (m.get("connection_details") instanceof Map<?, ?> d && name.equals(d.get("name"))) {
+                                out.add(m);
+                            }
+                        }
+                        return ApiResponse.ok(out);
+                    }, r.loop());
+        }
         return ctx.snapshot(c).thenApplyAsync(info -> {
             if (info == null) {
                 throw ApiException.notFound();
@@ -78,24 +124,36 @@ final class ConnectionEndpoints {
     CompletableFuture<ApiResponse> channels(ApiRequest r) {
         String vhost = vhostFilter(r);
         Listing.Params p = Listing.params(r);
-        return ctx.snapshots(r.loop()).thenApply(conns -> {
+        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.askOthers(ClusterViews.CHANNELS), (conns, others) -> {
             List<Object> out = new ArrayList<>();
-            for (ConnectionInfo c : conns) {
+            for (ConnectionInfo c : ClusterViews.clients(conns)) {
                 if (vhost == null || vhost.equals(c.vhost())) {
                     for (ChannelInfo ch : c.channels()) {
                         out.add(Views.channel(c, ch, ctx.node));
                     }
                 }
             }
+            for (Map<String, Object> m : ClusterViews.views(others)) {
+                if (vhost == null || vhost.equals(m.get("vhost"))) {
+                    out.add(m);
+                }
+            }
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
-        });
+        }, r.loop());
     }
 
     CompletableFuture<ApiResponse> consumers(ApiRequest r) {
         String vhost = vhostFilter(r);
         Listing.Params p = Listing.params(r);
-        return ctx.snapshots(r.loop()).thenApply(conns -> Listing.reply(p,
-                ctx.visible(r, Views.consumers(conns, ctx.node, k -> vhost == null || vhost.equals(k.queue().vhost()))),
-                List.of("queue.vhost", "queue.name", "consumer_tag")));
+        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.askOthers(ClusterViews.CONSUMERS), (conns, others) -> {
+            List<Object> out = new ArrayList<>(Views.consumers(ClusterViews.clients(conns), ctx.node,
+                    k -> vhost == null || vhost.equals(k.queue().vhost())));
+            for (Map<String, Object> m : ClusterViews.views(others)) {
+                if (vhost == null || m.get("queue") instanceof Map<?, ?> q && vhost.equals(q.get("vhost"))) {
+                    out.add(m);
+                }
+            }
+            return Listing.reply(p, ctx.visible(r, out), List.of("queue.vhost", "queue.name", "consumer_tag"));
+        }, r.loop());
     }
 }

@@ -102,7 +102,7 @@ final class ManagementApi {
         route("definitions/{vhost}", Map.of("GET", now(definitions::export), "POST", definitions::importDefinitions));
 
         get("connections", connections::list);
-        route("connections/{name}", Map.of("GET", connections::show, "DELETE", now(connections::close)));
+        route("connections/{name}", Map.of("GET", connections::show, "DELETE", connections::close));
         get("connections/{name}/channels", connections::channelsOf);
         get("channels", connections::channels);
         get("consumers", connections::consumers);

@@ -31,7 +31,10 @@ final class SystemEndpoints {
 
     CompletableFuture<ApiResponse> overview(ApiRequest r) {
         List<VirtualHost> vhosts = ctx.vhosts();
-        return ctx.snapshots(r.loop()).thenCombineAsync(ctx.heldElsewhere(vhosts), (conns, held) -> {
+        CompletableFuture<List<byte[]>> others = ctx.askOthers(ClusterViews.TOTALS);
+        return ctx.snapshots(r.loop()).thenCombine(others, Map::entry)
+                .thenCombineAsync(ctx.heldElsewhere(vhosts), (both, held) -> {
+            List<ConnectionInfo> conns = both.getKey();
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("management_version", BrokerContext.VERSION);
             m.put("rates_mode", "basic");
@@ -53,14 +56,8 @@ final class SystemEndpoints {
             m.put("rabbitmq_version", BrokerContext.VERSION);
             m.put("cluster_name", ctx.node);
             m.put("node", ctx.node);
-            int channels = 0;
-            int consumers = 0;
-            for (ConnectionInfo c : conns) {
-                channels += c.channels().size();
-                for (ChannelInfo ch : c.channels()) {
-                    consumers += ch.consumers().size();
-                }
-            }
+            // the clients of every node, as RabbitMQ's overview counts the cluster's
+            int[] clients = ClusterViews.totals(both.getValue(), ClusterViews.totals(ClusterViews.clients(conns)));
             int exchanges = 0;
             int queues = 0;
             // messages as the queues' holders count them (the cluster's, as RabbitMQ's overview)
@@ -76,11 +73,11 @@ final class SystemEndpoints {
                 unacked += t[1];
             }
             Map<String, Object> totals = new LinkedHashMap<>();
-            totals.put("connections", conns.size());
-            totals.put("channels", channels);
+            totals.put("connections", clients[0]);
+            totals.put("channels", clients[1]);
             totals.put("exchanges", exchanges);
             totals.put("queues", queues);
-            totals.put("consumers", consumers);
+            totals.put("consumers", clients[2]);
             m.put("object_totals", totals);
             Map<String, Object> qt = new LinkedHashMap<>();
             qt.put("messages", ready + unacked);

@@ -585,6 +585,86 @@ class ClusterTest {
         }
     }
 
+    /**
+     * As RabbitMQ's management API and rabbitmqctl, every node lists the connections, channels and
+     * consumers of the whole cluster (each item names its node) and closes any of them; the
+     * links nodes open to one another to relay a consumer are no clients' and are not listed.
+     */
+    @Test
+    @Order(8)
+    void connectionsChannelsAndConsumersOfEveryNodeAreListedAndClosedOnEach() throws Exception {
+        ConnectionFactory f = new ConnectionFactory();
+        f.setHost("127.0.0.1");
+        f.setPort(cluster.node(2).amqpPort());
+        f.setAutomaticRecoveryEnabled(false);
+        Connection c = f.newConnection("listed-on-every-node");
+        try {
+            Channel ch = c.createChannel();
+            // node 1's classic queue, consumed through node 2: node 1 sees the relay's link, not a client
+            String tag = ch.basicConsume("orders.audit", false, (t, m) -> { }, t -> { });
+            String name = null;
+            for (int i = 1; i <= 3; i++) {
+                int node = i;
+                await().atMost(SPREAD).untilAsserted(() -> {
+                    JsonNode conns = api(node, "GET", "/api/connections", null);
+                    JsonNode mine = null;
+                    for (JsonNode n : conns) {
+                        assertTrue(!n.path("auth_mechanism").asText().equals("WARREN-LINK"), "a link listed: " + n);
+                        if (n.path("user_provided_name").asText().equals("listed-on-every-node")) {
+                            mine = n;
+                        }
+                    }
+                    assertTrue(mine != null, "node " + node + " lists no connection of node 2's: " + conns);
+                    assertEquals("warren2@localhost", mine.path("node").asText());
+                    JsonNode consumers = api(node, "GET", "/api/consumers", null);
+                    List<JsonNode> audit = new ArrayList<>();
+                    consumers.forEach(k -> {
+                        if (k.path("queue").path("name").asText().equals("orders.audit")) {
+                            audit.add(k);
+                        }
+                    });
+                    assertEquals(1, audit.size(), "one consumer, not the relay's link too: " + consumers);
+                    assertEquals(tag, audit.get(0).path("consumer_tag").asText());
+                    assertEquals("warren2@localhost", audit.get(0).path("channel_details").path("node").asText());
+                    JsonNode overview = api(node, "GET", "/api/overview", null).path("object_totals");
+                    assertEquals(conns.size(), overview.path("connections").asInt(), overview.toString());
+                    assertTrue(overview.path("consumers").asInt() >= 1, overview.toString());
+                });
+            }
+            for (JsonNode n : api(3, "GET", "/api/connections", null)) {
+                if (n.path("user_provided_name").asText().equals("listed-on-every-node")) {
+                    name = n.path("name").asText();
+                }
+            }
+            String path = "/api/connections/" + java.net.URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20");
+            assertEquals("warren2@localhost", api(1, "GET", path, null).path("node").asText());
+            JsonNode channels = api(1, "GET", path + "/channels", null);
+            assertEquals(1, channels.size(), channels.toString());
+            assertEquals(1, channels.get(0).path("consumer_count").asInt(), channels.toString());
+            boolean listed = false;
+            for (JsonNode n : api(3, "GET", "/api/channels", null)) {
+                listed |= n.path("connection_details").path("name").asText().equals(name);
+            }
+            assertTrue(listed, "node 3 lists node 2's channel");
+            Result ctl = cluster.ctl(3, "list_connections", "name", "user", "--formatter", "json");
+            assertTrue(ctl.code() == 0 && ctl.out().contains(name), ctl.all());
+            // a close through node 3 reaches node 2's client: 320, with the reason given
+            HttpRequest close = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + cluster.node(3).managementPort()
+                            + path))
+                    .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
+                            "guest:guest".getBytes(StandardCharsets.UTF_8)))
+                    .header("X-Reason", "closed through node 3")
+                    .DELETE().build();
+            assertEquals(204, HttpClient.newHttpClient().send(close, HttpResponse.BodyHandlers.ofString()).statusCode());
+            await().atMost(SPREAD).until(() -> !c.isOpen());
+            String why = String.valueOf(c.getCloseReason());
+            assertTrue(why.contains("320") && why.contains("closed through node 3"), why);
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(404, status(1, path)));
+        } finally {
+            c.abort(); // closed by the test, or left by a failure
+        }
+    }
+
     @Test
     @Order(9)
     void aQuorumQueueIsConsumedGotAndPurgedThroughAFollower() throws Exception {
