@@ -117,8 +117,13 @@ public final class AmqpLink {
     private static final long MAX_FRAME = 131072;
     /** As a server gives a client: the handshake must be done within this time. */
     private static final long HANDSHAKE_TIMEOUT_MS = 10_000;
-    /** How long the link waits for connection.close-ok before it drops the socket. */
-    private static final long CLOSE_OK_TIMEOUT_MS = 1_000;
+    /**
+     * How long the link waits for connection.close-ok before it drops the socket: as long as the
+     * server waits to handle what its channels held before the close (an ack behind a cancel,
+     * see AmqpConnection#closeAfterHeld), so an ack written just before the close is not lost to a
+     * socket dropped early. Nothing waits for it: the link is already closed for its users.
+     */
+    private static final long CLOSE_OK_TIMEOUT_MS = 10_000;
 
     /** What the link hears; all calls on the link's event loop. */
     public interface Handler {
