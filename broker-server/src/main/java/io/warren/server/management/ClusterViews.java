@@ -109,7 +109,7 @@ public final class ClusterViews {
         return t;
     }
 
-    /** The views in the answers of the other nodes to a listing question; empty answers give none. */
+    /** The views in the answers of the other nodes to a listing question; empty or unreadable answers give none. */
     static List<Map<String, Object>> views(List<byte[]> answers) {
         List<Map<String, Object>> out = new ArrayList<>();
         for (byte[] a : answers) {
@@ -117,7 +117,7 @@ public final class ClusterViews {
                 try {
                     out.addAll(Json.MAPPER.readValue(a, new TypeReference<List<Map<String, Object>>>() { }));
                 } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                    unreadable(e); // a node that does not know the question answers something else
                 }
             }
         }
@@ -135,11 +135,16 @@ public final class ClusterViews {
                         t[i] += n[i];
                     }
                 } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                    unreadable(e);
                 }
             }
         }
         return t;
+    }
+
+    private static void unreadable(IOException e) {
+        org.slf4j.LoggerFactory.getLogger(ClusterViews.class).debug("an answer that is no listing left out: {}",
+                e.toString());
     }
 
     /** Whether one of the other nodes' answers to a close said it closed the connection. */
