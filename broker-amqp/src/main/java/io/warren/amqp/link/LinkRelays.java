@@ -305,6 +305,7 @@ public final class LinkRelays implements RemoteQueues {
             }
             String node = holderOf(q);
             if (node == null) {
+                q.holderSuspect();
                 retry();
                 return;
             }
@@ -356,6 +357,7 @@ public final class LinkRelays implements RemoteQueues {
                 return;
             }
             current = null;
+            q.holderSuspect();
             if (refusedForGood(e)) {
                 cancelled = true;
                 stopWatch();
@@ -388,6 +390,7 @@ public final class LinkRelays implements RemoteQueues {
             current = null;
             dropBuffered(s);
             s.retire();
+            q.holderSuspect();
             if (!cancelled) {
                 log.debug("queue '{}' in vhost '{}': the relay from node {} ended ({}), following the queue",
                         q.name(), q.vhost(), s.node, why);
@@ -501,6 +504,7 @@ public final class LinkRelays implements RemoteQueues {
                           BiConsumer<Once, T> then) {
         String node = holderOf(q);
         if (node == null) {
+            q.holderSuspect();
             failed.accept(refusal(q, null, new IllegalStateException("no leader known")));
             return;
         }
@@ -519,6 +523,7 @@ public final class LinkRelays implements RemoteQueues {
                         return;
                     }
                     closeLink(once.link);
+                    q.holderSuspect(); // a quorum queue's leader may have moved
                     // the holder refused the operation, or (320 connection-forced, a closed socket) the idle link was gone
                     boolean refused = unwrap(e) instanceof AmqpLink.LinkException le
                             && reasonOf(le.code()) != BrokerException.Reason.INTERNAL_ERROR;
@@ -699,7 +704,16 @@ public final class LinkRelays implements RemoteQueues {
                                      long[] queueIds, Durable durable) {
             Forwarder f = forwarder();
             if (f == null) {
+                q.holderSuspect();
                 durable.done(refusal(q, null, new IllegalStateException("no node to forward to")));
+            } else if (q.quorum()) {
+                // a leader that took none may have moved: its members are asked again
+                f.publish(q.name(), exchange, routingKey, properties, body, failure -> {
+                    if (failure != null) {
+                        q.holderSuspect();
+                    }
+                    durable.done(failure);
+                });
             } else {
                 f.publish(q.name(), exchange, routingKey, properties, body, durable);
             }

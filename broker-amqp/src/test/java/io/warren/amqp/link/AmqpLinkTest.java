@@ -791,6 +791,37 @@ class AmqpLinkTest {
     }
 
     /**
+     * A use of a stand-in that fails at its holder (here: the holder cannot be reached), or that
+     * finds no holder known, tells the stand-in, so a quorum queue's non-member asks the queue's
+     * members for the leader again at once rather than at its next periodic refresh.
+     */
+    @Test
+    void aFailedUseAtTheHolderTellsTheStandIn() throws Exception {
+        io.netty.util.concurrent.DefaultEventExecutor loop = new io.netty.util.concurrent.DefaultEventExecutor();
+        LinkRelays relays = new LinkRelays(group, NioSocketChannel.class, "node-b", hmac(KEY),
+                node -> CompletableFuture.failedFuture(new java.io.IOException("node-a is down")));
+        try {
+            io.warren.core.queue.MessageQueue standIn = standIn("link-suspect", relays, loop);
+            java.util.concurrent.atomic.AtomicInteger suspected = new java.util.concurrent.atomic.AtomicInteger();
+            standIn.onHolderSuspect(suspected::incrementAndGet);
+            CompletableFuture<io.warren.core.BrokerException> failed = new CompletableFuture<>();
+            relays.get(standIn, "guest", (entry, count) -> failed.completeExceptionally(new AssertionError("got")),
+                    failed::complete);
+            assertEquals(io.warren.core.BrokerException.Reason.NOT_FOUND, await(failed).reason());
+            assertEquals(1, suspected.get(), "the failed get told the stand-in");
+
+            standIn.remoteHome(io.warren.core.store.StoreDurability.ELECTING); // no holder known
+            CompletableFuture<Integer> purged = new CompletableFuture<>();
+            relays.purge(standIn, "guest", purged::complete, e -> purged.completeExceptionally(e));
+            assertThrows(Exception.class, () -> await(purged));
+            assertEquals(2, suspected.get(), "a use with no holder known told the stand-in");
+        } finally {
+            relays.close();
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
      * LinkRelays' forwarder: what a node routes to a classic queue another node holds is
      * published there over the node's own link, in order, each publisher's write safe once
      * the holder confirmed it; one link serves every queue of that node and vhost.

@@ -582,6 +582,27 @@ public final class MessageQueue implements Destination {
         this.leaderLookup = lookup;
     }
 
+    /** Cluster: what to do when a use relayed to {@link #holder} failed (null: nothing). */
+    private volatile Runnable holderSuspect;
+
+    /**
+     * Cluster: sets what runs when a use of this stand-in at its {@link #holder} failed (the link
+     * dropped or could not be opened, the node said it is not the leader) or no holder is known:
+     * a quorum queue this node is no member of asks its members again at once, rather than at
+     * its next periodic refresh. Must not block.
+     */
+    public void onHolderSuspect(Runnable r) {
+        this.holderSuspect = r;
+    }
+
+    /** Cluster: a use relayed to the holder failed, or none is known (any thread; see {@link #onHolderSuspect}). */
+    public void holderSuspect() {
+        Runnable r = holderSuspect;
+        if (r != null) {
+            r.run();
+        }
+    }
+
     /**
      * The node that holds this queue's messages now: null when this node does; a quorum queue's
      * current leader as its group knows it, else {@link #remoteHome}.

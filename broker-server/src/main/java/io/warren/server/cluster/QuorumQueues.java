@@ -92,6 +92,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             NonMember nm = new NonMember(q, groupName, peers);
             nonMembers.put(q, nm);
             q.leaderLookup(() -> nm.leader);
+            q.onHolderSuspect(nm::askSoon);
             node.executor().execute(nm::ask);
             return false;
         }
@@ -353,6 +354,47 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                 }
             }
             leader = null;
+        }
+
+        /** Whether an {@link #askSoon} is under way. */
+        private final java.util.concurrent.atomic.AtomicBoolean asking = new java.util.concurrent.atomic.AtomicBoolean();
+
+        /**
+         * A relayed use failed, or no leader is known: asks the members again now, without
+         * blocking (one round at a time), so that after an election this node follows the new
+         * leader within a round trip, not at the next refresh ({@link ClusterNode#PROBE_EVERY_MS}).
+         */
+        void askSoon() {
+            if (asking.compareAndSet(false, true)) {
+                askFrom(0);
+            }
+        }
+
+        private void askFrom(int from) {
+            int i = from;
+            while (i < peers.size() && !node.running().getOrDefault(peers.get(i).name(), false)) {
+                i++;
+            }
+            if (i == peers.size()) {
+                leader = null;
+                asking.set(false);
+                return;
+            }
+            int next = i + 1;
+            CompletableFuture<String> asked;
+            try {
+                asked = node.askLeader(peers.get(i).name(), groupName);
+            } catch (RuntimeException e) {
+                asked = CompletableFuture.failedFuture(e);
+            }
+            asked.orTimeout(5, TimeUnit.SECONDS).whenComplete((told, e) -> {
+                if (e == null && !told.isEmpty()) {
+                    leader = told;
+                    asking.set(false);
+                } else {
+                    askFrom(next);
+                }
+            });
         }
     }
 
