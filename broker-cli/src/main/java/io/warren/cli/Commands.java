@@ -629,7 +629,15 @@ final class Commands {
             Api.Response app = api.get("/api/warren/app");
             boolean running = app.status() != 200 || app.body().path("running").asBoolean(true);
             JsonNode overview = running ? api.getOk("/api/overview") : NODES.missingNode();
-            JsonNode node = api.getOk("/api/nodes").path(0);
+            // this node's entry: in a cluster the list has every node's, in the config's order
+            JsonNode nodes = api.getOk("/api/nodes");
+            JsonNode node = nodes.path(0);
+            String self = app.status() == 200 ? app.body().path("node").asText() : "";
+            for (JsonNode n : nodes) {
+                if (n.path("name").asText().equals(self)) {
+                    node = n;
+                }
+            }
             String nodeName = running ? overview.path("node").asText() : node.path("name").asText();
             if (c.out.json) {
                 ObjectNode o = NODES.objectNode();

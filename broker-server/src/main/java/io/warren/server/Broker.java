@@ -49,7 +49,7 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
     private volatile AccessControl access;
     private io.netty.handler.ssl.SslContext tlsContext;
     private volatile ResourceMonitor resources;
-    private io.warren.server.management.ManagementServer management;
+    private volatile io.warren.server.management.ManagementServer management;
     /** The Prometheus endpoint (prometheus.*); like the API, it outlives stop_app (scrapes then get 503). */
     private io.warren.server.metrics.PrometheusServer prometheus;
     /** What warrenctl stop asks for; WarrenMain makes it the process's exit (its shutdown hook closes). */
@@ -237,6 +237,11 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                 // What another node's listings show of this node's clients; none while stopped.
                 String self = cluster.nodeName();
                 cluster.apiAnswers(question -> {
+                    if (question.equals(io.warren.server.management.ClusterViews.NODE)) {
+                        io.warren.server.management.ManagementServer m = management;
+                        return java.util.concurrent.CompletableFuture.completedFuture(
+                                m == null ? new byte[0] : m.nodeView());
+                    }
                     BrokerContext running = context;
                     return running == null ? java.util.concurrent.CompletableFuture.completedFuture(new byte[0])
                             : io.warren.server.management.ClusterViews.answer(running, self, question);

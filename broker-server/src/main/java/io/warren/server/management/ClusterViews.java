@@ -26,6 +26,8 @@ import java.util.concurrent.ForkJoinPool;
  * <ul>
  * <li>{@code connections}, {@code channels}, {@code consumers}: a JSON array of the views;</li>
  * <li>{@code totals}: a JSON array [connections, channels, consumers];</li>
+ * <li>{@code node}: this node's entry of /api/nodes, in an array of one (answered by the
+ * management API, also while the application is stopped);</li>
  * <li>{@code close NAME\nREASON}: closes client connection NAME with 320 and REASON; answers
  * "closed", or nothing when this node has no such connection.</li>
  * </ul>
@@ -35,6 +37,8 @@ public final class ClusterViews {
     static final String CHANNELS = "channels";
     static final String CONSUMERS = "consumers";
     static final String TOTALS = "totals";
+    /** This node's entry of /api/nodes, in an array of one (the management API's; see ManagementServer#nodeView). */
+    public static final String NODE = "node";
     static final String CLOSE = "close ";
     private static final byte[] CLOSED = "closed".getBytes(StandardCharsets.UTF_8);
 

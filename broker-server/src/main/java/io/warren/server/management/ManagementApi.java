@@ -42,8 +42,8 @@ final class ManagementApi {
         MessageEndpoints messages = new MessageEndpoints(ctx);
 
         get("overview", sys::overview);
-        get("nodes", now(sys::nodes));
-        get("nodes/{node}", now(sys::node));
+        get("nodes", sys::nodes);
+        get("nodes/{node}", sys::node);
         get("whoami", now(sys::whoami));
         get("vhosts", sys::vhosts);
         route("vhosts/{vhost}", Map.of("GET", sys::vhost, "PUT", access::putVhost, "DELETE", access::deleteVhost));

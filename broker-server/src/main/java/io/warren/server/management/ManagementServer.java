@@ -70,6 +70,7 @@ public final class ManagementServer implements AutoCloseable {
         ApiContext ctx = new ApiContext(broker, users, control, monitor, node, System.currentTimeMillis(), worker,
                 listeners, config, memoryWatermark);
         ManagementApi api = new ManagementApi(ctx);
+        apiContext = ctx;
         ConsoleAssets console = new ConsoleAssets();
         ctx.stats.start(group.next());
         ServerBootstrap b = new ServerBootstrap()
@@ -86,6 +87,14 @@ public final class ManagementServer implements AutoCloseable {
         listeners.add(listener(node, "http", ip, port()));
         String hostPort = (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + port();
         log.info("management API on http://{}/api/, web console on http://{}/", hostPort, hostPort);
+    }
+
+    private volatile ApiContext apiContext;
+
+    /** This node's entry of /api/nodes in a JSON array of one, for another node's /api/nodes; empty before start. */
+    public byte[] nodeView() {
+        ApiContext c = apiContext;
+        return c == null ? new byte[0] : Json.write(List.of(SystemEndpoints.localNode(c)));
     }
 
     /**

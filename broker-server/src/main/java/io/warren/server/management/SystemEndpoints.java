@@ -94,37 +94,65 @@ final class SystemEndpoints {
      * This node with its figures; in a cluster, every other node too, as RabbitMQ lists a node it
      * cannot reach: its name, type and whether it runs (this node does not have their figures).
      */
-    ApiResponse nodes(ApiRequest r) {
+    CompletableFuture<ApiResponse> nodes(ApiRequest r) {
         Map<String, Boolean> cluster = ctx.control.clusterNodes();
         if (cluster == null) {
-            return ApiResponse.ok(List.of(node()));
+            return CompletableFuture.completedFuture(ApiResponse.ok(List.of(localNode(ctx))));
         }
-        List<Map<String, Object>> l = new ArrayList<>();
-        cluster.forEach((name, running) -> l.add(name.equals(ctx.node) ? node() : otherNode(name, running)));
-        return ApiResponse.ok(l);
+        return othersNodes().thenApplyAsync(others -> {
+            List<Map<String, Object>> l = new ArrayList<>();
+            cluster.forEach((name, running) -> l.add(name.equals(ctx.node) ? localNode(ctx)
+                    : otherNode(others.get(name), name, running)));
+            return ApiResponse.ok(l);
+        }, r.loop());
     }
 
-    ApiResponse node(ApiRequest r) {
+    CompletableFuture<ApiResponse> node(ApiRequest r) {
         String name = r.param("node");
         if (name.equals(ctx.node)) {
-            return ApiResponse.ok(node());
+            return CompletableFuture.completedFuture(ApiResponse.ok(localNode(ctx)));
         }
         Map<String, Boolean> cluster = ctx.control.clusterNodes();
         if (cluster == null || !cluster.containsKey(name)) {
             throw ApiException.notFound();
         }
-        return ApiResponse.ok(otherNode(name, cluster.get(name)));
+        return othersNodes().thenApplyAsync(others -> ApiResponse.ok(
+                otherNode(others.get(name), name, cluster.get(name))), r.loop());
     }
 
-    private static Map<String, Object> otherNode(String name, boolean running) {
+    /**
+     * The figures of the other running nodes, by name, as each gives its own (memory, disk, file
+     * descriptors, alarms, uptime), as RabbitMQ's /api/nodes shows every node's; a node that does
+     * not answer is left out (it is then listed with its name and whether it runs only).
+     */
+    private CompletableFuture<Map<String, Map<String, Object>>> othersNodes() {
+        return ctx.askOthers(ClusterViews.NODE).thenApply(answers -> {
+            Map<String, Map<String, Object>> byName = new LinkedHashMap<>();
+            for (Map<String, Object> n : ClusterViews.views(answers)) {
+                byName.put(String.valueOf(n.get("name")), n);
+            }
+            return byName;
+        });
+    }
+
+    /**
+     * Another node's entry: the figures it gave ({@code answered}, null when it gave none), its
+     * name, and whether it runs as this node's probe of the cluster sees it (its application
+     * started), not as it says of itself.
+     */
+    private static Map<String, Object> otherNode(Map<String, Object> answered, String name, boolean running) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", name);
         m.put("type", "disc");
         m.put("running", running);
+        if (answered != null) {
+            answered.forEach(m::putIfAbsent);
+        }
         return m;
     }
 
-    private Map<String, Object> node() {
+    /** This node's entry of /api/nodes (also what it answers another node's /api/nodes with). */
+    static Map<String, Object> localNode(ApiContext ctx) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", ctx.node);
         m.put("type", "disc");

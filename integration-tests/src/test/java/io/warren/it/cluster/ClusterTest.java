@@ -593,6 +593,27 @@ class ClusterTest {
     @Test
     @Order(8)
     void connectionsChannelsAndConsumersOfEveryNodeAreListedAndClosedOnEach() throws Exception {
+        // /api/nodes through any node: every node's own figures (memory, disk, pid), as RabbitMQ's
+        await().atMost(SPREAD).untilAsserted(() -> { // a node restarted by an earlier test is seen up within 5 s
+            JsonNode nodes = api(1, "GET", "/api/nodes", null);
+            List<String> nodeNames = new ArrayList<>();
+            nodes.forEach(n -> nodeNames.add(n.path("name").asText()));
+            assertEquals(List.of("warren1@localhost", "warren2@localhost", "warren3@localhost"), nodeNames);
+            Set<String> pids = new java.util.HashSet<>();
+            for (JsonNode n : nodes) {
+                assertTrue(n.path("running").asBoolean() && n.path("mem_used").asLong() > 0
+                        && n.path("disk_free").asLong() > 0 && n.path("uptime").asLong() > 0, n.toString());
+                pids.add(n.path("os_pid").asText());
+            }
+            assertEquals(3, pids.size(), "three processes: " + nodes);
+        });
+        assertEquals(api(3, "GET", "/api/nodes/warren3@localhost", null).path("os_pid").asText(),
+                api(1, "GET", "/api/nodes/warren3@localhost", null).path("os_pid").asText());
+        // warrenctl status through node 2 shows node 2's process, not the list's first node's
+        Result status = cluster.ctl(2, "status", "--formatter", "json");
+        assertEquals(0, status.code(), status.all());
+        assertEquals(api(2, "GET", "/api/nodes/warren2@localhost", null).path("os_pid").asText(),
+                JSON.readTree(status.out()).path("pid").asText(), status.out());
         ConnectionFactory f = new ConnectionFactory();
         f.setHost("127.0.0.1");
         f.setPort(cluster.node(2).amqpPort());
