@@ -1,7 +1,6 @@
 package io.warren.server.management;
 
 import io.netty.buffer.Unpooled;
-import io.warren.amqp.channel.ChannelInfo;
 import io.warren.amqp.channel.MessageHeaders;
 import io.warren.amqp.connection.ConnectionInfo;
 import io.warren.amqp.server.BrokerContext;
@@ -91,8 +90,9 @@ final class SystemEndpoints {
     }
 
     /**
-     * This node with its figures; in a cluster, every other node too, as RabbitMQ lists a node it
-     * cannot reach: its name, type and whether it runs (this node does not have their figures).
+     * This node with its figures; in a cluster, every other node too, with the figures it gave
+     * when asked, or (a node that did not answer) as RabbitMQ lists a node it cannot reach: its
+     * name, type and whether it runs.
      */
     CompletableFuture<ApiResponse> nodes(ApiRequest r) {
         Map<String, Boolean> cluster = ctx.control.clusterNodes();
