@@ -228,13 +228,8 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                     cluster == null ? null : cluster.linkAuth());
             context = ctx;
             if (cluster != null) {
-                // What another node's listings show for the queues this node holds; none while stopped.
-                cluster.heldCounts(() -> {
-                    BrokerContext running = context;
-                    return running == null ? java.util.concurrent.CompletableFuture.completedFuture(new byte[0])
-                            : io.warren.server.management.HeldCounts.encode(running);
-                });
-                // What another node's listings show of this node's clients; none while stopped.
+                // What another node's listings show of this node: the counts of the queues it
+                // holds, its clients, its figures (ClusterViews); nothing of the model while stopped.
                 String self = cluster.nodeName();
                 cluster.apiAnswers(question -> {
                     if (question.equals(io.warren.server.management.ClusterViews.NODE)) {
@@ -243,7 +238,11 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                                 m == null ? new byte[0] : m.nodeView());
                     }
                     BrokerContext running = context;
-                    return running == null ? java.util.concurrent.CompletableFuture.completedFuture(new byte[0])
+                    if (running == null) {
+                        return java.util.concurrent.CompletableFuture.completedFuture(new byte[0]);
+                    }
+                    return question.equals(io.warren.server.management.HeldCounts.QUESTION)
+                            ? io.warren.server.management.HeldCounts.encode(running)
                             : io.warren.server.management.ClusterViews.answer(running, self, question);
                 });
                 // This node's clients use queues other nodes hold through links to those nodes.
@@ -414,34 +413,17 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
 
     @Override public java.util.concurrent.CompletableFuture<java.util.Map<String,
             io.warren.server.management.HeldCounts.Counts>> heldElsewhere() {
-        io.warren.server.cluster.ClusterNode c = cluster;
-        if (c == null) {
-            return java.util.concurrent.CompletableFuture.completedFuture(java.util.Map.of());
-        }
-        java.util.List<java.util.concurrent.CompletableFuture<java.util.Map<String,
-                io.warren.server.management.HeldCounts.Counts>>> asked = new java.util.ArrayList<>();
-        c.running().forEach((node, up) -> {
-            if (up && !node.equals(c.nodeName())) {
-                asked.add(c.askQueueCounts(node).thenApply(answer -> {
-                    try {
-                        return io.warren.server.management.HeldCounts.decode(answer);
-                    } catch (java.io.IOException e) {
-                        throw new java.util.concurrent.CompletionException(e);
-                    }
-                }).exceptionally(e -> {
-                    log.debug("no queue counts from node {}: {}", node, e.toString());
-                    return java.util.Map.of();
-                }));
+        return askOthers(io.warren.server.management.HeldCounts.QUESTION).thenApply(answers -> {
+            java.util.Map<String, io.warren.server.management.HeldCounts.Counts> all = new java.util.HashMap<>();
+            for (byte[] answer : answers) {
+                try {
+                    all.putAll(io.warren.server.management.HeldCounts.decode(answer));
+                } catch (java.io.IOException e) {
+                    log.debug("queue counts left out: {}", e.toString());
+                }
             }
+            return all;
         });
-        return java.util.concurrent.CompletableFuture.allOf(asked.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
-                .thenApply(v -> {
-                    java.util.Map<String, io.warren.server.management.HeldCounts.Counts> all = new java.util.HashMap<>();
-                    for (var f : asked) {
-                        all.putAll(f.join());
-                    }
-                    return all;
-                });
     }
 
     @Override public java.util.concurrent.CompletableFuture<java.util.List<byte[]>> askOthers(String question) {

@@ -335,12 +335,8 @@ public final class ClusterNode implements AutoCloseable {
     /** What amqpListener last said. */
     private volatile String listener = "";
 
-    /** "queue-counts": the counts of the queues this node holds ({@link #heldCounts}); anything else: {@link #answer}. */
+    /** A management API question ({@link #apiAnswers}); anything else: {@link #answer}. */
     private CompletableFuture<byte[]> answerLater(String question) {
-        if (question.equals(QUEUE_COUNTS)) {
-            java.util.function.Supplier<CompletableFuture<byte[]>> counts = heldCounts;
-            return counts == null ? CompletableFuture.completedFuture(new byte[0]) : counts.get();
-        }
         if (question.startsWith(API)) {
             java.util.function.Function<String, CompletableFuture<byte[]>> a = apiAnswers;
             return a == null ? CompletableFuture.completedFuture(new byte[0]) : a.apply(question.substring(API.length()));
@@ -348,16 +344,16 @@ public final class ClusterNode implements AutoCloseable {
         return CompletableFuture.completedFuture(answer(question));
     }
 
-    private static final String QUEUE_COUNTS = "queue-counts";
     private static final String API = "api ";
 
     /** What this node answers the management API's questions with ({@link #askApi}); null: nothing. */
     private volatile java.util.function.Function<String, CompletableFuture<byte[]>> apiAnswers;
 
     /**
-     * Sets how this node answers another node's management API questions (its client connections,
-     * channels and consumers; a close of one of them); null: it answers nothing. The function must
-     * not block: it runs on a Ratis thread.
+     * Sets how this node answers another node's management API questions (the counts of the
+     * queues it holds, its client connections, channels and consumers, its node figures; a close
+     * of one of its connections); null: it answers nothing. The function must not block: it runs
+     * on a Ratis thread.
      */
     public void apiAnswers(java.util.function.Function<String, CompletableFuture<byte[]>> answers) {
         apiAnswers = answers;
@@ -366,26 +362,6 @@ public final class ClusterNode implements AutoCloseable {
     /** Node {@code node}'s answer to management API question {@code question}; fails when it cannot be asked. */
     public CompletableFuture<byte[]> askApi(String node, String question) {
         return group.ask(memberId(node), API + question);
-    }
-
-    /** What this node answers "queue-counts" with; null until the broker sets it (an empty answer). */
-    private volatile java.util.function.Supplier<CompletableFuture<byte[]>> heldCounts;
-
-    /**
-     * Sets how this node gathers the counts of the queues it holds (messages ready and
-     * unacknowledged, consumers) when another node asks for them ({@link #askQueueCounts}); null:
-     * it answers none. The supplier must not block: it runs on a Ratis thread.
-     */
-    public void heldCounts(java.util.function.Supplier<CompletableFuture<byte[]>> counts) {
-        heldCounts = counts;
-    }
-
-    /**
-     * The counts of the queues node {@code node} holds, as its {@link #heldCounts} encoded them
-     * (empty: it has none to give, its application is stopped); fails when it cannot be asked.
-     */
-    public CompletableFuture<byte[]> askQueueCounts(String node) {
-        return group.ask(memberId(node), QUEUE_COUNTS);
     }
 
     /**

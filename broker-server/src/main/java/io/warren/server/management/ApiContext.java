@@ -164,7 +164,12 @@ final class ApiContext {
 
     /** The connection with RabbitMQ's name {@code name} on this node, or null. */
     AmqpConnection connectionOrNull(String name) {
-        for (AmqpConnection c : broker().connections()) {
+        return connectionOf(broker(), name);
+    }
+
+    /** Broker {@code b}'s connection with RabbitMQ's name {@code name}, or null. */
+    static AmqpConnection connectionOf(BrokerContext b, String name) {
+        for (AmqpConnection c : b.connections()) {
             if (c.name().equals(name)) {
                 return c;
             }
@@ -174,12 +179,11 @@ final class ApiContext {
 
     /** The connection with RabbitMQ's name {@code name}, or 404. */
     AmqpConnection connection(String name) {
-        for (AmqpConnection c : broker().connections()) {
-            if (c.name().equals(name)) {
-                return c;
-            }
+        AmqpConnection c = connectionOrNull(name);
+        if (c == null) {
+            throw ApiException.notFound();
         }
-        throw ApiException.notFound();
+        return c;
     }
 
     /**

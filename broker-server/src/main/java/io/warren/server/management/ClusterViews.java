@@ -26,6 +26,7 @@ import java.util.concurrent.ForkJoinPool;
  * <ul>
  * <li>{@code connections}, {@code channels}, {@code consumers}: a JSON array of the views;</li>
  * <li>{@code totals}: a JSON array [connections, channels, consumers];</li>
+ * <li>{@link HeldCounts#QUESTION}: the counts of the queues this node holds;</li>
  * <li>{@code node}: this node's entry of /api/nodes, in an array of one (answered by the
  * management API, also while the application is stopped);</li>
  * <li>{@code close NAME\nREASON}: closes client connection NAME with 320 and REASON; answers
@@ -72,13 +73,12 @@ public final class ClusterViews {
             int nl = rest.indexOf('\n');
             String name = nl < 0 ? rest : rest.substring(0, nl);
             String reason = nl < 0 ? ConnectionEndpoints.DEFAULT_REASON : rest.substring(nl + 1);
-            for (AmqpConnection c : b.connections()) {
-                if (c.name().equals(name) && !c.relayed()) {
-                    c.closeByOperator(reason);
-                    return CompletableFuture.completedFuture(CLOSED);
-                }
+            AmqpConnection c = ApiContext.connectionOf(b, name);
+            if (c == null || c.relayed()) {
+                return CompletableFuture.completedFuture(new byte[0]);
             }
-            return CompletableFuture.completedFuture(new byte[0]);
+            c.closeByOperator(reason);
+            return CompletableFuture.completedFuture(CLOSED);
         }
         if (!List.of(CONNECTIONS, CHANNELS, CONSUMERS, TOTALS).contains(question)) {
             return CompletableFuture.completedFuture(new byte[0]);
@@ -123,6 +123,28 @@ public final class ClusterViews {
                 } catch (IOException e) {
                     unreadable(e); // a node that does not know the question answers something else
                 }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The views in {@code answers} of vhost {@code vhost} (null: all), its name at {@code path}
+     * in each view ("vhost", or "queue", "vhost" for a consumer).
+     */
+    static List<Map<String, Object>> views(List<byte[]> answers, String vhost, String... path) {
+        List<Map<String, Object>> all = views(answers);
+        if (vhost == null) {
+            return all;
+        }
+        List<Map<String, Object>> out = new ArrayList<>(all.size());
+        for (Map<String, Object> m : all) {
+            Object v = m;
+            for (String key : path) {
+                v = v instanceof Map<?, ?> map ? map.get(key) : null;
+            }
+            if (vhost.equals(v)) {
+                out.add(m);
             }
         }
         return out;

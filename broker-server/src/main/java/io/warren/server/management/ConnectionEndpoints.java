@@ -34,11 +34,7 @@ final class ConnectionEndpoints {
                     out.add(Views.connection(c, ctx.node));
                 }
             }
-            for (Map<String, Object> m : ClusterViews.views(others)) {
-                if (vhost == null || vhost.equals(m.get("vhost"))) {
-                    out.add(m);
-                }
-            }
+            out.addAll(ClusterViews.views(others, vhost, "vhost"));
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
         }, r.loop());
     }
@@ -133,11 +129,7 @@ final class ConnectionEndpoints {
                     }
                 }
             }
-            for (Map<String, Object> m : ClusterViews.views(others)) {
-                if (vhost == null || vhost.equals(m.get("vhost"))) {
-                    out.add(m);
-                }
-            }
+            out.addAll(ClusterViews.views(others, vhost, "vhost"));
             return Listing.reply(p, ctx.visible(r, out), Listing.DEFAULT_SORT);
         }, r.loop());
     }
@@ -148,11 +140,7 @@ final class ConnectionEndpoints {
         return ctx.snapshots(r.loop()).thenCombineAsync(ctx.askOthers(ClusterViews.CONSUMERS), (conns, others) -> {
             List<Object> out = new ArrayList<>(Views.consumers(ClusterViews.clients(conns), ctx.node,
                     k -> vhost == null || vhost.equals(k.queue().vhost())));
-            for (Map<String, Object> m : ClusterViews.views(others)) {
-                if (vhost == null || m.get("queue") instanceof Map<?, ?> q && vhost.equals(q.get("vhost"))) {
-                    out.add(m);
-                }
-            }
+            out.addAll(ClusterViews.views(others, vhost, "queue", "vhost"));
             return Listing.reply(p, ctx.visible(r, out), List.of("queue.vhost", "queue.name", "consumer_tag"));
         }, r.loop());
     }

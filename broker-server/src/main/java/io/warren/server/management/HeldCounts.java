@@ -17,10 +17,14 @@ import java.util.concurrent.ForkJoinPool;
  * Cluster: the counts of the queues a node holds (a classic queue's home, a quorum queue's
  * leader), which the other nodes' listings show for their stand-ins of those queues, as
  * rabbitmqctl list_queues and the management API show the same counts on every node of a
- * RabbitMQ cluster. A node answers them when asked (ClusterNode.heldCounts); the asking node's
+ * RabbitMQ cluster. A node answers them when asked ({@link #QUESTION}, through
+ * ClusterNode.apiAnswers, as the {@link ClusterViews} questions); the asking node's
  * listing takes them from {@link BrokerControl#heldElsewhere}.
  */
 public final class HeldCounts {
+    /** The question another node asks for them (BrokerControl#askOthers). */
+    public static final String QUESTION = "queue-counts";
+
     /** A queue's counts at its holder. */
     public record Counts(int ready, int unacked, int consumers) { }
 

@@ -29,6 +29,16 @@ class ClusterViewsTest {
     }
 
     @Test
+    void aVhostListingKeepsTheViewsOfThatVhost() {
+        List<byte[]> answers = List.of(utf8("[{\"consumer_tag\":\"a\",\"queue\":{\"vhost\":\"shop\"}},"
+                + "{\"consumer_tag\":\"b\",\"queue\":{\"vhost\":\"/\"}},{\"consumer_tag\":\"c\"}]"));
+        assertEquals(List.of("a"), ClusterViews.views(answers, "shop", "queue", "vhost").stream()
+                .map(m -> m.get("consumer_tag")).toList());
+        assertEquals(3, ClusterViews.views(answers, null, "queue", "vhost").size());
+        assertEquals(List.of(), ClusterViews.views(answers, "shop", "vhost"));
+    }
+
+    @Test
     void totalsAddTheOtherNodesToThisOnes() {
         assertArrayEquals(new int[] {6, 9, 4}, ClusterViews.totals(List.of(utf8("[2,3,1]"), new byte[0], utf8("oops"),
                 utf8("[3,4,2]")), new int[] {1, 2, 1}));
