@@ -15,7 +15,8 @@
 # Each broker first gets a warm-up run of WARMUP seconds (default 60: on 2 cores the JIT of
 # three JVMs is still compiling after 30 s) with the same flags, not measured. Prints PerfTest's
 # rates, and the CPU time of all three warren JVMs (or RabbitMQ's VMs) per million messages.
-# WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
+# Each run is also measured over its steady state, from its STEADY_AFTER-th second (default
+# 15; 0 turns it off): see run() below. WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -66,13 +67,30 @@ cpu() { # PID... -> their CPU time in clock ticks
 }
 
 # NAME PORT SECONDS PIDS -- PERFTEST FLAGS (queue qq-bench)
+# Prints PerfTest's averages over the whole run and the CPU of that run; then the same over the
+# run's steady state, from its STEADY_AFTER-th second (default 15) to its end: each run is a new
+# PerfTest JVM, whose own JIT makes its consumer lag for its first 10-15 s on 2 cores (consumer
+# latency up to a second, publishers held back, for a classic queue as for a quorum queue), so a
+# whole-run average is partly the client's warm-up. Both brokers are measured the same way.
 run() {
-  local name=$1 port=$2 seconds=$3 pids=$4 before after sent
+  local name=$1 port=$2 seconds=$3 pids=$4 before after sent steady=${STEADY_AFTER:-15} pt mid= msgs
   shift 4
   before=$(cpu $pids)
   java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" -u qq-bench -ad false \
-    -f persistent --queue-args x-queue-type=quorum -z "$seconds" "$@" > "$work/$name.out" 2>&1 \
-    || { tail -20 "$work/$name.out"; return 1; }
+    -f persistent --queue-args x-queue-type=quorum -z "$seconds" "$@" > "$work/$name.out" 2>&1 &
+  pt=$!
+  if [ "$steady" -gt 0 ] && [ "$steady" -lt "$seconds" ]; then
+    # the CPU count of the steady state starts when PerfTest reports its STEADY_AFTER-th second
+    while kill -0 "$pt" 2>/dev/null; do
+      if awk -v s="$steady" '/^id: .*, time [0-9.]+ s, sent:/ {t = $4 + 0; if (t >= s) {found = 1; exit}}
+          END {exit !found}' "$work/$name.out"; then
+        mid=$(cpu $pids)
+        break
+      fi
+      sleep 0.2
+    done
+  fi
+  wait "$pt" || { tail -20 "$work/$name.out"; return 1; }
   after=$(cpu $pids)
   echo "== $name: $(grep -E 'sending rate avg' "$work/$name.out" | tail -1)"
   grep -E 'receiving rate avg' "$work/$name.out" | tail -1 | sed "s/^/== $name: /" || true
@@ -83,6 +101,20 @@ run() {
   if [ "${sent:-0}" -gt 0 ]; then
     echo "== $name: broker CPU $((ticks / hz)) s, $(awk -v t="$ticks" -v hz="$hz" -v r="$sent" -v s="$seconds" \
       'BEGIN {printf "%.1f", t / hz / (r * s / 1e6)}') CPU-s per million messages published"
+  fi
+  if [ -n "$mid" ]; then
+    # confirmed messages of the per-second lines after the first one at or past STEADY_AFTER
+    # (each line's rate times the time since the line before), over that time
+    msgs=$(awk -v s="$steady" '/^id: .*, time [0-9.]+ s, sent:/ {
+          t = $4 + 0; for (i = 1; i <= NF; i++) if ($i == "confirmed:") c = $(i + 1) + 0
+          if (started) {n += c * (t - prev); d += t - prev} else if (t >= s) started = 1
+          prev = t}
+        END {if (d > 0) printf "%d %.3f", n, d; else print "0 0"}' "$work/$name.out")
+    set -- $msgs
+    if [ "$1" -gt 0 ]; then
+      echo "== $name: steady state (second $steady to the end): $(awk -v n="$1" -v d="$2" 'BEGIN {printf "%d", n / d}') msg/s confirmed, $(awk -v t="$((after - mid))" -v hz="$hz" -v n="$1" \
+        'BEGIN {printf "%.1f", t / hz / (n / 1e6)}') CPU-s per million"
+    fi
   fi
 }
 
