@@ -114,12 +114,20 @@ final class QueueEndpoints {
         return done.thenCompose(resp -> ApiContext.durable(v, resp));
     }
 
-    /** DELETE .../contents: purge, on the queue's loop. */
+    /**
+     * DELETE .../contents: purge, on the queue's loop; a queue another node holds (a quorum queue
+     * led elsewhere, a classic queue of another node) is purged there, as queue.purge through this
+     * node is, so warrenctl purge_queue works through any node (RabbitMQ's does).
+     */
     CompletableFuture<ApiResponse> purge(ApiRequest r) {
-        existing(r);
+        MessageQueue held = existing(r);
         ctx.authorize(r, r.param("vhost"), io.warren.core.auth.Authorizer.Kind.QUEUE, r.param("name"), io.warren.core.auth.AccessControl.Permission.READ);
-        MessageQueue q = ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null);
         CompletableFuture<ApiResponse> done = new CompletableFuture<>();
+        if (held.remoteHome() != null && held.remotes() != null) {
+            held.remotes().purge(held, r.user(), n -> done.complete(ApiResponse.status(204)), done::completeExceptionally);
+            return done;
+        }
+        MessageQueue q = ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null);
         q.execute(() -> q.purge(n -> done.complete(ApiResponse.status(204))));
         return done;
     }

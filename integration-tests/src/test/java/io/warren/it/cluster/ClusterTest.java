@@ -225,6 +225,12 @@ class ClusterTest {
             GetResponse third = ch.basicGet("orders.audit", true);
             assertEquals("o-3", new String(third.getBody(), StandardCharsets.UTF_8));
             assertEquals("", third.getEnvelope().getExchange());
+            // the API's purge (warrenctl purge_queue) through node 3 purges node 1's queue
+            ch.confirmSelect();
+            ch.basicPublish("", "orders.audit", PERSISTENT, "o-4".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(10_000);
+            api(3, "DELETE", "/api/queues/%2F/orders.audit/contents", null);
+            assertEquals(null, ch.basicGet("orders.audit", true), "purged at node 1 through node 3");
         }
         // A delete through node 2 deletes it at node 1, and the queue is gone everywhere.
         try (Connection c = cluster.connect(2)) {
@@ -788,6 +794,19 @@ class ClusterTest {
             assertTrue(again.getEnvelope().isRedeliver());
             assertEquals(4, g.queuePurge("qq.relay").getMessageCount());
             assertEquals(null, g.basicGet("qq.relay", true));
+            // warrenctl purge_queue through a follower and the API's purge through the other
+            // node purge at the leader, as RabbitMQ's do through any node
+            for (int k = 0; k < 3; k++) {
+                p.basicPublish("", "qq.relay", PERSISTENT, ("c" + k).getBytes(StandardCharsets.UTF_8));
+            }
+            p.waitForConfirmsOrDie(30_000);
+            Result purged = cluster.ctl(follower, "purge_queue", "qq.relay");
+            assertEquals(0, purged.code(), purged.all());
+            assertEquals(null, g.basicGet("qq.relay", true), "purged at the leader by node " + follower);
+            p.basicPublish("", "qq.relay", PERSISTENT, "c3".getBytes(StandardCharsets.UTF_8));
+            p.waitForConfirmsOrDie(30_000);
+            api(other, "DELETE", "/api/queues/%2F/qq.relay/contents", null);
+            assertEquals(null, g.basicGet("qq.relay", true), "purged at the leader by node " + other);
         }
         // Pipelined in one write through the follower, each reply waits for the leader's answer
         // to the method before it: consume-ok, get-empty, cancel-ok and purge-ok each come
