@@ -444,6 +444,12 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                 .thenApply(v -> asked.stream().map(java.util.concurrent.CompletableFuture::join).toList());
     }
 
+    @Override public java.util.concurrent.CompletableFuture<byte[]> askNode(String node, String question) {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        return c == null ? io.warren.server.management.BrokerControl.super.askNode(node, question)
+                : c.askApi(node, question);
+    }
+
     @Override public void forgetClusterNode(String node) throws ClusterRefusal {
         io.warren.server.cluster.ClusterNode c = cluster;
         if (c == null) {

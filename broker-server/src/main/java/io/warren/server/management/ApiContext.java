@@ -162,6 +162,12 @@ final class ApiContext {
         return control == null ? CompletableFuture.completedFuture(List.of()) : control.askOthers(question);
     }
 
+    /** Node {@code node}'s answer to a management API question; fails when it cannot be asked. */
+    CompletableFuture<byte[]> askNode(String node, String question) {
+        return control == null ? CompletableFuture.failedFuture(new IllegalStateException("not a cluster node"))
+                : control.askNode(node, question);
+    }
+
     /** The connection with RabbitMQ's name {@code name} on this node, or null. */
     AmqpConnection connectionOrNull(String name) {
         return connectionOf(broker(), name);

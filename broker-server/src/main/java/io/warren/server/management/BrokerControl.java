@@ -55,6 +55,14 @@ public interface BrokerControl {
     }
 
     /**
+     * Cluster: running node {@code node}'s answer to a management API question
+     * ({@link ClusterViews}); fails when there is no cluster or the node cannot be asked.
+     */
+    default java.util.concurrent.CompletableFuture<byte[]> askNode(String node, String question) {
+        return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("not a cluster node"));
+    }
+
+    /**
      * rabbitmqctl forget_cluster_node: removes a stopped node from the cluster. Blocks until the
      * change is committed.
      *

@@ -30,7 +30,9 @@ import java.util.concurrent.ForkJoinPool;
  * <li>{@code node}: this node's entry of /api/nodes, in an array of one (answered by the
  * management API, also while the application is stopped);</li>
  * <li>{@code close NAME\nREASON}: closes client connection NAME with 320 and REASON; answers
- * "closed", or nothing when this node has no such connection.</li>
+ * "closed", or nothing when this node has no such connection;</li>
+ * <li>{@code get JSON}: an API get of a queue this node holds, asked by the node the request
+ * came to (see MessageEndpoints#answerGet).</li>
  * </ul>
  */
 public final class ClusterViews {
@@ -68,6 +70,9 @@ public final class ClusterViews {
      * connections' state is copied on their loops; the encoding runs off them.
      */
     public static CompletableFuture<byte[]> answer(BrokerContext b, String node, String question) {
+        if (question.startsWith(MessageEndpoints.GET)) {
+            return MessageEndpoints.answerGet(b, question.substring(MessageEndpoints.GET.length()));
+        }
         if (question.startsWith(CLOSE)) {
             String rest = question.substring(CLOSE.length());
             int nl = rest.indexOf('\n');

@@ -282,12 +282,11 @@ final class MessageEndpoints {
         ObjectNode body = Json.object(r.body());
         missing(body, "ackmode", "count", "encoding");
         ctx.authorize(r, v.name(), Authorizer.Kind.QUEUE, q.name(), AccessControl.Permission.READ);
-        try {
-            // The API's channel is not the owner: an exclusive queue refuses its basic.get.
-            v.existingQueue(q.name(), null);
-        } catch (io.warren.core.BrokerException e) {
-            throw ApiException.badRequest(ReplyCodes.of(e.reason()).code() + " " + ReplyCodes.of(e.reason()).text()
-                    + " - " + e.getMessage());
+        String holder = q.holder();
+        if (holder == null) {
+            existingHere(v, q.name());
+        } else if (holder.equals(io.warren.core.store.StoreDurability.ELECTING)) {
+            throw new ApiException(503, "service_unavailable", q + " has no leader this node knows of (electing one)");
         }
         String mode = body.get("ackmode").asText();
         AckMode ackMode;
@@ -304,9 +303,92 @@ final class MessageEndpoints {
             default -> throw ApiException.badRequest("Unsupported encoding. Please use auto or base64.");
         }
         int truncate = body.hasNonNull("truncate") ? parseInt(body.get("truncate")) : -1;
+        if (holder != null) {
+            // Another node holds the queue (a quorum queue led elsewhere, a classic queue of
+            // another node): that node takes the messages, as RabbitMQ's API gets through any node.
+            Map<String, Object> question = new LinkedHashMap<>();
+            question.put("vhost", v.name());
+            question.put("queue", q.name());
+            question.put("ackmode", ackMode.name());
+            question.put("count", Math.max(0, count));
+            question.put("base64", base64);
+            question.put("truncate", truncate);
+            return ctx.askNode(holder, GET + new String(Json.write(question), StandardCharsets.UTF_8))
+                    .handleAsync((answer, failure) -> relayedAnswer(holder, q, answer, failure), r.loop());
+        }
         Gets g = new Gets(q, ackMode, Math.max(0, count), base64, truncate);
         q.execute(g::run);
         return g.done.thenApplyAsync(ApiResponse::ok, r.loop());
+    }
+
+    /** The question another node's API get asks of the node that holds the queue ({@link #answerGet}). */
+    static final String GET = "get ";
+
+    /** The queue, live on this node; the API's channel is not the owner, so an exclusive queue refuses its basic.get. */
+    private static MessageQueue existingHere(VirtualHost v, String name) {
+        try {
+            return v.existingQueue(name, null);
+        } catch (io.warren.core.BrokerException e) {
+            throw ApiException.badRequest(ReplyCodes.of(e.reason()).code() + " " + ReplyCodes.of(e.reason()).text()
+                    + " - " + e.getMessage());
+        }
+    }
+
+    /** What the holder answered (the messages, or its refusal with its status), or 503 when it could not be asked. */
+    private static ApiResponse relayedAnswer(String holder, MessageQueue q, byte[] answer, Throwable failure) {
+        if (failure != null || answer == null || answer.length == 0) {
+            return new ApiResponse(503, ManagementApi.body("service_unavailable", "node " + holder + ", which holds "
+                    + q + ", did not answer" + (failure == null ? "" : ": " + failure.getMessage())), Map.of());
+        }
+        try {
+            JsonNode n = Json.MAPPER.readTree(answer);
+            if (n.isArray()) {
+                return ApiResponse.ok(n);
+            }
+            Map<String, Object> refused = new LinkedHashMap<>();
+            refused.put("error", n.path("error").asText());
+            refused.put("reason", n.path("reason"));
+            return new ApiResponse(n.path("status").asInt(500), refused, Map.of());
+        } catch (java.io.IOException e) {
+            return new ApiResponse(503, ManagementApi.body("service_unavailable", "node " + holder
+                    + " answered something unreadable"), Map.of());
+        }
+    }
+
+    /**
+     * This node's answer to another node's API get ({@link #GET} and a JSON object of the
+     * parsed request): the messages as a JSON array, taken here on the queue's loop as a local
+     * API get takes them, or {@code {status, error, reason}} when this node refuses (the queue
+     * is not held here any more, is exclusive, or is gone). The asking node checked the user's
+     * permission; nodes ask each other only over the cluster's authenticated channel.
+     */
+    static CompletableFuture<byte[]> answerGet(io.warren.amqp.server.BrokerContext b, String json) {
+        try {
+            JsonNode a = Json.MAPPER.readTree(json);
+            VirtualHost v = b.vhosts().get(a.path("vhost").asText());
+            if (v == null) {
+                throw ApiException.notFound();
+            }
+            MessageQueue q = existingHere(v, a.path("queue").asText());
+            Gets g = new Gets(q, AckMode.valueOf(a.path("ackmode").asText()), a.path("count").asInt(),
+                    a.path("base64").asBoolean(), a.path("truncate").asInt(-1));
+            q.execute(g::run);
+            // encoded off the queue's loop, as a local get's answer is encoded on the HTTP loop
+            return g.done.handleAsync((out, e) -> e == null ? Json.write(out) : refusal(500, "internal_error",
+                    String.valueOf(e.getMessage())), java.util.concurrent.ForkJoinPool.commonPool());
+        } catch (ApiException e) {
+            return CompletableFuture.completedFuture(refusal(e.status, e.error, e.reason));
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            return CompletableFuture.completedFuture(refusal(400, "bad_request", "unreadable relayed get: " + e.getMessage()));
+        }
+    }
+
+    private static byte[] refusal(int status, String error, Object reason) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("status", status);
+        m.put("error", error);
+        m.put("reason", reason);
+        return Json.write(m);
     }
 
     /** rabbit_mgmt_util:parse_int: an integer, or a string holding one. */

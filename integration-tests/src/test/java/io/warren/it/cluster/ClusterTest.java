@@ -800,6 +800,18 @@ class ClusterTest {
                 p.basicPublish("", "qq.relay", PERSISTENT, ("c" + k).getBytes(StandardCharsets.UTF_8));
             }
             p.waitForConfirmsOrDie(30_000);
+            // the API's get through a node that does not lead the queue takes the messages at the
+            // leader: a look that puts them back (redelivered), then a take
+            JsonNode looked = api(other, "POST", "/api/queues/%2F/qq.relay/get",
+                    "{\"count\":2,\"ackmode\":\"ack_requeue_true\",\"encoding\":\"auto\"}");
+            assertEquals(2, looked.size(), looked.toString());
+            assertEquals("c0", looked.get(0).path("payload").asText(), looked.toString());
+            assertEquals("c1", looked.get(1).path("payload").asText(), looked.toString());
+            JsonNode taken = api(follower, "POST", "/api/queues/%2F/qq.relay/get",
+                    "{\"count\":1,\"ackmode\":\"ack_requeue_false\",\"encoding\":\"auto\"}");
+            assertEquals("c0", taken.get(0).path("payload").asText(), taken.toString());
+            assertTrue(taken.get(0).path("redelivered").asBoolean(), taken.toString());
+            assertEquals(2, api(leader, "GET", "/api/queues/%2F/qq.relay", null).path("messages").asInt());
             Result purged = cluster.ctl(follower, "purge_queue", "qq.relay");
             assertEquals(0, purged.code(), purged.all());
             assertEquals(null, g.basicGet("qq.relay", true), "purged at the leader by node " + follower);
