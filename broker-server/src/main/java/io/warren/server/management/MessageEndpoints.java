@@ -324,6 +324,14 @@ final class MessageEndpoints {
     /** The question another node's API get asks of the node that holds the queue ({@link #answerGet}). */
     static final String GET = "get ";
 
+    /**
+     * The payload bytes a relayed get takes at most before it stops early (fewer messages than
+     * asked, the rest left in the queue): its answer is one reply of Ratis' question channel,
+     * whose gRPC messages are at most 64 MB, and JSON can make a payload up to 6 times longer
+     * (escaped control characters).
+     */
+    static final long RELAYED_GET_BYTES = 8L << 20;
+
     /** The queue, live on this node; the API's channel is not the owner, so an exclusive queue refuses its basic.get. */
     private static MessageQueue existingHere(VirtualHost v, String name) {
         try {
@@ -371,7 +379,7 @@ final class MessageEndpoints {
             }
             MessageQueue q = existingHere(v, a.path("queue").asText());
             Gets g = new Gets(q, AckMode.valueOf(a.path("ackmode").asText()), a.path("count").asInt(),
-                    a.path("base64").asBoolean(), a.path("truncate").asInt(-1));
+                    a.path("base64").asBoolean(), a.path("truncate").asInt(-1), RELAYED_GET_BYTES);
             q.execute(g::run);
             // encoded off the queue's loop, as a local get's answer is encoded on the HTTP loop
             return g.done.handleAsync((out, e) -> e == null ? Json.write(out) : refusal(500, "internal_error",
@@ -420,20 +428,28 @@ final class MessageEndpoints {
         final List<Map<String, Object>> out = new ArrayList<>();
         final List<QueueEntry> held = new ArrayList<>();
         final CompletableFuture<Object> done = new CompletableFuture<>();
+        /** Payload bytes answered so far, and the most taken before the gets stop early. */
+        private long used;
+        private final long budget;
         private boolean inGet;
         private boolean answered;
 
         Gets(MessageQueue q, AckMode mode, int count, boolean base64, int truncate) {
+            this(q, mode, count, base64, truncate, Long.MAX_VALUE);
+        }
+
+        Gets(MessageQueue q, AckMode mode, int count, boolean base64, int truncate, long budget) {
             this.q = q;
             this.mode = mode;
             this.left = count;
             this.base64 = base64;
             this.truncate = truncate;
+            this.budget = budget;
         }
 
         /** Takes messages while the queue answers at once; a get it answers later resumes here. */
         void run() {
-            while (left > 0) {
+            while (left > 0 && used < budget) {
                 answered = false;
                 inGet = true;
                 q.get(this::got);
@@ -451,6 +467,8 @@ final class MessageEndpoints {
                 left = 0;
             } else {
                 left--;
+                used += truncate >= 0 ? Math.min(truncate, e.message().body().readableBytes())
+                        : e.message().body().readableBytes();
                 try {
                     out.add(view(e, remaining));
                 } catch (RuntimeException | OutOfMemoryError failure) {

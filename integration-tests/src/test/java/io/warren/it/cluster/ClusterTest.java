@@ -815,8 +815,19 @@ class ClusterTest {
             Result purged = cluster.ctl(follower, "purge_queue", "qq.relay");
             assertEquals(0, purged.code(), purged.all());
             assertEquals(null, g.basicGet("qq.relay", true), "purged at the leader by node " + follower);
-            p.basicPublish("", "qq.relay", PERSISTENT, "c3".getBytes(StandardCharsets.UTF_8));
+            // a relayed get stops early past 8 MiB of payload (its answer is one reply between
+            // nodes); what it did not take stays
+            byte[] mib = new byte[1 << 20];
+            java.util.Arrays.fill(mib, (byte) 'x');
+            for (int k = 0; k < 10; k++) {
+                p.basicPublish("", "qq.relay", PERSISTENT, mib);
+            }
             p.waitForConfirmsOrDie(30_000);
+            JsonNode big = api(other, "POST", "/api/queues/%2F/qq.relay/get",
+                    "{\"count\":20,\"ackmode\":\"ack_requeue_true\",\"encoding\":\"auto\"}");
+            assertEquals(8, big.size(), "1 MiB messages within 8 MiB");
+            assertEquals(1 << 20, big.get(7).path("payload_bytes").asInt());
+            assertEquals(10, api(leader, "GET", "/api/queues/%2F/qq.relay", null).path("messages").asInt());
             api(other, "DELETE", "/api/queues/%2F/qq.relay/contents", null);
             assertEquals(null, g.basicGet("qq.relay", true), "purged at the leader by node " + other);
         }
