@@ -69,7 +69,7 @@ cpu() { # PID... -> their CPU time in clock ticks
 # NAME PORT SECONDS PIDS -- PERFTEST FLAGS (queue qq-bench)
 # Prints PerfTest's averages over the whole run and the CPU of that run; then the same over the
 # run's steady state, from its STEADY_AFTER-th second (default 15) to its end: each run is a new
-# PerfTest JVM, whose own JIT makes its consumer lag for its first 10-15 s on 2 cores (consumer
+# PerfTest JVM, still compiling, and on 2 cores its consumer lags for its first 10-15 s (consumer
 # latency up to a second, publishers held back, for a classic queue as for a quorum queue), so a
 # whole-run average is partly the client's warm-up. Both brokers are measured the same way.
 run() {

@@ -120,11 +120,11 @@ final class QueueEndpoints {
      * node is, so warrenctl purge_queue works through any node (RabbitMQ's does).
      */
     CompletableFuture<ApiResponse> purge(ApiRequest r) {
-        MessageQueue held = existing(r);
+        MessageQueue standIn = existing(r);
         ctx.authorize(r, r.param("vhost"), io.warren.core.auth.Authorizer.Kind.QUEUE, r.param("name"), io.warren.core.auth.AccessControl.Permission.READ);
         CompletableFuture<ApiResponse> done = new CompletableFuture<>();
-        if (held.remoteHome() != null && held.remotes() != null) {
-            held.remotes().purge(held, r.user(), n -> done.complete(ApiResponse.status(204)), done::completeExceptionally);
+        if (standIn.remoteHome() != null && standIn.remotes() != null) {
+            standIn.remotes().purge(standIn, r.user(), n -> done.complete(ApiResponse.status(204)), done::completeExceptionally);
             return done;
         }
         MessageQueue q = ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null);
