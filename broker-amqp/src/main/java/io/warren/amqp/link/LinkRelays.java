@@ -671,9 +671,12 @@ public final class LinkRelays implements RemoteQueues {
      */
     private final class ForwardStore implements io.warren.core.store.MessageStore {
         private final MessageQueue q;
+        /** Run when the holder refuses a forwarded publish: a quorum queue's leader that took none may have moved. */
+        private final Runnable refused;
 
         ForwardStore(MessageQueue q) {
             this.q = q;
+            this.refused = q.quorum() ? q::holderSuspect : null;
         }
 
         /** The forwarder once found: a classic queue's holder does not change; a quorum queue's leader may. */
@@ -706,16 +709,8 @@ public final class LinkRelays implements RemoteQueues {
             if (f == null) {
                 q.holderSuspect();
                 durable.done(refusal(q, null, new IllegalStateException("no node to forward to")));
-            } else if (q.quorum()) {
-                // a leader that took none may have moved: its members are asked again
-                f.publish(q.name(), exchange, routingKey, properties, body, failure -> {
-                    if (failure != null) {
-                        q.holderSuspect();
-                    }
-                    durable.done(failure);
-                });
             } else {
-                f.publish(q.name(), exchange, routingKey, properties, body, durable);
+                f.publish(q.name(), exchange, routingKey, properties, body, durable, refused);
             }
             return 0;
         }
@@ -756,7 +751,7 @@ public final class LinkRelays implements RemoteQueues {
 
     /** A message on its way to the holder. */
     private record Out(String queue, String exchange, String routingKey, ByteBuf properties, ByteBuf body, int size,
-                       io.warren.core.store.MessageStore.Durable durable, CompletableFuture<Void> done) {}
+                       io.warren.core.store.MessageStore.Durable durable, Runnable refused, CompletableFuture<Void> done) {}
 
     /**
      * The publishes this node forwards to one node's classic queues in one vhost, over one link
@@ -787,12 +782,16 @@ public final class LinkRelays implements RemoteQueues {
             this.vhost = vhost;
         }
 
-        /** Any thread; does not keep {@code properties} or {@code body} beyond a retained duplicate of the body. */
+        /**
+         * Any thread; does not keep {@code properties} or {@code body} beyond a retained duplicate
+         * of the body. {@code refused} (may be null) runs before {@code durable} when the publish fails.
+         */
         void publish(String queue, String exchange, String routingKey, ByteBuf properties, ByteBuf body,
-                     io.warren.core.store.MessageStore.Durable durable) {
+                     io.warren.core.store.MessageStore.Durable durable, Runnable refused) {
             ByteBuf props = MessageHeaders.withForwardTo(io.netty.buffer.ByteBufAllocator.DEFAULT, properties, queue);
             ByteBuf b = body.retainedDuplicate();
-            Out o = new Out(queue, exchange, routingKey, props, b, b.readableBytes(), durable, new CompletableFuture<>());
+            Out o = new Out(queue, exchange, routingKey, props, b, b.readableBytes(), durable, refused,
+                    new CompletableFuture<>());
             unsettled.add(o.done());
             inFlight.incrementAndGet();
             inFlightBytes.addAndGet(o.size());
@@ -861,6 +860,9 @@ public final class LinkRelays implements RemoteQueues {
             long bytes = inFlightBytes.addAndGet(-o.size());
             int n = inFlight.decrementAndGet();
             try {
+                if (failure != null && o.refused() != null) {
+                    o.refused().run();
+                }
                 o.durable().done(failure);
             } finally {
                 if (n <= FORWARD_WINDOW / 2 && bytes <= FORWARD_WINDOW_BYTES / 2) {
