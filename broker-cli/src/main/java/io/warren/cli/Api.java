@@ -74,7 +74,16 @@ final class Api {
         return r.body();
     }
 
+    /** GET of a health check: a failed check ({@code 503 {"status":"failed",...}}) is an answer, not an error. */
+    Response check(String path) {
+        return send("GET", path, null, Map.of(), true);
+    }
+
     Response send(String method, String path, Object body, Map<String, String> headers) {
+        return send(method, path, body, headers, false);
+    }
+
+    private Response send(String method, String path, Object body, Map<String, String> headers, boolean check) {
         int status;
         byte[] bytes;
         try {
@@ -131,6 +140,9 @@ final class Api {
         if (r.status() == 403) {
             throw new CliException(ExitCodes.NOPERM, "Error: user '" + target.user() + "' may not do this: "
                     + r.reason());
+        }
+        if (r.status() == 503 && check && "failed".equals(r.body().path("status").asText())) {
+            return r;
         }
         if (r.status() == 503) {
             // The application is stopped (warrenctl stop_app): the broker is there but cannot answer this.

@@ -560,7 +560,13 @@ final class Commands {
                 o.putArray("ram_nodes");
                 ArrayNode runningNodes = o.putArray("running_nodes");
                 running.forEach(runningNodes::add);
-                o.set("alarms", NODES.arrayNode());
+                ArrayNode alarms = o.putArray("alarms");
+                for (JsonNode a : clusterAlarms(api)) {
+                    ObjectNode x = alarms.addObject();
+                    x.put("node", a.path("node").asText());
+                    x.put("resource", a.path("resource").asText());
+                    x.put("type", "resource_limit");
+                }
                 c.out.out.println(Output.write(o));
                 return ExitCodes.OK;
             }
@@ -570,8 +576,30 @@ final class Commands {
             disc.forEach(n -> sb.append(n).append('\n'));
             sb.append("\nRunning Nodes\n\n");
             running.forEach(n -> sb.append(n).append('\n'));
+            sb.append("\nAlarms\n\n");
+            JsonNode alarms = clusterAlarms(api);
+            if (alarms.isEmpty()) {
+                sb.append("(none)\n");
+            }
+            for (JsonNode a : alarms) {
+                sb.append(a.path("resource").asText().equals("memory") ? "Memory alarm on node "
+                        : "Free disk space alarm on node ").append(a.path("node").asText()).append('\n');
+            }
             c.out.out.print(sb);
             return ExitCodes.OK;
+        }
+
+        /** Every node's alarms as this node knows them: the alarms health check's list (it is 503 while any is set). */
+        private static JsonNode clusterAlarms(Api api) {
+            Api.Response r = api.check("/api/health/checks/alarms");
+            if (r.status() == 200) {
+                return NODES.arrayNode();
+            }
+            if (r.status() != 503 || !r.body().path("alarms").isArray()) {
+                throw new CliException(ExitCodes.SOFTWARE, "the node answered /api/health/checks/alarms with HTTP "
+                        + r.status());
+            }
+            return r.body().path("alarms");
         }
     }
 

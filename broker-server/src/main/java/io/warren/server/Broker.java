@@ -191,6 +191,9 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                 resources.memory().paging(paging);
                 resources.memory().check();
             }
+            if (cluster != null) {
+                cluster.alarms(resources.alarms()); // cluster-wide, as RabbitMQ's
+            }
             StoreDurability durability = new StoreDurability(definitions, messages, new TableArgumentCodec(),
                     cluster == null ? null : cluster.quorumQueues());
             VirtualHosts vhosts = new VirtualHosts(s.loops(), durability, paging);

@@ -16,6 +16,11 @@ import java.util.stream.Collectors;
  * sockets are no longer read) and told so with connection.blocked; consumers keep being served
  * so queues drain. Thread-safe: monitors set and clear alarms from their own thread, listeners
  * are called on that thread and must hand work to their own loops.
+ *
+ * <p>In a cluster the alarms are cluster-wide, as RabbitMQ's are: an alarm of another node
+ * ({@link #setRemote}) blocks this node's publishers too, since they may publish to a queue that
+ * node holds (a quorum queue has a member on it). {@link #active()} is this node's own alarms;
+ * {@link #blocked()} and {@link #reason()} count every node's.
  */
 public final class ResourceAlarms {
     private static final Logger log = LoggerFactory.getLogger(ResourceAlarms.class);
@@ -50,8 +55,12 @@ public final class ResourceAlarms {
     private final Map<Resource, String> monitored = new EnumMap<>(Resource.class);
     /** Alarms an operator raised by hand (what rabbitmqctl eval rabbit_alarm:set_alarm does). */
     private final Map<Resource, String> byOperator = new EnumMap<>(Resource.class);
+    /** Other nodes' alarms, by node name (only nodes with at least one). */
+    private final Map<String, Set<Resource>> remote = new java.util.TreeMap<>();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile String reason;
+    /** Told when this node's own alarms change (a cluster tells the other nodes). */
+    private volatile Runnable onLocalChange = () -> { };
 
     /** Sets or clears the monitor's alarm for {@code r}; {@code detail} says why (logged once per change). */
     public void set(Resource r, boolean on, String detail) {
@@ -68,7 +77,8 @@ public final class ResourceAlarms {
     }
 
     private void change(Map<Resource, String> source, Resource r, boolean on, String detail) {
-        String changed;
+        boolean changed;
+        String reasonNow;
         synchronized (this) {
             if (on) {
                 source.put(r, detail);
@@ -86,9 +96,8 @@ public final class ResourceAlarms {
                 active.remove(r);
             }
             on = now;
-            reason = active.isEmpty() ? null
-                    : active.keySet().stream().map(x -> x.blockedReason).collect(Collectors.joining(" & "));
-            changed = reason;
+            changed = recompute();
+            reasonNow = reason;
         }
         // RabbitMQ 3.10 logs both at warning ("memory resource limit alarm set on node N.",
         // "... cleared on node N"); warren adds the reading that set or cleared it.
@@ -98,12 +107,78 @@ public final class ResourceAlarms {
         } else {
             log.atWarn().addKeyValue("alarm", r.id()).log("{} resource limit alarm cleared: {}", r.id(), detail);
         }
-        for (Listener l : listeners) {
-            l.alarmsChanged(changed);
+        onLocalChange.run();
+        if (changed) {
+            tell(reasonNow);
         }
     }
 
-    /** True while any alarm is set: publishing connections are to be blocked. */
+    /**
+     * Sets the blocked reason from every node's alarms (null when none); caller holds the lock.
+     * Returns whether it changed.
+     */
+    private boolean recompute() {
+        java.util.EnumSet<Resource> all = java.util.EnumSet.noneOf(Resource.class);
+        all.addAll(active.keySet());
+        remote.values().forEach(all::addAll);
+        String was = reason;
+        reason = all.isEmpty() ? null : all.stream().map(x -> x.blockedReason).collect(Collectors.joining(" & "));
+        return !java.util.Objects.equals(was, reason);
+    }
+
+    /** Tells the listeners the blocked reason is now {@code now} (null: publishers may publish). */
+    private void tell(String now) {
+        for (Listener l : listeners) {
+            l.alarmsChanged(now);
+        }
+    }
+
+    /**
+     * Sets the alarms another node of the cluster has now ({@code resources} empty: none, as when
+     * it went down or left). Publishers here are blocked while any node has one.
+     */
+    public void setRemote(String node, Set<Resource> resources) {
+        setRemote(node, resources, "");
+    }
+
+    /** As {@link #setRemote(String, Set)}; {@code why} (may be empty) ends the log lines of the change. */
+    public void setRemote(String node, Set<Resource> resources, String why) {
+        boolean changed;
+        String reasonNow;
+        Set<Resource> was;
+        synchronized (this) {
+            was = resources.isEmpty() ? remote.remove(node) : remote.put(node, Set.copyOf(resources));
+            if (was == null ? resources.isEmpty() : was.equals(resources)) {
+                return;
+            }
+            changed = recompute();
+            reasonNow = reason;
+        }
+        for (Resource r : Resource.values()) {
+            boolean before = was != null && was.contains(r);
+            if (before != resources.contains(r)) {
+                log.atWarn().addKeyValue("alarm", r.id()).log(before
+                        ? "{} resource limit alarm cleared on node {}{}"
+                        : "{} resource limit alarm set on node {}{}. Publishers on this node will be blocked until it "
+                        + "clears", r.id(), node, why);
+            }
+        }
+        if (changed) {
+            tell(reasonNow);
+        }
+    }
+
+    /** The other nodes' alarms now, by node name in name order (nodes without any are left out). */
+    public synchronized Map<String, Set<Resource>> remote() {
+        return java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(remote));
+    }
+
+    /** Run (on the thread that changed them, outside any lock) whenever this node's own alarms change. */
+    public void onLocalChange(Runnable r) {
+        onLocalChange = r == null ? () -> { } : r;
+    }
+
+    /** True while any alarm is set, on this node or (in a cluster) another: publishing connections are to be blocked. */
     public boolean blocked() {
         return reason != null;
     }
@@ -113,7 +188,7 @@ public final class ResourceAlarms {
         return reason;
     }
 
-    /** The resources in alarm now. */
+    /** The resources in alarm on this node now (its own alarms; {@link #remote} has the other nodes'). */
     public synchronized Set<Resource> active() {
         return active.isEmpty() ? Set.of() : Set.copyOf(active.keySet());
     }

@@ -57,6 +57,8 @@ public final class ClusterNode implements AutoCloseable {
     private volatile boolean closed;
 
     private final ClusterSecret secret;
+    /** Every node's resource alarms block publishers cluster-wide. */
+    private final ClusterAlarms alarms;
 
     private ClusterNode(WarrenConfig.ClusterConfig config, ReplicatedDefinitionStore definitions, MetadataGroup group,
                         javax.net.ssl.SSLContext probeTls, ClusterSecret secret) {
@@ -65,6 +67,7 @@ public final class ClusterNode implements AutoCloseable {
         this.config = config;
         this.definitions = definitions;
         this.group = group;
+        this.alarms = new ClusterAlarms(config.nodeName());
         for (WarrenConfig.ClusterConfig.Peer p : config.nodes()) {
             running.put(p.name(), p.name().equals(config.nodeName()));
         }
@@ -335,6 +338,37 @@ public final class ClusterNode implements AutoCloseable {
     /** What amqpListener last said. */
     private volatile String listener = "";
 
+    /**
+     * This node's resource alarms: the other nodes' alarms are set on them (so publishers here
+     * are blocked while any node has one), and the others are told of this node's own.
+     */
+    public void alarms(io.warren.core.flow.ResourceAlarms resourceAlarms) {
+        alarms.attach(resourceAlarms, this::tellAlarms);
+        tellAlarms();
+    }
+
+    /** Tells every other node this node's alarms (and takes theirs from the answers); does not wait. */
+    private void tellAlarms() {
+        for (WarrenConfig.ClusterConfig.Peer p : members()) {
+            if (!p.name().equals(config.nodeName())) {
+                tellAlarms(p.name());
+            }
+        }
+    }
+
+    private void tellAlarms(String node) {
+        if (closed) {
+            return;
+        }
+        group.ask(memberId(node), alarms.question()).whenComplete((answer, e) -> {
+            if (e == null) {
+                alarms.answered(node, answer);
+            } else {
+                log.debug("cannot exchange resource alarms with node {}: {}", node, e.toString());
+            }
+        });
+    }
+
     /** A management API question ({@link #apiAnswers}); anything else: {@link #answer}. */
     private CompletableFuture<byte[]> answerLater(String question) {
         if (question.startsWith(API)) {
@@ -367,10 +401,14 @@ public final class ClusterNode implements AutoCloseable {
     /**
      * This node's answer to ask: "leader GROUP" is answered with the node that leads that quorum
      * queue group as this member knows it (empty when none is known or this node is no member);
+     * "alarms ..." with this node's resource alarms ({@link ClusterAlarms});
      * any other question with its AMQP listener, then "\nstarted" once this run's start is in the
      * log (othersStarted).
      */
     private byte[] answer(String question) {
+        if (question.startsWith(ClusterAlarms.QUESTION)) {
+            return alarms.answer(question.substring(ClusterAlarms.QUESTION.length()));
+        }
         String a = question.startsWith(LEADER) ? quorumQueues.leaderOf(question.substring(LEADER.length()))
                 : listener + (definitions.started().isDone() ? "\n" + STARTED : "");
         return a.getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -598,6 +636,7 @@ public final class ClusterNode implements AutoCloseable {
             throw new ClusterRefusal(503, "cannot remove node " + name + " from the cluster: " + e.getMessage());
         }
         running.remove(name);
+        alarms.down(name);
         addresses.remove(name);
         downSince.remove(name);
         log.info("node {} was removed from the cluster", name);
@@ -705,9 +744,16 @@ public final class ClusterNode implements AutoCloseable {
                 }
                 if (up) {
                     downSince.remove(p.name());
+                    tellAlarms(p.name());
                 } else {
                     downSince.putIfAbsent(p.name(), System.nanoTime());
+                    alarms.down(p.name());
                     endTransientQueues(p.name());
+                }
+            }
+            for (String alarmed : alarms.alarmed()) {
+                if (!isMember(alarmed)) {
+                    alarms.down(alarmed); // forgotten
                 }
             }
             shrinkQueueGroups();

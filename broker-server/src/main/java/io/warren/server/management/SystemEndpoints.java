@@ -224,24 +224,32 @@ final class SystemEndpoints {
         return m;
     }
 
-    /** RabbitMQ's rabbit_mgmt_wm_health_check_alarms: 503 with the alarms while any is set. */
+    /**
+     * RabbitMQ's rabbit_mgmt_wm_health_check_alarms: 503 with the alarms while any is set, this
+     * node's first, then (in a cluster) every other node's as this node knows them.
+     */
     ApiResponse alarms(ApiRequest r) {
-        var active = ctx.monitor.alarms().active();
-        if (active.isEmpty()) {
-            return ApiResponse.ok(Map.of("status", "ok"));
-        }
+        ResourceAlarms all = ctx.monitor.alarms();
         List<Map<String, Object>> alarms = new ArrayList<>();
-        for (ResourceAlarms.Resource a : active) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("node", ctx.node);
-            m.put("resource", a.id());
-            alarms.add(m);
+        for (ResourceAlarms.Resource a : all.active()) {
+            alarms.add(alarm(ctx.node, a));
+        }
+        all.remote().forEach((node, set) -> set.stream().sorted().forEach(a -> alarms.add(alarm(node, a))));
+        if (alarms.isEmpty()) {
+            return ApiResponse.ok(Map.of("status", "ok"));
         }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("status", "failed");
         m.put("reason", "There are alarms in effect in the cluster");
         m.put("alarms", alarms);
         return new ApiResponse(503, m, Map.of());
+    }
+
+    private static Map<String, Object> alarm(String node, ResourceAlarms.Resource a) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("node", node);
+        m.put("resource", a.id());
+        return m;
     }
 
     /**

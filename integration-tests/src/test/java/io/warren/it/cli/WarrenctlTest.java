@@ -459,11 +459,20 @@ class WarrenctlTest {
             assertEquals("ok\n", set.out());
             await().atMost(STATUS_WAIT).untilAsserted(() ->
                     assertTrue(ctl("status").out().contains("Free disk space alarm on node"), ctl("status").out()));
+            Result cluster = ctl("cluster_status", "--formatter", "json");
+            assertEquals(0, cluster.code(), cluster.all());
+            JsonNode alarms = JSON.readTree(cluster.out()).path("alarms");
+            assertEquals(1, alarms.size(), cluster.out());
+            assertTrue(alarms.path(0).path("node").asText().startsWith("warren@"), cluster.out());
+            assertEquals("disk", alarms.path(0).path("resource").asText(), cluster.out());
+            assertEquals("resource_limit", alarms.path(0).path("type").asText(), cluster.out());
+            assertTrue(ctl("cluster_status").out().contains("Alarms\n\nFree disk space alarm on node warren@"));
             conn.createChannel().basicPublish("", "nowhere", null, new byte[] {1});
             assertTrue(blocked.await(10, java.util.concurrent.TimeUnit.SECONDS), "publisher blocked");
             Result clear = ctl("eval", "rabbit_alarm:clear_alarm({resource_limit, disk, node()}).");
             assertEquals(0, clear.code(), clear.all());
             assertTrue(unblocked.await(10, java.util.concurrent.TimeUnit.SECONDS), "publisher unblocked");
+            assertTrue(ctl("cluster_status").out().contains("Alarms\n\n(none)\n"));
             Result other = ctl("eval", "io:format(\"hi\").");
             assertEquals(64, other.code(), other.all());
             assertTrue(other.err().startsWith("Error: warren runs no Erlang"), other.err());

@@ -1197,6 +1197,110 @@ class ClusterTest {
         }
     }
 
+    /**
+     * RabbitMQ's alarms are cluster-wide: a memory alarm on node 3 blocks a publisher on node 1
+     * (connection.blocked "low on memory", its publish held) until node 3's alarm clears; node 1's
+     * alarms health check and cluster_status list node 3's alarm. A node that goes down (paused
+     * past the probes) no longer holds the others' publishers; back up, it holds them again.
+     */
+    @Test
+    @Order(19)
+    void aResourceAlarmOnOneNodeBlocksPublishersOnEveryNode() throws Exception {
+        String queue = "alarm.held";
+        try (Connection c = cluster.connect(1)) {
+            c.createChannel().queueDeclare(queue, true, false, false, null);
+        }
+        api(3, "PUT", "/api/warren/alarms/memory", null);
+        try {
+            await().atMost(SPREAD).untilAsserted(() -> {
+                HttpResponse<String> h = get(1, "/api/health/checks/alarms");
+                assertEquals(503, h.statusCode(), h.body());
+                assertEquals("[{\"node\":\"warren3@localhost\",\"resource\":\"memory\"}]",
+                        JSON.readTree(h.body()).path("alarms").toString());
+            });
+            Result status = cluster.ctl(1, "cluster_status", "--formatter", "json");
+            assertEquals(0, status.code(), status.all());
+            assertEquals("[{\"node\":\"warren3@localhost\",\"resource\":\"memory\",\"type\":\"resource_limit\"}]",
+                    JSON.readTree(status.out()).path("alarms").toString());
+            Result text = cluster.ctl(2, "cluster_status");
+            assertTrue(text.out().contains("Alarms\n\nMemory alarm on node warren3@localhost\n"), text.all());
+            // node 1's own figures show no alarm of its own
+            assertEquals(false, api(1, "GET", "/api/nodes/warren1@localhost", null).path("mem_alarm").asBoolean(true));
+
+            List<String> blocked = new java.util.concurrent.CopyOnWriteArrayList<>();
+            try (Connection c = cluster.connect(1)) {
+                c.addBlockedListener(new com.rabbitmq.client.BlockedListener() {
+                    @Override public void handleBlocked(String reason) {
+                        blocked.add(reason);
+                    }
+
+                    @Override public void handleUnblocked() {
+                        blocked.add("unblocked");
+                    }
+                });
+                Channel ch = c.createChannel();
+                // as RabbitMQ's, a connection is blocked at its first publish during an alarm;
+                // what it publishes after that stays unread
+                ch.basicPublish("", queue, PERSISTENT, "trigger".getBytes(StandardCharsets.UTF_8));
+                await().atMost(SPREAD).until(() -> blocked.contains("low on memory"));
+                for (int i = 0; i < 50; i++) {
+                    ch.basicPublish("", queue, PERSISTENT, "held".getBytes(StandardCharsets.UTF_8));
+                }
+                Thread.sleep(1_000);
+                assertTrue(messages(1, queue) <= 1, "the publishes wait while node 3 is in alarm");
+
+                // node 3 paused: node 1's probes find it down and drop its alarm
+                long pid = Processes.pid(cluster.node(3).pidFile());
+                signal("STOP", pid);
+                try {
+                    await().atMost(SPREAD).until(() -> blocked.contains("unblocked"));
+                    await().atMost(SPREAD).untilAsserted(() -> assertEquals(51, messages(1, queue)));
+                    assertEquals(200, get(1, "/api/health/checks/alarms").statusCode());
+                } finally {
+                    signal("CONT", pid);
+                }
+                // back up with its alarm still set: node 1's publishers are held again
+                await().atMost(SPREAD).untilAsserted(() -> assertEquals(503,
+                        get(1, "/api/health/checks/alarms").statusCode()));
+                ch.basicPublish("", queue, PERSISTENT, "trigger".getBytes(StandardCharsets.UTF_8));
+                await().atMost(SPREAD).until(() -> blocked.stream().filter("low on memory"::equals).count() == 2);
+                for (int i = 0; i < 50; i++) {
+                    ch.basicPublish("", queue, PERSISTENT, "held again".getBytes(StandardCharsets.UTF_8));
+                }
+                Thread.sleep(1_000);
+                assertTrue(messages(1, queue) <= 52, "the publishes wait for node 3's alarm again");
+                api(3, "DELETE", "/api/warren/alarms/memory", null);
+                await().atMost(SPREAD).until(() -> blocked.stream().filter("unblocked"::equals).count() == 2);
+                await().atMost(SPREAD).untilAsserted(() -> assertEquals(102, messages(1, queue)));
+                assertEquals(List.of("low on memory", "unblocked", "low on memory", "unblocked"), blocked);
+            }
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(200, get(2, "/api/health/checks/alarms").statusCode()));
+            Result none = cluster.ctl(1, "cluster_status");
+            assertTrue(none.out().contains("Alarms\n\n(none)\n"), none.all());
+        } finally {
+            try {
+                api(3, "DELETE", "/api/warren/alarms/memory", null);
+            } catch (Exception | AssertionError e) {
+                // cleared already, or node 3 is not answering: the assertion above says why
+            }
+            try (Connection c = cluster.connect(1)) {
+                c.createChannel().queueDelete(queue);
+            }
+        }
+    }
+
+    /** The messages of {@code queue} as node {@code via}'s management API counts them now. */
+    private static int messages(int via, String queue) throws Exception {
+        return api(via, "GET", "/api/queues/%2F/" + queue, null).path("messages").asInt(-1);
+    }
+
+    private static HttpResponse<String> get(int i, String path) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + cluster.node(i).managementPort() + path))
+                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
+                        "guest:guest".getBytes(StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     /** The x-delivery-count of a delivery; 0 when it has none. */
     private static long deliveryCount(GetResponse r) {
         Map<String, Object> headers = r.getProps().getHeaders();
