@@ -68,6 +68,7 @@ final class ManagementApi {
         get("vhosts/{vhost}/connections", connections::list);
         get("vhosts/{vhost}/channels", connections::channels);
         get("health/checks/alarms", now(sys::alarms));
+        get("health/checks/local-alarms", now(sys::localAlarms));
         get("health/checks/virtual-hosts", now(sys::virtualHostsHealth));
         get("aliveness-test/{vhost}", sys::aliveness);
 

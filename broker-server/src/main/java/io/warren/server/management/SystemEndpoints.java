@@ -229,18 +229,29 @@ final class SystemEndpoints {
      * node's first, then (in a cluster) every other node's as this node knows them.
      */
     ApiResponse alarms(ApiRequest r) {
+        return alarms(true, "There are alarms in effect in the cluster");
+    }
+
+    /** RabbitMQ's rabbit_mgmt_wm_health_check_local_alarms: as {@link #alarms}, this node's own alarms only. */
+    ApiResponse localAlarms(ApiRequest r) {
+        return alarms(false, "There are alarms in effect on the node");
+    }
+
+    private ApiResponse alarms(boolean cluster, String reason) {
         ResourceAlarms all = ctx.monitor.alarms();
         List<Map<String, Object>> alarms = new ArrayList<>();
         for (ResourceAlarms.Resource a : all.active()) {
             alarms.add(alarm(ctx.node, a));
         }
-        all.remote().forEach((node, set) -> set.stream().sorted().forEach(a -> alarms.add(alarm(node, a))));
+        if (cluster) {
+            all.remote().forEach((node, set) -> set.stream().sorted().forEach(a -> alarms.add(alarm(node, a))));
+        }
         if (alarms.isEmpty()) {
             return ApiResponse.ok(Map.of("status", "ok"));
         }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("status", "failed");
-        m.put("reason", "There are alarms in effect in the cluster");
+        m.put("reason", reason);
         m.put("alarms", alarms);
         return new ApiResponse(503, m, Map.of());
     }

@@ -1225,6 +1225,10 @@ class ClusterTest {
             Result text = cluster.ctl(2, "cluster_status");
             assertTrue(text.out().contains("Alarms\n\nMemory alarm on node warren3@localhost\n"), text.all());
             // node 1's own figures show no alarm of its own
+            assertEquals(200, get(1, "/api/health/checks/local-alarms").statusCode());
+            HttpResponse<String> local = get(3, "/api/health/checks/local-alarms");
+            assertEquals(503, local.statusCode(), local.body());
+            assertEquals("There are alarms in effect on the node", JSON.readTree(local.body()).path("reason").asText());
             assertEquals(false, api(1, "GET", "/api/nodes/warren1@localhost", null).path("mem_alarm").asBoolean(true));
 
             List<String> blocked = new java.util.concurrent.CopyOnWriteArrayList<>();
