@@ -60,6 +60,14 @@ import java.util.concurrent.TimeUnit;
  * replaces its value in place, a remove drops the keys. {@link #entries()} copies them under the
  * state's lock. Values are shared, not copied: neither the caller nor a listener may change them.
  *
+ * <p><b>Memory.</b> The values of all groups on a node share one budget in memory
+ * ({@link #residentBudget}, 64 MiB); a value applied past it (and at least {@value #SPILL_MIN}
+ * bytes long) goes to the group's spill file ({@link SpillFile}) instead, so a backlog's head stays
+ * in memory and its tail on disk, as a classic queue pages out its tail. {@link #get} and the
+ * entries of {@link #entries()} read such a value back from disk when asked (not on an event
+ * loop; {@link #onDisk} tells). The file needs no sync and no recovery: at every start the group
+ * is rebuilt from its snapshot and log, and its spill file made anew.
+ *
  * <p><b>Listener threads.</b> {@link Listener#applied}, {@link Listener#restored} and
  * {@link Listener#leaderReady} are called on the group's apply thread (Ratis' state-machine
  * updater of this division); {@link Listener#leaderLost} on the Ratis thread that saw the
@@ -130,6 +138,23 @@ public final class QueueGroup {
         void leaderLost(String newLeaderId);
     }
 
+    /**
+     * Bytes of values all queue groups of this JVM hold in memory ({@link #store}); past
+     * {@link #residentBudget}, new values go to their group's spill file instead. One node's
+     * groups share one budget, so a node with many quorum queues holds no more than one with few.
+     */
+    private static final java.util.concurrent.atomic.AtomicLong RESIDENT = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * The memory budget of a node's queue-group values: 64 MiB, the bound a classic queue's ready
+     * messages have in memory before it pages out. Tests lower it.
+     */
+    static volatile long residentBudget = 64L << 20;
+    /** Values shorter than this stay in memory whatever the budget (a delivery count is 4 bytes). */
+    static final int SPILL_MIN = 64;
+
+    /** A value on disk: {@code length} bytes at {@code offset} of {@code file}. */
+    private record Spilled(SpillFile file, long offset, int length) {}
+
     /** A record to send; {@code deadline} is the {@link System#nanoTime} past which its future fails. */
     private record Pending(byte[] record, CompletableFuture<Long> result, long deadline) {}
 
@@ -142,7 +167,18 @@ public final class QueueGroup {
 
     /** Guards entries, listener and leading. */
     private final Object lock = new Object();
-    private final LinkedHashMap<Long, byte[]> entries = new LinkedHashMap<>();
+    /** Each key's value: a byte[] in memory, or {@link Spilled}. */
+    private final LinkedHashMap<Long, Object> entries = new LinkedHashMap<>();
+    /** Bytes of this group's values in memory (its share of {@link #RESIDENT}). Guarded by lock. */
+    private long resident;
+    /** The group's dir, where its spill files go; null until Ratis initializes the group here. */
+    private Path spillDir;
+    /** Where new values go past the budget; null until initialized. Guarded by lock. */
+    private SpillFile spill;
+    /** Every spill file some value may be in (the current one; an older one while compaction failed). */
+    private final List<SpillFile> spillFiles = new ArrayList<>();
+    private int spillGeneration;
+    private long lastSpillWarning;
     private Listener listener;
     /** Between notifyLeaderReady and the leadership's loss. */
     private boolean leading;
@@ -530,19 +566,166 @@ public final class QueueGroup {
 
     // ---- state
 
-    /** The entries in log order, copied under the state's lock on the caller's thread. */
+    /**
+     * The entries in log order, copied under the state's lock on the caller's thread. A value
+     * that went to disk is read when its entry's {@code getValue} is called (from disk: not on an
+     * event loop), as {@link #get} reads it then: null if the key was removed meanwhile.
+     */
     public List<Map.Entry<Long, byte[]>> entries() {
         synchronized (lock) {
             List<Map.Entry<Long, byte[]>> copy = new ArrayList<>(entries.size());
-            entries.forEach((k, v) -> copy.add(new AbstractMap.SimpleImmutableEntry<>(k, v)));
+            entries.forEach((k, v) -> copy.add(v instanceof byte[] b ? new AbstractMap.SimpleImmutableEntry<>(k, b)
+                    : new OnDisk(k)));
             return copy;
         }
     }
 
-    /** The value of {@code key}, or null when the map has none (shared: do not change it). */
+    /** An entry of {@link #entries()} whose value is on disk. */
+    private final class OnDisk implements Map.Entry<Long, byte[]> {
+        private final long key;
+
+        OnDisk(long key) {
+            this.key = key;
+        }
+
+        @Override public Long getKey() {
+            return key;
+        }
+
+        @Override public byte[] getValue() {
+            return get(key);
+        }
+
+        @Override public byte[] setValue(byte[] value) {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    /**
+     * The value of {@code key}, or null when the map has none (shared: do not change it). A value
+     * on disk is read from there: not for an event loop. Throws UncheckedIOException when it
+     * cannot be read.
+     */
     public byte[] get(long key) {
         synchronized (lock) {
-            return entries.get(key);
+            return load(entries.get(key));
+        }
+    }
+
+    /** Whether {@code key}'s value is on disk (a {@link #get} of it reads the disk). */
+    public boolean onDisk(long key) {
+        synchronized (lock) {
+            return entries.get(key) instanceof Spilled;
+        }
+    }
+
+    /** Bytes of this group's values on disk now. */
+    public long bytesOnDisk() {
+        synchronized (lock) {
+            long n = 0;
+            for (SpillFile f : spillFiles) {
+                n += f.live();
+            }
+            return n;
+        }
+    }
+
+    // ---- values in memory or on disk (all under lock)
+
+    /** What the map keeps for {@code value}: itself, or past the node's budget its place in the spill file. */
+    private Object store(byte[] value, SpillFile into) {
+        if (value.length >= SPILL_MIN && into != null && RESIDENT.get() + value.length > residentBudget) {
+            try {
+                return new Spilled(into, into.append(value), value.length);
+            } catch (IOException e) {
+                long now = System.nanoTime();
+                if (now - lastSpillWarning > TimeUnit.MINUTES.toNanos(1) || lastSpillWarning == 0) {
+                    lastSpillWarning = now;
+                    log.warn("queue group {}: cannot write a value to its spill file, kept in memory: {}", name,
+                            e.toString());
+                }
+            }
+        }
+        resident += value.length;
+        RESIDENT.addAndGet(value.length);
+        return value;
+    }
+
+    /** A value the map no longer holds. */
+    private void release(Object v) {
+        if (v instanceof byte[] b) {
+            resident -= b.length;
+            RESIDENT.addAndGet(-b.length);
+        } else if (v instanceof Spilled s) {
+            s.file().drop(s.length());
+        }
+    }
+
+    private static byte[] load(Object v) {
+        if (!(v instanceof Spilled s)) {
+            return (byte[]) v;
+        }
+        try {
+            return s.file().read(s.offset(), s.length());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private SpillFile newSpill() throws IOException {
+        SpillFile f = new SpillFile(spillDir.resolve(SPILL_PREFIX + (++spillGeneration)));
+        spillFiles.add(f);
+        return f;
+    }
+
+    static final String SPILL_PREFIX = "warren-spill-";
+
+    /** After removes: an empty spill file is emptied on disk, a mostly dead one compacted. */
+    private void tidySpill() {
+        if (spill == null || spillFiles.size() != 1) {
+            return;
+        }
+        try {
+            if (spill.live() == 0) {
+                if (spill.length() > 0) {
+                    spill.reset();
+                }
+            } else if (spill.wantsCompaction()) {
+                compact();
+            }
+        } catch (IOException e) {
+            log.warn("queue group {}: cannot tidy its spill file: {}", name, e.toString());
+        }
+    }
+
+    /** Copies the values on disk to a new spill file and deletes the old one. */
+    private void compact() throws IOException {
+        SpillFile old = spill;
+        SpillFile next = newSpill();
+        spill = next; // new values go there from now on, whatever happens below
+        for (Map.Entry<Long, Object> e : entries.entrySet()) {
+            if (e.getValue() instanceof Spilled s && s.file() == old) {
+                e.setValue(new Spilled(next, next.append(old.read(s.offset(), s.length())), s.length()));
+            }
+        }
+        spillFiles.remove(old);
+        old.close();
+    }
+
+    /** The node stops or leaves the group: its values are no longer held here. */
+    private void releaseAll() {
+        synchronized (lock) {
+            RESIDENT.addAndGet(-resident);
+            resident = 0;
+            for (SpillFile f : spillFiles) {
+                try {
+                    f.close();
+                } catch (IOException e) {
+                    log.warn("queue group {}: cannot delete its spill file: {}", name, e.toString());
+                }
+            }
+            spillFiles.clear();
+            spill = null;
         }
     }
 
@@ -657,7 +840,10 @@ public final class QueueGroup {
         if (type == PUT) {
             long key = b.getLong();
             byte[] value = Arrays.copyOfRange(record, offset + 9, offset + length);
-            entries.put(key, value);
+            Object old = entries.put(key, store(value, spill));
+            if (old != null) {
+                release(old);
+            }
             if (l != null) {
                 call(() -> l.applied(index, key, value, local));
             }
@@ -665,10 +851,15 @@ public final class QueueGroup {
             int n = b.getInt();
             for (int i = 0; i < n; i++) {
                 long key = b.getLong();
-                if (entries.remove(key) != null && l != null) {
-                    call(() -> l.applied(index, key, null, local));
+                Object old = entries.remove(key);
+                if (old != null) {
+                    release(old);
+                    if (l != null) {
+                        call(() -> l.applied(index, key, null, local));
+                    }
                 }
             }
+            tidySpill();
         } else {
             throw new IllegalArgumentException("queue group " + name + ": unknown record type " + type + " at " + index);
         }
@@ -679,15 +870,16 @@ public final class QueueGroup {
      * the values are taken (not copied) under the state's lock, then written outside it. They are
      * never changed in place (a put replaces a key's array), and Ratis takes snapshots on the apply
      * thread, so the map does not change meanwhile either. Readers ({@link #get}) are not held up.
+     * A value on disk is read when its turn comes (under the lock, which guards the spill file).
      */
     private void writeSnapshot(java.io.OutputStream out) throws IOException {
         long[] keys;
-        byte[][] values;
+        Object[] values;
         synchronized (lock) {
             keys = new long[entries.size()];
-            values = new byte[entries.size()][];
+            values = new Object[entries.size()];
             int i = 0;
-            for (Map.Entry<Long, byte[]> e : entries.entrySet()) {
+            for (Map.Entry<Long, Object> e : entries.entrySet()) {
                 keys[i] = e.getKey();
                 values[i++] = e.getValue();
             }
@@ -695,30 +887,79 @@ public final class QueueGroup {
         java.io.DataOutputStream d = new java.io.DataOutputStream(out);
         d.writeInt(keys.length);
         for (int i = 0; i < keys.length; i++) {
+            byte[] value;
+            if (values[i] instanceof byte[] b) {
+                value = b;
+            } else {
+                synchronized (lock) {
+                    try {
+                        value = load(values[i]);
+                    } catch (java.io.UncheckedIOException e) {
+                        throw e.getCause();
+                    }
+                }
+            }
+            values[i] = null; // read once, then let go
             d.writeLong(keys[i]);
-            d.writeInt(values[i].length);
-            d.write(values[i]);
+            d.writeInt(value.length);
+            d.write(value);
         }
         d.flush();
     }
 
+    /**
+     * Replaces the map with a snapshot's, streamed: past the node's budget its values go to a new
+     * spill file as they are read, and the old map's values (and spill files) go once it is read.
+     */
     private void readSnapshot(java.io.InputStream in) throws IOException {
         java.io.DataInputStream d = new java.io.DataInputStream(in);
         int n = d.readInt();
-        LinkedHashMap<Long, byte[]> restored = new LinkedHashMap<>();
-        for (int i = 0; i < n; i++) {
-            long key = d.readLong();
-            int length = d.readInt();
-            if (length < 0) {
-                throw new IOException("queue group " + name + ": a snapshot entry of " + length + " bytes");
+        LinkedHashMap<Long, Object> restored = new LinkedHashMap<>();
+        SpillFile into;
+        long before;
+        List<SpillFile> old;
+        synchronized (lock) {
+            old = new ArrayList<>(spillFiles);
+            into = spillDir == null ? null : newSpill();
+            before = resident;
+        }
+        try {
+            for (int i = 0; i < n; i++) {
+                long key = d.readLong();
+                int length = d.readInt();
+                if (length < 0) {
+                    throw new IOException("queue group " + name + ": a snapshot entry of " + length + " bytes");
+                }
+                byte[] value = new byte[length];
+                d.readFully(value);
+                synchronized (lock) {
+                    Object was = restored.put(key, store(value, into));
+                    if (was != null) {
+                        release(was);
+                    }
+                }
             }
-            byte[] value = new byte[length];
-            d.readFully(value);
-            restored.put(key, value);
+        } catch (IOException | RuntimeException e) {
+            synchronized (lock) {
+                restored.values().forEach(this::release);
+                if (into != null) {
+                    spillFiles.remove(into);
+                    into.close();
+                }
+            }
+            throw e;
         }
         synchronized (lock) {
+            // resident now counts the old map (before) and the restored one
+            RESIDENT.addAndGet(-before);
+            resident -= before;
             entries.clear();
             entries.putAll(restored);
+            for (SpillFile f : old) {
+                spillFiles.remove(f);
+                f.close();
+            }
+            spill = into;
         }
     }
 
@@ -763,7 +1004,18 @@ public final class QueueGroup {
         }
 
         @Override public void initialize(RaftServer server, RaftGroupId id, RaftStorage storage) throws IOException {
-            nameFile(storage.getStorageDir().getRoot().toPath());
+            Path dir = storage.getStorageDir().getRoot().toPath();
+            nameFile(dir);
+            synchronized (lock) {
+                // Spill files of an earlier run: the state is rebuilt from the snapshot and the log.
+                try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+                    for (Path f : files.filter(f -> f.getFileName().toString().startsWith(SPILL_PREFIX)).toList()) {
+                        Files.deleteIfExists(f);
+                    }
+                }
+                spillDir = dir;
+                spill = newSpill();
+            }
             super.initialize(server, id, storage);
         }
 
@@ -813,6 +1065,7 @@ public final class QueueGroup {
         @Override public void close() throws IOException {
             leaderLost(null);
             super.close();
+            releaseAll();
         }
     }
 }

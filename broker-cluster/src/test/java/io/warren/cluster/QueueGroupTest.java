@@ -311,6 +311,99 @@ class QueueGroupTest {
         join(node(2).queueGroups().get(Q2).put(500, bytes("after restart")));
     }
 
+    /**
+     * Past the node's memory budget (here: none) values go to the group's spill file on every
+     * member: they read back the same through get and entries, go into snapshots and come back
+     * from them (a member restarted behind the others installs the leader's snapshot), survive a
+     * change of leader, and the file is compacted when mostly dead and emptied when nothing is left.
+     * Short values (delivery counts) stay in memory.
+     */
+    @Test void valuesPastTheMemoryBudgetGoToDiskAndBackThroughSnapshotsRestartsAndLeaders() throws Exception {
+        String q = "vhost/spill/9";
+        long budget = QueueGroup.residentBudget;
+        long compact = SpillFile.compactAfter;
+        QueueGroup.residentBudget = 0;
+        SpillFile.compactAfter = 4_000;
+        try {
+            QueueGroup[] groups = joinAll(q);
+            String pad = "x".repeat(200);
+            long last = 0;
+            for (int i = 0; i < 40; i++) {
+                last = Math.max(last, join(groups[i % 3].put(i, bytes(i + pad))));
+            }
+            last = Math.max(last, join(groups[0].put(-1, bytes("3"))));
+            long l = last;
+            String uuid = RaftNode.queueGroupId(q).getUuid().toString();
+            for (int i = 0; i < 3; i++) {
+                QueueGroup g = groups[i];
+                await().atMost(BOUND).until(() -> g.appliedIndex() >= l);
+                assertTrue(g.onDisk(7), "node " + i);
+                assertFalse(g.onDisk(-1), "a 1-byte value stays in memory");
+                assertEquals(10 * 201 + 30 * 202, g.bytesOnDisk(), "node " + i); // "0xx..x" to "39xx..x"
+                assertEquals("7" + pad, new String(g.get(7), StandardCharsets.UTF_8));
+                assertEquals(41, asMap(g.entries()).size());
+                assertTrue(spillBytes(cluster.storageDir(i).resolve(uuid)) >= g.bytesOnDisk());
+            }
+            Map<Long, String> expected = asMap(groups[0].entries());
+
+            // node 2 misses enough to need the leader's snapshot (one every 20 entries), which
+            // carries the values on disk
+            cluster.stop(2);
+            for (int i = 40; i < 70; i++) {
+                join(groups[i % 2].put(i, bytes(i + pad)));
+                expected.put((long) i, i + pad);
+            }
+            // removing 50 of the 70 leaves more dead bytes than live ones: compaction
+            long removed = join(groups[0].remove(java.util.stream.LongStream.range(0, 50).toArray()));
+            for (long k = 0; k < 50; k++) {
+                expected.remove(k);
+            }
+            await().atMost(BOUND).until(() -> groups[1].appliedIndex() >= removed);
+            assertEquals(expected, asMap(groups[0].entries()));
+            assertEquals(expected, asMap(groups[1].entries()));
+            assertFalse(Files.exists(cluster.storageDir(0).resolve(uuid).resolve(QueueGroup.SPILL_PREFIX + "1")),
+                    "the first spill file was compacted away");
+            cluster.start(2);
+            QueueGroup back = node(2).queueGroups().get(q);
+            await().atMost(BOUND).until(() -> asMap(back.entries()).equals(expected));
+            assertTrue(back.onDisk(60), "a value from the snapshot went to disk");
+
+            // a new leader reads what is on disk
+            int leader = leaderOf(groups);
+            cluster.stop(leader);
+            QueueGroup[] others = new QueueGroup[3];
+            for (int i = 0; i < 3; i++) {
+                others[i] = i == leader ? null : node(i).queueGroups().get(q);
+            }
+            int next = leaderOf(others);
+            assertEquals(expected, asMap(others[next].entries()));
+            long end = join(others[next].remove(expected.keySet().stream().mapToLong(Long::longValue).toArray()));
+            for (int i = 0; i < 3; i++) {
+                if (others[i] != null) {
+                    QueueGroup g = others[i];
+                    Path groupDir = cluster.storageDir(i).resolve(uuid);
+                    await().atMost(BOUND).until(() -> g.appliedIndex() >= end);
+                    assertEquals(0, g.bytesOnDisk());
+                    assertEquals(0, spillBytes(groupDir), "an empty map leaves an empty spill file");
+                    assertEquals(0, g.size());
+                }
+            }
+        } finally {
+            QueueGroup.residentBudget = budget;
+            SpillFile.compactAfter = compact;
+        }
+    }
+
+    private static long spillBytes(Path groupDir) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(groupDir)) {
+            long n = 0;
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(QueueGroup.SPILL_PREFIX)).toList()) {
+                n += Files.size(f);
+            }
+            return n;
+        }
+    }
+
     @Test void putsThatWaitTogetherShareALogEntryAndApplyInCallOrderEverywhere() throws Exception {
         String Q1 = "vhost/batch/6";
         QueueGroup[] groups = joinAll(Q1);

@@ -84,10 +84,10 @@ public final class QueueArguments {
             }
             for (String key : List.of("x-max-in-memory-length", "x-max-in-memory-bytes")) {
                 if (args.containsKey(key)) {
-                    // Accepted by RabbitMQ; warren bounds a queue's memory by its paging bound (and, for a
-                    // cluster's quorum queue, whose members hold its bodies, by the memory alarm) instead.
-                    throw invalid(key, queue, vhost, "not supported by warren (a queue pages out past 64 MiB of "
-                            + "ready messages; a cluster's quorum queue is bounded by the memory alarm)");
+                    // Accepted by RabbitMQ; warren bounds every queue's memory by its paging bound instead
+                    // (and a cluster's quorum-queue members spill past their node's budget).
+                    throw invalid(key, queue, vhost, "not supported by warren (every queue keeps at most 64 MiB "
+                            + "of ready messages in memory and pages out the rest)");
                 }
             }
             Object strategy = args.get("x-dead-letter-strategy");

@@ -315,6 +315,11 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             QueueGroup g = group();
             return g == null ? null : g.get(key);
         }
+
+        @Override public boolean onDisk(long key) {
+            QueueGroup g = group();
+            return g != null && g.onDisk(key);
+        }
     }
 
     /** The quorum queues this node holds no copy of, with what their members last said of their leader. */

@@ -60,8 +60,13 @@ public final class ReplicatedMessageStore implements MessageStore {
         /** The unsettled messages, in log order. */
         List<Map.Entry<Long, byte[]>> entries();
 
-        /** One message's bytes, or null when settled. */
+        /** One message's bytes, or null when settled; read from disk when {@link #onDisk} (not for an event loop). */
         byte[] get(long key);
+
+        /** Whether a {@link #get} of {@code key} reads the disk (the node's queue groups keep the rest in memory). */
+        default boolean onDisk(long key) {
+            return false;
+        }
     }
 
     /** The key of a message's delivery count: its reference with the top bit set. */
@@ -73,6 +78,13 @@ public final class ReplicatedMessageStore implements MessageStore {
     static final int MAX_IN_FLIGHT = 2048;
     private static final ScheduledExecutorService FLUSHER = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "warren-quorum-settle");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Where loads of messages on disk read them: never the queue's event loop. */
+    private static final java.util.concurrent.ExecutorService READER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "warren-quorum-reader");
         t.setDaemon(true);
         return t;
     });
@@ -277,17 +289,21 @@ public final class ReplicatedMessageStore implements MessageStore {
         List<Map.Entry<Long, byte[]>> entries = log.entries();
         Map<Long, Integer> counts = new java.util.HashMap<>();
         for (Map.Entry<Long, byte[]> e : entries) {
-            if (isCount(e.getKey()) && e.getValue().length == 4) {
+            if (isCount(e.getKey()) && e.getValue() != null && e.getValue().length == 4) {
                 counts.put(e.getKey() & Long.MAX_VALUE, ByteBuffer.wrap(e.getValue()).getInt());
             }
         }
         for (Map.Entry<Long, byte[]> e : entries) {
             if (!isCount(e.getKey())) {
+                byte[] record = e.getValue(); // from disk for a message there
+                if (record == null) {
+                    continue; // settled since the entries were listed
+                }
                 Integer count = counts.remove(e.getKey());
                 if (count != null) {
                     counted.add(e.getKey());
                 }
-                visitor.slot(queueId, stored(e.getKey(), e.getValue(), count == null ? 0 : count));
+                visitor.slot(queueId, stored(e.getKey(), record, count == null ? 0 : count));
             }
         }
         if (!counts.isEmpty() && !closed) {
@@ -305,8 +321,24 @@ public final class ReplicatedMessageStore implements MessageStore {
                 deliveryCount);
     }
 
+    /** A message in memory is loaded at once, one on disk on the reader thread. */
     @Override public void load(long ref, LoadSink sink) {
-        byte[] record = log.get(ref);
+        if (log.onDisk(ref)) {
+            READER.execute(() -> loadNow(ref, sink));
+        } else {
+            loadNow(ref, sink);
+        }
+    }
+
+    private void loadNow(long ref, LoadSink sink) {
+        byte[] record;
+        try {
+            record = log.get(ref);
+        } catch (UncheckedIOException e) {
+            sink.loaded(null, null, new StoreException("message " + ref + " of the quorum queue cannot be read: "
+                    + e.getCause().getMessage()));
+            return;
+        }
         if (record == null) {
             sink.loaded(null, null, new StoreException("message " + ref + " is no longer in the quorum queue's log"));
             return;
