@@ -77,7 +77,9 @@ import java.util.concurrent.TimeUnit;
  * copy, and they must return quickly (hand work to an event loop).
  *
  * <p><b>Snapshots.</b> Every {@link RaftSettings#snapshotEvery} entries the map is written to a
- * snapshot ({@link SnapshotFile}) and the log before it purged. A member that fell behind the
+ * snapshot ({@link SnapshotFile}) and the log before it purged; a map of {@link #snapshotFloor}
+ * bytes or more waits until the records logged since its last snapshot are as large as it
+ * ({@link #snapshotDue}). A member that fell behind the
  * purged log installs the leader's snapshot: its map is replaced and the listener hears
  * {@link Listener#restored} (no {@code applied} calls for the difference): read {@link #entries()}
  * again there.
@@ -151,6 +153,12 @@ public final class QueueGroup {
     static volatile long residentBudget = 64L << 20;
     /** Values shorter than this stay in memory whatever the budget (a delivery count is 4 bytes). */
     static final int SPILL_MIN = 64;
+    /**
+     * A state this large or larger (values and about 48 bytes a key) is snapshotted only once the
+     * records logged since its last snapshot are as large as it ({@link #snapshotDue}); a smaller one
+     * at every {@link RaftSettings#snapshotEvery} entries. Tests lower it.
+     */
+    static volatile long snapshotFloor = 4L << 20;
 
     /** A value on disk: {@code length} bytes at {@code offset} of {@code file}. */
     private record Spilled(SpillFile file, long offset, int length) {}
@@ -179,6 +187,8 @@ public final class QueueGroup {
     private final List<SpillFile> spillFiles = new ArrayList<>();
     private int spillGeneration;
     private long lastSpillWarning;
+    /** Bytes of records applied since the last snapshot was taken or restored. Guarded by lock. */
+    private long loggedSinceSnapshot;
     private Listener listener;
     /** Between notifyLeaderReady and the leadership's loss. */
     private boolean leading;
@@ -217,6 +227,10 @@ public final class QueueGroup {
 
             @Override public void snapshot(java.io.OutputStream out) throws IOException {
                 writeSnapshot(out);
+            }
+
+            @Override public boolean snapshotDue() {
+                return QueueGroup.this.snapshotDue();
             }
 
             @Override public void restore(long index, byte[] snapshot) {
@@ -712,9 +726,26 @@ public final class QueueGroup {
         old.close();
     }
 
-    /** The node stops or leaves the group: its values are no longer held here. */
+    /**
+     * Whether Ratis should snapshot now (asked once the entries since the last snapshot reached
+     * the threshold): a small state yes; a large one once the records logged since its last
+     * snapshot are as large as it. A large backlog is then written whole once for every as many
+     * bytes logged, and the log on disk stays within about the state's size.
+     */
+    private boolean snapshotDue() {
+        synchronized (lock) {
+            long state = resident + entries.size() * 48L;
+            for (SpillFile f : spillFiles) {
+                state += f.live();
+            }
+            return state < snapshotFloor || loggedSinceSnapshot >= state;
+        }
+    }
+
+    /** The node stops or leaves the group: its values are no longer held here (a start rebuilds them). */
     private void releaseAll() {
         synchronized (lock) {
+            entries.clear();
             RESIDENT.addAndGet(-resident);
             resident = 0;
             for (SpillFile f : spillFiles) {
@@ -733,6 +764,12 @@ public final class QueueGroup {
         synchronized (lock) {
             return entries.size();
         }
+    }
+
+    /** The index of this member's latest snapshot; -1 when it has none. */
+    long snapshotIndex() {
+        org.apache.ratis.statemachine.SnapshotInfo info = machine.getLatestSnapshot();
+        return info == null ? -1 : info.getIndex();
     }
 
     /** The highest log index applied on this member. */
@@ -818,6 +855,7 @@ public final class QueueGroup {
 
     private void apply(long index, byte[] record, boolean local) {
         synchronized (lock) {
+            loggedSinceSnapshot += record.length;
             if (record.length > 0 && record[0] == BATCH) {
                 ByteBuffer b = ByteBuffer.wrap(record, 1, record.length - 1);
                 int n = b.getInt();
@@ -876,6 +914,7 @@ public final class QueueGroup {
         long[] keys;
         Object[] values;
         synchronized (lock) {
+            loggedSinceSnapshot = 0;
             keys = new long[entries.size()];
             values = new Object[entries.size()];
             int i = 0;
@@ -955,6 +994,7 @@ public final class QueueGroup {
             resident -= before;
             entries.clear();
             entries.putAll(restored);
+            loggedSinceSnapshot = 0;
             for (SpillFile f : old) {
                 spillFiles.remove(f);
                 f.close();

@@ -188,8 +188,8 @@ class RecordStateMachine extends BaseStateMachine {
 
     @Override public long takeSnapshot() throws IOException {
         TermIndex last = getLastAppliedTermIndex();
-        if (last == null || last.getIndex() < RaftLog.LEAST_VALID_LOG_INDEX) {
-            return RaftLog.INVALID_LOG_INDEX;
+        if (last == null || last.getIndex() < RaftLog.LEAST_VALID_LOG_INDEX || !state.snapshotDue()) {
+            return RaftLog.INVALID_LOG_INDEX; // Ratis keeps the log and asks again after the next entries
         }
         File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
         SnapshotFile.write(file.toPath(), last.getIndex(), state::snapshot);

@@ -37,6 +37,17 @@ public interface ReplicatedState {
      */
     void restore(long index, byte[] snapshot);
 
+    /**
+     * Whether a snapshot is worth taking now that the group's entry count since the last one
+     * reached its threshold; when not, the group keeps its log and asks again after the next
+     * records. A large state answers no until the log since its last snapshot is about as large
+     * as itself, so that writing it whole costs each logged byte once, not once every few thousand
+     * entries.
+     */
+    default boolean snapshotDue() {
+        return true;
+    }
+
     /** Writes what {@link #snapshot()} returns to {@code out} (not closing it); a large state writes itself piece by piece. */
     default void snapshot(OutputStream out) throws IOException {
         out.write(snapshot());

@@ -394,6 +394,45 @@ class QueueGroupTest {
         }
     }
 
+    /**
+     * A state past the snapshot floor is not written whole every few entries: Ratis asks (every
+     * 20 entries here) and the group declines until the records logged since its last snapshot
+     * are as large as the state; a state that shrank below the floor is snapshotted at once.
+     */
+    @Test void aLargeStateIsSnapshottedOnlyOnceTheLogSinceIsAsLargeAsIt() throws Exception {
+        String q = "vhost/snapshot-floor/10";
+        long floor = QueueGroup.snapshotFloor;
+        QueueGroup.snapshotFloor = 10_000;
+        try {
+            QueueGroup[] groups = joinAll(q);
+            String big = "b".repeat(1000);
+            // each put logs about 1,009 bytes and grows the state by 1,048 (a key counts 48):
+            // once past the floor the log never catches up with the state
+            for (int i = 0; i < 30; i++) {
+                join(groups[i % 3].put(i, bytes(big)));
+            }
+            long last = 0;
+            for (int i = 0; i < 40; i++) {
+                last = join(groups[i % 3].put(100 + i, bytes("t")));
+            }
+            long l = last;
+            for (int i = 0; i < 3; i++) {
+                QueueGroup g = groups[i];
+                await().atMost(BOUND).until(() -> g.appliedIndex() >= l);
+                assertEquals(-1, g.snapshotIndex(), "node " + i + " snapshotted a 33 kB state after 70 entries");
+            }
+            // 30 kB removed: the state is below the floor again, and the next check snapshots it
+            long removed = join(groups[0].remove(java.util.stream.LongStream.range(0, 30).toArray()));
+            join(groups[1].put(200, bytes("after")));
+            for (int i = 0; i < 3; i++) {
+                QueueGroup g = groups[i];
+                await().atMost(BOUND).until(() -> g.snapshotIndex() >= removed);
+            }
+        } finally {
+            QueueGroup.snapshotFloor = floor;
+        }
+    }
+
     private static long spillBytes(Path groupDir) throws java.io.IOException {
         try (java.util.stream.Stream<Path> files = Files.list(groupDir)) {
             long n = 0;
