@@ -159,6 +159,12 @@ public final class QueueGroup {
      * at every {@link RaftSettings#snapshotEvery} entries. Tests lower it.
      */
     static volatile long snapshotFloor = 4L << 20;
+    /**
+     * Bytes logged since the last snapshot past which (and past the state's size) the group asks
+     * Ratis for a snapshot itself, without waiting for {@link RaftSettings#snapshotEvery} entries:
+     * 10,000 entries of large messages would be gigabytes of log. Tests lower it.
+     */
+    static volatile long logBytesMax = 64L << 20;
 
     /** A value on disk: {@code length} bytes at {@code offset} of {@code file}. */
     private record Spilled(SpillFile file, long offset, int length) {}
@@ -189,6 +195,15 @@ public final class QueueGroup {
     private long lastSpillWarning;
     /** Bytes of records applied since the last snapshot was taken or restored. Guarded by lock. */
     private long loggedSinceSnapshot;
+    /** Whether a snapshot asked of Ratis ({@link #logBytesMax}) is on its way. Guarded by lock. */
+    private boolean snapshotAsked;
+    /**
+     * About the size of the newest snapshot; once the state is far smaller, a smaller snapshot
+     * replaces it (Ratis keeps the newest two, so each frees the one before the last). Guarded by lock.
+     */
+    private long snapshotBytes;
+    /** How often this member asked Ratis for a snapshot (tests). Guarded by lock. */
+    private long snapshotsAsked;
     private Listener listener;
     /** Between notifyLeaderReady and the leadership's loss. */
     private boolean leading;
@@ -734,11 +749,50 @@ public final class QueueGroup {
      */
     private boolean snapshotDue() {
         synchronized (lock) {
-            long state = resident + entries.size() * 48L;
-            for (SpillFile f : spillFiles) {
-                state += f.live();
+            long state = stateBytes();
+            return state < snapshotFloor || loggedSinceSnapshot >= state || state < snapshotBytes / 4;
+        }
+    }
+
+    /** About what a snapshot of the map takes: its values, and 48 bytes a key. Holds lock. */
+    private long stateBytes() {
+        long state = resident + entries.size() * 48L;
+        for (SpillFile f : spillFiles) {
+            state += f.live();
+        }
+        return state;
+    }
+
+    /**
+     * Asks Ratis for a snapshot of this member now: the log since the last one is past
+     * {@link #logBytesMax} (and the state's size), or the newest snapshot is that large and the
+     * state a quarter of it or less (a drained backlog: smaller snapshots replace the large ones).
+     * Ratis takes it on the apply thread once the next entry is applied (its updater sleeps until
+     * one is committed), asking {@link #snapshotDue} as always. Holds lock; the request goes from
+     * another thread.
+     */
+    private void askSnapshot() {
+        snapshotAsked = true;
+        snapshotsAsked++;
+        CompletableFuture.runAsync(() -> {
+            try {
+                node.server().snapshotManagementAsync(org.apache.ratis.protocol.SnapshotManagementRequest.newCreate(
+                                clientId, RaftPeerId.valueOf(node.self().id()), groupId,
+                                org.apache.ratis.rpc.CallId.getAndIncrement(), node.settings().requestTimeout().toMillis(), 1))
+                        .whenComplete((reply, e) -> snapshotAnswered(e != null ? e
+                                : reply.isSuccess() ? null : reply.getException()));
+            } catch (RuntimeException e) {
+                snapshotAnswered(e);
             }
-            return state < snapshotFloor || loggedSinceSnapshot >= state;
+        });
+    }
+
+    private void snapshotAnswered(Throwable failure) {
+        synchronized (lock) {
+            snapshotAsked = false;
+        }
+        if (failure != null) {
+            log.debug("queue group {}: the snapshot asked for failed: {}", name, failure.toString());
         }
     }
 
@@ -763,6 +817,13 @@ public final class QueueGroup {
     public long size() {
         synchronized (lock) {
             return entries.size();
+        }
+    }
+
+    /** How often this member asked Ratis for a snapshot of its own (tests). */
+    long snapshotsAsked() {
+        synchronized (lock) {
+            return snapshotsAsked;
         }
     }
 
@@ -856,6 +917,13 @@ public final class QueueGroup {
     private void apply(long index, byte[] record, boolean local) {
         synchronized (lock) {
             loggedSinceSnapshot += record.length;
+            if (!snapshotAsked && (loggedSinceSnapshot >= logBytesMax || snapshotBytes >= logBytesMax)) {
+                long state = stateBytes();
+                if (loggedSinceSnapshot >= logBytesMax && loggedSinceSnapshot >= state
+                        || snapshotBytes >= logBytesMax && state < snapshotBytes / 4) {
+                    askSnapshot();
+                }
+            }
             if (record.length > 0 && record[0] == BATCH) {
                 ByteBuffer b = ByteBuffer.wrap(record, 1, record.length - 1);
                 int n = b.getInt();
@@ -915,6 +983,7 @@ public final class QueueGroup {
         Object[] values;
         synchronized (lock) {
             loggedSinceSnapshot = 0;
+            snapshotBytes = stateBytes();
             keys = new long[entries.size()];
             values = new Object[entries.size()];
             int i = 0;
@@ -995,6 +1064,7 @@ public final class QueueGroup {
             entries.clear();
             entries.putAll(restored);
             loggedSinceSnapshot = 0;
+            snapshotBytes = stateBytes();
             for (SpillFile f : old) {
                 spillFiles.remove(f);
                 f.close();

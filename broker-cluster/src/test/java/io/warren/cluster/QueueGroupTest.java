@@ -433,6 +433,65 @@ class QueueGroupTest {
         }
     }
 
+    /**
+     * A log that grew past its byte bound (here 40 kB) and past the state's size is snapshotted
+     * (and purged) before Ratis' entry threshold (20 here) is reached: ten thousand entries of
+     * large messages would be gigabytes.
+     */
+    @Test void aLogPastItsByteBoundIsSnapshottedBeforeTheEntryThreshold() throws Exception {
+        String q = "vhost/log-bytes/11";
+        long max = QueueGroup.logBytesMax;
+        QueueGroup.logBytesMax = 40_000;
+        try {
+            QueueGroup[] groups = joinAll(q);
+            String big = "l".repeat(10_000);
+            long last = 0;
+            for (int i = 0; i < 4; i++) {
+                last = join(groups[0].put(i, bytes(big)));
+                if (i == 1) {
+                    last = join(groups[0].remove(new long[] {0, 1}));
+                }
+            }
+            // 5 entries of ours (about 40 kB logged, 20 kB of state), well under 20 entries
+            long l = last;
+            for (int i = 0; i < 3; i++) {
+                QueueGroup g = groups[i];
+                await().atMost(BOUND).until(() -> g.appliedIndex() >= l);
+                assertEquals(1, g.snapshotsAsked(), "node " + i);
+                await().atMost(BOUND).until(() -> g.snapshotIndex() >= 0);
+                assertTrue(g.snapshotIndex() < 20, "node " + i + ": snapshot at " + g.snapshotIndex());
+                assertEquals(Map.of(2L, big, 3L, big), asMap(g.entries()));
+            }
+            // a 100 kB state snapshotted at Ratis' threshold, then drained: the member asks for a
+            // snapshot of the small state at once, not at the threshold
+            for (int i = 10; i < 18; i++) {
+                join(groups[0].put(i, bytes(big)));
+            }
+            long bigAt = 0;
+            for (int i = 0; i < 20; i++) {
+                bigAt = join(groups[0].put(100 + i, bytes("t")));
+            }
+            long b = bigAt;
+            long[] asked = new long[3];
+            for (int i = 0; i < 3; i++) {
+                QueueGroup g = groups[i];
+                await().atMost(BOUND).until(() -> g.appliedIndex() >= b);
+                asked[i] = g.snapshotsAsked();
+            }
+            long drained = join(groups[0].remove(new long[] {2, 3, 10, 11, 12, 13, 14, 15, 16, 17}));
+            // Ratis takes a snapshot asked for once its updater wakes for the next entry
+            long next = join(groups[1].put(300, bytes("t")));
+            for (int i = 0; i < 3; i++) {
+                QueueGroup g = groups[i];
+                await().atMost(BOUND).until(() -> g.appliedIndex() >= next);
+                assertEquals(asked[i] + 1, g.snapshotsAsked(), "node " + i + " asked for a snapshot of the drained state");
+                await().atMost(BOUND).until(() -> g.snapshotIndex() >= drained);
+            }
+        } finally {
+            QueueGroup.logBytesMax = max;
+        }
+    }
+
     private static long spillBytes(Path groupDir) throws java.io.IOException {
         try (java.util.stream.Stream<Path> files = Files.list(groupDir)) {
             long n = 0;
