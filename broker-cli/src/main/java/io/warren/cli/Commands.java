@@ -596,7 +596,7 @@ final class Commands {
                 return NODES.arrayNode();
             }
             if (r.status() != 503 || !r.body().path("alarms").isArray()) {
-                throw new CliException(ExitCodes.SOFTWARE, "the node answered /api/health/checks/alarms with HTTP "
+                throw new CliException(ExitCodes.SOFTWARE, "Error: the node answered /api/health/checks/alarms with HTTP "
                         + r.status());
             }
             return r.body().path("alarms");

@@ -343,7 +343,8 @@ public final class ClusterNode implements AutoCloseable {
      * are blocked while any node has one), and the others are told of this node's own.
      */
     public void alarms(io.warren.core.flow.ResourceAlarms resourceAlarms) {
-        alarms.attach(resourceAlarms, this::tellAlarms);
+        // off the changing thread: an operator's alarm is set on the API's event loop
+        alarms.attach(resourceAlarms, () -> CompletableFuture.runAsync(this::tellAlarms));
         tellAlarms();
     }
 
