@@ -198,10 +198,12 @@ public final class QueueGroup {
     /** Whether a snapshot asked of Ratis ({@link #logBytesMax}) is on its way. Guarded by lock. */
     private boolean snapshotAsked;
     /**
-     * About the size of the newest snapshot; once the state is far smaller, a smaller snapshot
-     * replaces it (Ratis keeps the newest two, so each frees the one before the last). Guarded by lock.
+     * About the sizes of the two snapshots Ratis keeps ({@code setRetentionFileNum}), the newest
+     * and the one before; once the state is far smaller than the larger, smaller snapshots replace
+     * them. Guarded by lock.
      */
     private long snapshotBytes;
+    private long olderSnapshotBytes;
     /** How often this member asked Ratis for a snapshot (tests). Guarded by lock. */
     private long snapshotsAsked;
     private Listener listener;
@@ -750,7 +752,8 @@ public final class QueueGroup {
     private boolean snapshotDue() {
         synchronized (lock) {
             long state = stateBytes();
-            return state < snapshotFloor || loggedSinceSnapshot >= state || state < snapshotBytes / 4;
+            return state < snapshotFloor || loggedSinceSnapshot >= state
+                    || state < Math.max(snapshotBytes, olderSnapshotBytes) / 4;
         }
     }
 
@@ -765,8 +768,9 @@ public final class QueueGroup {
 
     /**
      * Asks Ratis for a snapshot of this member now: the log since the last one is past
-     * {@link #logBytesMax} (and the state's size), or the newest snapshot is that large and the
-     * state a quarter of it or less (a drained backlog: smaller snapshots replace the large ones).
+     * {@link #logBytesMax} (and the state's size), or a snapshot it keeps is that large and the
+     * state a quarter of it or less (a drained backlog: smaller snapshots replace the large ones,
+     * the second one freeing the older of the two Ratis keeps).
      * Ratis takes it on the apply thread once the next entry is applied (its updater sleeps until
      * one is committed), asking {@link #snapshotDue} as always. Holds lock; the request goes from
      * another thread.
@@ -917,13 +921,6 @@ public final class QueueGroup {
     private void apply(long index, byte[] record, boolean local) {
         synchronized (lock) {
             loggedSinceSnapshot += record.length;
-            if (!snapshotAsked && (loggedSinceSnapshot >= logBytesMax || snapshotBytes >= logBytesMax)) {
-                long state = stateBytes();
-                if (loggedSinceSnapshot >= logBytesMax && loggedSinceSnapshot >= state
-                        || snapshotBytes >= logBytesMax && state < snapshotBytes / 4) {
-                    askSnapshot();
-                }
-            }
             if (record.length > 0 && record[0] == BATCH) {
                 ByteBuffer b = ByteBuffer.wrap(record, 1, record.length - 1);
                 int n = b.getInt();
@@ -934,6 +931,15 @@ public final class QueueGroup {
                 }
             } else {
                 applyOne(index, record, 0, record.length, local);
+            }
+            // with the record's effect on the state: a drained backlog asks at its last remove
+            long kept = Math.max(snapshotBytes, olderSnapshotBytes);
+            if (!snapshotAsked && (loggedSinceSnapshot >= logBytesMax || kept >= logBytesMax)) {
+                long state = stateBytes();
+                if (loggedSinceSnapshot >= logBytesMax && loggedSinceSnapshot >= state
+                        || kept >= logBytesMax && state < kept / 4) {
+                    askSnapshot();
+                }
             }
         }
     }
@@ -983,6 +989,7 @@ public final class QueueGroup {
         Object[] values;
         synchronized (lock) {
             loggedSinceSnapshot = 0;
+            olderSnapshotBytes = snapshotBytes;
             snapshotBytes = stateBytes();
             keys = new long[entries.size()];
             values = new Object[entries.size()];
@@ -1064,6 +1071,7 @@ public final class QueueGroup {
             entries.clear();
             entries.putAll(restored);
             loggedSinceSnapshot = 0;
+            olderSnapshotBytes = snapshotBytes; // this member's own may still be kept beside it
             snapshotBytes = stateBytes();
             for (SpillFile f : old) {
                 spillFiles.remove(f);
