@@ -332,18 +332,15 @@ class QueueGroupTest {
                 last = Math.max(last, join(groups[i % 3].put(i, bytes(i + pad))));
             }
             last = Math.max(last, join(groups[0].put(-1, bytes("3"))));
-            long l = last;
             String uuid = RaftNode.queueGroupId(q).getUuid().toString();
-            for (int i = 0; i < 3; i++) {
-                QueueGroup g = groups[i];
-                await().atMost(BOUND).until(() -> g.appliedIndex() >= l);
+            onEachMember(groups, last, (i, g) -> {
                 assertTrue(g.onDisk(7), "node " + i);
                 assertFalse(g.onDisk(-1), "a 1-byte value stays in memory");
                 assertEquals(10 * 201 + 30 * 202, g.bytesOnDisk(), "node " + i); // "0xx..x" to "39xx..x"
                 assertEquals("7" + pad, new String(g.get(7), StandardCharsets.UTF_8));
                 assertEquals(41, asMap(g.entries()).size());
                 assertTrue(spillBytes(cluster.storageDir(i).resolve(uuid)) >= g.bytesOnDisk());
-            }
+            });
             Map<Long, String> expected = asMap(groups[0].entries());
 
             // node 2 misses enough to need the leader's snapshot (one every 20 entries), which
@@ -378,16 +375,11 @@ class QueueGroupTest {
             int next = leaderOf(others);
             assertEquals(expected, asMap(others[next].entries()));
             long end = join(others[next].remove(expected.keySet().stream().mapToLong(Long::longValue).toArray()));
-            for (int i = 0; i < 3; i++) {
-                if (others[i] != null) {
-                    QueueGroup g = others[i];
-                    Path groupDir = cluster.storageDir(i).resolve(uuid);
-                    await().atMost(BOUND).until(() -> g.appliedIndex() >= end);
-                    assertEquals(0, g.bytesOnDisk());
-                    assertEquals(0, spillBytes(groupDir), "an empty map leaves an empty spill file");
-                    assertEquals(0, g.size());
-                }
-            }
+            onEachMember(others, end, (i, g) -> {
+                assertEquals(0, g.bytesOnDisk());
+                assertEquals(0, spillBytes(cluster.storageDir(i).resolve(uuid)), "an empty map leaves an empty spill file");
+                assertEquals(0, g.size());
+            });
         } finally {
             QueueGroup.residentBudget = budget;
             SpillFile.compactAfter = compact;
@@ -415,12 +407,9 @@ class QueueGroupTest {
             for (int i = 0; i < 40; i++) {
                 last = join(groups[i % 3].put(100 + i, bytes("t")));
             }
-            long l = last;
-            for (int i = 0; i < 3; i++) {
-                QueueGroup g = groups[i];
-                await().atMost(BOUND).until(() -> g.appliedIndex() >= l);
+            onEachMember(groups, last, (i, g) -> {
                 assertEquals(-1, g.snapshotIndex(), "node " + i + " snapshotted a 33 kB state after 70 entries");
-            }
+            });
             // 30 kB removed: the state is below the floor again, and the next check snapshots it
             long removed = join(groups[0].remove(java.util.stream.LongStream.range(0, 30).toArray()));
             join(groups[1].put(200, bytes("after")));
@@ -453,15 +442,12 @@ class QueueGroupTest {
                 }
             }
             // 5 entries of ours (about 40 kB logged, 20 kB of state), well under 20 entries
-            long l = last;
-            for (int i = 0; i < 3; i++) {
-                QueueGroup g = groups[i];
-                await().atMost(BOUND).until(() -> g.appliedIndex() >= l);
+            onEachMember(groups, last, (i, g) -> {
                 assertEquals(1, g.snapshotsAsked(), "node " + i);
                 await().atMost(BOUND).until(() -> g.snapshotIndex() >= 0);
                 assertTrue(g.snapshotIndex() < 20, "node " + i + ": snapshot at " + g.snapshotIndex());
                 assertEquals(Map.of(2L, big, 3L, big), asMap(g.entries()));
-            }
+            });
             // a 100 kB state snapshotted at Ratis' threshold, then drained: the member asks for a
             // snapshot of the small state at once, not at the threshold
             for (int i = 10; i < 18; i++) {
@@ -471,38 +457,47 @@ class QueueGroupTest {
             for (int i = 0; i < 20; i++) {
                 bigAt = join(groups[0].put(100 + i, bytes("t")));
             }
-            long b = bigAt;
             long[] asked = new long[3];
-            for (int i = 0; i < 3; i++) {
-                QueueGroup g = groups[i];
-                await().atMost(BOUND).until(() -> g.appliedIndex() >= b);
+            onEachMember(groups, bigAt, (i, g) -> {
                 asked[i] = g.snapshotsAsked();
-            }
+            });
             long drained = join(groups[0].remove(new long[] {2, 3, 10, 11, 12, 13, 14, 15, 16, 17}));
             // Ratis takes a snapshot asked for once its updater wakes for the next entry
             long next = join(groups[1].put(300, bytes("t")));
-            for (int i = 0; i < 3; i++) {
-                QueueGroup g = groups[i];
-                await().atMost(BOUND).until(() -> g.appliedIndex() >= next);
+            onEachMember(groups, next, (i, g) -> {
                 assertTrue(g.snapshotsAsked() > asked[i], "node " + i + " asked for a snapshot of the drained state");
                 await().atMost(BOUND).until(() -> g.snapshotIndex() >= drained);
-            }
+            });
             // a second one replaces the older large snapshot Ratis keeps; then the asking stops
-            long more = join(groups[1].put(301, bytes("t")));
+            join(groups[1].put(301, bytes("t")));
             join(groups[1].put(302, bytes("t")));
             long settled = join(groups[1].put(303, bytes("t")));
-            for (int i = 0; i < 3; i++) {
-                QueueGroup g = groups[i];
-                await().atMost(BOUND).until(() -> g.appliedIndex() >= settled);
+            onEachMember(groups, settled, (i, g) -> {
                 long now = g.snapshotsAsked();
                 assertTrue(now <= asked[i] + 2, "node " + i + " asked " + (now - asked[i]) + " times");
                 long after = join(groups[1].put(304 + i, bytes("t")));
                 await().atMost(BOUND).until(() -> g.appliedIndex() >= after);
                 assertEquals(now, g.snapshotsAsked(), "node " + i + " goes on asking");
-            }
-            assertTrue(more > drained);
+            });
         } finally {
             QueueGroup.logBytesMax = max;
+        }
+    }
+
+    /** A check of one member ({@code i}: its node). */
+    @FunctionalInterface
+    interface MemberCheck {
+        void check(int i, QueueGroup g) throws Exception;
+    }
+
+    /** Runs {@code check} on each member of {@code groups} (null: stopped) once it has applied {@code index}. */
+    private static void onEachMember(QueueGroup[] groups, long index, MemberCheck check) throws Exception {
+        for (int i = 0; i < groups.length; i++) {
+            QueueGroup g = groups[i];
+            if (g != null) {
+                await().atMost(BOUND).until(() -> g.appliedIndex() >= index);
+                check.check(i, g);
+            }
         }
     }
 
