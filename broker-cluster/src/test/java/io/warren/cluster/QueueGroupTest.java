@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -550,6 +551,44 @@ class QueueGroupTest {
         }
         for (String a : heard[follower].applied) {
             assertTrue(a.endsWith(" true"), "the sender's own records are local: " + a);
+        }
+    }
+
+    /**
+     * After an entry of many records (a busy group) the next entry waits out the spacing, taking
+     * what came meanwhile; after an entry of one record, a record leaves at once. The spacing is
+     * 5 s here so that "held" and "not held" cannot be mistaken for a slow commit.
+     */
+    @Test void aBusyGroupsNextEntryWaitsOutTheSpacingAndTakesWhatCameMeanwhile() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/spaced/9");
+        QueueGroup g = groups[leaderOf(groups)];
+        long spacing = QueueGroup.spacingNanos;
+        QueueGroup.spacingNanos = TimeUnit.SECONDS.toNanos(5);
+        try {
+            List<CompletableFuture<Long>> burst = new ArrayList<>();
+            for (int i = 0; i < QueueGroup.SPACED_AFTER_RECORDS * 4; i++) {
+                burst.add(g.putLater(i, bytes("burst" + i)));
+            }
+            g.flush();
+            long burstIndex = join(burst.get(0));
+            for (CompletableFuture<Long> f : burst) {
+                assertEquals(burstIndex, join(f), "the burst went as one entry");
+            }
+            // Committed: nothing is in flight, yet the next record waits for the spacing to end.
+            CompletableFuture<Long> x = g.put(1000, bytes("x"));
+            Thread.sleep(300);
+            assertFalse(x.isDone(), "a record right after a busy entry left before the spacing was over");
+            CompletableFuture<Long> y = g.put(1001, bytes("y"));
+            long xIndex = join(x);
+            assertEquals(xIndex, join(y), "the records that waited out the spacing went as one entry");
+            assertTrue(xIndex > burstIndex);
+            // That entry had two records: the group is not busy, so the next one leaves at once.
+            CompletableFuture<Long> z = g.put(1002, bytes("z"));
+            await().atMost(Duration.ofSeconds(3)).until(z::isDone);
+            assertTrue(join(z) > xIndex);
+            onEachMember(groups, join(z), (i, m) -> assertArrayEquals(bytes("z"), m.get(1002), "member " + i));
+        } finally {
+            QueueGroup.spacingNanos = spacing;
         }
     }
 
