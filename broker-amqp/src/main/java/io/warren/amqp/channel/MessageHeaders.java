@@ -45,15 +45,25 @@ public final class MessageHeaders {
      */
     static boolean hasCcOrBcc(ByteBuf properties) {
         return present(properties) && PublishAssembler.decode(properties, in -> {
-            int flags = in.readUnsignedShort();
-            if ((flags & (1 << 15)) != 0) { // content-type
-                in.skipBytes(in.readUnsignedByte());
-            }
-            if ((flags & (1 << 14)) != 0) { // content-encoding
-                in.skipBytes(in.readUnsignedByte());
-            }
+            skipToHeaders(in);
             return Wire.tableHasField(in, CC_NAME, BCC_NAME);
         });
+    }
+
+    /**
+     * Reads the property flags and skips content-type and content-encoding, the two properties
+     * before the headers table; returns the flags ({@code in} is then where the table is, if
+     * {@link #HEADERS_FLAG} is set).
+     */
+    private static int skipToHeaders(ByteBuf in) {
+        int flags = in.readUnsignedShort();
+        if ((flags & (1 << 15)) != 0) { // content-type
+            in.skipBytes(in.readUnsignedByte());
+        }
+        if ((flags & (1 << 14)) != 0) { // content-encoding
+            in.skipBytes(in.readUnsignedByte());
+        }
+        return flags;
     }
 
     /**
@@ -153,13 +163,7 @@ public final class MessageHeaders {
         // The bytes before the headers table (flags, content-type, content-encoding) and the table's
         // extent, checked as the decoder checks them (a malformed list fails the same way).
         int[] at = PublishAssembler.decode(properties, in -> {
-            int flags = in.readUnsignedShort();
-            if ((flags & (1 << 15)) != 0) { // content-type
-                in.skipBytes(in.readUnsignedByte());
-            }
-            if ((flags & (1 << 14)) != 0) { // content-encoding
-                in.skipBytes(in.readUnsignedByte());
-            }
+            int flags = skipToHeaders(in);
             int tableAt = in.readerIndex();
             if ((flags & HEADERS_FLAG) == 0) {
                 return new int[] {flags, tableAt, -1};
