@@ -14,7 +14,9 @@
 # node, one more hop each way), and a publish-only run (10 s) through a follower.
 # Each broker first gets a warm-up run of WARMUP seconds (default 60: on 2 cores the JIT of
 # three JVMs is still compiling after 30 s) with the same flags, not measured. Prints PerfTest's
-# rates, and the CPU time of all three warren JVMs (or RabbitMQ's VMs) per million messages.
+# rates, and the CPU time of all three warren JVMs (or RabbitMQ's VMs) per million messages; for
+# warren also the Raft log entries each run committed and the messages per entry (from the
+# leader node's rabbitmq_raft_log_commit_index on its Prometheus port).
 # Each run is also measured over its steady state, from its STEADY_AFTER-th second (default
 # 15; 0 turns it off): see run() below. WARREN_ONLY=1 skips RabbitMQ. Needs `mvn -q -B -DskipTests package` first.
 set -euo pipefail
@@ -73,8 +75,9 @@ cpu() { # PID... -> their CPU time in clock ticks
 # latency up to a second, publishers held back, for a classic queue as for a quorum queue), so a
 # whole-run average is partly the client's warm-up. Both brokers are measured the same way.
 run() {
-  local name=$1 port=$2 seconds=$3 pids=$4 before after sent steady=${STEADY_AFTER:-15} pt mid= msgs
+  local name=$1 port=$2 seconds=$3 pids=$4 before after sent steady=${STEADY_AFTER:-15} pt mid= msgs i0= i1=
   shift 4
+  [ -n "${raft_metrics:-}" ] && i0=$(raft_index)
   before=$(cpu $pids)
   java -cp "$cp" com.rabbitmq.perf.PerfTest -h "amqp://guest:guest@127.0.0.1:$port" -u qq-bench -ad false \
     -f persistent --queue-args x-queue-type=quorum -z "$seconds" "$@" > "$work/$name.out" 2>&1 &
@@ -92,6 +95,7 @@ run() {
   fi
   wait "$pt" || { tail -20 "$work/$name.out"; return 1; }
   after=$(cpu $pids)
+  [ -n "${raft_metrics:-}" ] && i1=$(raft_index)
   echo "== $name: $(grep -E 'sending rate avg' "$work/$name.out" | tail -1)"
   grep -E 'receiving rate avg' "$work/$name.out" | tail -1 | sed "s/^/== $name: /" || true
   grep -E 'confirm latency' "$work/$name.out" | tail -1 | sed "s/^/== $name: /" || true
@@ -101,6 +105,10 @@ run() {
   if [ "${sent:-0}" -gt 0 ]; then
     echo "== $name: broker CPU $((ticks / hz)) s, $(awk -v t="$ticks" -v hz="$hz" -v r="$sent" -v s="$seconds" \
       'BEGIN {printf "%.1f", t / hz / (r * s / 1e6)}') CPU-s per million messages published"
+  fi
+  if [ -n "$i0" ] && [ -n "$i1" ] && [ "${sent:-0}" -gt 0 ] && [ "$i1" -gt "$i0" ]; then
+    echo "== $name: $((i1 - i0)) Raft log entries committed ($(( (i1 - i0) / seconds )) a second, \
+$(awk -v n="$sent" -v s="$seconds" -v e="$((i1 - i0))" 'BEGIN {printf "%.1f", n * s / e}') messages published per entry)"
   fi
   if [ -n "$mid" ]; then
     # confirmed messages of the per-second lines after the first one at or past STEADY_AFTER
@@ -142,6 +150,12 @@ for _ in $(seq 1 30); do
 done
 [ -n "$leader" ] || { echo "quorum: qq-bench has no leader after 30 s"; exit 1; }
 follower=$((leader % 3 + 1))
+# the queue's commit index on the leader's node (RabbitMQ's rabbitmq_raft_log_commit_index), for
+# the log entries each run makes; empty when the endpoint does not answer
+raft_metrics="http://127.0.0.1:$((base + 10100 + leader))/metrics"
+raft_index() {
+  { curl -s --max-time 5 "$raft_metrics" || true; } | awk '$1 == "rabbitmq_raft_log_commit_index" {printf "%d", $2}'
+}
 # Warm-up, not measured: a JVM that has just started spends most of its CPU compiling (perf on the
 # leader 8 s into a first run: 41% in the JIT compilers), which is not what a broker costs.
 run "warren warm-up (not measured)" "$((base + leader))" "$warmup" "$pids" "${flags[@]}" >/dev/null
@@ -153,6 +167,7 @@ run "warren (3 nodes), publish-only through a follower (node $follower)" "$((bas
   -x 1 -y 0 -s 1000 -c 1000
 "$top/bin/warrenctl" --config "$work/node1.conf" list_queues name type leader members messages
 
+raft_metrics=
 if [ -z "${WARREN_ONLY:-}" ]; then
   for i in 1 2 3; do
     "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true

@@ -242,6 +242,8 @@ public final class QueueGroup {
     private int lastSentRecords;
     /** Whether a timer will send the records that wait out the spacing. */
     private boolean spacingTimer;
+    /** How long the last entry this member sent took from its send to its commit (the reply). */
+    private volatile long commitLatencyNanos;
     /** Whether the entries in flight went straight to this member's own server (it leads), not through the client. */
     private boolean direct;
     private RaftClient client;
@@ -523,6 +525,7 @@ public final class QueueGroup {
                 outstanding.add(batch);
             }
             CompletableFuture<RaftClientReply> sent;
+            long sentAt = System.nanoTime();
             try {
                 // The records are never changed once made: wrapped, not copied again.
                 Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(batch.size() == 1
@@ -545,6 +548,7 @@ public final class QueueGroup {
                 } else if (!reply.isSuccess()) {
                     settle(batch, reply.getException());
                 } else {
+                    commitLatencyNanos = System.nanoTime() - sentAt;
                     long index = reply.getLogIndex();
                     machine.whenApplied(index).whenComplete((v, e) -> {
                         if (e != null) {
@@ -946,6 +950,29 @@ public final class QueueGroup {
     public void removeMember(String memberId) throws IOException {
         node.removeMember(groupId, memberId);
     }
+
+    /**
+     * This member's Raft figures, RabbitMQ's {@code rabbitmq_raft_*} metrics of a quorum queue:
+     * its term, the index of its newest snapshot, of the last entry it applied, of the last
+     * committed one and of the last one on its disk (flushed), and how long the last entry this
+     * member sent took to commit (0 before its first). Null when the group is not (or no longer)
+     * hosted here. Reads Ratis' own counters; any thread.
+     */
+    public RaftStats raftStats() {
+        try {
+            RaftServer.Division d = node.server().getDivision(groupId);
+            org.apache.ratis.server.raftlog.RaftLog raftLog = d.getRaftLog();
+            return new RaftStats(d.getInfo().getCurrentTerm(), Math.max(0, raftLog.getSnapshotIndex()),
+                    Math.max(0, d.getInfo().getLastAppliedIndex()), Math.max(0, raftLog.getLastCommittedIndex()),
+                    Math.max(0, raftLog.getFlushIndex()), commitLatencyNanos);
+        } catch (IOException | RuntimeException e) {
+            return null; // not hosted here, or closing
+        }
+    }
+
+    /** See {@link #raftStats()}. */
+    public record RaftStats(long term, long snapshotIndex, long lastAppliedIndex, long commitIndex,
+                            long lastWrittenIndex, long commitLatencyNanos) {}
 
     /** The group's members as this member's configuration has them. */
     public List<Member> members() {

@@ -247,6 +247,11 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             return group;
         }
 
+        @Override public QueueGroup.RaftStats raftStats() {
+            QueueGroup g = group();
+            return g == null ? null : g.raftStats();
+        }
+
         void joined(QueueGroup g) {
             List<Runnable> run;
             synchronized (this) {

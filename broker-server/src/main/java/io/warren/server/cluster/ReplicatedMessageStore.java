@@ -67,6 +67,11 @@ public final class ReplicatedMessageStore implements MessageStore {
         default boolean onDisk(long key) {
             return false;
         }
+
+        /** This member's Raft figures (the metrics endpoint's), or null before it joined its group. */
+        default io.warren.cluster.QueueGroup.RaftStats raftStats() {
+            return null;
+        }
     }
 
     /** The key of a message's delivery count: its reference with the top bit set. */
@@ -113,6 +118,11 @@ public final class ReplicatedMessageStore implements MessageStore {
         this.priorities = priorities;
         long micros = TimeUnit.MILLISECONDS.toMicros(System.currentTimeMillis());
         this.next = new AtomicLong(((long) nodeIndex << 53) | (micros & ((1L << 53) - 1)));
+    }
+
+    /** This node's member's Raft figures (rabbitmq_raft_* metrics), or null before it joined its group. */
+    public io.warren.cluster.QueueGroup.RaftStats raftStats() {
+        return log.raftStats();
     }
 
     @Override public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body, long[] queueIds,

@@ -12,6 +12,8 @@ import io.warren.core.exchange.Exchange;
 import io.warren.core.queue.MessageQueue;
 import io.warren.core.vhost.QueueChurn;
 import io.warren.core.vhost.VirtualHost;
+import io.warren.cluster.QueueGroup;
+import io.warren.server.cluster.ReplicatedMessageStore;
 import io.warren.server.flow.ResourceMonitor;
 
 import java.io.IOException;
@@ -64,6 +66,7 @@ final class MetricsRenderer {
         info(x);
         totals(x);
         queueTotals(x);
+        raft(x, "rabbitmq_", queues(null), false);
         channelTotals(x);
         churn(x);
         node(x);
@@ -77,6 +80,7 @@ final class MetricsRenderer {
         info(x);
         totals(x);
         queueFamilies(x, queues(null), false, m -> true);
+        raft(x, "rabbitmq_", queues(null), true);
         exchanges(x);
         channelFamilies(x, "rabbitmq_", java.util.EnumSet.allOf(ChannelGroup.class));
         connections(x, "rabbitmq_");
@@ -96,6 +100,9 @@ final class MetricsRenderer {
         String p = "rabbitmq_detailed_";
         if (QUEUE_METRICS.stream().anyMatch(m -> asked(m, families))) {
             queueFamilies(x, queues(vhosts.isEmpty() ? null : vhosts), true, m -> asked(m, families));
+        }
+        if (families.contains("ra_metrics")) {
+            raft(x, p, queues(vhosts.isEmpty() ? null : vhosts), true);
         }
         Set<ChannelGroup> channelGroups = java.util.EnumSet.noneOf(ChannelGroup.class);
         for (ChannelGroup g : ChannelGroup.values()) {
@@ -245,6 +252,59 @@ final class MetricsRenderer {
             for (int i = 0; i < labels.length; i++) {
                 MessageQueue q = queues.get(i);
                 x.sample(name, labels[i], m.value().applyAsLong(q, unacked.getOrDefault(q, 0)));
+            }
+        }
+    }
+
+    /** One of RabbitMQ's Raft metrics of a quorum queue (its ra_metrics family), HELP text verbatim. */
+    private record RaftMetric(String name, String type, String help,
+                              java.util.function.ToDoubleFunction<QueueGroup.RaftStats> value) {}
+
+    private static final List<RaftMetric> RAFT_METRICS = List.of(
+            new RaftMetric("raft_term_total", "counter", "Current Raft term number", QueueGroup.RaftStats::term),
+            new RaftMetric("raft_log_snapshot_index", "gauge", "Raft log snapshot index",
+                    QueueGroup.RaftStats::snapshotIndex),
+            new RaftMetric("raft_log_last_applied_index", "gauge", "Raft log last applied index",
+                    QueueGroup.RaftStats::lastAppliedIndex),
+            new RaftMetric("raft_log_commit_index", "gauge", "Raft log commit index", QueueGroup.RaftStats::commitIndex),
+            new RaftMetric("raft_log_last_written_index", "gauge", "Raft log last written index",
+                    QueueGroup.RaftStats::lastWrittenIndex),
+            new RaftMetric("raft_entry_commit_latency_seconds", "gauge", "Time taken for a log entry to be committed",
+                    r -> r.commitLatencyNanos() / 1e9));
+
+    /**
+     * RabbitMQ's Raft metrics of the quorum queues with a member on this node (a node without
+     * one has no samples): per queue ({@code perQueue}), or summed over them (/metrics; the
+     * commit latency is the largest, as a sum of latencies means nothing). The families are
+     * written even with no quorum queue, as RabbitMQ does.
+     */
+    private void raft(Exposition x, String prefix, List<MessageQueue> queues, boolean perQueue) {
+        List<MessageQueue> members = new ArrayList<>();
+        List<QueueGroup.RaftStats> stats = new ArrayList<>();
+        for (MessageQueue q : queues) {
+            if (q.store() instanceof ReplicatedMessageStore r) {
+                QueueGroup.RaftStats st = r.raftStats();
+                if (st != null) {
+                    members.add(q);
+                    stats.add(st);
+                }
+            }
+        }
+        byte[][] labels = perQueue ? queueLabels(members) : null;
+        for (RaftMetric m : RAFT_METRICS) {
+            String name = prefix + m.name();
+            x.family(name, m.type(), m.help());
+            if (perQueue) {
+                for (int i = 0; i < labels.length; i++) {
+                    x.sample(name, labels[i], m.value().applyAsDouble(stats.get(i)));
+                }
+            } else {
+                boolean latency = m.name().equals("raft_entry_commit_latency_seconds");
+                double v = 0;
+                for (QueueGroup.RaftStats st : stats) {
+                    v = latency ? Math.max(v, m.value().applyAsDouble(st)) : v + m.value().applyAsDouble(st);
+                }
+                x.sample(name, v);
             }
         }
     }

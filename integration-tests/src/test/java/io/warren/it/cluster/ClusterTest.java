@@ -886,6 +886,31 @@ class ClusterTest {
                 ch.waitForConfirmsOrDie(30_000);
             }
         }
+        // RabbitMQ's Raft metrics of the queue, on each member: the same term and, once every
+        // member applied the confirmed publishes, the same commit index.
+        double[] committed = new double[4];
+        for (int i = 1; i <= 3; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> {
+                double commit = raftMetric(node, "/metrics/per-object", "rabbitmq_raft_log_commit_index", "qq.orders");
+                assertTrue(commit >= 3, "three publishers' confirmed entries: " + commit);
+                assertEquals(commit, raftMetric(node, "/metrics/per-object", "rabbitmq_raft_log_last_applied_index",
+                        "qq.orders"));
+                assertEquals(commit, raftMetric(node, "/metrics/detailed?family=ra_metrics",
+                        "rabbitmq_detailed_raft_log_commit_index", "qq.orders"));
+                assertTrue(raftMetric(node, "/metrics/per-object", "rabbitmq_raft_log_last_written_index",
+                        "qq.orders") >= commit);
+                assertTrue(raftMetric(node, "/metrics", "rabbitmq_raft_log_commit_index", null) >= commit,
+                        "/metrics sums the node's quorum queues");
+                committed[node] = commit;
+            });
+            assertEquals(raftMetric(1, "/metrics/per-object", "rabbitmq_raft_term_total", "qq.orders"),
+                    raftMetric(node, "/metrics/per-object", "rabbitmq_raft_term_total", "qq.orders"));
+        }
+        assertEquals(committed[1], committed[2]);
+        assertEquals(committed[1], committed[3]);
+        assertTrue(raftMetric(leader, "/metrics/per-object", "rabbitmq_raft_entry_commit_latency_seconds",
+                "qq.orders") > 0, "the leader sent entries");
         List<String> got = new ArrayList<>();
         try (Connection c = cluster.connect(leader)) {
             Channel ch = c.createChannel();
@@ -910,6 +935,27 @@ class ClusterTest {
             }
             assertEquals(expected, fromNode, "each publisher's messages in its order");
         }
+        // the gets' acks went through the log after the publishes
+        assertTrue(raftMetric(leader, "/metrics/per-object", "rabbitmq_raft_log_commit_index", "qq.orders")
+                > committed[leader]);
+    }
+
+    /**
+     * One sample of node {@code node}'s Prometheus endpoint {@code path}: metric {@code name} of
+     * quorum queue {@code queue} in vhost /, or the unlabelled one when {@code queue} is null.
+     */
+    private static double raftMetric(int node, String path, String name, String queue) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + cluster.node(node).prometheusPort() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        String prefix = queue == null ? name + " " : name + "{vhost=\"/\",queue=\"" + queue + "\"} ";
+        for (String line : r.body().split("\n")) {
+            if (line.startsWith(prefix)) {
+                return Double.parseDouble(line.substring(prefix.length()).trim());
+            }
+        }
+        throw new AssertionError("no " + prefix.trim() + " on node " + node + " at " + path);
     }
 
     @Test

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 final class ProcessCluster implements AutoCloseable {
     /** One node: its name, config and ports. */
-    record Node(String name, Path dir, Path conf, int amqpPort, int managementPort, int clusterPort) {
+    record Node(String name, Path dir, Path conf, int amqpPort, int managementPort, int clusterPort, int prometheusPort) {
         Path pidFile() {
             return dir.resolve("data/warren.pid");
         }
@@ -58,7 +58,7 @@ final class ProcessCluster implements AutoCloseable {
             Path nodeDir = dir.resolve("node" + i);
             Files.createDirectories(nodeDir);
             nodes.add(new Node("warren" + i + "@localhost", nodeDir, nodeDir.resolve("warren.conf"),
-                    Processes.freePort(), Processes.freePort(), clusterPorts[i - 1]));
+                    Processes.freePort(), Processes.freePort(), clusterPorts[i - 1], Processes.freePort()));
             pidFiles.put(i, nodes.get(i - 1).pidFile());
         }
         // The nodes reach each other through proxies in this JVM (the list names the proxies' ports),
@@ -72,7 +72,7 @@ final class ProcessCluster implements AutoCloseable {
             StringBuilder c = new StringBuilder();
             c.append("listeners.tcp.default = 127.0.0.1:").append(n.amqpPort()).append('\n')
                     .append("management.tcp.port = ").append(n.managementPort()).append('\n')
-                    .append("prometheus.tcp.port = ").append(Processes.freePort()).append('\n')
+                    .append("prometheus.tcp.port = ").append(n.prometheusPort()).append('\n')
                     .append("data_dir = data\nlog.file = warren.log\n")
                     .append("node.name = ").append(n.name()).append('\n')
                     .append("cluster.listener.port = ").append(n.clusterPort()).append('\n')
@@ -92,11 +92,11 @@ final class ProcessCluster implements AutoCloseable {
         Path nodeDir = dir.resolve("node" + i);
         Files.createDirectories(nodeDir);
         Node n = new Node("warren" + i + "@localhost", nodeDir, nodeDir.resolve("warren.conf"), Processes.freePort(),
-                Processes.freePort(), Processes.freePort());
+                Processes.freePort(), Processes.freePort(), Processes.freePort());
         nodes.add(n);
         Files.writeString(n.conf(), "listeners.tcp.default = 127.0.0.1:" + n.amqpPort() + "\n"
                 + "management.tcp.port = " + n.managementPort() + "\n"
-                + "prometheus.tcp.port = " + Processes.freePort() + "\n"
+                + "prometheus.tcp.port = " + n.prometheusPort() + "\n"
                 + "data_dir = data\nlog.file = warren.log\n"
                 + "node.name = " + n.name() + "\n"
                 + "cluster.listener.port = " + n.clusterPort() + "\n"
