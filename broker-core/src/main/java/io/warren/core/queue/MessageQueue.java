@@ -1654,6 +1654,13 @@ public final class MessageQueue implements Destination {
             return;
         }
         spillExpiries.apply(moves);
+        if (!expired.isEmpty()) {
+            // The in-memory ready entries are ahead of the paged-out ones: those of them that
+            // expired go to the dead-letter exchange first, so that dead letters keep the queue's
+            // order (a TTL policy on a paged-out backlog: its re-timing sweep can land before the
+            // expiry task has dropped the in-memory head).
+            dropExpiredHead(System.currentTimeMillis());
+        }
         for (QueueEntry e : expired) {
             if (e.ref() != QueueEntry.NOT_STORED) {
                 spillStored--; // its placeholder on disk holds none
@@ -1662,6 +1669,9 @@ public final class MessageQueue implements Destination {
             expire(e);
         }
         updateCount();
+        if (!expired.isEmpty()) {
+            refill(); // the heads dropped above made room
+        }
         armExpiry();
         if (failure != null) {
             LOG.warn("cannot sweep the paged-out messages of {}: {}; expired ones go when they are read back",
