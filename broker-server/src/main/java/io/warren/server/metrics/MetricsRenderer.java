@@ -256,27 +256,30 @@ final class MetricsRenderer {
         }
     }
 
-    /** One of RabbitMQ's Raft metrics of a quorum queue (its ra_metrics family), HELP text verbatim. */
-    private record RaftMetric(String name, String type, String help,
+    /**
+     * One of RabbitMQ's Raft metrics of a quorum queue (its ra_metrics family), HELP text verbatim;
+     * {@code largest}: /metrics takes the largest over the queues, not the sum.
+     */
+    private record RaftMetric(String name, String type, String help, boolean largest,
                               java.util.function.ToDoubleFunction<QueueGroup.RaftStats> value) {}
 
     private static final List<RaftMetric> RAFT_METRICS = List.of(
-            new RaftMetric("raft_term_total", "counter", "Current Raft term number", QueueGroup.RaftStats::term),
-            new RaftMetric("raft_log_snapshot_index", "gauge", "Raft log snapshot index",
+            new RaftMetric("raft_term_total", "counter", "Current Raft term number", false, QueueGroup.RaftStats::term),
+            new RaftMetric("raft_log_snapshot_index", "gauge", "Raft log snapshot index", false,
                     QueueGroup.RaftStats::snapshotIndex),
-            new RaftMetric("raft_log_last_applied_index", "gauge", "Raft log last applied index",
+            new RaftMetric("raft_log_last_applied_index", "gauge", "Raft log last applied index", false,
                     QueueGroup.RaftStats::lastAppliedIndex),
-            new RaftMetric("raft_log_commit_index", "gauge", "Raft log commit index", QueueGroup.RaftStats::commitIndex),
-            new RaftMetric("raft_log_last_written_index", "gauge", "Raft log last written index",
+            new RaftMetric("raft_log_commit_index", "gauge", "Raft log commit index", false, QueueGroup.RaftStats::commitIndex),
+            new RaftMetric("raft_log_last_written_index", "gauge", "Raft log last written index", false,
                     QueueGroup.RaftStats::lastWrittenIndex),
             new RaftMetric("raft_entry_commit_latency_seconds", "gauge", "Time taken for a log entry to be committed",
-                    r -> r.commitLatencyNanos() / 1e9));
+                    true, r -> r.commitLatencyNanos() / 1e9));
 
     /**
      * RabbitMQ's Raft metrics of the quorum queues with a member on this node (a node without
      * one has no samples): per queue ({@code perQueue}), or summed over them (/metrics; the
-     * commit latency is the largest, as a sum of latencies means nothing). The families are
-     * written even with no quorum queue, as RabbitMQ does.
+     * commit latency is the largest, as a sum of latencies means nothing). With no member here
+     * the families are still written, /metrics' samples then 0.
      */
     private void raft(Exposition x, String prefix, List<MessageQueue> queues, boolean perQueue) {
         List<MessageQueue> members = new ArrayList<>();
@@ -299,10 +302,9 @@ final class MetricsRenderer {
                     x.sample(name, labels[i], m.value().applyAsDouble(stats.get(i)));
                 }
             } else {
-                boolean latency = m.name().equals("raft_entry_commit_latency_seconds");
                 double v = 0;
                 for (QueueGroup.RaftStats st : stats) {
-                    v = latency ? Math.max(v, m.value().applyAsDouble(st)) : v + m.value().applyAsDouble(st);
+                    v = m.largest() ? Math.max(v, m.value().applyAsDouble(st)) : v + m.value().applyAsDouble(st);
                 }
                 x.sample(name, v);
             }
