@@ -447,31 +447,53 @@ public final class AmqpChannel implements MethodHandler {
 
     @Override public void onQueuePurge(QueuePurge m) {
         authz().check(Kind.QUEUE, queueName(m.queue()), Permission.READ);
-        MessageQueue q = vhost().queueForClient(queueName(m.queue()), connection, connection.relayed());
+        // A stand-in too when relayed here: this node may just have been elected its leader
+        MessageQueue q = vhost().queueForClient(queueName(m.queue()), connection, false);
+        hold(); // what follows waits for purge-ok
         if (q.remoteHome() != null) {
-            // Held by another node: the purge goes there.
-            hold();
-            q.remotes().purge(q, connection.user(), n -> connection.execute(() -> {
-                if (!m.nowait()) {
-                    sendIfOpen(new QueuePurgeOk(n));
-                }
-                unhold();
-            }), e -> connection.execute(() -> {
-                if (state == State.OPEN) {
-                    closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueuePurge.CLASS_ID,
-                            QueuePurge.METHOD_ID);
-                }
-                unhold();
-            }));
-            return;
+            // A quorum queue whose leader is not known yet waits for one rather than fail the purge.
+            java.util.concurrent.CompletableFuture<Void> known = q.remotes().whenHolderKnown(q);
+            if (!known.isDone()) {
+                known.thenRun(() -> connection.execute(() -> purgeHereOrAtHolder(q, m)));
+                return;
+            }
         }
-        hold();
-        q.execute(() -> q.purge(n -> connection.execute(() -> {
+        purgeHereOrAtHolder(q, m);
+    }
+
+    /**
+     * queue.purge of {@code q}, the channel held for its reply: here, or at the node that holds it
+     * (404 if none is known); a purge another node relayed here is never relayed on.
+     */
+    private void purgeHereOrAtHolder(MessageQueue q, QueuePurge m) {
+        java.util.function.IntConsumer purged = n -> connection.execute(() -> {
             if (!m.nowait()) {
                 sendIfOpen(new QueuePurgeOk(n));
             }
             unhold();
-        })));
+        });
+        if (q.remoteHome() == null) {
+            q.execute(() -> q.purge(purged));
+        } else if (connection.relayed()) {
+            purgeFailed(q.remoteUse());
+        } else {
+            // Held by another node: the purge goes there.
+            q.remotes().purge(q, connection.user(), purged, e -> connection.execute(() -> {
+                if (q.remoteHome() == null) {
+                    purgeHereOrAtHolder(q, m); // this node took the queue over meanwhile (a new leader)
+                } else {
+                    purgeFailed(e);
+                }
+            }));
+        }
+    }
+
+    /** The held queue.purge failed: the channel closes with {@code e}'s reply code. */
+    private void purgeFailed(io.warren.core.BrokerException e) {
+        if (state == State.OPEN) {
+            closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), QueuePurge.CLASS_ID, QueuePurge.METHOD_ID);
+        }
+        unhold();
     }
 
     @Override public void onQueueDelete(QueueDelete m) {

@@ -373,24 +373,64 @@ final class ChannelConsumers {
 
     void onBasicGet(BasicGet m) {
         channel.authz().check(Kind.QUEUE, channel.queueName(m.queue()), Permission.READ);
-        MessageQueue q = channel.vhost().queueForClient(channel.queueName(m.queue()), connection,
-                connection.relayed());
+        // A stand-in too when relayed here: this node may just have been elected its leader (see get)
+        MessageQueue q = channel.vhost().queueForClient(channel.queueName(m.queue()), connection, false);
         channel.hold(); // what follows waits for get-ok or get-empty
+        get(q, m);
+    }
+
+    /**
+     * basic.get of {@code q}, the channel held for its reply: here, or at the node that holds it.
+     * A quorum queue whose leader is not known yet (an election, or this node just elected and
+     * not yet leading it) waits for one rather than fail the get.
+     */
+    private void get(MessageQueue q, BasicGet m) {
         if (q.remoteHome() != null) {
-            // Held by another node: the get goes there.
-            q.remotes().get(q, connection.user(),
-                    (entry, remaining) -> connection.execute(() -> getReplyThenUnhold(q, entry, remaining, m.noAck())),
-                    e -> connection.execute(() -> {
-                        if (channel.open()) {
-                            channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), BasicGet.CLASS_ID,
-                                    BasicGet.METHOD_ID);
-                        }
-                        channel.unhold();
-                    }));
+            java.util.concurrent.CompletableFuture<Void> known = q.remotes().whenHolderKnown(q);
+            if (!known.isDone()) {
+                known.thenRun(() -> connection.execute(() -> getHereOrAtHolder(q, m)));
+                return;
+            }
+        }
+        getHereOrAtHolder(q, m);
+    }
+
+    /**
+     * basic.get of {@code q} here, or at its holder if another node holds it (404 if none is
+     * known); a get another node relayed here is never relayed on (404 naming the holder).
+     */
+    private void getHereOrAtHolder(MessageQueue q, BasicGet m) {
+        if (q.remoteHome() != null) {
+            if (connection.relayed()) {
+                getFailed(q.remoteUse());
+            } else {
+                getAtHolder(q, m);
+            }
             return;
         }
         q.execute(() -> q.get((entry, remaining) ->
                 connection.execute(() -> getReplyThenUnhold(q, entry, remaining, m.noAck()))));
+    }
+
+    /** basic.get of stand-in {@code q} at its holder. */
+    private void getAtHolder(MessageQueue q, BasicGet m) {
+        q.remotes().get(q, connection.user(),
+                (entry, remaining) -> connection.execute(() -> getReplyThenUnhold(q, entry, remaining, m.noAck())),
+                e -> connection.execute(() -> {
+                    if (q.remoteHome() == null) {
+                        getHereOrAtHolder(q, m); // this node took the queue over meanwhile (a new leader)
+                    } else {
+                        getFailed(e);
+                    }
+                }));
+    }
+
+    /** The held basic.get failed: the channel closes with {@code e}'s reply code. */
+    private void getFailed(BrokerException e) {
+        if (channel.open()) {
+            channel.closeWithError(ReplyCodes.of(e.reason()), e.getMessage(), BasicGet.CLASS_ID, BasicGet.METHOD_ID);
+        }
+        channel.unhold();
     }
 
     private void getReplyThenUnhold(MessageQueue q, QueueEntry e, int remaining, boolean noAck) {

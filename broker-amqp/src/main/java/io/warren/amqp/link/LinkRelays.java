@@ -65,6 +65,14 @@ public final class LinkRelays implements RemoteQueues {
     static final long WATCH_MS = 500;
     /** How long a client's basic.consume waits for an unreachable holder before consume-ok (the relay goes on trying). */
     static final long START_WAIT_MS = 5000;
+    /**
+     * How long a get or purge through this node waits for a quorum queue's leader to be known (or
+     * for this node, just elected, to take the queue over) before it fails: five of the default
+     * election timeout's 2 s top, so an election after a leader's death fits with room to spare.
+     */
+    static final long HOLDER_WAIT_MS = 10_000;
+    /** How often that wait looks again; every tenth look asks the queue's members again. */
+    static final long HOLDER_POLL_MS = 25;
     /** What the holder may send ahead to a consumer without a prefetch limit. */
     static final int UNLIMITED_WINDOW = 1000;
 
@@ -119,6 +127,39 @@ public final class LinkRelays implements RemoteQueues {
     private CompletableFuture<AmqpLink> open(MessageQueue q, String node, String user, AmqpLink.Handler handler) {
         EventLoopGroup on = q.loop() instanceof io.netty.channel.EventLoop l ? l : group;
         return open(on, node, q.vhost(), user, handler);
+    }
+
+    @Override public CompletableFuture<Void> whenHolderKnown(MessageQueue q) {
+        if (closed || q.remoteHome() == null || holderOf(q) != null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> known = new CompletableFuture<>();
+        lookForHolder(q, known, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HOLDER_WAIT_MS), null, 0);
+        return known;
+    }
+
+    /**
+     * One look of a wait for {@code q}'s holder, on the queue's loop (never blocks it): completes
+     * {@code known} once a holder other than {@code avoid} (null: any) is known, this node took the
+     * queue over, or at {@code deadline}.
+     */
+    private void lookForHolder(MessageQueue q, CompletableFuture<Void> known, long deadline, String avoid,
+                               int looks) {
+        String holder = holderOf(q);
+        if (closed || q.remoteHome() == null || (holder != null && !holder.equals(avoid))
+                || System.nanoTime() - deadline >= 0) {
+            known.complete(null);
+            return;
+        }
+        if (looks % 10 == 0) {
+            q.holderSuspect(); // a queue this node is no member of asks its members who leads now
+        }
+        try {
+            q.loop().schedule(() -> lookForHolder(q, known, deadline, avoid, looks + 1), HOLDER_POLL_MS,
+                    TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException stopping) {
+            known.complete(null);
+        }
     }
 
     /** A link to {@code node}, its socket on {@code on} (a loop of this node's, or the group: any). */
@@ -497,11 +538,22 @@ public final class LinkRelays implements RemoteQueues {
      * Runs {@code op} on a link of its own to {@code q}'s holder, as {@code user} (an idle one, or
      * a new one): {@code then} gets the link (to {@link #release} once done with it) and the
      * result; a failure closes the link and reaches {@code failed} as the client's refusal. An idle
-     * link that turns out gone (its holder restarted) is replaced by a new one, once.
+     * link that turns out gone (its holder restarted) is replaced by a new one, once. A quorum
+     * queue's holder that cannot be reached (its leader just died), or that says it no longer
+     * leads while its group names another, is followed to the next leader for up to
+     * {@link #HOLDER_WAIT_MS}: the client sees a pause, not a 404, across a failover. When this
+     * node takes the queue over meanwhile, the use fails here and the caller, seeing the queue
+     * is no longer a stand-in, runs it here.
      */
     private <T> void once(MessageQueue q, String user, java.util.function.Consumer<BrokerException> failed,
                           java.util.function.Function<AmqpLink, CompletableFuture<T>> op,
                           BiConsumer<Once, T> then) {
+        once(q, user, failed, op, then, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HOLDER_WAIT_MS));
+    }
+
+    private <T> void once(MessageQueue q, String user, java.util.function.Consumer<BrokerException> failed,
+                          java.util.function.Function<AmqpLink, CompletableFuture<T>> op,
+                          BiConsumer<Once, T> then, long deadline) {
         String node = holderOf(q);
         if (node == null) {
             q.holderSuspect();
@@ -528,7 +580,23 @@ public final class LinkRelays implements RemoteQueues {
                     boolean refused = unwrap(e) instanceof AmqpLink.LinkException le
                             && reasonOf(le.code()) != BrokerException.Reason.INTERNAL_ERROR;
                     if (reused != null && !refused && !closed) {
-                        once(q, user, failed, op, then); // the idle link was gone, not refused: a new one
+                        once(q, user, failed, op, then, deadline); // the idle link was gone, not refused: a new one
+                    } else if (q.quorum() && !closed && !refusedForGood(e) && System.nanoTime() - deadline < 0) {
+                        // The leader died or moved: once the group names another node (or this
+                        // one takes the queue over), try there; a refusal by the node the group
+                        // still names is the client's answer.
+                        CompletableFuture<Void> moved = new CompletableFuture<>();
+                        lookForHolder(q, moved, refused ? System.nanoTime() : deadline, node, 0);
+                        moved.thenRun(() -> {
+                            String next = holderOf(q);
+                            if (next != null && !next.equals(node)) {
+                                once(q, user, failed, op, then, deadline);
+                            } else {
+                                // still there, none known, or this node leads it now (the caller
+                                // then runs the use here: see whenHolderKnown)
+                                failed.accept(refusal(q, node, e));
+                            }
+                        });
                     } else {
                         failed.accept(refusal(q, node, e));
                     }

@@ -25,6 +25,17 @@ public interface RemoteQueues {
     Relay consume(MessageQueue q, Consumer c);
 
     /**
+     * Completes once a use of stand-in {@code q} has somewhere to go: another node is known to
+     * hold it, or it is no longer a stand-in (this node now leads it: the use runs here). While a
+     * quorum queue elects a leader, or this node was just named leader and has not taken the queue
+     * over yet, that waits a few election timeouts, then completes anyway (the use then fails as
+     * it would have: 404, no holder). Never fails; completes on any thread.
+     */
+    default java.util.concurrent.CompletableFuture<Void> whenHolderKnown(MessageQueue q) {
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
+
+    /**
      * basic.get at the holder as {@code user}: {@code sink} gets the entry (null: empty) and the
      * messages left, or {@code failed} the holder's refusal. Any thread; the callbacks on any thread.
      */

@@ -122,9 +122,31 @@ final class QueueEndpoints {
     CompletableFuture<ApiResponse> purge(ApiRequest r) {
         MessageQueue standIn = existing(r);
         ctx.authorize(r, r.param("vhost"), io.warren.core.auth.Authorizer.Kind.QUEUE, r.param("name"), io.warren.core.auth.AccessControl.Permission.READ);
+        if (standIn.remoteHome() != null && standIn.remotes() != null) {
+            // A quorum queue whose leader is not known yet waits for one (this node may lead it next).
+            return standIn.remotes().whenHolderKnown(standIn).thenCompose(v -> purgeHereOrAtHolder(r, standIn));
+        }
+        return purgeHereOrAtHolder(r, standIn);
+    }
+
+    private CompletableFuture<ApiResponse> purgeHereOrAtHolder(ApiRequest r, MessageQueue standIn) {
         CompletableFuture<ApiResponse> done = new CompletableFuture<>();
         if (standIn.remoteHome() != null && standIn.remotes() != null) {
-            standIn.remotes().purge(standIn, r.user(), n -> done.complete(ApiResponse.status(204)), done::completeExceptionally);
+            standIn.remotes().purge(standIn, r.user(), n -> done.complete(ApiResponse.status(204)), e -> {
+                if (standIn.remoteHome() == null) {
+                    // this node took the queue over meanwhile (a new leader): purged here
+                    CompletableFuture.completedFuture(standIn).thenCompose(q -> purgeHereOrAtHolder(r, q))
+                            .whenComplete((resp, again) -> {
+                                if (again != null) {
+                                    done.completeExceptionally(again);
+                                } else {
+                                    done.complete(resp);
+                                }
+                            });
+                } else {
+                    done.completeExceptionally(e);
+                }
+            });
             return done;
         }
         MessageQueue q = ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null);
