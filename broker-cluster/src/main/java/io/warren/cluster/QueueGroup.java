@@ -938,6 +938,31 @@ public final class QueueGroup {
         }
     }
 
+    /**
+     * Asks the group's leader to hand the lead to member {@code memberId} (Ratis' leadership
+     * transfer: the leader catches it up, then has it stand for election at once). True once that
+     * member leads; false when the leader refused or the transfer did not finish within
+     * {@code timeout}. Blocks for about that long at most; not for an event loop.
+     */
+    public boolean transferLeadership(String memberId, java.time.Duration timeout) {
+        RaftServer.Division d;
+        try {
+            d = node.server().getDivision(groupId);
+        } catch (IOException e) {
+            return false;
+        }
+        // Few retries: a leader that is not known yet, or changes during the call, is asked again.
+        try (RaftClient c = node.newClient(d.getGroup(), ClientId.randomId(),
+                org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(5,
+                        RaftSettings.ratis(node.settings().retryInterval())))) {
+            RaftClientReply reply = c.admin().transferLeadership(RaftPeerId.valueOf(memberId), timeout.toMillis());
+            return reply.isSuccess();
+        } catch (IOException | RuntimeException e) {
+            log.debug("queue group {}: leadership transfer to {} failed: {}", name, memberId, e.toString());
+            return false;
+        }
+    }
+
     /** The member ids of the group's current configuration as this member's log has it (see {@link #members}). */
     public java.util.Set<String> memberIds() {
         return node.currentMembers(groupId);

@@ -74,8 +74,10 @@ public record WarrenConfig(
      * {@code cluster.secret_file} (the shared secret, RabbitMQ's Erlang cookie). {@code nodes}
      * is empty for a single node.
      */
-    public record ClusterConfig(String nodeName, int port, List<Peer> nodes, Path secretFile) {
+    public record ClusterConfig(String nodeName, int port, List<Peer> nodes, Path secretFile, String leaderLocator) {
         public static final int DEFAULT_PORT = 25672;
+        /** RabbitMQ's default queue_leader_locator: a new quorum queue is first led by the node it was declared through. */
+        public static final String DEFAULT_LEADER_LOCATOR = "client-local";
 
         /** One node of the cluster: its name and where its inter-node port listens. */
         public record Peer(String name, String host, int port) {
@@ -86,7 +88,7 @@ public record WarrenConfig(
 
         /** A single node named warren@HOSTNAME. */
         public static ClusterConfig single() {
-            return new ClusterConfig(defaultNodeName(), DEFAULT_PORT, List.of(), null);
+            return new ClusterConfig(defaultNodeName(), DEFAULT_PORT, List.of(), null, DEFAULT_LEADER_LOCATOR);
         }
 
         public static String defaultNodeName() {
@@ -107,7 +109,8 @@ public record WarrenConfig(
         /** Names the secret's file only when there is a cluster (configs end up in logs). */
         @Override public String toString() {
             return clustered() ? "ClusterConfig[node=" + nodeName + ", port=" + port + ", nodes=" + nodes
-                    + ", keyFile=" + secretFile + "]" : "ClusterConfig[node=" + nodeName + "]";
+                    + ", keyFile=" + secretFile + ", leaderLocator=" + leaderLocator + "]"
+                    : "ClusterConfig[node=" + nodeName + "]";
         }
 
         /** This node's entry in the node list. */

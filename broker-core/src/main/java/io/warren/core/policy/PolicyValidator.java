@@ -29,7 +29,7 @@ public final class PolicyValidator {
     /** Keys warren honours today. */
     public static final Set<String> SUPPORTED = Set.of("message-ttl", "expires", "alternate-exchange", "queue-mode",
             "max-length", "max-length-bytes", "overflow", "delivery-limit", "dead-letter-exchange",
-            "dead-letter-routing-key", "dead-letter-strategy");
+            "dead-letter-routing-key", "dead-letter-strategy", "queue-leader-locator");
     /**
      * Keys whose features are being built (dead-lettering, length limits, delivery limits): refused
      * with "not supported by warren yet" until each is wired to the queues (then it moves to
@@ -46,6 +46,9 @@ public final class PolicyValidator {
         // quorum queues only (RabbitMQ 3.10 validates it for every policy, and classic queues ignore it)
         RULES.put("dead-letter-strategy", new Rule(v -> "at-most-once".equals(v) || "at-least-once".equals(v),
                 "dead letter strategy"));
+        // quorum queues only: where a new one's first leader goes (classic queues ignore it, as in RabbitMQ)
+        RULES.put("queue-leader-locator", new Rule(v -> v instanceof String s
+                && io.warren.core.vhost.QueueArguments.LEADER_LOCATORS.contains(s), "queue leader locator value"));
         RULES.put("message-ttl", new Rule(v -> integer(v, 0, MAX_EXPIRY), "message TTL"));
         RULES.put("expires", new Rule(v -> integer(v, 1, MAX_EXPIRY), "queue expiry"));
         RULES.put("max-length", new Rule(v -> integer(v, 0, Long.MAX_VALUE), "maximum length"));

@@ -333,6 +333,14 @@ public final class MessageQueue implements Destination {
         }
     }
 
+    /** The effective policy definition last applied ({@link #applyPolicy}); empty when none applies. */
+    private volatile Map<String, Object> policyDefinition = Map.of();
+
+    /** The effective policy definition last applied on the queue's loop (any thread; a task on the loop sees the latest). */
+    public Map<String, Object> policyDefinition() {
+        return policyDefinition;
+    }
+
     /**
      * The policy hook: {@code definition} is the effective policy definition that applies to this
      * queue now (RabbitMQ's effective_policy_definition, policy and operator policy merged; empty
@@ -345,6 +353,7 @@ public final class MessageQueue implements Destination {
         if (deleted) {
             return;
         }
+        policyDefinition = definition;
         long ttl = io.warren.core.policy.Applied.smaller(arguments.get("x-message-ttl"), definition.get("message-ttl"));
         if (ttl != messageTtl) {
             retime(ttl);

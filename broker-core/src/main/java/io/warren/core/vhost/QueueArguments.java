@@ -26,7 +26,29 @@ public final class QueueArguments {
             "x-queue-master-locator", "x-queue-version");
     /** The arguments of quorum queues a classic queue refuses. x-delivery-limit is not among them: warren honours it on every queue. */
     private static final List<String> QUORUM_ONLY = List.of("x-max-in-memory-length", "x-max-in-memory-bytes",
-            "x-dead-letter-strategy", "x-quorum-initial-group-size");
+            "x-dead-letter-strategy", "x-quorum-initial-group-size", "x-queue-leader-locator");
+    /**
+     * RabbitMQ 3.10's queue leader locators (x-queue-leader-locator, policy queue-leader-locator):
+     * client-local and balanced, and the older names it still takes for balanced.
+     */
+    public static final List<String> LEADER_LOCATORS = List.of("client-local", "balanced", "random", "least-leaders");
+
+    /**
+     * The locator that places a new quorum queue's first leader: the policy's {@code
+     * queue-leader-locator} (it wins over the argument, as RabbitMQ 3.10's), else the
+     * {@code x-queue-leader-locator} argument, else {@code configured} (queue_leader_locator);
+     * {@code client-local} or {@code balanced} (random and least-leaders are balanced, as in 3.10).
+     */
+    public static String leaderLocator(Map<String, Object> policy, Map<String, Object> args, String configured) {
+        String v = policy == null ? null : string(policy.get("queue-leader-locator"));
+        if (v == null && args != null) {
+            v = string(args.get("x-queue-leader-locator"));
+        }
+        if (v == null || !LEADER_LOCATORS.contains(v)) {
+            v = configured == null ? "client-local" : configured;
+        }
+        return "client-local".equals(v) ? "client-local" : "balanced";
+    }
 
     /** Whether {@code args} declare a quorum queue. */
     public static boolean quorum(Map<String, Object> args) {
@@ -97,6 +119,17 @@ public final class QueueArguments {
                 // accepts it and falls back with a warning (MessageQueue logs it, as RabbitMQ does)
                 if (!"at-most-once".equals(st) && !"at-least-once".equals(st)) {
                     throw invalid("x-dead-letter-strategy", queue, vhost, "invalid_dlx_strategy");
+                }
+            }
+            Object locator = args.get("x-queue-leader-locator");
+            if (locator != null) {
+                String l = string(locator);
+                if (l == null) {
+                    throw invalid("x-queue-leader-locator", queue, vhost, "{unacceptable_type,"
+                            + TableValue.typeNameOf(locator) + "}");
+                }
+                if (!LEADER_LOCATORS.contains(l)) {
+                    throw invalid("x-queue-leader-locator", queue, vhost, "invalid_queue_locator_arg");
                 }
             }
             Object group = args.get("x-quorum-initial-group-size");

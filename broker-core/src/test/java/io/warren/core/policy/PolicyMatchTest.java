@@ -90,6 +90,13 @@ class PolicyMatchTest {
                 refusal(Map.of("overflow", "foo"), false));
         assertEquals("Validation failed\n\n-1 is not a valid delivery limit\n",
                 refusal(Map.of("delivery-limit", -1L), false));
+        assertEquals("Validation failed\n\n<<\"foo\">> is not a valid queue leader locator value\n",
+                refusal(Map.of("queue-leader-locator", "foo"), false));
+        assertEquals("Validation failed\n\n5 is not a valid queue leader locator value\n",
+                refusal(Map.of("queue-leader-locator", 5L), false));
+        for (String locator : java.util.List.of("client-local", "balanced", "random", "least-leaders")) {
+            PolicyValidator.validate(Map.of("queue-leader-locator", locator), false);
+        }
         assertEquals("Validation failed\n\n[{<<\"queue-mode\">>,<<\"lazy\">>}] are not recognised policy settings\n",
                 refusal(Map.of("queue-mode", "lazy"), true));
         assertTrue(refusal(Map.of("ha-mode", "all"), false).contains("policy key 'ha-mode' is not supported by warren (no mirrored queues)"));

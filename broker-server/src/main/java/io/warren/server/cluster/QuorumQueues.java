@@ -37,6 +37,9 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
     /** How long a declare waits for its queue's first leader before it answers anyway. */
     static final long ELECTION_WAIT_MS = 10_000;
 
+    /** Past this many quorum queues, balanced places a new queue's leader at random (RabbitMQ 3.10's 1,000 queues). */
+    static final int BALANCED_COUNTING_UP_TO = 1000;
+
     private final ClusterNode node;
     private final Map<MessageQueue, QuorumMember> members = new ConcurrentHashMap<>();
     private final Set<CompletableFuture<Void>> elections = ConcurrentHashMap.newKeySet();
@@ -103,7 +106,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         q.clusterMembers(peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList());
         store.liveWhen(() -> q.remoteHome() == null);
         q.attachStore(store, id);
-        QuorumMember m = new QuorumMember(q, groupLog, store);
+        QuorumMember m = new QuorumMember(q, groupLog, store, home == null ? peers : null);
         members.put(q, m);
         elections.add(m.elected);
         m.elected.whenComplete((v, e) -> elections.remove(m.elected));
@@ -207,6 +210,16 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                 return t;
             });
     private final java.util.concurrent.atomic.AtomicBoolean watching = new java.util.concurrent.atomic.AtomicBoolean();
+    /**
+     * Where new queues' first leaders are moved (a Ratis leadership transfer blocks for up to a few
+     * seconds): a thread of its own, so that group joins and leaves never wait behind one.
+     */
+    private static final java.util.concurrent.ExecutorService PLACEMENT =
+            java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "warren-quorum-placement");
+                t.setDaemon(true);
+                return t;
+            });
 
     /**
      * A member that does not lead hears of no leader from its group (Ratis tells a member when
@@ -225,7 +238,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         for (QuorumMember m : members.values()) {
             QueueGroup g = m.group.group();
             if (!m.elected.isDone() && g != null && g.leaderId() != null && !g.isLeader()) {
-                m.elected.complete(null);
+                m.elected(node.nodeNameOfId(g.leaderId()));
             }
         }
         watching.set(false);
@@ -420,6 +433,25 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         return "";
     }
 
+    /** How many quorum queues each node leads, as this node knows (its groups' leaders, the others' as last told), but {@code except}. */
+    private Map<String, Integer> leadersByNode(QuorumMember except) {
+        Map<String, Integer> counts = new java.util.HashMap<>();
+        for (QuorumMember m : members.values()) {
+            QueueGroup g = m.group.group();
+            String id = m == except || g == null ? null : g.leaderId();
+            if (id != null) {
+                counts.merge(node.nodeNameOfId(id), 1, Integer::sum);
+            }
+        }
+        for (NonMember nm : nonMembers.values()) {
+            String leader = nm.leader;
+            if (leader != null) {
+                counts.merge(leader, 1, Integer::sum);
+            }
+        }
+        return counts;
+    }
+
     /** Asks again who leads each quorum queue this node is no member of (the node's monitor, every few seconds). */
     void refreshLeaders() {
         nonMembers.values().forEach(NonMember::ask);
@@ -436,13 +468,113 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         final CompletableFuture<Void> elected = new CompletableFuture<>();
         /** The queue was deleted (not merely closed by stop_app): this node's copy goes. */
         volatile boolean deleted;
-        /** Whether the queue here is live (this member leads and has rebuilt it). Apply thread. */
-        private boolean leading;
+        /** Whether the queue here is live (this member leads and has rebuilt it). Apply thread; read anywhere. */
+        private volatile boolean leading;
+        /**
+         * The queue's members when it was declared through this node just now, in member order
+         * (this node first): its first leader is placed as its leader locator says once the group
+         * has elected one ({@link #elected(String)}). Null otherwise (recovered, or declared
+         * through another node, which places it).
+         */
+        private final List<WarrenConfig.ClusterConfig.Peer> placing;
+        private final java.util.concurrent.atomic.AtomicBoolean placementStarted =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        /** The placement is over (the lead is where it should be, or could not be moved there). */
+        private volatile boolean placed;
 
-        QuorumMember(MessageQueue queue, GroupLog group, ReplicatedMessageStore store) {
+        QuorumMember(MessageQueue queue, GroupLog group, ReplicatedMessageStore store,
+                     List<WarrenConfig.ClusterConfig.Peer> placing) {
             this.queue = queue;
             this.group = group;
             this.store = store;
+            this.placing = placing;
+            this.placed = placing == null;
+        }
+
+        /**
+         * The group has a leader, on node {@code leader} (any thread): a declare through this node
+         * may answer now, unless the first leader is still to be placed. Then the node the
+         * queue's leader locator names ({@link #target}) takes the lead if another has it, and the
+         * declare answers once it leads (this node: once it has taken the queue over), or once
+         * the transfer failed (the queue stays with the leader Ratis elected).
+         */
+        void elected(String leader) {
+            if (placed) {
+                if (!node.nodeName().equals(leader) || leading) {
+                    elected.complete(null);
+                }
+                return;
+            }
+            if (!placementStarted.compareAndSet(false, true)) {
+                return;
+            }
+            // The target is chosen on the queue's loop, where the policy applied at the declare is seen.
+            run(() -> {
+                String target = target();
+                PLACEMENT.execute(() -> place(target));
+            }, () -> elected.complete(null));
+        }
+
+        /** Hands the lead to {@code target} if another member has it; blocks (the placement thread). */
+        private void place(String target) {
+            QueueGroup g = group.group();
+            String now = g == null || g.leaderId() == null ? null : node.nodeNameOfId(g.leaderId());
+            boolean moved = target.equals(now) || g != null && g.transferLeadership(ClusterNode.memberId(target),
+                    java.time.Duration.ofMillis(ELECTION_WAIT_MS / 2));
+            if (!moved) {
+                log.info("quorum queue '{}' in vhost '{}': could not move its first leader to {} (its queue leader "
+                        + "locator's choice); {} leads it", queue.name(), queue.vhost(), target, now);
+            }
+            if (moved && !target.equals(node.nodeName())) {
+                // what this member names as leader follows the new one's first append: wait for it,
+                // so that this node's listings name it once the declare answered
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+                String targetId = ClusterNode.memberId(target);
+                while (!targetId.equals(g.leaderId()) && System.nanoTime() - end < 0) {
+                    try {
+                        Thread.sleep(10);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+            }
+            placed = true;
+            if (!moved || !target.equals(node.nodeName()) || leading) {
+                elected.complete(null);
+            } // else: this node's leaderReady completes it once the queue is taken over
+        }
+
+        /**
+         * The node that should first lead the queue (RabbitMQ's queue leader locators): this node
+         * for client-local (the default); for balanced, of the queue's members that run the one
+         * that leads the fewest quorum queues this node knows of (ties: member order, this node
+         * first), or a random one once there are 1,000 quorum queues or more.
+         */
+        private String target() {
+            String locator = io.warren.core.vhost.QueueArguments.leaderLocator(queue.policyDefinition(),
+                    queue.arguments(), node.config().leaderLocator());
+            if (locator.equals("client-local")) {
+                return node.nodeName();
+            }
+            // of the members that run (a node that is down could not take the lead)
+            List<String> up = new ArrayList<>();
+            for (WarrenConfig.ClusterConfig.Peer p : placing) {
+                if (p.name().equals(node.nodeName()) || node.running().getOrDefault(p.name(), false)) {
+                    up.add(p.name());
+                }
+            }
+            if (members.size() + nonMembers.size() >= BALANCED_COUNTING_UP_TO) {
+                return up.get(java.util.concurrent.ThreadLocalRandom.current().nextInt(up.size()));
+            }
+            Map<String, Integer> leaders = leadersByNode(this);
+            String best = up.get(0);
+            for (String n : up) {
+                if (leaders.getOrDefault(n, 0) < leaders.getOrDefault(best, 0)) {
+                    best = n;
+                }
+            }
+            return best;
         }
 
         @Override public void applied(long index, long key, byte[] value, boolean local) {
@@ -483,7 +615,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                     unsettled.size());
             run(() -> {
                 queue.promote(unsettled);
-                elected.complete(null);
+                elected(node.nodeName());
             }, () -> { });
         }
 
@@ -499,7 +631,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             run(() -> {
                 queue.demote(leader);
                 if (leader != null) {
-                    elected.complete(null);
+                    elected(leader);
                 }
             }, () -> { });
         }

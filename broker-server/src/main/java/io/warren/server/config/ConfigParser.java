@@ -225,6 +225,14 @@ public final class ConfigParser {
         m.put("node.name", (b, k, v, base) -> b.nodeName = nodeName(v));
         m.put("cluster.listener.port", (b, k, v, base) -> b.clusterPort = Values.intIn(v, 1, MAX_PORT));
         m.put("cluster.secret_file", (b, k, v, base) -> b.clusterSecret = Values.path(v, base));
+        // RabbitMQ's key: which node first leads a new quorum queue (the policy key queue-leader-locator
+        // and the x-queue-leader-locator argument win over it).
+        m.put("queue_leader_locator", (b, k, v, base) -> {
+            if (!v.equals("client-local") && !v.equals("balanced")) {
+                throw new BadValueException("expected client-local or balanced");
+            }
+            b.leaderLocator = v;
+        });
         m.put("cluster_formation.peer_discovery_backend", (b, k, v, base) -> {
             // RabbitMQ also takes the module's name.
             if (!v.equals("classic_config") && !v.equals("rabbit_peer_discovery_classic_config")) {
@@ -354,6 +362,7 @@ public final class ConfigParser {
         String nodeName;
         int clusterPort;
         Path clusterSecret;
+        String leaderLocator;
         String discovery;
         final java.util.TreeMap<Integer, WarrenConfig.ClusterConfig.Peer> clusterNodes = new java.util.TreeMap<>();
         int prometheusPort;
@@ -480,6 +489,7 @@ public final class ConfigParser {
             nodeName = d.cluster().nodeName();
             clusterPort = d.cluster().port();
             clusterSecret = d.cluster().secretFile();
+            leaderLocator = d.cluster().leaderLocator();
             prometheusPort = d.prometheus().port();
             prometheusIp = d.prometheus().ip();
             prometheusPath = d.prometheus().path();
@@ -588,7 +598,7 @@ public final class ConfigParser {
                     throw new ConfigException("cluster.secret_file is set but no cluster is: set "
                             + "cluster_formation.peer_discovery_backend = classic_config and the nodes");
                 }
-                return new WarrenConfig.ClusterConfig(nodeName, clusterPort, List.of(), null);
+                return new WarrenConfig.ClusterConfig(nodeName, clusterPort, List.of(), null, leaderLocator);
             }
             if (nodes.isEmpty()) {
                 throw new ConfigException("cluster_formation.peer_discovery_backend = classic_config needs the nodes: "
@@ -615,7 +625,8 @@ public final class ConfigParser {
                 throw new ConfigException("a cluster needs cluster.secret_file: the file with the secret the "
                         + "nodes share (RabbitMQ's Erlang cookie)");
             }
-            return new WarrenConfig.ClusterConfig(nodeName, clusterPort, List.copyOf(nodes), clusterSecret);
+            return new WarrenConfig.ClusterConfig(nodeName, clusterPort, List.copyOf(nodes), clusterSecret,
+                    leaderLocator);
         }
     }
 }

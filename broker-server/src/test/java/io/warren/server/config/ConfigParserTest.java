@@ -443,6 +443,13 @@ class ConfigParserTest {
         assertTrue(single.nodeName().startsWith("warren@"), single.nodeName());
         assertEquals(25672, single.port());
         assertEquals("warren9@box", parse("node.name = warren9@box").cluster().nodeName());
+        // RabbitMQ's queue_leader_locator: client-local by default
+        assertEquals("client-local", c.leaderLocator());
+        String[] balanced = java.util.Arrays.copyOf(CLUSTER, CLUSTER.length + 1);
+        balanced[CLUSTER.length] = "queue_leader_locator = balanced";
+        assertEquals("balanced", parse(balanced).cluster().leaderLocator());
+        assertEquals("etc/warren.conf:1: bad value 'random' for 'queue_leader_locator': expected client-local "
+                + "or balanced", error("queue_leader_locator = random").getMessage());
     }
 
     @Test

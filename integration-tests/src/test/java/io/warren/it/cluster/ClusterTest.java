@@ -71,6 +71,9 @@ class ClusterTest {
     @BeforeAll
     static void startThreeNodes() throws Exception {
         cluster = new ProcessCluster(dir, 3);
+        // node 3 places the quorum queues declared through it as balanced (RabbitMQ's config key)
+        Files.writeString(cluster.node(3).conf(), "queue_leader_locator = balanced\n",
+                java.nio.file.StandardOpenOption.APPEND);
         cluster.startAll();
         // A new cluster creates its default user once a majority runs: then guest logs in anywhere.
         for (int i = 1; i <= 3; i++) {
@@ -259,7 +262,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void clusterStatusAndListQueuesFromAnyNode() throws Exception {
         for (int i = 1; i <= 3; i++) {
             int node = i;
@@ -306,8 +309,101 @@ class ClusterTest {
         assertEquals(0, audit.path("consumers").asInt(), q.out());
     }
 
+    /**
+     * RabbitMQ's queue leader locators place a new quorum queue's first leader: client-local (the
+     * default) on the node it was declared through; balanced on the member leading the fewest
+     * quorum queues (ties: the declaring node, then the node list's order). The policy key
+     * queue-leader-locator wins over the x-queue-leader-locator argument, which wins over the
+     * node's queue_leader_locator (node 3's is balanced).
+     */
     @Test
-    @Order(5)
+    @Order(4)
+    void aQuorumQueueIsFirstLedWhereItsLeaderLocatorSays() throws Exception {
+        Map<String, Object> quorum = Map.of("x-queue-type", "quorum");
+        for (int via = 1; via <= 2; via++) {
+            String q = "ll.local." + via;
+            declare(via, q, quorum);
+            assertEquals(via, leader(1, q), q + ": client-local, the default, through node " + via);
+        }
+        declare(3, "ll.local.3", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local"));
+        assertEquals(3, leader(1, "ll.local.3"), "the argument wins over node 3's balanced");
+        // balanced: node 1 leads more than the others, so the next queue declared through it goes elsewhere
+        while (true) {
+            Map<Integer, Integer> counts = leaderCounts();
+            if (counts.get(1) > Math.min(counts.get(2), counts.get(3))) {
+                break;
+            }
+            declare(1, "ll.local.1." + counts.get(1), quorum);
+        }
+        for (int i = 0; i < 3; i++) {
+            Map<Integer, Integer> counts = leaderCounts();
+            int expected = fewest(counts, 1);
+            String q = "ll.balanced." + i;
+            declare(1, q, Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "balanced"));
+            assertEquals(expected, leader(1, q), q + " with leaders " + counts);
+        }
+        Map<Integer, Integer> counts = leaderCounts();
+        int expected = fewest(counts, 3);
+        declare(3, "ll.configured", quorum);
+        assertEquals(expected, leader(1, "ll.configured"), "node 3's queue_leader_locator = balanced, leaders "
+                + counts);
+        // the policy wins over the argument
+        api(1, "PUT", "/api/policies/%2F/ll-local",
+                "{\"pattern\":\"^ll\\\\.policy\",\"definition\":{\"queue-leader-locator\":\"client-local\"},"
+                        + "\"apply-to\":\"queues\"}");
+        try {
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals("client-local", api(2, "GET",
+                    "/api/policies/%2F/ll-local", null).path("definition").path("queue-leader-locator").asText()));
+            declare(2, "ll.policy", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "balanced"));
+            assertEquals(2, leader(1, "ll.policy"), "the policy's client-local wins over the argument");
+        } finally {
+            api(1, "DELETE", "/api/policies/%2F/ll-local", null);
+        }
+        try (Connection c = cluster.connect(1)) {
+            Channel ch = c.createChannel();
+            for (JsonNode n : JSON.readTree(cluster.ctl(1, "list_queues", "name", "--formatter", "json").out())) {
+                if (n.path("name").asText().startsWith("ll.")) {
+                    ch.queueDelete(n.path("name").asText());
+                }
+            }
+        }
+    }
+
+    private static void declare(int via, String queue, Map<String, Object> arguments) throws Exception {
+        try (Connection c = cluster.connect(via)) {
+            c.createChannel().queueDeclare(queue, true, false, false, arguments);
+        }
+    }
+
+    /** How many quorum queues each node leads (list_queues through node 1), each node counted. */
+    private static Map<Integer, Integer> leaderCounts() throws Exception {
+        Map<Integer, Integer> counts = new java.util.TreeMap<>(Map.of(1, 0, 2, 0, 3, 0));
+        Result r = cluster.ctl(1, "list_queues", "name", "type", "leader", "--formatter", "json");
+        assertEquals(0, r.code(), r.all());
+        for (JsonNode n : JSON.readTree(r.out())) {
+            if (n.path("type").asText().equals("quorum")) {
+                String leader = n.path("leader").asText();
+                assertTrue(leader.matches("warren[123]@localhost"), n.toString());
+                counts.merge(leader.charAt(6) - '0', 1, Integer::sum);
+            }
+        }
+        return counts;
+    }
+
+    /** The node with the fewest leaders; ties go to {@code declaring}, then to the node list's order from it. */
+    private static int fewest(Map<Integer, Integer> counts, int declaring) {
+        int best = declaring;
+        for (int k = 0; k < 3; k++) {
+            int n = (declaring - 1 + k) % 3 + 1;
+            if (counts.get(n) < counts.get(best)) {
+                best = n;
+            }
+        }
+        return best;
+    }
+
+    @Test
+    @Order(6)
     void aNodeWithAnotherSecretIsKeptOutAndTheRightOneCatchesUp() throws Exception {
         assertEquals(0, cluster.stop(3).code());
         await().atMost(SPREAD).untilAsserted(() -> {
@@ -425,7 +521,7 @@ class ClusterTest {
      * node restarts, on every node.
      */
     @Test
-    @Order(6)
+    @Order(7)
     void nonDurableAndExclusiveTopologyIsClusterWideAndTheTutorialsWorkAcrossNodes() throws Exception {
         Connection r2 = cluster.connect(2); // closed in the middle: its exclusive queues go
         try (Connection emitter = cluster.connect(1); Connection r3 = cluster.connect(3)) {
@@ -557,7 +653,7 @@ class ClusterTest {
      * channel handles them, so the replies come in the order the methods were sent.
      */
     @Test
-    @Order(7)
+    @Order(8)
     void pipelinedMethodsOnAChannelAreAnsweredInOrder() throws Exception {
         await().atMost(SPREAD).untilAsserted(() -> cluster.connect(2).close()); // node 2 has the cluster's users
         try (io.warren.it.support.RawAmqp raw = new io.warren.it.support.RawAmqp("127.0.0.1",
@@ -598,7 +694,7 @@ class ClusterTest {
      * links nodes open to one another to relay a consumer are no clients' and are not listed.
      */
     @Test
-    @Order(8)
+    @Order(9)
     void connectionsChannelsAndConsumersOfEveryNodeAreListedAndClosedOnEach() throws Exception {
         // /api/nodes through any node: every node's own figures (memory, disk, pid), as RabbitMQ's
         await().atMost(SPREAD).untilAsserted(() -> { // a node restarted by an earlier test is seen up within 5 s
@@ -694,7 +790,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void aQuorumQueueIsConsumedGotAndPurgedThroughAFollower() throws Exception {
         try (Connection c = cluster.connect(1)) {
             c.createChannel().queueDeclare("qq.relay", true, false, false, Map.of("x-queue-type", "quorum"));
@@ -866,7 +962,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void aQuorumQueuePublishedThroughEveryNodeIsConsumedFromItsLeader() throws Exception {
         try (Connection c = cluster.connect(1)) {
             c.createChannel().queueDeclare("qq.orders", true, false, false, Map.of("x-queue-type", "quorum"));
@@ -959,7 +1055,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(11)
+    @Order(12)
     void killingTheLeaderLosesNoConfirmedMessage() throws Exception {
         survive("qq.kill", "kill -9 of the leader", true, target -> {
             kill(target);
@@ -968,7 +1064,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(12)
+    @Order(13)
     void killingAFollowerLosesNoConfirmedMessage() throws Exception {
         survive("qq.follower", "kill -9 of a follower", false, target -> {
             kill(target);
@@ -982,7 +1078,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(13)
+    @Order(14)
     void pausingTheLeaderPastTheElectionTimeoutLosesNoConfirmedMessage() throws Exception {
         survive("qq.pause", "SIGSTOP of the leader for 5 s", true, target -> {
             long pid = Processes.pid(cluster.node(target).pidFile());
@@ -995,7 +1091,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(14)
+    @Order(15)
     void partitioningTheLeaderAwayLosesNoConfirmedMessage() throws Exception {
         survive("qq.partition", "a partition cutting the leader off for 5 s", true, target -> {
             // the proxies tell the leader's own connections to the others from theirs to it
@@ -1012,7 +1108,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(15)
+    @Order(16)
     void delayingTheLeadersTrafficPastTheElectionTimeoutLosesNoConfirmedMessage() throws Exception {
         survive("qq.delay", "a 3 s delay on the leader's traffic for 5 s", true, target -> {
             // every byte to and from the leader arrives 3 s late, heartbeats too (the election
@@ -1029,7 +1125,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(16)
+    @Order(17)
     void cuttingTheLeaderFromOneFollowerOnlyLosesNoConfirmedMessage() throws Exception {
         int[] leaders = new int[2];
         survive("qq.split", "a partition between the leader and one follower for 5 s", true, target -> {
@@ -1066,7 +1162,7 @@ class ClusterTest {
      * it is forgotten again.
      */
     @Test
-    @Order(17)
+    @Order(18)
     void aNodeJoinsTheRunningClusterAndIsForgottenAgain() throws Exception {
         try (Connection c = cluster.connect(1)) {
             Channel ch = c.createChannel();
@@ -1200,7 +1296,7 @@ class ClusterTest {
      * the kill waits for the next leader rather than fail with a 404.
      */
     @Test
-    @Order(18)
+    @Order(19)
     void deliveryCountsOfAQuorumQueueCarryOverToTheNextLeader() throws Exception {
         String queue = "qq.counted";
         try (Connection c = cluster.connect(1)) {
@@ -1254,7 +1350,7 @@ class ClusterTest {
      * past the probes) no longer holds the others' publishers; back up, it holds them again.
      */
     @Test
-    @Order(19)
+    @Order(20)
     void aResourceAlarmOnOneNodeBlocksPublishersOnEveryNode() throws Exception {
         String queue = "alarm.held";
         try (Connection c = cluster.connect(1)) {
@@ -1363,7 +1459,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(20)
+    @Order(21)
     void aStoppedNodeIsForgottenAndTheQuorumQueuesShrink() throws Exception {
         try (Connection c = cluster.connect(1)) {
             c.createChannel().queueDeclare("qq.forget", true, false, false, Map.of("x-queue-type", "quorum"));

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -111,6 +112,29 @@ class QuorumQueueTest {
         assertChannelError(ch4, 406, "PRECONDITION_FAILED - invalid arg 'x-delivery-limit' for queue '" + q4
                 + "' in vhost '/': {value_negative,-1}", "queue.declare",
                 () -> ch4.queueDeclare(q4, true, false, false, quorum("x-delivery-limit", -1)));
+
+        // x-queue-leader-locator, as RabbitMQ 3.10.8 answers (a single node leads whatever it says)
+        Channel ch5 = c.createChannel();
+        String q5 = unique("qq");
+        assertChannelError(ch5, 406, "PRECONDITION_FAILED - invalid arg 'x-queue-leader-locator' for queue '" + q5
+                + "' in vhost '/': invalid_queue_locator_arg", "queue.declare",
+                () -> ch5.queueDeclare(q5, true, false, false, quorum("x-queue-leader-locator", "foo")));
+        Channel ch6 = c.createChannel();
+        String q6 = unique("qq");
+        assertChannelError(ch6, 406, "PRECONDITION_FAILED - invalid arg 'x-queue-leader-locator' for queue '" + q6
+                + "' in vhost '/': {unacceptable_type,signedint}", "queue.declare",
+                () -> ch6.queueDeclare(q6, true, false, false, quorum("x-queue-leader-locator", 5)));
+        Channel ch7 = c.createChannel();
+        String cq7 = unique("cq");
+        assertChannelError(ch7, 406, "PRECONDITION_FAILED - invalid arg 'x-queue-leader-locator' for queue '" + cq7
+                + "' in vhost '/' of queue type rabbit_classic_queue", "queue.declare",
+                () -> ch7.queueDeclare(cq7, true, false, false, Map.of("x-queue-leader-locator", "balanced")));
+        Channel ch8 = c.createChannel();
+        for (String locator : List.of("client-local", "balanced", "random", "least-leaders")) {
+            String q8 = unique("qq");
+            ch8.queueDeclare(q8, true, false, false, quorum("x-queue-leader-locator", locator));
+            ch8.queueDelete(q8);
+        }
 
         // A good one, then a redeclare without the type: "received none", as RabbitMQ says.
         Channel ok = c.createChannel();
