@@ -69,6 +69,15 @@ public record RaftSettings(Duration electionTimeoutMin, Duration electionTimeout
     void applyTo(RaftProperties p) {
         RaftServerConfigKeys.Rpc.setTimeoutMin(p, ratis(electionTimeoutMin));
         RaftServerConfigKeys.Rpc.setTimeoutMax(p, ratis(electionTimeoutMax));
+        // A member that has not yet seen a leader since it started (a new queue's group, a node
+        // that restarts) stands for election after a fifth to a half of that: a quorum queue
+        // declare waits for its group's first leader, which took the whole 1-2 s before. Ratis'
+        // pre-vote (on by default) keeps a restarted member that times out this early from
+        // deposing a leader the others still hear. (A tenth to three tenths was faster still, but
+        // a new group's first leader was then sometimes deposed by a member that had not heard
+        // from it yet: QueueGroupTest saw a group's leader change under it.)
+        RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, ratis(electionTimeoutMin.dividedBy(5)));
+        RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, ratis(electionTimeoutMin.dividedBy(2)));
         RaftServerConfigKeys.Rpc.setRequestTimeout(p, ratis(requestTimeout));
         RaftClientConfigKeys.Rpc.setRequestTimeout(p, ratis(requestTimeout));
         // A leader that lost its majority waits this long before it stands for election again
