@@ -450,15 +450,8 @@ public final class AmqpChannel implements MethodHandler {
         // A stand-in too when relayed here: this node may just have been elected its leader
         MessageQueue q = vhost().queueForClient(queueName(m.queue()), connection, false);
         hold(); // what follows waits for purge-ok
-        if (q.remoteHome() != null) {
-            // A quorum queue whose leader is not known yet waits for one rather than fail the purge.
-            java.util.concurrent.CompletableFuture<Void> known = q.remotes().whenHolderKnown(q);
-            if (!known.isDone()) {
-                known.thenRun(() -> connection.execute(() -> purgeHereOrAtHolder(q, m)));
-                return;
-            }
-        }
-        purgeHereOrAtHolder(q, m);
+        // A quorum queue whose leader is not known yet waits for one rather than fail the purge.
+        io.warren.core.queue.RemoteQueues.whenUsable(q, connection::execute, () -> purgeHereOrAtHolder(q, m));
     }
 
     /**

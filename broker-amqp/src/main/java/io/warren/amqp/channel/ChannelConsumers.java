@@ -385,14 +385,7 @@ final class ChannelConsumers {
      * not yet leading it) waits for one rather than fail the get.
      */
     private void get(MessageQueue q, BasicGet m) {
-        if (q.remoteHome() != null) {
-            java.util.concurrent.CompletableFuture<Void> known = q.remotes().whenHolderKnown(q);
-            if (!known.isDone()) {
-                known.thenRun(() -> connection.execute(() -> getHereOrAtHolder(q, m)));
-                return;
-            }
-        }
-        getHereOrAtHolder(q, m);
+        io.warren.core.queue.RemoteQueues.whenUsable(q, connection::execute, () -> getHereOrAtHolder(q, m));
     }
 
     /**

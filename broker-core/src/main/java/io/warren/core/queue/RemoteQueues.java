@@ -36,6 +36,22 @@ public interface RemoteQueues {
     }
 
     /**
+     * Runs {@code use} (a get, a purge) once {@code q} has somewhere to go: at once for this
+     * node's queue or a stand-in whose holder is known, else on {@code executor} after
+     * {@link #whenHolderKnown}'s wait. {@code use} looks at {@link MessageQueue#remoteHome} again.
+     */
+    static void whenUsable(MessageQueue q, java.util.concurrent.Executor executor, Runnable use) {
+        if (q.remoteHome() != null) {
+            java.util.concurrent.CompletableFuture<Void> known = q.remotes().whenHolderKnown(q);
+            if (!known.isDone()) {
+                known.thenRun(() -> executor.execute(use));
+                return;
+            }
+        }
+        use.run();
+    }
+
+    /**
      * basic.get at the holder as {@code user}: {@code sink} gets the entry (null: empty) and the
      * messages left, or {@code failed} the holder's refusal. Any thread; the callbacks on any thread.
      */

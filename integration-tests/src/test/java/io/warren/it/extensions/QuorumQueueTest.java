@@ -114,21 +114,18 @@ class QuorumQueueTest {
                 () -> ch4.queueDeclare(q4, true, false, false, quorum("x-delivery-limit", -1)));
 
         // x-queue-leader-locator, as RabbitMQ 3.10.8 answers (a single node leads whatever it says)
-        Channel ch5 = c.createChannel();
-        String q5 = unique("qq");
-        assertChannelError(ch5, 406, "PRECONDITION_FAILED - invalid arg 'x-queue-leader-locator' for queue '" + q5
-                + "' in vhost '/': invalid_queue_locator_arg", "queue.declare",
-                () -> ch5.queueDeclare(q5, true, false, false, quorum("x-queue-leader-locator", "foo")));
-        Channel ch6 = c.createChannel();
-        String q6 = unique("qq");
-        assertChannelError(ch6, 406, "PRECONDITION_FAILED - invalid arg 'x-queue-leader-locator' for queue '" + q6
-                + "' in vhost '/': {unacceptable_type,signedint}", "queue.declare",
-                () -> ch6.queueDeclare(q6, true, false, false, quorum("x-queue-leader-locator", 5)));
-        Channel ch7 = c.createChannel();
-        String cq7 = unique("cq");
-        assertChannelError(ch7, 406, "PRECONDITION_FAILED - invalid arg 'x-queue-leader-locator' for queue '" + cq7
-                + "' in vhost '/' of queue type rabbit_classic_queue", "queue.declare",
-                () -> ch7.queueDeclare(cq7, true, false, false, Map.of("x-queue-leader-locator", "balanced")));
+        Object[][] locators = {
+            {quorum("x-queue-leader-locator", "foo"), ": invalid_queue_locator_arg"},
+            {quorum("x-queue-leader-locator", 5), ": {unacceptable_type,signedint}"},
+            {Map.of("x-queue-leader-locator", "balanced"), " of queue type rabbit_classic_queue"},
+        };
+        for (Object[] k : locators) {
+            @SuppressWarnings("unchecked") Map<String, Object> args = (Map<String, Object>) k[0];
+            Channel chl = c.createChannel();
+            String ql = unique("ll");
+            assertChannelError(chl, 406, "PRECONDITION_FAILED - invalid arg 'x-queue-leader-locator' for queue '" + ql
+                    + "' in vhost '/'" + k[1], "queue.declare", () -> chl.queueDeclare(ql, true, false, false, args));
+        }
         Channel ch8 = c.createChannel();
         for (String locator : List.of("client-local", "balanced", "random", "least-leaders")) {
             String q8 = unique("qq");
