@@ -1292,8 +1292,8 @@ class ClusterTest {
      * A quorum queue's delivery counts go through its log (as RabbitMQ's returns do): a message
      * rejected with requeue on the leader keeps its count when the leader is killed (kill -9), so
      * the new leader delivers it with that x-delivery-count and drops it past x-delivery-limit,
-     * not after another limit's worth of deliveries. A basic.get through a survivor right after
-     * the kill waits for the next leader rather than fail with a 404.
+     * not after another limit's worth of deliveries. A queue.purge and a basic.get through a
+     * survivor right after the kill wait for the next leader rather than fail with a 404.
      */
     @Test
     @Order(19)
@@ -1304,10 +1304,17 @@ class ClusterTest {
                     Map.of("x-queue-type", "quorum", "x-delivery-limit", 3));
         }
         int leader = await().atMost(SPREAD).ignoreExceptions().until(() -> leader(1, queue), l -> l > 0);
+        String purged = "qq.counted.purged";
         try (Connection c = cluster.connect(leader)) {
             Channel ch = c.createChannel();
             ch.confirmSelect();
             ch.basicPublish("", queue, PERSISTENT, "poison".getBytes(StandardCharsets.UTF_8));
+            ch.waitForConfirmsOrDie(10_000);
+            // a second queue led by the same node (client-local: declared through it), for a purge after the kill
+            ch.queueDeclare(purged, true, false, false, Map.of("x-queue-type", "quorum"));
+            for (int i = 0; i < 5; i++) {
+                ch.basicPublish("", purged, PERSISTENT, ("p-" + i).getBytes(StandardCharsets.UTF_8));
+            }
             ch.waitForConfirmsOrDie(10_000);
             for (int returned = 0; returned < 3; returned++) {
                 GetResponse r = await().atMost(SPREAD).until(() -> ch.basicGet(queue, false), java.util.Objects::nonNull);
@@ -1317,9 +1324,12 @@ class ClusterTest {
             // the third return's count is committed by the members well within this
             Thread.sleep(2_000);
         }
+        assertEquals(leader, leader(1, purged));
         kill(leader);
         int survivor = leader % 3 + 1;
         try (Connection c = cluster.connect(survivor)) {
+            // A purge at once waits for the next leader too, rather than a 404.
+            assertEquals(5, c.createChannel().queuePurge(purged).getMessageCount());
             // At once, before the survivors elect a leader: the get waits for the next one (the
             // dead leader's link refused, then the election) instead of failing with a 404, and
             // runs there, or here if this node takes the queue over.
@@ -1333,6 +1343,7 @@ class ClusterTest {
             ch.basicReject(r.getEnvelope().getDeliveryTag(), true);
             await().atMost(SPREAD).untilAsserted(() -> assertEquals(0, ch.messageCount(queue)));
             assertEquals(null, ch.basicGet(queue, false));
+            ch.queueDelete(purged);
         } finally {
             cluster.start(leader);
             await().atMost(SPREAD).ignoreExceptions().until(() -> {
