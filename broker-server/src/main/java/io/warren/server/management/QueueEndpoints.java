@@ -134,24 +134,20 @@ final class QueueEndpoints {
         if (standIn.remoteHome() != null && standIn.remotes() != null) {
             standIn.remotes().purge(standIn, r.user(), n -> done.complete(ApiResponse.status(204)), e -> {
                 if (standIn.remoteHome() == null) {
-                    // this node took the queue over meanwhile (a new leader): purged here
-                    CompletableFuture.completedFuture(standIn).thenCompose(q -> purgeHereOrAtHolder(r, q))
-                            .whenComplete((resp, again) -> {
-                                if (again != null) {
-                                    done.completeExceptionally(again);
-                                } else {
-                                    done.complete(resp);
-                                }
-                            });
+                    purgeHere(standIn, done); // this node took the queue over meanwhile (a new leader)
                 } else {
                     done.completeExceptionally(e);
                 }
             });
             return done;
         }
-        MessageQueue q = ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null);
-        q.execute(() -> q.purge(n -> done.complete(ApiResponse.status(204))));
+        purgeHere(ctx.vhost(r.param("vhost")).existingQueue(r.param("name"), null), done);
         return done;
+    }
+
+    /** Purges this node's queue {@code q} on its loop; {@code done} gets the 204. */
+    private static void purgeHere(MessageQueue q, CompletableFuture<ApiResponse> done) {
+        q.execute(() -> q.purge(n -> done.complete(ApiResponse.status(204))));
     }
 
     ApiResponse bindings(ApiRequest r) {

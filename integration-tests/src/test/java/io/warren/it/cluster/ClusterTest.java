@@ -41,6 +41,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -325,16 +326,8 @@ class ClusterTest {
             declare(via, q, quorum);
             assertEquals(via, leader(1, q), q + ": client-local, the default, through node " + via);
         }
-        declare(3, "ll.local.3", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local"));
-        assertEquals(3, leader(1, "ll.local.3"), "the argument wins over node 3's balanced");
-        // balanced: node 1 leads more than the others, so the next queue declared through it goes elsewhere
-        while (true) {
-            Map<Integer, Integer> counts = leaderCounts();
-            if (counts.get(1) > Math.min(counts.get(2), counts.get(3))) {
-                break;
-            }
-            declare(1, "ll.local.1." + counts.get(1), quorum);
-        }
+        // balanced: node 1 leads more than another node first, so balanced must go elsewhere
+        leadMoreThanAnother(1, quorum);
         for (int i = 0; i < 3; i++) {
             Map<Integer, Integer> counts = leaderCounts();
             int expected = fewest(counts, 1);
@@ -342,12 +335,16 @@ class ClusterTest {
             declare(1, q, Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "balanced"));
             assertEquals(expected, leader(1, q), q + " with leaders " + counts);
         }
+        // the argument wins over node 3's balanced: its last declare is made while balanced would go elsewhere
+        leadMoreThanAnother(3, Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local"));
         Map<Integer, Integer> counts = leaderCounts();
         int expected = fewest(counts, 3);
+        assertNotEquals(3, expected, "node 3 leads more than another node: " + counts);
         declare(3, "ll.configured", quorum);
         assertEquals(expected, leader(1, "ll.configured"), "node 3's queue_leader_locator = balanced, leaders "
                 + counts);
-        // the policy wins over the argument
+        // the policy wins over the argument: declared through node 2 while balanced would go elsewhere
+        leadMoreThanAnother(2, quorum);
         api(1, "PUT", "/api/policies/%2F/ll-local",
                 "{\"pattern\":\"^ll\\\\.policy\",\"definition\":{\"queue-leader-locator\":\"client-local\"},"
                         + "\"apply-to\":\"queues\"}");
@@ -365,6 +362,24 @@ class ClusterTest {
                 if (n.path("name").asText().startsWith("ll.")) {
                     ch.queueDelete(n.path("name").asText());
                 }
+            }
+        }
+    }
+
+    /**
+     * Declares quorum queues through node {@code via} with {@code arguments} (which must place
+     * them client-local) until it leads more than another node, so that balanced would place the
+     * next one elsewhere; each must be led by {@code via}, the last one while balanced would not
+     * have chosen it.
+     */
+    private static void leadMoreThanAnother(int via, Map<String, Object> arguments) throws Exception {
+        for (int n = 0; ; n++) {
+            boolean last = fewest(leaderCounts(), via) != via;
+            String q = "ll.local." + via + "." + n;
+            declare(via, q, arguments);
+            assertEquals(via, leader(1, q), q + " " + arguments + " through node " + via);
+            if (last) {
+                return;
             }
         }
     }
