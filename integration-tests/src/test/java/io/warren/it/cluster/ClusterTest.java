@@ -1612,10 +1612,22 @@ class ClusterTest {
             for (Thread t : publishers) {
                 t.join(30_000);
             }
-            await().atMost(SPREAD).untilAsserted(() -> {
-                List<String> lost = confirmed.stream().filter(m -> !seen.containsKey(m)).limit(5).toList();
-                assertTrue(lost.isEmpty(), "confirmed but not consumed: " + lost + " of " + confirmed.size());
-            });
+            try {
+                await().atMost(SPREAD).until(() -> confirmed.stream().allMatch(seen::containsKey));
+            } catch (org.awaitility.core.ConditionTimeoutException e) {
+                // lost, or stuck somewhere (ready, or held unacked by a link)? what each node says
+                List<String> lost = confirmed.stream().filter(m -> !seen.containsKey(m)).sorted().toList();
+                StringBuilder where = new StringBuilder();
+                for (int i = 1; i <= 3; i++) {
+                    Result r = cluster.ctl(i, "list_queues", "name", "leader", "messages_ready",
+                            "messages_unacknowledged", "consumers", "--formatter", "json");
+                    where.append("\n node ").append(i).append(": ").append(r.all().strip());
+                }
+                throw new AssertionError(what + ": confirmed but not consumed: " + lost.size() + " of "
+                        + confirmed.size() + " " + lost.subList(0, Math.min(40, lost.size())) + "; target node "
+                        + target + ", publishers through " + others + ", the consumer through " + others.get(0)
+                        + "; list_queues:" + where, e);
+            }
         } finally {
             stopPublishing.set(true);
             stopConsuming.set(true);

@@ -158,5 +158,22 @@ final class ProcessCluster implements AutoCloseable {
                 ProcessHandle.of(Processes.pid(n.pidFile())).ifPresent(ProcessHandle::destroyForcibly);
             }
         }
+        keepLogs();
+    }
+
+    /** The logs go with the temp dir: keep copies under target/broker-logs/cluster-TIME/ for a post-mortem. */
+    private void keepLogs() {
+        Path to = Processes.ROOT.resolve("integration-tests/target/broker-logs/cluster-" + System.currentTimeMillis());
+        for (int i = 1; i <= nodes.size(); i++) {
+            Node n = nodes.get(i - 1);
+            try (java.util.stream.Stream<Path> logs = Files.list(n.dir())) {
+                for (Path log : logs.filter(f -> f.getFileName().toString().startsWith("warren.log")).toList()) {
+                    Files.createDirectories(to);
+                    Files.copy(log, to.resolve("node" + i + "-" + log.getFileName()));
+                }
+            } catch (java.io.IOException ignored) {
+                // only a convenience
+            }
+        }
     }
 }
