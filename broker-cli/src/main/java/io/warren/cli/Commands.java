@@ -649,6 +649,62 @@ final class Commands {
         }
     }
 
+    @Command(name = "rebalance", description = {"Re-balances leaders of replicated queues across up-and-running "
+            + "cluster nodes.", "rabbitmq-queues rebalance: while a running node leads more than its share of the "
+            + "matching quorum", "queues (their number over the running nodes, rounded up), its queues' leads move, "
+            + "one at a", "time and the shortest first, to the member leading the fewest. warren has no mirrored "
+            + "classic", "queues: classic moves nothing. The node answers once done (-t SECONDS for more than 60)."})
+    static final class Rebalance extends Base {
+        @Parameters(index = "0", paramLabel = "<type>", description = "queue type, must be one of: all, classic, quorum")
+        String type;
+        @Option(names = "--vhost-pattern", paramLabel = "<pattern>", description = "regular expression to match "
+                + "virtual host names")
+        String vhostPattern = ".*";
+        @Option(names = "--queue-pattern", paramLabel = "<pattern>", description = "regular expression to match "
+                + "queue names")
+        String queuePattern = ".*";
+
+        static final List<String> COLUMNS = List.of("Node name", "Number of quorum queues",
+                "Number of replicated classic queues");
+
+        @Override int exec(Ctx c) {
+            if (!List.of("all", "classic", "quorum").contains(type)) {
+                throw new CliException(ExitCodes.UNAVAILABLE, "Error:\ntype " + type
+                        + " is not supported. Try one of all, classic, quorum.");
+            }
+            Api api = c.api();
+            c.out.banner("Re-balancing leaders of " + type + " queues...");
+            ObjectNode body = NODES.objectNode();
+            body.put("type", type);
+            body.put("vhost_pattern", vhostPattern);
+            body.put("queue_pattern", queuePattern);
+            Api.Response r = api.send("POST", "/api/warren/rebalance", body, Map.of());
+            if (r.status() != 200) {
+                throw new CliException(ExitCodes.UNAVAILABLE, "Error:\n" + r.reason());
+            }
+            List<List<String>> rows = new ArrayList<>();
+            for (JsonNode n : r.body()) {
+                rows.add(List.of(n.path("node_name").asText(), n.path("number_of_quorum_queues").asText(),
+                        n.path("number_of_replicated_classic_queues").asText()));
+            }
+            if (c.out.json) {
+                ArrayNode a = NODES.arrayNode();
+                for (List<String> row : rows) {
+                    ObjectNode o = a.addObject();
+                    o.put(COLUMNS.get(0), row.get(0));
+                    o.put(COLUMNS.get(1), Integer.parseInt(row.get(1)));
+                    o.put(COLUMNS.get(2), Integer.parseInt(row.get(2)));
+                }
+                c.out.out.println(Output.write(a));
+            } else if (rows.isEmpty()) {
+                c.out.boxed(List.of("Output"), List.of(List.of("[]")));
+            } else {
+                c.out.boxed(COLUMNS, rows);
+            }
+            return ExitCodes.OK;
+        }
+    }
+
     @Command(name = "status", description = "Displays status of a node.")
     static final class Status extends Base {
         @Override int exec(Ctx c) {

@@ -69,6 +69,56 @@ final class Output {
         out.print(sb);
     }
 
+    /**
+     * rabbitmq-queues' pretty table: a box around a header row (none with -s) and the rows, drawn
+     * with Unicode's box characters (what its DEC line-drawing codes show on a terminal), or with
+     * + - | where the output's charset has none (Java 17 writes in the locale's: ASCII under LANG=C).
+     */
+    void boxed(List<String> columns, List<List<String>> rows) {
+        int[] w = new int[columns.size()];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = columns.get(i).length();
+            for (List<String> row : rows) {
+                w[i] = Math.max(w[i], row.get(i).length());
+            }
+        }
+        String stdout = System.getProperty("sun.stdout.encoding");
+        java.nio.charset.Charset cs = stdout != null && java.nio.charset.Charset.isSupported(stdout)
+                ? java.nio.charset.Charset.forName(stdout) : java.nio.charset.Charset.defaultCharset();
+        boolean unicode = cs.newEncoder().canEncode("\u250c\u2500\u2502");
+        char bar = unicode ? '\u2502' : '|';
+        char dash = unicode ? '\u2500' : '-';
+        StringBuilder sb = new StringBuilder();
+        rule(sb, w, dash, unicode ? "\u250c\u252c\u2510" : "+++");
+        if (!silent) {
+            line(sb, w, columns, bar);
+            rule(sb, w, dash, unicode ? "\u251c\u253c\u2524" : "+++");
+        }
+        for (List<String> row : rows) {
+            line(sb, w, row, bar);
+        }
+        rule(sb, w, dash, unicode ? "\u2514\u2534\u2518" : "+++");
+        out.print(sb);
+    }
+
+    /** A horizontal rule; {@code corners}: left, crossing, right. */
+    private static void rule(StringBuilder sb, int[] w, char dash, String corners) {
+        sb.append(corners.charAt(0));
+        for (int i = 0; i < w.length; i++) {
+            sb.append(String.valueOf(dash).repeat(w[i] + 2)).append(corners.charAt(i < w.length - 1 ? 1 : 2));
+        }
+        sb.append('\n');
+    }
+
+    private static void line(StringBuilder sb, int[] w, List<String> cells, char bar) {
+        sb.append(bar);
+        for (int i = 0; i < w.length; i++) {
+            String v = cells.get(i);
+            sb.append(' ').append(v).append(" ".repeat(w[i] - v.length() + 1)).append(bar);
+        }
+        sb.append('\n');
+    }
+
     static String write(JsonNode n) {
         try {
             return Api.JSON.writeValueAsString(n);

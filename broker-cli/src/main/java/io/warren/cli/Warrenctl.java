@@ -24,6 +24,7 @@ import java.util.Map;
                 Commands.ClusterStatus.class,
                 Commands.ForgetClusterNode.class,
                 Commands.JoinCluster.class,
+                Commands.Rebalance.class,
                 Commands.ListQueues.class,
                 Commands.ListExchanges.class,
                 Commands.ListBindings.class,

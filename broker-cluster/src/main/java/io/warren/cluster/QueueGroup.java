@@ -951,16 +951,7 @@ public final class QueueGroup {
         } catch (IOException e) {
             return false;
         }
-        // Few retries: a leader that is not known yet, or changes during the call, is asked again.
-        try (RaftClient c = node.newClient(d.getGroup(), ClientId.randomId(),
-                org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(5,
-                        RaftSettings.ratis(node.settings().retryInterval())))) {
-            RaftClientReply reply = c.admin().transferLeadership(RaftPeerId.valueOf(memberId), timeout.toMillis());
-            return reply.isSuccess();
-        } catch (IOException | RuntimeException e) {
-            log.debug("queue group {}: leadership transfer to {} failed: {}", name, memberId, e.toString());
-            return false;
-        }
+        return node.transferLeadership(d.getGroup(), memberId, timeout);
     }
 
     /** The member ids of the group's current configuration as this member's log has it (see {@link #members}). */

@@ -374,6 +374,32 @@ public final class RaftNode implements AutoCloseable {
         return sender;
     }
 
+    /**
+     * Has the member {@code memberId} of queue group {@code name} (over {@code members}, as it
+     * was joined; this node need not be one of them) take the lead: true once it leads, false
+     * when the leader refused or the transfer did not finish within {@code timeout}. Blocks for
+     * about that long at most; not for an event loop.
+     */
+    public boolean transferLeadership(String name, List<Member> members, String memberId,
+                                      java.time.Duration timeout) {
+        return transferLeadership(RaftGroup.valueOf(queueGroupId(name), members.stream()
+                .map(m -> RaftPeer.newBuilder().setId(m.id()).setAddress(m.address()).build()).toList()),
+                memberId, timeout);
+    }
+
+    boolean transferLeadership(RaftGroup group, String memberId, java.time.Duration timeout) {
+        // Few retries: a leader that is not known yet, or changes during the call, is asked again.
+        try (RaftClient c = newClient(group, ClientId.randomId(),
+                RetryPolicies.retryUpToMaximumCountWithFixedSleep(5, RaftSettings.ratis(settings.retryInterval())))) {
+            RaftClientReply reply = c.admin().transferLeadership(RaftPeerId.valueOf(memberId), timeout.toMillis());
+            return reply.isSuccess();
+        } catch (IOException | RuntimeException e) {
+            log.debug("queue group {}: leadership transfer to {} failed: {}", group.getGroupId(), memberId,
+                    e.toString());
+            return false;
+        }
+    }
+
     RaftClient newClient(RaftGroup group, ClientId clientId) {
         return newClient(group, clientId,
                 RetryPolicies.retryForeverWithSleep(RaftSettings.ratis(settings.retryInterval())));
@@ -385,7 +411,9 @@ public final class RaftNode implements AutoCloseable {
                 .setParameters(parameters)
                 .setRaftGroup(group)
                 .setClientId(clientId)
-                .setLeaderId(RaftPeerId.valueOf(self.id()))
+                // the first guess: this node when it is a member, else the first member
+                .setLeaderId(group.getPeer(RaftPeerId.valueOf(self.id())) != null || group.getPeers().isEmpty()
+                        ? RaftPeerId.valueOf(self.id()) : group.getPeers().iterator().next().getId())
                 .setRetryPolicy(retry)
                 .build();
     }

@@ -462,6 +462,12 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         c.forget(node);
     }
 
+    @Override public java.util.List<io.warren.server.cluster.QueueRebalance.NodeCount> rebalanceQuorumQueues(
+            java.util.function.Predicate<io.warren.core.queue.MessageQueue> which) throws ClusterRefusal {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        return c == null ? null : c.rebalance(which);
+    }
+
     @Override public synchronized void joinCluster(String node) throws ClusterRefusal {
         io.warren.server.cluster.ClusterNode c = cluster;
         if (c == null) {

@@ -5,6 +5,7 @@ import io.warren.cluster.Member;
 import io.warren.cluster.MetadataGroup;
 import io.warren.cluster.RaftSettings;
 import io.warren.cluster.ReplicatedState;
+import io.warren.core.queue.MessageQueue;
 import io.warren.server.WarrenConfig;
 import io.warren.server.management.BrokerControl.ClusterRefusal;
 import io.warren.store.definitions.ReplicatedDefinitionStore;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -308,6 +310,11 @@ public final class ClusterNode implements AutoCloseable {
     /** Where group joins and leaves run (they block on disk and Ratis). */
     java.util.concurrent.Executor executor() {
         return membership;
+    }
+
+    /** See {@link io.warren.cluster.RaftNode#transferLeadership(String, List, String, java.time.Duration)}. */
+    boolean transferLeadership(String groupName, List<Member> members, String memberId, java.time.Duration timeout) {
+        return group.node().transferLeadership(groupName, members, memberId, timeout);
     }
 
     io.warren.cluster.QueueGroup joinQueueGroup(String name, List<Member> members) throws IOException {
@@ -604,6 +611,50 @@ public final class ClusterNode implements AutoCloseable {
     /** Whether node {@code name} is one of the cluster's nodes now (see {@link #members}). */
     public boolean isMember(String name) {
         return members().stream().anyMatch(p -> p.name().equals(name));
+    }
+
+    /** A rebalance runs on this node (RabbitMQ takes a cluster-wide lock; warren one per node). */
+    private final java.util.concurrent.atomic.AtomicBoolean rebalancing = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * rabbitmq-queues rebalance: moves the leaders of the quorum queues {@code which} accepts
+     * over the running nodes ({@link QueueRebalance}), one Ratis leadership transfer at a time.
+     * Blocks until done (a few hundred milliseconds a queue moved, at most about 7 s each); not
+     * for an event loop.
+     *
+     * @throws ClusterRefusal 409 while another rebalance runs on this node
+     */
+    public List<QueueRebalance.NodeCount> rebalance(java.util.function.Predicate<MessageQueue> which)
+            throws ClusterRefusal {
+        if (!rebalancing.compareAndSet(false, true)) {
+            throw new ClusterRefusal(409, "a queue rebalance is in progress on node " + nodeName() + ", please wait");
+        }
+        try {
+            List<String> up = new ArrayList<>();
+            running().forEach((n, r) -> {
+                if (r || n.equals(nodeName())) {
+                    up.add(n);
+                }
+            });
+            List<QueueRebalance.Queue> queues = quorumQueues.placements().stream()
+                    .filter(q -> which.test(q.queue())).toList();
+            log.info("starting a rebalance of {} quorum queues' leaders over the running nodes {}", queues.size(), up);
+            List<QueueRebalance.NodeCount> result = QueueRebalance.run(queues, up, (q, target) -> {
+                boolean moved = quorumQueues.moveLeader(q.queue(), target);
+                if (moved) {
+                    log.info("quorum queue '{}' in vhost '{}': its leader moved from {} to {}", q.queue().name(),
+                            q.queue().vhost(), q.leader(), target);
+                } else {
+                    log.warn("quorum queue '{}' in vhost '{}': its leader could not be moved from {} to {}",
+                            q.queue().name(), q.queue().vhost(), q.leader(), target);
+                }
+                return moved;
+            });
+            log.info("finished the rebalance: {}", result);
+            return result;
+        } finally {
+            rebalancing.set(false);
+        }
     }
 
     /**

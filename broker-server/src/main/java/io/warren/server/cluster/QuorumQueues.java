@@ -452,6 +452,64 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         return counts;
     }
 
+    /**
+     * Every quorum queue this node knows, for a rebalance: its leader's node as this node knows
+     * it (null while none is known), its members' nodes in member order, and its messages as this
+     * node's copy has them (0 where it holds none).
+     */
+    public List<QueueRebalance.Queue> placements() {
+        List<QueueRebalance.Queue> out = new ArrayList<>();
+        for (QuorumMember m : members.values()) {
+            QueueGroup g = m.group.group();
+            String id = g == null ? null : g.leaderId();
+            out.add(new QueueRebalance.Queue(m.queue, id == null ? null : node.nodeNameOfId(id),
+                    m.queue.clusterMembers(), g == null ? 0 : g.size()));
+        }
+        for (NonMember nm : nonMembers.values()) {
+            out.add(new QueueRebalance.Queue(nm.queue, nm.leader,
+                    nm.peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList(), 0));
+        }
+        return out;
+    }
+
+    /**
+     * Has node {@code target}, a member of quorum queue {@code q}, take the queue's lead (a Ratis
+     * leadership transfer), through this node's member or, where it has none, through the
+     * members: true once the target leads and this node names it as the leader (within 2 s
+     * more), false when the transfer was refused or did not finish within 5 s. Blocks; not for
+     * an event loop.
+     */
+    public boolean moveLeader(MessageQueue q, String target) {
+        java.time.Duration timeout = java.time.Duration.ofMillis(ELECTION_WAIT_MS / 2);
+        String targetId = ClusterNode.memberId(target);
+        QuorumMember m = members.get(q);
+        if (m != null) {
+            QueueGroup g = m.group.group();
+            if (g == null || !g.transferLeadership(targetId, timeout)) {
+                return false;
+            }
+            // this member names the new leader once it has its first append: wait for it, so
+            // that listings made after the rebalance show where the queue went
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (!targetId.equals(g.leaderId()) && System.nanoTime() - end < 0) {
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            return true;
+        }
+        NonMember nm = nonMembers.get(q);
+        if (nm == null || !node.transferLeadership(nm.groupName,
+                nm.peers.stream().map(ClusterNode::member).toList(), targetId, timeout)) {
+            return false;
+        }
+        nm.leader = target;
+        return true;
+    }
+
     /** Asks again who leads each quorum queue this node is no member of (the node's monitor, every few seconds). */
     void refreshLeaders() {
         nonMembers.values().forEach(NonMember::ask);

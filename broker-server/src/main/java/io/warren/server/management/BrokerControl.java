@@ -86,6 +86,18 @@ public interface BrokerControl {
                 + "the cluster_formation keys, node.name, cluster.listener.port and cluster.secret_file first");
     }
 
+    /**
+     * rabbitmq-queues rebalance: moves the leaders of the quorum queues {@code which} accepts
+     * over the cluster's running nodes; blocks until done. Null when this broker is no cluster
+     * node (its quorum queues all live here: nothing to move).
+     *
+     * @throws ClusterRefusal 409 while another rebalance runs on this node
+     */
+    default java.util.List<io.warren.server.cluster.QueueRebalance.NodeCount> rebalanceQuorumQueues(
+            java.util.function.Predicate<io.warren.core.queue.MessageQueue> which) throws ClusterRefusal {
+        return null;
+    }
+
     /** A cluster command refused: the management API's status and the one-line reason. */
     final class ClusterRefusal extends Exception {
         private final int status;

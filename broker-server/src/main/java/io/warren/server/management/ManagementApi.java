@@ -124,6 +124,8 @@ final class ManagementApi {
         route("warren/stop", Map.of("POST", now(warren::stop)));
         route("warren/cluster/nodes/{node}", Map.of("DELETE", warren::forgetClusterNode));
         route("warren/cluster/join", Map.of("POST", warren::joinCluster));
+        route("warren/rebalance", Map.of("POST", warren::rebalance));
+        route("rebalance/queues", Map.of("POST", now(warren::rebalanceAll)));
         route("warren/alarms/{resource}", Map.of("PUT", now(r -> warren.setAlarm(r, true)),
                 "DELETE", now(r -> warren.setAlarm(r, false))));
     }

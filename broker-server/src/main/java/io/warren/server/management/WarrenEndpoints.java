@@ -265,6 +265,110 @@ final class WarrenEndpoints {
         return clusterChange(() -> ctx.control.joinCluster(node.asText()));
     }
 
+    /** A rebalance's regular expressions may read this many characters over all queue and vhost names. */
+    static final long REBALANCE_MATCH_BUDGET = 5_000_000;
+
+    /**
+     * POST /api/warren/rebalance {"type": "all" | "classic" | "quorum", "vhost_pattern": RE,
+     * "queue_pattern": RE} (patterns default ".*", unanchored as RabbitMQ's): warrenctl rebalance,
+     * rabbitmq-queues rebalance. Moves the leaders of the matching quorum queues over the running
+     * nodes and answers once done: 200 with each node that leads any of them and how many, as
+     * rabbitmq-queues prints it ({@code node_name}, {@code number_of_quorum_queues},
+     * {@code number_of_replicated_classic_queues}: warren has no mirrored classic queues, so
+     * {@code classic} has nothing to move). 400 for a bad type or pattern, 409 while another
+     * rebalance runs on this node. Runs on the API's worker thread. Administrators only.
+     */
+    java.util.concurrent.CompletableFuture<ApiResponse> rebalance(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        ObjectNode body = Json.object(r.body());
+        String type = Json.string(body, "type", null);
+        if (type == null || !java.util.List.of("all", "classic", "quorum").contains(type)) {
+            throw ApiException.badRequest("type " + type + " is not supported. Try one of all, classic, quorum.");
+        }
+        java.util.regex.Pattern vhosts = pattern(body, "vhost_pattern");
+        java.util.regex.Pattern queues = pattern(body, "queue_pattern");
+        java.util.Set<io.warren.core.queue.MessageQueue> which = type.equals("classic")
+                ? java.util.Set.of() : quorumQueues(vhosts, queues);
+        return rebalance(which);
+    }
+
+    /**
+     * POST /api/rebalance/queues: RabbitMQ's, which starts a rebalance of all its replicated
+     * queues and answers 204 at once; so here, of every quorum queue (the outcome is logged).
+     * Administrators only.
+     */
+    ApiResponse rebalanceAll(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        java.util.regex.Pattern all = java.util.regex.Pattern.compile(".*");
+        rebalance(quorumQueues(all, all)).whenComplete((v, e) -> {
+            if (e != null) {
+                org.slf4j.LoggerFactory.getLogger(WarrenEndpoints.class).warn("queue rebalance: {}",
+                        e.getCause() != null ? e.getCause().getMessage() : e.getMessage());
+            }
+        });
+        return ApiResponse.status(204);
+    }
+
+    private java.util.concurrent.CompletableFuture<ApiResponse> rebalance(
+            java.util.Set<io.warren.core.queue.MessageQueue> which) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            java.util.List<io.warren.server.cluster.QueueRebalance.NodeCount> counts;
+            try {
+                counts = ctx.control == null ? null : ctx.control.rebalanceQuorumQueues(which::contains);
+            } catch (BrokerControl.ClusterRefusal e) {
+                throw new ApiException(e.status(), e.status() == 409 ? "conflict" : "bad_request", e.getMessage());
+            }
+            if (counts == null) {
+                // a single broker: its quorum queues all live here
+                counts = which.isEmpty() ? java.util.List.of()
+                        : java.util.List.of(new io.warren.server.cluster.QueueRebalance.NodeCount(ctx.node, which.size()));
+            }
+            java.util.List<Object> out = new java.util.ArrayList<>();
+            for (io.warren.server.cluster.QueueRebalance.NodeCount c : counts) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("node_name", c.node());
+                m.put("number_of_quorum_queues", c.quorumQueues());
+                m.put("number_of_replicated_classic_queues", 0);
+                out.add(m);
+            }
+            return ApiResponse.ok(out);
+        }, ctx.worker);
+    }
+
+    private static java.util.regex.Pattern pattern(ObjectNode body, String field) {
+        String p = Json.string(body, field, ".*");
+        if (p.length() > Listing.MAX_FILTER_LENGTH) {
+            throw ApiException.badRequest(field + " is too long (at most " + Listing.MAX_FILTER_LENGTH + " characters)");
+        }
+        try {
+            return java.util.regex.Pattern.compile(p);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw ApiException.badRequest("invalid " + field + " '" + p + "': " + e.getDescription());
+        }
+    }
+
+    /** This node's quorum queues whose vhost and name match (a budget of character reads over them all). */
+    private java.util.Set<io.warren.core.queue.MessageQueue> quorumQueues(java.util.regex.Pattern vhosts,
+                                                                         java.util.regex.Pattern queues) {
+        io.warren.core.text.MatchBudget budget = new io.warren.core.text.MatchBudget(REBALANCE_MATCH_BUDGET);
+        java.util.Set<io.warren.core.queue.MessageQueue> out = new java.util.LinkedHashSet<>();
+        try {
+            for (io.warren.core.vhost.VirtualHost v : ctx.vhosts()) {
+                if (!budget.find(vhosts, v.name())) {
+                    continue;
+                }
+                for (io.warren.core.queue.MessageQueue q : v.queues()) {
+                    if (q.quorum() && budget.find(queues, q.name())) {
+                        out.add(q);
+                    }
+                }
+            }
+        } catch (io.warren.core.text.MatchBudget.Exceeded e) {
+            throw ApiException.badRequest("vhost_pattern or queue_pattern is too expensive to match");
+        }
+        return out;
+    }
+
     /**
      * POST /api/warren/stop: 202 now, then the broker stops as bin/warren stop stops it (the
      * process exits); the client waits for the API to stop answering. Administrators only.

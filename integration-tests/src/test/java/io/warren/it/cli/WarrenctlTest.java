@@ -539,6 +539,69 @@ class WarrenctlTest {
     }
 
     @Test
+    void rebalanceAsRabbitmqQueuesOnASingleBroker() throws Exception {
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            ch.queueDeclare("rb.q1", true, false, false, Map.of("x-queue-type", "quorum"));
+            ch.queueDeclare("rb.q2", true, false, false, Map.of("x-queue-type", "quorum"));
+            ch.queueDeclare("rb.c", true, false, false, null);
+        }
+        try {
+            // a single broker leads all its quorum queues: nothing moves, and it is listed with them
+            Result r = ctl("rebalance", "quorum", "--queue-pattern", "^rb\\.");
+            assertEquals(0, r.code(), r.all());
+            List<String> lines = r.out().lines().toList();
+            assertEquals("Re-balancing leaders of quorum queues...", lines.get(0), r.out());
+            assertEquals(List.of("Node name", "Number of quorum queues", "Number of replicated classic queues"),
+                    cells(lines.get(2)), r.out());
+            String node = ctl("-q", "status", "--formatter", "json").out();
+            List<String> row = cells(lines.get(4));
+            assertTrue(node.contains("\"" + row.get(0) + "\""), row + " is this node: " + node);
+            assertEquals(List.of("2", "0"), row.subList(1, 3), r.out());
+            assertEquals(6, lines.size(), r.out());
+            // the patterns choose the queues; --formatter json prints the rows as objects
+            Result one = ctl("rebalance", "all", "--queue-pattern", "q1$", "--vhost-pattern", "^/$", "--formatter",
+                    "json");
+            assertEquals(0, one.code(), one.all());
+            JsonNode a = new com.fasterxml.jackson.databind.ObjectMapper().readTree(one.out());
+            assertEquals(1, a.get(0).path("Number of quorum queues").asInt(), one.out());
+            // nothing matched (and warren has no mirrored classic queues): rabbitmq-queues' empty table
+            for (String[] args : new String[][] {{"rebalance", "classic"}, {"rebalance", "all", "--vhost-pattern",
+                    "nosuch"}}) {
+                Result none = ctl(args);
+                assertEquals(0, none.code(), none.all());
+                List<String> l = none.out().lines().toList();
+                assertEquals(List.of("Output"), cells(l.get(2)), none.out());
+                assertEquals(List.of("[]"), cells(l.get(4)), none.out());
+            }
+            // refusals as rabbitmq-queues': a bad type (69), none (64), a bad pattern (69, naming it)
+            Result type = ctl("rebalance", "foo");
+            assertEquals(69, type.code(), type.all());
+            assertEquals("Error:\ntype foo is not supported. Try one of all, classic, quorum.\n", type.err());
+            assertEquals(64, ctl("rebalance").code());
+            Result bad = ctl("rebalance", "quorum", "--queue-pattern", "(");
+            assertEquals(69, bad.code(), bad.all());
+            assertTrue(bad.err().contains("invalid queue_pattern '('"), bad.err());
+        } finally {
+            try (Connection c = connect(); Channel ch = c.createChannel()) {
+                ch.queueDelete("rb.q1");
+                ch.queueDelete("rb.q2");
+                ch.queueDelete("rb.c");
+            }
+        }
+    }
+
+    /** The cells of a row of rabbitmq-queues' boxed table (Unicode's box characters, or + - | under an ASCII locale). */
+    private static List<String> cells(String row) {
+        List<String> out = new java.util.ArrayList<>();
+        for (String c : row.split("[\u2502|]")) {
+            if (!c.isBlank()) {
+                out.add(c.strip());
+            }
+        }
+        return out;
+    }
+
+    @Test
     void wrongPasswordIsRefusedInOneLine() throws Exception {
         Result r = ctl("--password", "wrong", "list_queues");
         assertEquals(77, r.code(), r.all());

@@ -263,7 +263,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void clusterStatusAndListQueuesFromAnyNode() throws Exception {
         for (int i = 1; i <= 3; i++) {
             int node = i;
@@ -384,6 +384,93 @@ class ClusterTest {
         }
     }
 
+    /**
+     * rabbitmq-queues rebalance (warrenctl rebalance): queues all led by node 1 move to the
+     * running members leading the fewest, the shortest first, until no node leads more than its
+     * share; through node 3, which is no member of the two-member queue it moves (a transfer
+     * through that queue's members). The messages stay.
+     */
+    @Test
+    @Order(5)
+    void rebalanceMovesQuorumQueueLeadsToTheNodesLeadingFewest() throws Exception {
+        Map<String, Object> quorum = Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local");
+        declare(1, "rb.pair", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local",
+                "x-quorum-initial-group-size", 2));
+        for (int i = 1; i <= 3; i++) {
+            declare(1, "rb." + i, quorum);
+        }
+        try (Connection c = cluster.connect(1)) {
+            Channel ch = c.createChannel();
+            ch.confirmSelect();
+            for (int i = 1; i <= 3; i++) {
+                // different lengths: the shortest moves first
+                for (int k = 0; k < 3 * i; k++) {
+                    ch.basicPublish("", "rb." + i, PERSISTENT, ("rb-" + i + "-" + k).getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            ch.waitForConfirmsOrDie(10_000);
+        }
+        // node 3, no member of rb.pair, learns its leader from its members within a few seconds
+        await().atMost(SPREAD).untilAsserted(() -> assertEquals(Map.of("rb.pair", "warren1@localhost", "rb.1",
+                "warren1@localhost", "rb.2", "warren1@localhost", "rb.3", "warren1@localhost"), rbLeaders(3)));
+        Result r = cluster.ctl(3, "rebalance", "quorum", "--queue-pattern", "^rb\\.");
+        assertEquals(0, r.code(), r.all());
+        // 4 queues over 3 running nodes: a share of 2. rb.pair (node 3 knows no length of it: 0)
+        // goes to node 2, its other member; then one of the others (the shortest as node 3's
+        // copies have them: rb.1 unless its copy lags) to node 3, which leads none of them
+        Map<String, String> after = rbLeaders(3);
+        assertEquals("warren2@localhost", after.get("rb.pair"), after.toString());
+        List<String> toThree = new ArrayList<>();
+        after.forEach((q, l) -> {
+            if (l.equals("warren3@localhost")) {
+                toThree.add(q);
+            }
+        });
+        assertEquals(1, toThree.size(), after.toString());
+        assertEquals(2, after.values().stream().filter("warren1@localhost"::equals).count(), after.toString());
+        for (int via = 1; via <= 2; via++) {
+            int node = via;
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(after, rbLeaders(node), "through node " + node));
+        }
+        assertTrue(r.out().startsWith("Re-balancing leaders of quorum queues...\n"), r.out());
+        Map<String, String> table = new java.util.TreeMap<>();
+        r.out().lines().skip(4).filter(l -> l.contains("warren")).forEach(l -> {
+            String[] cells = l.split("[\u2502|]");
+            table.put(cells[1].strip(), cells[2].strip() + "," + cells[3].strip());
+        });
+        assertEquals(Map.of("warren1@localhost", "2,0", "warren2@localhost", "1,0", "warren3@localhost", "1,0"), table,
+                r.out());
+        // the messages stayed, every one
+        try (Connection c = cluster.connect(2)) {
+            Channel ch = c.createChannel();
+            for (int i = 1; i <= 3; i++) {
+                for (int k = 0; k < 3 * i; k++) {
+                    GetResponse g = ch.basicGet("rb." + i, true);
+                    assertNotNull(g, "rb." + i + " message " + k);
+                    assertEquals("rb-" + i + "-" + k, new String(g.getBody(), StandardCharsets.UTF_8));
+                }
+                assertEquals(0, ch.queueDeclarePassive("rb." + i).getMessageCount());
+            }
+        }
+        // balanced now: a second rebalance moves nothing
+        Result again = cluster.ctl(2, "rebalance", "all", "--queue-pattern", "^rb\\.", "--formatter", "json");
+        assertEquals(0, again.code(), again.all());
+        assertEquals(after, rbLeaders(2));
+    }
+
+    /** The leaders of the rb.* queues as node {@code via}'s list_queues shows them. */
+    private static Map<String, String> rbLeaders(int via) throws Exception {
+        Result r = cluster.ctl(via, "list_queues", "name", "leader", "--formatter", "json");
+        assertEquals(0, r.code(), r.all());
+        Map<String, String> m = new java.util.TreeMap<>();
+        for (JsonNode n : JSON.readTree(r.out())) {
+            if (n.path("name").asText().startsWith("rb.")) {
+                m.put(n.path("name").asText(), n.path("leader").asText());
+            }
+        }
+        return m;
+    }
+
     private static void declare(int via, String queue, Map<String, Object> arguments) throws Exception {
         try (Connection c = cluster.connect(via)) {
             c.createChannel().queueDeclare(queue, true, false, false, arguments);
@@ -418,7 +505,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void aNodeWithAnotherSecretIsKeptOutAndTheRightOneCatchesUp() throws Exception {
         assertEquals(0, cluster.stop(3).code());
         await().atMost(SPREAD).untilAsserted(() -> {
@@ -536,7 +623,7 @@ class ClusterTest {
      * node restarts, on every node.
      */
     @Test
-    @Order(7)
+    @Order(8)
     void nonDurableAndExclusiveTopologyIsClusterWideAndTheTutorialsWorkAcrossNodes() throws Exception {
         Connection r2 = cluster.connect(2); // closed in the middle: its exclusive queues go
         try (Connection emitter = cluster.connect(1); Connection r3 = cluster.connect(3)) {
@@ -668,7 +755,7 @@ class ClusterTest {
      * channel handles them, so the replies come in the order the methods were sent.
      */
     @Test
-    @Order(8)
+    @Order(9)
     void pipelinedMethodsOnAChannelAreAnsweredInOrder() throws Exception {
         await().atMost(SPREAD).untilAsserted(() -> cluster.connect(2).close()); // node 2 has the cluster's users
         try (io.warren.it.support.RawAmqp raw = new io.warren.it.support.RawAmqp("127.0.0.1",
@@ -709,7 +796,7 @@ class ClusterTest {
      * links nodes open to one another to relay a consumer are no clients' and are not listed.
      */
     @Test
-    @Order(9)
+    @Order(10)
     void connectionsChannelsAndConsumersOfEveryNodeAreListedAndClosedOnEach() throws Exception {
         // /api/nodes through any node: every node's own figures (memory, disk, pid), as RabbitMQ's
         await().atMost(SPREAD).untilAsserted(() -> { // a node restarted by an earlier test is seen up within 5 s
@@ -805,7 +892,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void aQuorumQueueIsConsumedGotAndPurgedThroughAFollower() throws Exception {
         try (Connection c = cluster.connect(1)) {
             c.createChannel().queueDeclare("qq.relay", true, false, false, Map.of("x-queue-type", "quorum"));
@@ -977,7 +1064,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(11)
+    @Order(12)
     void aQuorumQueuePublishedThroughEveryNodeIsConsumedFromItsLeader() throws Exception {
         try (Connection c = cluster.connect(1)) {
             c.createChannel().queueDeclare("qq.orders", true, false, false, Map.of("x-queue-type", "quorum"));
@@ -1070,7 +1157,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(12)
+    @Order(13)
     void killingTheLeaderLosesNoConfirmedMessage() throws Exception {
         survive("qq.kill", "kill -9 of the leader", true, target -> {
             kill(target);
@@ -1079,7 +1166,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(13)
+    @Order(14)
     void killingAFollowerLosesNoConfirmedMessage() throws Exception {
         survive("qq.follower", "kill -9 of a follower", false, target -> {
             kill(target);
@@ -1093,7 +1180,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(14)
+    @Order(15)
     void pausingTheLeaderPastTheElectionTimeoutLosesNoConfirmedMessage() throws Exception {
         survive("qq.pause", "SIGSTOP of the leader for 5 s", true, target -> {
             long pid = Processes.pid(cluster.node(target).pidFile());
@@ -1106,7 +1193,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(15)
+    @Order(16)
     void partitioningTheLeaderAwayLosesNoConfirmedMessage() throws Exception {
         survive("qq.partition", "a partition cutting the leader off for 5 s", true, target -> {
             // the proxies tell the leader's own connections to the others from theirs to it
@@ -1123,7 +1210,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(16)
+    @Order(17)
     void delayingTheLeadersTrafficPastTheElectionTimeoutLosesNoConfirmedMessage() throws Exception {
         survive("qq.delay", "a 3 s delay on the leader's traffic for 5 s", true, target -> {
             // every byte to and from the leader arrives 3 s late, heartbeats too (the election
@@ -1140,7 +1227,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(17)
+    @Order(18)
     void cuttingTheLeaderFromOneFollowerOnlyLosesNoConfirmedMessage() throws Exception {
         int[] leaders = new int[2];
         survive("qq.split", "a partition between the leader and one follower for 5 s", true, target -> {
@@ -1177,7 +1264,7 @@ class ClusterTest {
      * it is forgotten again.
      */
     @Test
-    @Order(18)
+    @Order(19)
     void aNodeJoinsTheRunningClusterAndIsForgottenAgain() throws Exception {
         try (Connection c = cluster.connect(1)) {
             Channel ch = c.createChannel();
@@ -1311,7 +1398,7 @@ class ClusterTest {
      * survivor right after the kill wait for the next leader rather than fail with a 404.
      */
     @Test
-    @Order(19)
+    @Order(20)
     void deliveryCountsOfAQuorumQueueCarryOverToTheNextLeader() throws Exception {
         String queue = "qq.counted";
         try (Connection c = cluster.connect(1)) {
@@ -1376,7 +1463,7 @@ class ClusterTest {
      * past the probes) no longer holds the others' publishers; back up, it holds them again.
      */
     @Test
-    @Order(20)
+    @Order(21)
     void aResourceAlarmOnOneNodeBlocksPublishersOnEveryNode() throws Exception {
         String queue = "alarm.held";
         try (Connection c = cluster.connect(1)) {
@@ -1485,7 +1572,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(21)
+    @Order(22)
     void aStoppedNodeIsForgottenAndTheQuorumQueuesShrink() throws Exception {
         try (Connection c = cluster.connect(1)) {
             c.createChannel().queueDeclare("qq.forget", true, false, false, Map.of("x-queue-type", "quorum"));

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.awaitility.Awaitility.await;
@@ -103,6 +104,38 @@ class ManagementApiTest {
         Http.Response q = http.post("/api/queues/%2F/x", "{}");
         assertEquals(405, q.status());
         assertEquals("DELETE, GET, PUT", q.header("allow"));
+    }
+
+    @Test
+    void rebalanceOnASingleBrokerMovesNothing() throws Exception {
+        try (Connection c = broker.connect(); Channel ch = c.createChannel()) {
+            // a name a backtracking pattern takes forever over
+            ch.queueDeclare("rbm.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", true, false, false,
+                    Map.of("x-queue-type", "quorum"));
+        }
+        try {
+            // RabbitMQ's: starts a rebalance of every replicated queue, answers at once
+            Http.Response all = http.post("/api/rebalance/queues", "");
+            assertEquals(204, all.status(), all.body());
+            // warren's (warrenctl rebalance): answers when done, with each node's count
+            Http.Response r = http.post("/api/warren/rebalance", "{\"type\":\"quorum\",\"queue_pattern\":\"^rbm\\\\.\"}");
+            assertEquals(200, r.status(), r.body());
+            assertEquals(1, r.json().size(), r.body());
+            assertEquals(1, r.json().get(0).path("number_of_quorum_queues").asInt(), r.body());
+            assertEquals(0, r.json().get(0).path("number_of_replicated_classic_queues").asInt(), r.body());
+            assertEquals(http.get("/api/overview").json().path("node").asText(),
+                    r.json().get(0).path("node_name").asText());
+            assertError(http.post("/api/warren/rebalance", "{\"type\":\"stream\"}"), 400, "bad_request",
+                    "type stream is not supported. Try one of all, classic, quorum.");
+            assertError(http.post("/api/warren/rebalance", "{\"type\":\"all\",\"vhost_pattern\":\"[\"}"), 400,
+                    "bad_request", null);
+            assertError(http.post("/api/warren/rebalance", "{\"type\":\"all\",\"queue_pattern\":\"(.*a){25}b\"}"),
+                    400, "bad_request", null);
+        } finally {
+            try (Connection c = broker.connect(); Channel ch = c.createChannel()) {
+                ch.queueDelete("rbm.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+            }
+        }
     }
 
     @Test
