@@ -115,12 +115,11 @@ public final class MetadataGroup implements AutoCloseable {
 
     /**
      * Whether member {@code memberId} has applied the log up to {@code index}: it answers once it
-     * has (true), or after about a second (false); false too when it cannot be asked.
+     * has (true), or after about a second (false); fails when it cannot be asked (down, cut off,
+     * not answering within the request timeout).
      */
     public CompletableFuture<Boolean> applied(String memberId, long index) {
-        return ask(memberId, RecordStateMachine.APPLIED + index)
-                .thenApply(b -> b.length == 1 && b[0] == 1)
-                .exceptionally(e -> false);
+        return ask(memberId, RecordStateMachine.APPLIED + index).thenApply(b -> b.length == 1 && b[0] == 1);
     }
 
     /** Asks member {@code memberId} {@code question}, as {@link #ask(String)} asks for its AMQP listener. */

@@ -74,15 +74,16 @@ public final class ClusterNode implements AutoCloseable {
             running.put(p.name(), p.name().equals(config.nodeName()));
         }
         group.answerLater(this::answerLater);
-        definitions.spread(new AppliedEverywhere(group, () -> {
-            List<String> up = new java.util.ArrayList<>();
+        definitions.spread(new AppliedEverywhere(group::applied, () -> {
+            List<String> others = new java.util.ArrayList<>();
             for (WarrenConfig.ClusterConfig.Peer p : members()) {
-                if (!p.name().equals(config.nodeName()) && running.getOrDefault(p.name(), false)) {
-                    up.add(memberId(p.name()));
+                if (!p.name().equals(config.nodeName())) {
+                    others.add(memberId(p.name()));
                 }
             }
-            return up;
-        }));
+            return others;
+        }, id -> members().stream().anyMatch(p -> memberId(p.name()).equals(id)
+                && running.getOrDefault(p.name(), false))));
         this.monitor = new Thread(this::probeLoop, "warren-cluster-monitor");
         monitor.setDaemon(true);
         monitor.start();
