@@ -48,9 +48,11 @@ public final class StoreDurability implements Durability {
         /**
          * Gives quorum queue {@code q} (store id {@code id}, declared on node {@code home}; null:
          * this node) its replicated store, if this node is one of its members; until this node
-         * leads it, {@code q} stands in for the queue its leader holds. False: not a member.
+         * leads it, {@code q} stands in for the queue its leader holds. {@code declared}: a
+         * declare through this node made it just now (its first leader is to be placed), not a
+         * recovery. False: not a member.
          */
-        boolean attach(String vhost, MessageQueue q, long id, String home);
+        boolean attach(String vhost, MessageQueue q, long id, String home, boolean declared);
 
         /** The queue is deleted: this node leaves its group (its copy of the log is removed). */
         void detach(String vhost, MessageQueue q);
@@ -85,7 +87,7 @@ public final class StoreDurability implements Durability {
         MessageQueue queue = vhost(vhosts, q.vhost()).recoverRemoteQueue(q.name(), q.autoDelete(),
                 codec.decode(q.arguments()), ELECTING);
         if (queue.store() == null) {
-            quorumStores.attach(q.vhost(), queue, q.id(), home);
+            quorumStores.attach(q.vhost(), queue, q.id(), home, false);
         }
         return queue;
     }
@@ -137,7 +139,7 @@ public final class StoreDurability implements Durability {
         }
         long id = definitions.nextQueueId();
         if (q.quorum() && quorumStores != null) {
-            quorumStores.attach(vhost, q, id, null);
+            quorumStores.attach(vhost, q, id, null, true);
         } else {
             q.attachStore(messages, id);
         }

@@ -83,7 +83,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         return l;
     }
 
-    @Override public boolean attach(String vhost, MessageQueue q, long id, String home) {
+    @Override public boolean attach(String vhost, MessageQueue q, long id, String home, boolean declared) {
         String declaring = home == null ? node.nodeName() : home;
         List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(declaring, q.arguments());
         String groupName = vhost.length() + ":" + vhost + "/" + q.name() + "/" + id;
@@ -106,7 +106,10 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         q.clusterMembers(peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList());
         store.liveWhen(() -> q.remoteHome() == null);
         q.attachStore(store, id);
-        QuorumMember m = new QuorumMember(q, groupLog, store, home == null ? peers : null);
+        // Only a new queue's first leader is placed: a recovered one (this node restarted) stays
+        // with the leader its group has, as in RabbitMQ (placing it again moved the lead back to
+        // the restarted node, a failover at every restart)
+        QuorumMember m = new QuorumMember(q, groupLog, store, declared ? peers : null);
         members.put(q, m);
         elections.add(m.elected);
         m.elected.whenComplete((v, e) -> elections.remove(m.elected));
@@ -488,17 +491,8 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             if (g == null || !g.transferLeadership(targetId, timeout)) {
                 return false;
             }
-            // this member names the new leader once it has its first append: wait for it, so
-            // that listings made after the rebalance show where the queue went
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-            while (!targetId.equals(g.leaderId()) && System.nanoTime() - end < 0) {
-                try {
-                    Thread.sleep(10);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
+            // so that listings made after the rebalance show where the queue went
+            awaitNamedLeader(g, targetId);
             return true;
         }
         NonMember nm = nonMembers.get(q);
@@ -508,6 +502,22 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         }
         nm.leader = target;
         return true;
+    }
+
+    /**
+     * What this member names as its group's leader follows a transfer at the new leader's first
+     * append: waits for it to name {@code leaderId}, 2 s at most. Blocks.
+     */
+    private static void awaitNamedLeader(QueueGroup g, String leaderId) {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (!leaderId.equals(g.leaderId()) && System.nanoTime() - end < 0) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** Asks again who leads each quorum queue this node is no member of (the node's monitor, every few seconds). */
@@ -584,18 +594,8 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                         + "locator's choice); {} leads it", queue.name(), queue.vhost(), target, now);
             }
             if (moved && !target.equals(node.nodeName())) {
-                // what this member names as leader follows the new one's first append: wait for it,
                 // so that this node's listings name it once the declare answered
-                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-                String targetId = ClusterNode.memberId(target);
-                while (!targetId.equals(g.leaderId()) && System.nanoTime() - end < 0) {
-                    try {
-                        Thread.sleep(10);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        break;
-                    }
-                }
+                awaitNamedLeader(g, ClusterNode.memberId(target));
             }
             placed = true;
             if (!moved || !target.equals(node.nodeName()) || leading) {
