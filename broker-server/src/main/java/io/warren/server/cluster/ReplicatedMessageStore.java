@@ -107,8 +107,17 @@ public final class ReplicatedMessageStore implements MessageStore {
     private volatile boolean closed;
     /** Whether the queue is live here (this node leads it): its publishes are enqueued at once. */
     private volatile java.util.function.BooleanSupplier live = () -> false;
-    /** Puts made while the queue was live here: enqueued already, not again when the log applies them. */
-    private final java.util.Set<Long> enqueued = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * Puts made while the queue was live here, with the leadership they were made in: enqueued
+     * already, not again when the log applies them, if this node still leads as it did then.
+     */
+    private final Map<Long, Long> enqueued = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Counts this node's losses of the lead. A put that saw the queue live just before a loss may
+     * record itself after {@link #leading}(false) cleared the others; should this node lead again
+     * and the log apply that put then, it must not pass for one this (new) leadership enqueued.
+     */
+    private final AtomicLong leadership = new AtomicLong();
     /** References whose delivery count is in the log: their settle removes the count too. */
     private final java.util.Set<Long> counted = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -139,8 +148,9 @@ public final class ReplicatedMessageStore implements MessageStore {
             throw new StoreException("quorum queue log closed");
         }
         long ref = next.incrementAndGet();
+        long term = leadership.get(); // before the look at live: a loss between them makes the mark stale
         if (live.getAsBoolean()) {
-            enqueued.add(ref);
+            enqueued.put(ref, term);
         }
         byte[] record = encode(exchange, routingKey, properties, body, publishedAt, ttl);
         inFlight.incrementAndGet();
@@ -163,12 +173,14 @@ public final class ReplicatedMessageStore implements MessageStore {
 
     /** Whether the publish put under {@code ref} was enqueued here when it was made (asked once per put). */
     boolean enqueuedHere(long ref) {
-        return enqueued.remove(ref);
+        Long term = enqueued.remove(ref);
+        return term != null && term == leadership.get();
     }
 
     /** The queue stopped being live here: puts still on their way are the new leader's to enqueue. */
     void leading(boolean leading) {
         if (!leading) {
+            leadership.incrementAndGet();
             enqueued.clear();
         }
     }

@@ -120,6 +120,35 @@ class ReplicatedMessageStoreTest {
     }
 
     /**
+     * A publish through the leader is enqueued at once and marked so, and the log's apply of it
+     * does not enqueue it again. A mark made in a leadership that was lost is never taken for one
+     * of the next: should this node lead again and the log apply the put then, the queue it
+     * rebuilt has not got it, and must enqueue it. Here the lead goes while the put looks at
+     * whether the queue is live (the race between a publish and the loss).
+     */
+    @Test
+    void aPublishMarkedEnqueuedInALostLeadershipIsEnqueuedByTheNext() {
+        MapLog log = new MapLog();
+        ReplicatedMessageStore store = new ReplicatedMessageStore(log, 7, 1, null);
+        store.liveWhen(() -> true);
+        long live = publish(store, "a");
+        assertTrue(store.enqueuedHere(live), "published while leading: enqueued then");
+        assertFalse(store.enqueuedHere(live), "asked once per put");
+        long lost = publish(store, "b");
+        store.leading(false);
+        assertFalse(store.enqueuedHere(lost), "the loss clears the marks");
+        store.liveWhen(() -> {
+            store.leading(false); // the lead goes between the put's look at it and its mark
+            return true;
+        });
+        long racing = publish(store, "c");
+        store.liveWhen(() -> true); // this node leads again
+        assertFalse(store.enqueuedHere(racing), "a mark from the lost leadership is not this one's");
+        long again = publish(store, "d");
+        assertTrue(store.enqueuedHere(again));
+    }
+
+    /**
      * What a client's socket brings is read on an event loop: the publishes and acks of one round
      * of the loop reach the log as queued changes and one flush after the round, so they leave as
      * one entry. Off a loop each publish is flushed at once.
