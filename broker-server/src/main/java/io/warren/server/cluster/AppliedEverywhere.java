@@ -12,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
- * Tells when the other running nodes have applied the metadata log up to an index: a topology
+ * Tells when the other nodes have applied the metadata log up to an index: a topology
  * reply waits for it, so that a client's next step through any node finds what the reply
  * confirmed. Each node is asked one question at a time, for the highest index waited for, so a
  * burst of declares costs one round trip per node, not one per declare. Every other node of
