@@ -264,6 +264,9 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
                     management.amqpListener("http/prometheus", config.prometheus().ip(), prometheus.port());
                 }
             }
+            if (cluster != null) {
+                catchUp(cluster);
+            }
             s.bind(config.listenHost(), amqpPort < 0 ? config.listenPort() : amqpPort, ctx, allocator);
             amqpPort = s.port();
             if (cluster != null) {
@@ -373,6 +376,34 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         } catch (IllegalArgumentException e) {
             // the secret file (missing, unreadable, too short): the message names it
             throw new StartupException("cluster.secret_file: " + e.getMessage(), e);
+        }
+    }
+
+    /** How long a node that starts waits to catch up with its cluster's log before it lets clients in. */
+    static final long CATCH_UP_WAIT_MS = 10_000;
+
+    /**
+     * Cluster: before clients are let in, this node catches up with the cluster's metadata log (a
+     * barrier through it, committed by a majority and applied here), so that it never routes a
+     * publish by definitions it has not got yet: a queue declared while it was down, published to
+     * through it right after its restart, would take the message nowhere and confirm it. Not
+     * waited for when no other node answers as a member (the first node of a cluster starting
+     * cold: there is no majority to catch up with), nor for longer than {@link #CATCH_UP_WAIT_MS}.
+     */
+    private static void catchUp(io.warren.server.cluster.ClusterNode node) {
+        if (!node.anotherNodeRuns()) {
+            return;
+        }
+        try {
+            node.definitions().barrier().get(CATCH_UP_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            log.warn("node {} could not catch up with the cluster's log within {} ms (no majority?): it lets "
+                    + "clients in without", node.nodeName(), CATCH_UP_WAIT_MS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            log.warn("node {} could not catch up with the cluster's log: {}; it lets clients in without",
+                    node.nodeName(), String.valueOf(e.getCause()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

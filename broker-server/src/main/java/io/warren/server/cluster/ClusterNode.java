@@ -508,6 +508,16 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether another node of the cluster answers on its inter-node port as a member of this
+     * cluster does (the monitor's probe: a proxy or load balancer in front of a node that is down
+     * accepts connections, so a port that does not refuse proves nothing). Blocks for up to a
+     * probe's timeout per node; not for an event loop.
+     */
+    public boolean anotherNodeRuns() {
+        return members().stream().filter(p -> !p.name().equals(config.nodeName())).anyMatch(this::probe);
+    }
+
     /** Whether the node's inter-node port refuses connections (or its host cannot be reached at all): it is down. */
     private static boolean refuses(WarrenConfig.ClusterConfig.Peer p) {
         try (Socket s = new Socket()) {

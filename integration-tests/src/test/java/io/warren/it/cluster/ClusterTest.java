@@ -1173,15 +1173,34 @@ class ClusterTest {
     @Test
     @Order(14)
     void killingAFollowerLosesNoConfirmedMessage() throws Exception {
-        survive("qq.follower", "kill -9 of a follower", false, target -> {
+        int[] via = new int[1];
+        int hit = survive("qq.follower", "kill -9 of a follower", false, target -> {
             kill(target);
             // rabbitmqctl's list_queues online: the members up, as the other nodes' probes find them
-            int via = target % 3 + 1;
+            via[0] = target % 3 + 1;
             List<String> up = new ArrayList<>(List.of("warren1@localhost", "warren2@localhost", "warren3@localhost"));
             up.remove("warren" + target + "@localhost");
-            await().atMost(SPREAD).untilAsserted(() -> assertEquals(up, online(via, "qq.follower")));
-            return () -> cluster.start(target);
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(up, online(via[0], "qq.follower")));
+            return () -> {
+                // a queue declared while the node is down is there for a publisher through it as
+                // soon as it listens again: it catches up with the cluster's log first (else the
+                // messages went nowhere, confirmed)
+                declare(via[0], "qq.late", Map.of("x-queue-type", "quorum"));
+                cluster.start(target);
+                try (Connection c = cluster.connect(target)) {
+                    Channel ch = c.createChannel();
+                    ch.confirmSelect();
+                    for (int i = 0; i < 10; i++) {
+                        ch.basicPublish("", "qq.late", PERSISTENT, ("late-" + i).getBytes(StandardCharsets.UTF_8));
+                    }
+                    ch.waitForConfirmsOrDie(30_000);
+                }
+            };
         });
+        try (Connection c = cluster.connect(via[0])) {
+            assertEquals(10, c.createChannel().queueDeclarePassive("qq.late").getMessageCount(),
+                    "published through node " + hit + " right after its restart");
+        }
     }
 
     @Test
