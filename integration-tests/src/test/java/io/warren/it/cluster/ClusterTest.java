@@ -34,6 +34,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -1419,7 +1420,8 @@ class ClusterTest {
      * rejected with requeue on the leader keeps its count when the leader is killed (kill -9), so
      * the new leader delivers it with that x-delivery-count and drops it past x-delivery-limit,
      * not after another limit's worth of deliveries. A queue.purge and a basic.get through a
-     * survivor right after the kill wait for the next leader rather than fail with a 404.
+     * survivor right after the kill wait for the next leader rather than fail with a 404, and so
+     * does the management API's purge through the other survivor, at the same time.
      */
     @Test
     @Order(20)
@@ -1431,6 +1433,7 @@ class ClusterTest {
         }
         int leader = await().atMost(SPREAD).ignoreExceptions().until(() -> leader(1, queue), l -> l > 0);
         String purged = "qq.counted.purged";
+        String mgmtPurged = "qq.counted.purged-by-api";
         try (Connection c = cluster.connect(leader)) {
             Channel ch = c.createChannel();
             ch.confirmSelect();
@@ -1442,6 +1445,12 @@ class ClusterTest {
                 ch.basicPublish("", purged, PERSISTENT, ("p-" + i).getBytes(StandardCharsets.UTF_8));
             }
             ch.waitForConfirmsOrDie(10_000);
+            // and a third, for the management API's purge after the kill
+            ch.queueDeclare(mgmtPurged, true, false, false, Map.of("x-queue-type", "quorum"));
+            for (int i = 0; i < 3; i++) {
+                ch.basicPublish("", mgmtPurged, PERSISTENT, ("m-" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            ch.waitForConfirmsOrDie(10_000);
             for (int returned = 0; returned < 3; returned++) {
                 GetResponse r = await().atMost(SPREAD).until(() -> ch.basicGet(queue, false), java.util.Objects::nonNull);
                 assertEquals(returned, deliveryCount(r), "x-delivery-count of delivery " + (returned + 1));
@@ -1451,11 +1460,29 @@ class ClusterTest {
             Thread.sleep(2_000);
         }
         assertEquals(leader, leader(1, purged));
+        assertEquals(leader, leader(1, mgmtPurged));
         kill(leader);
         int survivor = leader % 3 + 1;
+        int other = survivor % 3 + 1;
+        // At once too, through the other survivor: the management API's purge (warrenctl
+        // purge_queue's) waits for the next leader as well, rather than answering 404.
+        CompletableFuture<HttpResponse<String>> apiPurge = CompletableFuture.supplyAsync(() -> {
+            try {
+                return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                                + cluster.node(other).managementPort() + "/api/queues/%2F/" + mgmtPurged + "/contents"))
+                        .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
+                                "guest:guest".getBytes(StandardCharsets.UTF_8)))
+                        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
         try (Connection c = cluster.connect(survivor)) {
             // A purge at once waits for the next leader too, rather than a 404.
             assertEquals(5, c.createChannel().queuePurge(purged).getMessageCount());
+            HttpResponse<String> purgedByApi = apiPurge.get(30, TimeUnit.SECONDS);
+            assertEquals(204, purgedByApi.statusCode(), purgedByApi.body());
+            assertEquals(0, c.createChannel().messageCount(mgmtPurged));
             // At once, before the survivors elect a leader: the get waits for the next one (the
             // dead leader's link refused, then the election) instead of failing with a 404, and
             // runs there, or here if this node takes the queue over.
@@ -1470,6 +1497,7 @@ class ClusterTest {
             await().atMost(SPREAD).untilAsserted(() -> assertEquals(0, ch.messageCount(queue)));
             assertEquals(null, ch.basicGet(queue, false));
             ch.queueDelete(purged);
+            ch.queueDelete(mgmtPurged);
         } finally {
             cluster.start(leader);
             await().atMost(SPREAD).ignoreExceptions().until(() -> {
