@@ -11,7 +11,11 @@
 #
 # The queue is declared through node 1; PerfTest then runs against the node its members elected
 # leader, then through a follower (its publishes and its consumer are relayed to the leader's
-# node, one more hop each way), and a publish-only run (10 s) through a follower.
+# node, one more hop each way), and a publish-only run (PUBLISH_ONLY_SECONDS, default 40) through
+# a follower. The publish-only runs are as long as that so that they have a steady state too: a
+# 10 s run is mostly the new PerfTest JVM's warm-up (2026-12-04, 3 nodes of a 2-core VM, through
+# a follower: 10 s runs gave 7,000-10,600 msg/s over the whole run, 40 s runs 20,100-20,500 from
+# their 15th second on).
 # Each broker first gets a warm-up run of WARMUP seconds (default 60: on 2 cores the JIT of
 # three JVMs is still compiling after 30 s) with the same flags, not measured. Prints PerfTest's
 # rates, and the CPU time of all three warren JVMs (or RabbitMQ's VMs) per million messages; for
@@ -162,8 +166,10 @@ run "warren warm-up (not measured)" "$((base + leader))" "$warmup" "$pids" "${fl
 run "warren (3 nodes), through the leader (node $leader)" "$((base + leader))" "$seconds" "$pids" "${flags[@]}"
 # the same through a follower: its publishes and its consumer are relayed to the leader's node
 run "warren (3 nodes), through a follower (node $follower)" "$((base + follower))" "$seconds" "$pids" "${flags[@]}"
-# publish-only: what is published stays in the queue (on every member), so 10 s of it
-run "warren (3 nodes), publish-only through a follower (node $follower)" "$((base + follower))" 10 "$pids" \
+# publish-only: what is published stays in the queue (on every member: at 20,000 msg/s of 1 kB
+# for 40 s, 800 MB each, in their spill files, logs and snapshots)
+publish_only=${PUBLISH_ONLY_SECONDS:-40}
+run "warren (3 nodes), publish-only through a follower (node $follower)" "$((base + follower))" "$publish_only" "$pids" \
   -x 1 -y 0 -s 1000 -c 1000
 "$top/bin/warrenctl" --config "$work/node1.conf" list_queues name type leader members messages
 
@@ -176,7 +182,7 @@ if [ -z "${WARREN_ONLY:-}" ]; then
     rpid=$("$top/bench/reference-rabbitmq.sh" pid "$rabbit_port")
     run "rabbitmq warm-up (not measured)" "$rabbit_port" "$warmup" "$rpid" "${flags[@]}" >/dev/null
     run "rabbitmq 3.10 (1 node)" "$rabbit_port" "$seconds" "$rpid" "${flags[@]}"
-    run "rabbitmq 3.10 (1 node), publish-only" "$rabbit_port" 10 "$rpid" -x 1 -y 0 -s 1000 -c 1000
+    run "rabbitmq 3.10 (1 node), publish-only" "$rabbit_port" "$publish_only" "$rpid" -x 1 -y 0 -s 1000 -c 1000
   else
     echo "== rabbitmq: reference broker could not be started"
   fi
