@@ -131,6 +131,16 @@ public final class QueueGroup {
     static final int MAX_BATCH_RECORDS = 512;
     /** A batch stops taking records once it holds this many bytes (one record may be larger). */
     static final int MAX_BATCH_BYTES = 1 << 20;
+    /**
+     * The most record bytes one entry carries: Ratis refuses an entry past its limit
+     * ({@link RaftSettings#MAX_ENTRY_BYTES}), this leaves room for the batch's framing and
+     * Ratis' own. A record larger than this is refused at once (a publish of a message that
+     * large into a quorum queue is not confirmed); one that would take a batch past it waits
+     * for the next entry, so the records beside it are not refused with it.
+     */
+    static final int MAX_RECORD_BYTES = RaftSettings.MAX_ENTRY_BYTES - 64 * 1024;
+    /** The most keys one remove record carries (a longer remove is split): it fits in an entry. */
+    static final int MAX_REMOVE_KEYS = (MAX_RECORD_BYTES - 5) / 8;
 
     /** What the broker hears of the group on this member; see the class comment for the threads. */
     public interface Listener {
@@ -334,6 +344,17 @@ public final class QueueGroup {
 
     /** {@link #remove} without waking the sender; see {@link #putLater}. */
     public CompletableFuture<Long> removeLater(long[] keys) {
+        if (keys.length > MAX_REMOVE_KEYS) {
+            // a purge of a long queue: records a log entry can hold, one after another
+            CompletableFuture<Long> last = null;
+            List<CompletableFuture<Long>> all = new ArrayList<>();
+            for (int from = 0; from < keys.length; from += MAX_REMOVE_KEYS) {
+                last = removeLater(java.util.Arrays.copyOfRange(keys, from, Math.min(keys.length, from + MAX_REMOVE_KEYS)));
+                all.add(last);
+            }
+            CompletableFuture<Long> end = last;
+            return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenCompose(v -> end);
+        }
         ByteBuffer b = ByteBuffer.allocate(1 + 4 + 8 * keys.length);
         b.put(REMOVE).putInt(keys.length);
         for (long k : keys) {
@@ -396,6 +417,11 @@ public final class QueueGroup {
 
     private CompletableFuture<Long> submit(byte[] record) {
         CompletableFuture<Long> result = new CompletableFuture<>();
+        if (record.length > MAX_RECORD_BYTES) {
+            result.completeExceptionally(new IllegalArgumentException("queue group " + name + ": a record of "
+                    + record.length + " bytes is larger than a log entry may be (" + MAX_RECORD_BYTES + " bytes)"));
+            return result;
+        }
         long deadline = System.nanoTime() + node.settings().submitTimeout().toNanos();
         synchronized (sendLock) {
             if (stopped) {
@@ -497,6 +523,9 @@ public final class QueueGroup {
                 }
                 int bytes = 0;
                 while (!waiting.isEmpty() && batch.size() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES) {
+                    if (!batch.isEmpty() && bytes + waiting.peek().record().length > MAX_RECORD_BYTES) {
+                        break; // a large record goes in the next entry, not over Ratis' limit with this one's
+                    }
                     Pending p = waiting.poll();
                     if (!p.result().isDone()) { // one that timed out before it was sent is never sent
                         batch.add(p);

@@ -109,7 +109,18 @@ public record RaftSettings(Duration electionTimeoutMin, Duration electionTimeout
         RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(segmentSize));
         // Ratis preallocates 4 MB per segment; never more than a segment.
         RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(Math.min(segmentSize, 4L << 20)));
+        // Every group's log worker on every member holds a direct write buffer, 8 MiB by Ratis'
+        // default: 17 groups (16 quorum queues and the metadata) held 170 MB of direct memory on
+        // a test node and set its memory alarm, which blocks every publisher of the cluster.
+        // An entry must fit in it, and Ratis refuses entries past the appender's byte limit
+        // (4 MiB, its default, kept) anyway, so the buffer needs no more than that limit and
+        // the 8 bytes around an entry: half the memory for the same entries.
+        RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(MAX_ENTRY_BYTES));
+        RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(MAX_ENTRY_BYTES + 8));
     }
+
+    /** The largest log entry Ratis takes (its appender's byte limit): a larger one is refused. */
+    public static final int MAX_ENTRY_BYTES = 4 << 20;
 
     static TimeDuration ratis(Duration d) {
         return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);

@@ -555,6 +555,50 @@ class QueueGroupTest {
     }
 
     /**
+     * Ratis refuses a log entry past its byte limit (4 MiB), with every record in it: a record
+     * larger than an entry may be fails at once; a large record that would take a batch of small
+     * ones past the limit goes in the next entry, so the small ones beside it are not refused
+     * with it (they were, when 900 kB of small puts and a 3.5 MB one waited together); and a
+     * remove of more keys than an entry holds (a purge of a long queue) is split.
+     */
+    @Test void noRecordsMakeAnEntryRatisRefuses() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/large/12");
+        QueueGroup g = groups[(leaderOf(groups) + 1) % 3]; // through a follower: Ratis' client
+        CompletableFuture<Long> tooLarge = g.put(1, new byte[QueueGroup.MAX_RECORD_BYTES]);
+        java.util.concurrent.ExecutionException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                java.util.concurrent.ExecutionException.class, () -> tooLarge.get(BOUND.toMillis(), TimeUnit.MILLISECONDS));
+        assertTrue(refused.getCause() instanceof IllegalArgumentException, refused.toString());
+        List<CompletableFuture<Long>> small = new ArrayList<>();
+        for (int i = 0; i < 90; i++) {
+            small.add(g.putLater(10 + i, new byte[10_000]));
+        }
+        CompletableFuture<Long> large = g.putLater(200, new byte[3_500_000]);
+        for (int i = 0; i < 10; i++) {
+            small.add(g.putLater(300 + i, bytes("after" + i)));
+        }
+        g.flush();
+        for (CompletableFuture<Long> f : small) {
+            join(f);
+        }
+        assertTrue(join(large) > join(small.get(0)), "the large record left in an entry of its own");
+        await().atMost(BOUND).until(() -> groups[0].size() == 101 && groups[1].size() == 101 && groups[2].size() == 101);
+        long[] keys = new long[QueueGroup.MAX_REMOVE_KEYS + 1000];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = 100_000 + i; // none of these is in the queue
+        }
+        for (int i = 0; i < 90; i++) {
+            keys[i] = 10 + i;
+        }
+        keys[keys.length - 1] = 200;
+        join(g.remove(keys));
+        for (QueueGroup member : groups) {
+            await().atMost(BOUND).until(() -> member.size() == 10);
+            assertEquals(java.util.stream.IntStream.range(0, 10).mapToObj(i -> "after" + i).toList(),
+                    member.entries().stream().map(e -> new String(e.getValue(), StandardCharsets.UTF_8)).toList());
+        }
+    }
+
+    /**
      * After an entry of many records (a busy group) the next entry waits out the spacing, taking
      * what came meanwhile; after an entry of one record, a record leaves at once. The spacing is
      * 5 s here so that "held" and "not held" cannot be mistaken for a slow commit.
