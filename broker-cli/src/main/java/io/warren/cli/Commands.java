@@ -705,6 +705,55 @@ final class Commands {
         }
     }
 
+    @Command(name = "check_if_node_is_quorum_critical", description = {"Health check that exits with a non-zero "
+            + "code if there are queues", "with minimum online quorum (queues that would lose their quorum if the "
+            + "target node is shut down).", "rabbitmq-queues check_if_node_is_quorum_critical, a check before "
+            + "stopping a node: the quorum", "queues with a member on it and no more members online than a "
+            + "majority of their members."})
+    static final class CheckIfNodeIsQuorumCritical extends Base {
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            String self = api.getOk("/api/warren/app").path("node").asText();
+            c.out.banner("Checking if node " + self + " is critical for quorum of any quorum queues ...");
+            Api.Response r = api.check("/api/health/checks/node-is-quorum-critical");
+            if (r.status() == 200) {
+                boolean single = r.body().path("reason").asText().equals("single node cluster");
+                if (c.out.json) {
+                    ObjectNode o = NODES.objectNode();
+                    if (single) {
+                        o.put("message", "Target node seems to be the only one in a single node cluster, the check "
+                                + "does not apply");
+                    }
+                    c.out.out.println(Output.write(o.put("result", "ok")));
+                } else if (!c.out.silent) {
+                    c.out.out.println(single ? "Node " + self + " seems to be the only one in a single node cluster, "
+                            + "the check does not apply" : "Node " + self + " reported no quorum queues with minimum "
+                            + "quorum");
+                }
+                return ExitCodes.OK;
+            }
+            if (r.status() != 503 || !r.body().path("queues").isArray()) {
+                throw new CliException(ExitCodes.SOFTWARE, "Error: " + r.reason());
+            }
+            // as rabbitmq-queues: the queues on stderr, exit code 69
+            JsonNode queues = r.body().path("queues");
+            if (c.out.json) {
+                ObjectNode o = NODES.objectNode();
+                o.put("message", "Node " + self + " reported local queues with minimum online quorum");
+                o.set("queues", queues);
+                o.put("result", "error");
+                throw new CliException(ExitCodes.UNAVAILABLE, Output.write(o));
+            }
+            List<String> lines = new ArrayList<>();
+            if (!c.out.silent) {
+                for (JsonNode q : queues) {
+                    lines.add(q.path("readable_name").asText() + " would lose quorum if node " + self + " is stopped");
+                }
+            }
+            throw new CliException(ExitCodes.UNAVAILABLE, String.join("\n", lines));
+        }
+    }
+
     @Command(name = "status", description = "Displays status of a node.")
     static final class Status extends Base {
         @Override int exec(Ctx c) {

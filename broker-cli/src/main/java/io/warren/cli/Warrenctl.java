@@ -25,6 +25,7 @@ import java.util.Map;
                 Commands.ForgetClusterNode.class,
                 Commands.JoinCluster.class,
                 Commands.Rebalance.class,
+                Commands.CheckIfNodeIsQuorumCritical.class,
                 Commands.ListQueues.class,
                 Commands.ListExchanges.class,
                 Commands.ListBindings.class,
@@ -104,8 +105,10 @@ public final class Warrenctl implements Runnable {
         cl.setUsageHelpWidth(100);
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             if (e instanceof CliException c) {
-                line.getErr().println(c.getMessage());
-                line.getErr().flush();
+                if (!c.getMessage().isEmpty()) { // a failed check with -s: its exit code only
+                    line.getErr().println(c.getMessage());
+                    line.getErr().flush();
+                }
                 return c.code;
             }
             line.getErr().println("Error: " + e);

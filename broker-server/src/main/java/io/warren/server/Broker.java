@@ -493,6 +493,12 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         c.forget(node);
     }
 
+    @Override public java.util.List<io.warren.core.queue.MessageQueue> quorumCriticalQueues() {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        // a cluster of one node (the others forgotten): the check does not apply, as RabbitMQ's
+        return c == null || c.members().size() < 2 ? null : c.quorumQueues().withMinimumQuorum();
+    }
+
     @Override public java.util.List<io.warren.server.cluster.QueueRebalance.NodeCount> rebalanceQuorumQueues(
             java.util.function.Predicate<io.warren.core.queue.MessageQueue> which) throws ClusterRefusal {
         io.warren.server.cluster.ClusterNode c = cluster;

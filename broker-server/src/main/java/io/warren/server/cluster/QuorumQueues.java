@@ -520,6 +520,36 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         }
     }
 
+    /**
+     * RabbitMQ's list_with_minimum_quorum (check_if_node_is_quorum_critical): the quorum queues
+     * with a member on this node that would lose their quorum were this node stopped, those with
+     * no more members online than a majority of their members (a queue of one member always),
+     * by vhost and name. A member is online when its node runs as this node's probes last saw it
+     * (this node's own once it has joined its group); RabbitMQ asks each running node for its
+     * member's Raft state instead.
+     */
+    public List<MessageQueue> withMinimumQuorum() {
+        Map<String, Boolean> running = node.running();
+        List<MessageQueue> out = new ArrayList<>();
+        for (QuorumMember m : members.values()) {
+            List<String> names = m.queue.clusterMembers();
+            if (m.deleted || names == null || names.isEmpty()) {
+                continue;
+            }
+            int online = 0;
+            for (String n : names) {
+                if (n.equals(node.nodeName()) ? m.group.group() != null : running.getOrDefault(n, false)) {
+                    online++;
+                }
+            }
+            if (online <= names.size() / 2 + 1) {
+                out.add(m.queue);
+            }
+        }
+        out.sort(java.util.Comparator.comparing(MessageQueue::vhost).thenComparing(MessageQueue::name));
+        return out;
+    }
+
     /** Asks again who leads each quorum queue this node is no member of (the node's monitor, every few seconds). */
     void refreshLeaders() {
         nonMembers.values().forEach(NonMember::ask);

@@ -87,6 +87,14 @@ public interface BrokerControl {
     }
 
     /**
+     * The quorum queues with a member on this node that would lose their quorum were it stopped
+     * (check_if_node_is_quorum_critical); null when this broker is no cluster node.
+     */
+    default java.util.List<io.warren.core.queue.MessageQueue> quorumCriticalQueues() {
+        return null;
+    }
+
+    /**
      * rabbitmq-queues rebalance: moves the leaders of the quorum queues {@code which} accepts
      * over the cluster's running nodes; blocks until done. Null when this broker is no cluster
      * node (its quorum queues all live here: nothing to move).

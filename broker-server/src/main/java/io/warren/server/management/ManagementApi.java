@@ -70,6 +70,8 @@ final class ManagementApi {
         get("health/checks/alarms", now(sys::alarms));
         get("health/checks/local-alarms", now(sys::localAlarms));
         get("health/checks/virtual-hosts", now(sys::virtualHostsHealth));
+        get("health/checks/node-is-quorum-critical", now(sys::quorumCritical));
+        get("health/checks/node-is-mirror-sync-critical", now(sys::mirrorSyncCritical));
         get("aliveness-test/{vhost}", sys::aliveness);
 
         get("queues", queues::list);

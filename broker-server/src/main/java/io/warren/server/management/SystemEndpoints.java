@@ -264,6 +264,53 @@ final class SystemEndpoints {
     }
 
     /**
+     * RabbitMQ's rabbit_mgmt_wm_health_check_node_is_quorum_critical (rabbitmq-queues
+     * check_if_node_is_quorum_critical, a check before stopping a node): 503 naming the quorum
+     * queues with a member on this node that would lose their quorum were it stopped, else 200.
+     */
+    ApiResponse quorumCritical(ApiRequest r) {
+        ctx.broker(); // 503 while the application is stopped (stop_app), as RabbitMQ's needs it running
+        java.util.List<MessageQueue> critical = ctx.control == null ? null : ctx.control.quorumCriticalQueues();
+        if (critical == null) {
+            return ApiResponse.ok(singleNode());
+        }
+        if (critical.isEmpty()) {
+            return ApiResponse.ok(Map.of("status", "ok"));
+        }
+        List<Map<String, Object>> queues = new ArrayList<>();
+        for (MessageQueue q : critical) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", q.name());
+            m.put("readable_name", "queue '" + q.name() + "' in vhost '" + q.vhost() + "'");
+            m.put("type", "quorum");
+            m.put("virtual_host", q.vhost());
+            queues.add(m);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("status", "failed");
+        m.put("reason", "There are quorum queues that would lose their quorum if the target node is shut down");
+        m.put("queues", queues);
+        return new ApiResponse(503, m, Map.of());
+    }
+
+    private static Map<String, Object> singleNode() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("status", "ok");
+        m.put("reason", "single node cluster");
+        return m;
+    }
+
+    /**
+     * RabbitMQ's rabbit_mgmt_wm_health_check_node_is_mirror_sync_critical: whether a classic
+     * mirrored queue would lose its last synchronised mirror were this node stopped. warren has
+     * no mirrored classic queues (its replicated queues are quorum queues), so never.
+     */
+    ApiResponse mirrorSyncCritical(ApiRequest r) {
+        ctx.broker(); // 503 while the application is stopped, as the quorum check
+        return ApiResponse.ok(Map.of("status", "ok"));
+    }
+
+    /**
      * RabbitMQ's rabbit_mgmt_wm_health_check_virtual_hosts: 200 {"status":"ok"} when every vhost
      * runs. A warren vhost runs whenever the application does; while it is stopped (stop_app)
      * the answer is the 503 every model endpoint gives.

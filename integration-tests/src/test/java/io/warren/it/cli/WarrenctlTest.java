@@ -538,6 +538,37 @@ class WarrenctlTest {
         assertEquals("", r.out());
     }
 
+    /** rabbitmq-queues check_if_node_is_quorum_critical on a single node: the check does not apply (3.10.8's texts). */
+    @Test
+    void quorumCriticalCheckDoesNotApplyToASingleBroker() throws Exception {
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            // a quorum queue of one member: in a cluster stopping its node would lose it
+            ch.queueDeclare("qc.q", true, false, false, Map.of("x-queue-type", "quorum"));
+        }
+        try {
+            Result r = ctl("check_if_node_is_quorum_critical");
+            assertEquals(0, r.code(), r.all());
+            List<String> lines = r.out().lines().toList();
+            assertEquals(2, lines.size(), r.out());
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                    "Checking if node (\\S+) is critical for quorum of any quorum queues \\.\\.\\.").matcher(lines.get(0));
+            assertTrue(m.matches(), r.out());
+            assertEquals("Node " + m.group(1) + " seems to be the only one in a single node cluster, the check does "
+                    + "not apply", lines.get(1));
+            Result json = ctl("check_if_node_is_quorum_critical", "--formatter", "json");
+            assertEquals(0, json.code(), json.all());
+            assertEquals("{\"message\":\"Target node seems to be the only one in a single node cluster, the check does "
+                    + "not apply\",\"result\":\"ok\"}", json.out().strip());
+            Result silent = ctl("-s", "check_if_node_is_quorum_critical");
+            assertEquals(0, silent.code(), silent.all());
+            assertEquals("", silent.out());
+        } finally {
+            try (Connection c = connect(); Channel ch = c.createChannel()) {
+                ch.queueDelete("qc.q");
+            }
+        }
+    }
+
     @Test
     void rebalanceAsRabbitmqQueuesOnASingleBroker() throws Exception {
         try (Connection c = connect(); Channel ch = c.createChannel()) {

@@ -240,6 +240,17 @@ class ManagementApiTest {
         assertError(http.get("/api/vhosts/nohost"), 404, "Object Not Found", "Not Found");
     }
 
+    /** RabbitMQ's pre-shutdown checks: on a single node neither applies (3.10.8's answers). */
+    @Test
+    void quorumAndMirrorCriticalChecksPassOnASingleNode() {
+        Http.Response q = http.get("/api/health/checks/node-is-quorum-critical");
+        assertEquals(200, q.status());
+        assertEquals("{\"status\":\"ok\",\"reason\":\"single node cluster\"}", q.json().toString());
+        Http.Response m = http.get("/api/health/checks/node-is-mirror-sync-critical");
+        assertEquals(200, m.status());
+        assertEquals("{\"status\":\"ok\"}", m.json().toString());
+    }
+
     @Test
     void alarmsHealthCheckIs503WhileAnAlarmIsSet() {
         assertEquals(200, http.get("/api/health/checks/alarms").status());
