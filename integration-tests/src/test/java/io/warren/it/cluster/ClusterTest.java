@@ -1510,11 +1510,7 @@ class ClusterTest {
         // purge_queue's) waits for the next leader as well, rather than answering 404.
         CompletableFuture<HttpResponse<String>> apiPurge = CompletableFuture.supplyAsync(() -> {
             try {
-                return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-                                + cluster.node(other).managementPort() + "/api/queues/%2F/" + mgmtPurged + "/contents"))
-                        .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
-                                "guest:guest".getBytes(StandardCharsets.UTF_8)))
-                        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+                return request(other, "DELETE", "/api/queues/%2F/" + mgmtPurged + "/contents");
             } catch (Exception e) {
                 throw new java.util.concurrent.CompletionException(e);
             }
@@ -1659,10 +1655,16 @@ class ClusterTest {
     }
 
     private static HttpResponse<String> get(int i, String path) throws Exception {
+        return request(i, "GET", path);
+    }
+
+    /** A bodyless request to node {@code i}'s management API as guest. */
+    private static HttpResponse<String> request(int i, String method, String path) throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + cluster.node(i).managementPort() + path))
                 .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
-                        "guest:guest".getBytes(StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
+                        "guest:guest".getBytes(StandardCharsets.UTF_8)))
+                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** The x-delivery-count of a delivery; 0 when it has none. */
