@@ -705,6 +705,144 @@ final class Commands {
         }
     }
 
+    @Command(name = "add_member", description = {"Adds a quorum queue member (replica) on the given node.",
+            "rabbitmq-queues add_member: the node gets a copy of the queue (its Raft group's leader catches it",
+            "up), recorded as one of the queue's members on every node and across restarts. A node that is",
+            "already a member is no change. The node must run. Answers once the group has the member."})
+    static final class AddMember extends Base {
+        @Parameters(index = "0", paramLabel = "<queue>", description = "quorum queue name")
+        String queue;
+        @Parameters(index = "1", paramLabel = "<node>", description = "node to add a new replica on")
+        String node;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Adding a replica for queue " + queue + " on node " + node + "...");
+            ObjectNode body = NODES.objectNode();
+            body.put("node", node);
+            return memberChanged(c, api, api.send("POST", "/api/warren/queues/" + Api.enc(c.vhost) + "/"
+                    + Api.enc(queue) + "/members", body, Map.of()));
+        }
+    }
+
+    @Command(name = "delete_member", description = {"Removes a quorum queue member (replica) on the given node.",
+            "rabbitmq-queues delete_member: the queue's group drops the node's member (a leader there hands",
+            "the lead on first) and the node deletes its copy. A node that is no member is no change; the",
+            "last member stays (delete the queue instead). The node may be down."})
+    static final class DeleteMember extends Base {
+        @Parameters(index = "0", paramLabel = "<queue>", description = "quorum queue name")
+        String queue;
+        @Parameters(index = "1", paramLabel = "<node>", description = "node to remove a new replica on")
+        String node;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Removing a replica of queue " + queue + " on node " + node + "...");
+            return memberChanged(c, api, api.send("DELETE", "/api/warren/queues/" + Api.enc(c.vhost) + "/"
+                    + Api.enc(queue) + "/members/" + Api.enc(node), null, Map.of()));
+        }
+    }
+
+    /** add_member's and delete_member's answer as rabbitmq-queues prints it. */
+    private static int memberChanged(Ctx c, Api api, Api.Response r) {
+        if (r.status() == 204 || r.status() == 200) {
+            if (c.out.json) {
+                ObjectNode o = NODES.objectNode();
+                o.put("node", api.getOk("/api/warren/app").path("node").asText());
+                o.put("result", "ok");
+                c.out.out.println(Output.write(o));
+            }
+            return ExitCodes.OK;
+        }
+        String error = r.body().path("error").asText("");
+        String text = switch (error) {
+            // rabbitmq-queues' texts (3.10 says "add" for a delete too)
+            case "classic_queue_not_supported" -> "Cannot add members to a classic queue";
+            case "node_not_running", "last_node" -> error;
+            default -> r.status() == 404 ? "not_found" : r.reason();
+        };
+        throw new CliException(ExitCodes.UNAVAILABLE, "Error:\n" + text);
+    }
+
+    static final List<String> MEMBER_COLUMNS = List.of("vhost", "name", "size", "result");
+
+    /** grow's and shrink's rows as rabbitmq-queues prints them (with --errors-only: the failed ones). */
+    private static int memberRows(Ctx c, Api.Response r, boolean errorsOnly) {
+        if (r.status() != 200 || !r.body().isArray()) {
+            throw new CliException(ExitCodes.UNAVAILABLE, "Error:\n" + r.reason());
+        }
+        List<Map<String, JsonNode>> rows = new ArrayList<>();
+        for (JsonNode n : r.body()) {
+            if (errorsOnly && n.path("result").asText().equals("ok")) {
+                continue;
+            }
+            Map<String, JsonNode> row = new java.util.LinkedHashMap<>();
+            MEMBER_COLUMNS.forEach(k -> row.put(k, n.path(k)));
+            rows.add(row);
+        }
+        if (rows.isEmpty()) {
+            c.out.out.println(c.out.json ? "[]" : "");
+        } else {
+            c.out.rows(MEMBER_COLUMNS, rows);
+        }
+        return ExitCodes.OK;
+    }
+
+    @Command(name = "grow", description = {"Grows quorum queue clusters by adding a member (replica) on the specified "
+            + "node for all matching queues.", "rabbitmq-queues grow: one queue at a time, each matching quorum queue "
+            + "without a member on the", "node (with even: only those whose membership count is an even number) "
+            + "gets one; nothing when", "the node does not run. A row per queue: its vhost, name, members after, "
+            + "and ok or the error."})
+    static final class Grow extends Base {
+        @Parameters(index = "0", paramLabel = "<node>", description = "node name to place replicas on")
+        String node;
+        @Parameters(index = "1", paramLabel = "<all | even>", description = "add a member for all matching queues or "
+                + "just those whose membership count is an even number")
+        String strategy;
+        @Option(names = "--vhost-pattern", paramLabel = "<pattern>", description = "regular expression to match "
+                + "virtual host names")
+        String vhostPattern = ".*";
+        @Option(names = "--queue-pattern", paramLabel = "<pattern>", description = "regular expression to match "
+                + "queue names")
+        String queuePattern = ".*";
+        @Option(names = "--errors-only", description = "only list queues which reported an error")
+        boolean errorsOnly;
+
+        @Override int exec(Ctx c) {
+            if (!List.of("all", "even").contains(strategy)) {
+                throw new CliException(ExitCodes.USAGE, "Error (argument validation): \"strategy '" + strategy
+                        + "' is not recognised.\"");
+            }
+            Api api = c.api();
+            c.out.banner("Growing " + strategy + " quorum queues on " + node + "...");
+            ObjectNode body = NODES.objectNode();
+            body.put("node", node);
+            body.put("strategy", strategy);
+            body.put("vhost_pattern", vhostPattern);
+            body.put("queue_pattern", queuePattern);
+            return memberRows(c, api.send("POST", "/api/warren/grow", body, Map.of()), errorsOnly);
+        }
+    }
+
+    @Command(name = "shrink", description = {"Shrinks quorum queue clusters by removing any members (replicas) on the "
+            + "given node.", "rabbitmq-queues shrink: the node's member of each quorum queue goes, one queue at a "
+            + "time, but", "where it is the last one (\"error: the last node cannot be removed\"). The node may be "
+            + "down."})
+    static final class Shrink extends Base {
+        @Parameters(index = "0", paramLabel = "<node>", description = "node name to remove replicas from")
+        String node;
+        @Option(names = "--errors-only", description = "only list queues which reported an error")
+        boolean errorsOnly;
+
+        @Override int exec(Ctx c) {
+            Api api = c.api();
+            c.out.banner("Shrinking quorum queues on " + node + "...");
+            ObjectNode body = NODES.objectNode();
+            body.put("node", node);
+            return memberRows(c, api.send("POST", "/api/warren/shrink", body, Map.of()), errorsOnly);
+        }
+    }
+
     @Command(name = "check_if_node_is_quorum_critical", description = {"Health check that exits with a non-zero "
             + "code if there are queues", "with minimum online quorum (queues that would lose their quorum if the "
             + "target node is shut down).", "rabbitmq-queues check_if_node_is_quorum_critical, a check before "

@@ -997,6 +997,15 @@ public final class QueueGroup {
     }
 
     /**
+     * Has the group take this node's member into its configuration as it is now (no other member
+     * dropped), {@code members} naming where it is reached: see {@link RaftNode#addSelfToQueueGroup}.
+     * Blocks; not for an event loop.
+     */
+    public void addSelf(List<Member> members) throws IOException {
+        node.addSelfToQueueGroup(groupId, members);
+    }
+
+    /**
      * This member's Raft figures, RabbitMQ's {@code rabbitmq_raft_*} metrics of a quorum queue:
      * its term, the index of its newest snapshot, of the last entry it applied, of the last
      * committed one and of the last one on its disk (flushed), and how long the last entry this

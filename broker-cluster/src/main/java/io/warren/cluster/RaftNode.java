@@ -170,6 +170,18 @@ public final class RaftNode implements AutoCloseable {
      * @throws IOException when Ratis refuses the group (its storage cannot be made, ...)
      */
     public QueueGroup joinQueueGroup(String name, List<Member> members) throws IOException {
+        return joinQueueGroup(name, members, false);
+    }
+
+    /**
+     * As {@link #joinQueueGroup(String, List)}; with {@code added}, this node's member joins a
+     * group that runs without it (add_member): it starts knowing the others only, so that it
+     * waits, without standing for election, until the leader has taken it into the configuration
+     * ({@link QueueGroup#addSelf}). Started with itself in the configuration, its election timer
+     * would run before the leader knew of it, and the leader answers a vote request of a
+     * stranger with an empty log by shutting it down.
+     */
+    public QueueGroup joinQueueGroup(String name, List<Member> members, boolean added) throws IOException {
         Objects.requireNonNull(name, "name");
         RaftGroupId id = queueGroupId(name);
         synchronized (membership) {
@@ -177,7 +189,9 @@ public final class RaftNode implements AutoCloseable {
             if (existing != null) {
                 return existing;
             }
-            RaftGroup group = group(id, self, members);
+            RaftGroup all = group(id, self, members);
+            RaftGroup group = !added ? all : RaftGroup.valueOf(id, all.getPeers().stream()
+                    .filter(p -> !p.getId().toString().equals(self.id())).toList());
             joining.put(id, name);
             try {
                 // format=false: RECOVER, which formats the new (absent) dir.
@@ -340,6 +354,101 @@ public final class RaftNode implements AutoCloseable {
             }
         }
         log.info("{} joined group {} of {}", self.id(), id, members.stream().map(Member::id).toList());
+    }
+
+    /**
+     * Adds this node's member (already running, see {@link #joinQueueGroup(String, List, boolean)})
+     * to queue group {@code id}'s configuration as it is now at its leader (Ratis' ADD mode: no
+     * other member is dropped, whatever this node's view of the members), {@code members} naming
+     * where the group is reached. A member already in it is no change. Retried for three election
+     * timeouts. Blocks.
+     */
+    void addSelfToQueueGroup(RaftGroupId id, List<Member> members) throws IOException {
+        int attempts = (int) Math.max(10, 3 * settings.electionTimeoutMax().toMillis()
+                / Math.max(1, settings.retryInterval().toMillis()));
+        RaftGroup group = group(id, self, members);
+        try (RaftClient c = newClient(group, ClientId.randomId(), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                attempts, RaftSettings.ratis(settings.retryInterval())))) {
+            RaftClientReply reply = c.admin().setConfiguration(org.apache.ratis.protocol.SetConfigurationRequest
+                    .Arguments.newBuilder().setServersInNewConf(List.of(group.getPeer(RaftPeerId.valueOf(self.id()))))
+                    .setMode(org.apache.ratis.protocol.SetConfigurationRequest.Mode.ADD).build());
+            if (!reply.isSuccess()) {
+                throw new IOException("group " + id + " refused to add member " + self.id() + ": "
+                        + reply.getException(), reply.getException());
+            }
+        }
+        log.info("{} joined group {}", self.id(), id);
+    }
+
+    /**
+     * Removes member {@code memberId} from queue group {@code name}, reached through
+     * {@code members} (this node need not be one): the leader's configuration is read, and the
+     * same without the member is set only if it is still that one (Ratis' COMPARE_AND_SET), so a
+     * change made meanwhile (another member added) is never undone; tried again a few times when
+     * it was. A member not in the configuration is no change. A leader removed steps down once
+     * the change is committed (move the lead first to spare the group an election). Blocks.
+     *
+     * @throws IOException when no leader answered or the change kept failing
+     */
+    public void removeFromQueueGroup(String name, List<Member> members, String memberId) throws IOException {
+        RaftGroupId id = queueGroupId(name);
+        RaftGroup group = RaftGroup.valueOf(id, members.stream()
+                .map(m -> RaftPeer.newBuilder().setId(m.id()).setAddress(m.address()).build()).toList());
+        IOException last = null;
+        try (RaftClient c = newClient(group, ClientId.randomId(), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                5, RaftSettings.ratis(settings.retryInterval())))) {
+            for (int attempt = 0; attempt < 5; attempt++) {
+                List<RaftPeer> current = leaderConfiguration(c, group);
+                if (current == null) {
+                    last = new IOException("no member of group " + id + " answered as its leader");
+                } else if (current.stream().noneMatch(p -> p.getId().toString().equals(memberId))) {
+                    return;
+                } else if (current.size() == 1) {
+                    throw new IOException("cannot remove the last member " + memberId + " of group " + id);
+                } else {
+                    List<RaftPeer> keep = current.stream().filter(p -> !p.getId().toString().equals(memberId)).toList();
+                    RaftClientReply reply = c.admin().setConfiguration(org.apache.ratis.protocol.SetConfigurationRequest
+                            .Arguments.newBuilder().setServersInCurrentConf(current).setServersInNewConf(keep)
+                            .setMode(org.apache.ratis.protocol.SetConfigurationRequest.Mode.COMPARE_AND_SET).build());
+                    if (reply.isSuccess()) {
+                        log.info("{} removed member {} from group {}", self.id(), memberId, id);
+                        return;
+                    }
+                    last = new IOException("group " + id + " refused to remove member " + memberId + ": "
+                            + reply.getException(), reply.getException());
+                }
+                try {
+                    Thread.sleep(settings.retryInterval().toMillis() * (attempt + 1));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted", e);
+                }
+            }
+        }
+        throw last;
+    }
+
+    /**
+     * The voting members of group {@code group}'s configuration as the member that answers as its
+     * leader has it (those of the old and of the new configuration during a change: what Ratis'
+     * COMPARE_AND_SET compares with); null when none does.
+     */
+    private static List<RaftPeer> leaderConfiguration(RaftClient c, RaftGroup group) {
+        for (RaftPeer p : group.getPeers()) {
+            try {
+                org.apache.ratis.protocol.GroupInfoReply info = c.getGroupManagementApi(p.getId())
+                        .info(group.getGroupId());
+                if (info.isSuccess() && info.getRoleInfoProto().getRole()
+                        == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER) {
+                    return info.getGroup().getPeers().stream()
+                            .filter(x -> x.getStartupRole() != org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER)
+                            .toList();
+                }
+            } catch (IOException | RuntimeException e) {
+                // the next member
+            }
+        }
+        return null;
     }
 
     /** This node's member of the metadata group. */

@@ -499,6 +499,34 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         return c == null || c.members().size() < 2 ? null : c.quorumQueues().withMinimumQuorum();
     }
 
+    @Override public void addQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        if (c == null) {
+            io.warren.server.management.BrokerControl.super.addQuorumMember(q, node);
+            return;
+        }
+        c.quorumQueues().addMember(q, node);
+    }
+
+    @Override public void deleteQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        if (c == null) {
+            io.warren.server.management.BrokerControl.super.deleteQuorumMember(q, node);
+            return;
+        }
+        c.quorumQueues().deleteMember(q, node);
+    }
+
+    @Override public boolean nodeRunning(String node) {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        return c != null && c.isMember(node) && (node.equals(c.nodeName()) || c.running().getOrDefault(node, false));
+    }
+
+    @Override public java.util.List<String> quorumMembers(io.warren.core.queue.MessageQueue q) {
+        io.warren.server.cluster.ClusterNode c = cluster;
+        return c == null ? null : c.quorumQueues().membersOf(q);
+    }
+
     @Override public java.util.List<io.warren.server.cluster.QueueRebalance.NodeCount> rebalanceQuorumQueues(
             java.util.function.Predicate<io.warren.core.queue.MessageQueue> which) throws ClusterRefusal {
         io.warren.server.cluster.ClusterNode c = cluster;

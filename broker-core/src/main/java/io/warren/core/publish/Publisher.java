@@ -243,12 +243,12 @@ public final class Publisher {
      * enqueued here.
      */
     private static boolean forwards(MessageQueue q) {
-        return q.forwarded() ? q.forwardStore() != null : q.store() != null;
+        return q.publishStore() != null;
     }
 
     /** Where queue {@code q}'s copy of a message is written: its store, or a classic stand-in's forwarder. */
     private static MessageStore storeOf(MessageQueue q) {
-        return q.forwarded() ? q.forwardStore() : q.store();
+        return q.publishStore();
     }
 
     /**

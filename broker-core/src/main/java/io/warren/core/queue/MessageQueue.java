@@ -48,7 +48,11 @@ public final class MessageQueue implements Destination {
     private final EventExecutor loop;
     private final QueueListener listener;
     /** Set once, before the queue is published (durable queues with a store only). */
-    private MessageStore store;
+    /**
+     * Volatile: a cluster's quorum queue gains or loses this node's copy while it runs
+     * (add_member, delete_member), set on the queue's loop and read by publishers elsewhere.
+     */
+    private volatile MessageStore store;
     private long storeId;
     private Paging paging = Paging.OFF;
     /** Where arrivals past the in-memory bound go, one spill per ready lane (null: paging off). Loop only. */
@@ -518,6 +522,18 @@ public final class MessageQueue implements Destination {
         this.storeId = id;
     }
 
+    /**
+     * Cluster: this node's copy of this quorum queue's log was made ({@code s}, add_member) or
+     * went (null, delete_member) while the queue is a stand-in (another node leads it): from now
+     * on publishes through this node go into {@code s} under {@code id}, or are forwarded to the
+     * leader. Loop.
+     */
+    public void replaceStore(MessageStore s, long id) {
+        assert loop.inEventLoop();
+        this.storeId = id; // before the volatile write that publishes it
+        this.store = s;
+    }
+
     /** Makes this queue page out past the bound of {@code p}. Called once, before the queue is visible. */
     public void attachPaging(Paging p) {
         this.paging = p;
@@ -659,13 +675,30 @@ public final class MessageQueue implements Destination {
     }
 
     /**
+     * Where a publish routed here writes its copy: the forwarder to the holder for a
+     * {@link #forwarded} stand-in, else the queue's store (null: none). One read of the store, so
+     * that a copy gained or lost meanwhile ({@link #replaceStore}) gives one or the other.
+     */
+    public MessageStore publishStore() {
+        MessageStore s = store;
+        if (remoteHome != null && (!quorum || s == null)) {
+            return forwarder();
+        }
+        return s;
+    }
+
+    /**
      * Cluster: the store a publish routed to a {@link #forwarded} stand-in is written to, which
      * forwards it to the holder (a quorum queue's leader); null for any other queue, or when
      * this node cannot forward.
      */
     public io.warren.core.store.MessageStore forwardStore() {
+        return forwarded() ? forwarder() : null;
+    }
+
+    private MessageStore forwarder() {
         io.warren.core.store.MessageStore f = forwardStore;
-        if (f == null && forwarded()) {
+        if (f == null) {
             RemoteQueues r = remotes;
             if (r != null) {
                 // Two threads may both ask: the forwarders are alike, either is kept.

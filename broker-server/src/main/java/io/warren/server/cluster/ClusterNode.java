@@ -74,6 +74,13 @@ public final class ClusterNode implements AutoCloseable {
             running.put(p.name(), p.name().equals(config.nodeName()));
         }
         group.answerLater(this::answerLater);
+        definitions.membersListener((id, names) -> {
+            try {
+                membership.execute(() -> quorumQueues.membersChanged(id));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping
+            }
+        });
         definitions.spread(new AppliedEverywhere(group::applied, () -> {
             List<String> others = new java.util.ArrayList<>();
             for (WarrenConfig.ClusterConfig.Peer p : members()) {
@@ -318,8 +325,13 @@ public final class ClusterNode implements AutoCloseable {
         return group.node().transferLeadership(groupName, members, memberId, timeout);
     }
 
-    io.warren.cluster.QueueGroup joinQueueGroup(String name, List<Member> members) throws IOException {
-        return group.node().joinQueueGroup(name, members);
+    /** See RaftNode#removeFromQueueGroup. Blocks. */
+    void removeFromQueueGroup(String name, List<Member> members, String memberId) throws IOException {
+        group.node().removeFromQueueGroup(name, members, memberId);
+    }
+
+    io.warren.cluster.QueueGroup joinQueueGroup(String name, List<Member> members, boolean added) throws IOException {
+        return group.node().joinQueueGroup(name, members, added);
     }
 
     void leaveQueueGroup(String name) throws IOException {
@@ -419,11 +431,24 @@ public final class ClusterNode implements AutoCloseable {
             return alarms.answer(question.substring(ClusterAlarms.QUESTION.length()));
         }
         String a = question.startsWith(LEADER) ? quorumQueues.leaderOf(question.substring(LEADER.length()))
+                : question.startsWith(CONFIGURATION)
+                ? quorumQueues.configurationOf(question.substring(CONFIGURATION.length()))
                 : listener + (definitions.started().isDone() ? "\n" + STARTED : "");
         return a.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private static final String LEADER = "leader ";
+    private static final String CONFIGURATION = "configuration ";
+
+    /**
+     * Node {@code member}'s view of queue group {@code groupName}'s configuration
+     * ({@link QuorumQueues#configurationOf}): "1" or "0" (it leads or not), a newline, the member
+     * ids; "" when it holds no member of it.
+     */
+    CompletableFuture<String> askConfiguration(String member, String groupName) {
+        return group.ask(memberId(member), CONFIGURATION + groupName)
+                .thenApply(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8));
+    }
 
     /** Which node leads quorum queue group {@code groupName}, as node {@code member} (a member of it) says; "" when it knows none. */
     CompletableFuture<String> askLeader(String member, String groupName) {
@@ -710,13 +735,17 @@ public final class ClusterNode implements AutoCloseable {
         shrinkQueueGroups();
     }
 
+    /** Whether a round of {@link QuorumQueues#reconcile} is queued or running. */
+    private final java.util.concurrent.atomic.AtomicBoolean reconciling = new java.util.concurrent.atomic.AtomicBoolean();
+
     /** Removals of forgotten members queued or running ("group \0 member"): each once at a time. */
     private final java.util.Set<String> shrinking = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /**
      * Each quorum queue group this node leads drops the members whose node is no longer in the
      * cluster (forgotten). The removals run on the membership executor; a failure is logged and
-     * tried again at the next round.
+     * tried again at the next round. (A member an operator removed, delete_member, is taken out
+     * by the node asked and by that member itself: QuorumQueues#deleteMember.)
      */
     void shrinkQueueGroups() {
         java.util.Set<String> cluster = group.memberIds();
@@ -820,6 +849,19 @@ public final class ClusterNode implements AutoCloseable {
                 }
             }
             shrinkQueueGroups();
+            if (reconciling.compareAndSet(false, true)) {
+                try {
+                    membership.execute(() -> {
+                        try {
+                            quorumQueues.reconcile();
+                        } finally {
+                            reconciling.set(false);
+                        }
+                    });
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    reconciling.set(false);
+                }
+            }
             quorumQueues.refreshMembers();
             quorumQueues.refreshLeaders();
             recordNodeList();

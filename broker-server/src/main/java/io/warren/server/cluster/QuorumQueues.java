@@ -49,11 +49,19 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
     }
 
     /**
-     * The nodes of a queue's group: the declaring node, then the next ones in the node list the
-     * cluster was formed with (a node that joined later and is not in it: then the list from its
-     * first), without those forgotten since (forget_cluster_node).
+     * The nodes of queue {@code id}'s group: as an operator last set them (add_member and friends,
+     * recorded in the metadata log), else the declaring node, then the next ones in the node list
+     * the cluster was formed with (a node that joined later and is not in it: then the list from
+     * its first); without those forgotten since (forget_cluster_node).
      */
-    List<WarrenConfig.ClusterConfig.Peer> membersOf(String declaring, Map<String, Object> arguments) {
+    List<WarrenConfig.ClusterConfig.Peer> membersOf(String declaring, Map<String, Object> arguments, long id) {
+        List<String> recorded = node.definitions().queueMembers(id);
+        if (recorded != null) {
+            // in node-list order, as members' listings show their group's configuration (refreshMembers)
+            List<WarrenConfig.ClusterConfig.Peer> l = new ArrayList<>(node.nodes());
+            l.removeIf(p -> !recorded.contains(p.name()) || !node.isMember(p.name()));
+            return l;
+        }
         List<WarrenConfig.ClusterConfig.Peer> all = new ArrayList<>(node.placement());
         if (all.stream().noneMatch(p -> p.name().equals(declaring))) {
             // A node that joined later is not in the list: it goes first, then the list from its start.
@@ -85,55 +93,462 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
 
     @Override public boolean attach(String vhost, MessageQueue q, long id, String home, boolean declared) {
         String declaring = home == null ? node.nodeName() : home;
-        List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(declaring, q.arguments());
+        List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(declaring, q.arguments(), id);
         String groupName = vhost.length() + ":" + vhost + "/" + q.name() + "/" + id;
-        if (peers.stream().noneMatch(p -> p.name().equals(node.nodeName()))) {
+        if (!hasSelf(peers)) {
             // This node holds no copy (a group smaller than the cluster, a node that joined
             // later): a stand-in whose leader its members tell, so that its use is relayed and
             // its publishes forwarded there as for a classic queue held elsewhere.
-            q.clusterMembers(peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList());
-            NonMember nm = new NonMember(q, groupName, peers);
-            nonMembers.put(q, nm);
-            q.leaderLookup(() -> nm.leader);
-            q.onHolderSuspect(nm::askSoon);
-            node.executor().execute(nm::ask);
+            standIn(q, id, declaring, groupName, peers, null);
             return false;
         }
-        List<Member> group = peers.stream().map(ClusterNode::member).toList();
         GroupLog groupLog = new GroupLog();
         ReplicatedMessageStore store = new ReplicatedMessageStore(groupLog, id, node.index(), MessagePriority::read);
         q.remoteHome(StoreDurability.ELECTING);
-        q.clusterMembers(peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList());
+        q.clusterMembers(names(peers));
         store.liveWhen(() -> q.remoteHome() == null);
         q.attachStore(store, id);
         // Only a new queue's first leader is placed: a recovered one (this node restarted) stays
         // with the leader its group has, as in RabbitMQ (placing it again moved the lead back to
         // the restarted node, a failover at every restart)
-        QuorumMember m = new QuorumMember(q, groupLog, store, declared ? peers : null);
+        QuorumMember m = new QuorumMember(q, groupLog, store, declared ? peers : null, id, declaring, groupName);
+        // a member an operator added, recovered: its join may not have reached the group's configuration
+        m.addPending = node.definitions().queueMembers(id) != null;
         members.put(q, m);
         elections.add(m.elected);
         m.elected.whenComplete((v, e) -> elections.remove(m.elected));
         // Joining makes the group's storage and talks to Ratis: off the caller's thread (an event loop).
-        node.executor().execute(() -> {
+        node.executor().execute(() -> join(m, peers));
+        return true;
+    }
+
+    private boolean hasSelf(List<WarrenConfig.ClusterConfig.Peer> peers) {
+        return peers.stream().anyMatch(p -> p.name().equals(node.nodeName()));
+    }
+
+    private static List<String> names(List<WarrenConfig.ClusterConfig.Peer> peers) {
+        return peers.stream().map(WarrenConfig.ClusterConfig.Peer::name).toList();
+    }
+
+    /** Makes {@code q} a stand-in for a quorum queue this node holds no copy of, {@code leader} its leader as last known. */
+    private void standIn(MessageQueue q, long id, String declaring, String groupName,
+                         List<WarrenConfig.ClusterConfig.Peer> peers, String leader) {
+        q.clusterMembers(names(peers));
+        NonMember nm = new NonMember(q, id, declaring, groupName, peers);
+        nm.leader = leader;
+        nonMembers.put(q, nm);
+        q.leaderLookup(() -> nm.leader);
+        q.onHolderSuspect(nm::askSoon);
+        node.executor().execute(nm::ask);
+    }
+
+    /**
+     * Starts this node's member of {@code m}'s group over {@code peers}, and when an operator
+     * added it ({@link QuorumMember#addPending}), has the group take it into its configuration.
+     * The membership executor.
+     */
+    private void join(QuorumMember m, List<WarrenConfig.ClusterConfig.Peer> peers) {
+        MessageQueue q = m.queue;
+        try {
+            // a member an operator added waits for the leader to take it in (see RaftNode#joinQueueGroup)
+            QueueGroup g = node.joinQueueGroup(m.groupName, peers.stream().map(ClusterNode::member).toList(),
+                    m.addPending);
+            if (m.deleted) {
+                node.leaveQueueGroup(m.groupName); // deleted while this node was joining
+                return;
+            }
+            m.group.joined(g);
+            q.leaderLookup(() -> {
+                String leaderId = g.leaderId();
+                return leaderId == null ? null : node.nodeNameOfId(leaderId);
+            });
+            g.listen(m);
+        } catch (IOException | RuntimeException e) {
+            log.error("cannot start this node's member of quorum queue '{}' in vhost '{}'", q.name(), q.vhost(), e);
+            m.group.failed(e);
+            m.elected.complete(null);
+            return;
+        }
+        addSelf(m);
+    }
+
+    /**
+     * Has the group of {@code m} (a member an operator added here) take this node into its
+     * configuration, if it has not yet: the leader catches the new member up, then commits the
+     * configuration of the recorded members. Tried again at the monitor's next round on failure.
+     * Blocks (the membership executor).
+     */
+    private void addSelf(QuorumMember m) {
+        QueueGroup g = m.group.group();
+        if (!m.addPending || g == null || m.deleted || m.leaving) {
+            return;
+        }
+        List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(m.declaring, m.queue.arguments(), m.id);
+        if (!hasSelf(peers)) {
+            return;
+        }
+        try {
+            g.addSelf(peers.stream().map(ClusterNode::member).toList());
+            m.addPending = false;
+            log.info("quorum queue '{}' in vhost '{}': this node's member is in its group's configuration {}",
+                    m.queue.name(), m.queue.vhost(), names(peers));
+        } catch (IOException | RuntimeException e) {
+            log.warn("quorum queue '{}' in vhost '{}': its group did not take this node's member yet: {}",
+                    m.queue.name(), m.queue.vhost(), e.toString());
+        }
+    }
+
+    /**
+     * The recorded members of quorum queue {@code id} changed (add_member, delete_member, grow,
+     * shrink on any node): a node added gets a copy (a member of the group, caught up by its
+     * leader); a node removed leaves once the group's configuration no longer has it
+     * ({@link #reconcile}); the others list the new members. Changes are made on the group's
+     * configuration as its leader has it (an add in Ratis' ADD mode, a removal compare-and-set),
+     * so a node whose copy of the metadata log lags never drops another member. The membership
+     * executor.
+     */
+    void membersChanged(long id) {
+        for (QuorumMember m : members.values()) {
+            if (m.id == id && !m.deleted) {
+                List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(m.declaring, m.queue.arguments(), id);
+                if (!hasSelf(peers)) {
+                    if (!m.leaving) {
+                        log.info("quorum queue '{}' in vhost '{}': this node is no longer to be a member ({}); it "
+                                + "leaves once the group has removed it", m.queue.name(), m.queue.vhost(), names(peers));
+                    }
+                    m.leaving = true;
+                } else if (m.leaving) {
+                    // added back before it left: it may have been removed from the configuration already
+                    m.leaving = false;
+                    m.addPending = true;
+                    addSelf(m);
+                }
+                return;
+            }
+        }
+        for (NonMember nm : nonMembers.values()) {
+            if (nm.id != id) {
+                continue;
+            }
+            MessageQueue q = nm.queue;
+            List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(nm.declaring, q.arguments(), id);
+            if (!hasSelf(peers)) {
+                standIn(q, id, nm.declaring, nm.groupName, peers, nm.leader);
+                return;
+            }
+            // This node gets a copy: its member joins the group, and publishes through this node
+            // go into its log from now on (until it has joined they wait in order).
+            log.info("quorum queue '{}' in vhost '{}': this node becomes a member ({})", q.name(), q.vhost(),
+                    names(peers));
+            GroupLog groupLog = new GroupLog();
+            ReplicatedMessageStore store = new ReplicatedMessageStore(groupLog, id, node.index(), MessagePriority::read);
+            store.liveWhen(() -> q.remoteHome() == null);
+            QuorumMember m = new QuorumMember(q, groupLog, store, null, id, nm.declaring, nm.groupName);
+            m.addPending = true;
+            m.elected.complete(null);
+            nonMembers.remove(q, nm);
+            members.put(q, m);
+            q.clusterMembers(names(peers));
             try {
-                QueueGroup g = node.joinQueueGroup(groupName, group);
-                if (m.deleted) {
-                    node.leaveQueueGroup(groupName); // deleted while this node was joining
+                q.execute(() -> q.replaceStore(store, id));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                return; // stopping
+            }
+            join(m, peers);
+            return;
+        }
+    }
+
+    /**
+     * What this node's member of group {@code groupName} knows of its configuration, for another
+     * node's question: "1" when it leads the group (else "0"), a newline, then the member ids of
+     * the newest configuration in its log, comma-separated; "" when it holds no member.
+     */
+    String configurationOf(String groupName) {
+        for (QuorumMember m : members.values()) {
+            QueueGroup g = m.group.group();
+            if (g != null && groupName.equals(g.name())) {
+                return (g.isLeader() ? "1" : "0") + "\n" + String.join(",", g.memberIds());
+            }
+        }
+        return "";
+    }
+
+    /**
+     * The monitor's round for operator-set members: a member still to be taken into its group's
+     * configuration asks again; a member to leave hands on the lead if it has it (the next
+     * leader removes it from the configuration), or leaves once the leader's configuration no
+     * longer has it (its copy is deleted and the queue here becomes a stand-in). Blocks (the
+     * membership executor).
+     */
+    void reconcile() {
+        for (QuorumMember m : members.values()) {
+            if (m.deleted) {
+                continue;
+            }
+            if (m.addPending) {
+                addSelf(m);
+            }
+            QueueGroup g = m.group.group();
+            if (!m.leaving || g == null) {
+                continue;
+            }
+            List<WarrenConfig.ClusterConfig.Peer> peers = membersOf(m.declaring, m.queue.arguments(), m.id);
+            if (peers.isEmpty()) {
+                continue;
+            }
+            if (removed(m, peers)) {
+                continue;
+            }
+            if (g.isLeader()) {
+                for (WarrenConfig.ClusterConfig.Peer p : peers) {
+                    if (node.running().getOrDefault(p.name(), false)
+                            && g.transferLeadership(ClusterNode.memberId(p.name()), java.time.Duration.ofMillis(
+                                    ELECTION_WAIT_MS / 2))) {
+                        log.info("quorum queue '{}' in vhost '{}': its lead moved to {}, as this node leaves its "
+                                + "members", m.queue.name(), m.queue.vhost(), p.name());
+                        break;
+                    }
+                }
+            } else {
+                // the node the delete went through takes the member out; this is for when it could not
+                try {
+                    node.removeFromQueueGroup(m.groupName, withSelf(peers), ClusterNode.memberId(node.nodeName()));
+                } catch (IOException | RuntimeException e) {
+                    log.warn("quorum queue '{}' in vhost '{}': cannot take this node's member out of its group yet: {}",
+                            m.queue.name(), m.queue.vhost(), e.toString());
+                }
+            }
+        }
+    }
+
+    /** The members of {@code peers} plus this node's, where a group with or without it is reached. */
+    private List<Member> withSelf(List<WarrenConfig.ClusterConfig.Peer> peers) {
+        List<Member> l = new ArrayList<>(peers.stream().map(ClusterNode::member).toList());
+        node.nodes().stream().filter(p -> p.name().equals(node.nodeName())).findFirst()
+                .map(ClusterNode::member).filter(x -> !l.contains(x)).ifPresent(l::add);
+        return l;
+    }
+
+    /**
+     * Whether the leader of {@code m}'s group, found by asking the queue's members to be
+     * ({@code peers}), has removed this node's member from its configuration: then this node's
+     * member leaves ({@link #leave}). Asked of the others, not of this member's own view: a
+     * member removed may never hear of it (the leader stops sending to it), and one that led
+     * may still take itself for the leader. Blocks (a request timeout per member at most).
+     */
+    private boolean removed(QuorumMember m, List<WarrenConfig.ClusterConfig.Peer> peers) {
+        String self = ClusterNode.memberId(node.nodeName());
+        for (WarrenConfig.ClusterConfig.Peer p : peers) {
+            if (p.name().equals(node.nodeName()) || !node.running().getOrDefault(p.name(), false)) {
+                continue;
+            }
+            String conf;
+            try {
+                conf = node.askConfiguration(p.name(), m.groupName).get(5, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                continue;
+            }
+            if (conf.startsWith("1\n")) {
+                if (List.of(conf.substring(2).split(",")).contains(self)) {
+                    return false; // the leader has not removed this member yet
+                }
+                leave(m, peers, p.name());
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A quorum queue as this node knows it: its id, declaring node, group and members (recorded or derived). */
+    private record Known(long id, String declaring, String groupName, List<String> members) {}
+
+    private Known known(MessageQueue q) {
+        QuorumMember m = members.get(q);
+        if (m != null) {
+            return new Known(m.id, m.declaring, m.groupName, names(membersOf(m.declaring, q.arguments(), m.id)));
+        }
+        NonMember nm = nonMembers.get(q);
+        return nm == null ? null
+                : new Known(nm.id, nm.declaring, nm.groupName, names(membersOf(nm.declaring, q.arguments(), nm.id)));
+    }
+
+    /** The node that leads {@code q} as this node knows it, or null. */
+    private String leaderName(MessageQueue q) {
+        QuorumMember m = members.get(q);
+        if (m != null) {
+            QueueGroup g = m.group.group();
+            String id = g == null ? null : g.leaderId();
+            return id == null ? null : node.nodeNameOfId(id);
+        }
+        NonMember nm = nonMembers.get(q);
+        if (nm != null && nm.leader == null) {
+            nm.askSoon();
+        }
+        return nm == null ? null : nm.leader;
+    }
+
+    /** Quorum queue {@code q}'s members (node names, member order: recorded or derived); null when not known here. */
+    public List<String> membersOf(MessageQueue q) {
+        Known k = known(q);
+        return k == null ? null : k.members();
+    }
+
+    /** How long add_member and delete_member wait for the group's configuration to follow. */
+    public static final java.time.Duration MEMBER_CHANGE_WAIT = java.time.Duration.ofSeconds(30);
+
+    /**
+     * rabbitmq-queues add_member: node {@code target} gets a copy of quorum queue {@code q} (a
+     * member of its group, which the leader catches up with the log or a snapshot). Recorded in
+     * the metadata log (the queue's members from now on, on every node and across restarts),
+     * then answered once the leader's configuration has the new member. Blocks; not for an event
+     * loop.
+     *
+     * A node that is already a member is no change (as in RabbitMQ).
+     *
+     * @throws io.warren.server.management.BrokerControl.ClusterRefusal 400 for a target that is
+     *         not running or no node of the cluster ({@code node_not_running}); 503 when the change
+     *         cannot be recorded or the group did not take it within {@link #MEMBER_CHANGE_WAIT}
+     */
+    public void addMember(MessageQueue q, String target)
+            throws io.warren.server.management.BrokerControl.ClusterRefusal {
+        Known k = known(q);
+        if (k == null) {
+            throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "quorum queue '" + q.name()
+                    + "' in vhost '" + q.vhost() + "' is not known on this node yet");
+        }
+        // as RabbitMQ's: a node not running (or not in the cluster) first, then a member already is no change
+        if (!node.isMember(target) || !target.equals(node.nodeName()) && !node.running().getOrDefault(target, false)) {
+            throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "node_not_running", "node "
+                    + target + " is not running, or not a node of this cluster (cluster_status lists them)");
+        }
+        if (k.members().contains(target)) {
+            return;
+        }
+        List<String> next = new ArrayList<>(k.members());
+        next.add(target);
+        change(q, k, next, target, true);
+    }
+
+    /**
+     * rabbitmq-queues delete_member: node {@code target}'s copy of quorum queue {@code q} goes.
+     * Recorded in the metadata log; then this node takes the member out of the group's
+     * configuration (a leader on {@code target} hands the lead to another member first), and
+     * answers once the leader's configuration no longer has it. The target's node deletes its
+     * copy once it sees that (and takes its member out itself should this node fail to). The
+     * target may be down. Blocks; not for an event loop.
+     *
+     * A node that is no member is no change (as in RabbitMQ).
+     *
+     * @throws io.warren.server.management.BrokerControl.ClusterRefusal 400 for the last member
+     *         ({@code last_node}); 503 as {@link #addMember}
+     */
+    public void deleteMember(MessageQueue q, String target)
+            throws io.warren.server.management.BrokerControl.ClusterRefusal {
+        Known k = known(q);
+        if (k == null) {
+            throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "quorum queue '" + q.name()
+                    + "' in vhost '" + q.vhost() + "' is not known on this node yet");
+        }
+        if (!k.members().contains(target)) {
+            return; // as RabbitMQ's: no member there, nothing to do
+        }
+        if (k.members().size() == 1) {
+            throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "last_node", "node " + target
+                    + " holds the last member of quorum queue '" + q.name() + "' in vhost '" + q.vhost()
+                    + "': delete the queue instead");
+        }
+        List<String> next = new ArrayList<>(k.members());
+        next.remove(target);
+        change(q, k, next, target, false);
+    }
+
+    private void change(MessageQueue q, Known k, List<String> next, String target, boolean in)
+            throws io.warren.server.management.BrokerControl.ClusterRefusal {
+        long deadline = System.nanoTime() + MEMBER_CHANGE_WAIT.toNanos();
+        try {
+            node.definitions().recordQueueMember(k.id(), in, target, k.members())
+                    .get(MEMBER_CHANGE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new io.warren.server.management.BrokerControl.ClusterRefusal(503, "interrupted");
+        } catch (Exception e) {
+            throw new io.warren.server.management.BrokerControl.ClusterRefusal(503, "cannot record the members of "
+                    + "quorum queue '" + q.name() + "' in vhost '" + q.vhost() + "': " + e.getMessage());
+        }
+        log.info("quorum queue '{}' in vhost '{}': members set to {} (were {})", q.name(), q.vhost(), next,
+                k.members());
+        String targetId = ClusterNode.memberId(target);
+        if (!in) {
+            // The member goes from the group's configuration now (its node may be down); its node
+            // deletes its copy once it sees that. A leader there hands the lead on first, so that
+            // the group need not elect one.
+            List<Member> reach = node.nodes().stream().filter(p -> k.members().contains(p.name()))
+                    .map(ClusterNode::member).toList();
+            if (target.equals(leaderName(q))) {
+                for (String other : next) {
+                    if ((other.equals(node.nodeName()) || node.running().getOrDefault(other, false))
+                            && node.transferLeadership(k.groupName(), reach, ClusterNode.memberId(other),
+                            java.time.Duration.ofMillis(ELECTION_WAIT_MS / 2))) {
+                        break;
+                    }
+                }
+            }
+            try {
+                node.removeFromQueueGroup(k.groupName(), reach, targetId);
+            } catch (IOException | RuntimeException e) {
+                log.warn("quorum queue '{}' in vhost '{}': cannot take the member on node {} out of its group yet: {}",
+                        q.name(), q.vhost(), target, e.toString());
+            }
+        }
+        while (System.nanoTime() - deadline < 0) {
+            String leader = leaderName(q);
+            if (leader != null) {
+                String conf;
+                try {
+                    conf = leader.equals(node.nodeName()) ? configurationOf(k.groupName())
+                            : node.askConfiguration(leader, k.groupName()).get(2, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    conf = "";
+                }
+                if (conf.startsWith("1\n") && List.of(conf.substring(2).split(",")).contains(targetId) == in) {
                     return;
                 }
-                groupLog.joined(g);
-                q.leaderLookup(() -> {
-                    String leaderId = g.leaderId();
-                    return leaderId == null ? null : node.nodeNameOfId(leaderId);
-                });
-                g.listen(m);
-            } catch (IOException | RuntimeException e) {
-                log.error("cannot start this node's member of quorum queue '{}' in vhost '{}'", q.name(), vhost, e);
-                groupLog.failed(e);
-                m.elected.complete(null);
             }
-        });
-        return true;
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new io.warren.server.management.BrokerControl.ClusterRefusal(503, "timed out: the members of quorum "
+                + "queue '" + q.name() + "' in vhost '" + q.vhost() + "' are recorded as " + next + ", and its group "
+                + "has not " + (in ? "taken in" : "removed") + " the member on node " + target + " yet (it goes on "
+                + "trying)");
+    }
+
+    /** This node's member of {@code m}'s group, removed from its configuration, goes; the queue here becomes a stand-in. */
+    private void leave(QuorumMember m, List<WarrenConfig.ClusterConfig.Peer> peers, String leader) {
+        MessageQueue q = m.queue;
+        if (!members.remove(q, m)) {
+            return;
+        }
+        m.deleted = true;
+        try {
+            q.execute(() -> q.replaceStore(null, m.id));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return; // stopping
+        }
+        m.store.close();
+        standIn(q, m.id, m.declaring, m.groupName, peers, leader);
+        try {
+            node.leaveQueueGroup(m.groupName);
+            log.info("quorum queue '{}' in vhost '{}': this node's copy was removed (members now {})", q.name(),
+                    q.vhost(), names(peers));
+        } catch (IOException | RuntimeException e) {
+            log.warn("cannot remove this node's copy of quorum queue '{}' in vhost '{}'", q.name(), q.vhost(), e);
+        }
     }
 
     /**
@@ -349,13 +764,19 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
     /** A quorum queue of which this node is no member: its leader, as its members tell. */
     private final class NonMember {
         final MessageQueue queue;
+        final long id;
+        /** The node that declared the queue (where derived members start). */
+        final String declaring;
         final String groupName;
         final List<WarrenConfig.ClusterConfig.Peer> peers;
         /** The leader's node as last told; null: not known (an election, no member answered). */
         volatile String leader;
 
-        NonMember(MessageQueue queue, String groupName, List<WarrenConfig.ClusterConfig.Peer> peers) {
+        NonMember(MessageQueue queue, long id, String declaring, String groupName,
+                  List<WarrenConfig.ClusterConfig.Peer> peers) {
             this.queue = queue;
+            this.id = id;
+            this.declaring = declaring;
             this.groupName = groupName;
             this.peers = peers;
         }
@@ -380,6 +801,28 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                 }
             }
             leader = null;
+            retrySoon();
+        }
+
+        /** Whether a {@link #retrySoon} is scheduled. */
+        private final java.util.concurrent.atomic.AtomicBoolean retrying = new java.util.concurrent.atomic.AtomicBoolean();
+
+        /**
+         * No member named a leader (the group is electing its first, or a new one): asks again in
+         * 250 ms rather than at the monitor's next round, so that a publish through this node
+         * soon after a declare or a failover finds the leader. Until it is known, or this
+         * stand-in was replaced (its members changed).
+         */
+        private void retrySoon() {
+            if (nonMembers.get(queue) != this || !retrying.compareAndSet(false, true)) {
+                return;
+            }
+            WATCH.schedule(() -> {
+                retrying.set(false);
+                if (leader == null && nonMembers.get(queue) == this) {
+                    askSoon();
+                }
+            }, 250, TimeUnit.MILLISECONDS);
         }
 
         /** Whether an {@link #askSoon} is under way. */
@@ -404,6 +847,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             if (i == peers.size()) {
                 leader = null;
                 asking.set(false);
+                retrySoon();
                 return;
             }
             int next = i + 1;
@@ -563,9 +1007,17 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         final MessageQueue queue;
         final GroupLog group;
         final ReplicatedMessageStore store;
+        final long id;
+        /** The node that declared the queue (where derived members start). */
+        final String declaring;
+        final String groupName;
         final CompletableFuture<Void> elected = new CompletableFuture<>();
-        /** The queue was deleted (not merely closed by stop_app): this node's copy goes. */
+        /** The queue was deleted (not merely closed by stop_app), or this node's copy removed: it goes. */
         volatile boolean deleted;
+        /** An operator added this member: the group's configuration may not have it yet ({@link #addSelf}). */
+        volatile boolean addPending;
+        /** An operator removed this node from the queue's members: it leaves ({@link #reconcile}). */
+        volatile boolean leaving;
         /** Whether the queue here is live (this member leads and has rebuilt it). Apply thread; read anywhere. */
         private volatile boolean leading;
         /**
@@ -581,10 +1033,13 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
         private volatile boolean placed;
 
         QuorumMember(MessageQueue queue, GroupLog group, ReplicatedMessageStore store,
-                     List<WarrenConfig.ClusterConfig.Peer> placing) {
+                     List<WarrenConfig.ClusterConfig.Peer> placing, long id, String declaring, String groupName) {
             this.queue = queue;
             this.group = group;
             this.store = store;
+            this.id = id;
+            this.declaring = declaring;
+            this.groupName = groupName;
             this.placing = placing;
             this.placed = placing == null;
         }

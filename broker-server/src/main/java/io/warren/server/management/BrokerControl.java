@@ -106,17 +106,57 @@ public interface BrokerControl {
         return null;
     }
 
+    /**
+     * rabbitmq-queues add_member: node {@code node} gets a copy of quorum queue {@code q}; blocks
+     * until its group has the member (see QuorumQueues#addMember). Only where
+     * {@link #quorumMembers} is not null (a cluster node).
+     */
+    default void addQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
+        throw notClustered();
+    }
+
+    /** rabbitmq-queues delete_member: node {@code node}'s copy of quorum queue {@code q} goes; blocks until its group dropped it. */
+    default void deleteQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
+        throw notClustered();
+    }
+
+    /** Whether node {@code node} is a node of this cluster that runs (this one: always); false when no cluster node. */
+    default boolean nodeRunning(String node) {
+        return false;
+    }
+
+    /** Quorum queue {@code q}'s members (node names); null when this broker is no cluster node. */
+    default java.util.List<String> quorumMembers(io.warren.core.queue.MessageQueue q) {
+        return null;
+    }
+
+    private static ClusterRefusal notClustered() {
+        return new ClusterRefusal(400, "node is not part of a cluster (no cluster_formation in its config)");
+    }
+
     /** A cluster command refused: the management API's status and the one-line reason. */
     final class ClusterRefusal extends Exception {
         private final int status;
+        private final String error;
 
         public ClusterRefusal(int status, String message) {
+            this(status, null, message);
+        }
+
+        /** With {@code error}, the API's error field (RabbitMQ's error term, which warrenctl prints as rabbitmq-queues does). */
+        public ClusterRefusal(int status, String error, String message) {
             super(message);
             this.status = status;
+            this.error = error;
         }
 
         public int status() {
             return status;
+        }
+
+        /** The API's error field for this refusal, or null for the status's own. */
+        public String error() {
+            return error;
         }
     }
 }

@@ -127,6 +127,10 @@ final class ManagementApi {
         route("warren/cluster/nodes/{node}", Map.of("DELETE", warren::forgetClusterNode));
         route("warren/cluster/join", Map.of("POST", warren::joinCluster));
         route("warren/rebalance", Map.of("POST", warren::rebalance));
+        route("warren/queues/{vhost}/{name}/members", Map.of("POST", warren::addQueueMember));
+        route("warren/queues/{vhost}/{name}/members/{node}", Map.of("DELETE", warren::deleteQueueMember));
+        route("warren/grow", Map.of("POST", warren::grow));
+        route("warren/shrink", Map.of("POST", warren::shrink));
         route("rebalance/queues", Map.of("POST", now(warren::rebalanceAll)));
         route("warren/alarms/{resource}", Map.of("PUT", now(r -> warren.setAlarm(r, true)),
                 "DELETE", now(r -> warren.setAlarm(r, false))));

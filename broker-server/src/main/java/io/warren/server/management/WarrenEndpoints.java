@@ -236,7 +236,7 @@ final class WarrenEndpoints {
             try {
                 change.run();
             } catch (BrokerControl.ClusterRefusal e) {
-                throw new ApiException(e.status(), switch (e.status()) {
+                throw new ApiException(e.status(), e.error() != null ? e.error() : switch (e.status()) {
                     case 404 -> "not_found";
                     case 409 -> "conflict";
                     case 500 -> "internal_error";
@@ -263,6 +263,155 @@ final class WarrenEndpoints {
                     + "node of the cluster to join, NAME@HOST:PORT");
         }
         return clusterChange(() -> ctx.control.joinCluster(node.asText()));
+    }
+
+    /** The quorum queue the path names: 404 when there is no such vhost or queue, 400 for a classic queue. */
+    private io.warren.core.queue.MessageQueue quorumQueue(ApiRequest r) {
+        io.warren.core.queue.MessageQueue q = ctx.vhost(r.param("vhost")).queue(r.param("name"));
+        if (q == null) {
+            throw ApiException.notFound();
+        }
+        if (!q.quorum()) {
+            throw new ApiException(400, "classic_queue_not_supported", "queue '" + q.name() + "' in vhost '"
+                    + q.vhost() + "' is a classic queue: only quorum queues have members to add or delete");
+        }
+        return q;
+    }
+
+    private static String nodeOf(ApiRequest r) {
+        JsonNode node = Json.object(r.body()).get("node");
+        if (node == null || !node.isTextual() || node.asText().isEmpty()) {
+            throw ApiException.badRequest("the body needs \"node\": the name of a node of the cluster");
+        }
+        return node.asText();
+    }
+
+    /**
+     * POST /api/warren/queues/{vhost}/{name}/members {"node": N}: warrenctl add_member
+     * (rabbitmq-queues add_member). 204 once the queue's group has a member on node N (at once
+     * when it had one); 404 for no such queue, 400 for a classic queue (error
+     * {@code classic_queue_not_supported}), a single node, or a node that is not running or not
+     * in the cluster (error {@code node_not_running}), 503 when the group did not take the
+     * member in time. A single broker is a cluster of one (its own name is a member already, any
+     * other is not running). Runs on the API's worker thread. Administrators only.
+     */
+    java.util.concurrent.CompletableFuture<ApiResponse> addQueueMember(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        io.warren.core.queue.MessageQueue q = quorumQueue(r);
+        String node = nodeOf(r);
+        return clusterChange(() -> changeMember(q, node, true));
+    }
+
+    /**
+     * Quorum queue {@code q}'s members: a single broker is a cluster of one to these commands, as
+     * a RabbitMQ node on its own is (its quorum queues have their one member on it).
+     */
+    private java.util.List<String> quorumMembers(io.warren.core.queue.MessageQueue q) {
+        java.util.List<String> m = ctx.control == null ? null : ctx.control.quorumMembers(q);
+        return m != null ? m : java.util.List.of(ctx.node);
+    }
+
+    private boolean clustered(io.warren.core.queue.MessageQueue q) {
+        return ctx.control != null && ctx.control.quorumMembers(q) != null;
+    }
+
+    /** add_member ({@code add}) or delete_member of {@code node} to quorum queue {@code q}; blocks. */
+    private void changeMember(io.warren.core.queue.MessageQueue q, String node, boolean add)
+            throws BrokerControl.ClusterRefusal {
+        if (clustered(q)) {
+            if (add) {
+                ctx.control.addQuorumMember(q, node);
+            } else {
+                ctx.control.deleteQuorumMember(q, node);
+            }
+        } else if (add && !node.equals(ctx.node)) {
+            throw new BrokerControl.ClusterRefusal(400, "node_not_running", "node " + node + " is not running, or "
+                    + "not a node of this cluster (a single broker: " + ctx.node + ")");
+        } else if (!add && node.equals(ctx.node)) {
+            throw new BrokerControl.ClusterRefusal(400, "last_node", "node " + node + " holds the last member of "
+                    + "quorum queue '" + q.name() + "' in vhost '" + q.vhost() + "': delete the queue instead");
+        } // else: a member already, or none there: no change
+    }
+
+    /**
+     * DELETE /api/warren/queues/{vhost}/{name}/members/{node}: warrenctl delete_member
+     * (rabbitmq-queues delete_member). 204 once the queue's group no longer has a member on the
+     * node (at once when it had none); 404 for no such queue, 400 for a classic queue or for the
+     * last member (error {@code last_node}), 503 when the group did not drop the member in time.
+     * The node may be down. Runs on the API's worker thread. Administrators only.
+     */
+    java.util.concurrent.CompletableFuture<ApiResponse> deleteQueueMember(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        io.warren.core.queue.MessageQueue q = quorumQueue(r);
+        String node = r.param("node");
+        return clusterChange(() -> changeMember(q, node, false));
+    }
+
+    /**
+     * POST /api/warren/grow {"node": N, "strategy": "all" | "even", "vhost_pattern": RE,
+     * "queue_pattern": RE}: warrenctl grow (rabbitmq-queues grow). Adds a member on node N, when
+     * it runs, to each matching quorum queue without one there (with "even": only to those with
+     * an even number of members), one queue at a time; 200 with a row per queue tried:
+     * {@code vhost}, {@code name}, {@code size} (its members after), {@code result} ("ok" or
+     * "error: " and the reason). Administrators only.
+     *
+     * <p>POST /api/warren/shrink {"node": N}: warrenctl shrink (rabbitmq-queues shrink). Deletes
+     * the member on node N of every quorum queue that has one, rows as grow's; a queue of which
+     * it is the last member keeps it ("error: the last node cannot be removed", as RabbitMQ's).
+     */
+    java.util.concurrent.CompletableFuture<ApiResponse> grow(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        ObjectNode body = Json.object(r.body());
+        String node = nodeOf(r);
+        String strategy = Json.string(body, "strategy", null);
+        if (strategy == null || !java.util.List.of("all", "even").contains(strategy)) {
+            throw ApiException.badRequest("strategy " + strategy + " is not supported. Try one of all, even.");
+        }
+        java.util.regex.Pattern vhosts = pattern(body, "vhost_pattern");
+        java.util.regex.Pattern queues = pattern(body, "queue_pattern");
+        java.util.Set<io.warren.core.queue.MessageQueue> which = quorumQueues(vhosts, queues);
+        return memberChanges(which, true, node, strategy.equals("even"));
+    }
+
+    java.util.concurrent.CompletableFuture<ApiResponse> shrink(ApiRequest r) {
+        ctx.requireAdministrator(r);
+        String node = nodeOf(r);
+        java.util.regex.Pattern all = java.util.regex.Pattern.compile(".*");
+        return memberChanges(quorumQueues(all, all), false, node, false);
+    }
+
+    private java.util.concurrent.CompletableFuture<ApiResponse> memberChanges(
+            java.util.Set<io.warren.core.queue.MessageQueue> which, boolean add, String node, boolean evenOnly) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            java.util.List<Object> out = new java.util.ArrayList<>();
+            java.util.List<io.warren.core.queue.MessageQueue> sorted = new java.util.ArrayList<>(which);
+            sorted.sort(java.util.Comparator.comparing(io.warren.core.queue.MessageQueue::vhost)
+                    .thenComparing(io.warren.core.queue.MessageQueue::name));
+            for (io.warren.core.queue.MessageQueue q : sorted) {
+                java.util.List<String> members = quorumMembers(q);
+                if (members.contains(node) != !add || evenOnly && members.size() % 2 != 0) {
+                    continue;
+                }
+                if (add && !(clustered(q) ? ctx.control.nodeRunning(node) : node.equals(ctx.node))) {
+                    break; // as RabbitMQ's: nothing to grow on a node that does not run
+                }
+                String result = "ok";
+                try {
+                    changeMember(q, node, add);
+                } catch (BrokerControl.ClusterRefusal e) {
+                    result = "error: " + ("last_node".equals(e.error()) ? "the last node cannot be removed"
+                            : e.getMessage());
+                }
+                java.util.List<String> now = quorumMembers(q);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("vhost", q.vhost());
+                m.put("name", q.name());
+                m.put("size", now.size());
+                m.put("result", result);
+                out.add(m);
+            }
+            return ApiResponse.ok(out);
+        }, ctx.worker);
     }
 
     /** A rebalance's regular expressions may read this many characters over all queue and vhost names. */

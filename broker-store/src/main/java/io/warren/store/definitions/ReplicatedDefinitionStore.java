@@ -126,6 +126,15 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     static final byte NODE_LIST = 16;
     /** A node joined the running cluster (join_cluster): its name (UTF) and address (UTF, HOST:PORT). */
     static final byte NODE_JOINED = 17;
+    /**
+     * A change of a quorum queue's members as an operator makes it (add_member, delete_member,
+     * grow, shrink): the queue's id (long), add (1) or remove (0) (byte), the node (UTF), then
+     * the members the change was made from (a count and the node names, UTF), which count when
+     * no earlier record set the queue's members (until then they are derived from the node
+     * list). Changes apply to the members as the log has them, so two made at once on two nodes
+     * both take effect; a removal that would leave none is dropped.
+     */
+    static final byte QUEUE_MEMBERS = 18;
 
     /** Kinds of queue: kept across restarts; not; not, and owned by one connection. */
     static final byte DURABLE = 0;
@@ -153,6 +162,10 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     private final TreeSet<byte[]> bindings = new TreeSet<>(Arrays::compare);
     private final TreeMap<String, byte[]> access = new TreeMap<>();
     private final Set<Long> queueIds = new HashSet<>();
+    /** Durable queue id -> its members as the last {@link #QUEUE_MEMBERS} record set them. */
+    private final TreeMap<Long, List<String>> queueMembers = new TreeMap<>();
+    /** Told (id, members) once a {@link #QUEUE_MEMBERS} record or a snapshot changed a queue's members; apply thread. */
+    private volatile java.util.function.BiConsumer<Long, List<String>> membersListener;
     /** Changes of this run not yet applied, per definition key: another node's change to those waits. */
     private final Map<String, Integer> pending = new HashMap<>();
     private Changes follower;
@@ -524,6 +537,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
      */
     public void apply(long index, byte[] record) {
         List<Object> changes = new ArrayList<>(1);
+        Map.Entry<Long, List<String>> membersChanged = null;
         boolean removal = false;
         boolean cleanup = false;
         Changes target;
@@ -579,6 +593,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                     if (old != null) {
                         HomedQueue h = homedQueue(old);
                         queueIds.remove(h.queue().id());
+                        queueMembers.remove(h.queue().id());
                         changes.add(h);
                     }
                     removal = true;
@@ -632,6 +647,30 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                     List<String> nameAndAddress = strings(index, data);
                     joined.put(nameAndAddress.get(0), nameAndAddress.get(1));
                 }
+                case QUEUE_MEMBERS -> {
+                    Map.Entry<Long, List<String>> changed = read(data, record(index), d -> {
+                        long id = d.readLong();
+                        boolean add = d.readBoolean();
+                        String n = d.readUTF();
+                        List<String> base = new ArrayList<>();
+                        for (int k = d.readInt(); k > 0; k--) {
+                            base.add(d.readUTF());
+                        }
+                        List<String> names = new ArrayList<>(queueMembers.getOrDefault(id, base));
+                        if (add && !names.contains(n)) {
+                            names.add(n);
+                        } else if (!add) {
+                            names.remove(n);
+                        }
+                        return Map.entry(id, List.copyOf(names));
+                    });
+                    long id = changed.getKey();
+                    // a queue deleted since the record was sent keeps nothing; a queue keeps a member
+                    if (queueIds.contains(id) && !changed.getValue().isEmpty()
+                            && !changed.getValue().equals(queueMembers.put(id, changed.getValue()))) {
+                        membersChanged = changed;
+                    }
+                }
                 case NODE_DOWN -> {
                     removal = true;
                     cleanup = true;
@@ -642,13 +681,19 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                         + type);
             }
             if (changes.isEmpty() || follower == null) {
-                return;
+                target = null;
+            } else if (!cleanup && (mine || pending.containsKey(key))) {
+                // A clean-up is every node's to apply, its origin's too (the removals are the log's own).
+                target = null;
+            } else {
+                target = follower;
             }
-            // A clean-up is every node's to apply, its origin's too (the removals are the log's own).
-            if (!cleanup && (mine || pending.containsKey(key))) {
-                return;
-            }
-            target = follower;
+        }
+        if (membersChanged != null) {
+            tellMembers(Map.of(membersChanged.getKey(), membersChanged.getValue()));
+        }
+        if (target == null) {
+            return;
         }
         // Outside the lock: the broker's own locks come next, and its calls back here are ignored.
         applying.set(true);
@@ -720,6 +765,49 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     /** The node list the cluster was formed with, as the log has it (NAME@HOST:PORT each); empty when it has none yet. */
     public synchronized List<String> nodeList() {
         return List.copyOf(nodeList);
+    }
+
+    /**
+     * Records that quorum queue {@code id} gains ({@code add}) or loses node {@code node}'s
+     * member, as add_member and friends do; {@code current} is its members as the caller knows
+     * them, which count when no earlier record set them. Applied to the members as the log has
+     * them then; a record for a queue deleted meanwhile is dropped.
+     */
+    public CompletableFuture<?> recordQueueMember(long id, boolean add, String node, List<String> current) {
+        byte[] names = strings(current);
+        return submitter.submit(record(QUEUE_MEMBERS, null, write(out -> {
+            out.writeLong(id);
+            out.writeBoolean(add);
+            out.writeUTF(node);
+            out.write(names);
+        })));
+    }
+
+    /** Quorum queue {@code id}'s members as the last record set them, or null when none did (they are derived). */
+    public synchronized List<String> queueMembers(long id) {
+        return queueMembers.get(id);
+    }
+
+    /**
+     * Sets what is told (queue id, members) whenever a record or a snapshot changes a quorum
+     * queue's recorded members; called on the log's apply thread, outside this store's lock.
+     */
+    public void membersListener(java.util.function.BiConsumer<Long, List<String>> l) {
+        this.membersListener = l;
+    }
+
+    private void tellMembers(Map<Long, List<String>> changed) {
+        java.util.function.BiConsumer<Long, List<String>> l = membersListener;
+        if (l == null) {
+            return;
+        }
+        changed.forEach((id, names) -> {
+            try {
+                l.accept(id, names);
+            } catch (RuntimeException e) {
+                log.error("applying the members {} of quorum queue {} failed", names, id, e);
+            }
+        });
     }
 
     /** The nodes that joined the cluster, in the order they did: name -> HOST:PORT. */
@@ -853,12 +941,16 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
     /**
      * The cluster snapshot's header: after it, the length of the nodes table, the table (the
      * runs: a count, then node (UTF) and run (long) each; the node list: a count, then UTF each;
-     * the nodes joined: a count, then name and address (UTF) each), its CRC32C, then a {@link SnapshotFile} whose entries
-     * are this store's (exchange and queue entries, binding and access bytes). A snapshot without
-     * the header is the first format: a SnapshotFile of durable definitions only, its exchanges
-     * DefinitionEncoding bytes and its queues home (UTF) and DefinitionEncoding bytes.
+     * the nodes joined: a count, then name and address (UTF) each; the quorum queues' recorded
+     * members: a count, then the queue id (long), a count and the node names (UTF) each), its
+     * CRC32C, then a {@link SnapshotFile} whose entries are this store's (exchange and queue
+     * entries, binding and access bytes). The second format ({@code /2}) has no members table. A
+     * snapshot without the header is the first format: a SnapshotFile of durable definitions
+     * only, its exchanges DefinitionEncoding bytes and its queues home (UTF) and DefinitionEncoding bytes.
      */
-    private static final byte[] SNAPSHOT_MAGIC = "warren-cluster-definitions/2\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] SNAPSHOT_MAGIC = "warren-cluster-definitions/3\n".getBytes(StandardCharsets.US_ASCII);
+    /** The second format: the table without the queues' members. */
+    private static final byte[] SNAPSHOT_MAGIC_2 = "warren-cluster-definitions/2\n".getBytes(StandardCharsets.US_ASCII);
 
     /** The whole model, for the log's snapshot. */
     public synchronized byte[] snapshot() {
@@ -872,6 +964,11 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             for (Map.Entry<String, String> j : joined.entrySet()) {
                 out.writeUTF(j.getKey());
                 out.writeUTF(j.getValue());
+            }
+            out.writeInt(queueMembers.size());
+            for (Map.Entry<Long, List<String>> m : queueMembers.entrySet()) {
+                out.writeLong(m.getKey());
+                out.write(strings(m.getValue()));
             }
         });
         byte[] rest = SnapshotFile.encode(new SnapshotFile.Snapshot(0, new ArrayList<>(exchanges.values()),
@@ -899,8 +996,11 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         TreeMap<String, Long> rs = new TreeMap<>();
         List<String> list = new ArrayList<>();
         java.util.LinkedHashMap<String, String> js = new java.util.LinkedHashMap<>();
-        boolean current = bytes.length >= SNAPSHOT_MAGIC.length
+        TreeMap<Long, List<String>> ms = new TreeMap<>();
+        boolean third = bytes.length >= SNAPSHOT_MAGIC.length
                 && Arrays.equals(bytes, 0, SNAPSHOT_MAGIC.length, SNAPSHOT_MAGIC, 0, SNAPSHOT_MAGIC.length);
+        boolean current = third || bytes.length >= SNAPSHOT_MAGIC_2.length
+                && Arrays.equals(bytes, 0, SNAPSHOT_MAGIC_2.length, SNAPSHOT_MAGIC_2, 0, SNAPSHOT_MAGIC_2.length);
         if (current) {
             try {
                 DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(bytes, SNAPSHOT_MAGIC.length,
@@ -919,6 +1019,14 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
                 for (int n = t.readInt(); n > 0; n--) {
                     js.put(t.readUTF(), t.readUTF());
                 }
+                for (int n = third ? t.readInt() : 0; n > 0; n--) {
+                    long id = t.readLong();
+                    List<String> names = new ArrayList<>();
+                    for (int k = t.readInt(); k > 0; k--) {
+                        names.add(t.readUTF());
+                    }
+                    ms.put(id, names);
+                }
                 bytes = in.readAllBytes();
             } catch (IOException | NegativeArraySizeException e) {
                 throw new StoreException("cluster snapshot " + index + " is damaged: " + e, e);
@@ -935,6 +1043,7 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         Changes target;
         List<Object> removed = new ArrayList<>();
         List<Object> added = new ArrayList<>();
+        Map<Long, List<String>> membersChanged = new TreeMap<>();
         synchronized (this) {
             TreeMap<String, byte[]> xs = new TreeMap<>();
             s.exchanges().forEach(e -> {
@@ -997,6 +1106,14 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             nodeList.addAll(list);
             joined.clear();
             joined.putAll(js);
+            ms.keySet().retainAll(queueIds);
+            ms.forEach((id, names) -> {
+                if (!names.equals(queueMembers.get(id))) {
+                    membersChanged.put(id, names);
+                }
+            });
+            queueMembers.clear();
+            queueMembers.putAll(ms);
             bindings.clear();
             bindings.addAll(bs);
             access.clear();
@@ -1004,22 +1121,23 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
             appliedIndex = index;
             target = follower;
         }
-        if (target == null) {
-            return;
-        }
-        applying.set(true);
-        try {
-            for (Object d : removed) {
-                target.removed(d);
+        if (target != null) {
+            applying.set(true);
+            try {
+                for (Object d : removed) {
+                    target.removed(d);
+                }
+                for (Object d : added) {
+                    target.put(d);
+                }
+            } catch (RuntimeException e) {
+                log.error("applying the cluster's definitions snapshot {} to the broker failed", index, e);
+            } finally {
+                applying.set(false);
             }
-            for (Object d : added) {
-                target.put(d);
-            }
-        } catch (RuntimeException e) {
-            log.error("applying the cluster's definitions snapshot {} to the broker failed", index, e);
-        } finally {
-            applying.set(false);
         }
+        // after the queues: a queue whose members changed is there to be told
+        tellMembers(membersChanged);
     }
 
     /** A queue entry of the model. */

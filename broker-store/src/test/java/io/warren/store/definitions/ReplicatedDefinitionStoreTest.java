@@ -347,6 +347,51 @@ class ReplicatedDefinitionStoreTest {
         assertEquals("b", old.remoteHome("/", "old-q"));
     }
 
+    @Test
+    void aQuorumQueuesMemberChangesReachEveryNodeLiveAndThroughASnapshotAndGoWithTheQueue() throws Exception {
+        Log log = new Log();
+        ReplicatedDefinitionStore a = open(log, "a", true);
+        ReplicatedDefinitionStore b = open(log, "b", false);
+        List<String> told = java.util.Collections.synchronizedList(new ArrayList<>());
+        b.membersListener((id, names) -> told.add(id + "=" + names));
+        QueueDef orders = queue("orders", true, false);
+        a.putQueue(orders);
+        sync(a);
+        assertEquals(null, b.queueMembers(orders.id()), "derived until a record sets them");
+        a.recordQueueMember(orders.id(), true, "c", List.of("a", "b")).get(10, TimeUnit.SECONDS);
+        assertEquals(List.of("a", "b", "c"), b.queueMembers(orders.id()));
+        a.recordQueueMember(orders.id(), true, "c", List.of("a", "b")).get(10, TimeUnit.SECONDS); // no change: not told
+        // two changes made from the same view (two nodes at once): both count
+        b.recordQueueMember(orders.id(), false, "a", List.of("a", "b", "c")).get(10, TimeUnit.SECONDS);
+        a.recordQueueMember(orders.id(), true, "d", List.of("a", "b", "c")).get(10, TimeUnit.SECONDS);
+        assertEquals(List.of("b", "c", "d"), a.queueMembers(orders.id()));
+        a.recordQueueMember(orders.id(), false, "b", List.of()).get(10, TimeUnit.SECONDS);
+        a.recordQueueMember(orders.id(), false, "c", List.of()).get(10, TimeUnit.SECONDS);
+        a.recordQueueMember(orders.id(), false, "d", List.of()).get(10, TimeUnit.SECONDS); // the last: dropped
+        assertEquals(List.of("d"), b.queueMembers(orders.id()));
+        assertEquals(List.of(orders.id() + "=[a, b, c]", orders.id() + "=[b, c]", orders.id() + "=[b, c, d]",
+                orders.id() + "=[c, d]", orders.id() + "=[d]"), told);
+        a.recordQueueMember(999_999, true, "a", List.of("b")).get(10, TimeUnit.SECONDS); // no such queue: dropped
+        assertEquals(null, b.queueMembers(999_999));
+
+        byte[] snapshot = a.snapshot();
+        ReplicatedDefinitionStore restored = new ReplicatedDefinitionStore("c", new Log()::submit);
+        opened.add(restored);
+        List<String> toldRestored = new ArrayList<>();
+        restored.membersListener((id, names) -> toldRestored.add(id + "=" + names));
+        restored.restore(9, snapshot);
+        assertEquals(List.of("d"), restored.queueMembers(orders.id()));
+        assertEquals(List.of(orders.id() + "=[d]"), toldRestored);
+        assertTrue(java.util.Arrays.equals(snapshot, restored.snapshot()));
+
+        a.removeQueue("/", "orders");
+        sync(a);
+        assertEquals(null, b.queueMembers(orders.id()), "the record goes with its queue");
+        a.putQueue(orders); // declared again (same id here): derived again
+        sync(a);
+        assertEquals(null, b.queueMembers(orders.id()));
+    }
+
     static byte[] legacyHomed(String home, byte[] queue) throws Exception {
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {

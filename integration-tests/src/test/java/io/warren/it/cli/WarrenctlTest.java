@@ -621,6 +621,64 @@ class WarrenctlTest {
         }
     }
 
+    /**
+     * rabbitmq-queues add_member, delete_member, grow and shrink on a single broker, as on a
+     * RabbitMQ node of its own: its quorum queues have their one member on it.
+     */
+    @Test
+    void quorumQueueMembersOnASingleBrokerAsOnALoneRabbitMQNode() throws Exception {
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            ch.queueDeclare("qm.q", true, false, false, Map.of("x-queue-type", "quorum"));
+            ch.queueDeclare("qm.c", true, false, false, null);
+        }
+        try {
+            String self = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                    ctl("-q", "status", "--formatter", "json").out()).path("node_name").asText();
+            Result add = ctl("add_member", "qm.q", self);
+            assertEquals(0, add.code(), add.all());
+            assertEquals("Adding a replica for queue qm.q on node " + self + "...\n", add.out(), "a member already");
+            Result other = ctl("add_member", "qm.q", "rabbit@elsewhere");
+            assertEquals(69, other.code(), other.all());
+            assertEquals("Error:\nnode_not_running\n", other.err());
+            Result last = ctl("delete_member", "qm.q", self);
+            assertEquals(69, last.code(), last.all());
+            assertEquals("Removing a replica of queue qm.q on node " + self + "...\n", last.out());
+            assertEquals("Error:\nlast_node\n", last.err());
+            Result none = ctl("-q", "delete_member", "qm.q", "rabbit@elsewhere");
+            assertEquals(0, none.code(), none.all());
+            assertEquals("", none.out());
+            Result classic = ctl("add_member", "qm.c", self);
+            assertEquals(69, classic.code(), classic.all());
+            assertEquals("Error:\nCannot add members to a classic queue\n", classic.err());
+            Result missing = ctl("delete_member", "qm.nosuch", self);
+            assertEquals(69, missing.code(), missing.all());
+            assertEquals("Error:\nnot_found\n", missing.err());
+            Result grow = ctl("grow", self, "all", "--queue-pattern", "^qm\\.");
+            assertEquals(0, grow.code(), grow.all());
+            assertEquals("Growing all quorum queues on " + self + "...\n\n", grow.out());
+            Result shrink = ctl("shrink", self, "--formatter", "json");
+            assertEquals(0, shrink.code(), shrink.all());
+            JsonNode rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(shrink.out());
+            JsonNode row = null;
+            for (JsonNode n : rows) {
+                if (n.path("name").asText().equals("qm.q")) {
+                    row = n;
+                }
+            }
+            assertNotNull(row, shrink.out());
+            assertEquals("{\"vhost\":\"/\",\"name\":\"qm.q\",\"size\":1,\"result\":\"error: the last node cannot be "
+                    + "removed\"}", row.toString());
+            Result bad = ctl("grow", self, "some");
+            assertEquals(64, bad.code(), bad.all());
+            assertEquals("Error (argument validation): \"strategy 'some' is not recognised.\"\n", bad.err());
+        } finally {
+            try (Connection c = connect(); Channel ch = c.createChannel()) {
+                ch.queueDelete("qm.q");
+                ch.queueDelete("qm.c");
+            }
+        }
+    }
+
     /** The cells of a row of rabbitmq-queues' boxed table (Unicode's box characters, or + - | under an ASCII locale). */
     private static List<String> cells(String row) {
         List<String> out = new java.util.ArrayList<>();

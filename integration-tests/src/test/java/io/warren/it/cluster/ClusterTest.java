@@ -42,6 +42,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -1676,6 +1678,159 @@ class ClusterTest {
 
     @Test
     @Order(22)
+    void quorumQueueMembersAreAddedAndDeletedWhileTheQueueServes() throws Exception {
+        declare(1, "qq.members", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local",
+                "x-quorum-initial-group-size", 2));
+        await().atMost(SPREAD).untilAsserted(() ->
+                assertEquals(Set.of("warren1@localhost", "warren2@localhost"), members(3, "qq.members")));
+        publish(1, "qq.members", 0, 100);
+
+        // rabbitmq-queues add_member: node 3 gets a copy, on every node's list and in its log
+        Result add = cluster.ctl(2, "add_member", "qq.members", "warren3@localhost");
+        assertEquals(0, add.code(), add.all());
+        assertEquals("Adding a replica for queue qq.members on node warren3@localhost...\n", add.out());
+        Set<String> three = Set.of("warren1@localhost", "warren2@localhost", "warren3@localhost");
+        for (int i = 1; i <= 3; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(three, members(node, "qq.members")));
+        }
+        await().atMost(SPREAD).untilAsserted(() -> assertTrue(raftMetric(3, "/metrics/per-object",
+                "rabbitmq_raft_log_last_applied_index", "qq.members") >= raftMetric(1, "/metrics/per-object",
+                "rabbitmq_raft_log_commit_index", "qq.members"), "node 3's copy caught up"));
+        publish(3, "qq.members", 100, 100); // through node 3's own copy of the log now
+
+        // RabbitMQ's answers: a member already is no change; a classic queue, no queue, a node
+        // that does not run are errors (exit 69)
+        Result again = cluster.ctl(1, "add_member", "qq.members", "warren3@localhost", "--formatter", "json");
+        assertEquals(0, again.code(), again.all());
+        assertEquals("{\"node\":\"warren1@localhost\",\"result\":\"ok\"}\n", again.out());
+        declare(1, "cq.members", Map.of());
+        assertMemberError("Cannot add members to a classic queue", "add_member", "cq.members", "warren2@localhost");
+        assertMemberError("Cannot add members to a classic queue", "delete_member", "cq.members",
+                "warren1@localhost");
+        assertMemberError("not_found", "add_member", "qq.nosuch", "warren3@localhost");
+        assertMemberError("not_found", "-p", "nosuch", "add_member", "qq.members", "warren3@localhost");
+        assertMemberError("node_not_running", "add_member", "qq.members", "nobody@localhost");
+        Result quiet = cluster.ctl(1, "-q", "delete_member", "qq.members", "nobody@localhost");
+        assertEquals(0, quiet.code(), quiet.all());
+        assertEquals("", quiet.out(), "no member there: no change");
+
+        // delete_member of the leader's node: the lead moves to another member first, and node
+        // 1 deletes its copy once the group no longer has it
+        Result del = cluster.ctl(3, "delete_member", "qq.members", "warren1@localhost");
+        assertEquals(0, del.code(), del.all());
+        assertEquals("Removing a replica of queue qq.members on node warren1@localhost...\n", del.out());
+        Set<String> twoAndThree = Set.of("warren2@localhost", "warren3@localhost");
+        for (int i = 1; i <= 3; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> {
+                assertEquals(twoAndThree, members(node, "qq.members"));
+                assertTrue(twoAndThree.contains(leaderName(node, "qq.members")));
+            });
+        }
+        await().atMost(SPREAD).untilAsserted(() -> assertFalse(hasRaftMetrics(1, "qq.members"),
+                "node 1's copy is gone"));
+        // every confirmed message is there, in order, through the node that no longer holds a copy
+        try (Connection c = cluster.connect(1)) {
+            Channel ch = c.createChannel();
+            for (int k = 0; k < 200; k++) {
+                GetResponse g = ch.basicGet("qq.members", true);
+                assertNotNull(g, "message " + k);
+                assertEquals("m-" + k, new String(g.getBody(), StandardCharsets.UTF_8));
+            }
+            assertNull(ch.basicGet("qq.members", true));
+        }
+
+        // grow and shrink: the queue matched gets node 1 back; the last member stays
+        Result grow = cluster.ctl(2, "grow", "warren1@localhost", "all", "--queue-pattern", "^qq\\.members$",
+                "--formatter", "json");
+        assertEquals(0, grow.code(), grow.all());
+        assertEquals("[\n{\"vhost\":\"/\",\"name\":\"qq.members\",\"size\":3,\"result\":\"ok\"}\n]\n", grow.out());
+        await().atMost(SPREAD).untilAsserted(() -> assertEquals(three, members(3, "qq.members")));
+        Result nothing = cluster.ctl(2, "grow", "warren1@localhost", "even", "--queue-pattern", "^qq\\.members$");
+        assertEquals(0, nothing.code(), nothing.all());
+        assertEquals("Growing even quorum queues on warren1@localhost...\n\n", nothing.out());
+        Result bad = cluster.ctl(2, "grow", "warren1@localhost", "some");
+        assertEquals(64, bad.code(), bad.all());
+        assertTrue(bad.err().startsWith("Error (argument validation): \"strategy 'some' is not recognised.\""),
+                bad.all());
+        declare(3, "qq.single", Map.of("x-queue-type", "quorum", "x-quorum-initial-group-size", 1));
+        assertMemberError("last_node", "delete_member", "qq.single", "warren3@localhost");
+        Result shrink = cluster.ctl(1, "shrink", "warren3@localhost");
+        assertEquals(0, shrink.code(), shrink.all());
+        List<String> rows = shrink.out().lines().toList();
+        assertEquals(List.of("Shrinking quorum queues on warren3@localhost...", "vhost\tname\tsize\tresult"),
+                rows.subList(0, 2), shrink.out());
+        assertTrue(rows.contains("/\tqq.members\t2\tok"), shrink.out());
+        assertTrue(rows.contains("/\tqq.single\t1\terror: the last node cannot be removed"), shrink.out());
+        Result errorsOnly = cluster.ctl(1, "-s", "shrink", "warren3@localhost", "--errors-only");
+        assertEquals(0, errorsOnly.code(), errorsOnly.all());
+        assertTrue(errorsOnly.out().lines().allMatch(l -> l.contains("\terror: ")), errorsOnly.out());
+        assertTrue(errorsOnly.out().contains("/\tqq.single\t1\terror: the last node cannot be removed"),
+                errorsOnly.out());
+        // (node 3 keeps no member but qq.single's: the next test forgets it)
+
+        // the members are recorded: a restarted node keeps them, and the queue still serves
+        assertEquals(0, cluster.stop(1).code());
+        cluster.start(1);
+        Set<String> oneAndTwo = Set.of("warren1@localhost", "warren2@localhost");
+        for (int i = 1; i <= 3; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> assertEquals(oneAndTwo, members(node, "qq.members")));
+        }
+        publish(1, "qq.members", 200, 10);
+        try (Connection c = cluster.connect(3)) {
+            Channel ch = c.createChannel();
+            await().atMost(SPREAD).untilAsserted(() ->
+                    assertEquals(10, ch.queueDeclarePassive("qq.members").getMessageCount()));
+            ch.queueDelete("qq.members");
+            ch.queueDelete("qq.single");
+            ch.queueDelete("cq.members");
+        }
+    }
+
+    /** Publishes {@code n} persistent messages "m-FROM".. through node {@code via}, confirmed. */
+    private static void publish(int via, String queue, int from, int n) throws Exception {
+        try (Connection c = cluster.connect(via)) {
+            Channel ch = c.createChannel();
+            ch.confirmSelect();
+            for (int k = from; k < from + n; k++) {
+                ch.basicPublish("", queue, PERSISTENT, ("m-" + k).getBytes(StandardCharsets.UTF_8));
+            }
+            ch.waitForConfirmsOrDie(30_000);
+        }
+    }
+
+    /** A membership command through node 1 that fails as rabbitmq-queues does: exit 69, "Error:" and RabbitMQ's term. */
+    private static void assertMemberError(String term, String... args) throws Exception {
+        Result r = cluster.ctl(1, args);
+        assertEquals(69, r.code(), r.all());
+        assertEquals("Error:\n" + term + "\n", r.err(), r.all());
+    }
+
+    /** Whether node {@code node}'s Prometheus endpoint has Raft metrics of quorum queue {@code queue} (it holds a copy). */
+    private static boolean hasRaftMetrics(int node, String queue) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + cluster.node(node).prometheusPort() + "/metrics/per-object")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        return r.body().contains("rabbitmq_raft_term_total{vhost=\"/\",queue=\"" + queue + "\"}");
+    }
+
+    /** The leader of a quorum queue as node {@code via}'s list_queues names it. */
+    private static String leaderName(int via, String queue) throws Exception {
+        Result r = cluster.ctl(via, "list_queues", "name", "leader", "--formatter", "json");
+        assertEquals(0, r.code(), r.all());
+        for (JsonNode n : JSON.readTree(r.out())) {
+            if (n.path("name").asText().equals(queue)) {
+                return n.path("leader").asText();
+            }
+        }
+        return "";
+    }
+
+    @Test
+    @Order(23)
     void aStoppedNodeIsForgottenAndTheQuorumQueuesShrink() throws Exception {
         try (Connection c = cluster.connect(1)) {
             c.createChannel().queueDeclare("qq.forget", true, false, false, Map.of("x-queue-type", "quorum"));
