@@ -636,6 +636,57 @@ class QueueGroupTest {
         }
     }
 
+    /**
+     * add_member and delete_member underneath: a member added to a running group of two starts
+     * knowing only the others (so it waits for the leader rather than standing for election),
+     * is taken in (ADD mode) and caught up with every entry; a member removed through a node
+     * that holds none (compare-and-set of the leader's configuration) is dropped, the group goes
+     * on committing with the two left, and a second removal is no change.
+     */
+    @Test void aMemberAddedToARunningGroupCatchesUpAndOneRemovedByAnotherNodeIsDropped() throws Exception {
+        String Q1 = "vhost/members/1";
+        List<Member> all = cluster.members();
+        List<Member> two = all.subList(0, 2);
+        QueueGroup[] groups = new QueueGroup[3];
+        groups[0] = node(0).joinQueueGroup(Q1, two);
+        groups[1] = node(1).joinQueueGroup(Q1, two);
+        long last = 0;
+        for (int i = 0; i < 30; i++) {
+            last = join(groups[i % 2].put(i, bytes("v" + i)));
+        }
+        groups[2] = node(2).joinQueueGroup(Q1, all, true);
+        // it waits: no election of its own however long the leader takes to hear of it
+        Thread.sleep(1500);
+        assertTrue(!groups[2].isLeader() && groups[2].memberIds().stream().noneMatch(all.get(2).id()::equals),
+                groups[2].memberIds().toString());
+        groups[2].addSelf(all);
+        QueueGroup added = groups[2];
+        long committed = last;
+        await().atMost(BOUND).until(() -> added.appliedIndex() >= committed);
+        assertEquals(asMap(groups[0].entries()), asMap(added.entries()));
+        java.util.Set<String> ids = java.util.Set.of(all.get(0).id(), all.get(1).id(), all.get(2).id());
+        for (QueueGroup g : groups) {
+            await().atMost(BOUND).until(() -> g.memberIds().equals(ids));
+        }
+        added.addSelf(all); // a member already: no change
+
+        // node 2 removes node 0's member (the leader's or not); the other two go on
+        node(2).removeFromQueueGroup(Q1, all, all.get(0).id());
+        java.util.Set<String> left = java.util.Set.of(all.get(1).id(), all.get(2).id());
+        for (int i = 1; i < 3; i++) {
+            QueueGroup g = groups[i];
+            await().atMost(BOUND).until(() -> g.memberIds().equals(left));
+        }
+        long after = join(added.put(100, bytes("after")));
+        await().atMost(BOUND).until(() -> groups[1].appliedIndex() >= after);
+        assertEquals("after", asMap(groups[1].entries()).get(100L));
+        node(1).removeFromQueueGroup(Q1, all, all.get(0).id()); // not a member any more: no change
+        assertEquals(left, groups[1].memberIds());
+        for (int i = 0; i < 3; i++) {
+            node(i).leaveQueueGroup(Q1);
+        }
+    }
+
     @Test void leavingOnEveryMemberDeletesTheStorageAndAJoinAfterStartsEmpty() throws Exception {
         String Q1 = "vhost/leave/5";
         QueueGroup[] groups = joinAll(Q1);

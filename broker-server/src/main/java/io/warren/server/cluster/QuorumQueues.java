@@ -584,6 +584,8 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             m.elected.complete(null);
         }
         members.clear();
+        // the stand-ins too: start_app makes new ones (a member change must reach the live queue)
+        nonMembers.clear();
         elections.clear();
     }
 
