@@ -204,7 +204,8 @@ public final class MetadataGroup implements AutoCloseable {
 
     /**
      * Adds this member, which started with {@code members} (itself among them), to the group's
-     * configuration (warrenctl join_cluster): see {@link RaftNode#addSelf}. Blocks.
+     * configuration as its leader has it (warrenctl join_cluster): see {@link RaftNode#addSelf}.
+     * Blocks.
      */
     public void addSelf(List<Member> members) throws IOException {
         node.addSelf(GROUP_ID, members);

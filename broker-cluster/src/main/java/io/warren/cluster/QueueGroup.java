@@ -998,11 +998,11 @@ public final class QueueGroup {
 
     /**
      * Has the group take this node's member into its configuration as it is now (no other member
-     * dropped), {@code members} naming where it is reached: see {@link RaftNode#addSelfToQueueGroup}.
+     * dropped), {@code members} naming where it is reached: see {@link RaftNode#addSelf}.
      * Blocks; not for an event loop.
      */
     public void addSelf(List<Member> members) throws IOException {
-        node.addSelfToQueueGroup(groupId, members);
+        node.addSelf(groupId, members);
     }
 
     /**

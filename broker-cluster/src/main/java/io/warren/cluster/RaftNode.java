@@ -337,33 +337,14 @@ public final class RaftNode implements AutoCloseable {
     }
 
     /**
-     * Adds this node's member (already running with {@code members}, itself among them) to the
-     * group's configuration: the leader catches it up (log entries or a snapshot), then commits
-     * the configuration with it. Retried for three election timeouts. Blocks.
-     */
-    void addSelf(RaftGroupId id, List<Member> members) throws IOException {
-        int attempts = (int) Math.max(10, 3 * settings.electionTimeoutMax().toMillis()
-                / Math.max(1, settings.retryInterval().toMillis()));
-        RaftGroup group = group(id, self, members);
-        try (RaftClient c = newClient(group, ClientId.randomId(), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                attempts, RaftSettings.ratis(settings.retryInterval())))) {
-            RaftClientReply reply = c.admin().setConfiguration(List.copyOf(group.getPeers()));
-            if (!reply.isSuccess()) {
-                throw new IOException("group " + id + " refused to add member " + self.id() + ": "
-                        + reply.getException(), reply.getException());
-            }
-        }
-        log.info("{} joined group {} of {}", self.id(), id, members.stream().map(Member::id).toList());
-    }
-
-    /**
-     * Adds this node's member (already running, see {@link #joinQueueGroup(String, List, boolean)})
-     * to queue group {@code id}'s configuration as it is now at its leader (Ratis' ADD mode: no
-     * other member is dropped, whatever this node's view of the members), {@code members} naming
-     * where the group is reached. A member already in it is no change. Retried for three election
+     * Adds this node's member (already running, see {@link #joinQueueGroup(String, List, boolean)}
+     * for a queue group) to group {@code id}'s configuration as it is now at its leader (Ratis' ADD mode: no other
+     * member is dropped, whatever this node's view of the members), {@code members} naming where
+     * the group is reached: the leader catches it up (log entries or a snapshot), then commits
+     * the configuration with it. A member already in it is no change. Retried for three election
      * timeouts. Blocks.
      */
-    void addSelfToQueueGroup(RaftGroupId id, List<Member> members) throws IOException {
+    void addSelf(RaftGroupId id, List<Member> members) throws IOException {
         int attempts = (int) Math.max(10, 3 * settings.electionTimeoutMax().toMillis()
                 / Math.max(1, settings.retryInterval().toMillis()));
         RaftGroup group = group(id, self, members);

@@ -307,18 +307,18 @@ final class WarrenEndpoints {
      * a RabbitMQ node on its own is (its quorum queues have their one member on it).
      */
     private java.util.List<String> quorumMembers(io.warren.core.queue.MessageQueue q) {
-        java.util.List<String> m = ctx.control == null ? null : ctx.control.quorumMembers(q);
-        return m != null ? m : java.util.List.of(ctx.node);
+        return clustered() ? ctx.control.quorumMembers(q) : java.util.List.of(ctx.node);
     }
 
-    private boolean clustered(io.warren.core.queue.MessageQueue q) {
-        return ctx.control != null && ctx.control.quorumMembers(q) != null;
+    /** Whether this broker is a node of a cluster (else a single broker). */
+    private boolean clustered() {
+        return ctx.control != null && ctx.control.nodeRunning(ctx.node);
     }
 
     /** add_member ({@code add}) or delete_member of {@code node} to quorum queue {@code q}; blocks. */
     private void changeMember(io.warren.core.queue.MessageQueue q, String node, boolean add)
             throws BrokerControl.ClusterRefusal {
-        if (clustered(q)) {
+        if (clustered()) {
             if (add) {
                 ctx.control.addQuorumMember(q, node);
             } else {
@@ -389,10 +389,10 @@ final class WarrenEndpoints {
                     .thenComparing(io.warren.core.queue.MessageQueue::name));
             for (io.warren.core.queue.MessageQueue q : sorted) {
                 java.util.List<String> members = quorumMembers(q);
-                if (members.contains(node) != !add || evenOnly && members.size() % 2 != 0) {
-                    continue;
+                if (members == null || members.contains(node) != !add || evenOnly && members.size() % 2 != 0) {
+                    continue; // (null: a queue this node has not attached yet)
                 }
-                if (add && !(clustered(q) ? ctx.control.nodeRunning(node) : node.equals(ctx.node))) {
+                if (add && !(clustered() ? ctx.control.nodeRunning(node) : node.equals(ctx.node))) {
                     break; // as RabbitMQ's: nothing to grow on a node that does not run
                 }
                 String result = "ok";
@@ -406,7 +406,7 @@ final class WarrenEndpoints {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("vhost", q.vhost());
                 m.put("name", q.name());
-                m.put("size", now.size());
+                m.put("size", now == null ? 0 : now.size());
                 m.put("result", result);
                 out.add(m);
             }
