@@ -792,7 +792,7 @@ final class Commands {
             + "node for all matching queues.", "rabbitmq-queues grow: one queue at a time, each matching quorum queue "
             + "without a member on the", "node (with even: only those whose membership count is an even number) "
             + "gets one; nothing when", "the node does not run. A row per queue: its vhost, name, members after, "
-            + "and ok or the error."})
+            + "and ok or the error.", "The node answers once done (-t SECONDS for more than 60)."})
     static final class Grow extends Base {
         @Parameters(index = "0", paramLabel = "<node>", description = "node name to place replicas on")
         String node;
@@ -827,7 +827,7 @@ final class Commands {
     @Command(name = "shrink", description = {"Shrinks quorum queue clusters by removing any members (replicas) on the "
             + "given node.", "rabbitmq-queues shrink: the node's member of each quorum queue goes, one queue at a "
             + "time, but", "where it is the last one (\"error: the last node cannot be removed\"). The node may be "
-            + "down."})
+            + "down.", "The node answers once done (-t SECONDS for more than 60)."})
     static final class Shrink extends Base {
         @Parameters(index = "0", paramLabel = "<node>", description = "node name to remove replicas from")
         String node;
