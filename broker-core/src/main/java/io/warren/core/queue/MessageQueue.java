@@ -47,10 +47,10 @@ public final class MessageQueue implements Destination {
     private final Map<String, Object> arguments;
     private final EventExecutor loop;
     private final QueueListener listener;
-    /** Set once, before the queue is published (durable queues with a store only). */
     /**
-     * Volatile: a cluster's quorum queue gains or loses this node's copy while it runs
-     * (add_member, delete_member), set on the queue's loop and read by publishers elsewhere.
+     * Set before the queue is published (durable queues with a store only); volatile, since a
+     * cluster's quorum queue gains or loses this node's copy while it runs (add_member,
+     * delete_member: {@link #replaceStore} on the queue's loop), read by publishers elsewhere.
      */
     private volatile MessageStore store;
     private long storeId;
