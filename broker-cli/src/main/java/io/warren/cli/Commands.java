@@ -649,6 +649,22 @@ final class Commands {
         }
     }
 
+    /** rabbitmq-queues' --vhost-pattern and --queue-pattern (rebalance, grow): unanchored regular expressions. */
+    static final class QueuePatterns {
+        @Option(names = "--vhost-pattern", paramLabel = "<pattern>", description = "regular expression to match "
+                + "virtual host names")
+        String vhostPattern = ".*";
+        @Option(names = "--queue-pattern", paramLabel = "<pattern>", description = "regular expression to match "
+                + "queue names")
+        String queuePattern = ".*";
+
+        /** The request body's {@code vhost_pattern} and {@code queue_pattern}. */
+        void put(ObjectNode body) {
+            body.put("vhost_pattern", vhostPattern);
+            body.put("queue_pattern", queuePattern);
+        }
+    }
+
     @Command(name = "rebalance", description = {"Re-balances leaders of replicated queues across up-and-running "
             + "cluster nodes.", "rabbitmq-queues rebalance: while a running node leads more than its share of the "
             + "matching quorum", "queues (their number over the running nodes, rounded up), its queues' leads move, "
@@ -657,12 +673,8 @@ final class Commands {
     static final class Rebalance extends Base {
         @Parameters(index = "0", paramLabel = "<type>", description = "queue type, must be one of: all, classic, quorum")
         String type;
-        @Option(names = "--vhost-pattern", paramLabel = "<pattern>", description = "regular expression to match "
-                + "virtual host names")
-        String vhostPattern = ".*";
-        @Option(names = "--queue-pattern", paramLabel = "<pattern>", description = "regular expression to match "
-                + "queue names")
-        String queuePattern = ".*";
+        @Mixin
+        QueuePatterns patterns = new QueuePatterns();
 
         static final List<String> COLUMNS = List.of("Node name", "Number of quorum queues",
                 "Number of replicated classic queues");
@@ -676,8 +688,7 @@ final class Commands {
             c.out.banner("Re-balancing leaders of " + type + " queues...");
             ObjectNode body = NODES.objectNode();
             body.put("type", type);
-            body.put("vhost_pattern", vhostPattern);
-            body.put("queue_pattern", queuePattern);
+            patterns.put(body);
             Api.Response r = api.send("POST", "/api/warren/rebalance", body, Map.of());
             if (r.status() != 200) {
                 throw new CliException(ExitCodes.UNAVAILABLE, "Error:\n" + r.reason());
@@ -799,12 +810,8 @@ final class Commands {
         @Parameters(index = "1", paramLabel = "<all | even>", description = "add a member for all matching queues or "
                 + "just those whose membership count is an even number")
         String strategy;
-        @Option(names = "--vhost-pattern", paramLabel = "<pattern>", description = "regular expression to match "
-                + "virtual host names")
-        String vhostPattern = ".*";
-        @Option(names = "--queue-pattern", paramLabel = "<pattern>", description = "regular expression to match "
-                + "queue names")
-        String queuePattern = ".*";
+        @Mixin
+        QueuePatterns patterns = new QueuePatterns();
         @Option(names = "--errors-only", description = "only list queues which reported an error")
         boolean errorsOnly;
 
@@ -818,8 +825,7 @@ final class Commands {
             ObjectNode body = NODES.objectNode();
             body.put("node", node);
             body.put("strategy", strategy);
-            body.put("vhost_pattern", vhostPattern);
-            body.put("queue_pattern", queuePattern);
+            patterns.put(body);
             return memberRows(c, api.send("POST", "/api/warren/grow", body, Map.of()), errorsOnly);
         }
     }

@@ -499,22 +499,16 @@ public final class Broker implements AutoCloseable, io.warren.server.management.
         return c == null || c.members().size() < 2 ? null : c.quorumQueues().withMinimumQuorum();
     }
 
-    @Override public void addQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
+    @Override public void changeQuorumMember(io.warren.core.queue.MessageQueue q, String node, boolean add)
+            throws ClusterRefusal {
         io.warren.server.cluster.ClusterNode c = cluster;
         if (c == null) {
-            io.warren.server.management.BrokerControl.super.addQuorumMember(q, node);
-            return;
+            io.warren.server.management.BrokerControl.super.changeQuorumMember(q, node, add);
+        } else if (add) {
+            c.quorumQueues().addMember(q, node);
+        } else {
+            c.quorumQueues().deleteMember(q, node);
         }
-        c.quorumQueues().addMember(q, node);
-    }
-
-    @Override public void deleteQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
-        io.warren.server.cluster.ClusterNode c = cluster;
-        if (c == null) {
-            io.warren.server.management.BrokerControl.super.deleteQuorumMember(q, node);
-            return;
-        }
-        c.quorumQueues().deleteMember(q, node);
     }
 
     @Override public boolean nodeRunning(String node) {

@@ -373,6 +373,16 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                 : new Known(nm.id, nm.declaring, nm.groupName, names(membersOf(nm.declaring, q.arguments(), nm.id)));
     }
 
+    /** {@link #known}, or a refusal naming a queue this node has not attached (yet). */
+    private Known knownOrRefused(MessageQueue q) throws io.warren.server.management.BrokerControl.ClusterRefusal {
+        Known k = known(q);
+        if (k == null) {
+            throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "quorum queue '" + q.name()
+                    + "' in vhost '" + q.vhost() + "' is not known on this node yet");
+        }
+        return k;
+    }
+
     /** The node that leads {@code q} as this node knows it, or null. */
     private String leaderName(MessageQueue q) {
         QuorumMember m = members.get(q);
@@ -412,11 +422,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
      */
     public void addMember(MessageQueue q, String target)
             throws io.warren.server.management.BrokerControl.ClusterRefusal {
-        Known k = known(q);
-        if (k == null) {
-            throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "quorum queue '" + q.name()
-                    + "' in vhost '" + q.vhost() + "' is not known on this node yet");
-        }
+        Known k = knownOrRefused(q);
         // as RabbitMQ's: a node not running (or not in the cluster) first, then a member already is no change
         if (!node.isMember(target) || !target.equals(node.nodeName()) && !node.running().getOrDefault(target, false)) {
             throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "node_not_running", "node "
@@ -445,11 +451,7 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
      */
     public void deleteMember(MessageQueue q, String target)
             throws io.warren.server.management.BrokerControl.ClusterRefusal {
-        Known k = known(q);
-        if (k == null) {
-            throw new io.warren.server.management.BrokerControl.ClusterRefusal(400, "quorum queue '" + q.name()
-                    + "' in vhost '" + q.vhost() + "' is not known on this node yet");
-        }
+        Known k = knownOrRefused(q);
         if (!k.members().contains(target)) {
             return; // as RabbitMQ's: no member there, nothing to do
         }

@@ -107,17 +107,14 @@ public interface BrokerControl {
     }
 
     /**
-     * rabbitmq-queues add_member: node {@code node} gets a copy of quorum queue {@code q}; blocks
-     * until its group has the member (see QuorumQueues#addMember). Only where
-     * {@link #quorumMembers} is not null (a cluster node).
+     * rabbitmq-queues add_member ({@code add}: node {@code node} gets a copy of quorum queue
+     * {@code q}) or delete_member (its copy goes); blocks until the group has made the change
+     * (see QuorumQueues#addMember, #deleteMember). Only where {@link #quorumMembers} is not null
+     * (a cluster node).
      */
-    default void addQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
-        throw notClustered();
-    }
-
-    /** rabbitmq-queues delete_member: node {@code node}'s copy of quorum queue {@code q} goes; blocks until its group dropped it. */
-    default void deleteQuorumMember(io.warren.core.queue.MessageQueue q, String node) throws ClusterRefusal {
-        throw notClustered();
+    default void changeQuorumMember(io.warren.core.queue.MessageQueue q, String node, boolean add)
+            throws ClusterRefusal {
+        throw new ClusterRefusal(400, "node is not part of a cluster (no cluster_formation in its config)");
     }
 
     /** Whether node {@code node} is a node of this cluster that runs (this one: always); false when no cluster node. */
@@ -128,10 +125,6 @@ public interface BrokerControl {
     /** Quorum queue {@code q}'s members (node names); null when this broker is no cluster node. */
     default java.util.List<String> quorumMembers(io.warren.core.queue.MessageQueue q) {
         return null;
-    }
-
-    private static ClusterRefusal notClustered() {
-        return new ClusterRefusal(400, "node is not part of a cluster (no cluster_formation in its config)");
     }
 
     /** A cluster command refused: the management API's status and the one-line reason. */

@@ -319,11 +319,7 @@ final class WarrenEndpoints {
     private void changeMember(io.warren.core.queue.MessageQueue q, String node, boolean add)
             throws BrokerControl.ClusterRefusal {
         if (clustered()) {
-            if (add) {
-                ctx.control.addQuorumMember(q, node);
-            } else {
-                ctx.control.deleteQuorumMember(q, node);
-            }
+            ctx.control.changeQuorumMember(q, node, add);
         } else if (add && !node.equals(ctx.node)) {
             throw new BrokerControl.ClusterRefusal(400, "node_not_running", "node " + node + " is not running, or "
                     + "not a node of this cluster (a single broker: " + ctx.node + ")");
