@@ -736,15 +736,24 @@ public final class LinkRelays implements RemoteQueues {
     /**
      * What a publish routed to stand-in {@code q} is written to: its {@link Forwarder}. Nothing
      * is ever stored here, so there is nothing to remove, recover or load.
+     *
+     * <p>A quorum queue's publish that fails (the node it went to nacked it: no longer, or not
+     * yet, the leader; its link dropped: the leader died; no leader known yet) is tried once more
+     * once the queue's group names a leader other than the node that failed it, or this one
+     * still after {@link #NACKED_RETRY_MS} for a nack (a nack that has another cause is then
+     * the publisher's), within {@link #HOLDER_WAIT_MS}: the publisher sees a pause, not a nack,
+     * when the lead moved (as after a declare, when the placement hands it on). At most
+     * {@link #FORWARD_WINDOW} publishes of a queue wait for their second try; past that a
+     * failure is the publisher's nack at once. A second try may put the message behind later
+     * ones, and one that the failed leader had logged may be taken twice (a duplicate, never a loss).
      */
     private final class ForwardStore implements io.warren.core.store.MessageStore {
         private final MessageQueue q;
-        /** Run when the holder refuses a forwarded publish: a quorum queue's leader that took none may have moved. */
-        private final Runnable refused;
+        /** Publishes waiting for their second try. */
+        private final AtomicInteger retrying = new AtomicInteger();
 
         ForwardStore(MessageQueue q) {
             this.q = q;
-            this.refused = q.quorum() ? q::holderSuspect : null;
         }
 
         /** The forwarder once found: a classic queue's holder does not change; a quorum queue's leader may. */
@@ -773,14 +782,54 @@ public final class LinkRelays implements RemoteQueues {
 
         @Override public long append(String exchange, String routingKey, ByteBuf properties, ByteBuf body,
                                      long[] queueIds, Durable durable) {
+            Out o = Out.of(q.name(), exchange, routingKey, properties, body, durable, q.quorum() ? this : null);
             Forwarder f = forwarder();
-            if (f == null) {
-                q.holderSuspect();
+            if (f != null) {
+                f.send(o);
+            } else if (!retry(o, null, new IllegalStateException("no node to forward to"))) {
+                o.release();
                 durable.done(refusal(q, null, new IllegalStateException("no node to forward to")));
-            } else {
-                f.publish(q.name(), exchange, routingKey, properties, body, durable, refused);
             }
             return 0;
+        }
+
+        /**
+         * A quorum queue's publish {@code o} failed at {@code from} (null: no node known): takes it
+         * for its second try (true; o's buffers are this one's then) or leaves the failure to the
+         * caller (false). Any thread.
+         */
+        boolean retry(Out o, Forwarder from, Throwable failure) {
+            q.holderSuspect(); // ask the queue's members who leads now
+            if (closed || o.second()) {
+                return false;
+            }
+            if (retrying.incrementAndGet() > FORWARD_WINDOW) {
+                retrying.decrementAndGet();
+                return false;
+            }
+            boolean nacked = from != null && unwrap(failure) instanceof Nacked;
+            CompletableFuture<Void> moved = new CompletableFuture<>();
+            lookForHolder(q, moved, System.nanoTime()
+                    + TimeUnit.MILLISECONDS.toNanos(nacked ? NACKED_RETRY_MS : HOLDER_WAIT_MS),
+                    from == null ? null : from.node, 0);
+            moved.whenComplete((v, e) -> {
+                retrying.decrementAndGet();
+                Forwarder f = closed ? null : forwarder();
+                if (f == null) {
+                    o.release();
+                    BrokerException refusal = from != null ? from.refusalOf(o, failure) : refusal(q, null, failure);
+                    o.done().completeExceptionally(refusal);
+                    o.durable().done(refusal);
+                } else {
+                    f.send(o.again());
+                }
+            });
+            return true;
+        }
+
+        /** Publishes waiting for their second try now (tests). */
+        int retrying() {
+            return retrying.get();
         }
 
         @Override public void remove(long ref) { }
@@ -817,9 +866,55 @@ public final class LinkRelays implements RemoteQueues {
         @Override public void close() { }
     }
 
+    /** How long a quorum queue's publish that its leader nacked waits for another leader before its second try. */
+    static final long NACKED_RETRY_MS = 1000;
+
+    /** The holder answered basic.nack. */
+    private static final class Nacked extends IllegalStateException {
+        Nacked() {
+            super("the holder nacked it");
+        }
+    }
+
     /** A message on its way to the holder. */
     private record Out(String queue, String exchange, String routingKey, ByteBuf properties, ByteBuf body, int size,
-                       io.warren.core.store.MessageStore.Durable durable, Runnable refused, CompletableFuture<Void> done) {}
+                       io.warren.core.store.MessageStore.Durable durable, ForwardStore retry, boolean second,
+                       CompletableFuture<Void> done) {
+        /**
+         * A publish for {@code queue}: copies the properties with the queue's forward header and
+         * keeps a retained duplicate of the body (the caller's buffers stay the caller's).
+         * {@code retry} (null: none) takes it for a second try should this one fail.
+         */
+        static Out of(String queue, String exchange, String routingKey, ByteBuf properties, ByteBuf body,
+                      io.warren.core.store.MessageStore.Durable durable, ForwardStore retry) {
+            ByteBuf props = MessageHeaders.withForwardTo(io.netty.buffer.ByteBufAllocator.DEFAULT, properties, queue);
+            ByteBuf b = body.retainedDuplicate();
+            return new Out(queue, exchange, routingKey, props, b, b.readableBytes(), durable, retry, false,
+                    new CompletableFuture<>());
+        }
+
+        /** Whether this try keeps its buffers for a second one (each send then gets duplicates of its own). */
+        boolean keeps() {
+            return retry != null && !second;
+        }
+
+        /** The second try: the same buffers and outcome, nothing kept back. */
+        Out again() {
+            return new Out(queue, exchange, routingKey, properties, body, size, durable, retry, true, done);
+        }
+
+        void release() {
+            properties.release();
+            body.release();
+        }
+
+        /** A send that did not reach the link gives back what it was handed. */
+        void unsent() {
+            if (!keeps()) {
+                release();
+            }
+        }
+    }
 
     /**
      * The publishes this node forwards to one node's classic queues in one vhost, over one link
@@ -851,38 +946,33 @@ public final class LinkRelays implements RemoteQueues {
         }
 
         /**
-         * Any thread; does not keep {@code properties} or {@code body} beyond a retained duplicate
-         * of the body. {@code refused} (may be null) runs before {@code durable} when the publish fails.
+         * Any thread: sends {@code o} (which {@link Out#of} made) to the holder; its buffers are
+         * this forwarder's from now on.
          */
-        void publish(String queue, String exchange, String routingKey, ByteBuf properties, ByteBuf body,
-                     io.warren.core.store.MessageStore.Durable durable, Runnable refused) {
-            ByteBuf props = MessageHeaders.withForwardTo(io.netty.buffer.ByteBufAllocator.DEFAULT, properties, queue);
-            ByteBuf b = body.retainedDuplicate();
-            Out o = new Out(queue, exchange, routingKey, props, b, b.readableBytes(), durable, refused,
-                    new CompletableFuture<>());
+        void send(Out o) {
             unsettled.add(o.done());
+            o.done().whenComplete((v, e) -> unsettled.remove(o.done()));
             inFlight.incrementAndGet();
             inFlightBytes.addAndGet(o.size());
             try {
-                loop.execute(() -> send(o));
+                loop.execute(() -> write(o));
             } catch (RejectedExecutionException e) {
-                o.properties().release();
-                o.body().release();
+                o.unsent();
                 settle(o, new IllegalStateException("the node is stopping"));
             }
         }
 
-        private void send(Out o) {
+        private void write(Out o) {
             if (closed) {
-                o.properties().release();
-                o.body().release();
+                o.unsent();
                 settle(o, new IllegalStateException("the node is stopping"));
                 return;
             }
             if (link != null && link.isOpen()) {
-                link.publish(o.exchange(), o.routingKey(), o.properties(), o.body()).whenComplete((acked, e) ->
-                        settle(o, e != null ? refusalOf(o, e)
-                                : acked ? null : refusalOf(o, new IllegalStateException("the holder nacked it"))));
+                ByteBuf props = o.keeps() ? o.properties().retainedDuplicate() : o.properties();
+                ByteBuf body = o.keeps() ? o.body().retainedDuplicate() : o.body();
+                link.publish(o.exchange(), o.routingKey(), props, body).whenComplete((acked, e) ->
+                        settle(o, e != null ? e : acked ? null : new Nacked()));
                 return;
             }
             waiting.add(o);
@@ -900,15 +990,14 @@ public final class LinkRelays implements RemoteQueues {
             if (e != null) {
                 log.debug("forwarding to node {} (vhost '{}') failed: {}", node, vhost, e.toString());
                 for (Out o; (o = waiting.poll()) != null; ) {
-                    o.properties().release();
-                    o.body().release();
-                    settle(o, refusalOf(o, e));
+                    o.unsent();
+                    settle(o, e);
                 }
                 return;
             }
             link = l;
             for (Out o; (o = waiting.poll()) != null; ) {
-                send(o);
+                write(o);
             }
         }
 
@@ -918,20 +1007,29 @@ public final class LinkRelays implements RemoteQueues {
                     + "message: %s", node, o.queue(), vhost, t.getMessage() != null ? t.getMessage() : t.toString());
         }
 
+        /**
+         * The holder confirmed {@code o} ({@code failure == null}) or it failed (the holder's nack,
+         * the link's failure): the publisher's answer, or, for a quorum queue's first try, its
+         * second try ({@link ForwardStore#retry}; {@code o.done()} completes with that one's
+         * outcome, so a sync waits for it).
+         */
         private void settle(Out o, Throwable failure) {
-            unsettled.remove(o.done());
-            if (failure == null) {
-                o.done().complete(null);
-            } else {
-                o.done().completeExceptionally(failure);
-            }
             long bytes = inFlightBytes.addAndGet(-o.size());
             int n = inFlight.decrementAndGet();
             try {
-                if (failure != null && o.refused() != null) {
-                    o.refused().run();
+                if (failure != null && o.retry() != null && o.retry().retry(o, this, failure)) {
+                    return; // o's buffers and outcome are the second try's now
                 }
-                o.durable().done(failure);
+                if (o.keeps()) {
+                    o.release();
+                }
+                BrokerException refusal = failure == null ? null : refusalOf(o, failure);
+                if (refusal == null) {
+                    o.done().complete(null);
+                } else {
+                    o.done().completeExceptionally(refusal);
+                }
+                o.durable().done(refusal);
             } finally {
                 if (n <= FORWARD_WINDOW / 2 && bytes <= FORWARD_WINDOW_BYTES / 2) {
                     drained();

@@ -902,6 +902,84 @@ class AmqpLinkTest {
     }
 
     /** A node's link publishes forwarded messages only: one without the header is refused (406), and it consumes nothing. */
+    /**
+     * A quorum queue's forwarded publish that fails where the stand-in thought the leader was (its
+     * node went, or it nacked: the lead moved) is tried once more at the leader the queue's
+     * members name next; a second failure is the publisher's nack. A classic queue's is not
+     * retried (theForwarderFailsWhatItCannotDeliver).
+     */
+    @Test
+    void aQuorumQueuesForwardedPublishIsTriedOnceMoreAtTheNextLeader() throws Exception {
+        String q = queue("link-forward-retry");
+        io.netty.util.concurrent.DefaultEventExecutor loop = new io.netty.util.concurrent.DefaultEventExecutor();
+        LinkRelays relays = new LinkRelays(group, NioSocketChannel.class, "node-b", hmac(KEY),
+                node -> node.equals("node-a") ? CompletableFuture.completedFuture(server.address())
+                        : CompletableFuture.failedFuture(new IOException(node + " is down")));
+        try {
+            io.warren.core.queue.MessageQueue standIn = new io.warren.core.queue.MessageQueue(q, "/", true, false,
+                    null, Map.of("x-queue-type", "quorum"), loop, x -> { });
+            standIn.remoteHome("node-a");
+            standIn.remotes(relays);
+            java.util.concurrent.atomic.AtomicReference<String> leader = new java.util.concurrent.atomic.AtomicReference<>("node-x");
+            java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+            standIn.leaderLookup(leader::get);
+            // the members, asked again, name the next leader
+            standIn.onHolderSuspect(() -> {
+                asked.incrementAndGet();
+                leader.set(leader.get().equals("node-x") ? "node-a" : leader.get());
+            });
+            io.warren.core.store.MessageStore f = standIn.forwardStore();
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            ByteBuf props = encoded(BasicProperties.EMPTY);
+            ByteBuf b = body("moved");
+            f.append("", q, props, b, new long[] {0}, outcome::complete);
+            props.release();
+            b.release();
+            assertNull(await(outcome), "confirmed by the next leader, not nacked");
+            assertTrue(asked.get() >= 1, "the failure asked the members who leads");
+            assertEquals(1, awaitCount(q, 1));
+            assertEquals("moved", text(ch.basicGet(q, true).getBody()));
+
+            // no leader known yet: the publish waits for one
+            leader.set(io.warren.core.store.StoreDurability.ELECTING);
+            CompletableFuture<Throwable> waited = new CompletableFuture<>();
+            props = encoded(BasicProperties.EMPTY);
+            b = body("elected");
+            f.append("", q, props, b, new long[] {0}, waited::complete);
+            props.release();
+            b.release();
+            Thread.sleep(100);
+            assertTrue(!waited.isDone(), "no nack while no leader is known");
+            leader.set("node-a");
+            assertNull(await(waited));
+            assertEquals("elected", text(ch.basicGet(q, true).getBody()));
+
+            // the next leader fails too: the publisher is told, once
+            leader.set("node-x");
+            standIn.onHolderSuspect(() -> leader.set("node-y"));
+            CompletableFuture<Throwable> twice = new CompletableFuture<>();
+            java.util.concurrent.atomic.AtomicInteger answers = new java.util.concurrent.atomic.AtomicInteger();
+            props = encoded(BasicProperties.EMPTY);
+            b = body("lost?");
+            f.append("", q, props, b, new long[] {0}, e -> {
+                answers.incrementAndGet();
+                twice.complete(e);
+            });
+            props.release();
+            b.release();
+            Throwable e = await(twice);
+            assertNotNull(e, "the publisher is told");
+            assertTrue(e.getMessage().contains("node-y is down"), e.getMessage());
+            Thread.sleep(100);
+            assertEquals(1, answers.get(), "one answer per publish");
+            assertEquals(0, ch.queueDeclarePassive(q).getMessageCount());
+        } finally {
+            relays.close();
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            ch.queueDelete(q);
+        }
+    }
+
     @Test
     void aNodeLinkDoesNothingButForward() throws Exception {
         String q = queue("link-node-only");
