@@ -325,6 +325,11 @@ public final class ClusterNode implements AutoCloseable {
         return group.node().transferLeadership(groupName, members, memberId, timeout);
     }
 
+    /** Every queue group this node hosts, by name (RaftNode#queueGroups). */
+    Map<String, io.warren.cluster.QueueGroup> queueGroups() {
+        return group.node().queueGroups();
+    }
+
     /** See RaftNode#removeFromQueueGroup. Blocks. */
     void removeFromQueueGroup(String name, List<Member> members, String memberId) throws IOException {
         group.node().removeFromQueueGroup(name, members, memberId);

@@ -265,11 +265,11 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
      * the newest configuration in its log, comma-separated; "" when it holds no member.
      */
     String configurationOf(String groupName) {
-        for (QuorumMember m : members.values()) {
-            QueueGroup g = m.group.group();
-            if (g != null && groupName.equals(g.name())) {
-                return (g.isLeader() ? "1" : "0") + "\n" + String.join(",", g.memberIds());
-            }
+        // every group this node hosts, a queue's or not yet (a start, stop_app) or no longer
+        // (left over: leaveLeftOvers): "" says that this node has no copy of it at all
+        QueueGroup g = node.queueGroups().get(groupName);
+        if (g != null) {
+            return (g.isLeader() ? "1" : "0") + "\n" + String.join(",", g.memberIds());
         }
         return "";
     }
@@ -319,6 +319,87 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
                             m.queue.name(), m.queue.vhost(), e.toString());
                 }
             }
+        }
+        leaveLeftOvers();
+    }
+
+    /**
+     * Deletes the copies this node recovered at start that are no longer any queue's member: the
+     * queue was deleted while this node was down (the other members left its group), or this
+     * node's member was removed (delete_member, shrink) while it was down (the group runs
+     * without it). A recovered group counts as left over only once this run's start is applied
+     * here (the metadata log is replayed to past every change made while the node was down), its
+     * queue is no longer in the metadata or has a stand-in here (this node is no member), and the
+     * group's other members confirm it: one that leads answers with a configuration without this
+     * node, or (the queue deleted) every other member runs and has no copy of the group at all. A copy is never taken
+     * on this node's view alone: a whole cluster restarting replays its metadata while its
+     * groups are recovered, and no copy of a live queue may go. (A queue deleted while all of
+     * its members were down keeps its copies: each node still has one.) Blocks (the membership
+     * executor; a request timeout per member asked at most).
+     */
+    private void leaveLeftOvers() {
+        if (!node.definitions().started().isDone()) {
+            return;
+        }
+        Set<String> attached = new java.util.HashSet<>();
+        members.values().forEach(m -> attached.add(m.groupName));
+        Set<String> standIns = new java.util.HashSet<>();
+        nonMembers.values().forEach(nm -> standIns.add(nm.groupName));
+        String self = ClusterNode.memberId(node.nodeName());
+        for (Map.Entry<String, QueueGroup> e : node.queueGroups().entrySet()) {
+            String name = e.getKey();
+            QueueGroup g = e.getValue();
+            long id = idOf(name);
+            boolean queueKept = node.definitions().hasQueue(id);
+            if (g.name() == null || id == 0 || attached.contains(name) || queueKept && !standIns.contains(name)) {
+                continue; // a member here, one not attached yet or while stop_app, or a name unknown
+            }
+            Set<String> others = new java.util.HashSet<>(g.memberIds());
+            others.remove(self);
+            boolean gone = true; // every other member runs and has no copy
+            boolean removed = false; // a leader's configuration lacks this node
+            for (String other : others) {
+                String otherNode = node.nodeNameOfId(other);
+                if (!node.running().getOrDefault(otherNode, false)) {
+                    gone = false;
+                    continue;
+                }
+                String conf;
+                try {
+                    conf = node.askConfiguration(otherNode, name).get(5, TimeUnit.SECONDS);
+                } catch (Exception ex) {
+                    gone = false;
+                    continue;
+                }
+                if (conf.startsWith("1\n") && !List.of(conf.substring(2).split(",")).contains(self)) {
+                    removed = true;
+                    break;
+                }
+                if (!conf.isEmpty()) {
+                    gone = false;
+                }
+            }
+            // a queue that is kept needs its leader's word: this node's member is out of the group
+            if (!removed && (queueKept || !gone)) {
+                continue;
+            }
+            try {
+                node.leaveQueueGroup(name);
+                log.info("quorum queue group {}: this node's copy, left over ({} while the node was down or "
+                        + "stopped), is deleted", name, removed ? "its member removed" : "its queue deleted");
+            } catch (IOException | RuntimeException ex) {
+                log.warn("cannot delete this node's left-over copy of quorum queue group {}: {}", name, ex.toString());
+            }
+        }
+    }
+
+    /** The queue id at the end of a queue group's name ("LEN:VHOST/NAME/ID"), or 0. */
+    static long idOf(String groupName) {
+        int slash = groupName.lastIndexOf('/');
+        try {
+            return slash < 0 ? 0 : Long.parseLong(groupName.substring(slash + 1));
+        } catch (NumberFormatException e) {
+            return 0;
         }
     }
 

@@ -910,6 +910,11 @@ public final class ReplicatedDefinitionStore implements DefinitionStore {
         return appliedIndex;
     }
 
+    /** Whether a durable queue with id {@code id} is in the model (a quorum queue's group names its id). */
+    public synchronized boolean hasQueue(long id) {
+        return queueIds.contains(id);
+    }
+
     /** The node that holds a durable queue, or null when the queue is this node's (or unknown). */
     @Override public synchronized String remoteHome(String vhost, String name) {
         byte[] q = queues.get(DefinitionEncoding.key(vhost, name));

@@ -1770,9 +1770,59 @@ class ClusterTest {
                 errorsOnly.out());
         // (node 3 keeps no member but qq.single's: the next test forgets it)
 
+        // copies left over while a node is down: its member of qq.leftover is removed then, and
+        // qq.dropped deleted then; the node deletes both copies once it is back
+        declare(2, "qq.leftover", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local"));
+        declare(2, "qq.dropped", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local"));
+        for (String q : List.of("qq.leftover", "qq.dropped")) {
+            await().atMost(SPREAD).untilAsserted(() -> assertTrue(hasRaftMetrics(1, q), "node 1 holds a copy of " + q));
+        }
+        publish(2, "qq.leftover", 0, 10);
+        Set<String> before = groupDirs(1);
+
         // the members are recorded: a restarted node keeps them, and the queue still serves
         assertEquals(0, cluster.stop(1).code());
+        Result out = cluster.ctl(2, "delete_member", "qq.leftover", "warren1@localhost");
+        assertEquals(0, out.code(), out.all());
+        try (Connection c = cluster.connect(2)) {
+            c.createChannel().queueDelete("qq.dropped");
+        }
         cluster.start(1);
+        await().atMost(SPREAD.multipliedBy(2)).untilAsserted(() -> {
+            Set<String> now = groupDirs(1);
+            assertTrue(before.containsAll(now), "no new group: " + now + " against " + before);
+            assertEquals(before.size() - 2, now.size(), "node 1 deleted its two left-over copies: " + now);
+        });
+        try (Connection c = cluster.connect(1)) {
+            assertEquals(10, c.createChannel().queueDeclarePassive("qq.leftover").getMessageCount(),
+                    "served through node 1");
+        }
+        // the same while node 1's broker is stopped (stop_app; its Raft members run on): it has no
+        // queue there to take the change, so the copies are left over for the node to find
+        declare(2, "qq.dropped", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local"));
+        Result back = cluster.ctl(2, "add_member", "qq.leftover", "warren1@localhost");
+        assertEquals(0, back.code(), back.all());
+        for (String q : List.of("qq.leftover", "qq.dropped")) {
+            await().atMost(SPREAD).untilAsserted(() -> assertTrue(hasRaftMetrics(1, q), "node 1 holds a copy of " + q));
+        }
+        Set<String> running = groupDirs(1);
+        assertEquals(0, cluster.ctl(1, "stop_app").code());
+        out = cluster.ctl(2, "delete_member", "qq.leftover", "warren1@localhost");
+        assertEquals(0, out.code(), out.all());
+        try (Connection c = cluster.connect(2)) {
+            c.createChannel().queueDelete("qq.dropped");
+        }
+        assertEquals(0, cluster.ctl(1, "start_app").code());
+        await().atMost(SPREAD).untilAsserted(() -> {
+            Set<String> now = groupDirs(1);
+            assertTrue(running.containsAll(now), "no new group: " + now + " against " + running);
+            assertEquals(running.size() - 2, now.size(), "node 1 deleted its two left-over copies: " + now);
+        });
+        try (Connection c = cluster.connect(1)) {
+            Channel ch = c.createChannel();
+            assertEquals(10, ch.queueDeclarePassive("qq.leftover").getMessageCount(), "served through node 1");
+            ch.queueDelete("qq.leftover");
+        }
         Set<String> oneAndTwo = Set.of("warren1@localhost", "warren2@localhost");
         for (int i = 1; i <= 3; i++) {
             int node = i;
@@ -1806,6 +1856,21 @@ class ClusterTest {
         Result r = cluster.ctl(1, args);
         assertEquals(69, r.code(), r.all());
         assertEquals("Error:\n" + term + "\n", r.err(), r.all());
+    }
+
+    /** The metadata group's directory name in a node's storage (MetadataGroup.GROUP_ID). */
+    private static final String METADATA_GROUP_DIR = java.util.UUID.nameUUIDFromBytes(
+            "warren-metadata".getBytes(StandardCharsets.US_ASCII)).toString();
+
+    /** The queue groups' directories in node {@code node}'s storage (the metadata group's excluded). */
+    private static Set<String> groupDirs(int node) throws Exception {
+        Path storage = cluster.node(node).dir().resolve("data").resolve("cluster");
+        try (java.util.stream.Stream<Path> dirs = Files.list(storage)) {
+            Set<String> all = new java.util.TreeSet<>();
+            dirs.filter(Files::isDirectory).map(d -> d.getFileName().toString()).forEach(all::add);
+            all.remove(METADATA_GROUP_DIR);
+            return all;
+        }
     }
 
     /** Whether node {@code node}'s Prometheus endpoint has Raft metrics of quorum queue {@code queue} (it holds a copy). */
