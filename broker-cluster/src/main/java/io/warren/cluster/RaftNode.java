@@ -72,7 +72,7 @@ public final class RaftNode implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private RaftNode(Member self, int listenPort, List<Member> members, ClusterSecret secret, Path storageDir,
-                     RaftSettings settings, ReplicatedState metadataState) throws IOException {
+                     RaftSettings settings, ReplicatedState metadataState, boolean joining) throws IOException {
         this.self = self;
         this.settings = settings;
         RaftGroup group = group(MetadataGroup.GROUP_ID, self, members);
@@ -87,9 +87,12 @@ public final class RaftNode implements AutoCloseable {
         settings.applyTo(properties);
         parameters = tls(ClusterTls.create(secret).grpcTlsConfig());
         metadataMachine = new RecordStateMachine(metadataState);
-        server = RaftServer.newBuilder()
+        RaftServer.Builder builder = RaftServer.newBuilder();
+        if (!joining) {
+            builder.setGroup(group); // a joining node adds it once started: see startJoining
+        }
+        server = builder
                 .setServerId(RaftPeerId.valueOf(self.id()))
-                .setGroup(group)
                 // Called (on a Ratis thread) for the metadata group, for each group dir found at
                 // start, and for each group joined later.
                 .setStateMachineRegistry(this::stateMachine)
@@ -124,13 +127,48 @@ public final class RaftNode implements AutoCloseable {
     public static RaftNode start(Member self, int listenPort, List<Member> members, ClusterSecret secret,
                                  Path storageDir, RaftSettings settings, ReplicatedState metadataState)
             throws IOException {
+        return start(self, listenPort, members, secret, storageDir, settings, metadataState, false);
+    }
+
+    /**
+     * As {@link #start(Member, int, List, ClusterSecret, Path, RaftSettings, ReplicatedState)}
+     * for a node joining a running cluster (warrenctl join_cluster; its storage is empty): its
+     * member of the metadata group starts knowing only the others ({@code members} without
+     * {@code self}), so that it waits, without standing for election, until the group's leader
+     * has taken it in ({@link MetadataGroup#addSelf}). Started with itself in the configuration,
+     * its election timer could run before the leader knew of it, and a Ratis leader answers a
+     * vote request of a stranger with an empty log by shutting it down. (Ratis builds no server
+     * whose first group lacks itself: the server starts with no group and adds this one.)
+     */
+    public static RaftNode startJoining(Member self, int listenPort, List<Member> members, ClusterSecret secret,
+                                        Path storageDir, RaftSettings settings, ReplicatedState metadataState)
+            throws IOException {
+        return start(self, listenPort, members, secret, storageDir, settings, metadataState, true);
+    }
+
+    private static RaftNode start(Member self, int listenPort, List<Member> members, ClusterSecret secret,
+                                  Path storageDir, RaftSettings settings, ReplicatedState metadataState,
+                                  boolean joining) throws IOException {
         Objects.requireNonNull(secret, "secret");
         Objects.requireNonNull(metadataState, "metadataState");
-        RaftNode node = new RaftNode(self, listenPort, members, secret, storageDir, settings, metadataState);
+        RaftNode node = new RaftNode(self, listenPort, members, secret, storageDir, settings, metadataState, joining);
         RaftClient client = null;
         try {
             node.server.start();
-            client = node.newClient(node.server.getDivision(MetadataGroup.GROUP_ID).getGroup(), ClientId.randomId());
+            RaftGroup all = group(MetadataGroup.GROUP_ID, self, members);
+            if (joining) {
+                RaftGroup others = RaftGroup.valueOf(MetadataGroup.GROUP_ID, all.getPeers().stream()
+                        .filter(p -> !p.getId().toString().equals(self.id())).toList());
+                RaftClientReply reply = node.server.groupManagement(GroupManagementRequest.newAdd(node.adminClientId,
+                        node.server.getId(), node.callIds.incrementAndGet(), others, false));
+                if (!reply.isSuccess()) {
+                    throw new IOException("cannot start a member of the cluster's metadata group: "
+                            + reply.getException(), reply.getException());
+                }
+            }
+            // a joining member's division knows the others only: its client knows every member
+            client = node.newClient(joining ? all
+                    : node.server.getDivision(MetadataGroup.GROUP_ID).getGroup(), ClientId.randomId());
         } catch (IOException | RuntimeException e) {
             node.closeQuietly(client);
             throw e;

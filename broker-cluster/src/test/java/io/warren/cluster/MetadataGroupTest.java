@@ -239,6 +239,40 @@ class MetadataGroupTest {
         assertEquals(2, cluster.member(0).memberIds().size());
     }
 
+    /**
+     * join_cluster: a member that joins a running group starts knowing only the others and waits,
+     * however long the group takes to take it in, then catches up and serves as a member. Started
+     * with itself in the configuration, it stood for election before the leader knew of it, and
+     * the leader's answer to a stranger with an empty log shut it down.
+     */
+    @Test void aJoiningMemberWaitsForTheGroupToTakeItIn() throws Exception {
+        // a group of 0, 1 and 2 that forgot 2 (its configuration is a log entry now, as a cluster's after forget_cluster_node)
+        cluster = new TestCluster(4, dir, RaftSettings.DEFAULT);
+        List<Member> three = cluster.members().subList(0, 3);
+        for (int i = 0; i < 3; i++) {
+            cluster.startAmong(i, three);
+        }
+        join(cluster.member(0).submit(bytes("before")));
+        String gone = cluster.memberAt(2).id();
+        cluster.stop(2);
+        await().atMost(BOUND).until(() -> cluster.leader().isPresent());
+        cluster.member(0).removeMember(gone);
+        await().atMost(BOUND).until(() -> cluster.member(0).memberIds().size() == 2
+                && cluster.member(1).memberIds().size() == 2);
+        List<Member> joined = List.of(cluster.memberAt(0), cluster.memberAt(1), cluster.memberAt(3));
+        MetadataGroup joining = cluster.startJoining(3, joined);
+        // a slow join: two election timeouts pass before the group is asked to take the member in
+        Thread.sleep(2 * RaftSettings.DEFAULT.electionTimeoutMax().toMillis());
+        joining.addSelf(joined);
+        await().atMost(BOUND).until(() -> cluster.state(3).contains("before"));
+        join(joining.submit(bytes("through-the-new-member")));
+        for (int i : new int[] {0, 1, 3}) {
+            await().atMost(BOUND).until(() -> cluster.state(i).contains("through-the-new-member")
+                    && cluster.member(i).memberIds().size() == 3);
+        }
+        assertEquals(List.of("before", "through-the-new-member"), cluster.state(3).records());
+    }
+
     @Test void withoutAMajorityASubmitIsNeverConfirmed() throws Exception {
         cluster = new TestCluster(3, dir, RaftSettings.DEFAULT.withSubmitTimeout(Duration.ofSeconds(3))).startAll();
         await().atMost(BOUND).until(() -> cluster.leader().isPresent()); // the first election may outlast 3 s

@@ -117,6 +117,24 @@ final class TestCluster implements AutoCloseable {
         return running[i];
     }
 
+    /** Starts member {@code i} as one of a group of {@code group} only (a cluster that another member joins later). */
+    MetadataGroup startAmong(int i, List<Member> group) throws IOException {
+        states[i] = new RecordingState();
+        running[i] = MetadataGroup.start(members.get(i), group, secrets[i], storageDir(i), settings, states[i]);
+        return running[i];
+    }
+
+    /**
+     * Starts member {@code i} as a node joining the running group of {@code group} (itself
+     * among them) does (join_cluster): knowing the others, waiting to be taken in ({@link MetadataGroup#addSelf}).
+     */
+    MetadataGroup startJoining(int i, List<Member> group) throws IOException {
+        states[i] = new RecordingState();
+        running[i] = RaftNode.startJoining(members.get(i), members.get(i).port(), group, secrets[i], storageDir(i),
+                settings, states[i]).metadata();
+        return running[i];
+    }
+
     void stop(int i) {
         running[i].close();
         running[i] = null;

@@ -110,7 +110,7 @@ public final class ClusterNode implements AutoCloseable {
         ClusterSecret secret = ClusterSecret.fromFile(config.secretFile());
         List<Member> members = config.nodes().stream()
                 .map(p -> new Member(memberId(p.name()), p.host() + ":" + p.port())).toList();
-        return start(config, dataDir, secret, members);
+        return start(config, dataDir, secret, members, false);
     }
 
     /**
@@ -128,7 +128,7 @@ public final class ClusterNode implements AutoCloseable {
         Member self = self(config);
         List<Member> all = new java.util.ArrayList<>(membersToJoin(config, target));
         all.add(self);
-        ClusterNode node = start(config, dataDir, secret, all);
+        ClusterNode node = start(config, dataDir, secret, all, true);
         try {
             node.group.addSelf(all);
             // this node has the cluster's log, and every node learns its name and address
@@ -185,8 +185,9 @@ public final class ClusterNode implements AutoCloseable {
         return current;
     }
 
+    /** {@code joining}: join_cluster, this node's member waits for the group to take it in (RaftNode#startJoining). */
     private static ClusterNode start(WarrenConfig.ClusterConfig config, Path dataDir, ClusterSecret secret,
-                                     List<Member> members) throws IOException {
+                                     List<Member> members, boolean joining) throws IOException {
         Member self = members.stream().filter(m -> m.id().equals(memberId(config.nodeName()))).findFirst()
                 .orElseThrow();
         AtomicReference<MetadataGroup> groupRef = new AtomicReference<>();
@@ -234,8 +235,10 @@ public final class ClusterNode implements AutoCloseable {
                         + "port {} (cluster.listener.port): that works through a port forward or a proxy only",
                         config.nodeName(), self.address(), config.port());
             }
-            group = io.warren.cluster.RaftNode.start(self, config.port(), members, secret, dataDir.resolve("cluster"),
-                    RaftSettings.DEFAULT, state).metadata();
+            group = (joining ? io.warren.cluster.RaftNode.startJoining(self, config.port(), members, secret,
+                    dataDir.resolve("cluster"), RaftSettings.DEFAULT, state)
+                    : io.warren.cluster.RaftNode.start(self, config.port(), members, secret, dataDir.resolve("cluster"),
+                    RaftSettings.DEFAULT, state)).metadata();
         } catch (IOException | RuntimeException e) {
             definitions.close();
             throw e;
