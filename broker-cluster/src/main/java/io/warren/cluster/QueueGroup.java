@@ -127,6 +127,19 @@ public final class QueueGroup {
     private static final byte PUT = 1;
     private static final byte REMOVE = 2;
     private static final byte BATCH = 3;
+    /**
+     * A part of a value too large for one log entry: {@code nonce} (int64, one large put's own),
+     * key (int64), the whole value's length (int32), this part's offset in it (int32), then the
+     * part's bytes. See {@link #putInParts}.
+     */
+    private static final byte PART = 4;
+    private static final int PART_HEADER = 1 + 8 + 8 + 4 + 4;
+    /**
+     * A large value's parts go to the log one after another; one whose first part is this many
+     * log entries behind the entry applied is given up (its put fails: see {@link #putInParts}),
+     * so that parts a failed put left behind are not kept for ever.
+     */
+    static final int MAX_PART_SPAN = 1000;
     /** At most this many records go in one log entry. */
     static final int MAX_BATCH_RECORDS = 512;
     /** A batch stops taking records once it holds this many bytes (one record may be larger). */
@@ -134,13 +147,15 @@ public final class QueueGroup {
     /**
      * The most record bytes one entry carries: Ratis refuses an entry past its limit
      * ({@link RaftSettings#MAX_ENTRY_BYTES}), this leaves room for the batch's framing and
-     * Ratis' own. A record larger than this is refused at once (a publish of a message that
-     * large into a quorum queue is not confirmed); one that would take a batch past it waits
-     * for the next entry, so the records beside it are not refused with it.
+     * Ratis' own. A put of a larger value goes in parts ({@link #putInParts}); a record larger
+     * than this is refused at once; one that would take a batch past it waits for the next
+     * entry, so the records beside it are not refused with it.
      */
     static final int MAX_RECORD_BYTES = RaftSettings.MAX_ENTRY_BYTES - 64 * 1024;
     /** The most keys one remove record carries (a longer remove is split): it fits in an entry. */
     static final int MAX_REMOVE_KEYS = (MAX_RECORD_BYTES - 5) / 8;
+    /** The most value bytes one {@link #PART} record carries. */
+    static final int MAX_PART_BYTES = MAX_RECORD_BYTES - PART_HEADER;
 
     /** What the broker hears of the group on this member; see the class comment for the threads. */
     public interface Listener {
@@ -238,6 +253,30 @@ public final class QueueGroup {
     private Listener listener;
     /** Between notifyLeaderReady and the leadership's loss. */
     private boolean leading;
+    /**
+     * The large values being put part by part, by nonce, as the log has them so far (the same on
+     * every member at each index). Never in a snapshot: none is taken while one is here
+     * ({@link #snapshotDue}). Guarded by lock.
+     */
+    private final Map<Long, Partial> partials = new java.util.HashMap<>();
+    /** The term of the last entry applied. Guarded by lock. */
+    private long appliedTerm;
+    /** Nonces of this member's own large puts whose last part completed the value at apply. */
+    private final java.util.Set<Long> assembled = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** A large value's parts so far: {@code filled} bytes of {@code value}, from the entry at {@code since}. */
+    private static final class Partial {
+        final long key;
+        final byte[] value;
+        final long since;
+        int filled;
+
+        Partial(long key, byte[] value, long since) {
+            this.key = key;
+            this.value = value;
+            this.since = since;
+        }
+    }
 
     /** Guards the fields below it. */
     private final Object sendLock = new Object();
@@ -337,9 +376,51 @@ public final class QueueGroup {
      * {@link #MAX_IN_FLIGHT}.
      */
     public CompletableFuture<Long> putLater(long key, byte[] value) {
+        if (1 + 8 + value.length > MAX_RECORD_BYTES) {
+            return putInParts(key, value);
+        }
         ByteBuffer b = ByteBuffer.allocate(1 + 8 + value.length);
         b.put(PUT).putLong(key).put(value);
         return submit(b.array());
+    }
+
+    /**
+     * A value larger than a log entry may be (a message of more than about 4 MiB) goes as
+     * {@link #PART} records of up to {@link #MAX_PART_BYTES}, one after another; every member
+     * puts the value when the part that completes it is applied, all of its parts in order, in one
+     * term and within {@link #MAX_PART_SPAN} entries of the first. Otherwise (a leader change in
+     * the middle, a part lost or repeated) the parts are dropped on every member alike, and this
+     * put fails: its future succeeds only once this member applied the value whole, so a failure
+     * is never taken for a put (the publisher gets a nack, never a confirm for a message that is
+     * not there). The future completes with the index of the last part.
+     */
+    private CompletableFuture<Long> putInParts(long key, byte[] value) {
+        long nonce;
+        do {
+            nonce = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+        } while (nonce == 0);
+        List<CompletableFuture<Long>> parts = new ArrayList<>();
+        for (int offset = 0; offset < value.length; offset += MAX_PART_BYTES) {
+            int length = Math.min(MAX_PART_BYTES, value.length - offset);
+            ByteBuffer b = ByteBuffer.allocate(PART_HEADER + length);
+            b.put(PART).putLong(nonce).putLong(key).putInt(value.length).putInt(offset).put(value, offset, length);
+            parts.add(submit(b.array()));
+        }
+        CompletableFuture<Long> last = parts.get(parts.size() - 1);
+        long id = nonce;
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, e) -> {
+            boolean whole = assembled.remove(id);
+            if (e != null) {
+                throw e instanceof java.util.concurrent.CompletionException c ? c
+                        : new java.util.concurrent.CompletionException(e);
+            }
+            if (!whole) {
+                throw new java.util.concurrent.CompletionException(new IOException("queue group " + name
+                        + ": a value of " + value.length + " bytes was not put whole (its parts were interrupted, a "
+                        + "leader change in the middle)"));
+            }
+            return last.join();
+        });
     }
 
     /** {@link #remove} without waking the sender; see {@link #putLater}. */
@@ -836,6 +917,9 @@ public final class QueueGroup {
      */
     private boolean snapshotDue() {
         synchronized (lock) {
+            if (!partials.isEmpty()) {
+                return false; // not in the middle of a large put: a snapshot never holds parts
+            }
             long state = stateBytes();
             return state < snapshotFloor || loggedSinceSnapshot >= state
                     || state < Math.max(snapshotBytes, olderSnapshotBytes) / 4;
@@ -1051,8 +1135,18 @@ public final class QueueGroup {
         }
     }
 
-    private void apply(long index, byte[] record, boolean local) {
+    private void apply(long index, long term, byte[] record, boolean local) {
         synchronized (lock) {
+            if (!partials.isEmpty()) {
+                // parts of a put that cannot be completed any more: a new term (the leader that
+                // sent them may be gone), or too long ago; the same on every member
+                if (term != appliedTerm) {
+                    partials.clear();
+                } else {
+                    partials.values().removeIf(p -> index - p.since > MAX_PART_SPAN);
+                }
+            }
+            appliedTerm = term;
             loggedSinceSnapshot += record.length;
             if (record.length > 0 && record[0] == BATCH) {
                 ByteBuffer b = ByteBuffer.wrap(record, 1, record.length - 1);
@@ -1084,13 +1178,29 @@ public final class QueueGroup {
         Listener l = listener;
         if (type == PUT) {
             long key = b.getLong();
-            byte[] value = Arrays.copyOfRange(record, offset + 9, offset + length);
-            Object old = entries.put(key, store(value, spill));
-            if (old != null) {
-                release(old);
+            put(index, key, Arrays.copyOfRange(record, offset + 9, offset + length), local);
+        } else if (type == PART) {
+            long nonce = b.getLong();
+            long key = b.getLong();
+            int total = b.getInt();
+            int at = b.getInt();
+            int n = length - PART_HEADER;
+            Partial p = partials.get(nonce);
+            if (at == 0 && total > 0 && n <= total) {
+                p = new Partial(key, new byte[total], index);
+                partials.put(nonce, p);
+            } else if (p == null || p.key != key || p.filled != at || p.value.length != total || at + n > total) {
+                partials.remove(nonce); // a part missing, repeated or out of order: the put fails
+                return;
             }
-            if (l != null) {
-                call(() -> l.applied(index, key, value, local));
+            System.arraycopy(record, offset + PART_HEADER, p.value, at, n);
+            p.filled += n;
+            if (p.filled == total) {
+                partials.remove(nonce);
+                put(index, key, p.value, local);
+                if (local) {
+                    assembled.add(nonce);
+                }
             }
         } else if (type == REMOVE) {
             int n = b.getInt();
@@ -1107,6 +1217,18 @@ public final class QueueGroup {
             tidySpill();
         } else {
             throw new IllegalArgumentException("queue group " + name + ": unknown record type " + type + " at " + index);
+        }
+    }
+
+    /** Puts {@code key := value} as the entry at {@code index} says. Holds lock. */
+    private void put(long index, long key, byte[] value, boolean local) {
+        Object old = entries.put(key, store(value, spill));
+        if (old != null) {
+            release(old);
+        }
+        Listener l = listener;
+        if (l != null) {
+            call(() -> l.applied(index, key, value, local));
         }
     }
 
@@ -1203,6 +1325,7 @@ public final class QueueGroup {
             resident -= before;
             entries.clear();
             entries.putAll(restored);
+            partials.clear(); // none at a snapshot's index (snapshotDue): the parts after it come from the log
             loggedSinceSnapshot = 0;
             olderSnapshotBytes = snapshotBytes; // this member's own may still be kept beside it
             snapshotBytes = stateBytes();
@@ -1271,7 +1394,7 @@ public final class QueueGroup {
         }
 
         @Override void apply(LogEntryProto entry, byte[] record) {
-            QueueGroup.this.apply(entry.getIndex(), record,
+            QueueGroup.this.apply(entry.getIndex(), entry.getTerm(), record,
                     entry.getStateMachineLogEntry().getClientId().equals(clientIdBytes));
         }
 
