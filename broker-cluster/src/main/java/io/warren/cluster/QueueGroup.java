@@ -255,8 +255,7 @@ public final class QueueGroup {
     private boolean leading;
     /**
      * The large values being put part by part, by nonce, as the log has them so far (the same on
-     * every member at each index). Never in a snapshot: none is taken while one is here
-     * ({@link #snapshotDue}). Guarded by lock.
+     * every member at each index; in the snapshot with {@link #appliedTerm}). Guarded by lock.
      */
     private final Map<Long, Partial> partials = new java.util.HashMap<>();
     /** The term of the last entry applied. Guarded by lock. */
@@ -917,9 +916,6 @@ public final class QueueGroup {
      */
     private boolean snapshotDue() {
         synchronized (lock) {
-            if (!partials.isEmpty()) {
-                return false; // not in the middle of a large put: a snapshot never holds parts
-            }
             long state = stateBytes();
             return state < snapshotFloor || loggedSinceSnapshot >= state
                     || state < Math.max(snapshotBytes, olderSnapshotBytes) / 4;
@@ -1238,11 +1234,19 @@ public final class QueueGroup {
      * never changed in place (a put replaces a key's array), and Ratis takes snapshots on the apply
      * thread, so the map does not change meanwhile either. Readers ({@link #get}) are not held up.
      * A value on disk is read when its turn comes (under the lock, which guards the spill file).
+     * Then {@code int64 term} (of the last entry applied) and {@code int32 p}, then p times
+     * {@code int64 nonce | int64 key | int64 since | int32 total | int32 filled | bytes[filled]}:
+     * the large values in parts so far ({@link #partials}; filled in place only by the apply
+     * thread, which this runs on).
      */
     private void writeSnapshot(java.io.OutputStream out) throws IOException {
         long[] keys;
         Object[] values;
+        long term;
+        List<Map.Entry<Long, Partial>> parts;
         synchronized (lock) {
+            term = appliedTerm;
+            parts = new ArrayList<>(partials.entrySet());
             loggedSinceSnapshot = 0;
             olderSnapshotBytes = snapshotBytes;
             snapshotBytes = stateBytes();
@@ -1274,6 +1278,20 @@ public final class QueueGroup {
             d.writeInt(value.length);
             d.write(value);
         }
+        // then (since 2026-12-04; a snapshot without them has none) the term of the last entry
+        // applied and the large values in parts so far: the rules that drop parts look at both,
+        // so a member restored from this snapshot goes on exactly as the others
+        d.writeLong(term);
+        d.writeInt(parts.size());
+        for (Map.Entry<Long, Partial> e : parts) {
+            Partial p = e.getValue();
+            d.writeLong(e.getKey());
+            d.writeLong(p.key);
+            d.writeLong(p.since);
+            d.writeInt(p.value.length);
+            d.writeInt(p.filled);
+            d.write(p.value, 0, p.filled);
+        }
         d.flush();
     }
 
@@ -1285,6 +1303,8 @@ public final class QueueGroup {
         java.io.DataInputStream d = new java.io.DataInputStream(in);
         int n = d.readInt();
         LinkedHashMap<Long, Object> restored = new LinkedHashMap<>();
+        Map<Long, Partial> restoredParts = new java.util.HashMap<>();
+        long term = 0;
         SpillFile into;
         long before;
         List<SpillFile> old;
@@ -1309,6 +1329,29 @@ public final class QueueGroup {
                     }
                 }
             }
+            int first = d.read();
+            if (first >= 0) { // a snapshot of 2026-12-04 or later: the term and the values in parts
+                term = first;
+                for (int k = 0; k < 7; k++) {
+                    term = term << 8 | d.readUnsignedByte();
+                }
+                int p = d.readInt();
+                for (int i = 0; i < p; i++) {
+                    long nonce = d.readLong();
+                    long key = d.readLong();
+                    long since = d.readLong();
+                    int total = d.readInt();
+                    int filled = d.readInt();
+                    if (total <= 0 || filled < 0 || filled > total) {
+                        throw new IOException("queue group " + name + ": a snapshot's value in parts of " + filled
+                                + " bytes of " + total);
+                    }
+                    Partial part = new Partial(key, new byte[total], since);
+                    d.readFully(part.value, 0, filled);
+                    part.filled = filled;
+                    restoredParts.put(nonce, part);
+                }
+            }
         } catch (IOException | RuntimeException e) {
             synchronized (lock) {
                 restored.values().forEach(this::release);
@@ -1325,7 +1368,9 @@ public final class QueueGroup {
             resident -= before;
             entries.clear();
             entries.putAll(restored);
-            partials.clear(); // none at a snapshot's index (snapshotDue): the parts after it come from the log
+            partials.clear();
+            partials.putAll(restoredParts);
+            appliedTerm = term;
             loggedSinceSnapshot = 0;
             olderSnapshotBytes = snapshotBytes; // this member's own may still be kept beside it
             snapshotBytes = stateBytes();

@@ -648,6 +648,53 @@ class QueueGroupTest {
     }
 
     /**
+     * A snapshot taken between the parts of a large value holds the parts so far: a member that
+     * was down and installs that snapshot from the leader completes the value with the parts
+     * after it, as the others do (without them in the snapshot it would drop the rest, and the
+     * members' states would part ways).
+     */
+    @Test void aSnapshotBetweenThePartsOfALargeValueCarriesThePartsSoFar() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/parts-snapshot/14");
+        int leader = leaderOf(groups);
+        if (leader == 2) {
+            groups[2].transferLeadership(node(0).self().id(), Duration.ofSeconds(5));
+            leader = leaderOf(groups);
+        }
+        QueueGroup g = groups[leader];
+        join(g.put(1, bytes("first")));
+        cluster.stop(2);
+        org.apache.ratis.statemachine.StateMachine sm = node(leader).server().getDivision(g.groupId()).getStateMachine();
+        // small puts, one at a time, until the next snapshot (every 20 entries; Ratis' own
+        // entries come between them) is 2 to 4 entries away
+        int k = 2;
+        while (sm.getLatestSnapshot() == null || g.appliedIndex() < sm.getLatestSnapshot().getIndex() + 16
+                || g.appliedIndex() > sm.getLatestSnapshot().getIndex() + 18) {
+            join(g.put(k, bytes("small" + k)));
+            k++;
+            assertTrue(k < 500, "no snapshot where expected: at " + g.appliedIndex() + ", snapshot "
+                    + sm.getLatestSnapshot());
+        }
+        long before = g.appliedIndex();
+        byte[] value = new byte[5 * QueueGroup.MAX_PART_BYTES + 1_000]; // six parts, six entries or more
+        new java.util.Random(3).nextBytes(value);
+        long last = join(g.put(500, value));
+        await().atMost(BOUND).until(() -> sm.getLatestSnapshot().getIndex() > before);
+        long snapshot = sm.getLatestSnapshot().getIndex();
+        assertTrue(snapshot < last, "the snapshot (" + snapshot + ") fell between the parts (" + before + " to "
+                + last + ")");
+
+        cluster.start(2);
+        QueueGroup back = node(2).queueGroups().get("vhost/parts-snapshot/14");
+        Recorder heard = new Recorder();
+        back.listen(heard);
+        await().atMost(BOUND).until(() -> back.appliedIndex() >= last);
+        assertTrue(heard.events.stream().anyMatch(e -> e.startsWith("restored ")),
+                "node 2 caught up through the leader's snapshot: " + heard.events);
+        assertTrue(java.util.Arrays.equals(value, back.get(500)), "the value whole on the member restored");
+        assertEquals(asMap(g.entries()).keySet(), asMap(back.entries()).keySet());
+    }
+
+    /**
      * After an entry of many records (a busy group) the next entry waits out the spacing, taking
      * what came meanwhile; after an entry of one record, a record leaves at once. The spacing is
      * 5 s here so that "held" and "not held" cannot be mistaken for a slow commit.
