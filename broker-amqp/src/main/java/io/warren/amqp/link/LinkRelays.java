@@ -827,11 +827,6 @@ public final class LinkRelays implements RemoteQueues {
             return true;
         }
 
-        /** Publishes waiting for their second try now (tests). */
-        int retrying() {
-            return retrying.get();
-        }
-
         @Override public void remove(long ref) { }
 
         @Override public void sync(Durable durable) {
