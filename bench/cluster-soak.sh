@@ -9,6 +9,9 @@
 #
 #   bench/cluster-soak.sh [MINUTES]      default 10
 #
+# SOAK_LARGE_EVERY=N pads every Nth message of each publisher to SOAK_LARGE_BYTES (default
+# 5,000,000): larger than a Raft log entry, so it goes to the quorum queue's log in parts.
+#
 # Needs `mvn -q -B -DskipTests package` first (it compiles the integration tests' classes too:
 # the proxies are integration-tests' NodeProxies).
 set -euo pipefail

@@ -49,6 +49,13 @@ public class ClusterSoak {
     static final AtomicBoolean stopPublishing = new AtomicBoolean();
     static final AtomicBoolean stopConsuming = new AtomicBoolean();
     static final AtomicLong nacked = new AtomicLong();
+    /**
+     * SOAK_LARGE_EVERY=N (0, the default: none): every Nth message of each publisher is padded to
+     * SOAK_LARGE_BYTES (default 5,000,000), past a Raft log entry's 4 MiB, so it goes to the log in
+     * parts; a body is its id, then "|" and the padding when there is one.
+     */
+    static final int LARGE_EVERY = Integer.parseInt(System.getenv().getOrDefault("SOAK_LARGE_EVERY", "0"));
+    static final int LARGE_BYTES = Integer.parseInt(System.getenv().getOrDefault("SOAK_LARGE_BYTES", "5000000"));
 
     public static void main(String[] args) throws Exception {
         work = Path.of(args[0]);
@@ -256,7 +263,12 @@ public class ClusterSoak {
                     List<String> batch = new ArrayList<>();
                     for (int i = 0; i < 20; i++) {
                         String m = prefix + k++;
-                        ch.basicPublish("", "soak", persistent, m.getBytes(StandardCharsets.UTF_8));
+                        byte[] body = m.getBytes(StandardCharsets.UTF_8);
+                        if (LARGE_EVERY > 0 && k % LARGE_EVERY == 0) {
+                            body = java.util.Arrays.copyOf((m + "|").getBytes(StandardCharsets.UTF_8),
+                                    Math.max(LARGE_BYTES, body.length + 1));
+                        }
+                        ch.basicPublish("", "soak", persistent, body);
                         batch.add(m);
                     }
                     if (ch.waitForConfirms(20_000)) {
@@ -285,7 +297,7 @@ public class ClusterSoak {
                 ch.basicQos(200);
                 CountDownLatch2 gone = new CountDownLatch2();
                 DeliverCallback deliver = (tag, d) -> {
-                    consumed.merge(new String(d.getBody(), StandardCharsets.UTF_8), 1, Integer::sum);
+                    consumed.merge(idOf(d.getBody()), 1, Integer::sum);
                     ch.basicAck(d.getEnvelope().getDeliveryTag(), false);
                 };
                 ch.basicConsume("soak", false, deliver, tag -> gone.open());
@@ -297,6 +309,15 @@ public class ClusterSoak {
                 sleep(500);
             }
         }
+    }
+
+    /** A message's id: its body up to "|" (a padded one), or all of it. */
+    static String idOf(byte[] body) {
+        int end = 0;
+        while (end < body.length && body[end] != '|') {
+            end++;
+        }
+        return new String(body, 0, end, StandardCharsets.UTF_8);
     }
 
     static final class CountDownLatch2 {
