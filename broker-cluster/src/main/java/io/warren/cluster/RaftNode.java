@@ -68,6 +68,7 @@ public final class RaftNode implements AutoCloseable {
     private final AtomicLong callIds = new AtomicLong();
     private final ClientId adminClientId = ClientId.randomId();
     private final RaftServer server;
+    private final AppendChainGuard appendChainGuard;
     private volatile MetadataGroup metadata;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -102,6 +103,7 @@ public final class RaftNode implements AutoCloseable {
                 // default) would refuse to start on the dir this member used before.
                 .setOption(RaftStorage.StartupOption.RECOVER)
                 .build();
+        appendChainGuard = new AppendChainGuard(server, self.id());
     }
 
     /**
@@ -487,6 +489,10 @@ public final class RaftNode implements AutoCloseable {
         return settings;
     }
 
+    AppendChainGuard appendChainGuard() {
+        return appendChainGuard;
+    }
+
     /** A client for {@code group}: TLS, retries every {@link RaftSettings#retryInterval} through elections. */
     /**
      * The thread that hands the queue groups' records to their Ratis clients: callers (event
@@ -605,6 +611,7 @@ public final class RaftNode implements AutoCloseable {
                 log.warn("closing the metadata group's client failed", e);
             }
         }
+        appendChainGuard.close();
         try {
             server.close();
         } catch (IOException | RuntimeException e) {

@@ -856,4 +856,36 @@ class QueueGroupTest {
         assertTrue(elapsed >= timeout, "failed after " + elapsed + " ms, before the " + timeout + " ms timeout");
         assertTrue(elapsed <= timeout + 2_500, "failed after " + elapsed + " ms, past the timeout and a sweep");
     }
+
+    /**
+     * A follower one of whose log appends failed takes the next entries (AppendChainGuard): in
+     * Ratis 3.2.2 every later append is chained on the failed one and fails with it, for as long
+     * as the server runs (the cluster soak lost a member to a queue that way). The test puts a
+     * failed future at the end of a follower's chain, as that failed append left it, then puts
+     * three values; they stay below index 20, so no snapshot is taken yet (one every 20 entries
+     * here) and the follower can only have them through appends. Without the guard it never has
+     * them (checked by hand: this test then fails at its 15 s bound), with it it has them and the
+     * guard counted the clearing.
+     */
+    @Test void aFollowerWhoseLogAppendFailedTakesTheNextEntries() throws Exception {
+        assertTrue(AppendChainGuard.active(), "this Ratis has the append chain the guard mends");
+        QueueGroup[] groups = joinAll("vhost/append-chain/1");
+        int leader = leaderOf(groups);
+        join(groups[leader].put(1, bytes("before")));
+        int follower = (leader + 1) % 3;
+        await().atMost(BOUND).until(() -> groups[follower].get(1) != null);
+        org.apache.ratis.server.RaftServer.Division division = node(follower).server().getDivision(groups[follower].groupId());
+        java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> chain = AppendChainGuard.chainOf(division);
+        assertNotNull(chain, "the follower's append chain");
+        long clearedBefore = node(follower).appendChainGuard().cleared();
+        chain.set(CompletableFuture.failedFuture(new IllegalStateException("an append failed (test)")));
+        long last = 0;
+        for (int i = 2; i <= 4; i++) {
+            last = join(groups[leader].put(i, bytes("after" + i)));
+        }
+        assertTrue(last < 20, "no snapshot yet: the last put is at index " + last);
+        await().atMost(BOUND).until(() -> groups[follower].get(4) != null);
+        assertEquals("after4", new String(groups[follower].get(4), StandardCharsets.UTF_8));
+        assertTrue(node(follower).appendChainGuard().cleared() > clearedBefore, "the guard cleared the failed chain");
+    }
 }
