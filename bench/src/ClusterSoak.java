@@ -51,7 +51,7 @@ public class ClusterSoak {
     static final AtomicLong nacked = new AtomicLong();
     /**
      * SOAK_LARGE_EVERY=N (0, the default: none): every Nth message of each publisher is padded to
-     * SOAK_LARGE_BYTES (default 5,000,000), past a Raft log entry's 4 MiB, so it goes to the log in
+     * SOAK_LARGE_BYTES (default 5,000,000), past a Raft log entry's 1 MiB, so it goes to the log in
      * parts; a body is its id, then "|" and the padding when there is one.
      */
     static final int LARGE_EVERY = Integer.parseInt(System.getenv().getOrDefault("SOAK_LARGE_EVERY", "0"));

@@ -112,15 +112,22 @@ public record RaftSettings(Duration electionTimeoutMin, Duration electionTimeout
         // Every group's log worker on every member holds a direct write buffer, 8 MiB by Ratis'
         // default: 17 groups (16 quorum queues and the metadata) held 170 MB of direct memory on
         // a test node and set its memory alarm, which blocks every publisher of the cluster.
-        // An entry must fit in it, and Ratis refuses entries past the appender's byte limit
-        // (4 MiB, its default, kept) anyway, so the buffer needs no more than that limit and
-        // the 8 bytes around an entry: half the memory for the same entries.
+        // An entry must fit in it, so the buffer is the entry limit and the 8 bytes around an
+        // entry, and the appender's byte limit (Ratis refuses an entry past it) is that limit.
+        // A quorum queue's batches are at most 1 MiB of records (QueueGroup.MAX_BATCH_BYTES) and
+        // a larger message goes in parts, so entries need no more than 1 MiB and the framing:
+        // a quarter of Ratis' 4 MiB default, and a node holds four times the quorum queues
+        // before their buffers reach its memory watermark.
         RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(MAX_ENTRY_BYTES));
         RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(MAX_ENTRY_BYTES + 8));
     }
 
-    /** The largest log entry Ratis takes (its appender's byte limit): a larger one is refused. */
-    public static final int MAX_ENTRY_BYTES = 4 << 20;
+    /**
+     * The largest log entry Ratis takes here (its appender's byte limit and, with 8 bytes of
+     * framing, each log's direct write buffer): a larger one is refused. 1 MiB of records and
+     * 64 KiB for the batch's framing and Ratis' own.
+     */
+    public static final int MAX_ENTRY_BYTES = (1 << 20) + (64 << 10);
 
     static TimeDuration ratis(Duration d) {
         return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);

@@ -555,11 +555,12 @@ class QueueGroupTest {
     }
 
     /**
-     * Ratis refuses a log entry past its byte limit (4 MiB), with every record in it: a value
+     * Ratis refuses a log entry past its byte limit (1 MiB and 64 KiB here), with every record in it: a value
      * larger than an entry may hold goes in parts (one entry each) and is put whole on every
      * member; a large record that would take a batch of small
      * ones past the limit goes in the next entry, so the small ones beside it are not refused
-     * with it (they were, when 900 kB of small puts and a 3.5 MB one waited together); and a
+     * with it (they were, when 900 kB of small puts and a 3.5 MB one waited together, with 4 MiB
+     * entries; 800 kB here, 1 MiB entries); and a
      * remove of more keys than an entry holds (a purge of a long queue) is split.
      */
     @Test void noRecordsMakeAnEntryRatisRefuses() throws Exception {
@@ -578,7 +579,7 @@ class QueueGroupTest {
         for (int i = 0; i < 90; i++) {
             small.add(g.putLater(10 + i, new byte[10_000]));
         }
-        CompletableFuture<Long> large = g.putLater(200, new byte[3_500_000]);
+        CompletableFuture<Long> large = g.putLater(200, new byte[800_000]); // one record, not in parts
         for (int i = 0; i < 10; i++) {
             small.add(g.putLater(300 + i, bytes("after" + i)));
         }

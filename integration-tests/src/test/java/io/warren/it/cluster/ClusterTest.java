@@ -1074,7 +1074,7 @@ class ClusterTest {
             assertEquals(10, api(leader, "GET", "/api/queues/%2F/qq.relay", null).path("messages").asInt());
             api(other, "DELETE", "/api/queues/%2F/qq.relay/contents", null);
             assertEquals(null, g.basicGet("qq.relay", true), "purged at the leader by node " + other);
-            // a message larger than a Raft log entry may be (4 MiB) goes to the log in parts: it is
+            // a message larger than a Raft log entry may be (1 MiB) goes to the log in parts: it is
             // confirmed and read back whole through another node (RabbitMQ's quorum queues take
             // up to max_message_size), and the small one behind it too
             byte[] large = new byte[10 << 20];
