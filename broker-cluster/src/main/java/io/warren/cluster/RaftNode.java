@@ -14,7 +14,6 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.retry.RetryPolicies;
-import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -79,7 +78,7 @@ public final class RaftNode implements AutoCloseable {
         RaftGroup group = group(MetadataGroup.GROUP_ID, self, members);
         Files.createDirectories(storageDir);
         properties = new RaftProperties();
-        RaftConfigKeys.Rpc.setType(properties, SupportedRpcType.GRPC);
+        RaftConfigKeys.Rpc.setType(properties, new WarrenRpcType()); // gRPC, and a fix of its leader's sender
         GrpcConfigKeys.Server.setHost(properties, self.host());
         GrpcConfigKeys.Server.setPort(properties, listenPort);
         RaftServerConfigKeys.setStorageDir(properties, List.of(storageDir.toFile()));
@@ -354,7 +353,7 @@ public final class RaftNode implements AutoCloseable {
     public static List<Member> metadataMembersAt(Member target, ClusterSecret secret, RaftSettings settings)
             throws IOException {
         RaftProperties p = new RaftProperties();
-        RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+        RaftConfigKeys.Rpc.setType(p, new WarrenRpcType());
         settings.applyTo(p);
         RaftPeer peer = RaftPeer.newBuilder().setId(target.id()).setAddress(target.address()).build();
         try (RaftClient c = RaftClient.newBuilder().setProperties(p)

@@ -889,4 +889,62 @@ class QueueGroupTest {
         assertEquals("after4", new String(groups[follower].get(4), StandardCharsets.UTF_8));
         assertTrue(node(follower).appendChainGuard().cleared() > clearedBefore, "the guard cleared the failed chain");
     }
+
+    /**
+     * A follower whose next entry is the first of the leader's log while the leader's snapshot
+     * lies past it (the log was purged up to a snapshot in the middle of a segment, so the entry
+     * before that next one is in neither) gets the snapshot ({@link WarrenRpcType.Appender}).
+     * Ratis' own appender failed an assertion there and stopped for good, and the follower heard
+     * nothing more in that term (bench/quorum.sh with 5 MB messages met it). The test makes the
+     * leader take that follower's next index back to its log's first index, then puts more: the
+     * follower has them, through the snapshot it was sent.
+     */
+    @Test void aFollowerWhosePreviousEntryWasPurgedGetsTheLeadersSnapshot() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/purged-previous/1");
+        int leader = leaderOf(groups);
+        int follower = (leader + 1) % 3;
+        org.apache.ratis.server.RaftServer.Division division = node(leader).server().getDivision(groups[leader].groupId());
+        org.apache.ratis.server.raftlog.RaftLog raftLog = division.getRaftLog();
+        // puts of 300 bytes (1 KiB segments, a snapshot every 20 entries here) until a purge ended
+        // mid-segment: the log's first index is at or below the snapshot's
+        byte[] value = new byte[300];
+        long key = 0;
+        while (true) {
+            join(groups[leader].put(++key, value));
+            org.apache.ratis.statemachine.SnapshotInfo snapshot = division.getStateMachine().getLatestSnapshot();
+            if (snapshot != null && raftLog.getStartIndex() > 1 && snapshot.getIndex() >= raftLog.getStartIndex()) {
+                break;
+            }
+            assertTrue(key < 500, "no purge ended mid-segment in 500 puts");
+        }
+        long finalKey = key;
+        await().atMost(BOUND).until(() -> groups[follower].get(finalKey) != null);
+        long before = WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get();
+        org.apache.ratis.server.leader.FollowerInfo info = followerInfo(division, cluster.members().get(follower).id());
+        info.setNextIndex(raftLog.getStartIndex());
+        for (int i = 1; i <= 3; i++) {
+            join(groups[leader].put(finalKey + i, bytes("after" + i)));
+        }
+        await().atMost(BOUND).until(() -> groups[follower].get(finalKey + 3) != null);
+        assertEquals("after3", new String(groups[follower].get(finalKey + 3), StandardCharsets.UTF_8));
+        assertTrue(WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get() > before, "the leader sent its snapshot for it");
+    }
+
+    /** The leader's record of one follower (Ratis keeps it in package-private classes: reflection, for this test). */
+    private static org.apache.ratis.server.leader.FollowerInfo followerInfo(org.apache.ratis.server.RaftServer.Division leader,
+                                                                             String followerId) throws Exception {
+        java.lang.reflect.Method getRole = leader.getClass().getDeclaredMethod("getRole");
+        getRole.setAccessible(true);
+        Object role = getRole.invoke(leader);
+        java.lang.reflect.Method getLeaderState = role.getClass().getDeclaredMethod("getLeaderState");
+        getLeaderState.setAccessible(true);
+        Object state = ((java.util.Optional<?>) getLeaderState.invoke(role)).orElseThrow();
+        java.lang.reflect.Method getLogAppenders = state.getClass().getDeclaredMethod("getLogAppenders");
+        getLogAppenders.setAccessible(true);
+        @SuppressWarnings("unchecked")
+        java.util.stream.Stream<org.apache.ratis.server.leader.LogAppender> appenders =
+                (java.util.stream.Stream<org.apache.ratis.server.leader.LogAppender>) getLogAppenders.invoke(state);
+        return appenders.filter(a -> a.getFollowerId().toString().equals(followerId)).findFirst().orElseThrow()
+                .getFollower();
+    }
 }

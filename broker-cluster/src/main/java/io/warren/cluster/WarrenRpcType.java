@@ -1,0 +1,115 @@
+package io.warren.cluster;
+
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.grpc.server.GrpcLogAppender;
+import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
+import org.apache.ratis.rpc.RpcFactory;
+import org.apache.ratis.rpc.RpcType;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.leader.FollowerInfo;
+import org.apache.ratis.server.leader.LeaderState;
+import org.apache.ratis.server.leader.LogAppender;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.raftlog.RaftLog;
+import org.apache.ratis.server.raftlog.RaftLogIOException;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Ratis' gRPC transport, as {@code SupportedRpcType.GRPC} is, with one change on the leader's
+ * side ({@link Appender}). Set as the RPC type of every warren member and client
+ * ({@code RaftConfigKeys.Rpc.setType}: Ratis reads a type it does not know as a class name and
+ * makes it with this no-argument constructor).
+ */
+public final class WarrenRpcType implements RpcType {
+    private static final Logger log = LoggerFactory.getLogger(WarrenRpcType.class);
+    /** How many times a leader sent a snapshot because a follower's previous entry was purged (for tests). */
+    static final AtomicLong SNAPSHOTS_FOR_PURGED_PREVIOUS = new AtomicLong();
+
+    @Override public String name() {
+        return WarrenRpcType.class.getName();
+    }
+
+    @Override public RpcFactory newFactory(Parameters parameters) {
+        return new Factory(parameters);
+    }
+
+    /** gRPC's factory with warren's log appender. */
+    static final class Factory extends GrpcFactory {
+        Factory(Parameters parameters) {
+            super(parameters);
+        }
+
+        @Override public LogAppender newLogAppender(RaftServer.Division server, LeaderState state, FollowerInfo f) {
+            return new Appender(server, state, f);
+        }
+    }
+
+    /**
+     * The leader's sender to one follower: Ratis' gRPC appender, except that a follower whose next
+     * entry's predecessor is gone from the leader's log gets the leader's snapshot.
+     *
+     * <p>Ratis 3.2.2 sends a snapshot only to a follower whose next index is below the log's
+     * first index. When it is exactly the first index, and the snapshot the log was purged to lies
+     * past it (the purged segment ended mid-way; warren purges up to each snapshot), the entry
+     * before it is in neither the log nor the snapshot: the appender cannot say which term that
+     * entry had, fails an assertion ("Previous TermIndex not found for firstIndex = N"), stops,
+     * and is never restarted ("is not running: skipping restart"). The follower then hears
+     * nothing from that leader: with pre-vote it cannot depose it either, so it stays behind for
+     * the whole term, and a publisher on its node gets no confirm (a put is confirmed once the
+     * member it went through applied it). Seen in bench/quorum.sh with 5 MB messages (snapshots
+     * every few seconds, segments of a few entries). Here such a follower gets the snapshot,
+     * after which its next entry's predecessor is the snapshot's last.
+     */
+    static final class Appender extends GrpcLogAppender {
+        Appender(RaftServer.Division server, LeaderState leaderState, FollowerInfo f) {
+            super(server, leaderState, f);
+        }
+
+        /** The snapshot to send when the follower's previous entry is purged and the snapshot is past it, else null. */
+        private SnapshotInfo snapshotForPurgedPrevious() {
+            FollowerInfo f = getFollower();
+            long next = f.getNextIndex();
+            RaftLog raftLog = getRaftLog();
+            if (next <= RaftLog.LEAST_VALID_LOG_INDEX || next >= raftLog.getNextIndex()
+                    || next == f.getSnapshotIndex() + 1) {
+                return null;
+            }
+            TermIndex previous = raftLog.getTermIndex(next - 1);
+            if (previous != null) {
+                return null;
+            }
+            SnapshotInfo snapshot = getServer().getStateMachine().getLatestSnapshot();
+            return snapshot != null && snapshot.getIndex() >= next ? snapshot : null;
+        }
+
+        @Override public SnapshotInfo shouldInstallSnapshot() {
+            SnapshotInfo snapshot = super.shouldInstallSnapshot();
+            if (snapshot != null) {
+                return snapshot;
+            }
+            snapshot = snapshotForPurgedPrevious();
+            if (snapshot != null) {
+                SNAPSHOTS_FOR_PURGED_PREVIOUS.incrementAndGet();
+                log.info("{}: the entry before {}'s next ({}) is purged and the snapshot at {} is past it: sending the "
+                        + "snapshot", getServer().getMemberId(), getFollowerId(), getFollower().getNextIndex(),
+                        snapshot.getIndex());
+            }
+            return snapshot;
+        }
+
+        @Override public AppendEntriesRequestProto newAppendEntriesRequest(long callId, boolean heartbeat)
+                throws RaftLogIOException {
+            // Entries whose predecessor cannot be named would fail Ratis' assertion and stop this
+            // sender: send nothing now (a heartbeat still goes); the next round sends the snapshot.
+            if (!heartbeat && snapshotForPurgedPrevious() != null) {
+                return super.newAppendEntriesRequest(callId, true);
+            }
+            return super.newAppendEntriesRequest(callId, heartbeat);
+        }
+    }
+}
