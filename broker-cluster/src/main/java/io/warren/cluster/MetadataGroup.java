@@ -82,6 +82,10 @@ public final class MetadataGroup implements AutoCloseable {
      * until one completes — the broker must not call it from an event loop without a bound of its own.
      */
     public CompletableFuture<Long> submit(byte[] record) {
+        if (record.length > RaftSettings.MAX_RECORD_BYTES) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("a metadata record of " + record.length
+                    + " bytes is larger than a log entry may carry (" + RaftSettings.MAX_RECORD_BYTES + " bytes)"));
+        }
         return client.async().send(Message.valueOf(ByteString.copyFrom(record)))
                 .thenCompose(reply -> {
                     long index = reply.getLogIndex();

@@ -145,13 +145,12 @@ public final class QueueGroup {
     /** A batch stops taking records once it holds this many bytes (one record may be larger). */
     static final int MAX_BATCH_BYTES = 1 << 20;
     /**
-     * The most record bytes one entry carries: Ratis refuses an entry past its limit
-     * ({@link RaftSettings#MAX_ENTRY_BYTES}), this leaves room for the batch's framing and
-     * Ratis' own. A put of a larger value goes in parts ({@link #putInParts}); a record larger
+     * The most record bytes one entry carries ({@link RaftSettings#MAX_RECORD_BYTES}: with the
+     * batch's framing and Ratis' own, every entry stays within 1 MiB; see there why). A put of a larger value goes in parts ({@link #putInParts}); a record larger
      * than this is refused at once; one that would take a batch past it waits for the next
      * entry, so the records beside it are not refused with it.
      */
-    static final int MAX_RECORD_BYTES = RaftSettings.MAX_ENTRY_BYTES - 64 * 1024;
+    static final int MAX_RECORD_BYTES = RaftSettings.MAX_RECORD_BYTES;
     /** The most keys one remove record carries (a longer remove is split): it fits in an entry. */
     static final int MAX_REMOVE_KEYS = (MAX_RECORD_BYTES - 5) / 8;
     /** The most value bytes one {@link #PART} record carries. */

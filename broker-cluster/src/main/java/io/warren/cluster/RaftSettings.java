@@ -124,10 +124,21 @@ public record RaftSettings(Duration electionTimeoutMin, Duration electionTimeout
 
     /**
      * The largest log entry Ratis takes here (its appender's byte limit and, with 8 bytes of
-     * framing, each log's direct write buffer): a larger one is refused. 1 MiB of records and
-     * 64 KiB for the batch's framing and Ratis' own.
+     * framing, each log's direct write buffer): a larger one is refused.
      */
     public static final int MAX_ENTRY_BYTES = (1 << 20) + (64 << 10);
+
+    /**
+     * The most bytes of records one log entry carries (a queue group's batch, a metadata record):
+     * with Ratis' framing an entry then stays at or below 1 MiB, the largest power of two below
+     * {@link #MAX_ENTRY_BYTES}. Ratis 3.2.2's segment reader grows its buffer by doubling up to
+     * that limit and, at the zeros that end a segment left open (a kill -9 leaves the file
+     * preallocated past its last entry), reads a whole buffer past a mark set for one entry: an
+     * entry past the power of two had grown the buffer to the limit, the mark was lost, and the
+     * member could not start ("Resetting to invalid mark"; the cluster soak's node 3 after a
+     * kill -9, reproduced by QueueGroupTest#aMemberRestartsFromAnOpenSegmentHoldingTheLargestEntry).
+     */
+    public static final int MAX_RECORD_BYTES = (1 << 20) - (64 << 10);
 
     static TimeDuration ratis(Duration d) {
         return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);

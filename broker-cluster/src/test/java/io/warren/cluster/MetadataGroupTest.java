@@ -137,6 +137,12 @@ class MetadataGroupTest {
                 assertEquals(prefix + i, own.get(i), "member " + m + "'s records out of order");
             }
         }
+        // a record past RaftSettings.MAX_RECORD_BYTES is refused at once (an entry past 1 MiB could
+        // keep a member from starting again)
+        ExecutionException tooLarge = assertThrows(ExecutionException.class,
+                () -> cluster.member(1).submit(new byte[RaftSettings.MAX_RECORD_BYTES + 1]).get());
+        assertTrue(tooLarge.getCause() instanceof IllegalArgumentException
+                && tooLarge.getCause().getMessage().contains("larger than a log entry may carry"), tooLarge.toString());
     }
 
     @Test void aStoppedMemberCatchesUpFromTheLeadersSnapshotWhenItReturns() throws Exception {

@@ -947,4 +947,48 @@ class QueueGroupTest {
         return appenders.filter(a -> a.getFollowerId().toString().equals(followerId)).findFirst().orElseThrow()
                 .getFollower();
     }
+
+    /**
+     * A member restarts from a log whose open segment holds the largest entry a put makes, as a
+     * kill -9 leaves it (the segment file preallocated past its last entry, zeros). Ratis' segment
+     * reader grows its buffer by doubling and, at the zeros that end such a segment, reads a whole
+     * buffer beyond a mark it set for one entry at most: once an entry past the largest power of two
+     * below Ratis' entry limit had grown the buffer to that limit, the mark was gone and the start
+     * failed ("Resetting to invalid mark"; the cluster soak's node 3 could not restart after a
+     * kill -9). Records are capped so that no entry passes 1 MiB ({@link RaftSettings#MAX_RECORD_BYTES}).
+     */
+    @Test void aMemberRestartsFromAnOpenSegmentHoldingTheLargestEntry() throws Exception {
+        // a group of one on a node of its own, with the default 4 MiB segments (this class's are
+        // 1 KiB: every large entry would sit in a segment of its own)
+        TestCluster solo = new TestCluster(1, dir.resolve("largest-entry"), RaftSettings.DEFAULT).startAll();
+        try {
+            QueueGroup g = solo.member(0).node().joinQueueGroup("vhost/largest-entry/1", solo.members());
+            await().atMost(BOUND).until(g::isLeader);
+            byte[] largest = new byte[QueueGroup.MAX_RECORD_BYTES - 1 - 8]; // one put record: type, key, value
+            new java.util.Random(3).nextBytes(largest);
+            join(g.put(1, largest));
+            join(g.put(2, bytes("small")));
+            String group = g.groupId().getUuid().toString();
+            solo.stop(0);
+            // the open segment as a kill -9 leaves it: preallocated zeros after its last entry
+            Path current = solo.storageDir(0).resolve(group).resolve("current");
+            List<Path> open;
+            try (var files = Files.list(current)) {
+                open = files.filter(f -> f.getFileName().toString().startsWith("log_inprogress_")).toList();
+            }
+            assertEquals(1, open.size(), "one open segment in " + current);
+            long size = Files.size(open.get(0));
+            try (var channel = java.nio.channels.FileChannel.open(open.get(0), java.nio.file.StandardOpenOption.WRITE)) {
+                channel.write(java.nio.ByteBuffer.allocate(2 << 20), size);
+            }
+            solo.start(0);
+            QueueGroup again = solo.member(0).node().joinQueueGroup("vhost/largest-entry/1", solo.members());
+            await().atMost(BOUND).until(() -> again.get(2) != null);
+            assertArrayEquals(largest, again.get(1), "the largest entry read back at the restart");
+        } finally {
+            if (solo.member(0) != null) {
+                solo.stop(0);
+            }
+        }
+    }
 }
