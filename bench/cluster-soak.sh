@@ -4,7 +4,8 @@
 # leader, and for MINUTES a fault every 15-30 s on a random node: kill -9 (restarted after
 # 5-10 s), SIGSTOP for 5 s, a partition cutting it off (from both others or one) for 5-10 s, or
 # its traffic held back 3 s for 5-10 s (the nodes reach each other through TCP proxies in the
-# soak's JVM). Prints confirmed, consumed, duplicates and confirmed-but-lost (must be 0; the
+# soak's JVM). Prints confirmed, consumed, duplicates, confirmed-but-lost (must be 0) and failed
+# restarts (must be 0: a node that does not start again after a kill -9; the
 # script exits 1 otherwise). Loopback only. Not part of mvn verify.
 #
 #   bench/cluster-soak.sh [MINUTES]      default 10

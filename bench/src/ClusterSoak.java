@@ -57,7 +57,21 @@ public class ClusterSoak {
     static final int LARGE_EVERY = Integer.parseInt(System.getenv().getOrDefault("SOAK_LARGE_EVERY", "0"));
     static final int LARGE_BYTES = Integer.parseInt(System.getenv().getOrDefault("SOAK_LARGE_BYTES", "5000000"));
 
-    public static void main(String[] args) throws Exception {
+    /** Restarts (after a kill -9) that bin/warren reported failed: the node stayed down. */
+    static int failedStarts;
+
+    public static void main(String[] args) {
+        try {
+            soak(args);
+        } catch (Throwable t) {
+            // the clients' connection threads would keep the JVM (and the script) running
+            System.out.println(now() + " cluster soak failed: " + t);
+            t.printStackTrace(System.out);
+            System.exit(2);
+        }
+    }
+
+    static void soak(String[] args) throws Exception {
         work = Path.of(args[0]);
         warren = args[1];
         double minutes = Double.parseDouble(args[2]);
@@ -95,7 +109,12 @@ public class ClusterSoak {
         while (System.nanoTime() < end) {
             Thread.sleep(15_000 + RANDOM.nextInt(15_000));
             int node = 1 + RANDOM.nextInt(3);
-            long pid = pid(node);
+            long pid = Files.exists(Path.of(key(node, "data_dir")).resolve("warren.pid")) ? pid(node) : -1;
+            if (pid < 0 || !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                System.out.printf("%s node %d is down (its start failed): starting it again%n", now(), node);
+                start(node);
+                continue;
+            }
             int fault = RANDOM.nextInt(5);
             if (fault == 4) {
                 cuts++;
@@ -128,7 +147,7 @@ public class ClusterSoak {
                 System.out.printf("%s kill -9 node %d (pid %d); confirmed so far %d%n", now(), node, pid, confirmed.size());
                 run("kill", "-9", String.valueOf(pid));
                 Thread.sleep(5_000 + RANDOM.nextInt(5_000));
-                run(warren, "start", "--config", conf(node).toString());
+                start(node);
             } else {
                 stops++;
                 System.out.printf("%s SIGSTOP node %d for 5 s; confirmed so far %d%n", now(), node, confirmed.size());
@@ -158,13 +177,14 @@ public class ClusterSoak {
         long duplicates = consumed.values().stream().mapToLong(n -> n - 1).sum();
         long invented = consumed.keySet().stream().filter(m -> !m.matches("p[0-3]-[0-9]+")).count();
         System.out.printf("%s cluster soak, %.1f min: %d kill -9, %d SIGSTOP, %d partitions, %d partial partitions, %d "
-                + "delays; confirmed %d, consumed %d distinct, duplicates %d, nacked %d, confirmed-but-lost %d, invented %d%n",
-                now(), minutes, kills, stops, partitions, cuts, delays, confirmed.size(), consumed.size(), duplicates, nacked.get(), lost, invented);
+                + "delays; confirmed %d, consumed %d distinct, duplicates %d, nacked %d, confirmed-but-lost %d, invented %d, "
+                + "failed restarts %d%n", now(), minutes, kills, stops, partitions, cuts, delays, confirmed.size(),
+                consumed.size(), duplicates, nacked.get(), lost, invented, failedStarts);
         for (int i = 1; i <= 3; i++) {
             run(warren, "stop", "--config", conf(i).toString());
         }
         proxies.close();
-        System.exit(lost == 0 && invented == 0 ? 0 : 1);
+        System.exit(lost == 0 && invented == 0 && failedStarts == 0 ? 0 : 1);
     }
 
     static String now() {
@@ -200,10 +220,20 @@ public class ClusterSoak {
         return Long.parseLong(Files.readString(Path.of(key(node, "data_dir")).resolve("warren.pid")).strip());
     }
 
-    static void run(String... command) throws Exception {
+    /** Runs a command; its exit code, or -1 when it ran past two minutes. */
+    static int run(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();
-        p.waitFor(120, TimeUnit.SECONDS);
+        return p.waitFor(120, TimeUnit.SECONDS) ? p.exitValue() : -1;
+    }
+
+    /** Starts node {@code node} through bin/warren; a failed start is printed and counted. */
+    static void start(int node) throws Exception {
+        int code = run(warren, "start", "--config", conf(node).toString());
+        if (code != 0) {
+            failedStarts++;
+            System.out.printf("%s node %d did not start (bin/warren start exited %d): see its log%n", now(), node, code);
+        }
     }
 
     static Connection connect(int node) throws Exception {
