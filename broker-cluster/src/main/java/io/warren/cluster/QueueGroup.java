@@ -383,7 +383,7 @@ public final class QueueGroup {
     }
 
     /**
-     * A value larger than a log entry may be (a message of more than about 1 MiB) goes as
+     * A value larger than a log entry may be (a message of more than about 960 KiB) goes as
      * {@link #PART} records of up to {@link #MAX_PART_BYTES}, one after another; every member
      * puts the value when the part that completes it is applied, all of its parts in order, in one
      * term and within {@link #MAX_PART_SPAN} entries of the first. Otherwise (a leader change in
