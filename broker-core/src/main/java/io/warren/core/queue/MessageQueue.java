@@ -2446,8 +2446,14 @@ public final class MessageQueue implements Destination {
             store.load(e.ref(), (props, body, failure) -> loop.execute(() -> {
                 if (failure != null) {
                     // Unreadable: take it out of the queue, loudly, but keep its store slot so a
-                    // restart (e.g. after freeing disk or fixing permissions) can try again.
-                    LOG.error("cannot load message {} of {} from the store", e.ref(), this, failure);
+                    // restart (e.g. after freeing disk or fixing permissions) can try again. A
+                    // message its store settled meanwhile is only dropped.
+                    if (failure instanceof io.warren.core.store.StoreException.Settled) {
+                        LOG.info("{}: message {} was settled meanwhile ({}): dropped", this, e.ref(),
+                                failure.getMessage());
+                    } else {
+                        LOG.error("cannot load message {} of {} from the store", e.ref(), this, failure);
+                    }
                     if (ready.remove(e)) {
                         left(e);
                         e.message().release();

@@ -362,7 +362,7 @@ public final class ReplicatedMessageStore implements MessageStore {
             return;
         }
         if (record == null) {
-            sink.loaded(null, null, new StoreException("message " + ref + " is no longer in the quorum queue's log"));
+            sink.loaded(null, null, new StoreException.Settled("message " + ref + " is no longer in the quorum queue's log"));
             return;
         }
         Decoded d = decode(record);
