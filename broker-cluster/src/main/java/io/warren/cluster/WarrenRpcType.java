@@ -63,7 +63,9 @@ public final class WarrenRpcType implements RpcType {
      * the whole term, and a publisher on its node gets no confirm (a put is confirmed once the
      * member it went through applied it). Seen in bench/quorum.sh with 5 MB messages (snapshots
      * every few seconds, segments of a few entries). Here such a follower gets the snapshot,
-     * after which its next entry's predecessor is the snapshot's last.
+     * after which its next entry's predecessor is the snapshot's last. (Ratis' master checks
+     * the same in its own {@code shouldInstallSnapshot}, unreleased as of 2026-12: once a release
+     * has it, this appender and the RPC type can go.)
      */
     static final class Appender extends GrpcLogAppender {
         Appender(RaftServer.Division server, LeaderState leaderState, FollowerInfo f) {
