@@ -146,9 +146,10 @@ public final class QueueGroup {
     static final int MAX_BATCH_BYTES = 1 << 20;
     /**
      * The most record bytes one entry carries ({@link RaftSettings#MAX_RECORD_BYTES}: with the
-     * batch's framing and Ratis' own, every entry stays within 1 MiB; see there why). A put of a larger value goes in parts ({@link #putInParts}); a record larger
-     * than this is refused at once; one that would take a batch past it waits for the next
-     * entry, so the records beside it are not refused with it.
+     * batch's framing and Ratis' own, every entry stays within 1 MiB; see there why). A put of a
+     * larger value goes in parts ({@link #putInParts}); a record larger than this is refused at
+     * once; one that would take a batch past it waits for the next entry, so the records beside
+     * it are not refused with it.
      */
     static final int MAX_RECORD_BYTES = RaftSettings.MAX_RECORD_BYTES;
     /** The most keys one remove record carries (a longer remove is split): it fits in an entry. */
