@@ -30,3 +30,24 @@ write_cluster_configs() {
     } > "$work/node$i.conf"
   done
 }
+
+# The three nodes of WORK's configs through bin/warren: started together (returns once each
+# start returned), or stopped (a node paused with SIGSTOP is resumed first; errors ignored).
+#
+#   start_cluster WORK
+#   stop_cluster WORK
+_cluster_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+start_cluster() {
+  local i
+  for i in 1 2 3; do
+    "$_cluster_top/bin/warren" start --config "$1/node$i.conf" >/dev/null &
+  done
+  wait
+}
+stop_cluster() {
+  local i
+  for i in 1 2 3; do
+    [ -f "$1/data$i/warren.pid" ] && kill -CONT "$(cat "$1/data$i/warren.pid")" 2>/dev/null || true
+    "$_cluster_top/bin/warren" stop --config "$1/node$i.conf" >/dev/null 2>&1 || true
+  done
+}

@@ -27,10 +27,7 @@ cp=$(cat "$work/cp.txt")
 . "$here/cluster-configs.sh"
 write_cluster_configs "$work" "$base" "$((base + 20010))"
 cleanup() {
-  for i in 1 2 3; do
-    [ -f "$work/data$i/warren.pid" ] && kill -CONT "$(cat "$work/data$i/warren.pid")" 2>/dev/null || true
-    "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true
-  done
+  stop_cluster "$work"
   [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT

@@ -11,7 +11,6 @@
 # Loopback only. Needs `mvn -q -B -DskipTests package` first. Not part of mvn verify.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
 queues=${1:-100}
 seconds=${2:-30}
 base=${WARREN_BENCH_PORT:-5990}
@@ -20,17 +19,12 @@ work=$(mktemp -d)
 . "$here/cluster-configs.sh"
 write_cluster_configs "$work" "$base" "$((base + 20000))" "log.level = warning"
 cleanup() {
-  for i in 1 2 3; do
-    "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true
-  done
+  stop_cluster "$work"
   [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 echo "quorum-idle: $queues queues, $seconds s ($(date -u '+%F %H:%M') UTC, $(nproc) cores, $(java -version 2>&1 | head -1))"
-for i in 1 2 3; do
-  "$top/bin/warren" start --config "$work/node$i.conf" >/dev/null &
-done
-wait
+start_cluster "$work"
 api() { # METHOD PATH [BODY]: node 1's management API
   curl -sf -u guest:guest -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} \
     "http://127.0.0.1:$((base + 10001))/api/$2"

@@ -40,9 +40,7 @@ cp=$(cat "$work/cp.txt")
 . "$here/cluster-configs.sh"
 write_cluster_configs "$work" "$base" "$((base + 20000))" "log.level = warning"
 cleanup() {
-  for i in 1 2 3; do
-    "$top/bin/warren" stop --config "$work/node$i.conf" >/dev/null 2>&1 || true
-  done
+  stop_cluster "$work"
   if [ -z "${WARREN_ONLY:-}" ]; then
     for i in 0 1 2 3; do
       "$top/bench/reference-rabbitmq.sh" stop "$((rabbit_port + i))" >/dev/null 2>&1 || true
@@ -131,10 +129,7 @@ $(awk -v n="$sent" -v s="$seconds" -v e="$((i1 - i0))" 'BEGIN {printf "%.1f", n 
 }
 
 echo "quorum queue benchmark: PerfTest ${flags[*]}, ${seconds} s ($(date -u '+%F %H:%M') UTC, $(nproc) cores, $(java -version 2>&1 | head -1))"
-for i in 1 2 3; do
-  "$top/bin/warren" start --config "$work/node$i.conf" >/dev/null &
-done
-wait
+start_cluster "$work"
 pids="$(cat "$work/data1/warren.pid") $(cat "$work/data2/warren.pid") $(cat "$work/data3/warren.pid")"
 # a new cluster makes its default user once a majority runs
 for _ in $(seq 1 60); do

@@ -109,7 +109,7 @@ public class ClusterSoak {
         while (System.nanoTime() < end) {
             Thread.sleep(15_000 + RANDOM.nextInt(15_000));
             int node = 1 + RANDOM.nextInt(3);
-            long pid = Files.exists(Path.of(key(node, "data_dir")).resolve("warren.pid")) ? pid(node) : -1;
+            long pid = pid(node);
             if (pid < 0 || !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
                 System.out.printf("%s node %d is down (its start failed): starting it again%n", now(), node);
                 start(node);
@@ -217,7 +217,8 @@ public class ClusterSoak {
     }
 
     static long pid(int node) throws Exception {
-        return Long.parseLong(Files.readString(Path.of(key(node, "data_dir")).resolve("warren.pid")).strip());
+        Path file = Path.of(key(node, "data_dir")).resolve("warren.pid");
+        return Files.exists(file) ? Long.parseLong(Files.readString(file).strip()) : -1;
     }
 
     /** Runs a command; its exit code, or -1 when it ran past two minutes. */
