@@ -324,18 +324,19 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
     }
 
     /**
-     * Deletes the copies this node recovered at start that are no longer any queue's member: the
-     * queue was deleted while this node was down (the other members left its group), or this
-     * node's member was removed (delete_member, shrink) while it was down (the group runs
-     * without it). A recovered group counts as left over only once this run's start is applied
-     * here (the metadata log is replayed to past every change made while the node was down), its
-     * queue is no longer in the metadata or has a stand-in here (this node is no member), and the
-     * group's other members confirm it: one that leads answers with a configuration without this
-     * node, or (the queue deleted) every other member runs and has no copy of the group at all. A copy is never taken
-     * on this node's view alone: a whole cluster restarting replays its metadata while its
-     * groups are recovered, and no copy of a live queue may go. (A queue deleted while all of
-     * its members were down keeps its copies: each node still has one.) Blocks (the membership
-     * executor; a request timeout per member asked at most).
+     * Deletes the copies this node holds that are no longer any queue's member: the queue was
+     * deleted while this node was down or its broker stopped (stop_app), or this node's member
+     * was removed (delete_member, shrink) then (the group runs without it). Only once this run's
+     * start is applied here (the metadata log is replayed to past every change made while the
+     * node was down), and only copies no queue of this node is attached to. A copy whose queue
+     * is no longer in the metadata goes on that word alone: a group's copies are made only for a
+     * queue the metadata has (when its record is applied) or, on the node that declares it, for
+     * a queue attached before its record is sent, so an unattached copy with no queue is one of a
+     * deleted queue (or of a declaration that never reached the log, whose node went down before
+     * it did) — even when every member was down or stopped when it was deleted. A copy whose queue
+     * is kept but has a stand-in here (this node is no member) needs the group's word: a member
+     * that leads answers with a configuration without this node. Blocks (the membership executor;
+     * a request timeout per member asked at most).
      */
     private void leaveLeftOvers() {
         if (!node.definitions().started().isDone()) {
@@ -354,34 +355,29 @@ public final class QuorumQueues implements StoreDurability.QuorumStores {
             if (g.name() == null || id == 0 || attached.contains(name) || queueKept && !standIns.contains(name)) {
                 continue; // a member here, one not attached yet or while stop_app, or a name unknown
             }
-            Set<String> others = new java.util.HashSet<>(g.memberIds());
-            others.remove(self);
-            boolean gone = true; // every other member runs and has no copy
             boolean removed = false; // a leader's configuration lacks this node
-            for (String other : others) {
-                String otherNode = node.nodeNameOfId(other);
-                if (!node.running().getOrDefault(otherNode, false)) {
-                    gone = false;
-                    continue;
+            if (queueKept) {
+                Set<String> others = new java.util.HashSet<>(g.memberIds());
+                others.remove(self);
+                for (String other : others) {
+                    String otherNode = node.nodeNameOfId(other);
+                    if (!node.running().getOrDefault(otherNode, false)) {
+                        continue;
+                    }
+                    String conf;
+                    try {
+                        conf = node.askConfiguration(otherNode, name).get(5, TimeUnit.SECONDS);
+                    } catch (Exception ex) {
+                        continue;
+                    }
+                    if (conf.startsWith("1\n") && !List.of(conf.substring(2).split(",")).contains(self)) {
+                        removed = true;
+                        break;
+                    }
                 }
-                String conf;
-                try {
-                    conf = node.askConfiguration(otherNode, name).get(5, TimeUnit.SECONDS);
-                } catch (Exception ex) {
-                    gone = false;
-                    continue;
+                if (!removed) {
+                    continue; // a queue that is kept needs its leader's word: this node's member is out
                 }
-                if (conf.startsWith("1\n") && !List.of(conf.substring(2).split(",")).contains(self)) {
-                    removed = true;
-                    break;
-                }
-                if (!conf.isEmpty()) {
-                    gone = false;
-                }
-            }
-            // a queue that is kept needs its leader's word: this node's member is out of the group
-            if (!removed && (queueKept || !gone)) {
-                continue;
             }
             try {
                 node.leaveQueueGroup(name);

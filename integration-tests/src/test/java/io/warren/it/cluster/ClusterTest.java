@@ -1836,6 +1836,33 @@ class ClusterTest {
             assertEquals(10, ch.queueDeclarePassive("qq.leftover").getMessageCount(), "served through node 1");
             ch.queueDelete("qq.leftover");
         }
+        // a queue deleted while every one of its members is stopped (RabbitMQ deletes such a
+        // queue too): no member is left to tell the others, each deletes its copy on the
+        // metadata's word once its broker is back
+        declare(1, "qq.orphan", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local",
+                "x-quorum-initial-group-size", 2));
+        await().atMost(SPREAD).untilAsserted(() ->
+                assertEquals(Set.of("warren1@localhost", "warren2@localhost"), members(3, "qq.orphan")));
+        publish(3, "qq.orphan", 0, 5);
+        Map<Integer, Set<String>> held = Map.of(1, groupDirs(1), 2, groupDirs(2));
+        assertEquals(0, cluster.ctl(1, "stop_app").code());
+        assertEquals(0, cluster.ctl(2, "stop_app").code());
+        try (Connection c = cluster.connect(3)) {
+            c.createChannel().queueDelete("qq.orphan");
+        }
+        assertEquals(0, cluster.ctl(1, "start_app").code());
+        assertEquals(0, cluster.ctl(2, "start_app").code());
+        for (int n : List.of(1, 2)) {
+            await().atMost(SPREAD).untilAsserted(() -> {
+                Set<String> now = groupDirs(n);
+                assertTrue(held.get(n).containsAll(now), "no new group: " + now + " against " + held.get(n));
+                assertEquals(held.get(n).size() - 1, now.size(), "node " + n + " deleted its copy of qq.orphan: " + now);
+            });
+        }
+        try (Connection c = cluster.connect(2)) {
+            Channel ch = c.createChannel();
+            assertThrows(IOException.class, () -> ch.queueDeclarePassive("qq.orphan"));
+        }
         Set<String> oneAndTwo = Set.of("warren1@localhost", "warren2@localhost");
         for (int i = 1; i <= 3; i++) {
             int node = i;
