@@ -998,15 +998,22 @@ public final class AmqpConnection extends ChannelInboundHandlerAdapter {
             throw new ConnectionException(ReplyCode.NOT_ALLOWED, "access to vhost '" + v.name() + "' refused for user '"
                     + user + "'", 10, 40);
         }
-        int max = broker.settings().connectionMax();
-        if (broker.openConnections().incrementAndGet() > max) {
-            broker.openConnections().decrementAndGet();
-            // 530 with RabbitMQ's text for a connection limit (its per-vhost max-connections).
-            throw new ConnectionException(ReplyCode.NOT_ALLOWED, "access to vhost '" + o.virtualHost()
-                    + "' refused for user '" + user + "': connection limit (" + max + ") is reached", 10, 40);
+        // Another node's link (a relayed consumer, get or publish) is inter-node traffic, as
+        // RabbitMQ's distribution links are: neither a client connection counted in
+        // rabbitmq_connections nor one that connection_max may refuse (a limit met by clients
+        // would otherwise cut the other nodes' clients off this node's queues, and their links
+        // would use up the clients' share).
+        if (!relayed()) {
+            int max = broker.settings().connectionMax();
+            if (broker.openConnections().incrementAndGet() > max) {
+                broker.openConnections().decrementAndGet();
+                // 530 with RabbitMQ's text for a connection limit (its per-vhost max-connections).
+                throw new ConnectionException(ReplyCode.NOT_ALLOWED, "access to vhost '" + o.virtualHost()
+                        + "' refused for user '" + user + "': connection limit (" + max + ") is reached", 10, 40);
+            }
+            counted = true;
+            broker.counters().connectionsOpened.increment();
         }
-        counted = true;
-        broker.counters().connectionsOpened.increment();
         vhost = v;
         authorizer = new Authorizer(broker.access(), user, v.name());
         if (broker.vhosts().get(v.name()) != v) {

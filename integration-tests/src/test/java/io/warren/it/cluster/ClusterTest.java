@@ -1013,6 +1013,14 @@ class ClusterTest {
                     assertEquals(0, q.path("messages").asInt(), "node " + i + ": " + q);
                 }
             });
+            // the relay's link is not a client connection of the leader's node: not counted (nor
+            // held to its connection_max), as RabbitMQ's inter-node traffic is not; the
+            // follower's and the other node's clients are
+            await().atMost(SPREAD).untilAsserted(() -> {
+                assertEquals(0, raftMetric(leader, "/metrics", "rabbitmq_connections", null), "node " + leader);
+                assertEquals(1, raftMetric(follower, "/metrics", "rabbitmq_connections", null), "node " + follower);
+                assertEquals(1, raftMetric(other, "/metrics", "rabbitmq_connections", null), "node " + other);
+            });
             // an exclusive consumer elsewhere is refused as RabbitMQ refuses it: 403, through any node
             Channel excl = pub.createChannel();
             IOException refused = assertThrows(IOException.class,
