@@ -17,7 +17,8 @@
 # a follower: 10 s runs gave 7,000-10,600 msg/s over the whole run, 40 s runs 20,100-20,500 from
 # their 15th second on).
 # Each broker first gets a warm-up run of WARMUP seconds (default 60: on 2 cores the JIT of
-# three JVMs is still compiling after 30 s) with the same flags, not measured. Prints PerfTest's
+# three JVMs is still compiling after 30 s) with the same flags, not measured; warren one through
+# the leader and one through the follower, as its runs take both paths. Prints PerfTest's
 # rates, and the CPU time of all three warren JVMs (or RabbitMQ's VMs) per million messages; for
 # warren also the Raft log entries each run committed and the messages per entry (from the
 # leader node's rabbitmq_raft_log_commit_index on its Prometheus port).
@@ -158,6 +159,12 @@ raft_index() {
 # Warm-up, not measured: a JVM that has just started spends most of its CPU compiling (perf on the
 # leader 8 s into a first run: 41% in the JIT compilers), which is not what a broker costs.
 run "warren warm-up (not measured)" "$((base + leader))" "$warmup" "$pids" "${flags[@]}" >/dev/null
+# and through the follower: its node's client-facing code (the relay, the Ratis client) and the
+# leader's side of the link had not run yet, so the follower's runs paid their JIT (2026-12-04,
+# 23:48 UTC: the compiler threads took 20% of a core, 19 of the 154 CPU-microseconds a message,
+# 15 to 35 s into the run through the follower; 11% and 11 of 97 through the leader)
+run "warren warm-up through the follower (not measured)" "$((base + follower))" "$warmup" "$pids" \
+  "${flags[@]}" >/dev/null
 run "warren (3 nodes), through the leader (node $leader)" "$((base + leader))" "$seconds" "$pids" "${flags[@]}"
 # the same through a follower: its publishes and its consumer are relayed to the leader's node
 run "warren (3 nodes), through a follower (node $follower)" "$((base + follower))" "$seconds" "$pids" "${flags[@]}"
