@@ -40,10 +40,13 @@ import java.util.function.IntConsumer;
  * queue's log); what the old holder requeued, the new one redelivers.
  *
  * <p>basic.get, queue.purge and the holder's counts and deletes run on a link of their own per
- * operation (a got message's link is its until the client settles it), taken from a few idle
- * links kept per holder, vhost and user ({@value #MAX_IDLE_LINKS}, each closed after
- * {@value #IDLE_LINK_MS} ms unused), so a client polling with basic.get through a node that does
- * not hold its queue costs one round trip per get, not a connection and a login.
+ * operation, taken from a few idle links kept per holder, vhost and user ({@value #MAX_IDLE_LINKS},
+ * each closed after {@value #IDLE_LINK_MS} ms unused), so a client polling with basic.get through
+ * a node that does not hold its queue costs one round trip per get, not a connection and a login.
+ * A got message is settled over the link it came by, which is kept until every message got on it
+ * is settled; the next get of the same queue by the same user goes on that link too (the
+ * holder's channel keeps any number unacknowledged, as RabbitMQ's does), so a client that gets
+ * many messages before it acks them holds one link per queue, not one per message.
  */
 public final class LinkRelays implements RemoteQueues {
     private static final Logger log = LoggerFactory.getLogger(LinkRelays.class);
@@ -103,11 +106,18 @@ public final class LinkRelays implements RemoteQueues {
         links.forEach(AmqpLink::close);
         links.clear();
         idle.clear();
+        holding.clear();
     }
 
-    /** Links open now (tests, listings). */
-    public int openLinks() {
-        return links.size();
+    /** Links to other nodes open now: relayed consumers, gets and other uses, forwarded publishes. */
+    @Override public int openLinks() {
+        int n = 0;
+        for (AmqpLink l : links) {
+            if (l.isOpen()) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** The node to link to for {@code q} now, or null while it is not known (an election). */
@@ -513,11 +523,23 @@ public final class LinkRelays implements RemoteQueues {
     /** Idle one-operation links by "node \0 vhost \0 user", the most recently used first. */
     private final ConcurrentHashMap<String, java.util.concurrent.ConcurrentLinkedDeque<Once>> idle =
             new ConcurrentHashMap<>();
+    /**
+     * Links holding got messages not settled yet, by "node \0 vhost \0 user \0 queue": the next
+     * get of that queue goes there (one link per queue, not per unsettled message).
+     */
+    private final ConcurrentHashMap<String, Once> holding = new ConcurrentHashMap<>();
 
-    /** A one-operation link: nothing is delivered on it; it goes back to the idle ones when done. */
+    /**
+     * A one-operation link: nothing is delivered on it; it goes back to the idle ones when done
+     * with: when its operations have been answered and the messages got on it settled.
+     */
     private static final class Once implements AmqpLink.Handler {
         final String key;
         volatile AmqpLink link;
+        /** Operations waiting for their answer plus got messages not settled yet. Guarded by this. */
+        private int uses = 1;
+        /** Its key in {@link #holding} while it is the link there. Guarded by this. */
+        private String holdKey;
 
         Once(String key) {
             this.key = key;
@@ -611,11 +633,42 @@ public final class LinkRelays implements RemoteQueues {
         }
         for (Once o; (o = links.pollFirst()) != null; ) {
             if (o.link.isOpen()) {
+                synchronized (o) {
+                    o.uses = 1;
+                }
                 return o;
             }
             closeLink(o.link);
         }
         return null;
+    }
+
+    /**
+     * Takes one more use of {@code o} for a get, if it is in use (its gets not all settled: it is
+     * not idle, so no idle timer closes it) and open.
+     */
+    private static boolean join(Once o) {
+        synchronized (o) {
+            if (o.uses > 0 && o.link != null && o.link.isOpen()) {
+                o.uses++;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /** One use of {@code o} is over (an operation answered, a got message settled); at the last it is released. */
+    private void done(Once o) {
+        synchronized (o) {
+            if (--o.uses > 0) {
+                return;
+            }
+            if (o.holdKey != null) {
+                holding.remove(o.holdKey, o);
+                o.holdKey = null;
+            }
+        }
+        release(o);
     }
 
     /** A one-operation link is done with: kept idle for the next (up to MAX_IDLE_LINKS per key), else closed. */
@@ -657,40 +710,70 @@ public final class LinkRelays implements RemoteQueues {
 
     @Override public void get(MessageQueue q, String user, BiConsumer<QueueEntry, Integer> sink,
                               java.util.function.Consumer<BrokerException> failed) {
-        once(q, user, failed, link -> link.get(q.name()), (once, got) -> {
-            if (got == null) {
-                release(once);
-                sink.accept(null, 0);
-                return;
-            }
-            AmqpLink link = once.link;
-            Message m = new Message(got.exchange(), got.routingKey(), got.properties(), got.body(), false,
-                    MessageHeaders.READER);
-            // The got message's link is its until the client settles it.
-            QueueEntry entry = new QueueEntry(m, 0, got.redelivered(), new QueueEntry.Remote() {
-                @Override public void ack() {
-                    link.ack(got.deliveryTag(), false);
-                    release(once);
+        String node = holderOf(q);
+        Once held = node == null ? null : holding.get(node + '\0' + q.vhost() + '\0' + user + '\0' + q.name());
+        if (held != null && join(held)) {
+            held.link.get(q.name()).whenComplete((got, e) -> {
+                if (e == null) {
+                    got(q, held, got, sink);
+                    return;
                 }
-
-                @Override public void requeue() {
-                    link.nack(got.deliveryTag(), false, true);
-                    release(once);
-                }
-
-                @Override public void reject() {
-                    link.reject(got.deliveryTag(), false);
-                    release(once);
-                }
+                // the link went or the holder refused (the link closed): the usual way follows
+                // a leader that moved and gives the client the holder's refusal
+                done(held);
+                getOnce(q, user, sink, failed);
             });
-            sink.accept(entry, got.messageCount());
+            return;
+        }
+        getOnce(q, user, sink, failed);
+    }
+
+    private void getOnce(MessageQueue q, String user, BiConsumer<QueueEntry, Integer> sink,
+                         java.util.function.Consumer<BrokerException> failed) {
+        once(q, user, failed, link -> link.get(q.name()), (once, got) -> got(q, once, got, sink));
+    }
+
+    /** A get's answer on {@code once}: the message holds the link until the client settles it. */
+    private void got(MessageQueue q, Once once, AmqpLink.Got got, BiConsumer<QueueEntry, Integer> sink) {
+        if (got == null) {
+            done(once);
+            sink.accept(null, 0);
+            return;
+        }
+        synchronized (once) {
+            once.uses++; // the message's, until settled; the get's own use ends below
+            String key = once.key + '\0' + q.name();
+            if (once.holdKey == null && holding.putIfAbsent(key, once) == null) {
+                once.holdKey = key;
+            }
+        }
+        done(once);
+        AmqpLink link = once.link;
+        Message m = new Message(got.exchange(), got.routingKey(), got.properties(), got.body(), false,
+                MessageHeaders.READER);
+        QueueEntry entry = new QueueEntry(m, 0, got.redelivered(), new QueueEntry.Remote() {
+            @Override public void ack() {
+                link.ack(got.deliveryTag(), false);
+                done(once);
+            }
+
+            @Override public void requeue() {
+                link.nack(got.deliveryTag(), false, true);
+                done(once);
+            }
+
+            @Override public void reject() {
+                link.reject(got.deliveryTag(), false);
+                done(once);
+            }
         });
+        sink.accept(entry, got.messageCount());
     }
 
     @Override public void purge(MessageQueue q, String user, IntConsumer sink,
                                 java.util.function.Consumer<BrokerException> failed) {
         once(q, user, failed, link -> link.purge(q.name()), (once, n) -> {
-            release(once);
+            done(once);
             sink.accept(n);
         });
     }
@@ -700,7 +783,7 @@ public final class LinkRelays implements RemoteQueues {
     @Override public void counts(MessageQueue q, String user, BiConsumer<Integer, Integer> sink,
                                  java.util.function.Consumer<BrokerException> failed) {
         once(q, user, failed, link -> link.declarePassive(q.name()), (once, ok) -> {
-            release(once);
+            done(once);
             sink.accept((int) Math.min(Integer.MAX_VALUE, ok.messageCount()),
                     (int) Math.min(Integer.MAX_VALUE, ok.consumerCount()));
         });
@@ -709,7 +792,7 @@ public final class LinkRelays implements RemoteQueues {
     @Override public void delete(MessageQueue q, String user, boolean ifUnused, boolean ifEmpty, IntConsumer sink,
                                  java.util.function.Consumer<BrokerException> failed) {
         once(q, user, failed, link -> link.delete(q.name(), ifUnused, ifEmpty), (once, n) -> {
-            release(once);
+            done(once);
             sink.accept(n);
         });
     }

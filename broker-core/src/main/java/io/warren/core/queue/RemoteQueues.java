@@ -16,6 +16,11 @@ import java.util.function.IntConsumer;
  * a quorum queue's publishes go through its replicated log instead.
  */
 public interface RemoteQueues {
+    /** Connections open now to other nodes for this node's clients' use of their queues (a metric). */
+    default int openLinks() {
+        return 0;
+    }
+
     /**
      * Starts consuming at the holder on behalf of {@code c}, a consumer of stand-in {@code q}
      * (q's loop). The relay hands deliveries to {@code c} on q's loop ({@link Consumer#tryReserve},

@@ -80,6 +80,11 @@ public final class VirtualHosts {
 
     private volatile io.warren.core.queue.RemoteQueues remotes;
 
+    /** What lets clients use queues other nodes hold; null on a single broker. */
+    public io.warren.core.queue.RemoteQueues remotes() {
+        return remotes;
+    }
+
     /** Cluster: lets clients use queues other nodes hold, in every vhost ({@link VirtualHost#remotes}). */
     public synchronized void remotes(io.warren.core.queue.RemoteQueues r) {
         this.remotes = r;

@@ -173,6 +173,10 @@ final class MetricsRenderer {
     private void totals(Exposition x) {
         AmqpCounters c = broker.counters();
         gauge(x, "rabbitmq_connections", "Connections currently open", broker.openConnections().get());
+        io.warren.core.queue.RemoteQueues remotes = broker.vhosts().remotes();
+        gauge(x, "warren_cluster_links", "Connections open from this node to other nodes' AMQP listeners, for its "
+                + "clients' use of the queues they hold (relayed consumers and gets, forwarded publishes)",
+                remotes == null ? 0 : remotes.openLinks());
         gauge(x, "rabbitmq_channels", "Channels currently open",
                 Math.max(0, c.channelsOpened.sum() - c.channelsClosed.sum()));
         long consumers = 0;

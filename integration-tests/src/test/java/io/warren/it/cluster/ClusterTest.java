@@ -1046,6 +1046,25 @@ class ClusterTest {
             assertTrue(again.getEnvelope().isRedeliver());
             assertEquals(4, g.queuePurge("qq.relay").getMessageCount());
             assertEquals(null, g.basicGet("qq.relay", true));
+            // gets not yet acked share their link to the leader: 30 unsettled gets, one link (a
+            // link per got message took 30 connections and logins)
+            for (int k = 0; k < 30; k++) {
+                p.basicPublish("", "qq.relay", PERSISTENT, ("u" + k).getBytes(StandardCharsets.UTF_8));
+            }
+            p.waitForConfirmsOrDie(30_000);
+            long lastTag = 0;
+            for (int k = 0; k < 30; k++) {
+                GetResponse r = g.basicGet("qq.relay", false);
+                assertEquals("u" + k, new String(r.getBody(), StandardCharsets.UTF_8));
+                lastTag = r.getEnvelope().getDeliveryTag();
+            }
+            assertEquals(null, g.basicGet("qq.relay", false));
+            double links = raftMetric(follower, "/metrics", "warren_cluster_links", null);
+            assertTrue(links >= 1 && links <= 2, "links of node " + follower + ": " + links);
+            g.basicAck(lastTag, true);
+            await().atMost(SPREAD).untilAsserted(() ->
+                    assertEquals(0, api(leader, "GET", "/api/queues/%2F/qq.relay", null).path("messages").asInt()));
+            assertEquals(null, g.basicGet("qq.relay", true));
             // warrenctl purge_queue through a follower and the API's purge through the other
             // node purge at the leader, as RabbitMQ's do through any node
             for (int k = 0; k < 3; k++) {
