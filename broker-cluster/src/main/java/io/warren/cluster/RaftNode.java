@@ -155,7 +155,15 @@ public final class RaftNode implements AutoCloseable {
         RaftNode node = new RaftNode(self, listenPort, members, secret, storageDir, settings, metadataState, joining);
         RaftClient client = null;
         try {
-            node.server.start();
+            try {
+                node.server.start();
+            } catch (IOException | RuntimeException e) {
+                RuntimeException clear = tooLargeEntry(e, storageDir);
+                if (clear != null) {
+                    throw clear;
+                }
+                throw e;
+            }
             RaftGroup all = group(MetadataGroup.GROUP_ID, self, members);
             if (joining) {
                 RaftGroup others = RaftGroup.valueOf(MetadataGroup.GROUP_ID, all.getPeers().stream()
@@ -178,6 +186,30 @@ public final class RaftNode implements AutoCloseable {
         log.info("raft node {} started at {} ({} metadata members, {} queue groups recovered, storage {})", self.id(),
                 self.address(), members.size(), node.queueGroups.size(), storageDir);
         return node;
+    }
+
+    private static final java.util.regex.Pattern ENTRY_SIZE =
+            java.util.regex.Pattern.compile("Entry has size (\\d+), but MAX_OP_SIZE = (\\d+)");
+
+    /**
+     * When Ratis could not read a log because an entry is larger than it reads
+     * ({@link RaftSettings#MAX_ENTRY_BYTES}), the operator's one line on it: such entries were
+     * written by builds before 2026-12-04 22:00 UTC, whose entries went up to 4 MiB (a quorum
+     * queue's message of about 1-4 MiB in one entry). Checked 2026-12-05: a log of build
+     * b944092 with 2.5 MB messages stopped this build's node at start with Ratis' own
+     * "Entry has size 2500078, but MAX_OP_SIZE = 1114112" and no word of what to do. Else null.
+     */
+    static RuntimeException tooLargeEntry(Exception e, Path storageDir) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            java.util.regex.Matcher m = ENTRY_SIZE.matcher(String.valueOf(t.getMessage()));
+            if (m.find()) {
+                return new io.warren.core.store.StoreException("a Raft log in " + storageDir + " holds an entry of "
+                        + m.group(1) + " bytes, more than this build reads (" + m.group(2) + "): a build before "
+                        + "2026-12-04 22:00 UTC wrote it (a quorum queue message of more than about 1 MiB); start "
+                        + "that build, consume or purge such messages, then this one", e);
+            }
+        }
+        return null;
     }
 
     /** Ratis' state-machine registry: the metadata group's machine, or a new queue group's. */
