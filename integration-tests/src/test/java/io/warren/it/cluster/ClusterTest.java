@@ -1065,6 +1065,19 @@ class ClusterTest {
             await().atMost(SPREAD).untilAsserted(() ->
                     assertEquals(0, api(leader, "GET", "/api/queues/%2F/qq.relay", null).path("messages").asInt()));
             assertEquals(null, g.basicGet("qq.relay", true));
+            // the queue of a link that holds an unsettled get is deleted: the next get through
+            // that node is the 404 a get of a missing queue is, not a wait
+            p.queueDeclare("qq.held", true, false, false, Map.of("x-queue-type", "quorum"));
+            p.basicPublish("", "qq.held", PERSISTENT, "h0".getBytes(StandardCharsets.UTF_8));
+            p.basicPublish("", "qq.held", PERSISTENT, "h1".getBytes(StandardCharsets.UTF_8));
+            p.waitForConfirmsOrDie(30_000);
+            Channel h = sub.createChannel();
+            GetResponse held = await().atMost(SPREAD).until(() -> h.basicGet("qq.held", false), r -> r != null);
+            assertEquals("h0", new String(held.getBody(), StandardCharsets.UTF_8));
+            p.queueDelete("qq.held");
+            IOException gone = assertThrows(IOException.class, () -> h.basicGet("qq.held", false));
+            String why = ((ShutdownSignalException) gone.getCause()).getReason().toString();
+            assertTrue(why.contains("reply-code=404"), why);
             // warrenctl purge_queue through a follower and the API's purge through the other
             // node purge at the leader, as RabbitMQ's do through any node
             for (int k = 0; k < 3; k++) {
