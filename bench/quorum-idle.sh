@@ -41,11 +41,12 @@ ticks() { # CPU ticks (1/100 s) of the three JVMs together
   echo "$t"
 }
 measure() { # LABEL
-  local i direct heap t0 t1
+  local i metrics direct heap t0 t1
   sleep 5 # a new queue's election and first snapshot settle
   for i in 1 2 3; do
-    direct=$(curl -sf "http://127.0.0.1:$((base + 10100 + i))/metrics" | awk '/^warren_jvm_memory_direct_used_bytes/ {print $2}')
-    heap=$(curl -sf "http://127.0.0.1:$((base + 10100 + i))/metrics" | awk '/^warren_jvm_memory_heap_used_bytes/ {print $2}')
+    metrics=$(curl -sf "http://127.0.0.1:$((base + 10100 + i))/metrics")
+    direct=$(awk '/^warren_jvm_memory_direct_used_bytes/ {print $2}' <<< "$metrics")
+    heap=$(awk '/^warren_jvm_memory_heap_used_bytes/ {print $2}' <<< "$metrics")
     awk -v l="$1" -v i="$i" -v d="$direct" -v h="${heap:-0}" \
       'BEGIN {printf "%s: node %d: direct memory %.1f MB, heap in use %.1f MB\n", l, i, d / 1e6, h / 1e6}'
   done
