@@ -300,6 +300,36 @@ public final class AmqpLink {
         return call(c, m -> m instanceof BasicConsumeOk, m -> ((BasicConsumeOk) m).consumerTag());
     }
 
+    /**
+     * basic.qos {@code prefetchCount} (global=false) and basic.consume queued together, nothing
+     * between them, so the prefetch is this consumer's even when other consumers of the link
+     * start meanwhile from other threads (a server gives a consumer the per-consumer prefetch
+     * last set on its channel). Completes as {@link #consume}. Any thread.
+     */
+    public CompletableFuture<String> consume(String queue, String consumerTag, int prefetchCount, boolean exclusive,
+                                             Map<String, Object> arguments) {
+        CompletableFuture<Void> qos = new CompletableFuture<>();
+        CompletableFuture<String> consumed = new CompletableFuture<>();
+        BasicConsume c = new BasicConsume(0, queue, consumerTag == null ? "" : consumerTag, false, false, exclusive,
+                false, arguments == null ? Map.of() : arguments);
+        boolean queued = runOnLoop(() -> {
+            if (state != State.OPEN) {
+                qos.completeExceptionally(closedError());
+                consumed.completeExceptionally(closedError());
+                return;
+            }
+            enqueue(new Pending(new BasicQos(0, prefetchCount, false), m -> m instanceof BasicQosOk, qos, m -> null));
+            enqueue(new Pending(c, m -> m instanceof BasicConsumeOk, consumed,
+                    m -> ((BasicConsumeOk) m).consumerTag()));
+        });
+        if (!queued) {
+            IOException shut = new IOException("link to " + address + " closed: its event loop is shut down");
+            qos.completeExceptionally(shut);
+            consumed.completeExceptionally(shut);
+        }
+        return qos.thenCompose(v -> consumed);
+    }
+
     /** basic.cancel of one of this link's consumers. Any thread. */
     public CompletableFuture<Void> cancel(String consumerTag) {
         return call(new BasicCancel(consumerTag, false), m -> m instanceof BasicCancelOk, m -> null);
@@ -486,15 +516,20 @@ public final class AmqpLink {
                 f.completeExceptionally(closedError());
                 return;
             }
-            pending.add(new Pending(request, expects, f, result));
-            if (pending.size() == 1) {
-                writeRequest(request);
-            }
+            enqueue(new Pending(request, expects, f, result));
         });
         if (!queued) {
             f.completeExceptionally(new IOException("link to " + address + " closed: its event loop is shut down"));
         }
         return f;
+    }
+
+    /** Queues {@code p} behind the requests waiting (loop only); written now if none is. */
+    private void enqueue(Pending p) {
+        pending.add(p);
+        if (pending.size() == 1) {
+            writeRequest(p.request);
+        }
     }
 
     /**

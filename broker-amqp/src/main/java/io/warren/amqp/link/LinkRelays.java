@@ -31,8 +31,9 @@ import java.util.function.IntConsumer;
 /**
  * Cluster: a client of this node uses a queue another node holds through {@link AmqpLink}s to
  * the holder's AMQP listener, logged in (WARREN-LINK) as the client's user, so the holder checks
- * the same permissions. Each local consumer has a link of its own: its prefetch bounds what the
- * holder sends ahead, and its socket's back-pressure stays its own. The relay follows the queue:
+ * the same permissions. The local consumers of one queue by one user share a link to its holder
+ * ({@link Pipe}), each a consumer of its own there with its own prefetch, which bounds what the
+ * holder sends it ahead (an exclusive consumer has a link of its own). The relay follows the queue:
  * when the holder cancels the consumer (a quorum queue's leader moved, the queue was deleted),
  * when the link drops, or when the queue's group names another leader, it consumes again at the
  * queue's holder as this node then knows it. The client sees no cancel: what it still holds
@@ -240,25 +241,167 @@ public final class LinkRelays implements RemoteQueues {
         return r;
     }
 
-    /** One link's consume at one holder; several may live while a relay moves (old ones settle what is out). */
-    private final class Session implements AmqpLink.Handler {
+    /** Relayed consumer tags at the holders: unique on every link of this node's. */
+    private final java.util.concurrent.atomic.AtomicLong consumerTags = new java.util.concurrent.atomic.AtomicLong();
+
+    /** The key of a shared consumer link: one stand-in (by identity), one holder, one user. */
+    private record PipeKey(MessageQueue q, String node, String user) {
+        @Override public boolean equals(Object o) {
+            return o instanceof PipeKey k && k.q == q && k.node.equals(node) && k.user.equals(user);
+        }
+
+        @Override public int hashCode() {
+            return System.identityHashCode(q) * 31 + node.hashCode() * 17 + user.hashCode();
+        }
+    }
+
+    /** Shared consumer links by stand-in, holder and user. */
+    private final ConcurrentHashMap<PipeKey, Pipe> pipes = new ConcurrentHashMap<>();
+
+    /**
+     * A link that carries the relayed consumers of one stand-in by one user at one holder, each
+     * with its own consumer tag and prefetch on the link's channel: a client's thousand consumers
+     * of a queue held elsewhere cost one connection and one login on both nodes, not a thousand.
+     * An exclusive consumer has one of its own (its refusal, 403 when the queue has consumers,
+     * closes the link's channel, which must not take the others' deliveries back). The link
+     * closes once its last consumer is cancelled and has nothing unsettled; a link that drops
+     * sends each of its consumers after the queue again.
+     */
+    private final class Pipe implements AmqpLink.Handler {
+        final PipeKey key;
+        final boolean shared;
+        /** Consumers by their tag at the holder; removed once cancelled and settled. */
+        final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
+        /** No more sessions join: it is closing or closed. Guarded by this. */
+        boolean ended;
+        /** Completes once the link is open (then {@link #open} is set), or fails. */
+        final CompletableFuture<AmqpLink> link = new CompletableFuture<>();
+        volatile AmqpLink open;
+
+        Pipe(PipeKey key, boolean shared) {
+            this.key = key;
+            this.shared = shared;
+        }
+
+        /** Adds {@code s} unless the pipe ended. */
+        synchronized boolean join(Session s) {
+            if (ended) {
+                return false;
+            }
+            sessions.put(s.tag, s);
+            return true;
+        }
+
+        /** {@code s} is cancelled and settled: the last one closes the link. Any thread. */
+        void leave(Session s) {
+            synchronized (this) {
+                if (sessions.remove(s.tag) == null || !sessions.isEmpty() || ended) {
+                    return;
+                }
+                ended = true;
+            }
+            end();
+            link.whenComplete((l, e) -> closeLink(l));
+        }
+
+        private void end() {
+            if (shared) {
+                pipes.remove(key, this);
+            }
+        }
+
+        @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,
+                                       String routingKey, ByteBuf properties, ByteBuf body) {
+            Session s = sessions.get(consumerTag);
+            if (s == null) { // cancelled and settled already: the holder keeps it for another consumer
+                properties.release();
+                body.release();
+                AmqpLink l = open;
+                if (l != null) {
+                    l.nack(deliveryTag, false, true);
+                }
+                return;
+            }
+            s.delivery(deliveryTag, redelivered, exchange, routingKey, properties, body);
+        }
+
+        @Override public void cancelled(String consumerTag) {
+            Session s = sessions.get(consumerTag);
+            if (s != null) {
+                s.execute(() -> s.relay.lost(s, "the holder cancelled the consumer"));
+            }
+        }
+
+        @Override public void closed(int code, String reason) {
+            synchronized (this) {
+                ended = true;
+            }
+            end();
+            AmqpLink l = open;
+            if (l != null) {
+                links.remove(l);
+            }
+            for (Session s : sessions.values()) {
+                s.execute(() -> s.relay.lost(s, reason));
+            }
+        }
+    }
+
+    /**
+     * The link to consume {@code s}'s queue on: the shared one of its stand-in, holder and user
+     * (opened now if there is none, or it is closing), or for an exclusive consumer one of its own.
+     */
+    private Pipe pipe(MessageQueue q, String node, String user, boolean exclusive, Session s) {
+        PipeKey key = new PipeKey(q, node, user);
+        if (!exclusive) {
+            Pipe p = pipes.get(key);
+            if (p != null && p.join(s)) {
+                return p;
+            }
+        }
+        Pipe fresh = new Pipe(key, !exclusive);
+        fresh.join(s);
+        if (!exclusive) {
+            pipes.put(key, fresh); // a pipe found above has ended: it leaves the map or has left it
+        }
+        open(q, node, user, fresh).whenComplete((l, e) -> {
+            if (l != null) {
+                fresh.open = l;
+                fresh.link.complete(l);
+            } else {
+                synchronized (fresh) {
+                    fresh.ended = true;
+                }
+                fresh.end();
+                fresh.link.completeExceptionally(e);
+            }
+        });
+        return fresh;
+    }
+
+    /** One consumer's consume at one holder; several may live while a relay moves (old ones settle what is out). */
+    private final class Session {
         final ConsumerRelay relay;
         final String node;
+        /** This consume's tag at the holder. */
+        final String tag = "warren-relay-" + consumerTags.incrementAndGet();
+        Pipe pipe;
         volatile AmqpLink link;
-        /** The holder's consumer tag once consume-ok came. Relay's loop. */
-        String tag;
+        /** consume-ok came. Relay's loop. */
+        boolean consuming;
         /** Deliveries not yet settled at the holder. */
         final AtomicInteger outstanding = new AtomicInteger();
-        /** No new deliveries wanted: close the link once nothing is outstanding. */
+        /** No new deliveries wanted: leave the link once nothing is outstanding. */
         volatile boolean retired;
+        private final java.util.concurrent.atomic.AtomicBoolean left = new java.util.concurrent.atomic.AtomicBoolean();
 
         Session(ConsumerRelay relay, String node) {
             this.relay = relay;
             this.node = node;
         }
 
-        @Override public void delivery(String consumerTag, long deliveryTag, boolean redelivered, String exchange,
-                                       String routingKey, ByteBuf properties, ByteBuf body) {
+        void delivery(long deliveryTag, boolean redelivered, String exchange, String routingKey,
+                      ByteBuf properties, ByteBuf body) {
             outstanding.incrementAndGet();
             Message m = new Message(exchange, routingKey, properties, body, false, MessageHeaders.READER);
             QueueEntry e = new QueueEntry(m, 0, redelivered, new Settle(this, deliveryTag));
@@ -270,19 +413,7 @@ public final class LinkRelays implements RemoteQueues {
             }
         }
 
-        @Override public void cancelled(String consumerTag) {
-            execute(() -> relay.lost(this, "the holder cancelled the consumer"));
-        }
-
-        @Override public void closed(int code, String reason) {
-            AmqpLink l = link;
-            if (l != null) {
-                links.remove(l);
-            }
-            execute(() -> relay.lost(this, reason));
-        }
-
-        private void execute(Runnable r) {
+        void execute(Runnable r) {
             try {
                 relay.q.execute(r);
             } catch (RejectedExecutionException gone) {
@@ -292,19 +423,21 @@ public final class LinkRelays implements RemoteQueues {
 
         void settled() {
             if (outstanding.decrementAndGet() == 0 && retired) {
-                closeLink();
+                leave();
             }
         }
 
         void retire() {
             retired = true;
             if (outstanding.get() == 0) {
-                closeLink();
+                leave();
             }
         }
 
-        private void closeLink() {
-            LinkRelays.this.closeLink(link);
+        private void leave() {
+            if (left.compareAndSet(false, true)) {
+                pipe.leave(this);
+            }
         }
     }
 
@@ -362,15 +495,16 @@ public final class LinkRelays implements RemoteQueues {
             }
             Session s = new Session(this, node);
             current = s;
-            open(q, node, c.user(), s)
+            s.pipe = pipe(q, node, c.user(), c.exclusive(), s);
+            int window = window();
+            s.pipe.link
                     .thenCompose(link -> {
                         s.link = link;
-                        return link.qos(window()).thenCompose(v -> link.consume(q.name(), "", c.exclusive(),
-                                c.arguments()));
+                        return link.consume(q.name(), s.tag, window, c.exclusive(), c.arguments());
                     })
                     .whenComplete((tag, e) -> {
                         try {
-                            q.execute(() -> consuming(s, tag, e));
+                            q.execute(() -> consuming(s, e));
                         } catch (RejectedExecutionException gone) {
                             s.retire();
                         }
@@ -391,11 +525,11 @@ public final class LinkRelays implements RemoteQueues {
             }
         }
 
-        void consuming(Session s, String tag, Throwable e) {
+        void consuming(Session s, Throwable e) {
             if (e == null) {
-                s.tag = tag;
+                s.consuming = true;
                 if (current != s || cancelled) {
-                    s.link.cancel(tag);
+                    s.link.cancel(s.tag);
                     s.retire();
                 } else {
                     retryMs = RETRY_MIN_MS;
@@ -464,7 +598,7 @@ public final class LinkRelays implements RemoteQueues {
         /** The queue's group names another holder than the one consumed at: move there. */
         void watch() {
             Session s = current;
-            if (cancelled || s == null || s.tag == null) {
+            if (cancelled || s == null || !s.consuming) {
                 return;
             }
             String node = holderOf(q);
@@ -498,7 +632,7 @@ public final class LinkRelays implements RemoteQueues {
             Session s = current;
             current = null;
             if (s != null) {
-                if (s.tag != null) {
+                if (s.consuming) {
                     s.link.cancel(s.tag);
                 }
                 s.retire();

@@ -427,6 +427,40 @@ class AmqpLinkTest {
     }
 
     @Test
+    void consumersStartedFromSeveralThreadsEachGetTheirOwnPrefetch() throws Exception {
+        String q = queue("link-prefetch-each");
+        Recorder r = new Recorder();
+        AmqpLink link = open(r);
+        for (int i = 0; i < 100; i++) {
+            publish(q, "m" + i);
+        }
+        ch.queueDeclarePassive(q); // a round trip: the publishes are in
+        // Consumer i asks for prefetch i + 1, all at once: each qos must stay next to its consume.
+        int n = 8;
+        List<CompletableFuture<CompletableFuture<String>>> consumes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int prefetch = i + 1;
+            consumes.add(CompletableFuture.supplyAsync(() -> link.consume(q, "c" + prefetch, prefetch, false,
+                    Map.of())));
+        }
+        for (int i = 0; i < n; i++) {
+            assertEquals("c" + (i + 1), await(await(consumes.get(i))));
+        }
+        int total = n * (n + 1) / 2;
+        Map<String, Integer> perConsumer = new java.util.TreeMap<>();
+        for (int i = 0; i < total; i++) {
+            perConsumer.merge(r.next().consumerTag(), 1, Integer::sum);
+        }
+        // the server held back everything past the prefetches: nothing more is on its way
+        assertEquals(100 - total, ch.queueDeclarePassive(q).getMessageCount());
+        assertNull(r.deliveries.poll(), "more than the prefetches allow");
+        for (int i = 1; i <= n; i++) {
+            assertEquals(i, perConsumer.get("c" + i), "consumer c" + i + ": " + perConsumer);
+        }
+        link.close();
+    }
+
+    @Test
     void cancelStopsDeliveries() throws Exception {
         String q = queue("link-cancel");
         Recorder r = new Recorder();

@@ -1031,6 +1031,75 @@ class ClusterTest {
             await().atMost(SPREAD).untilAsserted(() ->
                     assertEquals(0, api(leader, "GET", "/api/queues/%2F/qq.relay", null).path("consumers").asInt()));
             assertTrue(!cancelled.get(), "the client's own cancel only");
+            // 20 consumers of the queue through the follower share one link to the leader, each
+            // with its own prefetch there (1: one unacked message each, 20 of the 40 held back)
+            // (links of earlier tests' uses may be open still: idle get links live 30 s)
+            double linksBefore = raftMetric(follower, "/metrics", "warren_cluster_links", null);
+            for (int k = 0; k < 40; k++) {
+                p.basicPublish("", "qq.relay", PERSISTENT, ("s" + k).getBytes(StandardCharsets.UTF_8));
+            }
+            p.waitForConfirmsOrDie(30_000);
+            java.util.concurrent.BlockingQueue<Object[]> shared = new java.util.concurrent.LinkedBlockingQueue<>();
+            Map<Channel, String> consumers = new java.util.LinkedHashMap<>();
+            for (int k = 0; k < 20; k++) {
+                Channel each = sub.createChannel();
+                each.basicQos(1);
+                consumers.put(each, each.basicConsume("qq.relay", false, new com.rabbitmq.client.DefaultConsumer(each) {
+                    @Override public void handleDelivery(String t, com.rabbitmq.client.Envelope env,
+                            AMQP.BasicProperties props, byte[] body) {
+                        shared.add(new Object[] {getChannel(), env, new String(body, StandardCharsets.UTF_8)});
+                    }
+                }));
+            }
+            Set<String> seen = new java.util.HashSet<>();
+            List<Object[]> firstTwenty = new ArrayList<>();
+            for (int k = 0; k < 20; k++) {
+                Object[] d = shared.poll(30, TimeUnit.SECONDS);
+                assertTrue(d != null, "delivery " + k + " of the first 20");
+                firstTwenty.add(d);
+            }
+            await().atMost(SPREAD).untilAsserted(() -> {
+                JsonNode q = api(leader, "GET", "/api/queues/%2F/qq.relay", null);
+                assertEquals(20, q.path("consumers").asInt(), q.toString());
+                assertEquals(20, q.path("messages_unacknowledged").asInt(), q.toString());
+                assertEquals(20, q.path("messages_ready").asInt(), q.toString());
+                double links = raftMetric(follower, "/metrics", "warren_cluster_links", null);
+                assertTrue(links <= linksBefore + 1, "node " + follower + ": " + links + " links, " + linksBefore
+                        + " before 20 consumers");
+            });
+            assertEquals(0, shared.size(), "one unacked message per consumer: " + shared.size() + " more");
+            // an exclusive consume through the same node is refused on a link of its own: the
+            // shared link's consumers keep their messages (none comes back redelivered)
+            Channel exclusive = sub.createChannel();
+            IOException locked = assertThrows(IOException.class, () -> exclusive.basicConsume("qq.relay", false, "",
+                    false, true, null, (t, m) -> { }, t -> { }));
+            String lockedWhy = ((ShutdownSignalException) locked.getCause()).getReason().toString();
+            assertTrue(lockedWhy.contains("reply-code=403"), lockedWhy);
+            for (Object[] d : firstTwenty) {
+                com.rabbitmq.client.Envelope env = (com.rabbitmq.client.Envelope) d[1];
+                assertTrue(!env.isRedeliver(), "first delivery of " + d[2]);
+                assertTrue(seen.add((String) d[2]), "once: " + d[2]);
+                ((Channel) d[0]).basicAck(env.getDeliveryTag(), false);
+            }
+            for (int k = 0; k < 20; k++) {
+                Object[] d = shared.poll(30, TimeUnit.SECONDS);
+                assertTrue(d != null, "delivery " + k + " of the second 20");
+                assertTrue(seen.add((String) d[2]), "once: " + d[2]);
+                ((Channel) d[0]).basicAck(((com.rabbitmq.client.Envelope) d[1]).getDeliveryTag(), false);
+            }
+            assertEquals(40, seen.size());
+            // the last consumer's cancel closes the shared link
+            for (Map.Entry<Channel, String> each : consumers.entrySet()) {
+                each.getKey().basicCancel(each.getValue());
+            }
+            await().atMost(SPREAD).untilAsserted(() -> {
+                JsonNode q = api(leader, "GET", "/api/queues/%2F/qq.relay", null);
+                assertEquals(0, q.path("consumers").asInt(), q.toString());
+                assertEquals(0, q.path("messages").asInt(), q.toString());
+                double links = raftMetric(follower, "/metrics", "warren_cluster_links", null);
+                assertTrue(links <= linksBefore, "node " + follower + ": " + links + " links, " + linksBefore
+                        + " before 20 consumers");
+            });
             // basic.get, a nack that requeues, the redelivery, then a purge
             for (int k = 0; k < 5; k++) {
                 p.basicPublish("", "qq.relay", PERSISTENT, ("g" + k).getBytes(StandardCharsets.UTF_8));
