@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Keeps one failed log append on a follower from failing every append after it.
+ * Keeps one failed log append on a follower from failing every append after it, and a member
+ * that Ratis closed after a failure from staying closed.
  *
  * <p>Ratis 3.2.2 (and its master as of 2026-12) chains a follower's log appends, one per
  * AppendEntries request, on a single future ({@code RaftServerImpl.appendLogTermIndices}, on by
@@ -38,6 +39,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * the leader resends from where this member really is, as after any failed append. It reaches
  * Ratis' private fields by reflection; should a Ratis version rename them, {@link #active()} is
  * false, one warning is logged, and QueueGroupTest's test of this guard fails.
+ *
+ * <p>The same look finds a division Ratis closed while the server runs (it closes one whose log
+ * worker fails) and hands it to {@link RaftNode#reopen}, which opens it again from its storage.
  */
 final class AppendChainGuard implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AppendChainGuard.class);
@@ -73,16 +77,18 @@ final class AppendChainGuard implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final AtomicLong cleared = new AtomicLong();
 
-    AppendChainGuard(RaftServer server, String name) {
+    /** Hears of a division Ratis closed while the server runs (see {@link RaftNode#reopen}). */
+    private final java.util.function.Consumer<RaftGroupId> closedDivision;
+
+    AppendChainGuard(RaftServer server, String name, java.util.function.Consumer<RaftGroupId> closedDivision) {
         this.server = server;
+        this.closedDivision = closedDivision;
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "warren-raft-append-guard-" + name);
             t.setDaemon(true);
             return t;
         });
-        if (active()) {
-            timer.scheduleWithFixedDelay(this::checkAll, PERIOD_MS, PERIOD_MS, TimeUnit.MILLISECONDS);
-        }
+        timer.scheduleWithFixedDelay(this::checkAll, PERIOD_MS, PERIOD_MS, TimeUnit.MILLISECONDS);
     }
 
     /** Whether this Ratis version has the fields this guard mends. */
@@ -110,6 +116,12 @@ final class AppendChainGuard implements AutoCloseable {
     }
 
     private void check(RaftGroupId id, RaftServer.Division division) {
+        org.apache.ratis.util.LifeCycle.State st = division.getInfo().getLifeCycleState();
+        if ((st.isClosingOrClosed() || st == org.apache.ratis.util.LifeCycle.State.EXCEPTION)
+                && server.getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.RUNNING) {
+            closedDivision.accept(id);
+            return;
+        }
         AtomicReference<CompletableFuture<Void>> chain = chainOf(division);
         if (chain == null) {
             return;

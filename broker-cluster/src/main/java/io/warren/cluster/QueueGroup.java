@@ -221,7 +221,10 @@ public final class QueueGroup {
     private volatile String name;
     private final ClientId clientId = ClientId.randomId();
     private final ByteString clientIdBytes = clientId.toByteString();
-    private final Machine machine;
+    /** What the group's Ratis state machine builds: this object's state (see {@link #reopenMachine}). */
+    private final ReplicatedState replicated;
+    /** The Ratis state machine: replaced when this member reopens after a failure ({@link #reopenMachine}). */
+    private volatile Machine machine;
 
     /** Guards entries, listener and leading. */
     private final Object lock = new Object();
@@ -301,7 +304,7 @@ public final class QueueGroup {
         this.node = node;
         this.groupId = groupId;
         this.name = name;
-        this.machine = new Machine(new ReplicatedState() {
+        this.replicated = new ReplicatedState() {
             @Override public void apply(long index, byte[] record) {
                 throw new AssertionError("Machine.apply(entry, record) handles every record");
             }
@@ -335,11 +338,50 @@ public final class QueueGroup {
             @Override public void restore(long index, java.io.InputStream in, long length) throws IOException {
                 readSnapshot(in);
             }
-        });
+        };
+        this.machine = new Machine(replicated);
     }
 
     Machine machine() {
         return machine;
+    }
+
+    /**
+     * A state machine for this member's division opened again, after Ratis closed the one before
+     * (see {@link RaftNode#reopen}): the state starts empty and is rebuilt, as at a start, from
+     * the member's snapshot and log, and what this member hears goes on to the same listener.
+     * The closed machine's waiters have failed (their puts' futures with them).
+     */
+    Machine reopenMachine() {
+        synchronized (lock) {
+            releaseAll();
+            partials.clear();
+            appliedTerm = 0;
+            loggedSinceSnapshot = 0;
+            snapshotAsked = false;
+            snapshotBytes = 0;
+            olderSnapshotBytes = 0;
+            leading = false;
+        }
+        machine = new Machine(replicated);
+        return machine;
+    }
+
+    /** Whether this member's division has stopped (Ratis closed it after a failure, or it is leaving). */
+    boolean divisionDown() {
+        try {
+            org.apache.ratis.util.LifeCycle.State st = node.server().getDivision(groupId).getInfo().getLifeCycleState();
+            return st.isClosingOrClosed() || st == org.apache.ratis.util.LifeCycle.State.EXCEPTION;
+        } catch (IOException e) {
+            return false; // not hosted (any more)
+        }
+    }
+
+    /** Whether {@link #closeClient} ran: the group is being left, or the node stops. */
+    boolean stopped() {
+        synchronized (sendLock) {
+            return stopped;
+        }
     }
 
     /** The broker's name for the group, or null for a group recovered without one (see {@link RaftNode#queueGroups()}). */

@@ -60,6 +60,10 @@ public final class RaftNode implements AutoCloseable {
     private final RecordStateMachine metadataMachine;
     /** Every queue group hosted here, by group id: joined, or recovered at start. */
     private final Map<RaftGroupId, QueueGroup> queueGroups = new ConcurrentHashMap<>();
+    /** Groups whose member is being opened again (see {@link #reopen}), for the state-machine registry. */
+    private final Map<RaftGroupId, QueueGroup> reopening = new ConcurrentHashMap<>();
+    /** How many times a member of a queue group was opened again here after Ratis closed it (tests, logs). */
+    private final AtomicLong reopened = new AtomicLong();
     /** The names of groups being joined, for the state-machine registry, which Ratis calls with the id only. */
     private final Map<RaftGroupId, String> joining = new ConcurrentHashMap<>();
     /** Serialises joins and leaves (each is one Ratis group-management call). */
@@ -102,7 +106,7 @@ public final class RaftNode implements AutoCloseable {
                 // default) would refuse to start on the dir this member used before.
                 .setOption(RaftStorage.StartupOption.RECOVER)
                 .build();
-        appendChainGuard = new AppendChainGuard(server, self.id());
+        appendChainGuard = new AppendChainGuard(server, self.id(), this::reopen);
     }
 
     /**
@@ -217,6 +221,10 @@ public final class RaftNode implements AutoCloseable {
         if (id.equals(MetadataGroup.GROUP_ID)) {
             return metadataMachine;
         }
+        QueueGroup again = reopening.get(id);
+        if (again != null) {
+            return again.reopenMachine();
+        }
         // A name is known for a group being joined; a group recovered at start reads it from its dir.
         QueueGroup group = new QueueGroup(this, id, joining.get(id));
         QueueGroup old = queueGroups.put(id, group);
@@ -283,6 +291,74 @@ public final class RaftNode implements AutoCloseable {
             log.info("{} joined queue group {} ({}) of {}", self.id(), name, id, members.stream().map(Member::id).toList());
             return joined;
         }
+    }
+
+    /**
+     * Opens this node's member of queue group {@code id} again once Ratis closed it while the node
+     * runs: Ratis 3.2.2 closes a division whose log worker fails (an I/O error, or an assertion
+     * such as "lastWrittenIndex == 4497, entry == ... index: 4462", seen once on 2026-12-05 under
+     * bench/quorum.sh), and a closed division stays closed until the server restarts: the queue
+     * ran on its other members alone, with no redundancy left, and nothing said so but that
+     * error. Called by the guard's thread twice a second while such a division is found; the
+     * group is removed from the server with its storage kept and added again as at a start (its
+     * snapshot and log read back, what it misses sent by the leader), with the same
+     * {@link QueueGroup} (a new state machine in it: {@link QueueGroup#reopenMachine}), so the
+     * broker's hold on it stays good. The metadata group's member is not reopened (logged only):
+     * its state machine belongs to the broker. Never for a group being left or a node stopping.
+     */
+    void reopen(RaftGroupId id) {
+        if (closed.get()) {
+            return;
+        }
+        if (id.equals(MetadataGroup.GROUP_ID)) {
+            if (reopenedMetadataWarned.compareAndSet(false, true)) {
+                log.error("{}: Ratis closed this node's member of the metadata group after a failure (see the error "
+                        + "before); restart the node to bring it back", self.id());
+            }
+            return;
+        }
+        synchronized (membership) {
+            QueueGroup g = queueGroups.get(id);
+            if (closed.get() || g == null || g.stopped() || !g.divisionDown()) {
+                return;
+            }
+            RaftGroup group;
+            try {
+                group = server.getDivision(id).getGroup();
+            } catch (IOException e) {
+                return;
+            }
+            log.error("{}: Ratis closed this node's member of queue group {} after a failure (see the error before); "
+                    + "opening it again from its storage", self.id(), g.name());
+            reopening.put(id, g);
+            try {
+                RaftClientReply removed = server.groupManagement(GroupManagementRequest.newRemove(adminClientId,
+                        server.getId(), callIds.incrementAndGet(), id, false, false));
+                if (!removed.isSuccess()) {
+                    throw new IOException("remove: " + removed.getException(), removed.getException());
+                }
+                RaftClientReply added = server.groupManagement(GroupManagementRequest.newAdd(adminClientId,
+                        server.getId(), callIds.incrementAndGet(), group, false));
+                if (!added.isSuccess()) {
+                    throw new IOException("add: " + added.getException(), added.getException());
+                }
+                reopened.incrementAndGet();
+                log.info("{}: member of queue group {} open again", self.id(), g.name());
+            } catch (IOException | RuntimeException e) {
+                log.error("{}: opening the member of queue group {} again failed (tried again in a moment): {}",
+                        self.id(), g.name(), e.toString());
+            } finally {
+                reopening.remove(id);
+            }
+        }
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean reopenedMetadataWarned =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** See {@link #reopened}. */
+    long reopened() {
+        return reopened.get();
     }
 
     /**

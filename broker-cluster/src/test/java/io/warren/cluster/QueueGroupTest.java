@@ -891,6 +891,37 @@ class QueueGroupTest {
     }
 
     /**
+     * A member whose division Ratis closed while its node runs is opened again from its storage
+     * ({@link RaftNode#reopen}): Ratis closes a division whose log worker fails, and until the
+     * node restarted such a member took nothing more, so the queue ran on two members with no
+     * redundancy left. The test closes a follower's division as that failure does, then sees the
+     * same QueueGroup object hold the value put before and the values put after (one through
+     * itself), and the group commit with that member and the leader alone once the third
+     * member's node is stopped. Without the reopening it fails at its first bound (checked by hand).
+     */
+    @Test void aMemberWhoseDivisionRatisClosedIsOpenedAgainAndCountsForTheMajority() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/reopen/1");
+        int leader = leaderOf(groups);
+        join(groups[leader].put(1, bytes("before")));
+        int follower = (leader + 1) % 3;
+        int third = (leader + 2) % 3;
+        await().atMost(BOUND).until(() -> groups[follower].get(1) != null);
+        long reopenedBefore = node(follower).reopened();
+        node(follower).server().getDivision(groups[follower].groupId()).close();
+        await().atMost(BOUND).until(() -> node(follower).reopened() > reopenedBefore
+                && !groups[follower].divisionDown());
+        assertEquals(groups[follower], node(follower).queueGroups().get("vhost/reopen/1"), "the same QueueGroup");
+        join(groups[leader].put(2, bytes("after")));
+        join(groups[follower].put(3, bytes("through the reopened member")));
+        await().atMost(BOUND).until(() -> groups[follower].get(2) != null);
+        assertEquals("before", new String(groups[follower].get(1), StandardCharsets.UTF_8));
+        assertEquals("through the reopened member", new String(groups[follower].get(3), StandardCharsets.UTF_8));
+        cluster.stop(third);
+        join(groups[leader].put(4, bytes("a majority of two")));
+        await().atMost(BOUND).until(() -> groups[follower].get(4) != null);
+    }
+
+    /**
      * A follower whose next entry is the first of the leader's log while the leader's snapshot
      * lies past it (the log was purged up to a snapshot in the middle of a segment, so the entry
      * before that next one is in neither) gets the snapshot ({@link WarrenRpcType.Appender}).
