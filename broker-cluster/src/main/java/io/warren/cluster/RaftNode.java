@@ -323,11 +323,33 @@ public final class RaftNode implements AutoCloseable {
                 return;
             }
             RaftGroup group;
+            boolean inConf;
             try {
-                group = server.getDivision(id).getGroup();
+                RaftServer.Division d = server.getDivision(id);
+                group = d.getGroup();
+                inConf = d.getRaftConf().getCurrentPeers().stream().anyMatch(p -> p.getId().equals(server.getId()));
             } catch (IOException e) {
                 return;
             }
+            if (!inConf) {
+                return; // Ratis closes a member the configuration dropped: as it should (the broker deletes it)
+            }
+            // A failure that comes back at every start (an entry whose apply throws, a member told
+            // to shut down at each election) is not reopened for ever: 3 times in 10 minutes.
+            long now = System.nanoTime();
+            java.util.ArrayDeque<Long> times = reopenTimes.computeIfAbsent(id, k -> new java.util.ArrayDeque<>());
+            while (!times.isEmpty() && now - times.peekFirst() > REOPEN_WINDOW_NANOS) {
+                times.pollFirst();
+            }
+            if (times.size() >= MAX_REOPENS) {
+                if (times.size() == MAX_REOPENS) {
+                    times.addLast(now); // logged once a window
+                    log.error("{}: Ratis closed this node's member of queue group {} again, the {}th time in 10 "
+                            + "minutes; left closed until the node restarts", self.id(), g.name(), MAX_REOPENS + 1);
+                }
+                return;
+            }
+            times.addLast(now);
             log.error("{}: Ratis closed this node's member of queue group {} after a failure (see the error before); "
                     + "opening it again from its storage", self.id(), g.name());
             reopening.put(id, g);
@@ -352,6 +374,12 @@ public final class RaftNode implements AutoCloseable {
             }
         }
     }
+
+    /** At most this many reopens of one group's member within {@link #REOPEN_WINDOW_NANOS}. */
+    static final int MAX_REOPENS = 3;
+    static final long REOPEN_WINDOW_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(10);
+    /** When each group's member was reopened lately. Guarded by membership. */
+    private final Map<RaftGroupId, java.util.ArrayDeque<Long>> reopenTimes = new java.util.HashMap<>();
 
     private final java.util.concurrent.atomic.AtomicBoolean reopenedMetadataWarned =
             new java.util.concurrent.atomic.AtomicBoolean();
