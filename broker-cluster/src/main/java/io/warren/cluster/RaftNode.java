@@ -353,12 +353,14 @@ public final class RaftNode implements AutoCloseable {
             log.error("{}: Ratis closed this node's member of queue group {} after a failure (see the error before); "
                     + "opening it again from its storage", self.id(), g.name());
             reopening.put(id, g);
+            boolean removedOk = false;
             try {
                 RaftClientReply removed = server.groupManagement(GroupManagementRequest.newRemove(adminClientId,
                         server.getId(), callIds.incrementAndGet(), id, false, false));
                 if (!removed.isSuccess()) {
                     throw new IOException("remove: " + removed.getException(), removed.getException());
                 }
+                removedOk = true;
                 RaftClientReply added = server.groupManagement(GroupManagementRequest.newAdd(adminClientId,
                         server.getId(), callIds.incrementAndGet(), group, false));
                 if (!added.isSuccess()) {
@@ -367,8 +369,9 @@ public final class RaftNode implements AutoCloseable {
                 reopened.incrementAndGet();
                 log.info("{}: member of queue group {} open again", self.id(), g.name());
             } catch (IOException | RuntimeException e) {
-                log.error("{}: opening the member of queue group {} again failed (tried again in a moment): {}",
-                        self.id(), g.name(), e.toString());
+                log.error("{}: opening the member of queue group {} again failed ({}): {}", self.id(), g.name(),
+                        removedOk ? "it is off this node until the node restarts; its storage is kept"
+                                : "tried again in a moment", e.toString());
             } finally {
                 reopening.remove(id);
             }
