@@ -116,9 +116,7 @@ final class AppendChainGuard implements AutoCloseable {
     }
 
     private void check(RaftGroupId id, RaftServer.Division division) {
-        org.apache.ratis.util.LifeCycle.State st = division.getInfo().getLifeCycleState();
-        if ((st.isClosingOrClosed() || st == org.apache.ratis.util.LifeCycle.State.EXCEPTION)
-                && server.getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.RUNNING) {
+        if (down(division) && server.getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.RUNNING) {
             closedDivision.accept(id);
             return;
         }
@@ -138,6 +136,12 @@ final class AppendChainGuard implements AutoCloseable {
                     + "appends); cleared, so the leader's next append goes through. It failed with: {}", id,
                     division.getId(), message.length() > 300 ? message.substring(0, 300) + "..." : message);
         }
+    }
+
+    /** Whether Ratis closed {@code division} (or is closing it), or it failed. */
+    static boolean down(RaftServer.Division division) {
+        org.apache.ratis.util.LifeCycle.State st = division.getInfo().getLifeCycleState();
+        return st.isClosingOrClosed() || st == org.apache.ratis.util.LifeCycle.State.EXCEPTION;
     }
 
     /** The division's append chain, or null (chaining off, or no such field in this Ratis). */

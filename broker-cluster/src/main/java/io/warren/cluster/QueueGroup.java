@@ -370,8 +370,7 @@ public final class QueueGroup {
     /** Whether this member's division has stopped (Ratis closed it after a failure, or it is leaving). */
     boolean divisionDown() {
         try {
-            org.apache.ratis.util.LifeCycle.State st = node.server().getDivision(groupId).getInfo().getLifeCycleState();
-            return st.isClosingOrClosed() || st == org.apache.ratis.util.LifeCycle.State.EXCEPTION;
+            return AppendChainGuard.down(node.server().getDivision(groupId));
         } catch (IOException e) {
             return false; // not hosted (any more)
         }

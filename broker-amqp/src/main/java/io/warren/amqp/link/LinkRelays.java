@@ -244,16 +244,8 @@ public final class LinkRelays implements RemoteQueues {
     /** Relayed consumer tags at the holders: unique on every link of this node's. */
     private final java.util.concurrent.atomic.AtomicLong consumerTags = new java.util.concurrent.atomic.AtomicLong();
 
-    /** The key of a shared consumer link: one stand-in (by identity), one holder, one user. */
-    private record PipeKey(MessageQueue q, String node, String user) {
-        @Override public boolean equals(Object o) {
-            return o instanceof PipeKey k && k.q == q && k.node.equals(node) && k.user.equals(user);
-        }
-
-        @Override public int hashCode() {
-            return System.identityHashCode(q) * 31 + node.hashCode() * 17 + user.hashCode();
-        }
-    }
+    /** The key of a shared consumer link: one stand-in (MessageQueue's equality is identity), one holder, one user. */
+    private record PipeKey(MessageQueue q, String node, String user) {}
 
     /** Shared consumer links by stand-in, holder and user. */
     private final ConcurrentHashMap<PipeKey, Pipe> pipes = new ConcurrentHashMap<>();
