@@ -836,8 +836,16 @@ class QueueGroupTest {
      */
     @Test void putsThatCannotCommitFailWithATimeoutAfterTheSubmitTimeout() throws Exception {
         QueueGroup[] groups = joinAll("vhost/timeout/1");
+        join(groups[leaderOf(groups)].put(1, bytes("committed")));
+        // The leader all three agree on (a new group may hold a second election just after its
+        // first, and the survivor must not be the one that won it: it would fail its puts with
+        // NotLeaderException when it steps down, not time out).
+        await().atMost(BOUND).until(() -> {
+            String id = groups[0].leaderId();
+            return id != null && id.equals(groups[1].leaderId()) && id.equals(groups[2].leaderId())
+                    && java.util.Arrays.stream(groups).filter(QueueGroup::isLeader).count() == 1;
+        });
         int leader = leaderOf(groups);
-        join(groups[leader].put(1, bytes("committed")));
         int survivor = (leader + 1) % 3;
         cluster.stop(leader);
         cluster.stop((leader + 2) % 3);
