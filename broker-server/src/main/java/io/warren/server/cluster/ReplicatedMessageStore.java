@@ -99,8 +99,14 @@ public final class ReplicatedMessageStore implements MessageStore {
     private final ToIntFunction<ByteBuf> priorities;
     private final AtomicLong next;
     private final AtomicInteger inFlight = new AtomicInteger();
-    /** The last put or remove sent: sync waits for it (the log commits one member's entries in order). */
+    /**
+     * The last put or remove queued: sync waits for it (the log commits one member's records in
+     * the order they were queued). Set under {@link #order} with the queueing itself: two threads
+     * that queued a remove and a put, then set this field the other way round, had a later sync
+     * wait for the remove only, and so answer (a transaction's commit-ok) before the put committed.
+     */
     private volatile CompletableFuture<?> last = CompletableFuture.completedFuture(null);
+    private final Object order = new Object();
     private final java.util.concurrent.ConcurrentLinkedQueue<Long> settling = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final AtomicInteger settlingCount = new AtomicInteger();
     private final List<Runnable> drainWaiters = new ArrayList<>();
@@ -154,8 +160,7 @@ public final class ReplicatedMessageStore implements MessageStore {
         }
         byte[] record = encode(exchange, routingKey, properties, body, publishedAt, ttl);
         inFlight.incrementAndGet();
-        CompletableFuture<?> f = log.put(ref, record);
-        last = f;
+        CompletableFuture<?> f = put(ref, record);
         flushSoon();
         f.whenComplete((v, e) -> {
             if (inFlight.decrementAndGet() == MAX_IN_FLIGHT / 2) {
@@ -194,7 +199,7 @@ public final class ReplicatedMessageStore implements MessageStore {
             return;
         }
         counted.add(ref);
-        last = log.put(countKey(ref), ByteBuffer.allocate(4).putInt(deliveryCount).array());
+        put(countKey(ref), ByteBuffer.allocate(4).putInt(deliveryCount).array());
         flushSoon();
     }
 
@@ -241,8 +246,19 @@ public final class ReplicatedMessageStore implements MessageStore {
             FLUSHER.schedule(this::flushSettles, 1, TimeUnit.MILLISECONDS);
         }
         long[] keys = batch.stream().mapToLong(Long::longValue).toArray();
-        last = log.remove(keys);
+        synchronized (order) {
+            last = log.remove(keys);
+        }
         log.flush();
+    }
+
+    /** Queues a put and makes it {@link #last}, together. */
+    private CompletableFuture<?> put(long key, byte[] value) {
+        synchronized (order) {
+            CompletableFuture<?> f = log.put(key, value);
+            last = f;
+            return f;
+        }
     }
 
     private final java.util.concurrent.atomic.AtomicBoolean flushQueued = new java.util.concurrent.atomic.AtomicBoolean();
@@ -275,6 +291,9 @@ public final class ReplicatedMessageStore implements MessageStore {
     }
 
     @Override public void sync(Durable durable) {
+        // Settles still gathered (a transaction's acks, queued by its commit just before) go
+        // first, so that the wait covers them too.
+        flushSettles();
         last.whenComplete((v, e) -> durable.done(e == null ? null : unwrap(e)));
     }
 
