@@ -123,6 +123,17 @@ public final class QueueGroup {
      * record as it comes, as before, and pays no wait.
      */
     static final int SPACED_AFTER_RECORDS = 16;
+    /**
+     * A busy group's entries that carry removes only (acks) leave at least this long after the
+     * entry before: nobody waits for a remove's commit (a consumer's ack has no answer), and when
+     * a relayed consumer's acks reached a leader in a stream of their own (its follower's node put
+     * the publishes in entries of its own) they went as fast as the entries in flight let them,
+     * most of the log's entries. Records count by what they carry here: a remove by its keys
+     * ({@link #weight}), so that a remove of 80 acks counts as busy.
+     */
+    static volatile long removeSpacingNanos = TimeUnit.MILLISECONDS.toNanos(20); // tests set it
+    /** Keys (or records) waiting past which an entry leaves whatever the spacing: see {@link #weight}. */
+    static final int MAX_BATCH_WEIGHT = 4096;
     static final String NAME_FILE = "warren-queue-group.name";
     private static final byte PUT = 1;
     private static final byte REMOVE = 2;
@@ -288,11 +299,16 @@ public final class QueueGroup {
     private final List<List<Pending>> outstanding = new ArrayList<>(MAX_IN_FLIGHT);
     /** Whether a timeout sweep is scheduled: while anything waits or is in flight. */
     private boolean sweeping;
-    /** When the last entry was sent (System.nanoTime) and how many records it carried: see {@link #spacingNanos}. */
+    /** When the last entry was sent (System.nanoTime) and the {@link #weight} of its records: see {@link #spacingNanos}. */
     private long lastSentNanos;
-    private int lastSentRecords;
+    private int lastSentWeight;
+    /** The {@link #weight} of the waiting records, and how many of them are not removes. */
+    private int waitingWeight;
+    private int waitingPuts;
     /** Whether a timer will send the records that wait out the spacing. */
     private boolean spacingTimer;
+    /** When that timer fires (System.nanoTime). */
+    private long spacingDue;
     /** How long the last entry this member sent took from its send to its commit (the reply). */
     private volatile long commitLatencyNanos;
     /** Whether the entries in flight went straight to this member's own server (it leads), not through the client. */
@@ -500,32 +516,52 @@ public final class QueueGroup {
     /**
      * Whether a drain would send an entry now (under sendLock): records wait, fewer than
      * MAX_IN_FLIGHT entries are out, and a second entry goes out beside one in flight only with
-     * at least {@value #PIPELINE_MIN_RECORDS} records. A few records wait for the entry in flight
-     * instead and leave with everything that came meanwhile: each entry costs every member dozens
-     * of thread hand-offs, and when entries of a record or two went out two at a time a leader
-     * spent its CPU on them and fell to a few thousand messages a second. After an entry of
-     * {@value #SPACED_AFTER_RECORDS} records or more (a busy group), the next leaves
-     * {@link #spacingNanos} after it at the earliest, unless a full batch waits; a timer sends
-     * what waits then.
+     * at least {@value #PIPELINE_MIN_RECORDS} puts (removes never make one). A few records wait
+     * for the entry in flight instead and leave with everything that came meanwhile: each entry
+     * costs every member dozens of thread hand-offs, and when entries of a record or two went out
+     * two at a time a leader spent its CPU on them and fell to a few thousand messages a second.
+     * After an entry of {@value #SPACED_AFTER_RECORDS} records or more, a remove counting by its
+     * keys (a busy group), the next leaves {@link #spacingNanos} after it at the earliest, or
+     * {@link #removeSpacingNanos} when only removes wait, unless a full batch waits; a timer
+     * sends what waits then.
      */
     private boolean sendable() {
         if (waiting.isEmpty() || inFlight >= MAX_IN_FLIGHT
-                || (inFlight > 0 && waiting.size() < PIPELINE_MIN_RECORDS)) {
+                || (inFlight > 0 && waitingPuts < PIPELINE_MIN_RECORDS)) {
             return false;
         }
-        if (lastSentRecords < SPACED_AFTER_RECORDS || waiting.size() >= MAX_BATCH_RECORDS) {
+        if (lastSentWeight < SPACED_AFTER_RECORDS || waiting.size() >= MAX_BATCH_RECORDS
+                || waitingWeight >= MAX_BATCH_WEIGHT) {
             return true;
         }
-        long wait = lastSentNanos + spacingNanos - System.nanoTime();
+        long wait = lastSentNanos + (waitingPuts > 0 ? spacingNanos : removeSpacingNanos) - System.nanoTime();
         if (wait <= 0) {
             return true;
         }
-        // Busy: the records wait out the spacing; one timer per gap sends them then.
-        if (!spacingTimer) {
+        // Busy: the records wait out the spacing; one timer per gap sends them then (another, earlier
+        // one when a put comes while removes wait out their longer spacing).
+        long due = System.nanoTime() + wait;
+        if (!spacingTimer || due - spacingDue < 0) {
             spacingTimer = true;
+            spacingDue = due;
             CompletableFuture.delayedExecutor(wait, TimeUnit.NANOSECONDS, node.sender()).execute(this::spacingOver);
         }
         return false;
+    }
+
+    /** What a record counts for in {@link #sendable}: a remove its keys, any other record 1. */
+    private static int weight(byte[] record) {
+        return record[0] == REMOVE ? Math.max(1, ByteBuffer.wrap(record, 1, 4).getInt()) : 1;
+    }
+
+    /** The first waiting record, off the counts. Holds sendLock. */
+    private Pending pollWaiting() {
+        Pending p = waiting.poll();
+        waitingWeight -= weight(p.record());
+        if (p.record()[0] != REMOVE) {
+            waitingPuts--;
+        }
+        return p;
     }
 
     /** On the sender thread, once the spacing is over. */
@@ -550,6 +586,10 @@ public final class QueueGroup {
                 return result;
             }
             waiting.add(new Pending(record, result, deadline));
+            waitingWeight += weight(record);
+            if (record[0] != REMOVE) {
+                waitingPuts++;
+            }
             if (!sweeping) {
                 sweeping = true;
                 scheduleSweep();
@@ -579,7 +619,7 @@ public final class QueueGroup {
             long now = System.nanoTime();
             // waiting is in call order, so in deadline order
             while (!waiting.isEmpty() && now - waiting.peek().deadline() >= 0) {
-                expired.add(waiting.poll());
+                expired.add(pollWaiting());
             }
             for (List<Pending> batch : outstanding) {
                 for (Pending p : batch) {
@@ -647,7 +687,7 @@ public final class QueueGroup {
                     if (!batch.isEmpty() && bytes + waiting.peek().record().length > MAX_RECORD_BYTES) {
                         break; // a large record goes in the next entry, not over Ratis' limit with this one's
                     }
-                    Pending p = waiting.poll();
+                    Pending p = pollWaiting();
                     if (!p.result().isDone()) { // one that timed out before it was sent is never sent
                         batch.add(p);
                         bytes += p.record().length;
@@ -671,7 +711,11 @@ public final class QueueGroup {
                 }
                 inFlight++;
                 lastSentNanos = System.nanoTime();
-                lastSentRecords = batch.size();
+                int w = 0;
+                for (Pending p : batch) {
+                    w += weight(p.record());
+                }
+                lastSentWeight = w;
                 outstanding.add(batch);
             }
             CompletableFuture<RaftClientReply> sent;
@@ -787,6 +831,8 @@ public final class QueueGroup {
             stopped = true;
             left = new ArrayList<>(waiting);
             waiting.clear();
+            waitingWeight = 0;
+            waitingPuts = 0;
             c = client;
             client = null;
         }
@@ -1495,6 +1541,11 @@ public final class QueueGroup {
 
         /** Ratis calls it on the apply thread once the new leader's first entry of its term is applied. */
         @Override public void notifyLeaderReady() {
+            try {
+                CommitMarkers.off(node.server().getDivision(groupId));
+            } catch (IOException e) {
+                // the division is gone (the group is being left): nothing to turn off
+            }
             synchronized (lock) {
                 if (leading) {
                     return;

@@ -25,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -730,6 +731,87 @@ class QueueGroupTest {
             onEachMember(groups, join(z), (i, m) -> assertArrayEquals(bytes("z"), m.get(1002), "member " + i));
         } finally {
             QueueGroup.spacingNanos = spacing;
+        }
+    }
+
+    /**
+     * A quorum queue's leader writes no commit markers (Ratis' metadata entries): one put after
+     * another takes one log index after another, where a marker took every second index. The
+     * metadata group's leader keeps writing them (a restarted node applies its definitions up to
+     * the last commit it knew; see CommitMarkers).
+     */
+    @Test void aQueueLeaderWritesNoCommitMarkersTheMetadataLeaderDoes() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/markers/11");
+        int l = leaderOf(groups);
+        QueueGroup g = groups[l];
+        org.apache.ratis.server.RaftServer.Division d = node(l).server().getDivision(g.groupId());
+        await().atMost(BOUND).until(() -> Boolean.FALSE.equals(CommitMarkers.on(d)));
+        long previous = join(g.put(1, bytes("v1")));
+        for (int i = 2; i <= 10; i++) {
+            long index = join(g.put(i, bytes("v" + i)));
+            assertEquals(previous + 1, index, "put " + i + " took the next index: no marker between");
+            previous = index;
+        }
+        long last = previous;
+        onEachMember(groups, last, (i, m) -> assertArrayEquals(bytes("v10"), m.get(10), "member " + i));
+        await().atMost(BOUND).until(() -> java.util.stream.IntStream.range(0, 3).anyMatch(i -> {
+            try {
+                return node(i).server().getDivision(MetadataGroup.GROUP_ID).getInfo().isLeader();
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        }));
+        for (int i = 0; i < 3; i++) {
+            org.apache.ratis.server.RaftServer.Division m = node(i).server().getDivision(MetadataGroup.GROUP_ID);
+            if (m.getInfo().isLeader()) {
+                assertEquals(Boolean.TRUE, CommitMarkers.on(m), "the metadata leader on node " + i);
+            }
+        }
+    }
+
+    /**
+     * In a busy group, removes alone (acks) wait out their own, longer spacing (5 s here); a put
+     * that comes meanwhile waits out only the put spacing and takes them with it. A remove counts
+     * by its keys: an entry of one remove of 80 keys leaves the group busy, so the next remove
+     * waits again.
+     */
+    @Test void removesAloneWaitOutTheirLongerSpacingAndGoWithTheNextPut() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/acks-spaced/10");
+        QueueGroup g = groups[leaderOf(groups)];
+        long removeSpacing = QueueGroup.removeSpacingNanos;
+        QueueGroup.removeSpacingNanos = TimeUnit.SECONDS.toNanos(5);
+        try {
+            List<CompletableFuture<Long>> burst = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                burst.add(g.putLater(i, bytes("m" + i)));
+            }
+            g.flush();
+            long burstIndex = join(burst.get(burst.size() - 1));
+            long[] acks = new long[80];
+            for (int i = 0; i < acks.length; i++) {
+                acks[i] = i;
+            }
+            CompletableFuture<Long> removed = g.remove(acks);
+            Thread.sleep(300);
+            assertFalse(removed.isDone(), "a remove alone after a busy entry left before its spacing was over");
+            CompletableFuture<Long> put = g.put(1000, bytes("x"));
+            long index = join(put);
+            assertEquals(index, join(removed), "the put took the waiting remove with it");
+            assertTrue(index > burstIndex);
+            // that entry carried 81 keys and records: still busy, so a remove alone waits again
+            CompletableFuture<Long> more = g.remove(new long[] {80, 81});
+            Thread.sleep(300);
+            assertFalse(more.isDone(), "a remove after an entry of one 80-key remove and a put left at once");
+            long last = join(more);
+            assertTrue(last > index);
+            onEachMember(groups, last, (i, m) -> {
+                assertNull(m.get(0), "member " + i);
+                assertNull(m.get(81), "member " + i);
+                assertArrayEquals(bytes("m82"), m.get(82), "member " + i);
+                assertArrayEquals(bytes("x"), m.get(1000), "member " + i);
+            });
+        } finally {
+            QueueGroup.removeSpacingNanos = removeSpacing;
         }
     }
 
