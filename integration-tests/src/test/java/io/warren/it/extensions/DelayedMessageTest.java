@@ -165,7 +165,9 @@ class DelayedMessageTest {
         ch.exchangeDeclare(x, "x-delayed-message", false, true, delayedType("headers"));
         String q = ch.queueDeclare().getQueue();
         ch.queueBind(q, x, "", Map.of("x-match", "all", "kind", "a"));
-        Map<String, Object> h = new HashMap<>(Map.of("x-delay", 200, "kind", "a"));
+        // 2 s: two publishes that each wait for their confirm, then a get, must all fit in the
+        // delay for the "not yet" check (200 ms did not once, in a CI run on a busy 2-core VM)
+        Map<String, Object> h = new HashMap<>(Map.of("x-delay", 2000, "kind", "a"));
         publish(ch, x, "", new AMQP.BasicProperties.Builder().headers(h).build(), "match");
         h.put("kind", "b");
         publish(ch, x, "", new AMQP.BasicProperties.Builder().headers(h).build(), "nomatch");
