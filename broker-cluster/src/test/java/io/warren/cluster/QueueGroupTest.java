@@ -656,7 +656,27 @@ class QueueGroupTest {
      * members' states would part ways).
      */
     @Test void aSnapshotBetweenThePartsOfALargeValueCarriesThePartsSoFar() throws Exception {
-        QueueGroup[] groups = joinAll("vhost/parts-snapshot/14");
+        // With one member stopped, the leader steps down when its one follower has not answered
+        // for the election timeout (1 s here): a stall of this JVM on a busy 2-core machine did
+        // that once in a CI run, and the puts failed with NotLeaderException. Such a leader change
+        // is not what this test looks at: it tries again, on a new group, at most three times.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                snapshotBetweenParts("vhost/parts-snapshot/14-" + attempt);
+                return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.ratis.protocol.exceptions.NotLeaderException) || attempt == 3) {
+                    throw e;
+                }
+                if (cluster.member(2) == null) {
+                    cluster.start(2);
+                }
+            }
+        }
+    }
+
+    private void snapshotBetweenParts(String name) throws Exception {
+        QueueGroup[] groups = joinAll(name);
         int leader = leaderOf(groups);
         if (leader == 2) {
             groups[2].transferLeadership(node(0).self().id(), Duration.ofSeconds(5));
@@ -686,7 +706,7 @@ class QueueGroupTest {
                 + last + ")");
 
         cluster.start(2);
-        QueueGroup back = node(2).queueGroups().get("vhost/parts-snapshot/14");
+        QueueGroup back = node(2).queueGroups().get(name);
         Recorder heard = new Recorder();
         back.listen(heard);
         await().atMost(BOUND).until(() -> back.appliedIndex() >= last);
