@@ -103,6 +103,24 @@ public final class Processes {
         }
     }
 
+    /**
+     * The surefire fork this JVM is (warren.it.fork, 1 to the fork count; see the pom), as a slot of
+     * the port range: the forks start brokers at once, and between one fork's look at a port and
+     * its broker's bind another fork's look found the same port free (CI: a cluster node's
+     * management port "already in use"). Each of 4 slots is a quarter of the range; -1 without
+     * the property (a run from an IDE): the whole range.
+     */
+    private static final int PORT_SLOT = portSlot();
+    private static final int SLOT_PORTS = (32768 - 20000) / 4;
+
+    private static int portSlot() {
+        try {
+            return (Integer.parseInt(System.getProperty("warren.it.fork", "")) - 1) % 4;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     /** Ports this JVM has handed out already; a test that has not bound its port yet still owns it. */
     private static final java.util.Set<Integer> ISSUED = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -115,7 +133,10 @@ public final class Processes {
     public static int freePort() throws IOException {
         java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         for (int attempt = 0; attempt < 1000; attempt++) {
-            int port = random.nextInt(20000, 32768);
+            // the first tries in this fork's own part of the range (see PORT_SLOT), then anywhere
+            int port = attempt < 500 && PORT_SLOT >= 0
+                    ? random.nextInt(20000 + PORT_SLOT * SLOT_PORTS, 20000 + (PORT_SLOT + 1) * SLOT_PORTS)
+                    : random.nextInt(20000, 32768);
             if (port == 25672 || !ISSUED.add(port)) {
                 continue;
             }
