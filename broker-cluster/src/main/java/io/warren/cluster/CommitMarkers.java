@@ -42,8 +42,7 @@ final class CommitMarkers {
     /** Stops {@code d}'s leadership from writing commit markers, if it leads now; false if it could not. */
     static boolean off(RaftServer.Division d) {
         try {
-            Object role = field(d.getClass(), "role").get(d);
-            Object leader = ((AtomicReference<?>) field(role.getClass(), "leaderState").get(role)).get();
+            Object leader = leaderState(d);
             if (leader == null) {
                 return false; // stepped down meanwhile: the next leadership turns them off again
             }
@@ -60,9 +59,14 @@ final class CommitMarkers {
 
     /** Whether {@code d}'s current leadership writes commit markers (tests); null when it does not lead. */
     static Boolean on(RaftServer.Division d) throws ReflectiveOperationException {
-        Object role = field(d.getClass(), "role").get(d);
-        Object leader = ((AtomicReference<?>) field(role.getClass(), "leaderState").get(role)).get();
+        Object leader = leaderState(d);
         return leader == null ? null : field(leader.getClass(), "logMetadataEnabled").getBoolean(leader);
+    }
+
+    /** {@code d}'s LeaderStateImpl (RaftServerImpl.role's RoleInfo.leaderState), null when it does not lead. */
+    private static Object leaderState(RaftServer.Division d) throws ReflectiveOperationException {
+        Object role = field(d.getClass(), "role").get(d);
+        return ((AtomicReference<?>) field(role.getClass(), "leaderState").get(role)).get();
     }
 
     private static Field field(Class<?> c, String name) throws NoSuchFieldException {

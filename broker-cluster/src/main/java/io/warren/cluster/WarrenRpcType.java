@@ -10,13 +10,18 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.leader.FollowerInfo;
 import org.apache.ratis.server.leader.LeaderState;
 import org.apache.ratis.server.leader.LogAppender;
+import org.apache.ratis.server.leader.LogAppenderBase;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.raftlog.RaftLog;
 import org.apache.ratis.server.raftlog.RaftLogIOException;
 import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.util.DataQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.lang.reflect.Field;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -29,6 +34,10 @@ public final class WarrenRpcType implements RpcType {
     private static final Logger log = LoggerFactory.getLogger(WarrenRpcType.class);
     /** How many times a leader sent a snapshot because a follower's previous entry was purged (for tests). */
     static final AtomicLong SNAPSHOTS_FOR_PURGED_PREVIOUS = new AtomicLong();
+    /** How many times a leader's sender to a follower failed and went on (for tests). */
+    static final AtomicLong SENDER_FAILURES_SURVIVED = new AtomicLong();
+    /** How long a sender that failed waits before its next round. */
+    private static final long FAILED_SENDER_PAUSE_MILLIS = 10;
 
     @Override public String name() {
         return WarrenRpcType.class.getName();
@@ -66,8 +75,25 @@ public final class WarrenRpcType implements RpcType {
      * after which its next entry's predecessor is the snapshot's last. (Ratis' master checks
      * the same in its own {@code shouldInstallSnapshot}, unreleased as of 2026-12: once a release
      * has it, this appender and the RPC type can go.)
+     *
+     * <p>It also goes on after a round fails ({@link #run}).
      */
     static final class Appender extends GrpcLogAppender {
+        /** {@code LogAppenderBase.buffer}, the entries of the request being built (null if this Ratis has no such field). */
+        private static final Field BUFFER = bufferField();
+
+        private static Field bufferField() {
+            try {
+                Field f = LogAppenderBase.class.getDeclaredField("buffer");
+                f.setAccessible(true);
+                return DataQueue.class.isAssignableFrom(f.getType()) ? f : null;
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                log.warn("Ratis' log sender has no buffer field ({}): a sender that fails stops for the leader's term",
+                        e.toString());
+                return null;
+            }
+        }
+
         Appender(RaftServer.Division server, LeaderState leaderState, FollowerInfo f) {
             super(server, leaderState, f);
         }
@@ -104,14 +130,66 @@ public final class WarrenRpcType implements RpcType {
             return snapshot;
         }
 
+        /**
+         * Ratis' sending loop, started again when a round throws. In Ratis 3.2.2 a sender whose
+         * loop throws is never replaced: the daemon asks for a restart, and the restart is skipped
+         * because that same daemon no longer counts as working ("is not running: skipping
+         * restart"; Ratis' master checks for closing instead). The follower then gets nothing
+         * more from this leader for the rest of its term. What throws in practice is the check
+         * that a request's entries follow its previous entry: the request reads the follower's
+         * next index twice, and a reply handled meanwhile on a gRPC thread can move it (a late
+         * success raising it after a failed stream or an inconsistency lowered it). Reading an
+         * entry throws when the log was purged up to a new snapshot between the check that the
+         * follower needs no snapshot and the read (warren purges up to each snapshot, whatever
+         * the followers have). Both throw while the request is built, before anything is sent or
+         * recorded; the entries read so far are dropped ({@link #newAppendEntriesRequest}), so the
+         * next round starts from a consistent state. Where that cannot be done (a Ratis without
+         * the field), a failure ends the sender as before.
+         */
+        @Override public void run() throws IOException {
+            while (true) {
+                try {
+                    super.run();
+                    return;
+                } catch (RuntimeException | RaftLogIOException e) {
+                    if (!isRunning() || BUFFER == null) {
+                        throw e;
+                    }
+                    long n = SENDER_FAILURES_SURVIVED.incrementAndGet();
+                    if (Long.bitCount(n) == 1) { // the 1st, 2nd, 4th, 8th, ...: a repeating failure does not flood the log
+                        log.warn("{}: a round of sending failed ({} so far on this node); going on: {}", this, n, e.toString());
+                    }
+                    try {
+                        Thread.sleep(FAILED_SENDER_PAUSE_MILLIS);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        throw new InterruptedIOException("interrupted after a failed round: " + e);
+                    }
+                }
+            }
+        }
+
         @Override public AppendEntriesRequestProto newAppendEntriesRequest(long callId, boolean heartbeat)
                 throws RaftLogIOException {
-            // Entries whose predecessor cannot be named would fail Ratis' assertion and stop this
-            // sender: send nothing now (a heartbeat still goes); the next round sends the snapshot.
-            if (!heartbeat && snapshotForPurgedPrevious() != null) {
-                return super.newAppendEntriesRequest(callId, true);
+            try {
+                // Entries whose predecessor cannot be named would fail Ratis' assertion: send
+                // nothing now (a heartbeat still goes); the next round sends the snapshot.
+                if (!heartbeat && snapshotForPurgedPrevious() != null) {
+                    return super.newAppendEntriesRequest(callId, true);
+                }
+                return super.newAppendEntriesRequest(callId, heartbeat);
+            } catch (RuntimeException | RaftLogIOException e) {
+                // Ratis gathers the entries in a buffer it empties only on success, and asserts
+                // that it is empty when the next request begins
+                if (BUFFER != null) {
+                    try {
+                        ((DataQueue<?>) BUFFER.get(this)).clear();
+                    } catch (IllegalAccessException unexpected) {
+                        e.addSuppressed(unexpected);
+                    }
+                }
+                throw e;
             }
-            return super.newAppendEntriesRequest(callId, heartbeat);
         }
     }
 }

@@ -1064,8 +1064,14 @@ class QueueGroupTest {
         long finalKey = key;
         await().atMost(BOUND).until(() -> groups[follower].get(finalKey) != null);
         long before = WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get();
-        org.apache.ratis.server.leader.FollowerInfo info = followerInfo(division, cluster.members().get(follower).id());
-        info.setNextIndex(raftLog.getStartIndex());
+        org.apache.ratis.server.leader.LogAppender appender = appender(division, cluster.members().get(follower).id());
+        org.apache.ratis.server.leader.FollowerInfo info = appender.getFollower();
+        // no reply still on its way that would move the next index up again
+        await().atMost(BOUND).until(() -> info.getMatchIndex() == raftLog.getNextIndex() - 1);
+        // under the sender's own lock, as Ratis changes it: a request being built reads it twice
+        try (org.apache.ratis.util.AutoCloseableLock ignored = senderLock(appender)) {
+            info.setNextIndex(raftLog.getStartIndex());
+        }
         for (int i = 1; i <= 3; i++) {
             join(groups[leader].put(finalKey + i, bytes("after" + i)));
         }
@@ -1074,9 +1080,58 @@ class QueueGroupTest {
         assertTrue(WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get() > before, "the leader sent its snapshot for it");
     }
 
-    /** The leader's record of one follower (Ratis keeps it in package-private classes: reflection, for this test). */
-    private static org.apache.ratis.server.leader.FollowerInfo followerInfo(org.apache.ratis.server.RaftServer.Division leader,
-                                                                             String followerId) throws Exception {
+    /**
+     * A leader's sender to a follower goes on after a round fails: the test moves the follower's
+     * next index back without the sender's lock, as a reply handled on a gRPC thread does, while
+     * puts run, until a request being built read two different next indexes and failed Ratis'
+     * check that its entries follow its previous entry. Ratis 3.2.2 does not replace a sender that
+     * failed ({@link WarrenRpcType.Appender#run}): without going on, the follower got nothing more
+     * from that leader and the await for the last put failed (checked by hand).
+     */
+    @Test void aLeadersSenderThatFailsARoundGoesOn() throws Exception {
+        QueueGroup[] groups = joinAll("vhost/sender-fails/1");
+        int leader = leaderOf(groups);
+        int follower = (leader + 1) % 3;
+        join(groups[leader].put(0, bytes("first")));
+        org.apache.ratis.server.RaftServer.Division division = node(leader).server().getDivision(groups[leader].groupId());
+        org.apache.ratis.server.raftlog.RaftLog raftLog = division.getRaftLog();
+        org.apache.ratis.server.leader.FollowerInfo info = appender(division, cluster.members().get(follower).id()).getFollower();
+        long before = WarrenRpcType.SENDER_FAILURES_SURVIVED.get();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicLong key = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<Exception> putFailed = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread putter = new Thread(() -> {
+            byte[] value = new byte[300];
+            while (!stop.get() && putFailed.get() == null) {
+                try {
+                    join(groups[leader].put(key.incrementAndGet(), value));
+                } catch (Exception e) {
+                    putFailed.set(e);
+                }
+            }
+        }, "putter");
+        putter.start();
+        try {
+            long deadline = System.nanoTime() + Duration.ofSeconds(8).toNanos();
+            while (WarrenRpcType.SENDER_FAILURES_SURVIVED.get() == before && System.nanoTime() < deadline) {
+                info.setNextIndex(Math.max(raftLog.getStartIndex(), info.getNextIndex() - 3));
+                Thread.sleep(1);
+            }
+        } finally {
+            stop.set(true);
+            putter.join();
+        }
+        assertNull(putFailed.get(), "puts went on");
+        long last = key.get() + 1;
+        join(groups[leader].put(last, bytes("last")));
+        await().atMost(BOUND).until(() -> groups[follower].get(last) != null);
+        assertEquals("last", new String(groups[follower].get(last), StandardCharsets.UTF_8));
+        assertTrue(WarrenRpcType.SENDER_FAILURES_SURVIVED.get() > before, "a round of the sender failed within 8 s");
+    }
+
+    /** The leader's sender to one follower (Ratis keeps them in package-private classes: reflection, for these tests). */
+    private static org.apache.ratis.server.leader.LogAppender appender(org.apache.ratis.server.RaftServer.Division leader,
+                                                                       String followerId) throws Exception {
         java.lang.reflect.Method getRole = leader.getClass().getDeclaredMethod("getRole");
         getRole.setAccessible(true);
         Object role = getRole.invoke(leader);
@@ -1088,8 +1143,15 @@ class QueueGroupTest {
         @SuppressWarnings("unchecked")
         java.util.stream.Stream<org.apache.ratis.server.leader.LogAppender> appenders =
                 (java.util.stream.Stream<org.apache.ratis.server.leader.LogAppender>) getLogAppenders.invoke(state);
-        return appenders.filter(a -> a.getFollowerId().toString().equals(followerId)).findFirst().orElseThrow()
-                .getFollower();
+        return appenders.filter(a -> a.getFollowerId().toString().equals(followerId)).findFirst().orElseThrow();
+    }
+
+    /** The write lock under which Ratis' gRPC sender builds requests and changes its follower's next index. */
+    private static org.apache.ratis.util.AutoCloseableLock senderLock(org.apache.ratis.server.leader.LogAppender appender)
+            throws Exception {
+        java.lang.reflect.Field f = org.apache.ratis.grpc.server.GrpcLogAppender.class.getDeclaredField("lock");
+        f.setAccessible(true);
+        return ((org.apache.ratis.util.AutoCloseableReadWriteLock) f.get(appender)).writeLock(null, message -> { });
     }
 
     /**
