@@ -16,6 +16,7 @@ import org.apache.ratis.server.raftlog.RaftLog;
 import org.apache.ratis.server.raftlog.RaftLogIOException;
 import org.apache.ratis.statemachine.SnapshotInfo;
 import org.apache.ratis.util.DataQueue;
+import org.apache.ratis.util.Timestamp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +35,8 @@ public final class WarrenRpcType implements RpcType {
     private static final Logger log = LoggerFactory.getLogger(WarrenRpcType.class);
     /** How many times a leader sent a snapshot because a follower's previous entry was purged (for tests). */
     static final AtomicLong SNAPSHOTS_FOR_PURGED_PREVIOUS = new AtomicLong();
+    /** How many times a leader asked a follower for a snapshot's last entry before it would send the snapshot (for tests). */
+    static final AtomicLong SNAPSHOT_QUESTIONS = new AtomicLong();
     /** How many times a leader's sender to a follower failed and went on (for tests). */
     static final AtomicLong SENDER_FAILURES_SURVIVED = new AtomicLong();
     /** How long a sender that failed waits before its next round. */
@@ -59,8 +62,9 @@ public final class WarrenRpcType implements RpcType {
     }
 
     /**
-     * The leader's sender to one follower: Ratis' gRPC appender, except that a follower whose next
-     * entry's predecessor is gone from the leader's log gets the leader's snapshot.
+     * The leader's sender to one follower: Ratis' gRPC appender, except that it sends a snapshot
+     * only to a follower that lacks the snapshot's last entry, sends one to a follower whose next
+     * entry's predecessor is gone from the leader's log, and goes on after a round fails ({@link #run}).
      *
      * <p>Ratis 3.2.2 sends a snapshot only to a follower whose next index is below the log's
      * first index. When it is exactly the first index, and the snapshot the log was purged to lies
@@ -73,10 +77,21 @@ public final class WarrenRpcType implements RpcType {
      * member it went through applied it). Seen in bench/quorum.sh with 5 MB messages (snapshots
      * every few seconds, segments of a few entries). Here such a follower gets the snapshot,
      * after which its next entry's predecessor is the snapshot's last. (Ratis' master checks
-     * the same in its own {@code shouldInstallSnapshot}, unreleased as of 2026-12: once a release
-     * has it, this appender and the RPC type can go.)
+     * the same in its own {@code shouldInstallSnapshot}, unreleased as of 2026-12.)
      *
-     * <p>It also goes on after a round fails ({@link #run}).
+     * <p>The leader's next index for a follower is only its guess: it goes down on an
+     * inconsistency or a failed stream and up with the follower's replies, so a follower it
+     * would send a snapshot to may already hold the snapshot's entries and more (replies lost,
+     * or not yet handled). Installing a snapshot at S on a Ratis 3.2.2 follower whose log holds
+     * entries past S sets its log writer's last written index back to S, and the next entry it
+     * appends after its log's real end fails the writer ("lastWrittenIndex == S, entry == ...
+     * index: S+2"): Ratis closes that member (warren opens it again, RaftNode#reopen). So before
+     * the first snapshot at an index is sent, the sender moves the next index to the entry after
+     * the snapshot's last (whose predecessor Ratis names from the snapshot): a follower that has
+     * it takes the entries and needs no snapshot; one that lacks it answers with its own next
+     * index, at or below the snapshot's, and gets the snapshot in a round after that answer (a
+     * follower that is down gets heartbeats until it answers). A member just added (Ratis'
+     * bootstrapping) gets the snapshot at once: its log is empty.
      */
     static final class Appender extends GrpcLogAppender {
         /** {@code LogAppenderBase.buffer}, the entries of the request being built (null if this Ratis has no such field). */
@@ -93,6 +108,11 @@ public final class WarrenRpcType implements RpcType {
                 return null;
             }
         }
+
+        /** The index of the last snapshot this sender asked the follower about (see the class comment); the sender's thread only. */
+        private long askedAbout = RaftLog.INVALID_LOG_INDEX;
+        /** When it asked. */
+        private Timestamp askedAt = Timestamp.currentTime();
 
         Appender(RaftServer.Division server, LeaderState leaderState, FollowerInfo f) {
             super(server, leaderState, f);
@@ -116,16 +136,36 @@ public final class WarrenRpcType implements RpcType {
         }
 
         @Override public SnapshotInfo shouldInstallSnapshot() {
+            FollowerInfo f = getFollower();
             SnapshotInfo snapshot = super.shouldInstallSnapshot();
-            if (snapshot != null) {
-                return snapshot;
+            boolean purgedPrevious = false;
+            if (snapshot == null) {
+                snapshot = snapshotForPurgedPrevious();
+                if (snapshot == null) {
+                    return null;
+                }
+                purgedPrevious = true;
+            } else if (getLeaderState().isFollowerBootstrapping(f)) {
+                return snapshot; // a member just added: its log is empty
             }
-            snapshot = snapshotForPurgedPrevious();
-            if (snapshot != null) {
+            long index = snapshot.getIndex();
+            if (askedAbout != index) {
+                // first ask whether it has the snapshot's last entry: entries from the one after it
+                askedAbout = index;
+                askedAt = Timestamp.currentTime();
+                SNAPSHOT_QUESTIONS.incrementAndGet();
+                log.debug("{}: {}'s next is {} and the snapshot is at {}: sending from {} first", getServer().getMemberId(),
+                        getFollowerId(), f.getNextIndex(), index, index + 1);
+                f.setNextIndex(index + 1);
+                return null;
+            }
+            if (f.getLastRpcResponseTime().compareTo(askedAt) <= 0) {
+                return null; // no answer yet: it may be down (it gets heartbeats meanwhile)
+            }
+            if (purgedPrevious) {
                 SNAPSHOTS_FOR_PURGED_PREVIOUS.incrementAndGet();
                 log.info("{}: the entry before {}'s next ({}) is purged and the snapshot at {} is past it: sending the "
-                        + "snapshot", getServer().getMemberId(), getFollowerId(), getFollower().getNextIndex(),
-                        snapshot.getIndex());
+                        + "snapshot", getServer().getMemberId(), getFollowerId(), f.getNextIndex(), index);
             }
             return snapshot;
         }
@@ -172,9 +212,11 @@ public final class WarrenRpcType implements RpcType {
         @Override public AppendEntriesRequestProto newAppendEntriesRequest(long callId, boolean heartbeat)
                 throws RaftLogIOException {
             try {
-                // Entries whose predecessor cannot be named would fail Ratis' assertion: send
-                // nothing now (a heartbeat still goes); the next round sends the snapshot.
-                if (!heartbeat && snapshotForPurgedPrevious() != null) {
+                // Entries purged from the log, or whose predecessor cannot be named (which would
+                // fail Ratis' assertion): send none now, a heartbeat still goes. This round did not
+                // send the snapshot because it asked first, or waits for the answer.
+                if (!heartbeat && (getFollower().getNextIndex() < getRaftLog().getStartIndex()
+                        || snapshotForPurgedPrevious() != null)) {
                     return super.newAppendEntriesRequest(callId, true);
                 }
                 return super.newAppendEntriesRequest(callId, heartbeat);

@@ -281,6 +281,7 @@ class QueueGroupTest {
             join(q1[i % 3].put(i, bytes("one" + i)));
             last2 = Math.max(last2, join(q2[i % 3].put(i, bytes("two" + i))));
         }
+        long questions = WarrenRpcType.SNAPSHOT_QUESTIONS.get();
         cluster.stop(2);
         // One at a time: puts made together would share log entries, and the log must grow past
         // snapshotEvery for the leader to snapshot and purge what node 2 missed.
@@ -308,6 +309,7 @@ class QueueGroupTest {
         await().atMost(BOUND).until(() -> asMap(recovered.get(Q2).entries()).equals(expected2));
         assertTrue(heard.events.stream().anyMatch(e -> e.startsWith("restored ")),
                 "node 2 caught up without the leader's snapshot: " + heard.events);
+        assertTrue(WarrenRpcType.SNAPSHOT_QUESTIONS.get() > questions, "the leader asked before it sent its snapshot");
         assertSame(recovered.get(Q1), node(2).joinQueueGroup(Q1, cluster.members()), "a join returns the recovered member");
 
         join(node(2).queueGroups().get(Q2).put(500, bytes("after restart")));
@@ -1037,33 +1039,25 @@ class QueueGroupTest {
     /**
      * A follower whose next entry is the first of the leader's log while the leader's snapshot
      * lies past it (the log was purged up to a snapshot in the middle of a segment, so the entry
-     * before that next one is in neither) gets the snapshot ({@link WarrenRpcType.Appender}).
-     * Ratis' own appender failed an assertion there and stopped for good, and the follower heard
-     * nothing more in that term (bench/quorum.sh with 5 MB messages met it). The test makes the
-     * leader take that follower's next index back to its log's first index, then puts more: the
-     * follower has them, through the snapshot it was sent.
+     * before that next one is in neither) is asked first whether it has the snapshot's last
+     * entry, and one that has it gets the entries after it, no snapshot
+     * ({@link WarrenRpcType.Appender}). Ratis' own appender failed an assertion there and stopped
+     * for good (bench/quorum.sh with 5 MB messages met it); sending the snapshot to a follower
+     * whose log went past it breaks Ratis' follower log. The test makes the leader take the next
+     * index of a follower that has everything back to its log's first index, then puts more: the
+     * follower has them, and no snapshot went.
      */
-    @Test void aFollowerWhosePreviousEntryWasPurgedGetsTheLeadersSnapshot() throws Exception {
+    @Test void aFollowerWhosePreviousEntryWasPurgedIsAskedForTheSnapshotsLastEntryFirst() throws Exception {
         QueueGroup[] groups = joinAll("vhost/purged-previous/1");
         int leader = leaderOf(groups);
         int follower = (leader + 1) % 3;
         org.apache.ratis.server.RaftServer.Division division = node(leader).server().getDivision(groups[leader].groupId());
         org.apache.ratis.server.raftlog.RaftLog raftLog = division.getRaftLog();
-        // puts of 300 bytes (1 KiB segments, a snapshot every 20 entries here) until a purge ended
-        // mid-segment: the log's first index is at or below the snapshot's
-        byte[] value = new byte[300];
-        long key = 0;
-        while (true) {
-            join(groups[leader].put(++key, value));
-            org.apache.ratis.statemachine.SnapshotInfo snapshot = division.getStateMachine().getLatestSnapshot();
-            if (snapshot != null && raftLog.getStartIndex() > 1 && snapshot.getIndex() >= raftLog.getStartIndex()) {
-                break;
-            }
-            assertTrue(key < 500, "no purge ended mid-segment in 500 puts");
-        }
-        long finalKey = key;
+        long finalKey = putUntilAPurgeEndsMidSegment(groups[leader], division);
         await().atMost(BOUND).until(() -> groups[follower].get(finalKey) != null);
-        long before = WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get();
+        long questions = WarrenRpcType.SNAPSHOT_QUESTIONS.get();
+        long snapshots = WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get();
+        long reopened = node(follower).reopened();
         org.apache.ratis.server.leader.LogAppender appender = appender(division, cluster.members().get(follower).id());
         org.apache.ratis.server.leader.FollowerInfo info = appender.getFollower();
         // no reply still on its way that would move the next index up again
@@ -1077,7 +1071,25 @@ class QueueGroupTest {
         }
         await().atMost(BOUND).until(() -> groups[follower].get(finalKey + 3) != null);
         assertEquals("after3", new String(groups[follower].get(finalKey + 3), StandardCharsets.UTF_8));
-        assertTrue(WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get() > before, "the leader sent its snapshot for it");
+        assertTrue(WarrenRpcType.SNAPSHOT_QUESTIONS.get() > questions, "the leader asked");
+        assertEquals(snapshots, WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get(), "no snapshot went");
+        assertEquals(reopened, node(follower).reopened(), "the follower's member was not closed");
+    }
+
+    /** Puts of 300 bytes (1 KiB segments, a snapshot every 20 entries here) until the log's first index is at or below its snapshot's; the last key. */
+    private static long putUntilAPurgeEndsMidSegment(QueueGroup leader, org.apache.ratis.server.RaftServer.Division division)
+            throws Exception {
+        org.apache.ratis.server.raftlog.RaftLog raftLog = division.getRaftLog();
+        byte[] value = new byte[300];
+        long key = 0;
+        while (true) {
+            join(leader.put(++key, value));
+            org.apache.ratis.statemachine.SnapshotInfo snapshot = division.getStateMachine().getLatestSnapshot();
+            if (snapshot != null && raftLog.getStartIndex() > 1 && snapshot.getIndex() >= raftLog.getStartIndex()) {
+                return key;
+            }
+            assertTrue(key < 500, "no purge ended mid-segment in 500 puts");
+        }
     }
 
     /**
