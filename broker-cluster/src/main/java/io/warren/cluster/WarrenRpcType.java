@@ -23,7 +23,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.reflect.Field;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Ratis' gRPC transport, as {@code SupportedRpcType.GRPC} is, with one change on the leader's
@@ -33,12 +32,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class WarrenRpcType implements RpcType {
     private static final Logger log = LoggerFactory.getLogger(WarrenRpcType.class);
-    /** How many times a leader sent a snapshot because a follower's previous entry was purged (for tests). */
-    static final AtomicLong SNAPSHOTS_FOR_PURGED_PREVIOUS = new AtomicLong();
-    /** How many times a leader asked a follower for a snapshot's last entry before it would send the snapshot (for tests). */
-    static final AtomicLong SNAPSHOT_QUESTIONS = new AtomicLong();
-    /** How many times a leader's sender to a follower failed and went on (for tests). */
-    static final AtomicLong SENDER_FAILURES_SURVIVED = new AtomicLong();
     /** How long a sender that failed waits before its next round. */
     private static final long FAILED_SENDER_PAUSE_MILLIS = 10;
 
@@ -113,9 +106,28 @@ public final class WarrenRpcType implements RpcType {
         private long askedAbout = RaftLog.INVALID_LOG_INDEX;
         /** When it asked. */
         private Timestamp askedAt = Timestamp.currentTime();
+        /** Counts for tests and the log: written by the sender's thread only. */
+        private volatile long questions;
+        private volatile long snapshotsForPurgedPrevious;
+        private volatile long failuresSurvived;
 
         Appender(RaftServer.Division server, LeaderState leaderState, FollowerInfo f) {
             super(server, leaderState, f);
+        }
+
+        /** How often this sender asked its follower for a snapshot's last entry before it would send the snapshot. */
+        long questions() {
+            return questions;
+        }
+
+        /** How often it sent a snapshot because its follower's previous entry was purged. */
+        long snapshotsForPurgedPrevious() {
+            return snapshotsForPurgedPrevious;
+        }
+
+        /** How often a round of it failed and it went on. */
+        long failuresSurvived() {
+            return failuresSurvived;
         }
 
         /** The snapshot to send when the follower's previous entry is purged and the snapshot is past it, else null. */
@@ -153,7 +165,7 @@ public final class WarrenRpcType implements RpcType {
                 // first ask whether it has the snapshot's last entry: entries from the one after it
                 askedAbout = index;
                 askedAt = Timestamp.currentTime();
-                SNAPSHOT_QUESTIONS.incrementAndGet();
+                questions++;
                 log.debug("{}: {}'s next is {} and the snapshot is at {}: sending from {} first", getServer().getMemberId(),
                         getFollowerId(), f.getNextIndex(), index, index + 1);
                 f.setNextIndex(index + 1);
@@ -163,7 +175,7 @@ public final class WarrenRpcType implements RpcType {
                 return null; // no answer yet: it may be down (it gets heartbeats meanwhile)
             }
             if (purgedPrevious) {
-                SNAPSHOTS_FOR_PURGED_PREVIOUS.incrementAndGet();
+                snapshotsForPurgedPrevious++;
                 log.info("{}: the entry before {}'s next ({}) is purged and the snapshot at {} is past it: sending the "
                         + "snapshot", getServer().getMemberId(), getFollowerId(), f.getNextIndex(), index);
             }
@@ -195,9 +207,9 @@ public final class WarrenRpcType implements RpcType {
                     if (!isRunning() || BUFFER == null) {
                         throw e;
                     }
-                    long n = SENDER_FAILURES_SURVIVED.incrementAndGet();
+                    long n = ++failuresSurvived;
                     if (Long.bitCount(n) == 1) { // the 1st, 2nd, 4th, 8th, ...: a repeating failure does not flood the log
-                        log.warn("{}: a round of sending failed ({} so far on this node); going on: {}", this, n, e.toString());
+                        log.warn("{}: a round of sending failed ({} so far); going on: {}", this, n, e.toString());
                     }
                     try {
                         Thread.sleep(FAILED_SENDER_PAUSE_MILLIS);

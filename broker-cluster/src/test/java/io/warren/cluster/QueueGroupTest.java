@@ -281,7 +281,6 @@ class QueueGroupTest {
             join(q1[i % 3].put(i, bytes("one" + i)));
             last2 = Math.max(last2, join(q2[i % 3].put(i, bytes("two" + i))));
         }
-        long questions = WarrenRpcType.SNAPSHOT_QUESTIONS.get();
         cluster.stop(2);
         // One at a time: puts made together would share log entries, and the log must grow past
         // snapshotEvery for the leader to snapshot and purge what node 2 missed.
@@ -309,7 +308,9 @@ class QueueGroupTest {
         await().atMost(BOUND).until(() -> asMap(recovered.get(Q2).entries()).equals(expected2));
         assertTrue(heard.events.stream().anyMatch(e -> e.startsWith("restored ")),
                 "node 2 caught up without the leader's snapshot: " + heard.events);
-        assertTrue(WarrenRpcType.SNAPSHOT_QUESTIONS.get() > questions, "the leader asked before it sent its snapshot");
+        int q1Leader = q1[0].isLeader() ? 0 : 1; // node 2 came back a follower: pre-vote keeps the others' leader
+        assertTrue(sender(node(q1Leader).server().getDivision(q1[q1Leader].groupId()), cluster.members().get(2).id())
+                .questions() > 0, "the leader asked before it sent its snapshot");
         assertSame(recovered.get(Q1), node(2).joinQueueGroup(Q1, cluster.members()), "a join returns the recovered member");
 
         join(node(2).queueGroups().get(Q2).put(500, bytes("after restart")));
@@ -1055,10 +1056,10 @@ class QueueGroupTest {
         org.apache.ratis.server.raftlog.RaftLog raftLog = division.getRaftLog();
         long finalKey = putUntilAPurgeEndsMidSegment(groups[leader], division);
         await().atMost(BOUND).until(() -> groups[follower].get(finalKey) != null);
-        long questions = WarrenRpcType.SNAPSHOT_QUESTIONS.get();
-        long snapshots = WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get();
         long reopened = node(follower).reopened();
-        org.apache.ratis.server.leader.LogAppender appender = appender(division, cluster.members().get(follower).id());
+        WarrenRpcType.Appender appender = sender(division, cluster.members().get(follower).id());
+        long questions = appender.questions();
+        long snapshots = appender.snapshotsForPurgedPrevious();
         org.apache.ratis.server.leader.FollowerInfo info = appender.getFollower();
         // no reply still on its way that would move the next index up again
         await().atMost(BOUND).until(() -> info.getMatchIndex() == raftLog.getNextIndex() - 1);
@@ -1071,8 +1072,8 @@ class QueueGroupTest {
         }
         await().atMost(BOUND).until(() -> groups[follower].get(finalKey + 3) != null);
         assertEquals("after3", new String(groups[follower].get(finalKey + 3), StandardCharsets.UTF_8));
-        assertTrue(WarrenRpcType.SNAPSHOT_QUESTIONS.get() > questions, "the leader asked");
-        assertEquals(snapshots, WarrenRpcType.SNAPSHOTS_FOR_PURGED_PREVIOUS.get(), "no snapshot went");
+        assertTrue(appender.questions() > questions, "the leader asked");
+        assertEquals(snapshots, appender.snapshotsForPurgedPrevious(), "no snapshot went");
         assertEquals(reopened, node(follower).reopened(), "the follower's member was not closed");
     }
 
@@ -1107,8 +1108,9 @@ class QueueGroupTest {
         join(groups[leader].put(0, bytes("first")));
         org.apache.ratis.server.RaftServer.Division division = node(leader).server().getDivision(groups[leader].groupId());
         org.apache.ratis.server.raftlog.RaftLog raftLog = division.getRaftLog();
-        org.apache.ratis.server.leader.FollowerInfo info = appender(division, cluster.members().get(follower).id()).getFollower();
-        long before = WarrenRpcType.SENDER_FAILURES_SURVIVED.get();
+        WarrenRpcType.Appender sender = sender(division, cluster.members().get(follower).id());
+        org.apache.ratis.server.leader.FollowerInfo info = sender.getFollower();
+        long before = sender.failuresSurvived();
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         java.util.concurrent.atomic.AtomicLong key = new java.util.concurrent.atomic.AtomicLong();
         java.util.concurrent.atomic.AtomicReference<Exception> putFailed = new java.util.concurrent.atomic.AtomicReference<>();
@@ -1125,7 +1127,7 @@ class QueueGroupTest {
         putter.start();
         try {
             long deadline = System.nanoTime() + Duration.ofSeconds(8).toNanos();
-            while (WarrenRpcType.SENDER_FAILURES_SURVIVED.get() == before && System.nanoTime() < deadline) {
+            while (sender.failuresSurvived() == before && System.nanoTime() < deadline) {
                 info.setNextIndex(Math.max(raftLog.getStartIndex(), info.getNextIndex() - 3));
                 Thread.sleep(1);
             }
@@ -1138,12 +1140,12 @@ class QueueGroupTest {
         join(groups[leader].put(last, bytes("last")));
         await().atMost(BOUND).until(() -> groups[follower].get(last) != null);
         assertEquals("last", new String(groups[follower].get(last), StandardCharsets.UTF_8));
-        assertTrue(WarrenRpcType.SENDER_FAILURES_SURVIVED.get() > before, "a round of the sender failed within 8 s");
+        assertTrue(sender.failuresSurvived() > before, "a round of this sender failed within 8 s");
     }
 
     /** The leader's sender to one follower (Ratis keeps them in package-private classes: reflection, for these tests). */
-    private static org.apache.ratis.server.leader.LogAppender appender(org.apache.ratis.server.RaftServer.Division leader,
-                                                                       String followerId) throws Exception {
+    private static WarrenRpcType.Appender sender(org.apache.ratis.server.RaftServer.Division leader, String followerId)
+            throws Exception {
         java.lang.reflect.Method getRole = leader.getClass().getDeclaredMethod("getRole");
         getRole.setAccessible(true);
         Object role = getRole.invoke(leader);
@@ -1155,11 +1157,12 @@ class QueueGroupTest {
         @SuppressWarnings("unchecked")
         java.util.stream.Stream<org.apache.ratis.server.leader.LogAppender> appenders =
                 (java.util.stream.Stream<org.apache.ratis.server.leader.LogAppender>) getLogAppenders.invoke(state);
-        return appenders.filter(a -> a.getFollowerId().toString().equals(followerId)).findFirst().orElseThrow();
+        return (WarrenRpcType.Appender) appenders.filter(a -> a.getFollowerId().toString().equals(followerId))
+                .findFirst().orElseThrow();
     }
 
     /** The write lock under which Ratis' gRPC sender builds requests and changes its follower's next index. */
-    private static org.apache.ratis.util.AutoCloseableLock senderLock(org.apache.ratis.server.leader.LogAppender appender)
+    private static org.apache.ratis.util.AutoCloseableLock senderLock(WarrenRpcType.Appender appender)
             throws Exception {
         java.lang.reflect.Field f = org.apache.ratis.grpc.server.GrpcLogAppender.class.getDeclaredField("lock");
         f.setAccessible(true);
