@@ -65,19 +65,24 @@ final class TestCluster implements AutoCloseable {
      * Free ports, all held open together so none is handed out twice. They come from 20000-32767, below
      * Linux's ephemeral range: a member that is stopped and started again binds its port anew, and a port in
      * the ephemeral range could meanwhile be the local end of one of the other members' outgoing connections.
+     * Test JVMs that run side by side (surefire's forks, {@code warren.test.fork} 1 and 2) take a half each,
+     * so that a port one checked free and then released is not bound by the other before its member binds it.
      */
     private static int[] freePorts(int n) {
+        int fork = Integer.getInteger("warren.test.fork", 0);
+        int low = fork == 2 ? 26384 : 20000;
+        int high = fork == 1 ? 26384 : 32768;
         List<ServerSocket> sockets = new ArrayList<>();
         java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         try {
             int[] ports = new int[n];
             for (int i = 0, attempts = 0; i < n; attempts++) {
                 if (attempts > 1000) {
-                    throw new IOException("no free TCP port in 20000-32767 after 1000 tries");
+                    throw new IOException("no free TCP port in " + low + "-" + (high - 1) + " after 1000 tries");
                 }
                 ServerSocket s = new ServerSocket();
                 try {
-                    s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), random.nextInt(20000, 32768)), 1);
+                    s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), random.nextInt(low, high)), 1);
                 } catch (IOException inUse) {
                     s.close();
                     continue;
