@@ -66,6 +66,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ClusterTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration SPREAD = Duration.ofSeconds(30);
+    /**
+     * How often an await that runs bin/warrenctl tries again: each try is a JVM (about 0.7 CPU-s),
+     * which Awaitility's 100 ms would start back to back, on the cores the nodes need.
+     */
+    private static final Duration CTL_POLL = Duration.ofSeconds(1);
     private static final AMQP.BasicProperties PERSISTENT = new AMQP.BasicProperties.Builder().deliveryMode(2).build();
 
     @TempDir
@@ -270,7 +275,7 @@ class ClusterTest {
     void clusterStatusAndListQueuesFromAnyNode() throws Exception {
         for (int i = 1; i <= 3; i++) {
             int node = i;
-            await().atMost(SPREAD).untilAsserted(() -> {
+            await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
                 Result r = cluster.ctl(node, "cluster_status", "--formatter", "json");
                 assertEquals(0, r.code(), r.all());
                 JsonNode s = JSON.readTree(r.out());
@@ -489,7 +494,7 @@ class ClusterTest {
                 critical.out());
         assertTrue(critical.err().lines().toList().contains(
                 "queue 'rb.pair' in vhost '/' would lose quorum if node warren2@localhost is stopped"), critical.all());
-        await().atMost(SPREAD).untilAsserted(() -> {
+        await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
             Result ok = cluster.ctl(3, "check_if_node_is_quorum_critical", "--formatter", "json");
             assertEquals(0, ok.code(), ok.all());
             assertEquals("{\"result\":\"ok\"}", ok.out().strip());
@@ -503,12 +508,10 @@ class ClusterTest {
         return l;
     }
 
-    /** The leaders of the rb.* queues as node {@code via}'s list_queues shows them. */
+    /** The leaders of the rb.* queues as node {@code via} lists them. */
     private static Map<String, String> rbLeaders(int via) throws Exception {
-        Result r = cluster.ctl(via, "list_queues", "name", "leader", "--formatter", "json");
-        assertEquals(0, r.code(), r.all());
         Map<String, String> m = new java.util.TreeMap<>();
-        for (JsonNode n : JSON.readTree(r.out())) {
+        for (JsonNode n : queues(via)) {
             if (n.path("name").asText().startsWith("rb.")) {
                 m.put(n.path("name").asText(), n.path("leader").asText());
             }
@@ -522,12 +525,10 @@ class ClusterTest {
         }
     }
 
-    /** How many quorum queues each node leads (list_queues through node 1), each node counted. */
+    /** How many quorum queues each node leads (the queue list of node 1), each node counted. */
     private static Map<Integer, Integer> leaderCounts() throws Exception {
         Map<Integer, Integer> counts = new java.util.TreeMap<>(Map.of(1, 0, 2, 0, 3, 0));
-        Result r = cluster.ctl(1, "list_queues", "name", "type", "leader", "--formatter", "json");
-        assertEquals(0, r.code(), r.all());
-        for (JsonNode n : JSON.readTree(r.out())) {
+        for (JsonNode n : queues(1)) {
             if (n.path("type").asText().equals("quorum")) {
                 String leader = n.path("leader").asText();
                 assertTrue(leader.matches("warren[123]@localhost"), n.toString());
@@ -553,7 +554,7 @@ class ClusterTest {
     @Order(7)
     void aNodeWithAnotherSecretIsKeptOutAndTheRightOneCatchesUp() throws Exception {
         assertEquals(0, cluster.stop(3).code());
-        await().atMost(SPREAD).untilAsserted(() -> {
+        await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
             JsonNode s = JSON.readTree(cluster.ctl(1, "cluster_status", "--formatter", "json").out());
             assertEquals(List.of("warren1@localhost", "warren2@localhost"), names(s.path("running_nodes")));
         });
@@ -590,7 +591,7 @@ class ClusterTest {
             assertEquals(200, status(3, "/api/exchanges/%2F/while-3-was-out"));
         });
         assertEquals("topic", api(3, "GET", "/api/exchanges/%2F/orders", null).path("type").asText());
-        await().atMost(SPREAD).untilAsserted(() -> {
+        await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
             JsonNode s = JSON.readTree(cluster.ctl(1, "cluster_status", "--formatter", "json").out());
             assertEquals(3, s.path("running_nodes").size());
         });
@@ -639,11 +640,20 @@ class ClusterTest {
 
     // ---- quorum queues
 
-    /** The node (1..3) warrenctl names as the leader of {@code queue}, asked through {@code via}. */
+    /**
+     * The queues of vhost / as node {@code via}'s management API lists them: what warrenctl
+     * list_queues prints (its leader, members and online columns are these fields). The helpers
+     * that tests poll read it here, not through bin/warrenctl: a JVM started for each poll cost
+     * most of this class's CPU. Tests that check warrenctl's own output call it themselves.
+     */
+    private static JsonNode queues(int via) throws Exception {
+        return api(via, "GET", "/api/queues/%2F", null);
+    }
+
+    /** The node (1..3) the management API names as the leader of {@code queue}, asked through {@code via}. */
     static int leader(int via, String queue) throws Exception {
-        Result r = cluster.ctl(via, "list_queues", "name", "type", "leader", "members", "--formatter", "json");
-        assertEquals(0, r.code(), r.all());
-        for (JsonNode n : JSON.readTree(r.out())) {
+        JsonNode all = queues(via);
+        for (JsonNode n : all) {
             if (n.path("name").asText().equals(queue)) {
                 assertEquals("quorum", n.path("type").asText());
                 assertEquals(3, n.path("members").size(), n.toString());
@@ -656,7 +666,7 @@ class ClusterTest {
                 throw new AssertionError("no leader yet: " + n);
             }
         }
-        throw new AssertionError(queue + " not listed: " + r.out());
+        throw new AssertionError(queue + " not listed: " + all);
     }
 
     /** Consumers, gets and purges through a node that does not lead go to the leader through a link. */
@@ -1348,6 +1358,17 @@ class ClusterTest {
             List<String> up = new ArrayList<>(List.of("warren1@localhost", "warren2@localhost", "warren3@localhost"));
             up.remove("warren" + target + "@localhost");
             await().atMost(SPREAD).untilAsserted(() -> assertEquals(up, online(via[0], "qq.follower")));
+            // and warrenctl list_queues prints it so (the column the helper reads from the API)
+            Result listed = cluster.ctl(via[0], "list_queues", "name", "members", "online", "--formatter", "json");
+            assertEquals(0, listed.code(), listed.all());
+            List<String> shown = null;
+            for (JsonNode n : JSON.readTree(listed.out())) {
+                if (n.path("name").asText().equals("qq.follower")) {
+                    assertEquals(3, n.path("members").size(), n.toString());
+                    shown = names(n.path("online"));
+                }
+            }
+            assertEquals(up, shown, listed.out());
             return () -> {
                 // a queue declared while the node is down is there for a publisher through it as
                 // soon as it listens again: it catches up with the cluster's log first (else the
@@ -1494,7 +1515,7 @@ class ClusterTest {
         List<String> all = List.of("warren1@localhost", "warren2@localhost", "warren3@localhost", name);
         for (int i = 1; i <= 4; i++) {
             int node = i;
-            await().atMost(SPREAD).untilAsserted(() -> {
+            await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
                 Result r = cluster.ctl(node, "cluster_status", "--formatter", "json");
                 assertEquals(0, r.code(), r.all());
                 JsonNode st = JSON.readTree(r.out());
@@ -1550,7 +1571,7 @@ class ClusterTest {
         // A restart keeps it in the cluster (its config still lists itself only).
         assertEquals(0, cluster.stop(four).code());
         cluster.start(four);
-        await().atMost(SPREAD).untilAsserted(() -> {
+        await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
             Result r = cluster.ctl(four, "cluster_status", "--formatter", "json");
             assertEquals(0, r.code(), r.all());
             assertEquals(all, names(JSON.readTree(r.out()).path("running_nodes")));
@@ -1575,7 +1596,7 @@ class ClusterTest {
         assertEquals(0, cluster.stop(four).code());
         Result forget = cluster.ctl(1, "forget_cluster_node", name);
         assertEquals(0, forget.code(), forget.all());
-        await().atMost(SPREAD).untilAsserted(() -> {
+        await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
             Result r = cluster.ctl(2, "cluster_status", "--formatter", "json");
             assertEquals(all.subList(0, 3), names(JSON.readTree(r.out()).path("disk_nodes")));
         });
@@ -1773,6 +1794,20 @@ class ClusterTest {
         }
     }
 
+    /** Each node's /api/nodes lists the three nodes, all running as its probe of the cluster sees them. */
+    private static void awaitEveryNodeSeesEveryNodeRunning() {
+        for (int i = 1; i <= 3; i++) {
+            int node = i;
+            await().atMost(SPREAD).untilAsserted(() -> {
+                JsonNode nodes = api(node, "GET", "/api/nodes", null);
+                assertEquals(3, nodes.size(), nodes.toString());
+                for (JsonNode n : nodes) {
+                    assertTrue(n.path("running").asBoolean(), "node " + node + " sees " + n.path("name") + " down");
+                }
+            });
+        }
+    }
+
     /** The messages of {@code queue} as node {@code via}'s management API counts them now. */
     private static int messages(int via, String queue) throws Exception {
         return api(via, "GET", "/api/queues/%2F/" + queue, null).path("messages").asInt(-1);
@@ -1801,6 +1836,9 @@ class ClusterTest {
     @Test
     @Order(22)
     void quorumQueueMembersAreAddedAndDeletedWhileTheQueueServes() throws Exception {
+        // node 3 was paused by the test before: node 2 must see it running again, or it refuses
+        // node 3 as a new member (node_not_running)
+        awaitEveryNodeSeesEveryNodeRunning();
         declare(1, "qq.members", Map.of("x-queue-type", "quorum", "x-queue-leader-locator", "client-local",
                 "x-quorum-initial-group-size", 2));
         await().atMost(SPREAD).untilAsserted(() ->
@@ -2033,9 +2071,7 @@ class ClusterTest {
 
     /** The leader of a quorum queue as node {@code via}'s list_queues names it. */
     private static String leaderName(int via, String queue) throws Exception {
-        Result r = cluster.ctl(via, "list_queues", "name", "leader", "--formatter", "json");
-        assertEquals(0, r.code(), r.all());
-        for (JsonNode n : JSON.readTree(r.out())) {
+        for (JsonNode n : queues(via)) {
             if (n.path("name").asText().equals(queue)) {
                 return n.path("leader").asText();
             }
@@ -2066,7 +2102,7 @@ class ClusterTest {
         assertEquals("Removing node warren3@localhost from the cluster\n", forget.out());
         for (int i = 1; i <= 2; i++) {
             int node = i;
-            await().atMost(SPREAD).untilAsserted(() -> {
+            await().atMost(SPREAD).pollInterval(CTL_POLL).untilAsserted(() -> {
                 Result r = cluster.ctl(node, "cluster_status", "--formatter", "json");
                 assertEquals(0, r.code(), r.all());
                 JsonNode st = JSON.readTree(r.out());
@@ -2089,24 +2125,21 @@ class ClusterTest {
         assertEquals(70, again.code(), again.all());
     }
 
-    /** A quorum queue's members that are up, as node {@code via}'s list_queues shows them (column online). */
+    /** A quorum queue's members that are up, as node {@code via} lists them (list_queues' column online). */
     private static List<String> online(int via, String queue) throws Exception {
-        Result r = cluster.ctl(via, "list_queues", "name", "members", "online", "--formatter", "json");
-        assertEquals(0, r.code(), r.all());
-        for (JsonNode n : JSON.readTree(r.out())) {
+        JsonNode all = queues(via);
+        for (JsonNode n : all) {
             if (n.path("name").asText().equals(queue)) {
                 assertEquals(3, n.path("members").size(), n.toString());
                 return names(n.path("online"));
             }
         }
-        throw new AssertionError(queue + " not listed: " + r.out());
+        throw new AssertionError(queue + " not listed: " + all);
     }
 
-    /** The members of a quorum queue as node {@code via}'s list_queues shows them. */
+    /** The members of a quorum queue as node {@code via} lists them. */
     private static Set<String> members(int via, String queue) throws Exception {
-        Result r = cluster.ctl(via, "list_queues", "name", "members", "--formatter", "json");
-        assertEquals(0, r.code(), r.all());
-        for (JsonNode q : JSON.readTree(r.out())) {
+        for (JsonNode q : queues(via)) {
             if (q.path("name").asText().equals(queue)) {
                 Set<String> m = new java.util.TreeSet<>();
                 q.path("members").forEach(n -> m.add(n.asText()));
