@@ -65,13 +65,16 @@ final class TestCluster implements AutoCloseable {
      * Free ports, all held open together so none is handed out twice. They come from 20000-32767, below
      * Linux's ephemeral range: a member that is stopped and started again binds its port anew, and a port in
      * the ephemeral range could meanwhile be the local end of one of the other members' outgoing connections.
-     * Test JVMs that run side by side (surefire's forks, {@code warren.test.fork} 1 and 2) take a half each,
-     * so that a port one checked free and then released is not bound by the other before its member binds it.
+     * Test JVMs that run side by side (surefire's forks: {@code warren.test.fork} 1 to
+     * {@code warren.test.forks}) take a part each, so that a port one checked free and then released is
+     * not bound by another before its member binds it.
      */
     private static int[] freePorts(int n) {
-        int fork = Integer.getInteger("warren.test.fork", 0);
-        int low = fork == 2 ? 26384 : 20000;
-        int high = fork == 1 ? 26384 : 32768;
+        int forks = Math.max(1, Integer.getInteger("warren.test.forks", 1));
+        int slot = Math.floorMod(Integer.getInteger("warren.test.fork", 1) - 1, forks);
+        int part = (32768 - 20000) / forks;
+        int low = 20000 + slot * part;
+        int high = slot == forks - 1 ? 32768 : low + part;
         List<ServerSocket> sockets = new ArrayList<>();
         java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         try {
