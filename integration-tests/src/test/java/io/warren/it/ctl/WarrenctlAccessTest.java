@@ -1,4 +1,4 @@
-package io.warren.it.cli;
+package io.warren.it.ctl;
 
 import com.rabbitmq.client.AuthenticationFailureException;
 import com.rabbitmq.client.Channel;
