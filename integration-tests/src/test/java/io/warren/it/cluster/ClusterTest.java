@@ -643,8 +643,8 @@ class ClusterTest {
     /**
      * The queues of vhost / as node {@code via}'s management API lists them: what warrenctl
      * list_queues prints (its leader, members and online columns are these fields). The helpers
-     * that tests poll read it here, not through bin/warrenctl: a JVM started for each poll cost
-     * most of this class's CPU. Tests that check warrenctl's own output call it themselves.
+     * that tests poll read it here, not through bin/warrenctl: a JVM started for each poll (0.7
+     * CPU-s) made a fifth of this class's CPU. Tests that check warrenctl's own output call it.
      */
     private static JsonNode queues(int via) throws Exception {
         return api(via, "GET", "/api/queues/%2F", null);
