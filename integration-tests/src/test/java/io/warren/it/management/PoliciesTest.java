@@ -248,6 +248,9 @@ class PoliciesTest {
         ch.queueDeclare(q, false, false, true, null);
         String p = unique("dl");
         policy(p, exactly(q), "{\"delivery-limit\":1}");
+        // the policy reaches the queue on its own loop: a get before it came without x-delivery-count
+        await().atMost(GONE).until(() -> queueView(q).path("effective_policy_definition").path("delivery-limit")
+                .asInt() == 1);
         publish("", q, "poison");
         for (int i = 0; i < 2; i++) {
             GetResponse r = null;
